@@ -1,0 +1,16 @@
+// Bundles the CLI, the library and the benchmark into dist/ with esbuild (run by `npm ci` through
+// `prepare`), so that start-up never pays for a TypeScript loader.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: { x86jit: 'src/cli/main.ts', index: 'src/index.ts', bench: 'bench/bench.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  external: ['binaryen', 'tinybench'],
+  banner: { js: '' },
+  logLevel: 'warning',
+});

@@ -1,0 +1,151 @@
+// Decoded-code cache: guest code is decoded once into blocks of executable closures, keyed by the
+// linear address and code size it was decoded under, and reused on every later execution. A block never
+// extends past the end of its first page (plus the last instruction's tail), so invalidation is
+// page-granular: a write into a page that holds code (PAGE_HAS_CODE in the page-flag table) drops every
+// block whose bytes it overlaps, and ends the block that is running after the writing instruction.
+import { decode } from '../decoder/decode.ts';
+import type { Instruction } from '../decoder/instruction.ts';
+import { CS } from '../decoder/instruction.ts';
+import { PAGE_HAS_CODE } from '../machine/memory.ts';
+import { BREAK_CODE_WRITE, type Cpu } from './cpu.ts';
+import { CpuFault, fault, GP, UD } from './fault.ts';
+import type { Exec } from './operands.ts';
+import { emitterFor, endsBlock } from './semantics/index.ts';
+import { CODE32, PAGE_SHIFT, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
+
+/** One decoded instruction ready to run. */
+export interface CachedInstruction {
+  ins: Instruction;
+  /** Offset in CS of the instruction and of the one after it. */
+  eip: number;
+  next: number;
+  exec: Exec;
+}
+
+export interface Block {
+  /** Linear address of the first byte, and one past the last. */
+  start: number;
+  end: number;
+  csBase: number;
+  csLimit: number;
+  code32: number;
+  ops: CachedInstruction[];
+  /** Times the block was entered (for profiling and, later, JIT hotness). */
+  hits: number;
+}
+
+/** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
+export const MAX_BLOCK_INSTRUCTIONS = 128;
+
+export class CodeCache {
+  private readonly blocks32 = new Map<number, Block>();
+  private readonly blocks16 = new Map<number, Block>();
+  /** Blocks whose bytes touch each RAM page. */
+  private readonly pageBlocks = new Map<number, Set<Block>>();
+  /** Counters (profiling, `--stats`). */
+  decoded = 0;
+  invalidated = 0;
+
+  constructor(private readonly cpu: Cpu) {
+    cpu.mem.onCodeWrite = (phys, size) => this.invalidate(phys, size);
+  }
+
+  /** The block starting at the current CS:EIP, decoding it on first use. */
+  lookup(): Block {
+    const s = this.cpu.s;
+    const csBase = s[segSlot(CS, SEG_BASE)], eip = s[8];
+    const start = (csBase + eip) | 0;
+    const map = s[CODE32] ? this.blocks32 : this.blocks16;
+    const b = map.get(start);
+    if (b !== undefined && b.csBase === csBase && b.csLimit === s[segSlot(CS, SEG_LIMIT)]) return b;
+    const nb = this.decodeBlock(csBase, eip);
+    map.set(start, nb);
+    return nb;
+  }
+
+  private decodeBlock(csBase: number, eip: number): Block {
+    const cpu = this.cpu, s = cpu.s;
+    const code32 = s[CODE32], bits = code32 ? 32 : 16;
+    const ipMask = code32 ? -1 : 0xffff;
+    const csLimit = s[segSlot(CS, SEG_LIMIT)];
+    const start = (csBase + eip) | 0;
+    const firstPage = (start >>> 0) >>> PAGE_SHIFT;
+    const ops: CachedInstruction[] = [];
+    let off = eip, end = start;
+    for (;;) {
+      let ins: Instruction;
+      const at = off;
+      try {
+        ins = decode((i) => {
+          const o = (at + i) & ipMask;
+          if ((o >>> 0) > (csLimit >>> 0)) throw fault(GP, 0);
+          return cpu.readLin8((csBase + o) | 0);
+        }, bits);
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        // The fetch faults only if execution gets here: the block ends with an instruction that raises it.
+        if (ops.length === 0) ops.push({ ins: FETCH_FAULT, eip: at, next: at, exec: () => { throw e; } });
+        break;
+      }
+      const next = (at + ins.length) & ipMask;
+      const emit = emitterFor(ins);
+      const exec = emit ? emit({ cpu, ins, eip: at, next }) : () => { throw fault(UD); };
+      ops.push({ ins, eip: at, next, exec });
+      end = (csBase + at + ins.length) | 0;
+      off = next;
+      if (!emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || ((csBase + off) >>> PAGE_SHIFT) !== firstPage) break;
+    }
+    const block: Block = { start, end, csBase, csLimit, code32, ops, hits: 0 };
+    this.track(block);
+    this.decoded++;
+    return block;
+  }
+
+  /** Mark the RAM pages the block's bytes occupy so that writes there invalidate it. */
+  private track(b: Block): void {
+    const ram = this.cpu.ramSize;
+    const first = (b.start >>> 0) >>> PAGE_SHIFT, last = ((b.end - 1) >>> 0) >>> PAGE_SHIFT;
+    for (let p = first; p <= last && (p << PAGE_SHIFT) >>> 0 < ram; p++) {
+      let set = this.pageBlocks.get(p);
+      if (!set) this.pageBlocks.set(p, (set = new Set()));
+      set.add(b);
+      this.cpu.pageFlags[p] |= PAGE_HAS_CODE;
+    }
+  }
+
+  /** A guest write hit a code page: drop the blocks whose bytes overlap [phys, phys + size). */
+  invalidate(phys: number, size: number): void {
+    const lo = phys >>> 0, hi = lo + size;
+    for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) {
+      const set = this.pageBlocks.get(p);
+      if (!set) continue;
+      for (const b of set) {
+        if ((b.start >>> 0) < hi && (b.end >>> 0) > lo) this.drop(b);
+      }
+      if (set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; }
+    }
+  }
+
+  private drop(b: Block): void {
+    const map = b.code32 ? this.blocks32 : this.blocks16;
+    if (map.get(b.start) === b) map.delete(b.start);
+    const first = (b.start >>> 0) >>> PAGE_SHIFT, last = ((b.end - 1) >>> 0) >>> PAGE_SHIFT;
+    for (let p = first; p <= last; p++) this.pageBlocks.get(p)?.delete(b);
+    this.invalidated++;
+    this.cpu.breakBlock |= BREAK_CODE_WRITE;
+  }
+
+  /** Forget everything (mode switches that change how code decodes are handled per block; this is for reset). */
+  flush(): void {
+    this.blocks32.clear(); this.blocks16.clear();
+    for (const p of this.pageBlocks.keys()) this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
+    this.pageBlocks.clear();
+  }
+
+  get size(): number { return this.blocks32.size + this.blocks16.size; }
+}
+
+/** Placeholder instruction for a block whose first fetch faults. */
+const FETCH_FAULT: Instruction = {
+  op: 'INVALID', cond: -1, length: 0, opsize: 32, adsize: 32, size: 4, prefixes: 0, segOverride: -1, operands: [], opcode: -1, modrm: -1,
+};

@@ -1,0 +1,92 @@
+// The interpreter's run loop ("pure emulation"): fetch the cached block at CS:EIP, run its closures,
+// deliver faults to the guest, and stop exactly when the instruction budget runs out or something asks
+// to stop. Counting is exact: a faulting instruction does not retire; every other one counts once
+// (a REP string instruction counts once per execution, which may cover many iterations).
+import { formatIntel } from '../decoder/format-intel.ts';
+import { CS } from '../decoder/instruction.ts';
+import { BREAK_STOP, type Cpu } from './cpu.ts';
+import { CodeCache, type CachedInstruction } from './code-cache.ts';
+import { CpuFault, DB } from './fault.ts';
+import { getEflags } from './flags.ts';
+import { deliverException } from './interrupts.ts';
+import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
+
+/** Why the loop returned (the VM turns this into an exit record). */
+export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout';
+
+export interface LoopOptions {
+  /** Stop before executing the instruction at this CS offset (EIP). */
+  until?: number;
+  /** Called with one line per executed instruction (enables the careful, per-instruction path). */
+  trace?: (line: string) => void;
+  /** performance.now() value after which the loop returns 'timeout'. */
+  deadline?: number;
+}
+
+export class Interpreter {
+  readonly cache: CodeCache;
+
+  constructor(private readonly cpu: Cpu) {
+    this.cache = new CodeCache(cpu);
+  }
+
+  /** Run at most `budget` instructions. `cpu.stop` (set by requestStop) ends the loop after the current instruction. */
+  run(budget: number, opts: LoopOptions = {}): LoopStop {
+    const cpu = this.cpu, s = cpu.s, cache = this.cache;
+    const careful = opts.until !== undefined || opts.trace !== undefined;
+    const until = opts.until ?? -1;
+    const deadline = opts.deadline ?? Infinity;
+    let checkClock = 0;
+    while (budget > 0) {
+      if (cpu.breakBlock & BREAK_STOP) return 'stop';
+      if (careful && until >= 0 && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
+      if (++checkClock >= 256) {
+        checkClock = 0;
+        if (performance.now() > deadline) return 'timeout';
+      }
+      const block = cache.lookup();
+      block.hits++;
+      const ops = block.ops;
+      const singleStep = (s[EFLAGS] & TF) !== 0;
+      let n = ops.length < budget ? ops.length : budget;
+      if (careful || singleStep) n = 1;
+      let i = 0;
+      let op: CachedInstruction = ops[0];
+      cpu.breakBlock = 0;
+      try {
+        if (opts.trace) opts.trace(traceLine(cpu, op));
+        while (i < n) {
+          op = ops[i];
+          s[EIP] = op.next;
+          op.exec();
+          i++;
+          if (cpu.breakBlock !== 0) break;
+        }
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        cpu.instructions += i;
+        budget -= i;
+        s[EIP] = op.eip;
+        deliverException(cpu, e, op.eip);
+        continue;
+      }
+      cpu.instructions += i;
+      budget -= i;
+      if (singleStep && i === 1) {
+        // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS, saved EIP = the next instruction.
+        s[DR_SLOT + 6] |= 0x4000;
+        deliverException(cpu, new CpuFault(DB), s[EIP]);
+      }
+    }
+    return 'budget';
+  }
+}
+
+/** One `--trace` line: CS:EIP, bytes' disassembly, then the registers and flags before execution. */
+function traceLine(cpu: Cpu, op: CachedInstruction): string {
+  const s = cpu.s;
+  const regs = REG_NAMES32.map((n, i) => `${n}=${hex(s[i])}`).join(' ');
+  return `${hex(s[segSlot(CS, SEG_SEL)], 4)}:${hex(op.eip)}  ${formatIntel(op.ins, op.eip).padEnd(36)} ${regs} efl=${hex(getEflags(s))}`;
+}
+
+const hex = (v: number, w = 8): string => (v >>> 0).toString(16).padStart(w, '0');

@@ -1,0 +1,152 @@
+// Interrupt and exception delivery (SDM Vol. 3, ch. 6): the real-mode IVT, and protected-mode IDT
+// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring.
+// Also the double-fault rules that turn a fault during delivery into #DF, and #DF's failure into a
+// triple fault (shutdown).
+import { CS, SS } from '../decoder/instruction.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, type Cpu } from './cpu.ts';
+import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS } from './fault.ts';
+import { flushFlags, getEflags, setEflags } from './flags.ts';
+import { loadCodeSegment, loadCache, loadSegmentReal, markAccessed, readDescriptor } from './segments.ts';
+import {
+  AC, CPL, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot, TF, TR_SLOT, VM,
+} from './state.ts';
+
+/** A guest state the emulator does not model (task switch, virtual-8086 mode): the run ends with this reason. */
+export class Unsupported extends Error {}
+
+/** A fault while delivering a double fault: the processor shuts down. */
+export class TripleFault extends Error {}
+
+export interface InterruptSource {
+  /** INT n / INT3 / INTO: the gate's DPL is checked against CPL. */
+  software: boolean;
+  /** Error code to push, or -1. */
+  errorCode: number;
+  /** EIP saved in the frame: the next instruction for traps and INT n, the faulting one for faults. */
+  returnEip: number;
+  /** Set for events not caused by the instruction (hardware interrupts, exceptions during delivery): EXT bit of error codes. */
+  external?: boolean;
+}
+
+/** Deliver interrupt `vector` to the guest's handler (IVT in real mode, IDT gate in protected mode). */
+export function deliverInterrupt(cpu: Cpu, vector: number, src: InterruptSource): void {
+  if (cpu.protectedMode) deliverProtected(cpu, vector, src);
+  else if (cpu.s[EFLAGS] & VM) throw new Unsupported('virtual-8086 mode is not supported');
+  else deliverReal(cpu, vector, src);
+}
+
+function deliverReal(cpu: Cpu, vector: number, src: InterruptSource): void {
+  const s = cpu.s;
+  if (vector * 4 + 3 > (s[IDTR_LIMIT] >>> 0)) throw fault(GP, vector * 8 + 2);
+  const entry = (s[IDTR_BASE] + vector * 4) | 0;
+  const ip = cpu.readLin16(entry), cs = cpu.readLin16(entry + 2);
+  const flags = getEflags(s);
+  cpu.push(2, flags);
+  cpu.push(2, s[segSlot(CS, SEG_SEL)]);
+  cpu.push(2, src.returnEip);
+  setEflags(s, flags & ~(IF | TF | AC | RF));
+  loadSegmentReal(cpu, CS, cs);
+  s[EIP] = ip;
+}
+
+const GATE_TASK = 0x5, GATE_INT16 = 0x6, GATE_TRAP16 = 0x7, GATE_INT32 = 0xe, GATE_TRAP32 = 0xf;
+
+function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void {
+  const s = cpu.s;
+  const ext = src.external ? 1 : 0;
+  const idtCode = vector * 8 + 2 + ext;
+  if (vector * 8 + 7 > (s[IDTR_LIMIT] >>> 0)) throw fault(GP, idtCode);
+  const at = (s[IDTR_BASE] + vector * 8) | 0;
+  const lo = cpu.readLin32(at), hi = cpu.readLin32(at + 4);
+  const type = (hi >>> 8) & 0x1f, gateDpl = (hi >>> 13) & 3;
+  if (type !== GATE_TASK && type !== GATE_INT16 && type !== GATE_TRAP16 && type !== GATE_INT32 && type !== GATE_TRAP32)
+    throw fault(GP, idtCode);
+  if (src.software && gateDpl < s[CPL]) throw fault(GP, idtCode);
+  if (!(hi & 0x8000)) throw fault(NP, idtCode);
+  if (type === GATE_TASK) throw new Unsupported(`vector ${vector} goes through a task gate; hardware task switching is not supported`);
+
+  const sel = lo >>> 16;
+  const gate32 = type === GATE_INT32 || type === GATE_TRAP32;
+  const offset = gate32 ? ((lo & 0xffff) | (hi & 0xffff_0000)) >>> 0 : lo & 0xffff;
+  if ((sel & 0xfffc) === 0) throw fault(GP, ext);
+  const d = readDescriptor(cpu, sel);
+  if (!(d.attr & ATTR_S) || !(d.attr & ATTR_CODE) || d.dpl > s[CPL]) throw fault(GP, (sel & 0xfffc) + ext);
+  if (!(d.attr & ATTR_P)) throw fault(NP, (sel & 0xfffc) + ext);
+  if (offset > d.limit) throw fault(GP, ext);
+
+  const size = gate32 ? 4 : 2;
+  const flags = getEflags(s);
+  const oldCs = s[segSlot(CS, SEG_SEL)], oldSs = s[segSlot(SS, SEG_SEL)], oldEsp = s[ESP];
+  const conforming = (d.attr & ATTR_DC) !== 0;
+  const newCpl = conforming ? s[CPL] : d.dpl;
+
+  if (newCpl < s[CPL]) {
+    // Inter-privilege: switch to the stack for newCpl taken from the TSS, then push the old SS:ESP.
+    const { ss, esp } = stackFromTss(cpu, newCpl, ext);
+    const ssDesc = readDescriptor(cpu, ss, TS);
+    if ((ss & 3) !== newCpl || ssDesc.dpl !== newCpl || !(ssDesc.attr & ATTR_S) || (ssDesc.attr & ATTR_CODE) || !(ssDesc.attr & ATTR_RW))
+      throw fault(TS, (ss & 0xfffc) + ext);
+    if (!(ssDesc.attr & ATTR_P)) throw fault(SS_, (ss & 0xfffc) + ext);
+    const frame = size * (src.errorCode >= 0 ? 6 : 5);
+    const ss32 = (ssDesc.attr & 0x4000) !== 0;
+    const top = ss32 ? esp >>> 0 : esp & 0xffff;
+    if (top - frame < 0 && !ss32) throw fault(SS_, (ss & 0xfffc) + ext);
+    // Commit: new stack, then the frame.
+    markAccessed(cpu, ssDesc);
+    loadCache(cpu, SS, ss, ssDesc);
+    s[ESP] = esp;
+    s[CPL] = newCpl;
+    cpu.push(size, oldSs);
+    cpu.push(size, oldEsp);
+  }
+  cpu.push(size, flags);
+  cpu.push(size, oldCs);
+  cpu.push(size, src.returnEip);
+  if (src.errorCode >= 0) cpu.push(size, src.errorCode);
+  loadCodeSegment(cpu, sel, d, newCpl);
+  s[EIP] = offset;
+  let f = flags & ~(TF | NT | RF | VM);
+  if (type === GATE_INT16 || type === GATE_INT32) f &= ~IF;
+  setEflags(s, f);
+}
+
+/** SS:ESP for privilege level `cpl` from the current TSS (32-bit TSS: ESPn at 4 + 8n; 16-bit: SPn at 2 + 4n). */
+function stackFromTss(cpu: Cpu, cpl: number, ext: number): { ss: number; esp: number } {
+  const s = cpu.s;
+  const attr = s[TR_SLOT + 3], base = s[TR_SLOT + 1], limit = s[TR_SLOT + 2] >>> 0;
+  if (attr & ATTR_UNUSABLE || (s[TR_SLOT] & 0xfffc) === 0) throw fault(TS, ext);
+  const tss32 = (attr & 0x8) !== 0;
+  if (tss32) {
+    const at = 4 + 8 * cpl;
+    if (at + 5 > limit) throw fault(TS, (s[TR_SLOT] & 0xfffc) + ext);
+    return { esp: cpu.readLin32(base + at), ss: cpu.readLin16(base + at + 4) };
+  }
+  const at = 2 + 4 * cpl;
+  if (at + 3 > limit) throw fault(TS, (s[TR_SLOT] & 0xfffc) + ext);
+  return { esp: cpu.readLin16(base + at), ss: cpu.readLin16(base + at + 2) };
+}
+
+// ---- exception classes for the double-fault rule (SDM Vol. 3, Table 6-5) ----
+const CONTRIBUTORY = new Set([DE, TS, 11, 12, 13]);
+
+/**
+ * Deliver a fault raised by an instruction (EIP already rolled back by the caller for faults, or advanced
+ * for traps), escalating to #DF and then to a triple fault when delivery itself faults.
+ */
+export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void {
+  let first = f;
+  const eip = returnEip;
+  for (;;) {
+    try {
+      flushFlags(cpu.s);
+      deliverInterrupt(cpu, first.vector, { software: false, errorCode: first.errorCode, returnEip: eip });
+      return;
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      if (first.vector === DF) throw new TripleFault(`fault ${e.name} while delivering #DF`);
+      const a = first.vector, b = e.vector;
+      const double = (CONTRIBUTORY.has(a) && CONTRIBUTORY.has(b)) || (a === PF_ && (b === PF_ || CONTRIBUTORY.has(b)));
+      first = double ? new CpuFault(DF, 0) : e;
+    }
+  }
+}

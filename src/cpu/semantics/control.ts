@@ -1,0 +1,342 @@
+// Control transfer (SDM Vol. 1 ch. 6, Vol. 2 JMP/CALL/RET/IRET/INT/LOOP/Jcc): near branches with the
+// CS-limit check, far transfers through code segments and call gates with the protection rules,
+// software interrupts and IRET.
+import { CS, SS } from '../../decoder/instruction.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, type Cpu } from '../cpu.ts';
+import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
+import { getEflags, getOF, setEflags, testCondition } from '../flags.ts';
+import { deliverInterrupt, Unsupported } from '../interrupts.ts';
+import { effectiveAddress, reader, signExtend } from '../operands.ts';
+import {
+  checkCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
+} from '../segments.ts';
+import {
+  AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
+} from '../state.ts';
+import type { EmitContext, EmitterTable } from './emitter.ts';
+
+const csLimit = (cpu: Cpu): number => cpu.s[segSlot(CS, SEG_LIMIT)] >>> 0;
+
+/** Near transfer to `target` (an offset in CS): #GP(0) beyond the CS limit, before anything changes. */
+function jumpNear(cpu: Cpu, target: number): void {
+  if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+  cpu.s[EIP] = target;
+}
+
+/** Relative target resolved at decode time (the offset of the next instruction plus the displacement, masked to the operand size). */
+function relTarget(c: EmitContext): number {
+  const op = c.ins.operands[0];
+  if (op?.kind !== 'rel') throw new Error(`${c.ins.op}: expected a relative operand`);
+  const t = (c.next + op.disp) | 0;
+  return c.ins.opsize === 16 ? t & 0xffff : t;
+}
+
+/** Is this JMP/CALL a far form (ptr16:16/32 or m16:16/32)? */
+const isFar = (c: EmitContext): boolean =>
+  c.ins.operands[0]?.kind === 'far' || c.ins.opcode === 0xea || c.ins.opcode === 0x9a ||
+  (c.ins.opcode === 0xff && ((c.ins.modrm >> 3) & 7) !== 2 && ((c.ins.modrm >> 3) & 7) !== 4);
+
+/** A far pointer operand: returns a closure yielding [selector, offset]. */
+function farPointer(c: EmitContext): () => [number, number] {
+  const op = c.ins.operands[0], cpu = c.cpu, size = c.ins.opsize === 32 ? 4 : 2;
+  if (op.kind === 'far') { const p: [number, number] = [op.selector, op.offset]; return () => p; }
+  if (op.kind !== 'mem') throw new Error('far transfer needs a pointer operand');
+  const ea = effectiveAddress(cpu, op, c.ins.adsize), seg = op.seg;
+  return () => {
+    const a = ea();
+    const offset = size === 4 ? cpu.read32(seg, a) >>> 0 : cpu.read16(seg, a);
+    const sel = cpu.read16(seg, (a + size) | 0);
+    return [sel, offset];
+  };
+}
+
+/** Push a sequence atomically: on a fault, ESP is restored so the instruction has no effect. */
+function pushAll(cpu: Cpu, size: number, values: number[]): void {
+  const esp = cpu.s[ESP];
+  try { for (const v of values) cpu.push(size, v); } catch (e) { cpu.s[ESP] = esp; throw e; }
+}
+
+/** JMP/CALL far in any mode (SDM JMP and CALL pages: code segment, call gate; task switches are refused). */
+export function farTransfer(cpu: Cpu, sel: number, offset: number, call: boolean, size: number, returnEip: number): void {
+  const s = cpu.s;
+  const oldCs = s[segSlot(CS, SEG_SEL)];
+  if (!cpu.protectedMode) {
+    if (size === 2) offset &= 0xffff;
+    if ((offset >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+    if (call) pushAll(cpu, size, [oldCs, returnEip]);
+    loadSegmentReal(cpu, CS, sel);
+    s[EIP] = offset;
+    return;
+  }
+  if ((sel & 0xfffc) === 0) throw fault(GP, 0);
+  const d = readDescriptor(cpu, sel);
+  const cpl = s[CPL];
+  if (d.attr & ATTR_S) {
+    if (!(d.attr & ATTR_CODE)) throw fault(GP, sel & 0xfffc);
+    if (d.attr & ATTR_DC) { if (d.dpl > cpl) throw fault(GP, sel & 0xfffc); }
+    else if ((sel & 3) > cpl || d.dpl !== cpl) throw fault(GP, sel & 0xfffc);
+    if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
+    if (size === 2) offset &= 0xffff;
+    if ((offset >>> 0) > d.limit) throw fault(GP, 0);
+    if (call) pushAll(cpu, size, [oldCs, returnEip]);
+    loadCodeSegment(cpu, sel, d, cpl);
+    s[EIP] = offset;
+    return;
+  }
+  const type = d.attr & 0xf;
+  if (type === 0x4 || type === 0xc) { throughCallGate(cpu, sel, d, call, returnEip); return; }
+  if (type === 0x5 || type === 0x1 || type === 0x9 || type === 0x3 || type === 0xb)
+    throw new Unsupported(`far ${call ? 'CALL' : 'JMP'} to selector 0x${sel.toString(16)} is a task switch; hardware task switching is not supported`);
+  throw fault(GP, sel & 0xfffc);
+}
+
+function throughCallGate(cpu: Cpu, gateSel: number, gate: Descriptor, call: boolean, returnEip: number): void {
+  const s = cpu.s, cpl = s[CPL];
+  if (gate.dpl < cpl || gate.dpl < (gateSel & 3)) throw fault(GP, gateSel & 0xfffc);
+  if (!(gate.attr & ATTR_P)) throw fault(NP, gateSel & 0xfffc);
+  const gate32 = (gate.attr & 0xf) === 0xc, size = gate32 ? 4 : 2;
+  const sel = gate.lo >>> 16;
+  const offset = gate32 ? ((gate.lo & 0xffff) | (gate.hi & 0xffff_0000)) >>> 0 : gate.lo & 0xffff;
+  const params = gate.hi & 0x1f;
+  if ((sel & 0xfffc) === 0) throw fault(GP, 0);
+  const d = readDescriptor(cpu, sel);
+  if (!(d.attr & ATTR_S) || !(d.attr & ATTR_CODE) || d.dpl > cpl) throw fault(GP, sel & 0xfffc);
+  if (!call && !(d.attr & ATTR_DC) && d.dpl !== cpl) throw fault(GP, sel & 0xfffc);
+  if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
+  if (offset > d.limit) throw fault(GP, 0);
+  const oldCs = s[segSlot(CS, SEG_SEL)];
+  if (call && !(d.attr & ATTR_DC) && d.dpl < cpl) {
+    // More privileged: new stack from the TSS, copy `params` words/dwords from the old stack.
+    const newCpl = d.dpl;
+    const tssBase = s[TR_SLOT + 1], tss32 = (s[TR_SLOT + 3] & 0x8) !== 0;
+    const at = tss32 ? 4 + 8 * newCpl : 2 + 4 * newCpl;
+    if (at + (tss32 ? 5 : 3) > (s[TR_SLOT + 2] >>> 0)) throw fault(TS, s[TR_SLOT] & 0xfffc);
+    const newEsp = tss32 ? cpu.readLin32(tssBase + at) : cpu.readLin16(tssBase + at);
+    const newSs = cpu.readLin16(tssBase + at + (tss32 ? 4 : 2));
+    if ((newSs & 0xfffc) === 0) throw fault(TS, 0);
+    const ssd = readDescriptor(cpu, newSs, TS);
+    if ((newSs & 3) !== newCpl || ssd.dpl !== newCpl || !(ssd.attr & ATTR_S) || (ssd.attr & ATTR_CODE) || !(ssd.attr & ATTR_RW))
+      throw fault(TS, newSs & 0xfffc);
+    if (!(ssd.attr & ATTR_P)) throw fault(SS_, newSs & 0xfffc);
+    const oldSs = s[segSlot(SS, SEG_SEL)], oldEsp = s[ESP];
+    const copied: number[] = [];
+    for (let i = params - 1; i >= 0; i--) copied.push(cpu.peek(size, i * size));
+    markAccessed(cpu, ssd);
+    loadCache(cpu, SS, newSs, ssd);
+    s[ESP] = newEsp;
+    s[CPL] = newCpl;
+    pushAll(cpu, size, [oldSs, oldEsp, ...copied, oldCs, returnEip]);
+    loadCodeSegment(cpu, sel, d, newCpl);
+  } else {
+    if (call) pushAll(cpu, size, [oldCs, returnEip]);
+    loadCodeSegment(cpu, sel, d, cpl);
+  }
+  s[EIP] = offset;
+}
+
+/** RETF [imm16] (SDM RET, far return: same privilege or to an outer ring). */
+function farReturn(cpu: Cpu, size: number, imm: number): void {
+  const s = cpu.s;
+  const offset = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
+  const sel = cpu.peek(2, size);
+  if (!cpu.protectedMode) {
+    if (offset > csLimit(cpu)) throw fault(GP, 0);
+    cpu.addSP(2 * size + imm);
+    loadSegmentReal(cpu, CS, sel);
+    s[EIP] = offset;
+    return;
+  }
+  const cpl = s[CPL], rpl = sel & 3;
+  if ((sel & 0xfffc) === 0) throw fault(GP, 0);
+  const d = readDescriptor(cpu, sel);
+  if (rpl < cpl) throw fault(GP, sel & 0xfffc);
+  checkCodeSegment(cpu, sel, d);
+  if (d.attr & ATTR_DC ? d.dpl > rpl : d.dpl !== rpl) throw fault(GP, sel & 0xfffc);
+  if (offset > d.limit) throw fault(GP, 0);
+  if (rpl === cpl) {
+    cpu.addSP(2 * size + imm);
+    loadCodeSegment(cpu, sel, d, cpl);
+    s[EIP] = offset;
+    return;
+  }
+  const newEsp = cpu.peek(size, 2 * size + imm), newSs = cpu.peek(2, 3 * size + imm);
+  const ssd = checkOuterStack(cpu, newSs, rpl);
+  loadCodeSegment(cpu, sel, d, rpl);
+  markAccessed(cpu, ssd);
+  loadCache(cpu, SS, newSs, ssd);
+  s[ESP] = size === 4 ? newEsp + imm : (newEsp + imm) & 0xffff;
+  s[EIP] = offset;
+  nullInaccessibleSegments(cpu);
+}
+
+function checkOuterStack(cpu: Cpu, ss: number, rpl: number): Descriptor {
+  if ((ss & 0xfffc) === 0) throw fault(GP, 0);
+  const d = readDescriptor(cpu, ss);
+  if ((ss & 3) !== rpl || d.dpl !== rpl || !(d.attr & ATTR_S) || (d.attr & ATTR_CODE) || !(d.attr & ATTR_RW)) throw fault(GP, ss & 0xfffc);
+  if (!(d.attr & ATTR_P)) throw fault(SS_, ss & 0xfffc);
+  return d;
+}
+
+/**
+ * The EFLAGS value POPF/IRET may install from `value` (SDM POPF table): IOPL only at CPL 0, IF only when
+ * CPL ≤ IOPL, VM and RF never through POPF; bits 1 set, 3/5/15 clear.
+ */
+export function mergeFlags(cpu: Cpu, value: number, size: number, iret: boolean): number {
+  const old = getEflags(cpu.s);
+  let writable = 0x4dd5 | AC | ID; // CF PF AF ZF SF TF IF DF OF NT, AC, ID
+  if (cpu.protectedMode) {
+    const cpl = cpu.s[CPL], iopl = (old & IOPL) >>> 12;
+    if (cpl === 0) writable |= IOPL;
+    if (cpl > iopl) writable &= ~IF;
+  } else writable |= IOPL;
+  if (iret) writable |= RF;
+  if (size === 2) writable &= 0xffff;
+  return ((old & ~writable) | (value & writable) | 2) & ~0x8028;
+}
+
+function iret(cpu: Cpu, size: number): void {
+  const s = cpu.s;
+  if (!cpu.protectedMode) {
+    const ip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
+    const cs = cpu.peek(2, size), fl = cpu.peek(size, 2 * size);
+    if (ip > csLimit(cpu)) throw fault(GP, 0);
+    cpu.addSP(3 * size);
+    loadSegmentReal(cpu, CS, cs);
+    s[EIP] = ip;
+    setEflags(s, mergeFlags(cpu, fl, size, true));
+    return;
+  }
+  if (s[EFLAGS] & NT) throw new Unsupported('IRET with EFLAGS.NT set is a task return; hardware task switching is not supported');
+  const eip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
+  const sel = cpu.peek(2, size), fl = cpu.peek(size, 2 * size);
+  const cpl = s[CPL], rpl = sel & 3;
+  if (size === 4 && (fl & VM) && cpl === 0) throw new Unsupported('IRET to virtual-8086 mode is not supported');
+  if ((sel & 0xfffc) === 0) throw fault(GP, 0);
+  const d = readDescriptor(cpu, sel);
+  if (rpl < cpl) throw fault(GP, sel & 0xfffc);
+  checkCodeSegment(cpu, sel, d);
+  if (d.attr & ATTR_DC ? d.dpl > rpl : d.dpl !== rpl) throw fault(GP, sel & 0xfffc);
+  if (eip > d.limit) throw fault(GP, 0);
+  const flags = mergeFlags(cpu, fl, size, true);
+  if (rpl === cpl) {
+    cpu.addSP(3 * size);
+    loadCodeSegment(cpu, sel, d, cpl);
+  } else {
+    const newEsp = cpu.peek(size, 3 * size), newSs = cpu.peek(2, 4 * size);
+    const ssd = checkOuterStack(cpu, newSs, rpl);
+    loadCodeSegment(cpu, sel, d, rpl);
+    markAccessed(cpu, ssd);
+    loadCache(cpu, SS, newSs, ssd);
+    s[ESP] = size === 4 ? newEsp : newEsp & 0xffff;
+    nullInaccessibleSegments(cpu);
+  }
+  s[EIP] = eip;
+  setEflags(s, flags);
+}
+
+function softwareInterrupt(cpu: Cpu, vector: number, next: number): void {
+  deliverInterrupt(cpu, vector, { software: true, errorCode: -1, returnEip: next });
+}
+
+export const CONTROL: EmitterTable = {
+  JMP: (c) => {
+    const { cpu, ins } = c;
+    if (isFar(c)) {
+      const ptr = farPointer(c), size = ins.opsize / 8;
+      return () => { const [sel, off] = ptr(); farTransfer(cpu, sel, off, false, size, c.next); };
+    }
+    if (ins.operands[0].kind === 'rel') {
+      const target = relTarget(c);
+      return () => jumpNear(cpu, target);
+    }
+    const get = reader(cpu, ins.operands[0], ins.opsize / 8, ins.adsize);
+    return ins.opsize === 16 ? () => jumpNear(cpu, get() & 0xffff) : () => jumpNear(cpu, get());
+  },
+  JCC: (c) => {
+    const { cpu } = c, s = cpu.s, cc = c.ins.cond, target = relTarget(c);
+    return () => { if (testCondition(s, cc)) jumpNear(cpu, target); };
+  },
+  CALL: (c) => {
+    const { cpu, ins } = c, size = ins.opsize / 8, next = c.next;
+    if (isFar(c)) {
+      const ptr = farPointer(c);
+      return () => { const [sel, off] = ptr(); farTransfer(cpu, sel, off, true, size, next); };
+    }
+    if (ins.operands[0].kind === 'rel') {
+      const target = relTarget(c);
+      return () => {
+        if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+        cpu.push(size, next);
+        cpu.s[EIP] = target;
+      };
+    }
+    const get = reader(cpu, ins.operands[0], size, ins.adsize);
+    return () => {
+      const target = size === 2 ? get() & 0xffff : get();
+      if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+      cpu.push(size, next);
+      cpu.s[EIP] = target;
+    };
+  },
+  RET: (c) => {
+    const { cpu, ins } = c, size = ins.opsize / 8;
+    const imm = ins.operands[0]?.kind === 'imm' ? ins.operands[0].value & 0xffff : 0;
+    if (ins.opcode === 0xca || ins.opcode === 0xcb) return () => farReturn(cpu, size, imm);
+    return () => {
+      const target = size === 4 ? cpu.peek(4, 0) : cpu.peek(2, 0);
+      if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+      cpu.addSP(size + imm);
+      cpu.s[EIP] = target;
+    };
+  },
+  LOOP: (c) => loop(c, 0),
+  LOOPE: (c) => loop(c, 1),
+  LOOPNE: (c) => loop(c, 2),
+  JCXZ: (c) => {
+    const { cpu, ins } = c, target = relTarget(c), s = cpu.s;
+    return ins.adsize === 32
+      ? () => { if (s[ECX] === 0) jumpNear(cpu, target); }
+      : () => { if (cpu.r16[ECX << 1] === 0) jumpNear(cpu, target); };
+  },
+  INT: (c) => {
+    const { cpu, ins } = c, next = c.next;
+    const op = ins.operands[0];
+    const vector = op?.kind === 'imm' ? op.value & 0xff : ins.opcode === 0xf1 ? 1 : 3;
+    return () => softwareInterrupt(cpu, vector, next);
+  },
+  INT3: (c) => { const { cpu } = c; return () => softwareInterrupt(cpu, BP, c.next); },
+  INT1: (c) => { const { cpu } = c; return () => deliverInterrupt(cpu, 1, { software: false, errorCode: -1, returnEip: c.next }); },
+  INTO: (c) => { const { cpu } = c; return () => { if (getOF(cpu.s)) softwareInterrupt(cpu, OF_, c.next); }; },
+  IRET: (c) => { const { cpu } = c, size = c.ins.opsize / 8; return () => iret(cpu, size); },
+  BOUND: (c) => {
+    const { cpu, ins } = c, size = ins.opsize / 8;
+    const idx = reader(cpu, ins.operands[0], size, ins.adsize);
+    const m = ins.operands[1];
+    if (m.kind !== 'mem') throw new Error('BOUND needs a memory operand');
+    const ea = effectiveAddress(cpu, m, ins.adsize), seg = m.seg;
+    return () => {
+      const a = ea();
+      const lo = signExtend(cpu.read(seg, a, size), size), hi = signExtend(cpu.read(seg, (a + size) | 0, size), size);
+      const v = signExtend(idx(), size);
+      if (v < lo || v > hi) throw fault(BR);
+    };
+  },
+};
+CONTROL.RETF = CONTROL.RET;
+CONTROL.IRETD = CONTROL.IRET;
+CONTROL.JECXZ = CONTROL.JCXZ;
+
+/** LOOP (kind 0), LOOPE (1), LOOPNE (2): decrement CX/ECX without touching flags, then branch. */
+function loop(c: EmitContext, kind: number): () => void {
+  const { cpu, ins } = c, s = cpu.s, target = relTarget(c);
+  const zfWanted = kind === 1;
+  return () => {
+    let count: number;
+    if (ins.adsize === 32) count = s[ECX] = (s[ECX] - 1) | 0;
+    else count = cpu.r16[ECX << 1] = (cpu.r16[ECX << 1] - 1) & 0xffff;
+    if (count === 0) return;
+    if (kind !== 0 && testCondition(s, 4) !== zfWanted) return; // cond 4 = E (ZF)
+    jumpNear(cpu, target);
+  };
+}
+

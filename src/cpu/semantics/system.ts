@@ -1,0 +1,348 @@
+// System instructions (SDM Vol. 2 and Vol. 3 ch. 2, 5): port I/O with IOPL and the TSS I/O bitmap,
+// HLT/CLI/STI, descriptor-table registers, control and debug registers, CPUID, RDTSC, MSRs, segment
+// loads, and the descriptor queries LAR/LSL/VERR/VERW/ARPL. Privileged ones raise #GP(0) above CPL 0.
+import { CS, SS } from '../../decoder/instruction.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
+import { fault, GP, NM, NP, UD } from '../fault.ts';
+import { flushFlags } from '../flags.ts';
+import { Unsupported } from '../interrupts.ts';
+import { effectiveAddress, reader, writer } from '../operands.ts';
+import { loadSegment, readDescriptor } from '../segments.ts';
+import {
+  CPL, CR0, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, EBX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
+  IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, ZF,
+} from '../state.ts';
+import type { EmitContext, EmitterTable } from './emitter.ts';
+
+/** #GP(0) unless at CPL 0 (real mode counts as CPL 0). */
+function requireCpl0(cpu: Cpu): void {
+  if (cpu.protectedMode && cpu.s[CPL] !== 0) throw fault(GP, 0);
+}
+
+/** IN/OUT/INS/OUTS permission (SDM Vol. 1, 19.5): CPL ≤ IOPL, else every port bit in the TSS I/O bitmap must be clear. */
+export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
+  const s = cpu.s;
+  if (!cpu.protectedMode || s[CPL] <= ((s[EFLAGS] & IOPL) >>> 12)) return;
+  const attr = s[TR_SLOT + 3], base = s[TR_SLOT + 1], limit = s[TR_SLOT + 2] >>> 0;
+  if (attr & ATTR_UNUSABLE || !(attr & 0x8) || limit < 0x67) throw fault(GP, 0);
+  const mapBase = cpu.readLin16(base + 0x66);
+  const byte = mapBase + (port >>> 3);
+  if (byte + 1 > limit) throw fault(GP, 0);
+  const bits = cpu.readLin16(base + byte);
+  if ((bits >>> (port & 7)) & ((1 << size) - 1)) throw fault(GP, 0);
+}
+
+function portOf(c: EmitContext, which: number): () => number {
+  const op = c.ins.operands[which], s = c.cpu.s;
+  if (op?.kind === 'imm') { const p = op.value & 0xff; return () => p; }
+  return () => s[EDX] & 0xffff;
+}
+
+function setZF(cpu: Cpu, on: boolean): void {
+  flushFlags(cpu.s);
+  cpu.s[EFLAGS] = on ? cpu.s[EFLAGS] | ZF : cpu.s[EFLAGS] & ~ZF;
+}
+
+/** CPUID leaves: an honest i486-class feature set (what is implemented), hypervisor bit set. */
+function cpuid(cpu: Cpu): void {
+  const s = cpu.s, leaf = s[EAX] >>> 0;
+  const str = (t: string, i: number): number => t.charCodeAt(i) | (t.charCodeAt(i + 1) << 8) | (t.charCodeAt(i + 2) << 16) | (t.charCodeAt(i + 3) << 24);
+  let a = 0, b = 0, c = 0, d = 0;
+  if (leaf === 0) {
+    const v = 'GenuineIntel'; a = 1; b = str(v, 0); d = str(v, 4); c = str(v, 8);
+  } else if (leaf === 1) {
+    a = 0x0480;                                   // family 4 (i486), model 8
+    d = (1 << 4) | (1 << 5) | (1 << 8);           // TSC, MSR, CX8
+    c = 1 << 31;                                  // running under a hypervisor
+  } else if (leaf === 0x4000_0000) {
+    const v = 'x86jitx86jit'; a = 0x4000_0000; b = str(v, 0); c = str(v, 4); d = str(v, 8);
+  }
+  s[EAX] = a; s[EBX] = b; s[ECX] = c; s[EDX] = d;
+}
+
+const MSR_TSC = 0x10;
+/** MSRs a guest may write and read back: SYSENTER_CS/ESP/EIP (stored, not yet used). */
+const STORED_MSRS = new Set([0x174, 0x175, 0x176]);
+
+/** Which CR4 bits may be set: only what CPUID advertises and the emulator implements (TSD). */
+const CR4_WRITABLE = 1 << 2;
+
+function loadDescriptorTableRegister(cpu: Cpu, c: EmitContext, base: number, limit: number): () => void {
+  const m = c.ins.operands[0];
+  if (m.kind !== 'mem') throw new Error('descriptor-table load needs memory');
+  const ea = effectiveAddress(cpu, m, c.ins.adsize), seg = m.seg, s = cpu.s;
+  const o32 = c.ins.opsize === 32;
+  return () => {
+    requireCpl0(cpu);
+    const a = ea();
+    const lim = cpu.read16(seg, a), b = cpu.read32(seg, (a + 2) | 0);
+    s[limit] = lim; s[base] = o32 ? b : b & 0xff_ffff;
+  };
+}
+
+function storeDescriptorTableRegister(cpu: Cpu, c: EmitContext, base: number, limit: number): () => void {
+  const m = c.ins.operands[0];
+  if (m.kind !== 'mem') throw new Error('descriptor-table store needs memory');
+  const ea = effectiveAddress(cpu, m, c.ins.adsize), seg = m.seg, s = cpu.s;
+  return () => {
+    const a = ea();
+    cpu.probeWrite(seg, a, 6);
+    cpu.write16(seg, a, s[limit]);
+    cpu.write32(seg, (a + 2) | 0, s[base]);
+  };
+}
+
+/** Store a 16-bit system value to r/m: registers get it zero-extended to the operand size, memory gets 16 bits. */
+function storeSelector(c: EmitContext, value: () => number): () => void {
+  const { cpu, ins } = c, op = ins.operands[0];
+  const size = op.kind === 'reg' ? ins.opsize / 8 : 2;
+  const set = writer(cpu, op, size, ins.adsize);
+  return () => set(value() & 0xffff);
+}
+
+/** LAR/LSL/VERR/VERW: read a descriptor without faulting; undefined when outside its table. */
+function peekDescriptor(cpu: Cpu, sel: number) {
+  if ((sel & 0xfffc) === 0) return undefined;
+  try { return readDescriptor(cpu, sel); } catch { return undefined; }
+}
+
+/** Visible at CPL and RPL: DPL ≥ both, except conforming code which is always visible. */
+function visible(cpu: Cpu, sel: number, attr: number, dpl: number): boolean {
+  if ((attr & (ATTR_S | ATTR_CODE | ATTR_DC)) === (ATTR_S | ATTR_CODE | ATTR_DC)) return true;
+  return dpl >= cpu.s[CPL] && dpl >= (sel & 3);
+}
+
+const LAR_SYSTEM_TYPES = new Set([1, 2, 3, 4, 5, 9, 0xb, 0xc]);
+const LSL_SYSTEM_TYPES = new Set([1, 2, 3, 9, 0xb]);
+
+function requireProtected(cpu: Cpu): void { if (!cpu.protectedMode) throw fault(UD); }
+
+export const SYSTEM: EmitterTable = {
+  IN: (c) => {
+    const { cpu, ins } = c, size = ins.size, port = portOf(c, 1);
+    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.setReg(EAX, size, cpu.io.in(p, size as 1 | 2 | 4)); };
+  },
+  OUT: (c) => {
+    const { cpu, ins } = c, size = ins.size, port = portOf(c, 0);
+    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.io.out(p, size as 1 | 2 | 4, cpu.getReg(EAX, size)); };
+  },
+  HLT: ({ cpu }) => () => { requireCpl0(cpu); cpu.halted = true; cpu.breakBlock |= BREAK_STOP; },
+  CLI: ({ cpu }) => () => {
+    if (cpu.protectedMode && cpu.s[CPL] > ((cpu.s[EFLAGS] & IOPL) >>> 12)) throw fault(GP, 0);
+    cpu.s[EFLAGS] &= ~IF;
+  },
+  STI: ({ cpu }) => () => {
+    if (cpu.protectedMode && cpu.s[CPL] > ((cpu.s[EFLAGS] & IOPL) >>> 12)) throw fault(GP, 0);
+    cpu.s[EFLAGS] |= IF;
+  },
+  LGDT: (c) => loadDescriptorTableRegister(c.cpu, c, GDTR_BASE, GDTR_LIMIT),
+  LIDT: (c) => loadDescriptorTableRegister(c.cpu, c, IDTR_BASE, IDTR_LIMIT),
+  SGDT: (c) => storeDescriptorTableRegister(c.cpu, c, GDTR_BASE, GDTR_LIMIT),
+  SIDT: (c) => storeDescriptorTableRegister(c.cpu, c, IDTR_BASE, IDTR_LIMIT),
+  LLDT: (c) => {
+    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
+    return () => {
+      requireProtected(cpu); requireCpl0(cpu);
+      const sel = get() & 0xffff;
+      if ((sel & 0xfffc) === 0) { s[LDTR_SLOT] = sel; s[LDTR_SLOT + 3] = ATTR_UNUSABLE; return; }
+      if (sel & 4) throw fault(GP, sel & 0xfffc);
+      const d = readDescriptor(cpu, sel);
+      if ((d.attr & 0x1f) !== 0x2) throw fault(GP, sel & 0xfffc);
+      if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
+      s[LDTR_SLOT] = sel; s[LDTR_SLOT + 1] = d.base; s[LDTR_SLOT + 2] = d.limit | 0; s[LDTR_SLOT + 3] = d.attr;
+    };
+  },
+  LTR: (c) => {
+    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
+    return () => {
+      requireProtected(cpu); requireCpl0(cpu);
+      const sel = get() & 0xffff;
+      if ((sel & 0xfffc) === 0 || sel & 4) throw fault(GP, sel & 0xfffc);
+      const d = readDescriptor(cpu, sel);
+      const type = d.attr & 0x1f;
+      if (type !== 0x1 && type !== 0x9) throw fault(GP, sel & 0xfffc);
+      if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
+      cpu.writeLin8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
+      s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | 0x2;
+    };
+  },
+  SLDT: (c) => storeSelector(c, () => { requireProtected(c.cpu); return c.cpu.s[LDTR_SLOT]; }),
+  STR: (c) => storeSelector(c, () => { requireProtected(c.cpu); return c.cpu.s[TR_SLOT]; }),
+  SMSW: (c) => {
+    const { cpu, ins } = c, op = ins.operands[0];
+    const size = op.kind === 'reg' ? ins.opsize / 8 : 2;
+    const set = writer(cpu, op, size, ins.adsize);
+    return () => set(cpu.s[CR0]);
+  },
+  LMSW: (c) => {
+    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
+    return () => {
+      requireCpl0(cpu);
+      const v = get() & 0xf;
+      // LMSW can set PE but never clear it.
+      s[CR0] = (s[CR0] & ~0xe) | v | (s[CR0] & CR0_PE);
+      cpu.refreshSegment(CS);
+      cpu.breakBlock |= BREAK_MODE;
+    };
+  },
+  CLTS: ({ cpu }) => () => { requireCpl0(cpu); cpu.s[CR0] &= ~CR0_TS; },
+  INVLPG: ({ cpu }) => () => { requireCpl0(cpu); /* no TLB until paging exists */ },
+  WBINVD: ({ cpu }) => () => requireCpl0(cpu),
+  INVD: ({ cpu }) => () => requireCpl0(cpu),
+  MOV_CR: (c) => movControl(c),
+  MOV_DR: (c) => movDebug(c),
+  CPUID: ({ cpu }) => () => cpuid(cpu),
+  RDTSC: ({ cpu }) => () => {
+    // Time-stamp counter = instructions retired: deterministic, as with QEMU's -icount.
+    if (cpu.protectedMode && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
+    const t = cpu.instructions;
+    cpu.s[EAX] = t % 2 ** 32; cpu.s[EDX] = Math.floor(t / 2 ** 32);
+  },
+  RDMSR: ({ cpu }) => () => {
+    requireCpl0(cpu);
+    const s = cpu.s, msr = s[ECX] >>> 0;
+    let v: bigint;
+    if (msr === MSR_TSC) v = BigInt(cpu.instructions);
+    else if (STORED_MSRS.has(msr)) v = cpu.msrs.get(msr) ?? 0n;
+    else throw fault(GP, 0);
+    s[EAX] = Number(v & 0xffff_ffffn); s[EDX] = Number(v >> 32n);
+  },
+  WRMSR: ({ cpu }) => () => {
+    requireCpl0(cpu);
+    const s = cpu.s, msr = s[ECX] >>> 0;
+    const v = (BigInt(s[EDX] >>> 0) << 32n) | BigInt(s[EAX] >>> 0);
+    if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it counts instructions');
+    if (!STORED_MSRS.has(msr)) throw fault(GP, 0);
+    cpu.msrs.set(msr, v);
+  },
+  MOV_SREG: (c) => {
+    const { cpu, ins } = c, [dst, src] = ins.operands;
+    if (dst.kind === 'sreg') {
+      const get = reader(cpu, src, 2, ins.adsize), seg = dst.reg;
+      return () => {
+        loadSegment(cpu, seg, get());
+        if (seg === SS) cpu.breakBlock |= BREAK_MODE;
+      };
+    }
+    if (src.kind !== 'sreg') throw new Error('MOV Sreg needs a segment register operand');
+    const slot = segSlot(src.reg, SEG_SEL);
+    return storeSelector(c, () => cpu.s[slot]);
+  },
+  LDS: (c) => loadFarPointer(c, 3), LES: (c) => loadFarPointer(c, 0), LSS: (c) => loadFarPointer(c, 2),
+  LFS: (c) => loadFarPointer(c, 4), LGS: (c) => loadFarPointer(c, 5),
+  LAR: (c) => descriptorQuery(c, true),
+  LSL: (c) => descriptorQuery(c, false),
+  VERR: (c) => verify(c, false),
+  VERW: (c) => verify(c, true),
+  ARPL: (c) => {
+    const { cpu, ins } = c;
+    const dst = ins.operands[0], src = ins.operands[1];
+    const get = reader(cpu, dst, 2, ins.adsize), set = writer(cpu, dst, 2, ins.adsize), rs = reader(cpu, src, 2, ins.adsize);
+    return () => {
+      requireProtected(cpu);
+      const d = get(), r = rs() & 3;
+      if ((d & 3) < r) { set((d & ~3) | r); setZF(cpu, true); } else setZF(cpu, false);
+    };
+  },
+  UD2: () => () => { throw fault(UD); },
+  VMCALL: () => () => { throw fault(UD); },
+  WAIT: ({ cpu }) => () => { if ((cpu.s[CR0] & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) throw fault(NM); },
+};
+SYSTEM.FWAIT = SYSTEM.WAIT;
+
+/** x87 (D8–DF): no FPU yet — #NM when CR0.EM or CR0.TS is set (the OS emulates or switches FPU state), else #UD. */
+export const x87: (c: EmitContext) => () => void = ({ cpu }) => () => {
+  if (cpu.s[CR0] & (CR0_EM | CR0_TS)) throw fault(NM);
+  throw fault(UD);
+};
+
+function movControl(c: EmitContext): () => void {
+  const { cpu, ins } = c, s = cpu.s;
+  const [dst, src] = ins.operands;
+  if (dst.kind === 'creg') {
+    if (src.kind !== 'reg') throw new Error('MOV CRn needs a register');
+    const n = dst.reg, r = src.reg;
+    return () => {
+      requireCpl0(cpu);
+      const v = s[r];
+      switch (n) {
+        case 0:
+          if (v & CR0_PG) throw new Unsupported('paging (CR0.PG) is not supported yet');
+          if ((v & (CR0_PG | CR0_PE)) === CR0_PG) throw fault(GP, 0);
+          s[CR0] = v | CR0_ET;
+          for (let seg = 0; seg < 6; seg++) cpu.refreshSegment(seg);
+          if (!(v & CR0_PE)) s[CPL] = 0;
+          cpu.breakBlock |= BREAK_MODE;
+          break;
+        case 2: s[CR2] = v; break;
+        case 3: s[CR3] = v; break;
+        case 4:
+          if (v & ~CR4_WRITABLE) throw fault(GP, 0);
+          s[CR4] = v; break;
+        default: throw fault(UD);
+      }
+    };
+  }
+  if (src.kind !== 'creg' || dst.kind !== 'reg') throw new Error('MOV from CRn needs a register');
+  const n = src.reg, r = dst.reg;
+  const slot = [CR0, -1, CR2, CR3, CR4][n] ?? -1;
+  return () => { requireCpl0(cpu); if (slot < 0) throw fault(UD); s[r] = s[slot]; };
+}
+
+function movDebug(c: EmitContext): () => void {
+  const { cpu, ins } = c, s = cpu.s;
+  const [dst, src] = ins.operands;
+  // DR4/DR5 alias DR6/DR7 (CR4.DE is never set here). Breakpoints in DR7 are stored but not yet honoured.
+  const alias = (n: number): number => (n === 4 ? 6 : n === 5 ? 7 : n);
+  if (dst.kind === 'dreg' && src.kind === 'reg') {
+    const n = alias(dst.reg), r = src.reg;
+    return () => { requireCpl0(cpu); s[DR_SLOT + n] = s[r]; };
+  }
+  if (src.kind === 'dreg' && dst.kind === 'reg') {
+    const n = alias(src.reg), r = dst.reg;
+    return () => { requireCpl0(cpu); s[r] = s[DR_SLOT + n]; };
+  }
+  throw new Error('MOV DRn needs a register and a debug register');
+}
+
+/** LDS/LES/LSS/LFS/LGS r, m16:16/32: the segment is loaded (and may fault) before the register is written. */
+function loadFarPointer(c: EmitContext, seg: number): () => void {
+  const { cpu, ins } = c, size = ins.opsize / 8;
+  const [dst, m] = ins.operands;
+  if (m.kind !== 'mem' || dst.kind !== 'reg') throw new Error(`${ins.op} needs a register and memory`);
+  const ea = effectiveAddress(cpu, m, ins.adsize), ms = m.seg, r = dst.reg;
+  return () => {
+    const a = ea();
+    const off = cpu.read(ms, a, size), sel = cpu.read16(ms, (a + size) | 0);
+    loadSegment(cpu, seg, sel);
+    cpu.setReg(r, size, off);
+    if (seg === SS) cpu.breakBlock |= BREAK_MODE;
+  };
+}
+
+function descriptorQuery(c: EmitContext, lar: boolean): () => void {
+  const { cpu, ins } = c, size = ins.opsize / 8;
+  const src = reader(cpu, ins.operands[1], 2, ins.adsize), r = ins.operands[0];
+  if (r.kind !== 'reg') throw new Error('LAR/LSL need a register destination');
+  return () => {
+    requireProtected(cpu);
+    const sel = src() & 0xffff;
+    const d = peekDescriptor(cpu, sel);
+    const ok = d !== undefined && visible(cpu, sel, d.attr, d.dpl) &&
+      ((d.attr & ATTR_S) !== 0 || (lar ? LAR_SYSTEM_TYPES : LSL_SYSTEM_TYPES).has(d.attr & 0xf));
+    if (ok && d) cpu.setReg(r.reg, size, lar ? (size === 4 ? d.hi & 0x00f0_ff00 : d.hi & 0xff00) : d.limit | 0);
+    setZF(cpu, ok);
+  };
+}
+
+function verify(c: EmitContext, write: boolean): () => void {
+  const { cpu, ins } = c, src = reader(cpu, ins.operands[0], 2, ins.adsize);
+  return () => {
+    requireProtected(cpu);
+    const sel = src() & 0xffff;
+    const d = peekDescriptor(cpu, sel);
+    let ok = d !== undefined && (d.attr & ATTR_S) !== 0 && visible(cpu, sel, d.attr, d.dpl);
+    if (ok && d) ok = write ? !(d.attr & ATTR_CODE) && (d.attr & ATTR_RW) !== 0 : !(d.attr & ATTR_CODE) || (d.attr & ATTR_RW) !== 0;
+    setZF(cpu, ok);
+  };
+}

@@ -1,0 +1,53 @@
+// The CPU-state block: fixed slots at the start of the VM's one WebAssembly.Memory, shared by the
+// interpreter (through the Int32Array view `s`) and compiled code (through i32 loads/stores at
+// STATE_OFFSET + 4 * slot). Every slot is one 32-bit word. Keep this the single source of the layout.
+
+/** General registers in the SDM's register-number order. */
+export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
+export const REG_NAMES32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+export const REG_NAMES16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'] as const;
+export const REG_NAMES8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'] as const;
+
+export const EIP = 8;
+/** EFLAGS as last materialised; the bits named by LAZY_MASK are stale and must be computed (flags.ts). */
+export const EFLAGS = 9;
+/** Lazy arithmetic flags: which of CF PF AF ZF SF OF are pending, from which operation and operands. */
+export const LAZY_MASK = 10, LAZY_OP = 11, LAZY_RES = 12, LAZY_DST = 13, LAZY_SRC = 14, LAZY_SIZE = 15;
+
+/** Segment registers: four slots each (selector, base, limit, attributes) from SEG_BASE_SLOT + 4 * sreg. */
+export const SEG_SLOT = 16;
+export const SEG_SEL = 0, SEG_BASE = 1, SEG_LIMIT = 2, SEG_ATTR = 3;
+/** Slot of field f of segment register r (r in ES..GS order from decoder/instruction.ts). */
+export const segSlot = (r: number, f: number): number => SEG_SLOT + 4 * r + f;
+
+export const GDTR_BASE = 40, GDTR_LIMIT = 41, IDTR_BASE = 42, IDTR_LIMIT = 43;
+/** LDTR and TR: selector, base, limit, attributes. */
+export const LDTR_SLOT = 44, TR_SLOT = 48;
+export const CR0 = 52, CR2 = 53, CR3 = 54, CR4 = 55;
+export const DR_SLOT = 56; // DR0..DR7
+export const CPL = 64;
+/** 1 when CS is a 32-bit code segment (CS.D), 0 in 16-bit code and real mode. */
+export const CODE32 = 65;
+/** 1 when SS is a 32-bit stack (SS.B): ESP rather than SP is the stack pointer. */
+export const STACK32 = 66;
+export const STATE_SLOTS = 128;
+
+/** EFLAGS bits. */
+export const CF = 1 << 0, PF = 1 << 2, AF = 1 << 4, ZF = 1 << 6, SF = 1 << 7, TF = 1 << 8, IF = 1 << 9,
+  DF = 1 << 10, OF = 1 << 11, IOPL = 3 << 12, NT = 1 << 14, RF = 1 << 16, VM = 1 << 17, AC = 1 << 18, ID = 1 << 21;
+export const ARITH_FLAGS = CF | PF | AF | ZF | SF | OF;
+
+/** CR0 bits. */
+export const CR0_PE = 1 << 0, CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_ET = 1 << 4,
+  CR0_NE = 1 << 5, CR0_WP = 1 << 16, CR0_AM = 1 << 18, CR0_NW = 1 << 29, CR0_CD = 1 << 30, CR0_PG = 1 << 31;
+
+// ---- Layout of the WebAssembly.Memory ----
+/** Byte offset of the CPU-state block. */
+export const STATE_OFFSET = 0;
+/** One byte per 4 KiB guest-physical RAM page (bit 0: the page holds translated/decoded code). */
+export const PAGE_FLAGS_OFFSET = 0x1000;
+/** Guest-physical address 0 lives here; every guest access is bounds-checked against the RAM size first. */
+export const RAM_OFFSET = 0x100000;
+export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
+/** Largest RAM the layout allows (page-flag table and 4 GiB WebAssembly memory). */
+export const MAX_RAM = 0xC000_0000; // 3 GiB: leaves the top GiB of the guest-physical space for ROM and MMIO

@@ -1,0 +1,27 @@
+// x86jit's public library API: everything the CLI uses, and what embedders use.
+//
+//   import { createVM, loadImage } from 'x86jit';
+//   const vm = createVM({ memory: 64 << 20, stdout: (b) => process.stdout.write(b) });
+//   loadImage(vm, bytes, 'kernel.elf');
+//   const exit = vm.run({ maxInstructions: 1e9, timeout: 10 });
+import { VM, type VMOptions } from './machine/vm.ts';
+
+export { VM, DEFAULT_MEMORY } from './machine/vm.ts';
+export type { ExitReason, ExitRecord, Registers, RegisterName, RunOptions, VMOptions } from './machine/vm.ts';
+export { PhysicalMemory } from './machine/memory.ts';
+export type { MmioDevice } from './machine/memory.ts';
+export { IoBus } from './machine/io-bus.ts';
+export type { PortDevice } from './machine/io-bus.ts';
+export { decode, decodeBytes } from './decoder/decode.ts';
+export { formatIntel } from './decoder/format-intel.ts';
+export type { Instruction, Operand } from './decoder/instruction.ts';
+export { loadImage, readImageFile } from './loader/detect.ts';
+export { loadMultiboot } from './loader/multiboot.ts';
+export { loadRaw } from './loader/raw.ts';
+export { loadBios } from './loader/bios.ts';
+export { LoadError } from './loader/load-error.ts';
+
+/** Create a VM (guest RAM, devices, one vCPU) in the processor's reset state. */
+export function createVM(opts: VMOptions = {}): VM {
+  return new VM(opts);
+}

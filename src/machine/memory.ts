@@ -1,0 +1,136 @@
+// Guest-physical memory: guest RAM inside the VM's one WebAssembly.Memory (after the CPU-state block and
+// the page-flag table), plus ROM and MMIO regions above RAM. Every access is checked against RAM's bounds
+// before it touches the buffer, so no guest address can reach the state block or leave the guest's RAM.
+// Physical addresses that are neither RAM, ROM nor MMIO are unassigned: reads give all-ones, writes drop.
+import { MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, RAM_OFFSET } from '../cpu/state.ts';
+
+/** A memory-mapped device region (offsets are relative to the region's base). */
+export interface MmioDevice {
+  read(offset: number, size: 1 | 2 | 4): number;
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+interface Region { base: number; end: number; rom?: Uint8Array; mmio?: MmioDevice }
+
+/** Page flag bit: the RAM page holds decoded or translated code (writes must invalidate it). */
+export const PAGE_HAS_CODE = 1;
+
+export class PhysicalMemory {
+  readonly wasm: WebAssembly.Memory;
+  readonly buffer: ArrayBuffer;
+  /** Views over the whole WebAssembly.Memory (index with RAM_OFFSET + physical address). */
+  readonly u8: Uint8Array;
+  readonly view: DataView;
+  /** View over guest RAM only: ram[phys] is the byte at guest-physical address phys. */
+  readonly ram: Uint8Array;
+  readonly ramSize: number;
+  /** One byte per RAM page: PAGE_HAS_CODE etc. */
+  readonly pageFlags: Uint8Array;
+  private regions: Region[] = [];
+  /** Called when a write hits a page whose PAGE_HAS_CODE flag is set (set by the code cache). */
+  onCodeWrite: (phys: number, size: number) => void = () => {};
+
+  constructor(ramSize: number) {
+    if (!Number.isInteger(ramSize) || ramSize < 1 << 20 || ramSize > MAX_RAM || ramSize % 4096 !== 0)
+      throw new RangeError(`RAM size must be a multiple of 4 KiB between 1 MiB and ${MAX_RAM / 2 ** 20} MiB`);
+    const bytes = RAM_OFFSET + ramSize;
+    const pages = Math.ceil(bytes / 65536);
+    this.wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.buffer = this.wasm.buffer;
+    this.u8 = new Uint8Array(this.buffer);
+    this.view = new DataView(this.buffer);
+    this.ram = new Uint8Array(this.buffer, RAM_OFFSET, ramSize);
+    this.ramSize = ramSize;
+    this.pageFlags = new Uint8Array(this.buffer, PAGE_FLAGS_OFFSET, ramSize >>> PAGE_SHIFT);
+  }
+
+  /** Map a read-only image at a physical address above RAM (e.g. the BIOS at 0xFFFF0000). */
+  mapRom(base: number, image: Uint8Array): void {
+    this.addRegion({ base, end: base + image.length, rom: image });
+  }
+
+  /** Map an MMIO device at [base, base + size) above RAM. */
+  mapMmio(base: number, size: number, device: MmioDevice): void {
+    this.addRegion({ base, end: base + size, mmio: device });
+  }
+
+  private addRegion(r: Region): void {
+    if (r.base < this.ramSize || r.end > 2 ** 32 || r.end <= r.base) throw new RangeError(`region 0x${r.base.toString(16)} overlaps RAM or leaves the 4 GiB space`);
+    for (const o of this.regions) if (r.base < o.end && o.base < r.end) throw new RangeError(`region 0x${r.base.toString(16)} overlaps another region`);
+    this.regions.push(r);
+  }
+
+  private region(phys: number): Region | undefined {
+    for (const r of this.regions) if (phys >= r.base && phys < r.end) return r;
+    return undefined;
+  }
+
+  // ---- byte-granular accessors (the slow path; the CPU inlines its own RAM fast path) ----
+  read8(phys: number): number {
+    phys >>>= 0;
+    if (phys < this.ramSize) return this.ram[phys];
+    const r = this.region(phys);
+    if (r?.rom) return r.rom[phys - r.base];
+    if (r?.mmio) return r.mmio.read(phys - r.base, 1) & 0xff;
+    return 0xff;
+  }
+
+  write8(phys: number, value: number): void {
+    phys >>>= 0;
+    if (phys < this.ramSize) {
+      if (this.pageFlags[phys >>> PAGE_SHIFT] & PAGE_HAS_CODE) this.onCodeWrite(phys, 1);
+      this.ram[phys] = value;
+      return;
+    }
+    const r = this.region(phys);
+    if (r?.mmio) r.mmio.write(phys - r.base, 1, value & 0xff);
+  }
+
+  /** Little-endian read of 1, 2 or 4 bytes that may straddle RAM and other regions. */
+  read(phys: number, size: 1 | 2 | 4): number {
+    phys >>>= 0;
+    if (phys + size <= this.ramSize) {
+      if (size === 1) return this.ram[phys];
+      if (size === 2) return this.view.getUint16(RAM_OFFSET + phys, true);
+      return this.view.getInt32(RAM_OFFSET + phys, true);
+    }
+    const r = this.region(phys);
+    if (r?.mmio && phys + size <= r.end) return r.mmio.read(phys - r.base, size);
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.read8((phys + i) >>> 0);
+    return size === 4 ? v | 0 : v;
+  }
+
+  write(phys: number, size: 1 | 2 | 4, value: number): void {
+    phys >>>= 0;
+    if (phys + size <= this.ramSize) {
+      const flags = this.pageFlags;
+      if ((flags[phys >>> PAGE_SHIFT] | flags[(phys + size - 1) >>> PAGE_SHIFT]) & PAGE_HAS_CODE) this.onCodeWrite(phys, size);
+      if (size === 1) this.ram[phys] = value;
+      else if (size === 2) this.view.setUint16(RAM_OFFSET + phys, value, true);
+      else this.view.setInt32(RAM_OFFSET + phys, value, true);
+      return;
+    }
+    const r = this.region(phys);
+    if (r?.mmio && phys + size <= r.end) { r.mmio.write(phys - r.base, size, value); return; }
+    for (let i = 0; i < size; i++) this.write8((phys + i) >>> 0, value >>> (8 * i));
+  }
+
+  /** Copy bytes into guest-physical memory (loaders, the API); RAM and ROM-free space only. */
+  writeBytes(phys: number, bytes: Uint8Array): void {
+    if (phys >= 0 && phys + bytes.length <= this.ramSize) {
+      this.ram.set(bytes, phys);
+      for (let p = phys >>> PAGE_SHIFT; p <= (phys + Math.max(bytes.length, 1) - 1) >>> PAGE_SHIFT; p++)
+        if (this.pageFlags[p] & PAGE_HAS_CODE) this.onCodeWrite(p << PAGE_SHIFT, 4096);
+      return;
+    }
+    for (let i = 0; i < bytes.length; i++) this.write8(phys + i, bytes[i]);
+  }
+
+  readBytes(phys: number, length: number): Uint8Array {
+    if (phys >= 0 && phys + length <= this.ramSize) return this.ram.slice(phys, phys + length);
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = this.read8(phys + i);
+    return out;
+  }
+}

@@ -1,0 +1,199 @@
+// A virtual machine: guest RAM in one WebAssembly.Memory, the port-I/O bus with the PC devices wired
+// to it, one vCPU and its engine. run() executes until something ends the run and returns an exit
+// record (KVM's habit: the loop returns a reason, the caller decides what to do with it).
+import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
+import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, BREAK_STOP, Cpu } from '../cpu/cpu.ts';
+import { getEflags, setEflags } from '../cpu/flags.ts';
+import { Interpreter, type LoopStop } from '../cpu/interpreter.ts';
+import { TripleFault, Unsupported } from '../cpu/interrupts.ts';
+import {
+  CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
+  REG_NAMES32, SEG_SEL, segSlot, TR_SLOT,
+} from '../cpu/state.ts';
+import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
+import { DebugConsole } from '../devices/debug-console.ts';
+import { DebugExit } from '../devices/debug-exit.ts';
+import { Uart16550 } from '../devices/uart16550.ts';
+import { IoBus } from './io-bus.ts';
+import { PhysicalMemory } from './memory.ts';
+
+export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported';
+
+export interface ExitRecord {
+  reason: ExitReason;
+  /** CS selector and EIP where the run stopped (the next instruction to execute). */
+  cs: number;
+  eip: number;
+  /** debug-exit: the exit status the guest asked for, (value << 1) | 1, as QEMU's isa-debug-exit. */
+  status?: number;
+  /** One line for humans: what happened and where. */
+  message: string;
+}
+
+export interface RunOptions {
+  /** Stop after exactly this many instructions (counted over this run() call). */
+  maxInstructions?: number;
+  /** Wall-clock limit in seconds. */
+  timeout?: number;
+  /** Stop when EIP reaches this offset (before executing the instruction there). */
+  until?: number;
+  /** One line per executed instruction (slow path). */
+  trace?: (line: string) => void;
+}
+
+export interface VMOptions {
+  /** Guest RAM in bytes (default 128 MiB). */
+  memory?: number;
+  /** Bytes the guest writes to COM1. */
+  stdout?: (bytes: Uint8Array) => void;
+  /** Bytes the guest writes to the 0xE9 debug console. */
+  debugcon?: (bytes: Uint8Array) => void;
+}
+
+export type RegisterName = (typeof REG_NAMES32)[number] | 'eip' | 'eflags';
+export type Registers = Record<RegisterName | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr0' | 'cr2' | 'cr3' | 'cr4', number>;
+
+export const DEFAULT_MEMORY = 128 << 20;
+
+/** Output bytes are batched so that a guest printing one byte at a time does not make one host write per byte. */
+class OutputBuffer {
+  private buf = new Uint8Array(4096);
+  private n = 0;
+  constructor(private readonly sink: (b: Uint8Array) => void) {}
+  push(byte: number): void {
+    this.buf[this.n++] = byte;
+    if (this.n === this.buf.length) this.flush();
+  }
+  flush(): void {
+    if (this.n === 0) return;
+    this.sink(this.buf.slice(0, this.n));
+    this.n = 0;
+  }
+}
+
+export class VM {
+  readonly memory: PhysicalMemory;
+  readonly io: IoBus;
+  readonly cpu: Cpu;
+  readonly interpreter: Interpreter;
+  readonly uart: Uart16550;
+  private readonly out: OutputBuffer;
+  private readonly debugOut: OutputBuffer;
+  private stopRecord: ExitRecord | null = null;
+
+  constructor(opts: VMOptions = {}) {
+    this.memory = new PhysicalMemory(opts.memory ?? DEFAULT_MEMORY);
+    this.io = new IoBus();
+    this.cpu = new Cpu(this.memory, this.io);
+    this.interpreter = new Interpreter(this.cpu);
+    this.out = new OutputBuffer(opts.stdout ?? (() => {}));
+    this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
+    this.uart = new Uart16550({ onTransmit: (b) => this.out.push(b) });
+    this.io.register(0x3f8, 8, this.uart, 'COM1');
+    this.io.register(0xe9, 1, new DebugConsole({ onOutput: (b) => this.debugOut.push(b) }), 'debugcon');
+    this.io.register(0xf4, 4, new DebugExit({ onExit: (status) => this.requestStop({ reason: 'debug-exit', status, message: `guest exited with status ${status}` }) }), 'isa-debug-exit');
+    this.resetReal();
+  }
+
+  /** Instructions executed since the VM was created. */
+  get instructions(): number { return this.cpu.instructions; }
+
+  /** End the run after the current instruction (devices use this: isa-debug-exit). */
+  requestStop(exit: Omit<ExitRecord, 'cs' | 'eip'>): void {
+    if (this.stopRecord) return;
+    this.stopRecord = { ...exit, cs: 0, eip: 0 };
+    this.cpu.breakBlock |= BREAK_STOP;
+  }
+
+  /** The processor's reset state (SDM Vol. 3, 9.1.1): real mode, CS:EIP = F000:FFF0 with CS base FFFF0000. */
+  resetReal(): void {
+    const s = this.cpu.s;
+    s.fill(0);
+    s[CR0] = CR0_ET;
+    setEflags(s, 2);
+    s[EIP] = 0xfff0;
+    const data = ATTR_P | ATTR_S | 0x3; // present, read/write data, accessed
+    this.cpu.setSegmentCache(CS, 0xf000, 0xffff0000 | 0, 0xffff, ATTR_P | ATTR_S | 0xb);
+    for (const seg of [DS, ES, FS, GS, SS]) this.cpu.setSegmentCache(seg, 0, 0, 0xffff, data);
+    s[IDTR_BASE] = 0; s[IDTR_LIMIT] = 0x3ff; s[GDTR_BASE] = 0; s[GDTR_LIMIT] = 0xffff;
+    s[LDTR_SLOT + 2] = 0xffff; s[LDTR_SLOT + 3] = ATTR_P | 0x2;
+    s[TR_SLOT + 2] = 0xffff; s[TR_SLOT + 3] = ATTR_P | 0xb;
+    s[CPL] = 0;
+    this.cpu.halted = false;
+    this.interpreter.cache.flush();
+  }
+
+  /**
+   * The state a Multiboot loader leaves (Multiboot 0.6.96, 3.2): protected mode without paging, flat
+   * 4 GiB code (selector 0x08) and data (0x10) segments, IF = 0. The GDTR is left for the kernel to set.
+   */
+  setFlat32(): void {
+    const s = this.cpu.s, cpu = this.cpu;
+    s[CR0] = CR0_PE | CR0_ET;
+    const flat = ATTR_P | ATTR_S | ATTR_DB | ATTR_G;
+    cpu.setSegmentCache(CS, 0x08, 0, -1, flat | 0xb);
+    for (const seg of [DS, ES, FS, GS, SS]) cpu.setSegmentCache(seg, 0x10, 0, -1, flat | 0x3);
+    s[CPL] = 0;
+    s[CODE32] = 1;
+    setEflags(s, getEflags(s) & ~IF);
+    s[LDTR_SLOT + 3] = ATTR_UNUSABLE;
+  }
+
+  setRegisters(regs: Partial<Record<RegisterName, number>>): void {
+    const s = this.cpu.s;
+    REG_NAMES32.forEach((name, i) => { if (regs[name] !== undefined) s[i] = regs[name]!; });
+    if (regs.eip !== undefined) s[EIP] = regs.eip;
+    if (regs.eflags !== undefined) setEflags(s, regs.eflags);
+  }
+
+  getRegisters(): Registers {
+    const s = this.cpu.s;
+    const r = {} as Registers;
+    REG_NAMES32.forEach((name, i) => { r[name] = s[i] >>> 0; });
+    r.eip = s[EIP] >>> 0;
+    r.eflags = getEflags(s);
+    (['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const).forEach((name, i) => { r[name] = s[segSlot(i, SEG_SEL)] & 0xffff; });
+    r.cr0 = s[CR0] >>> 0; r.cr2 = s[CR2] >>> 0; r.cr3 = s[CR3] >>> 0; r.cr4 = s[CR4] >>> 0;
+    return r;
+  }
+
+  /** Run until the guest exits, halts, faults beyond recovery, or a limit is reached. */
+  run(opts: RunOptions = {}): ExitRecord {
+    const cpu = this.cpu, s = cpu.s;
+    const start = cpu.instructions;
+    const max = opts.maxInstructions ?? Infinity;
+    const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;
+    this.stopRecord = null;
+    cpu.breakBlock = 0;
+    cpu.halted = false;
+    let stop: LoopStop;
+    try {
+      stop = this.interpreter.run(max - (cpu.instructions - start), { until: opts.until, trace: opts.trace, deadline });
+    } catch (e) {
+      this.flushOutput();
+      if (e instanceof TripleFault) return this.exit('triple-fault', `triple fault (shutdown): ${e.message}`);
+      if (e instanceof Unsupported) return this.exit('unsupported', `unsupported: ${e.message}`);
+      throw e;
+    } finally {
+      this.flushOutput();
+    }
+    if (this.stopRecord) { const r = this.stopRecord; this.stopRecord = null; return { ...r, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
+    if (cpu.halted) {
+      const why = s[EFLAGS] & IF ? 'HLT with interrupts enabled, but no device can raise an interrupt' : 'HLT with interrupts disabled';
+      return this.exit('halt', why);
+    }
+    if (stop === 'until') return this.exit('until', 'reached the requested address');
+    if (stop === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
+    return this.exit('max-instructions', `instruction limit reached (${cpu.instructions - start} instructions)`);
+  }
+
+  private exit(reason: ExitReason, message: string): ExitRecord {
+    const s = this.cpu.s;
+    return { reason, message, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 };
+  }
+
+  flushOutput(): void {
+    this.out.flush();
+    this.debugOut.flush();
+  }
+}
