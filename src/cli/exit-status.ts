@@ -1,0 +1,16 @@
+// Process exit statuses of `x86jit run` (documented in README). A guest that ends through QEMU's
+// isa-debug-exit exits with (value << 1) | 1 — always odd — so every other way a run can end has an even
+// status of its own.
+import type { ExitReason } from '../machine/vm.ts';
+
+export const EXIT_USAGE = 2;          // bad arguments, unreadable or invalid image
+export const EXIT_INTERNAL = 70;      // a bug in x86jit (EX_SOFTWARE)
+
+export const EXIT_STATUS: Record<Exclude<ExitReason, 'debug-exit'>, number> = {
+  'halt': 4,              // HLT with nothing that can wake the CPU
+  'max-instructions': 6,  // --max-instructions reached
+  'timeout': 8,           // --timeout reached
+  'triple-fault': 10,     // shutdown: an exception could not be delivered
+  'unsupported': 12,      // the guest used a feature x86jit does not model (task switch, paging, ...)
+  'until': 14,            // stopped at a requested address (API only)
+};
