@@ -123,3 +123,28 @@ export function testCondition(s: Int32Array, cc: number): boolean {
   }
   return (cc & 1) ? !r : r;
 }
+
+/**
+ * A closure testing condition cc, chosen once at decode time so a Jcc/SETcc/CMOVcc does not dispatch
+ * on the condition each time it runs.
+ */
+export function conditionFor(s: Int32Array, cc: number): () => boolean {
+  switch (cc) {
+    case 0x0: return () => getOF(s);
+    case 0x1: return () => !getOF(s);
+    case 0x2: return () => getCF(s) !== 0;
+    case 0x3: return () => getCF(s) === 0;
+    case 0x4: return () => getZF(s);
+    case 0x5: return () => !getZF(s);
+    case 0x6: return () => getCF(s) !== 0 || getZF(s);
+    case 0x7: return () => getCF(s) === 0 && !getZF(s);
+    case 0x8: return () => getSF(s);
+    case 0x9: return () => !getSF(s);
+    case 0xa: return () => getPF(s);
+    case 0xb: return () => !getPF(s);
+    case 0xc: return () => getSF(s) !== getOF(s);
+    case 0xd: return () => getSF(s) === getOF(s);
+    case 0xe: return () => getZF(s) || getSF(s) !== getOF(s);
+    default: return () => !getZF(s) && getSF(s) === getOF(s);
+  }
+}

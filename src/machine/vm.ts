@@ -177,7 +177,8 @@ export class VM {
     } finally {
       this.flushOutput();
     }
-    if (this.stopRecord) { const r = this.stopRecord; this.stopRecord = null; return { ...r, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
+    const requested = this.stopRecord as ExitRecord | null;
+    if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
     if (cpu.halted) {
       const why = s[EFLAGS] & IF ? 'HLT with interrupts enabled, but no device can raise an interrupt' : 'HLT with interrupts disabled';
       return this.exit('halt', why);

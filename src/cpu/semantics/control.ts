@@ -4,7 +4,7 @@
 import { CS, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
-import { getEflags, getOF, setEflags, testCondition } from '../flags.ts';
+import { conditionFor, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
 import {
@@ -253,8 +253,8 @@ export const CONTROL: EmitterTable = {
     return ins.opsize === 16 ? () => jumpNear(cpu, get() & 0xffff) : () => jumpNear(cpu, get());
   },
   JCC: (c) => {
-    const { cpu } = c, s = cpu.s, cc = c.ins.cond, target = relTarget(c);
-    return () => { if (testCondition(s, cc)) jumpNear(cpu, target); };
+    const { cpu } = c, taken = conditionFor(cpu.s, c.ins.cond), target = relTarget(c);
+    return () => { if (taken()) jumpNear(cpu, target); };
   },
   CALL: (c) => {
     const { cpu, ins } = c, size = ins.opsize / 8, next = c.next;
@@ -335,7 +335,7 @@ function loop(c: EmitContext, kind: number): () => void {
     if (ins.adsize === 32) count = s[ECX] = (s[ECX] - 1) | 0;
     else count = cpu.r16[ECX << 1] = (cpu.r16[ECX << 1] - 1) & 0xffff;
     if (count === 0) return;
-    if (kind !== 0 && testCondition(s, 4) !== zfWanted) return; // cond 4 = E (ZF)
+    if (kind !== 0 && getZF(s) !== zfWanted) return;
     jumpNear(cpu, target);
   };
 }

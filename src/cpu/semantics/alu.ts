@@ -1,0 +1,181 @@
+// Binary arithmetic and logic (SDM Vol. 1 7.3.2, 7.3.5; Vol. 2 ADD ADC SUB SBB CMP AND OR XOR TEST INC DEC
+// NEG NOT). Flags are recorded lazily (flags.ts): the operands and the result are enough to recover all six.
+// The 32-bit register-register and register-immediate forms, the bulk of real code, get closures that touch
+// the register slots directly; every other form goes through the shared operand closures.
+import { getCF, OP_ADD, OP_LOGIC, OP_SUB, setLazy, setLazyKeepCF } from '../flags.ts';
+import { maskOf, modifier, reader, type Exec } from '../operands.ts';
+import type { EmitContext, EmitterTable } from './emitter.ts';
+
+/** A two-operand operation on values of one size: returns the (unmasked) result. */
+type Combine = (x: number, y: number, s: Int32Array) => number;
+
+/**
+ * Generic two-operand form: dst = dst OP src (or only flags when `writes` is false, CMP/TEST).
+ * The destination is written before the flags are recorded so that a faulting write leaves EFLAGS alone.
+ */
+function binaryGeneric(c: EmitContext, combine: Combine, lazyOp: number, writes: boolean): Exec {
+  const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size);
+  const [d, sOp] = ins.operands;
+  const src = reader(cpu, sOp, size, ins.adsize);
+  if (!writes) {
+    const dst = reader(cpu, d, size, ins.adsize);
+    return () => {
+      const x = dst(), y = src();
+      setLazy(s, lazyOp, x, y, combine(x, y, s) & mask, size);
+    };
+  }
+  const dst = modifier(cpu, d, size, ins.adsize);
+  return () => {
+    const x = dst.get(), y = src();
+    const r = combine(x, y, s) & mask;
+    dst.set(r);
+    setLazy(s, lazyOp, x, y, r, size);
+  };
+}
+
+/** True when the instruction is `op r32, r32` (then `a` and `b` are the register numbers). */
+const regReg32 = (c: EmitContext): boolean =>
+  c.ins.size === 4 && c.ins.operands[0].kind === 'reg' && c.ins.operands[1].kind === 'reg';
+const regImm32 = (c: EmitContext): boolean =>
+  c.ins.size === 4 && c.ins.operands[0].kind === 'reg' && c.ins.operands[1].kind === 'imm';
+const reg = (c: EmitContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'reg' ? o.reg : -1; };
+const imm = (c: EmitContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'imm' ? o.value | 0 : 0; };
+
+export const ALU: EmitterTable = {
+  ADD: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const x = s[a], y = s[b], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { const x = s[a], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x + y, OP_ADD, true);
+  },
+  SUB: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const x = s[a], y = s[b], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { const x = s[a], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x - y, OP_SUB, true);
+  },
+  CMP: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const x = s[a], y = s[b]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { const x = s[a]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x - y, OP_SUB, false);
+  },
+  // ADC/SBB: the carry-in joins the sum; the ADD/SUB lazy formulas recover carry and overflow from the
+  // operands and the result, so the carry-in needs no record of its own.
+  ADC: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const x = s[a], y = s[b], r = (x + y + getCF(s)) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
+    }
+    return binaryGeneric(c, (x, y, st) => x + y + getCF(st), OP_ADD, true);
+  },
+  SBB: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const x = s[a], y = s[b], r = (x - y - getCF(s)) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
+    }
+    return binaryGeneric(c, (x, y, st) => x - y - getCF(st), OP_SUB, true);
+  },
+  AND: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const r = s[a] & s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { const r = s[a] & y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x & y, OP_LOGIC, true);
+  },
+  OR: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { const r = s[a] | s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { const r = s[a] | y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x | y, OP_LOGIC, true);
+  },
+  XOR: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      if (a === b) return () => { s[a] = 0; setLazy(s, OP_LOGIC, 0, 0, 0, 4); }; // the zeroing idiom
+      return () => { const r = s[a] ^ s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { const r = s[a] ^ y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x ^ y, OP_LOGIC, true);
+  },
+  TEST: (c) => {
+    const s = c.cpu.s;
+    if (regReg32(c)) {
+      const a = reg(c, 0), b = reg(c, 1);
+      return () => { setLazy(s, OP_LOGIC, 0, 0, s[a] & s[b], 4); };
+    }
+    if (regImm32(c)) {
+      const a = reg(c, 0), y = imm(c, 1);
+      return () => { setLazy(s, OP_LOGIC, 0, 0, s[a] & y, 4); };
+    }
+    return binaryGeneric(c, (x, y) => x & y, OP_LOGIC, false);
+  },
+
+  // INC/DEC leave CF alone (SDM: "The CF flag is not affected").
+  INC: (c) => {
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0];
+    if (size === 4 && d.kind === 'reg') {
+      const a = d.reg;
+      return () => { const x = s[a], r = (x + 1) | 0; s[a] = r; setLazyKeepCF(s, OP_ADD, x, 1, r, 4); };
+    }
+    const dst = modifier(cpu, d, size, ins.adsize);
+    return () => { const x = dst.get(), r = (x + 1) & mask; dst.set(r); setLazyKeepCF(s, OP_ADD, x, 1, r, size); };
+  },
+  DEC: (c) => {
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0];
+    if (size === 4 && d.kind === 'reg') {
+      const a = d.reg;
+      return () => { const x = s[a], r = (x - 1) | 0; s[a] = r; setLazyKeepCF(s, OP_SUB, x, 1, r, 4); };
+    }
+    const dst = modifier(cpu, d, size, ins.adsize);
+    return () => { const x = dst.get(), r = (x - 1) & mask; dst.set(r); setLazyKeepCF(s, OP_SUB, x, 1, r, size); };
+  },
+  // NEG is 0 - x: CF = (x != 0), the other flags as for SUB.
+  NEG: (c) => {
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size);
+    const dst = modifier(cpu, ins.operands[0], size, ins.adsize);
+    return () => { const x = dst.get(), r = (0 - x) & mask; dst.set(r); setLazy(s, OP_SUB, 0, x, r, size); };
+  },
+  // NOT changes no flags.
+  NOT: (c) => {
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0];
+    if (size === 4 && d.kind === 'reg') { const a = d.reg; return () => { s[a] = ~s[a]; }; }
+    const dst = modifier(cpu, d, size, ins.adsize);
+    return () => { dst.set(~dst.get() & mask); };
+  },
+};

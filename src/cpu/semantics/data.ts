@@ -1,0 +1,116 @@
+// Data transfer and flag-control instructions (SDM Vol. 1 7.3.1, 7.3.13; Vol. 2 MOV MOVZX MOVSX XCHG LEA
+// CBW/CWDE CWD/CDQ XLAT LAHF SAHF CLC STC CMC CLD STD NOP SALC). Segment-register, control-register and
+// debug-register moves are system instructions (system.ts).
+import { DS } from '../../decoder/instruction.ts';
+import { getCF, getEflags } from '../flags.ts';
+import { effectiveAddress, maskOf, modifier, reader, signExtend, writer } from '../operands.ts';
+import { AF, CF, DF, EAX, EBX, EDX, EFLAGS, LAZY_MASK, PF, SF, ZF } from '../state.ts';
+import type { EmitterTable } from './emitter.ts';
+
+/** Write the EFLAGS bits in `mask` (taken out of the lazy set); the other flags stay as they are. */
+function setFlagBits(s: Int32Array, mask: number, bits: number): void {
+  s[EFLAGS] = (s[EFLAGS] & ~mask) | (bits & mask);
+  s[LAZY_MASK] &= ~mask;
+}
+
+/** The flags LAHF/SAHF move: SF ZF AF PF CF (bits 7 6 4 2 0). */
+const AH_FLAGS = SF | ZF | AF | PF | CF;
+
+/** Operand size in bytes of a MOVZX/MOVSX source (a register's own size or the memory access size). */
+const sourceSize = (o: { kind: string; size?: number }): number => (o.size === 1 ? 1 : 2);
+
+export const DATA: EmitterTable = {
+  MOV: ({ cpu, ins }) => {
+    const s = cpu.s, size = ins.size, [d, src] = ins.operands;
+    if (size === 4 && d.kind === 'reg') {
+      const a = d.reg;
+      if (src.kind === 'reg') { const b = src.reg; return () => { s[a] = s[b]; }; }
+      if (src.kind === 'imm') { const v = src.value | 0; return () => { s[a] = v; }; }
+      const get = reader(cpu, src, 4, ins.adsize);
+      return () => { s[a] = get(); };
+    }
+    const get = reader(cpu, src, size, ins.adsize), set = writer(cpu, d, size, ins.adsize);
+    return () => set(get());
+  },
+
+  MOVZX: ({ cpu, ins }) => {
+    const [d, src] = ins.operands, from = sourceSize(src);
+    const get = reader(cpu, src, from, ins.adsize), set = writer(cpu, d, ins.size, ins.adsize);
+    return () => set(get());
+  },
+  MOVSX: ({ cpu, ins }) => {
+    const [d, src] = ins.operands, from = sourceSize(src), mask = maskOf(ins.size);
+    const get = reader(cpu, src, from, ins.adsize), set = writer(cpu, d, ins.size, ins.adsize);
+    return () => set(signExtend(get(), from) & mask);
+  },
+
+  // XCHG with memory: the memory side is checked for writing first, written, then the register.
+  XCHG: ({ cpu, ins }) => {
+    const s = cpu.s, size = ins.size, [x, y] = ins.operands;
+    if (x.kind === 'reg' && y.kind === 'reg') {
+      const a = x.reg, b = y.reg;
+      if (size === 4) return () => { const t = s[a]; s[a] = s[b]; s[b] = t; };
+      return () => { const t = cpu.getReg(a, size); cpu.setReg(a, size, cpu.getReg(b, size)); cpu.setReg(b, size, t); };
+    }
+    const [m, r] = x.kind === 'mem' ? [x, y] : [y, x];
+    if (r.kind !== 'reg') throw new Error('XCHG: one operand must be a register');
+    const mem = modifier(cpu, m, size, ins.adsize), reg = r.reg;
+    return () => { const v = mem.get(); mem.set(cpu.getReg(reg, size)); cpu.setReg(reg, size, v); };
+  },
+
+  // LEA: the offset is computed with the address size, then truncated or zero-extended to the operand size.
+  LEA: ({ cpu, ins }) => {
+    const s = cpu.s, [d, m] = ins.operands;
+    if (d.kind !== 'reg' || m.kind !== 'mem') throw new Error('LEA: register destination and memory source expected');
+    const ea = effectiveAddress(cpu, m, ins.adsize), r = d.reg;
+    if (ins.opsize === 32) return () => { s[r] = ea(); };
+    return () => { cpu.r16[r << 1] = ea(); };
+  },
+
+  // CBW (AX = sign-extended AL) or CWDE (EAX = sign-extended AX) by operand size.
+  CBW: ({ cpu, ins }) => {
+    const s = cpu.s, r16 = cpu.r16;
+    if (ins.opsize === 32) return () => { s[EAX] = (s[EAX] << 16) >> 16; };
+    return () => { r16[EAX << 1] = (s[EAX] << 24) >> 24; };
+  },
+  // CWD (DX = sign of AX) or CDQ (EDX = sign of EAX) by operand size.
+  CWD: ({ cpu, ins }) => {
+    const s = cpu.s, r16 = cpu.r16;
+    if (ins.opsize === 32) return () => { s[EDX] = s[EAX] >> 31; };
+    return () => { r16[EDX << 1] = (s[EAX] << 16) >> 31; };
+  },
+
+  // XLAT: AL = [seg:(E)BX + AL], seg = DS or the override.
+  XLAT: ({ cpu, ins }) => {
+    const s = cpu.s, r8 = cpu.r8, op = ins.operands[0];
+    const seg = op?.kind === 'mem' ? op.seg : ins.segOverride >= 0 ? ins.segOverride : DS;
+    if (ins.adsize === 32) return () => { r8[0] = cpu.read8(seg, (s[EBX] + r8[0]) | 0); };
+    return () => { r8[0] = cpu.read8(seg, (cpu.r16[EBX << 1] + r8[0]) & 0xffff); };
+  },
+
+  LAHF: ({ cpu }) => {
+    const s = cpu.s;
+    return () => { cpu.r8[1] = (getEflags(s) & AH_FLAGS) | 2; };
+  },
+  SAHF: ({ cpu }) => {
+    const s = cpu.s;
+    return () => setFlagBits(s, AH_FLAGS, cpu.r8[1]);
+  },
+  CLC: ({ cpu }) => { const s = cpu.s; return () => setFlagBits(s, CF, 0); },
+  STC: ({ cpu }) => { const s = cpu.s; return () => setFlagBits(s, CF, CF); },
+  CMC: ({ cpu }) => { const s = cpu.s; return () => setFlagBits(s, CF, getCF(s) ^ CF); },
+  CLD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] &= ~DF; }; },
+  STD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] |= DF; }; },
+
+  // SALC (D6, undocumented): AL = CF ? FF : 00.
+  SALC: ({ cpu }) => { const s = cpu.s; return () => { cpu.r8[0] = getCF(s) ? 0xff : 0; }; },
+
+  // NOP, the multi-byte NOP Ev (no memory access), PAUSE.
+  NOP: () => () => {},
+  PAUSE: () => () => {},
+};
+
+/** Aliases under the names the SDM also uses. */
+DATA.CWDE = DATA.CBW;
+DATA.CDQ = DATA.CWD;
+DATA.XLATB = DATA.XLAT;

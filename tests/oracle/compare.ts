@@ -1,0 +1,63 @@
+// Comparing the host's and the emulator's results for one case, and describing a mismatch for humans.
+import {
+  AF, CF, COMPARED_FLAGS, DF, ESP, hex, NT, OF, type OracleCase, type OracleResult, PF, REG_NAMES, SF, STACK_ADDR, WINDOW, ZF,
+} from './layout.ts';
+
+/** Bytes below the faulting ESP the emulator's exception frame overwrites (the host's signal frame goes elsewhere). */
+const FRAME_BYTES = 16;
+
+const FLAG_NAMES: [number, string][] = [[CF, 'CF'], [PF, 'PF'], [AF, 'AF'], [ZF, 'ZF'], [SF, 'SF'], [DF, 'DF'], [OF, 'OF'], [NT, 'NT']];
+export function flagNames(bits: number): string {
+  const names = FLAG_NAMES.filter(([b]) => bits & b).map(([, n]) => n);
+  const other = bits & ~FLAG_NAMES.reduce((s, [b]) => s | b, 0);
+  if (other) names.push(`0x${hex(other, 1)}`);
+  return names.join(' ') || '-';
+}
+
+/** The differences between host and emulator, ignoring what the SDM leaves undefined. Empty: they agree. */
+export function diffResults(c: OracleCase, host: OracleResult, emu: OracleResult): string[] {
+  if (host.error) return [host.error];
+  if (emu.error) return [emu.error];
+  const d: string[] = [];
+  if (host.vector !== emu.vector) d.push(`outcome: host ${outcome(host)}, emulator ${outcome(emu)}`);
+  if (host.eip !== emu.eip) d.push(`eip: host ${hex(host.eip)} emulator ${hex(emu.eip)}`);
+  const completed = host.vector < 0;
+  for (let i = 0; i < 8; i++) {
+    const mask = completed ? ~c.undefRegs[i] : -1;
+    if ((host.regs[i] ^ emu.regs[i]) & mask) d.push(`${REG_NAMES[i]}: host ${hex(host.regs[i])} emulator ${hex(emu.regs[i])}`);
+  }
+  const fmask = COMPARED_FLAGS & ~(completed ? c.undefFlags : 0);
+  const fd = (host.eflags ^ emu.eflags) & fmask;
+  if (fd) d.push(`eflags ${flagNames(fd)}: host ${hex(host.eflags)} emulator ${hex(emu.eflags)}`);
+  const bytes = (name: string, base: number, h: Uint8Array, e: Uint8Array, skip: (a: number) => boolean) => {
+    const at: string[] = [];
+    for (let i = 0; i < WINDOW; i++) if (h[i] !== e[i] && !skip(base + i)) at.push(`${hex(base + i)}: ${hex(h[i], 2)}/${hex(e[i], 2)}`);
+    if (at.length) d.push(`${name} (host/emulator) ${at.slice(0, 8).join(', ')}${at.length > 8 ? ` … ${at.length} bytes` : ''}`);
+  };
+  bytes('data', 0x0020_0000, host.data, emu.data, () => false);
+  const sp = host.regs[ESP];
+  bytes('stack', STACK_ADDR, host.stack, emu.stack, (a) => !completed && a >= sp - FRAME_BYTES && a < sp);
+  return d;
+}
+
+function outcome(r: OracleResult): string {
+  return r.vector < 0 ? 'completed' : `exception ${r.vector}`;
+}
+
+export function describeState(regs: Uint32Array, eflags: number): string {
+  return `${REG_NAMES.map((n, i) => `${n}=${hex(regs[i])}`).join(' ')} eflags=${hex(eflags)} [${flagNames(eflags & 0xcd5)}]`;
+}
+
+/** A multi-line report of one mismatch. */
+export function describeMismatch(seed: number, c: OracleCase, host: OracleResult, emu: OracleResult, diffs: string[], disasm?: string): string {
+  const lines = [
+    `case ${c.index} (seed ${seed >>> 0}, X86JIT_SEED=${seed >>> 0}): ${c.form}`,
+    `  code:      ${Buffer.from(c.code).toString('hex').replace(/(..)/g, '$1 ').trim()}${disasm ? `   ; ${disasm}` : ''}`,
+    `  input:     ${describeState(c.regs, c.eflags)}`,
+    `  host:      ${outcome(host)} eip=${hex(host.eip)} ${describeState(host.regs, host.eflags)}`,
+    `  emulator:  ${outcome(emu)} eip=${hex(emu.eip)} ${describeState(emu.regs, emu.eflags)}`,
+    `  undefined: flags [${flagNames(c.undefFlags)}]${c.undefRegs.some((m) => m) ? ` regs ${REG_NAMES.map((n, i) => (c.undefRegs[i] ? `${n}&${hex(c.undefRegs[i])}` : '')).filter(Boolean).join(' ')}` : ''}`,
+    ...diffs.map((x) => `  differs:   ${x}`),
+  ];
+  return lines.join('\n');
+}

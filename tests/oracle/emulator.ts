@@ -1,0 +1,99 @@
+// Running oracle cases on our emulator through the public API: one VM in flat 32-bit protected mode,
+// with a small GDT and an IDT (loaded by a setup snippet, LGDT/LIDT) whose 32 gates lead to one-byte
+// HLT stubs at distinct addresses, so a run that ends in HLT at stub v + 1 reports exception v. The
+// exception frame on the stack then gives the EIP and ESP at the fault, as the host's ucontext does.
+import { createVM, type VM } from '../../src/index.ts';
+import {
+  CODE_ADDR, DATA_ADDR, ESP, FIXED_FLAGS, INPUT_FLAGS, type OracleCase, type OracleResult, REG_NAMES, STACK_ADDR, WINDOW,
+} from './layout.ts';
+
+const GDT_ADDR = 0x0008_0000;
+const IDT_ADDR = 0x0008_0100;
+const DESC_PTRS = 0x0008_0800; // GDTR image at +0, IDTR image at +8
+const STUBS = 0x0008_1000; // HLT for vector v at STUBS + 16 * v
+const VECTORS = 32;
+/** Exceptions that push an error code (SDM Vol. 3, Table 6-1). */
+const WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17]);
+const MAX_INSTRUCTIONS = 10_000;
+
+export class EmulatorOracle {
+  readonly vm: VM;
+
+  constructor() {
+    this.vm = createVM({ memory: 16 << 20 });
+    this.vm.setFlat32();
+    this.installTables();
+  }
+
+  private installTables(): void {
+    const mem = this.vm.memory;
+    // GDT: null, 0x08 flat 32-bit code (execute/read), 0x10 flat 32-bit data — the selectors setFlat32 uses.
+    const gdt = new DataView(new ArrayBuffer(24));
+    gdt.setUint32(8, 0x0000_ffff, true); gdt.setUint32(12, 0x00cf_9a00, true);
+    gdt.setUint32(16, 0x0000_ffff, true); gdt.setUint32(20, 0x00cf_9200, true);
+    mem.writeBytes(GDT_ADDR, new Uint8Array(gdt.buffer));
+    const idt = new DataView(new ArrayBuffer(VECTORS * 8));
+    for (let v = 0; v < VECTORS; v++) {
+      const handler = STUBS + 16 * v;
+      // 32-bit interrupt gate, present, DPL 0, selector 0x08.
+      idt.setUint32(8 * v, (0x08 << 16) | (handler & 0xffff), true);
+      idt.setUint32(8 * v + 4, (handler & 0xffff_0000) | 0x8e00, true);
+    }
+    mem.writeBytes(IDT_ADDR, new Uint8Array(idt.buffer));
+    const ptrs = new DataView(new ArrayBuffer(14));
+    ptrs.setUint16(0, 24 - 1, true); ptrs.setUint32(2, GDT_ADDR, true);
+    ptrs.setUint16(8, VECTORS * 8 - 1, true); ptrs.setUint32(10, IDT_ADDR, true);
+    mem.writeBytes(DESC_PTRS, new Uint8Array(ptrs.buffer));
+    mem.writeBytes(STUBS, new Uint8Array(VECTORS * 16).fill(0xf4));
+    // lgdt [DESC_PTRS]; lidt [DESC_PTRS + 8]
+    const setup = [0x0f, 0x01, 0x15, ...le32(DESC_PTRS), 0x0f, 0x01, 0x1d, ...le32(DESC_PTRS + 8)];
+    mem.writeBytes(CODE_ADDR, Uint8Array.from([...setup, 0xf4]));
+    this.vm.setRegisters({ eip: CODE_ADDR, esp: STACK_ADDR + 0x80, eflags: FIXED_FLAGS });
+    const exit = this.vm.run({ maxInstructions: 10, until: CODE_ADDR + setup.length });
+    if (exit.reason !== 'until') throw new Error(`emulator oracle setup (LGDT/LIDT) did not complete: ${exit.reason} at ${exit.eip.toString(16)}: ${exit.message}`);
+  }
+
+  run(c: OracleCase): OracleResult {
+    const vm = this.vm, mem = vm.memory;
+    const code = new Uint8Array(c.code.length + 16).fill(0xf4);
+    code.set(c.code);
+    mem.writeBytes(CODE_ADDR, code);
+    mem.writeBytes(DATA_ADDR, c.data);
+    mem.writeBytes(STACK_ADDR, c.stack);
+    const regs: Record<string, number> = { eip: CODE_ADDR, eflags: (c.eflags & INPUT_FLAGS) | FIXED_FLAGS };
+    REG_NAMES.forEach((n, i) => { regs[n] = c.regs[i]; });
+    vm.setRegisters(regs);
+    const end = CODE_ADDR + c.code.length;
+    const result = (vector: number, error?: string): OracleResult => {
+      const r = vm.getRegisters();
+      const out: OracleResult = {
+        vector, eip: r.eip, regs: Uint32Array.from(REG_NAMES.map((n) => r[n])), eflags: r.eflags,
+        data: mem.readBytes(DATA_ADDR, WINDOW), stack: mem.readBytes(STACK_ADDR, WINDOW),
+      };
+      if (error) out.error = error;
+      return out;
+    };
+    let exit;
+    try {
+      exit = vm.run({ maxInstructions: MAX_INSTRUCTIONS, until: end });
+    } catch (e) {
+      return result(-1, `emulator threw: ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? e}`);
+    }
+    if (exit.reason === 'until') return result(-1);
+    const stubOffset = exit.eip - 1 - STUBS;
+    if (exit.reason === 'halt' && stubOffset >= 0 && stubOffset < VECTORS * 16 && stubOffset % 16 === 0) {
+      // Unwind the exception frame: [error code,] EIP, CS, EFLAGS, pushed on the faulting stack.
+      const vector = stubOffset / 16;
+      const r = result(vector);
+      let sp = r.regs[ESP];
+      if (WITH_ERROR_CODE.has(vector)) sp += 4;
+      r.eip = mem.read(sp, 4) >>> 0;
+      r.eflags = mem.read(sp + 8, 4) >>> 0;
+      r.regs[ESP] = (sp + 12) >>> 0;
+      return r;
+    }
+    return result(-1, `emulator stopped: ${exit.reason} at ${exit.eip.toString(16)} (${exit.message})`);
+  }
+}
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
