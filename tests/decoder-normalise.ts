@@ -3,7 +3,7 @@
 // with the reason; nothing else is normalised.
 import { decodeBytes } from '../src/decoder/decode.ts';
 import { formatIntel } from '../src/decoder/format-intel.ts';
-import type { Instruction } from '../src/decoder/instruction.ts';
+import { type Instruction, PREFIX_LOCK, PREFIX_OPSIZE, PREFIX_REPNE } from '../src/decoder/instruction.ts';
 
 /**
  * Words objdump prints before the mnemonic. objdump prints every prefix byte it sees (`cs ds mov ...`,
@@ -20,7 +20,8 @@ export const PREFIX_WORDS: Record<string, { kind: 'lock' | 'rep' | 'seg' | 'igno
   bnd: { kind: 'rep', value: 'F2', why: 'objdump names F2 on a branch after MPX (BND); the i486 ignores it' },
   xacquire: { kind: 'rep', value: 'F2', why: 'objdump names F2 on a LOCKed instruction after TSX HLE; the i486 ignores it' },
   xrelease: { kind: 'rep', value: 'F3', why: 'objdump names F3 on LOCK/MOV-to-memory after TSX HLE; the i486 ignores it' },
-  notrack: { kind: 'seg', value: 'ds', why: 'objdump names 3E on an indirect branch after CET; it is a DS override' },
+  notrack: { kind: 'seg', value: 'ds', why: 'objdump names 3E on an indirect CALL/JMP after CET; it is a DS override. ' +
+    'objdump then drops the override from the operand and mislabels the other segment words, so with `notrack` segments are not compared' },
   cs: { kind: 'seg', value: 'cs', why: 'unused override' },
   ds: { kind: 'seg', value: 'ds', why: 'unused override' },
   es: { kind: 'seg', value: 'es', why: 'unused override' },
@@ -33,14 +34,20 @@ export const PREFIX_WORDS: Record<string, { kind: 'lock' | 'rep' | 'seg' | 'igno
   addr32: { kind: 'ignore', value: '', why: 'as addr16' },
 };
 
-/** objdump mnemonic spellings that differ from formatIntel's (mode: only in that code size). */
-export interface Spelling { objdump: string; ours: string; mode?: 16 | 32; rep?: 'F3'; why: string }
+/**
+ * objdump mnemonic spellings that differ from formatIntel's. Conditions: mode (code size), operands
+ * (objdump's operand text), opcode (ours). `rep` adds the F3 prefix objdump folded into the name.
+ */
+export interface Spelling { objdump: string; ours: string; mode?: 16 | 32; operands?: string; oursOperands?: string; opcode?: number; rep?: 'F3'; why: string }
 export const SPELLINGS: readonly Spelling[] = [
   ...['pusha', 'popa', 'pushf', 'popf', 'iret'].flatMap((f): Spelling[] => [
     { objdump: `${f}w`, ours: f, why: 'objdump suffixes a 16-bit operand size in 32-bit code with w; the SDM name has no suffix' },
     { objdump: f, mode: 32, ours: `${f}d`, why: 'objdump leaves the default size unsuffixed; the SDM names the 32-bit form with D' },
   ]),
   { objdump: 'pause', ours: 'nop', rep: 'F3', why: 'F3 90 is PAUSE from the Pentium 4 on; an i486 executes REP NOP' },
+  { objdump: 'xchg', operands: 'ax,ax', opcode: 0x90, ours: 'nop', oursOperands: '', why: 'SDM: 66 90 is the two-byte NOP' },
+  { objdump: 'xchg', operands: 'eax,eax', opcode: 0x90, ours: 'nop', oursOperands: '', why: 'SDM: 66 90 is the two-byte NOP' },
+  { objdump: 'wbnoinvd', ours: 'wbinvd', rep: 'F3', why: 'F3 0F 09 is WBNOINVD on Ice Lake; an i486 ignores F3 on WBINVD' },
   { objdump: 'tzcnt', ours: 'bsf', rep: 'F3', why: 'F3 0F BC is TZCNT with BMI1; an i486 ignores F3 on BSF' },
   { objdump: 'lzcnt', ours: 'bsr', rep: 'F3', why: 'F3 0F BD is LZCNT with ABM; an i486 ignores F3 on BSR' },
 ];
@@ -71,6 +78,7 @@ export const OUTSIDE_SUBSET: readonly OutsideCategory[] = [
   { name: 'VIA PadLock (0F A6, A7)', matches: (i) => in0F(i, [0xa6, 0xa7]) },
   { name: '0F 01 register forms besides VMCALL/SMSW/LMSW (VMX, SVM, MONITOR, XGETBV, RDTSCP, ...)',
     matches: (i) => i.opcode === 0x0f01 && mod(i) === 3 },
+  { name: 'CET RSTORSSP (F3 0F 01 /5 m64)', matches: (i) => i.opcode === 0x0f01 && mod(i) !== 3 && regf(i) === 5 },
   { name: '0F C7 other than CMPXCHG8B m64 (RDRAND, RDSEED, VMPTRLD, XSAVES, ...)', matches: (i) => i.opcode === 0x0fc7 && (mod(i) === 3 || regf(i) !== 1) },
   { name: 'VEX/EVEX prefixes (C4, C5, 62 followed by ModRM.mod = 3)', matches: (i) => [0xc4, 0xc5, 0x62].includes(i.opcode) && mod(i) === 3 },
   { name: 'P6/SSE3 x87: FCMOVcc, FCOMI, FUCOMI, FCOMIP, FUCOMIP, FISTTP',
@@ -79,6 +87,16 @@ export const OUTSIDE_SUBSET: readonly OutsideCategory[] = [
       (i.opcode === 0xdb || i.opcode === 0xdd || i.opcode === 0xdf) && mod(i) !== 3 && regf(i) === 1 },
   { name: 'TSX XABORT/XBEGIN (C6 F8, C7 F8)', matches: (i) => (i.opcode === 0xc6 || i.opcode === 0xc7) && i.modrm === 0xf8 },
   { name: 'AMD XOP (8F with ModRM.reg != 0)', matches: (i) => i.opcode === 0x8f && regf(i) !== 0 },
+  { name: 'AMD LOCK MOV CR0 = MOV CR8 (F0 0F 20/22)', matches: (i) => (i.opcode === 0x0f20 || i.opcode === 0x0f22) && (i.prefixes & PREFIX_LOCK) !== 0 },
+];
+
+/**
+ * Valid i486 instructions that objdump rejects as (bad) because a later CPU gave the prefix a meaning
+ * (66/F2 0F 09 next to WBNOINVD, F2 0F BC/BD next to TZCNT/LZCNT); the i486 ignores the prefix.
+ */
+export const OBJDUMP_REJECTS: readonly { name: string; matches: (ins: Instruction) => boolean }[] = [
+  { name: 'WBINVD with 66 or F2 (objdump: (bad))', matches: (i) => i.opcode === 0x0f09 && (i.prefixes & (PREFIX_OPSIZE | PREFIX_REPNE)) !== 0 },
+  { name: 'BSF/BSR with F2 (objdump: (bad))', matches: (i) => (i.opcode === 0x0fbc || i.opcode === 0x0fbd) && (i.prefixes & PREFIX_REPNE) !== 0 },
 ];
 
 /** Instructions in the subset that we reject on purpose while objdump prints them: compared by length. */
@@ -88,14 +106,14 @@ export const DELIBERATE_UD = {
   sreg67: 'segment register 6/7 in MOV Sreg: #UD; objdump prints `?`',
 } as const;
 
-export interface Parsed { lock: boolean; rep: string; seg: string; mnemonic: string; operands: string; prefixCount: number }
+export interface Parsed { lock: boolean; rep: string; seg: string; notrack: boolean; mnemonic: string; operands: string; prefixCount: number }
 
 /** Split objdump (or formatIntel) text into prefix words, mnemonic and operand text. */
 export function parseText(text: string): Parsed {
   let t = text;
   for (const a of ANNOTATIONS) t = t.split(a).join('');
   const words = t.trim().split(/\s+/);
-  const p: Parsed = { lock: false, rep: '', seg: '', mnemonic: '', operands: '', prefixCount: 0 };
+  const p: Parsed = { lock: false, rep: '', seg: '', notrack: false, mnemonic: '', operands: '', prefixCount: 0 };
   let i = 0;
   for (; i < words.length; i++) {
     const w = PREFIX_WORDS[words[i]];
@@ -104,18 +122,21 @@ export function parseText(text: string): Parsed {
     if (w.kind === 'lock') p.lock = true;
     else if (w.kind === 'rep') p.rep = w.value;
     else if (w.kind === 'seg') p.seg = w.value;
+    if (words[i] === 'notrack') p.notrack = true;
   }
   p.mnemonic = words[i] ?? '';
   p.operands = words.slice(i + 1).join(' ');
   return p;
 }
 
-/** objdump's text with the SPELLINGS applied, in formatIntel's terms. */
-export function normaliseObjdump(text: string, bits: 16 | 32): Parsed {
+/** objdump's text with the SPELLINGS applied, in formatIntel's terms (`opcode`: our decoding's). */
+export function normaliseObjdump(text: string, bits: 16 | 32, opcode = -1): Parsed {
   const p = parseText(text);
   for (const s of SPELLINGS) {
-    if (s.objdump === p.mnemonic && (s.mode === undefined || s.mode === bits)) {
+    if (s.objdump === p.mnemonic && (s.mode === undefined || s.mode === bits) &&
+      (s.operands === undefined || s.operands === p.operands) && (s.opcode === undefined || s.opcode === opcode)) {
       p.mnemonic = s.ours;
+      if (s.oursOperands !== undefined) p.operands = s.oursOperands;
       if (s.rep) p.rep = s.rep;
       break;
     }
@@ -128,6 +149,7 @@ export type Verdict =
   | { kind: 'both-invalid' }
   | { kind: 'outside'; category: string }
   | { kind: 'deliberate'; category: string }
+  | { kind: 'objdump-rejects'; category: string }
   | { kind: 'objdump-prefix-limit' }
   | { kind: 'disagree'; reason: string };
 
@@ -140,8 +162,10 @@ function compareParsed(ours: Parsed, theirs: Parsed, ins: Instruction, bits: 16 
   if (ours.lock !== theirs.lock) return 'lock prefix';
   if (ours.rep !== theirs.rep) return 'rep prefix';
   // objdump also prints the overrides that a later one superseded; only an override that no operand shows is compared.
-  if (ours.seg !== '' && ours.seg !== theirs.seg) return 'unused segment prefix';
+  if (!theirs.notrack && ours.seg !== '' && ours.seg !== theirs.seg) return 'unused segment prefix';
   if (ours.operands === theirs.operands) return '';
+  const noSeg = (t: string): string => t.replace(/\b[c-gs]s:/g, '');
+  if (theirs.notrack && noSeg(ours.operands) === noSeg(theirs.operands)) return '';
   // Branch targets: objdump wraps them at 64 KiB in 16-bit code and ignores 66 on short jumps (prints data16);
   // compare modulo 2^16 whenever either side could wrap.
   if (ins.operands.length === 1 && ins.operands[0].kind === 'rel' && /^0x[0-9a-f]+$/.test(theirs.operands)) {
@@ -156,9 +180,11 @@ function compareParsed(ours: Parsed, theirs: Parsed, ins: Instruction, bits: 16 
  * same address: its text and the length it consumed.
  */
 export function judge(bytes: Uint8Array, bits: 16 | 32, address: number, ins: Instruction, objText: string, objLength: number): Verdict {
-  const theirs = normaliseObjdump(objText, bits);
+  const theirs = normaliseObjdump(objText, bits, ins.opcode);
   const objBad = theirs.mnemonic === '(bad)';
-  if (theirs.mnemonic === '' && theirs.prefixCount >= 14) return { kind: 'objdump-prefix-limit' };
+  // Near the 15-byte limit objdump prints a line of prefixes alone (after 14 prefixes, or when the
+  // instruction would run past 15 bytes); ours is then a 15-byte instruction or INVALID (too long).
+  if (theirs.mnemonic === '' && (theirs.prefixCount >= 14 || (ins.op === 'INVALID' && ins.length === 15))) return { kind: 'objdump-prefix-limit' };
   if (ins.op === 'INVALID') {
     if (objBad) return { kind: 'both-invalid' };
     for (const c of OUTSIDE_SUBSET) if (c.matches(ins, bytes)) return { kind: 'outside', category: c.name };
@@ -180,7 +206,10 @@ export function judge(bytes: Uint8Array, bits: 16 | 32, address: number, ins: In
     }
     return { kind: 'disagree', reason: 'we say INVALID, objdump decodes it' };
   }
-  if (objBad) return { kind: 'disagree', reason: 'objdump says (bad), we decode it' };
+  if (objBad) {
+    for (const r of OBJDUMP_REJECTS) if (r.matches(ins)) return { kind: 'objdump-rejects', category: r.name };
+    return { kind: 'disagree', reason: 'objdump says (bad), we decode it' };
+  }
   if (objLength !== ins.length) return { kind: 'disagree', reason: `length ${ins.length} vs objdump ${objLength}` };
   const why = compareParsed(parseText(formatIntel(ins, address)), theirs, ins, bits);
   return why ? { kind: 'disagree', reason: why } : { kind: 'agree' };
@@ -191,4 +220,27 @@ export function countPrefixes(bytes: Uint8Array): number {
   let n = 0;
   while (n < bytes.length && PREFIX_BYTES.has(bytes[n])) n++;
   return n;
+}
+
+/**
+ * Fields objdump's text does not show, checked against what it does show (for instructions that agree):
+ * the default segment (SDM Vol. 1 3.7.5: SS when the base register is (E)BP or ESP, else DS: objdump writes the
+ * base first inside the brackets) and Instruction.size (1 exactly when the first register/memory operand is
+ * a byte register or BYTE PTR). Returns a reason or ''.
+ */
+export function checkHiddenFields(ins: Instruction, text: string): string {
+  if (ins.opcode >= 0xd8 && ins.opcode <= 0xdf) return '';
+  for (const o of ins.operands) {
+    if (o.kind !== 'mem' || ins.segOverride >= 0) continue;
+    const inside = /\[([a-z]+)/.exec(text);
+    const stackBase = inside !== null && /^(bp|ebp|esp)$/.test(inside[1]) && !text.includes(`[${inside[1]}*`);
+    if (o.seg !== (stackBase ? 2 : 3)) return `default segment ${o.seg} for ${text}`;
+  }
+  if (ins.op === 'INVLPG') return ''; // no access size: the address only names a page
+  const ops = parseText(text).operands.split(',');
+  // A moffs destination (`mov ds:0x10,al`) shows no size: the register beside it does.
+  const first = /^[c-gs]s:0x/.test(ops[0]) ? ops[1] : ops[0];
+  if (first === '' || /^(0x|\$|dx$|[c-gs]s$|cr|dr|st)/.test(first)) return '';
+  const byte = /^(BYTE PTR|[a-d][lh]$)/.test(first);
+  return byte === (ins.size === 1) ? '' : `size ${ins.size} for ${text}`;
 }

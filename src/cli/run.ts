@@ -91,7 +91,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const interactive = isInteractive();
   if (interactive) {
-    process.stdin.on('data', (chunk: Buffer) => vm.uart.receive(new Uint8Array(chunk)));
+    process.stdin.on('data', (chunk: Buffer) => vm.uart.queueInput(new Uint8Array(chunk)));
     process.stdin.on('error', () => {});
   }
   const trace = values.trace ? (line: string) => writeAll(2, Buffer.from(`${line}\n`)) : undefined;

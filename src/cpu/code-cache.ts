@@ -32,16 +32,26 @@ export interface Block {
   ops: CachedInstruction[];
   /** Times the block was entered (for profiling and, later, JIT hotness). */
   hits: number;
+  /** False once a code write dropped the block: links to it must not be followed. */
+  valid: boolean;
+  /**
+   * Direct links to the last two successor blocks, by the EIP they start at (QEMU's goto_tb chaining):
+   * the run loop follows them without a cache lookup when the block ended without a CS change.
+   */
+  linkEip0: number; link0: Block | null;
+  linkEip1: number; link1: Block | null;
 }
 
 /** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
 export const MAX_BLOCK_INSTRUCTIONS = 128;
+const FRONT_SIZE = 4096;
 
 export class CodeCache {
   private readonly blocks32 = new Map<number, Block>();
   private readonly blocks16 = new Map<number, Block>();
   /** Blocks whose bytes touch each RAM page. */
   private readonly pageBlocks = new Map<number, Set<Block>>();
+  private readonly front: (Block | undefined)[] = new Array(FRONT_SIZE).fill(undefined);
   /** Counters (profiling, `--stats`). */
   decoded = 0;
   invalidated = 0;
@@ -53,14 +63,20 @@ export class CodeCache {
   /** The block starting at the current CS:EIP, decoding it on first use. */
   lookup(): Block {
     const s = this.cpu.s;
-    const csBase = s[segSlot(CS, SEG_BASE)], eip = s[8];
+    const csBase = s[segSlot(CS, SEG_BASE)], eip = s[8], code32 = s[CODE32];
     const start = (csBase + eip) | 0;
-    const map = s[CODE32] ? this.blocks32 : this.blocks16;
-    const b = map.get(start);
-    if (b !== undefined && b.csBase === csBase && b.csLimit === s[segSlot(CS, SEG_LIMIT)]) return b;
-    const nb = this.decodeBlock(csBase, eip);
-    map.set(start, nb);
-    return nb;
+    // A direct-mapped front cache spares most lookups the Map's hashing.
+    const slot = (start ^ (start >>> 11)) & (FRONT_SIZE - 1);
+    const f = this.front[slot];
+    if (f !== undefined && f.start === start && f.valid && f.code32 === code32 && f.csBase === csBase && f.csLimit === s[segSlot(CS, SEG_LIMIT)]) return f;
+    const map = code32 ? this.blocks32 : this.blocks16;
+    let b = map.get(start);
+    if (b === undefined || b.csBase !== csBase || b.csLimit !== s[segSlot(CS, SEG_LIMIT)]) {
+      b = this.decodeBlock(csBase, eip);
+      map.set(start, b);
+    }
+    this.front[slot] = b;
+    return b;
   }
 
   private decodeBlock(csBase: number, eip: number): Block {
@@ -95,7 +111,7 @@ export class CodeCache {
       off = next;
       if (!emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || ((csBase + off) >>> PAGE_SHIFT) !== firstPage) break;
     }
-    const block: Block = { start, end, csBase, csLimit, code32, ops, hits: 0 };
+    const block: Block = { start, end, csBase, csLimit, code32, ops, hits: 0, valid: true, linkEip0: -1, link0: null, linkEip1: -1, link1: null };
     this.track(block);
     this.decoded++;
     return block;
@@ -127,6 +143,7 @@ export class CodeCache {
   }
 
   private drop(b: Block): void {
+    b.valid = false;
     const map = b.code32 ? this.blocks32 : this.blocks16;
     if (map.get(b.start) === b) map.delete(b.start);
     const first = (b.start >>> 0) >>> PAGE_SHIFT, last = ((b.end - 1) >>> 0) >>> PAGE_SHIFT;
@@ -137,7 +154,9 @@ export class CodeCache {
 
   /** Forget everything (mode switches that change how code decodes are handled per block; this is for reset). */
   flush(): void {
+    for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();
+    this.front.fill(undefined);
     for (const p of this.pageBlocks.keys()) this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
     this.pageBlocks.clear();
   }

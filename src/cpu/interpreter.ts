@@ -5,7 +5,7 @@
 import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
 import { BREAK_STOP, type Cpu } from './cpu.ts';
-import { CodeCache, type CachedInstruction } from './code-cache.ts';
+import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
@@ -32,29 +32,45 @@ export class Interpreter {
 
   /** Run at most `budget` instructions. `cpu.stop` (set by requestStop) ends the loop after the current instruction. */
   run(budget: number, opts: LoopOptions = {}): LoopStop {
+    if (opts.until !== undefined || opts.trace !== undefined) return this.runCareful(budget, opts);
     const cpu = this.cpu, s = cpu.s, cache = this.cache;
-    const careful = opts.until !== undefined || opts.trace !== undefined;
-    const until = opts.until ?? -1;
     const deadline = opts.deadline ?? Infinity;
     let checkClock = 0;
+    let block: Block | null = null;
     while (budget > 0) {
-      if (cpu.breakBlock & BREAK_STOP) return 'stop';
-      if (careful && until >= 0 && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
-      if (++checkClock >= 256) {
+      if (++checkClock >= 1024) {
         checkClock = 0;
         if (performance.now() > deadline) return 'timeout';
       }
-      const block = cache.lookup();
+      if (s[EFLAGS] & TF) {
+        // Single-stepping: one instruction at a time through the careful path, then #DB.
+        const r = this.runCareful(1, opts);
+        budget -= 1;
+        block = null;
+        if (r !== 'budget') return r;
+        continue;
+      }
+      // Follow the previous block's link when it ended without a CS change, else look the block up.
+      const eip = s[EIP];
+      let next: Block;
+      if (block !== null && block.linkEip0 === eip && block.link0!.valid) next = block.link0!;
+      else if (block !== null && block.linkEip1 === eip && block.link1!.valid) next = block.link1!;
+      else {
+        next = cache.lookup();
+        if (block !== null) {
+          // Keep the two most recent successors (a conditional branch has two).
+          block.linkEip1 = block.linkEip0; block.link1 = block.link0;
+          block.linkEip0 = eip; block.link0 = next;
+        }
+      }
+      block = next;
       block.hits++;
       const ops = block.ops;
-      const singleStep = (s[EFLAGS] & TF) !== 0;
-      let n = ops.length < budget ? ops.length : budget;
-      if (careful || singleStep) n = 1;
+      const n = ops.length < budget ? ops.length : budget;
       let i = 0;
       let op: CachedInstruction = ops[0];
       cpu.breakBlock = 0;
       try {
-        if (opts.trace) opts.trace(traceLine(cpu, op));
         while (i < n) {
           op = ops[i];
           s[EIP] = op.next;
@@ -68,15 +84,54 @@ export class Interpreter {
         budget -= i;
         s[EIP] = op.eip;
         deliverException(cpu, e, op.eip);
+        block = null;
         continue;
       }
       cpu.instructions += i;
       budget -= i;
-      if (singleStep && i === 1) {
+      if (cpu.breakBlock !== 0) {
+        block = null; // CS, mode or code may have changed: no link from here
+        if (cpu.breakBlock & BREAK_STOP) return 'stop';
+      }
+    }
+    return 'budget';
+  }
+
+  /** One instruction at a time, with `until`, `trace` and single-step (TF) handling. */
+  private runCareful(budget: number, opts: LoopOptions): LoopStop {
+    const cpu = this.cpu, s = cpu.s, cache = this.cache;
+    const until = opts.until ?? -1;
+    const deadline = opts.deadline ?? Infinity;
+    let checkClock = 0;
+    while (budget > 0) {
+      if (until >= 0 && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
+      if (++checkClock >= 256) {
+        checkClock = 0;
+        if (performance.now() > deadline) return 'timeout';
+      }
+      const block = cache.lookup();
+      block.hits++;
+      const op = block.ops[0];
+      const singleStep = (s[EFLAGS] & TF) !== 0;
+      cpu.breakBlock = 0;
+      try {
+        if (opts.trace) opts.trace(traceLine(cpu, op));
+        s[EIP] = op.next;
+        op.exec();
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        s[EIP] = op.eip;
+        deliverException(cpu, e, op.eip);
+        continue;
+      }
+      cpu.instructions++;
+      budget--;
+      if (singleStep) {
         // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS, saved EIP = the next instruction.
         s[DR_SLOT + 6] |= 0x4000;
         deliverException(cpu, new CpuFault(DB), s[EIP]);
       }
+      if (cpu.breakBlock & BREAK_STOP) return 'stop';
     }
     return 'budget';
   }

@@ -46,7 +46,7 @@ const SIZE_NAMED: Record<string, (ins: Instruction) => string> = {
  * objdump's habit of marking an operand size that no operand shows: a 'w'/'d' suffix when it differs from
  * the code size (callw, pushw 0x1, retd, enterw), always for the descriptor-table instructions (lgdtd).
  */
-const SUFFIX_WHEN_NOT_DEFAULT = new Set(['RET', 'RETF', 'ENTER', 'LEAVE']);
+const SUFFIX_WHEN_NOT_DEFAULT = new Set(['RET', 'RETF', 'ENTER', 'LEAVE', 'FLDENV', 'FNSTENV', 'FRSTOR', 'FNSAVE']);
 const SUFFIX_ALWAYS = new Set(['LGDT', 'LIDT', 'SGDT', 'SIDT']);
 /** Memory operands printed without a size (objdump): LEA's address, the descriptor-table pseudo-descriptor. */
 const NO_PTR = new Set(['LEA', 'LGDT', 'LIDT', 'SGDT', 'SIDT']);
@@ -65,7 +65,7 @@ function mnemonic(ins: Instruction): string {
   if (ins.opsize !== codeBits(ins)) {
     const first = ins.operands[0];
     if (SUFFIX_WHEN_NOT_DEFAULT.has(ins.op)) return base + sfx;
-    if ((ins.op === 'CALL' || ins.op === 'JMP') && first?.kind === 'rel') return base + sfx;
+    if (ins.opcode === 0xe8 || ins.opcode === 0xe9) return base + sfx; // CALL/JMP rel16/32, not JMP rel8
     if ((ins.op === 'PUSH' || ins.op === 'POP') && (first?.kind === 'imm' || first?.kind === 'sreg')) return base + sfx;
   }
   return base;
@@ -80,17 +80,17 @@ function memory(ins: Instruction, m: MemOperand): string {
   const mod = ins.modrm >> 6;
   const sib = ins.adsize === 32 && ins.modrm >= 0 && (ins.modrm & 7) === 4;
   const base = m.base, index = m.index;
-  // A bare displacement (moffs, or ModRM without base, index or SIB): objdump writes `ds:0x1234`.
-  if (base < 0 && index < 0 && !sib) return `${ptr}${seg}:${hex(ins.adsize === 16 ? m.disp & 0xffff : m.disp)}`;
   const names = REG_NAMES[ins.adsize >> 3];
   let expr = base >= 0 ? names[base] : '';
   if (sib) {
-    // objdump shows the SIB index even when it is 4 ("eiz") if the encoding is not the plain [esp] form.
-    const scaleBits = m.scale === 1 ? 0 : m.scale === 2 ? 1 : m.scale === 4 ? 2 : 3;
-    if (index >= 0 || scaleBits !== 0 || base < 0 || base !== 4) {
+    // objdump shows a SIB byte's index even when it is 4 ("eiz") unless the encoding is the plain [esp]
+    // form, or (in 16-bit code) a bare displacement.
+    if (index >= 0 || m.scale !== 1 || (base < 0 && codeBits(ins) === 32) || (base >= 0 && base !== 4)) {
       expr += `${expr ? '+' : ''}${index >= 0 ? names[index] : 'eiz'}*${m.scale}`;
     }
   } else if (index >= 0) expr += `+${names[index]}`;
+  // A bare displacement (moffs, ModRM or SIB without registers): objdump writes `ds:0x1234`.
+  if (expr === '') return `${ptr}${seg}:${hex(ins.adsize === 16 ? m.disp & 0xffff : m.disp)}`;
   if (mod === 1 || mod === 2 || base < 0) expr += m.disp < 0 ? `-${hex(-m.disp)}` : `+${hex(m.disp)}`;
   return `${ptr}${explicitSeg}[${expr}]`;
 }
@@ -127,8 +127,6 @@ export function formatIntel(ins: Instruction, address?: number): string {
   if (ins.prefixes & PREFIX_LOCK) pre += 'lock ';
   if (ins.prefixes & PREFIX_REP) pre += REP_STRING.has(ins.op) ? 'rep ' : 'repz ';
   if (ins.prefixes & PREFIX_REPNE) pre += 'repnz ';
-  // 66 90 is XCHG (E)AX,(E)AX in the other size; objdump prints it that way.
-  if (ins.opcode === 0x90 && ins.opsize !== codeBits(ins)) return `${pre}xchg ${ins.opsize === 16 ? 'ax,ax' : 'eax,eax'}`;
   let text: string;
   if (string !== undefined || ins.op === 'XLAT') {
     const p = PTR[ins.size], a = ins.adsize === 32 ? 'e' : '';

@@ -139,6 +139,13 @@ export class VM {
     s[LDTR_SLOT + 3] = ATTR_UNUSABLE;
   }
 
+  /** Real mode: load a segment register with `selector` (base = selector × 16, limit 64 KiB). */
+  setSegmentReal(seg: 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss', selector: number): void {
+    const n = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'].indexOf(seg);
+    const attr = ATTR_P | ATTR_S | (n === CS ? 0xb : 0x3);
+    this.cpu.setSegmentCache(n, selector & 0xffff, (selector & 0xffff) << 4, 0xffff, attr);
+  }
+
   setRegisters(regs: Partial<Record<RegisterName, number>>): void {
     const s = this.cpu.s;
     REG_NAMES32.forEach((name, i) => { if (regs[name] !== undefined) s[i] = regs[name]!; });

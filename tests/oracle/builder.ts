@@ -2,7 +2,7 @@
 // encoder for ModRM/SIB operands, and the address solver that picks base/index register values so a
 // memory operand lands inside the data (or stack) window whatever addressing form was drawn.
 import {
-  DATA_ADDR, EBP, ESP, FIXED_FLAGS, INPUT_FLAGS, MAX_CODE, type OracleCase, STACK_ADDR, WINDOW,
+  DATA_ADDR, EBP, EBX, EDI, ESI, ESP, FIXED_FLAGS, INPUT_FLAGS, LOW_ADDR, MAX_CODE, type OracleCase, STACK_ADDR, WINDOW,
 } from './layout.ts';
 import { type FlagContext, undefinedFlags } from './undefined-flags.ts';
 
@@ -63,6 +63,7 @@ export class Builder {
   eflags: number;
   readonly data = new Uint8Array(WINDOW);
   readonly stack = new Uint8Array(WINDOW);
+  readonly low = new Uint8Array(WINDOW);
   mnemonic = '';
   form = '';
   undefFlags = 0;
@@ -76,16 +77,25 @@ export class Builder {
   private readonly addrRegs = new Map<number, number>();
   private readonly post: (() => void)[] = [];
 
-  constructor(readonly rng: Rng, readonly index: number) {
+  /** `lowWindow`: the host can map LOW_ADDR, so 16-bit addressing (67h) may access memory. */
+  constructor(readonly rng: Rng, readonly index: number, readonly lowWindow = false) {
     for (let i = 0; i < 8; i++) this.regs[i] = this.value(32);
     this.regs[ESP] = STACK_ADDR + (rng.chance(0.9) ? 0x60 + 4 * rng.int(0x11) : rng.range(0x60, 0xa0));
     this.eflags = rng.u32() & INPUT_FLAGS;
-    for (let i = 0; i < WINDOW; i++) { this.data[i] = this.byte(); this.stack[i] = this.byte(); }
+    this.fillWindow(this.data);
+    this.fillWindow(this.stack);
+    this.fillWindow(this.low);
   }
 
-  private byte(): number {
-    const r = this.rng.int(8);
-    return r === 0 ? 0 : r === 1 ? 0xff : r === 2 ? 0x80 : this.rng.int(256);
+  /** Random bytes, with runs of 00, FF and 80 mixed in (4-byte granules: cheap, and still varied). */
+  private fillWindow(w: Uint8Array): void {
+    const rng = this.rng;
+    for (let i = 0; i < WINDOW; i += 4) {
+      const r = rng.u32();
+      const special = r >>> 29; // 1 in 8 granules is special
+      const v = special === 0 ? [0, 0xff, 0x80, 0x7f][r & 3] * 0x0101_0101 : rng.u32();
+      w[i] = v; w[i + 1] = v >>> 8; w[i + 2] = v >>> 16; w[i + 3] = v >>> 24;
+    }
   }
 
   /** An operand value of `width` bits: edge values (sometimes with random high bits), small numbers, or random. */
@@ -123,8 +133,11 @@ export class Builder {
   private window(addr: number): [Uint8Array, number] {
     if (addr >= DATA_ADDR && addr < DATA_ADDR + WINDOW) return [this.data, addr - DATA_ADDR];
     if (addr >= STACK_ADDR && addr < STACK_ADDR + WINDOW) return [this.stack, addr - STACK_ADDR];
+    if (this.lowWindow && addr >= LOW_ADDR && addr < LOW_ADDR + WINDOW) return [this.low, addr - LOW_ADDR];
     throw new Error(`generator: address ${addr.toString(16)} is outside the windows`);
   }
+  /** Start of the window holding `addr`. */
+  windowBase(addr: number): number { return addr - this.window(addr)[1]; }
   poke(addr: number, bytes: number, v: number): void {
     for (let i = 0; i < bytes; i++) { const [w, o] = this.window(addr + i); w[o] = (v >>> (8 * i)) & 0xff; }
   }
@@ -200,6 +213,10 @@ export class Builder {
     if (!this.allowMem) throw new Error('generator: memory operand where none is allowed');
     const avoid = new Set(opts.avoid ?? []);
     for (const r of this.addrRegs.keys()) avoid.add(r);
+    if (this.lowWindow && rng.chance(0.12)) {
+      const m16 = this.mem16(size, avoid, opts);
+      if (m16) return m16;
+    }
     const pickReg = (noEsp: boolean, noEbp = false): number => {
       for (;;) {
         const r = rng.int(8);
@@ -264,11 +281,7 @@ export class Builder {
     }
     for (const [r, v] of regVals) this.addrRegs.set(r, v);
 
-    // Segment overrides: DS/ES/SS are flat on both sides (and CS for reads); FS/GS differ on the host.
-    if (opts.overrides !== false && rng.chance(0.12)) {
-      const seg = opts.writes && rng.chance(0.15) ? 0x2e : rng.pick([0x26, 0x36, 0x3e, 0x2e].filter((p) => !opts.writes || p !== 0x2e));
-      this.pfx(seg);
-    }
+    this.segmentOverride(opts);
 
     const d8 = (v: number) => [v & 0xff];
     const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -287,6 +300,40 @@ export class Builder {
     };
   }
 
+  /**
+   * A memory operand with 16-bit addressing (67h): [BX+SI], [BX+DI], [BP+SI], [BP+DI], [SI], [DI], [BP],
+   * [BX] with no, 8- or 16-bit displacement, or [disp16]. The sum wraps at 64 KiB and the registers' upper
+   * halves are random (the processor must ignore them); the address lands in the low window.
+   */
+  private mem16(size: number, avoid: Set<number>, opts: MemOptions): MemOperand | undefined {
+    const rng = this.rng;
+    const RM16: number[][] = [[EBX, ESI], [EBX, EDI], [EBP, ESI], [EBP, EDI], [ESI], [EDI], [EBP], [EBX]];
+    const mod = rng.int(3);
+    const usable = RM16.map((regs, rm) => ({ regs: mod === 0 && rm === 6 ? [] : regs, rm })).filter(({ regs }) => regs.every((r) => !avoid.has(r)));
+    if (usable.length === 0) return undefined;
+    const { regs, rm } = rng.pick(usable);
+    const target = LOW_ADDR + rng.range(8, WINDOW - size - 8);
+    const disp = mod === 1 ? rng.range(-128, 127) : mod === 2 ? rng.int(0x1_0000) : regs.length === 0 ? target : 0;
+    const upper = () => rng.u32() & 0xffff_0000;
+    if (regs.length === 2) {
+      const second = rng.int(0x1_0000);
+      this.addrRegs.set(regs[1], (upper() | second) >>> 0);
+      this.addrRegs.set(regs[0], (upper() | ((target - second - disp) & 0xffff)) >>> 0);
+    } else if (regs.length === 1) this.addrRegs.set(regs[0], (upper() | ((target - disp) & 0xffff)) >>> 0);
+    this.pfx(0x67);
+    this.segmentOverride(opts);
+    const dispBytes = mod === 1 ? [disp & 0xff] : mod === 2 || regs.length === 0 ? [disp & 0xff, (disp >>> 8) & 0xff] : [];
+    return { kind: 'mem', addr: target, encode: (regField: number) => [(mod << 6) | (regField << 3) | rm, ...dispBytes] };
+  }
+
+  /** Occasionally a segment override: DS/ES/SS are flat on both sides (and CS for reads); FS/GS differ on the host. */
+  private segmentOverride(opts: MemOptions): void {
+    const rng = this.rng;
+    if (opts.overrides === false || !rng.chance(0.12)) return;
+    const seg = opts.writes && rng.chance(0.15) ? 0x2e : rng.pick([0x26, 0x36, 0x3e, 0x2e].filter((p) => !opts.writes || p !== 0x2e));
+    this.pfx(seg);
+  }
+
   finish(mnemonic: string, form: string): OracleCase {
     if (this.prefixes.length || this.body.length) this.end();
     for (const [r, v] of this.addrRegs) this.regs[r] = v;
@@ -296,7 +343,7 @@ export class Builder {
       index: this.index, mnemonic, form,
       code: Uint8Array.from(this.code),
       regs: this.regs, eflags: (this.eflags & INPUT_FLAGS) | FIXED_FLAGS,
-      data: this.data, stack: this.stack,
+      data: this.data, stack: this.stack, low: this.low,
       undefFlags: this.undefFlags, undefRegs: this.undefRegs,
     };
   }

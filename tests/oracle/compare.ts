@@ -1,6 +1,6 @@
 // Comparing the host's and the emulator's results for one case, and describing a mismatch for humans.
 import {
-  AF, CF, COMPARED_FLAGS, DF, ESP, hex, NT, OF, type OracleCase, type OracleResult, PF, REG_NAMES, SF, STACK_ADDR, WINDOW, ZF,
+  AF, CF, COMPARED_FLAGS, DATA_ADDR, DF, ESP, LOW_ADDR, hex, NT, OF, type OracleCase, type OracleResult, PF, REG_NAMES, SF, STACK_ADDR, WINDOW, ZF,
 } from './layout.ts';
 
 /** Bytes below the faulting ESP the emulator's exception frame overwrites (the host's signal frame goes elsewhere). */
@@ -34,7 +34,8 @@ export function diffResults(c: OracleCase, host: OracleResult, emu: OracleResult
     for (let i = 0; i < WINDOW; i++) if (h[i] !== e[i] && !skip(base + i)) at.push(`${hex(base + i)}: ${hex(h[i], 2)}/${hex(e[i], 2)}`);
     if (at.length) d.push(`${name} (host/emulator) ${at.slice(0, 8).join(', ')}${at.length > 8 ? ` … ${at.length} bytes` : ''}`);
   };
-  bytes('data', 0x0020_0000, host.data, emu.data, () => false);
+  bytes('data', DATA_ADDR, host.data, emu.data, () => false);
+  bytes('low', LOW_ADDR, host.low, emu.low, () => false);
   const sp = host.regs[ESP];
   bytes('stack', STACK_ADDR, host.stack, emu.stack, (a) => !completed && a >= sp - FRAME_BYTES && a < sp);
   return d;

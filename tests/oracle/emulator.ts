@@ -4,7 +4,7 @@
 // exception frame on the stack then gives the EIP and ESP at the fault, as the host's ucontext does.
 import { createVM, type VM } from '../../src/index.ts';
 import {
-  CODE_ADDR, DATA_ADDR, ESP, FIXED_FLAGS, INPUT_FLAGS, type OracleCase, type OracleResult, REG_NAMES, STACK_ADDR, WINDOW,
+  CODE_ADDR, DATA_ADDR, ESP, FIXED_FLAGS, INPUT_FLAGS, LOW_ADDR, type OracleCase, type OracleResult, REG_NAMES, STACK_ADDR, WINDOW,
 } from './layout.ts';
 
 const GDT_ADDR = 0x0008_0000;
@@ -60,6 +60,7 @@ export class EmulatorOracle {
     mem.writeBytes(CODE_ADDR, code);
     mem.writeBytes(DATA_ADDR, c.data);
     mem.writeBytes(STACK_ADDR, c.stack);
+    mem.writeBytes(LOW_ADDR, c.low);
     const regs: Record<string, number> = { eip: CODE_ADDR, eflags: (c.eflags & INPUT_FLAGS) | FIXED_FLAGS };
     REG_NAMES.forEach((n, i) => { regs[n] = c.regs[i]; });
     vm.setRegisters(regs);
@@ -68,18 +69,24 @@ export class EmulatorOracle {
       const r = vm.getRegisters();
       const out: OracleResult = {
         vector, eip: r.eip, regs: Uint32Array.from(REG_NAMES.map((n) => r[n])), eflags: r.eflags,
-        data: mem.readBytes(DATA_ADDR, WINDOW), stack: mem.readBytes(STACK_ADDR, WINDOW),
+        data: mem.readBytes(DATA_ADDR, WINDOW), stack: mem.readBytes(STACK_ADDR, WINDOW), low: mem.readBytes(LOW_ADDR, WINDOW),
       };
       if (error) out.error = error;
       return out;
     };
     let exit;
     try {
-      exit = vm.run({ maxInstructions: MAX_INSTRUCTIONS, until: end });
+      // The snippet is followed by HLT rather than using run({ until }), which single-steps: this way
+      // the interpreter's normal block path runs the snippet.
+      exit = vm.run({ maxInstructions: MAX_INSTRUCTIONS });
     } catch (e) {
       return result(-1, `emulator threw: ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? e}`);
     }
-    if (exit.reason === 'until') return result(-1);
+    if (exit.reason === 'halt' && exit.eip === end + 1) {
+      const r = result(-1);
+      r.eip = end;
+      return r;
+    }
     const stubOffset = exit.eip - 1 - STUBS;
     if (exit.reason === 'halt' && stubOffset >= 0 && stubOffset < VECTORS * 16 && stubOffset % 16 === 0) {
       // Unwind the exception frame: [error code,] EIP, CS, EFLAGS, pushed on the faulting stack.

@@ -4,7 +4,7 @@
 // and records the flags the SDM leaves undefined (undefined-flags.ts). Same seed, same cases.
 import { Builder, Rng, widthMask, type RmOperand } from './builder.ts';
 import {
-  CODE_ADDR, DATA_ADDR, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, type OracleCase, OF, STACK_ADDR, WINDOW,
+  CODE_ADDR, DATA_ADDR, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, LOW_ADDR, type OracleCase, OF, STACK_ADDR, WINDOW,
 } from './layout.ts';
 
 export const DEFAULT_SEED = 0x1986_0486;
@@ -262,7 +262,7 @@ const bitTest: Gen = (b) => {
     if (rm.kind === 'reg') b.setReg(r, w, b.value(w));
     else {
       // A register bit offset addresses beyond the operand (signed): keep the accessed unit inside the window.
-      const bytes = w / 8, winBase = rm.addr >= STACK_ADDR ? STACK_ADDR : DATA_ADDR;
+      const bytes = w / 8, winBase = b.windowBase(rm.addr);
       const lo = Math.ceil((winBase - rm.addr) / bytes), hi = Math.floor((winBase + WINDOW - 4 - rm.addr) / bytes);
       const offset = rng.range(lo, hi) * w + rng.int(w);
       b.setReg(r, 32, b.value(32));
@@ -458,14 +458,20 @@ const strings: Gen = (b) => {
   }
   const down = rng.int(2);
   b.eflags = (b.eflags & ~DF) | (down ? DF : 0);
+  // With 67h the string instruction uses SI, DI and CX: their upper halves are random and must survive.
+  const a16 = b.lowWindow && rng.chance(0.3);
+  if (a16) b.pfx(0x67);
+  const upper = () => (a16 ? rng.u32() & 0xffff_0000 : 0);
   const count = prefix ? rng.pick([0, 1, 2, 3, rng.int(9), rng.int(9)]) : 0;
-  if (prefix) b.setReg(ECX, 32, count);
+  if (prefix) b.setReg(ECX, 32, (upper() | count) >>> 0);
   const n = Math.max(count, 1);
+  const pointers: number[] = [];
   const place = (reg: number) => {
-    const base = rng.chance(0.8) ? DATA_ADDR : STACK_ADDR;
+    const base = a16 ? LOW_ADDR : rng.chance(0.8) ? DATA_ADDR : STACK_ADDR;
     const span = n * size;
-    const off = rng.range(span + 4, WINDOW - span - size - 4);
-    b.setReg(reg, 32, base + off);
+    const at = base + rng.range(span + 4, WINDOW - span - size - 4);
+    b.setReg(reg, 32, (upper() | at) >>> 0);
+    pointers[reg] = at;
   };
   if (usesSi) place(ESI);
   if (usesDi) place(EDI);
@@ -475,7 +481,7 @@ const strings: Gen = (b) => {
   if (compares) {
     // Make the compared memory partly equal so that REPE/REPNE run for a while and stop on a mismatch.
     const step = down ? -size : size;
-    const di = b.regs[EDI], si = b.regs[ESI];
+    const di = pointers[EDI], si = pointers[ESI];
     const acc = b.value(w);
     for (let i = 0; i < n; i++) {
       const at = di + i * step;
@@ -486,7 +492,7 @@ const strings: Gen = (b) => {
     if (name === 'SCAS') b.setReg(EAX, w, acc);
   }
   const mnemonic = `${prefix}${name}`;
-  return { mnemonic, form: `${mnemonic}${w === 8 ? 'B' : w === 16 ? 'W' : 'D'} DF=${down}` };
+  return { mnemonic, form: `${mnemonic}${w === 8 ? 'B' : w === 16 ? 'W' : 'D'} DF=${down}${a16 ? ' (67: SI/DI/CX)' : ''}` };
 };
 
 // ---------------------------------------------------------------- stack
@@ -527,11 +533,14 @@ const pushPop: Gen = (b) => {
 
 const xlat: Gen = (b) => {
   const rng = b.rng, k = rng.int(WINDOW);
-  b.setReg(EBX, 32, (rng.chance(0.8) ? DATA_ADDR : STACK_ADDR) + k);
+  // With 67h the table is at BX (the upper half of EBX is ignored).
+  const a16 = b.lowWindow && rng.chance(0.3);
+  if (a16) { b.pfx(0x67); b.setReg(EBX, 32, ((rng.u32() & 0xffff_0000) | (LOW_ADDR + k)) >>> 0); }
+  else b.setReg(EBX, 32, (rng.chance(0.8) ? DATA_ADDR : STACK_ADDR) + k);
   b.setReg(EAX, 8, rng.int(WINDOW - k));
   if (rng.chance(0.2)) b.pfx(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
   b.emit(0xd7);
-  return { mnemonic: 'XLAT', form: 'XLAT' };
+  return { mnemonic: 'XLAT', form: a16 ? 'XLAT (67: BX)' : 'XLAT' };
 };
 
 const enterLeave: Gen = (b) => {
@@ -739,19 +748,24 @@ export const FAMILIES: readonly { name: string; weight: number; gen: Gen }[] = [
 const TOTAL_WEIGHT = FAMILIES.reduce((s, f) => s + f.weight, 0);
 
 /** Case `index` of the stream for `seed` (each case has its own PRNG, so any case can be regenerated alone). */
-export function generateCase(seed: number, index: number): OracleCase {
+export interface GenerateOptions {
+  /** The host maps LOW_ADDR: memory operands with 16-bit addressing (67h) are generated too. */
+  lowWindow?: boolean;
+}
+
+export function generateCase(seed: number, index: number, opts: GenerateOptions = {}): OracleCase {
   const rng = new Rng((Math.imul(seed >>> 0, 0x9e37_79b1) ^ Math.imul(index + 1, 0x85eb_ca6b)) >>> 0);
   let pick = rng.u32() / 0x1_0000_0000 * TOTAL_WEIGHT;
   let fam = FAMILIES[FAMILIES.length - 1];
   for (const f of FAMILIES) { if ((pick -= f.weight) < 0) { fam = f; break; } }
-  const b = new Builder(rng, index);
+  const b = new Builder(rng, index, opts.lowWindow ?? false);
   const { mnemonic, form } = fam.gen(b);
   return b.finish(mnemonic, form);
 }
 
-export function generateCases(seed: number, start: number, count: number): OracleCase[] {
+export function generateCases(seed: number, start: number, count: number, opts: GenerateOptions = {}): OracleCase[] {
   const out: OracleCase[] = [];
-  for (let i = 0; i < count; i++) out.push(generateCase(seed, start + i));
+  for (let i = 0; i < count; i++) out.push(generateCase(seed, start + i, opts));
   return out;
 }
 

@@ -9,8 +9,10 @@
  *   CODE_ADDR  0x00100000  one RWX page: the snippet, then "jmp case_done" (E9 rel32), rest filled with HLT
  *   DATA_ADDR  0x00200000  the 256-byte data buffer (in a zero-filled 4 KiB page)
  *   STACK_ADDR 0x00300000  the 256-byte stack area ESP points into (in a zero-filled 4 KiB page)
+ *   LOW_ADDR   0x00008000  a 256-byte window that 16-bit addressing (67h) can reach; mapped only if the
+ *                          kernel allows it (vm.mmap_min_addr <= 0x8000), else accesses there fault
  *
- * Input (stdin): any number of 584-byte case records, little-endian, back to back, until EOF:
+ * Input (stdin): any number of 840-byte case records, little-endian, back to back, until EOF:
  *   off   size
  *     0      1   len        snippet length, 1..32
  *     1      3   reserved   zero
@@ -20,8 +22,9 @@
  *                           IF and bit 1 (user mode cannot clear IF; TF/AC/NT/ID stay clear)
  *    72    256   data       contents of DATA_ADDR..+255
  *   328    256   stack      contents of STACK_ADDR..+255
+ *   584    256   low        contents of LOW_ADDR..+255
  *
- * Output (stdout): one 572-byte result record per case, same order:
+ * Output (stdout): one 828-byte result record per case, same order:
  *     0      4   signal     0 = the snippet ran to its end; else the Linux signal number it raised
  *     4      4   trapno     the CPU exception vector (sigcontext.trapno), valid when signal != 0
  *     8      4   err        the exception's error code as the kernel reports it, valid when signal != 0
@@ -31,7 +34,8 @@
  *    52      4   eflags     EFLAGS at the end / at the fault
  *    56    256   data       DATA_ADDR..+255 afterwards
  *   312    256   stack      STACK_ADDR..+255 afterwards
- *   568      4   stray      1 if the snippet wrote outside the two 256-byte windows of their pages
+ *   568    256   low        LOW_ADDR..+255 afterwards
+ *   824      4   stray      1 if the snippet wrote outside the 256-byte windows of their pages
  *                           (a generator bug: it means the emulator side could not see that write)
  *
  * Exit status: 0 after EOF, 2 for a malformed record or failed setup (message on stderr).
@@ -43,12 +47,13 @@ typedef unsigned int u32;
 #define CODE_ADDR 0x00100000u
 #define DATA_ADDR 0x00200000u
 #define STACK_ADDR 0x00300000u
+#define LOW_ADDR 0x00008000u
 #define PAGE 4096u
 #define WINDOW 256u
 #define MAX_CODE 32u
 
-#define IN_SIZE 584u
-#define OUT_SIZE 572u
+#define IN_SIZE 840u
+#define OUT_SIZE 828u
 
 /* Linux i386 system call numbers and flags used here. */
 #define SYS_exit 1
@@ -105,13 +110,14 @@ static void die(const char *msg) {
 }
 
 /* mmap2(addr, len, prot, MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS, fd = -1, 0). */
-static void map_fixed(u32 addr, u32 prot) {
+static int map_fixed(u32 addr, u32 prot) {
   int r;
   u32 fd = 0xffffffffu;
   __asm__ volatile("pushl %%ebp\n\txorl %%ebp, %%ebp\n\tint $0x80\n\tpopl %%ebp"
                    : "=a"(r) : "a"(SYS_mmap2), "b"(addr), "c"(PAGE), "d"(prot), "S"(MAP_PRIVATE_ANON_FIXED), "D"(fd) : "memory");
-  if ((u32)r != addr) die("harness: mmap2 MAP_FIXED failed\n");
+  return (u32)r == addr;
 }
+static int low_mapped;
 
 static void on_fault(int sig, void *info, void *ucv) {
   (void)info;
@@ -183,6 +189,7 @@ static void run_one(void) {
   case_eflags = (get32(in_rec + 68) & 0xcd5u) | 0x202u;
   memcpy(data, in_rec + 72, WINDOW);
   memcpy(stack, in_rec + 328, WINDOW);
+  if (low_mapped) memcpy((u8 *)LOW_ADDR, in_rec + 584, WINDOW);
 
   fault_signal = 0; fault_trapno = 0; fault_err = 0; fault_cr2 = 0;
   fault_eip = CODE_ADDR + len;
@@ -199,17 +206,18 @@ static void run_one(void) {
   put32(o + 52, out_eflags);
   memcpy(o + 56, data, WINDOW);
   memcpy(o + 312, stack, WINDOW);
-  u32 stray = stray_and_clear(data) | stray_and_clear(stack);
-  put32(o + 568, stray);
+  if (low_mapped) memcpy(o + 568, (u8 *)LOW_ADDR, WINDOW); else memset(o + 568, 0, WINDOW);
+  u32 stray = stray_and_clear(data) | stray_and_clear(stack) | (low_mapped ? stray_and_clear((u8 *)LOW_ADDR) : 0);
+  put32(o + 824, stray);
   out_len += OUT_SIZE;
 }
 
 void _start(void) {
   struct { void *sp; int flags; u32 size; } ss = { alt_stack, 0, sizeof alt_stack };
   if (sys3(SYS_sigaltstack, (u32)&ss, 0, 0) != 0) die("harness: sigaltstack failed\n");
-  map_fixed(CODE_ADDR, PROT_RWX);
-  map_fixed(DATA_ADDR, PROT_RW);
-  map_fixed(STACK_ADDR, PROT_RW);
+  if (!map_fixed(CODE_ADDR, PROT_RWX) || !map_fixed(DATA_ADDR, PROT_RW) || !map_fixed(STACK_ADDR, PROT_RW))
+    die("harness: mmap2 MAP_FIXED failed\n");
+  low_mapped = map_fixed(LOW_ADDR, PROT_RW);
   memset((void *)CODE_ADDR, 0xf4, PAGE);
   install(4);  /* SIGILL: #UD */
   install(5);  /* SIGTRAP: #DB, #BP */

@@ -7,11 +7,13 @@ export const CODE_ADDR = 0x0010_0000;
 export const DATA_ADDR = 0x0020_0000;
 /** The stack area ESP points into (WINDOW bytes are compared). */
 export const STACK_ADDR = 0x0030_0000;
+/** Reachable by 16-bit addressing (67h); optional: the host may forbid mapping below 64 KiB (vm.mmap_min_addr). */
+export const LOW_ADDR = 0x0000_8000;
 export const WINDOW = 256;
 export const MAX_CODE = 32;
 
-export const IN_RECORD = 584;
-export const OUT_RECORD = 572;
+export const IN_RECORD = 840;
+export const OUT_RECORD = 828;
 
 /** EFLAGS bits an input state may set: CF PF AF ZF SF DF OF. Both sides add IF and bit 1. */
 export const INPUT_FLAGS = 0xcd5;
@@ -40,6 +42,7 @@ export interface OracleCase {
   eflags: number;
   data: Uint8Array;
   stack: Uint8Array;
+  low: Uint8Array;
   /** EFLAGS bits the SDM leaves undefined after this snippet (not compared when it completes). */
   undefFlags: number;
   /** Per register, bits left undefined (BSF/BSR with a zero source, 16-bit BSWAP). */
@@ -56,6 +59,7 @@ export interface OracleResult {
   eflags: number;
   data: Uint8Array;
   stack: Uint8Array;
+  low: Uint8Array;
   /** Something other than a completion or an exception (a harness generator bug, an emulator exit or crash). */
   error?: string;
 }
@@ -71,6 +75,7 @@ export function encodeCases(cases: readonly OracleCase[]): Buffer {
     buf.writeUInt32LE(c.eflags >>> 0, o + 68);
     buf.set(c.data, o + 72);
     buf.set(c.stack, o + 328);
+    buf.set(c.low, o + 584);
   });
   return buf;
 }
@@ -93,8 +98,9 @@ export function decodeResults(out: Buffer, count: number): OracleResult[] {
       eflags: out.readUInt32LE(o + 52),
       data: new Uint8Array(out.subarray(o + 56, o + 56 + WINDOW)),
       stack: new Uint8Array(out.subarray(o + 312, o + 312 + WINDOW)),
+      low: new Uint8Array(out.subarray(o + 568, o + 568 + WINDOW)),
     };
-    if (out.readUInt32LE(o + 568)) r.error = 'host: the snippet wrote outside the compared windows (generator bug)';
+    if (out.readUInt32LE(o + 824)) r.error = 'host: the snippet wrote outside the compared windows (generator bug)';
     if (signal !== 0 && trapno === 14) r.error = `host: page fault at ${hex(out.readUInt32LE(o + 16))} (${SIGNALS[signal] ?? signal}): the generator let an address leave the windows`;
     results.push(r);
   }

@@ -18,8 +18,10 @@ export function mulHighU32(a: number, b: number): number {
   return (ah * bh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
 }
 
-/** High 32 bits (as int32) of the signed 64-bit product of two int32 values. */
+/** High 32 bits (as int32) of the signed 64-bit product of two 32-bit values (read as int32). */
 export function mulHighS32(a: number, b: number): number {
+  a |= 0; b |= 0;
+  // The unsigned product counts a negative factor as factor + 2^32: subtract the other factor * 2^32.
   return (mulHighU32(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
 }
 

@@ -1,0 +1,61 @@
+// Every test ROM, run through the public API under the interpreter: it must pass (debug-exit status 1)
+// and print exactly what qemu-system-i386 printed (test-roms/expected/, recorded from QEMU). Where QEMU is
+// installed, each ROM is also run under QEMU now and the outputs must be byte-identical.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createVM, loadBios, loadImage } from '../src/index.ts';
+
+const DIR = join(import.meta.dirname, '..', 'test-roms');
+const ROMS = readdirSync(DIR).filter((f) => f.endsWith('.elf') || f === 'bios-realmode.bin').sort();
+const QEMU = spawnSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).status === 0;
+
+interface OurRun { output: string; status: number | undefined; reason: string; message: string }
+const ourRuns = new Map<string, OurRun>();
+
+/** Each ROM runs once under x86jit; both suites compare against that run. */
+function runOurs(rom: string): OurRun {
+  let r = ourRuns.get(rom);
+  if (!r) ourRuns.set(rom, (r = runOursNow(rom)));
+  return r;
+}
+
+function runOursNow(rom: string): OurRun {
+  const chunks: Uint8Array[] = [];
+  const vm = createVM({ stdout: (b) => chunks.push(b) });
+  const bytes = new Uint8Array(readFileSync(join(DIR, rom)));
+  if (rom.endsWith('.bin')) loadBios(vm, bytes); else loadImage(vm, bytes, rom, {});
+  const exit = vm.run({ timeout: 60 });
+  return { output: Buffer.concat(chunks).toString('latin1'), status: exit.status, reason: exit.reason, message: exit.message };
+}
+
+function runQemu(rom: string): { output: string; status: number | null } {
+  const load = rom.endsWith('.bin') ? ['-bios', join(DIR, rom)] : ['-kernel', join(DIR, rom)];
+  const r = spawnSync('qemu-system-i386', [...load, '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-display', 'none', '-nodefaults'],
+    { encoding: 'latin1', timeout: 60_000 });
+  return { output: r.stdout, status: r.status };
+}
+
+describe('test ROMs under the interpreter', () => {
+  it('finds the ROMs', () => expect(ROMS.length).toBeGreaterThanOrEqual(13));
+
+  it.each(ROMS)('%s passes and prints what QEMU printed', (rom) => {
+    const ours = runOurs(rom);
+    expect(ours.output).not.toMatch(/^FAIL/m);
+    expect({ reason: ours.reason, status: ours.status }).toEqual({ reason: 'debug-exit', status: 1 });
+    const expected = readFileSync(join(DIR, 'expected', rom.replace(/\.(elf|bin)$/, '.txt')), 'latin1');
+    expect(ours.output).toBe(expected);
+  });
+});
+
+describe.skipIf(!QEMU)('test ROMs against a live qemu-system-i386', () => {
+  it.each(ROMS)('%s: byte-identical serial output and the same exit status', (rom) => {
+    const q = runQemu(rom);
+    const ours = runOurs(rom);
+    expect(ours.output).toBe(q.output);
+    expect(ours.status).toBe(q.status);
+  });
+});
+
+if (!QEMU) console.warn('roms.test: qemu-system-i386 is not installed; the live QEMU comparison is skipped (.ci/run installs it)');
