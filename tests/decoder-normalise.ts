@@ -99,6 +99,13 @@ export const OBJDUMP_REJECTS: readonly { name: string; matches: (ins: Instructio
   { name: 'BSF/BSR with F2 (objdump: (bad))', matches: (i) => (i.opcode === 0x0fbc || i.opcode === 0x0fbd) && (i.prefixes & PREFIX_REPNE) !== 0 },
 ];
 
+/**
+ * SDM LOCK page: the instructions LOCK may prefix, and only with a memory destination. objdump prints
+ * `lock` on anything, so this list (not objdump) is what decides, for instructions objdump decodes.
+ */
+export const LOCKABLE = new Set(['add', 'adc', 'and', 'btc', 'btr', 'bts', 'cmpxchg', 'cmpxchg8b', 'dec', 'inc', 'neg', 'not', 'or', 'sbb', 'sub', 'xor', 'xadd', 'xchg']);
+const lockable = (p: Parsed): boolean => LOCKABLE.has(p.mnemonic) && /^(\w+ PTR |[c-gs]s:0x|[c-gs]s:\[|\[)/.test(p.operands.split(',')[0]);
+
 /** Instructions in the subset that we reject on purpose while objdump prints them: compared by length. */
 export const DELIBERATE_UD = {
   lock: 'LOCK on an instruction that does not allow it (or with a register destination): #UD; objdump prints `lock`',
@@ -111,8 +118,8 @@ export interface Parsed { lock: boolean; rep: string; seg: string; notrack: bool
 /** Split objdump (or formatIntel) text into prefix words, mnemonic and operand text. */
 export function parseText(text: string): Parsed {
   let t = text;
-  for (const a of ANNOTATIONS) t = t.split(a).join('');
-  const words = t.trim().split(/\s+/);
+  if (t.includes('only)')) for (const a of ANNOTATIONS) t = t.replace(a, '');
+  const words = t.trim().split(/ +/);
   const p: Parsed = { lock: false, rep: '', seg: '', notrack: false, mnemonic: '', operands: '', prefixCount: 0 };
   let i = 0;
   for (; i < words.length; i++) {
@@ -199,6 +206,7 @@ export function judge(bytes: Uint8Array, bits: 16 | 32, address: number, ins: In
       const stripped = Uint8Array.from([...kept, ...bytes.subarray(prefixLen)]);
       const plain = decodeBytes(stripped, 0, bits);
       if (plain.op === 'INVALID' || plain.length !== stripped.length) return { kind: 'disagree', reason: 'INVALID with LOCK, and still INVALID without it' };
+      if (lockable(theirs)) return { kind: 'disagree', reason: 'INVALID, but LOCK is allowed here' };
       const ours = parseText(formatIntel(plain, address + removed));
       const why = compareParsed(ours, { ...theirs, lock: false }, plain, bits);
       if (why) return { kind: 'disagree', reason: `LOCK-stripped decoding differs (${why}): ${formatIntel(plain, address + removed)}` };
@@ -212,7 +220,9 @@ export function judge(bytes: Uint8Array, bits: 16 | 32, address: number, ins: In
   }
   if (objLength !== ins.length) return { kind: 'disagree', reason: `length ${ins.length} vs objdump ${objLength}` };
   const why = compareParsed(parseText(formatIntel(ins, address)), theirs, ins, bits);
-  return why ? { kind: 'disagree', reason: why } : { kind: 'agree' };
+  if (why) return { kind: 'disagree', reason: why };
+  if (theirs.lock && !lockable(theirs)) return { kind: 'disagree', reason: 'decoded with LOCK, but LOCK is not allowed here' };
+  return { kind: 'agree' };
 }
 
 const PREFIX_BYTES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);

@@ -143,7 +143,7 @@ export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void
       return;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
-      if (first.vector === DF) throw new TripleFault(`fault ${e.name} while delivering #DF`);
+      if (first.vector === DF) throw new TripleFault(`${f.name} at EIP 0x${(eip >>> 0).toString(16)} could not be delivered (${e.name} while delivering #DF)`);
       const a = first.vector, b = e.vector;
       const double = (CONTRIBUTORY.has(a) && CONTRIBUTORY.has(b)) || (a === PF_ && (b === PF_ || CONTRIBUTORY.has(b)));
       first = double ? new CpuFault(DF, 0) : e;

@@ -8,8 +8,7 @@ import {
 } from './instruction.ts';
 import {
   F_BYTE, F_CC, F_ESCAPE, F_INVALID, F_LOCK, F_MEM_ONLY, F_MODRM, F_REG_ONLY, K_A, K_C, K_D, K_E, K_FIX, K_G, K_I, K_IS,
-  K_J, K_M, K_MWRV, K_O, K_ONE, K_R, K_S, K_SEG, K_ST0, K_STI, K_Z, ONE_BYTE_MAP, type OpcodeEntry, S_A, S_B, S_D, S_ENV,
-  S_P, S_Q, S_S, S_STATE, S_T, S_V, S_W, TWO_BYTE_MAP,
+  K_J, K_M, K_MWRV, K_O, K_ONE, K_R, K_S, K_SEG, K_ST0, K_STI, K_Z, ONE_BYTE_MAP, type OpcodeEntry, S_B, TWO_BYTE_MAP,
 } from './opcodes.ts';
 
 /** The architectural limit: a longer instruction (prefixes included) does not execute. */
@@ -40,7 +39,7 @@ const SREG: readonly Operand[] = Array.from({ length: 8 }, (_, r) => Object.free
 const CREG: readonly Operand[] = Array.from({ length: 8 }, (_, r) => Object.freeze({ kind: 'creg' as const, reg: r }));
 const DREG: readonly Operand[] = Array.from({ length: 8 }, (_, r) => Object.freeze({ kind: 'dreg' as const, reg: r }));
 const ST: readonly Operand[] = Array.from({ length: 8 }, (_, r) => Object.freeze({ kind: 'st' as const, reg: r }));
-const NO_OPERANDS: Operand[] = [];
+const NO_OPERANDS: Operand[] = Object.freeze([]) as unknown as Operand[];
 
 // ---- Decoder state for one call ----
 let fetchFn: ((offset: number) => number) | null = null;
@@ -103,29 +102,14 @@ function memOperand(size: number): MemOperand {
   return { kind: 'mem', size, seg: memSeg, base: memBase, index: memIndex, scale: memScale, disp: memDisp };
 }
 
-/** Bytes of a memory operand of the given size class at the current operand size. */
-function memSize(sizeClass: number): number {
-  const v = opsize >> 3;
-  switch (sizeClass) {
-    case S_B: return 1;
-    case S_W: return 2;
-    case S_D: return 4;
-    case S_V: return v;
-    case S_P: return 2 + v;
-    case S_A: return 2 * v;
-    case S_Q: return 8;
-    case S_S: return 6;
-    case S_T: return 10;
-    case S_ENV: return opsize === 16 ? 14 : 28;
-    case S_STATE: return opsize === 16 ? 94 : 108;
-    default: return 0;
-  }
-}
-
-/** Register/immediate width (1, 2 or 4) of a size class: b, w, or the operand size (v, z). */
-function width(sizeClass: number): 1 | 2 | 4 {
-  return sizeClass === S_B ? 1 : sizeClass === S_W ? 2 : sizeClass === S_D ? 4 : (opsize >> 3) as 2 | 4;
-}
+/** Bytes of a memory operand per size class (opcodes.ts S_*), at operand size 16 and 32. */
+const MEM_SIZE_16: readonly number[] = [0, 1, 2, 4, 2, 2, 4, 4, 8, 6, 10, 14, 94];
+const MEM_SIZE_32: readonly number[] = [0, 1, 2, 4, 4, 4, 6, 8, 8, 6, 10, 28, 108];
+/** Register/immediate width per size class: b, w, d, or the operand size (v, z). */
+const WIDTH_16: readonly (1 | 2 | 4)[] = [2, 1, 2, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2];
+const WIDTH_32: readonly (1 | 2 | 4)[] = [4, 1, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4];
+const memSize = (sizeClass: number): number => (opsize === 16 ? MEM_SIZE_16 : MEM_SIZE_32)[sizeClass];
+const width = (sizeClass: number): 1 | 2 | 4 => (opsize === 16 ? WIDTH_16 : WIDTH_32)[sizeClass];
 
 function decodeOperand(code: number, opcode: number): Operand {
   const sizeClass = (code >> 5) & 15;

@@ -347,5 +347,3 @@ export const ONE_BYTE_MAP: readonly OpcodeEntry[] = buildMap(ONE_BYTE_ROWS);
 /** Two-byte opcode map, indexed by the byte after 0F. */
 export const TWO_BYTE_MAP: readonly OpcodeEntry[] = buildMap(TWO_BYTE_ROWS);
 
-/** Mnemonics that accept LOCK (SDM LOCK page), for cross-checking the `lock` flags. */
-export const LOCKABLE = ['ADD', 'ADC', 'AND', 'BTC', 'BTR', 'BTS', 'CMPXCHG', 'CMPXCHG8B', 'DEC', 'INC', 'NEG', 'NOT', 'OR', 'SBB', 'SUB', 'XOR', 'XADD', 'XCHG'] as const;

@@ -2,7 +2,7 @@
 // encoder for ModRM/SIB operands, and the address solver that picks base/index register values so a
 // memory operand lands inside the data (or stack) window whatever addressing form was drawn.
 import {
-  DATA_ADDR, EBP, EBX, EDI, ESI, ESP, FIXED_FLAGS, INPUT_FLAGS, LOW_ADDR, MAX_CODE, type OracleCase, STACK_ADDR, WINDOW,
+  CODE_ADDR, DATA_ADDR, EBP, EBX, EDI, ESI, ESP, FIXED_FLAGS, INPUT_FLAGS, LOW_ADDR, MAX_CODE, type OracleCase, STACK_ADDR, WINDOW,
 } from './layout.ts';
 import { type FlagContext, undefinedFlags } from './undefined-flags.ts';
 
@@ -68,8 +68,6 @@ export class Builder {
   form = '';
   undefFlags = 0;
   readonly undefRegs = new Uint32Array(8);
-  /** Memory operands are allowed (sequences allow them in the first instruction only). */
-  allowMem = true;
   private readonly code: number[] = [];
   private prefixes: number[] = [];
   private body: number[] = [];
@@ -77,8 +75,11 @@ export class Builder {
   private readonly addrRegs = new Map<number, number>();
   private readonly post: (() => void)[] = [];
 
-  /** `lowWindow`: the host can map LOW_ADDR, so 16-bit addressing (67h) may access memory. */
-  constructor(readonly rng: Rng, readonly index: number, readonly lowWindow = false) {
+  /**
+   * `lowWindow`: the host can map LOW_ADDR, so 16-bit addressing may access memory. `code16`: the snippet
+   * runs in a 16-bit code segment, where the default operand and address sizes are 16 and 66h/67h select 32.
+   */
+  constructor(readonly rng: Rng, readonly index: number, readonly lowWindow = false, readonly code16 = false) {
     for (let i = 0; i < 8; i++) this.regs[i] = this.value(32);
     this.regs[ESP] = STACK_ADDR + (rng.chance(0.9) ? 0x60 + 4 * rng.int(0x11) : rng.range(0x60, 0xa0));
     this.eflags = rng.u32() & INPUT_FLAGS;
@@ -149,10 +150,24 @@ export class Builder {
 
   // ---- code ----
   pfx(...bytes: number[]): void { this.prefixes.push(...bytes); }
-  /** 66h when the operand size is 16 (the code segment is 32-bit). */
-  osize(width: number): void { if (width === 16) this.pfx(0x66); }
+  /** 66h when the operand size differs from the code segment's default (8-bit operations take none). */
+  osize(width: number): void { if (width !== 8 && (width === 16) !== this.code16) this.pfx(0x66); }
+  /** 67h when the address size differs from the code segment's default. */
+  asize(bits: number): void { if ((bits === 16) !== this.code16) this.pfx(0x67); }
+  /** Operand size of near branches, PUSH of the return address etc. in this code segment. */
+  get defaultWidth(): number { return this.code16 ? 16 : 32; }
+  /** The EIP value of snippet offset `off` (16-bit code: the offset in the segment based at CODE_ADDR). */
+  eipAt(off: number): number { return this.code16 ? off : CODE_ADDR + off; }
   emit(...bytes: number[]): void { this.body.push(...bytes); }
   imm(width: number, v: number): void { for (let i = 0; i < width / 8; i++) this.body.push((v >>> (8 * i)) & 0xff); }
+  /**
+   * Occasionally a prefix the instruction ignores: 66h on an 8-bit operation, 67h when there is no
+   * memory operand (only call where that holds). The decoder must not let them change anything.
+   */
+  ignoredPrefix(width: number, rm?: RmOperand): void {
+    if (width === 8 && this.rng.chance(0.05)) this.pfx(0x66);
+    if (rm?.kind !== 'mem' && this.rng.chance(0.04)) this.pfx(0x67);
+  }
   /** Close the current instruction: prefixes in a random order (all orders are legal), then its body. */
   end(): void {
     const p = this.prefixes;
@@ -176,6 +191,8 @@ export class Builder {
   noEsp = false;
   /** Building a multi-instruction sequence: register values at later instructions are not known here. */
   inSequence = false;
+  /** Memory operands use [disp32] only (no registers, so earlier instructions cannot move them). */
+  absoluteOnly = false;
   /** A register number for a `width`-bit operand (for 8 bits, 4..7 are AH CH DH BH, never ESP). */
   reg(width = 32): number { return width !== 8 && this.noEsp ? this.regNoSp() : this.rng.int(8); }
   /** A register other than ESP (for operands whose value must not move the stack). */
@@ -183,7 +200,7 @@ export class Builder {
 
   /** A register or memory r/m operand of `width` bits (memory in about half the cases). */
   rm(width: number, opts: MemOptions & { memChance?: number; noEsp?: boolean } = {}): RmOperand {
-    if (this.allowMem && this.rng.chance(opts.memChance ?? 0.5)) return this.mem(width / 8, opts);
+    if (this.rng.chance(opts.memChance ?? 0.5)) return this.mem(width / 8, opts);
     const reg = opts.noEsp && width !== 8 ? this.regNoSp() : this.reg(width);
     return { kind: 'reg', reg };
   }
@@ -210,10 +227,9 @@ export class Builder {
    */
   mem(size: number, opts: MemOptions = {}): MemOperand {
     const rng = this.rng;
-    if (!this.allowMem) throw new Error('generator: memory operand where none is allowed');
     const avoid = new Set(opts.avoid ?? []);
     for (const r of this.addrRegs.keys()) avoid.add(r);
-    if (this.lowWindow && rng.chance(0.12)) {
+    if (this.lowWindow && !this.absoluteOnly && rng.chance(this.code16 ? 0.7 : 0.12)) {
       const m16 = this.mem16(size, avoid, opts);
       if (m16) return m16;
     }
@@ -224,7 +240,7 @@ export class Builder {
         return r;
       }
     };
-    const form = rng.pick(ADDRESS_FORMS);
+    const form = this.absoluteOnly ? 'disp32' : rng.pick(ADDRESS_FORMS);
     const sib = form.startsWith('sib');
     const mod = form === 'disp32' || form === 'base' || form === 'sib' || form === 'sib-nobase' ? 0 : form.endsWith('disp8') ? 1 : 2;
     let base = -1, index = -1, scale = 0;
@@ -281,6 +297,7 @@ export class Builder {
     }
     for (const [r, v] of regVals) this.addrRegs.set(r, v);
 
+    this.asize(32);
     this.segmentOverride(opts);
 
     const d8 = (v: number) => [v & 0xff];
@@ -320,7 +337,7 @@ export class Builder {
       this.addrRegs.set(regs[1], (upper() | second) >>> 0);
       this.addrRegs.set(regs[0], (upper() | ((target - second - disp) & 0xffff)) >>> 0);
     } else if (regs.length === 1) this.addrRegs.set(regs[0], (upper() | ((target - disp) & 0xffff)) >>> 0);
-    this.pfx(0x67);
+    this.asize(16);
     this.segmentOverride(opts);
     const dispBytes = mod === 1 ? [disp & 0xff] : mod === 2 || regs.length === 0 ? [disp & 0xff, (disp >>> 8) & 0xff] : [];
     return { kind: 'mem', addr: target, encode: (regField: number) => [(mod << 6) | (regField << 3) | rm, ...dispBytes] };
@@ -339,9 +356,10 @@ export class Builder {
     for (const [r, v] of this.addrRegs) this.regs[r] = v;
     for (const fn of this.post) fn();
     if (this.code.length > MAX_CODE) throw new Error(`generator: ${form} snippet is ${this.code.length} bytes`);
+    if (this.code16) form = `${form} [16-bit code]`;
     return {
       index: this.index, mnemonic, form,
-      code: Uint8Array.from(this.code),
+      code: Uint8Array.from(this.code), code16: this.code16,
       regs: this.regs, eflags: (this.eflags & INPUT_FLAGS) | FIXED_FLAGS,
       data: this.data, stack: this.stack, low: this.low,
       undefFlags: this.undefFlags, undefRegs: this.undefRegs,

@@ -4,7 +4,7 @@
 // and records the flags the SDM leaves undefined (undefined-flags.ts). Same seed, same cases.
 import { Builder, Rng, widthMask, type RmOperand } from './builder.ts';
 import {
-  CODE_ADDR, DATA_ADDR, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, LOW_ADDR, type OracleCase, OF, STACK_ADDR, WINDOW,
+  CODE_ADDR, DATA_ADDR, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, LOW_ADDR, MAX_CODE, type OracleCase, OF, STACK_ADDR, WINDOW,
 } from './layout.ts';
 
 export const DEFAULT_SEED = 0x1986_0486;
@@ -49,11 +49,13 @@ const alu: Gen = (b) => {
     b.emit(k * 8 + (enc === 0 ? 0 : 2) + (w === 8 ? 0 : 1));
     b.modrm(r, rm);
     fill(b, rm, w); b.setReg(r, w, b.value(w));
+    b.ignoredPrefix(w, rm);
     form = enc === 0 ? `${lock}${name} ${rmName(w)}, r${w}` : `${name} r${w}, ${rmName(w)}`;
   } else if (enc === 2) {
     b.emit(k * 8 + (w === 8 ? 4 : 5));
     b.imm(w, b.value(w));
     b.setReg(EAX, w, b.value(w));
+    b.ignoredPrefix(w);
     form = `${name} ${accName(w)}, imm${w}`;
   } else {
     const rm = b.rm(w, { writes: k !== 7 });
@@ -63,6 +65,7 @@ const alu: Gen = (b) => {
     const iw = op === 0x81 ? w : 8;
     b.imm(iw, b.value(iw));
     fill(b, rm, w);
+    b.ignoredPrefix(w, rm);
     form = `${lock}${name} ${rmName(w)}, imm${iw} (${op.toString(16)} /${k})`;
   }
   b.undef(name);
@@ -112,6 +115,7 @@ const negNot: Gen = (b) => {
   const lock = maybeLock(b, rm);
   b.emit(w === 8 ? 0xf6 : 0xf7); b.modrm(neg ? 3 : 2, rm);
   b.store(rm, w, rng.chance(0.15) ? 0 : b.value(w));
+  b.ignoredPrefix(w, rm);
   return { mnemonic: name, form: `${lock}${name} ${rmName(w)}` };
 };
 
@@ -161,6 +165,7 @@ const mulDiv: Gen = (b) => {
     b.store(rm, w, Number(divisor & BigInt(widthMask(w))));
   }
   b.undef(name);
+  b.ignoredPrefix(w, rm);
   return { mnemonic: name, form: `${name} ${rmName(w)}` };
 };
 
@@ -207,6 +212,7 @@ const shift: Gen = (b) => {
     form = `${name} ${rmName(w)}, imm8`;
   }
   b.undef(name, () => ({ count: count() & 0x1f, width: w }));
+  b.ignoredPrefix(w, rm);
   return { mnemonic: name, form };
 };
 
@@ -252,7 +258,8 @@ const bitTest: Gen = (b) => {
   b.osize(w);
   const byImm = rng.int(2);
   const r = b.regNoSp();
-  const rm = b.rm(w, { avoid: [r], writes: k !== 0 });
+  // In a sequence the offset register may change before this runs: no register-offset memory form there.
+  const rm = b.rm(w, { avoid: [r], writes: k !== 0, memChance: b.inSequence && !byImm ? 0 : 0.5 });
   const lock = k !== 0 ? maybeLock(b, rm) : '';
   fill(b, rm, w);
   if (byImm) {
@@ -297,6 +304,7 @@ const bswap: Gen = (b) => {
 const setcc: Gen = (b) => {
   const cc = b.rng.int(16), rm = b.rm(8, { writes: true });
   b.emit(0x0f, 0x90 + cc); b.modrm(0, rm);
+  b.ignoredPrefix(8, rm);
   return { mnemonic: 'SETcc', form: `SET${CC[cc]} r/m8` };
 };
 
@@ -321,7 +329,7 @@ const movx: Gen = (b) => {
 };
 
 const mov: Gen = (b) => {
-  const rng = b.rng, enc = b.allowMem ? rng.int(5) : rng.int(3);
+  const rng = b.rng, enc = rng.int(5);
   const w = rng.pick(W_ALL);
   b.osize(w);
   if (enc === 0) {
@@ -341,9 +349,12 @@ const mov: Gen = (b) => {
   }
   // moffs forms: a 32-bit absolute address, no ModRM.
   const store = rng.int(2);
-  const addr = DATA_ADDR + rng.range(0, WINDOW - w / 8);
+  // The offset has the address size: 16 bits reach only the low window.
+  const a16 = b.lowWindow && rng.chance(b.code16 ? 0.7 : 0.2);
+  b.asize(a16 ? 16 : 32);
+  const addr = (a16 ? LOW_ADDR : DATA_ADDR) + rng.range(0, WINDOW - w / 8);
   if (rng.chance(0.15)) b.pfx(rng.pick(store ? [0x26, 0x36, 0x3e] : [0x26, 0x2e, 0x36, 0x3e]));
-  b.emit((store ? 0xa2 : 0xa0) + (w === 8 ? 0 : 1), ...d32(addr));
+  b.emit((store ? 0xa2 : 0xa0) + (w === 8 ? 0 : 1), ...(a16 ? [addr & 0xff, addr >>> 8] : d32(addr)));
   return { mnemonic: 'MOV', form: store ? `MOV moffs${w}, ${accName(w)}` : `MOV ${accName(w)}, moffs${w}` };
 };
 
@@ -397,9 +408,9 @@ const cmpxchg8b: Gen = (b) => {
 
 /** LEA computes the address without accessing memory: any register values, any form, 32- or 16-bit addressing. */
 const lea: Gen = (b) => {
-  const rng = b.rng, w = rng.pick(W_WIDE), a16 = rng.chance(0.35);
+  const rng = b.rng, w = rng.pick(W_WIDE), a16 = rng.chance(b.code16 ? 0.65 : 0.35);
   b.osize(w);
-  if (a16) b.pfx(0x67);
+  b.asize(a16 ? 16 : 32);
   const r = b.reg(w);
   const mod = rng.int(3), rm = rng.int(8);
   b.emit(0x8d, (mod << 6) | (r << 3) | rm);
@@ -459,8 +470,8 @@ const strings: Gen = (b) => {
   const down = rng.int(2);
   b.eflags = (b.eflags & ~DF) | (down ? DF : 0);
   // With 67h the string instruction uses SI, DI and CX: their upper halves are random and must survive.
-  const a16 = b.lowWindow && rng.chance(0.3);
-  if (a16) b.pfx(0x67);
+  const a16 = b.lowWindow && rng.chance(b.code16 ? 0.7 : 0.3);
+  b.asize(a16 ? 16 : 32);
   const upper = () => (a16 ? rng.u32() & 0xffff_0000 : 0);
   const count = prefix ? rng.pick([0, 1, 2, 3, rng.int(9), rng.int(9)]) : 0;
   if (prefix) b.setReg(ECX, 32, (upper() | count) >>> 0);
@@ -492,13 +503,13 @@ const strings: Gen = (b) => {
     if (name === 'SCAS') b.setReg(EAX, w, acc);
   }
   const mnemonic = `${prefix}${name}`;
-  return { mnemonic, form: `${mnemonic}${w === 8 ? 'B' : w === 16 ? 'W' : 'D'} DF=${down}${a16 ? ' (67: SI/DI/CX)' : ''}` };
+  return { mnemonic, form: `${mnemonic}${w === 8 ? 'B' : w === 16 ? 'W' : 'D'} DF=${down}${a16 ? ' (SI/DI/CX)' : ''}` };
 };
 
 // ---------------------------------------------------------------- stack
 
 const pushPop: Gen = (b) => {
-  const rng = b.rng, which = rng.int(9), w = rng.chance(0.2) ? 16 : 32;
+  const rng = b.rng, which = rng.int(9), w = rng.chance(0.2) ? 48 - b.defaultWidth : b.defaultWidth;
   b.osize(w);
   switch (which) {
     case 0: { const r = b.reg(w); b.emit(0x50 + r); return { mnemonic: 'PUSH', form: `PUSH r${w} (50+r)` }; }
@@ -534,17 +545,18 @@ const pushPop: Gen = (b) => {
 const xlat: Gen = (b) => {
   const rng = b.rng, k = rng.int(WINDOW);
   // With 67h the table is at BX (the upper half of EBX is ignored).
-  const a16 = b.lowWindow && rng.chance(0.3);
-  if (a16) { b.pfx(0x67); b.setReg(EBX, 32, ((rng.u32() & 0xffff_0000) | (LOW_ADDR + k)) >>> 0); }
+  const a16 = b.lowWindow && rng.chance(b.code16 ? 0.7 : 0.3);
+  b.asize(a16 ? 16 : 32);
+  if (a16) b.setReg(EBX, 32, ((rng.u32() & 0xffff_0000) | (LOW_ADDR + k)) >>> 0);
   else b.setReg(EBX, 32, (rng.chance(0.8) ? DATA_ADDR : STACK_ADDR) + k);
   b.setReg(EAX, 8, rng.int(WINDOW - k));
   if (rng.chance(0.2)) b.pfx(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
   b.emit(0xd7);
-  return { mnemonic: 'XLAT', form: a16 ? 'XLAT (67: BX)' : 'XLAT' };
+  return { mnemonic: 'XLAT', form: a16 ? 'XLAT (BX)' : 'XLAT' };
 };
 
 const enterLeave: Gen = (b) => {
-  const rng = b.rng, w = rng.chance(0.25) ? 16 : 32;
+  const rng = b.rng, w = rng.chance(0.25) ? 48 - b.defaultWidth : b.defaultWidth;
   b.osize(w);
   b.setReg(EBP, 32, STACK_ADDR + rng.range(0x40, 0xf0) & ~(rng.chance(0.8) ? 3 : 0));
   if (rng.chance(0.5)) {
@@ -568,35 +580,37 @@ function filler(b: Builder): number {
 
 const branch: Gen = (b) => {
   const rng = b.rng, which = rng.int(12);
-  const end = () => CODE_ADDR + b.codeLength;
+  // Near displacements, return addresses and indirect targets have the code segment's operand size.
+  const dw = b.defaultWidth;
+  const end = () => b.eipAt(b.codeLength);
   switch (which) {
     case 0: case 1: {
       const cc = rng.int(16), near = which === 1;
       // Build the filler after the branch, then patch the displacement.
-      if (near) b.emit(0x0f, 0x80 + cc, 0, 0, 0, 0); else b.emit(0x70 + cc, 0);
+      if (near) { b.emit(0x0f, 0x80 + cc); b.imm(dw, 0); } else b.emit(0x70 + cc, 0);
       b.end();
       const at = b.codeLength, n = filler(b);
-      patchDisp(b, at, n, near ? 4 : 1);
-      return { mnemonic: 'Jcc', form: `J${CC[cc]} rel${near ? 32 : 8}` };
+      patchDisp(b, at, n, near ? dw / 8 : 1);
+      return { mnemonic: 'Jcc', form: `J${CC[cc]} rel${near ? dw : 8}` };
     }
     case 2: case 3: {
       const near = which === 3;
-      if (near) b.emit(0xe9, 0, 0, 0, 0); else b.emit(0xeb, 0);
+      if (near) { b.emit(0xe9); b.imm(dw, 0); } else b.emit(0xeb, 0);
       b.end();
       const at = b.codeLength, n = filler(b);
-      patchDisp(b, at, n, near ? 4 : 1);
-      return { mnemonic: 'JMP', form: `JMP rel${near ? 32 : 8}` };
+      patchDisp(b, at, n, near ? dw / 8 : 1);
+      return { mnemonic: 'JMP', form: `JMP rel${near ? dw : 8}` };
     }
     case 4: case 5: {
-      // LOOP/LOOPE/LOOPNE/JECXZ; with 67h they count CX instead of ECX.
-      const op = rng.pick([0xe0, 0xe1, 0xe2, 0xe3]), a16 = rng.chance(0.25);
-      if (a16) b.pfx(0x67);
+      // LOOP/LOOPE/LOOPNE/JECXZ count CX or ECX by the address size.
+      const op = rng.pick([0xe0, 0xe1, 0xe2, 0xe3]), a16 = rng.chance(b.code16 ? 0.75 : 0.25);
+      b.asize(a16 ? 16 : 32);
       b.setReg(ECX, 32, rng.pick([0, 1, 2, b.value(32), 0x1_0000, 0x1_0001]));
       b.emit(op, 0); b.end();
       const at = b.codeLength, n = filler(b);
       patchDisp(b, at, n, 1);
       const name = ['LOOPNE', 'LOOPE', 'LOOP', 'JECXZ'][op - 0xe0];
-      return { mnemonic: name, form: `${a16 && name === 'JECXZ' ? 'JCXZ' : name} rel8${a16 ? ' (67, CX)' : ''}` };
+      return { mnemonic: name, form: `${a16 && name === 'JECXZ' ? 'JCXZ' : name} rel8${a16 ? ' (CX)' : ''}` };
     }
     case 6: {
       // A backward LOOP: INC EAX; LOOP -3, ECX times.
@@ -606,19 +620,19 @@ const branch: Gen = (b) => {
       return { mnemonic: ['LOOPNE', 'LOOPE', 'LOOP'][op - 0xe0], form: 'LOOPcc rel8 (backward)' };
     }
     case 7: {
-      b.emit(0xe8, 0, 0, 0, 0); b.end();
+      b.emit(0xe8); b.imm(dw, 0); b.end();
       const at = b.codeLength, n = filler(b);
-      patchDisp(b, at, n, 4);
-      return { mnemonic: 'CALL', form: 'CALL rel32' };
+      patchDisp(b, at, n, dw / 8);
+      return { mnemonic: 'CALL', form: `CALL rel${dw}` };
     }
     case 8: case 9: {
-      // CALL/JMP r/m32 with the target (the snippet's end) in a register or in memory.
+      // CALL/JMP r/m with the target (the snippet's end) in a register or in memory.
       const call = which === 8;
-      const rm = b.rm(32, { noEsp: true });
+      const rm = b.rm(dw, { noEsp: true });
       b.emit(0xff); b.modrm(call ? 2 : 4, rm); b.end();
       filler(b);
-      b.later(() => b.store(rm, 32, end()));
-      return { mnemonic: call ? 'CALL' : 'JMP', form: `${call ? 'CALL' : 'JMP'} r/m32` };
+      b.later(() => b.store(rm, dw, end()));
+      return { mnemonic: call ? 'CALL' : 'JMP', form: `${call ? 'CALL' : 'JMP'} r/m${dw}` };
     }
     default: {
       // RET / RET imm16 to the snippet's end, whose address is at [ESP].
@@ -626,7 +640,7 @@ const branch: Gen = (b) => {
       if (imm) { b.emit(0xc2); b.imm(16, 4 * rng.int(8) + (rng.chance(0.1) ? 2 : 0)); } else b.emit(0xc3);
       b.end();
       filler(b);
-      b.later(() => b.poke(b.regs[ESP], 4, end()));
+      b.later(() => b.poke(b.regs[ESP], dw / 8, end()));
       return { mnemonic: 'RET', form: imm ? 'RET imm16' : 'RET' };
     }
   }
@@ -662,7 +676,7 @@ const traps: Gen = (b) => {
 };
 
 const invalid: Gen = (b) => {
-  const rng = b.rng, which = rng.int(6);
+  const rng = b.rng, which = rng.int(7);
   switch (which) {
     case 0: b.emit(0x0f, 0x0b); return { mnemonic: '#UD', form: 'UD2' };
     case 1: b.emit(0x8d, 0xc0 | rng.int(64)); return { mnemonic: '#UD', form: 'LEA r, r' };
@@ -673,6 +687,14 @@ const invalid: Gen = (b) => {
       return { mnemonic: '#UD', form: 'FE /2../7' };
     }
     case 4: { const rm = b.rm(32); b.emit(0xff); b.modrm(7, rm); return { mnemonic: '#UD', form: 'FF /7' }; }
+    case 5: {
+      // The 15-byte limit: redundant prefixes on ADD r/m32, r32; one byte too many is #GP(0).
+      const total = rng.range(14, 16);
+      const prefixes = total - 2;
+      for (let i = 0; i < prefixes; i++) b.emit(rng.pick([0x3e, 0x26, 0x36, 0x67]));
+      b.emit(0x01, 0xc0 | rng.int(64));
+      return total > 15 ? { mnemonic: '#GP', form: 'instruction longer than 15 bytes' } : { mnemonic: 'ADD', form: `ADD r/m32, r32 with ${prefixes} prefixes` };
+    }
     default: {
       // LOCK on an instruction that cannot take it: a register destination, MOV, CMP, NOP, INC r.
       b.pfx(0xf0);
@@ -686,20 +708,92 @@ const invalid: Gen = (b) => {
   }
 };
 
+// ---------------------------------------------------------------- self-modifying code
+
+/** One-byte instructions that are safe to run anywhere in a snippet (no ESP, no control flow). */
+const ONE_BYTE = [0x40, 0x41, 0x42, 0x43, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4d, 0x4e, 0x4f, 0x90, 0xf5, 0xf8, 0xf9, 0x98, 0x99];
+
+/**
+ * The snippet rewrites code ahead of itself (in the same decoded block, for the emulator): the new bytes
+ * must run. Modern x86 guarantees that; the i486 needed a jump to flush its prefetch queue, which no
+ * real program relies on, so the oracle expects the modern behaviour.
+ */
+const smc: Gen = (b) => {
+  const rng = b.rng, which = rng.int(4), gap = rng.int(3);
+  const gapFill = () => { for (let i = 0; i < gap; i++) b.emit(rng.pick(ONE_BYTE)); b.end(); };
+  if (which === 0 || which === 1) {
+    // MOV byte [abs32], imm8 / ADD byte [abs32], imm8 onto a later one-byte instruction.
+    const add = which === 1;
+    if (b.code16) b.emit(0x67); // [disp32] needs 32-bit addressing
+    const addrAt = b.codeLength + 2;
+    b.emit(add ? 0x80 : 0xc6, 0x05, 0, 0, 0, 0, add ? rng.pick([1, 2, 8]) : rng.pick(ONE_BYTE)); b.end();
+    gapFill();
+    const at = b.codeLength;
+    b.emit(rng.pick([0x40, 0x41, 0x42, 0x43, 0x45, 0x46, 0x47])); b.end();
+    b.patch(addrAt, 4, CODE_ADDR + at);
+    return { mnemonic: 'SMC', form: add ? 'ADD byte [code], imm8' : 'MOV byte [code], imm8' };
+  }
+  if (which === 2) {
+    // MOV dword [abs32], imm32 onto the immediate of a later MOV r32, imm32.
+    if (b.code16) b.emit(0x66, 0x67);
+    const addrAt = b.codeLength + 2;
+    b.emit(0xc7, 0x05, 0, 0, 0, 0); b.imm(32, b.value(32)); b.end();
+    gapFill();
+    if (b.code16) b.emit(0x66);
+    const immAt = b.codeLength + 1;
+    b.emit(0xb8 + b.regNoSp()); b.imm(32, b.value(32)); b.end();
+    b.patch(addrAt, 4, CODE_ADDR + immAt);
+    return { mnemonic: 'SMC', form: 'MOV dword [code], imm32' };
+  }
+  // REP STOSB over the bytes right after it.
+  const n = rng.range(1, 4);
+  b.eflags &= ~DF;
+  b.setReg(ECX, 32, n);
+  b.setReg(EAX, 8, rng.pick(ONE_BYTE));
+  b.emit(0xf3);
+  if (b.code16) b.emit(0x67); // EDI, not DI
+  b.emit(0xaa); b.end();
+  b.setReg(EDI, 32, CODE_ADDR + b.codeLength);
+  for (let i = 0; i < n + gap; i++) b.emit(rng.pick([0x40, 0x41, 0x42, 0x43, 0x45, 0x46, 0x47]));
+  return { mnemonic: 'SMC', form: 'REP STOSB over the next bytes' };
+};
+
 // ---------------------------------------------------------------- sequences (lazy-flag stress)
 
+/** Stack traffic inside sequences: PUSH/POP of registers, PUSHF, and POPF of a clean flags image. */
+const stackStep: Gen = (b) => {
+  const rng = b.rng, which = rng.int(5);
+  if (which === 0) { const r = b.regNoSp(); b.emit(0x50 + r); return { mnemonic: 'PUSH', form: 'PUSH r (50+r)' }; }
+  if (which === 1) { const r = b.regNoSp(); b.emit(0x58 + r); return { mnemonic: 'POP', form: 'POP r (58+r)' }; }
+  if (which === 2) { b.emit(0x9c); return { mnemonic: 'PUSHF', form: 'PUSHF' }; }
+  if (which === 3) { b.emit(0x9c); b.end(); b.emit(0x58 + b.regNoSp()); return { mnemonic: 'PUSHF', form: 'PUSHF; POP r' }; }
+  b.osize(32); b.emit(0x68); b.imm(32, (rng.u32() & 0xcd5) | 0x202); b.end(); b.osize(32); b.emit(0x9d);
+  return { mnemonic: 'POPF', form: 'PUSH imm32; POPFD' };
+};
+
+/** A short conditional branch over one-byte INCs: consumes the flags the previous instruction left. */
+const jccShort: Gen = (b) => {
+  const cc = b.rng.int(16);
+  b.emit(0x70 + cc, 0); b.end();
+  const at = b.codeLength, n = filler(b);
+  patchDisp(b, at, n, 1);
+  return { mnemonic: 'Jcc', form: `J${CC[cc]} rel8` };
+};
+
 /** Register-only instructions with no undefined flags: any may precede another. */
-const DEFINED: Gen[] = [alu, alu, alu, incDec, negNot, setcc, cmovcc, mov, movx, xchg, convert, flagOps, ahFlags, lea, xadd, cmpxchg, bswap];
+const DEFINED: Gen[] = [alu, alu, alu, incDec, negNot, setcc, cmovcc, mov, movx, xchg, convert, flagOps, ahFlags, lea, xadd, cmpxchg, bswap, stackStep, jccShort];
 /** Any of these may come last (their undefined flags are then masked). */
-const LAST: Gen[] = [...DEFINED, alu, shift, shift, mulDiv, imulMulti, bcd, bitTest, doubleShift, test];
+const LAST: Gen[] = [...DEFINED, alu, shift, shift, mulDiv, imulMulti, bcd, bitTest, doubleShift, test, jccShort];
 
 const sequence: Gen = (b) => {
   const rng = b.rng, n = rng.range(2, 4);
   b.noEsp = true;
   b.inSequence = true;
   const parts: string[] = [];
-  for (let i = 0; i < n; i++) {
-    b.allowMem = i === 0;
+  // Stop early when the next instruction might not fit (the longest drawn here is under 15 bytes).
+  for (let i = 0; i < n && b.codeLength <= MAX_CODE - 15; i++) {
+    // The first instruction may use any addressing form; later ones [disp32] only (registers have moved).
+    b.absoluteOnly = i > 0;
     const g = i === n - 1 ? rng.pick(LAST) : rng.pick(DEFINED);
     // Undefined-flag masks are only valid for the last instruction: earlier ones draw defined forms only.
     parts.push(g(b).form);
@@ -742,6 +836,7 @@ export const FAMILIES: readonly { name: string; weight: number; gen: Gen }[] = [
   { name: 'branch', weight: 5, gen: branch },
   { name: 'traps', weight: 1.5, gen: traps },
   { name: 'invalid', weight: 1, gen: invalid },
+  { name: 'self-modifying code', weight: 1, gen: smc },
   { name: 'sequence', weight: 8, gen: sequence },
 ];
 
@@ -749,16 +844,19 @@ const TOTAL_WEIGHT = FAMILIES.reduce((s, f) => s + f.weight, 0);
 
 /** Case `index` of the stream for `seed` (each case has its own PRNG, so any case can be regenerated alone). */
 export interface GenerateOptions {
-  /** The host maps LOW_ADDR: memory operands with 16-bit addressing (67h) are generated too. */
+  /** The host maps LOW_ADDR: memory operands with 16-bit addressing are generated too. */
   lowWindow?: boolean;
+  /** The host can run 16-bit code segments: a quarter of the cases run in one. */
+  code16?: boolean;
 }
 
 export function generateCase(seed: number, index: number, opts: GenerateOptions = {}): OracleCase {
   const rng = new Rng((Math.imul(seed >>> 0, 0x9e37_79b1) ^ Math.imul(index + 1, 0x85eb_ca6b)) >>> 0);
+  const code16 = rng.u32() < 0x4000_0000 && (opts.code16 ?? false);
   let pick = rng.u32() / 0x1_0000_0000 * TOTAL_WEIGHT;
   let fam = FAMILIES[FAMILIES.length - 1];
   for (const f of FAMILIES) { if ((pick -= f.weight) < 0) { fam = f; break; } }
-  const b = new Builder(rng, index, opts.lowWindow ?? false);
+  const b = new Builder(rng, index, opts.lowWindow ?? false, code16);
   const { mnemonic, form } = fam.gen(b);
   return b.finish(mnemonic, form);
 }

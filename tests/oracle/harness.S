@@ -8,13 +8,33 @@
  *   run_snippet (called from C)  -> saves the C context on the host stack, loads EFLAGS with POPFD
  *                                   from a private slot, loads EAX..EDI, then ESP, and jumps to the
  *                                   code page (CODE_ADDR).
- *   snippet bytes, then "jmp case_done" (written by harness.c after the snippet)
+ *   snippet bytes, then "jmp case_done" (written by harness.c after the snippet; for 16-bit code
+ *                                   run_snippet16 enters by a far jump and the snippet ends with a
+ *                                   32-bit far jump back to the flat code segment)
  *   case_done                    -> stores ESP and the other registers, PUSHFD into a private slot,
  *                                   restores the C context and returns to C.
  *   on a fault: the C signal handler (running on the alternate signal stack) records the state from
  *   the ucontext and redirects the saved EIP to fault_resume, which restores the C context the same way.
  */
         .text
+
+        /* run_snippet16: the same, but enters the snippet in the 16-bit LDT code segment (far jump). */
+        .globl  run_snippet16
+        .type   run_snippet16, @function
+run_snippet16:
+        pushal
+        movl    %esp, host_esp
+        movl    $case_eflags, %esp
+        popfl
+        movl    case_regs+0, %eax
+        movl    case_regs+4, %ecx
+        movl    case_regs+8, %edx
+        movl    case_regs+12, %ebx
+        movl    case_regs+20, %ebp
+        movl    case_regs+24, %esi
+        movl    case_regs+28, %edi
+        movl    case_regs+16, %esp
+        ljmp    *code16_entry
 
         .globl  run_snippet
         .type   run_snippet, @function
@@ -75,6 +95,11 @@ signal_restorer:
         .align  4
 code_entry:
         .long   0x00100000
+        /* Far pointer (offset, selector) to offset 0 of the 16-bit code segment; harness.c sets the selector. */
+        .globl  code16_entry
+code16_entry:
+        .long   0
+        .word   0
         .globl  host_esp
 host_esp:
         .long   0

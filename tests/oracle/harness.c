@@ -12,10 +12,16 @@
  *   LOW_ADDR   0x00008000  a 256-byte window that 16-bit addressing (67h) can reach; mapped only if the
  *                          kernel allows it (vm.mmap_min_addr <= 0x8000), else accesses there fault
  *
+ * 16-bit code: a case with mode bit 0 set runs in a 16-bit code segment (LDT entry 0 made with
+ * modify_ldt: base CODE_ADDR, limit 0xFFFF, D = 0), entered by a far jump to offset 0; the snippet is
+ * followed by "66 EA case_done:flat-CS" instead of the near jump. EIPs reported stay linear
+ * (CODE_ADDR + offset). If modify_ldt is unavailable such a case reports signal 255.
+ *
  * Input (stdin): any number of 840-byte case records, little-endian, back to back, until EOF:
  *   off   size
  *     0      1   len        snippet length, 1..32
- *     1      3   reserved   zero
+ *     1      1   mode       bit 0: run in the 16-bit code segment
+ *     2      2   reserved   zero
  *     4     32   code       snippet bytes (len used)
  *    36     32   regs[8]    EAX ECX EDX EBX ESP EBP ESI EDI on entry
  *    68      4   eflags     on entry; only CF PF AF ZF SF DF OF (mask 0xCD5) are taken, the harness adds
@@ -59,6 +65,7 @@ typedef unsigned int u32;
 #define SYS_exit 1
 #define SYS_read 3
 #define SYS_write 4
+#define SYS_modify_ldt 123
 #define SYS_rt_sigaction 174
 #define SYS_sigaltstack 186
 #define SYS_mmap2 192
@@ -81,6 +88,8 @@ u32 case_eflags;
 u32 out_regs[8];
 u32 out_eflags;
 extern void run_snippet(void);
+extern void run_snippet16(void);
+extern u32 code16_entry[2];
 extern void case_done(void);
 extern void fault_resume(void);
 extern void signal_restorer(void);
@@ -118,6 +127,9 @@ static int map_fixed(u32 addr, u32 prot) {
   return (u32)r == addr;
 }
 static int low_mapped;
+static int ldt_ok;
+static u32 host_cs;
+#define LDT_CS16 0x7 /* LDT entry 0, TI = 1, RPL 3 */
 
 static void on_fault(int sig, void *info, void *ucv) {
   (void)info;
@@ -126,6 +138,7 @@ static void on_fault(int sig, void *info, void *ucv) {
   fault_trapno = sc[SC_TRAPNO];
   fault_err = sc[SC_ERR];
   fault_eip = sc[SC_EIP];
+  if ((sc[SC_CS] & 0xffff) == LDT_CS16) { fault_eip += CODE_ADDR; sc[SC_CS] = host_cs; }
   fault_cr2 = sc[SC_CR2];
   out_regs[0] = sc[SC_EAX]; out_regs[1] = sc[SC_ECX]; out_regs[2] = sc[SC_EDX]; out_regs[3] = sc[SC_EBX];
   out_regs[4] = sc[SC_ESP]; out_regs[5] = sc[SC_EBP]; out_regs[6] = sc[SC_ESI]; out_regs[7] = sc[SC_EDI];
@@ -180,11 +193,20 @@ static void run_one(void) {
   u8 *code = (u8 *)CODE_ADDR, *data = (u8 *)DATA_ADDR, *stack = (u8 *)STACK_ADDR;
   u32 len = in_rec[0];
   if (len == 0 || len > MAX_CODE) die("harness: bad snippet length\n");
+  u32 code16 = in_rec[1] & 1;
   memcpy(code, in_rec + 4, len);
-  /* jmp case_done: E9 rel32, relative to the end of the jmp. */
-  code[len] = 0xe9;
-  put32(code + len + 1, (u32)case_done - (CODE_ADDR + len + 5));
-  for (u32 i = len + 5; i < MAX_CODE + 16; i++) code[i] = 0xf4;
+  u32 tail = len;
+  if (code16) {
+    /* jmp far flat-CS:case_done with a 32-bit offset (66h in 16-bit code). */
+    code[tail++] = 0x66; code[tail++] = 0xea;
+    put32(code + tail, (u32)case_done); tail += 4;
+    code[tail++] = (u8)host_cs; code[tail++] = (u8)(host_cs >> 8);
+  } else {
+    /* jmp case_done: E9 rel32, relative to the end of the jmp. */
+    code[tail++] = 0xe9;
+    put32(code + tail, (u32)case_done - (CODE_ADDR + tail + 4)); tail += 4;
+  }
+  for (u32 i = tail; i < MAX_CODE + 16; i++) code[i] = 0xf4;
   for (int i = 0; i < 8; i++) case_regs[i] = get32(in_rec + 36 + 4 * i);
   case_eflags = (get32(in_rec + 68) & 0xcd5u) | 0x202u;
   memcpy(data, in_rec + 72, WINDOW);
@@ -193,7 +215,9 @@ static void run_one(void) {
 
   fault_signal = 0; fault_trapno = 0; fault_err = 0; fault_cr2 = 0;
   fault_eip = CODE_ADDR + len;
-  run_snippet();
+  if (code16 && !ldt_ok) fault_signal = 255;
+  else if (code16) run_snippet16();
+  else run_snippet();
 
   if (out_len + OUT_SIZE > sizeof out_buf) flush_out();
   u8 *o = out_buf + out_len;
@@ -218,6 +242,15 @@ void _start(void) {
   if (!map_fixed(CODE_ADDR, PROT_RWX) || !map_fixed(DATA_ADDR, PROT_RW) || !map_fixed(STACK_ADDR, PROT_RW))
     die("harness: mmap2 MAP_FIXED failed\n");
   low_mapped = map_fixed(LOW_ADDR, PROT_RW);
+  {
+    /* struct user_desc: entry 0, base, limit, flags (seg_32bit 0, contents 2 = code, useable 1). */
+    u32 desc[4] = { 0, CODE_ADDR, 0xffff, (2u << 1) | (1u << 6) };
+    ldt_ok = sys3(SYS_modify_ldt, 1, (u32)desc, 16) == 0;
+    __asm__ volatile("movl %%cs, %0" : "=r"(host_cs));
+    host_cs &= 0xffff;
+    code16_entry[0] = 0;
+    code16_entry[1] = LDT_CS16;
+  }
   memset((void *)CODE_ADDR, 0xf4, PAGE);
   install(4);  /* SIGILL: #UD */
   install(5);  /* SIGTRAP: #DB, #BP */

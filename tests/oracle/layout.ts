@@ -38,6 +38,8 @@ export interface OracleCase {
   mnemonic: string;
   form: string;
   code: Uint8Array;
+  /** Run in a 16-bit code segment (base CODE_ADDR, limit 0xFFFF): default operand and address size 16. */
+  code16: boolean;
   regs: Uint32Array;
   eflags: number;
   data: Uint8Array;
@@ -70,6 +72,7 @@ export function encodeCases(cases: readonly OracleCase[]): Buffer {
     const o = n * IN_RECORD;
     if (c.code.length < 1 || c.code.length > MAX_CODE) throw new Error(`case ${c.index}: snippet length ${c.code.length}`);
     buf[o] = c.code.length;
+    buf[o + 1] = c.code16 ? 1 : 0;
     buf.set(c.code, o + 4);
     for (let i = 0; i < 8; i++) buf.writeUInt32LE(c.regs[i] >>> 0, o + 36 + 4 * i);
     buf.writeUInt32LE(c.eflags >>> 0, o + 68);
@@ -101,6 +104,7 @@ export function decodeResults(out: Buffer, count: number): OracleResult[] {
       low: new Uint8Array(out.subarray(o + 568, o + 568 + WINDOW)),
     };
     if (out.readUInt32LE(o + 824)) r.error = 'host: the snippet wrote outside the compared windows (generator bug)';
+    if (signal === 255) r.error = 'host: cannot run 16-bit code (modify_ldt failed)';
     if (signal !== 0 && trapno === 14) r.error = `host: page fault at ${hex(out.readUInt32LE(o + 16))} (${SIGNALS[signal] ?? signal}): the generator let an address leave the windows`;
     results.push(r);
   }

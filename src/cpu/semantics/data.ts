@@ -1,6 +1,7 @@
 // Data transfer and flag-control instructions (SDM Vol. 1 7.3.1, 7.3.13; Vol. 2 MOV MOVZX MOVSX XCHG LEA
-// CBW/CWDE CWD/CDQ XLAT LAHF SAHF CLC STC CMC CLD STD NOP SALC). Segment-register, control-register and
-// debug-register moves are system instructions (system.ts).
+// CBW/CWDE CWD/CDQ XLAT LAHF SAHF CLC STC CMC CLD STD NOP). Segment-register, control-register and
+// debug-register moves are system instructions (system.ts). SALC (D6) is not here: the decoder treats it
+// as invalid, as GNU objdump does.
 import { DS } from '../../decoder/instruction.ts';
 import { getCF, getEflags } from '../flags.ts';
 import { effectiveAddress, maskOf, modifier, reader, signExtend, writer } from '../operands.ts';
@@ -101,9 +102,6 @@ export const DATA: EmitterTable = {
   CMC: ({ cpu }) => { const s = cpu.s; return () => setFlagBits(s, CF, getCF(s) ^ CF); },
   CLD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] &= ~DF; }; },
   STD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] |= DF; }; },
-
-  // SALC (D6, undocumented): AL = CF ? FF : 00.
-  SALC: ({ cpu }) => { const s = cpu.s; return () => { cpu.r8[0] = getCF(s) ? 0xff : 0; }; },
 
   // NOP, the multi-byte NOP Ev (no memory access), PAUSE.
   NOP: () => () => {},

@@ -1,9 +1,10 @@
 // Shifts and rotates (SDM Vol. 2 SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR, SHLD, SHRD). The count is masked to 5
 // bits; a masked count of 0 changes nothing, flags included. Flags the SDM leaves undefined follow what
-// Intel hardware does (measured on the host CPU): OF is always the OF of the first one-bit step, i.e. it
-// is computed from the original operand whatever the count; shifts clear AF; for 8/16-bit SHL/SHR with
-// a count above the width CF is the bit shifted out of the (wider) internal value, so 0; 16-bit SHLD/SHRD
-// with a count above 16 shift the 48-bit value dest:src:dest.
+// Intel hardware does (measured on the host CPU): OF is the OF of the first one-bit step, i.e. it is
+// computed from the original operand whatever the count (except ROL/ROR of a register by an immediate
+// count above 1, which leave OF alone); shifts clear AF; for 8/16-bit SHL/SHR with a count above the
+// width CF is the bit shifted out of the (wider) internal value, so 0; 16-bit SHLD/SHRD with a count above
+// 16 shift the 48-bit value dest:src:dest.
 import { getCF, getOF, setResultFlags } from '../flags.ts';
 import { maskOf, modifier, reader, signExtend, type Exec } from '../operands.ts';
 import { AF, CF, ECX, EFLAGS, LAZY_MASK, OF } from '../state.ts';

@@ -12,7 +12,7 @@ import { DS, ES, PREFIX_REP, PREFIX_REPNE } from '../../decoder/instruction.ts';
 import { BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
 import { getZF, OP_SUB, setLazy } from '../flags.ts';
 import { maskOf } from '../operands.ts';
-import { DF, EAX, ECX, EDI, EDX, EFLAGS, EIP, ESI, PAGE_SHIFT, RAM_OFFSET } from '../state.ts';
+import { CR0, CR0_PG, DF, EAX, ECX, EDI, EDX, EFLAGS, EIP, ESI, PAGE_SHIFT, RAM_OFFSET } from '../state.ts';
 import type { EmitContext, Emitter, EmitterTable } from './emitter.ts';
 import { checkIoPermission } from './system.ts';
 
@@ -96,8 +96,12 @@ function stringEmitter(build: (c: EmitContext, srcSeg: number) => StringForm): E
   };
 }
 
-/** True when no RAM page in [lin, lin + bytes) holds decoded code (plain writes need no invalidation). */
-function noCodeIn(cpu: Cpu, lin: number, bytes: number): boolean {
+/**
+ * True when [lin, lin + bytes) may be written straight into RAM: paging is off (linear = physical) and no
+ * page in the range holds decoded code (whose writes must go through the invalidating path).
+ */
+function plainRam(cpu: Cpu, lin: number, bytes: number): boolean {
+  if (cpu.s[CR0] & CR0_PG) return false;
   const flags = cpu.pageFlags;
   for (let p = lin >>> PAGE_SHIFT, last = (lin + bytes - 1) >>> PAGE_SHIFT; p <= last; p++) if (flags[p] !== 0) return false;
   return true;
@@ -114,7 +118,7 @@ function fastMovs(c: EmitContext, srcSeg: number): FastRep {
     // An element-by-element forward copy into a destination that starts inside the source replicates the
     // source's head; memmove would not. (A destination below the source copies the same either way.)
     if (di > si && di < si + bytes) return false;
-    if (!noCodeIn(cpu, di, bytes)) return false;
+    if (!plainRam(cpu, di, bytes)) return false;
     u8.copyWithin(RAM_OFFSET + di, RAM_OFFSET + si, RAM_OFFSET + si + bytes);
     s[ESI] = si + bytes; s[EDI] = di + bytes; s[ECX] = n - count;
     if (s[ECX] !== 0) yieldRep(c);
@@ -129,7 +133,7 @@ function fastStos(c: EmitContext): FastRep {
     if (s[EFLAGS] & DF || cpu.segSlow[ES] !== 0) return false;
     const count = Math.min(n >>> 0, REP_CHUNK), bytes = count * size;
     const di = s[EDI] >>> 0;
-    if (di + bytes > ram || !noCodeIn(cpu, di, bytes)) return false;
+    if (di + bytes > ram || !plainRam(cpu, di, bytes)) return false;
     const at = RAM_OFFSET + di, v = s[EAX];
     if (size === 1) u8.fill(v & 0xff, at, at + bytes);
     else {

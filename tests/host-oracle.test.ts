@@ -1,0 +1,160 @@
+// The host CPU as the interpreter's oracle: seeded random snippets covering the non-system i386/i486
+// integer instructions run natively (tests/oracle/harness.c) and in the emulator; registers, flags
+// (minus what the SDM leaves undefined), memory windows and exceptions must agree.
+//   X86JIT_SEED=<n|0xhex>  another seed (printed on failure; default fixed)   X86JIT_CASES=<n>  case count
+//   X86JIT_HOST_HARNESS=prebuilt  use the committed tests/oracle/harness.bin instead of building with gcc
+import { describe, expect, it } from 'vitest';
+import { describeMismatch, diffResults, flagNames } from './oracle/compare.ts';
+import { EmulatorOracle } from './oracle/emulator.ts';
+import { DEFAULT_SEED, FAMILIES, generateCase, generateCases } from './oracle/generate.ts';
+import { type Harness, hostHarness, prebuiltHarness, runOnHost } from './oracle/host.ts';
+import { AF, CF, CODE_ADDR, DATA_ADDR, OF, type OracleCase, type OracleResult, PF, SF, STACK_ADDR, WINDOW, ZF } from './oracle/layout.ts';
+import { disassemble, objdumpAvailable } from './oracle/objdump.ts';
+
+const parseNum = (s: string | undefined): number | undefined => (s === undefined || s === '' ? undefined : Number(s));
+const SEED = (parseNum(process.env.X86JIT_SEED) ?? DEFAULT_SEED) >>> 0;
+const CASES = parseNum(process.env.X86JIT_CASES) ?? 100_000;
+const BATCH = 20_000;
+const SHOW = 20;
+
+const host = hostHarness();
+if (!host.harness) console.warn(`host-oracle: SKIPPED — ${host.reason}`);
+const harness = host.harness!;
+const hasObjdump = objdumpAvailable();
+if (!hasObjdump) console.warn('host-oracle: objdump not found, the encoding check is skipped');
+
+/** A case built by hand: `code` from the given registers, flags and data. */
+function handCase(code: number[], regs: Partial<Record<'eax' | 'ecx' | 'edx' | 'ebx' | 'esi' | 'edi', number>>, eflags = 0x202): OracleCase {
+  const r = Uint32Array.of(regs.eax ?? 0, regs.ecx ?? 0, regs.edx ?? 0, regs.ebx ?? 0, STACK_ADDR + 0x80, 0, regs.esi ?? 0, regs.edi ?? 0);
+  return {
+    index: 0, mnemonic: 'hand', form: 'hand', code: Uint8Array.from(code), code16: false, regs: r, eflags,
+    data: new Uint8Array(WINDOW).map((_, i) => i), stack: new Uint8Array(WINDOW), low: new Uint8Array(WINDOW),
+    undefFlags: 0, undefRegs: new Uint32Array(8),
+  };
+}
+
+/** Tokens objdump (Intel syntax) prints for a generated mnemonic. */
+function objdumpPattern(mnemonic: string): RegExp | undefined {
+  const special: Record<string, RegExp> = {
+    SETcc: /\bset[a-z]+\b/, CMOVcc: /\bcmov[a-z]+\b/, Jcc: /\bj(?!mp)[a-z]+\b/, NOP: /\bnop\b|\bxchg ax,ax\b/,
+    PUSHA: /\bpusha/, POPA: /\bpopa/, PUSHF: /\bpushf/, POPF: /\bpopf/, JECXZ: /\bj(e)?cxz\b/,
+    'REPE CMPS': /\brepz cmps\b/, 'REPE SCAS': /\brepz scas\b/, 'REPNE CMPS': /\brepnz cmps\b/, 'REPNE SCAS': /\brepnz scas\b/,
+  };
+  if (mnemonic === 'sequence' || mnemonic === 'SMC' || mnemonic === '#UD' || mnemonic === '#GP') return undefined;
+  return special[mnemonic] ?? new RegExp(`\\b${mnemonic.toLowerCase()}[wd]?\\b`);
+}
+
+describe('host-CPU oracle', () => {
+  it('generates the same cases for the same seed', () => {
+    const a = generateCase(SEED, 12345), b = generateCase(SEED, 12345), c = generateCase(SEED + 1, 12345);
+    expect(Buffer.from(a.code).equals(Buffer.from(b.code))).toBe(true);
+    expect([...a.regs]).toEqual([...b.regs]);
+    expect(Buffer.from(a.data).equals(Buffer.from(c.data))).toBe(false);
+  });
+
+  it.skipIf(!hasObjdump)('encodes every generated instruction as objdump decodes it', () => {
+    const cases = generateCases(SEED, 0, 10_000, { lowWindow: true });
+    const dis = disassemble(cases.map((c) => c.code));
+    const bad: string[] = [];
+    cases.forEach((c, i) => {
+      const text = dis[i].instructions.map((x) => x.text).join(' ; ');
+      const pattern = objdumpPattern(c.mnemonic);
+      // #UD/#GP cases are meant to be invalid: objdump's idea of their length is not checked.
+      const ok = c.mnemonic === '#UD' || c.mnemonic === '#GP' || (dis[i].boundaryOk && !text.includes('(bad)') && (!pattern || pattern.test(text)));
+      if (!ok) bad.push(`${c.form}: ${Buffer.from(c.code).toString('hex')} -> ${text}`);
+    });
+    expect(bad.slice(0, 20)).toEqual([]);
+  });
+
+  const prebuilt = prebuiltHarness();
+  it.skipIf(!host.harness)('reproduces hand-checked results on the host (built and committed prebuilt harness)', () => {
+    expect(prebuilt.reason).toBeUndefined();
+    for (const h of [harness, prebuilt.harness!]) handChecked(h);
+  });
+
+  function handChecked(h: Harness): void {
+    const [add, div0, pushPop, int3, load, ud2] = runOnHost([
+      handCase([0x01, 0xd8], { eax: 0x7fff_ffff, ebx: 1 }), // add eax, ebx
+      handCase([0xf7, 0xf3], { eax: 5 }), // div ebx (= 0)
+      handCase([0x50, 0x5b], { eax: 0x1234_5678 }), // push eax; pop ebx
+      handCase([0x90, 0xcc], {}), // nop; int3
+      handCase([0x8b, 0x43, 0x10], { ebx: DATA_ADDR }), // mov eax, [ebx + 0x10]
+      handCase([0x0f, 0x0b], {}), // ud2
+    ], h);
+    expect(add.vector).toBe(-1);
+    expect(add.regs[0]).toBe(0x8000_0000);
+    expect(add.eflags & (OF | SF | ZF | AF | PF | CF)).toBe(OF | SF | AF | PF);
+    expect(add.eip).toBe(CODE_ADDR + 2);
+    expect([div0.vector, div0.eip, div0.regs[0]]).toEqual([0, CODE_ADDR, 5]);
+    expect([pushPop.regs[3], pushPop.regs[4]]).toEqual([0x1234_5678, STACK_ADDR + 0x80]);
+    expect([...pushPop.stack.subarray(0x7c, 0x80)]).toEqual([0x78, 0x56, 0x34, 0x12]);
+    expect([int3.vector, int3.eip]).toEqual([3, CODE_ADDR + 2]); // a trap: EIP after INT3
+    expect(load.regs[0]).toBe(0x1312_1110);
+    expect([ud2.vector, ud2.eip]).toEqual([6, CODE_ADDR]);
+  }
+
+  it.skipIf(!host.harness)('notices a wrong emulator result (the comparison is not vacuous)', () => {
+    const cases = generateCases(SEED, 0, 200);
+    const results = runOnHost(cases, harness);
+    let caught = 0;
+    cases.forEach((c, i) => {
+      const h = results[i];
+      const wrongReg: OracleResult = { ...h, regs: Uint32Array.from(h.regs, (v, j) => (j === 2 ? v ^ 0x100 : v)) };
+      const wrongMem: OracleResult = { ...h, data: h.data.map((v, j) => (j === 7 ? v ^ 1 : v)) };
+      const wrongVector: OracleResult = { ...h, vector: h.vector < 0 ? 0 : -1 };
+      if (diffResults(c, h, h).length === 0 && diffResults(c, h, wrongReg).length && diffResults(c, h, wrongMem).length && diffResults(c, h, wrongVector).length) caught++;
+    });
+    expect(caught).toBe(cases.length);
+  });
+
+  it.skipIf(!host.harness)(`interpreter agrees with the host CPU on ${CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, CASES * 0.5) }, () => {
+    const emu = new EmulatorOracle();
+    const perMnemonic = new Map<string, { cases: number; faults: number; mismatches: number }>();
+    const shown: { c: OracleCase; h: OracleResult; e: OracleResult; d: string[] }[] = [];
+    let mismatches = 0;
+    for (let start = 0; start < CASES; start += BATCH) {
+      const cases = generateCases(SEED, start, Math.min(BATCH, CASES - start), { lowWindow: harness.lowWindow });
+      const hostResults = runOnHost(cases, harness);
+      cases.forEach((c, i) => {
+        const h = hostResults[i], e = emu.run(c);
+        const d = diffResults(c, h, e);
+        const s = perMnemonic.get(c.mnemonic) ?? { cases: 0, faults: 0, mismatches: 0 };
+        s.cases++;
+        if (h.vector >= 0) s.faults++;
+        if (d.length) {
+          s.mismatches++;
+          mismatches++;
+          if (shown.length < SHOW) shown.push({ c, h, e, d });
+        }
+        perMnemonic.set(c.mnemonic, s);
+      });
+    }
+
+    const rows = [...perMnemonic].sort(([a], [b]) => a.localeCompare(b))
+      .map(([m, s]) => `${m} ${s.cases}${s.faults ? `/${s.faults}x` : ''}${s.mismatches ? ` !${s.mismatches}` : ''}`);
+    console.log(`host-oracle: seed ${SEED}, ${CASES} cases, 16-bit addressing window ${harness.lowWindow ? 'on' : 'off (the host cannot map below 64 KiB)'}, `
+      + `harness ${harness.source}\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`);
+
+    if (mismatches) {
+      const dis = hasObjdump ? disassemble(shown.map(({ c }) => c.code)) : undefined;
+      const byMnemonic = [...perMnemonic].filter(([, s]) => s.mismatches).map(([m, s]) => `${m} ${s.mismatches}`).join(', ');
+      console.log(`host-oracle: ${mismatches} mismatches (${byMnemonic}); the first ${shown.length}:\n\n`
+        + shown.map(({ c, h, e, d }, i) => describeMismatch(SEED, c, h, e, d, dis?.[i].instructions.map((x) => x.text).join(' ; '))).join('\n\n'));
+    }
+    // Every family must have produced cases (a generator regression would otherwise shrink coverage silently).
+    const expected = ['ADD', 'ADC', 'SBB', 'DIV', 'IDIV', 'SHLD', 'DAA', 'AAM', 'BTS', 'BSF', 'CMPXCHG8B', 'REPE CMPS', 'POPF', 'ENTER', 'XLAT', 'Jcc', 'BOUND', '#UD', '#GP', 'SMC', 'sequence'];
+    if (CASES >= 20_000) expect(expected.filter((m) => !perMnemonic.has(m))).toEqual([]);
+    expect(FAMILIES.length).toBeGreaterThan(20);
+    expect(mismatches, `${mismatches} of ${CASES} cases differ from the host CPU (undefined flags masked: e.g. ${flagNames(AF)} after AND)`).toBe(0);
+  });
+});
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(' ')) {
+    if (cur.length + word.length + 1 > width && cur) { lines.push(cur); cur = word; } else cur = cur ? `${cur} ${word}` : word;
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
