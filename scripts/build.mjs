@@ -10,6 +10,7 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
+  minify: true,
   external: ['binaryen', 'tinybench'],
   banner: { js: '' },
   logLevel: 'warning',

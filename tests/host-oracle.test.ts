@@ -53,8 +53,8 @@ describe('host-CPU oracle', () => {
   });
 
   it.skipIf(!hasObjdump)('encodes every generated instruction as objdump decodes it', () => {
-    const cases = generateCases(SEED, 0, 10_000, { lowWindow: true });
-    const dis = disassemble(cases.map((c) => c.code));
+    const cases = generateCases(SEED, 0, 10_000, { lowWindow: true, code16: true });
+    const dis = disassemble(cases.map((c) => c.code), cases.map((c) => c.code16));
     const bad: string[] = [];
     cases.forEach((c, i) => {
       const text = dis[i].instructions.map((x) => x.text).join(' ; ');
@@ -70,6 +70,12 @@ describe('host-CPU oracle', () => {
   it.skipIf(!host.harness)('reproduces hand-checked results on the host (built and committed prebuilt harness)', () => {
     expect(prebuilt.reason).toBeUndefined();
     for (const h of [harness, prebuilt.harness!]) handChecked(h);
+    // The committed binary must be the current sources' build: same features, same results.
+    const pre = prebuilt.harness!;
+    expect([pre.lowWindow, pre.code16]).toEqual([harness.lowWindow, harness.code16]);
+    const cases = generateCases(SEED, 0, 2000, { lowWindow: harness.lowWindow, code16: harness.code16 });
+    const a = runOnHost(cases, harness), b = runOnHost(cases, pre);
+    expect(cases.filter((c, i) => diffResults(c, a[i], b[i]).length).map((c) => c.form)).toEqual([]);
   });
 
   function handChecked(h: Harness): void {
@@ -113,7 +119,7 @@ describe('host-CPU oracle', () => {
     const shown: { c: OracleCase; h: OracleResult; e: OracleResult; d: string[] }[] = [];
     let mismatches = 0;
     for (let start = 0; start < CASES; start += BATCH) {
-      const cases = generateCases(SEED, start, Math.min(BATCH, CASES - start), { lowWindow: harness.lowWindow });
+      const cases = generateCases(SEED, start, Math.min(BATCH, CASES - start), { lowWindow: harness.lowWindow, code16: harness.code16 });
       const hostResults = runOnHost(cases, harness);
       cases.forEach((c, i) => {
         const h = hostResults[i], e = emu.run(c);
@@ -132,11 +138,12 @@ describe('host-CPU oracle', () => {
 
     const rows = [...perMnemonic].sort(([a], [b]) => a.localeCompare(b))
       .map(([m, s]) => `${m} ${s.cases}${s.faults ? `/${s.faults}x` : ''}${s.mismatches ? ` !${s.mismatches}` : ''}`);
-    console.log(`host-oracle: seed ${SEED}, ${CASES} cases, 16-bit addressing window ${harness.lowWindow ? 'on' : 'off (the host cannot map below 64 KiB)'}, `
-      + `harness ${harness.source}\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`);
+    console.log(`host-oracle: seed ${SEED}, ${CASES} cases, harness ${harness.source}; 16-bit addressing window `
+      + `${harness.lowWindow ? 'on' : 'off (the host cannot map below 64 KiB)'}; 16-bit code segments ${harness.code16 ? 'on' : 'off (no modify_ldt)'}`
+      + `\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`);
 
     if (mismatches) {
-      const dis = hasObjdump ? disassemble(shown.map(({ c }) => c.code)) : undefined;
+      const dis = hasObjdump ? disassemble(shown.map(({ c }) => c.code), shown.map(({ c }) => c.code16)) : undefined;
       const byMnemonic = [...perMnemonic].filter(([, s]) => s.mismatches).map(([m, s]) => `${m} ${s.mismatches}`).join(', ');
       console.log(`host-oracle: ${mismatches} mismatches (${byMnemonic}); the first ${shown.length}:\n\n`
         + shown.map(({ c, h, e, d }, i) => describeMismatch(SEED, c, h, e, d, dis?.[i].instructions.map((x) => x.text).join(' ; '))).join('\n\n'));

@@ -18,6 +18,8 @@ export const ATTR_UNUSABLE = 0x10000;
 
 /** Why the run loop must leave the current block after this instruction (bit set, see breakBlock). */
 export const BREAK_CODE_WRITE = 1, BREAK_STOP = 2, BREAK_MODE = 4;
+/** A conditional branch in the middle of a block was taken (a side exit): CS is unchanged, links stay valid. */
+export const BREAK_JUMP = 8;
 
 export class Cpu {
   /** The CPU-state block as 32-bit slots (state.ts). */

@@ -4,7 +4,7 @@
 // (a REP string instruction counts once per execution, which may cover many iterations).
 import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
-import { BREAK_STOP, type Cpu } from './cpu.ts';
+import { BREAK_JUMP, BREAK_STOP, type Cpu } from './cpu.ts';
 import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
@@ -42,7 +42,8 @@ export class Interpreter {
         checkClock = 0;
         if (performance.now() > deadline) return 'timeout';
       }
-      if (s[EFLAGS] & TF) {
+      // TF can only become set by an instruction that ends its block with a BREAK (POPF, IRET, interrupts).
+      if (block === null && s[EFLAGS] & TF) {
         // Single-stepping: one instruction at a time through the careful path, then #DB.
         const r = this.runCareful(1, opts);
         budget -= 1;
@@ -89,9 +90,10 @@ export class Interpreter {
       }
       cpu.instructions += i;
       budget -= i;
-      if (cpu.breakBlock !== 0) {
+      const why = cpu.breakBlock;
+      if (why !== 0 && why !== BREAK_JUMP) {
         block = null; // CS, mode or code may have changed: no link from here
-        if (cpu.breakBlock & BREAK_STOP) return 'stop';
+        if (why & BREAK_STOP) return 'stop';
       }
     }
     return 'budget';

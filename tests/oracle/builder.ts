@@ -191,6 +191,8 @@ export class Builder {
   noEsp = false;
   /** Building a multi-instruction sequence: register values at later instructions are not known here. */
   inSequence = false;
+  /** Only forms without undefined flags (a sequence's instructions before the last). */
+  definedOnly = false;
   /** Memory operands use [disp32] only (no registers, so earlier instructions cannot move them). */
   absoluteOnly = false;
   /** A register number for a `width`-bit operand (for 8 bits, 4..7 are AH CH DH BH, never ESP). */
@@ -347,8 +349,15 @@ export class Builder {
   private segmentOverride(opts: MemOptions): void {
     const rng = this.rng;
     if (opts.overrides === false || !rng.chance(0.12)) return;
-    const seg = opts.writes && rng.chance(0.15) ? 0x2e : rng.pick([0x26, 0x36, 0x3e, 0x2e].filter((p) => !opts.writes || p !== 0x2e));
-    this.pfx(seg);
+    this.pfx(opts.writes && rng.chance(0.15) ? 0x2e : this.readSegment(!opts.writes));
+  }
+
+  /**
+   * A segment override prefix for a read: ES, SS, DS (flat on both sides), and CS when it is flat too
+   * (not in 16-bit code, whose CS is based at CODE_ADDR). A write through CS is #GP either way.
+   */
+  readSegment(allowCs = true): number {
+    return this.rng.pick(allowCs && !this.code16 ? [0x26, 0x2e, 0x36, 0x3e] : [0x26, 0x36, 0x3e]);
   }
 
   finish(mnemonic: string, form: string): OracleCase {

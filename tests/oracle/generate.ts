@@ -25,7 +25,7 @@ const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>
 /** Give the operand a fresh edge-rich value of its width (register values are 32-bit random otherwise). */
 function fill(b: Builder, rm: RmOperand, w: number): void { b.store(rm, w, b.value(w)); }
 
-/** An operand writes to memory that is not lockable in this form: LOCK only where the SDM allows it. */
+/** Sometimes a LOCK prefix on a memory destination (callers pass only forms the SDM lets LOCK). */
 function maybeLock(b: Builder, rm: RmOperand, p = 0.2): string {
   if (rm.kind === 'mem' && b.rng.chance(p)) { b.pfx(0xf0); return 'LOCK '; }
   return '';
@@ -35,7 +35,7 @@ function maybeLock(b: Builder, rm: RmOperand, p = 0.2): string {
 
 const alu: Gen = (b) => {
   const rng = b.rng;
-  const k = b.noEsp ? rng.pick(ALU_DEFINED) : rng.int(8);
+  const k = b.definedOnly ? rng.pick(ALU_DEFINED) : rng.int(8);
   const name = ALU[k];
   const enc = rng.int(6);
   let w = rng.pick(W_ALL);
@@ -353,7 +353,7 @@ const mov: Gen = (b) => {
   const a16 = b.lowWindow && rng.chance(b.code16 ? 0.7 : 0.2);
   b.asize(a16 ? 16 : 32);
   const addr = (a16 ? LOW_ADDR : DATA_ADDR) + rng.range(0, WINDOW - w / 8);
-  if (rng.chance(0.15)) b.pfx(rng.pick(store ? [0x26, 0x36, 0x3e] : [0x26, 0x2e, 0x36, 0x3e]));
+  if (rng.chance(0.15)) b.pfx(b.readSegment(!store));
   b.emit((store ? 0xa2 : 0xa0) + (w === 8 ? 0 : 1), ...(a16 ? [addr & 0xff, addr >>> 8] : d32(addr)));
   return { mnemonic: 'MOV', form: store ? `MOV moffs${w}, ${accName(w)}` : `MOV ${accName(w)}, moffs${w}` };
 };
@@ -423,7 +423,7 @@ const lea: Gen = (b) => {
     if (mod === 1) b.imm(8, rng.int(256));
     else if (mod === 2 || (mod === 0 && (rm === 5 || (rm === 4 && base === 5)))) b.imm(32, b.value(32));
   }
-  if (rng.chance(0.1)) b.pfx(rng.pick([0x26, 0x2e, 0x36, 0x3e])); // ignored by LEA
+  if (rng.chance(0.1)) b.pfx(b.readSegment()); // ignored by LEA
   return { mnemonic: 'LEA', form: `LEA r${w}, m (${a16 ? 16 : 32}-bit addressing)` };
 };
 
@@ -473,7 +473,8 @@ const strings: Gen = (b) => {
   const a16 = b.lowWindow && rng.chance(b.code16 ? 0.7 : 0.3);
   b.asize(a16 ? 16 : 32);
   const upper = () => (a16 ? rng.u32() & 0xffff_0000 : 0);
-  const count = prefix ? rng.pick([0, 1, 2, 3, rng.int(9), rng.int(9)]) : 0;
+  // Mostly short runs; sometimes up to 60 bytes (bulk-copy fast paths in an emulator start somewhere).
+  const count = prefix ? rng.pick([0, 1, 2, 3, rng.int(9), rng.int(9), rng.int(Math.floor(60 / size) + 1)]) : 0;
   if (prefix) b.setReg(ECX, 32, (upper() | count) >>> 0);
   const n = Math.max(count, 1);
   const pointers: number[] = [];
@@ -486,7 +487,13 @@ const strings: Gen = (b) => {
   };
   if (usesSi) place(ESI);
   if (usesDi) place(EDI);
-  if (usesSi && rng.chance(0.15)) b.pfx(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
+  // Overlapping source and destination (EDI = ESI + small delta): REP MOVSB with EDI = ESI + 1 replicates a byte.
+  if (usesSi && usesDi && rng.chance(0.25)) {
+    const delta = rng.range(-4, 4);
+    pointers[EDI] = pointers[ESI] + delta;
+    b.setReg(EDI, 32, ((b.regs[EDI] & (a16 ? 0xffff_0000 : 0)) | pointers[EDI]) >>> 0);
+  }
+  if (usesSi && rng.chance(0.15)) b.pfx(b.readSegment());
   b.emit(op + (w === 8 ? 0 : 1));
   b.osize(w);
   if (compares) {
@@ -550,7 +557,7 @@ const xlat: Gen = (b) => {
   if (a16) b.setReg(EBX, 32, ((rng.u32() & 0xffff_0000) | (LOW_ADDR + k)) >>> 0);
   else b.setReg(EBX, 32, (rng.chance(0.8) ? DATA_ADDR : STACK_ADDR) + k);
   b.setReg(EAX, 8, rng.int(WINDOW - k));
-  if (rng.chance(0.2)) b.pfx(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
+  if (rng.chance(0.2)) b.pfx(b.readSegment());
   b.emit(0xd7);
   return { mnemonic: 'XLAT', form: a16 ? 'XLAT (BX)' : 'XLAT' };
 };
@@ -794,7 +801,9 @@ const sequence: Gen = (b) => {
   for (let i = 0; i < n && b.codeLength <= MAX_CODE - 15; i++) {
     // The first instruction may use any addressing form; later ones [disp32] only (registers have moved).
     b.absoluteOnly = i > 0;
-    const g = i === n - 1 ? rng.pick(LAST) : rng.pick(DEFINED);
+    const last = i === n - 1 || b.codeLength > MAX_CODE - 30;
+    b.definedOnly = !last;
+    const g = last ? rng.pick(LAST) : rng.pick(DEFINED);
     // Undefined-flag masks are only valid for the last instruction: earlier ones draw defined forms only.
     parts.push(g(b).form);
     b.end();

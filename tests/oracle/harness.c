@@ -2,8 +2,11 @@
  * Host-CPU oracle harness: a freestanding i386 Linux program (int 0x80 system calls, no libc) that
  * runs x86 instruction snippets natively and reports the machine state after each one.
  *
- * Build: gcc -m32 -ffreestanding -nostdlib -static -fno-pie -no-pie -fno-stack-protector -O2
- *            -Wl,--build-id=none harness.c harness.S -o harness
+ * Build (tests/oracle/host.ts does this per test run; harness.bin is the same build, stripped, for
+ * machines without a 32-bit-capable gcc — rebuild it whenever this file or harness.S changes):
+ *   gcc -m32 -ffreestanding -nostdlib -static -fno-pie -no-pie -fno-stack-protector
+ *       -fno-tree-loop-distribute-patterns -O2 -Wall -Wl,--build-id=none harness.c harness.S -o harness.bin
+ *   strip harness.bin
  *
  * Fixed guest-visible addresses (the emulator side maps the same ones, so pointer values agree):
  *   CODE_ADDR  0x00100000  one RWX page: the snippet, then "jmp case_done" (E9 rel32), rest filled with HLT

@@ -20,29 +20,36 @@ export function objdumpAvailable(): boolean {
   return !r.error && r.status === 0;
 }
 
-export function disassemble(snippets: readonly Uint8Array[]): Disassembly[] {
+/** Disassemble snippets; `code16[i]` selects 16-bit decoding (objdump -m i8086) for snippet i. */
+export function disassemble(snippets: readonly Uint8Array[], code16?: readonly boolean[]): Disassembly[] {
+  const out: Disassembly[] = new Array(snippets.length);
+  for (const mode of [false, true]) {
+    const idx = snippets.map((_, i) => i).filter((i) => (code16?.[i] ?? false) === mode);
+    if (idx.length === 0) continue;
+    const part = disassembleMode(idx.map((i) => snippets[i]), mode ? 'i8086' : 'i386');
+    idx.forEach((i, k) => { out[i] = part[k]; });
+  }
+  return out;
+}
+
+function disassembleMode(snippets: readonly Uint8Array[], machine: string): Disassembly[] {
   const image = Buffer.alloc(snippets.length * STRIDE, 0x90);
   snippets.forEach((s, i) => image.set(s, i * STRIDE));
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-objdump-'));
   try {
     const file = join(dir, 'snippets.bin');
     writeFileSync(file, image);
-    const r = spawnSync('objdump', ['-D', '-b', 'binary', '-m', 'i386', '-M', 'intel', '-w', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const r = spawnSync('objdump', ['-D', '-b', 'binary', '-m', machine, '-M', 'intel', '-w', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
     if (r.error || r.status !== 0) throw new Error(`objdump failed: ${r.error?.message ?? r.stderr}`);
     const out: Disassembly[] = snippets.map(() => ({ instructions: [], boundaryOk: false }));
     // Lines look like "    1a:\t66 0f af c3          \timul   ax,bx".
-    const starts: { at: number; length: number; text: string }[] = [];
     for (const line of r.stdout.split('\n')) {
       const m = /^\s*([0-9a-f]+):\t([0-9a-f ]+)\t?(.*)$/.exec(line);
       if (!m) continue;
-      const bytes = m[2].trim().split(/\s+/).length;
-      starts.push({ at: parseInt(m[1], 16), length: bytes, text: m[3].trim().replace(/\s+/g, ' ') });
-    }
-    for (const s of starts) {
-      const k = Math.floor(s.at / STRIDE), off = s.at - k * STRIDE;
+      const at = parseInt(m[1], 16), length = m[2].trim().split(/\s+/).length;
+      const k = Math.floor(at / STRIDE), off = at - k * STRIDE;
       if (k >= snippets.length || off >= snippets[k].length) continue;
-      const d = out[k];
-      d.instructions.push({ offset: off, length: s.length, text: s.text });
+      out[k].instructions.push({ offset: off, length, text: m[3].trim().replace(/\s+/g, ' ') });
     }
     out.forEach((d, k) => {
       const last = d.instructions[d.instructions.length - 1];

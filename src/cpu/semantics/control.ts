@@ -2,7 +2,7 @@
 // CS-limit check, far transfers through code segments and call gates with the protection rules,
 // software interrupts and IRET.
 import { CS, SS } from '../../decoder/instruction.ts';
-import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, type Cpu } from '../cpu.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
 import { conditionFor, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
@@ -254,7 +254,7 @@ export const CONTROL: EmitterTable = {
   },
   JCC: (c) => {
     const { cpu } = c, taken = conditionFor(cpu.s, c.ins.cond), target = relTarget(c);
-    return () => { if (taken()) jumpNear(cpu, target); };
+    return () => { if (taken()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
   },
   CALL: (c) => {
     const { cpu, ins } = c, size = ins.opsize / 8, next = c.next;
@@ -295,8 +295,8 @@ export const CONTROL: EmitterTable = {
   JCXZ: (c) => {
     const { cpu, ins } = c, target = relTarget(c), s = cpu.s;
     return ins.adsize === 32
-      ? () => { if (s[ECX] === 0) jumpNear(cpu, target); }
-      : () => { if (cpu.r16[ECX << 1] === 0) jumpNear(cpu, target); };
+      ? () => { if (s[ECX] === 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } }
+      : () => { if (cpu.r16[ECX << 1] === 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
   },
   INT: (c) => {
     const { cpu, ins } = c, next = c.next;
@@ -337,6 +337,7 @@ function loop(c: EmitContext, kind: number): () => void {
     if (count === 0) return;
     if (kind !== 0 && getZF(s) !== zfWanted) return;
     jumpNear(cpu, target);
+    cpu.breakBlock |= BREAK_JUMP;
   };
 }
 

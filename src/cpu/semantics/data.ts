@@ -103,12 +103,6 @@ export const DATA: EmitterTable = {
   CLD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] &= ~DF; }; },
   STD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] |= DF; }; },
 
-  // NOP, the multi-byte NOP Ev (no memory access), PAUSE.
+  // NOP, also the multi-byte NOP Ev (no memory access) and PAUSE (F3 90).
   NOP: () => () => {},
-  PAUSE: () => () => {},
 };
-
-/** Aliases under the names the SDM also uses. */
-DATA.CWDE = DATA.CBW;
-DATA.CDQ = DATA.CWD;
-DATA.XLATB = DATA.XLAT;

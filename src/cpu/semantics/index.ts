@@ -29,9 +29,14 @@ export function emitterFor(ins: Instruction): Emitter | undefined {
   return EMITTERS[ins.op];
 }
 
-/** Mnemonics after which the block ends: control transfers and anything that changes how code runs. */
+/**
+ * Mnemonics after which the block ends: unconditional control transfers and anything that changes how
+ * code runs. Conditional branches (Jcc, LOOPcc, JCXZ) do not end a block: decoding continues on the
+ * fall-through path and a taken branch leaves the block as a side exit (a superblock), which keeps the
+ * run loop's per-block work off short loop bodies.
+ */
 const BLOCK_ENDERS = new Set([
-  'JMP', 'JCC', 'CALL', 'RET', 'RETF', 'IRET', 'IRETD', 'INT', 'INT1', 'INT3', 'INTO', 'LOOP', 'LOOPE', 'LOOPNE', 'JCXZ', 'JECXZ',
+  'JMP', 'CALL', 'RET', 'RETF', 'IRET', 'IRETD', 'INT', 'INT1', 'INT3', 'INTO',
   'HLT', 'POPF', 'STI', 'CLI', 'LMSW', 'LGDT', 'LIDT', 'LLDT', 'LTR', 'UD2', 'VMCALL', 'LSS', 'BOUND',
 ]);
 

@@ -1,6 +1,7 @@
 // Stack instructions (SDM PUSH, POP, PUSHA, POPA, PUSHF, POPF, ENTER, LEAVE): the stack width comes from
 // SS.B at execution time, the operand width from the instruction.
 import { SS } from '../../decoder/instruction.ts';
+import { BREAK_MODE } from '../cpu.ts';
 import { getEflags, setEflags } from '../flags.ts';
 import { reader, writer } from '../operands.ts';
 import { loadSegment } from '../segments.ts';
@@ -68,6 +69,7 @@ export const STACK: EmitterTable = {
       const merged = mergeFlags(cpu, v, size, false);
       cpu.addSP(size);
       setEflags(cpu.s, merged);
+      cpu.breakBlock |= BREAK_MODE; // TF or IF may have changed: the run loop re-checks
     };
   },
   ENTER: ({ cpu, ins }) => {
