@@ -11,9 +11,15 @@ import { type Harness, hostHarness, prebuiltHarness, runOnHost } from './oracle/
 import { AF, CF, CODE_ADDR, DATA_ADDR, OF, type OracleCase, type OracleResult, PF, SF, STACK_ADDR, WINDOW, ZF } from './oracle/layout.ts';
 import { disassemble, objdumpAvailable } from './oracle/objdump.ts';
 
-const parseNum = (s: string | undefined): number | undefined => (s === undefined || s === '' ? undefined : Number(s));
-const SEED = (parseNum(process.env.X86JIT_SEED) ?? DEFAULT_SEED) >>> 0;
-const CASES = parseNum(process.env.X86JIT_CASES) ?? 100_000;
+function parseNum(name: string): number | undefined {
+  const s = process.env[name];
+  if (s === undefined || s === '') return undefined;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${s}: expected a non-negative number (decimal or 0x hex)`);
+  return n;
+}
+const SEED = (parseNum('X86JIT_SEED') ?? DEFAULT_SEED) >>> 0;
+const CASES = parseNum('X86JIT_CASES') ?? 100_000;
 const BATCH = 20_000;
 const SHOW = 20;
 
@@ -75,7 +81,8 @@ describe('host-CPU oracle', () => {
     expect([pre.lowWindow, pre.code16]).toEqual([harness.lowWindow, harness.code16]);
     const cases = generateCases(SEED, 0, 2000, { lowWindow: harness.lowWindow, code16: harness.code16 });
     const a = runOnHost(cases, harness), b = runOnHost(cases, pre);
-    expect(cases.filter((c, i) => diffResults(c, a[i], b[i]).length).map((c) => c.form)).toEqual([]);
+    const differ = cases.filter((c, i) => diffResults(c, a[i], b[i]).length).map((c) => c.form);
+    expect(differ, 'tests/oracle/harness.bin is stale: rebuild it with the command in tests/oracle/harness.c').toEqual([]);
   });
 
   function handChecked(h: Harness): void {

@@ -105,7 +105,7 @@ export class CodeCache {
       }
       const next = (at + ins.length) & ipMask;
       const emit = emitterFor(ins);
-      const exec = emit ? emit({ cpu, ins, eip: at, next }) : () => { throw fault(UD); };
+      const exec = emit ? emit({ cpu, ins, eip: at, next }) : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
       ops.push({ ins, eip: at, next, exec });
       end = (csBase + at + ins.length) | 0;
       off = next;

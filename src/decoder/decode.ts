@@ -197,7 +197,7 @@ function decodeInstruction(bits: 16 | 32): Instruction {
     };
   } catch (e) {
     if (e !== TOO_LONG) throw e;
-    return invalid(prefixes, opcode, modrm);
+    return { ...invalid(prefixes, opcode, modrm), overlong: true };
   }
 }
 

@@ -69,4 +69,6 @@ export interface Instruction {
   opcode: number;
   /** The ModRM byte, or -1 if the instruction has none. */
   modrm: number;
+  /** Set on an INVALID instruction that would exceed 15 bytes: the processor raises #GP(0) rather than #UD. */
+  overlong?: true;
 }

@@ -56,18 +56,23 @@ function inverseOdd(f: number): number {
   return x >>> 0;
 }
 
+const SPECIAL_GRANULES = [0, 0xffff_ffff, 0x8080_8080, 0x7f7f_7f7f];
+
 const ADDRESS_FORMS = ['disp32', 'base', 'base+disp8', 'base+disp32', 'sib', 'sib-nobase', 'sib+disp8', 'sib+disp32'] as const;
 
+/** Bytes of case state in one allocation: regs, undefRegs, then the data, stack and low windows. */
+export const CASE_BYTES = 64 + 3 * WINDOW;
+
 export class Builder {
-  readonly regs = new Uint32Array(8);
+  readonly regs: Uint32Array;
   eflags: number;
-  readonly data = new Uint8Array(WINDOW);
-  readonly stack = new Uint8Array(WINDOW);
-  readonly low = new Uint8Array(WINDOW);
+  readonly data: Uint8Array;
+  readonly stack: Uint8Array;
+  readonly low: Uint8Array;
   mnemonic = '';
   form = '';
   undefFlags = 0;
-  readonly undefRegs = new Uint32Array(8);
+  readonly undefRegs: Uint32Array;
   private readonly code: number[] = [];
   private prefixes: number[] = [];
   private body: number[] = [];
@@ -79,7 +84,16 @@ export class Builder {
    * `lowWindow`: the host can map LOW_ADDR, so 16-bit addressing may access memory. `code16`: the snippet
    * runs in a 16-bit code segment, where the default operand and address sizes are 16 and 66h/67h select 32.
    */
-  constructor(readonly rng: Rng, readonly index: number, readonly lowWindow = false, readonly code16 = false) {
+  constructor(
+    readonly rng: Rng, readonly index: number, readonly lowWindow = false, readonly code16 = false,
+    /** Where the case's arrays live (CASE_BYTES at `at`): batches share one buffer instead of five small ones per case. */
+    arena: ArrayBuffer = new ArrayBuffer(CASE_BYTES), at = 0,
+  ) {
+    this.regs = new Uint32Array(arena, at, 8);
+    this.undefRegs = new Uint32Array(arena, at + 32, 8);
+    this.data = new Uint8Array(arena, at + 64, WINDOW);
+    this.stack = new Uint8Array(arena, at + 64 + WINDOW, WINDOW);
+    this.low = new Uint8Array(arena, at + 64 + 2 * WINDOW, WINDOW);
     for (let i = 0; i < 8; i++) this.regs[i] = this.value(32);
     this.regs[ESP] = STACK_ADDR + (rng.chance(0.9) ? 0x60 + 4 * rng.int(0x11) : rng.range(0x60, 0xa0));
     this.eflags = rng.u32() & INPUT_FLAGS;
@@ -90,11 +104,12 @@ export class Builder {
 
   /** Random bytes, with runs of 00, FF and 80 mixed in (4-byte granules: cheap, and still varied). */
   private fillWindow(w: Uint8Array): void {
-    const rng = this.rng;
+    // An inline xorshift32 seeded from the case's PRNG: a window is 64 words, this runs for every case.
+    let x = this.rng.u32() | 1;
     for (let i = 0; i < WINDOW; i += 4) {
-      const r = rng.u32();
-      const special = r >>> 29; // 1 in 8 granules is special
-      const v = special === 0 ? [0, 0xff, 0x80, 0x7f][r & 3] * 0x0101_0101 : rng.u32();
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      let v = x;
+      if ((v & 7) === 0) v = SPECIAL_GRANULES[(v >>> 3) & 3]; // 1 in 8 granules is special
       w[i] = v; w[i + 1] = v >>> 8; w[i + 2] = v >>> 16; w[i + 3] = v >>> 24;
     }
   }

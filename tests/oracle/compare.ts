@@ -29,15 +29,18 @@ export function diffResults(c: OracleCase, host: OracleResult, emu: OracleResult
   const fmask = COMPARED_FLAGS & ~(completed ? c.undefFlags : 0);
   const fd = (host.eflags ^ emu.eflags) & fmask;
   if (fd) d.push(`eflags ${flagNames(fd)}: host ${hex(host.eflags)} emulator ${hex(emu.eflags)}`);
-  const bytes = (name: string, base: number, h: Uint8Array, e: Uint8Array, skip: (a: number) => boolean) => {
+  const bytes = (name: string, base: number, input: Uint8Array, h: Uint8Array, e: Uint8Array, skip: (a: number) => boolean) => {
+    if (Buffer.compare(h, e) === 0) return;
     const at: string[] = [];
-    for (let i = 0; i < WINDOW; i++) if (h[i] !== e[i] && !skip(base + i)) at.push(`${hex(base + i)}: ${hex(h[i], 2)}/${hex(e[i], 2)}`);
-    if (at.length) d.push(`${name} (host/emulator) ${at.slice(0, 8).join(', ')}${at.length > 8 ? ` … ${at.length} bytes` : ''}`);
+    for (let i = 0; i < WINDOW; i++) {
+      if (h[i] !== e[i] && !skip(base + i)) at.push(`${hex(base + i)}: ${hex(input[i], 2)}/${hex(h[i], 2)}/${hex(e[i], 2)}`);
+    }
+    if (at.length) d.push(`${name} (input/host/emulator) ${at.slice(0, 8).join(', ')}${at.length > 8 ? ` … ${at.length} bytes` : ''}`);
   };
-  bytes('data', DATA_ADDR, host.data, emu.data, () => false);
-  bytes('low', LOW_ADDR, host.low, emu.low, () => false);
+  bytes('data', DATA_ADDR, c.data, host.data, emu.data, () => false);
+  bytes('low', LOW_ADDR, c.low, host.low, emu.low, () => false);
   const sp = host.regs[ESP];
-  bytes('stack', STACK_ADDR, host.stack, emu.stack, (a) => !completed && a >= sp - FRAME_BYTES && a < sp);
+  bytes('stack', STACK_ADDR, c.stack, host.stack, emu.stack, (a) => !completed && a >= sp - FRAME_BYTES && a < sp);
   return d;
 }
 

@@ -2,7 +2,7 @@
 // CMOVcc and CMPXCHG8B), every encoding form, 8/16/32-bit operand sizes, register and memory operands.
 // Each family encodes its own machine code (no assembler), picks operand values mixed with edge values,
 // and records the flags the SDM leaves undefined (undefined-flags.ts). Same seed, same cases.
-import { Builder, Rng, widthMask, type RmOperand } from './builder.ts';
+import { Builder, CASE_BYTES, Rng, widthMask, type RmOperand } from './builder.ts';
 import {
   CODE_ADDR, DATA_ADDR, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, LOW_ADDR, MAX_CODE, type OracleCase, OF, STACK_ADDR, WINDOW,
 } from './layout.ts';
@@ -193,7 +193,7 @@ const shift: Gen = (b) => {
   const rng = b.rng;
   const k = rng.pick([0, 1, 2, 3, 4, 5, 7]), name = SHIFTS[k], w = rng.pick(W_ALL);
   // Sequences only use the by-1 and immediate forms: a CL count could be changed by an earlier instruction.
-  const enc = b.noEsp ? rng.pick([0, 2]) : rng.int(3);
+  const enc = b.inSequence ? rng.pick([0, 2]) : rng.int(3);
   b.osize(w);
   const rm = b.rm(w, { writes: true, avoid: [ECX] });
   let count: () => number;
@@ -294,7 +294,7 @@ const bitScan: Gen = (b) => {
 };
 
 const bswap: Gen = (b) => {
-  const w = b.noEsp ? 32 : b.rng.pick([32, 32, 32, 16]), r = b.reg(32);
+  const w = b.inSequence ? 32 : b.rng.pick([32, 32, 32, 16]), r = b.reg(32);
   b.osize(w); b.emit(0x0f, 0xc8 + r);
   // BSWAP of a 16-bit register: "the result is undefined".
   if (w === 16) b.undefRegs[r] |= 0xffff;
@@ -793,7 +793,7 @@ const DEFINED: Gen[] = [alu, alu, alu, incDec, negNot, setcc, cmovcc, mov, movx,
 const LAST: Gen[] = [...DEFINED, alu, shift, shift, mulDiv, imulMulti, bcd, bitTest, doubleShift, test, jccShort];
 
 const sequence: Gen = (b) => {
-  const rng = b.rng, n = rng.range(2, 4);
+  const rng = b.rng, n = rng.range(2, 5);
   b.noEsp = true;
   b.inSequence = true;
   const parts: string[] = [];
@@ -801,10 +801,11 @@ const sequence: Gen = (b) => {
   for (let i = 0; i < n && b.codeLength <= MAX_CODE - 15; i++) {
     // The first instruction may use any addressing form; later ones [disp32] only (registers have moved).
     b.absoluteOnly = i > 0;
-    const last = i === n - 1 || b.codeLength > MAX_CODE - 30;
+    // Undefined-flag masks are only valid for the last instruction: earlier ones draw defined forms only
+    // (when the length cap ends the sequence early, its last instruction is a defined one: still right).
+    const last = i === n - 1;
     b.definedOnly = !last;
     const g = last ? rng.pick(LAST) : rng.pick(DEFINED);
-    // Undefined-flag masks are only valid for the last instruction: earlier ones draw defined forms only.
     parts.push(g(b).form);
     b.end();
   }
@@ -859,20 +860,21 @@ export interface GenerateOptions {
   code16?: boolean;
 }
 
-export function generateCase(seed: number, index: number, opts: GenerateOptions = {}): OracleCase {
+export function generateCase(seed: number, index: number, opts: GenerateOptions = {}, arena?: ArrayBuffer, at = 0): OracleCase {
   const rng = new Rng((Math.imul(seed >>> 0, 0x9e37_79b1) ^ Math.imul(index + 1, 0x85eb_ca6b)) >>> 0);
   const code16 = rng.u32() < 0x4000_0000 && (opts.code16 ?? false);
   let pick = rng.u32() / 0x1_0000_0000 * TOTAL_WEIGHT;
   let fam = FAMILIES[FAMILIES.length - 1];
   for (const f of FAMILIES) { if ((pick -= f.weight) < 0) { fam = f; break; } }
-  const b = new Builder(rng, index, opts.lowWindow ?? false, code16);
+  const b = new Builder(rng, index, opts.lowWindow ?? false, code16, arena, at);
   const { mnemonic, form } = fam.gen(b);
   return b.finish(mnemonic, form);
 }
 
 export function generateCases(seed: number, start: number, count: number, opts: GenerateOptions = {}): OracleCase[] {
   const out: OracleCase[] = [];
-  for (let i = 0; i < count; i++) out.push(generateCase(seed, start + i, opts));
+  const arena = new ArrayBuffer(count * CASE_BYTES);
+  for (let i = 0; i < count; i++) out.push(generateCase(seed, start + i, opts, arena, i * CASE_BYTES));
   return out;
 }
 

@@ -99,9 +99,10 @@ export function decodeResults(out: Buffer, count: number): OracleResult[] {
       eip: out.readUInt32LE(o + 12),
       regs,
       eflags: out.readUInt32LE(o + 52),
-      data: new Uint8Array(out.subarray(o + 56, o + 56 + WINDOW)),
-      stack: new Uint8Array(out.subarray(o + 312, o + 312 + WINDOW)),
-      low: new Uint8Array(out.subarray(o + 568, o + 568 + WINDOW)),
+      // Views into the batch's output buffer (no copies: a batch is 20k results).
+      data: out.subarray(o + 56, o + 56 + WINDOW),
+      stack: out.subarray(o + 312, o + 312 + WINDOW),
+      low: out.subarray(o + 568, o + 568 + WINDOW),
     };
     if (out.readUInt32LE(o + 824)) r.error = 'host: the snippet wrote outside the compared windows (generator bug)';
     if (signal === 255) r.error = 'host: cannot run 16-bit code (modify_ldt failed)';
