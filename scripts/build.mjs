@@ -10,7 +10,7 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
-  minify: true,
+  minify: process.env.X86JIT_NO_MINIFY !== "1",
   external: ['binaryen', 'tinybench'],
   banner: { js: '' },
   logLevel: 'warning',

@@ -32,7 +32,7 @@ export function compile(cpu: Cpu, hex: string, bits: 16 | 32 = 32, eip = 0x1000)
   const emit = emitterFor(ins);
   if (!emit) throw new Error(`no emitter for ${hex} (${ins.op})`);
   const next = (eip + ins.length) & (bits === 32 ? -1 : 0xffff);
-  const exec = emit({ cpu, ins, eip, next });
+  const exec = emit({ cpu, ins, eip, next, index: 0 });
   return {
     ins, eip, next,
     run() {

@@ -30,6 +30,8 @@ export interface Block {
   csLimit: number;
   code32: number;
   ops: CachedInstruction[];
+  /** ops[i].exec, in a plain array for the run loop. */
+  execs: Exec[];
   /** Times the block was entered (for profiling and, later, JIT hotness). */
   hits: number;
   /** False once a code write dropped the block: links to it must not be followed. */
@@ -105,13 +107,13 @@ export class CodeCache {
       }
       const next = (at + ins.length) & ipMask;
       const emit = emitterFor(ins);
-      const exec = emit ? emit({ cpu, ins, eip: at, next }) : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
+      const exec = emit ? emit({ cpu, ins, eip: at, next, index: ops.length }) : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
       ops.push({ ins, eip: at, next, exec });
       end = (csBase + at + ins.length) | 0;
       off = next;
       if (!emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || ((csBase + off) >>> PAGE_SHIFT) !== firstPage) break;
     }
-    const block: Block = { start, end, csBase, csLimit, code32, ops, hits: 0, valid: true, linkEip0: -1, link0: null, linkEip1: -1, link1: null };
+    const block: Block = { start, end, csBase, csLimit, code32, ops, execs: ops.map((o) => o.exec), hits: 0, valid: true, linkEip0: -1, link0: null, linkEip1: -1, link1: null };
     this.track(block);
     this.decoded++;
     return block;

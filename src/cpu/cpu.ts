@@ -20,6 +20,8 @@ export const ATTR_UNUSABLE = 0x10000;
 export const BREAK_CODE_WRITE = 1, BREAK_STOP = 2, BREAK_MODE = 4;
 /** A conditional branch in the middle of a block was taken (a side exit): CS is unchanged, links stay valid. */
 export const BREAK_JUMP = 8;
+/** The instruction set EIP itself (a REP string instruction yielding before it is done). */
+export const BREAK_EIP_SET = 16;
 
 export class Cpu {
   /** The CPU-state block as 32-bit slots (state.ts). */

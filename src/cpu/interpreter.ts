@@ -4,7 +4,7 @@
 // (a REP string instruction counts once per execution, which may cover many iterations).
 import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
-import { BREAK_JUMP, BREAK_STOP, type Cpu } from './cpu.ts';
+import { BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu } from './cpu.ts';
 import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
@@ -66,28 +66,32 @@ export class Interpreter {
       }
       block = next;
       block.hits++;
-      const ops = block.ops;
-      const n = ops.length < budget ? ops.length : budget;
+      const ops = block.ops, execs = block.execs;
+      const last = (ops.length < budget ? ops.length : budget) - 1;
       let i = 0;
-      let op: CachedInstruction = ops[0];
       cpu.breakBlock = 0;
       try {
-        while (i < n) {
-          op = ops[i];
-          s[EIP] = op.next;
-          op.exec();
-          i++;
+        // EIP is written once per block: before its last instruction (which may be a control transfer),
+        // or below when a break ends the block early. Closures never read EIP.
+        while (i < last) {
+          execs[i]();
           if (cpu.breakBlock !== 0) break;
+          i++;
         }
+        if (i === last) {
+          s[EIP] = ops[last].next;
+          execs[last]();
+        } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = ops[i].next;
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         cpu.instructions += i;
         budget -= i;
-        s[EIP] = op.eip;
-        deliverException(cpu, e, op.eip);
+        s[EIP] = ops[i].eip;
+        deliverException(cpu, e, ops[i].eip);
         block = null;
         continue;
       }
+      i++;
       cpu.instructions += i;
       budget -= i;
       const why = cpu.breakBlock;

@@ -55,7 +55,10 @@ export interface OracleCase {
 export interface OracleResult {
   /** -1: the snippet ran to its end; else the exception vector it raised. */
   vector: number;
-  /** Where it stopped: CODE_ADDR + length, or the EIP the exception reported (the next one for traps). */
+  /**
+   * Where it stopped, as a linear address (16-bit code: CODE_ADDR + offset): CODE_ADDR + length, or where
+   * the exception was reported (the faulting instruction; the next one for traps).
+   */
   eip: number;
   regs: Uint32Array;
   eflags: number;

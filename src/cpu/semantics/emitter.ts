@@ -1,6 +1,6 @@
 // What a semantic emitter is: given one decoded instruction, build the closure that executes it.
-// The run loop has already set EIP to `next` before calling the closure, so CALL pushes the right
-// return address and a fault rolls back to `eip`. Emitters are grouped by SDM chapter, one file each,
+// A closure must not read EIP (the run loop updates it only at block exits): return addresses and the
+// like come from `next`, and a fault rolls back to `eip`. Control transfers write EIP. Emitters are grouped by SDM chapter, one file each,
 // and merged into one table keyed by mnemonic (index.ts).
 import type { Instruction } from '../../decoder/instruction.ts';
 import type { Cpu } from '../cpu.ts';
@@ -12,6 +12,8 @@ export interface EmitContext {
   /** Offset in CS of this instruction and of the next one (masked to 16 bits in 16-bit code). */
   eip: number;
   next: number;
+  /** Position in its block: the instructions before it in the block have run but are not yet counted. */
+  index: number;
 }
 
 export type Emitter = (c: EmitContext) => Exec;

@@ -9,7 +9,7 @@
 // and interrupts before the instruction runs again. REP MOVS/STOS over flat segments and plain RAM run as
 // typed-array copies and fills.
 import { DS, ES, PREFIX_REP, PREFIX_REPNE } from '../../decoder/instruction.ts';
-import { BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
+import { BREAK_EIP_SET, BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
 import { getZF, OP_SUB, setLazy } from '../flags.ts';
 import { maskOf } from '../operands.ts';
 import { CR0, CR0_PG, DF, EAX, ECX, EDI, EDX, EFLAGS, EIP, ESI, PAGE_SHIFT, RAM_OFFSET } from '../state.ts';
@@ -44,7 +44,7 @@ interface StringForm {
 /** End this execution early: the instruction runs again from the current registers. */
 function yieldRep(c: EmitContext): void {
   c.cpu.s[EIP] = c.eip;
-  c.cpu.breakBlock |= BREAK_MODE;
+  c.cpu.breakBlock |= BREAK_MODE | BREAK_EIP_SET;
 }
 
 function stringEmitter(build: (c: EmitContext, srcSeg: number) => StringForm): Emitter {

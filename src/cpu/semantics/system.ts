@@ -192,17 +192,17 @@ export const SYSTEM: EmitterTable = {
   MOV_CR: (c) => movControl(c),
   MOV_DR: (c) => movDebug(c),
   CPUID: ({ cpu }) => () => cpuid(cpu),
-  RDTSC: ({ cpu }) => () => {
+  RDTSC: ({ cpu, index }) => () => {
     // Time-stamp counter = instructions retired: deterministic, as with QEMU's -icount.
     if (cpu.protectedMode && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
-    const t = cpu.instructions;
+    const t = cpu.instructions + index;
     cpu.s[EAX] = t % 2 ** 32; cpu.s[EDX] = Math.floor(t / 2 ** 32);
   },
-  RDMSR: ({ cpu }) => () => {
+  RDMSR: ({ cpu, index }) => () => {
     requireCpl0(cpu);
     const s = cpu.s, msr = s[ECX] >>> 0;
     let v: bigint;
-    if (msr === MSR_TSC) v = BigInt(cpu.instructions);
+    if (msr === MSR_TSC) v = BigInt(cpu.instructions + index);
     else if (STORED_MSRS.has(msr)) v = cpu.msrs.get(msr) ?? 0n;
     else throw fault(GP, 0);
     s[EAX] = Number(v & 0xffff_ffffn); s[EDX] = Number(v >> 32n);
