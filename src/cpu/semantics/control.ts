@@ -4,7 +4,7 @@
 import { CS, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
-import { conditionFor, getEflags, getOF, getZF, setEflags } from '../flags.ts';
+import { conditionFor, getCF, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
 import {
@@ -252,10 +252,7 @@ export const CONTROL: EmitterTable = {
     const get = reader(cpu, ins.operands[0], ins.opsize / 8, ins.adsize);
     return ins.opsize === 16 ? () => jumpNear(cpu, get() & 0xffff) : () => jumpNear(cpu, get());
   },
-  JCC: (c) => {
-    const { cpu } = c, taken = conditionFor(cpu.s, c.ins.cond), target = relTarget(c);
-    return () => { if (taken()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
-  },
+  JCC: (c) => jcc(c),
   CALL: (c) => {
     const { cpu, ins } = c, size = ins.opsize / 8, next = c.next;
     if (isFar(c)) {
@@ -325,6 +322,24 @@ export const CONTROL: EmitterTable = {
 CONTROL.RETF = CONTROL.RET;
 CONTROL.IRETD = CONTROL.IRET;
 CONTROL.JECXZ = CONTROL.JCXZ;
+
+/**
+ * Jcc as a side exit. The commonest conditions get their own closure (the flag getter inlines into it);
+ * the rest go through conditionFor.
+ */
+function jcc(c: EmitContext): () => void {
+  const { cpu } = c, s = cpu.s, target = relTarget(c);
+  switch (c.ins.cond) {
+    case 0x2: return () => { if (getCF(s) !== 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
+    case 0x3: return () => { if (getCF(s) === 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
+    case 0x4: return () => { if (getZF(s)) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
+    case 0x5: return () => { if (!getZF(s)) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
+    default: {
+      const taken = conditionFor(s, c.ins.cond);
+      return () => { if (taken()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
+    }
+  }
+}
 
 /** LOOP (kind 0), LOOPE (1), LOOPNE (2): decrement CX/ECX without touching flags, then branch. */
 function loop(c: EmitContext, kind: number): () => void {
