@@ -107,7 +107,7 @@ export class CodeCache {
       }
       const next = (at + ins.length) & ipMask;
       const emit = emitterFor(ins);
-      const exec = emit ? emit({ cpu, ins, eip: at, next, index: ops.length }) : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
+      const exec = emit ? emit({ cpu, ins, eip: at, next, index: ops.length, prev: ops.length > 0 ? ops[ops.length - 1].ins : undefined }) : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
       ops.push({ ins, eip: at, next, exec });
       end = (csBase + at + ins.length) | 0;
       off = next;

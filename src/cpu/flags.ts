@@ -27,8 +27,7 @@ export function setLazy(s: Int32Array, op: number, dst: number, src: number, res
 
 /** As setLazy, but CF keeps its current value (INC, DEC). */
 export function setLazyKeepCF(s: Int32Array, op: number, dst: number, src: number, res: number, size: number): void {
-  const cf = getCF(s);
-  s[EFLAGS] = (s[EFLAGS] & ~CF) | cf;
+  if (s[LAZY_MASK] & CF) s[EFLAGS] = (s[EFLAGS] & ~CF) | getCF(s); // materialise CF once, then it stays put
   s[LAZY_OP] = op; s[LAZY_DST] = dst; s[LAZY_SRC] = src; s[LAZY_RES] = res; s[LAZY_SIZE] = size;
   s[LAZY_MASK] = ARITH_FLAGS & ~CF;
 }

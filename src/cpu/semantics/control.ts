@@ -11,7 +11,7 @@ import {
   checkCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
 } from '../segments.ts';
 import {
-  AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
+  AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, LAZY_DST, LAZY_RES, LAZY_SRC, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
 } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
 
@@ -329,6 +329,8 @@ CONTROL.JECXZ = CONTROL.JCXZ;
  */
 function jcc(c: EmitContext): () => void {
   const { cpu } = c, s = cpu.s, target = relTarget(c);
+  const fused = fusedCondition(c);
+  if (fused) return () => { if (fused()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
   switch (c.ins.cond) {
     case 0x2: return () => { if (getCF(s) !== 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
     case 0x3: return () => { if (getCF(s) === 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
@@ -339,6 +341,53 @@ function jcc(c: EmitContext): () => void {
       return () => { if (taken()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
     }
   }
+}
+
+/**
+ * QEMU-style compare-and-branch fusion: right after a 32-bit CMP/SUB the lazy record holds the two
+ * operands, after TEST/AND/OR/XOR/INC/DEC the result, so most conditions are one comparison of those
+ * (flags are still recorded by the predecessor for whoever reads them later).
+ */
+function fusedCondition(c: EmitContext): (() => boolean) | undefined {
+  const p = c.prev, s = c.cpu.s;
+  if (!p || p.size !== 4) return undefined;
+  const cc = c.ins.cond;
+  if (p.op === 'CMP' || p.op === 'SUB') {
+    switch (cc) {
+      case 0x2: return () => (s[LAZY_DST] >>> 0) < (s[LAZY_SRC] >>> 0);
+      case 0x3: return () => (s[LAZY_DST] >>> 0) >= (s[LAZY_SRC] >>> 0);
+      case 0x4: return () => s[LAZY_RES] === 0;
+      case 0x5: return () => s[LAZY_RES] !== 0;
+      case 0x6: return () => (s[LAZY_DST] >>> 0) <= (s[LAZY_SRC] >>> 0);
+      case 0x7: return () => (s[LAZY_DST] >>> 0) > (s[LAZY_SRC] >>> 0);
+      case 0xc: return () => s[LAZY_DST] < s[LAZY_SRC];
+      case 0xd: return () => s[LAZY_DST] >= s[LAZY_SRC];
+      case 0xe: return () => s[LAZY_DST] <= s[LAZY_SRC];
+      case 0xf: return () => s[LAZY_DST] > s[LAZY_SRC];
+      default: return undefined;
+    }
+  }
+  const logic = p.op === 'TEST' || p.op === 'AND' || p.op === 'OR' || p.op === 'XOR';
+  if (logic || p.op === 'INC' || p.op === 'DEC') {
+    switch (cc) {
+      case 0x4: return () => s[LAZY_RES] === 0;
+      case 0x5: return () => s[LAZY_RES] !== 0;
+      case 0x8: return () => s[LAZY_RES] < 0;
+      case 0x9: return () => s[LAZY_RES] >= 0;
+      default: break;
+    }
+    if (logic) {
+      // OF = 0 after a logic operation: L is SF, LE is ZF or SF.
+      switch (cc) {
+        case 0xc: return () => s[LAZY_RES] < 0;
+        case 0xd: return () => s[LAZY_RES] >= 0;
+        case 0xe: return () => s[LAZY_RES] <= 0;
+        case 0xf: return () => s[LAZY_RES] > 0;
+        default: break;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** LOOP (kind 0), LOOPE (1), LOOPNE (2): decrement CX/ECX without touching flags, then branch. */

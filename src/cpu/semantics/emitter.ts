@@ -14,6 +14,12 @@ export interface EmitContext {
   next: number;
   /** Position in its block: the instructions before it in the block have run but are not yet counted. */
   index: number;
+  /**
+   * The instruction just before this one in the same block, if any. Inside a block an instruction only
+   * ever runs right after its predecessor, so an emitter may rely on the state the predecessor leaves
+   * (a Jcc after a 32-bit CMP can compare the recorded operands directly).
+   */
+  prev?: Instruction;
 }
 
 export type Emitter = (c: EmitContext) => Exec;
