@@ -20,6 +20,9 @@ export { loadMultiboot } from './loader/multiboot.ts';
 export { loadRaw } from './loader/raw.ts';
 export { loadBios } from './loader/bios.ts';
 export { LoadError } from './loader/load-error.ts';
+export { EXIT_REASONS, formatExitStats } from './hv/exits.ts';
+export type { ExitCounter, ExitReasonName } from './hv/exits.ts';
+export { HC_CONSOLE_WRITE, HC_EXIT, HC_FEATURES, HC_TIME, HC_YIELD, KVM_ENOSYS } from './hv/hypercalls.ts';
 
 /** Create a VM (guest RAM, devices, one vCPU) in the processor's reset state. */
 export function createVM(opts: VMOptions = {}): VM {

@@ -1,8 +1,9 @@
 // `x86jit run`: load an image, run it with limits, copy COM1 to stdout, exit with the guest's status.
 import { fstatSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createVM, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord } from '../index.ts';
+import { createVM, formatExitStats, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord } from '../index.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
+
 import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
@@ -27,7 +28,9 @@ options:
   --load ADDR --entry ADDR  load a raw binary at ADDR and start at ADDR (flat 32-bit protected mode)
   --bits 16|32              with --load: start in real mode (16) or flat protected mode (32, default)
   --bios                    treat ROM as a BIOS image started from the reset vector
-  --stats                   print instructions, wall time and MIPS on stderr at the end
+  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
+                            ahead) or the host clock (HLT sleeps)
+  --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr
   --trace                   log every executed instruction with registers on stderr (slow)
   -h, --help                show this help
 `;
@@ -58,6 +61,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       entry: { type: 'string' },
       bits: { type: 'string' },
       bios: { type: 'boolean', default: false },
+      clock: { type: 'string', default: 'virtual' },
       stats: { type: 'boolean', default: false },
       trace: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -76,11 +80,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   const bits = values.bits === undefined ? 32 : values.bits === '16' ? 16 : values.bits === '32' ? 32 : NaN;
   if (Number.isNaN(bits)) throw new UsageError(`--bits: '${values.bits}' is not 16 or 32`);
 
+  if (values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
   const path = positionals[0];
   const bytes = readImageFile(path);
   let vm;
   try {
-    vm = createVM({ memory: mem, stdout: (b) => writeAll(1, b), debugcon: (b) => writeAll(2, b) });
+    vm = createVM({ memory: mem, stdout: (b) => writeAll(1, b), debugcon: (b) => writeAll(2, b), clock: values.clock as 'virtual' | 'realtime' });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--mem: ${e.message}`);
     throw e;
@@ -118,6 +123,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`x86jit: ${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ` +
       `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ` +
       `first instruction ${t0.toFixed(1)} ms after process start\n`);
+    process.stderr.write(`${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
   }
   if (exit.reason === 'debug-exit') return (exit.status ?? 1) & 0xff;
   const where = `${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}`;

@@ -11,7 +11,7 @@ import { BREAK_CODE_WRITE, type Cpu } from './cpu.ts';
 import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
 import { emitterFor, endsBlock } from './semantics/index.ts';
-import { CODE32, PAGE_SHIFT, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
+import { CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
 export interface CachedInstruction {
@@ -26,6 +26,11 @@ export interface Block {
   /** Linear address of the first byte, and one past the last. */
   start: number;
   end: number;
+  /** Physical address of the first byte, and one past the last (the key, and what code writes are matched against). */
+  phys: number;
+  physEnd: number;
+  /** False for blocks that are decoded for one execution only (a fetch fault, a page-straddling instruction). */
+  cacheable: boolean;
   csBase: number;
   csLimit: number;
   code32: number;
@@ -36,6 +41,8 @@ export interface Block {
   hits: number;
   /** False once a code write dropped the block: links to it must not be followed. */
   valid: boolean;
+  /** cpu.mappingEpoch when the links were made: links made under other page mappings are ignored. */
+  linkEpoch: number;
   /**
    * Direct links to the last two successor blocks, by the EIP they start at (QEMU's goto_tb chaining):
    * the run loop follows them without a cache lookup when the block ended without a CS change.
@@ -64,24 +71,44 @@ export class CodeCache {
 
   /** The block starting at the current CS:EIP, decoding it on first use. */
   lookup(): Block {
-    const s = this.cpu.s;
-    const csBase = s[segSlot(CS, SEG_BASE)], eip = s[8], code32 = s[CODE32];
+    const cpu = this.cpu, s = cpu.s;
+    const csBase = s[segSlot(CS, SEG_BASE)], eip = s[8], code32 = s[CODE32], csLimit = s[segSlot(CS, SEG_LIMIT)];
     const start = (csBase + eip) | 0;
-    // A direct-mapped front cache spares most lookups the Map's hashing.
-    const slot = (start ^ (start >>> 11)) & (FRONT_SIZE - 1);
+    let phys: number;
+    if (cpu.paging) {
+      try { phys = cpu.fetchPhys(start); } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        return this.faultBlock(e, start, eip, csBase, csLimit, code32);
+      }
+    } else phys = start >>> 0;
+    // A direct-mapped front cache spares most lookups the Map's hashing. Blocks are keyed by the physical
+    // address of their first byte and must also match the linear address and CS they were decoded under.
+    const slot = (phys ^ (phys >>> 11)) & (FRONT_SIZE - 1);
     const f = this.front[slot];
-    if (f !== undefined && f.start === start && f.valid && f.code32 === code32 && f.csBase === csBase && f.csLimit === s[segSlot(CS, SEG_LIMIT)]) return f;
+    if (f !== undefined && f.phys === phys && f.start === start && f.valid && f.code32 === code32 && f.csBase === csBase && f.csLimit === csLimit) return f;
     const map = code32 ? this.blocks32 : this.blocks16;
-    let b = map.get(start);
-    if (b === undefined || b.csBase !== csBase || b.csLimit !== s[segSlot(CS, SEG_LIMIT)]) {
-      b = this.decodeBlock(csBase, eip);
-      map.set(start, b);
+    let b = map.get(phys);
+    if (b === undefined || b.start !== start || b.csBase !== csBase || b.csLimit !== csLimit) {
+      b = this.decodeBlock(csBase, eip, phys);
+      if (!b.cacheable) return b;
+      if (map.get(phys) !== undefined) this.drop(map.get(phys)!, false);
+      map.set(phys, b);
     }
     this.front[slot] = b;
     return b;
   }
 
-  private decodeBlock(csBase: number, eip: number): Block {
+  /** An uncached one-instruction block whose execution raises the fetch fault (the EIP is right). */
+  private faultBlock(e: CpuFault, start: number, eip: number, csBase: number, csLimit: number, code32: number): Block {
+    const exec = () => { throw e; };
+    return {
+      start, end: start, phys: -1, physEnd: -1, csBase, csLimit, code32, cacheable: false,
+      ops: [{ ins: FETCH_FAULT, eip, next: eip, exec }], execs: [exec],
+      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null,
+    };
+  }
+
+  private decodeBlock(csBase: number, eip: number, phys: number): Block {
     const cpu = this.cpu, s = cpu.s;
     const code32 = s[CODE32], bits = code32 ? 32 : 16;
     const ipMask = code32 ? -1 : 0xffff;
@@ -89,7 +116,7 @@ export class CodeCache {
     const start = (csBase + eip) | 0;
     const firstPage = (start >>> 0) >>> PAGE_SHIFT;
     const ops: CachedInstruction[] = [];
-    let off = eip, end = start;
+    let off = eip, end = start, cacheable = true;
     for (;;) {
       let ins: Instruction;
       const at = off;
@@ -97,24 +124,36 @@ export class CodeCache {
         ins = decode((i) => {
           const o = (at + i) & ipMask;
           if ((o >>> 0) > (csLimit >>> 0)) throw fault(GP, 0);
-          return cpu.readLin8((csBase + o) | 0);
+          return cpu.fetch8((csBase + o) | 0);
         }, bits);
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         // The fetch faults only if execution gets here: the block ends with an instruction that raises it.
-        if (ops.length === 0) ops.push({ ins: FETCH_FAULT, eip: at, next: at, exec: () => { throw e; } });
+        if (ops.length === 0) { ops.push({ ins: FETCH_FAULT, eip: at, next: at, exec: () => { throw e; } }); cacheable = false; }
         break;
+      }
+      const lin = (csBase + at) | 0;
+      if (cpu.paging && (lin & 0xfff) + ins.length > PAGE_SIZE) {
+        // Straddles into a page whose physical frame is unrelated: alone in an uncached block, or not at all.
+        if (ops.length > 0) break;
+        cacheable = false;
       }
       const next = (at + ins.length) & ipMask;
       const emit = emitterFor(ins);
-      const exec = emit ? emit({ cpu, ins, eip: at, next, index: ops.length, prev: ops.length > 0 ? ops[ops.length - 1].ins : undefined }) : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
+      const prev = ops.length > 0 ? ops[ops.length - 1].ins : undefined;
+      const exec = emit ? emit({ cpu, ins, eip: at, next, index: ops.length, prev })
+        : ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
       ops.push({ ins, eip: at, next, exec });
-      end = (csBase + at + ins.length) | 0;
+      end = (lin + ins.length) | 0;
       off = next;
-      if (!emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || ((csBase + off) >>> PAGE_SHIFT) !== firstPage) break;
+      if (!cacheable || !emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || (((csBase + off) >>> 0) >>> PAGE_SHIFT) !== firstPage) break;
     }
-    const block: Block = { start, end, csBase, csLimit, code32, ops, execs: ops.map((o) => o.exec), hits: 0, valid: true, linkEip0: -1, link0: null, linkEip1: -1, link1: null };
-    this.track(block);
+    const physEnd = phys + ((end - start) >>> 0);
+    const block: Block = {
+      start, end, phys, physEnd, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
+      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null,
+    };
+    if (cacheable) this.track(block);
     this.decoded++;
     return block;
   }
@@ -122,8 +161,9 @@ export class CodeCache {
   /** Mark the RAM pages the block's bytes occupy so that writes there invalidate it. */
   private track(b: Block): void {
     const ram = this.cpu.ramSize;
-    const first = (b.start >>> 0) >>> PAGE_SHIFT, last = ((b.end - 1) >>> 0) >>> PAGE_SHIFT;
-    for (let p = first; p <= last && (p << PAGE_SHIFT) >>> 0 < ram; p++) {
+    if (b.physEnd <= b.phys) return;
+    const first = b.phys >>> PAGE_SHIFT, last = (b.physEnd - 1) >>> PAGE_SHIFT;
+    for (let p = first; p <= last && p * PAGE_SIZE < ram; p++) {
       let set = this.pageBlocks.get(p);
       if (!set) this.pageBlocks.set(p, (set = new Set()));
       set.add(b);
@@ -138,20 +178,23 @@ export class CodeCache {
       const set = this.pageBlocks.get(p);
       if (!set) continue;
       for (const b of set) {
-        if ((b.start >>> 0) < hi && (b.end >>> 0) > lo) this.drop(b);
+        if (b.phys < hi && b.physEnd > lo) this.drop(b, true);
       }
       if (set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; }
     }
   }
 
-  private drop(b: Block): void {
+  private drop(b: Block, byWrite: boolean): void {
     b.valid = false;
     const map = b.code32 ? this.blocks32 : this.blocks16;
-    if (map.get(b.start) === b) map.delete(b.start);
-    const first = (b.start >>> 0) >>> PAGE_SHIFT, last = ((b.end - 1) >>> 0) >>> PAGE_SHIFT;
-    for (let p = first; p <= last; p++) this.pageBlocks.get(p)?.delete(b);
-    this.invalidated++;
-    this.cpu.breakBlock |= BREAK_CODE_WRITE;
+    if (map.get(b.phys) === b) map.delete(b.phys);
+    if (b.physEnd > b.phys) {
+      for (let p = b.phys >>> PAGE_SHIFT; p <= (b.physEnd - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
+    }
+    if (byWrite) {
+      this.invalidated++;
+      this.cpu.breakBlock |= BREAK_CODE_WRITE;
+    }
   }
 
   /** Forget everything (mode switches that change how code decodes are handled per block; this is for reset). */

@@ -2,11 +2,13 @@
 // memory access with the RAM fast path, and the stack. Semantics (src/cpu/semantics) and the
 // interpreter (interpreter.ts) are built on these few primitives.
 import { CS, SS } from '../decoder/instruction.ts';
+import { EXIT_IO, ExitStats } from '../hv/exits.ts';
+import type { HypercallHost } from '../hv/hypercalls.ts';
 import type { IoBus } from '../machine/io-bus.ts';
 import { type PhysicalMemory } from '../machine/memory.ts';
-import { fault, GP, SS_ } from './fault.ts';
+import { type CpuFault, fault, GP, PF_, SS_ } from './fault.ts';
 import {
-  CODE32, CPL, CR0, CR0_PE, EFLAGS, ESP, PAGE_SHIFT, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
+  CODE32, CPL, CR0, CR0_PE, CR0_PG, CR0_WP, CR3, CR4, EFLAGS, ESP, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
   STATE_SLOTS, segSlot, VM,
 } from './state.ts';
 
@@ -15,6 +17,26 @@ export const ATTR_ACCESSED = 0x1, ATTR_RW = 0x2, ATTR_DC = 0x4, ATTR_CODE = 0x8,
   ATTR_DB = 0x4000, ATTR_G = 0x8000;
 /** Marks a segment register loaded with a null selector in protected mode (unusable). */
 export const ATTR_UNUSABLE = 0x10000;
+
+/** Software TLB size (entries, direct-mapped by linear page number). */
+export const TLB_SIZE = 4096;
+/** TLB entry bits (below the physical page base). */
+export const TLB_USER = 1, TLB_WRITE_SUP = 2, TLB_WRITE_USER = 4, TLB_DIRTY = 8, TLB_GLOBAL = 16;
+/** Page-table entry bits. */
+const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PDE_PS = 0x80, PTE_G = 0x100;
+const CR4_PSE = 1 << 4, CR4_PGE = 1 << 7;
+
+function pageFault(lin: number, err: number): CpuFault {
+  const f = fault(PF_, err);
+  f.address = lin >>> 0;
+  return f;
+}
+
+/** Permission check of a present translation (SDM 4.6): #PF with P=1 on a violation. */
+function checkAccess(lin: number, err: number, write: boolean, user: boolean, userOk: boolean, rw: boolean, wp: boolean): void {
+  if (user && !userOk) throw pageFault(lin, err | 1);
+  if (write && !rw && (user || wp)) throw pageFault(lin, err | 1);
+}
 
 /** Why the run loop must leave the current block after this instruction (bit set, see breakBlock). */
 export const BREAK_CODE_WRITE = 1, BREAK_STOP = 2, BREAK_MODE = 4;
@@ -46,6 +68,14 @@ export class Cpu {
   halted = false;
   /** Instructions retired so far. */
   instructions = 0;
+  /** VM exits: counters and handling time per reason (src/hv/exits.ts). */
+  readonly exits = new ExitStats();
+  /** EFLAGS.IF (0x200) while an interrupt controller asserts INTR, else 0: the run loop tests intr & EFLAGS. */
+  intr = 0;
+  /** Set by STI (IF 0 → 1), MOV SS and POP SS: no interrupt before the next instruction completes. */
+  shadow = 0;
+  /** Handles VMCALL (src/hv/hypercalls.ts); without one, VMCALL is #UD. */
+  hypercallHost: HypercallHost | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */
   readonly msrs = new Map<number, bigint>();
 
@@ -58,6 +88,19 @@ export class Cpu {
     this.view = mem.view;
     this.ramSize = mem.ramSize;
     this.pageFlags = mem.pageFlags;
+  }
+
+  /** Port I/O: an IO exit to the device model on the bus. */
+  portIn(port: number, size: number): number {
+    const t0 = this.exits.enter();
+    const v = this.io.in(port, size as 1 | 2 | 4);
+    this.exits.leave(EXIT_IO, t0);
+    return v;
+  }
+  portOut(port: number, size: number, value: number): void {
+    const t0 = this.exits.enter();
+    this.io.out(port, size as 1 | 2 | 4, value);
+    this.exits.leave(EXIT_IO, t0);
   }
 
   get protectedMode(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) === 0; }
@@ -128,33 +171,152 @@ export class Cpu {
     return this.segSlow[seg] === 0 ? off | 0 : this.checkedLinear(seg, off, size, write);
   }
 
-  // ---- linear-address accesses with the RAM fast path (no paging yet: linear = physical) ----
+  // ---- paging (SDM Vol. 3, ch. 4: 32-bit paging, 4 KiB and 4 MiB pages) and the software TLB ----
+  /** CR0.PG, cached: every linear access goes through translate() when set. */
+  paging = false;
+  /** Direct-mapped TLB: tag = linear page number (or -1), entry = physical page base | TLB_* bits. */
+  readonly tlbTag = new Int32Array(TLB_SIZE).fill(-1);
+  readonly tlbEntry = new Int32Array(TLB_SIZE);
+  /** Bumped whenever translations may change (CR3, INVLPG, CR0/CR4): decoded-block links check it. */
+  mappingEpoch = 0;
+
+  /** Physical address of `lin` for a data access by the current CPL (user when CPL = 3). */
+  translate(lin: number, write: boolean, user: boolean): number {
+    const vpn = lin >>> PAGE_SHIFT, slot = vpn & (TLB_SIZE - 1);
+    if (this.tlbTag[slot] === vpn) {
+      const e = this.tlbEntry[slot];
+      const need = write ? (user ? TLB_WRITE_USER | TLB_DIRTY : TLB_WRITE_SUP | TLB_DIRTY) : user ? TLB_USER : 0;
+      if ((e & need) === need) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    }
+    return this.walk(lin, write, user);
+  }
+
+  /** Page walk: check permissions, set accessed/dirty bits, fill the TLB, or raise #PF. */
+  private walk(lin: number, write: boolean, user: boolean): number {
+    const s = this.s, mem = this.mem;
+    const pdeAddr = ((s[CR3] & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    const pde = mem.read(pdeAddr, 4);
+    const err = (write ? 2 : 0) | (user ? 4 : 0);
+    if (!(pde & PTE_P)) throw pageFault(lin, err);
+    let phys: number, userOk: boolean, rw: boolean, dirty: boolean, global: boolean;
+    if (pde & PDE_PS && s[CR4] & CR4_PSE) {
+      userOk = (pde & PTE_US) !== 0; rw = (pde & PTE_RW) !== 0;
+      checkAccess(lin, err, write, user, userOk, rw, (s[CR0] & CR0_WP) !== 0);
+      const want = PTE_A | (write ? PTE_D : 0);
+      if ((pde & want) !== want) mem.write(pdeAddr, 4, pde | want);
+      phys = ((pde & 0xffc0_0000) | (lin & 0x003f_f000)) >>> 0;
+      dirty = write || (pde & PTE_D) !== 0;
+      global = (pde & PTE_G) !== 0;
+    } else {
+      const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+      const pte = mem.read(pteAddr, 4);
+      if (!(pte & PTE_P)) throw pageFault(lin, err);
+      userOk = (pde & pte & PTE_US) !== 0; rw = (pde & pte & PTE_RW) !== 0;
+      checkAccess(lin, err, write, user, userOk, rw, (s[CR0] & CR0_WP) !== 0);
+      if (!(pde & PTE_A)) mem.write(pdeAddr, 4, pde | PTE_A);
+      const want = PTE_A | (write ? PTE_D : 0);
+      if ((pte & want) !== want) mem.write(pteAddr, 4, pte | want);
+      phys = (pte & ~0xfff) >>> 0;
+      dirty = write || (pte & PTE_D) !== 0;
+      global = (pte & PTE_G) !== 0;
+    }
+    const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
+    this.tlbTag[slot] = lin >>> PAGE_SHIFT;
+    this.tlbEntry[slot] = phys | (userOk ? TLB_USER : 0) | (userOk && rw ? TLB_WRITE_USER : 0) |
+      (rw || !(s[CR0] & CR0_WP) ? TLB_WRITE_SUP : 0) | (dirty ? TLB_DIRTY : 0) | (global && s[CR4] & CR4_PGE ? TLB_GLOBAL : 0);
+    return (phys | (lin & 0xfff)) >>> 0;
+  }
+
+  /** Drop TLB entries: all of them, or all but global pages (a CR3 write with CR4.PGE). */
+  flushTlb(keepGlobal: boolean): void {
+    for (let i = 0; i < TLB_SIZE; i++) if (!keepGlobal || !(this.tlbEntry[i] & TLB_GLOBAL)) this.tlbTag[i] = -1;
+    this.mappingEpoch++;
+  }
+
+  /** INVLPG: drop the translation of one page (global or not). */
+  invalidatePage(lin: number): void {
+    const vpn = lin >>> PAGE_SHIFT, slot = vpn & (TLB_SIZE - 1);
+    if (this.tlbTag[slot] === vpn) this.tlbTag[slot] = -1;
+    this.mappingEpoch++;
+  }
+
+  /** After CR0 or CR4 changed: re-read PG and drop every translation. */
+  pagingChanged(): void {
+    this.paging = (this.s[CR0] & CR0_PG) !== 0 && (this.s[CR0] & CR0_PE) !== 0;
+    this.flushTlb(false);
+  }
+
+  /** Physical address for a data access at the current CPL. */
+  private physData(lin: number, write: boolean): number {
+    return this.paging ? this.translate(lin, write, this.s[CPL] === 3) : lin >>> 0;
+  }
+
+  /** A 2- or 4-byte access that crosses a page boundary with paging on: both pages are checked before any byte moves. */
+  private readSplit(lin: number, size: number, user: boolean): number {
+    const first = this.translate(lin, false, user), second = this.translate((lin + size - 1) | 0, false, user);
+    const n1 = PAGE_SIZE - (lin & 0xfff);
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.mem.read8(i < n1 ? first + i : second - (size - 1) + i);
+    return size === 4 ? v | 0 : v;
+  }
+  private writeSplit(lin: number, size: number, v: number, user: boolean): void {
+    const first = this.translate(lin, true, user), second = this.translate((lin + size - 1) | 0, true, user);
+    const n1 = PAGE_SIZE - (lin & 0xfff);
+    for (let i = 0; i < size; i++) this.mem.write(i < n1 ? first + i : second - (size - 1) + i, 1, v >>> (8 * i));
+  }
+
+  // ---- linear-address data accesses (current CPL) with the RAM fast path ----
   readLin8(lin: number): number {
-    return (lin >>> 0) < this.ramSize ? this.view.getUint8(RAM_OFFSET + (lin >>> 0)) : this.mem.read8(lin);
+    const p = this.paging ? this.translate(lin, false, this.s[CPL] === 3) : lin >>> 0;
+    return p < this.ramSize ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);
   }
   readLin16(lin: number): number {
-    return (lin >>> 0) <= this.ramSize - 2 ? this.view.getUint16(RAM_OFFSET + (lin >>> 0), true) : this.mem.read(lin, 2);
+    if (this.paging && (lin & 0xfff) === 0xfff) return this.readSplit(lin, 2, this.s[CPL] === 3);
+    const p = this.physData(lin, false);
+    return p <= this.ramSize - 2 ? this.view.getUint16(RAM_OFFSET + p, true) : this.mem.read(p, 2);
   }
   readLin32(lin: number): number {
-    return (lin >>> 0) <= this.ramSize - 4 ? this.view.getInt32(RAM_OFFSET + (lin >>> 0), true) : this.mem.read(lin, 4);
+    if (this.paging && (lin & 0xfff) > 0xffc) return this.readSplit(lin, 4, this.s[CPL] === 3);
+    const p = this.physData(lin, false);
+    return p <= this.ramSize - 4 ? this.view.getInt32(RAM_OFFSET + p, true) : this.mem.read(p, 4);
   }
   writeLin8(lin: number, v: number): void {
-    lin >>>= 0;
-    if (lin < this.ramSize && this.pageFlags[lin >>> PAGE_SHIFT] === 0) this.view.setUint8(RAM_OFFSET + lin, v);
-    else this.mem.write(lin, 1, v);
+    const p = this.physData(lin, true);
+    if (p < this.ramSize && this.pageFlags[p >>> PAGE_SHIFT] === 0) this.view.setUint8(RAM_OFFSET + p, v);
+    else this.mem.write(p, 1, v);
   }
   writeLin16(lin: number, v: number): void {
-    lin >>>= 0;
-    if (lin <= this.ramSize - 2 && (this.pageFlags[lin >>> PAGE_SHIFT] | this.pageFlags[(lin + 1) >>> PAGE_SHIFT]) === 0)
-      this.view.setUint16(RAM_OFFSET + lin, v, true);
-    else this.mem.write(lin, 2, v);
+    if (this.paging && (lin & 0xfff) === 0xfff) { this.writeSplit(lin, 2, v, this.s[CPL] === 3); return; }
+    const p = this.physData(lin, true);
+    if (p <= this.ramSize - 2 && (this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) === 0)
+      this.view.setUint16(RAM_OFFSET + p, v, true);
+    else this.mem.write(p, 2, v);
   }
   writeLin32(lin: number, v: number): void {
-    lin >>>= 0;
-    if (lin <= this.ramSize - 4 && (this.pageFlags[lin >>> PAGE_SHIFT] | this.pageFlags[(lin + 3) >>> PAGE_SHIFT]) === 0)
-      this.view.setInt32(RAM_OFFSET + lin, v, true);
-    else this.mem.write(lin, 4, v);
+    if (this.paging && (lin & 0xfff) > 0xffc) { this.writeSplit(lin, 4, v, this.s[CPL] === 3); return; }
+    const p = this.physData(lin, true);
+    if (p <= this.ramSize - 4 && (this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) === 0)
+      this.view.setInt32(RAM_OFFSET + p, v, true);
+    else this.mem.write(p, 4, v);
   }
+
+  // ---- system accesses (descriptor tables, IDT, TSS): always supervisor, whatever the CPL ----
+  readSys8(lin: number): number { return this.mem.read8(this.paging ? this.translate(lin, false, false) : lin >>> 0); }
+  readSys16(lin: number): number {
+    if (this.paging && (lin & 0xfff) === 0xfff) return this.readSplit(lin, 2, false);
+    return this.mem.read(this.paging ? this.translate(lin, false, false) : lin >>> 0, 2);
+  }
+  readSys32(lin: number): number {
+    if (this.paging && (lin & 0xfff) > 0xffc) return this.readSplit(lin, 4, false);
+    return this.mem.read(this.paging ? this.translate(lin, false, false) : lin >>> 0, 4);
+  }
+  writeSys8(lin: number, v: number): void { this.mem.write(this.paging ? this.translate(lin, true, false) : lin >>> 0, 1, v); }
+
+  /** Instruction fetch: a read at the current CPL. */
+  fetch8(lin: number): number { return this.readLin8(lin); }
+  /** Physical address of an instruction byte (for the code cache's keys); may raise #PF. */
+  fetchPhys(lin: number): number { return this.physData(lin, false); }
+
   readLin(lin: number, size: number): number {
     return size === 4 ? this.readLin32(lin) : size === 2 ? this.readLin16(lin) : this.readLin8(lin);
   }

@@ -14,6 +14,8 @@ export const VECTOR_NAMES: Record<number, string> = {
 export const HAS_ERROR_CODE = new Set([DF, TS, NP, SS_, GP, PF_, AC_]);
 
 export class CpuFault {
+  /** For #PF: the linear address, loaded into CR2 when the fault is delivered (not when it is detected). */
+  address = 0;
   constructor(readonly vector: number, readonly errorCode: number = -1) {}
   get name(): string { return VECTOR_NAMES[this.vector] ?? `vector ${this.vector}`; }
 }

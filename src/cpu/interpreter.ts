@@ -12,7 +12,7 @@ import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). */
-export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout';
+export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt';
 
 export interface LoopOptions {
   /** Stop before executing the instruction at this CS offset (EIP). */
@@ -42,6 +42,15 @@ export class Interpreter {
         checkClock = 0;
         if (performance.now() > deadline) return 'timeout';
       }
+      // An interrupt controller asserts INTR and IF = 1: return to the VM, which injects it — unless
+      // STI/MOV SS just ran, in which case exactly one more instruction runs first (the shadow).
+      let one = false;
+      if ((cpu.intr & s[EFLAGS]) !== 0) {
+        if (cpu.shadow === 0) return 'interrupt';
+        one = true;
+        block = null;
+      }
+      cpu.shadow = 0;
       // TF can only become set by an instruction that ends its block with a BREAK (POPF, IRET, interrupts).
       if (block === null && s[EFLAGS] & TF) {
         // Single-stepping: one instruction at a time through the careful path, then #DB.
@@ -51,14 +60,15 @@ export class Interpreter {
         if (r !== 'budget') return r;
         continue;
       }
-      // Follow the previous block's link when it ended without a CS change, else look the block up.
-      const eip = s[EIP];
+      // Follow the previous block's link when it ended without a CS or mapping change, else look the block up.
+      const eip = s[EIP], epoch = cpu.mappingEpoch;
       let next: Block;
-      if (block !== null && block.linkEip0 === eip && block.link0!.valid) next = block.link0!;
-      else if (block !== null && block.linkEip1 === eip && block.link1!.valid) next = block.link1!;
+      if (block !== null && block.linkEpoch === epoch && block.linkEip0 === eip && block.link0!.valid) next = block.link0!;
+      else if (block !== null && block.linkEpoch === epoch && block.linkEip1 === eip && block.link1!.valid) next = block.link1!;
       else {
         next = cache.lookup();
-        if (block !== null) {
+        if (block !== null && next.cacheable) {
+          if (block.linkEpoch !== epoch) { block.linkEpoch = epoch; block.link0 = block.link1 = null; block.linkEip0 = block.linkEip1 = -1; }
           // Keep the two most recent successors (a conditional branch has two).
           block.linkEip1 = block.linkEip0; block.link1 = block.link0;
           block.linkEip0 = eip; block.link0 = next;
@@ -67,7 +77,8 @@ export class Interpreter {
       block = next;
       block.hits++;
       const ops = block.ops, execs = block.execs;
-      const last = (ops.length < budget ? ops.length : budget) - 1;
+      const last = one ? 0 : (ops.length < budget ? ops.length : budget) - 1;
+      if (one || !block.cacheable) block = null;
       let i = 0;
       cpu.breakBlock = 0;
       try {
@@ -111,6 +122,8 @@ export class Interpreter {
     let checkClock = 0;
     while (budget > 0) {
       if (until >= 0 && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
+      if ((cpu.intr & s[EFLAGS]) !== 0 && cpu.shadow === 0) return 'interrupt';
+      const shadowed = cpu.shadow;
       if (++checkClock >= 256) {
         checkClock = 0;
         if (performance.now() > deadline) return 'timeout';
@@ -132,6 +145,7 @@ export class Interpreter {
       }
       cpu.instructions++;
       budget--;
+      if (shadowed) cpu.shadow = 0;
       if (singleStep) {
         // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS, saved EIP = the next instruction.
         s[DR_SLOT + 6] |= 0x4000;

@@ -3,12 +3,13 @@
 // Also the double-fault rules that turn a fault during delivery into #DF, and #DF's failure into a
 // triple fault (shutdown).
 import { CS, SS } from '../decoder/instruction.ts';
+import { EXIT_EXCEPTION } from '../hv/exits.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, type Cpu } from './cpu.ts';
 import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS } from './fault.ts';
 import { flushFlags, getEflags, setEflags } from './flags.ts';
 import { loadCodeSegment, loadCache, loadSegmentReal, markAccessed, readDescriptor } from './segments.ts';
 import {
-  AC, CPL, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot, TF, TR_SLOT, VM,
+  AC, CPL, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot, TF, TR_SLOT, VM,
 } from './state.ts';
 
 /** A guest state the emulator does not model (task switch, virtual-8086 mode): the run ends with this reason. */
@@ -39,7 +40,7 @@ function deliverReal(cpu: Cpu, vector: number, src: InterruptSource): void {
   const s = cpu.s;
   if (vector * 4 + 3 > (s[IDTR_LIMIT] >>> 0)) throw fault(GP, vector * 8 + 2);
   const entry = (s[IDTR_BASE] + vector * 4) | 0;
-  const ip = cpu.readLin16(entry), cs = cpu.readLin16(entry + 2);
+  const ip = cpu.readSys16(entry), cs = cpu.readSys16(entry + 2);
   const flags = getEflags(s);
   cpu.push(2, flags);
   cpu.push(2, s[segSlot(CS, SEG_SEL)]);
@@ -57,7 +58,7 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
   const idtCode = vector * 8 + 2 + ext;
   if (vector * 8 + 7 > (s[IDTR_LIMIT] >>> 0)) throw fault(GP, idtCode);
   const at = (s[IDTR_BASE] + vector * 8) | 0;
-  const lo = cpu.readLin32(at), hi = cpu.readLin32(at + 4);
+  const lo = cpu.readSys32(at), hi = cpu.readSys32(at + 4);
   const type = (hi >>> 8) & 0x1f, gateDpl = (hi >>> 13) & 3;
   if (type !== GATE_TASK && type !== GATE_INT16 && type !== GATE_TRAP16 && type !== GATE_INT32 && type !== GATE_TRAP32)
     throw fault(GP, idtCode);
@@ -119,11 +120,11 @@ function stackFromTss(cpu: Cpu, cpl: number, ext: number): { ss: number; esp: nu
   if (tss32) {
     const at = 4 + 8 * cpl;
     if (at + 5 > limit) throw fault(TS, (s[TR_SLOT] & 0xfffc) + ext);
-    return { esp: cpu.readLin32(base + at), ss: cpu.readLin16(base + at + 4) };
+    return { esp: cpu.readSys32(base + at), ss: cpu.readSys16(base + at + 4) };
   }
   const at = 2 + 4 * cpl;
   if (at + 3 > limit) throw fault(TS, (s[TR_SLOT] & 0xfffc) + ext);
-  return { esp: cpu.readLin16(base + at), ss: cpu.readLin16(base + at + 2) };
+  return { esp: cpu.readSys16(base + at), ss: cpu.readSys16(base + at + 2) };
 }
 
 // ---- exception classes for the double-fault rule (SDM Vol. 3, Table 6-5) ----
@@ -136,9 +137,11 @@ const CONTRIBUTORY = new Set([DE, TS, 11, 12, 13]);
 export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void {
   let first = f;
   const eip = returnEip;
+  cpu.exits.count(EXIT_EXCEPTION);
   for (;;) {
     try {
       flushFlags(cpu.s);
+      if (first.vector === PF_) cpu.s[CR2] = first.address;
       deliverInterrupt(cpu, first.vector, { software: false, errorCode: first.errorCode, returnEip: eip });
       return;
     } catch (e) {

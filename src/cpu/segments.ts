@@ -42,12 +42,12 @@ export function readDescriptor(cpu: Cpu, sel: number, vector = GP): Descriptor {
   const index = sel & 0xfff8;
   if (index + 7 > limit) throw fault(vector, sel & 0xfffc);
   const address = (base + index) | 0;
-  return decodeDescriptor(cpu.readLin32(address), cpu.readLin32(address + 4), address);
+  return decodeDescriptor(cpu.readSys32(address), cpu.readSys32(address + 4), address);
 }
 
 /** Set the accessed bit of a segment descriptor in memory, as the processor does on a load. */
 export function markAccessed(cpu: Cpu, d: Descriptor): void {
-  if (!(d.attr & ATTR_ACCESSED)) cpu.writeLin8(d.address + 5, (d.hi >>> 8) | 1);
+  if (!(d.attr & ATTR_ACCESSED)) cpu.writeSys8(d.address + 5, (d.hi >>> 8) | 1);
 }
 
 /** Load the segment cache from a descriptor (selector as given). */

@@ -4,8 +4,9 @@
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, BREAK_STOP, Cpu } from '../cpu/cpu.ts';
 import { getEflags, setEflags } from '../cpu/flags.ts';
-import { Interpreter, type LoopStop } from '../cpu/interpreter.ts';
-import { TripleFault, Unsupported } from '../cpu/interrupts.ts';
+import { Interpreter } from '../cpu/interpreter.ts';
+import { CpuFault } from '../cpu/fault.ts';
+import { deliverException, deliverInterrupt, TripleFault, Unsupported } from '../cpu/interrupts.ts';
 import {
   CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
   REG_NAMES32, SEG_SEL, segSlot, TR_SLOT,
@@ -14,6 +15,10 @@ import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
 import { DebugConsole } from '../devices/debug-console.ts';
 import { DebugExit } from '../devices/debug-exit.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
+import { CmosRtc } from '../devices/cmos-rtc.ts';
+import { PicPair } from '../devices/pic8259.ts';
+import { Pit8254 } from '../devices/pit8254.ts';
+import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
 import { PhysicalMemory } from './memory.ts';
 
@@ -48,12 +53,25 @@ export interface VMOptions {
   stdout?: (bytes: Uint8Array) => void;
   /** Bytes the guest writes to the 0xE9 debug console. */
   debugcon?: (bytes: Uint8Array) => void;
+  /**
+   * Guest time: 'virtual' (default) derives it from the instruction count (1 ns per instruction, plus the
+   * time skipped while halted), so runs are deterministic, as with QEMU's -icount; 'realtime' follows the
+   * host clock and sleeps through HLT.
+   */
+  clock?: 'virtual' | 'realtime';
 }
 
 export type RegisterName = (typeof REG_NAMES32)[number] | 'eip' | 'eflags';
 export type Registers = Record<RegisterName | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr0' | 'cr2' | 'cr3' | 'cr4', number>;
 
 export const DEFAULT_MEMORY = 128 << 20;
+/** Virtual nanoseconds per retired instruction in the deterministic clock (a 1 GHz, 1-IPC guest). */
+export const NS_PER_INSTRUCTION = 1;
+/** The RTC's date at virtual time 0 in the deterministic clock. */
+export const VIRTUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/** A private Int32 cell to sleep on with Atomics.wait (real-time clock, HLT): blocks without spinning. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 /** Output bytes are batched so that a guest printing one byte at a time does not make one host write per byte. */
 class OutputBuffer {
@@ -80,6 +98,13 @@ export class VM {
   private readonly out: OutputBuffer;
   private readonly debugOut: OutputBuffer;
   private stopRecord: ExitRecord | null = null;
+  readonly pic: PicPair;
+  readonly pit: Pit8254;
+  readonly rtc: CmosRtc;
+  readonly clock: 'virtual' | 'realtime';
+  /** Virtual time spent halted (skipped forward), in ns. */
+  private idleNs = 0;
+  private readonly realtimeStart = performance.now();
 
   constructor(opts: VMOptions = {}) {
     this.memory = new PhysicalMemory(opts.memory ?? DEFAULT_MEMORY);
@@ -88,12 +113,41 @@ export class VM {
     this.interpreter = new Interpreter(this.cpu);
     this.out = new OutputBuffer(opts.stdout ?? (() => {}));
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
-    this.uart = new Uart16550({ onTransmit: (b) => this.out.push(b) });
+    this.uart = new Uart16550({ onTransmit: (b) => this.out.push(b), onIrq: (level) => this.pic.setIrq(4, level) });
     this.io.register(0x3f8, 8, this.uart, 'COM1');
     this.io.register(0xe9, 1, new DebugConsole({ onOutput: (b) => this.debugOut.push(b) }), 'debugcon');
-    this.io.register(0xf4, 4, new DebugExit({ onExit: (status) => this.requestStop({ reason: 'debug-exit', status, message: `guest exited with status ${status}` }) }), 'isa-debug-exit');
+    this.io.register(0xf4, 4, new DebugExit({ onExit: (status) => this.debugExit(status) }), 'isa-debug-exit');
+    this.clock = opts.clock ?? 'virtual';
+    this.pic = new PicPair({ onChange: () => { this.cpu.intr = this.pic.hasInterrupt() ? IF : 0; } });
+    this.io.register(0x20, 2, this.pic.master, 'pic-master');
+    this.io.register(0xa0, 2, this.pic.slave, 'pic-slave');
+    this.pit = new Pit8254({ now: () => this.nowNs(), onIrq0: (level) => this.pic.setIrq(0, level) });
+    this.io.register(0x40, 4, this.pit, 'pit');
+    this.rtc = new CmosRtc({ nowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()) });
+    this.io.register(0x70, 2, this.rtc, 'cmos');
+    this.cpu.hypercallHost = {
+      console: (bytes) => { for (const b of bytes) this.out.push(b); },
+      exit: (status) => this.debugExit(status),
+      timeNs: () => this.nowNs(),
+      yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
+    };
     this.resetReal();
   }
+
+  private yieldRequested = false;
+
+  /** Guest time in ns (see VMOptions.clock). */
+  nowNs(): number {
+    return this.clock === 'virtual' ? this.cpu.instructions * NS_PER_INSTRUCTION + this.idleNs : (performance.now() - this.realtimeStart) * 1e6;
+  }
+
+  private debugExit(status: number): void {
+    this.cpu.exits.count(EXIT_DEBUG_EXIT);
+    this.requestStop({ reason: 'debug-exit', status, message: `guest exited with status ${status}` });
+  }
+
+  /** VM-exit counters and handling time per reason, kvm_stat style. */
+  exitStats(): ExitCounter[] { return this.cpu.exits.snapshot(); }
 
   /** Instructions executed since the VM was created. */
   get instructions(): number { return this.cpu.instructions; }
@@ -120,6 +174,7 @@ export class VM {
     s[TR_SLOT + 2] = 0xffff; s[TR_SLOT + 3] = ATTR_P | 0xb;
     s[CPL] = 0;
     this.cpu.halted = false;
+    this.cpu.pagingChanged();
     this.interpreter.cache.flush();
   }
 
@@ -137,6 +192,7 @@ export class VM {
     s[CODE32] = 1;
     setEflags(s, getEflags(s) & ~IF);
     s[LDTR_SLOT + 3] = ATTR_UNUSABLE;
+    cpu.pagingChanged();
   }
 
   /** Real mode: load a segment register with `selector` (base = selector × 16, limit 64 KiB). */
@@ -164,7 +220,10 @@ export class VM {
     return r;
   }
 
-  /** Run until the guest exits, halts, faults beyond recovery, or a limit is reached. */
+  /**
+   * The vCPU loop (KVM_RUN's shape): run guest code until an exit, handle it, resume. Returns when the
+   * guest exits, halts for good, faults beyond recovery, or a limit is reached.
+   */
   run(opts: RunOptions = {}): ExitRecord {
     const cpu = this.cpu, s = cpu.s;
     const start = cpu.instructions;
@@ -173,26 +232,81 @@ export class VM {
     this.stopRecord = null;
     cpu.breakBlock = 0;
     cpu.halted = false;
-    let stop: LoopStop;
     try {
-      stop = this.interpreter.run(max - (cpu.instructions - start), { until: opts.until, trace: opts.trace, deadline });
+      for (;;) {
+        const left = max - (cpu.instructions - start);
+        if (left <= 0) return this.exit('max-instructions', `instruction limit reached (${cpu.instructions - start} instructions)`);
+        // Run no further than the next timer event, so device interrupts arrive on time.
+        const budget = Math.min(left, this.instructionsUntilTimer());
+        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, deadline });
+        this.pit.update();
+        const requested = this.stopRecord as ExitRecord | null;
+        if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
+        if (stop === 'interrupt') { this.injectInterrupt(); continue; }
+        if (stop === 'until') return this.exit('until', 'reached the requested address');
+        if (stop === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
+        if (this.yieldRequested) { this.yieldRequested = false; cpu.breakBlock = 0; continue; }
+        if (cpu.halted) {
+          const t0 = cpu.exits.enter();
+          const why = this.waitForInterrupt(deadline);
+          cpu.exits.leave(EXIT_HLT, t0);
+          if (why) return this.exit(why === 'timeout' ? 'timeout' : 'halt', why === 'timeout' ? `timed out after ${opts.timeout} s` : why);
+          cpu.breakBlock = 0;
+        }
+      }
     } catch (e) {
-      this.flushOutput();
-      if (e instanceof TripleFault) return this.exit('triple-fault', `triple fault (shutdown): ${e.message}`);
+      if (e instanceof TripleFault) { cpu.exits.count(EXIT_SHUTDOWN); return this.exit('triple-fault', `triple fault (shutdown): ${e.message}`); }
       if (e instanceof Unsupported) return this.exit('unsupported', `unsupported: ${e.message}`);
       throw e;
     } finally {
       this.flushOutput();
     }
-    const requested = this.stopRecord as ExitRecord | null;
-    if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
-    if (cpu.halted) {
-      const why = s[EFLAGS] & IF ? 'HLT with interrupts enabled, but no device can raise an interrupt' : 'HLT with interrupts disabled';
-      return this.exit('halt', why);
+  }
+
+  /** Instructions until the PIT's next interrupt edge (virtual clock), or a time slice (real-time clock). */
+  private instructionsUntilTimer(): number {
+    const next = this.pit.nextEventNs();
+    if (next === Infinity) return Infinity;
+    if (this.clock === 'realtime') return 100_000;
+    return Math.max(1, Math.ceil((next - this.nowNs()) / NS_PER_INSTRUCTION));
+  }
+
+  /** IF = 1 and the PIC has a request: acknowledge it (INTA) and deliver its vector to the guest. */
+  private injectInterrupt(): void {
+    const cpu = this.cpu, s = cpu.s;
+    if (!(s[EFLAGS] & IF) || !this.pic.hasInterrupt()) return;
+    const vector = this.pic.acknowledge();
+    cpu.halted = false;
+    cpu.exits.count(EXIT_IRQ_WINDOW);
+    try {
+      deliverInterrupt(cpu, vector, { software: false, external: true, errorCode: -1, returnEip: s[EIP] });
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      deliverException(cpu, e, s[EIP]);
     }
-    if (stop === 'until') return this.exit('until', 'reached the requested address');
-    if (stop === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
-    return this.exit('max-instructions', `instruction limit reached (${cpu.instructions - start} instructions)`);
+  }
+
+  /**
+   * HLT: with IF = 0, or no device that could raise an interrupt, the run ends (returns the reason).
+   * Otherwise time moves to the next device event — skipped in the virtual clock, slept through in the
+   * real-time one — and the interrupt is injected.
+   */
+  private waitForInterrupt(deadline: number): string | undefined {
+    const cpu = this.cpu, s = cpu.s;
+    if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';
+    for (;;) {
+      if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
+      const next = this.pit.nextEventNs();
+      if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
+      const now = this.nowNs();
+      if (this.clock === 'virtual') this.idleNs += Math.max(0, next - now);
+      else {
+        const waitMs = Math.min((next - now) / 1e6, deadline - performance.now());
+        if (waitMs > 0) Atomics.wait(SLEEPER, 0, 0, waitMs);
+        if (performance.now() >= deadline) return 'timeout';
+      }
+      this.pit.update();
+    }
   }
 
   private exit(reason: ExitReason, message: string): ExitRecord {

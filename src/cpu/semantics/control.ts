@@ -5,6 +5,7 @@ import { CS, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
 import { conditionFor, getCF, getEflags, getOF, getZF, setEflags } from '../flags.ts';
+import { EXIT_SOFT_INT } from '../../hv/exits.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
 import {
@@ -111,8 +112,8 @@ function throughCallGate(cpu: Cpu, gateSel: number, gate: Descriptor, call: bool
     const tssBase = s[TR_SLOT + 1], tss32 = (s[TR_SLOT + 3] & 0x8) !== 0;
     const at = tss32 ? 4 + 8 * newCpl : 2 + 4 * newCpl;
     if (at + (tss32 ? 5 : 3) > (s[TR_SLOT + 2] >>> 0)) throw fault(TS, s[TR_SLOT] & 0xfffc);
-    const newEsp = tss32 ? cpu.readLin32(tssBase + at) : cpu.readLin16(tssBase + at);
-    const newSs = cpu.readLin16(tssBase + at + (tss32 ? 4 : 2));
+    const newEsp = tss32 ? cpu.readSys32(tssBase + at) : cpu.readSys16(tssBase + at);
+    const newSs = cpu.readSys16(tssBase + at + (tss32 ? 4 : 2));
     if ((newSs & 0xfffc) === 0) throw fault(TS, 0);
     const ssd = readDescriptor(cpu, newSs, TS);
     if ((newSs & 3) !== newCpl || ssd.dpl !== newCpl || !(ssd.attr & ATTR_S) || (ssd.attr & ATTR_CODE) || !(ssd.attr & ATTR_RW))
@@ -235,6 +236,7 @@ function iret(cpu: Cpu, size: number): void {
 }
 
 function softwareInterrupt(cpu: Cpu, vector: number, next: number): void {
+  cpu.exits.count(EXIT_SOFT_INT);
   deliverInterrupt(cpu, vector, { software: true, errorCode: -1, returnEip: next });
 }
 

@@ -37,7 +37,7 @@ export function emitterFor(ins: Instruction): Emitter | undefined {
  */
 const BLOCK_ENDERS = new Set([
   'JMP', 'CALL', 'RET', 'RETF', 'IRET', 'IRETD', 'INT', 'INT1', 'INT3', 'INTO',
-  'HLT', 'POPF', 'STI', 'CLI', 'LMSW', 'LGDT', 'LIDT', 'LLDT', 'LTR', 'UD2', 'VMCALL', 'LSS', 'BOUND',
+  'HLT', 'POPF', 'STI', 'CLI', 'LMSW', 'LGDT', 'LIDT', 'LLDT', 'LTR', 'UD2', 'VMCALL', 'LSS', 'BOUND', 'INVLPG',
 ]);
 
 export function endsBlock(ins: Instruction): boolean {

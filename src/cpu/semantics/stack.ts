@@ -25,7 +25,12 @@ export const STACK: EmitterTable = {
     const size = ins.opsize / 8, op = ins.operands[0], s = cpu.s;
     if (op.kind === 'sreg') {
       const seg = op.reg;
-      return () => { const v = cpu.peek(size, 0) & 0xffff; loadSegment(cpu, seg, v); cpu.addSP(size); };
+      return () => {
+        const v = cpu.peek(size, 0) & 0xffff;
+        loadSegment(cpu, seg, v);
+        cpu.addSP(size);
+        if (seg === SS) cpu.shadow = 1; // like MOV SS: no interrupt before the next instruction (the ESP load)
+      };
     }
     if (op.kind === 'reg') {
       const r = op.reg;

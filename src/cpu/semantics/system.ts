@@ -6,6 +6,9 @@ import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, BREAK_MODE,
 import { fault, GP, NM, NP, UD } from '../fault.ts';
 import { flushFlags } from '../flags.ts';
 import { Unsupported } from '../interrupts.ts';
+import { cpuid } from '../../hv/cpuid.ts';
+import { EXIT_CPUID, EXIT_CR_ACCESS, EXIT_DT_LOAD, EXIT_HYPERCALL, EXIT_INVLPG, EXIT_MSR_READ, EXIT_MSR_WRITE } from '../../hv/exits.ts';
+import { hypercall } from '../../hv/hypercalls.ts';
 import { effectiveAddress, reader, writer } from '../operands.ts';
 import { loadSegment, readDescriptor } from '../segments.ts';
 import {
@@ -25,10 +28,10 @@ export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
   if (!cpu.protectedMode || s[CPL] <= ((s[EFLAGS] & IOPL) >>> 12)) return;
   const attr = s[TR_SLOT + 3], base = s[TR_SLOT + 1], limit = s[TR_SLOT + 2] >>> 0;
   if (attr & ATTR_UNUSABLE || !(attr & 0x8) || limit < 0x67) throw fault(GP, 0);
-  const mapBase = cpu.readLin16(base + 0x66);
+  const mapBase = cpu.readSys16(base + 0x66);
   const byte = mapBase + (port >>> 3);
   if (byte + 1 > limit) throw fault(GP, 0);
-  const bits = cpu.readLin16(base + byte);
+  const bits = cpu.readSys16(base + byte);
   if ((bits >>> (port & 7)) & ((1 << size) - 1)) throw fault(GP, 0);
 }
 
@@ -43,29 +46,12 @@ function setZF(cpu: Cpu, on: boolean): void {
   cpu.s[EFLAGS] = on ? cpu.s[EFLAGS] | ZF : cpu.s[EFLAGS] & ~ZF;
 }
 
-/** CPUID leaves: an honest i486-class feature set (what is implemented), hypervisor bit set. */
-function cpuid(cpu: Cpu): void {
-  const s = cpu.s, leaf = s[EAX] >>> 0;
-  const str = (t: string, i: number): number => t.charCodeAt(i) | (t.charCodeAt(i + 1) << 8) | (t.charCodeAt(i + 2) << 16) | (t.charCodeAt(i + 3) << 24);
-  let a = 0, b = 0, c = 0, d = 0;
-  if (leaf === 0) {
-    const v = 'GenuineIntel'; a = 1; b = str(v, 0); d = str(v, 4); c = str(v, 8);
-  } else if (leaf === 1) {
-    a = 0x0480;                                   // family 4 (i486), model 8
-    d = (1 << 4) | (1 << 5) | (1 << 8);           // TSC, MSR, CX8
-    c = 1 << 31;                                  // running under a hypervisor
-  } else if (leaf === 0x4000_0000) {
-    const v = 'x86jitx86jit'; a = 0x4000_0000; b = str(v, 0); c = str(v, 4); d = str(v, 8);
-  }
-  s[EAX] = a; s[EBX] = b; s[ECX] = c; s[EDX] = d;
-}
-
 const MSR_TSC = 0x10;
 /** MSRs a guest may write and read back: SYSENTER_CS/ESP/EIP (stored, not yet used). */
 const STORED_MSRS = new Set([0x174, 0x175, 0x176]);
 
-/** Which CR4 bits may be set: only what CPUID advertises and the emulator implements (TSD). */
-const CR4_WRITABLE = 1 << 2;
+/** Which CR4 bits may be set: only what CPUID advertises and the emulator implements (TSD, PSE, PGE). */
+const CR4_WRITABLE = (1 << 2) | (1 << 4) | (1 << 7);
 
 function loadDescriptorTableRegister(cpu: Cpu, c: EmitContext, base: number, limit: number): () => void {
   const m = c.ins.operands[0];
@@ -74,6 +60,7 @@ function loadDescriptorTableRegister(cpu: Cpu, c: EmitContext, base: number, lim
   const o32 = c.ins.opsize === 32;
   return () => {
     requireCpl0(cpu);
+    cpu.exits.count(EXIT_DT_LOAD);
     const a = ea();
     const lim = cpu.read16(seg, a), b = cpu.read32(seg, (a + 2) | 0);
     s[limit] = lim; s[base] = o32 ? b : b & 0xff_ffff;
@@ -120,11 +107,11 @@ function requireProtected(cpu: Cpu): void { if (!cpu.protectedMode) throw fault(
 export const SYSTEM: EmitterTable = {
   IN: (c) => {
     const { cpu, ins } = c, size = ins.size, port = portOf(c, 1);
-    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.setReg(EAX, size, cpu.io.in(p, size as 1 | 2 | 4)); };
+    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.setReg(EAX, size, cpu.portIn(p, size)); };
   },
   OUT: (c) => {
     const { cpu, ins } = c, size = ins.size, port = portOf(c, 0);
-    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.io.out(p, size as 1 | 2 | 4, cpu.getReg(EAX, size)); };
+    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.portOut(p, size, cpu.getReg(EAX, size)); };
   },
   HLT: ({ cpu }) => () => { requireCpl0(cpu); cpu.halted = true; cpu.breakBlock |= BREAK_STOP; },
   CLI: ({ cpu }) => () => {
@@ -133,6 +120,7 @@ export const SYSTEM: EmitterTable = {
   },
   STI: ({ cpu }) => () => {
     if (cpu.protectedMode && cpu.s[CPL] > ((cpu.s[EFLAGS] & IOPL) >>> 12)) throw fault(GP, 0);
+    if (!(cpu.s[EFLAGS] & IF)) cpu.shadow = 1; // interrupts stay blocked until after the next instruction
     cpu.s[EFLAGS] |= IF;
   },
   LGDT: (c) => loadDescriptorTableRegister(c.cpu, c, GDTR_BASE, GDTR_LIMIT),
@@ -143,6 +131,7 @@ export const SYSTEM: EmitterTable = {
     const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
     return () => {
       requireProtected(cpu); requireCpl0(cpu);
+      cpu.exits.count(EXIT_DT_LOAD);
       const sel = get() & 0xffff;
       if ((sel & 0xfffc) === 0) { s[LDTR_SLOT] = sel; s[LDTR_SLOT + 3] = ATTR_UNUSABLE; return; }
       if (sel & 4) throw fault(GP, sel & 0xfffc);
@@ -156,13 +145,14 @@ export const SYSTEM: EmitterTable = {
     const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
     return () => {
       requireProtected(cpu); requireCpl0(cpu);
+      cpu.exits.count(EXIT_DT_LOAD);
       const sel = get() & 0xffff;
       if ((sel & 0xfffc) === 0 || sel & 4) throw fault(GP, sel & 0xfffc);
       const d = readDescriptor(cpu, sel);
       const type = d.attr & 0x1f;
       if (type !== 0x1 && type !== 0x9) throw fault(GP, sel & 0xfffc);
       if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
-      cpu.writeLin8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
+      cpu.writeSys8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
       s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | 0x2;
     };
   },
@@ -186,12 +176,22 @@ export const SYSTEM: EmitterTable = {
     };
   },
   CLTS: ({ cpu }) => () => { requireCpl0(cpu); cpu.s[CR0] &= ~CR0_TS; },
-  INVLPG: ({ cpu }) => () => { requireCpl0(cpu); /* no TLB until paging exists */ },
+  INVLPG: (c) => {
+    const { cpu, ins } = c, m = ins.operands[0];
+    if (m.kind !== 'mem') throw new Error('INVLPG needs a memory operand');
+    const ea = effectiveAddress(cpu, m, ins.adsize), seg = m.seg;
+    return () => {
+      requireCpl0(cpu);
+      cpu.exits.count(EXIT_INVLPG);
+      cpu.invalidatePage(cpu.linear(seg, ea(), 1, false));
+      cpu.breakBlock |= BREAK_MODE;
+    };
+  },
   WBINVD: ({ cpu }) => () => requireCpl0(cpu),
   INVD: ({ cpu }) => () => requireCpl0(cpu),
   MOV_CR: (c) => movControl(c),
   MOV_DR: (c) => movDebug(c),
-  CPUID: ({ cpu }) => () => cpuid(cpu),
+  CPUID: ({ cpu }) => () => { const t0 = cpu.exits.enter(); cpuid(cpu); cpu.exits.leave(EXIT_CPUID, t0); },
   RDTSC: ({ cpu, index }) => () => {
     // Time-stamp counter = instructions retired: deterministic, as with QEMU's -icount.
     if (cpu.protectedMode && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
@@ -200,6 +200,7 @@ export const SYSTEM: EmitterTable = {
   },
   RDMSR: ({ cpu, index }) => () => {
     requireCpl0(cpu);
+    cpu.exits.count(EXIT_MSR_READ);
     const s = cpu.s, msr = s[ECX] >>> 0;
     let v: bigint;
     if (msr === MSR_TSC) v = BigInt(cpu.instructions + index);
@@ -209,6 +210,7 @@ export const SYSTEM: EmitterTable = {
   },
   WRMSR: ({ cpu }) => () => {
     requireCpl0(cpu);
+    cpu.exits.count(EXIT_MSR_WRITE);
     const s = cpu.s, msr = s[ECX] >>> 0;
     const v = (BigInt(s[EDX] >>> 0) << 32n) | BigInt(s[EAX] >>> 0);
     if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it counts instructions');
@@ -221,7 +223,7 @@ export const SYSTEM: EmitterTable = {
       const get = reader(cpu, src, 2, ins.adsize), seg = dst.reg;
       return () => {
         loadSegment(cpu, seg, get());
-        if (seg === SS) cpu.breakBlock |= BREAK_MODE;
+        if (seg === SS) { cpu.shadow = 1; cpu.breakBlock |= BREAK_MODE; }
       };
     }
     if (src.kind !== 'sreg') throw new Error('MOV Sreg needs a segment register operand');
@@ -245,7 +247,12 @@ export const SYSTEM: EmitterTable = {
     };
   },
   UD2: () => () => { throw fault(UD); },
-  VMCALL: () => () => { throw fault(UD); },
+  VMCALL: ({ cpu }) => () => {
+    if (!cpu.hypercallHost) throw fault(UD);
+    const t0 = cpu.exits.enter();
+    hypercall(cpu, cpu.hypercallHost);
+    cpu.exits.leave(EXIT_HYPERCALL, t0);
+  },
   WAIT: ({ cpu }) => () => { if ((cpu.s[CR0] & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) throw fault(NM); },
 };
 SYSTEM.FWAIT = SYSTEM.WAIT;
@@ -264,21 +271,29 @@ function movControl(c: EmitContext): () => void {
     const n = dst.reg, r = src.reg;
     return () => {
       requireCpl0(cpu);
+      cpu.exits.count(EXIT_CR_ACCESS);
       const v = s[r];
       switch (n) {
         case 0:
-          if (v & CR0_PG) throw new Unsupported('paging (CR0.PG) is not supported yet');
           if ((v & (CR0_PG | CR0_PE)) === CR0_PG) throw fault(GP, 0);
           s[CR0] = v | CR0_ET;
           for (let seg = 0; seg < 6; seg++) cpu.refreshSegment(seg);
           if (!(v & CR0_PE)) s[CPL] = 0;
+          cpu.pagingChanged();
           cpu.breakBlock |= BREAK_MODE;
           break;
         case 2: s[CR2] = v; break;
-        case 3: s[CR3] = v; break;
+        case 3:
+          s[CR3] = v;
+          cpu.flushTlb(true);
+          cpu.breakBlock |= BREAK_MODE;
+          break;
         case 4:
           if (v & ~CR4_WRITABLE) throw fault(GP, 0);
-          s[CR4] = v; break;
+          s[CR4] = v;
+          cpu.pagingChanged();
+          cpu.breakBlock |= BREAK_MODE;
+          break;
         default: throw fault(UD);
       }
     };
@@ -286,7 +301,7 @@ function movControl(c: EmitContext): () => void {
   if (src.kind !== 'creg' || dst.kind !== 'reg') throw new Error('MOV from CRn needs a register');
   const n = src.reg, r = dst.reg;
   const slot = [CR0, -1, CR2, CR3, CR4][n] ?? -1;
-  return () => { requireCpl0(cpu); if (slot < 0) throw fault(UD); s[r] = s[slot]; };
+  return () => { requireCpl0(cpu); if (slot < 0) throw fault(UD); cpu.exits.count(EXIT_CR_ACCESS); s[r] = s[slot]; };
 }
 
 function movDebug(c: EmitContext): () => void {
