@@ -252,17 +252,18 @@ export class Cpu {
   }
 
   /** A 2- or 4-byte access that crosses a page boundary with paging on: both pages are checked before any byte moves. */
+  // (The second page is translated at its first byte: that is the address CR2 reports if it faults.)
   private readSplit(lin: number, size: number, user: boolean): number {
-    const first = this.translate(lin, false, user), second = this.translate((lin + size - 1) | 0, false, user);
+    const first = this.translate(lin, false, user), second = this.translate(((lin | 0xfff) + 1) | 0, false, user);
     const n1 = PAGE_SIZE - (lin & 0xfff);
     let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.mem.read8(i < n1 ? first + i : second - (size - 1) + i);
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.mem.read8(i < n1 ? first + i : second + i - n1);
     return size === 4 ? v | 0 : v;
   }
   private writeSplit(lin: number, size: number, v: number, user: boolean): void {
-    const first = this.translate(lin, true, user), second = this.translate((lin + size - 1) | 0, true, user);
+    const first = this.translate(lin, true, user), second = this.translate(((lin | 0xfff) + 1) | 0, true, user);
     const n1 = PAGE_SIZE - (lin & 0xfff);
-    for (let i = 0; i < size; i++) this.mem.write(i < n1 ? first + i : second - (size - 1) + i, 1, v >>> (8 * i));
+    for (let i = 0; i < size; i++) this.mem.write(i < n1 ? first + i : second + i - n1, 1, v >>> (8 * i));
   }
 
   // ---- linear-address data accesses (current CPL) with the RAM fast path ----

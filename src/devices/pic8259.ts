@@ -112,7 +112,10 @@ export class Pic8259 {
       this.irr |= bit; // a rising edge (or, level-triggered, the level) requests service
     } else {
       this.lines &= ~bit;
-      this.irr &= ~bit; // the request disappears: the datasheet requires it held until INTA
+      // Edge-triggered, the request stays latched in IRR until INTA, as QEMU's model does (the datasheet
+      // wants the line held high until then; guests written against QEMU rely on the latch, e.g. a tick
+      // that arrives while masked is delivered on unmasking). Level-triggered, it goes with the level.
+      if (this.levelTriggered) this.irr &= ~bit;
     }
     this.changed();
   }

@@ -17,7 +17,7 @@ import { DebugExit } from '../devices/debug-exit.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
 import { CmosRtc } from '../devices/cmos-rtc.ts';
 import { PicPair } from '../devices/pic8259.ts';
-import { Pit8254 } from '../devices/pit8254.ts';
+import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
 import { PhysicalMemory } from './memory.ts';
@@ -125,6 +125,7 @@ export class VM {
     this.io.register(0xa0, 2, this.pic.slave, 'pic-slave');
     this.pit = new Pit8254({ now: () => this.nowNs(), onIrq0: (level) => this.pic.setIrq(0, level) });
     this.io.register(0x40, 4, this.pit, 'pit');
+    this.io.register(0x61, 1, new SystemControlPortB(this.pit, () => this.nowNs()), 'port61');
     this.rtc = new CmosRtc({ nowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()) });
     this.io.register(0x70, 2, this.rtc, 'cmos');
     this.cpu.hypercallHost = {
@@ -195,6 +196,17 @@ export class VM {
     setEflags(s, getEflags(s) & ~IF);
     s[LDTR_SLOT + 3] = ATTR_UNUSABLE;
     cpu.pagingChanged();
+    this.picAsBiosLeavesIt();
+  }
+
+  /**
+   * A Multiboot kernel starts after the firmware, and QEMU's SeaBIOS leaves the PICs initialised with the
+   * PC vector bases (0x08 and 0x70) and masks 0xB8 / 0x8E (measured): do the same through the ports.
+   */
+  private picAsBiosLeavesIt(): void {
+    const { master, slave } = this.pic;
+    master.write(0, 1, 0x11); master.write(1, 1, 0x08); master.write(1, 1, 0x04); master.write(1, 1, 0x01); master.write(1, 1, 0xb8);
+    slave.write(0, 1, 0x11); slave.write(1, 1, 0x70); slave.write(1, 1, 0x02); slave.write(1, 1, 0x01); slave.write(1, 1, 0x8e);
   }
 
   /** Real mode: load a segment register with `selector` (base = selector × 16, limit 64 KiB). */

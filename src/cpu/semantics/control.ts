@@ -184,7 +184,7 @@ function checkOuterStack(cpu: Cpu, ss: number, rpl: number): Descriptor {
  */
 export function mergeFlags(cpu: Cpu, value: number, size: number, iret: boolean): number {
   const old = getEflags(cpu.s);
-  let writable = 0x4dd5 | AC | ID; // CF PF AF ZF SF TF IF DF OF NT, AC, ID
+  let writable = 0x4fd5 | AC | ID; // CF PF AF ZF SF TF IF DF OF NT, AC, ID
   if (cpu.protectedMode) {
     const cpl = cpu.s[CPL], iopl = (old & IOPL) >>> 12;
     if (cpl === 0) writable |= IOPL;
@@ -207,7 +207,15 @@ function iret(cpu: Cpu, size: number): void {
     setEflags(s, mergeFlags(cpu, fl, size, true));
     return;
   }
-  if (s[EFLAGS] & NT) throw new Unsupported('IRET with EFLAGS.NT set is a task return; hardware task switching is not supported');
+  if (s[EFLAGS] & NT) {
+    // Task return (SDM IRET, "TASK-RETURN"): the back link must name a busy TSS in the GDT, else #TS.
+    const link = cpu.readSys16(s[TR_SLOT + 1]);
+    if (link & 4) throw fault(TS, link & 0xfffc);
+    const d = readDescriptor(cpu, link, TS);
+    const type = d.attr & 0x1f;
+    if (type !== 0x3 && type !== 0xb) throw fault(TS, link & 0xfffc);
+    throw new Unsupported('IRET with EFLAGS.NT set is a task return; hardware task switching is not supported');
+  }
   const eip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
   const sel = cpu.peek(2, size), fl = cpu.peek(size, 2 * size);
   const cpl = s[CPL], rpl = sel & 3;
