@@ -65,17 +65,41 @@ async function micro(): Promise<{ name: string; opsPerSec: number; unit: string 
   });
 }
 
-function startup(): { firstInstructionMs: number; wallMs: number } {
+interface ConsoleResult { rom: string; bytes: number; exits: number; medianMs: number; exitsPerSec: number; bytesPerSec: number }
+
+/** Full virtualization vs paravirtualization: 1 MiB of console output through UART port I/O or the console hypercall. */
+function consoleRun(rom: string): ConsoleResult {
+  const times: number[] = [];
+  let bytes = 0, exits = 0;
+  for (let i = 0; i < RUNS; i++) {
+    let n = 0;
+    const vm = createVM({ memory: 64 << 20, stdout: (b) => { n += b.length; } });
+    loadImage(vm, new Uint8Array(readFileSync(join(ROMS, rom))), rom, {});
+    const t0 = performance.now();
+    vm.run({ timeout: 120 });
+    times.push(performance.now() - t0);
+    bytes = n;
+    exits = vm.exitStats().filter((e) => e.reason === 'IO' || e.reason === 'HYPERCALL').reduce((a, e) => a + e.count, 0);
+    progress(`${rom} run ${i + 1}/${RUNS}: ${times[i].toFixed(0)} ms, ${exits} exits`);
+  }
+  const ms = median(times);
+  return { rom, bytes, exits, medianMs: ms, exitsPerSec: exits / (ms / 1000), bytesPerSec: bytes / (ms / 1000) };
+}
+
+function startup(): { firstInstructionMs: number; wallMs: number; nodeAloneMs: number } {
   const cli = join(ROOT, 'dist', 'x86jit.js');
-  const firsts: number[] = [], walls: number[] = [];
+  const firsts: number[] = [], walls: number[] = [], bare: number[] = [];
   for (let i = 0; i < 7; i++) {
+    const tb = performance.now();
+    spawnSync(process.execPath, ['-e', '0']);
+    bare.push(performance.now() - tb);
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [cli, 'run', '--stats', join(ROMS, 'hello.elf')], { encoding: 'utf8' });
     walls.push(performance.now() - t0);
     const m = /first instruction ([\d.]+) ms/.exec(r.stderr);
     if (m) firsts.push(Number(m[1]));
   }
-  return { firstInstructionMs: median(firsts), wallMs: median(walls) };
+  return { firstInstructionMs: median(firsts), wallMs: median(walls), nodeAloneMs: median(bare) };
 }
 
 async function main(): Promise<void> {
@@ -93,6 +117,7 @@ async function main(): Promise<void> {
     const ms = median(times);
     results.push({ rom, runs: RUNS, instructions, medianMs: ms, mips: instructions / ms / 1000, status });
   }
+  const consoles = ['console-uart.elf', 'console-pv.elf'].filter((r) => existsSync(join(ROMS, r))).map(consoleRun);
   progress('micro-benchmarks (tinybench)');
   const micros = await micro();
   progress('start-up');
@@ -103,6 +128,11 @@ async function main(): Promise<void> {
     '| --- | ---: | ---: | ---: |',
     ...results.map((r) => `| ${r.rom} (status ${r.status}) | ${r.instructions.toLocaleString('en-US')} | ${r.medianMs.toFixed(0)} ms | ${r.mips.toFixed(1)} |`),
     '',
+    '| 1 MiB console output (interpreter) | IO + hypercall exits | median wall time | exits/s | MiB/s |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...consoles.map((c) => `| ${c.rom} | ${c.exits.toLocaleString('en-US')} | ${c.medianMs.toFixed(0)} ms | ${Math.round(c.exitsPerSec).toLocaleString('en-US')} | ${(c.bytesPerSec / 2 ** 20).toFixed(2)} |`),
+    ...(consoles.length === 2 ? [`| paravirtual speed-up (UART time / hypercall time) | | ${(consoles[0].medianMs / consoles[1].medianMs).toFixed(1)}× | | |`] : []),
+    '',
     '| micro-benchmark | rate |',
     '| --- | ---: |',
     ...micros.map((m) => `| ${m.name} | ${(m.opsPerSec / 1e6).toFixed(1)} M ${m.unit} |`),
@@ -111,10 +141,11 @@ async function main(): Promise<void> {
     '| --- | ---: |',
     `| process start → first guest instruction | ${start.firstInstructionMs.toFixed(1)} ms |`,
     `| whole \`x86jit run hello.elf\` | ${start.wallMs.toFixed(1)} ms |`,
+    `| for scale: \`node -e 0\` on this machine | ${start.nodeAloneMs.toFixed(1)} ms |`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   const out = join(ROOT, 'bench', 'results.json');
-  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, roms: results, micro: micros, startup: start }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, roms: results, console: consoles, micro: micros, startup: start }, null, 2)}\n`);
   progress(`wrote ${out}`);
 }
 

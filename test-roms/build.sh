@@ -19,7 +19,9 @@ mkdir -p "$OUT/rt" "$OUT/host"
 for f in boot isr; do $CC $CFLAGS -c src/rt/$f.S -o $OUT/rt/$f.o; done
 for f in rt common; do $CC $CFLAGS -c src/rt/$f.c -o $OUT/rt/$f.o; done
 
-for rom in $ROMS; do
+# build_rom ROM LDSCRIPT OBJECT...: compile src/ROM.c and src/ROM-*.S, link them after the given runtime objects.
+build_rom() {
+	rom=$1; ldscript=$2; shift 2
 	objs=""
 	for src in src/$rom.c src/$rom-*.S; do
 		[ -e "$src" ] || continue
@@ -27,9 +29,11 @@ for rom in $ROMS; do
 		$CC $CFLAGS -c "$src" -o "$o"
 		objs="$objs $o"
 	done
-	$LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -T src/rt/link.ld -o $rom.elf \
-		$OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/rt.o $OUT/rt/common.o $objs
-done
+	$LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -T src/rt/$ldscript.ld \
+		-o $rom.elf "$@" $objs
+}
+
+for rom in $ROMS; do build_rom $rom link $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/rt.o $OUT/rt/common.o; done
 
 # Hypervisor-layer ROMs. link-user.ld adds a page-aligned .user section for ring-3 code and data;
 # the paravirtual ROMs link rt-pv.o (output and exit through VMCALL) instead of rt.o.
@@ -38,16 +42,10 @@ NEW_ROMS="minikernel:link-user:rt paging:link-user:rt,ring3 exceptions-pm:link-u
 for f in rt-pv ring3; do $CC $CFLAGS -c src/rt/$f.c -o $OUT/rt/$f.o; done
 for spec in $NEW_ROMS; do
 	rom=${spec%%:*}; rest=${spec#*:}; ldscript=${rest%%:*}
-	objs=""
-	for o in $(echo "${rest#*:}" | tr , ' '); do objs="$objs $OUT/rt/$o.o"; done
-	for src in src/$rom.c src/$rom-*.S; do
-		[ -e "$src" ] || continue
-		o=$OUT/$(basename "$src").o
-		$CC $CFLAGS -c "$src" -o "$o"
-		objs="$objs $o"
-	done
-	$LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -T src/rt/$ldscript.ld \
-		-o $rom.elf $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $objs
+	runtime=""
+	for o in $(echo "${rest#*:}" | tr , ' '); do runtime="$runtime $OUT/rt/$o.o"; done
+	# shellcheck disable=SC2086 # the runtime object list splits on purpose
+	build_rom $rom $ldscript $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $runtime
 done
 
 # BIOS image: flat 64 KiB, linked at offset 0 of segment F000.
