@@ -310,19 +310,21 @@ export class VM {
   private waitForInterrupt(deadline: number): string | undefined {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';
-    for (;;) {
-      if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
-      const next = this.pit.nextEventNs();
-      if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
-      const now = this.nowNs();
-      if (this.clock === 'virtual') this.idleNs += Math.max(0, next - now);
-      else {
-        const waitMs = Math.min((next - now) / 1e6, deadline - performance.now());
-        if (waitMs > 0) Atomics.wait(SLEEPER, 0, 0, waitMs);
-        if (performance.now() >= deadline) return 'timeout';
-      }
-      this.pit.update();
+    if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
+    const next = this.pit.nextEventNs();
+    if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
+    const now = this.nowNs();
+    if (this.clock === 'virtual') this.idleNs += Math.max(0, next - now);
+    else {
+      const waitMs = Math.min((next - now) / 1e6, deadline - performance.now());
+      if (waitMs > 0) Atomics.wait(SLEEPER, 0, 0, waitMs);
+      if (performance.now() >= deadline) return 'timeout';
     }
+    this.pit.update();
+    if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
+    // The timer fired and the PIC still asserts nothing: IRQ0 is masked or blocked by an in-service
+    // interrupt, and nothing changes that while the CPU is halted (QEMU would hang here for ever).
+    return 'HLT with interrupts enabled, but the PIC masks or blocks every interrupt that could wake it';
   }
 
   private exit(reason: ExitReason, message: string): ExitRecord {
