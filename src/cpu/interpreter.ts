@@ -44,13 +44,18 @@ export class Interpreter {
       }
       // An interrupt controller asserts INTR and IF = 1: return to the VM, which injects it — unless
       // STI/MOV SS just ran, in which case exactly one more instruction runs first (the shadow).
-      let one = false;
-      if ((cpu.intr & s[EFLAGS]) !== 0) {
+      if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) {
         if (cpu.shadow === 0) return 'interrupt';
-        one = true;
-        block = null;
+        if ((cpu.intr & s[EFLAGS]) === 0) cpu.shadow = 0; // nothing pending: the shadow has nothing to hold back
+        else {
+          // STI/MOV SS shadow with an interrupt pending: exactly one more instruction, then the VM injects.
+          const r = this.runCareful(1, opts);
+          budget -= 1;
+          block = null;
+          if (r !== 'budget') return r;
+          continue;
+        }
       }
-      cpu.shadow = 0;
       // TF can only become set by an instruction that ends its block with a BREAK (POPF, IRET, interrupts).
       if (block === null && s[EFLAGS] & TF) {
         // Single-stepping: one instruction at a time through the careful path, then #DB.
@@ -77,8 +82,8 @@ export class Interpreter {
       block = next;
       block.hits++;
       const ops = block.ops, execs = block.execs;
-      const last = one ? 0 : (ops.length < budget ? ops.length : budget) - 1;
-      if (one || !block.cacheable) block = null;
+      const last = (ops.length < budget ? ops.length : budget) - 1;
+      if (!block.cacheable) block = null;
       let i = 0;
       cpu.breakBlock = 0;
       try {

@@ -339,8 +339,8 @@ CONTROL.JECXZ = CONTROL.JCXZ;
  */
 function jcc(c: EmitContext): () => void {
   const { cpu } = c, s = cpu.s, target = relTarget(c);
-  const fused = fusedCondition(c);
-  if (fused) return () => { if (fused()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
+  const fused = fusedJcc(c, target);
+  if (fused) return fused;
   switch (c.ins.cond) {
     case 0x2: return () => { if (getCF(s) !== 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
     case 0x3: return () => { if (getCF(s) === 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
@@ -356,43 +356,45 @@ function jcc(c: EmitContext): () => void {
 /**
  * QEMU-style compare-and-branch fusion: right after a 32-bit CMP/SUB the lazy record holds the two
  * operands, after TEST/AND/OR/XOR/INC/DEC the result, so most conditions are one comparison of those
- * (flags are still recorded by the predecessor for whoever reads them later).
+ * (flags are still recorded by the predecessor for whoever reads them later). Each case is a closure of
+ * its own so the comparison is inline in the branch.
  */
-function fusedCondition(c: EmitContext): (() => boolean) | undefined {
-  const p = c.prev, s = c.cpu.s;
+function fusedJcc(c: EmitContext, target: number): (() => void) | undefined {
+  const p = c.prev, cpu = c.cpu, s = cpu.s;
   if (!p || p.size !== 4) return undefined;
   const cc = c.ins.cond;
+  const go = (): void => { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; };
   if (p.op === 'CMP' || p.op === 'SUB') {
     switch (cc) {
-      case 0x2: return () => (s[LAZY_DST] >>> 0) < (s[LAZY_SRC] >>> 0);
-      case 0x3: return () => (s[LAZY_DST] >>> 0) >= (s[LAZY_SRC] >>> 0);
-      case 0x4: return () => s[LAZY_RES] === 0;
-      case 0x5: return () => s[LAZY_RES] !== 0;
-      case 0x6: return () => (s[LAZY_DST] >>> 0) <= (s[LAZY_SRC] >>> 0);
-      case 0x7: return () => (s[LAZY_DST] >>> 0) > (s[LAZY_SRC] >>> 0);
-      case 0xc: return () => s[LAZY_DST] < s[LAZY_SRC];
-      case 0xd: return () => s[LAZY_DST] >= s[LAZY_SRC];
-      case 0xe: return () => s[LAZY_DST] <= s[LAZY_SRC];
-      case 0xf: return () => s[LAZY_DST] > s[LAZY_SRC];
+      case 0x2: return () => { if ((s[LAZY_DST] >>> 0) < (s[LAZY_SRC] >>> 0)) go(); };
+      case 0x3: return () => { if ((s[LAZY_DST] >>> 0) >= (s[LAZY_SRC] >>> 0)) go(); };
+      case 0x4: return () => { if (s[LAZY_RES] === 0) go(); };
+      case 0x5: return () => { if (s[LAZY_RES] !== 0) go(); };
+      case 0x6: return () => { if ((s[LAZY_DST] >>> 0) <= (s[LAZY_SRC] >>> 0)) go(); };
+      case 0x7: return () => { if ((s[LAZY_DST] >>> 0) > (s[LAZY_SRC] >>> 0)) go(); };
+      case 0xc: return () => { if (s[LAZY_DST] < s[LAZY_SRC]) go(); };
+      case 0xd: return () => { if (s[LAZY_DST] >= s[LAZY_SRC]) go(); };
+      case 0xe: return () => { if (s[LAZY_DST] <= s[LAZY_SRC]) go(); };
+      case 0xf: return () => { if (s[LAZY_DST] > s[LAZY_SRC]) go(); };
       default: return undefined;
     }
   }
   const logic = p.op === 'TEST' || p.op === 'AND' || p.op === 'OR' || p.op === 'XOR';
   if (logic || p.op === 'INC' || p.op === 'DEC') {
     switch (cc) {
-      case 0x4: return () => s[LAZY_RES] === 0;
-      case 0x5: return () => s[LAZY_RES] !== 0;
-      case 0x8: return () => s[LAZY_RES] < 0;
-      case 0x9: return () => s[LAZY_RES] >= 0;
+      case 0x4: return () => { if (s[LAZY_RES] === 0) go(); };
+      case 0x5: return () => { if (s[LAZY_RES] !== 0) go(); };
+      case 0x8: return () => { if (s[LAZY_RES] < 0) go(); };
+      case 0x9: return () => { if (s[LAZY_RES] >= 0) go(); };
       default: break;
     }
     if (logic) {
       // OF = 0 after a logic operation: L is SF, LE is ZF or SF.
       switch (cc) {
-        case 0xc: return () => s[LAZY_RES] < 0;
-        case 0xd: return () => s[LAZY_RES] >= 0;
-        case 0xe: return () => s[LAZY_RES] <= 0;
-        case 0xf: return () => s[LAZY_RES] > 0;
+        case 0xc: return () => { if (s[LAZY_RES] < 0) go(); };
+        case 0xd: return () => { if (s[LAZY_RES] >= 0) go(); };
+        case 0xe: return () => { if (s[LAZY_RES] <= 0) go(); };
+        case 0xf: return () => { if (s[LAZY_RES] > 0) go(); };
         default: break;
       }
     }
