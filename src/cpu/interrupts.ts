@@ -9,7 +9,7 @@ import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS } from './fault.ts';
 import { flushFlags, getEflags, setEflags } from './flags.ts';
 import { loadCodeSegment, loadCache, loadSegmentReal, markAccessed, readDescriptor } from './segments.ts';
 import {
-  AC, CPL, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot, TF, TR_SLOT, VM,
+  AC, CPL, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, TR_SLOT, VM,
 } from './state.ts';
 
 /** A guest state the emulator does not model (task switch, virtual-8086 mode): the run ends with this reason. */

@@ -98,12 +98,13 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
 }
 
 /**
- * Check and read the code-segment descriptor for a far JMP/CALL/RET/IRET/interrupt to `sel` arriving at
- * privilege `targetCpl` (conforming: DPL ≤ CPL; non-conforming: DPL = target CPL). Returns the descriptor.
+ * The checks on the code segment a far RET or IRET returns to, in the SDM's order: a code segment, else
+ * #GP(sel); conforming with DPL ≤ RPL or non-conforming with DPL = RPL, else #GP(sel); present, else #NP(sel).
  */
-export function checkCodeSegment(cpu: Cpu, sel: number, d: Descriptor): void {
-  const a = d.attr;
+export function checkReturnCodeSegment(sel: number, d: Descriptor): void {
+  const a = d.attr, rpl = sel & 3;
   if (!(a & ATTR_S) || !(a & ATTR_CODE)) throw fault(GP, sel & 0xfffc);
+  if (a & ATTR_DC ? d.dpl > rpl : d.dpl !== rpl) throw fault(GP, sel & 0xfffc);
   if (!(a & ATTR_P)) throw fault(NP, sel & 0xfffc);
 }
 

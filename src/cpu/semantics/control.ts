@@ -9,7 +9,7 @@ import { EXIT_SOFT_INT } from '../../hv/exits.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
 import {
-  checkCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
+  checkReturnCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
 } from '../segments.ts';
 import {
   AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, LAZY_DST, LAZY_RES, LAZY_SRC, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
@@ -151,8 +151,7 @@ function farReturn(cpu: Cpu, size: number, imm: number): void {
   if ((sel & 0xfffc) === 0) throw fault(GP, 0);
   const d = readDescriptor(cpu, sel);
   if (rpl < cpl) throw fault(GP, sel & 0xfffc);
-  checkCodeSegment(cpu, sel, d);
-  if (d.attr & ATTR_DC ? d.dpl > rpl : d.dpl !== rpl) throw fault(GP, sel & 0xfffc);
+  checkReturnCodeSegment(sel, d);
   if (offset > d.limit) throw fault(GP, 0);
   if (rpl === cpl) {
     cpu.addSP(2 * size + imm);
@@ -223,8 +222,7 @@ function iret(cpu: Cpu, size: number): void {
   if ((sel & 0xfffc) === 0) throw fault(GP, 0);
   const d = readDescriptor(cpu, sel);
   if (rpl < cpl) throw fault(GP, sel & 0xfffc);
-  checkCodeSegment(cpu, sel, d);
-  if (d.attr & ATTR_DC ? d.dpl > rpl : d.dpl !== rpl) throw fault(GP, sel & 0xfffc);
+  checkReturnCodeSegment(sel, d);
   if (eip > d.limit) throw fault(GP, 0);
   const flags = mergeFlags(cpu, fl, size, true);
   if (rpl === cpl) {

@@ -12,7 +12,7 @@ import { hypercall } from '../../hv/hypercalls.ts';
 import { effectiveAddress, reader, writer } from '../operands.ts';
 import { loadSegment, readDescriptor } from '../segments.ts';
 import {
-  CPL, CR0, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, EBX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
+  CPL, CR0, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
   IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, ZF,
 } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
