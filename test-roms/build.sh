@@ -10,8 +10,10 @@ LD=${LD:-ld}
 CFLAGS="-m32 -march=i486 -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector -O2 \
  -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables -fno-builtin -Wall -Wextra -Wno-unused-parameter \
  -ffile-prefix-map=$PWD=. -Isrc/rt"
-ROMS="hello alu shifts muldiv string stack bcd bits exceptions segments selfmod loops"
-HOST_ROMS="alu shifts muldiv string bcd bits loops"
+# Workload ROMs for `npm run bench` (self-checking like the others; standard runtime and link.ld).
+WORKLOAD_ROMS="wl-recursion wl-sieve wl-crc32 wl-sort wl-matmul wl-memcpy wl-bytecode"
+ROMS="hello alu shifts muldiv string stack bcd bits exceptions segments selfmod loops $WORKLOAD_ROMS"
+HOST_ROMS="alu shifts muldiv string bcd bits loops $WORKLOAD_ROMS"
 OUT=build
 rm -rf "$OUT"
 mkdir -p "$OUT/rt" "$OUT/host"
