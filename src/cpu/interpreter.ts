@@ -37,6 +37,8 @@ export class Interpreter {
     const deadline = opts.deadline ?? Infinity;
     let checkClock = 0;
     let block: Block | null = null;
+    // Keep the budget a small integer so the loop's arithmetic and indexing stay in integer registers.
+    budget = Math.min(budget, 0x3fff_ffff) | 0;
     while (budget > 0) {
       if (++checkClock >= 1024) {
         checkClock = 0;
