@@ -19,7 +19,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT/rt" "$OUT/host"
 
 for f in boot isr; do $CC $CFLAGS -c src/rt/$f.S -o $OUT/rt/$f.o; done
-for f in rt common; do $CC $CFLAGS -c src/rt/$f.c -o $OUT/rt/$f.o; done
+for f in rt common tables; do $CC $CFLAGS -c src/rt/$f.c -o $OUT/rt/$f.o; done
 
 # build_rom ROM LDSCRIPT OBJECT...: compile src/ROM.c and src/ROM-*.S, link them after the given runtime objects.
 build_rom() {
@@ -35,7 +35,7 @@ build_rom() {
 		-o $rom.elf "$@" $objs
 }
 
-for rom in $ROMS; do build_rom $rom link $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/rt.o $OUT/rt/common.o; done
+for rom in $ROMS; do build_rom $rom link $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/rt.o $OUT/rt/common.o $OUT/rt/tables.o; done
 
 # Hypervisor-layer ROMs. link-user.ld adds a page-aligned .user section for ring-3 code and data;
 # the paravirtual ROMs link rt-pv.o (output and exit through VMCALL) instead of rt.o.
@@ -47,7 +47,7 @@ for spec in $NEW_ROMS; do
 	runtime=""
 	for o in $(echo "${rest#*:}" | tr , ' '); do runtime="$runtime $OUT/rt/$o.o"; done
 	# shellcheck disable=SC2086 # the runtime object list splits on purpose
-	build_rom $rom $ldscript $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $runtime
+	build_rom $rom $ldscript $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $OUT/rt/tables.o $runtime
 done
 
 # BIOS image: flat 64 KiB, linked at offset 0 of segment F000.
@@ -66,7 +66,7 @@ if [ "${1:-}" = "--pv-check" ]; then
 	for rom in hypercall console-pv; do
 		$CC $CFLAGS -DPV_EMULATE -c src/$rom.c -o $OUT/pv-check/$rom.o
 		$LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -T src/rt/link-user.ld \
-			-o $OUT/pv-check/$rom.elf $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $OUT/pv-check/rt-pv.o \
+			-o $OUT/pv-check/$rom.elf $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $OUT/rt/tables.o $OUT/pv-check/rt-pv.o \
 			$OUT/rt/ring3.o $OUT/pv-check/$rom.o
 		rc=0
 		./run-qemu.sh $OUT/pv-check/$rom.elf > $OUT/pv-check/$rom.txt || rc=$?

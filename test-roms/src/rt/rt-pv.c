@@ -12,9 +12,6 @@
 u32 rt_mb_magic;
 struct multiboot_info *rt_mb_info;
 int rt_pv;
-extern u32 rt_gdt[];
-static u32 idt[256 * 2];
-static rt_handler handlers[256];
 static char outbuf[256];
 static u32 outlen;
 
@@ -25,11 +22,11 @@ int pv_detect(u32 *max)
 {
 	/* CPUID is tried directly (not through EFLAGS.ID, which an i486 model may keep fixed) with a #UD
 	 * handler in place; needs the IDT, so rt_init loads it first. */
-	rt_handler saved = handlers[6];
-	handlers[6] = cpuid_missing;
+	rt_handler saved = rt_get_handler(6);
+	rt_set_handler(6, cpuid_missing);
 	u32 a = 0, b = 0, c = 0, d = 0;
 	cpuid(PV_CPUID_BASE, &a, &b, &c, &d);
-	handlers[6] = saved;
+	rt_set_handler(6, saved);
 	if (max) *max = a;
 	return b == 0x6a363878u && c == 0x38787469u && d == 0x74696a36u;   /* "x86j" "itx8" "6jit" */
 }
@@ -75,39 +72,6 @@ void rt_exit(u32 status)
 	for (;;) __asm__ volatile("cli; hlt");
 }
 
-void gdt_set(int index, u32 base, u32 limit, u8 access, u8 flags4)
-{
-	rt_gdt[index * 2] = (limit & 0xffff) | (base << 16);
-	rt_gdt[index * 2 + 1] = ((base >> 16) & 0xff) | ((u32)access << 8) | (limit & 0xf0000) |
-				((u32)(flags4 & 0xf) << 20) | (base & 0xff000000);
-}
-
-void idt_set_gate(int vector, u16 selector, u32 offset, u8 type, u8 dpl)
-{
-	idt[vector * 2] = (offset & 0xffff) | ((u32)selector << 16);
-	idt[vector * 2 + 1] = (offset & 0xffff0000) | 0x8000 | ((u32)(dpl & 3) << 13) | ((u32)(type & 0xf) << 8);
-}
-
-void idt_set_present(int vector, int present)
-{
-	if (present) idt[vector * 2 + 1] |= 0x8000;
-	else idt[vector * 2 + 1] &= ~0x8000u;
-}
-
-void rt_set_handler(int vector, rt_handler h) { handlers[vector] = h; }
-
-void rt_exception(struct frame *f)
-{
-	rt_handler h = handlers[f->vector & 0xff];
-	if (h) {
-		h(f);
-		return;
-	}
-	rt_printf("FAIL unexpected exception vector %u error 0x%x eip 0x%x\n", f->vector, f->error, f->eip);
-	rt_failed++;
-	rt_finish("unexpected-exception");
-}
-
 #ifdef PV_EMULATE
 /* ./build.sh --pv-check only, never in the committed ROMs: QEMU raises #UD for VMCALL; this handler
  * plays the hypervisor by the ABI in pv.h (console on COM1, EXIT through port 0xF4, TIME a counter)
@@ -148,14 +112,11 @@ static void emu_vmcall(struct frame *f)
 
 void rt_init(void)
 {
-	for (int v = 0; v < 256; v++)
-		idt_set_gate(v, SEL_CODE32, rt_isr_stubs[v], 0xE, 0);
-	struct { u16 limit; u32 base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (u32)idt };
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	rt_idt_init();
 	rt_pv = pv_detect(0);
 #ifdef PV_EMULATE
 	uart_init();
-	handlers[6] = emu_vmcall;
+	rt_set_handler(6, emu_vmcall);
 #endif
 	if (!rt_pv) uart_init();
 }

@@ -71,6 +71,9 @@ struct frame {
 };
 typedef void (*rt_handler)(struct frame *f);
 void rt_set_handler(int vector, rt_handler h);
+rt_handler rt_get_handler(int vector);
+/* Point every IDT vector at its stub and load the IDT (tables.c). */
+void rt_idt_init(void);
 
 #ifndef HOST
 /* ---- bare-metal only ---- */
