@@ -84,6 +84,15 @@ export function getPF(s: Int32Array): boolean {
   return PARITY[s[LAZY_RES] & 0xff] !== 0;
 }
 
+/**
+ * Set the flags in `mask` to `bits` directly (BT's CF, SAHF, ...): they stop being lazy; the other
+ * lazy flags keep their record.
+ */
+export function setFlagBits(s: Int32Array, mask: number, bits: number): void {
+  s[EFLAGS] = (s[EFLAGS] & ~mask) | (bits & mask);
+  s[LAZY_MASK] &= ~mask;
+}
+
 /** The full EFLAGS value with every lazy flag computed (bit 1 always set). */
 export function getEflags(s: Int32Array): number {
   let f = s[EFLAGS] & ~ARITH_FLAGS;

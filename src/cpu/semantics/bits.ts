@@ -4,16 +4,10 @@
 import type { MemOperand } from '../../decoder/instruction.ts';
 import type { Cpu } from '../cpu.ts';
 import { fault, UD } from '../fault.ts';
-import { conditionFor, OP_ADD, OP_LOGIC, OP_SUB, setLazy } from '../flags.ts';
+import { conditionFor, OP_ADD, OP_LOGIC, OP_SUB, setFlagBits, setLazy } from '../flags.ts';
 import { effectiveAddress, maskOf, modifier, reader, signExtend, writer, type Exec, type Getter } from '../operands.ts';
-import { CF, EAX, EBX, ECX, EDX, EFLAGS, LAZY_MASK, ZF } from '../state.ts';
+import { CF, EAX, EBX, ECX, EDX, ZF } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
-
-/** Write the EFLAGS bits in `mask` (taken out of the lazy set); the other flags stay as they are. */
-function setFlagBits(s: Int32Array, mask: number, bits: number): void {
-  s[EFLAGS] = (s[EFLAGS] & ~mask) | (bits & mask);
-  s[LAZY_MASK] &= ~mask;
-}
 
 /** How a BT-family instruction changes the selected bit of its operand. */
 type BitUpdate = (v: number, bit: number) => number;

@@ -3,16 +3,10 @@
 // debug-register moves are system instructions (system.ts). SALC (D6) is not here: the decoder treats it
 // as invalid, as GNU objdump does.
 import { DS } from '../../decoder/instruction.ts';
-import { getCF, getEflags } from '../flags.ts';
+import { getCF, getEflags, setFlagBits } from '../flags.ts';
 import { effectiveAddress, maskOf, modifier, reader, signExtend, writer } from '../operands.ts';
-import { AF, CF, DF, EAX, EBX, EDX, EFLAGS, LAZY_MASK, PF, SF, ZF } from '../state.ts';
+import { AF, CF, DF, EAX, EBX, EDX, EFLAGS, PF, SF, ZF } from '../state.ts';
 import type { EmitterTable } from './emitter.ts';
-
-/** Write the EFLAGS bits in `mask` (taken out of the lazy set); the other flags stay as they are. */
-function setFlagBits(s: Int32Array, mask: number, bits: number): void {
-  s[EFLAGS] = (s[EFLAGS] & ~mask) | (bits & mask);
-  s[LAZY_MASK] &= ~mask;
-}
 
 /** The flags LAHF/SAHF move: SF ZF AF PF CF (bits 7 6 4 2 0). */
 const AH_FLAGS = SF | ZF | AF | PF | CF;
