@@ -20,7 +20,7 @@ ROM kinds:
   BIOS-style image (mapped at 0xF0000 and below 4 GiB)      --bios
 
 options:
-  --engine interp|jit       execution engine (default interp; the JIT is not built yet)
+  --engine interp|jit       execution engine (default interp; jit compiles hot blocks to WASM)
   --mem SIZE                guest RAM, e.g. 64M, 1G (default 128M)
   --max-instructions N      stop after N instructions
   --timeout SECONDS         stop after this much wall time
@@ -70,7 +70,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values.help) { process.stdout.write(RUN_HELP); return 0; }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'run: missing ROM (try: x86jit run --help)' : `run: expected one ROM, got ${positionals.length}`);
   if (values.engine !== 'interp' && values.engine !== 'jit') throw new UsageError(`--engine: '${values.engine}' is not one of interp, jit`);
-  if (values.engine === 'jit') throw new UsageError('--engine jit: the JIT engine is not available in this build yet; use --engine interp');
   const mem = values.mem !== undefined ? parseSize(values.mem, '--mem') : undefined;
   const maxInstructions = values['max-instructions'] !== undefined ? parseNumber(values['max-instructions'], '--max-instructions') : undefined;
   const timeout = values.timeout !== undefined ? parseSeconds(values.timeout, '--timeout') : undefined;
@@ -89,6 +88,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--mem: ${e.message}`);
     throw e;
+  }
+  // [JIT] binaryen loads here, before the clock starts, only for --engine jit.
+  if (values.engine === 'jit') {
+    try { await vm.enableJit(); } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(`X86JIT_JIT_THRESHOLD: ${e.message}`);
+      throw e;
+    }
   }
   if (values.bios) loadBios(vm, bytes);
   else if (values.load !== undefined) loadRaw(vm, bytes, { load: parseNumber(values.load, '--load', 0xffff_ffff), entry: parseNumber(values.entry!, '--entry', 0xffff_ffff), bits: bits as 16 | 32 });
@@ -124,6 +130,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ` +
       `first instruction ${t0.toFixed(1)} ms after process start\n`);
     process.stderr.write(`${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
+    const jit = vm.jitStats();
+    if (jit) process.stderr.write(`x86jit: jit: ${jit.compiled} blocks compiled (${jit.refused} refused), ${jit.wasmBytes} bytes of WASM, ${jit.translateMs.toFixed(1)} ms translating; ` +
+      `${jit.calls} calls ran ${jit.instructions} instructions (${(100 * jit.instructions / Math.max(1, n)).toFixed(1)}%)\n`);
+    if (jit && process.env.X86JIT_JIT_DEBUG) process.stderr.write(`x86jit: jit: refused by ${[...vm.interpreter.jit!.refusedBy].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   }
   if (exit.reason === 'debug-exit') return (exit.status ?? 1) & 0xff;
   const where = `${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}`;

@@ -49,6 +49,12 @@ export interface Block {
    */
   linkEip0: number; link0: Block | null;
   linkEip1: number; link1: Block | null;
+  /**
+   * [JIT] engine 'jit' only (jit/jit.ts): the block's WASM function once compiled, null when it cannot
+   * be, undefined until it is hot. Present (undefined) from creation so that setting it does not change
+   * the object's shape: the run loop's property accesses stay monomorphic.
+   */
+  compiled: ((budget: number) => number) | null | undefined;
 }
 
 /** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
@@ -104,7 +110,7 @@ export class CodeCache {
     return {
       start, end: start, phys: -1, physEnd: -1, csBase, csLimit, code32, cacheable: false,
       ops: [{ ins: FETCH_FAULT, eip, next: eip, exec }], execs: [exec],
-      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null,
+      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
   }
 
@@ -151,7 +157,7 @@ export class CodeCache {
     const physEnd = phys + ((end - start) >>> 0);
     const block: Block = {
       start, end, phys, physEnd, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
-      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null,
+      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
     if (cacheable) this.track(block);
     this.decoded++;

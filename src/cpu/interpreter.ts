@@ -10,6 +10,8 @@ import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
+import type { Jit } from '../../jit/jit.ts';
+import { flatMode } from '../../jit/translate.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). */
 export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt';
@@ -25,6 +27,11 @@ export interface LoopOptions {
 
 export class Interpreter {
   readonly cache: CodeCache;
+
+  /** [JIT] set by VM.enableJit (engine 'jit'); null for the pure interpreter. */
+  jit: Jit | null = null;
+  /** [JIT] executions of a block before it is compiled (0: on first sight). */
+  jitThreshold = 2;
 
   constructor(private readonly cpu: Cpu) {
     this.cache = new CodeCache(cpu);
@@ -83,6 +90,25 @@ export class Interpreter {
       }
       block = next;
       block.hits++;
+      // [JIT] engine 'jit' only: a compiled block runs instead of its closures when the budget covers it
+      // and the flat mode it was compiled for still holds; it returns the instructions it retired and
+      // leaves EIP set. 0 means it stopped before its first instruction: the closures run it.
+      if (this.jit !== null) {
+        let fn = block.compiled;
+        if (fn === undefined && block.hits >= this.jitThreshold) fn = block.compiled = this.jit.tryCompile(block, cpu);
+        if (fn != null && block.ops.length <= budget && flatMode(cpu)) {
+          const n = fn(budget);
+          const st = this.jit.stats;
+          st.calls++;
+          st.instructions += n;
+          if (n > 0) {
+            cpu.instructions += n;
+            budget -= n;
+            block = null;
+            continue;
+          }
+        }
+      }
       const ops = block.ops, execs = block.execs;
       const last = (ops.length < budget ? ops.length : budget) - 1;
       if (!block.cacheable) block = null;

@@ -20,6 +20,7 @@ import { PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
+import { Jit, type JitStats } from '../../jit/jit.ts';
 import { PhysicalMemory } from './memory.ts';
 
 export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported';
@@ -59,6 +60,16 @@ export interface VMOptions {
    * host clock and sleeps through HLT.
    */
   clock?: 'virtual' | 'realtime';
+  /**
+   * Execution engine: 'interp' (default) or 'jit' (WASM for hot blocks). 'jit' needs binaryen, loaded
+   * asynchronously: create the VM with `await VM.create(opts)` or call `await vm.enableJit()`.
+   */
+  engine?: 'interp' | 'jit';
+}
+
+export interface JitOptions {
+  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default: env X86JIT_JIT_THRESHOLD, else 2). */
+  threshold?: number;
 }
 
 export type RegisterName = (typeof REG_NAMES32)[number] | 'eip' | 'eflags';
@@ -134,10 +145,33 @@ export class VM {
       timeNs: () => this.nowNs(),
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
+    this.wantsJit = opts.engine === 'jit';
     this.resetReal();
   }
 
   private yieldRequested = false;
+
+  // ---- [JIT] engine 'jit' ----
+  /** engine: 'jit' was asked for: run() refuses to start on the interpreter alone. */
+  private readonly wantsJit: boolean;
+  /** A VM as the options ask, with the JIT loaded when engine is 'jit'. */
+  static async create(opts: VMOptions = {}): Promise<VM> {
+    const vm = new VM(opts);
+    if (opts.engine === 'jit') await vm.enableJit();
+    return vm;
+  }
+
+  /** Load binaryen and let the run loop compile hot blocks to WASM from now on. */
+  async enableJit(opts: JitOptions = {}): Promise<void> {
+    const env = process.env.X86JIT_JIT_THRESHOLD;
+    const threshold = opts.threshold ?? (env !== undefined && env !== '' ? Number(env) : 2);
+    if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`JIT threshold must be a non-negative integer, got ${threshold}`);
+    if (this.interpreter.jit === null) this.interpreter.jit = await Jit.create(this.memory.wasm);
+    this.interpreter.jitThreshold = threshold;
+  }
+
+  /** JIT totals (null under the interpreter). */
+  jitStats(): JitStats | null { return this.interpreter.jit?.stats ?? null; }
 
   /** Guest time in ns (see VMOptions.clock). */
   nowNs(): number {
@@ -240,6 +274,7 @@ export class VM {
    */
   run(opts: RunOptions = {}): ExitRecord {
     const cpu = this.cpu, s = cpu.s;
+    if (this.wantsJit && this.interpreter.jit === null) throw new Error("engine 'jit': binaryen is not loaded yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
     const start = cpu.instructions;
     const max = opts.maxInstructions ?? Infinity;
     const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;
