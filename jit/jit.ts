@@ -51,19 +51,7 @@ export class Jit {
       return null;
     }
     const t0 = performance.now();
-    const bn = this.bn;
-    const m = new bn.Module();
-    let binary: Uint8Array;
-    try {
-      m.setFeatures(bn.Features.MVP);
-      m.setMemory(1, 65536, null);
-      m.addMemoryImport('0', 'env', 'memory');
-      addMaterialiseCF(bn, m);
-      translateBlock(bn, m, block, cpu.ramSize, 'block');
-      binary = m.emitBinary();
-    } finally {
-      m.dispose();
-    }
+    const binary = this.withModule(block, cpu, (m) => m.emitBinary());
     const mod = new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
     const inst = new WebAssembly.Instance(mod, { env: { memory: this.memory } });
     const fn = inst.exports.block as CompiledBlock;
@@ -75,6 +63,11 @@ export class Jit {
 
   /** Validate one block's module with binaryen (tests, debugging): true when it is well-formed. */
   validate(block: Block, cpu: Cpu): boolean {
+    return this.withModule(block, cpu, (m) => m.validate() !== 0);
+  }
+
+  /** Build the block's module (importing the VM's memory), hand it to `use`, and always dispose of it. */
+  private withModule<T>(block: Block, cpu: Cpu, use: (m: binaryenT.Module) => T): T {
     const bn = this.bn, m = new bn.Module();
     try {
       m.setFeatures(bn.Features.MVP);
@@ -82,7 +75,9 @@ export class Jit {
       m.addMemoryImport('0', 'env', 'memory');
       addMaterialiseCF(bn, m);
       translateBlock(bn, m, block, cpu.ramSize, 'block');
-      return m.validate() !== 0;
-    } finally { m.dispose(); }
+      return use(m);
+    } finally {
+      m.dispose();
+    }
   }
 }
