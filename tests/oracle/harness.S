@@ -18,10 +18,9 @@
  */
         .text
 
-        /* run_snippet16: the same, but enters the snippet in the 16-bit LDT code segment (far jump). */
-        .globl  run_snippet16
-        .type   run_snippet16, @function
-run_snippet16:
+        /* Save the C context, then load the case's EFLAGS (POPFD from its slot: ESP points at it for this
+         * one instruction) and EAX..EDI, ESP last. MOV does not touch flags, so they survive to the snippet. */
+        .macro  enter_case
         pushal
         movl    %esp, host_esp
         movl    $case_eflags, %esp
@@ -34,25 +33,20 @@ run_snippet16:
         movl    case_regs+24, %esi
         movl    case_regs+28, %edi
         movl    case_regs+16, %esp
+        .endm
+
+
+        /* run_snippet16: the same, but enters the snippet in the 16-bit LDT code segment (far jump). */
+        .globl  run_snippet16
+        .type   run_snippet16, @function
+run_snippet16:
+        enter_case
         ljmp    *code16_entry
 
         .globl  run_snippet
         .type   run_snippet, @function
 run_snippet:
-        pushal
-        movl    %esp, host_esp
-        /* POPFD from the case's EFLAGS slot: ESP points at it for this one instruction. */
-        movl    $case_eflags, %esp
-        popfl
-        /* MOV does not touch flags, so the loaded flags survive until the snippet runs. */
-        movl    case_regs+0, %eax
-        movl    case_regs+4, %ecx
-        movl    case_regs+8, %edx
-        movl    case_regs+12, %ebx
-        movl    case_regs+20, %ebp
-        movl    case_regs+24, %esi
-        movl    case_regs+28, %edi
-        movl    case_regs+16, %esp
+        enter_case
         jmp     *code_entry
 
         .globl  case_done
