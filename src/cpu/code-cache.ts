@@ -95,9 +95,10 @@ export class CodeCache {
     const map = code32 ? this.blocks32 : this.blocks16;
     let b = map.get(phys);
     if (b === undefined || b.start !== start || b.csBase !== csBase || b.csLimit !== csLimit) {
+      const stale = b;
       b = this.decodeBlock(csBase, eip, phys);
       if (!b.cacheable) return b;
-      if (map.get(phys) !== undefined) this.drop(map.get(phys)!, false);
+      if (stale !== undefined) this.drop(stale, false); // same physical code decoded under another CS/EIP
       map.set(phys, b);
     }
     this.front[slot] = b;
