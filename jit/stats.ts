@@ -1,0 +1,84 @@
+// What the JIT counts, per translated region and in total: the data behind `x86jit profile`,
+// `x86jit run --stats` and `vm.jitProfile()` (QEMU's `info jit` and its hotblocks plugin are the models).
+
+/** Why compiled code returned to the run loop (or stopped before an instruction). */
+export const JIT_EXIT_REASONS = [
+  'branch',      // control left the region (a jump, call or return to code outside it)
+  'budget',      // the instruction budget (time slice, --max-instructions, timer) ran out
+  'memory',      // an access the inline path cannot do (outside RAM, MMIO, a store into a code page)
+  'helper-break', // an instruction run by the interpreter (helper) ended the block: mode change, I/O stop, code write
+  'fault',       // an instruction raised an exception: delivered by the run loop
+  'interrupt',   // an interrupt became pending
+] as const;
+export type JitExitReason = (typeof JIT_EXIT_REASONS)[number];
+
+export interface RegionProfile {
+  /** Sequence number of the region (stable for one VM). */
+  id: number;
+  /** Linear (= physical: flat mode without paging) address of the entry block, lowest and one past the highest guest byte. */
+  entry: number;
+  start: number;
+  end: number;
+  /** Decoded blocks and guest instructions the region covers. */
+  blocks: number;
+  guestInstructions: number;
+  /** Calls into the region from the run loop, and guest instructions it retired. */
+  executions: number;
+  instructions: number;
+  /** Host time inside the region, ms (measured only when profiling is on; else 0). */
+  timeMs: number;
+  /** Size of the region's WASM binary, bytes, and the time to translate, emit and instantiate it, ms. */
+  wasmBytes: number;
+  translateMs: number;
+  /** Exits by reason. */
+  exits: Record<JitExitReason, number>;
+  /** Instructions executed through the interpreter from inside the region (helper calls). */
+  fallbacks: number;
+  /** Set when a code write or a flush dropped the region. */
+  invalidated: boolean;
+}
+
+export interface JitStats {
+  /** Regions translated so far, regions currently live (not invalidated or evicted). */
+  compiled: number;
+  live: number;
+  /** Blocks looked at and left to the interpreter (not compilable in the current mode). */
+  refused: number;
+  /** Guest instructions and guest code bytes translated; WASM bytes emitted (expansion = wasmBytes / guestBytes). */
+  translatedInstructions: number;
+  guestBytes: number;
+  wasmBytes: number;
+  /** Time spent translating, emitting and instantiating, ms. */
+  translateMs: number;
+  /** Calls of compiled regions from the run loop, and the guest instructions they retired. */
+  calls: number;
+  instructions: number;
+  /** Region lookups from the run loop that found compiled code / had to translate. */
+  cacheHits: number;
+  cacheMisses: number;
+  /** Regions dropped because guest code changed, dropped wholesale (flush), or evicted to bound live modules. */
+  invalidations: number;
+  flushes: number;
+  evictions: number;
+  /** Instructions run through the interpreter from compiled code (helper calls). */
+  fallbacks: number;
+  /** Exits by reason, over all regions. */
+  exits: Record<JitExitReason, number>;
+}
+
+export interface JitProfile {
+  totals: JitStats;
+  /** Every region translated so far (live or not), in translation order. */
+  regions: RegionProfile[];
+}
+
+/** One region's guest disassembly beside its WASM text (binaryen's emitText), for `--dump`. */
+export interface RegionDump {
+  region: RegionProfile;
+  /** Lines `address: bytes  Intel syntax`, block by block. */
+  disassembly: string[];
+  wasmText: string;
+}
+
+export const emptyExits = (): Record<JitExitReason, number> =>
+  Object.fromEntries(JIT_EXIT_REASONS.map((r) => [r, 0])) as Record<JitExitReason, number>;
