@@ -1,0 +1,115 @@
+// What `x86jit run` and `x86jit profile` share: the ROM-loading and limit options, creating the VM,
+// loading the image and the run loop.
+import { writeSync } from 'node:fs';
+import { createVM, loadBios, loadImage, loadRaw, type ExitRecord, type VM, type VMOptions } from '../index.ts';
+import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
+
+/** Instructions per slice between event-loop turns (so stdin input reaches the UART). */
+const SLICE = 20_000_000;
+
+/** write(2) all of `bytes`, retrying when a non-blocking pipe is full. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) {
+    try { off += writeSync(fd, bytes, off, bytes.length - off); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+/** The ROM-loading and limit options `run` shares with `profile` (parseArgs config). */
+export const IMAGE_OPTIONS = {
+  mem: { type: 'string' },
+  'max-instructions': { type: 'string' },
+  timeout: { type: 'string' },
+  cmdline: { type: 'string' },
+  load: { type: 'string' },
+  entry: { type: 'string' },
+  bits: { type: 'string' },
+  bios: { type: 'boolean', default: false },
+} as const;
+
+/** The IMAGE_OPTIONS values, checked. */
+export interface ImageArgs {
+  mem?: number;
+  maxInstructions?: number;
+  timeout?: number;
+  cmdline?: string;
+  load?: number;
+  entry?: number;
+  bits: 16 | 32;
+  bios: boolean;
+}
+
+type ImageValues = { [K in keyof typeof IMAGE_OPTIONS]?: (typeof IMAGE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** Check the IMAGE_OPTIONS values (UsageError on the first bad one). */
+export function parseImageArgs(values: ImageValues): ImageArgs {
+  const mem = values.mem !== undefined ? parseSize(values.mem, '--mem') : undefined;
+  const maxInstructions = values['max-instructions'] !== undefined ? parseNumber(values['max-instructions'], '--max-instructions') : undefined;
+  const timeout = values.timeout !== undefined ? parseSeconds(values.timeout, '--timeout') : undefined;
+  if ((values.load === undefined) !== (values.entry === undefined)) throw new UsageError('--load and --entry go together');
+  if (values.bios && values.load !== undefined) throw new UsageError('--bios and --load exclude each other');
+  if (values.bits !== undefined && values.load === undefined) throw new UsageError('--bits applies to raw images (--load/--entry)');
+  const bits = values.bits === undefined ? 32 : values.bits === '16' ? 16 : values.bits === '32' ? 32 : NaN;
+  if (Number.isNaN(bits)) throw new UsageError(`--bits: '${values.bits}' is not 16 or 32`);
+  const load = values.load !== undefined ? parseNumber(values.load, '--load', 0xffff_ffff) : undefined;
+  const entry = values.entry !== undefined ? parseNumber(values.entry, '--entry', 0xffff_ffff) : undefined;
+  return { mem, maxInstructions, timeout, cmdline: values.cmdline, load, entry, bits: bits as 16 | 32, bios: values.bios ?? false };
+}
+
+/** createVM with --mem's RangeError as a usage error. */
+export function createGuestVM(args: ImageArgs, opts: Omit<VMOptions, 'memory'>): VM {
+  try {
+    return createVM({ ...opts, memory: args.mem });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--mem: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Load binaryen and turn the JIT on; a bad X86JIT_JIT_THRESHOLD is a usage error. */
+export async function enableJit(vm: VM, opts: Parameters<VM['enableJit']>[0] = {}): Promise<void> {
+  try { await vm.enableJit(opts); } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`X86JIT_JIT_THRESHOLD: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Load the image read from `path` as the options say (BIOS, raw, or Multiboot with the path as default command line). */
+export function loadGuest(vm: VM, bytes: Uint8Array, path: string, args: ImageArgs): void {
+  if (args.bios) loadBios(vm, bytes);
+  else if (args.load !== undefined) loadRaw(vm, bytes, { load: args.load, entry: args.entry!, bits: args.bits });
+  else loadImage(vm, bytes, path, { cmdline: args.cmdline ?? path });
+}
+
+export interface GuestRun {
+  /** The exit record, with the --timeout / --max-instructions messages the CLI prints. */
+  exit: ExitRecord;
+  /** Wall time of the run, s; performance.now() when it started (ms since process start); instructions run. */
+  seconds: number;
+  t0: number;
+  instructions: number;
+}
+
+/** Run the loaded guest to its end or the limits, in slices between event-loop turns when `interactive`. */
+export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; interactive?: boolean; trace?: (line: string) => void }): Promise<GuestRun> {
+  const { maxInstructions, timeout, trace } = opts;
+  // performance.now() counts from process start: this is the start-up latency to the first guest instruction.
+  const t0 = performance.now();
+  const deadline = timeout !== undefined ? t0 + timeout * 1000 : Infinity;
+  const total = maxInstructions ?? Infinity;
+  const startCount = vm.instructions;
+  let exit: ExitRecord;
+  for (;;) {
+    const left = total - (vm.instructions - startCount);
+    const slice = opts.interactive ? Math.min(SLICE, left) : left;
+    const remaining = (deadline - performance.now()) / 1000;
+    exit = vm.run({ maxInstructions: slice, timeout: Number.isFinite(remaining) ? Math.max(remaining, 0.001) : undefined, trace });
+    if (exit.reason !== 'max-instructions' || vm.instructions - startCount >= total) break;
+    await new Promise((r) => setImmediate(r));
+  }
+  if (exit.reason === 'timeout') exit = { ...exit, message: `timed out after ${timeout} s` };
+  if (exit.reason === 'max-instructions') exit = { ...exit, message: `instruction limit reached (${maxInstructions} instructions)` };
+  return { exit, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount };
+}
