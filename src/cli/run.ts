@@ -5,7 +5,7 @@ import { formatExitStats, readImageFile } from '../index.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { createGuestVM, enableJit, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
 import { UsageError } from './parse.ts';
-import { formatJitTotals } from './profile.ts';
+import { formatJitTotals } from './jit-report.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
 
