@@ -1,83 +1,259 @@
-// The JIT engine's front: owns binaryen (loaded lazily, off the interpreter's start-up path), compiles a
-// hot block through translate.ts and instantiates it against the VM's WebAssembly.Memory.
-//
-// First tier: one module per block, instantiated synchronously. The design notes measure ~0.1 ms per such
-// module and JS→WASM calls per block; regions (many blocks per module, a WASM-side dispatcher, block
-// chaining without returning to JS) are the next tier and will replace this per-block batching.
+// The JIT engine: owns binaryen (loaded lazily, off the interpreter's start-up path), forms regions — the
+// hot decoded blocks of one guest-physical page — translates each into one WASM module (translate.ts),
+// instantiates it against the VM's WebAssembly.Memory, and runs it for the interpreter's loop. Regions
+// are keyed by physical page and assume the mode they were compiled for (flat 32-bit protected mode,
+// paging off: checked on every entry). A code write that drops one of a region's blocks drops the region;
+// the live count is bounded (a full flush past MAX_LIVE_REGIONS, as QEMU flushes a full code buffer).
 import type binaryenT from 'binaryen';
-import type { Block } from '../src/cpu/code-cache.ts';
-import type { Cpu } from '../src/cpu/cpu.ts';
-import { addMaterialiseCF, refusal, translateBlock } from './translate.ts';
+import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.ts';
+import { BREAK_EIP_SET, BREAK_JUMP, type Cpu } from '../src/cpu/cpu.ts';
+import { CpuFault } from '../src/cpu/fault.ts';
+import { endsBlock } from '../src/cpu/semantics/index.ts';
+import { CODE32, EFLAGS, EIP, PAGE_SHIFT, STACK32 } from '../src/cpu/state.ts';
+import { DS, ES, SS } from '../src/decoder/instruction.ts';
+import { formatIntel } from '../src/decoder/format-intel.ts';
+import { emptyExits, JIT_EXIT_REASONS, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from './stats.ts';
+import { EXIT_FAULT, HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXIT_SLOT, prepareModule, translateRegion } from './translate.ts';
 
-export type CompiledBlock = (budget: number) => number;
+/** Live regions before everything is flushed (V8 crashes near 60k live modules: stay far below). */
+const MAX_LIVE_REGIONS = 2048;
+/** Helper-op table entries before a flush (entries of dropped regions are reclaimed only then). */
+const MAX_HELPER_OPS = 1 << 20;
 
-export interface JitStats {
-  /** Blocks compiled to WASM, blocks looked at and refused (not in the subset / mode). */
-  compiled: number;
-  refused: number;
-  /** Total size of the emitted WASM binaries, bytes. */
-  wasmBytes: number;
-  /** Time spent translating, emitting and instantiating, ms. */
-  translateMs: number;
-  /** Calls of compiled blocks, and the instructions they retired. */
-  calls: number;
-  instructions: number;
+export type RegionFn = (pc: number, budget: number) => number;
+
+/** One translated region: the compiled function and what the profiler reports about it. */
+export class Region {
+  valid = true;
+  /** Hot blocks of the page seen since translation that the region does not contain. */
+  missing = 0;
+  constructor(readonly fn: RegionFn, readonly page: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
+  invalidate(): void { this.valid = false; this.profile.invalidated = true; }
+}
+
+/** The mode compiled code relies on: 32-bit code and stack, paging off, flat DS/SS/ES. */
+export function flatMode(cpu: Cpu): boolean {
+  return cpu.s[CODE32] === 1 && cpu.s[STACK32] === 1 && !cpu.paging && cpu.segSlow[DS] === 0 && cpu.segSlow[SS] === 0 && cpu.segSlow[ES] === 0;
+}
+
+export interface JitConfig {
+  /** Measure host time per region call. */
+  profile?: boolean;
 }
 
 export class Jit {
-  readonly stats: JitStats = { compiled: 0, refused: 0, wasmBytes: 0, translateMs: 0, calls: 0, instructions: 0 };
-  /** Refused blocks by the first instruction outside the subset (what to add next). */
-  readonly refusedBy = new Map<string, number>();
-  private readonly bn: typeof binaryenT;
-  private readonly memory: WebAssembly.Memory;
+  private readonly stats: JitStats = {
+    compiled: 0, live: 0, refused: 0, translatedInstructions: 0, guestBytes: 0, wasmBytes: 0, translateMs: 0, calls: 0,
+    instructions: 0, cacheHits: 0, cacheMisses: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, exits: emptyExits(),
+  };
+  private readonly regions: Region[] = [];
+  private readonly byPage = new Map<number, Region>();
+  private helperOps: CachedInstruction[] = [];
+  private helperLast: boolean[] = [];
+  private helperRegion: Region[] = [];
+  /** The exception a helper caught, for the run loop to deliver. */
+  private pendingFault: CpuFault | null = null;
+  /** cpu.instructions when the running region was entered (helpers see the exact count). */
+  private entryInstructions = 0;
+  private readonly imports: WebAssembly.Imports;
+  profiling: boolean;
 
-  private constructor(bn: typeof binaryenT, memory: WebAssembly.Memory) {
-    this.bn = bn;
-    this.memory = memory;
+  private constructor(private readonly bn: typeof binaryenT, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig) {
+    this.profiling = cfg.profile ?? false;
+    this.imports = { env: { memory, helper: (idx: number, n: number) => this.helper(idx, n) } };
+    cache.onDrop = (b) => { const r = b.compiled; if (r) this.drop(r as Region); };
+    cache.onFlush = () => this.flush();
   }
 
   /** Load binaryen (ESM with top-level await: ~350 ms, so only when the JIT is asked for). */
-  static async create(memory: WebAssembly.Memory): Promise<Jit> {
+  static async create(memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, cfg: JitConfig = {}): Promise<Jit> {
     const bn = (await import('binaryen')).default;
-    return new Jit(bn, memory);
+    return new Jit(bn, memory, cpu, cache, cfg);
   }
 
-  /** A compiled function for `block`, or null when it is not in the first tier's subset or mode. */
-  tryCompile(block: Block, cpu: Cpu): CompiledBlock | null {
-    const why = refusal(block, cpu);
-    if (why !== null) {
-      this.stats.refused++;
-      this.refusedBy.set(why, (this.refusedBy.get(why) ?? 0) + 1);
-      return null;
+  private eligible(b: Block): boolean {
+    return b.cacheable && b.valid && b.code32 === 1 && b.csBase === 0 && b.csLimit === -1 && b.start === b.phys && b.ops.length > 0 && b.ops[0].ins.op !== 'INVALID';
+  }
+
+  /**
+   * The region to run for hot block `block` — translating its page's known blocks if needed — or null
+   * when it cannot be compiled (mode) or should wait (the page's region was just translated and most of
+   * its hot code is in it: retranslating for every newly hot block would cost more than it saves).
+   */
+  regionFor(block: Block): Region | null {
+    if (!this.eligible(block) || !flatMode(this.cpu)) { this.stats.refused++; return null; }
+    const page = block.phys >>> PAGE_SHIFT;
+    const old = this.byPage.get(page);
+    if (old !== undefined && old.valid) {
+      if (old.blocks.includes(block)) { this.stats.cacheHits++; return old; }
+      if (++old.missing * 4 < old.blocks.length) return null;
     }
+    this.stats.cacheMisses++;
+    const blocks = this.cache.blocksInPage(page).filter((b) => this.eligible(b) && b.phys >>> PAGE_SHIFT === page);
+    if (!blocks.includes(block)) blocks.push(block);
+    if (old !== undefined && old.valid) { this.drop(old); this.stats.evictions++; this.stats.invalidations--; }
+    if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
+    const region = this.translate(page, blocks);
+    this.byPage.set(page, region);
+    for (const b of region.blocks) b.compiled = region;
+    return region;
+  }
+
+  private translate(page: number, blocks: Block[]): Region {
     const t0 = performance.now();
-    const binary = this.withModule(block, cpu, (m) => m.emitBinary());
-    const mod = new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
-    const inst = new WebAssembly.Instance(mod, { env: { memory: this.memory } });
-    const fn = inst.exports.block as CompiledBlock;
-    this.stats.compiled++;
-    this.stats.wasmBytes += binary.length;
-    this.stats.translateMs += performance.now() - t0;
-    return fn;
+    const bn = this.bn, m = new bn.Module();
+    let binary: Uint8Array, out;
+    try {
+      prepareModule(bn, m);
+      out = translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, helperBase: this.helperOps.length }, 'run');
+      binary = m.emitBinary();
+    } finally {
+      m.dispose();
+    }
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>), this.imports);
+    const ms = performance.now() - t0;
+    const sorted = out.blocks;
+    const instructions = sorted.reduce((a, b) => a + b.ops.length, 0);
+    const guestBytes = sorted.reduce((a, b) => a + (b.end - b.start), 0);
+    const profile: RegionProfile = {
+      id: this.regions.length, entry: blocks[0].start >>> 0, start: sorted[0].start >>> 0,
+      end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: instructions,
+      executions: 0, instructions: 0, timeMs: 0, wasmBytes: binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
+    };
+    const region = new Region(inst.exports.run as RegionFn, page, sorted, profile);
+    for (let k = 0; k < out.helperOps.length; k++) {
+      const op = out.helperOps[k];
+      this.helperOps.push(op);
+      this.helperRegion.push(region);
+      const b = sorted.find((x) => x.ops.includes(op))!;
+      this.helperLast.push(b.ops[b.ops.length - 1] === op);
+    }
+    this.regions.push(region);
+    const st = this.stats;
+    st.compiled++; st.live++; st.translatedInstructions += instructions; st.guestBytes += guestBytes;
+    st.wasmBytes += binary.length; st.translateMs += ms;
+    return region;
   }
 
-  /** Validate one block's module with binaryen (tests, debugging): true when it is well-formed. */
-  validate(block: Block, cpu: Cpu): boolean {
-    return this.withModule(block, cpu, (m) => m.validate() !== 0);
+  /**
+   * Run `region` from the current EIP for at most `budget` instructions. Returns the instructions retired;
+   * leaves EIP, registers and flags in the CPU-state block and the exit reason in its JIT_EXIT slot.
+   * A fault raised inside is returned by takeFault().
+   */
+  enter(region: Region, budget: number): number {
+    const cpu = this.cpu, s = cpu.s;
+    this.entryInstructions = cpu.instructions;
+    let n: number;
+    if (this.profiling) {
+      const t0 = performance.now();
+      n = region.fn(s[EIP], budget);
+      region.profile.timeMs += performance.now() - t0;
+    } else n = region.fn(s[EIP], budget);
+    const p = region.profile, st = this.stats, why = JIT_EXIT_REASONS[s[JIT_EXIT_SLOT]];
+    p.executions++; p.instructions += n; p.exits[why]++;
+    st.calls++; st.instructions += n; st.exits[why]++;
+    return n;
   }
 
-  /** Build the block's module (importing the VM's memory), hand it to `use`, and always dispose of it. */
-  private withModule<T>(block: Block, cpu: Cpu, use: (m: binaryenT.Module) => T): T {
+  /** The fault an instruction raised inside compiled code (after enter() reported EXIT_FAULT). */
+  takeFault(): CpuFault {
+    const f = this.pendingFault!;
+    this.pendingFault = null;
+    return f;
+  }
+
+  static readonly EXIT_FAULT = EXIT_FAULT;
+
+  /** An instruction compiled code leaves to the interpreter: its own closure, with the exact count and EIP. */
+  private helper(idx: number, n: number): number {
+    const op = this.helperOps[idx], cpu = this.cpu, s = cpu.s;
+    this.helperRegion[idx].profile.fallbacks++;
+    this.stats.fallbacks++;
+    cpu.instructions = this.entryInstructions + n;
+    s[EIP] = op.next;
+    cpu.breakBlock = 0;
+    try {
+      op.exec();
+    } catch (e) {
+      cpu.instructions = this.entryInstructions;
+      if (!(e instanceof CpuFault)) throw e;
+      this.pendingFault = e;
+      s[EIP] = op.eip;
+      return HELPER_FAULT;
+    }
+    cpu.instructions = this.entryInstructions;
+    const why = cpu.breakBlock;
+    let r = 0;
+    if (why & ~(BREAK_JUMP | BREAK_EIP_SET)) r = HELPER_EXIT;
+    else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
+    if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= this.helperLast[idx] ? HELPER_EXIT : HELPER_IRQ;
+    return r;
+  }
+
+  private drop(r: Region): void {
+    if (!r.valid) return;
+    r.invalidate();
+    this.stats.live--;
+    this.stats.invalidations++;
+    if (this.byPage.get(r.page) === r) this.byPage.delete(r.page);
+    for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined;
+  }
+
+  /** Drop every region (code buffer full, or the code cache was flushed). */
+  flush(): void {
+    for (const r of this.byPage.values()) { r.invalidate(); for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined; }
+    this.byPage.clear();
+    this.stats.live = 0;
+    this.stats.flushes++;
+    this.helperOps = []; this.helperLast = []; this.helperRegion = [];
+  }
+
+  totals(): JitStats { return { ...this.stats, exits: { ...this.stats.exits } }; }
+
+  profile(): JitProfile {
+    return { totals: this.totals(), regions: this.regions.map((r) => ({ ...r.profile, exits: { ...r.profile.exits } })) };
+  }
+
+  /** The region covering linear address `addr` (the live one first, else the latest): disassembly and WASM text. */
+  dump(addr: number): RegionDump | null {
+    addr >>>= 0;
+    const covers = (r: Region): boolean => r.blocks.some((b) => addr >= b.start >>> 0 && addr < b.end >>> 0);
+    const candidates = this.regions.filter(covers);
+    const region = candidates.find((r) => r.valid) ?? candidates[candidates.length - 1];
+    if (region === undefined) return null;
+    const disassembly: string[] = [];
+    for (const b of region.blocks) {
+      disassembly.push(`block ${hex(b.start)}..${hex(b.end)} (${b.ops.length} instructions)`);
+      for (const op of b.ops) {
+        const bytes = Array.from({ length: op.ins.length }, (_, k) => this.cpu.mem.read8(b.phys + (op.eip - b.start) + k).toString(16).padStart(2, '0')).join(' ');
+        disassembly.push(`  ${hex(op.eip)}: ${bytes.padEnd(24)} ${formatIntel(op.ins, op.eip)}`);
+      }
+    }
+    let wasmText: string;
+    if (region.valid) {
+      const bn = this.bn, m = new bn.Module();
+      try {
+        prepareModule(bn, m);
+        translateRegion(bn, m, { blocks: region.blocks, ramSize: this.cpu.ramSize, helperBase: 0 }, 'run');
+        wasmText = m.emitText();
+      } finally {
+        m.dispose();
+      }
+    } else wasmText = ';; the region was invalidated (guest code changed or the cache was flushed): its WASM is gone';
+    return { region: { ...region.profile, exits: { ...region.profile.exits } }, disassembly, wasmText };
+  }
+
+  /** Translate and validate a region of the given blocks without running it (tests). */
+  validate(blocks: Block[]): boolean {
     const bn = this.bn, m = new bn.Module();
     try {
-      m.setFeatures(bn.Features.MVP);
-      m.setMemory(1, 65536, null);
-      m.addMemoryImport('0', 'env', 'memory');
-      addMaterialiseCF(bn, m);
-      translateBlock(bn, m, block, cpu.ramSize, 'block');
-      return use(m);
+      prepareModule(bn, m);
+      translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, helperBase: 0 }, 'run');
+      return m.validate() !== 0;
     } finally {
       m.dispose();
     }
   }
 }
+
+const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');

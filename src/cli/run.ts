@@ -77,7 +77,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
     const jit = vm.jitStats();
     if (jit) process.stderr.write(`${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);
-    if (jit && process.env.X86JIT_JIT_DEBUG) process.stderr.write(`x86jit: jit: refused by ${[...vm.interpreter.jit!.refusedBy].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   }
   if (exit.reason === 'debug-exit') return (exit.status ?? 1) & 0xff;
   const where = `${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}`;

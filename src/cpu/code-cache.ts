@@ -54,8 +54,11 @@ export interface Block {
    * be, undefined until it is hot. Present (undefined) from creation so that setting it does not change
    * the object's shape: the run loop's property accesses stay monomorphic.
    */
-  compiled: ((budget: number) => number) | null | undefined;
+  compiled: CompiledRegion | null | undefined;
 }
+
+/** [JIT] What a block's `compiled` field holds: the translated region (jit/jit.ts's Region) covering it. */
+export interface CompiledRegion { readonly valid: boolean }
 
 /** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
 export const MAX_BLOCK_INSTRUCTIONS = 128;
@@ -70,6 +73,9 @@ export class CodeCache {
   /** Counters (profiling, `--stats`). */
   decoded = 0;
   invalidated = 0;
+  /** [JIT] Told when a block is dropped (its bytes changed, or it was replaced) and when everything is flushed. */
+  onDrop: ((b: Block) => void) | null = null;
+  onFlush: (() => void) | null = null;
 
   constructor(private readonly cpu: Cpu) {
     cpu.mem.onCodeWrite = (phys, size) => this.invalidate(phys, size);
@@ -191,8 +197,15 @@ export class CodeCache {
     }
   }
 
+  /** Valid blocks whose bytes touch RAM page `page` (the JIT's region candidates). */
+  blocksInPage(page: number): Block[] {
+    const set = this.pageBlocks.get(page);
+    return set ? [...set].filter((b) => b.valid) : [];
+  }
+
   private drop(b: Block, byWrite: boolean): void {
     b.valid = false;
+    if (b.compiled && this.onDrop) this.onDrop(b);
     const map = b.code32 ? this.blocks32 : this.blocks16;
     if (map.get(b.phys) === b) map.delete(b.phys);
     if (b.physEnd > b.phys) {
@@ -206,6 +219,7 @@ export class CodeCache {
 
   /** Forget everything (mode switches that change how code decodes are handled per block; this is for reset). */
   flush(): void {
+    this.onFlush?.();
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();
     this.front.fill(undefined);

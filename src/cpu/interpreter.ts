@@ -10,8 +10,8 @@ import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
-import type { Jit } from '../../jit/jit.ts';
-import { flatMode } from '../../jit/translate.ts';
+import { flatMode, type Jit, type Region } from '../../jit/jit.ts';
+import { EXIT_FAULT, EXIT_HELPER_BREAK, JIT_EXIT_SLOT } from '../../jit/translate.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). */
 export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt';
@@ -30,8 +30,8 @@ export class Interpreter {
 
   /** [JIT] set by VM.enableJit (engine 'jit'); null for the pure interpreter. */
   jit: Jit | null = null;
-  /** [JIT] executions of a block before it is compiled (0: on first sight). */
-  jitThreshold = 2;
+  /** [JIT] executions of a block before its region is compiled (0: on first sight). */
+  jitThreshold = 50;
 
   constructor(private readonly cpu: Cpu) {
     this.cache = new CodeCache(cpu);
@@ -90,23 +90,35 @@ export class Interpreter {
       }
       block = next;
       block.hits++;
-      // [JIT] engine 'jit' only: a compiled block runs instead of its closures when the budget covers it
-      // and the flat mode it was compiled for still holds; it returns the instructions it retired and
-      // leaves EIP set. 0 means it stopped before its first instruction: the closures run it.
+      // [JIT] engine 'jit' only: a hot block's region (its page's hot blocks, compiled to WASM) runs instead
+      // of the closures while the flat mode it was compiled for holds. It returns the instructions it
+      // retired and leaves EIP, registers and flags in the state block; 0 with no fault means it stopped
+      // before its first instruction (budget, or a memory access it leaves to the interpreter).
       if (this.jit !== null) {
-        let fn = block.compiled;
-        if (fn === undefined && block.hits >= this.jitThreshold) fn = block.compiled = this.jit.tryCompile(block, cpu);
-        if (fn != null && block.ops.length <= budget && flatMode(cpu)) {
-          const n = fn(budget);
-          const st = this.jit.stats;
-          st.calls++;
-          st.instructions += n;
-          if (n > 0) {
-            cpu.instructions += n;
-            budget -= n;
+        const jit = this.jit;
+        let r = block.compiled as Region | null | undefined;
+        if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold) {
+          r = block.compiled = jit.regionFor(block) ?? undefined;
+          if (r === undefined) block.hits = this.jitThreshold - 16; // retry after a few more executions
+        }
+        if (r != null && r.valid && flatMode(cpu)) {
+          const n = jit.enter(r, budget);
+          cpu.instructions += n;
+          budget -= n;
+          const why = s[JIT_EXIT_SLOT];
+          if (why === EXIT_FAULT) {
+            deliverException(cpu, jit.takeFault(), s[EIP]);
             block = null;
             continue;
           }
+          if (why === EXIT_HELPER_BREAK) {
+            const brk = cpu.breakBlock;
+            block = null;
+            if (brk & BREAK_STOP) return 'stop';
+            continue;
+          }
+          if (n > 0) { block = null; continue; }
+          if (budget <= 0) break;
         }
       }
       const ops = block.ops, execs = block.execs;

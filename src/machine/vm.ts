@@ -20,7 +20,8 @@ import { PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
-import { Jit, type JitStats } from '../../jit/jit.ts';
+import { Jit } from '../../jit/jit.ts';
+import type { JitProfile, JitStats, RegionDump } from '../../jit/stats.ts';
 import { PhysicalMemory } from './memory.ts';
 
 export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported';
@@ -68,14 +69,18 @@ export interface VMOptions {
 }
 
 export interface JitOptions {
-  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default: env X86JIT_JIT_THRESHOLD, else 2). */
+  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default: env X86JIT_JIT_THRESHOLD, else DEFAULT_JIT_THRESHOLD). */
   threshold?: number;
+  /** Measure host time per region entry (for `x86jit profile`; costs ~2 performance.now() calls per entry). */
+  profile?: boolean;
 }
 
 export type RegisterName = (typeof REG_NAMES32)[number] | 'eip' | 'eflags';
 export type Registers = Record<RegisterName | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr0' | 'cr2' | 'cr3' | 'cr4', number>;
 
 export const DEFAULT_MEMORY = 128 << 20;
+/** Executions of a block before the JIT translates its page's region (design.md: translation costs ~20 µs per instruction). */
+export const DEFAULT_JIT_THRESHOLD = 50;
 /** Most instructions one interpreter call runs before the vCPU loop looks around. */
 const RUN_SLICE = 1 << 20;
 /** Virtual nanoseconds per retired instruction in the deterministic clock (a 1 GHz, 1-IPC guest). */
@@ -164,14 +169,21 @@ export class VM {
   /** Load binaryen and let the run loop compile hot blocks to WASM from now on. */
   async enableJit(opts: JitOptions = {}): Promise<void> {
     const env = process.env.X86JIT_JIT_THRESHOLD;
-    const threshold = opts.threshold ?? (env !== undefined && env !== '' ? Number(env) : 2);
+    const threshold = opts.threshold ?? (env !== undefined && env !== '' ? Number(env) : DEFAULT_JIT_THRESHOLD);
     if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`JIT threshold must be a non-negative integer, got ${threshold}`);
-    if (this.interpreter.jit === null) this.interpreter.jit = await Jit.create(this.memory.wasm);
+    if (this.interpreter.jit === null) this.interpreter.jit = await Jit.create(this.memory.wasm, this.cpu, this.interpreter.cache, { profile: opts.profile });
+    else if (opts.profile !== undefined) this.interpreter.jit.profiling = opts.profile;
     this.interpreter.jitThreshold = threshold;
   }
 
   /** JIT totals (null under the interpreter). */
-  jitStats(): JitStats | null { return this.interpreter.jit?.stats ?? null; }
+  jitStats(): JitStats | null { return this.interpreter.jit?.totals() ?? null; }
+
+  /** Per-region JIT profile and totals (null under the interpreter). */
+  jitProfile(): JitProfile | null { return this.interpreter.jit?.profile() ?? null; }
+
+  /** The region whose guest code covers linear address `addr`: its disassembly beside its WASM text (null if none). */
+  jitDump(addr: number): RegionDump | null { return this.interpreter.jit?.dump(addr) ?? null; }
 
   /** Guest time in ns (see VMOptions.clock). */
   nowNs(): number {

@@ -1,0 +1,345 @@
+// Native WASM semantics, one emitter per mnemonic (the interpreter's src/cpu/semantics/ in WASM). An
+// emitter returns false for a form it does not translate — the translator then runs that instruction
+// through the interpreter's closure (a helper call), so a missing form costs speed, never correctness.
+// Each emitter leaves exactly what the interpreter's closure leaves: registers, memory, and the lazy-flag
+// record (flags.ts) slot for slot. Memory operands take the fast path of Tx.guard/load/store: plain RAM
+// inline, anything else exits before the instruction and the interpreter runs it.
+import type { Instruction, MemOperand, Operand } from '../src/decoder/instruction.ts';
+import { DS, ES, PREFIX_OPSIZE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
+import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
+import { AF, ARITH_FLAGS, CF, EAX, EDX, ESP, OF, PF, SF, ZF } from '../src/cpu/state.ts';
+import { ADDR, LF, T0, T1, T2, type Tx } from './translate.ts';
+
+type Expr = number;
+/** Translate `ins` into tx.body; `last` when it is its block's last instruction. False: not handled. */
+export type NativeEmitter = (tx: Tx, ins: Instruction, last: boolean) => boolean;
+
+const maskOf = (size: number): number => (size === 4 ? -1 : size === 2 ? 0xffff : 0xff);
+
+/** Prefixes the native forms accept: operand size and a DS/ES/SS override (flat segments). */
+function plain(ins: Instruction): boolean {
+  if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0 || ins.adsize !== 32) return false;
+  return ins.segOverride < 0 || ins.segOverride === DS || ins.segOverride === ES || ins.segOverride === SS;
+}
+const isMem = (o: Operand | undefined): o is MemOperand => o?.kind === 'mem' && (o.seg === DS || o.seg === SS || o.seg === ES);
+const readable = (o: Operand | undefined): boolean => o !== undefined && (o.kind === 'reg' || o.kind === 'imm' || isMem(o));
+const writable = (o: Operand | undefined): boolean => o !== undefined && (o.kind === 'reg' || isMem(o));
+
+/**
+ * The value of a source operand of `size` bytes, zero-extended (a memory operand is guarded and loaded
+ * into `into` first). Call before anything is modified.
+ */
+function source(tx: Tx, o: Operand, size: number, into = T1): Expr {
+  if (o.kind === 'reg') return tx.reg(o.reg, size);
+  if (o.kind === 'imm') return tx.c(size === 4 ? o.value : o.value & maskOf(size));
+  const mo = o as MemOperand;
+  tx.emit(tx.set(ADDR, tx.ea(mo)));
+  tx.guard(ADDR, size, false);
+  tx.emit(tx.set(into, tx.load(size, ADDR)));
+  return tx.get(into);
+}
+
+/** A destination: `get` its current value (memory: guarded for writing, loaded once) and `put` a result. */
+function destination(tx: Tx, o: Operand, size: number, needValue: boolean): { get: () => Expr; put: (v: Expr) => Expr } {
+  if (o.kind === 'reg') return { get: () => tx.reg(o.reg, size), put: (v) => tx.setReg(o.reg, size, v) };
+  const mo = o as MemOperand;
+  tx.emit(tx.set(ADDR, tx.ea(mo)));
+  tx.guard(ADDR, size, true);
+  if (needValue) tx.emit(tx.set(T0, tx.load(size, ADDR)));
+  return { get: () => tx.get(T0), put: (v) => tx.store(size, ADDR, v) };
+}
+
+type Combine = (tx: Tx, x: Expr, y: Expr) => Expr;
+const m_ = (tx: Tx) => tx.m.i32;
+
+/** The ALU family: dst = dst OP src with a lazy record (CMP/TEST only record). */
+function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, writes: boolean): NativeEmitter {
+  return (tx, ins) => {
+    const [d, s] = ins.operands;
+    if (!plain(ins) || ins.operands.length !== 2 || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
+    const size = ins.size, mask = maskOf(size), i = m_(tx);
+    // Source first when it is memory (guard before any change); a memory destination is guarded for writing.
+    const y0 = source(tx, s, size);
+    tx.emit(tx.set(T1, y0));
+    const dst = writes ? destination(tx, d, size, true) : null;
+    let x: Expr;
+    if (dst) x = dst.get();
+    else if (d.kind === 'reg') x = tx.reg(d.reg, size);
+    else { x = source(tx, d, size, T0); }
+    tx.emit(tx.set(T0, x));
+    const carry = kind === 'adc' || kind === 'sbb' ? tx.carry() : null;
+    let r = combine(tx, tx.get(T0), tx.get(T1));
+    if (carry !== null) r = kind === 'adc' ? i.add(r, carry) : i.sub(r, carry);
+    if (size !== 4 && kind !== 'logic') r = i.and(r, tx.c(mask));
+    if (kind === 'logic') tx.record(OP_LOGIC, tx.c(0), tx.c(0), r, size, ARITH_FLAGS);
+    else tx.record(kind === 'add' || kind === 'adc' ? OP_ADD : OP_SUB, tx.get(T0), tx.get(T1), r, size, ARITH_FLAGS, kind === 'sub');
+    if (dst) tx.emit(dst.put(tx.get(LF.res)));
+    return true;
+  };
+}
+
+/** INC/DEC: CF is materialised into EFLAGS first, then the record without CF (setLazyKeepCF). */
+function incDec(add: boolean): NativeEmitter {
+  return (tx, ins) => {
+    const d = ins.operands[0];
+    if (!plain(ins) || !writable(d)) return false;
+    const size = ins.size, i = m_(tx);
+    const dst = destination(tx, d, size, true);
+    tx.emit(tx.set(T0, dst.get()));
+    if (tx.known === null || tx.known.mask & CF) tx.emit(tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), tx.c(~CF)), tx.carry())));
+    let r = add ? i.add(tx.get(T0), tx.c(1)) : i.sub(tx.get(T0), tx.c(1));
+    if (size !== 4) r = i.and(r, tx.c(maskOf(size)));
+    tx.record(add ? OP_ADD : OP_SUB, tx.get(T0), tx.c(1), r, size, ARITH_FLAGS & ~CF);
+    tx.emit(dst.put(tx.get(LF.res)));
+    return true;
+  };
+}
+
+/** SHL/SHR/SAR by an immediate count (setResultFlags: CF, OF, AF direct; SF ZF PF lazy from the result). */
+function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
+  return (tx, ins) => {
+    const [d, cnt] = ins.operands;
+    if (!plain(ins) || ins.size !== 4 || !writable(d)) return false;
+    const n = cnt === undefined ? 1 : cnt.kind === 'imm' ? cnt.value & 31 : -1;
+    if (n < 0) return false;
+    const i = m_(tx);
+    const dst = destination(tx, d, 4, true);
+    if (n === 0) return true; // a masked count of 0 changes nothing (the operand is still accessed)
+    tx.emit(tx.set(T0, dst.get()));
+    const x = (): Expr => tx.get(T0), k = (v: number): Expr => tx.c(v);
+    let r: Expr, cf: Expr, of: Expr;
+    if (kind === 'shl') {
+      r = i.shl(x(), k(n));
+      cf = i.and(i.shr_u(x(), k(32 - n)), k(1));
+      of = i.and(i.xor(i.shr_u(x(), k(31)), i.shr_u(x(), k(30))), k(1));
+    } else if (kind === 'shr') {
+      r = i.shr_u(x(), k(n));
+      cf = i.and(i.shr_u(x(), k(n - 1)), k(1));
+      of = i.shr_u(x(), k(31));
+    } else {
+      r = i.shr_s(x(), k(n));
+      cf = i.and(i.shr_s(x(), k(n - 1)), k(1));
+      of = k(0);
+    }
+    const flags = i.or(cf, i.shl(of, k(11)));
+    tx.emit(
+      tx.set(LF.res, r),
+      tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), k(~(CF | OF | AF | SF | ZF | PF))), flags)),
+      tx.set(LF.op, k(OP_RESULT)), tx.set(LF.size, k(4)), tx.set(LF.mask, k(SF | ZF | PF)),
+    );
+    tx.known = { op: OP_RESULT, size: 4, mask: SF | ZF | PF, plainSub: false };
+    tx.emit(dst.put(tx.get(LF.res)));
+    return true;
+  };
+}
+
+const target = (tx: Tx, o: Operand): number => (tx.op.next + (o as { disp: number }).disp) | 0;
+
+/** Push local `v` (32-bit): guard the new stack slot, store, then ESP. */
+function push32(tx: Tx, v: number): void {
+  const i = m_(tx), esp = tx.regLocal(ESP);
+  tx.emit(tx.set(T2, i.sub(tx.get(esp), tx.c(4))));
+  tx.guard(T2, 4, true);
+  tx.emit(tx.store(4, T2, tx.get(v)), tx.set(esp, tx.get(T2)));
+}
+
+export const NATIVE: Record<string, NativeEmitter> = {
+  NOP: (_tx, ins) => (ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) === 0,
+
+  MOV: (tx, ins) => {
+    const [d, s] = ins.operands;
+    if (!plain(ins) || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
+    const size = ins.size;
+    if (d.kind === 'reg') { tx.emit(tx.setReg(d.reg, size, source(tx, s, size))); return true; }
+    const v = source(tx, s, size);
+    tx.emit(tx.set(T1, v));
+    const dst = destination(tx, d, size, false);
+    tx.emit(dst.put(tx.get(T1)));
+    return true;
+  },
+  MOVZX: (tx, ins) => extend(tx, ins, false),
+  MOVSX: (tx, ins) => extend(tx, ins, true),
+  LEA: (tx, ins) => {
+    const [d, s] = ins.operands;
+    if (!plain(ins) || d.kind !== 'reg' || s.kind !== 'mem') return false;
+    tx.emit(tx.setReg(d.reg, ins.opsize === 32 ? 4 : 2, tx.ea(s)));
+    return true;
+  },
+  XCHG: (tx, ins) => {
+    const [a, b] = ins.operands, size = ins.size;
+    if (!plain(ins)) return false;
+    if (a.kind === 'reg' && b.kind === 'reg') {
+      tx.emit(tx.set(T0, tx.reg(a.reg, size)), tx.setReg(a.reg, size, tx.reg(b.reg, size)), tx.setReg(b.reg, size, tx.get(T0)));
+      return true;
+    }
+    const [mo, r] = a.kind === 'mem' ? [a, b] : [b, a];
+    if (!isMem(mo) || r.kind !== 'reg') return false;
+    const dst = destination(tx, mo, size, true);
+    tx.emit(tx.set(T1, dst.get()), dst.put(tx.reg(r.reg, size)), tx.setReg(r.reg, size, tx.get(T1)));
+    return true;
+  },
+  CBW: (tx, ins) => {
+    if (!plain(ins)) return false;
+    const i = m_(tx);
+    if (ins.opsize === 32) tx.emit(tx.setReg(EAX, 4, i.shr_s(i.shl(tx.reg(EAX, 4), tx.c(16)), tx.c(16))));
+    else tx.emit(tx.setReg(EAX, 2, i.shr_s(i.shl(tx.reg(EAX, 4), tx.c(24)), tx.c(24))));
+    return true;
+  },
+  CWD: (tx, ins) => {
+    if (!plain(ins)) return false;
+    const i = m_(tx);
+    if (ins.opsize === 32) tx.emit(tx.setReg(EDX, 4, i.shr_s(tx.reg(EAX, 4), tx.c(31))));
+    else tx.emit(tx.setReg(EDX, 2, i.shr_s(i.shl(tx.reg(EAX, 4), tx.c(16)), tx.c(31))));
+    return true;
+  },
+
+  ADD: alu('add', (tx, x, y) => m_(tx).add(x, y), true),
+  ADC: alu('adc', (tx, x, y) => m_(tx).add(x, y), true),
+  SUB: alu('sub', (tx, x, y) => m_(tx).sub(x, y), true),
+  SBB: alu('sbb', (tx, x, y) => m_(tx).sub(x, y), true),
+  CMP: alu('sub', (tx, x, y) => m_(tx).sub(x, y), false),
+  AND: alu('logic', (tx, x, y) => m_(tx).and(x, y), true),
+  OR: alu('logic', (tx, x, y) => m_(tx).or(x, y), true),
+  XOR: alu('logic', (tx, x, y) => m_(tx).xor(x, y), true),
+  TEST: alu('logic', (tx, x, y) => m_(tx).and(x, y), false),
+  INC: incDec(true),
+  DEC: incDec(false),
+  NEG: (tx, ins) => {
+    const d = ins.operands[0];
+    if (!plain(ins) || !writable(d)) return false;
+    const size = ins.size, i = m_(tx);
+    const dst = destination(tx, d, size, true);
+    tx.emit(tx.set(T0, dst.get()));
+    let r = i.sub(tx.c(0), tx.get(T0));
+    if (size !== 4) r = i.and(r, tx.c(maskOf(size)));
+    tx.record(OP_SUB, tx.c(0), tx.get(T0), r, size, ARITH_FLAGS, true);
+    tx.emit(dst.put(tx.get(LF.res)));
+    return true;
+  },
+  NOT: (tx, ins) => {
+    const d = ins.operands[0];
+    if (!plain(ins) || !writable(d)) return false;
+    const dst = destination(tx, d, ins.size, true);
+    tx.emit(dst.put(m_(tx).xor(dst.get(), tx.c(-1))));
+    return true;
+  },
+  SHL: shift('shl'),
+  SAL: shift('shl'),
+  SHR: shift('shr'),
+  SAR: shift('sar'),
+  IMUL: (tx, ins) => {
+    const ops = ins.operands;
+    if (!plain(ins) || ins.size !== 4 || ops.length < 2 || ins.opcode === 0xf7 || ops[0].kind !== 'reg') return false;
+    const a = ops.length === 3 ? ops[1] : ops[0], b = ops[ops.length - 1];
+    if (!readable(a) || !readable(b)) return false;
+    const i = m_(tx), l = tx.m.i64;
+    tx.emit(tx.set(T1, source(tx, b, 4)));
+    tx.emit(tx.set(T0, source(tx, a, 4, T0)));
+    const lo = i.mul(tx.get(T0), tx.get(T1));
+    tx.emit(tx.set(T2, lo));
+    const wide = l.mul(l.extend_s(tx.get(T0)), l.extend_s(tx.get(T1)));
+    const overflow = l.ne(wide, l.extend_s(tx.get(T2)));
+    const sf = i.and(i.shr_u(tx.get(T2), tx.c(24)), tx.c(SF));
+    const pf = i.shl(i.eqz(i.and(i.popcnt(i.and(tx.get(T2), tx.c(0xff))), tx.c(1))), tx.c(2));
+    tx.emit(
+      tx.setReg(ops[0].reg, 4, tx.get(T2)),
+      tx.set(LF.efl, i.or(i.or(i.or(i.and(tx.get(LF.efl), tx.c(~ARITH_FLAGS)), tx.c(2)), i.mul(overflow, tx.c(CF | OF))), i.or(sf, pf))),
+      tx.set(LF.mask, tx.c(0)),
+    );
+    tx.known = { op: -1, size: 4, mask: 0, plainSub: false };
+    return true;
+  },
+  SETCC: (tx, ins) => {
+    const d = ins.operands[0];
+    if (!plain(ins) || !writable(d)) return false;
+    const cond = tx.condition(ins.cond);
+    tx.emit(tx.set(T1, cond));
+    const dst = destination(tx, d, 1, false);
+    tx.emit(dst.put(tx.get(T1)));
+    return true;
+  },
+  CMOVCC: (tx, ins) => {
+    const [d, s] = ins.operands;
+    if (!plain(ins) || d.kind !== 'reg' || !readable(s)) return false;
+    const size = ins.size;
+    tx.emit(tx.set(T1, source(tx, s, size)));
+    tx.emit(tx.m.if(tx.condition(ins.cond), tx.setReg(d.reg, size, tx.get(T1))));
+    return true;
+  },
+
+  JCC: (tx, ins, last) => {
+    const d = ins.operands[0];
+    if (d?.kind !== 'rel' || ins.opsize !== 32 || (ins.prefixes & ~PREFIX_SEG) !== 0) return false;
+    const n = tx.index + 1;
+    if (last) { tx.emit(tx.m.if(tx.condition(ins.cond), tx.goto(target(tx, d), n), tx.goto(tx.op.next, n))); tx.terminated = true; }
+    else tx.emit(tx.m.if(tx.condition(ins.cond), tx.goto(target(tx, d), n)));
+    return true;
+  },
+  JMP: (tx, ins) => {
+    const d = ins.operands[0];
+    if (ins.opsize !== 32 || (ins.prefixes & ~PREFIX_SEG) !== 0) return false;
+    if (d.kind === 'rel') { tx.emit(tx.goto(target(tx, d), tx.index + 1)); tx.terminated = true; return true; }
+    if (!plain(ins) || !(d.kind === 'reg' || (isMem(d) && d.size === 4))) return false;
+    tx.emit(tx.set(T1, source(tx, d, 4)));
+    tx.emit(tx.gotoDynamic(tx.get(T1), tx.index + 1));
+    tx.terminated = true;
+    return true;
+  },
+  CALL: (tx, ins) => {
+    const d = ins.operands[0];
+    if (ins.opsize !== 32 || !plain(ins)) return false;
+    if (d.kind === 'rel') {
+      tx.emit(tx.set(T0, tx.c(tx.op.next)));
+      push32(tx, T0);
+      tx.emit(tx.goto(target(tx, d), tx.index + 1));
+      tx.terminated = true;
+      return true;
+    }
+    if (!(d.kind === 'reg' || (isMem(d) && d.size === 4))) return false;
+    tx.emit(tx.set(T1, source(tx, d, 4)));
+    tx.emit(tx.set(T0, tx.c(tx.op.next)));
+    push32(tx, T0);
+    tx.emit(tx.gotoDynamic(tx.get(T1), tx.index + 1));
+    tx.terminated = true;
+    return true;
+  },
+  RET: (tx, ins) => {
+    if (ins.opsize !== 32 || (ins.opcode !== 0xc3 && ins.opcode !== 0xc2) || (ins.prefixes & ~PREFIX_SEG) !== 0) return false;
+    const imm = ins.operands[0]?.kind === 'imm' ? ins.operands[0].value & 0xffff : 0;
+    const i = m_(tx), esp = tx.regLocal(ESP);
+    tx.emit(tx.set(T2, tx.get(esp)));
+    tx.guard(T2, 4, false);
+    tx.emit(tx.set(T1, tx.load(4, T2)), tx.set(esp, i.add(tx.get(T2), tx.c(4 + imm))));
+    tx.emit(tx.gotoDynamic(tx.get(T1), tx.index + 1));
+    tx.terminated = true;
+    return true;
+  },
+  PUSH: (tx, ins) => {
+    const d = ins.operands[0];
+    if (ins.opsize !== 32 || !plain(ins) || !(d.kind === 'reg' || d.kind === 'imm' || (isMem(d) && d.size === 4))) return false;
+    tx.emit(tx.set(T0, source(tx, d, 4, T0))); // PUSH ESP pushes the value before the decrement
+    push32(tx, T0);
+    return true;
+  },
+  POP: (tx, ins) => {
+    const d = ins.operands[0];
+    if (ins.opsize !== 32 || !plain(ins) || d.kind !== 'reg') return false;
+    const i = m_(tx), esp = tx.regLocal(ESP);
+    tx.emit(tx.set(T2, tx.get(esp)));
+    tx.guard(T2, 4, false);
+    tx.emit(tx.set(T1, tx.load(4, T2)), tx.set(esp, i.add(tx.get(T2), tx.c(4))), tx.setReg(d.reg, 4, tx.get(T1))); // POP ESP: the popped value wins
+    return true;
+  },
+};
+
+/** MOVZX/MOVSX: source of 1 or 2 bytes, destination of 2 or 4. */
+function extend(tx: Tx, ins: Instruction, signed: boolean): boolean {
+  const [d, s] = ins.operands;
+  if (!plain(ins) || d.kind !== 'reg' || !(s.kind === 'reg' || isMem(s))) return false;
+  const from = s.size === 1 ? 1 : 2, i = m_(tx);
+  let v = source(tx, s, from);
+  if (signed) { const sh = 32 - 8 * from; v = i.shr_s(i.shl(v, tx.c(sh)), tx.c(sh)); }
+  tx.emit(tx.setReg(d.reg, ins.size, v));
+  return true;
+}
+
