@@ -11,7 +11,7 @@ const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
 const ROMS = join(import.meta.dirname, '..', 'test-roms');
 
 function x86jit(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, input: '' });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, input: '', maxBuffer: 256 << 20 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -74,11 +74,18 @@ export async function profileCommand(argv: string[]): Promise<number> {
   }
   if (values.json) {
     const { rom: _, ...rest } = info;
-    process.stdout.write(`${JSON.stringify({ ...rest, totals: profile.totals, regions: profile.regions, ...(dump ? { dump } : {}) }, null, 2)}\n`);
+    report(`${JSON.stringify({ ...rest, totals: profile.totals, regions: profile.regions, ...(dump ? { dump } : {}) }, null, 2)}\n`);
   } else if (dump) {
-    process.stdout.write(`${formatDump(dump).join('\n')}\n`);
+    report(`${formatDump(dump).join('\n')}\n`);
   } else {
-    process.stdout.write(`${formatProfile(profile, info, top).join('\n')}\n`);
+    report(`${formatProfile(profile, info, top).join('\n')}\n`);
   }
   return 0;
+}
+
+/** Write the report to stdout synchronously; a reader that went away (`| head`) just ends it. */
+function report(text: string): void {
+  try { writeAll(1, Buffer.from(text)); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+  }
 }
