@@ -40,6 +40,8 @@ const WORKLOADS = ['loops.elf', ...readdirSync(ROMS).filter((f) => /^wl-.*\.elf$
 const LOOP_HEAVY = new Set(['loops.elf', 'wl-sieve.elf', 'wl-crc32.elf', 'wl-matmul.elf']);
 const QEMU = 'qemu-system-i386';
 const GUEST_MEMORY = 64 << 20;
+/** QEMU's time less its start-up below this (ms) is within start-up noise: no less-start-up ratios. */
+const QEMU_NOISE_MS = 5;
 /** Wall-clock limit of one x86jit run, seconds. */
 const RUN_TIMEOUT = 120;
 /** The issue-3 targets, printed beside the figures. */
@@ -52,6 +54,9 @@ const progress = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`
 const warnings: string[] = [];
 /** A loud line on stderr, kept for results.json and repeated at the end of stdout. */
 const warn = (msg: string): void => { warnings.push(msg); process.stderr.write(`bench: WARNING: ${msg}\n`); };
+const warned = new Set<string>();
+/** warn() for a problem that would repeat on every run (an API the JIT does not provide yet). */
+const warnOnce = (msg: string): void => { if (!warned.has(msg)) { warned.add(msg); warn(msg); } };
 const median = (xs: number[]): number => { const a = [...xs].sort((p, q) => p - q); return a[a.length >> 1]; };
 const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
 /** Geometric mean of the values that exist (null if none); `of` says how many of how many went in. */
@@ -80,7 +85,9 @@ interface EngineRun {
   ms: number; instructions: number; reason: string; status: number | undefined;
   /** JIT runs: the JIT's totals after the run (translateMs, translatedInstructions, ...), when available. */
   jit?: Partial<JitStats> | null;
+  /** The run failed (threw); statsError: it ran, but vm.jitStats() threw. */
   error?: string;
+  statsError?: string;
 }
 
 function loadRom(vm: VM, path: string, cmdline: string): void {
@@ -109,7 +116,8 @@ async function runJit(path: string, cmdline: string, threshold?: number): Promis
     loadRom(vm, path, cmdline);
     const r = timedRun(vm);
     const { stats, error } = jitStatsOf(vm);
-    return { ...r, jit: stats, ...(error ? { error: `jitStats(): ${error}` } : {}) };
+    if (error) warnOnce(`vm.jitStats() throws (${error}): the JIT's translation columns are n/a`);
+    return { ...r, jit: stats, ...(error ? { statsError: error } : {}) };
   } catch (e) {
     return { ms: NaN, instructions: 0, reason: 'error', status: undefined, error: errorText(e) };
   }
@@ -150,7 +158,7 @@ interface JitResult {
   translateShare: number | null;
   /** translateMs * 1000 / translatedInstructions. */
   usPerTranslatedInstruction: number | null;
-  runsOk: number; error?: string;
+  runsOk: number; error?: string; statsError?: string;
 }
 interface RomResult {
   rom: string; runs: number; loopHeavy: boolean;
@@ -200,7 +208,6 @@ async function workload(rom: string, qemuVer: string | null, qemuStartupMs: numb
   if (new Set(interp.map((r) => r.instructions)).size > 1) w(`interpreter instruction counts differ between runs: ${interp.map((r) => r.instructions).join(', ')}`);
   const jitErrors = [...new Set(jit.map((r) => r.error).filter((e): e is string => !!e))];
   for (const e of jitErrors) w(`JIT error: ${e}`);
-  if (!jitReady) w('JIT not available (see the warm-up warning): no JIT runs');
   const jitRan = jit.filter((r) => r.reason !== 'error');
   if (bad(jitRan).length) w(`JIT exit ${bad(jitRan).join(', ')} (want debug-exit 1 = self-check passed)`);
   const jitCounts = [...new Set(jitRan.map((r) => r.instructions))];
@@ -223,14 +230,15 @@ async function workload(rom: string, qemuVer: string | null, qemuStartupMs: numb
     usPerTranslatedInstruction: translateMs !== null && translated ? translateMs * 1000 / translated : null,
     runsOk: jitOk.length,
     ...(jitErrors.length ? { error: jitErrors.join('; ') } : {}),
+    ...(jitOk.some((r) => r.statsError) ? { statsError: jitOk.find((r) => r.statsError)!.statsError } : {}),
   };
   let qemuResult: QemuResult | null = null;
   if (qemuVer && qemuStartupMs !== null) {
     const qms = median(qemu.map((q) => q.ms)), corrected = qms - qemuStartupMs;
     qemuResult = {
       medianMs: qms, correctedMs: corrected, status: qemu[qemu.length - 1].status,
-      ratio: corrected > 0 ? corrected / ms : null,
-      jitOverQemu: corrected > 0 && jitMs !== null ? jitMs / corrected : null,
+      ratio: corrected > QEMU_NOISE_MS ? corrected / ms : null,
+      jitOverQemu: corrected > QEMU_NOISE_MS && jitMs !== null ? jitMs / corrected : null,
       jitOverQemuWhole: jitMs !== null ? jitMs / qms : null,
     };
   }
@@ -242,7 +250,7 @@ async function workload(rom: string, qemuVer: string | null, qemuStartupMs: numb
 
 // ---- translation cost (threshold 0) ----
 
-interface TranslateResult { rom: string; instructions: number; compiled: number | null; translatedInstructions: number | null; translateMs: number | null; usPerInstruction: number | null; error?: string }
+interface TranslateResult { rom: string; instructions: number; compiled: number | null; translatedInstructions: number | null; translateMs: number | null; usPerInstruction: number | null; error?: string; statsError?: string }
 
 /** Each workload once (repeat=1) with every block compiled on first sight: translation time per guest instruction. */
 async function translation(): Promise<{ perRom: TranslateResult[]; usPerInstruction: number | null }> {
@@ -255,7 +263,7 @@ async function translation(): Promise<{ perRom: TranslateResult[]; usPerInstruct
     const ms = isNum(s?.translateMs) ? s.translateMs : null, n = isNum(s?.translatedInstructions) ? s.translatedInstructions : null;
     const t: TranslateResult = {
       rom, instructions: r.instructions, compiled: isNum(s?.compiled) ? s.compiled : null, translatedInstructions: n, translateMs: ms,
-      usPerInstruction: ms !== null && n ? ms * 1000 / n : null, ...(r.error ? { error: r.error } : {}),
+      usPerInstruction: ms !== null && n ? ms * 1000 / n : null, ...(r.error ? { error: r.error } : {}), ...(r.statsError ? { statsError: r.statsError } : {}),
     };
     if (r.error) warn(`translate ${rom}: ${r.error}`);
     else if (r.reason !== 'debug-exit' || r.status !== 1) warn(`translate ${rom} (threshold 0): exit ${r.reason} ${r.status ?? ''} (want debug-exit 1)`);
@@ -337,8 +345,11 @@ async function micro(jitReady: boolean): Promise<MicroResult[]> {
     const { stats, error } = jitStatsOf(jitVm);
     const r = out.find((m) => m.name === JIT_DISPATCH);
     if (r) {
-      if (stats && isNum(stats.instructions)) r.note = `${(100 * stats.instructions / jitVm.instructions).toFixed(1)}% of instructions in compiled code`;
-      else r.note = `jitStats() ${error ?? 'unavailable'}`;
+      if (stats && isNum(stats.instructions)) {
+        r.note = `${(100 * stats.instructions / jitVm.instructions).toFixed(1)}% of instructions in compiled code`;
+        if (stats.instructions === 0) warn('JIT dispatch: the dec/jnz loop never ran as compiled code (the JIT refused it?): that row measures the interpreter');
+      }
+      else r.note = error ? 'jitStats() throws' : 'jitStats() null';
     }
   } else if (jitReady || jitSetupError) {
     out.push({ name: JIT_DISPATCH, opsPerSec: 0, unit: 'guest instructions/s', error: jitSetupError ?? 'not run' });
@@ -401,7 +412,7 @@ async function warmUp(): Promise<{ ok: boolean; binaryenLoadMs: number | null; e
     progress(`JIT warm-up: binaryen loaded in ${binaryenLoadMs.toFixed(0)} ms; hello.elf: ${exit.reason} ${exit.status ?? ''}`);
     if (exit.reason !== 'debug-exit' || exit.status !== 1) warn(`JIT warm-up: hello.elf ended with ${exit.reason} ${exit.status ?? ''} (want debug-exit 1)`);
     const { error } = jitStatsOf(vm);
-    if (error) warn(`JIT warm-up: vm.jitStats() throws (${error}): JIT translation columns will be n/a`);
+    if (error) warnOnce(`vm.jitStats() throws (${error}): the JIT's translation columns are n/a`);
     return { ok: true, binaryenLoadMs };
   } catch (e) {
     const error = errorText(e);
@@ -450,13 +461,17 @@ async function main(): Promise<void> {
   const minLoopMips = loopMips.every(isNum) && loopMips.length ? Math.min(...(loopMips as number[])) : null;
   const jitQemu = results.map((r) => r.qemu?.jitOverQemu);
   const qemuWithin = qemuVer ? jitQemu.filter((x) => isNum(x) && x <= TARGET.qemuRatio).length : null;
+  // Against QEMU's whole process (start-up included): a lower bound of the ratio, defined even where QEMU's compute is within start-up noise.
+  const jitQemuWhole = results.map((r) => r.qemu?.jitOverQemuWhole);
+  const qemuWholeWithin = qemuVer ? jitQemuWhole.filter((x) => isNum(x) && x <= TARGET.qemuRatio).length : null;
+  const gJitQemuWhole = geomeanOf(jitQemuWhole);
   const targets = {
     speedupGeomean: { target: TARGET.speedup, value: gSpeedup.value, met: gSpeedup.value === null ? null : gSpeedup.value >= TARGET.speedup },
     loopHeavyMips: { target: TARGET.loopMips, roms: loopRoms.map((r) => r.rom), minValue: minLoopMips, met: minLoopMips === null ? null : minLoopMips >= TARGET.loopMips },
     translateUsPerInstruction: { target: TARGET.translateUs, value: translate.usPerInstruction, met: translate.usPerInstruction === null ? null : translate.usPerInstruction <= TARGET.translateUs },
     jitOverQemuPerWorkload: {
-      target: TARGET.qemuRatio, within: qemuWithin, of: results.length,
-      max: jitQemu.every(isNum) && jitQemu.length ? Math.max(...(jitQemu as number[])) : null,
+      target: TARGET.qemuRatio, within: qemuWithin, of: results.length, withinWholeProcess: qemuWholeWithin,
+      max: jitQemu.some(isNum) ? Math.max(...jitQemu.filter(isNum)) : null,
       met: qemuWithin === null ? null : qemuWithin === results.length,
     },
   };
@@ -469,18 +484,19 @@ async function main(): Promise<void> {
   const name = (r: RomResult): string => `${r.rom}${r.loopHeavy ? ' *' : ''}${r.warnings.length ? ' ⚠' : ''}`;
   const pct = (x: number | null | undefined): string => (isNum(x) ? `${(x * 100).toFixed(1)}%` : 'n/a');
   const times = (x: number | null | undefined, d = 2): string => (isNum(x) ? `${x.toFixed(d)}×` : 'n/a');
-  const qemuCell = (x: number | null | undefined): string => (isNum(x) ? `${x.toFixed(2)}×` : 'n/a (below start-up noise)');
+  const qemuCell = (q: QemuResult | null): string => (isNum(q?.jitOverQemu) ? `${q.jitOverQemu.toFixed(2)}×`
+    : q && q.correctedMs <= QEMU_NOISE_MS ? `n/a (QEMU less start-up ≤ ${QEMU_NOISE_MS} ms)` : 'n/a');
   const hasQemu = qemuVer !== null && qemuStartupMs !== null;
   const workloadTable = [
-    `| workload (wl-*: repeat=${REPEAT}; median of ${RUNS}) | exit status | guest instructions | interp median | interp MIPS | JIT median | JIT MIPS | JIT time translating | JIT speed-up (interp/JIT time) |${hasQemu ? ' QEMU median (whole process) | QEMU less start-up | JIT/QEMU time |' : ''}`,
-    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasQemu ? ' ---: | ---: | ---: |' : ''}`,
-    ...results.map((r) => `| ${name(r)} | ${status(r)} | ${int(r.instructions)} | ${r.medianMs.toFixed(0)} ms | ${r.mips.toFixed(1)} | ${fmt(r.jit.medianMs, 0, ' ms')} | ${fmt(r.jit.mips)} | ${pct(r.jit.translateShare)} | ${times(r.speedup)} |${hasQemu ? ` ${fmt(r.qemu?.medianMs, 0, ' ms')} | ${fmt(r.qemu?.correctedMs, 0, ' ms')} | ${qemuCell(r.qemu?.jitOverQemu)} |` : ''}`),
-    `| geometric mean | | | | ${geomeanMips.toFixed(1)} | | ${fmt(gJitMips.value)} | ${pct(gShare.value)} | ${times(gSpeedup.value)} |${hasQemu ? ` | | ${times(gJitQemu.value)} |` : ''}`,
-    `| target | | | | | | ≥ ${TARGET.loopMips} (loop-heavy, *) | | ≥ ${TARGET.speedup}× (geomean) |${hasQemu ? ` | | ≤ ${TARGET.qemuRatio}× (each) |` : ''}`,
-    ...(hasQemu ? [`| QEMU start-up (hello.elf, whole process, median of ${Math.max(RUNS, 5)}) | | | | | | | | | ${qemuStartupMs!.toFixed(0)} ms | | |`] : []),
+    `| workload (wl-*: repeat=${REPEAT}; median of ${RUNS}) | exit status | guest instructions | interp median | interp MIPS | JIT median | JIT MIPS | JIT time translating | JIT speed-up (interp/JIT time) |${hasQemu ? ' QEMU median (whole process) | QEMU less start-up | JIT/QEMU time (less start-up) | JIT/QEMU time (whole process) |' : ''}`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasQemu ? ' ---: | ---: | ---: | ---: |' : ''}`,
+    ...results.map((r) => `| ${name(r)} | ${status(r)} | ${int(r.instructions)} | ${r.medianMs.toFixed(0)} ms | ${r.mips.toFixed(1)} | ${fmt(r.jit.medianMs, 0, ' ms')} | ${fmt(r.jit.mips)} | ${pct(r.jit.translateShare)} | ${times(r.speedup)} |${hasQemu ? ` ${fmt(r.qemu?.medianMs, 0, ' ms')} | ${fmt(r.qemu?.correctedMs, 0, ' ms')} | ${qemuCell(r.qemu)} | ${times(r.qemu?.jitOverQemuWhole)} |` : ''}`),
+    `| geometric mean | | | | ${geomeanMips.toFixed(1)} | | ${fmt(gJitMips.value)} | ${pct(gShare.value)} | ${times(gSpeedup.value)} |${hasQemu ? ` | | ${times(gJitQemu.value)} | ${times(gJitQemuWhole.value)} |` : ''}`,
+    `| target | | | | | | ≥ ${TARGET.loopMips} (loop-heavy, *) | | ≥ ${TARGET.speedup}× (geomean) |${hasQemu ? ` | | ≤ ${TARGET.qemuRatio}× (each) | |` : ''}`,
+    ...(hasQemu ? [`| QEMU start-up (hello.elf, whole process, median of ${Math.max(RUNS, 5)}) | | | | | | | | | ${qemuStartupMs!.toFixed(0)} ms | | | |`] : []),
   ];
   const note = `x86jit: only vm.run() timed (binaryen loaded once in a warm-up VM${warm.binaryenLoadMs !== null ? `, ${warm.binaryenLoadMs.toFixed(0)} ms` : ''}); JIT = engine 'jit', default threshold; `
-    + `${hasQemu ? `QEMU = ${qemuVer}, TCG, whole process per run; "less start-up" subtracts hello.elf's whole process; JIT/QEMU uses it.` : `${QEMU} not installed: no QEMU columns.`}`
+    + `${hasQemu ? `QEMU = ${qemuVer}, TCG, whole process per run; "less start-up" subtracts hello.elf's whole process (n/a where the rest is ≤ ${QEMU_NOISE_MS} ms); JIT/QEMU (less start-up) is the ≤ ${TARGET.qemuRatio}× target, JIT/QEMU (whole process) its lower bound.` : `${QEMU} not installed: no QEMU columns.`}`
     + ` * = loop-heavy; ⚠ = a warning below.`;
   const jitTable = [
     '| JIT detail (default threshold; medians) | regions compiled | instructions translated | translate ms | µs per translated instruction | instructions in compiled code | calls | fallbacks |',
@@ -498,9 +514,9 @@ async function main(): Promise<void> {
     '| --- | ---: | --- |',
     `| JIT ≥ ${TARGET.speedup}× interpreter (geomean of interp/JIT time, ${gSpeedup.of} workloads) | ${times(gSpeedup.value)} | ${met(targets.speedupGeomean.met)} |`,
     `| ≥ ${TARGET.loopMips} MIPS on loop-heavy workloads (lowest of ${loopRoms.map((r) => r.rom).join(', ')}) | ${fmt(minLoopMips)} | ${met(targets.loopHeavyMips.met)} |`,
-    `| translation ≤ ${TARGET.translateUs} µs per guest instruction (threshold 0, whole suite) | ${fmt(translate.usPerInstruction, 2)} µs | ${met(targets.translateUsPerInstruction.met)} |`,
+    `| translation ≤ ${TARGET.translateUs} µs per guest instruction (threshold 0, whole suite) | ${fmt(translate.usPerInstruction, 2, ' µs')} | ${met(targets.translateUsPerInstruction.met)} |`,
     hasQemu
-      ? `| JIT wall time ≤ ${TARGET.qemuRatio}× qemu-system-i386 (less start-up), each workload | ${qemuWithin}/${results.length} within; worst ${times(targets.jitOverQemuPerWorkload.max)} | ${met(targets.jitOverQemuPerWorkload.met)} |`
+      ? `| JIT wall time ≤ ${TARGET.qemuRatio}× qemu-system-i386 (less start-up; whole process), each workload | ${qemuWithin}/${results.length} within (worst ${times(targets.jitOverQemuPerWorkload.max)}); ${qemuWholeWithin}/${results.length} against the whole process | ${met(targets.jitOverQemuPerWorkload.met)} |`
       : `| JIT wall time ≤ ${TARGET.qemuRatio}× qemu-system-i386, each workload | ${QEMU} not installed | n/a |`,
   ];
   const lines = [
@@ -522,7 +538,7 @@ async function main(): Promise<void> {
     '| micro-benchmark (tinybench) | rate |',
     '| --- | ---: |',
     ...micros.map((m) => `| ${m.name}${m.note ? ` (${m.note})` : ''} | ${m.error ? `error: ${m.error}` : `${(m.opsPerSec / 1e6).toFixed(1)} M ${m.unit}`} |`),
-    `| translate (jitStats, threshold 0, whole suite) | ${fmt(translate.usPerInstruction, 2)} µs per guest instruction |`,
+    `| translate (jitStats, threshold 0, whole suite) | ${fmt(translate.usPerInstruction, 2, ' µs per guest instruction')} |`,
     '',
     '| start-up | median of 7 |',
     '| --- | ---: |',
@@ -540,7 +556,7 @@ async function main(): Promise<void> {
     qemu: qemuVer ? { version: qemuVer, startupMs: qemuStartupMs } : null,
     jitWarmup: warm,
     roms: results, geomeanMips, geomeanQemuRatio: geomeanRatio,
-    geomeanJitMips: gJitMips.value, geomeanSpeedup: gSpeedup.value, geomeanJitOverQemu: gJitQemu.value, geomeanTranslateShare: gShare.value,
+    geomeanJitMips: gJitMips.value, geomeanSpeedup: gSpeedup.value, geomeanJitOverQemu: gJitQemu.value, geomeanJitOverQemuWholeProcess: gJitQemuWhole.value, geomeanTranslateShare: gShare.value,
     targets, translate, console: consoles, micro: micros, startup: start, warnings,
   }, null, 2)}\n`);
   progress(`wrote ${out}; ${warnings.length} warning(s); total ${(totalMs / 1000).toFixed(0)} s`);
