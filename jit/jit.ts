@@ -25,8 +25,8 @@ export type RegionFn = (pc: number, budget: number) => number;
 /** One translated region: the compiled function and what the profiler reports about it. */
 export class Region {
   valid = true;
-  /** Hot blocks of the page seen since translation that the region does not contain. */
-  missing = 0;
+  /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
+  readonly missing = new Map<Block, number>();
   constructor(readonly fn: RegionFn, readonly page: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
   invalidate(): void { this.valid = false; this.profile.invalidated = true; }
 }
@@ -86,20 +86,25 @@ export class Jit {
     const old = this.byPage.get(page);
     if (old !== undefined && old.valid) {
       if (old.blocks.includes(block)) { this.stats.cacheHits++; return old; }
-      if (++old.missing * 4 < old.blocks.length) return null;
+      // A newly hot block of a translated page waits for company (the run loop asks again every 16
+      // executions): retranslate once the page has gained half as many hot blocks again, or this one has
+      // run ~500 times.
+      const asks = (old.missing.get(block) ?? 0) + 1;
+      old.missing.set(block, asks);
+      if (old.missing.size * 2 < old.blocks.length && asks < 32) return null;
     }
     this.stats.cacheMisses++;
     const blocks = this.cache.blocksInPage(page).filter((b) => this.eligible(b) && b.phys >>> PAGE_SHIFT === page);
     if (!blocks.includes(block)) blocks.push(block);
     if (old !== undefined && old.valid) { this.drop(old); this.stats.evictions++; this.stats.invalidations--; }
     if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
-    const region = this.translate(page, blocks);
+    const region = this.translate(page, blocks, block.start);
     this.byPage.set(page, region);
     for (const b of region.blocks) b.compiled = region;
     return region;
   }
 
-  private translate(page: number, blocks: Block[]): Region {
+  private translate(page: number, blocks: Block[], entry: number): Region {
     const t0 = performance.now();
     const bn = this.bn, m = new bn.Module();
     let binary: Uint8Array, out;
@@ -112,25 +117,22 @@ export class Jit {
     }
     const inst = new WebAssembly.Instance(new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>), this.imports);
     const ms = performance.now() - t0;
-    const sorted = out.blocks;
-    const instructions = sorted.reduce((a, b) => a + b.ops.length, 0);
+    const sorted = [...blocks].sort((a, b) => (a.start >>> 0) - (b.start >>> 0));
     const guestBytes = sorted.reduce((a, b) => a + (b.end - b.start), 0);
     const profile: RegionProfile = {
-      id: this.regions.length, entry: blocks[0].start >>> 0, start: sorted[0].start >>> 0,
-      end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: instructions,
+      id: this.regions.length, entry: entry >>> 0, start: sorted[0].start >>> 0,
+      end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
       executions: 0, instructions: 0, timeMs: 0, wasmBytes: binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
     };
     const region = new Region(inst.exports.run as RegionFn, page, sorted, profile);
     for (let k = 0; k < out.helperOps.length; k++) {
-      const op = out.helperOps[k];
-      this.helperOps.push(op);
+      this.helperOps.push(out.helperOps[k]);
       this.helperRegion.push(region);
-      const b = sorted.find((x) => x.ops.includes(op))!;
-      this.helperLast.push(b.ops[b.ops.length - 1] === op);
+      this.helperLast.push(out.helperLast[k]);
     }
     this.regions.push(region);
     const st = this.stats;
-    st.compiled++; st.live++; st.translatedInstructions += instructions; st.guestBytes += guestBytes;
+    st.compiled++; st.live++; st.translatedInstructions += out.instructions; st.guestBytes += guestBytes;
     st.wasmBytes += binary.length; st.translateMs += ms;
     return region;
   }

@@ -22,6 +22,7 @@ import type { Block, CachedInstruction } from '../src/cpu/code-cache.ts';
 import { EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, RAM_OFFSET, STATE_OFFSET } from '../src/cpu/state.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
+import { endsBlock } from '../src/cpu/semantics/index.ts';
 
 type Module = binaryenT.Module;
 type Expr = number;
@@ -59,8 +60,11 @@ export interface RegionOutput {
   /** Instructions translated natively / through the helper. */
   native: number;
   fallback: number;
-  /** The blocks in dispatch order (by address). */
-  blocks: Block[];
+  /** For each helper op: does an interpreter block end with it (then a pending interrupt is taken right after)? */
+  helperLast: boolean[];
+  /** Segments (straight runs with one entry) and distinct guest instructions translated. */
+  segments: number;
+  instructions: number;
 }
 
 /**
@@ -83,7 +87,7 @@ export class Tx {
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
   terminated = false;
 
-  constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>, private readonly blockEips: number[]) {
+  constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>) {
     this.bn = bn; this.m = m; this.i32 = bn.i32;
     this.flags = new FlagsWasm(m, LF, bn.i32);
   }
@@ -208,17 +212,61 @@ export class Tx {
   carry(): Expr { return this.known !== null ? this.flags.cf(this.known) : this.flags.dynamicCF(); }
 }
 
+/** A straight run of the region's instructions with one entry (its first) and exits anywhere. */
+interface Segment { start: number; ops: CachedInstruction[] }
+
+/** Does control never fall through past this instruction (it ends a segment)? */
+const UNCONDITIONAL = new Set(['JMP', 'RET', 'CALL', 'IRET', 'RETF', 'INT', 'INT3', 'INTO', 'HLT', 'UD2']);
+
+/**
+ * Cut the region's blocks into segments: decoded superblocks overlap (a block starting at a branch target
+ * inside another repeats its tail), so every instruction is taken once, and a segment starts at each
+ * block start and each in-region branch target.
+ */
+function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<CachedInstruction> } {
+  const byEip = new Map<number, CachedInstruction>();
+  const lastOfBlock = new Set<CachedInstruction>();
+  const entries = new Set<number>();
+  for (const b of blocks) {
+    entries.add(b.start | 0);
+    b.ops.forEach((op, j) => {
+      let o = byEip.get(op.eip | 0);
+      if (o === undefined) byEip.set(op.eip | 0, (o = op));
+      if (j === b.ops.length - 1) lastOfBlock.add(o);
+    });
+  }
+  for (const op of byEip.values()) {
+    const t = op.ins.operands[0];
+    if ((op.ins.op === 'JCC' || op.ins.op === 'JMP' || op.ins.op === 'CALL') && t?.kind === 'rel') {
+      const target = (op.next + t.disp) | 0;
+      if (byEip.has(target)) entries.add(target);
+    }
+  }
+  const eips = [...byEip.keys()].sort((x, y) => (x >>> 0) - (y >>> 0));
+  const segments: Segment[] = [];
+  let cur: Segment | null = null, prev: CachedInstruction | null = null;
+  for (const eip of eips) {
+    const op = byEip.get(eip)!;
+    const cont = cur !== null && prev !== null && (prev.next | 0) === eip && !entries.has(eip) && !UNCONDITIONAL.has(prev.ins.op) && !endsBlock(prev.ins) && !lastOfBlock.has(prev);
+    if (!cont) segments.push((cur = { start: eip, ops: [] }));
+    cur!.ops.push(op);
+    prev = op;
+  }
+  return { segments, lastOfBlock };
+}
+
 /** Translate a region into `m` as the exported function `name`. */
 export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionInput, name: string): RegionOutput {
   const i32 = bn.i32;
-  const blocks = [...input.blocks].sort((a, b) => (a.start >>> 0) - (b.start >>> 0));
+  const { segments: blocks, lastOfBlock } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
-  const tx = new Tx(bn, m, input.ramSize, targets, blocks.map((b) => b.start));
+  const tx = new Tx(bn, m, input.ramSize, targets);
   const c = (v: number): Expr => m.i32.const(v | 0);
   const get = (l: number): Expr => m.local.get(l, i32);
   const set = (l: number, v: Expr): Expr => m.local.set(l, v);
   const helperOps: CachedInstruction[] = [];
+  const helperLast: boolean[] = [];
   let native = 0, fallback = 0;
 
   const regSlots: [number, number][] = [];
@@ -232,19 +280,19 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const viaHelper = (op: CachedInstruction, index: number, last: boolean): void => {
     const idx = input.helperBase + helperOps.length;
     helperOps.push(op);
+    helperLast.push(endsBlock(op.ins) || lastOfBlock.has(op));
     fallback++;
     tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), get(COUNT)], i32)), ...loadAll());
     tx.known = null;
-    const ends = last;
     tx.emit(m.if(get(HRES), m.block(null, [
       // Fault: not retired; EIP is on the instruction (the helper set it).
       m.if(m.i32.and(get(HRES), c(HELPER_FAULT)), tx.exitTo(op.eip, index, EXIT_FAULT)),
-      // IRQ pending after an instruction inside the block: the interpreter would finish the block, then take it.
-      m.if(m.i32.and(get(HRES), c(HELPER_IRQ)), set(BUDGET, c(0))),
+      // An interrupt became pending inside an interpreter block: the run loop finishes that block first.
+      m.if(m.i32.and(get(HRES), c(HELPER_IRQ)), tx.exitTo(op.next, index + 1, EXIT_INTERRUPT)),
       m.if(m.i32.and(get(HRES), c(HELPER_EXIT)), tx.exitTo(m.i32.load(slot(EIP), 4, c(0)), index + 1, EXIT_HELPER_BREAK, true)),
       m.if(m.i32.and(get(HRES), c(HELPER_JUMP)), tx.gotoDynamic(m.i32.load(slot(EIP), 4, c(0)), index + 1)),
     ])));
-    if (ends) tx.emit(tx.goto(op.next, index + 1));
+    if (last) tx.emit(tx.goto(op.next, index + 1));
   };
 
   const code: Expr[][] = [];
@@ -253,7 +301,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     tx.known = null;
     tx.blockIndex = bi;
     const n = b.ops.length;
-    // Budget (and pending interrupt: the helper zeroes the budget) before the block, as the run loop's checks.
+    // The budget before each segment: count + its length ≤ budget, else the run loop takes over here.
     tx.emit(m.if(m.i32.gt_s(m.i32.add(get(COUNT), c(n)), get(BUDGET)), tx.exitTo(b.start, 0, EXIT_BUDGET)));
     for (let j = 0; j < n; j++) {
       const op = b.ops[j];
@@ -267,7 +315,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
         viaHelper(op, j, last);
         if (last) tx.terminated = true;
       }
-      if (last && !tx.terminated) tx.emit(tx.goto(op.next, n)); // the block ended at a page or length limit
+      if (last && !tx.terminated) tx.emit(tx.goto(op.next, n)); // falls through into the next segment, or leaves
     }
     code.push(tx.body);
   });
@@ -290,7 +338,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
   m.addFunction(name, bn.createType([i32, i32]), i32, vars, fnBody);
   m.addFunctionExport(name, name);
-  return { helperOps, native, fallback, blocks };
+  return { helperOps, helperLast, native, fallback, segments: blocks.length, instructions: blocks.reduce((k, b) => k + b.ops.length, 0) };
 }
 
 /** Module-level pieces every region module needs: memory and helper imports, `$cond`. */

@@ -11,7 +11,7 @@ import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
 import { flatMode, type Jit, type Region } from '../../jit/jit.ts';
-import { EXIT_FAULT, EXIT_HELPER_BREAK, JIT_EXIT_SLOT } from '../../jit/translate.ts';
+import { EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT } from '../../jit/translate.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). */
 export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt';
@@ -44,6 +44,9 @@ export class Interpreter {
     const deadline = opts.deadline ?? Infinity;
     let checkClock = 0;
     let block: Block | null = null;
+    /** [JIT] Compiled code left in the middle of an interpreter block because an interrupt became pending: the
+     *  interpreter finishes that block first (it checks for interrupts only between its blocks). */
+    let finishBlock = false;
     // Keep the budget a small integer so the loop's arithmetic and indexing stay in integer registers.
     budget = Math.min(budget, 0x3fff_ffff) | 0;
     while (budget > 0) {
@@ -53,7 +56,7 @@ export class Interpreter {
       }
       // An interrupt controller asserts INTR and IF = 1: return to the VM, which injects it — unless
       // STI/MOV SS just ran, in which case exactly one more instruction runs first (the shadow).
-      if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) {
+      if (((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) && !finishBlock) {
         if (cpu.shadow === 0) return 'interrupt';
         if ((cpu.intr & s[EFLAGS]) === 0) cpu.shadow = 0; // nothing pending: the shadow has nothing to hold back
         else {
@@ -94,7 +97,8 @@ export class Interpreter {
       // of the closures while the flat mode it was compiled for holds. It returns the instructions it
       // retired and leaves EIP, registers and flags in the state block; 0 with no fault means it stopped
       // before its first instruction (budget, or a memory access it leaves to the interpreter).
-      if (this.jit !== null) {
+      if (finishBlock) finishBlock = false;
+      else if (this.jit !== null) {
         const jit = this.jit;
         let r = block.compiled as Region | null | undefined;
         if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold) {
@@ -117,6 +121,7 @@ export class Interpreter {
             if (brk & BREAK_STOP) return 'stop';
             continue;
           }
+          if (why === EXIT_INTERRUPT) finishBlock = true;
           if (n > 0) { block = null; continue; }
           if (budget <= 0) break;
         }
