@@ -186,7 +186,8 @@ export class Jit {
     cpu.instructions = this.entryInstructions;
     const why = cpu.breakBlock;
     let r = 0;
-    if (why & ~(BREAK_JUMP | BREAK_EIP_SET)) r = HELPER_EXIT;
+    // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.
+    if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || !flatMode(cpu)) r = HELPER_EXIT;
     else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
     if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= this.helperLast[idx] ? HELPER_EXIT : HELPER_IRQ;
     return r;
