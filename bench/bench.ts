@@ -123,6 +123,13 @@ async function runJit(path: string, cmdline: string, threshold?: number): Promis
   }
 }
 
+/** The commit measured, and whether the working tree differed from it (the JIT changes fast). */
+function gitState(): { commit: string | null; dirty: boolean | null } {
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  const st = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'jit'], { cwd: ROOT, encoding: 'utf8' });
+  return { commit: head.status === 0 ? head.stdout.trim() : null, dirty: st.status === 0 ? st.stdout.trim() !== '' : null };
+}
+
 function qemuVersion(): string | null {
   const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.split('\n')[0].trim() : null;
@@ -552,7 +559,7 @@ async function main(): Promise<void> {
   const totalMs = performance.now() - T_START;
   const out = join(ROOT, 'bench', 'results.json');
   writeFileSync(out, `${JSON.stringify({
-    date: new Date().toISOString(), node: process.version, runs: RUNS, repeat: REPEAT, totalMs,
+    date: new Date().toISOString(), node: process.version, git: gitState(), runs: RUNS, repeat: REPEAT, totalMs,
     qemu: qemuVer ? { version: qemuVer, startupMs: qemuStartupMs } : null,
     jitWarmup: warm,
     roms: results, geomeanMips, geomeanQemuRatio: geomeanRatio,
