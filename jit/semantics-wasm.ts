@@ -133,6 +133,39 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
   };
 }
 
+/**
+ * ROL/ROR r/m32 by an immediate count: CF from the result, OF from the first one-bit step — except a
+ * register rotated by an immediate count above 1, which keeps OF (shift.ts's keepOF, as the host CPU).
+ * CF and OF become plain EFLAGS bits; SF ZF AF PF keep their record.
+ */
+function rotate(left: boolean): NativeEmitter {
+  return (tx, ins) => {
+    const [d, cnt] = ins.operands;
+    if (!plain(ins) || ins.size !== 4 || !writable(d)) return false;
+    const n = cnt === undefined ? 1 : cnt.kind === 'imm' ? cnt.value & 31 : -1;
+    if (n < 0) return false;
+    const i = m_(tx), k = (v: number): Expr => tx.c(v);
+    const dst = destination(tx, d, 4, true);
+    if (n === 0) return true;
+    const keepOF = n > 1 && d.kind === 'reg';
+    if (keepOF) tx.emit(tx.set(T2, tx.known !== null ? tx.flags.of(tx.known) : tx.flags.dynamicCondition(0)));
+    tx.emit(tx.set(T0, dst.get()));
+    const x = (): Expr => tx.get(T0);
+    tx.emit(tx.set(T1, left ? i.rotl(x(), k(n)) : i.rotr(x(), k(n))));
+    const r = (): Expr => tx.get(T1);
+    const cf = left ? i.and(r(), k(1)) : i.shr_u(r(), k(31));
+    const of = keepOF ? tx.get(T2)
+      : left ? i.and(i.xor(i.shr_u(x(), k(31)), i.shr_u(x(), k(30))), k(1)) : i.and(i.xor(x(), i.shr_u(x(), k(31))), k(1));
+    tx.emit(
+      tx.set(LF.efl, i.or(i.or(i.and(tx.get(LF.efl), k(~(CF | OF))), cf), i.shl(of, k(11)))),
+      tx.set(LF.mask, i.and(tx.get(LF.mask), k(~(CF | OF)))),
+      dst.put(r()),
+    );
+    if (tx.known !== null) tx.known = { ...tx.known, mask: tx.known.mask & ~(CF | OF) };
+    return true;
+  };
+}
+
 const target = (tx: Tx, o: Operand): number => (tx.op.next + (o as { disp: number }).disp) | 0;
 
 /** Push local `v` (32-bit): guard the new stack slot, store, then ESP. */
@@ -227,6 +260,8 @@ export const NATIVE: Record<string, NativeEmitter> = {
   SAL: shift('shl'),
   SHR: shift('shr'),
   SAR: shift('sar'),
+  ROL: rotate(true),
+  ROR: rotate(false),
   IMUL: (tx, ins) => {
     const ops = ins.operands;
     if (!plain(ins) || ins.size !== 4 || ops.length < 2 || ins.opcode === 0xf7 || ops[0].kind !== 'reg') return false;
