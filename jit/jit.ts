@@ -19,6 +19,8 @@ import { EXIT_FAULT, HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXI
 const MAX_LIVE_REGIONS = 2048;
 /** Helper-op table entries before a flush (entries of dropped regions are reclaimed only then). */
 const MAX_HELPER_OPS = 1 << 20;
+/** Blocks in one region (a 4 KiB page rarely holds more). */
+const MAX_REGION_BLOCKS = 1024;
 
 export type RegionFn = (pc: number, budget: number) => number;
 
@@ -94,14 +96,41 @@ export class Jit {
       if (old.missing.size * 2 < old.blocks.length && asks < 32) return null;
     }
     this.stats.cacheMisses++;
-    const blocks = this.cache.blocksInPage(page).filter((b) => this.eligible(b) && b.phys >>> PAGE_SHIFT === page);
-    if (!blocks.includes(block)) blocks.push(block);
+    const blocks = this.discover(page, block);
     if (old !== undefined && old.valid) { this.drop(old); this.stats.evictions++; this.stats.invalidations--; }
     if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
     const region = this.translate(page, blocks, block.start);
     this.byPage.set(page, region);
     for (const b of region.blocks) b.compiled = region;
     return region;
+  }
+
+  /**
+   * The region's blocks: every known block of the page, plus what direct branches, calls and the return
+   * addresses after calls reach inside the page (decoded now), so that the first translation of a page
+   * already has the entries its code will need (fewer retranslations).
+   */
+  private discover(page: number, block: Block): Block[] {
+    const inPage = (eip: number): boolean => (eip >>> PAGE_SHIFT) === page;
+    const found = new Map<number, Block>();
+    const queue: Block[] = [block, ...this.cache.blocksInPage(page)];
+    while (queue.length > 0 && found.size < MAX_REGION_BLOCKS) {
+      const b = queue.pop()!;
+      if (!this.eligible(b) || b.phys >>> PAGE_SHIFT !== page || found.has(b.start)) continue;
+      found.set(b.start, b);
+      for (const op of b.ops) {
+        const { ins } = op, t = ins.operands[0];
+        const next: number[] = [];
+        if (t?.kind === 'rel' && (ins.op === 'JCC' || ins.op === 'JMP' || ins.op === 'CALL')) next.push((op.next + t.disp) | 0);
+        if (ins.op === 'CALL' || (ins.op === 'JCC' && op === b.ops[b.ops.length - 1])) next.push(op.next);
+        for (const eip of next) {
+          if (!inPage(eip) || found.has(eip)) continue;
+          const nb = this.cache.blockAt(eip);
+          if (nb.cacheable && nb.valid) queue.push(nb);
+        }
+      }
+    }
+    return [...found.values()];
   }
 
   private translate(page: number, blocks: Block[], entry: number): Region {

@@ -197,6 +197,13 @@ export class CodeCache {
     }
   }
 
+  /** [JIT] The block at `eip` in the current CS, decoding it if needed (region discovery; paging is off). */
+  blockAt(eip: number): Block {
+    const s = this.cpu.s, saved = s[8];
+    s[8] = eip;
+    try { return this.lookup(); } finally { s[8] = saved; }
+  }
+
   /** Valid blocks whose bytes touch RAM page `page` (the JIT's region candidates). */
   blocksInPage(page: number): Block[] {
     const set = this.pageBlocks.get(page);
