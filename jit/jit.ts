@@ -50,6 +50,8 @@ export class Jit {
   };
   private readonly regions: Region[] = [];
   private readonly byPage = new Map<number, Region>();
+  /** Code writes that dropped a region of each page. */
+  private readonly pageInvalidations = new Map<number, number>();
   private helperOps: CachedInstruction[] = [];
   private helperLast: boolean[] = [];
   private helperRegion: Region[] = [];
@@ -63,7 +65,12 @@ export class Jit {
   private constructor(private readonly bn: typeof binaryenT, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig) {
     this.profiling = cfg.profile ?? false;
     this.imports = { env: { memory, helper: (idx: number, n: number) => this.helper(idx, n) } };
-    cache.onDrop = (b) => { const r = b.compiled; if (r) this.drop(r as Region); };
+    cache.onDrop = (b) => {
+      const r = b.compiled as Region | null | undefined;
+      if (!r || !r.valid) return;
+      this.drop(r);
+      this.pageInvalidations.set(r.page, (this.pageInvalidations.get(r.page) ?? 0) + 1);
+    };
     cache.onFlush = () => this.flush();
   }
 
@@ -85,9 +92,13 @@ export class Jit {
   regionFor(block: Block): Region | null {
     if (!this.eligible(block) || !flatMode(this.cpu)) { this.stats.refused++; return null; }
     const page = block.phys >>> PAGE_SHIFT;
+    // A page whose code keeps changing (self-modifying code) is retranslated ever more reluctantly: its
+    // blocks must run 256 times more per invalidation beyond the third before the next attempt.
+    const inv = this.pageInvalidations.get(page) ?? 0;
+    if (inv > 3 && block.hits < 256 * (inv - 3)) return null;
     const old = this.byPage.get(page);
     if (old !== undefined && old.valid) {
-      if (old.blocks.includes(block)) { this.stats.cacheHits++; return old; }
+      if (old.blocks.includes(block)) return old;
       // A newly hot block of a translated page waits for company (the run loop asks again every 16
       // executions): retranslate once the page has gained half as many hot blocks again, or this one has
       // run ~500 times.
@@ -182,7 +193,7 @@ export class Jit {
     } else n = region.fn(s[EIP], budget);
     const p = region.profile, st = this.stats, why = JIT_EXIT_REASONS[s[JIT_EXIT_SLOT]];
     p.executions++; p.instructions += n; p.exits[why]++;
-    st.calls++; st.instructions += n; st.exits[why]++;
+    st.calls++; st.cacheHits++; st.instructions += n; st.exits[why]++;
     return n;
   }
 

@@ -53,10 +53,11 @@ export interface JitStats {
   /** Calls of compiled regions from the run loop, and the guest instructions they retired. */
   calls: number;
   instructions: number;
-  /** Region lookups from the run loop that found compiled code / had to translate. */
+  /** Entries into compiled code (the run loop found a live region for the block) / translations they needed. */
   cacheHits: number;
   cacheMisses: number;
-  /** Regions dropped because guest code changed, dropped wholesale (flush), or evicted to bound live modules. */
+  /** Regions dropped because guest code changed, wholesale flushes (live-module bound, reset), and regions
+   *  evicted by a bigger retranslation of their page. */
   invalidations: number;
   flushes: number;
   evictions: number;
