@@ -8,7 +8,7 @@ import type { Instruction, MemOperand, Operand } from '../src/decoder/instructio
 import { DS, ES, PREFIX_OPSIZE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
 import { AF, ARITH_FLAGS, CF, EAX, EDX, ESP, OF, PF, SF, ZF } from '../src/cpu/state.ts';
-import { ADDR, LF, T0, T1, T2, type Tx } from './translate.ts';
+import { ADDR, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
 
 type Expr = number;
 /** Translate `ins` into tx.body; `last` when it is its block's last instruction. False: not handled. */
@@ -274,16 +274,26 @@ export const NATIVE: Record<string, NativeEmitter> = {
     tx.emit(tx.set(T2, lo));
     const wide = l.mul(l.extend_s(tx.get(T0)), l.extend_s(tx.get(T1)));
     const overflow = l.ne(wide, l.extend_s(tx.get(T2)));
-    const sf = i.and(i.shr_u(tx.get(T2), tx.c(24)), tx.c(SF));
-    const pf = i.shl(i.eqz(i.and(i.popcnt(i.and(tx.get(T2), tx.c(0xff))), tx.c(1))), tx.c(2));
-    tx.emit(
-      tx.setReg(ops[0].reg, 4, tx.get(T2)),
-      tx.set(LF.efl, i.or(i.or(i.or(i.and(tx.get(LF.efl), tx.c(~ARITH_FLAGS)), tx.c(2)), i.mul(overflow, tx.c(CF | OF))), i.or(sf, pf))),
-      tx.set(LF.mask, tx.c(0)),
-    );
-    tx.known = { op: -1, size: 4, mask: 0, plainSub: false };
+    tx.emit(tx.setReg(ops[0].reg, 4, tx.get(T2)));
+    mulFlags(tx, tx.get(T2), overflow);
     return true;
   },
+  // MUL r/m32: EDX:EAX = EAX * src; flags as muldiv.ts's mulFlags (CF = OF = high half non-zero).
+  MUL: (tx, ins) => {
+    const src = ins.operands[ins.operands.length - 1];
+    if (!plain(ins) || ins.size !== 4 || !readable(src) || src.kind === 'imm') return false;
+    const i = m_(tx), l = tx.m.i64;
+    tx.emit(tx.set(T1, source(tx, src, 4)));
+    const wide = l.mul(l.extend_u(tx.reg(EAX, 4)), l.extend_u(tx.get(T1)));
+    tx.emit(tx.set(T2, i.wrap(l.shr_u(wide, l.const(BigInt(32))))), tx.set(T0, i.mul(tx.reg(EAX, 4), tx.get(T1))));
+    tx.emit(tx.setReg(EAX, 4, tx.get(T0)), tx.setReg(EDX, 4, tx.get(T2)));
+    mulFlags(tx, tx.get(T0), i.ne(tx.get(T2), tx.c(0)));
+    return true;
+  },
+  // DIV/IDIV r/m32: EDX:EAX / src. #DE (divisor 0, quotient too large) leaves the instruction to the
+  // interpreter, which raises it; flags are unchanged.
+  DIV: (tx, ins) => divide(tx, ins, false),
+  IDIV: (tx, ins) => divide(tx, ins, true),
   SETCC: (tx, ins) => {
     const d = ins.operands[0];
     if (!plain(ins) || !writable(d)) return false;
@@ -366,6 +376,43 @@ export const NATIVE: Record<string, NativeEmitter> = {
     return true;
   },
 };
+
+/** EFLAGS after MUL/IMUL (setEflags: nothing stays lazy): CF = OF = overflow, SF and PF from the low half, ZF = AF = 0. */
+function mulFlags(tx: Tx, low: Expr, overflow: Expr): void {
+  const i = m_(tx);
+  tx.emit(tx.set(T3, low));
+  const sf = i.and(i.shr_u(tx.get(T3), tx.c(24)), tx.c(SF));
+  const pf = i.shl(i.eqz(i.and(i.popcnt(i.and(tx.get(T3), tx.c(0xff))), tx.c(1))), tx.c(2));
+  tx.emit(
+    tx.set(LF.efl, i.or(i.or(i.or(i.and(tx.get(LF.efl), tx.c(~ARITH_FLAGS)), tx.c(2)), i.mul(overflow, tx.c(CF | OF))), i.or(sf, pf))),
+    tx.set(LF.mask, tx.c(0)),
+  );
+  tx.known = { op: -1, size: 4, mask: 0, plainSub: false };
+}
+
+function divide(tx: Tx, ins: Instruction, signed: boolean): boolean {
+  const src = ins.operands[ins.operands.length - 1];
+  if (!plain(ins) || ins.size !== 4 || !readable(src) || src.kind === 'imm') return false;
+  const i = m_(tx), l = tx.m.i64, m = tx.m;
+  tx.emit(tx.set(T1, source(tx, src, 4)));
+  tx.emit(m.if(i.eqz(tx.get(T1)), tx.exitBefore(EXIT_FAULT_LEFT)));
+  const dividend = (): Expr => l.or(l.shl(l.extend_u(tx.reg(EDX, 4)), l.const(BigInt(32))), l.extend_u(tx.reg(EAX, 4)));
+  const divisor = (): Expr => (signed ? l.extend_s(tx.get(T1)) : l.extend_u(tx.get(T1)));
+  // The quotient must fit 32 bits (signed: -2^31..2^31-1), checked on the 64-bit quotient before any
+  // register changes; INT64_MIN / -1 (which would trap in WASM) is tested first.
+  if (signed) {
+    tx.emit(m.if(i.and(l.eq(dividend(), l.const(-(BigInt(2) ** BigInt(63)))), i.eq(tx.get(T1), tx.c(-1))), tx.exitBefore(EXIT_FAULT_LEFT)));
+    const q = l.div_s(dividend(), divisor());
+    tx.emit(m.if(i.eqz(l.eq(l.extend_s(i.wrap(q)), q)), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.set(T2, i.wrap(l.div_s(dividend(), divisor()))), tx.set(T0, i.wrap(l.rem_s(dividend(), divisor()))));
+  } else {
+    const q = l.div_u(dividend(), divisor());
+    tx.emit(m.if(i.wrap(l.shr_u(q, l.const(BigInt(32)))), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.set(T2, i.wrap(l.div_u(dividend(), divisor()))), tx.set(T0, i.wrap(l.rem_u(dividend(), divisor()))));
+  }
+  tx.emit(tx.setReg(EAX, 4, tx.get(T2)), tx.setReg(EDX, 4, tx.get(T0)));
+  return true;
+}
 
 /** MOVZX/MOVSX: source of 1 or 2 bytes, destination of 2 or 4. */
 function extend(tx: Tx, ins: Instruction, signed: boolean): boolean {

@@ -9,6 +9,7 @@ export const JIT_EXIT_REASONS = [
   'helper-break', // an instruction run by the interpreter (helper) ended the block: mode change, I/O stop, code write
   'fault',       // an instruction raised an exception: delivered by the run loop
   'interrupt',   // an interrupt became pending
+  'interpreter', // stopped before an instruction whose rare case the interpreter handles (a #DE divide)
 ] as const;
 export type JitExitReason = (typeof JIT_EXIT_REASONS)[number];
 

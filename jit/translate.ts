@@ -28,7 +28,7 @@ type Module = binaryenT.Module;
 type Expr = number;
 
 /** Why a region returned (the JIT_EXIT slot of the CPU-state block), see stats.ts's JIT_EXIT_REASONS. */
-export const EXIT_BRANCH = 0, EXIT_BUDGET = 1, EXIT_MEMORY = 2, EXIT_HELPER_BREAK = 3, EXIT_FAULT = 4, EXIT_INTERRUPT = 5;
+export const EXIT_BRANCH = 0, EXIT_BUDGET = 1, EXIT_MEMORY = 2, EXIT_HELPER_BREAK = 3, EXIT_FAULT = 4, EXIT_INTERRUPT = 5, EXIT_INTERPRETER = 6;
 /** State slot where a region leaves its exit reason (free slots above STACK32). */
 export const JIT_EXIT_SLOT = 100;
 
