@@ -22,6 +22,7 @@ export { loadBios } from './loader/bios.ts';
 export { LoadError } from './loader/load-error.ts';
 export { EXIT_REASONS, formatExitStats } from './hv/exits.ts';
 export type { ExitCounter, ExitReasonName } from './hv/exits.ts';
+export { eflagsDifferences, formatDivergence, lockstep, type Difference, type Divergence, type LockstepOptions, type LockstepResult } from '../jit/lockstep.ts';
 export { HC_CONSOLE_WRITE, HC_EXIT, HC_FEATURES, HC_TIME, HC_YIELD, KVM_ENOSYS } from './hv/hypercalls.ts';
 
 /** Create a VM (guest RAM, devices, one vCPU) in the processor's reset state. */

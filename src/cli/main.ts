@@ -4,6 +4,7 @@
 import { runCommand, RUN_HELP } from './run.ts';
 import { disasmCommand, DISASM_HELP } from './disasm.ts';
 import { profileCommand, PROFILE_HELP } from './profile.ts';
+import { lockstepCommand, LOCKSTEP_HELP } from './lockstep.ts';
 import { EXIT_INTERNAL, EXIT_USAGE } from './exit-status.ts';
 import { UsageError } from './parse.ts';
 import { LoadError } from '../index.ts';
@@ -14,6 +15,7 @@ commands:
   run ROM       run a Multiboot kernel, raw binary or BIOS image (x86jit run --help)
   disasm FILE   disassemble a flat binary in Intel syntax (x86jit disasm --help)
   profile ROM   run ROM under the JIT and report its hottest regions and totals (x86jit profile --help)
+  lockstep ROM  run ROM under the JIT and the interpreter side by side, report the first divergence
 
 options:
   -h, --help    show this help
@@ -26,10 +28,12 @@ async function main(argv: string[]): Promise<number> {
     case 'run': return runCommand(rest);
     case 'disasm': return disasmCommand(rest);
     case 'profile': return profileCommand(rest);
+    case 'lockstep': return lockstepCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
       if (command === 'help' && rest[0] === 'run') { process.stdout.write(RUN_HELP); return 0; }
       if (command === 'help' && rest[0] === 'disasm') { process.stdout.write(DISASM_HELP); return 0; }
       if (command === 'help' && rest[0] === 'profile') { process.stdout.write(PROFILE_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'lockstep') { process.stdout.write(LOCKSTEP_HELP); return 0; }
       process.stdout.write(HELP);
       return command === undefined ? EXIT_USAGE : 0;
     case '--version': process.stdout.write('x86jit 0.1.0\n'); return 0;
