@@ -84,6 +84,8 @@ export class Tx {
   op!: CachedInstruction;
   index = 0;
   blockIndex = 0;
+  /** Set when the current segment branches back to its own start (it is then wrapped in a WASM loop). */
+  selfLoop = false;
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
   terminated = false;
 
@@ -140,6 +142,7 @@ export class Tx {
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
     if (t === undefined) parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
     else if (t > this.blockIndex) parts.push(m.br(`b${t}`));
+    else if (t === this.blockIndex) { parts.push(m.br(`self${t}`)); this.selfLoop = true; } // a loop within one segment: no dispatch
     else parts.push(this.set(PC, this.c(target)), m.br('dispatch'));
     return m.block(null, parts);
   }
@@ -300,6 +303,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     tx.body = [];
     tx.known = null;
     tx.blockIndex = bi;
+    tx.selfLoop = false;
     const n = b.ops.length;
     // The budget before each segment: count + its length ≤ budget, else the run loop takes over here.
     tx.emit(m.if(m.i32.gt_s(m.i32.add(get(COUNT), c(n)), get(BUDGET)), tx.exitTo(b.start, 0, EXIT_BUDGET)));
@@ -317,7 +321,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
       }
       if (last && !tx.terminated) tx.emit(tx.goto(op.next, n)); // falls through into the next segment, or leaves
     }
-    code.push(tx.body);
+    code.push(tx.selfLoop ? [m.loop(`self${bi}`, m.block(null, tx.body))] : tx.body);
   });
 
   // Dispatcher: br_table over pc - base (block starts only; anything else leaves the region).
