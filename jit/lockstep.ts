@@ -132,7 +132,7 @@ class Side {
     try {
       this.exit = this.vm.run({ maxInstructions: n, trace });
     } catch (e) {
-      this.error = `${(e as Error)?.constructor?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
+      this.error = describeError(e);
     }
   }
 
@@ -182,6 +182,15 @@ class Pair {
     }
     return { diffs, memAddrs };
   }
+}
+
+/** What an engine threw, in one line (a non-Error value, such as a fault object that escaped, by its fields). */
+function describeError(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  let fields: string;
+  try { fields = JSON.stringify(e) ?? String(e); } catch { fields = String(e); }
+  const name = (e as { name?: unknown })?.name;
+  return `thrown ${typeof name === 'string' ? name : ((e as object)?.constructor?.name ?? typeof e)} ${fields}`;
 }
 
 function exitText(e: ExitRecord | null): string {
