@@ -54,6 +54,7 @@ export class Jit {
   private readonly pageInvalidations = new Map<number, number>();
   private helperOps: CachedInstruction[] = [];
   private helperLast: boolean[] = [];
+  private helperIndex: number[] = [];
   private helperRegion: Region[] = [];
   /** The exception a helper caught, for the run loop to deliver. */
   private pendingFault: CpuFault | null = null;
@@ -169,6 +170,7 @@ export class Jit {
       this.helperOps.push(out.helperOps[k]);
       this.helperRegion.push(region);
       this.helperLast.push(out.helperLast[k]);
+      this.helperIndex.push(out.helperIndex[k]);
     }
     this.regions.push(region);
     const st = this.stats;
@@ -206,12 +208,15 @@ export class Jit {
 
   static readonly EXIT_FAULT = EXIT_FAULT;
 
-  /** An instruction compiled code leaves to the interpreter: its own closure, with the exact count and EIP. */
+  /** An instruction compiled code leaves to the interpreter: its own closure, with the exact count and EIP.
+   *  `n`: instructions this region call retired before the instruction. */
   private helper(idx: number, n: number): number {
     const op = this.helperOps[idx], cpu = this.cpu, s = cpu.s;
     this.helperRegion[idx].profile.fallbacks++;
     this.stats.fallbacks++;
-    cpu.instructions = this.entryInstructions + n;
+    // As in the interpreter, the count excludes the instructions of the current interpreter block before
+    // this one (a closure adds its own index: RDTSC is exact within a block).
+    cpu.instructions = this.entryInstructions + n - this.helperIndex[idx];
     s[EIP] = op.next;
     cpu.breakBlock = 0;
     try {
@@ -248,7 +253,7 @@ export class Jit {
     this.byPage.clear();
     this.stats.live = 0;
     this.stats.flushes++;
-    this.helperOps = []; this.helperLast = []; this.helperRegion = [];
+    this.helperOps = []; this.helperLast = []; this.helperIndex = []; this.helperRegion = [];
   }
 
   totals(): JitStats { return { ...this.stats, exits: { ...this.stats.exits } }; }

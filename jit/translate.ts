@@ -62,6 +62,8 @@ export interface RegionOutput {
   fallback: number;
   /** For each helper op: does an interpreter block end with it (then a pending interrupt is taken right after)? */
   helperLast: boolean[];
+  /** For each helper op: its position in the interpreter block it was decoded in (EmitContext.index). */
+  helperIndex: number[];
   /** Segments (straight runs with one entry) and distinct guest instructions translated. */
   segments: number;
   instructions: number;
@@ -226,15 +228,16 @@ const UNCONDITIONAL = new Set(['JMP', 'RET', 'CALL', 'IRET', 'RETF', 'INT', 'INT
  * inside another repeats its tail), so every instruction is taken once, and a segment starts at each
  * block start and each in-region branch target.
  */
-function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<CachedInstruction> } {
+function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<CachedInstruction>; indexInBlock: Map<CachedInstruction, number> } {
   const byEip = new Map<number, CachedInstruction>();
   const lastOfBlock = new Set<CachedInstruction>();
+  const indexInBlock = new Map<CachedInstruction, number>();
   const entries = new Set<number>();
   for (const b of blocks) {
     entries.add(b.start | 0);
     b.ops.forEach((op, j) => {
       let o = byEip.get(op.eip | 0);
-      if (o === undefined) byEip.set(op.eip | 0, (o = op));
+      if (o === undefined) { byEip.set(op.eip | 0, (o = op)); indexInBlock.set(op, j); }
       if (j === b.ops.length - 1) lastOfBlock.add(o);
     });
   }
@@ -255,13 +258,13 @@ function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<Ca
     cur!.ops.push(op);
     prev = op;
   }
-  return { segments, lastOfBlock };
+  return { segments, lastOfBlock, indexInBlock };
 }
 
 /** Translate a region into `m` as the exported function `name`. */
 export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionInput, name: string): RegionOutput {
   const i32 = bn.i32;
-  const { segments: blocks, lastOfBlock } = segmentsOf(input.blocks);
+  const { segments: blocks, lastOfBlock, indexInBlock } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets);
@@ -270,6 +273,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const set = (l: number, v: Expr): Expr => m.local.set(l, v);
   const helperOps: CachedInstruction[] = [];
   const helperLast: boolean[] = [];
+  const helperIndex: number[] = [];
   let native = 0, fallback = 0;
 
   const regSlots: [number, number][] = [];
@@ -284,8 +288,10 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     const idx = input.helperBase + helperOps.length;
     helperOps.push(op);
     helperLast.push(endsBlock(op.ins) || lastOfBlock.has(op));
+    helperIndex.push(indexInBlock.get(op) ?? 0);
     fallback++;
-    tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), get(COUNT)], i32)), ...loadAll());
+    // The helper is told how many instructions retired before this one (the closure's RDTSC and time need it).
+    tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), m.i32.add(get(COUNT), c(index))], i32)), ...loadAll());
     tx.known = null;
     tx.emit(m.if(get(HRES), m.block(null, [
       // Fault: not retired; EIP is on the instruction (the helper set it).
@@ -342,7 +348,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
   m.addFunction(name, bn.createType([i32, i32]), i32, vars, fnBody);
   m.addFunctionExport(name, name);
-  return { helperOps, helperLast, native, fallback, segments: blocks.length, instructions: blocks.reduce((k, b) => k + b.ops.length, 0) };
+  return { helperOps, helperLast, helperIndex, native, fallback, segments: blocks.length, instructions: blocks.reduce((k, b) => k + b.ops.length, 0) };
 }
 
 /** Module-level pieces every region module needs: memory and helper imports, `$cond`. */
