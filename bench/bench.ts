@@ -413,6 +413,8 @@ async function warmUp(): Promise<{ ok: boolean; binaryenLoadMs: number | null; e
   try {
     const t0 = performance.now();
     const vm = await VM.create({ engine: 'jit', memory: GUEST_MEMORY });
+    // Background translation: binaryen loads on the worker thread; wait for it here, once per process.
+    await vm.jitReady();
     const binaryenLoadMs = performance.now() - t0;
     loadRom(vm, hello, 'hello.elf');
     const exit = vm.run({ timeout: 30 });

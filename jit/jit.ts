@@ -13,7 +13,9 @@ import { CODE32, EFLAGS, EIP, PAGE_SHIFT, STACK32 } from '../src/cpu/state.ts';
 import { DS, ES, SS } from '../src/decoder/instruction.ts';
 import { formatIntel } from '../src/decoder/format-intel.ts';
 import { emptyExits, JIT_EXIT_REASONS, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from './stats.ts';
-import { EXIT_FAULT, HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXIT_SLOT, prepareModule, translateRegion } from './translate.ts';
+import type { MessagePort } from 'node:worker_threads';
+import { compileRegion, type CompiledRegionData, type TranslateJob, wireBlocks } from './compile.ts';
+import { EXIT_FAULT, HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXIT_SLOT, prepareModule, type RegionOutput, translateRegion } from './translate.ts';
 
 /** Live regions before everything is flushed (V8 crashes near 60k live modules: stay far below). */
 const MAX_LIVE_REGIONS = 2048;
@@ -39,8 +41,56 @@ export function flatMode(cpu: Cpu): boolean {
 }
 
 export interface JitConfig {
-  /** Measure host time per region call. */
+  /** Measure host time per region call (and keep binaryen on the main thread for WASM text dumps). */
   profile?: boolean;
+  /** Translate on a worker thread while the interpreter runs (default true; false: translate synchronously). */
+  background?: boolean;
+}
+
+/** The translation worker and the port the run loop polls. */
+interface TranslationWorker {
+  port: MessagePort;
+  receive: (port: MessagePort) => { message: unknown } | undefined;
+}
+
+interface WorkerResult extends Partial<CompiledRegionData> { id: number; ok: boolean; error?: string; module?: WebAssembly.Module }
+
+/** The process's translation worker: started once, shared by every VM's JIT (each on its own port). */
+let sharedWorker: Promise<{ connect: () => TranslationWorker; ready: Promise<boolean> } | null> | null = null;
+
+/** Start dist/jit-worker.js (next to this bundle) once, or null where there is none (sources, browsers). */
+function translationWorker(): Promise<{ connect: () => TranslationWorker; ready: Promise<boolean> } | null> {
+  sharedWorker ??= (async () => {
+    try {
+      const url = new URL('./jit-worker.js', import.meta.url);
+      const { existsSync } = await import('node:fs');
+      if (url.protocol !== 'file:' || !existsSync(url)) return null;
+      const wt = await import('node:worker_threads');
+      const worker = new wt.Worker(url);
+      worker.unref();
+      const ready = new Promise<boolean>((resolve) => {
+        worker.once('message', (m: { ready: boolean }) => resolve(m.ready));
+        // A dead worker only means no more regions: the interpreter runs everything.
+        worker.once('error', () => resolve(false));
+      });
+      const connect = (): TranslationWorker => {
+        const { port1, port2 } = new wt.MessageChannel();
+        worker.postMessage({ port: port2 }, [port2]);
+        port1.unref();
+        return { port: port1, receive: wt.receiveMessageOnPort };
+      };
+      return { connect, ready };
+    } catch {
+      return null;
+    }
+  })();
+  return sharedWorker;
+}
+
+/** Resolves when the translation worker has loaded binaryen (true), or cannot (false: no worker). */
+export async function translationWorkerReady(): Promise<boolean> {
+  const w = await translationWorker();
+  return w === null ? false : w.ready;
 }
 
 export class Jit {
@@ -60,25 +110,45 @@ export class Jit {
   private pendingFault: CpuFault | null = null;
   /** cpu.instructions when the running region was entered (helpers see the exact count). */
   private entryInstructions = 0;
-  private readonly imports: WebAssembly.Imports;
   profiling: boolean;
 
-  private constructor(private readonly bn: typeof binaryenT, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig) {
+  private constructor(private bn: typeof binaryenT | null, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig, private readonly worker: TranslationWorker | null) {
     this.profiling = cfg.profile ?? false;
-    this.imports = { env: { memory, helper: (idx: number, n: number) => this.helper(idx, n) } };
     cache.onDrop = (b) => {
       const r = b.compiled as Region | null | undefined;
       if (!r || !r.valid) return;
       this.drop(r);
       this.pageInvalidations.set(r.page, (this.pageInvalidations.get(r.page) ?? 0) + 1);
     };
+    const onDropAny = cache.onDrop;
+    cache.onDrop = (b) => {
+      // A pending translation of this page may have read the dropped block: mark it stale.
+      const page = b.phys >>> PAGE_SHIFT;
+      if (this.pendingPages.has(page)) this.pageInvalidatedAtJob.set(page, this.nextJob - 1);
+      onDropAny(b);
+    };
     cache.onFlush = () => this.flush();
   }
 
-  /** Load binaryen (ESM with top-level await: ~350 ms, so only when the JIT is asked for). */
+  /**
+   * The JIT for a VM. With `background` (the default when a worker can be started), binaryen loads and
+   * regions translate on a worker thread while the interpreter runs; otherwise binaryen is imported here
+   * (ESM with top-level await, ~350 ms) and regions translate synchronously when they become hot.
+   */
   static async create(memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, cfg: JitConfig = {}): Promise<Jit> {
-    const bn = (await import('binaryen')).default;
-    return new Jit(bn, memory, cpu, cache, cfg);
+    const shared = cfg.background === false ? null : await translationWorker();
+    const worker = shared === null ? null : shared.connect();
+    // The main thread needs binaryen for synchronous translation, and for --dump's WASM text when profiling.
+    const bn = worker === null || cfg.profile ? (await import('binaryen')).default : null;
+    return new Jit(bn, memory, cpu, cache, cfg, worker);
+  }
+
+  /** True when regions are translated on the worker thread. */
+  get background(): boolean { return this.worker !== null; }
+
+  private mainBinaryen(): typeof binaryenT {
+    if (this.bn === null) throw new Error('jit: binaryen is not loaded on the main thread (create the JIT with background: false or profile: true)');
+    return this.bn;
   }
 
   private eligible(b: Block): boolean {
@@ -107,14 +177,17 @@ export class Jit {
       old.missing.set(block, asks);
       if (old.missing.size * 2 < old.blocks.length && asks < 32) return null;
     }
+    if (this.worker !== null) {
+      // Background: post the page once; the block keeps interpreting until the region is installed.
+      this.poll();
+      if (block.compiled instanceof Region && block.compiled.valid) return block.compiled;
+      if (this.pendingPages.has(page)) return null;
+      this.stats.cacheMisses++;
+      this.post(page, this.discover(page, block), block.start);
+      return null;
+    }
     this.stats.cacheMisses++;
-    const blocks = this.discover(page, block);
-    if (old !== undefined && old.valid) { this.drop(old); this.stats.evictions++; this.stats.invalidations--; }
-    if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
-    const region = this.translate(page, blocks, block.start);
-    this.byPage.set(page, region);
-    for (const b of region.blocks) b.compiled = region;
-    return region;
+    return this.translate(page, this.discover(page, block), block.start);
   }
 
   /**
@@ -145,29 +218,32 @@ export class Jit {
     return [...found.values()];
   }
 
+  /** Translate now, on this thread (synchronous mode: threshold 0, tests, no worker). */
   private translate(page: number, blocks: Block[], entry: number): Region {
     const t0 = performance.now();
-    const bn = this.bn, m = new bn.Module();
-    let binary: Uint8Array, out;
-    try {
-      prepareModule(bn, m);
-      out = translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, helperBase: this.helperOps.length }, 'run');
-      binary = m.emitBinary();
-    } finally {
-      m.dispose();
-    }
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>), this.imports);
-    const ms = performance.now() - t0;
+    const data = compileRegion(this.mainBinaryen(), { id: 0, blocks, ramSize: this.cpu.ramSize, helperBase: 0 });
+    const module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
+    return this.install(page, blocks, entry, module, data, performance.now() - t0);
+  }
+
+  /** Instantiate a translated region against the VM's memory and make its blocks run it. */
+  private install(page: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number): Region {
+    const t0 = performance.now();
+    if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
+    const helperBase = this.helperOps.length;
+    const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, helper: (idx: number, n: number) => this.helper(helperBase + idx, n) } });
+    ms += performance.now() - t0;
     const sorted = [...blocks].sort((a, b) => (a.start >>> 0) - (b.start >>> 0));
     const guestBytes = sorted.reduce((a, b) => a + (b.end - b.start), 0);
     const profile: RegionProfile = {
       id: this.regions.length, entry: entry >>> 0, start: sorted[0].start >>> 0,
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
-      executions: 0, instructions: 0, timeMs: 0, wasmBytes: binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
+      executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
     };
     const region = new Region(inst.exports.run as RegionFn, page, sorted, profile);
-    for (let k = 0; k < out.helperOps.length; k++) {
-      this.helperOps.push(out.helperOps[k]);
+    for (let k = 0; k < out.helperAt.length; k++) {
+      const [bi, j] = out.helperAt[k];
+      this.helperOps.push(blocks[bi].ops[j]);
       this.helperRegion.push(region);
       this.helperLast.push(out.helperLast[k]);
       this.helperIndex.push(out.helperIndex[k]);
@@ -175,9 +251,54 @@ export class Jit {
     this.regions.push(region);
     const st = this.stats;
     st.compiled++; st.live++; st.translatedInstructions += out.instructions; st.guestBytes += guestBytes;
-    st.wasmBytes += binary.length; st.translateMs += ms;
+    st.wasmBytes += out.binary.length; st.translateMs += ms;
+    const old = this.byPage.get(page);
+    if (old !== undefined && old.valid) { this.drop(old); this.stats.evictions++; this.stats.invalidations--; }
+    this.byPage.set(page, region);
+    for (const b of region.blocks) b.compiled = region;
     return region;
   }
+
+  // ---- background translation (worker.ts) ----
+  /** Jobs posted to the worker and not yet installed, by id; the pages they are for. */
+  private readonly jobs = new Map<number, { page: number; blocks: Block[]; entry: number }>();
+  private readonly pendingPages = new Set<number>();
+  private nextJob = 1;
+  private lastPoll = 0;
+
+  private post(page: number, blocks: Block[], entry: number): void {
+    const id = this.nextJob++;
+    this.jobs.set(id, { page, blocks, entry });
+    this.pendingPages.add(page);
+    const job: TranslateJob = { id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, helperBase: 0 };
+    this.worker!.port.postMessage(job);
+  }
+
+  /** Install what the worker has finished (cheap when nothing has: one receiveMessageOnPort). */
+  poll(): void {
+    const w = this.worker;
+    if (w === null || this.jobs.size === 0) return;
+    const now = performance.now();
+    if (now - this.lastPoll < 0.05) return;
+    this.lastPoll = now;
+    for (let msg = w.receive(w.port); msg !== undefined; msg = w.receive(w.port)) {
+      const r = msg.message as WorkerResult;
+      const job = this.jobs.get(r.id);
+      if (job === undefined) continue;
+      this.jobs.delete(r.id);
+      this.pendingPages.delete(job.page);
+      // Guest code may have changed (or the mode) while the worker translated: then the result is stale.
+      if (!r.ok || !job.blocks.every((b) => b.valid) || this.invalidatedSince(job.page, r.id)) continue;
+      this.install(job.page, job.blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!);
+    }
+  }
+
+  /** Code writes dropped blocks of `page` after job `id` was posted (its translation is stale). */
+  private invalidatedSince(page: number, id: number): boolean {
+    const at = this.pageInvalidatedAtJob.get(page);
+    return at !== undefined && at >= id;
+  }
+  private readonly pageInvalidatedAtJob = new Map<number, number>();
 
   /**
    * Run `region` from the current EIP for at most `budget` instructions. Returns the instructions retired;
@@ -278,7 +399,7 @@ export class Jit {
       }
     }
     let wasmText: string;
-    if (region.valid) {
+    if (region.valid && this.bn !== null) {
       const bn = this.bn, m = new bn.Module();
       try {
         prepareModule(bn, m);
@@ -287,13 +408,14 @@ export class Jit {
       } finally {
         m.dispose();
       }
-    } else wasmText = ';; the region was invalidated (guest code changed or the cache was flushed): its WASM is gone';
+    } else wasmText = region.valid ? ';; binaryen is not loaded on the main thread (enable the JIT with profile: true for WASM text)'
+      : ';; the region was invalidated (guest code changed or the cache was flushed): its WASM is gone';
     return { region: { ...region.profile, exits: { ...region.profile.exits } }, disassembly, wasmText };
   }
 
   /** Translate and validate a region of the given blocks without running it (tests). */
   validate(blocks: Block[]): boolean {
-    const bn = this.bn, m = new bn.Module();
+    const bn = this.mainBinaryen(), m = new bn.Module();
     try {
       prepareModule(bn, m);
       translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, helperBase: 0 }, 'run');

@@ -18,7 +18,7 @@
 // leaves state exactly as the interpreter would: EIP on the next instruction to run, the lazy record as the
 // last flag-writer left it, and the count of retired instructions.
 import type binaryenT from 'binaryen';
-import type { Block, CachedInstruction } from '../src/cpu/code-cache.ts';
+import type { Instruction } from '../src/decoder/instruction.ts';
 import { EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, RAM_OFFSET, STATE_OFFSET } from '../src/cpu/state.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
@@ -46,17 +46,21 @@ const N_LOCALS = 25, N_PARAMS = 2;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
+/** What translation needs of a decoded block and instruction (plain data: it crosses to the worker). */
+export interface RegionOp { ins: Instruction; eip: number; next: number }
+export interface RegionBlock { start: number; ops: RegionOp[] }
+
 export interface RegionInput {
   /** The region's blocks (valid, cacheable, flat 32-bit mode), any order. */
-  blocks: Block[];
+  blocks: RegionBlock[];
   ramSize: number;
   /** Global index of the first helper op of this region (the helper import is shared by all regions). */
   helperBase: number;
 }
 
 export interface RegionOutput {
-  /** Ops run through the helper, in helper-index order from helperBase. */
-  helperOps: CachedInstruction[];
+  /** Ops run through the helper, in helper-index order from helperBase, as [block index, op index] in input.blocks. */
+  helperAt: [number, number][];
   /** Instructions translated natively / through the helper. */
   native: number;
   fallback: number;
@@ -83,7 +87,7 @@ export class Tx {
   /** What the translator knows about the lazy record here (null: written before this block). */
   known: KnownFlags | null = null;
   /** The instruction being translated and its index in its block. */
-  op!: CachedInstruction;
+  op!: RegionOp;
   index = 0;
   blockIndex = 0;
   /** Set when the current segment branches back to its own start (it is then wrapped in a WASM loop). */
@@ -218,7 +222,7 @@ export class Tx {
 }
 
 /** A straight run of the region's instructions with one entry (its first) and exits anywhere. */
-interface Segment { start: number; ops: CachedInstruction[] }
+interface Segment { start: number; ops: RegionOp[] }
 
 /** Does control never fall through past this instruction (it ends a segment)? */
 const UNCONDITIONAL = new Set(['JMP', 'RET', 'CALL', 'IRET', 'RETF', 'INT', 'INT3', 'INTO', 'HLT', 'UD2']);
@@ -228,19 +232,20 @@ const UNCONDITIONAL = new Set(['JMP', 'RET', 'CALL', 'IRET', 'RETF', 'INT', 'INT
  * inside another repeats its tail), so every instruction is taken once, and a segment starts at each
  * block start and each in-region branch target.
  */
-function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<CachedInstruction>; indexInBlock: Map<CachedInstruction, number> } {
-  const byEip = new Map<number, CachedInstruction>();
-  const lastOfBlock = new Set<CachedInstruction>();
-  const indexInBlock = new Map<CachedInstruction, number>();
+function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: Set<RegionOp>; indexInBlock: Map<RegionOp, number>; position: Map<RegionOp, [number, number]> } {
+  const byEip = new Map<number, RegionOp>();
+  const lastOfBlock = new Set<RegionOp>();
+  const indexInBlock = new Map<RegionOp, number>();
+  const position = new Map<RegionOp, [number, number]>();
   const entries = new Set<number>();
-  for (const b of blocks) {
+  blocks.forEach((b, bi) => {
     entries.add(b.start | 0);
     b.ops.forEach((op, j) => {
       let o = byEip.get(op.eip | 0);
-      if (o === undefined) { byEip.set(op.eip | 0, (o = op)); indexInBlock.set(op, j); }
+      if (o === undefined) { byEip.set(op.eip | 0, (o = op)); indexInBlock.set(op, j); position.set(op, [bi, j]); }
       if (j === b.ops.length - 1) lastOfBlock.add(o);
     });
-  }
+  });
   for (const op of byEip.values()) {
     const t = op.ins.operands[0];
     if ((op.ins.op === 'JCC' || op.ins.op === 'JMP' || op.ins.op === 'CALL') && t?.kind === 'rel') {
@@ -250,7 +255,7 @@ function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<Ca
   }
   const eips = [...byEip.keys()].sort((x, y) => (x >>> 0) - (y >>> 0));
   const segments: Segment[] = [];
-  let cur: Segment | null = null, prev: CachedInstruction | null = null;
+  let cur: Segment | null = null, prev: RegionOp | null = null;
   for (const eip of eips) {
     const op = byEip.get(eip)!;
     const cont = cur !== null && prev !== null && (prev.next | 0) === eip && !entries.has(eip) && !UNCONDITIONAL.has(prev.ins.op) && !endsBlock(prev.ins) && !lastOfBlock.has(prev);
@@ -258,20 +263,20 @@ function segmentsOf(blocks: Block[]): { segments: Segment[]; lastOfBlock: Set<Ca
     cur!.ops.push(op);
     prev = op;
   }
-  return { segments, lastOfBlock, indexInBlock };
+  return { segments, lastOfBlock, indexInBlock, position };
 }
 
 /** Translate a region into `m` as the exported function `name`. */
 export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionInput, name: string): RegionOutput {
   const i32 = bn.i32;
-  const { segments: blocks, lastOfBlock, indexInBlock } = segmentsOf(input.blocks);
+  const { segments: blocks, lastOfBlock, indexInBlock, position } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets);
   const c = (v: number): Expr => m.i32.const(v | 0);
   const get = (l: number): Expr => m.local.get(l, i32);
   const set = (l: number, v: Expr): Expr => m.local.set(l, v);
-  const helperOps: CachedInstruction[] = [];
+  const helperAt: [number, number][] = [];
   const helperLast: boolean[] = [];
   const helperIndex: number[] = [];
   let native = 0, fallback = 0;
@@ -284,9 +289,9 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const storeAll = (): Expr[] => allSlots.map(([l, s]) => m.i32.store(slot(s), 4, c(0), get(l)));
 
   /** The instruction through the interpreter's closure: state written back, helper called, state reloaded. */
-  const viaHelper = (op: CachedInstruction, index: number, last: boolean): void => {
-    const idx = input.helperBase + helperOps.length;
-    helperOps.push(op);
+  const viaHelper = (op: RegionOp, index: number, last: boolean): void => {
+    const idx = input.helperBase + helperAt.length;
+    helperAt.push(position.get(op)!);
     helperLast.push(endsBlock(op.ins) || lastOfBlock.has(op));
     helperIndex.push(indexInBlock.get(op) ?? 0);
     fallback++;
@@ -348,7 +353,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
   m.addFunction(name, bn.createType([i32, i32]), i32, vars, fnBody);
   m.addFunctionExport(name, name);
-  return { helperOps, helperLast, helperIndex, native, fallback, segments: blocks.length, instructions: blocks.reduce((k, b) => k + b.ops.length, 0) };
+  return { helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, instructions: blocks.reduce((k, b) => k + b.ops.length, 0) };
 }
 
 /** Module-level pieces every region module needs: memory and helper imports, `$cond`. */

@@ -169,3 +169,25 @@ describe('random subset programs: JIT vs interpreter', () => {
   });
 });
 
+
+// The default mode: regions translate on the worker thread while the interpreter runs, and install between
+// blocks. The result must be the interpreter's, and the hot code must end up compiled.
+describe('background translation (default threshold, worker thread)', () => {
+  it.each(['wl-sieve.elf', 'wl-crc32.elf'])('%s: same output and count as the interpreter, mostly in compiled code', async (rom) => {
+    const chunks: Uint8Array[] = [];
+    const vm = createVM({ stdout: (b) => chunks.push(b) });
+    await vm.enableJit();
+    expect(await vm.jitReady()).toBe(true);
+    loadImage(vm, new Uint8Array(readFileSync(join(DIR, rom))), rom, { cmdline: `${rom} repeat=4` });
+    const exit = vm.run({ timeout: 60 });
+    const interp = createVM({ stdout: () => {} });
+    loadImage(interp, new Uint8Array(readFileSync(join(DIR, rom))), rom, { cmdline: `${rom} repeat=4` });
+    interp.run({ timeout: 60 });
+    expect({ reason: exit.reason, status: exit.status }).toEqual({ reason: 'debug-exit', status: 1 });
+    expect(Buffer.concat(chunks).toString('latin1')).not.toMatch(/^FAIL/m);
+    expect(vm.instructions).toBe(interp.instructions);
+    const st = vm.jitStats()!;
+    expect(st.compiled).toBeGreaterThan(0);
+    expect(st.instructions / vm.instructions).toBeGreaterThan(0.5);
+  });
+});

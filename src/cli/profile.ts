@@ -12,7 +12,7 @@ import { createGuestVM, enableJit, IMAGE_OPTIONS, loadGuest, parseImageArgs, run
 export const PROFILE_HELP = `usage: x86jit profile ROM [options]
 
 Runs ROM under the JIT with profiling on (host time measured per region entry; the compile threshold is
-X86JIT_JIT_THRESHOLD, default 2) and prints on stdout, per translated region: guest address range, guest
+X86JIT_JIT_THRESHOLD, default 50) and prints on stdout, per translated region: guest address range, guest
 instructions, executions, share of the run (time% of the run's wall time, or insn% of the guest
 instructions when no time was measured), WASM bytes, translation time, invalidation, fallbacks and exits
 by reason -- the top N by time -- then the JIT's totals. The guest's COM1 and 0xe9 output is dropped

@@ -1,0 +1,35 @@
+// One region → one WASM binary: the translation step shared by the main thread (synchronous mode) and the
+// translation worker (worker.ts). Input and output are plain data (structured-clone safe).
+import type binaryenT from 'binaryen';
+import { prepareModule, type RegionBlock, type RegionOutput, translateRegion } from './translate.ts';
+
+export interface TranslateJob {
+  id: number;
+  blocks: RegionBlock[];
+  ramSize: number;
+  helperBase: number;
+}
+
+export interface CompiledRegionData extends RegionOutput {
+  binary: Uint8Array;
+  /** Host time to build and emit the module, ms. */
+  ms: number;
+}
+
+export function compileRegion(bn: typeof binaryenT, job: TranslateJob): CompiledRegionData {
+  const t0 = performance.now();
+  const m = new bn.Module();
+  try {
+    prepareModule(bn, m);
+    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, helperBase: job.helperBase }, 'run');
+    const binary = m.emitBinary();
+    return { ...out, binary, ms: performance.now() - t0 };
+  } finally {
+    m.dispose();
+  }
+}
+
+/** The plain-data form of decoded blocks (no closures) for a job. */
+export function wireBlocks(blocks: readonly RegionBlock[]): RegionBlock[] {
+  return blocks.map((b) => ({ start: b.start, ops: b.ops.map((o) => ({ ins: o.ins, eip: o.eip, next: o.next })) }));
+}
