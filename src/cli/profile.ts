@@ -61,6 +61,9 @@ export async function profileCommand(argv: string[]): Promise<number> {
   const out = values['guest-output'] ? (b: Uint8Array) => writeAll(2, b) : () => {};
   const vm = createGuestVM(args, { stdout: out, debugcon: out });
   await enableJit(vm, { profile: true });
+  // A profile is about translations: start the guest once the translation worker has binaryen loaded (a
+  // plain run does not wait; the interpreter covers the first few hundred milliseconds).
+  await vm.jitReady();
   loadGuest(vm, bytes, path, args);
 
   const run = await runGuest(vm, { maxInstructions: args.maxInstructions, timeout: args.timeout });
