@@ -103,6 +103,8 @@ interface Ctx {
   /** Registers the current code must not write (loop counters), besides ESP and EBP. */
   reserved: Set<number>;
   inSub: boolean;
+  /** Self-modifying code allowed (a third of the programs: every code write costs the JIT a retranslation). */
+  smc: boolean;
   /** Nothing of ours is saved on the stack (so `pop esp` may move it). */
   stackFree: boolean;
   depth: number;
@@ -512,7 +514,7 @@ function loop(c: Ctx): Item | null {
   if (counters.length === 0 || c.depth >= 2) return null;
   const cnt = r.pick(counters), n = r.range(1, 6), top = label(c, 'l');
   const inner: Ctx = { ...c, reserved: new Set([...c.reserved, cnt]), depth: c.depth + 1 };
-  const body = Array.from({ length: r.range(1, 6) }, () => item(inner, true));
+  const body = Array.from({ length: r.range(1, 6) }, () => item(inner));
   const useLoop = cnt === ECX && r.bool(0.4), loopOp = r.pick([0xe2, 0xe2, 0xe1, 0xe0]);
   const tight = r.bool(0.5);
   return {
@@ -630,16 +632,13 @@ function selfModify(c: Ctx): Item | null {
 }
 
 /** One item of a program body (or of a loop body when `inLoop`). */
-function item(c: Ctx, inLoop = false): Item {
+/** One item of a program or loop body. Self-modifying code only in the programs meant for it (c.smc). */
+function item(c: Ctx): Item {
   const r = c.r.int(100);
-  const tries: (Item | null)[] = [];
-  if (r < 58) return simple(c);
-  if (r < 70) return forward(c);
-  if (r < 80) tries.push(loop(c));
-  else if (r < 88) tries.push(call(c));
-  else tries.push(selfModify(c));
-  void inLoop;
-  return tries.find((x) => x !== null) ?? simple(c);
+  if (r < 60) return simple(c);
+  if (r < 72) return forward(c);
+  const x = r < 84 ? loop(c) : r < 92 ? call(c) : c.smc ? selfModify(c) : forward(c);
+  return x ?? simple(c);
 }
 
 // ---- programs ----
@@ -655,13 +654,19 @@ export interface Program {
   data: { scratch: Uint8Array; stack: Uint8Array; low: Uint8Array; top: Uint8Array };
   /** Uses RDTSC: the result depends on how many instructions the VM ran before (not comparable across VMs with different histories). */
   tsc: boolean;
+  /**
+   * How it runs: most programs in one run() to the end; some stop part-way (a fraction of the budget,
+   * so the budget runs out inside compiled code), some in slices of a few instructions (run() re-entered
+   * in the middle of compiled code).
+   */
+  schedule: { fraction: number; slice: number };
 }
 
 export function generateProgram(seed: number, index: number): Program {
   const r = new Rng(mix32(seed ^ mix32(index + 1)));
   const shared = { n: 0, tsc: false };
-  const scratchInCode = r.bool(0.15);
-  const c: Ctx = { r, reserved: new Set(), inSub: false, stackFree: true, depth: 0, subs: [], scratch: SCRATCH, shared };
+  const scratchInCode = r.bool(0.1), smc = r.bool(0.35);
+  const c: Ctx = { r, reserved: new Set(), inSub: false, smc, stackFree: true, depth: 0, subs: [], scratch: SCRATCH, shared };
   // subroutines first (so calls can pick them); they write only EAX/EDX/ESI and return with RET or RET 4
   const subs: Program['subs'] = [];
   for (let i = 0, n = r.int(3); i < n; i++) {
@@ -679,7 +684,8 @@ export function generateProgram(seed: number, index: number): Program {
     eax: imm(c, 4), ecx: imm(c, 4), edx: imm(c, 4), ebx: imm(c, 4), esi: imm(c, 4), edi: imm(c, 4),
     esp: ESP0, ebp: c.scratch + 128, eip: CODE, eflags: 2 | (r.next() & 0x8d5) | (r.bool(0.1) ? 0x400 : 0),
   };
-  return { seed, index, main, subs, regs, scratch: c.scratch, data: { scratch: rnd(SCRATCH_SIZE), stack: rnd(0x80), low: rnd(0x100), top: rnd(16) }, tsc: shared.tsc };
+  return { seed, index, main, subs, regs, scratch: c.scratch, data: { scratch: rnd(SCRATCH_SIZE), stack: rnd(0x80), low: rnd(0x100), top: rnd(16) }, tsc: shared.tsc,
+    schedule: r.bool(0.8) ? { fraction: 1, slice: Infinity } : r.bool() ? { fraction: r.next() / 2 ** 32, slice: Infinity } : { fraction: 1, slice: r.pick([1, 2, 3, 5, 7, 13, 31]) } };
 }
 
 /** The program's code (at CODE): main, `jmp $`, then the subroutines. */
@@ -707,6 +713,11 @@ export function endAddress(p: Program): number {
 /** Instructions the run may take (worst case), plus a few trips around `jmp $`. */
 export function budget(p: Program): number {
   return sum(p.main) + 16;
+}
+
+/** The instructions the program is run for (its schedule's fraction of the budget). */
+export function limit(p: Program): number {
+  return Math.max(1, Math.floor(budget(p) * p.schedule.fraction));
 }
 
 
