@@ -33,7 +33,7 @@ const REUSE = 4;
 /** Every this many programs, a fresh interpreter VM runs the program too (stale code after a rewrite would show). */
 const CONTROL_EVERY = 50;
 /** Failing programs shrunk and reported (one per kind of divergence), and the time allowed for that. */
-const SHRINK = 12, SHRINK_SECONDS = 40;
+const SHRINK = 12, SHRINK_SECONDS = 30;
 
 interface Outcome { exit: string; n: number; regs: string; error?: string }
 
@@ -176,5 +176,5 @@ describe('random programs: JIT (threshold 0) vs interpreter', () => {
     // most of the work ran in compiled code (a JIT that compiles nothing cannot pass)
     jitInstructions += jit.jitStats()?.instructions ?? 0;
     expect(jitInstructions).toBeGreaterThan(instructions * 0.2);
-  });
+  }, 300_000);
 });
