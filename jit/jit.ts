@@ -114,18 +114,17 @@ export class Jit {
 
   private constructor(private bn: typeof binaryenT | null, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig, private readonly worker: TranslationWorker | null) {
     this.profiling = cfg.profile ?? false;
-    cache.onDrop = (b) => {
-      const r = b.compiled as Region | null | undefined;
-      if (!r || !r.valid) return;
-      this.drop(r);
-      this.pageInvalidations.set(r.page, (this.pageInvalidations.get(r.page) ?? 0) + 1);
-    };
-    const onDropAny = cache.onDrop;
-    cache.onDrop = (b) => {
+    cache.onDrop = (b, byHost) => {
       // A pending translation of this page may have read the dropped block: mark it stale.
       const page = b.phys >>> PAGE_SHIFT;
       if (this.pendingPages.has(page)) this.pageInvalidatedAtJob.set(page, this.nextJob - 1);
-      onDropAny(b);
+      const r = b.compiled as Region | null | undefined;
+      if (!r || !r.valid) return;
+      this.drop(r);
+      // Only the guest's own code writes count as self-modification (not a loader or vm.memory.writeBytes).
+      // New code loaded by the host also forgets the page's history of self-modification.
+      if (byHost) this.pageInvalidations.delete(r.page);
+      else this.pageInvalidations.set(r.page, (this.pageInvalidations.get(r.page) ?? 0) + 1);
     };
     cache.onFlush = () => this.flush();
   }

@@ -121,7 +121,22 @@ describe('host-CPU oracle', () => {
   });
 
   it.skipIf(!host.harness)(`interpreter agrees with the host CPU on ${CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, CASES * 0.5) }, () => {
-    const emu = new EmulatorOracle();
+    oracleRun(new EmulatorOracle(), CASES, 'interpreter');
+  });
+
+  // The JIT forced on every block: each case's code is translated (the page is retranslated after every
+  // case's code is written) and must agree with the host as the interpreter does.
+  const JIT_CASES = parseNum('X86JIT_JIT_CASES') ?? Math.min(CASES, 10_000);
+  it.skipIf(!host.harness)(`JIT (threshold 0) agrees with the host CPU on ${JIT_CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, JIT_CASES * 5) }, async () => {
+    const emu = await EmulatorOracle.withJit();
+    oracleRun(emu, JIT_CASES, 'JIT');
+    const st = emu.vm.jitStats()!;
+    console.log(`host-oracle (JIT): ${st.compiled} regions, ${st.instructions} instructions in compiled code, ${st.fallbacks} fallbacks, ${st.refused} refused`);
+    expect(st.compiled).toBeGreaterThan(JIT_CASES / 5); // 16-bit-code cases stay interpreted
+    expect(st.instructions).toBeGreaterThan(JIT_CASES);
+  });
+
+  function oracleRun(emu: EmulatorOracle, CASES: number, engine: string): void {
     const perMnemonic = new Map<string, { cases: number; faults: number; mismatches: number }>();
     const shown: { c: OracleCase; h: OracleResult; e: OracleResult; d: string[] }[] = [];
     let mismatches = 0;
@@ -145,22 +160,22 @@ describe('host-CPU oracle', () => {
 
     const rows = [...perMnemonic].sort(([a], [b]) => a.localeCompare(b))
       .map(([m, s]) => `${m} ${s.cases}${s.faults ? `/${s.faults}x` : ''}${s.mismatches ? ` !${s.mismatches}` : ''}`);
-    console.log(`host-oracle: seed ${SEED}, ${CASES} cases, harness ${harness.source}; 16-bit addressing window `
+    console.log(`host-oracle (${engine}): seed ${SEED}, ${CASES} cases, harness ${harness.source}; 16-bit addressing window `
       + `${harness.lowWindow ? 'on' : 'off (the host cannot map below 64 KiB)'}; 16-bit code segments ${harness.code16 ? 'on' : 'off (no modify_ldt)'}`
       + `\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`);
 
     if (mismatches) {
       const dis = hasObjdump ? disassemble(shown.map(({ c }) => c.code), shown.map(({ c }) => c.code16)) : undefined;
       const byMnemonic = [...perMnemonic].filter(([, s]) => s.mismatches).map(([m, s]) => `${m} ${s.mismatches}`).join(', ');
-      console.log(`host-oracle: ${mismatches} mismatches (${byMnemonic}); the first ${shown.length}:\n\n`
+      console.log(`host-oracle (${engine}): ${mismatches} mismatches (${byMnemonic}); the first ${shown.length}:\n\n`
         + shown.map(({ c, h, e, d }, i) => describeMismatch(SEED, c, h, e, d, dis?.[i].instructions.map((x) => x.text).join(' ; '))).join('\n\n'));
     }
     // Every family must have produced cases (a generator regression would otherwise shrink coverage silently).
     const expected = ['ADD', 'ADC', 'SBB', 'DIV', 'IDIV', 'SHLD', 'DAA', 'AAM', 'BTS', 'BSF', 'CMPXCHG8B', 'REPE CMPS', 'POPF', 'ENTER', 'XLAT', 'Jcc', 'BOUND', '#UD', '#GP', 'SMC', 'sequence'];
     if (CASES >= 20_000) expect(expected.filter((m) => !perMnemonic.has(m))).toEqual([]);
     expect(FAMILIES.length).toBeGreaterThan(20);
-    expect(mismatches, `${mismatches} of ${CASES} cases differ from the host CPU (undefined flags masked: e.g. ${flagNames(AF)} after AND)`).toBe(0);
-  });
+    expect(mismatches, `${engine}: ${mismatches} of ${CASES} cases differ from the host CPU (undefined flags masked: e.g. ${flagNames(AF)} after AND)`).toBe(0);
+  }
 });
 
 function wrap(text: string, width: number): string[] {

@@ -74,11 +74,11 @@ export class CodeCache {
   decoded = 0;
   invalidated = 0;
   /** [JIT] Told when a block is dropped (its bytes changed, or it was replaced) and when everything is flushed. */
-  onDrop: ((b: Block) => void) | null = null;
+  onDrop: ((b: Block, byHost: boolean) => void) | null = null;
   onFlush: (() => void) | null = null;
 
   constructor(private readonly cpu: Cpu) {
-    cpu.mem.onCodeWrite = (phys, size) => this.invalidate(phys, size);
+    cpu.mem.onCodeWrite = (phys, size, byHost) => this.invalidate(phys, size, byHost);
   }
 
   /** The block starting at the current CS:EIP, decoding it on first use. */
@@ -185,13 +185,13 @@ export class CodeCache {
   }
 
   /** A guest write hit a code page: drop the blocks whose bytes overlap [phys, phys + size). */
-  invalidate(phys: number, size: number): void {
+  invalidate(phys: number, size: number, byHost = false): void {
     const lo = phys >>> 0, hi = lo + size;
     for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) {
       const set = this.pageBlocks.get(p);
       if (!set) continue;
       for (const b of set) {
-        if (b.phys < hi && b.physEnd > lo) this.drop(b, true);
+        if (b.phys < hi && b.physEnd > lo) this.drop(b, true, byHost);
       }
       if (set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; }
     }
@@ -210,9 +210,9 @@ export class CodeCache {
     return set ? [...set].filter((b) => b.valid) : [];
   }
 
-  private drop(b: Block, byWrite: boolean): void {
+  private drop(b: Block, byWrite: boolean, byHost = false): void {
     b.valid = false;
-    if (b.compiled && this.onDrop) this.onDrop(b);
+    if (this.onDrop) this.onDrop(b, byHost);
     const map = b.code32 ? this.blocks32 : this.blocks16;
     if (map.get(b.phys) === b) map.delete(b.phys);
     if (b.physEnd > b.phys) {

@@ -28,7 +28,7 @@ export class PhysicalMemory {
   readonly pageFlags: Uint8Array;
   private regions: Region[] = [];
   /** Called when a write hits a page whose PAGE_HAS_CODE flag is set (set by the code cache). */
-  onCodeWrite: (phys: number, size: number) => void = () => {};
+  onCodeWrite: (phys: number, size: number, byHost?: boolean) => void = () => {};
 
   constructor(ramSize: number) {
     if (!Number.isInteger(ramSize) || ramSize < 1 << 20 || ramSize > MAX_RAM || ramSize % 4096 !== 0)
@@ -121,7 +121,7 @@ export class PhysicalMemory {
     if (phys >= 0 && phys + bytes.length <= this.ramSize) {
       this.ram.set(bytes, phys);
       for (let p = phys >>> PAGE_SHIFT; p <= (phys + Math.max(bytes.length, 1) - 1) >>> PAGE_SHIFT; p++)
-        if (this.pageFlags[p] & PAGE_HAS_CODE) this.onCodeWrite(p << PAGE_SHIFT, 4096);
+        if (this.pageFlags[p] & PAGE_HAS_CODE) this.onCodeWrite(p << PAGE_SHIFT, 4096, true); // a loader or the API, not the guest
       return;
     }
     for (let i = 0; i < bytes.length; i++) this.write8(phys + i, bytes[i]);

@@ -24,6 +24,13 @@ const MAX_INSTRUCTIONS = 10_000;
 export class EmulatorOracle {
   readonly vm: VM;
 
+  /** The same oracle VM with the JIT forced on every block (threshold 0): compiled code must agree too. */
+  static async withJit(): Promise<EmulatorOracle> {
+    const o = new EmulatorOracle();
+    await o.vm.enableJit({ threshold: 0 });
+    return o;
+  }
+
   constructor() {
     this.vm = createVM({ memory: 16 << 20 });
     this.vm.setFlat32();
