@@ -71,7 +71,7 @@ function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, wr
     let r = combine(tx, tx.get(T0), tx.get(T1));
     if (carry !== null) r = kind === 'adc' ? i.add(r, carry) : i.sub(r, carry);
     if (size !== 4 && kind !== 'logic') r = i.and(r, tx.c(mask));
-    if (kind === 'logic') tx.record(OP_LOGIC, tx.c(0), tx.c(0), r, size, ARITH_FLAGS);
+    if (kind === 'logic') tx.record(OP_LOGIC, null, null, r, size, ARITH_FLAGS);
     else tx.record(kind === 'add' || kind === 'adc' ? OP_ADD : OP_SUB, tx.get(T0), tx.get(T1), r, size, ARITH_FLAGS, kind === 'sub');
     if (dst) tx.emit(dst.put(tx.get(LF.res)));
     return true;
@@ -128,6 +128,7 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
       tx.set(LF.op, k(OP_RESULT)), tx.set(LF.size, k(4)), tx.set(LF.mask, k(SF | ZF | PF)),
     );
     tx.known = { op: OP_RESULT, size: 4, mask: SF | ZF | PF, plainSub: false };
+    tx.held = { op: OP_RESULT, size: 4, mask: SF | ZF | PF };
     tx.emit(dst.put(tx.get(LF.res)));
     return true;
   };
@@ -162,6 +163,7 @@ function rotate(left: boolean): NativeEmitter {
       dst.put(r()),
     );
     if (tx.known !== null) tx.known = { ...tx.known, mask: tx.known.mask & ~(CF | OF) };
+    tx.held = null;
     return true;
   };
 }
@@ -388,6 +390,7 @@ function mulFlags(tx: Tx, low: Expr, overflow: Expr): void {
     tx.set(LF.mask, tx.c(0)),
   );
   tx.known = { op: -1, size: 4, mask: 0, plainSub: false };
+  tx.held = null;
 }
 
 function divide(tx: Tx, ins: Instruction, signed: boolean): boolean {

@@ -20,7 +20,7 @@
 import type binaryenT from 'binaryen';
 import type { Instruction } from '../src/decoder/instruction.ts';
 import { EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, RAM_OFFSET, STATE_OFFSET } from '../src/cpu/state.ts';
-import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
+import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags, OP_LOGIC } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
 
@@ -207,12 +207,26 @@ export class Tx {
 
   // ---- lazy flags ----
   /** Record a flag result: the same six slots flags.ts's setLazy / setLazyKeepCF write. */
-  record(op: number, dst: Expr, src: Expr, res: Expr, size: number, mask: number, plainSub = false): void {
-    // res first: it may read the previous record (ADC/SBB's carry-in).
-    this.emit(this.set(LF.res, res), this.set(LF.dst, dst), this.set(LF.src, src),
-      this.set(LF.op, this.c(op)), this.set(LF.size, this.c(size)), this.set(LF.mask, this.c(mask)));
+  record(op: number, dst: Expr | null, src: Expr | null, res: Expr, size: number, mask: number, plainSub = false): void {
+    // res first: it may read the previous record (ADC/SBB's carry-in). Slots that already hold the value
+    // (the same op/size/mask constants, or the logic ops' zero operands, written earlier in this segment)
+    // are not written again: fewer expressions to build, same state.
+    const held = this.held;
+    this.emit(this.set(LF.res, res));
+    if (dst !== null) this.emit(this.set(LF.dst, dst), this.set(LF.src, src!));
+    else if (!(held !== null && held.op === OP_LOGIC)) this.emit(this.set(LF.dst, this.c(0)), this.set(LF.src, this.c(0)));
+    if (held === null || held.op !== op) this.emit(this.set(LF.op, this.c(op)));
+    if (held === null || held.size !== size) this.emit(this.set(LF.size, this.c(size)));
+    if (held === null || held.mask !== mask) this.emit(this.set(LF.mask, this.c(mask)));
     this.known = { op, size, mask, plainSub };
+    this.held = { op, size, mask };
   }
+  /**
+   * The op/size/mask constants the record locals are known to hold (written by record() earlier in this
+   * segment; null after anything that writes them otherwise). Emitters that write LF.op/size/mask or the
+   * operands directly must set it to null (or to what they wrote).
+   */
+  held: { op: number; size: number; mask: number } | null = null;
   /** Condition cc on the current record, inline when the writer is known. */
   condition(cc: number): Expr {
     return this.known !== null ? this.flags.condition(this.known, cc) : this.flags.dynamicCondition(cc);
@@ -298,6 +312,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     // The helper is told how many instructions retired before this one (the closure's RDTSC and time need it).
     tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), m.i32.add(get(COUNT), c(index))], i32)), ...loadAll());
     tx.known = null;
+    tx.held = null;
     tx.emit(m.if(get(HRES), m.block(null, [
       // Fault: not retired; EIP is on the instruction (the helper set it).
       m.if(m.i32.and(get(HRES), c(HELPER_FAULT)), tx.exitTo(op.eip, index, EXIT_FAULT)),
@@ -313,6 +328,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   blocks.forEach((b, bi) => {
     tx.body = [];
     tx.known = null;
+    tx.held = null;
     tx.blockIndex = bi;
     tx.selfLoop = false;
     const n = b.ops.length;
@@ -323,10 +339,10 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
       tx.op = op; tx.index = j; tx.terminated = false;
       const last = j === n - 1;
       const nat = NATIVE[op.ins.op];
-      const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known;
+      const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx["held"] = tx.held;
       if (nat !== undefined && nat(tx, op.ins, last)) native++;
       else {
-        tx.body.length = mark; tx.known = knownBefore;
+        tx.body.length = mark; tx.known = knownBefore; tx.held = heldBefore;
         viaHelper(op, j, last);
         if (last) tx.terminated = true;
       }
@@ -339,8 +355,17 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const base = blocks[0].start >>> 0, span = (blocks[blocks.length - 1].start >>> 0) - base + 1;
   const names = new Array<string>(span).fill('out');
   blocks.forEach((b, i) => { names[(b.start >>> 0) - base] = `b${i}`; });
-  let inner: Expr = m.block('b0', [set(REASON, c(EXIT_BRANCH)), m.switch(names, 'out', m.i32.sub(get(PC), c(base)))]);
-  for (let i = 0; i < blocks.length - 1; i++) inner = m.block(`b${i + 1}`, [inner, ...code[i]]);
+  // The nested blocks are built empty and filled with appendChild: creating a named block over its
+  // children makes binaryen scan the whole subtree for branches to it (its code ends in a branch), which is
+  // quadratic in the segment count here. Their type is none, as given.
+  const blockApi = (bn as unknown as { Block: { appendChild(block: Expr, child: Expr): void } }).Block;
+  const namedBlock = (name: string, children: Expr[]): Expr => {
+    const b = m.block(name, [], bn.none);
+    for (const e of children) blockApi.appendChild(b, e);
+    return b;
+  };
+  let inner: Expr = namedBlock('b0', [set(REASON, c(EXIT_BRANCH)), m.switch(names, 'out', m.i32.sub(get(PC), c(base)))]);
+  for (let i = 0; i < blocks.length - 1; i++) inner = namedBlock(`b${i + 1}`, [inner, ...code[i]]);
   const loopBody = m.block(null, [inner, ...code[blocks.length - 1]]);
   const fnBody = m.block(null, [
     ...loadAll(),
