@@ -3,6 +3,13 @@
 import type binaryenT from 'binaryen';
 import { prepareModule, type RegionBlock, type RegionOutput, translateRegion } from './translate.ts';
 
+/**
+ * binaryen passes run on every region (X86JIT_JIT_PASSES, comma-separated; none by default). Measured on
+ * the workload suite (README, "The JIT"): V8's optimising tier already does what the cheap passes do, so
+ * they cost translation time without speeding up the code; the variable is for re-measuring.
+ */
+const PASSES = (typeof process !== 'undefined' ? process.env.X86JIT_JIT_PASSES ?? '' : '').split(',').filter((p) => p !== '');
+
 export interface TranslateJob {
   id: number;
   blocks: RegionBlock[];
@@ -22,6 +29,7 @@ export function compileRegion(bn: typeof binaryenT, job: TranslateJob): Compiled
   try {
     prepareModule(bn, m);
     const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, helperBase: job.helperBase }, 'run');
+    if (PASSES.length > 0) m.runPasses(PASSES);
     const binary = m.emitBinary();
     return { ...out, binary, ms: performance.now() - t0 };
   } finally {
