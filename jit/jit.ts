@@ -25,14 +25,22 @@ const MAX_HELPER_OPS = 1 << 20;
 const MAX_REGION_BLOCKS = 1024;
 
 export type RegionFn = (pc: number, budget: number) => number;
+/** What a dropped region runs if anything still calls it: nothing (0 instructions, the interpreter goes on). */
+const DEAD_REGION: RegionFn = () => 0;
 
 /** One translated region: the compiled function and what the profiler reports about it. */
 export class Region {
   valid = true;
   /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
   readonly missing = new Map<Block, number>();
-  constructor(readonly fn: RegionFn, readonly page: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
-  invalidate(): void { this.valid = false; this.profile.invalidated = true; }
+  constructor(public fn: RegionFn, readonly page: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
+  /** Drop the region: its function (and so its WASM instance) is released for V8 to collect. */
+  invalidate(): void {
+    this.valid = false;
+    this.profile.invalidated = true;
+    this.fn = DEAD_REGION;
+    this.missing.clear();
+  }
 }
 
 /** The mode compiled code relies on: 32-bit code and stack, paging off, flat DS/SS/ES. */
