@@ -14,6 +14,8 @@ export interface TranslateJob {
   id: number;
   blocks: RegionBlock[];
   ramSize: number;
+  /** 0: paging off; 1/2: paging on for supervisor/user accesses (RegionInput.paging). */
+  paging: number;
   helperBase: number;
 }
 
@@ -28,7 +30,7 @@ export function compileRegion(bn: typeof binaryenT, job: TranslateJob): Compiled
   const m = new bn.Module();
   try {
     prepareModule(bn, m);
-    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, helperBase: job.helperBase }, 'run');
+    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase }, 'run');
     if (PASSES.length > 0) m.runPasses(PASSES);
     const binary = m.emitBinary();
     return { ...out, binary, ms: performance.now() - t0 };

@@ -9,7 +9,7 @@ import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.
 import { BREAK_EIP_SET, BREAK_JUMP, type Cpu } from '../src/cpu/cpu.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
-import { CODE32, EFLAGS, EIP, PAGE_SHIFT, STACK32 } from '../src/cpu/state.ts';
+import { CODE32, CPL, EFLAGS, EIP, PAGE_SHIFT, STACK32 } from '../src/cpu/state.ts';
 import { DS, ES, SS } from '../src/decoder/instruction.ts';
 import { formatIntel } from '../src/decoder/format-intel.ts';
 import { emptyExits, JIT_EXIT_REASONS, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from './stats.ts';
@@ -33,7 +33,8 @@ export class Region {
   valid = true;
   /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
   readonly missing = new Map<Block, number>();
-  constructor(public fn: RegionFn, readonly page: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
+  /** `key`: page * 4 + mode, how regions are looked up (a page may have one region per mode). */
+  constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
   /** Drop the region: its function (and so its WASM instance) is released for V8 to collect. */
   invalidate(): void {
     this.valid = false;
@@ -43,10 +44,18 @@ export class Region {
   }
 }
 
-/** The mode compiled code relies on: 32-bit code and stack, paging off, flat DS/SS/ES. */
-export function flatMode(cpu: Cpu): boolean {
-  return cpu.s[CODE32] === 1 && cpu.s[STACK32] === 1 && !cpu.paging && cpu.segSlow[DS] === 0 && cpu.segSlow[SS] === 0 && cpu.segSlow[ES] === 0;
+/**
+ * The mode compiled code is specialised for, or 0 where none runs. All need 32-bit code and stack and
+ * flat DS/ES/SS (base 0, 4 GiB); 1: paging off (offset = physical address); 2: paging on, supervisor
+ * accesses (CPL 0-2); 3: paging on at CPL 3 (user accesses: the TLB's user bits apply).
+ */
+export function jitMode(cpu: Cpu): number {
+  if (cpu.s[CODE32] !== 1 || cpu.s[STACK32] !== 1 || cpu.segSlow[DS] !== 0 || cpu.segSlow[SS] !== 0 || cpu.segSlow[ES] !== 0) return 0;
+  if (!cpu.paging) return 1;
+  return cpu.s[CPL] === 3 ? 3 : 2;
 }
+/** RegionInput.paging for a mode. */
+const pagingOf = (mode: number): number => (mode === 1 ? 0 : mode === 2 ? 1 : 2);
 
 export interface JitConfig {
   /** Measure host time per region call (and keep binaryen on the main thread for WASM text dumps). */
@@ -118,6 +127,8 @@ export class Jit {
   private pendingFault: CpuFault | null = null;
   /** cpu.instructions when the running region was entered (helpers see the exact count). */
   private entryInstructions = 0;
+  /** The mode of the running region (a helper that changes it ends compiled code). */
+  private entryMode = 0;
   profiling: boolean;
 
   private constructor(private bn: typeof binaryenT | null, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig, private readonly worker: TranslationWorker | null) {
@@ -125,7 +136,7 @@ export class Jit {
     cache.onDrop = (b, byHost) => {
       // A pending translation of this page may have read the dropped block: mark it stale.
       const page = b.phys >>> PAGE_SHIFT;
-      if (this.pendingPages.has(page)) this.pageInvalidatedAtJob.set(page, this.nextJob - 1);
+      if (this.pendingKeys.has(page * 4 + 1) || this.pendingKeys.has(page * 4 + 2) || this.pendingKeys.has(page * 4 + 3)) this.pageInvalidatedAtJob.set(page, this.nextJob - 1);
       const r = b.compiled as Region | null | undefined;
       if (!r || !r.valid) return;
       this.drop(r);
@@ -158,8 +169,10 @@ export class Jit {
     return this.bn;
   }
 
-  private eligible(b: Block): boolean {
-    return b.cacheable && b.valid && b.code32 === 1 && b.csBase === 0 && b.csLimit === -1 && b.start === b.phys && b.ops.length > 0 && b.ops[0].ins.op !== 'INVALID';
+  /** Can block `b` be part of a region of `mode` for linear page `linPage`? (Paging off: linear = physical.) */
+  private eligible(b: Block, mode: number, linPage: number): boolean {
+    if (!b.cacheable || !b.valid || b.code32 !== 1 || b.csBase !== 0 || b.csLimit !== -1 || b.ops.length === 0 || b.ops[0].ins.op === 'INVALID') return false;
+    return mode === 1 ? b.start === b.phys : (b.start >>> PAGE_SHIFT) === linPage;
   }
 
   /**
@@ -168,13 +181,14 @@ export class Jit {
    * its hot code is in it: retranslating for every newly hot block would cost more than it saves).
    */
   regionFor(block: Block): Region | null {
-    if (!this.eligible(block) || !flatMode(this.cpu)) { this.stats.refused++; return null; }
-    const page = block.phys >>> PAGE_SHIFT;
+    const mode = jitMode(this.cpu);
+    if (mode === 0 || !this.eligible(block, mode, block.start >>> PAGE_SHIFT)) { this.stats.refused++; return null; }
+    const page = block.phys >>> PAGE_SHIFT, key = page * 4 + mode;
     // A page whose code keeps changing (self-modifying code) is retranslated ever more reluctantly: its
     // blocks must run 256 times more per invalidation beyond the third before the next attempt.
     const inv = this.pageInvalidations.get(page) ?? 0;
     if (inv > 3 && block.hits < 256 * (inv - 3)) return null;
-    const old = this.byPage.get(page);
+    const old = this.byPage.get(key);
     if (old !== undefined && old.valid) {
       if (old.blocks.includes(block)) return old;
       // A newly hot block of a translated page waits for company (the run loop asks again every 16
@@ -188,13 +202,13 @@ export class Jit {
       // Background: post the page once; the block keeps interpreting until the region is installed.
       this.poll();
       if (block.compiled instanceof Region && block.compiled.valid) return block.compiled;
-      if (this.pendingPages.has(page)) return null;
+      if (this.pendingKeys.has(key)) return null;
       this.stats.cacheMisses++;
-      this.post(page, this.discover(page, block), block.start);
+      this.post(page, mode, this.discover(page, block, mode), block.start);
       return null;
     }
     this.stats.cacheMisses++;
-    return this.translate(page, this.discover(page, block), block.start);
+    return this.translate(page, mode, this.discover(page, block, mode), block.start);
   }
 
   /**
@@ -202,14 +216,18 @@ export class Jit {
    * addresses after calls reach inside the page (decoded now), so that the first translation of a page
    * already has the entries its code will need (fewer retranslations).
    */
-  private discover(page: number, block: Block): Block[] {
+  private discover(page: number, block: Block, mode: number): Block[] {
     const inPage = (eip: number): boolean => (eip >>> PAGE_SHIFT) === page;
+    const linPage = block.start >>> PAGE_SHIFT;
     const found = new Map<number, Block>();
     const queue: Block[] = [block, ...this.cache.blocksInPage(page)];
     while (queue.length > 0 && found.size < MAX_REGION_BLOCKS) {
       const b = queue.pop()!;
-      if (!this.eligible(b) || b.phys >>> PAGE_SHIFT !== page || found.has(b.start)) continue;
+      if (!this.eligible(b, mode, linPage) || b.phys >>> PAGE_SHIFT !== page || found.has(b.start)) continue;
       found.set(b.start, b);
+      // With paging, decoding ahead would walk page tables (setting accessed bits the interpreter would
+      // not have set yet): only the blocks already known go in.
+      if (mode !== 1) continue;
       for (const op of b.ops) {
         const { ins } = op, t = ins.operands[0];
         const next: number[] = [];
@@ -226,15 +244,16 @@ export class Jit {
   }
 
   /** Translate now, on this thread (synchronous mode: threshold 0, tests, no worker). */
-  private translate(page: number, blocks: Block[], entry: number): Region {
+  private translate(page: number, mode: number, blocks: Block[], entry: number): Region {
     const t0 = performance.now();
-    const data = compileRegion(this.mainBinaryen(), { id: 0, blocks, ramSize: this.cpu.ramSize, helperBase: 0 });
+    const data = compileRegion(this.mainBinaryen(), { id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 });
     const module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
-    return this.install(page, blocks, entry, module, data, performance.now() - t0);
+    return this.install(page, mode, blocks, entry, module, data, performance.now() - t0);
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
-  private install(page: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number): Region {
+  private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number): Region {
+    const key = page * 4 + mode;
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
     const helperBase = this.helperOps.length;
@@ -247,7 +266,7 @@ export class Jit {
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
       executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
     };
-    const region = new Region(inst.exports.run as RegionFn, page, sorted, profile);
+    const region = new Region(inst.exports.run as RegionFn, page, mode, key, sorted, profile);
     for (let k = 0; k < out.helperAt.length; k++) {
       const [bi, j] = out.helperAt[k];
       this.helperOps.push(blocks[bi].ops[j]);
@@ -259,25 +278,26 @@ export class Jit {
     const st = this.stats;
     st.compiled++; st.live++; st.translatedInstructions += out.instructions; st.guestBytes += guestBytes;
     st.wasmBytes += out.binary.length; st.translateMs += ms;
-    const old = this.byPage.get(page);
+    const old = this.byPage.get(key);
     if (old !== undefined && old.valid) { this.drop(old); this.stats.evictions++; this.stats.invalidations--; }
-    this.byPage.set(page, region);
+    this.byPage.set(key, region);
     for (const b of region.blocks) b.compiled = region;
     return region;
   }
 
   // ---- background translation (worker.ts) ----
   /** Jobs posted to the worker and not yet installed, by id; the pages they are for. */
-  private readonly jobs = new Map<number, { page: number; blocks: Block[]; entry: number }>();
-  private readonly pendingPages = new Set<number>();
+  private readonly jobs = new Map<number, { page: number; mode: number; blocks: Block[]; entry: number }>();
+  /** Region keys (page * 4 + mode) with a job at the worker. */
+  private readonly pendingKeys = new Set<number>();
   private nextJob = 1;
   private lastPoll = 0;
 
-  private post(page: number, blocks: Block[], entry: number): void {
+  private post(page: number, mode: number, blocks: Block[], entry: number): void {
     const id = this.nextJob++;
-    this.jobs.set(id, { page, blocks, entry });
-    this.pendingPages.add(page);
-    const job: TranslateJob = { id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, helperBase: 0 };
+    this.jobs.set(id, { page, mode, blocks, entry });
+    this.pendingKeys.add(page * 4 + mode);
+    const job: TranslateJob = { id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 };
     this.worker!.port.postMessage(job);
   }
 
@@ -293,10 +313,10 @@ export class Jit {
       const job = this.jobs.get(r.id);
       if (job === undefined) continue;
       this.jobs.delete(r.id);
-      this.pendingPages.delete(job.page);
+      this.pendingKeys.delete(job.page * 4 + job.mode);
       // Guest code may have changed (or the mode) while the worker translated: then the result is stale.
       if (!r.ok || !job.blocks.every((b) => b.valid) || this.invalidatedSince(job.page, r.id)) continue;
-      this.install(job.page, job.blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!);
+      this.install(job.page, job.mode, job.blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!);
     }
   }
 
@@ -315,6 +335,7 @@ export class Jit {
   enter(region: Region, budget: number): number {
     const cpu = this.cpu, s = cpu.s;
     this.entryInstructions = cpu.instructions;
+    this.entryMode = region.mode;
     let n: number;
     if (this.profiling) {
       const t0 = performance.now();
@@ -360,7 +381,7 @@ export class Jit {
     const why = cpu.breakBlock;
     let r = 0;
     // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.
-    if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || !flatMode(cpu)) r = HELPER_EXIT;
+    if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || jitMode(cpu) !== this.entryMode) r = HELPER_EXIT;
     else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
     if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= this.helperLast[idx] ? HELPER_EXIT : HELPER_IRQ;
     return r;
@@ -371,7 +392,7 @@ export class Jit {
     r.invalidate();
     this.stats.live--;
     this.stats.invalidations++;
-    if (this.byPage.get(r.page) === r) this.byPage.delete(r.page);
+    if (this.byPage.get(r.key) === r) this.byPage.delete(r.key);
     for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined;
   }
 
@@ -410,7 +431,7 @@ export class Jit {
       const bn = this.bn, m = new bn.Module();
       try {
         prepareModule(bn, m);
-        translateRegion(bn, m, { blocks: region.blocks, ramSize: this.cpu.ramSize, helperBase: 0 }, 'run');
+        translateRegion(bn, m, { blocks: region.blocks, ramSize: this.cpu.ramSize, paging: pagingOf(region.mode), helperBase: 0 }, 'run');
         wasmText = m.emitText();
       } finally {
         m.dispose();
@@ -425,7 +446,7 @@ export class Jit {
     const bn = this.mainBinaryen(), m = new bn.Module();
     try {
       prepareModule(bn, m);
-      translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, helperBase: 0 }, 'run');
+      translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, paging: pagingOf(jitMode(this.cpu) || 1), helperBase: 0 }, 'run');
       return m.validate() !== 0;
     } finally {
       m.dispose();

@@ -19,7 +19,11 @@
 // last flag-writer left it, and the count of retired instructions.
 import type binaryenT from 'binaryen';
 import type { Instruction } from '../src/decoder/instruction.ts';
-import { EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, RAM_OFFSET, STATE_OFFSET } from '../src/cpu/state.ts';
+import {
+  EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
+  TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
+} from '../src/cpu/state.ts';
+import { TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags, OP_LOGIC } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
@@ -42,7 +46,9 @@ export const LF: FlagLocals = { op: 10, dst: 11, src: 12, res: 13, size: 14, mas
 const COUNT = 17, REASON = 18, HRES = 19;
 /** Scratch locals for the semantics: addresses and temporaries. */
 export const ADDR = 20, T0 = 21, T1 = 22, T2 = 23, T3 = 24;
-const N_LOCALS = 25, N_PARAMS = 2;
+/** Paging: the TLB slot's byte offset and its entry, while an access is translated. */
+const TLB_SLOT = 25, TLB_E = 26;
+const N_LOCALS = 27, N_PARAMS = 2;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
@@ -54,6 +60,8 @@ export interface RegionInput {
   /** The region's blocks (valid, cacheable, flat 32-bit mode), any order. */
   blocks: RegionBlock[];
   ramSize: number;
+  /** Paging as the region assumes it: 0 off, 1 on for supervisor accesses (CPL 0-2), 2 on at CPL 3. */
+  paging: number;
   /** Global index of the first helper op of this region (the helper import is shared by all regions). */
   helperBase: number;
 }
@@ -95,7 +103,7 @@ export class Tx {
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
   terminated = false;
 
-  constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>) {
+  constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>, readonly paging = 0) {
     this.bn = bn; this.m = m; this.i32 = bn.i32;
     this.flags = new FlagsWasm(m, LF, bn.i32);
   }
@@ -184,6 +192,21 @@ export class Tx {
    */
   guard(at: number, size: number, store: boolean): void {
     const m = this.m;
+    if (this.paging !== 0) {
+      // Linear → physical through the software TLB (cpu.ts's translate): a hit whose entry grants the
+      // access, within one page; anything else (a miss, a permission or dirty-bit update, a page-crossing
+      // access) leaves before the instruction and the interpreter walks the page tables.
+      const user = this.paging === 2;
+      const need = store ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) | TLB_DIRTY : user ? TLB_USER : 0;
+      const vpn = (): Expr => m.i32.shr_u(this.get(at), this.c(PAGE_SHIFT));
+      this.emit(this.set(TLB_SLOT, m.i32.shl(m.i32.and(vpn(), this.c(TLB_SIZE - 1)), this.c(2))));
+      this.emit(this.set(TLB_E, m.i32.load(TLB_ENTRY_OFFSET, 4, this.get(TLB_SLOT))));
+      let miss = m.i32.ne(m.i32.load(TLB_TAG_OFFSET, 4, this.get(TLB_SLOT)), vpn());
+      miss = m.i32.or(miss, m.i32.gt_u(m.i32.and(this.get(at), this.c(0xfff)), this.c(PAGE_SIZE - size)));
+      if (need !== 0) miss = m.i32.or(miss, m.i32.ne(m.i32.and(this.get(TLB_E), this.c(need)), this.c(need)));
+      this.emit(m.if(miss, this.exitBefore()));
+      this.emit(this.set(at, m.i32.or(m.i32.and(this.get(TLB_E), this.c(~0xfff)), m.i32.and(this.get(at), this.c(0xfff)))));
+    }
     let bad = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
     if (store) {
       const pf = (a: Expr): Expr => m.i32.load8_u(PAGE_FLAGS_OFFSET, 1, m.i32.shr_u(a, this.c(PAGE_SHIFT)));
@@ -286,7 +309,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const { segments: blocks, lastOfBlock, indexInBlock, position } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
-  const tx = new Tx(bn, m, input.ramSize, targets);
+  const tx = new Tx(bn, m, input.ramSize, targets, input.paging);
   const c = (v: number): Expr => m.i32.const(v | 0);
   const get = (l: number): Expr => m.local.get(l, i32);
   const set = (l: number, v: Expr): Expr => m.local.set(l, v);

@@ -23,7 +23,7 @@ function warmUpJob(): TranslateJob {
     at += ins.length;
   }
   const blocks: RegionBlock[] = [{ start: 0x100000, ops }];
-  return { id: 0, blocks, ramSize: 16 << 20, helperBase: 0 };
+  return { id: 0, blocks, ramSize: 16 << 20, paging: 1, helperBase: 0 };
 }
 
 const binaryen = import('binaryen').then((m) => {

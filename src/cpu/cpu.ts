@@ -9,7 +9,7 @@ import { type PhysicalMemory } from '../machine/memory.ts';
 import { type CpuFault, fault, GP, PF_, SS_ } from './fault.ts';
 import {
   CODE32, CPL, CR0, CR0_PE, CR0_PG, CR0_WP, CR3, CR4, EFLAGS, ESP, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
-  STATE_SLOTS, segSlot, VM,
+  STATE_SLOTS, segSlot, TLB_ENTRY_OFFSET, TLB_TAG_OFFSET, VM,
 } from './state.ts';
 
 /** Segment attribute bits kept in the SEG_ATTR slot: descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, D/B, G). */
@@ -88,6 +88,8 @@ export class Cpu {
     this.view = mem.view;
     this.ramSize = mem.ramSize;
     this.pageFlags = mem.pageFlags;
+    this.tlbTag = new Int32Array(mem.buffer, TLB_TAG_OFFSET, TLB_SIZE).fill(-1);
+    this.tlbEntry = new Int32Array(mem.buffer, TLB_ENTRY_OFFSET, TLB_SIZE).fill(0);
   }
 
   /** Port I/O: an IO exit to the device model on the bus. */
@@ -174,9 +176,12 @@ export class Cpu {
   // ---- paging (SDM Vol. 3, ch. 4: 32-bit paging, 4 KiB and 4 MiB pages) and the software TLB ----
   /** CR0.PG, cached: every linear access goes through translate() when set. */
   paging = false;
-  /** Direct-mapped TLB: tag = linear page number (or -1), entry = physical page base | TLB_* bits. */
-  readonly tlbTag = new Int32Array(TLB_SIZE).fill(-1);
-  readonly tlbEntry = new Int32Array(TLB_SIZE);
+  /**
+   * Direct-mapped TLB: tag = linear page number (or -1), entry = physical page base | TLB_* bits. Views
+   * into the VM's memory (state.ts's TLB_*_OFFSET), which compiled code reads directly.
+   */
+  readonly tlbTag: Int32Array;
+  readonly tlbEntry: Int32Array;
   /** Bumped whenever translations may change (CR3, INVLPG, CR0/CR4): decoded-block links check it. */
   mappingEpoch = 0;
 

@@ -10,7 +10,7 @@ import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
-import { flatMode, type Jit, type Region } from '../../jit/jit.ts';
+import { jitMode, type Jit, type Region } from '../../jit/jit.ts';
 import { EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT } from '../../jit/translate.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). */
@@ -105,7 +105,7 @@ export class Interpreter {
           r = block.compiled = jit.regionFor(block) ?? undefined;
           if (r === undefined) block.hits = this.jitThreshold - 16; // retry after a few more executions
         }
-        if (r != null && r.valid && flatMode(cpu)) {
+        if (r != null && r.valid && r.mode === jitMode(cpu)) {
           const n = jit.enter(r, budget);
           cpu.instructions += n;
           budget -= n;

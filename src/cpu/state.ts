@@ -46,6 +46,12 @@ export const CR0_PE = 1 << 0, CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3,
 export const STATE_OFFSET = 0;
 /** One byte per 4 KiB guest-physical RAM page (bit 0: the page holds translated/decoded code). */
 export const PAGE_FLAGS_OFFSET = 0x1000;
+/**
+ * The software TLB (cpu.ts), 4096 direct-mapped entries: tags (linear page number or -1) and entries
+ * (physical page base | TLB_* bits) as i32 arrays, here so that compiled code can use it. It sits after
+ * the page-flag table of the largest RAM (MAX_RAM >> 12 bytes from 0x1000).
+ */
+export const TLB_TAG_OFFSET = 0xC8000, TLB_ENTRY_OFFSET = 0xCC000;
 /** Guest-physical address 0 lives here; every guest access is bounds-checked against the RAM size first. */
 export const RAM_OFFSET = 0x100000;
 export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
