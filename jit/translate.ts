@@ -100,6 +100,9 @@ export class Tx {
   blockIndex = 0;
   /** Set when the current segment branches back to its own start (it is then wrapped in a WASM loop). */
   selfLoop = false;
+  /** The label a branch back to the current segment's start takes, and the flag knowledge at each such branch. */
+  selfLabel = '';
+  selfStates: { known: KnownFlags | null; held: Tx['held'] }[] = [];
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
   terminated = false;
 
@@ -156,7 +159,12 @@ export class Tx {
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
     if (t === undefined) parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
     else if (t > this.blockIndex) parts.push(m.br(`b${t}`));
-    else if (t === this.blockIndex) { parts.push(m.br(`self${t}`)); this.selfLoop = true; } // a loop within one segment: no dispatch
+    else if (t === this.blockIndex) {
+      // A loop within one segment: no dispatch. Remember what is known about the flags at the back edge.
+      parts.push(m.br(this.selfLabel));
+      this.selfLoop = true;
+      this.selfStates.push({ known: this.known, held: this.held });
+    }
     else parts.push(this.set(PC, this.c(target)), m.br('dispatch'));
     return m.block(null, parts);
   }
@@ -347,13 +355,15 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     if (last) tx.emit(tx.goto(op.next, index + 1));
   };
 
-  const code: Expr[][] = [];
-  blocks.forEach((b, bi) => {
+  /** Translate segment b (index bi) into a fresh body, starting from what is known about the flags. */
+  const translateSegment = (b: Segment, bi: number, known: KnownFlags | null, held: Tx['held'], selfLabel: string): Expr[] => {
     tx.body = [];
-    tx.known = null;
-    tx.held = null;
+    tx.known = known;
+    tx.held = held;
     tx.blockIndex = bi;
     tx.selfLoop = false;
+    tx.selfLabel = selfLabel;
+    tx.selfStates = [];
     const n = b.ops.length;
     // The budget before each segment: count + its length ≤ budget, else the run loop takes over here.
     tx.emit(m.if(m.i32.gt_s(m.i32.add(get(COUNT), c(n)), get(BUDGET)), tx.exitTo(b.start, 0, EXIT_BUDGET)));
@@ -362,7 +372,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
       tx.op = op; tx.index = j; tx.terminated = false;
       const last = j === n - 1;
       const nat = NATIVE[op.ins.op];
-      const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx["held"] = tx.held;
+      const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx['held'] = tx.held;
       if (nat !== undefined && nat(tx, op.ins, last)) native++;
       else {
         tx.body.length = mark; tx.known = knownBefore; tx.held = heldBefore;
@@ -371,7 +381,25 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
       }
       if (last && !tx.terminated) tx.emit(tx.goto(op.next, n)); // falls through into the next segment, or leaves
     }
-    code.push(tx.selfLoop ? [m.loop(`self${bi}`, m.block(null, tx.body))] : tx.body);
+    return tx.body;
+  };
+
+  const code: Expr[][] = [];
+  blocks.forEach((b, bi) => {
+    // The first trip: its branches back to the segment's start take label peel<i>.
+    const first = translateSegment(b, bi, null, null, `peel${bi}`);
+    if (!tx.selfLoop) { code.push(first); return; }
+    // A loop within one segment. Every trip after the first starts with the flags its own end left, so
+    // the loop is peeled: the first trip (flags unknown) runs once and branches into a WASM loop compiled
+    // with that knowledge (a loop that begins with INC/DEC or reads the previous trip's CMP then needs no
+    // $cond call) — when every back edge leaves the same knowledge; otherwise the first trip is the loop.
+    const states = tx.selfStates, key = (st: { known: unknown; held: unknown }): string => JSON.stringify(st);
+    const same = states[0].known !== null && states.every((st) => key(st) === key(states[0]));
+    if (!same) { code.push([m.loop(`peel${bi}`, m.block(null, first))]); return; }
+    const loopBody = translateSegment(b, bi, states[0].known, states[0].held, `self${bi}`);
+    if (!tx.selfStates.every((st) => key(st) === key(states[0]))) throw new Error('jit: a peeled loop does not reach a fixed point');
+    // The first trip's back edges leave block $peel and so fall into the loop.
+    code.push([m.block(`peel${bi}`, first), m.loop(`self${bi}`, m.block(null, loopBody))]);
   });
 
   // Dispatcher: br_table over pc - base (block starts only; anything else leaves the region).
