@@ -399,9 +399,9 @@ export class Jit {
   /** Drop every region (code buffer full, or the code cache was flushed). */
   flush(): void {
     for (const r of this.byPage.values()) { r.invalidate(); for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined; }
+    if (this.byPage.size > 0) this.stats.flushes++; // (a VM reset with nothing compiled is not a flush)
     this.byPage.clear();
     this.stats.live = 0;
-    this.stats.flushes++;
     this.helperOps = []; this.helperLast = []; this.helperIndex = []; this.helperRegion = [];
   }
 
