@@ -137,6 +137,13 @@ function qemuVersion(): string | null {
 
 /** One whole qemu-system-i386 process (start-up included). Serial output goes to /dev/null: QEMU's stdio
  *  chardev drops bytes on a full pipe, and the output is checked by tests/roms.test.ts, not here. */
+/** One whole x86jit CLI process (dist/x86jit.js next to this bundle), output discarded. */
+function runCli(path: string, cmdline: string, args: string[]): { ms: number; status: number | null } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'x86jit.js'), 'run', path, '--cmdline', cmdline, ...args], { stdio: 'ignore', timeout: 120_000 });
+  return { ms: performance.now() - t0, status: r.status };
+}
+
 function runQemu(path: string, cmdline: string): { ms: number; status: number | null } {
   const t0 = performance.now();
   const r = spawnSync(QEMU, ['-kernel', path, '-append', cmdline, '-serial', 'file:/dev/null', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
@@ -169,6 +176,8 @@ interface JitResult {
 }
 interface RomResult {
   rom: string; runs: number; loopHeavy: boolean;
+  /** Median wall time of a whole `x86jit run --engine jit` process. */
+  jitProcessMs: number;
   /** The interpreter's figures (kept under their old names). */
   instructions: number; medianMs: number; mips: number; status: number | undefined;
   jit: JitResult;
@@ -186,7 +195,7 @@ const medianOrNull = (xs: (number | null | undefined)[]): number | null => {
 async function workload(rom: string, qemuVer: string | null, qemuStartupMs: number | null, jitReady: boolean): Promise<RomResult> {
   const path = join(ROMS, rom);
   const cmdline = cmdlineFor(rom);
-  const interp: EngineRun[] = [], jit: EngineRun[] = [], qemu: { ms: number; status: number | null }[] = [];
+  const interp: EngineRun[] = [], jit: EngineRun[] = [], qemu: { ms: number; status: number | null }[] = [], jitProcess: { ms: number; status: number | null }[] = [];
   const romWarnings: string[] = [];
   const w = (msg: string): void => { romWarnings.push(msg); warn(`${rom}: ${msg}`); };
   let jitGaveUp = !jitReady;
@@ -208,7 +217,13 @@ async function workload(rom: string, qemuVer: string | null, qemuStartupMs: numb
       qemu.push(q);
       progress(`${tag} qemu ${q.ms.toFixed(0)} ms (exit ${q.status})`);
     }
+    // What a user waits for: a fresh `x86jit run --engine jit` process (Node start-up, binaryen loading on
+    // the worker while the interpreter runs, translation, the run), against QEMU's whole process.
+    const p = runCli(path, cmdline, ['--engine', 'jit']);
+    jitProcess.push(p);
+    progress(`${tag} x86jit --engine jit process ${p.ms.toFixed(0)} ms (exit ${p.status})`);
   }
+  if (jitProcess.some((p) => p.status !== 3)) w(`x86jit --engine jit process exit ${[...new Set(jitProcess.map((p) => p.status))].join(', ')} (want 3 = debug-exit 1)`);
   // Checks: status 1 = debug-exit with the ROM's self-check passed; the same instruction count everywhere.
   const bad = (rs: EngineRun[]): string[] => [...new Set(rs.filter((r) => r.reason !== 'debug-exit' || r.status !== 1).map((r) => `${r.reason}${r.status !== undefined ? ` ${r.status}` : ''}`))];
   if (bad(interp).length) w(`interpreter exit ${bad(interp).join(', ')} (want debug-exit 1 = self-check passed)`);
@@ -252,6 +267,7 @@ async function workload(rom: string, qemuVer: string | null, qemuStartupMs: numb
   return {
     rom, runs: RUNS, loopHeavy: LOOP_HEAVY.has(rom), instructions, medianMs: ms, mips: instructions / ms / 1000, status: interp[interp.length - 1].status,
     jit: jitResult, speedup: jitMs !== null ? ms / jitMs : null, qemu: qemuResult, warnings: romWarnings,
+    jitProcessMs: median(jitProcess.map((p) => p.ms)),
   };
 }
 
@@ -507,6 +523,11 @@ async function main(): Promise<void> {
   const note = `x86jit: only vm.run() timed (binaryen loaded once in a warm-up VM${warm.binaryenLoadMs !== null ? `, ${warm.binaryenLoadMs.toFixed(0)} ms` : ''}); JIT = engine 'jit', default threshold; `
     + `${hasQemu ? `QEMU = ${qemuVer}, TCG, whole process per run; "less start-up" subtracts hello.elf's whole process (n/a where the rest is ≤ ${QEMU_NOISE_MS} ms); JIT/QEMU (less start-up) is the ≤ ${TARGET.qemuRatio}× target, JIT/QEMU (whole process) its lower bound.` : `${QEMU} not installed: no QEMU columns.`}`
     + ` * = loop-heavy; ⚠ = a warning below.`;
+  const processTable = [
+    `| whole process (median of ${RUNS}) | \`x86jit run --engine jit\` | ${hasQemu ? 'qemu-system-i386 | x86jit ÷ QEMU |' : ''}`,
+    `| --- | ---: |${hasQemu ? ' ---: | ---: |' : ''}`,
+    ...results.map((r) => `| ${r.rom} | ${r.jitProcessMs.toFixed(0)} ms |${hasQemu ? ` ${fmt(r.qemu?.medianMs, 0, ' ms')} | ${r.qemu ? times(r.jitProcessMs / r.qemu.medianMs) : 'n/a'} |` : ''}`),
+  ];
   const jitTable = [
     '| JIT detail (default threshold; medians) | regions compiled | instructions translated | translate ms | µs per translated instruction | instructions in compiled code | calls | fallbacks |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -534,6 +555,8 @@ async function main(): Promise<void> {
     note,
     '',
     ...summary,
+    '',
+    ...processTable,
     '',
     ...jitTable,
     '',
