@@ -3,7 +3,7 @@
 // wrote the record (same block, so op and size are compile-time constants) a flag or a condition is a few
 // inline operations — CMP + Jcc is one comparison; otherwise `$cond` evaluates it from the record.
 import type binaryenT from 'binaryen';
-import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
+import { OP_ADD, OP_LOGIC, OP_SUB } from '../src/cpu/flags.ts';
 import { CF, OF, PF, SF, ZF } from '../src/cpu/state.ts';
 
 type Module = binaryenT.Module;
@@ -173,4 +173,3 @@ export function addConditionFunction(bn: typeof binaryenT, m: Module): void {
   m.addFunction('cond', bn.createType([i32, i32, i32, i32, i32, i32, i32, i32]), i32, [i32, i32, i32, i32, i32, i32, i32], fn);
 }
 
-export { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB };

@@ -15,7 +15,7 @@ import { formatIntel } from '../src/decoder/format-intel.ts';
 import { emptyExits, JIT_EXIT_REASONS, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from './stats.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { compileRegion, type CompiledRegionData, type TranslateJob, wireBlocks } from './compile.ts';
-import { EXIT_FAULT, HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXIT_SLOT, prepareModule, type RegionOutput, translateRegion } from './translate.ts';
+import { HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXIT_SLOT, prepareModule, type RegionOutput, translateRegion } from './translate.ts';
 
 /** Live regions before everything is flushed (V8 crashes near 60k live modules: stay far below). */
 const MAX_LIVE_REGIONS = 2048;
@@ -355,7 +355,6 @@ export class Jit {
     return f;
   }
 
-  static readonly EXIT_FAULT = EXIT_FAULT;
 
   /** An instruction compiled code leaves to the interpreter: its own closure, with the exact count and EIP.
    *  `n`: instructions this region call retired before the instruction. */
@@ -439,18 +438,6 @@ export class Jit {
     } else wasmText = region.valid ? ';; binaryen is not loaded on the main thread (enable the JIT with profile: true for WASM text)'
       : ';; the region was invalidated (guest code changed or the cache was flushed): its WASM is gone';
     return { region: { ...region.profile, exits: { ...region.profile.exits } }, disassembly, wasmText };
-  }
-
-  /** Translate and validate a region of the given blocks without running it (tests). */
-  validate(blocks: Block[]): boolean {
-    const bn = this.mainBinaryen(), m = new bn.Module();
-    try {
-      prepareModule(bn, m);
-      translateRegion(bn, m, { blocks, ramSize: this.cpu.ramSize, paging: pagingOf(jitMode(this.cpu) || 1), helperBase: 0 }, 'run');
-      return m.validate() !== 0;
-    } finally {
-      m.dispose();
-    }
   }
 }
 

@@ -24,7 +24,8 @@ import {
   TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
 import { TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
-import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags, OP_LOGIC } from './flags-wasm.ts';
+import { OP_LOGIC } from '../src/cpu/flags.ts';
+import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
 
@@ -176,8 +177,6 @@ export class Tx {
       this.set(PC, target), m.br('dispatch'),
     ]);
   }
-  /** Is guest address `eip` the start of a block of this region? */
-  inRegion(eip: number): boolean { return this.targets.has(eip | 0); }
 
   // ---- memory fast path (flat segments, paging off: offset = linear = physical) ----
   /** Effective address of a 32-bit-addressed memory operand. */
