@@ -33,6 +33,8 @@ export class Region {
   valid = true;
   /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
   readonly missing = new Map<Block, number>();
+  /** EIPs of the instructions the region translated. */
+  readonly covers = new Set<number>();
   /** `key`: page * 4 + mode, how regions are looked up (a page may have one region per mode). */
   constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly profile: RegionProfile) {}
   /** Drop the region: its function (and so its WASM instance) is released for V8 to collect. */
@@ -41,6 +43,7 @@ export class Region {
     this.profile.invalidated = true;
     this.fn = DEAD_REGION;
     this.missing.clear();
+    this.covers.clear();
   }
 }
 
@@ -190,7 +193,10 @@ export class Jit {
     if (inv > 3 && block.hits < 256 * (inv - 3)) return null;
     const old = this.byPage.get(key);
     if (old !== undefined && old.valid) {
-      if (old.blocks.includes(block)) return old;
+      // A block whose instructions the region already has (one decoded where a run stopped, or a shorter
+      // view of a superblock) runs through the region's entries; entering it mid-segment the region
+      // returns at once and the interpreter runs the block.
+      if (old.blocks.includes(block) || block.ops.every((op) => old.covers.has(op.eip | 0))) return old;
       // A newly hot block of a translated page waits for company (the run loop asks again every 16
       // executions): retranslate once the page has gained half as many hot blocks again, or this one has
       // run ~500 times.
@@ -267,6 +273,7 @@ export class Jit {
       executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
     };
     const region = new Region(inst.exports.run as RegionFn, page, mode, key, sorted, profile);
+    for (const b of sorted) for (const op of b.ops) region.covers.add(op.eip | 0);
     for (let k = 0; k < out.helperAt.length; k++) {
       const [bi, j] = out.helperAt[k];
       this.helperOps.push(blocks[bi].ops[j]);

@@ -282,8 +282,12 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
   const indexInBlock = new Map<RegionOp, number>();
   const position = new Map<RegionOp, [number, number]>();
   const entries = new Set<number>();
+  // A block that starts inside another block at an instruction no branch leads to was decoded because a
+  // run stopped there (a budget or a memory exit): not an entry, or it would cut a loop into pieces.
+  const interior = new Set<number>();
+  for (const b of blocks) for (let j = 1; j < b.ops.length; j++) interior.add(b.ops[j].eip | 0);
   blocks.forEach((b, bi) => {
-    entries.add(b.start | 0);
+    if (!interior.has(b.start | 0)) entries.add(b.start | 0);
     b.ops.forEach((op, j) => {
       let o = byEip.get(op.eip | 0);
       if (o === undefined) { byEip.set(op.eip | 0, (o = op)); indexInBlock.set(op, j); position.set(op, [bi, j]); }
