@@ -193,10 +193,10 @@ export class Jit {
     if (inv > 3 && block.hits < 256 * (inv - 3)) return null;
     const old = this.byPage.get(key);
     if (old !== undefined && old.valid) {
-      // A block whose instructions the region already has (one decoded where a run stopped, or a shorter
-      // view of a superblock) runs through the region's entries; entering it mid-segment the region
-      // returns at once and the interpreter runs the block.
-      if (old.blocks.includes(block) || block.ops.every((op) => old.covers.has(op.eip | 0))) return old;
+      if (old.blocks.includes(block)) return old;
+      // A block whose instructions the region already has (one decoded where a run stopped mid-block) is
+      // not a reason to retranslate: it runs in the interpreter until it reaches one of the region's entries.
+      if (block.ops.every((op) => old.covers.has(op.eip | 0))) return null;
       // A newly hot block of a translated page waits for company (the run loop asks again every 16
       // executions): retranslate once the page has gained half as many hot blocks again, or this one has
       // run ~500 times.
@@ -263,7 +263,7 @@ export class Jit {
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.helperOps.length >= MAX_HELPER_OPS) this.flush();
     const helperBase = this.helperOps.length;
-    const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, helper: (idx: number, n: number) => this.helper(helperBase + idx, n) } });
+    const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, helper: (idx: number, n: number, bsCount: number, bsEip: number) => this.helper(helperBase + idx, n, bsCount, bsEip) } });
     ms += performance.now() - t0;
     const sorted = [...blocks].sort((a, b) => (a.start >>> 0) - (b.start >>> 0));
     const guestBytes = sorted.reduce((a, b) => a + (b.end - b.start), 0);
@@ -363,15 +363,21 @@ export class Jit {
   }
 
 
-  /** An instruction compiled code leaves to the interpreter: its own closure, with the exact count and EIP.
-   *  `n`: instructions this region call retired before the instruction. */
-  private helper(idx: number, n: number): number {
-    const op = this.helperOps[idx], cpu = this.cpu, s = cpu.s;
+  /**
+   * An instruction compiled code leaves to the interpreter: the closure of the interpreter block it would
+   * be running (the one that starts where compiled code last crossed a block boundary, `bsEip`, `bsCount`
+   * instructions into this call), with the count that block would see (I/O reads time as of the block's
+   * start; RDTSC adds the instruction's index in it). `n`: instructions retired before this one.
+   */
+  private helper(idx: number, n: number, bsCount: number, bsEip: number): number {
+    let op = this.helperOps[idx], last = this.helperLast[idx];
+    const cpu = this.cpu, s = cpu.s, dyn = n - bsCount;
     this.helperRegion[idx].profile.fallbacks++;
     this.stats.fallbacks++;
-    // As in the interpreter, the count excludes the instructions of the current interpreter block before
-    // this one (a closure adds its own index: RDTSC is exact within a block).
-    cpu.instructions = this.entryInstructions + n - this.helperIndex[idx];
+    const b = this.cache.blockAt(bsEip);
+    const same = b.cacheable && b.ops[dyn]?.eip === op.eip;
+    if (same) { op = b.ops[dyn]; last = dyn === b.ops.length - 1 || endsBlock(op.ins); }
+    cpu.instructions = this.entryInstructions + (same ? bsCount : n - this.helperIndex[idx]);
     s[EIP] = op.next;
     cpu.breakBlock = 0;
     try {
@@ -389,7 +395,7 @@ export class Jit {
     // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.
     if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || jitMode(cpu) !== this.entryMode) r = HELPER_EXIT;
     else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
-    if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= this.helperLast[idx] ? HELPER_EXIT : HELPER_IRQ;
+    if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= last ? HELPER_EXIT : HELPER_IRQ;
     return r;
   }
 

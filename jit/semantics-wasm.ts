@@ -318,7 +318,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
     const d = ins.operands[0];
     if (d?.kind !== 'rel' || ins.opsize !== 32 || (ins.prefixes & ~PREFIX_SEG) !== 0) return false;
     const n = tx.index + 1;
-    if (last) { tx.emit(tx.m.if(tx.condition(ins.cond), tx.goto(target(tx, d), n), tx.goto(tx.op.next, n))); tx.terminated = true; }
+    if (last) { tx.emit(tx.m.if(tx.condition(ins.cond), tx.goto(target(tx, d), n), tx.goto(tx.op.next, n, tx.endsInterpreterBlock))); tx.terminated = true; }
     else tx.emit(tx.m.if(tx.condition(ins.cond), tx.goto(target(tx, d), n)));
     return true;
   },

@@ -49,7 +49,13 @@ const COUNT = 17, REASON = 18, HRES = 19;
 export const ADDR = 20, T0 = 21, T1 = 22, T2 = 23, T3 = 24;
 /** Paging: the TLB slot's byte offset and its entry, while an access is translated. */
 const TLB_SLOT = 25, TLB_E = 26;
-const N_LOCALS = 27, N_PARAMS = 2;
+/**
+ * Where the interpreter would have started its current block (the last taken branch, a block end, or the
+ * region's entry), and the count there: a helper runs that block's own closure with the count the
+ * interpreter would have (I/O sees time as of the block start, RDTSC adds its index in the block).
+ */
+const BS_COUNT = 27, BS_EIP = 28;
+const N_LOCALS = 29, N_PARAMS = 2;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
@@ -106,6 +112,8 @@ export class Tx {
   selfStates: { known: KnownFlags | null; held: Tx['held'] }[] = [];
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
   terminated = false;
+  /** Does the interpreter's block end with the current instruction (a block ender, or its length/page limit)? */
+  endsInterpreterBlock = false;
 
   constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>, readonly paging = 0) {
     this.bn = bn; this.m = m; this.i32 = bn.i32;
@@ -153,11 +161,12 @@ export class Tx {
    * Continue at guest `target` after `retired` instructions of this block: a direct `br` to a later block
    * of the region, the dispatcher for an earlier one, an exit for code outside the region.
    */
-  goto(target: number, retired: number): Expr {
+  goto(target: number, retired: number, newBlock = true): Expr {
     const m = this.m;
     const t = this.targets.get(target | 0);
     const parts: Expr[] = [];
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
+    if (newBlock) parts.push(this.set(BS_COUNT, this.get(COUNT)), this.set(BS_EIP, this.c(target)));
     if (t === undefined) parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
     else if (t > this.blockIndex) parts.push(m.br(`b${t}`));
     else if (t === this.blockIndex) {
@@ -174,7 +183,7 @@ export class Tx {
     const m = this.m;
     return m.block(null, [
       this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))),
-      this.set(PC, target), m.br('dispatch'),
+      this.set(PC, target), this.set(BS_COUNT, this.get(COUNT)), this.set(BS_EIP, this.get(PC)), m.br('dispatch'),
     ]);
   }
 
@@ -344,7 +353,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     helperIndex.push(indexInBlock.get(op) ?? 0);
     fallback++;
     // The helper is told how many instructions retired before this one (the closure's RDTSC and time need it).
-    tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), m.i32.add(get(COUNT), c(index))], i32)), ...loadAll());
+    tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), m.i32.add(get(COUNT), c(index)), get(BS_COUNT), get(BS_EIP)], i32)), ...loadAll());
     tx.known = null;
     tx.held = null;
     tx.emit(m.if(get(HRES), m.block(null, [
@@ -355,7 +364,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
       m.if(m.i32.and(get(HRES), c(HELPER_EXIT)), tx.exitTo(m.i32.load(slot(EIP), 4, c(0)), index + 1, EXIT_HELPER_BREAK, true)),
       m.if(m.i32.and(get(HRES), c(HELPER_JUMP)), tx.gotoDynamic(m.i32.load(slot(EIP), 4, c(0)), index + 1)),
     ])));
-    if (last) tx.emit(tx.goto(op.next, index + 1));
+    if (last) tx.emit(tx.goto(op.next, index + 1, endsBlock(op.ins) || lastOfBlock.has(op)));
   };
 
   /** Translate segment b (index bi) into a fresh body, starting from what is known about the flags. */
@@ -373,6 +382,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
     for (let j = 0; j < n; j++) {
       const op = b.ops[j];
       tx.op = op; tx.index = j; tx.terminated = false;
+      tx.endsInterpreterBlock = lastOfBlock.has(op) || endsBlock(op.ins);
       const last = j === n - 1;
       const nat = NATIVE[op.ins.op];
       const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx['held'] = tx.held;
@@ -382,7 +392,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
         viaHelper(op, j, last);
         if (last) tx.terminated = true;
       }
-      if (last && !tx.terminated) tx.emit(tx.goto(op.next, n)); // falls through into the next segment, or leaves
+      if (last && !tx.terminated) tx.emit(tx.goto(op.next, n, tx.endsInterpreterBlock)); // falls through into the next segment, or leaves
     }
     return tx.body;
   };
@@ -423,6 +433,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const loopBody = m.block(null, [inner, ...code[blocks.length - 1]]);
   const fnBody = m.block(null, [
     ...loadAll(),
+    set(BS_EIP, get(PC)),
     m.block('out', [m.loop('dispatch', loopBody)]),
     ...storeAll(),
     m.i32.store(slot(EIP), 4, c(0), get(PC)),
@@ -440,6 +451,6 @@ export function prepareModule(bn: typeof binaryenT, m: Module): void {
   m.setFeatures(bn.Features.MVP | bn.Features.BulkMemory | bn.Features.SignExt);
   m.setMemory(1, 65536, null);
   m.addMemoryImport('0', 'env', 'memory');
-  m.addFunctionImport('helper', 'env', 'helper', bn.createType([bn.i32, bn.i32]), bn.i32);
+  m.addFunctionImport('helper', 'env', 'helper', bn.createType([bn.i32, bn.i32, bn.i32, bn.i32]), bn.i32);
   addConditionFunction(bn, m);
 }
