@@ -42,7 +42,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (status) => { process.exitCode = status; },
+  // Exit explicitly once stdout and stderr have drained: a natural exit would wait for the JIT's
+  // translation worker, which cannot stop in the middle of loading binaryen (~0.4 s for a short run).
+  (status) => { process.exitCode = status; process.stdout.write('', () => process.stderr.write('', () => process.exit(status))); },
   (e: unknown) => {
     const err = e as { code?: string; message?: string };
     if (e instanceof UsageError || e instanceof LoadError || err.code?.startsWith('ERR_PARSE_ARGS')) {
