@@ -295,6 +295,7 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
   // run stopped there (a budget or a memory exit): not an entry, or it would cut a loop into pieces.
   const interior = new Set<number>();
   for (const b of blocks) for (let j = 1; j < b.ops.length; j++) interior.add(b.ops[j].eip | 0);
+  const blockStarts = new Set(blocks.map((b) => b.start | 0));
   blocks.forEach((b, bi) => {
     if (!interior.has(b.start | 0)) entries.add(b.start | 0);
     b.ops.forEach((op, j) => {
@@ -320,6 +321,17 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
     cur!.ops.push(op);
     prev = op;
   }
+  // An interior block start can still be reached by a computed jump (a bytecode handler after a Jcc, a
+  // resumed run): it gets its own copy of the rest of its segment as an entry, and the segment itself
+  // stays whole (so a loop through that point is still one segment).
+  const starts = new Set(segments.map((g) => g.start));
+  for (const g of [...segments]) {
+    g.ops.forEach((op, k) => {
+      const e = op.eip | 0;
+      if (k > 0 && interior.has(e) && blockStarts.has(e) && !starts.has(e)) { segments.push({ start: e, ops: g.ops.slice(k) }); starts.add(e); }
+    });
+  }
+  segments.sort((x, y) => (x.start >>> 0) - (y.start >>> 0));
   return { segments, lastOfBlock, indexInBlock, position };
 }
 
@@ -443,7 +455,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
   m.addFunction(name, bn.createType([i32, i32]), i32, vars, fnBody);
   m.addFunctionExport(name, name);
-  return { helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, instructions: blocks.reduce((k, b) => k + b.ops.length, 0) };
+  return { helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, instructions: new Set(blocks.flatMap((b) => b.ops.map((o) => o.eip))).size };
 }
 
 /** Module-level pieces every region module needs: memory and helper imports, `$cond`. */
