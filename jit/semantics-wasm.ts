@@ -5,10 +5,11 @@
 // record (flags.ts) slot for slot. Memory operands take the fast path of Tx.guard/load/store: plain RAM
 // inline, anything else exits before the instruction and the interpreter runs it.
 import type { Instruction, MemOperand, Operand } from '../src/decoder/instruction.ts';
-import { DS, ES, PREFIX_OPSIZE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
+import { DS, ES, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
-import { AF, ARITH_FLAGS, CF, EAX, EDX, ESP, OF, PF, SF, ZF } from '../src/cpu/state.ts';
-import { ADDR, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
+import { AF, ARITH_FLAGS, CF, DF, EAX, ECX, EDI, EDX, ESI, ESP, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, ZF } from '../src/cpu/state.ts';
+import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
+import { ADDR, EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
 
 type Expr = number;
 /** Translate `ins` into tx.body; `last` when it is its block's last instruction. False: not handled. */
@@ -168,6 +169,69 @@ function rotate(left: boolean): NativeEmitter {
   };
 }
 
+/**
+ * REP MOVS / REP STOS (32-bit addressing, paging off) as one memory.copy / a store loop when, as in
+ * string.ts's fast paths, DF = 0, both ranges are plain RAM, no page of the destination holds code, and a
+ * forward MOVS does not start inside its own source (element-by-element copying would then replicate,
+ * memmove not). At most REP_CHUNK elements per execution, as the interpreter: if ECX is not exhausted the
+ * instruction retires, EIP stays on it and compiled code leaves (the run loop looks around, then runs it
+ * again). Any other case runs the interpreter's closure.
+ */
+function repString(kind: 'movs' | 'stos'): NativeEmitter {
+  return (tx, ins) => {
+    if (tx.paging !== 0 || ins.adsize !== 32 || !(ins.prefixes & (PREFIX_REP | PREFIX_REPNE))) return false;
+    if ((ins.prefixes & ~(PREFIX_REP | PREFIX_REPNE | PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
+    if (kind === 'movs' && ins.segOverride >= 0 && ins.segOverride !== DS && ins.segOverride !== ES && ins.segOverride !== SS) return false;
+    const i = m_(tx), m = tx.m, size = ins.size, k = (v: number): Expr => tx.c(v);
+    const ecx = tx.regLocal(ECX), esi = tx.regLocal(ESI), edi = tx.regLocal(EDI);
+    const g = (l: number): Expr => tx.get(l);
+    const ram = tx.ramSize, pf = tx.label('pf'), loop = tx.label('stos');
+    // T0 = elements this execution, T1 = bytes.
+    const count = m.if(i.gt_u(g(ecx), k(REP_CHUNK)), k(REP_CHUNK), g(ecx));
+    const setup = [tx.set(T0, count), tx.set(T1, size === 1 ? g(T0) : i.shl(g(T0), k(size === 2 ? 1 : 2)))];
+    let ok = i.and(i.eqz(i.and(g(LF.efl), k(DF))), i.le_u(g(edi), i.sub(k(ram), g(T1))));
+    if (kind === 'movs') {
+      ok = i.and(ok, i.le_u(g(esi), i.sub(k(ram), g(T1))));
+      // not (di > si && di < si + bytes)
+      ok = i.and(ok, i.eqz(i.and(i.gt_u(g(edi), g(esi)), i.lt_u(g(edi), i.add(g(esi), g(T1))))));
+    }
+    // No page of [edi, edi + bytes) may hold code: T2 walks the pages, T3 is the last one, ADDR the verdict.
+    const pages = m.block(null, [
+      tx.set(ADDR, ok),
+      m.if(g(ADDR), m.block(null, [
+        tx.set(T2, i.shr_u(g(edi), k(PAGE_SHIFT))),
+        tx.set(T3, i.shr_u(i.add(g(edi), i.sub(g(T1), k(1))), k(PAGE_SHIFT))),
+        m.loop(pf, m.block(null, [
+          m.if(i.load8_u(PAGE_FLAGS_OFFSET, 1, g(T2)), tx.set(ADDR, k(0)),
+            m.block(null, [tx.set(T2, i.add(g(T2), k(1))), m.br(pf, i.le_u(g(T2), g(T3)))])),
+        ])),
+      ])),
+    ]);
+    let work: Expr[];
+    if (kind === 'movs') {
+      work = [m.memory.copy(i.add(g(edi), k(RAM_OFFSET)), i.add(g(esi), k(RAM_OFFSET)), g(T1)), tx.set(esi, i.add(g(esi), g(T1)))];
+    } else if (size === 1) {
+      work = [m.memory.fill(i.add(g(edi), k(RAM_OFFSET)), tx.reg(EAX, 1), g(T1))];
+    } else {
+      // T2 = next store address, T3 = end.
+      const st = size === 2 ? i.store16(RAM_OFFSET, 1, g(T2), g(tx.regLocal(EAX))) : i.store(RAM_OFFSET, 1, g(T2), g(tx.regLocal(EAX)));
+      work = [tx.set(T2, g(edi)), tx.set(T3, i.add(g(edi), g(T1))),
+        m.loop(loop, m.block(null, [st, tx.set(T2, i.add(g(T2), k(size))), m.br(loop, i.lt_u(g(T2), g(T3)))]))];
+    }
+    const fast = m.block(null, [
+      ...work,
+      tx.set(edi, i.add(g(edi), g(T1))),
+      tx.set(ecx, i.sub(g(ecx), g(T0))),
+      // Not done after REP_CHUNK elements: retired, and run again from the top by the run loop.
+      m.if(g(ecx), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)),
+    ]);
+    const slow = tx.helperCode();
+    tx.emit(m.if(g(ecx), m.block(null, [...setup, pages, m.if(g(ADDR), fast, m.block(null, slow))])));
+    tx.known = null; tx.held = null; // the slow path reloaded the record from the state block
+    return true;
+  };
+}
+
 const target = (tx: Tx, o: Operand): number => (tx.op.next + (o as { disp: number }).disp) | 0;
 
 /** Push local `v` (32-bit): guard the new stack slot, store, then ESP. */
@@ -262,6 +326,8 @@ export const NATIVE: Record<string, NativeEmitter> = {
   SAL: shift('shl'),
   SHR: shift('shr'),
   SAR: shift('sar'),
+  MOVS: repString('movs'),
+  STOS: repString('stos'),
   ROL: rotate(true),
   ROR: rotate(false),
   IMUL: (tx, ins) => {

@@ -114,6 +114,11 @@ export class Tx {
   terminated = false;
   /** Does the interpreter's block end with the current instruction (a block ender, or its length/page limit)? */
   endsInterpreterBlock = false;
+  private labels = 0;
+  /** A label name unique in the function (emitters' own loops; a peeled segment is translated twice). */
+  label(prefix: string): string { return `${prefix}${this.labels++}`; }
+  /** The current instruction through the interpreter's closure (helper call, exits included), as code. */
+  helperCode: () => Expr[] = () => [];
 
   constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>, readonly paging = 0) {
     this.bn = bn; this.m = m; this.i32 = bn.i32;
@@ -397,6 +402,15 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
       tx.endsInterpreterBlock = lastOfBlock.has(op) || endsBlock(op.ins);
       const last = j === n - 1;
       const nat = NATIVE[op.ins.op];
+      // For a native form with a rare case of its own: this instruction through the helper, as code.
+      tx.helperCode = (): Expr[] => {
+        const saved = tx.body;
+        tx.body = [];
+        viaHelper(op, j, false);
+        const code = tx.body;
+        tx.body = saved;
+        return code;
+      };
       const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx['held'] = tx.held;
       if (nat !== undefined && nat(tx, op.ins, last)) native++;
       else {
