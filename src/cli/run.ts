@@ -21,7 +21,9 @@ ROM kinds:
   BIOS-style image (mapped at 0xF0000 and below 4 GiB)      --bios
 
 options:
-  --engine interp|jit       execution engine (default interp; jit compiles hot blocks to WASM)
+  --engine interp|jit       execution engine (default interp; jit translates hot code to WASM on a
+                            worker thread while the interpreter runs: X86JIT_JIT_THRESHOLD (default 50)
+                            executions per block first, X86JIT_JIT_BACKGROUND=0 to translate inline)
   --mem SIZE                guest RAM, e.g. 64M, 1G (default 128M)
   --max-instructions N      stop after N instructions
   --timeout SECONDS         stop after this much wall time
