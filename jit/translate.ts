@@ -1,16 +1,19 @@
 // Region translator: the hot decoded blocks of one guest page → one WebAssembly function
-// `run(pc: i32, budget: i32) -> i32` (instructions retired). Shape (a "switch" dispatcher):
+// `run(pc: i32, budget: i32) -> i32` (instructions retired). The blocks are first cut into segments
+// (segmentsOf: each instruction once, one entry each). Shape (a "switch" dispatcher over the segments):
 //
 //   block $out
 //     loop $dispatch
-//       block $bK-1 … block $b0  br_table[pc - base] … end  code(b0)  end  code(b1) … code(bK-1)
+//       block $bK-1 … block $b0  br_table[pc - base] … end  code(s0)  end  code(s1) … code(sK-1)
 //     end
 //   end   → epilogue: registers, lazy flags, EIP back to the CPU-state block; return the count
 //
-// Blocks are sorted by address, so a forward branch to a block of the region is a plain `br` out of the
-// nested blocks (it lands on the target's code); a backward branch (a guest loop) and any computed target
-// (RET, JMP [mem]) set pc and go round $dispatch. Each block starts with the budget check
-// (count + its length ≤ budget), so a loop runs inside WASM until the slice ends, and the count is exact.
+// Segments are sorted by address, so a forward branch to a segment of the region is a plain `br` out of
+// the nested blocks (it lands on the target's code); a segment that branches to its own start is a WASM
+// loop (peeled once, so the loop body knows the flags its own end leaves); other backward branches and
+// computed targets (RET, JMP [mem], entry from the run loop) set pc and go round $dispatch. Each segment
+// starts with the budget check (count + its length ≤ budget), so a loop runs inside WASM until the slice
+// ends, and the count is exact.
 //
 // Registers EAX..EDI and the lazy-flag record live in locals for the whole call. An instruction with a
 // native translation (semantics-wasm.ts) runs inline; any other one calls the interpreter's own closure
