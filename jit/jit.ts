@@ -1,9 +1,11 @@
-// The JIT engine: owns binaryen (loaded lazily, off the interpreter's start-up path), forms regions — the
-// hot decoded blocks of one guest-physical page — translates each into one WASM module (translate.ts),
-// instantiates it against the VM's WebAssembly.Memory, and runs it for the interpreter's loop. Regions
-// are keyed by physical page and assume the mode they were compiled for (flat 32-bit protected mode,
-// paging off: checked on every entry). A code write that drops one of a region's blocks drops the region;
-// the live count is bounded (a full flush past MAX_LIVE_REGIONS, as QEMU flushes a full code buffer).
+// The JIT engine: forms regions — the hot decoded blocks of one guest-physical page — has them translated
+// into one WASM module each (translate.ts; on the translation worker, worker.ts, or here when
+// translating synchronously), instantiates them against the VM's WebAssembly.Memory, and runs them for
+// the interpreter's loop; helper calls run the interpreter's closures for what compiled code leaves to it.
+// Regions are keyed by physical page and the mode they were compiled for (jitMode: flat segments, paging
+// off / supervisor / user), checked on every entry. A code write that drops one of a region's blocks
+// drops the region; the live count is bounded (a full flush past MAX_LIVE_REGIONS, as QEMU flushes a
+// full code buffer).
 import type binaryenT from 'binaryen';
 import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.ts';
 import { BREAK_EIP_SET, BREAK_JUMP, type Cpu } from '../src/cpu/cpu.ts';
