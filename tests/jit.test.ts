@@ -123,3 +123,20 @@ describe('REP MOVS/STOS in compiled code', () => {
     if (inline) expect(a.fallbacks).toBe(1); else expect(a.fallbacks).toBeGreaterThan(1);
   });
 });
+
+// A guest that loops for ever inside compiled code still stops at --timeout (compiled code runs whole
+// slices, so the check must not depend on the run loop's per-block clock).
+describe('limits under the JIT', () => {
+  it('a compiled `jmp $` stops at the timeout', async () => {
+    const vm = createVM({ memory: 4 << 20 });
+    await vm.enableJit({ threshold: 0 });
+    loadRaw(vm, Uint8Array.of(0xeb, 0xfe), { load: 0x100000, entry: 0x100000 });
+    const t0 = performance.now();
+    const exit = vm.run({ timeout: 0.5 });
+    const s = (performance.now() - t0) / 1000;
+    expect(exit.reason).toBe('timeout');
+    expect(s).toBeGreaterThanOrEqual(0.5);
+    expect(s).toBeLessThan(5);
+    expect(vm.jitStats()!.instructions).toBeGreaterThan(1_000_000);
+  });
+});

@@ -322,7 +322,9 @@ export class VM {
         if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
         if (stop === 'interrupt') { this.injectInterrupt(); continue; }
         if (stop === 'until') return this.exit('until', 'reached the requested address');
-        if (stop === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
+        // Also between slices: compiled code runs a whole slice in one call, so the run loop's own clock
+        // check (every 1024 blocks) may never come round in a tight loop.
+        if (stop === 'timeout' || performance.now() > deadline) return this.exit('timeout', `timed out after ${opts.timeout} s`);
         if (this.yieldRequested) { this.yieldRequested = false; cpu.breakBlock = 0; continue; }
         if (cpu.halted) {
           const t0 = cpu.exits.enter();
