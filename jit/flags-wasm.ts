@@ -3,7 +3,7 @@
 // wrote the record (same block, so op and size are compile-time constants) a flag or a condition is a few
 // inline operations — CMP + Jcc is one comparison; otherwise `$cond` evaluates it from the record.
 import type binaryenT from 'binaryen';
-import { OP_ADD, OP_LOGIC, OP_SUB } from '../src/cpu/flags.ts';
+import { OP_ADD, OP_LOGIC, OP_SUB, sizeMask, topShift } from '../src/cpu/flags.ts';
 import { CF, OF, PF, SF, ZF } from '../src/cpu/state.ts';
 
 type Module = binaryenT.Module;
@@ -22,8 +22,6 @@ export interface KnownFlags {
 /** Local indices of the record (the translator owns the numbering). */
 export interface FlagLocals { op: number; dst: number; src: number; res: number; size: number; mask: number; efl: number }
 
-const topShift = (size: number): number => size * 8 - 1;
-const sizeMask = (size: number): number => (size === 4 ? -1 : (1 << (size * 8)) - 1);
 
 export class FlagsWasm {
   constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number) {}

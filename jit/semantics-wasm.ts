@@ -9,13 +9,13 @@ import { DS, ES, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from 
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
 import { AF, ARITH_FLAGS, CF, DF, EAX, ECX, EDI, EDX, ESI, ESP, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
+import { maskOf } from '../src/cpu/operands.ts';
 import { ADDR, EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
 
 type Expr = number;
 /** Translate `ins` into tx.body; `last` when it is its block's last instruction. False: not handled. */
 export type NativeEmitter = (tx: Tx, ins: Instruction, last: boolean) => boolean;
 
-const maskOf = (size: number): number => (size === 4 ? -1 : size === 2 ? 0xffff : 0xff);
 
 /** Prefixes the native forms accept: operand size and a DS/ES/SS override (flat segments). */
 function plain(ins: Instruction): boolean {

@@ -39,8 +39,9 @@ export function setResultFlags(s: Int32Array, res: number, size: number, flags: 
   s[LAZY_MASK] = SF | ZF | PF;
 }
 
-const topShift = (size: number): number => size * 8 - 1;
-const sizeMask = (size: number): number => (size === 4 ? -1 : (1 << (size * 8)) - 1);
+/** Bit number of the sign bit, and the value mask, of an operand of `size` bytes. */
+export const topShift = (size: number): number => size * 8 - 1;
+export const sizeMask = (size: number): number => (size === 4 ? -1 : (1 << (size * 8)) - 1);
 
 export function getCF(s: Int32Array): number {
   if (!(s[LAZY_MASK] & CF)) return s[EFLAGS] & CF;
