@@ -17,6 +17,9 @@ export interface TranslateJob {
   /** 0: paging off; 1/2: paging on for supervisor/user accesses (RegionInput.paging). */
   paging: number;
   helperBase: number;
+  /** For the worker's disk cache (region-cache.ts): the guest page's bytes and the next page's first 16, and the linear page. */
+  pageBytes?: Uint8Array;
+  linPage?: number;
 }
 
 export interface CompiledRegionData extends RegionOutput {

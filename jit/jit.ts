@@ -11,7 +11,7 @@ import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.
 import { BREAK_EIP_SET, BREAK_JUMP, type Cpu } from '../src/cpu/cpu.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
-import { CODE32, CPL, EFLAGS, EIP, PAGE_SHIFT, STACK32 } from '../src/cpu/state.ts';
+import { CODE32, CPL, EFLAGS, EIP, PAGE_SHIFT, PAGE_SIZE, STACK32 } from '../src/cpu/state.ts';
 import { DS, ES, SS } from '../src/decoder/instruction.ts';
 import { formatIntel } from '../src/decoder/format-intel.ts';
 import { emptyExits, JIT_EXIT_REASONS, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from './stats.ts';
@@ -75,13 +75,17 @@ interface TranslationWorker {
   receive: (port: MessagePort) => { message: unknown } | undefined;
 }
 
-interface WorkerResult extends Partial<CompiledRegionData> { id: number; ok: boolean; error?: string; module?: WebAssembly.Module }
+interface WorkerResult extends Partial<CompiledRegionData> {
+  id: number; ok: boolean; error?: string; module?: WebAssembly.Module;
+  /** Loaded from the disk cache; the blocks translated when they are not the job's own. */
+  cached?: boolean; blocks?: { start: number; eips: number[] }[];
+}
 
 /** The process's translation worker: started once, shared by every VM's JIT (each on its own port). */
-let sharedWorker: Promise<{ connect: () => TranslationWorker; ready: Promise<boolean> } | null> | null = null;
+let sharedWorker: Promise<{ connect: () => TranslationWorker; ready: Promise<boolean>; load: () => void } | null> | null = null;
 
 /** Start dist/jit-worker.js (next to this bundle) once, or null where there is none (sources, browsers). */
-function translationWorker(): Promise<{ connect: () => TranslationWorker; ready: Promise<boolean> } | null> {
+function translationWorker(): Promise<{ connect: () => TranslationWorker; ready: Promise<boolean>; load: () => void } | null> {
   sharedWorker ??= (async () => {
     try {
       const url = new URL('./jit-worker.js', import.meta.url);
@@ -95,13 +99,15 @@ function translationWorker(): Promise<{ connect: () => TranslationWorker; ready:
         // A dead worker only means no more regions: the interpreter runs everything.
         worker.once('error', () => resolve(false));
       });
+      // binaryen loads on the worker's first translation the disk cache does not have; jitReady() asks now.
+      const load = (): void => worker.postMessage({ load: true });
       const connect = (): TranslationWorker => {
         const { port1, port2 } = new wt.MessageChannel();
         worker.postMessage({ port: port2 }, [port2]);
         port1.unref();
         return { port: port1, receive: wt.receiveMessageOnPort };
       };
-      return { connect, ready };
+      return { connect, ready, load };
     } catch {
       return null;
     }
@@ -112,13 +118,15 @@ function translationWorker(): Promise<{ connect: () => TranslationWorker; ready:
 /** Resolves when the translation worker has loaded binaryen (true), or cannot (false: no worker). */
 export async function translationWorkerReady(): Promise<boolean> {
   const w = await translationWorker();
-  return w === null ? false : w.ready;
+  if (w === null) return false;
+  w.load();
+  return w.ready;
 }
 
 export class Jit {
   private readonly stats: JitStats = {
     compiled: 0, live: 0, refused: 0, translatedInstructions: 0, guestBytes: 0, wasmBytes: 0, translateMs: 0, calls: 0,
-    instructions: 0, cacheHits: 0, cacheMisses: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, exits: emptyExits(),
+    instructions: 0, cacheHits: 0, cacheMisses: 0, diskHits: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, exits: emptyExits(),
   };
   private readonly regions: Region[] = [];
   private readonly byPage = new Map<number, Region>();
@@ -307,6 +315,14 @@ export class Jit {
     this.jobs.set(id, { page, mode, blocks, entry });
     this.pendingKeys.add(page * 4 + mode);
     const job: TranslateJob = { id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 };
+    if (mode === 1) {
+      // For the worker's disk cache: the code the region is made of (the page, and the start of the next
+      // where a block's last instruction may end). Only with paging off: extra blocks from the cache are
+      // decoded here on install, which under paging would walk page tables.
+      const at = page << PAGE_SHIFT;
+      job.pageBytes = this.cpu.mem.readBytes(at, Math.min(PAGE_SIZE + 16, this.cpu.ramSize - at));
+      job.linPage = page;
+    }
     this.worker!.port.postMessage(job);
   }
 
@@ -325,8 +341,26 @@ export class Jit {
       this.pendingKeys.delete(job.page * 4 + job.mode);
       // Guest code may have changed (or the mode) while the worker translated: then the result is stale.
       if (!r.ok || !job.blocks.every((b) => b.valid) || this.invalidatedSince(job.page, r.id)) continue;
-      this.install(job.page, job.mode, job.blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!);
+      const blocks = r.blocks === undefined ? job.blocks : this.blocksFor(r.blocks, job);
+      if (blocks === null) continue;
+      if (r.cached) this.stats.diskHits++;
+      this.install(job.page, job.mode, blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!);
     }
+  }
+
+  /**
+   * The decoded blocks a translation from the disk cache was made of: the job's own, and the others
+   * decoded now (the same page bytes give the same blocks; any that do not match reject the result).
+   */
+  private blocksFor(wire: { start: number; eips: number[] }[], job: { mode: number; blocks: Block[]; page: number }): Block[] | null {
+    const own = new Map(job.blocks.map((b) => [b.start, b]));
+    const out: Block[] = [];
+    for (const w of wire) {
+      const b = own.get(w.start) ?? this.cache.blockAt(w.start);
+      if (!this.eligible(b, job.mode, job.page) || b.phys >>> PAGE_SHIFT !== job.page || b.ops.length !== w.eips.length || b.ops.some((o, k) => o.eip !== w.eips[k])) return null;
+      out.push(b);
+    }
+    return out;
   }
 
   /** Code writes dropped blocks of `page` after job `id` was posted (its translation is stale). */

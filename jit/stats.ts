@@ -57,6 +57,8 @@ export interface JitStats {
   /** Entries into compiled code (the run loop found a live region for the block) / translations they needed. */
   cacheHits: number;
   cacheMisses: number;
+  /** Regions the translation worker loaded from its disk cache instead of translating (region-cache.ts). */
+  diskHits: number;
   /** Regions dropped because guest code changed, wholesale flushes (live-module bound, reset), and regions
    *  evicted by a bigger retranslation of their page. */
   invalidations: number;

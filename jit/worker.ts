@@ -1,11 +1,16 @@
-// The JIT's translation thread: binaryen lives here, so loading it (~350 ms) and translating regions
+// The JIT's translation thread: binaryen lives here, so loading it (~0.3 s) and translating regions
 // (milliseconds each) never stall a vCPU, which keeps interpreting until the compiled region arrives
 // (v86 likewise compiles off the hot path). One worker serves every VM of the process: each JIT connects
 // its own MessagePort, which its synchronous run loop polls with receiveMessageOnPort between blocks.
-// Jobs and results are plain data; the result carries the compiled WebAssembly.Module. Bundled as
-// dist/jit-worker.js.
+// Jobs and results are plain data; the result carries the compiled WebAssembly.Module. Translations are
+// kept on disk (region-cache.ts): a region translated in an earlier run is loaded, without binaryen.
+// Bundled as dist/jit-worker.js.
 import { type MessagePort, parentPort } from 'node:worker_threads';
-import { compileRegion, type TranslateJob } from './compile.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type CompiledRegionData, compileRegion, type TranslateJob } from './compile.ts';
+import { RegionCache } from './region-cache.ts';
 import { decodeBytes } from '../src/decoder/decode.ts';
 import type { RegionBlock } from './translate.ts';
 
@@ -26,21 +31,51 @@ function warmUpJob(): TranslateJob {
   return { id: 0, blocks, ramSize: 16 << 20, paging: 1, helperBase: 0 };
 }
 
-const binaryen = import('binaryen').then((m) => {
-  const bn = m.default;
-  // Warm binaryen's own code (V8 compiles it lazily) on a small synthetic region before reporting ready,
-  // so the first real translation is not several times slower than the rest.
-  for (let k = 0; k < 3; k++) compileRegion(bn, warmUpJob());
-  return bn;
-});
-binaryen.then(() => parentPort!.postMessage({ ready: true }), (e: Error) => parentPort!.postMessage({ ready: false, error: e.message }));
+/** binaryen, loaded on the first translation that the cache does not have (or when a JIT asks to be ready). */
+let binaryen: Promise<typeof import('binaryen').default> | null = null;
+function loadBinaryen(): Promise<typeof import('binaryen').default> {
+  if (binaryen === null) {
+    binaryen = import('binaryen').then((m) => {
+      const bn = m.default;
+      // Warm binaryen's own code (V8 compiles it lazily) on a small synthetic region before reporting
+      // ready, so the first real translation is not several times slower than the rest.
+      for (let k = 0; k < 3; k++) compileRegion(bn, warmUpJob());
+      return bn;
+    });
+    binaryen.then(() => parentPort!.postMessage({ ready: true }), (e: Error) => parentPort!.postMessage({ ready: false, error: e.message }));
+  }
+  return binaryen;
+}
 
-parentPort!.on('message', (msg: { port: MessagePort }) => {
-  const port = msg.port;
+/** The persistent cache; its version is this bundle's own text, so a changed translator misses. */
+const cache = RegionCache.fromEnv(createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex'));
+
+/** A job's translation: from the cache when an entry covers its blocks, else translated (with the entry's blocks). */
+async function translate(job: TranslateJob): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
+  const key = cache?.key(job);
+  const entry = key !== undefined ? cache!.get(key) : null;
+  if (entry !== null) {
+    const have = new Set(entry.blocks.map((b) => b.start));
+    if (job.blocks.every((b) => have.has(b.start))) return { data: entry.data, blocks: entry.blocks, cached: true };
+  }
+  let blocks = job.blocks;
+  if (entry !== null) {
+    const mine = new Set(job.blocks.map((b) => b.start));
+    blocks = [...job.blocks, ...entry.blocks.filter((b) => !mine.has(b.start))];
+  }
+  const data = compileRegion(await loadBinaryen(), { ...job, blocks });
+  if (key !== undefined) cache!.put(key, { blocks, data });
+  return { data, blocks, cached: false };
+}
+
+parentPort!.on('message', (msg: { port?: MessagePort; load?: boolean }) => {
+  if (msg.load) { void loadBinaryen(); return; }
+  const port = msg.port!;
   port.on('message', async (job: TranslateJob) => {
     try {
-      const r = compileRegion(await binaryen, job);
-      port.postMessage({ id: job.id, ok: true, ...r, module: new WebAssembly.Module(r.binary as Uint8Array<ArrayBuffer>) });
+      const { data, blocks, cached } = await translate(job);
+      // The blocks go back only when they are not the job's own (the main thread decodes the others).
+      port.postMessage({ id: job.id, ok: true, ...data, cached, blocks: blocks === job.blocks ? undefined : blocks.map((b) => ({ start: b.start, eips: b.ops.map((o) => o.eip) })), module: new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>) });
     } catch (e) {
       port.postMessage({ id: job.id, ok: false, error: (e as Error).message });
     }

@@ -3,7 +3,9 @@
 // exactly as many instructions as under the interpreter. The ROMs with hot loops must actually have
 // compiled blocks, so a JIT that compiles nothing cannot pass.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -138,5 +140,34 @@ describe('limits under the JIT', () => {
     expect(s).toBeGreaterThanOrEqual(0.5);
     expect(s).toBeLessThan(5);
     expect(vm.jitStats()!.instructions).toBeGreaterThan(1_000_000);
+  });
+});
+
+// The translation worker's disk cache: a second process running the same ROM installs its regions from
+// the cache (no translation), with the same output and count; a damaged entry is translated again.
+describe('translation cache across processes', () => {
+  const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
+  const run = (dir: string) => spawnSync(process.execPath, [CLI, 'run', join(DIR, 'wl-sieve.elf'), '--engine', 'jit', '--stats', '--cmdline', 'wl-sieve.elf repeat=32'], {
+    encoding: 'latin1', env: { ...process.env, X86JIT_JIT_CACHE: dir },
+  });
+  const fromDisk = (stderr: string): number => Number(/(\d+) regions from the disk cache/.exec(stderr)?.[1] ?? -1);
+  const count = (stderr: string): string => /x86jit: (\d+) instructions/.exec(stderr)?.[1] ?? 'none';
+  it('a second run loads its regions from the cache; a damaged entry is ignored', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86jit-cache-'));
+    try {
+      const cold = run(dir), warm = run(dir);
+      expect([cold.status, warm.status]).toEqual([1, 1]);
+      expect(warm.stdout).toBe(cold.stdout);
+      expect(count(warm.stderr)).toBe(count(cold.stderr));
+      expect(fromDisk(cold.stderr)).toBe(0);
+      expect(fromDisk(warm.stderr)).toBeGreaterThan(0);
+      for (const f of readdirSync(dir)) writeFileSync(join(dir, f), 'not a region');
+      const damaged = run(dir);
+      expect(damaged.status).toBe(1);
+      expect(damaged.stdout).toBe(cold.stdout);
+      expect(fromDisk(damaged.stderr)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -78,6 +78,7 @@ export function formatTotals(t: JitStats, guestInstructions: number): string[] {
     ['translate time', `${ms(t.translateMs)} ms${t.compiled > 0 ? ` (${(t.translateMs / t.compiled).toFixed(3)} ms per region)` : ''}`],
     ['calls', String(t.calls)],
     ['cache', `${t.cacheHits} hits, ${t.cacheMisses} misses (${pct(t.cacheHits, t.cacheHits + t.cacheMisses)} hits)`],
+    ['disk cache', `${t.diskHits} of ${t.compiled} regions loaded from the translation cache`],
     ['invalidations', String(t.invalidations)],
     ['flushes', String(t.flushes)],
     ['evictions', String(t.evictions)],
@@ -136,7 +137,7 @@ export function formatJitTotals(t: JitStats, guestInstructions: number): string[
     `${t.compiled} regions (${t.live} live, ${t.refused} blocks refused), ${t.translatedInstructions} instructions translated, ` +
       `${t.wasmBytes} bytes of WASM, ${ms(t.translateMs)} ms translating`,
     `${t.calls} calls ran ${t.instructions} instructions in compiled code (${pct(t.instructions, guestInstructions)}); ` +
-      `${t.cacheHits} cache hits, ${t.cacheMisses} misses; ${t.invalidations} invalidations, ${t.fallbacks} fallbacks`,
+      `${t.cacheHits} cache hits, ${t.cacheMisses} misses, ${t.diskHits} regions from the disk cache; ${t.invalidations} invalidations, ${t.fallbacks} fallbacks`,
     `exits: ${formatExits(t.exits)}`,
   ];
 }
