@@ -23,7 +23,8 @@ ROM kinds:
 options:
   --engine interp|jit       execution engine (default interp; jit translates hot code to WASM on a
                             worker thread while the interpreter runs: X86JIT_JIT_THRESHOLD (default 50)
-                            executions per block first, X86JIT_JIT_BACKGROUND=0 to translate inline)
+                            executions per block first, X86JIT_JIT_BACKGROUND=0 to translate inline;
+                            translations are kept in X86JIT_JIT_CACHE, default ~/.cache/x86jit, or off)
   --mem SIZE                guest RAM, e.g. 64M, 1G (default 128M)
   --max-instructions N      stop after N instructions
   --timeout SECONDS         stop after this much wall time
