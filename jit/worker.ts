@@ -51,9 +51,9 @@ function loadBinaryen(): Promise<typeof import('binaryen').default> {
 const cache = RegionCache.fromEnv(createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex'));
 
 /** A job's translation: from the cache when an entry covers its blocks, else translated (with the entry's blocks). */
-async function translate(job: TranslateJob): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
+async function translate(job: TranslateJob, ignoreCache = false): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
   const key = cache?.key(job);
-  const entry = key !== undefined ? cache!.get(key) : null;
+  const entry = key !== undefined && !ignoreCache ? cache!.get(key) : null;
   if (entry !== null) {
     const have = new Set(entry.blocks.map((b) => b.start));
     if (job.blocks.every((b) => have.has(b.start))) return { data: entry.data, blocks: entry.blocks, cached: true };
@@ -73,9 +73,18 @@ parentPort!.on('message', (msg: { port?: MessagePort; load?: boolean }) => {
   const port = msg.port!;
   port.on('message', async (job: TranslateJob) => {
     try {
-      const { data, blocks, cached } = await translate(job);
+      let { data, blocks, cached } = await translate(job);
+      let module: WebAssembly.Module;
+      try {
+        module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        if (!cached) throw e;
+        // A cache entry whose binary does not compile (damaged on disk): translate afresh, and replace it.
+        ({ data, blocks, cached } = await translate(job, true));
+        module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
+      }
       // The blocks go back only when they are not the job's own (the main thread decodes the others).
-      port.postMessage({ id: job.id, ok: true, ...data, cached, blocks: blocks === job.blocks ? undefined : blocks.map((b) => ({ start: b.start, eips: b.ops.map((o) => o.eip) })), module: new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>) });
+      port.postMessage({ id: job.id, ok: true, ...data, cached, blocks: blocks === job.blocks ? undefined : blocks.map((b) => ({ start: b.start, eips: b.ops.map((o) => o.eip) })), module });
     } catch (e) {
       port.postMessage({ id: job.id, ok: false, error: (e as Error).message });
     }

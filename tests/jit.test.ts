@@ -161,6 +161,16 @@ describe('translation cache across processes', () => {
       expect(count(warm.stderr)).toBe(count(cold.stderr));
       expect(fromDisk(cold.stderr)).toBe(0);
       expect(fromDisk(warm.stderr)).toBeGreaterThan(0);
+      // An entry whose header reads but whose WASM does not compile, then one that does not even parse.
+      for (const f of readdirSync(dir)) {
+        const buf = readFileSync(join(dir, f));
+        buf.fill(0xff, 4 + buf.readUInt32LE(0));
+        writeFileSync(join(dir, f), buf);
+      }
+      const badWasm = run(dir);
+      expect(badWasm.status).toBe(1);
+      expect(badWasm.stdout).toBe(cold.stdout);
+      expect(fromDisk(badWasm.stderr)).toBe(0);
       for (const f of readdirSync(dir)) writeFileSync(join(dir, f), 'not a region');
       const damaged = run(dir);
       expect(damaged.status).toBe(1);
