@@ -92,13 +92,16 @@ function translationWorker(): Promise<{ connect: () => TranslationWorker; ready:
       const { existsSync } = await import('node:fs');
       if (url.protocol !== 'file:' || !existsSync(url)) return null;
       const wt = await import('node:worker_threads');
-      const worker = new wt.Worker(url);
-      worker.unref();
+      // Not the embedder's node flags: some (--input-type, --eval ones) make a file worker fail to start.
+      const worker = new wt.Worker(url, { execArgv: [] });
       const ready = new Promise<boolean>((resolve) => {
         worker.once('message', (m: { ready: boolean }) => resolve(m.ready));
         // A dead worker only means no more regions: the interpreter runs everything.
         worker.once('error', () => resolve(false));
       });
+      // After the listeners: adding a 'message' listener refs the worker's port, and a ref'd port would
+      // keep the process alive until binaryen has loaded — for ever when the disk cache spares it that.
+      worker.unref();
       // binaryen loads on the worker's first translation the disk cache does not have; jitReady() asks now.
       const load = (): void => worker.postMessage({ load: true });
       const connect = (): TranslationWorker => {

@@ -180,4 +180,24 @@ describe('translation cache across processes', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a library process ends by itself, with binaryen loaded or not (warm cache)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86jit-cache-'));
+    const script = `import { VM, loadImage, readImageFile } from ${JSON.stringify(pathToFileURL(BUNDLE).href)};
+      const vm = await VM.create({ engine: 'jit' });
+      loadImage(vm, readImageFile(${JSON.stringify(join(DIR, 'wl-sieve.elf'))}), 'wl-sieve.elf', { cmdline: 'wl-sieve.elf repeat=32' });
+      const e = vm.run({});
+      console.log(e.reason, vm.jitStats().diskHits, vm.jitStats().compiled);`;
+    try {
+      const go = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, X86JIT_JIT_CACHE: dir } });
+      const cold = go(), warm = go();
+      expect([cold.status, cold.signal]).toEqual([0, null]);
+      expect([warm.status, warm.signal]).toEqual([0, null]); // a timeout would kill it (signal SIGTERM)
+      // (run with --input-type=module: the worker must not inherit node flags that stop it starting)
+      expect(cold.stdout.trim()).toMatch(/^debug-exit 0 [1-9]/);
+      expect(warm.stdout.trim()).toMatch(/^debug-exit [1-9]\d* [1-9]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
