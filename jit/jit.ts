@@ -103,7 +103,13 @@ function translationWorker(): Promise<{ connect: () => TranslationWorker; ready:
       // keep the process alive until binaryen has loaded — for ever when the disk cache spares it that.
       worker.unref();
       // binaryen loads on the worker's first translation the disk cache does not have; jitReady() asks now.
-      const load = (): void => worker.postMessage({ load: true });
+      // While someone waits for it, the worker keeps the process alive (else an `await vm.jitReady()` with
+      // nothing else pending would let Node exit there).
+      const load = (): void => {
+        worker.ref();
+        void ready.finally(() => worker.unref());
+        worker.postMessage({ load: true });
+      };
       const connect = (): TranslationWorker => {
         const { port1, port2 } = new wt.MessageChannel();
         worker.postMessage({ port: port2 }, [port2]);
