@@ -10,14 +10,8 @@ import { DEFAULT_SEED, FAMILIES, generateCase, generateCases } from './oracle/ge
 import { type Harness, hostHarness, prebuiltHarness, runOnHost } from './oracle/host.ts';
 import { AF, CF, CODE_ADDR, DATA_ADDR, OF, type OracleCase, type OracleResult, PF, SF, STACK_ADDR, WINDOW, ZF } from './oracle/layout.ts';
 import { disassemble, objdumpAvailable } from './oracle/objdump.ts';
+import { parseNum } from './env-number.ts';
 
-function parseNum(name: string): number | undefined {
-  const s = process.env[name];
-  if (s === undefined || s === '') return undefined;
-  const n = Number(s);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${s}: expected a non-negative number (decimal or 0x hex)`);
-  return n;
-}
 const SEED = (parseNum('X86JIT_SEED') ?? DEFAULT_SEED) >>> 0;
 const CASES = parseNum('X86JIT_CASES') ?? 100_000;
 const BATCH = 20_000;

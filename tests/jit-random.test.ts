@@ -10,18 +10,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assemble, CODE, endAddress, generateProgram, HANDLER, limit, loadProgram, type Program, RAM, shrink } from './jit-random-programs.ts';
+import { parseNum } from './env-number.ts';
 
 const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
 const { createVM, formatDivergence, lockstep } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
 type VM = import('../src/index.ts').VM;
 
-function parseNum(name: string): number | undefined {
-  const s = process.env[name];
-  if (s === undefined || s === '') return undefined;
-  const n = Number(s);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${s}: expected a non-negative number (decimal or 0x hex)`);
-  return n;
-}
 const SEED = (parseNum('X86JIT_SEED') ?? 0x5eed_1f00) >>> 0;
 const CASES = parseNum('X86JIT_CASES') ?? 10_000;
 const FIRST = parseNum('X86JIT_FIRST') ?? 0;

@@ -18,6 +18,16 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /** The ROM-loading and limit options `run` shares with `profile` (parseArgs config). */
+/** The help lines of the options in IMAGE_OPTIONS (run, profile). */
+export const IMAGE_HELP = `  --mem SIZE                guest RAM, e.g. 64M, 1G (default 128M)
+  --max-instructions N      stop after N instructions
+  --timeout SECONDS         stop after this much wall time
+  --cmdline TEXT            Multiboot command line (default: the ROM path)
+  --load ADDR --entry ADDR  load a raw binary at ADDR and start at ADDR (flat 32-bit protected mode)
+  --bits 16|32              with --load: start in real mode (16) or flat protected mode (32, default)
+  --bios                    treat ROM as a BIOS image started from the reset vector
+`;
+
 export const IMAGE_OPTIONS = {
   mem: { type: 'string' },
   'max-instructions': { type: 'string' },

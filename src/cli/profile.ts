@@ -7,7 +7,7 @@ import { readImageFile } from '../index.ts';
 import { formatDump, formatProfile, hex, type RunInfo } from './jit-report.ts';
 import type { RegionDump } from '../../jit/stats.ts';
 import { parseNumber, UsageError } from './parse.ts';
-import { createGuestVM, enableJit, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
+import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
 
 export const PROFILE_HELP = `usage: x86jit profile ROM [options]
 
@@ -21,14 +21,7 @@ printed, whatever the guest's exit; 2 bad arguments or image (or --dump of an ad
 covers); 70 internal error.
 
 ROM kinds and limits (as for x86jit run):
-  --mem SIZE                guest RAM, e.g. 64M, 1G (default 128M)
-  --max-instructions N      stop after N instructions
-  --timeout SECONDS         stop after this much wall time
-  --cmdline TEXT            Multiboot command line (default: the ROM path)
-  --load ADDR --entry ADDR  load a raw binary at ADDR and start at ADDR (flat 32-bit protected mode)
-  --bits 16|32              with --load: start in real mode (16) or flat protected mode (32, default)
-  --bios                    treat ROM as a BIOS image started from the reset vector
-
+${IMAGE_HELP}
 options:
   --top N                   regions to list (default 10)
   --dump ADDR               instead of the report, print the guest disassembly and the WASM text of the

@@ -3,7 +3,7 @@ import { fstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatExitStats, readImageFile } from '../index.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
-import { createGuestVM, enableJit, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
+import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
 import { UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
 
@@ -25,14 +25,7 @@ options:
                             worker thread while the interpreter runs: X86JIT_JIT_THRESHOLD (default 50)
                             executions per block first, X86JIT_JIT_BACKGROUND=0 to translate inline;
                             translations are kept in X86JIT_JIT_CACHE, default ~/.cache/x86jit, or off)
-  --mem SIZE                guest RAM, e.g. 64M, 1G (default 128M)
-  --max-instructions N      stop after N instructions
-  --timeout SECONDS         stop after this much wall time
-  --cmdline TEXT            Multiboot command line (default: the ROM path)
-  --load ADDR --entry ADDR  load a raw binary at ADDR and start at ADDR (flat 32-bit protected mode)
-  --bits 16|32              with --load: start in real mode (16) or flat protected mode (32, default)
-  --bios                    treat ROM as a BIOS image started from the reset vector
-  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
+${IMAGE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
                             ahead) or the host clock (HLT sleeps)
   --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr
   --trace                   log every executed instruction with registers on stderr (slow)
