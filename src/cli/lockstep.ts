@@ -2,8 +2,9 @@
 // report the first divergence. Exit status 0: none; 1: a divergence (one report on stdout); 2: bad
 // arguments or image.
 import { parseArgs } from 'node:util';
-import { formatDivergence, loadBios, loadImage, loadRaw, lockstep, readImageFile, type VM } from '../index.ts';
-import { parseNumber, parseSize, UsageError } from './parse.ts';
+import { formatDivergence, lockstep, readImageFile, type VM } from '../index.ts';
+import { loadGuest, parseImageArgs } from './guest.ts';
+import { parseNumber, UsageError } from './parse.ts';
 
 export const LOCKSTEP_HELP = `usage: x86jit lockstep ROM [options]
 
@@ -57,22 +58,12 @@ export async function lockstepCommand(argv: string[]): Promise<number> {
   const memoryEvery = count('--mem-every', values['mem-every'], 16)!;
   const maxInstructions = count('--max-instructions', values['max-instructions'], undefined, 0);
   const threshold = count('--threshold', values.threshold, 0, 0)!;
-  const memory = values.mem !== undefined ? parseSize(values.mem, '--mem') : undefined;
-  if ((values.load === undefined) !== (values.entry === undefined)) throw new UsageError('--load and --entry go together');
-  if (values.bios && values.load !== undefined) throw new UsageError('--bios and --load exclude each other');
-  if (values.bits !== undefined && values.bits !== '16' && values.bits !== '32') throw new UsageError(`--bits: '${values.bits}' is not 16 or 32`);
-  if (values.bits !== undefined && values.load === undefined) throw new UsageError('--bits applies to raw images (--load/--entry)');
-  const raw = values.load !== undefined
-    ? { load: parseNumber(values.load, '--load', 0xffff_ffff), entry: parseNumber(values.entry!, '--entry', 0xffff_ffff), bits: (values.bits === '16' ? 16 : 32) as 16 | 32 }
-    : undefined;
-
+  // The ROM options are run's (less --timeout): checked and loaded by the same code.
+  const image = parseImageArgs({ mem: values.mem, cmdline: values.cmdline, load: values.load, entry: values.entry, bits: values.bits, bios: values.bios });
+  const memory = image.mem;
   const path = positionals[0];
   const bytes = readImageFile(path);
-  const setup = (vm: VM): void => {
-    if (values.bios) loadBios(vm, bytes);
-    else if (raw) loadRaw(vm, bytes, raw);
-    else loadImage(vm, bytes, path, { cmdline: values.cmdline ?? path });
-  };
+  const setup = (vm: VM): void => loadGuest(vm, bytes, path, image);
   let result;
   try {
     result = await lockstep({ setup, vm: { memory }, threshold, slice, memoryEvery, maxInstructions });
