@@ -26,6 +26,9 @@ const MAX_HELPER_OPS = 1 << 20;
 /** Blocks in one region (a 4 KiB page rarely holds more). */
 const MAX_REGION_BLOCKS = 1024;
 
+/** Executions of a block before its page's region is translated (a few hundred instructions run first). */
+export const DEFAULT_JIT_THRESHOLD = 50;
+
 export type RegionFn = (pc: number, budget: number) => number;
 /** What a dropped region runs if anything still calls it: nothing (0 instructions, the interpreter goes on). */
 const DEAD_REGION: RegionFn = () => 0;

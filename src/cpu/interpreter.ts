@@ -10,7 +10,7 @@ import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
-import { jitMode, type Jit, type Region } from '../../jit/jit.ts';
+import { DEFAULT_JIT_THRESHOLD, jitMode, type Jit, type Region } from '../../jit/jit.ts';
 import { EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT } from '../../jit/translate.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). */
@@ -31,7 +31,7 @@ export class Interpreter {
   /** [JIT] set by VM.enableJit (engine 'jit'); null for the pure interpreter. */
   jit: Jit | null = null;
   /** [JIT] executions of a block before its region is compiled (0: on first sight). */
-  jitThreshold = 50;
+  jitThreshold = DEFAULT_JIT_THRESHOLD;
 
   constructor(private readonly cpu: Cpu) {
     this.cache = new CodeCache(cpu);
@@ -94,7 +94,7 @@ export class Interpreter {
       block = next;
       block.hits++;
       // [JIT] engine 'jit' only: a hot block's region (its page's hot blocks, compiled to WASM) runs instead
-      // of the closures while the flat mode it was compiled for holds. It returns the instructions it
+      // of the closures while the mode it was compiled for holds. It returns the instructions it
       // retired and leaves EIP, registers and flags in the state block; 0 with no fault means it stopped
       // before its first instruction (budget, or a memory access it leaves to the interpreter).
       if (finishBlock) finishBlock = false;

@@ -20,7 +20,7 @@ import { PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
-import { Jit, translationWorkerReady } from '../../jit/jit.ts';
+import { DEFAULT_JIT_THRESHOLD, Jit, translationWorkerReady } from '../../jit/jit.ts';
 import type { JitProfile, JitStats, RegionDump } from '../../jit/stats.ts';
 import { PhysicalMemory } from './memory.ts';
 
@@ -81,8 +81,7 @@ export type RegisterName = (typeof REG_NAMES32)[number] | 'eip' | 'eflags';
 export type Registers = Record<RegisterName | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr0' | 'cr2' | 'cr3' | 'cr4', number>;
 
 export const DEFAULT_MEMORY = 128 << 20;
-/** Executions of a block before the JIT translates its page's region (design.md: translation costs ~20 µs per instruction). */
-export const DEFAULT_JIT_THRESHOLD = 50;
+
 /** Most instructions one interpreter call runs before the vCPU loop looks around. */
 const RUN_SLICE = 1 << 20;
 /** Virtual nanoseconds per retired instruction in the deterministic clock (a 1 GHz, 1-IPC guest). */
