@@ -8,7 +8,7 @@
 // full code buffer).
 import type binaryenT from 'binaryen';
 import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.ts';
-import { BREAK_EIP_SET, BREAK_JUMP, type Cpu } from '../src/cpu/cpu.ts';
+import { BREAK_EIP_SET, BREAK_JUMP, type Cpu, WORK_PER_CLOCK_CHECK } from '../src/cpu/cpu.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
 import { CODE32, CPL, EFLAGS, EIP, PAGE_SHIFT, PAGE_SIZE, STACK32 } from '../src/cpu/state.ts';
@@ -23,6 +23,8 @@ import { HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, JIT_EXIT_SLOT, prep
 const MAX_LIVE_REGIONS = 2048;
 /** Helper-op table entries before a flush (entries of dropped regions are reclaimed only then). */
 const MAX_HELPER_OPS = 1 << 20;
+/** Regions the profile remembers; past it, the invalidated ones are forgotten (they hold their decoded blocks). */
+const MAX_PROFILED_REGIONS = 4 * MAX_LIVE_REGIONS;
 /** Blocks in one region (a 4 KiB page rarely holds more). */
 const MAX_REGION_BLOCKS = 1024;
 
@@ -140,7 +142,8 @@ export class Jit {
     compiled: 0, live: 0, refused: 0, translatedInstructions: 0, guestBytes: 0, wasmBytes: 0, translateMs: 0, calls: 0,
     instructions: 0, cacheHits: 0, cacheMisses: 0, diskHits: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, exits: emptyExits(),
   };
-  private readonly regions: Region[] = [];
+  /** Every region installed (for the profile), less invalidated ones once there are MAX_PROFILED_REGIONS. */
+  private regions: Region[] = [];
   private readonly byPage = new Map<number, Region>();
   /** Code writes that dropped a region of each page. */
   private readonly pageInvalidations = new Map<number, number>();
@@ -290,7 +293,7 @@ export class Jit {
     const sorted = [...blocks].sort((a, b) => (a.start >>> 0) - (b.start >>> 0));
     const guestBytes = sorted.reduce((a, b) => a + (b.end - b.start), 0);
     const profile: RegionProfile = {
-      id: this.regions.length, entry: entry >>> 0, start: sorted[0].start >>> 0,
+      id: this.stats.compiled, entry: entry >>> 0, start: sorted[0].start >>> 0,
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
       executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
     };
@@ -304,6 +307,7 @@ export class Jit {
       this.helperIndex.push(out.helperIndex[k]);
     }
     this.regions.push(region);
+    if (this.regions.length > MAX_PROFILED_REGIONS) this.regions = this.regions.filter((r) => r.valid);
     const st = this.stats;
     st.compiled++; st.live++; st.translatedInstructions += out.instructions; st.guestBytes += guestBytes;
     st.wasmBytes += out.binary.length; st.translateMs += ms;
@@ -444,6 +448,9 @@ export class Jit {
     if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || jitMode(cpu) !== this.entryMode) r = HELPER_EXIT;
     else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
     if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= last ? HELPER_EXIT : HELPER_IRQ;
+    // Heavy work (a long REP OUTSB, a big hypercall): leave compiled code so the run loop reads the clock
+    // (at the interpreter block's end, as for an interrupt, so block boundaries stay the interpreter's).
+    if (cpu.work >= WORK_PER_CLOCK_CHECK) r |= last ? HELPER_EXIT : HELPER_IRQ;
     return r;
   }
 

@@ -10,7 +10,7 @@ import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
 import { AF, ARITH_FLAGS, CF, DF, EAX, ECX, EDI, EDX, ESI, ESP, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
 import { maskOf } from '../src/cpu/operands.ts';
-import { ADDR, EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
+import { ADDR, BUDGET, EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
 
 type Expr = number;
 /** Translate `ins` into tx.body; `last` when it is its block's last instruction. False: not handled. */
@@ -222,6 +222,9 @@ function repString(kind: 'movs' | 'stos'): NativeEmitter {
       ...work,
       tx.set(edi, i.add(g(edi), g(T1))),
       tx.set(ecx, i.sub(g(ecx), g(T0))),
+      // Each element costs as much budget as an instruction, so a loop of long REPs leaves compiled code
+      // (and lets the run loop read the clock) as often as a loop of plain instructions would.
+      tx.set(BUDGET, i.sub(g(BUDGET), g(T0))),
       // Not done after REP_CHUNK elements: retired, and run again from the top by the run loop.
       m.if(g(ecx), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)),
     ]);

@@ -44,7 +44,9 @@ export const JIT_EXIT_SLOT = 100;
 export const HELPER_FAULT = 1, HELPER_JUMP = 2, HELPER_EXIT = 4, HELPER_IRQ = 8;
 
 // ---- locals ----
-const PC = 0, BUDGET = 1;
+const PC = 0;
+/** The budget parameter: the segment checks compare the count with it; bulk work (native REP) lowers it. */
+export const BUDGET = 1;
 const REG0 = 2; // EAX..EDI in 2..9
 export const LF: FlagLocals = { op: 10, dst: 11, src: 12, res: 13, size: 14, mask: 15, efl: 16 };
 const COUNT = 17, REASON = 18, HRES = 19;

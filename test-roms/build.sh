@@ -56,6 +56,19 @@ $LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib 
 size=$(wc -c < bios-realmode.bin)
 [ "$size" -eq 65536 ] || { echo "bios-realmode.bin is $size bytes, want 65536" >&2; exit 1; }
 
+# Limit ROMs (issue 15): raw flat binaries linked at 0x100000, run with --load 0x100000 --entry 0x100000.
+# Each makes one limit or cache of the host work hard (src/limits/*.S say which); tests/limits.test.ts runs them.
+build_limit() {
+	name=$1; shift
+	$CC -m32 "$@" -c src/limits/${name%%[0-9]*}.S -o $OUT/limit-$name.o
+	$LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -Ttext=0x100000 -e _start \
+		--oformat=binary -o limits/$name.bin $OUT/limit-$name.o
+}
+mkdir -p limits
+for name in fresh-code nop-sled eip-ffffffff vmcall-loop rep-outsb rep-stosd ud-loop; do build_limit $name; done
+build_limit pit-fast2 -DPIT_COUNT=2
+build_limit pit-fast100 -DPIT_COUNT=100
+
 if [ "${1:-}" = "--pv-check" ]; then
 	# hypercall.elf and console-pv.elf cannot run under QEMU. Rebuild them with -DPV_EMULATE (a #UD
 	# handler plays the hypervisor by the ABI, rt/rt-pv.c) and compare QEMU's output with the

@@ -45,6 +45,9 @@ export const BREAK_JUMP = 8;
 /** The instruction set EIP itself (a REP string instruction yielding before it is done). */
 export const BREAK_EIP_SET = 16;
 
+/** cpu.work beyond which the run loop reads the clock (about a millisecond of the slowest per-element work). */
+export const WORK_PER_CLOCK_CHECK = 1 << 16;
+
 export class Cpu {
   /** The CPU-state block as 32-bit slots (state.ts). */
   readonly s: Int32Array;
@@ -68,6 +71,17 @@ export class Cpu {
   halted = false;
   /** Instructions retired so far. */
   instructions = 0;
+  /**
+   * Faults and external interrupts delivered so far. Each counts as one step toward a run's budget (as an
+   * instruction does, without retiring one), so a guest stuck in an exception loop still reaches its limit.
+   */
+  deliveries = 0;
+  /**
+   * Host work done since the run loop last read the clock, in instruction-equivalents: a REP execution
+   * adds its elements, a hypercall its bytes. The run loop reads the clock once this passes
+   * WORK_PER_CLOCK_CHECK, so a limit in seconds holds however much one instruction does.
+   */
+  work = 0;
   /** VM exits: counters and handling time per reason (src/hv/exits.ts). */
   readonly exits = new ExitStats();
   /** EFLAGS.IF (0x200) while an interrupt controller asserts INTR, else 0: the run loop tests intr & EFLAGS. */

@@ -4,7 +4,7 @@
 // (a REP string instruction counts once per execution, which may cover many iterations).
 import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
-import { BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu } from './cpu.ts';
+import { BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu, WORK_PER_CLOCK_CHECK } from './cpu.ts';
 import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
@@ -13,8 +13,8 @@ import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state
 import { DEFAULT_JIT_THRESHOLD, jitMode, type Jit, type Region } from '../../jit/jit.ts';
 import { EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT } from '../../jit/translate.ts';
 
-/** Why the loop returned (the VM turns this into an exit record). */
-export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt';
+/** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
+export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt' | 'deliveries';
 
 export interface LoopOptions {
   /** Stop before executing the instruction at this CS offset (EIP). */
@@ -23,6 +23,11 @@ export interface LoopOptions {
   trace?: (line: string) => void;
   /** performance.now() value after which the loop returns 'timeout'. */
   deadline?: number;
+  /**
+   * Most faults to deliver before returning 'deliveries' (default: no limit). A fault retires no
+   * instruction, so without this a guest whose fault handler faults again would never use up its budget.
+   */
+  deliveries?: number;
 }
 
 export class Interpreter {
@@ -42,6 +47,7 @@ export class Interpreter {
     if (opts.until !== undefined || opts.trace !== undefined) return this.runCareful(budget, opts);
     const cpu = this.cpu, s = cpu.s, cache = this.cache;
     const deadline = opts.deadline ?? Infinity;
+    const deliveryLimit = cpu.deliveries + (opts.deliveries ?? Infinity);
     let checkClock = 0;
     let block: Block | null = null;
     /** [JIT] Compiled code left in the middle of an interpreter block because an interrupt became pending: the
@@ -50,8 +56,11 @@ export class Interpreter {
     // Keep the budget a small integer so the loop's arithmetic and indexing stay in integer registers.
     budget = Math.min(budget, 0x3fff_ffff) | 0;
     while (budget > 0) {
-      if (++checkClock >= 1024) {
+      // The clock is read every 1024 blocks, or sooner after heavy work (long REP runs, big hypercalls, calls
+      // into compiled code), so that a deadline holds whatever the guest runs.
+      if (++checkClock >= 1024 || cpu.work >= WORK_PER_CLOCK_CHECK) {
         checkClock = 0;
+        cpu.work = 0;
         if (performance.now() > deadline) return 'timeout';
       }
       // An interrupt controller asserts INTR and IF = 1: return to the VM, which injects it — unless
@@ -65,6 +74,7 @@ export class Interpreter {
           budget -= 1;
           block = null;
           if (r !== 'budget') return r;
+          if (cpu.deliveries >= deliveryLimit) return 'deliveries';
           continue;
         }
       }
@@ -75,17 +85,23 @@ export class Interpreter {
         budget -= 1;
         block = null;
         if (r !== 'budget') return r;
+        if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
       // Follow the previous block's link when it ended without a CS or mapping change, else look the block up.
+      // (A link is tested for null first: linkEip holds any 32-bit EIP, so no value of it can mean "none".)
       const eip = s[EIP], epoch = cpu.mappingEpoch;
       let next: Block;
-      if (block !== null && block.linkEpoch === epoch && block.linkEip0 === eip && block.link0!.valid) next = block.link0!;
-      else if (block !== null && block.linkEpoch === epoch && block.linkEip1 === eip && block.link1!.valid) next = block.link1!;
+      const link0 = block !== null ? block.link0 : null, link1 = block !== null ? block.link1 : null;
+      if (link0 !== null && block!.linkEpoch === epoch && block!.linkEip0 === eip && link0.valid) next = link0;
+      else if (link1 !== null && block!.linkEpoch === epoch && block!.linkEip1 === eip && link1.valid) next = link1;
       else {
+        // Past its size limit the decoded-code cache is emptied here, between blocks, where nothing is running
+        // (QEMU flushes a full code buffer the same way); the previous block is not linked to the new ones.
+        if (cache.full) { cache.flush(); block = null; }
         next = cache.lookup();
         if (block !== null && next.cacheable) {
-          if (block.linkEpoch !== epoch) { block.linkEpoch = epoch; block.link0 = block.link1 = null; block.linkEip0 = block.linkEip1 = -1; }
+          if (block.linkEpoch !== epoch) { block.linkEpoch = epoch; block.link0 = block.link1 = null; block.linkEip0 = block.linkEip1 = 0; }
           // Keep the two most recent successors (a conditional branch has two).
           block.linkEip1 = block.linkEip0; block.link1 = block.link0;
           block.linkEip0 = eip; block.link0 = next;
@@ -109,10 +125,14 @@ export class Interpreter {
           const n = jit.enter(r, budget);
           cpu.instructions += n;
           budget -= n;
+          // One call may run up to a whole budget of compiled code: read the clock at least every 16 calls.
+          checkClock += 64;
           const why = s[JIT_EXIT_SLOT];
           if (why === EXIT_FAULT) {
             deliverException(cpu, jit.takeFault(), s[EIP]);
+            cpu.deliveries++;
             block = null;
+            if (cpu.deliveries >= deliveryLimit) return 'deliveries';
             continue;
           }
           if (why === EXIT_HELPER_BREAK) {
@@ -149,7 +169,9 @@ export class Interpreter {
         budget -= i;
         s[EIP] = ops[i].eip;
         deliverException(cpu, e, ops[i].eip);
+        cpu.deliveries++;
         block = null;
+        if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
       i++;
@@ -167,15 +189,17 @@ export class Interpreter {
   /** One instruction at a time, with `until`, `trace` and single-step (TF) handling. */
   private runCareful(budget: number, opts: LoopOptions): LoopStop {
     const cpu = this.cpu, s = cpu.s, cache = this.cache;
-    const until = opts.until ?? -1;
+    const until = opts.until;
     const deadline = opts.deadline ?? Infinity;
+    const deliveryLimit = cpu.deliveries + (opts.deliveries ?? Infinity);
     let checkClock = 0;
     while (budget > 0) {
-      if (until >= 0 && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
+      if (until !== undefined && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
       if ((cpu.intr & s[EFLAGS]) !== 0 && cpu.shadow === 0) return 'interrupt';
       const shadowed = cpu.shadow;
-      if (++checkClock >= 256) {
+      if (++checkClock >= 256 || cpu.work >= WORK_PER_CLOCK_CHECK) {
         checkClock = 0;
+        cpu.work = 0;
         if (performance.now() > deadline) return 'timeout';
       }
       const block = cache.lookup();
@@ -191,6 +215,8 @@ export class Interpreter {
         if (!(e instanceof CpuFault)) throw e;
         s[EIP] = op.eip;
         deliverException(cpu, e, op.eip);
+        cpu.deliveries++;
+        if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
       cpu.instructions++;

@@ -42,6 +42,7 @@ export function hypercall(cpu: Cpu, host: HypercallHost): void {
       const addr = s[EBX] >>> 0, len = Math.min(s[ECX] >>> 0, MAX_CONSOLE_WRITE);
       if (addr + len > cpu.ramSize) { s[EAX] = -EFAULT; return; }
       host.console(cpu.mem.ram.slice(addr, addr + len));
+      cpu.work += len; // a big write takes a while: let the run loop read the clock soon
       s[EAX] = len;
       return;
     }

@@ -5,6 +5,7 @@ import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, BREAK_STOP, Cpu } from '../cpu/cpu.ts';
 import { getEflags, setEflags } from '../cpu/flags.ts';
 import { Interpreter } from '../cpu/interpreter.ts';
+import { MAX_BLOCK_INSTRUCTIONS } from '../cpu/code-cache.ts';
 import { CpuFault } from '../cpu/fault.ts';
 import { deliverException, deliverInterrupt, TripleFault, Unsupported } from '../cpu/interrupts.ts';
 import {
@@ -38,7 +39,11 @@ export interface ExitRecord {
 }
 
 export interface RunOptions {
-  /** Stop after exactly this many instructions (counted over this run() call). */
+  /**
+   * Stop after exactly this many instructions (counted over this run() call) — or once as many faults and
+   * interrupts have been delivered, whichever comes first: a guest whose fault handler faults again
+   * retires nothing, and must still end.
+   */
   maxInstructions?: number;
   /** Wall-clock limit in seconds. */
   timeout?: number;
@@ -66,6 +71,11 @@ export interface VMOptions {
    * asynchronously: create the VM with `await VM.create(opts)` or call `await vm.enableJit()`.
    */
   engine?: 'interp' | 'jit';
+  /**
+   * Decoded instructions the code cache may hold before it is emptied (default 131,072, ~140 MB of heap
+   * at most); `vm.interpreter.cache.flushes` counts how often that happened.
+   */
+  codeCacheSize?: number;
 }
 
 export interface JitOptions {
@@ -130,6 +140,10 @@ export class VM {
     this.io = new IoBus();
     this.cpu = new Cpu(this.memory, this.io);
     this.interpreter = new Interpreter(this.cpu);
+    if (opts.codeCacheSize !== undefined) {
+      if (!Number.isInteger(opts.codeCacheSize) || opts.codeCacheSize < MAX_BLOCK_INSTRUCTIONS) throw new RangeError(`codeCacheSize must be an integer of at least ${MAX_BLOCK_INSTRUCTIONS} instructions, got ${opts.codeCacheSize}`);
+      this.interpreter.cache.limit = opts.codeCacheSize;
+    }
     this.out = new OutputBuffer(opts.stdout ?? (() => {}));
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
     this.uart = new Uart16550({ onTransmit: (b) => this.out.push(b), onIrq: (level) => this.pic.setIrq(4, level) });
@@ -214,6 +228,9 @@ export class VM {
 
   /** Instructions executed since the VM was created. */
   get instructions(): number { return this.cpu.instructions; }
+
+  /** Faults and external interrupts delivered since the VM was created (bounded per run by maxInstructions too). */
+  get deliveries(): number { return this.cpu.deliveries; }
 
   /** End the run after the current instruction (devices use this: isa-debug-exit). */
   requestStop(exit: Omit<ExitRecord, 'cs' | 'eip'>): void {
@@ -301,7 +318,7 @@ export class VM {
   run(opts: RunOptions = {}): ExitRecord {
     const cpu = this.cpu, s = cpu.s;
     if (this.wantsJit && this.interpreter.jit === null) throw new Error("engine 'jit': binaryen is not loaded yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
-    const start = cpu.instructions;
+    const start = cpu.instructions, startDeliveries = cpu.deliveries;
     const max = opts.maxInstructions ?? Infinity;
     const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;
     this.stopRecord = null;
@@ -309,18 +326,23 @@ export class VM {
     cpu.halted = false;
     try {
       for (;;) {
-        const left = max - (cpu.instructions - start);
+        const left = max - (cpu.instructions - start), deliveriesLeft = max - (cpu.deliveries - startDeliveries);
         if (left <= 0) return this.exit('max-instructions', `instruction limit reached (${cpu.instructions - start} instructions)`);
+        if (deliveriesLeft <= 0) {
+          return this.exit('max-instructions', `instruction limit reached: ${cpu.deliveries - startDeliveries} exceptions and interrupts delivered ` +
+            `with only ${cpu.instructions - start} instructions retired (a fault loop?)`);
+        }
         // Run no further than the next timer event, so device interrupts arrive on time.
         // Slices also let V8 optimise the interpreter's loop as a whole function rather than through
         // on-stack replacement, which measured slower.
         const budget = Math.min(left, this.instructionsUntilTimer(), RUN_SLICE);
-        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, deadline });
+        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, deadline, deliveries: deliveriesLeft });
         this.pit.update();
         const requested = this.stopRecord as ExitRecord | null;
         if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
         if (stop === 'interrupt') { this.injectInterrupt(); continue; }
         if (stop === 'until') return this.exit('until', 'reached the requested address');
+        if (stop === 'deliveries') continue; // the limit check above ends the run
         // Also between slices: compiled code runs a whole slice in one call, so the run loop's own clock
         // check (every 1024 blocks) may never come round in a tight loop.
         if (stop === 'timeout' || performance.now() > deadline) return this.exit('timeout', `timed out after ${opts.timeout} s`);
@@ -356,6 +378,7 @@ export class VM {
     if (!(s[EFLAGS] & IF) || !this.pic.hasInterrupt()) return;
     const vector = this.pic.acknowledge();
     cpu.halted = false;
+    cpu.deliveries++;
     cpu.exits.count(EXIT_IRQ_WINDOW);
     try {
       deliverInterrupt(cpu, vector, { software: false, external: true, errorCode: -1, returnEip: s[EIP] });
@@ -376,17 +399,21 @@ export class VM {
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
     const next = this.pit.nextEventNs();
     if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
-    const now = this.nowNs();
-    if (this.clock === 'virtual') this.idleNs += Math.max(0, next - now);
+    if (this.clock === 'virtual') this.idleNs += Math.max(0, next - this.nowNs());
     else {
-      const waitMs = Math.min((next - now) / 1e6, deadline - performance.now());
-      if (waitMs > 0) Atomics.wait(SLEEPER, 0, 0, waitMs);
+      // Sleep until the edge. Atomics.wait may return early (its timeout is coarse, and a sub-millisecond
+      // wait may not sleep at all), so wait again until the host clock has reached the edge.
+      for (let now = this.nowNs(); now < next; now = this.nowNs()) {
+        const waitMs = Math.min((next - now) / 1e6, deadline - performance.now());
+        if (waitMs <= 0) break;
+        Atomics.wait(SLEEPER, 0, 0, waitMs);
+      }
       if (performance.now() >= deadline) return 'timeout';
     }
     this.pit.update();
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
-    // The timer fired and the PIC still asserts nothing: IRQ0 is masked or blocked by an in-service
-    // interrupt, and nothing changes that while the CPU is halted (QEMU would hang here for ever).
+    // The timer's edge has come and the PIC still asserts nothing: IRQ0 is masked or blocked by an
+    // in-service interrupt, and nothing changes that while the CPU is halted (QEMU would hang here for ever).
     return 'HLT with interrupts enabled, but the PIC masks or blocks every interrupt that could wake it';
   }
 

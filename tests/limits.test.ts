@@ -1,0 +1,148 @@
+// Limits that must hold whatever the guest does (issue 15): bounded code caches, EIP 0xFFFFFFFF, --timeout
+// under heavy instructions, the real-time clock through HLT, and a fault loop bounded by maxInstructions.
+// The guests are the raw ROMs in test-roms/limits/ (sources in test-roms/src/limits/), run under both
+// engines (the JIT synchronous, threshold 0: every block compiled on first sight). Time bounds are
+// generous — a limit that fails is off by seconds or for ever, not by milliseconds.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
+const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
+const { createVM, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+type VM = import('../src/index.ts').VM;
+type VMOptions = import('../src/index.ts').VMOptions;
+
+const LIMITS = join(import.meta.dirname, '..', 'test-roms', 'limits');
+const ENGINES = ['interp', 'jit'] as const;
+const RAW = ['--load', '0x100000', '--entry', '0x100000'];
+/** The IRQ0 tick count pit-fast keeps at 0x500. */
+const ticks = (vm: VM): number => Buffer.from(vm.memory.readBytes(0x500, 4)).readUInt32LE(0);
+
+async function guest(rom: string, engine: (typeof ENGINES)[number], opts: VMOptions = {}): Promise<VM> {
+  const vm = createVM({ memory: 128 << 20, ...opts });
+  if (engine === 'jit') await vm.enableJit({ threshold: 0 });
+  loadRaw(vm, new Uint8Array(readFileSync(join(LIMITS, rom))), { load: 0x100000, entry: 0x100000, bits: 32 });
+  return vm;
+}
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, input: '' });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('bounded decoded-code cache (fresh code for ever)', () => {
+  it.each(ENGINES)('%s: zeroed RAM run as code flushes the cache instead of growing it', async (engine) => {
+    const vm = await guest('fresh-code.bin', engine, { codeCacheSize: 2048 });
+    const n = engine === 'jit' ? 30_000 : 100_000;
+    const exit = vm.run({ maxInstructions: n, timeout: 60 });
+    expect(exit.reason).toBe('max-instructions');
+    expect(vm.instructions).toBe(n);
+    const cache = vm.interpreter.cache;
+    // ~n / 2048 flushes (a block is 128 `add [eax],al`), and never more than the limit held.
+    expect(cache.flushes).toBeGreaterThanOrEqual(Math.floor(n / 2048) - 2);
+    expect(cache.size * 128).toBeLessThanOrEqual(2048 + 128);
+    if (engine === 'jit') {
+      const jit = vm.jitStats()!;
+      expect(jit.flushes).toBeGreaterThan(0); // its regions went with the blocks
+      expect(jit.live).toBeLessThanOrEqual(cache.size);
+    }
+  });
+
+  it('a NOP sled over 118 MiB runs with the default cache size', async () => {
+    const vm = await guest('nop-sled.bin', 'interp');
+    const exit = vm.run({ maxInstructions: 300_000, timeout: 60 });
+    expect(exit.reason).toBe('max-instructions');
+    // Set-up is 5 instructions plus 1,888 REP STOSB executions (65,536 bytes each), then one NOP per byte.
+    expect(vm.getRegisters().eip).toBe(0x200000 + 300_000 - 5 - 1888);
+    expect(vm.interpreter.cache.flushes).toBe(2); // 131,072 instructions each
+  });
+
+  it('x86jit run --stats counts the flushes', () => {
+    const r = cli('run', ...RAW, '--stats', '--max-instructions', '140000', join(LIMITS, 'fresh-code.bin'));
+    expect(r.status).toBe(6);
+    expect(r.stderr).toMatch(/, 1 code-cache flushes,/);
+  });
+
+  it('codeCacheSize is checked', () => {
+    expect(() => createVM({ codeCacheSize: 10 })).toThrow(RangeError);
+  });
+});
+
+describe('EIP 0xFFFFFFFF is an address like any other', () => {
+  it('both engines run a computed jump to it and agree on where the run ends', async () => {
+    const ends = [];
+    for (const engine of ENGINES) {
+      const vm = await guest('eip-ffffffff.bin', engine);
+      const exit = vm.run({ maxInstructions: 1000, timeout: 60 });
+      expect(exit.reason).toBe('max-instructions');
+      ends.push({ ...vm.getRegisters(), instructions: vm.instructions });
+    }
+    expect(ends[1]).toEqual(ends[0]);
+  });
+  it('the CLI ends it with status 6, not as an internal error', () => {
+    for (const engine of ENGINES) {
+      const r = cli('run', ...RAW, '--engine', engine, '--max-instructions', '1000', join(LIMITS, 'eip-ffffffff.bin'));
+      expect(r.status).toBe(6);
+      expect(r.stderr).toMatch(/^x86jit: max-instructions: [^\n]*\n$/);
+    }
+  });
+});
+
+describe('--timeout holds however much one instruction does', () => {
+  // Before the fix: the vmcall loop ran ~115 s past a 2 s limit under the JIT; the REP loops 5-6 s past it.
+  const cases = ['vmcall-loop.bin', 'rep-outsb.bin', 'rep-stosd.bin'];
+  for (const rom of cases) {
+    it.each(ENGINES)(`${rom}, %s`, async (engine) => {
+      const vm = await guest(rom, engine, { stdout: () => {} });
+      const t0 = performance.now();
+      const exit = vm.run({ timeout: 0.3 });
+      const seconds = (performance.now() - t0) / 1000;
+      expect(exit.reason).toBe('timeout');
+      expect(seconds).toBeLessThan(0.3 + 1.5);
+    });
+  }
+});
+
+describe('HLT under the real-time clock with a fast PIT', () => {
+  it.each([['pit-fast2.bin'], ['pit-fast100.bin']])('%s sleeps from edge to edge until the timeout', async (rom) => {
+    for (const engine of ENGINES) {
+      const vm = await guest(rom, engine, { clock: 'realtime' });
+      const exit = vm.run({ timeout: 0.4 });
+      expect(exit.reason, exit.message).toBe('timeout');
+      expect(ticks(vm)).toBeGreaterThan(0); // IRQ0 ticks
+    }
+  });
+  it('the same guest under the virtual clock: deterministic ticks, each one delivery', async () => {
+    const runs = [];
+    for (const engine of ENGINES) {
+      const vm = await guest('pit-fast100.bin', engine);
+      const exit = vm.run({ maxInstructions: 200_000 });
+      expect(exit.reason).toBe('max-instructions');
+      runs.push({ ticks: ticks(vm), deliveries: vm.deliveries, instructions: vm.instructions });
+    }
+    expect(runs[0].ticks).toBeGreaterThan(1000); // mostly halted: time skips from edge to edge (83.8 µs)
+    expect(runs[0].deliveries).toBe(runs[0].ticks);
+    expect(runs[1]).toEqual(runs[0]);
+  });
+});
+
+describe('maxInstructions bounds a fault loop', () => {
+  it.each(ENGINES)('%s: #UD whose handler is the UD2 itself ends after 100 deliveries', async (engine) => {
+    const vm = await guest('ud-loop.bin', engine);
+    const exit = vm.run({ maxInstructions: 100, timeout: 60 });
+    expect(exit.reason).toBe('max-instructions');
+    expect(exit.message).toMatch(/100 exceptions and interrupts delivered/);
+    expect(vm.deliveries).toBe(100);
+    expect(vm.instructions).toBeLessThan(100);
+  });
+  it('x86jit run --max-instructions 100 exits 6 with one line', () => {
+    for (const engine of ENGINES) {
+      const r = cli('run', ...RAW, '--engine', engine, '--max-instructions', '100', '--timeout', '60', join(LIMITS, 'ud-loop.bin'));
+      expect(r.status).toBe(6);
+      expect(r.stderr).toMatch(/^x86jit: max-instructions: [^\n]*fault loop[^\n]*\n$/);
+    }
+  });
+});
