@@ -53,7 +53,7 @@ const cache = RegionCache.fromEnv(createHash('sha256').update(readFileSync(fileU
 /** A job's translation: from the cache when an entry covers its blocks, else translated (with the entry's blocks). */
 async function translate(job: TranslateJob, ignoreCache = false): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
   const key = cache?.key(job);
-  const entry = key !== undefined && !ignoreCache ? cache!.get(key) : null;
+  const entry = key !== undefined && !ignoreCache ? cache!.get(key, job.linPage!) : null;
   if (entry !== null) {
     const have = new Set(entry.blocks.map((b) => b.start));
     if (job.blocks.every((b) => have.has(b.start))) return { data: entry.data, blocks: entry.blocks, cached: true };
@@ -79,7 +79,8 @@ parentPort!.on('message', (msg: { port?: MessagePort; load?: boolean }) => {
         module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
       } catch (e) {
         if (!cached) throw e;
-        // A cache entry whose binary does not compile (damaged on disk): translate afresh, and replace it.
+        // An entry that passed its checks (digest, format, shape) yet does not compile: translate afresh, and
+        // replace it.
         ({ data, blocks, cached } = await translate(job, true));
         module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
       }

@@ -177,6 +177,9 @@ export class CodeCache {
     };
     if (cacheable) this.track(block);
     this.decoded++;
+    // Decoding costs tens of instructions' time each: a guest running fresh code must still let the run
+    // loop read its clock often (see cpu.work).
+    cpu.work += ops.length * 32;
     return block;
   }
 

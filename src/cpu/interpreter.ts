@@ -119,6 +119,7 @@ export class Interpreter {
         let r = block.compiled as Region | null | undefined;
         if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold) {
           r = block.compiled = jit.regionFor(block) ?? undefined;
+          checkClock = 1024; // translating (synchronously, or installing a finished region) takes a while: read the clock next
           if (r === undefined) block.hits = this.jitThreshold - 16; // retry after a few more executions
         }
         if (r != null && r.valid && r.mode === jitMode(cpu)) {
