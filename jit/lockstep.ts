@@ -28,6 +28,12 @@ export interface LockstepOptions {
   memoryEvery?: number;
   /** Stop after this many instructions (default: until the guest exits). */
   maxInstructions?: number;
+  /**
+   * Wall-clock limit in seconds from the moment both engines are set up, replays included (default none).
+   * When it is reached the result says timedOut, with no divergence if none was seen yet, or the divergence
+   * as far as it was narrowed down (method 'slice').
+   */
+  timeout?: number;
 }
 
 export type DifferenceKind = 'error' | 'exit' | 'instructions' | 'register' | 'flag' | 'output' | 'memory';
@@ -74,7 +80,15 @@ export interface LockstepResult {
   exit: ExitRecord | null;
   /** Instructions the JIT VM ran inside compiled code (from jitStats), when known. */
   jitInstructions?: number;
+  /** The timeout ended the check: `instructions` were compared without a divergence, or `divergence` is not narrowed down. */
+  timedOut?: boolean;
 }
+
+/** Thrown out of a run, replay or step loop when the lockstep's timeout is reached. */
+class TimedOut extends Error {}
+
+/** performance.now() at which the timeout ends every run (Infinity: none); shared by all the VMs of a lockstep. */
+interface Clock { deadline: number }
 
 const EFLAGS_BITS: [string, number, number][] = [
   ['CF', 0, 1], ['PF', 2, 1], ['AF', 4, 1], ['ZF', 6, 1], ['SF', 7, 1], ['TF', 8, 1], ['IF', 9, 1], ['DF', 10, 1], ['OF', 11, 1],
@@ -87,6 +101,8 @@ const SYSTEM = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'cr0', 'cr2', 'cr3', 'cr4'] 
 const WATCH_MAX = 256, REPORT_MAX = 16;
 /** While single-stepping, the whole RAM is compared every this many steps (the watched bytes every step). */
 const STEP_FULL_EVERY = 4096;
+/** Single steps in a row that retire no instruction after which stepping gives up (a fault loop). */
+const STALL_MAX = 1000;
 
 /** The EFLAGS bits by name that differ between two values (then any other bits, as 'eflags bit N'). */
 export function eflagsDifferences(jit: number, interp: number): Difference[] {
@@ -109,16 +125,16 @@ class Side {
   readonly debugcon: number[] = [];
   exit: ExitRecord | null = null;
   error: string | null = null;
-  private constructor(readonly engine: Engine, readonly vm: VM) {}
+  private constructor(readonly engine: Engine, readonly vm: VM, private readonly clock: Clock) {}
 
-  static async create(engine: Engine, opts: LockstepOptions): Promise<Side> {
+  static async create(engine: Engine, opts: LockstepOptions, clock: Clock): Promise<Side> {
     let side: Side | null = null;
     const vm = new VM({
       ...opts.vm,
       stdout: (b) => { for (const x of b) side!.com1.push(x); },
       debugcon: (b) => { for (const x of b) side!.debugcon.push(x); },
     });
-    side = new Side(engine, vm);
+    side = new Side(engine, vm, clock);
     if (engine === 'jit') await vm.enableJit({ threshold: opts.threshold ?? 0 });
     await opts.setup(vm, engine);
     return side;
@@ -127,13 +143,17 @@ class Side {
   /** The run has ended for good (an exit other than the budget, or an exception): it is not resumed. */
   get stopped(): boolean { return this.error !== null || (this.exit !== null && this.exit.reason !== 'max-instructions'); }
 
+  /** Run up to n instructions; throws TimedOut when the deadline passes (the engines' states are then not comparable). */
   advance(n: number, trace?: (line: string) => void): void {
     if (this.stopped || n <= 0) return;
+    const left = this.clock.deadline - performance.now();
+    if (left <= 0) throw new TimedOut();
     try {
-      this.exit = this.vm.run({ maxInstructions: n, trace });
+      this.exit = this.vm.run({ maxInstructions: n, trace, timeout: Number.isFinite(left) ? left / 1000 : undefined });
     } catch (e) {
       this.error = describeError(e);
     }
+    if (this.exit?.reason === 'timeout') throw new TimedOut();
   }
 
   get ram(): Buffer {
@@ -145,8 +165,8 @@ class Side {
 /** A JIT VM and an interpreter VM on the same guest. */
 class Pair {
   private constructor(readonly jit: Side, readonly interp: Side) {}
-  static async create(opts: LockstepOptions): Promise<Pair> {
-    return new Pair(await Side.create('jit', opts), await Side.create('interp', opts));
+  static async create(opts: LockstepOptions, clock: Clock): Promise<Pair> {
+    return new Pair(await Side.create('jit', opts, clock), await Side.create('interp', opts, clock));
   }
   get count(): number { return this.interp.vm.instructions; }
   get stopped(): boolean { return this.jit.stopped && this.interp.stopped; }
@@ -223,11 +243,16 @@ export async function lockstep(opts: LockstepOptions): Promise<LockstepResult> {
   const max = opts.maxInstructions ?? Infinity;
   if (!Number.isInteger(slice) || slice < 1) throw new RangeError(`lockstep: slice must be a positive integer, got ${slice}`);
   if (!Number.isInteger(every) || every < 1) throw new RangeError(`lockstep: memoryEvery must be a positive integer, got ${every}`);
-  const pair = await Pair.create(opts);
-  const result = (divergence: Divergence | null, slices: number): LockstepResult => {
+  if (opts.timeout !== undefined && !(opts.timeout > 0)) throw new RangeError(`lockstep: timeout must be a positive number of seconds, got ${opts.timeout}`);
+  const clock: Clock = { deadline: Infinity };
+  const pair = await Pair.create(opts, clock);
+  // The clock starts once the engines are ready, as run's --timeout starts at the first instruction (the
+  // JIT's first setup loads binaryen, which takes seconds).
+  if (opts.timeout !== undefined) clock.deadline = performance.now() + opts.timeout * 1000;
+  const result = (divergence: Divergence | null, slices: number, timedOut = false): LockstepResult => {
     let jitInstructions: number | undefined;
     try { jitInstructions = pair.jit.vm.jitStats()?.instructions; } catch { /* stats unavailable */ }
-    return { divergence, instructions: pair.count, slices, exit: pair.interp.exit, jitInstructions };
+    return { divergence, instructions: pair.count, slices, exit: pair.interp.exit, jitInstructions, ...(timedOut ? { timedOut } : {}) };
   };
 
   // The setups themselves may differ: report that before running anything.
@@ -240,27 +265,47 @@ export async function lockstep(opts: LockstepOptions): Promise<LockstepResult> {
     }, 0);
   }
 
-  let agreed = 0, slices = 0;
+  // `spent` is the budget handed out, not the instructions retired: a slice can end having retired none (a
+  // fault loop counts its deliveries against the budget), and the loop must still end at maxInstructions.
+  let agreed = 0, slices = 0, spent = 0;
   for (;;) {
-    const done = pair.stopped || pair.count >= max;
+    const done = pair.stopped || spent >= max;
     if (!done) {
-      pair.advance(Math.min(slice, max - pair.count));
+      const n = Math.min(slice, max - spent);
+      try { pair.advance(n); } catch (e) {
+        if (e instanceof TimedOut) return result(null, slices, true);
+        throw e;
+      }
+      spent += n;
       slices++;
     }
-    const end = done || pair.jit.stopped || pair.interp.stopped || pair.count >= max;
+    const end = done || pair.jit.stopped || pair.interp.stopped || spent >= max;
     const full = end || slices % every === 0;
     const { diffs, memAddrs } = pair.compare(full ? 'full' : 'none');
-    if (diffs.length > 0) return result(await localise(opts, agreed, pair.count, diffs, memAddrs), slices);
+    if (diffs.length > 0) {
+      try { return result(await localise(opts, clock, agreed, pair.count, diffs, memAddrs), slices); } catch (e) {
+        if (!(e instanceof TimedOut)) throw e;
+        const regs = pair.interp.vm.getRegisters(), note = `timed out while narrowing it down: everything agreed at ${agreed} instructions, not at ${pair.count}`;
+        return result({ instructions: agreed, cs: regs.cs, eip: regs.eip, method: 'slice', first: diffs[0], differences: diffs, before: regs, jit: pair.jit.vm.getRegisters(), interp: regs, note }, slices, true);
+      }
+    }
     if (full) agreed = pair.count;
     if (end) return result(null, slices);
   }
 }
 
-/** Fresh VMs that ran the lockstep schedule (slices of `slice` from 0) to `target` instructions. */
-async function replay(opts: LockstepOptions, target: number): Promise<Pair> {
+/**
+ * Fresh VMs that ran the lockstep schedule (slices of `slice` from 0) to `target` instructions, or as far
+ * as they got: a slice that retires nothing (a fault loop) ends the replay rather than repeating for ever.
+ */
+async function replay(opts: LockstepOptions, clock: Clock, target: number): Promise<Pair> {
   const slice = opts.slice ?? 7919;
-  const pair = await Pair.create(opts);
-  while (!pair.stopped && pair.count < target) pair.advance(Math.min(slice, target - pair.count));
+  const pair = await Pair.create(opts, clock);
+  while (!pair.stopped && pair.count < target) {
+    const before = pair.count;
+    pair.advance(Math.min(slice, target - pair.count));
+    if (pair.count === before) break;
+  }
   return pair;
 }
 
@@ -274,19 +319,20 @@ function nextInstruction(side: Side): string | undefined {
 /**
  * Narrow a divergence seen at count `seenAt` (everything agreed at `agreed`) down to one instruction.
  */
-async function localise(opts: LockstepOptions, agreed: number, seenAt: number, seen: Difference[], seenAddrs: number[]): Promise<Divergence> {
+async function localise(opts: LockstepOptions, clock: Clock, agreed: number, seenAt: number, seen: Difference[], seenAddrs: number[]): Promise<Divergence> {
   const notes: string[] = [];
   // 1. Replay to the agreeing point, then single-step, watching the RAM bytes that differed.
   let watch = [...seenAddrs];
   for (let attempt = 0; attempt < 3; attempt++) {
-    const pair = await replay(opts, agreed);
+    const pair = await replay(opts, clock, agreed);
     const start = pair.compare('full');
     if (start.diffs.length > 0) {
       notes.push(`the replay to ${agreed} already disagrees (the run is not deterministic)`);
       break;
     }
-    let before = pair.interp.vm.getRegisters(), restart = false;
-    for (let step = 1; pair.count < seenAt && !pair.stopped; step++) {
+    let before = pair.interp.vm.getRegisters(), restart = false, stalled = 0;
+    // A step may retire nothing (it delivers an exception); STALL_MAX of them in a row is a fault loop.
+    for (let step = 1; pair.count < seenAt && !pair.stopped && stalled < STALL_MAX; step++) {
       const at = pair.count;
       let line: string | undefined;
       pair.jit.advance(1);
@@ -306,12 +352,13 @@ async function localise(opts: LockstepOptions, agreed: number, seenAt: number, s
         };
       }
       before = pair.interp.vm.getRegisters();
+      stalled = pair.count === at ? stalled + 1 : 0;
     }
     if (!restart) { notes.push('single-stepping does not reproduce it'); break; }
   }
 
   // 2. Bisect over the count: fresh VMs run the original schedule to `t`; find the first t that disagrees.
-  const probe = async (t: number) => { const p = await replay(opts, t); return { pair: p, ...p.compare('full') }; };
+  const probe = async (t: number) => { const p = await replay(opts, clock, t); return { pair: p, ...p.compare('full') }; };
   let lo = agreed, hi = seenAt;
   let bad = await probe(hi);
   if (bad.diffs.length === 0) {
@@ -327,7 +374,7 @@ async function localise(opts: LockstepOptions, agreed: number, seenAt: number, s
     const p = await probe(mid);
     if (p.diffs.length > 0) { hi = mid; bad = p; } else lo = mid;
   }
-  const good = await replay(opts, lo);
+  const good = await replay(opts, clock, lo);
   const before = good.interp.vm.getRegisters();
   notes.push(`found by bisection: running the schedule to ${lo} agrees, to ${hi} disagrees`);
   return {

@@ -11,7 +11,11 @@ const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
 const ROMS = join(import.meta.dirname, '..', 'test-roms');
 
 function x86jit(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, input: '', maxBuffer: 256 << 20 });
+  return x86jitEnv({}, ...args);
+}
+
+function x86jitEnv(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, input: '', maxBuffer: 256 << 20, env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -243,7 +247,9 @@ describe('x86jit profile (built CLI)', () => {
   });
 
   it('run --engine jit --stats adds the JIT totals', () => {
-    const r = x86jit('run', '--engine', 'jit', '--stats', join(ROMS, 'loops.elf'));
+    // Translation inline (not on the worker): on a slow machine the guest could end before binaryen has
+    // loaded there, and then nothing compiles — the test must not race the worker.
+    const r = x86jitEnv({ X86JIT_JIT_BACKGROUND: '0' }, 'run', '--engine', 'jit', '--stats', join(ROMS, 'loops.elf'));
     expect(r.status).toBe(1);
     const m = /^x86jit: jit: (\d+) regions \((\d+) live, \d+ blocks refused\), (\d+) instructions translated, (\d+) bytes of WASM, [\d.]+ ms translating$/m.exec(r.stderr);
     expect(m).not.toBeNull();

@@ -1,8 +1,8 @@
 // `x86jit disasm FILE`: disassemble a flat binary in Intel syntax, one instruction per line, the way
 // `objdump -D -b binary -m i386 -M intel` lays it out (address, bytes, text).
-import { parseArgs } from 'node:util';
-import { decodeBytes, formatIntel, readImageFile } from '../index.ts';
-import { parseNumber, UsageError } from './parse.ts';
+import { decodeBytes, DEFAULT_MEMORY, formatIntel, readImageFile } from '../index.ts';
+import { emit } from './output.ts';
+import { parseCommand, parseNumber, UsageError } from './parse.ts';
 
 export const DISASM_HELP = `usage: x86jit disasm FILE [options]
 
@@ -15,24 +15,24 @@ options:
 `;
 
 export async function disasmCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: {
-      bits: { type: 'string', default: '32' },
-      org: { type: 'string', default: '0' },
-      offset: { type: 'string', default: '0' },
-      length: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  const { values, positionals } = parseCommand('disasm', argv, {
+    bits: { type: 'string', default: '32' },
+    org: { type: 'string', default: '0' },
+    offset: { type: 'string', default: '0' },
+    length: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
   });
-  if (values.help) { process.stdout.write(DISASM_HELP); return 0; }
+  if (values.help) { emit(1, DISASM_HELP); return 0; }
   if (positionals.length !== 1) throw new UsageError('disasm: expected one FILE (try: x86jit disasm --help)');
   if (values.bits !== '16' && values.bits !== '32') throw new UsageError(`--bits: '${values.bits}' is not 16 or 32`);
   const bits = values.bits === '16' ? 16 : 32;
   const org = parseNumber(values.org, '--org', 0xffff_ffff);
-  const bytes = readImageFile(positionals[0]);
-  const start = parseNumber(values.offset, '--offset', bytes.length);
-  const end = values.length !== undefined ? Math.min(bytes.length, start + parseNumber(values.length, '--length')) : bytes.length;
+  const start = parseNumber(values.offset, '--offset');
+  const length = values.length !== undefined ? parseNumber(values.length, '--length') : Infinity;
+  // No guest RAM to bound the file by: the default RAM size is the bound (a pipe may be endless).
+  const bytes = readImageFile(positionals[0], DEFAULT_MEMORY, `the ${DEFAULT_MEMORY >> 20} MiB x86jit disasm reads`);
+  if (start > bytes.length) throw new UsageError(`--offset: ${start} is beyond the end of the file (${bytes.length} bytes)`);
+  const end = Math.min(bytes.length, start + length);
   const lines: string[] = [];
   for (let off = start; off < end;) {
     const view = bytes.subarray(off, end);
@@ -43,8 +43,9 @@ export async function disasmCommand(argv: string[]): Promise<number> {
     const hex = Array.from(view.subarray(0, length), (b) => b.toString(16).padStart(2, '0')).join(' ');
     lines.push(`${((org + off) >>> 0).toString(16).padStart(8, ' ')}:\t${hex.padEnd(21)}\t${text}`);
     off += length;
-    if (lines.length >= 4096) { process.stdout.write(`${lines.join('\n')}\n`); lines.length = 0; }
+    // A reader that went away (| head) ends the listing (status 0); main.ts reports other write failures.
+    if (lines.length >= 4096) { if (!emit(1, `${lines.join('\n')}\n`)) return 0; lines.length = 0; }
   }
-  if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+  if (lines.length) emit(1, `${lines.join('\n')}\n`);
   return 0;
 }

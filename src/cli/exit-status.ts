@@ -4,7 +4,9 @@
 import type { ExitReason } from '../machine/vm.ts';
 
 export const EXIT_USAGE = 2;          // bad arguments, unreadable or invalid image
+export const EXIT_OUTPUT_CLOSED = 16; // stdout or stderr was closed (EPIPE) before the guest exited: the run stopped there
 export const EXIT_INTERNAL = 70;      // a bug in x86jit (EX_SOFTWARE)
+export const EXIT_IO = 74;            // writing stdout or stderr failed (EX_IOERR): a full disk, an I/O error
 
 export const EXIT_STATUS: Record<Exclude<ExitReason, 'debug-exit'>, number> = {
   'halt': 4,              // HLT with nothing that can wake the CPU
@@ -13,4 +15,5 @@ export const EXIT_STATUS: Record<Exclude<ExitReason, 'debug-exit'>, number> = {
   'triple-fault': 10,     // shutdown: an exception could not be delivered
   'unsupported': 12,      // the guest used a feature x86jit does not model (task switch, paging, ...)
   'until': 14,            // stopped at a requested address (API only)
+  'stopped': EXIT_OUTPUT_CLOSED, // the CLI stopped the run: its stdout or stderr was closed
 };

@@ -1,21 +1,13 @@
 // What `x86jit run` and `x86jit profile` share: the ROM-loading and limit options, creating the VM,
-// loading the image and the run loop.
-import { writeSync } from 'node:fs';
-import { createVM, loadBios, loadImage, loadRaw, type ExitRecord, type VM, type VMOptions } from '../index.ts';
+// reading and loading the image and the run loop.
+import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, type VM, type VMOptions } from '../index.ts';
+import { BIOS_MAX } from '../loader/bios.ts';
+import { sizeText } from '../loader/load-target.ts';
+import { emit, outputFailed } from './output.ts';
 import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
 /** Instructions per slice between event-loop turns (so stdin input reaches the UART). */
 const SLICE = 20_000_000;
-
-/** write(2) all of `bytes`, retrying when a non-blocking pipe is full. */
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) {
-    try { off += writeSync(fd, bytes, off, bytes.length - off); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-    }
-  }
-}
 
 /** The ROM-loading and limit options `run` shares with `profile` (parseArgs config). */
 /** The help lines of the options in IMAGE_OPTIONS (run, profile). */
@@ -68,14 +60,35 @@ export function parseImageArgs(values: ImageValues): ImageArgs {
   return { mem, maxInstructions, timeout, cmdline: values.cmdline, load, entry, bits: bits as 16 | 32, bios: values.bios ?? false };
 }
 
-/** createVM with --mem's RangeError as a usage error. */
-export function createGuestVM(args: ImageArgs, opts: Omit<VMOptions, 'memory'>): VM {
+/**
+ * createVM with --mem's RangeError as a usage error, the guest's COM1 and 0xe9 output going to the host
+ * fds given (none: dropped). A write that fails (a closed pipe, a full disk) stops the run.
+ */
+export function createGuestVM(args: ImageArgs, opts: Omit<VMOptions, 'memory' | 'stdout' | 'debugcon'> & { stdout?: 1 | 2; debugcon?: 1 | 2 }): VM {
+  let vm: VM | undefined;
+  const sink = (fd: 1 | 2 | undefined) => fd === undefined ? undefined : (b: Uint8Array) => { if (!emit(fd, b) && vm) stopForOutput(vm); };
   try {
-    return createVM({ ...opts, memory: args.mem });
+    vm = createVM({ ...opts, memory: args.mem, stdout: sink(opts.stdout), debugcon: sink(opts.debugcon) });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--mem: ${e.message}`);
     throw e;
   }
+  return vm;
+}
+
+/** End the run after the current instruction because stdout or stderr failed. */
+export function stopForOutput(vm: VM): void {
+  vm.requestStop({ reason: 'stopped', message: 'output failed' });
+}
+
+/**
+ * The image at `path`, read no further than the largest image the options could load: the guest RAM
+ * (--mem, default 128 MiB), or 256 KiB for a BIOS image. An endless pipe is refused, not read for ever.
+ */
+export function readGuestImage(path: string, args: ImageArgs): Uint8Array {
+  if (args.bios) return readImageFile(path, BIOS_MAX, `the ${sizeText(BIOS_MAX)} a BIOS image can have`);
+  const ram = args.mem ?? DEFAULT_MEMORY;
+  return readImageFile(path, ram, `the ${sizeText(ram)} of guest RAM`);
 }
 
 /** Load binaryen and turn the JIT on; a bad X86JIT_JIT_THRESHOLD is a usage error. */
@@ -96,30 +109,42 @@ export function loadGuest(vm: VM, bytes: Uint8Array, path: string, args: ImageAr
 export interface GuestRun {
   /** The exit record, with the --timeout / --max-instructions messages the CLI prints. */
   exit: ExitRecord;
+  /** True when the run was stopped because a write to stdout or stderr failed (exit is then not the guest's). */
+  outputFailed: boolean;
   /** Wall time of the run, s; performance.now() when it started (ms since process start); instructions run. */
   seconds: number;
   t0: number;
   instructions: number;
 }
 
-/** Run the loaded guest to its end or the limits, in slices between event-loop turns when `interactive`. */
-export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; interactive?: boolean; trace?: (line: string) => void }): Promise<GuestRun> {
+/**
+ * Run the loaded guest to its end or the limits, in slices between event-loop turns when `interactive`
+ * (`idle` is called at each turn).
+ */
+export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; interactive?: boolean; idle?: () => void; trace?: (line: string) => void }): Promise<GuestRun> {
   const { maxInstructions, timeout, trace } = opts;
   // performance.now() counts from process start: this is the start-up latency to the first guest instruction.
   const t0 = performance.now();
   const deadline = timeout !== undefined ? t0 + timeout * 1000 : Infinity;
   const total = maxInstructions ?? Infinity;
   const startCount = vm.instructions;
+  // The budget handed out, not the instructions retired, decides when the limit is spent: a run can end
+  // at max-instructions having retired fewer (a guest whose fault handler faults again retires none).
+  let spent = 0, outputStop = false;
   let exit: ExitRecord;
   for (;;) {
-    const left = total - (vm.instructions - startCount);
-    const slice = opts.interactive ? Math.min(SLICE, left) : left;
+    const slice = opts.interactive ? Math.min(SLICE, total - spent) : total - spent;
     const remaining = (deadline - performance.now()) / 1000;
     exit = vm.run({ maxInstructions: slice, timeout: Number.isFinite(remaining) ? Math.max(remaining, 0.001) : undefined, trace });
-    if (exit.reason !== 'max-instructions' || vm.instructions - startCount >= total) break;
+    spent += slice;
+    // stopForOutput's stop, or a write that failed in the flush at the end of a slice (too late to stop it).
+    outputStop = outputFailed() && (exit.reason === 'stopped' || (exit.reason === 'max-instructions' && spent < total));
+    if (outputStop || exit.reason !== 'max-instructions' || spent >= total) break;
+    opts.idle?.();
     await new Promise((r) => setImmediate(r));
   }
   if (exit.reason === 'timeout') exit = { ...exit, message: `timed out after ${timeout} s` };
-  if (exit.reason === 'max-instructions') exit = { ...exit, message: `instruction limit reached (${maxInstructions} instructions)` };
-  return { exit, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount };
+  // (The VM's own message when the limit ended a fault loop before that many instructions retired.)
+  if (exit.reason === 'max-instructions' && vm.instructions - startCount >= total) exit = { ...exit, message: `instruction limit reached (${maxInstructions} instructions)` };
+  return { exit, outputFailed: outputStop, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount };
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// x86jit command line: `x86jit run ROM ...` and `x86jit disasm FILE ...`. Uses only the public API
-// (src/index.ts). Every failure is one line on stderr and a documented exit status; never a stack trace.
+// x86jit command line: `x86jit run ROM ...`, `disasm FILE`, `profile ROM`, `lockstep ROM`. Uses the public
+// API (src/index.ts) and the loaders' size limits. Every failure is one line on stderr and a documented
+// exit status; never a stack trace.
 import { runCommand, RUN_HELP } from './run.ts';
 import { disasmCommand, DISASM_HELP } from './disasm.ts';
 import { profileCommand, PROFILE_HELP } from './profile.ts';
 import { lockstepCommand, LOCKSTEP_HELP } from './lockstep.ts';
-import { EXIT_INTERNAL, EXIT_USAGE } from './exit-status.ts';
+import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE } from './exit-status.ts';
+import { emit, outputError } from './output.ts';
 import { UsageError } from './parse.ts';
 import { LoadError } from '../index.ts';
 
@@ -30,30 +32,43 @@ async function main(argv: string[]): Promise<number> {
     case 'profile': return profileCommand(rest);
     case 'lockstep': return lockstepCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
-      if (command === 'help' && rest[0] === 'run') { process.stdout.write(RUN_HELP); return 0; }
-      if (command === 'help' && rest[0] === 'disasm') { process.stdout.write(DISASM_HELP); return 0; }
-      if (command === 'help' && rest[0] === 'profile') { process.stdout.write(PROFILE_HELP); return 0; }
-      if (command === 'help' && rest[0] === 'lockstep') { process.stdout.write(LOCKSTEP_HELP); return 0; }
-      process.stdout.write(HELP);
+      if (command === 'help' && rest[0] === 'run') { emit(1, RUN_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'disasm') { emit(1, DISASM_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'profile') { emit(1, PROFILE_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'lockstep') { emit(1, LOCKSTEP_HELP); return 0; }
+      emit(1, HELP);
       return command === undefined ? EXIT_USAGE : 0;
-    case '--version': process.stdout.write('x86jit 0.1.0\n'); return 0;
+    case '--version': emit(1, 'x86jit 0.1.0\n'); return 0;
     default: throw new UsageError(`unknown command '${command}' (try: x86jit --help)`);
   }
 }
 
+// Every write goes through output.ts (synchronous); these only keep a stray asynchronous write to a
+// closed pipe from becoming an uncaught 'error' event.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
+/** The status, unless writing stdout or stderr failed (other than a reader that went away): then one line and 74. */
+function finalStatus(status: number): number {
+  const failure = outputError();
+  if (failure === undefined) return status;
+  emit(2, `x86jit: ${failure}\n`);
+  return EXIT_IO;
+}
+
 main(process.argv.slice(2)).then(
-  // Exit explicitly once stdout and stderr have drained: a natural exit would wait for the JIT's
-  // translation worker, which cannot stop in the middle of loading binaryen (~0.4 s for a short run).
-  (status) => { process.exitCode = status; process.stdout.write('', () => process.stderr.write('', () => process.exit(status))); },
+  // Exit explicitly: a natural exit would wait for the JIT's translation worker, which cannot stop in
+  // the middle of loading binaryen (~0.4 s for a short run). All output is written already.
+  (status) => process.exit(finalStatus(status)),
   (e: unknown) => {
     const err = e as { code?: string; message?: string };
     if (e instanceof UsageError || e instanceof LoadError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`x86jit: ${err.message}\n`);
-      process.exitCode = EXIT_USAGE;
+      emit(2, `x86jit: ${err.message}\n`);
+      process.exitCode = finalStatus(EXIT_USAGE);
     } else {
-      process.stderr.write(`x86jit: internal error: ${err.message ?? String(e)}\n`);
-      if (process.env.X86JIT_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-      process.exitCode = EXIT_INTERNAL;
+      emit(2, `x86jit: internal error: ${err.message ?? String(e)}\n`);
+      if (process.env.X86JIT_DEBUG) emit(2, `${(e as Error).stack}\n`);
+      process.exitCode = finalStatus(EXIT_INTERNAL);
     }
   },
 );

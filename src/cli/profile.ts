@@ -2,12 +2,11 @@
 // regions and the JIT's totals (QEMU's `info jit` and its hotblocks plugin are the models); `--dump ADDR`
 // shows one region's guest code and WASM text instead. The report is the product: it is the only thing on
 // stdout, the guest's own output is dropped unless --guest-output sends it to stderr.
-import { parseArgs } from 'node:util';
-import { readImageFile } from '../index.ts';
 import { formatDump, formatProfile, hex, type RunInfo } from './jit-report.ts';
 import type { RegionDump } from '../../jit/stats.ts';
-import { parseNumber, UsageError } from './parse.ts';
-import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
+import { parseCommand, parseNumber, UsageError } from './parse.ts';
+import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest } from './guest.ts';
+import { emit } from './output.ts';
 
 export const PROFILE_HELP = `usage: x86jit profile ROM [options]
 
@@ -16,9 +15,10 @@ X86JIT_JIT_THRESHOLD, default 50) and prints on stdout, per translated region: g
 instructions, executions, share of the run (time% of the run's wall time, or insn% of the guest
 instructions when no time was measured), WASM bytes, translation time, invalidation, fallbacks and exits
 by reason -- the top N by time -- then the JIT's totals. The guest's COM1 and 0xe9 output is dropped
-(--guest-output sends it to stderr), so stdout is only the report. Exit status: 0 when the report was
-printed, whatever the guest's exit; 2 bad arguments or image (or --dump of an address no region
-covers); 70 internal error.
+(--guest-output sends it to stderr), so stdout is only the report. --timeout bounds the guest's run
+(the report then shows the timeout). Exit status: 0 when the report was printed (or its reader went
+away), whatever the guest's exit; 2 bad arguments or image (or --dump of an address no region covers);
+70 internal error; 74 the report could not be written (e.g. a full disk).
 
 ROM kinds and limits (as for x86jit run):
 ${IMAGE_HELP}
@@ -33,31 +33,29 @@ options:
 `;
 
 export async function profileCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: {
-      ...IMAGE_OPTIONS,
-      top: { type: 'string', default: '10' },
-      dump: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      'guest-output': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  const { values, positionals } = parseCommand('profile', argv, {
+    ...IMAGE_OPTIONS,
+    top: { type: 'string', default: '10' },
+    dump: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'guest-output': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   });
-  if (values.help) { process.stdout.write(PROFILE_HELP); return 0; }
+  if (values.help) { emit(1, PROFILE_HELP); return 0; }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'profile: missing ROM (try: x86jit profile --help)' : `profile: expected one ROM, got ${positionals.length}`);
   const args = parseImageArgs(values);
   const top = parseNumber(values.top, '--top');
   const dumpAddr = values.dump !== undefined ? parseNumber(values.dump, '--dump', 0xffff_ffff) : undefined;
   const path = positionals[0];
-  const bytes = readImageFile(path);
-  const out = values['guest-output'] ? (b: Uint8Array) => writeAll(2, b) : () => {};
+  const out = values['guest-output'] ? 2 : undefined;
   const vm = createGuestVM(args, { stdout: out, debugcon: out });
+  // Load (and so check) the image before the JIT loads binaryen, which takes seconds: a bad image is
+  // refused as fast as by run.
+  loadGuest(vm, readGuestImage(path, args), path, args);
   await enableJit(vm, { profile: true });
   // A profile is about translations: start the guest once the translation worker has binaryen loaded (a
   // plain run does not wait; the interpreter covers the first few hundred milliseconds).
   await vm.jitReady();
-  loadGuest(vm, bytes, path, args);
 
   const run = await runGuest(vm, { maxInstructions: args.maxInstructions, timeout: args.timeout });
   const profile = vm.jitProfile();
@@ -68,20 +66,14 @@ export async function profileCommand(argv: string[]): Promise<number> {
     dump = vm.jitDump(dumpAddr) ?? undefined;
     if (dump === undefined) throw new UsageError(`--dump: no translated region covers ${hex(dumpAddr)} (${profile.regions.length} regions; try x86jit profile without --dump)`);
   }
+  // A reader that went away (`| head`) just ends the report; main.ts reports any other write failure.
   if (values.json) {
     const { rom: _, ...rest } = info;
-    report(`${JSON.stringify({ ...rest, totals: profile.totals, regions: profile.regions, ...(dump ? { dump } : {}) }, null, 2)}\n`);
+    emit(1, `${JSON.stringify({ ...rest, totals: profile.totals, regions: profile.regions, ...(dump ? { dump } : {}) }, null, 2)}\n`);
   } else if (dump) {
-    report(`${formatDump(dump).join('\n')}\n`);
+    emit(1, `${formatDump(dump).join('\n')}\n`);
   } else {
-    report(`${formatProfile(profile, info, top).join('\n')}\n`);
+    emit(1, `${formatProfile(profile, info, top).join('\n')}\n`);
   }
   return 0;
-}
-
-/** Write the report to stdout synchronously; a reader that went away (`| head`) just ends it. */
-function report(text: string): void {
-  try { writeAll(1, Buffer.from(text)); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-  }
 }

@@ -1,10 +1,10 @@
 // `x86jit run`: load an image, run it with limits, copy COM1 to stdout, exit with the guest's status.
 import { fstatSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { formatExitStats, readImageFile } from '../index.ts';
-import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
-import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, runGuest, writeAll } from './guest.ts';
-import { UsageError } from './parse.ts';
+import { formatExitStats } from '../index.ts';
+import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
+import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest, stopForOutput } from './guest.ts';
+import { emit } from './output.ts';
+import { parseCommand, UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
@@ -13,7 +13,11 @@ Runs ROM and copies what the guest writes to COM1 (port 0x3f8) to stdout; bytes 
 0xe9 debug console go to stderr. The process exits with the guest's isa-debug-exit status
 ((value << 1) | 1), or with an even status naming why the run ended otherwise:
   2 bad arguments or image, 4 HLT with nothing to wake the CPU, 6 --max-instructions reached,
-  8 --timeout reached, 10 triple fault, 12 unsupported guest feature, 70 internal error.
+  8 --timeout reached, 10 triple fault, 12 unsupported guest feature, 16 stdout or stderr closed
+  (EPIPE, e.g. | head) before the guest exited: the run stops there, quietly, 70 internal error,
+  74 writing stdout or stderr failed otherwise (e.g. a full disk).
+An image is read no further than the guest RAM (--mem; 256 KiB with --bios): a larger file or an endless
+pipe is refused (status 2).
 
 ROM kinds:
   Multiboot v1 kernel (ELF32 or a.out-kludge flat image)    default
@@ -33,18 +37,15 @@ ${IMAGE_HELP}  --clock virtual|realtime  guest time: from the instruction count 
 `;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: {
-      ...IMAGE_OPTIONS,
-      engine: { type: 'string', default: 'interp' },
-      clock: { type: 'string', default: 'virtual' },
-      stats: { type: 'boolean', default: false },
-      trace: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  const { values, positionals } = parseCommand('run', argv, {
+    ...IMAGE_OPTIONS,
+    engine: { type: 'string', default: 'interp' },
+    clock: { type: 'string', default: 'virtual' },
+    stats: { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   });
-  if (values.help) { process.stdout.write(RUN_HELP); return 0; }
+  if (values.help) { emit(1, RUN_HELP); return 0; }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'run: missing ROM (try: x86jit run --help)' : `run: expected one ROM, got ${positionals.length}`);
   if (values.engine !== 'interp' && values.engine !== 'jit') throw new UsageError(`--engine: '${values.engine}' is not one of interp, jit`);
   const args = parseImageArgs(values);
@@ -52,33 +53,44 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   if (values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
   const path = positionals[0];
-  const bytes = readImageFile(path);
-  const vm = createGuestVM(args, { stdout: (b) => writeAll(1, b), debugcon: (b) => writeAll(2, b), clock: values.clock as 'virtual' | 'realtime' });
+  const vm = createGuestVM(args, { stdout: 1, debugcon: 2, clock: values.clock as 'virtual' | 'realtime' });
+  const bytes = readGuestImage(path, args);
   // [JIT] binaryen loads here, before the clock starts, only for --engine jit.
   if (values.engine === 'jit') await enableJit(vm);
   loadGuest(vm, bytes, path, args);
 
   const interactive = isInteractive();
+  // Input the guest has not taken yet is held back in the pipe, not in memory: stdin pauses while the UART
+  // holds INPUT_MAX bytes, and resumes between slices once the guest has read some.
+  const idle = () => { if (process.stdin.isPaused() && vm.uart.pendingInput < INPUT_MAX) process.stdin.resume(); };
   if (interactive) {
-    process.stdin.on('data', (chunk: Buffer) => vm.uart.queueInput(new Uint8Array(chunk)));
+    process.stdin.on('data', (chunk: Buffer) => {
+      vm.uart.queueInput(new Uint8Array(chunk));
+      if (vm.uart.pendingInput >= INPUT_MAX) process.stdin.pause();
+    });
     process.stdin.on('error', () => {});
   }
-  const trace = values.trace ? (line: string) => writeAll(2, Buffer.from(`${line}\n`)) : undefined;
-  const { exit, seconds, t0, instructions: n } = await runGuest(vm, { maxInstructions, timeout, interactive, trace });
+  const trace = values.trace ? (line: string) => { if (!emit(2, `${line}\n`)) stopForOutput(vm); } : undefined;
+  const { exit, outputFailed, seconds, t0, instructions: n } = await runGuest(vm, { maxInstructions, timeout, interactive, idle, trace });
   if (interactive) process.stdin.destroy();
   if (values.stats) {
-    process.stderr.write(`x86jit: ${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ` +
-      `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ` +
+    emit(2, `x86jit: ${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ` +
+      `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ${vm.interpreter.cache.flushes} code-cache flushes, ` +
       `first instruction ${t0.toFixed(1)} ms after process start\n`);
-    process.stderr.write(`${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
+    emit(2, `${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
     const jit = vm.jitStats();
-    if (jit) process.stderr.write(`${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);
+    if (jit) emit(2, `${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);
   }
   if (exit.reason === 'debug-exit') return (exit.status ?? 1) & 0xff;
+  // A closed stdout or stderr ends the run quietly (main.ts reports any other write failure, status 74).
+  if (outputFailed) return EXIT_OUTPUT_CLOSED;
   const where = `${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}`;
-  process.stderr.write(`x86jit: ${exit.reason}: ${exit.message} at ${where}\n`);
+  emit(2, `x86jit: ${exit.reason}: ${exit.message} at ${where}\n`);
   return EXIT_STATUS[exit.reason] ?? EXIT_USAGE;
 }
+
+/** Host input queued for the UART beyond which stdin pauses. */
+const INPUT_MAX = 1 << 16;
 
 /** The UART reads the host's stdin only when it is a terminal or a pipe (not a file or /dev/null). */
 function isInteractive(): boolean {

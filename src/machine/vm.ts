@@ -25,7 +25,8 @@ import { DEFAULT_JIT_THRESHOLD, Jit, translationWorkerReady } from '../../jit/ji
 import type { JitProfile, JitStats, RegionDump } from '../../jit/stats.ts';
 import { PhysicalMemory } from './memory.ts';
 
-export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported';
+/** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
+export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
 
 export interface ExitRecord {
   reason: ExitReason;
@@ -232,7 +233,7 @@ export class VM {
   /** Faults and external interrupts delivered since the VM was created (bounded per run by maxInstructions too). */
   get deliveries(): number { return this.cpu.deliveries; }
 
-  /** End the run after the current instruction (devices use this: isa-debug-exit). */
+  /** End the run after the current instruction (devices use this: isa-debug-exit; the host: reason 'stopped'). */
   requestStop(exit: Omit<ExitRecord, 'cs' | 'eip'>): void {
     if (this.stopRecord) return;
     this.stopRecord = { ...exit, cs: 0, eip: 0 };
