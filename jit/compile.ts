@@ -1,6 +1,6 @@
 // One region → one WASM binary: the translation step shared by the main thread (synchronous mode) and the
 // translation worker (worker.ts). Input and output are plain data (structured-clone safe).
-import type binaryenT from 'binaryen';
+import type { WasmBackend } from './wasm-backend.ts';
 import { prepareModule, type RegionBlock, type RegionOutput, translateRegion } from './translate.ts';
 
 /**
@@ -28,13 +28,18 @@ export interface CompiledRegionData extends RegionOutput {
   ms: number;
 }
 
-export function compileRegion(bn: typeof binaryenT, job: TranslateJob): CompiledRegionData {
+/**
+ * Translate and emit one region with `bn`: binaryen.js (its default export) or our direct encoder
+ * (wasm-encoder.ts's `wasmEncoder`), which build the same module through the same API.
+ */
+export function compileRegion(bn: WasmBackend, job: TranslateJob): CompiledRegionData {
   const t0 = performance.now();
   const m = new bn.Module();
   try {
     prepareModule(bn, m);
     const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase }, 'run');
-    if (PASSES.length > 0) m.runPasses(PASSES);
+    // Passes are binaryen's own (the encoder has none and ignores the variable).
+    if (PASSES.length > 0 && m.runPasses !== undefined) m.runPasses(PASSES);
     const binary = m.emitBinary();
     return { ...out, binary, ms: performance.now() - t0 };
   } finally {

@@ -2,11 +2,11 @@
 // the EFLAGS word), held in locals of a region function. When the translator knows which instruction
 // wrote the record (same block, so op and size are compile-time constants) a flag or a condition is a few
 // inline operations — CMP + Jcc is one comparison; otherwise `$cond` evaluates it from the record.
-import type binaryenT from 'binaryen';
+import type { WasmBackend, WasmModule } from './wasm-backend.ts';
 import { OP_ADD, OP_LOGIC, OP_SUB, sizeMask, topShift } from '../src/cpu/flags.ts';
 import { CF, OF, PF, SF, ZF } from '../src/cpu/state.ts';
 
-type Module = binaryenT.Module;
+type Module = WasmModule;
 type Expr = number;
 
 /** What the translator knows about the record at a point: who wrote it (op kind, size), or null (unknown). */
@@ -132,7 +132,7 @@ export class FlagsWasm {
  * Add `$cond(cc, op, dst, src, res, size, mask, eflags) -> 0/1` to the module: flags.ts's testCondition
  * on a record passed by value (the slow path, for records written outside the current block).
  */
-export function addConditionFunction(bn: typeof binaryenT, m: Module): void {
+export function addConditionFunction(bn: WasmBackend, m: Module): void {
   const i32 = bn.i32;
   const CC = 0, OPL = 1, A = 2, B = 3, R = 4, SZ = 5, MASK = 6, EFL = 7, SH = 8, F_CF = 9, F_ZF = 10, F_SF = 11, F_OF = 12, F_PF = 13, RES = 14;
   const g = (l: number): Expr => m.local.get(l, i32), set = (l: number, v: Expr): Expr => m.local.set(l, v);

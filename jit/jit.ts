@@ -1,6 +1,7 @@
 // The JIT engine: forms regions — the hot decoded blocks of one guest-physical page — has them translated
-// into one WASM module each (translate.ts; on the translation worker, worker.ts, or here when
-// translating synchronously), instantiates them against the VM's WebAssembly.Memory, and runs them for
+// into one WASM module each (translate.ts; here, with our direct encoder wasm-encoder.ts — tier 1 — or,
+// when asked, with binaryen on the translation worker, worker.ts), instantiates them against the VM's
+// WebAssembly.Memory, and runs them for
 // the interpreter's loop; helper calls run the interpreter's closures for what compiled code leaves to it.
 // Regions are keyed by physical page and the mode they were compiled for (jitMode: flat segments, paging
 // off / supervisor / user), checked on every entry. A code write that drops one of a region's blocks
@@ -14,6 +15,7 @@ import { endsBlock } from '../src/cpu/semantics/index.ts';
 import { CODE32, CPL, EFLAGS, EIP, PAGE_SHIFT, PAGE_SIZE, STACK32 } from '../src/cpu/state.ts';
 import { DS, ES, SS } from '../src/decoder/instruction.ts';
 import { formatIntel } from '../src/decoder/format-intel.ts';
+import { wasmEncoder } from './wasm-encoder.ts';
 import { emptyExits, JIT_EXIT_REASONS, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from './stats.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { compileRegion, type CompiledRegionData, type TranslateJob, wireBlocks } from './compile.ts';
@@ -70,7 +72,11 @@ const pagingOf = (mode: number): number => (mode === 1 ? 0 : mode === 2 ? 1 : 2)
 export interface JitConfig {
   /** Measure host time per region call (and keep binaryen on the main thread for WASM text dumps). */
   profile?: boolean;
-  /** Translate on a worker thread while the interpreter runs (default true; false: translate synchronously). */
+  /**
+   * Translate with binaryen on the worker thread while the interpreter runs (with its disk cache). Default
+   * false: tier 1, our encoder, translates a region here the moment it turns hot (a few µs per instruction,
+   * no binaryen load at all).
+   */
   background?: boolean;
 }
 
@@ -177,25 +183,20 @@ export class Jit {
   }
 
   /**
-   * The JIT for a VM. With `background` (the default when a worker can be started), binaryen loads and
-   * regions translate on a worker thread while the interpreter runs; otherwise binaryen is imported here
-   * (ESM with top-level await, ~350 ms) and regions translate synchronously when they become hot.
+   * The JIT for a VM. By default regions translate synchronously with our encoder when they become hot;
+   * with `background`, binaryen loads (~1 s) and regions translate on a worker thread while the
+   * interpreter runs (falling back to the encoder here if no worker can be started).
    */
   static async create(memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, cfg: JitConfig = {}): Promise<Jit> {
-    const shared = cfg.background === false ? null : await translationWorker();
+    const shared = cfg.background === true ? await translationWorker() : null;
     const worker = shared === null ? null : shared.connect();
-    // The main thread needs binaryen for synchronous translation, and for --dump's WASM text when profiling.
-    const bn = worker === null || cfg.profile ? (await import('binaryen')).default : null;
+    // binaryen on the main thread only for --dump's WASM text when profiling.
+    const bn = cfg.profile ? (await import('binaryen')).default : null;
     return new Jit(bn, memory, cpu, cache, cfg, worker);
   }
 
   /** True when regions are translated on the worker thread. */
   get background(): boolean { return this.worker !== null; }
-
-  private mainBinaryen(): typeof binaryenT {
-    if (this.bn === null) throw new Error('jit: binaryen is not loaded on the main thread (create the JIT with background: false or profile: true)');
-    return this.bn;
-  }
 
   /** Can block `b` be part of a region of `mode` for linear page `linPage`? (Paging off: linear = physical.) */
   private eligible(b: Block, mode: number, linPage: number): boolean {
@@ -274,10 +275,10 @@ export class Jit {
     return [...found.values()];
   }
 
-  /** Translate now, on this thread (synchronous mode: threshold 0, tests, no worker). */
+  /** Translate now, on this thread, with the direct encoder (tier 1). */
   private translate(page: number, mode: number, blocks: Block[], entry: number): Region {
     const t0 = performance.now();
-    const data = compileRegion(this.mainBinaryen(), { id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 });
+    const data = compileRegion(wasmEncoder, { id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 });
     const module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
     return this.install(page, mode, blocks, entry, module, data, performance.now() - t0);
   }

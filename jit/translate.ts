@@ -20,7 +20,7 @@
 // through the `helper` import with the state written back (a fallback, exact by construction). Every exit
 // leaves state exactly as the interpreter would: EIP on the next instruction to run, the lazy record as the
 // last flag-writer left it, and the count of retired instructions.
-import type binaryenT from 'binaryen';
+import type { WasmBackend, WasmModule } from './wasm-backend.ts';
 import type { Instruction } from '../src/decoder/instruction.ts';
 import {
   EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
@@ -32,7 +32,7 @@ import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } fro
 import { NATIVE } from './semantics-wasm.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
 
-type Module = binaryenT.Module;
+type Module = WasmModule;
 type Expr = number;
 
 /** Why a region returned (the JIT_EXIT slot of the CPU-state block), see stats.ts's JIT_EXIT_REASONS. */
@@ -99,7 +99,7 @@ export interface RegionOutput {
  */
 export class Tx {
   readonly m: Module;
-  readonly bn: typeof binaryenT;
+  readonly bn: WasmBackend;
   readonly i32: number;
   readonly flags: FlagsWasm;
   /** Code of the current block. */
@@ -125,7 +125,7 @@ export class Tx {
   /** The current instruction through the interpreter's closure (helper call, exits included), as code. */
   helperCode: () => Expr[] = () => [];
 
-  constructor(bn: typeof binaryenT, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>, readonly paging = 0) {
+  constructor(bn: WasmBackend, m: Module, readonly ramSize: number, private readonly targets: Map<number, number>, readonly paging = 0) {
     this.bn = bn; this.m = m; this.i32 = bn.i32;
     this.flags = new FlagsWasm(m, LF, bn.i32);
   }
@@ -346,7 +346,7 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
 }
 
 /** Translate a region into `m` as the exported function `name`. */
-export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionInput, name: string): RegionOutput {
+export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, name: string): RegionOutput {
   const i32 = bn.i32;
   const { segments: blocks, lastOfBlock, indexInBlock, position } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
@@ -478,7 +478,7 @@ export function translateRegion(bn: typeof binaryenT, m: Module, input: RegionIn
 }
 
 /** Module-level pieces every region module needs: memory and helper imports, `$cond`. */
-export function prepareModule(bn: typeof binaryenT, m: Module): void {
+export function prepareModule(bn: WasmBackend, m: Module): void {
   m.setFeatures(bn.Features.MVP | bn.Features.BulkMemory | bn.Features.SignExt);
   m.setMemory(1, 65536, null);
   m.addMemoryImport('0', 'env', 'memory');

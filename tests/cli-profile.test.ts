@@ -247,8 +247,8 @@ describe('x86jit profile (built CLI)', () => {
   });
 
   it('run --engine jit --stats adds the JIT totals', () => {
-    // Translation inline (not on the worker): on a slow machine the guest could end before binaryen has
-    // loaded there, and then nothing compiles — the test must not race the worker.
+    // Translation inline, as by default (on binaryen's worker a slow machine could end the guest before
+    // binaryen has loaded, and then nothing compiles — the test must not race the worker).
     const r = x86jitEnv({ X86JIT_JIT_BACKGROUND: '0' }, 'run', '--engine', 'jit', '--stats', join(ROMS, 'loops.elf'));
     expect(r.status).toBe(1);
     const m = /^x86jit: jit: (\d+) regions \((\d+) live, \d+ blocks refused\), (\d+) instructions translated, (\d+) bytes of WASM, [\d.]+ ms translating$/m.exec(r.stderr);

@@ -38,12 +38,12 @@ const parse = (status: number | null, signal: string | null, stdout: string, std
   fromDisk: Number(/(\d+) regions from the disk cache/.exec(stderr)?.[1] ?? -1),
 });
 function runSync(cache: string, repeat: number): Ran {
-  const r = spawnSync(process.execPath, cliArgs(repeat), { encoding: 'latin1', timeout: 120_000, env: { ...process.env, X86JIT_JIT_CACHE: cache } });
+  const r = spawnSync(process.execPath, cliArgs(repeat), { encoding: 'latin1', timeout: 120_000, env: { ...process.env, X86JIT_JIT_CACHE: cache, X86JIT_JIT_BACKGROUND: '1' } });
   return parse(r.status, r.signal, r.stdout, r.stderr);
 }
 function runAsync(cache: string, repeat: number): Promise<Ran> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, cliArgs(repeat), { timeout: 120_000, env: { ...process.env, X86JIT_JIT_CACHE: cache } });
+    const p = spawn(process.execPath, cliArgs(repeat), { timeout: 120_000, env: { ...process.env, X86JIT_JIT_CACHE: cache, X86JIT_JIT_BACKGROUND: '1' } });
     let out = '', err = '';
     p.stdout.setEncoding('latin1').on('data', (s: string) => { out += s; });
     p.stderr.setEncoding('latin1').on('data', (s: string) => { err += s; });

@@ -69,11 +69,11 @@ describe('test ROMs under the JIT (threshold 0)', () => {
 
 // The default mode: regions translate on the worker thread while the interpreter runs, and install between
 // blocks. The result must be the interpreter's, and the hot code must end up compiled.
-describe('background translation (default threshold, worker thread)', () => {
+describe('background translation (binaryen on the worker thread, default threshold)', () => {
   it.each(['wl-sieve.elf', 'wl-crc32.elf'])('%s: same output and count as the interpreter, mostly in compiled code', async (rom) => {
     const chunks: Uint8Array[] = [];
     const vm = createVM({ stdout: (b) => chunks.push(b) });
-    await vm.enableJit();
+    await vm.enableJit({ background: true });
     expect(await vm.jitReady()).toBe(true);
     loadImage(vm, new Uint8Array(readFileSync(join(DIR, rom))), rom, { cmdline: `${rom} repeat=4` });
     const exit = vm.run({ timeout: 60 });
@@ -148,7 +148,7 @@ describe('limits under the JIT', () => {
 describe('translation cache across processes', () => {
   const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
   const run = (dir: string) => spawnSync(process.execPath, [CLI, 'run', join(DIR, 'wl-sieve.elf'), '--engine', 'jit', '--stats', '--cmdline', 'wl-sieve.elf repeat=32'], {
-    encoding: 'latin1', env: { ...process.env, X86JIT_JIT_CACHE: dir },
+    encoding: 'latin1', env: { ...process.env, X86JIT_JIT_CACHE: dir, X86JIT_JIT_BACKGROUND: '1' },
   });
   const fromDisk = (stderr: string): number => Number(/(\d+) regions from the disk cache/.exec(stderr)?.[1] ?? -1);
   const count = (stderr: string): string => /x86jit: (\d+) instructions/.exec(stderr)?.[1] ?? 'none';
@@ -189,7 +189,7 @@ describe('translation cache across processes', () => {
       const e = vm.run({});
       console.log(e.reason, vm.jitStats().diskHits, vm.jitStats().compiled);`;
     try {
-      const go = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, X86JIT_JIT_CACHE: dir } });
+      const go = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, X86JIT_JIT_CACHE: dir, X86JIT_JIT_BACKGROUND: '1' } });
       const cold = go(), warm = go();
       expect([cold.status, cold.signal]).toEqual([0, null]);
       expect([warm.status, warm.signal]).toEqual([0, null]); // a timeout would kill it (signal SIGTERM)

@@ -25,10 +25,10 @@ ROM kinds:
   BIOS-style image (mapped at 0xF0000 and below 4 GiB)      --bios
 
 options:
-  --engine interp|jit       execution engine (default interp; jit translates hot code to WASM on a
-                            worker thread while the interpreter runs: X86JIT_JIT_THRESHOLD (default 50)
-                            executions per block first, X86JIT_JIT_BACKGROUND=0 to translate inline;
-                            translations are kept in X86JIT_JIT_CACHE, default ~/.cache/x86jit, or off)
+  --engine interp|jit       execution engine (default interp; jit translates a page's hot code to WASM
+                            with its own encoder once a block has run X86JIT_JIT_THRESHOLD (default 50)
+                            times; X86JIT_JIT_BACKGROUND=1 translates with binaryen on a worker thread
+                            instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
 ${IMAGE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
                             ahead) or the host clock (HLT sleeps)
   --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr

@@ -82,7 +82,10 @@ export interface VMOptions {
 export interface JitOptions {
   /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default: env X86JIT_JIT_THRESHOLD, else DEFAULT_JIT_THRESHOLD). */
   threshold?: number;
-  /** Translate regions on a worker thread while the interpreter runs (default: when the threshold is above 0). */
+  /**
+   * Translate regions with binaryen on a worker thread while the interpreter runs (default false, or env
+   * X86JIT_JIT_BACKGROUND=1): by default our own encoder translates each region synchronously when it turns hot.
+   */
   background?: boolean;
   /** Measure host time per region entry (for `x86jit profile`; costs ~2 performance.now() calls per entry). */
   profile?: boolean;
@@ -182,14 +185,13 @@ export class VM {
     return vm;
   }
 
-  /** Load binaryen and let the run loop compile hot blocks to WASM from now on. */
+  /** Let the run loop compile hot blocks to WASM from now on (binaryen loads only for background or profile). */
   async enableJit(opts: JitOptions = {}): Promise<void> {
     const env = process.env.X86JIT_JIT_THRESHOLD;
     const threshold = opts.threshold ?? (env !== undefined && env !== '' ? Number(env) : DEFAULT_JIT_THRESHOLD);
     if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`JIT threshold must be a non-negative integer, got ${threshold}`);
-    // Threshold 0 ("every block on first sight", the tests' forced mode) translates synchronously; otherwise
-    // regions translate on a worker thread unless X86JIT_JIT_BACKGROUND=0 or background: false.
-    const background = opts.background ?? (threshold > 0 && process.env.X86JIT_JIT_BACKGROUND !== '0');
+    // Tier 1 translates synchronously (our encoder: no binaryen); binaryen's worker only when asked.
+    const background = opts.background ?? process.env.X86JIT_JIT_BACKGROUND === '1';
     if (this.interpreter.jit === null) this.interpreter.jit = await Jit.create(this.memory.wasm, this.cpu, this.interpreter.cache, { profile: opts.profile, background });
     else if (opts.profile !== undefined) this.interpreter.jit.profiling = opts.profile;
     this.interpreter.jitThreshold = threshold;
