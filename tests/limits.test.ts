@@ -60,6 +60,16 @@ describe('bounded decoded-code cache (fresh code for ever)', () => {
     expect(vm.interpreter.cache.flushes).toBe(2); // 131,072 instructions each
   });
 
+  it('the careful path (trace) flushes too', async () => {
+    const vm = await guest('fresh-code.bin', 'interp', { codeCacheSize: 1024 });
+    let lines = 0;
+    const exit = vm.run({ maxInstructions: 20_000, trace: () => { lines++; } });
+    expect(exit.reason).toBe('max-instructions');
+    expect(lines).toBe(20_000);
+    expect(vm.interpreter.cache.flushes).toBeGreaterThanOrEqual(2);
+    expect(vm.interpreter.cache.size).toBeLessThanOrEqual(1024 + 128);
+  });
+
   it('x86jit run --stats counts the flushes', () => {
     const r = cli('run', ...RAW, '--stats', '--max-instructions', '140000', join(LIMITS, 'fresh-code.bin'));
     expect(r.status).toBe(6);

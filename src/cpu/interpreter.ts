@@ -203,6 +203,7 @@ export class Interpreter {
         cpu.work = 0;
         if (performance.now() > deadline) return 'timeout';
       }
+      if (cache.full) cache.flush(); // (as in run(): nothing is running between instructions here)
       const block = cache.lookup();
       block.hits++;
       const op = block.ops[0];
