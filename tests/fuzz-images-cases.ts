@@ -9,6 +9,7 @@
 // the ELF and Multiboot headers, truncate, or duplicate ranges (those mostly reach the loaders).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Rng } from './oracle/builder.ts';
 
 export type Load =
   | { kind: 'multiboot' }
@@ -67,16 +68,10 @@ export interface FuzzCase {
 const ROM_DIR = join(import.meta.dirname, '..', 'test-roms');
 const FLAT_BASE = 0x100000;
 
-/** A small fast PRNG (mulberry32): numbers in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Numbers in [0, 1) from the project's seeded PRNG (mulberry32, tests/oracle/builder.ts). */
+function prng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.u32() / 2 ** 32;
 }
 
 class Rand {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry, FORMAT, RegionCache } from '../jit/region-cache.ts';
+import { Rng } from './oracle/builder.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'x86jit.js');
@@ -51,15 +52,10 @@ function runAsync(cache: string, repeat: number): Promise<Ran> {
   });
 }
 
-/** A seeded PRNG (mulberry32): the same positions every run. */
+/** The project's seeded PRNG (mulberry32, tests/oracle/builder.ts): the same positions every run. */
 function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) % n);
-  };
+  const r = new Rng(seed);
+  return (n) => r.u32() % n;
 }
 
 /** One class of damage: a damaged copy of entry `e` (`pick(n)` draws the position, bit or length in 0..n-1). */

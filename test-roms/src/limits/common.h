@@ -35,3 +35,12 @@ gdtr:	.word 23
 	.byte 0, 0x8e
 	.word (\handler - _start + 0x100000) >> 16
 .endm
+
+/* IDTR and an IDT of `vector` absent gates followed by a gate for `vector` to `handler`. */
+.macro IDT_WITH_GATE vector, handler
+idtr:	.word (\vector + 1) * 8 - 1
+	.long idt
+	.balign 8
+idt:	.fill \vector, 8, 0
+	GATE \handler
+.endm

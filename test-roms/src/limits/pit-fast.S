@@ -33,8 +33,4 @@ irq0:	push eax
 	pop eax
 	iret
 	GDT_DATA
-idtr:	.word 0x21 * 8 - 1
-	.long idt
-	.balign 8
-idt:	.fill 0x20, 8, 0
-	GATE irq0
+	IDT_WITH_GATE 0x20, irq0

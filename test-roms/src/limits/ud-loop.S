@@ -5,8 +5,4 @@ _start:
 	lidt [idtr]
 here:	ud2
 	GDT_DATA
-idtr:	.word 7 * 8 - 1
-	.long idt
-	.balign 8
-idt:	.fill 6, 8, 0
-	GATE here
+	IDT_WITH_GATE 6, here
