@@ -1,607 +1,543 @@
-// `npm run bench`: x86jit's speed, measured (never asserted in tests). Prints Markdown tables on stdout,
-// writes bench/results.json, and a progress line per step on stderr.
-//   - the workload suite (loops.elf, test-roms/wl-*.elf): each ROM run under the interpreter, under the JIT
-//     (engine 'jit', default threshold) and under qemu-system-i386 (if installed), alternating
-//     (interp, jit, qemu, interp, jit, qemu, ...) so that machine noise hits all alike; median wall time of
-//     N runs, guest MIPS, translation time (on the worker thread) relative to the JIT run, JIT/interpreter and JIT/QEMU ratios,
-//     geometric means over the suite, and the issue-3 targets beside them (printed, never asserted)
-//   - translation cost: every workload once with the JIT at threshold 0 (every block compiled on sight),
-//     jitStats().translateMs per translated guest instruction
-//   - tinybench micro-benchmarks: decode, memory fast path, interpreter and JIT dispatch
-//   - console (UART port I/O vs paravirtual hypercall) and start-up (process start to first instruction)
-// Only vm.run() is timed: binaryen's import (~0.3-0.6 s, once per process) happens in a warm-up JIT VM
-// first, and VM creation and loading stay outside the timed span for every engine.
-// Options (environment): X86JIT_BENCH_RUNS (default 5) runs per ROM and engine; X86JIT_BENCH_REPEAT (default 16)
-// repetitions of each wl-*.elf workload per run (Multiboot command line `repeat=N`, test-roms/src/wl-repeat.h), so
-// that QEMU's compute time stands well above its start-up (~0.1 s); the tests run them once (~6-7 M instructions each).
+// `npm run bench`: x86jit's speed beside its peers, measured (never asserted in tests). Prints Markdown tables
+// on stdout, a progress line per step on stderr, and writes bench/results.json. Issue 8's targets are printed
+// beside the figures. Sections, in the order they run:
+//   - scale: each workload ROM (loops.elf, test-roms/wl-*.elf) is run in-process (interpreter) at `repeat=1` and
+//     `repeat=2` (the Multiboot command line, test-roms/src/wl-repeat.h) to learn its instructions per repetition, and
+//     is then scaled to about X86JIT_BENCH_GUEST_M million guest instructions (a ROM that ignores `repeat=`,
+//     such as loops.elf, runs at its own size and is flagged when outside 100-800 M)
+//   - whole: what a user waits for. Whole processes, alternating engine by engine within each run so that
+//     machine noise hits all alike, medians: `x86jit run` under the interpreter, `--engine jit` (tier 1, the
+//     default: our encoder translating on the main thread), `--engine jit` with binaryen on its worker
+//     (X86JIT_JIT_BACKGROUND=1), all with an empty translation cache (X86JIT_JIT_CACHE=off: a first run);
+//     qemu-system-i386 (TCG, if installed) and v86 (the `v86` npm package, a devDependency, booted by
+//     bench/v86-run.mjs). Ratios tier 1 ÷ QEMU and tier 1 ÷ v86; the guest instruction count per ROM (from
+//     `x86jit run --stats`); and, from the same runs' --stats lines, each engine's run-phase MIPS
+//   - translate: tier-1 translation cost per guest instruction at threshold 0 (every block on first sight),
+//     each ROM (repeat=1) in a fresh process (`node dist/bench.js --translate-child ROM`) so that the first
+//     region pays V8's warm-up of our encoder as a user's first run does; the first region apart from the
+//     steady cost of the others (vm.jitProfile()'s per-region translateMs); medians over runs and the suite
+//   - steady: guest instructions per second with the JIT once start-up and translation are paid: in-process,
+//     the ROM at repeat=1 and at repeat=X86JIT_BENCH_STEADY_REPEAT in fresh VMs, alternating, after a
+//     warm-up pair; (instructions long − short) ÷ (time long − short), median over the pairs; geometric mean
+//     (a ROM that ignores repeat=: instructions ÷ (run time − translation time), marked ≈, not in the mean)
+//   - startup: process start → first guest instruction (`--stats`), interpreter and JIT, on hello.elf,
+//     beside `node -e 0`, v86's start-up (process start → emulator ready) and QEMU's whole hello.elf process
+//   - console: 1 MiB of guest console output through UART port I/O vs the paravirtual hypercall (interpreter)
+// Environment (sizes; the bench sets X86JIT_JIT_CACHE, X86JIT_JIT_THRESHOLD and X86JIT_JIT_BACKGROUND itself):
+//   X86JIT_BENCH_RUNS            runs per ROM and engine (default 3)
+//   X86JIT_BENCH_GUEST_M         target size of a whole-process run, million guest instructions (default 150)
+//   X86JIT_BENCH_REPEAT          a fixed `repeat=N` for every wl ROM instead (1-10000)
+//   X86JIT_BENCH_STEADY_REPEAT   the long run of the steady-state section (default 64, ~400 M instructions)
+//   X86JIT_BENCH_SECTIONS        comma-separated subset of whole,translate,steady,startup,console (default all)
+// `X86JIT_BENCH_RUNS=1 npm run bench` is a quick look. The whole-process section takes most of the time
+// (on a 2-core machine, defaults: 12 minutes at load average 10-16, far less when idle).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Bench } from 'tinybench';
-import type { JitStats } from '../jit/stats.ts';
-import { createVM, decodeBytes, loadImage, loadRaw, VM } from '../src/index.ts';
+import { createVM, loadImage, VM } from '../src/index.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-// In-process JIT runs translate every time (the whole-process runs below measure the translation cache).
-process.env.X86JIT_JIT_CACHE = 'off';
+const DIST = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(DIST, '..');
 const ROMS = join(ROOT, 'test-roms');
-const RUNS = Number(process.env.X86JIT_BENCH_RUNS ?? 5);
-const REPEAT = Number(process.env.X86JIT_BENCH_REPEAT ?? 16);
-if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 1000) {
-  process.stderr.write(`bench: X86JIT_BENCH_RUNS must be an integer from 1 to 1000, not ${process.env.X86JIT_BENCH_RUNS}\n`);
-  process.exit(2);
-}
-if (!Number.isInteger(REPEAT) || REPEAT < 1 || REPEAT > 10000) {
-  process.stderr.write(`bench: X86JIT_BENCH_REPEAT must be an integer from 1 to 10000 (the ROMs' limit), not ${process.env.X86JIT_BENCH_REPEAT}\n`);
-  process.exit(2);
-}
-/** ROMs whose run time is dominated by guest computation (the MIPS workloads). */
-const WORKLOADS = ['loops.elf', ...readdirSync(ROMS).filter((f) => /^wl-.*\.elf$/.test(f)).sort()];
-/** The loop-heavy ones (tight inner loops, few calls, no REP string or indirect-branch dispatch): the ≥ 300 MIPS target. */
-const LOOP_HEAVY = new Set(['loops.elf', 'wl-sieve.elf', 'wl-crc32.elf', 'wl-matmul.elf']);
+const CLI = join(DIST, 'x86jit.js');
+const V86_RUN = join(ROOT, 'bench', 'v86-run.mjs');
 const QEMU = 'qemu-system-i386';
 const GUEST_MEMORY = 64 << 20;
-/** QEMU's time less its start-up below this (ms) is within start-up noise: no less-start-up ratios. */
-const QEMU_NOISE_MS = 5;
-/** Wall-clock limit of one x86jit run, seconds. */
-const RUN_TIMEOUT = 120;
-/** The issue-3 targets, printed beside the figures. */
-const TARGET = { speedup: 10, loopMips: 300, translateUs: 20, qemuRatio: 2 } as const;
-/** The Multiboot command line for a workload ROM: the wl-*.elf ROMs repeat their work N times. */
-const cmdlineFor = (rom: string, repeat = REPEAT): string => (rom.startsWith('wl-') ? `${rom} repeat=${repeat}` : rom);
+/** Wall-clock limit of one run (in-process or whole process), seconds. */
+const RUN_TIMEOUT = 300;
+/** Issue 8's targets, printed beside the figures. */
+const TARGET = { qemuRatio: 1, v86Ratio: 1, steadyGeomeanMips: 1500, recursionMips: 1000, minGuestM: 100, maxGuestM: 800 } as const;
+const SECTIONS = ['whole', 'translate', 'steady', 'startup', 'console'] as const;
+type Section = (typeof SECTIONS)[number];
 
-const T_START = performance.now();
+// The defaults of the JIT are what is measured: settings of the caller's shell do not leak in.
+process.env.X86JIT_JIT_CACHE = 'off';
+delete process.env.X86JIT_JIT_THRESHOLD;
+delete process.env.X86JIT_JIT_BACKGROUND;
+
 const progress = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
 const warnings: string[] = [];
 /** A loud line on stderr, kept for results.json and repeated at the end of stdout. */
 const warn = (msg: string): void => { warnings.push(msg); process.stderr.write(`bench: WARNING: ${msg}\n`); };
-const warned = new Set<string>();
-/** warn() for a problem that would repeat on every run (an API the JIT does not provide yet). */
-const warnOnce = (msg: string): void => { if (!warned.has(msg)) { warned.add(msg); warn(msg); } };
-const median = (xs: number[]): number => { const a = [...xs].sort((p, q) => p - q); return a[a.length >> 1]; };
-const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
-/** Geometric mean of the values that exist (null if none); `of` says how many of how many went in. */
-function geomeanOf(xs: (number | null | undefined)[]): { value: number | null; of: string } {
-  const ok = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0);
-  return { value: ok.length ? geomean(ok) : null, of: `${ok.length}/${xs.length}` };
-}
 const errorText = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const fmt = (x: number | null | undefined, digits = 1, suffix = ''): string => (isNum(x) ? `${x.toFixed(digits)}${suffix}` : 'n/a');
-const int = (x: number | null | undefined): string => (isNum(x) ? x.toLocaleString('en-US') : 'n/a');
+const median = (xs: number[]): number => { const a = [...xs].sort((p, q) => p - q); return a[a.length >> 1]; };
+const medianOf = (xs: (number | null | undefined)[]): number | null => { const ok = xs.filter(isNum); return ok.length ? median(ok) : null; };
+const geomeanOf = (xs: (number | null | undefined)[]): number | null => {
+  const ok = xs.filter((x): x is number => isNum(x) && x > 0);
+  return ok.length ? Math.exp(ok.reduce((a, x) => a + Math.log(x), 0) / ok.length) : null;
+};
+const fmt = (x: number | null | undefined, digits = 0, suffix = ''): string => (isNum(x) ? `${x.toFixed(digits)}${suffix}` : 'n/a');
+const int = (x: number | null | undefined): string => (isNum(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+const times = (x: number | null | undefined): string => (isNum(x) ? `${x.toFixed(2)}×` : 'n/a');
+const millions = (x: number | null | undefined): string => (isNum(x) ? `${(x / 1e6).toFixed(1)} M` : 'n/a');
 const met = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : '**not met**');
 
-/** The JIT's totals, or null (interpreter, or a JIT whose stats do not work right now). */
-function jitStatsOf(vm: VM): { stats: Partial<JitStats> | null; error?: string } {
-  try {
-    return { stats: vm.jitStats() };
-  } catch (e) {
-    return { stats: null, error: errorText(e) };
+function envInt(name: string, dflt: number | null, min: number, max: number): number | null {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`bench: ${name} must be an integer from ${min} to ${max}, not ${v}\n`);
+    process.exit(2);
   }
+  return n;
 }
 
-// ---- one run of a ROM ----
+// ---- one ROM in a fresh VM (in-process) ----
 
-interface EngineRun {
-  ms: number; instructions: number; reason: string; status: number | undefined;
-  /** JIT runs: the JIT's totals after the run (translateMs, translatedInstructions, ...), when available. */
-  jit?: Partial<JitStats> | null;
-  /** The run failed (threw); statsError: it ran, but vm.jitStats() threw. */
-  error?: string;
-  statsError?: string;
-}
+/** The Multiboot command line: the ROM's name as argv[0], then `repeat=N` for the ROMs that take it. */
+const cmdlineFor = (rom: string, repeat: number | null): string => (repeat !== null && rom.startsWith('wl-') ? `${rom} repeat=${repeat}` : rom);
 
-function loadRom(vm: VM, path: string, cmdline: string): void {
-  loadImage(vm, new Uint8Array(readFileSync(path)), path, { cmdline });
-}
+interface InProcessRun { ms: number; instructions: number; reason: string; status: number | undefined; translateMs: number | null }
 
-/** Time vm.run() alone: creation and loading stay outside. */
-function timedRun(vm: VM): EngineRun {
+/** One run of vm.run() alone (creation and loading outside the timed span), JIT tier 1 unless `interp`. */
+async function runInProcess(rom: string, cmdline: string, engine: 'jit' | 'interp' = 'jit', threshold?: number): Promise<InProcessRun> {
+  const vm = engine === 'jit' ? await VM.create({ engine: 'jit', memory: GUEST_MEMORY }) : createVM({ memory: GUEST_MEMORY });
+  if (threshold !== undefined) await vm.enableJit({ threshold });
+  loadImage(vm, new Uint8Array(readFileSync(join(ROMS, rom))), rom, { cmdline });
   const t0 = performance.now();
   const exit = vm.run({ timeout: RUN_TIMEOUT });
   const ms = performance.now() - t0;
-  return { ms, instructions: vm.instructions, reason: exit.reason, status: exit.status };
+  const stats = vm.jitStats();
+  return { ms, instructions: vm.instructions, reason: exit.reason, status: exit.status, translateMs: stats ? stats.translateMs : null };
 }
 
-function runInterp(path: string, cmdline: string): EngineRun {
-  const vm = createVM({ memory: GUEST_MEMORY });
-  loadRom(vm, path, cmdline);
-  return timedRun(vm);
+const passed = (r: { reason: string; status: number | undefined }): boolean => r.reason === 'debug-exit' && r.status === 1;
+const exitText = (r: { reason: string; status: number | undefined }): string => `${r.reason}${r.status !== undefined ? ` ${r.status}` : ''}`;
+
+// ---- scale ----
+
+interface Scale {
+  /** Guest instructions at repeat=1, and per further repetition (0: the ROM ignores repeat=). */
+  base: number; perRepeat: number;
+  /** The repeat the whole-process runs use (null: the ROM does not take one). */
+  repeat: number | null;
+  /** Expected guest instructions of a whole-process run. */
+  expected: number;
 }
 
-/** One JIT run; an exception (a JIT in the middle of a rewrite) becomes `error` rather than ending the bench. */
-async function runJit(path: string, cmdline: string, threshold?: number): Promise<EngineRun> {
-  try {
-    const vm = threshold === undefined ? await VM.create({ engine: 'jit', memory: GUEST_MEMORY }) : createVM({ memory: GUEST_MEMORY });
-    if (threshold !== undefined) await vm.enableJit({ threshold });
-    loadRom(vm, path, cmdline);
-    const r = timedRun(vm);
-    const { stats, error } = jitStatsOf(vm);
-    if (error) warnOnce(`vm.jitStats() throws (${error}): the JIT's translation columns are n/a`);
-    return { ...r, jit: stats, ...(error ? { statsError: error } : {}) };
-  } catch (e) {
-    return { ms: NaN, instructions: 0, reason: 'error', status: undefined, error: errorText(e) };
+async function scaleOf(rom: string, targetInstructions: number, fixedRepeat: number | null): Promise<Scale> {
+  // The interpreter: the instruction count is the same under every engine, and it does not depend on the JIT.
+  const one = await runInProcess(rom, cmdlineFor(rom, 1), 'interp');
+  const two = await runInProcess(rom, cmdlineFor(rom, 2), 'interp');
+  for (const r of [one, two]) if (!passed(r)) warn(`${rom}: in-process interpreter run ended with ${exitText(r)} (want debug-exit 1 = self-check passed)`);
+  const perRepeat = Math.max(0, two.instructions - one.instructions);
+  if (perRepeat === 0) return { base: one.instructions, perRepeat, repeat: null, expected: one.instructions };
+  const repeat = fixedRepeat ?? Math.min(10000, Math.max(1, Math.round((targetInstructions - one.instructions) / perRepeat) + 1));
+  return { base: one.instructions, perRepeat, repeat, expected: one.instructions + (repeat - 1) * perRepeat };
+}
+
+// ---- whole processes ----
+
+const ENGINES = ['interp', 'tier 1', 'binaryen worker', 'qemu', 'v86'] as const;
+type Engine = (typeof ENGINES)[number];
+
+interface ProcessRun {
+  ms: number; status: number | null;
+  /** From the --stats line (x86jit) or bench/v86-run.mjs --stats (v86). */
+  instructions: number | null; runS: number | null; firstInstructionMs: number | null; translateMs: number | null;
+  stderr: string;
+}
+
+function spawnTimed(cmd: string, args: string[], env: Record<string, string> = {}): { ms: number; status: number | null; stderr: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: RUN_TIMEOUT * 1000, env: { ...process.env, ...env } });
+  const ms = performance.now() - t0;
+  return { ms, status: r.status, stderr: `${r.stderr ?? ''}${r.error ? `\n${errorText(r.error)}` : ''}` };
+}
+
+/** The numbers of `x86jit run --stats` (or v86-run.mjs --stats) on stderr. */
+function parseStats(stderr: string): Omit<ProcessRun, 'ms' | 'status' | 'stderr'> {
+  const line = /(\d+) instructions in ([\d.]+) s/.exec(stderr);
+  const first = /first instruction ([\d.]+) ms after process start/.exec(stderr) ?? /ready ([\d.]+) ms after process start/.exec(stderr);
+  const translate = /jit: .*?([\d.]+) ms translating/.exec(stderr);
+  return {
+    instructions: line ? Number(line[1]) : null, runS: line ? Number(line[2]) : null,
+    firstInstructionMs: first ? Number(first[1]) : null, translateMs: translate ? Number(translate[1]) : null,
+  };
+}
+
+function runProcess(engine: Engine, path: string, cmdline: string): ProcessRun {
+  let r: { ms: number; status: number | null; stderr: string };
+  const x86jit = (args: string[], env: Record<string, string> = {}) => spawnTimed(process.execPath, [CLI, 'run', path, '--cmdline', cmdline, '--stats', ...args], env);
+  switch (engine) {
+    case 'interp': r = x86jit([]); break;
+    case 'tier 1': r = x86jit(['--engine', 'jit']); break;
+    case 'binaryen worker': r = x86jit(['--engine', 'jit'], { X86JIT_JIT_BACKGROUND: '1' }); break;
+    // Serial output to /dev/null: QEMU's stdio chardev drops bytes on a full pipe; output is checked by tests/.
+    case 'qemu': r = spawnTimed(QEMU, ['-kernel', path, '-append', cmdline, '-serial', 'file:/dev/null',
+      '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-display', 'none', '-nodefaults']); break;
+    case 'v86': r = spawnTimed(process.execPath, [V86_RUN, path, cmdline, '--stats', '--timeout', String(RUN_TIMEOUT)]); break;
   }
+  return { ...r, ...parseStats(r.stderr) };
 }
 
-/** The commit measured, and whether the working tree differed from it (the JIT changes fast). */
+interface PeerInfo { available: boolean; version: string | null; why: string | null }
+
+function qemuInfo(): PeerInfo {
+  const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? { available: true, version: r.stdout.split('\n')[0].trim(), why: null }
+    : { available: false, version: null, why: `${QEMU} not installed (apt-get install qemu-system-x86)` };
+}
+
+function v86Info(): PeerInfo {
+  const pkg = join(ROOT, 'node_modules', 'v86', 'package.json');
+  if (!existsSync(pkg)) return { available: false, version: null, why: 'the v86 package is not installed (a devDependency: npm ci / npm install)' };
+  const version = `v86 ${(JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version} (npm; its JIT, no BIOS, Multiboot loader)`;
+  // One trial boot, so that a v86 that cannot run our ROMs says why once, in one line.
+  const r = spawnTimed(process.execPath, [V86_RUN, join(ROMS, 'wl-crc32.elf'), 'wl-crc32.elf', '--timeout', '60']);
+  if (r.status !== 1) return { available: false, version, why: `v86 cannot run the ROMs: wl-crc32.elf exit ${r.status} (want 1): ${r.stderr.trim().split('\n').pop()}` };
+  return { available: true, version, why: null };
+}
+
+interface WholeResult {
+  rom: string; cmdline: string; instructions: number | null;
+  /** Per engine: median wall ms, the runs' exit statuses, median run-phase MIPS (from --stats), median first-instruction ms. */
+  engines: Partial<Record<Engine, { medianMs: number; statuses: (number | null)[]; mips: number | null; firstInstructionMs: number | null; translateMs: number | null; ms: number[] }>>;
+  tier1OverQemu: number | null; tier1OverV86: number | null;
+}
+
+function whole(rom: string, scale: Scale, engines: Engine[], runs: number): WholeResult {
+  const path = join(ROMS, rom), cmdline = cmdlineFor(rom, scale.repeat);
+  const all = Object.fromEntries(engines.map((e) => [e, [] as ProcessRun[]])) as Record<Engine, ProcessRun[]>;
+  for (let i = 0; i < runs; i++) {
+    const parts: string[] = [];
+    for (const e of engines) {
+      const r = runProcess(e, path, cmdline);
+      all[e].push(r);
+      parts.push(`${e} ${r.ms.toFixed(0)} ms${r.status !== 1 ? ` (exit ${r.status})` : ''}`);
+    }
+    progress(`${rom} (${cmdline}) run ${i + 1}/${runs}: ${parts.join(', ')}`);
+  }
+  const result: WholeResult = { rom, cmdline, instructions: null, engines: {}, tier1OverQemu: null, tier1OverV86: null };
+  for (const e of engines) {
+    const rs = all[e];
+    // Exit status 1 = the guest wrote 0 to isa-debug-exit ((0 << 1) | 1: its self-check passed), for every engine.
+    const failed = rs.filter((r) => r.status !== 1);
+    if (failed.length) {
+      const last = failed[0].stderr.trim().split('\n').filter((l) => !/instructions in|exit reason|^x86jit: +[A-Z_]+ +\d|jit: /.test(l)).pop();
+      warn(`${rom} ${e}: exit ${[...new Set(failed.map((r) => r.status))].join(', ')} (want 1 = self-check passed)${last ? `: ${last}` : ''}`);
+    }
+    result.engines[e] = {
+      medianMs: median(rs.map((r) => r.ms)), ms: rs.map((r) => r.ms), statuses: rs.map((r) => r.status),
+      mips: medianOf(rs.map((r) => (isNum(r.instructions) && r.runS ? r.instructions / r.runS / 1e6 : null))),
+      firstInstructionMs: medianOf(rs.map((r) => r.firstInstructionMs)), translateMs: medianOf(rs.map((r) => r.translateMs)),
+    };
+  }
+  // The guest instruction count: x86jit's engines must agree (v86 counts its own way, by a few).
+  const counts = [...new Set((['interp', 'tier 1', 'binaryen worker'] as Engine[]).flatMap((e) => (all[e] ?? []).map((r) => r.instructions)).filter(isNum))];
+  if (counts.length > 1) warn(`${rom}: x86jit's engines retired different instruction counts: ${counts.join(', ')}`);
+  result.instructions = counts.length ? counts[0] : null;
+  const n = result.instructions;
+  if (n !== null && (n < TARGET.minGuestM * 1e6 || n > TARGET.maxGuestM * 1e6)) {
+    warn(`${rom}: ${millions(n)} guest instructions per run, outside ${TARGET.minGuestM}-${TARGET.maxGuestM} M${scale.repeat === null ? ' (the ROM ignores repeat=: it does not scale)' : ''}`);
+  }
+  const t1 = result.engines['tier 1']?.medianMs;
+  if (isNum(t1) && result.engines.qemu) result.tier1OverQemu = t1 / result.engines.qemu.medianMs;
+  if (isNum(t1) && result.engines.v86) result.tier1OverV86 = t1 / result.engines.v86.medianMs;
+  return result;
+}
+
+// ---- translation cost (fresh processes, threshold 0) ----
+
+interface RegionCost { instructions: number; ms: number }
+interface TranslateChild { instructions: number; reason: string; status: number | undefined; regions: RegionCost[] }
+
+/** `node dist/bench.js --translate-child ROM`: one run at threshold 0 in this fresh process; JSON on stdout. */
+async function translateChild(rom: string): Promise<void> {
+  const vm = createVM({ memory: GUEST_MEMORY });
+  await vm.enableJit({ threshold: 0 });
+  loadImage(vm, new Uint8Array(readFileSync(join(ROMS, rom))), rom, { cmdline: rom });
+  const exit = vm.run({ timeout: RUN_TIMEOUT });
+  // Only these fields of vm.jitProfile() (the JIT's per-region profile, in translation order) are used.
+  const profile = vm.jitProfile() as { regions: { id: number; guestInstructions: number; translateMs: number }[] } | null;
+  const regions = (profile?.regions ?? []).sort((a, b) => a.id - b.id).map((r) => ({ instructions: r.guestInstructions, ms: r.translateMs }));
+  const out: TranslateChild = { instructions: vm.instructions, reason: exit.reason, status: exit.status, regions };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+interface TranslateResult {
+  rom: string; regions: number | null; instructions: number | null;
+  /** The process's first region (pays V8's warm-up of the encoder): its guest instructions and ms; the others: µs per guest instruction. */
+  firstInstructions: number | null; firstMs: number | null;
+  restUs: number | null; allUs: number | null;
+}
+
+function translation(rom: string, runs: number): TranslateResult {
+  const per: { first: RegionCost; restMs: number; restN: number; n: number; count: number }[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(process.execPath, [join(DIST, 'bench.js'), '--translate-child', rom], { encoding: 'utf8', timeout: RUN_TIMEOUT * 1000, env: process.env });
+    let child: TranslateChild | null = null;
+    try { child = JSON.parse(r.stdout) as TranslateChild; } catch { /* reported below */ }
+    if (!child || !child.regions.length) { warn(`translate ${rom}: the child process gave no regions (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').pop()}`); continue; }
+    if (!passed(child)) warn(`translate ${rom} (threshold 0): exit ${exitText(child)} (want debug-exit 1)`);
+    const [first, ...rest] = child.regions;
+    per.push({
+      first, restMs: rest.reduce((a, x) => a + x.ms, 0), restN: rest.reduce((a, x) => a + x.instructions, 0),
+      n: child.regions.reduce((a, x) => a + x.instructions, 0), count: child.regions.length,
+    });
+  }
+  const t: TranslateResult = {
+    rom, regions: medianOf(per.map((p) => p.count)), instructions: medianOf(per.map((p) => p.n)),
+    firstInstructions: medianOf(per.map((p) => p.first.instructions)), firstMs: medianOf(per.map((p) => p.first.ms)),
+    restUs: medianOf(per.map((p) => (p.restN ? p.restMs * 1000 / p.restN : null))),
+    allUs: medianOf(per.map((p) => (p.n ? (p.first.ms + p.restMs) * 1000 / p.n : null))),
+  };
+  progress(`translate ${rom} (threshold 0): first region ${fmt(t.firstInstructions)} instructions in ${fmt(t.firstMs, 1)} ms; then ${fmt(t.restUs, 2)} µs per instruction`);
+  return t;
+}
+
+// ---- steady state (in-process) ----
+
+interface SteadyResult {
+  rom: string; shortRepeat: number | null; longRepeat: number | null; longInstructions: number;
+  /** Guest instructions per second, millions: (long − short) / (time long − time short), median over pairs;
+   *  for a ROM that ignores repeat=, instructions / (run time − translation time) instead (`approximate`). */
+  mips: number | null; approximate: boolean;
+  /** The long run's own MIPS (start-up of the VM's code and translation included), median. */
+  longRunMips: number | null;
+}
+
+async function steady(rom: string, scale: Scale, longRepeat: number, runs: number): Promise<SteadyResult> {
+  const scales = scale.perRepeat > 0;
+  const short = cmdlineFor(rom, 1), long = cmdlineFor(rom, scales ? longRepeat : null);
+  // Warm-up pair: this process's JIT code warm, V8's compilation of our translator done.
+  await runInProcess(rom, short);
+  await runInProcess(rom, long);
+  const rates: number[] = [], longMips: number[] = [];
+  let longInstructions = 0;
+  for (let i = 0; i < runs; i++) {
+    const s = await runInProcess(rom, short), l = await runInProcess(rom, long);
+    for (const r of [s, l]) if (!passed(r)) warn(`steady ${rom}: exit ${exitText(r)} (want debug-exit 1)`);
+    longInstructions = l.instructions;
+    longMips.push(l.instructions / l.ms / 1000);
+    if (scales && l.ms > s.ms) rates.push((l.instructions - s.instructions) / (l.ms - s.ms) / 1000);
+    else if (!scales && isNum(l.translateMs) && l.ms > l.translateMs) rates.push(l.instructions / (l.ms - l.translateMs) / 1000);
+  }
+  const r: SteadyResult = {
+    rom, shortRepeat: scales ? 1 : null, longRepeat: scales ? longRepeat : null, longInstructions,
+    mips: rates.length ? median(rates) : null, approximate: !scales, longRunMips: medianOf(longMips),
+  };
+  progress(`steady ${rom}: ${fmt(r.mips)} M instructions/s${r.approximate ? ' (≈: run − translation; the ROM ignores repeat=)' : ''}`);
+  return r;
+}
+
+// ---- start-up (hello.elf) ----
+
+interface StartupResult {
+  runs: number; nodeAloneMs: number;
+  /** Per x86jit engine: process start → first guest instruction, and the whole hello.elf process. */
+  x86jit: Record<'interp' | 'tier 1' | 'binaryen worker', { firstInstructionMs: number | null; wallMs: number }>;
+  qemuWallMs: number | null; v86ReadyMs: number | null; v86WallMs: number | null;
+}
+
+function startup(runs: number, qemu: boolean, v86: boolean): StartupResult {
+  const hello = join(ROMS, 'hello.elf');
+  const engines: Engine[] = ['interp', 'tier 1', 'binaryen worker', ...(qemu ? ['qemu' as const] : []), ...(v86 ? ['v86' as const] : [])];
+  const all = Object.fromEntries(engines.map((e) => [e, [] as ProcessRun[]])) as Record<Engine, ProcessRun[]>;
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bare.push(spawnTimed(process.execPath, ['-e', '0']).ms);
+    for (const e of engines) all[e].push(runProcess(e, hello, 'hello.elf'));
+  }
+  for (const e of ['interp', 'tier 1', 'binaryen worker'] as Engine[]) {
+    if (all[e].some((r) => r.status !== 1)) warn(`start-up: hello.elf under ${e} exit ${[...new Set(all[e].map((r) => r.status))].join(', ')} (want 1)`);
+  }
+  const x = (e: Engine) => ({ firstInstructionMs: medianOf(all[e].map((r) => r.firstInstructionMs)), wallMs: median(all[e].map((r) => r.ms)) });
+  return {
+    runs, nodeAloneMs: median(bare), x86jit: { interp: x('interp'), 'tier 1': x('tier 1'), 'binaryen worker': x('binaryen worker') },
+    qemuWallMs: qemu ? median(all.qemu.map((r) => r.ms)) : null,
+    // hello.elf fails its mem_upper check under v86 (exit 3): start-up is what counts here.
+    v86ReadyMs: v86 ? medianOf(all.v86.map((r) => r.firstInstructionMs)) : null, v86WallMs: v86 ? median(all.v86.map((r) => r.ms)) : null,
+  };
+}
+
+// ---- console ----
+
+interface ConsoleResult { rom: string; bytes: number; exits: number; medianMs: number; exitsPerSec: number; bytesPerSec: number }
+
+/** Full virtualization vs paravirtualization: 1 MiB of console output through UART port I/O or the console hypercall. */
+function consoleRun(rom: string, runs: number): ConsoleResult {
+  const ms: number[] = [];
+  let bytes = 0, exits = 0;
+  for (let i = 0; i < runs; i++) {
+    let n = 0;
+    const vm = createVM({ memory: GUEST_MEMORY, stdout: (b) => { n += b.length; } });
+    loadImage(vm, new Uint8Array(readFileSync(join(ROMS, rom))), rom, {});
+    const t0 = performance.now();
+    vm.run({ timeout: RUN_TIMEOUT });
+    ms.push(performance.now() - t0);
+    bytes = n;
+    exits = vm.exitStats().filter((e) => e.reason === 'IO' || e.reason === 'HYPERCALL').reduce((a, e) => a + e.count, 0);
+  }
+  const m = median(ms);
+  progress(`console ${rom}: ${m.toFixed(0)} ms, ${exits} exits`);
+  return { rom, bytes, exits, medianMs: m, exitsPerSec: exits / (m / 1000), bytesPerSec: bytes / (m / 1000) };
+}
+
+// ---- main ----
+
 function gitState(): { commit: string | null; dirty: boolean | null } {
   const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
   const st = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'jit'], { cwd: ROOT, encoding: 'utf8' });
   return { commit: head.status === 0 ? head.stdout.trim() : null, dirty: st.status === 0 ? st.stdout.trim() !== '' : null };
 }
 
-function qemuVersion(): string | null {
-  const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.split('\n')[0].trim() : null;
-}
-
-/** One whole qemu-system-i386 process (start-up included). Serial output goes to /dev/null: QEMU's stdio
- *  chardev drops bytes on a full pipe, and the output is checked by tests/roms.test.ts, not here. */
-/** One whole x86jit CLI process (dist/x86jit.js next to this bundle), output discarded. */
-function runCli(path: string, cmdline: string, args: string[], env: Record<string, string>): { ms: number; status: number | null } {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'x86jit.js'), 'run', path, '--cmdline', cmdline, ...args], { stdio: 'ignore', timeout: 120_000, env: { ...process.env, ...env } });
-  return { ms: performance.now() - t0, status: r.status };
-}
-
-function runQemu(path: string, cmdline: string): { ms: number; status: number | null } {
-  const t0 = performance.now();
-  const r = spawnSync(QEMU, ['-kernel', path, '-append', cmdline, '-serial', 'file:/dev/null', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-    '-display', 'none', '-nodefaults'], { stdio: 'ignore', timeout: 120_000 });
-  return { ms: performance.now() - t0, status: r.status };
-}
-
-// ---- the workload suite ----
-
-/** QEMU's side of one workload: whole-process wall time, and that time less QEMU's start-up (hello.elf). */
-interface QemuResult {
-  medianMs: number; correctedMs: number; status: number | null;
-  /** QEMU time (less start-up) / x86jit interpreter time (as before the JIT columns). */
-  ratio: number | null;
-  /** x86jit JIT time / QEMU time less start-up (the ≤ 2 target), and / QEMU's whole process. */
-  jitOverQemu: number | null;
-  jitOverQemuWhole: number | null;
-}
-interface JitResult {
-  medianMs: number | null; mips: number | null; instructions: number | null; status: number | undefined; reason: string;
-  /** Medians over the runs of the JIT's totals. */
-  translateMs: number | null; translatedInstructions: number | null; compiled: number | null;
-  /** Guest instructions retired inside compiled code, and instructions run through the interpreter from compiled code. */
-  jitInstructions: number | null; calls: number | null; fallbacks: number | null;
-  /** translateMs / wall ms of the same run (median over runs). */
-  translateShare: number | null;
-  /** translateMs * 1000 / translatedInstructions. */
-  usPerTranslatedInstruction: number | null;
-  runsOk: number; error?: string; statsError?: string;
-}
-interface RomResult {
-  rom: string; runs: number; loopHeavy: boolean;
-  /** Wall time of a whole `x86jit run --engine jit` process: the first (empty translation cache) and the median of the others (warm cache). */
-  jitProcessColdMs: number;
-  jitProcessMs: number;
-  /** The interpreter's figures (kept under their old names). */
-  instructions: number; medianMs: number; mips: number; status: number | undefined;
-  jit: JitResult;
-  /** Interpreter time / JIT time. */
-  speedup: number | null;
-  qemu: QemuResult | null;
-  warnings: string[];
-}
-
-const medianOrNull = (xs: (number | null | undefined)[]): number | null => {
-  const ok = xs.filter(isNum);
-  return ok.length ? median(ok) : null;
-};
-
-async function workload(rom: string, qemuVer: string | null, qemuStartupMs: number | null, jitReady: boolean): Promise<RomResult> {
-  const path = join(ROMS, rom);
-  const cmdline = cmdlineFor(rom);
-  const interp: EngineRun[] = [], jit: EngineRun[] = [], qemu: { ms: number; status: number | null }[] = [], jitProcess: { ms: number; status: number | null }[] = [];
-  const romWarnings: string[] = [];
-  const w = (msg: string): void => { romWarnings.push(msg); warn(`${rom}: ${msg}`); };
-  let jitGaveUp = !jitReady;
-  const cacheDir = mkdtempSync(join(tmpdir(), 'x86jit-bench-cache-'));
-  for (let i = 0; i < RUNS; i++) {
-    const tag = `${rom} run ${i + 1}/${RUNS}`;
-    const r = runInterp(path, cmdline);
-    interp.push(r);
-    progress(`${tag} interp ${r.ms.toFixed(0)} ms, ${(r.instructions / r.ms / 1000).toFixed(1)} MIPS`);
-    if (!jitGaveUp) {
-      const j = await runJit(path, cmdline);
-      jit.push(j);
-      const tr = j.jit && isNum(j.jit.translateMs) ? `, translate ${j.jit.translateMs.toFixed(0)} ms` : '';
-      progress(`${tag} jit ${fmt(j.ms, 0)} ms, ${fmt(j.instructions / j.ms / 1000)} MIPS${tr}${j.error ? ` (error: ${j.error})` : ''}`);
-      // A JIT that throws or times out would only do it again: keep the interpreter and QEMU runs going.
-      if (j.reason === 'error' || j.reason === 'timeout') jitGaveUp = true;
-    }
-    if (qemuVer) {
-      const q = runQemu(path, cmdline);
-      qemu.push(q);
-      progress(`${tag} qemu ${q.ms.toFixed(0)} ms (exit ${q.status})`);
-    }
-    // What a user waits for: a fresh `x86jit run --engine jit` process (Node start-up, binaryen loading on
-    // the worker while the interpreter runs, translation, the run), against QEMU's whole process.
-    // Each workload's processes share a fresh translation cache: the first run translates (cold), the
-    // later ones load the regions it stored (warm).
-    const p = runCli(path, cmdline, ['--engine', 'jit'], { X86JIT_JIT_CACHE: cacheDir });
-    jitProcess.push(p);
-    progress(`${tag} x86jit --engine jit process ${p.ms.toFixed(0)} ms (${i === 0 ? 'cold' : 'warm'} translation cache; exit ${p.status})`);
-  }
-  // Exit status 1 = the guest wrote 0 to isa-debug-exit ((0 << 1) | 1: its self-check passed), as QEMU's.
-  if (jitProcess.some((p) => p.status !== 1)) w(`x86jit --engine jit process exit ${[...new Set(jitProcess.map((p) => p.status))].join(', ')} (want 1 = self-check passed)`);
-  rmSync(cacheDir, { recursive: true, force: true });
-  // Checks: status 1 = debug-exit with the ROM's self-check passed; the same instruction count everywhere.
-  const bad = (rs: EngineRun[]): string[] => [...new Set(rs.filter((r) => r.reason !== 'debug-exit' || r.status !== 1).map((r) => `${r.reason}${r.status !== undefined ? ` ${r.status}` : ''}`))];
-  if (bad(interp).length) w(`interpreter exit ${bad(interp).join(', ')} (want debug-exit 1 = self-check passed)`);
-  if (new Set(interp.map((r) => r.instructions)).size > 1) w(`interpreter instruction counts differ between runs: ${interp.map((r) => r.instructions).join(', ')}`);
-  const jitErrors = [...new Set(jit.map((r) => r.error).filter((e): e is string => !!e))];
-  for (const e of jitErrors) w(`JIT error: ${e}`);
-  const jitRan = jit.filter((r) => r.reason !== 'error');
-  if (bad(jitRan).length) w(`JIT exit ${bad(jitRan).join(', ')} (want debug-exit 1 = self-check passed)`);
-  const jitCounts = [...new Set(jitRan.map((r) => r.instructions))];
-  if (jitCounts.some((n) => n !== interp[0].instructions)) w(`instruction counts differ: interpreter ${interp[0].instructions}, JIT ${jitCounts.join(', ')}`);
-  if (qemu.some((q) => q.status !== 1)) w(`QEMU exit ${[...new Set(qemu.map((q) => q.status))].join(', ')} (want 1 = self-check passed)`);
-
-  const ms = median(interp.map((r) => r.ms));
-  const instructions = interp[0].instructions;
-  const jitOk = jitRan.filter((r) => isNum(r.ms));
-  const jitMs = medianOrNull(jitOk.map((r) => r.ms));
-  const jitInstr = jitOk.length ? jitOk[0].instructions : null;
-  const stat = (k: keyof JitStats): number | null => medianOrNull(jitOk.map((r) => r.jit?.[k] as number | undefined));
-  const translateMs = stat('translateMs'), translated = stat('translatedInstructions');
-  const jitResult: JitResult = {
-    medianMs: jitMs, mips: jitMs !== null && jitInstr !== null ? jitInstr / jitMs / 1000 : null, instructions: jitInstr,
-    status: jitRan[0]?.status, reason: jitRan[0]?.reason ?? (jit[0]?.reason ?? 'not run'),
-    translateMs, translatedInstructions: translated, compiled: stat('compiled'),
-    jitInstructions: stat('instructions'), calls: stat('calls'), fallbacks: stat('fallbacks'),
-    translateShare: medianOrNull(jitOk.map((r) => (isNum(r.jit?.translateMs) ? r.jit.translateMs / r.ms : null))),
-    usPerTranslatedInstruction: translateMs !== null && translated ? translateMs * 1000 / translated : null,
-    runsOk: jitOk.length,
-    ...(jitErrors.length ? { error: jitErrors.join('; ') } : {}),
-    ...(jitOk.some((r) => r.statsError) ? { statsError: jitOk.find((r) => r.statsError)!.statsError } : {}),
-  };
-  let qemuResult: QemuResult | null = null;
-  if (qemuVer && qemuStartupMs !== null) {
-    const qms = median(qemu.map((q) => q.ms)), corrected = qms - qemuStartupMs;
-    qemuResult = {
-      medianMs: qms, correctedMs: corrected, status: qemu[qemu.length - 1].status,
-      ratio: corrected > QEMU_NOISE_MS ? corrected / ms : null,
-      jitOverQemu: corrected > QEMU_NOISE_MS && jitMs !== null ? jitMs / corrected : null,
-      jitOverQemuWhole: jitMs !== null ? jitMs / qms : null,
-    };
-  }
-  return {
-    rom, runs: RUNS, loopHeavy: LOOP_HEAVY.has(rom), instructions, medianMs: ms, mips: instructions / ms / 1000, status: interp[interp.length - 1].status,
-    jit: jitResult, speedup: jitMs !== null ? ms / jitMs : null, qemu: qemuResult, warnings: romWarnings,
-    jitProcessColdMs: jitProcess[0].ms,
-    jitProcessMs: median(jitProcess.slice(1).map((p) => p.ms)),
-  };
-}
-
-// ---- translation cost (threshold 0) ----
-
-interface TranslateResult { rom: string; instructions: number; compiled: number | null; translatedInstructions: number | null; translateMs: number | null; usPerInstruction: number | null; error?: string; statsError?: string }
-
-/** Each workload once (repeat=1) with every block compiled on first sight: translation time per guest instruction. */
-async function translation(): Promise<{ perRom: TranslateResult[]; usPerInstruction: number | null }> {
-  const perRom: TranslateResult[] = [];
-  for (const rom of WORKLOADS) {
-    const path = join(ROMS, rom);
-    if (!existsSync(path)) continue;
-    const r = await runJit(path, cmdlineFor(rom, 1), 0);
-    const s = r.jit;
-    const ms = isNum(s?.translateMs) ? s.translateMs : null, n = isNum(s?.translatedInstructions) ? s.translatedInstructions : null;
-    const t: TranslateResult = {
-      rom, instructions: r.instructions, compiled: isNum(s?.compiled) ? s.compiled : null, translatedInstructions: n, translateMs: ms,
-      usPerInstruction: ms !== null && n ? ms * 1000 / n : null, ...(r.error ? { error: r.error } : {}), ...(r.statsError ? { statsError: r.statsError } : {}),
-    };
-    if (r.error) warn(`translate ${rom}: ${r.error}`);
-    else if (r.reason !== 'debug-exit' || r.status !== 1) warn(`translate ${rom} (threshold 0): exit ${r.reason} ${r.status ?? ''} (want debug-exit 1)`);
-    progress(`translate ${rom} (threshold 0): ${int(t.translatedInstructions)} instructions in ${fmt(ms, 1)} ms = ${fmt(t.usPerInstruction, 2)} µs each`);
-    perRom.push(t);
-  }
-  const ok = perRom.filter((t) => t.translateMs !== null && t.translatedInstructions);
-  const totalMs = ok.reduce((a, t) => a + t.translateMs!, 0), totalN = ok.reduce((a, t) => a + t.translatedInstructions!, 0);
-  return { perRom, usPerInstruction: totalN ? totalMs * 1000 / totalN : null };
-}
-
-// ---- micro-benchmarks ----
-
-interface MicroResult { name: string; opsPerSec: number; unit: string; error?: string; note?: string }
-
-/** `dec ecx; jnz -3; hlt` at 0x1000 in flat 32-bit mode, run for exactly 200k instructions per call. */
-const LOOP_CODE = Uint8Array.from([0x49, 0x75, 0xfd, 0xf4]);
-const LOOP_INSTRUCTIONS = 200_000;
-
-async function micro(jitReady: boolean): Promise<MicroResult[]> {
-  const bench = new Bench({ time: 500 });
-  // Decode: the instruction stream of a real ROM, decoded sequentially.
-  const text = new Uint8Array(readFileSync(join(ROMS, 'hello.elf'))).subarray(0x1000, 0x1800);
-  let decodedPerIteration = 0;
-  bench.add('decode (instructions)', () => {
-    let n = 0;
-    for (let off = 0; off < text.length - 16; n++) off += Math.max(1, decodeBytes(text, off, 32).length);
-    decodedPerIteration = n;
-  });
-  // Memory fast path: 4096 aligned 32-bit loads and stores through DS in flat mode.
-  const vm = createVM({ memory: 16 << 20 });
-  vm.setFlat32();
-  const cpu = vm.cpu;
-  bench.add('memory fast path (1 load + 1 store)', () => {
-    for (let a = 0x10000; a < 0x10000 + 4096 * 4; a += 4) cpu.write32(3, a, cpu.read32(3, a) + 1);
-  });
-  // Dispatch: a guest loop `dec ecx; jnz` (2 instructions per iteration) run for 200k instructions.
-  const loopVm = createVM({ memory: 4 << 20 });
-  loopVm.setFlat32();
-  loopVm.memory.writeBytes(0x1000, LOOP_CODE);
-  const loop = (v: VM): void => {
-    v.setRegisters({ eip: 0x1000, ecx: LOOP_INSTRUCTIONS / 2 });
-    v.run({ maxInstructions: LOOP_INSTRUCTIONS });
-  };
-  bench.add(`interpreter dispatch (dec/jnz, ${LOOP_INSTRUCTIONS / 1000}k instructions)`, () => loop(loopVm));
-  // The same loop under the JIT (default threshold: compiled after its first executions, reused after).
-  const JIT_DISPATCH = `JIT dispatch (dec/jnz, ${LOOP_INSTRUCTIONS / 1000}k instructions)`;
-  let jitVm: VM | null = null, jitSetupError: string | undefined;
-  if (jitReady) {
-    try {
-      jitVm = createVM({ memory: 4 << 20 });
-      await jitVm.enableJit();
-      loadRaw(jitVm, LOOP_CODE, { load: 0x1000, entry: 0x1000, name: 'dec/jnz loop' });
-      const before = jitVm.instructions;
-      loop(jitVm);
-      const regs = jitVm.getRegisters();
-      if (jitVm.instructions - before !== LOOP_INSTRUCTIONS || regs.ecx !== 0) {
-        warn(`JIT dispatch loop: ran ${jitVm.instructions - before} instructions, ECX=${regs.ecx} (want ${LOOP_INSTRUCTIONS}, 0)`);
-      }
-      bench.add(JIT_DISPATCH, () => loop(jitVm!));
-    } catch (e) {
-      jitSetupError = errorText(e);
-      warn(`JIT dispatch: ${jitSetupError}`);
-    }
-  }
-  await bench.run();
-  const out: MicroResult[] = bench.tasks.map((t) => {
-    const res = t.result as { state?: string; error?: Error; throughput?: { mean: number } } | undefined;
-    const hz = res?.throughput?.mean ?? 0;
-    const error = res?.state === 'errored' ? errorText(res.error) : undefined;
-    if (error) warn(`micro-benchmark ${t.name}: ${error}`);
-    const e = error ? { error } : {};
-    if (t.name.startsWith('decode')) return { name: t.name, opsPerSec: hz * decodedPerIteration, unit: 'instructions/s', ...e };
-    if (t.name.startsWith('memory')) return { name: t.name, opsPerSec: hz * 4096, unit: 'load+store pairs/s', ...e };
-    return { name: t.name, opsPerSec: hz * LOOP_INSTRUCTIONS, unit: 'guest instructions/s', ...e };
-  });
-  if (jitVm) {
-    // How much of the loop ran as compiled code (a JIT that refused the block would measure the interpreter).
-    const { stats, error } = jitStatsOf(jitVm);
-    const r = out.find((m) => m.name === JIT_DISPATCH);
-    if (r) {
-      if (stats && isNum(stats.instructions)) {
-        r.note = `${(100 * stats.instructions / jitVm.instructions).toFixed(1)}% of instructions in compiled code`;
-        if (stats.instructions === 0) warn('JIT dispatch: the dec/jnz loop never ran as compiled code (the JIT refused it?): that row measures the interpreter');
-      }
-      else r.note = error ? 'jitStats() throws' : 'jitStats() null';
-    }
-  } else if (jitReady || jitSetupError) {
-    out.push({ name: JIT_DISPATCH, opsPerSec: 0, unit: 'guest instructions/s', error: jitSetupError ?? 'not run' });
-  }
-  return out;
-}
-
-// ---- console and start-up ----
-
-interface ConsoleResult { rom: string; bytes: number; exits: number; medianMs: number; exitsPerSec: number; bytesPerSec: number }
-
-/** Full virtualization vs paravirtualization: 1 MiB of console output through UART port I/O or the console hypercall. */
-function consoleRun(rom: string): ConsoleResult {
-  const times: number[] = [];
-  let bytes = 0, exits = 0;
-  for (let i = 0; i < RUNS; i++) {
-    let n = 0;
-    const vm = createVM({ memory: 64 << 20, stdout: (b) => { n += b.length; } });
-    loadImage(vm, new Uint8Array(readFileSync(join(ROMS, rom))), rom, {});
-    const t0 = performance.now();
-    vm.run({ timeout: 120 });
-    times.push(performance.now() - t0);
-    bytes = n;
-    exits = vm.exitStats().filter((e) => e.reason === 'IO' || e.reason === 'HYPERCALL').reduce((a, e) => a + e.count, 0);
-    progress(`${rom} run ${i + 1}/${RUNS}: ${times[i].toFixed(0)} ms, ${exits} exits`);
-  }
-  const ms = median(times);
-  return { rom, bytes, exits, medianMs: ms, exitsPerSec: exits / (ms / 1000), bytesPerSec: bytes / (ms / 1000) };
-}
-
-function startup(): { firstInstructionMs: number; wallMs: number; nodeAloneMs: number } {
-  const cli = join(ROOT, 'dist', 'x86jit.js');
-  const firsts: number[] = [], walls: number[] = [], bare: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const tb = performance.now();
-    spawnSync(process.execPath, ['-e', '0']);
-    bare.push(performance.now() - tb);
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [cli, 'run', '--stats', join(ROMS, 'hello.elf')], { encoding: 'utf8' });
-    walls.push(performance.now() - t0);
-    const m = /first instruction ([\d.]+) ms/.exec(r.stderr);
-    if (m) firsts.push(Number(m[1]));
-  }
-  return { firstInstructionMs: median(firsts), wallMs: median(walls), nodeAloneMs: median(bare) };
-}
-
-// ---- main ----
-
-/** Load binaryen once (timed) and run hello.elf under the JIT, so that no timed run pays for either. */
-async function warmUp(): Promise<{ ok: boolean; binaryenLoadMs: number | null; error?: string }> {
-  const hello = join(ROMS, 'hello.elf');
-  // The interpreter's warm-up, for symmetry (its code is warm after the first ROM in any case).
-  runInterp(hello, 'hello.elf');
-  try {
-    const t0 = performance.now();
-    const vm = await VM.create({ engine: 'jit', memory: GUEST_MEMORY });
-    // Background translation: binaryen loads on the worker thread; wait for it here, once per process.
-    await vm.jitReady();
-    const binaryenLoadMs = performance.now() - t0;
-    loadRom(vm, hello, 'hello.elf');
-    const exit = vm.run({ timeout: 30 });
-    progress(`JIT warm-up: binaryen loaded in ${binaryenLoadMs.toFixed(0)} ms; hello.elf: ${exit.reason} ${exit.status ?? ''}`);
-    if (exit.reason !== 'debug-exit' || exit.status !== 1) warn(`JIT warm-up: hello.elf ended with ${exit.reason} ${exit.status ?? ''} (want debug-exit 1)`);
-    const { error } = jitStatsOf(vm);
-    if (error) warnOnce(`vm.jitStats() throws (${error}): the JIT's translation columns are n/a`);
-    return { ok: true, binaryenLoadMs };
-  } catch (e) {
-    const error = errorText(e);
-    warn(`JIT warm-up failed (${error}): JIT columns will be n/a`);
-    return { ok: false, binaryenLoadMs: null, error };
-  }
-}
-
 async function main(): Promise<void> {
-  const warm = await warmUp();
-  const qemuVer = qemuVersion();
-  let qemuStartupMs: number | null = null;
-  if (qemuVer) {
-    // QEMU's own start-up and shut-down, measured on a ROM that does almost nothing.
-    const hello = join(ROMS, 'hello.elf');
-    const times: number[] = [];
-    for (let i = 0; i < Math.max(RUNS, 5); i++) times.push(runQemu(hello, 'hello.elf').ms);
-    qemuStartupMs = median(times);
-    progress(`${qemuVer}: start-up (hello.elf) ${qemuStartupMs.toFixed(0)} ms`);
-  } else {
-    progress(`${QEMU} not found: QEMU columns skipped`);
-  }
-  const results: RomResult[] = [];
-  for (const rom of WORKLOADS) {
-    if (!existsSync(join(ROMS, rom))) { progress(`${rom}: missing, skipped`); continue; }
-    results.push(await workload(rom, qemuVer, qemuStartupMs, warm.ok));
-  }
-  progress('translation cost (JIT threshold 0, repeat=1)');
-  const translate = warm.ok ? await translation() : { perRom: [], usPerInstruction: null };
-  const consoles = ['console-uart.elf', 'console-pv.elf'].filter((r) => existsSync(join(ROMS, r))).map(consoleRun);
-  progress('micro-benchmarks (tinybench)');
-  const micros = await micro(warm.ok);
-  progress('start-up');
-  const start = startup();
+  const T_START = performance.now();
+  const loadStart = loadavg()[0];
+  const RUNS = envInt('X86JIT_BENCH_RUNS', 3, 1, 1000)!;
+  const GUEST_M = envInt('X86JIT_BENCH_GUEST_M', 150, 1, 4000)!;
+  const FIXED_REPEAT = envInt('X86JIT_BENCH_REPEAT', null, 1, 10000);
+  const STEADY_REPEAT = envInt('X86JIT_BENCH_STEADY_REPEAT', 64, 2, 10000)!;
+  const sectionsEnv = process.env.X86JIT_BENCH_SECTIONS;
+  const sections = new Set<Section>(sectionsEnv ? sectionsEnv.split(',').map((s) => s.trim()) as Section[] : SECTIONS);
+  for (const s of sections) if (!SECTIONS.includes(s)) { process.stderr.write(`bench: X86JIT_BENCH_SECTIONS: '${s}' is not one of ${SECTIONS.join(', ')}\n`); process.exit(2); }
+  if (!existsSync(CLI)) { process.stderr.write(`bench: ${CLI} missing: run \`node scripts/build.mjs\` first (npm run bench does)\n`); process.exit(2); }
 
-  // Geometric means over the suite, and the targets.
-  const geomeanMips = results.length ? geomean(results.map((r) => r.mips)) : 0;
-  const gJitMips = geomeanOf(results.map((r) => r.jit.mips));
-  const gSpeedup = geomeanOf(results.map((r) => r.speedup));
-  const ratios = results.map((r) => r.qemu?.ratio).filter((x): x is number => typeof x === 'number');
-  const geomeanRatio = ratios.length === results.length && ratios.length ? geomean(ratios) : null;
-  const gJitQemu = geomeanOf(results.map((r) => r.qemu?.jitOverQemu));
-  const gShare = geomeanOf(results.map((r) => r.jit.translateShare));
-  const loopRoms = results.filter((r) => r.loopHeavy);
-  const loopMips = loopRoms.map((r) => r.jit.mips);
-  const minLoopMips = loopMips.every(isNum) && loopMips.length ? Math.min(...(loopMips as number[])) : null;
-  const jitQemu = results.map((r) => r.qemu?.jitOverQemu);
-  const qemuWithin = qemuVer ? jitQemu.filter((x) => isNum(x) && x <= TARGET.qemuRatio).length : null;
-  // Against QEMU's whole process (start-up included): a lower bound of the ratio, defined even where QEMU's compute is within start-up noise.
-  const jitQemuWhole = results.map((r) => r.qemu?.jitOverQemuWhole);
-  const qemuWholeWithin = qemuVer ? jitQemuWhole.filter((x) => isNum(x) && x <= TARGET.qemuRatio).length : null;
-  const gJitQemuWhole = geomeanOf(jitQemuWhole);
+  const workloads = ['loops.elf', ...readdirSync(ROMS).filter((f) => /^wl-.*\.elf$/.test(f)).sort()].filter((r) => existsSync(join(ROMS, r)));
+  const qemu = qemuInfo();
+  const v86 = sections.has('whole') || sections.has('startup') ? v86Info() : { available: false, version: null, why: 'not run' };
+  progress(`${qemu.version ?? qemu.why}; ${v86.available ? v86.version : v86.why}`);
+  if (!qemu.available) warn(`QEMU column: ${qemu.why}`);
+  if (!v86.available && v86.why !== 'not run') warn(`v86 column: ${v86.why}`);
+
+  const scales: Record<string, Scale> = {};
+  if (sections.has('whole') || sections.has('steady')) {
+    progress(`scale: ${FIXED_REPEAT !== null ? `repeat=${FIXED_REPEAT}` : `~${GUEST_M} M guest instructions per run`}`);
+    for (const rom of workloads) scales[rom] = await scaleOf(rom, GUEST_M * 1e6, FIXED_REPEAT);
+  }
+
+  const engines: Engine[] = ['interp', 'tier 1', 'binaryen worker', ...(qemu.available ? ['qemu' as const] : []), ...(v86.available ? ['v86' as const] : [])];
+  const wholeResults = sections.has('whole') ? workloads.map((rom) => whole(rom, scales[rom], engines, RUNS)) : [];
+  const translateResults = sections.has('translate') ? workloads.map((rom) => translation(rom, RUNS)) : [];
+  const steadyResults: SteadyResult[] = [];
+  if (sections.has('steady')) {
+    for (const rom of workloads) {
+      try {
+        steadyResults.push(await steady(rom, scales[rom], STEADY_REPEAT, Math.max(RUNS, 3)));
+      } catch (e) {
+        warn(`steady ${rom}: ${errorText(e)}`);
+        steadyResults.push({ rom, shortRepeat: null, longRepeat: null, longInstructions: 0, mips: null, approximate: scales[rom].perRepeat === 0, longRunMips: null });
+      }
+    }
+  }
+  const start = sections.has('startup') ? startup(Math.max(RUNS, 5), qemu.available, v86.available) : null;
+  const consoles = sections.has('console') ? ['console-uart.elf', 'console-pv.elf'].filter((r) => existsSync(join(ROMS, r))).map((r) => consoleRun(r, RUNS)) : [];
+
+  // ---- tables ----
+  const lines: string[] = [];
+  const peerCell = (p: PeerInfo, ms: number | undefined): string => (p.available ? fmt(ms) : 'n/a');
+  if (wholeResults.length) {
+    const within = (key: 'tier1OverQemu' | 'tier1OverV86', limit: number) => wholeResults.filter((r) => isNum(r[key]) && r[key]! <= limit).length;
+    const worst = (key: 'tier1OverQemu' | 'tier1OverV86') => { const xs = wholeResults.map((r) => r[key]).filter(isNum); return xs.length ? Math.max(...xs) : null; };
+    lines.push(
+      `| whole process, ms (median of ${RUNS}; empty translation cache) | guest instructions | \`repeat=\` | interp | tier 1 | binaryen worker | QEMU | v86 | tier 1 ÷ QEMU | tier 1 ÷ v86 |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...wholeResults.map((r) => {
+        const e = r.engines;
+        return `| ${r.rom} | ${millions(r.instructions)} | ${scales[r.rom].repeat ?? 'n/a (ignores it)'} | ${fmt(e.interp?.medianMs)} | ${fmt(e['tier 1']?.medianMs)} | ${fmt(e['binaryen worker']?.medianMs)} | ${peerCell(qemu, e.qemu?.medianMs)} | ${peerCell(v86, e.v86?.medianMs)} | ${times(r.tier1OverQemu)} | ${times(r.tier1OverV86)} |`;
+      }),
+      `| geometric mean | | | ${fmt(geomeanOf(wholeResults.map((r) => r.engines.interp?.medianMs)))} | ${fmt(geomeanOf(wholeResults.map((r) => r.engines['tier 1']?.medianMs)))} | ${fmt(geomeanOf(wholeResults.map((r) => r.engines['binaryen worker']?.medianMs)))} | ${qemu.available ? fmt(geomeanOf(wholeResults.map((r) => r.engines.qemu?.medianMs))) : 'n/a'} | ${v86.available ? fmt(geomeanOf(wholeResults.map((r) => r.engines.v86?.medianMs))) : 'n/a'} | ${times(geomeanOf(wholeResults.map((r) => r.tier1OverQemu)))} | ${times(geomeanOf(wholeResults.map((r) => r.tier1OverV86)))} |`,
+      `| target (issue 8) | ${TARGET.minGuestM}-${TARGET.maxGuestM} M | | | | | | | ≤ ${TARGET.qemuRatio.toFixed(2)}× each: ${qemu.available ? `${within('tier1OverQemu', TARGET.qemuRatio)}/${wholeResults.length} (worst ${times(worst('tier1OverQemu'))})` : 'n/a'} | < ${TARGET.v86Ratio.toFixed(2)}× each: ${v86.available ? `${wholeResults.filter((r) => isNum(r.tier1OverV86) && r.tier1OverV86 < TARGET.v86Ratio).length}/${wholeResults.length} (worst ${times(worst('tier1OverV86'))})` : 'n/a'} |`,
+      '',
+      `interp = \`x86jit run\`; tier 1 = \`x86jit run --engine jit\` (default: our encoder, main thread); binaryen worker = the same with X86JIT_JIT_BACKGROUND=1; all X86JIT_JIT_CACHE=off (a first run). `
+        + `QEMU = ${qemu.available ? `${qemu.version}, TCG` : qemu.why}. v86 = ${v86.available ? `${v86.version}, \`node bench/v86-run.mjs ROM CMDLINE\`` : v86.why}. `
+        + 'Engines alternate within each run. Guest instructions: `x86jit run --stats`.',
+      '',
+      `| inside those processes (medians; --stats) | interp MIPS | tier 1 MIPS | binaryen worker MIPS | v86 MIPS (after emulator ready) | tier 1 translating, ms |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...wholeResults.map((r) => `| ${r.rom} | ${fmt(r.engines.interp?.mips)} | ${fmt(r.engines['tier 1']?.mips)} | ${fmt(r.engines['binaryen worker']?.mips)} | ${v86.available ? fmt(r.engines.v86?.mips) : 'n/a'} | ${fmt(r.engines['tier 1']?.translateMs, 1)} |`),
+      '',
+      'MIPS here = guest instructions ÷ the run phase x86jit reports (load and VM set-up excluded, translation included); v86: its instruction counter ÷ the time from "emulator ready" to the exit.',
+      '',
+    );
+  }
+  const tMedian = (k: keyof TranslateResult) => medianOf(translateResults.map((t) => t[k] as number | null));
+  if (translateResults.length) {
+    lines.push(
+      `| tier-1 translation, threshold 0, fresh process per run (median of ${RUNS}) | regions | guest instructions translated | first region: instructions | first region: ms | other regions: µs per guest instruction | all: µs per guest instruction |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...translateResults.map((t) => `| ${t.rom} | ${fmt(t.regions)} | ${int(t.instructions)} | ${int(t.firstInstructions)} | ${fmt(t.firstMs, 2)} | ${fmt(t.restUs, 2)} | ${fmt(t.allUs, 2)} |`),
+      `| median over the suite | | | | ${fmt(tMedian('firstMs'), 2)} | ${fmt(tMedian('restUs'), 2)} | ${fmt(tMedian('allUs'), 2)} |`,
+      '',
+      'Translation = translate, encode and instantiate (vm.jitProfile() per region). The first region of a process pays V8\'s warm-up of our encoder; "other regions" is the steady cost.',
+      '',
+    );
+  }
+  const steadyGeomean = geomeanOf(steadyResults.filter((s) => !s.approximate).map((s) => s.mips));
+  const recursion = steadyResults.find((s) => s.rom === 'wl-recursion.elf');
+  if (steadyResults.length) {
+    lines.push(
+      `| steady state, JIT tier 1, in-process (median of ${Math.max(RUNS, 3)} pairs) | long run | guest instructions (long) | steady M instructions/s | long run's own MIPS |`,
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...steadyResults.map((s) => `| ${s.rom} | ${s.longRepeat !== null ? `repeat=${s.longRepeat}` : 'n/a (ignores repeat=)'} | ${millions(s.longInstructions)} | ${fmt(s.mips)}${s.approximate ? ' ≈' : ''} | ${fmt(s.longRunMips)} |`),
+      `| geometric mean (${steadyResults.filter((s) => !s.approximate && isNum(s.mips)).length} ROMs that scale) | | | ${fmt(steadyGeomean)} | ${fmt(geomeanOf(steadyResults.map((s) => s.longRunMips)))} |`,
+      `| target (issue 8) | | | ≥ ${TARGET.steadyGeomeanMips} geomean, ≥ ${TARGET.recursionMips} wl-recursion | |`,
+      '',
+      'Steady = (instructions at the long repeat − at repeat=1) ÷ (time − time), fresh VMs, so start-up and translation cancel. '
+        + '≈ = the ROM ignores repeat=: instructions ÷ (run time − translation time), not in the geometric mean.',
+      '',
+    );
+  }
+  if (start) {
+    const s = start.x86jit;
+    lines.push(
+      `| start-up, hello.elf (median of ${start.runs}) | process start → first guest instruction | whole process |`,
+      '| --- | ---: | ---: |',
+      `| x86jit interp | ${fmt(s.interp.firstInstructionMs, 1, ' ms')} | ${fmt(s.interp.wallMs, 1, ' ms')} |`,
+      `| x86jit --engine jit (tier 1) | ${fmt(s['tier 1'].firstInstructionMs, 1, ' ms')} | ${fmt(s['tier 1'].wallMs, 1, ' ms')} |`,
+      `| x86jit --engine jit, binaryen worker | ${fmt(s['binaryen worker'].firstInstructionMs, 1, ' ms')} | ${fmt(s['binaryen worker'].wallMs, 1, ' ms')} |`,
+      `| qemu-system-i386 | | ${qemu.available ? fmt(start.qemuWallMs, 1, ' ms') : 'n/a'} |`,
+      `| v86 (process start → emulator ready) | ${v86.available ? fmt(start.v86ReadyMs, 1, ' ms') : 'n/a'} | ${v86.available ? fmt(start.v86WallMs, 1, ' ms') : 'n/a'} |`,
+      `| for scale: \`node -e 0\` | | ${fmt(start.nodeAloneMs, 1, ' ms')} |`,
+      '',
+    );
+  }
+  if (consoles.length) {
+    lines.push(
+      `| 1 MiB console output (interpreter, in-process; median of ${RUNS}) | IO + hypercall exits | wall time | exits/s | MiB/s |`,
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...consoles.map((c) => `| ${c.rom} | ${int(c.exits)} | ${c.medianMs.toFixed(0)} ms | ${int(c.exitsPerSec)} | ${(c.bytesPerSec / 2 ** 20).toFixed(2)} |`),
+      ...(consoles.length === 2 ? [`| paravirtual speed-up (UART time ÷ hypercall time) | | ${(consoles[0].medianMs / consoles[1].medianMs).toFixed(1)}× | | |`] : []),
+      '',
+    );
+  }
+  const qemuWithin = qemu.available && wholeResults.length ? wholeResults.filter((r) => isNum(r.tier1OverQemu) && r.tier1OverQemu <= TARGET.qemuRatio).length : null;
+  const v86Ahead = v86.available && wholeResults.length ? wholeResults.filter((r) => isNum(r.tier1OverV86) && r.tier1OverV86 < TARGET.v86Ratio).length : null;
   const targets = {
-    speedupGeomean: { target: TARGET.speedup, value: gSpeedup.value, met: gSpeedup.value === null ? null : gSpeedup.value >= TARGET.speedup },
-    loopHeavyMips: { target: TARGET.loopMips, roms: loopRoms.map((r) => r.rom), minValue: minLoopMips, met: minLoopMips === null ? null : minLoopMips >= TARGET.loopMips },
-    translateUsPerInstruction: { target: TARGET.translateUs, value: translate.usPerInstruction, met: translate.usPerInstruction === null ? null : translate.usPerInstruction <= TARGET.translateUs },
-    jitOverQemuPerWorkload: {
-      target: TARGET.qemuRatio, within: qemuWithin, of: results.length, withinWholeProcess: qemuWholeWithin,
-      max: jitQemu.some(isNum) ? Math.max(...jitQemu.filter(isNum)) : null,
-      met: qemuWithin === null ? null : qemuWithin === results.length,
-    },
+    tier1WithinQemu: { target: `≤ ${TARGET.qemuRatio}× each`, within: qemuWithin, of: wholeResults.length, met: qemuWithin === null ? null : qemuWithin === wholeResults.length },
+    tier1AheadOfV86: { target: `< ${TARGET.v86Ratio}× each`, within: v86Ahead, of: wholeResults.length, met: v86Ahead === null ? null : v86Ahead === wholeResults.length },
+    steadyGeomeanMips: { target: TARGET.steadyGeomeanMips, value: steadyGeomean, met: steadyGeomean === null ? null : steadyGeomean >= TARGET.steadyGeomeanMips },
+    recursionMips: { target: TARGET.recursionMips, value: recursion?.mips ?? null, met: isNum(recursion?.mips) ? recursion.mips >= TARGET.recursionMips : null },
   };
-
-  const status = (r: RomResult): string => {
-    const parts = [`interp ${r.status ?? '-'}`, `jit ${r.jit.reason === 'debug-exit' ? r.jit.status : r.jit.reason}`];
-    if (r.qemu) parts.push(`QEMU ${r.qemu.status}`);
-    return parts.join(', ');
-  };
-  const name = (r: RomResult): string => `${r.rom}${r.loopHeavy ? ' *' : ''}${r.warnings.length ? ' ⚠' : ''}`;
-  const pct = (x: number | null | undefined): string => (isNum(x) ? `${(x * 100).toFixed(1)}%` : 'n/a');
-  const times = (x: number | null | undefined, d = 2): string => (isNum(x) ? `${x.toFixed(d)}×` : 'n/a');
-  const qemuCell = (q: QemuResult | null): string => (isNum(q?.jitOverQemu) ? `${q.jitOverQemu.toFixed(2)}×`
-    : q && q.correctedMs <= QEMU_NOISE_MS ? `n/a (QEMU less start-up ≤ ${QEMU_NOISE_MS} ms)` : 'n/a');
-  const hasQemu = qemuVer !== null && qemuStartupMs !== null;
-  const workloadTable = [
-    `| workload (wl-*: repeat=${REPEAT}; median of ${RUNS}) | exit status | guest instructions | interp median | interp MIPS | JIT median | JIT MIPS | translation time ÷ JIT time (worker thread, overlaps the run) | JIT speed-up (interp/JIT time) |${hasQemu ? ' QEMU median (whole process) | QEMU less start-up | JIT/QEMU time (less start-up) | JIT/QEMU time (whole process) |' : ''}`,
-    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasQemu ? ' ---: | ---: | ---: | ---: |' : ''}`,
-    ...results.map((r) => `| ${name(r)} | ${status(r)} | ${int(r.instructions)} | ${r.medianMs.toFixed(0)} ms | ${r.mips.toFixed(1)} | ${fmt(r.jit.medianMs, 0, ' ms')} | ${fmt(r.jit.mips)} | ${pct(r.jit.translateShare)} | ${times(r.speedup)} |${hasQemu ? ` ${fmt(r.qemu?.medianMs, 0, ' ms')} | ${fmt(r.qemu?.correctedMs, 0, ' ms')} | ${qemuCell(r.qemu)} | ${times(r.qemu?.jitOverQemuWhole)} |` : ''}`),
-    `| geometric mean | | | | ${geomeanMips.toFixed(1)} | | ${fmt(gJitMips.value)} | ${pct(gShare.value)} | ${times(gSpeedup.value)} |${hasQemu ? ` | | ${times(gJitQemu.value)} | ${times(gJitQemuWhole.value)} |` : ''}`,
-    `| target | | | | | | ≥ ${TARGET.loopMips} (loop-heavy, *) | | ≥ ${TARGET.speedup}× (geomean) |${hasQemu ? ` | | ≤ ${TARGET.qemuRatio}× (each) | |` : ''}`,
-    ...(hasQemu ? [`| QEMU start-up (hello.elf, whole process, median of ${Math.max(RUNS, 5)}) | | | | | | | | | ${qemuStartupMs!.toFixed(0)} ms | | | |`] : []),
-  ];
-  const note = `x86jit: only vm.run() timed (binaryen loaded once in a warm-up VM${warm.binaryenLoadMs !== null ? `, ${warm.binaryenLoadMs.toFixed(0)} ms` : ''}); JIT = engine 'jit', default threshold; `
-    + `${hasQemu ? `QEMU = ${qemuVer}, TCG, whole process per run; "less start-up" subtracts hello.elf's whole process (n/a where the rest is ≤ ${QEMU_NOISE_MS} ms); JIT/QEMU (less start-up) is the ≤ ${TARGET.qemuRatio}× target, JIT/QEMU (whole process) its lower bound.` : `${QEMU} not installed: no QEMU columns.`}`
-    + ` * = loop-heavy; ⚠ = a warning below.`;
-  const processTable = [
-    `| whole process | \`x86jit run --engine jit\`, empty translation cache (first run) | same, warm cache (median of ${Math.max(RUNS - 1, 1)}) |${hasQemu ? ' qemu-system-i386 (median) | x86jit ÷ QEMU (cold) | x86jit ÷ QEMU (warm) |' : ''}`,
-    `| --- | ---: | ---: |${hasQemu ? ' ---: | ---: | ---: |' : ''}`,
-    ...results.map((r) => `| ${r.rom} | ${r.jitProcessColdMs.toFixed(0)} ms | ${fmt(r.jitProcessMs, 0, ' ms')} |${hasQemu ? ` ${fmt(r.qemu?.medianMs, 0, ' ms')} | ${r.qemu ? times(r.jitProcessColdMs / r.qemu.medianMs) : 'n/a'} | ${r.qemu && isNum(r.jitProcessMs) ? times(r.jitProcessMs / r.qemu.medianMs) : 'n/a'} |` : ''}`),
-  ];
-  const jitTable = [
-    '| JIT detail (default threshold; medians) | regions compiled | instructions translated | translate ms | µs per translated instruction | instructions in compiled code | calls | fallbacks |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.rom} | ${int(r.jit.compiled)} | ${int(r.jit.translatedInstructions)} | ${fmt(r.jit.translateMs)} | ${fmt(r.jit.usPerTranslatedInstruction, 2)} | ${isNum(r.jit.jitInstructions) && r.jit.instructions ? `${int(r.jit.jitInstructions)} (${pct(r.jit.jitInstructions / r.jit.instructions)})` : 'n/a'} | ${int(r.jit.calls)} | ${int(r.jit.fallbacks)} |`),
-  ];
-  const translateTable = [
-    `| translation (JIT threshold 0: every block on first sight; repeat=1) | regions compiled | instructions translated | translate ms | µs per guest instruction (target ≤ ${TARGET.translateUs}) |`,
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...translate.perRom.map((t) => `| ${t.rom}${t.error ? ` (error: ${t.error})` : ''} | ${int(t.compiled)} | ${int(t.translatedInstructions)} | ${fmt(t.translateMs)} | ${fmt(t.usPerInstruction, 2)} |`),
-    `| all (total ms / total instructions) | | | | ${fmt(translate.usPerInstruction, 2)} |`,
-  ];
-  const summary = [
-    '| target (issue 3; printed, not asserted) | measured | |',
+  lines.push(
+    '| issue 8 target (printed, never asserted) | measured | |',
     '| --- | ---: | --- |',
-    `| JIT ≥ ${TARGET.speedup}× interpreter (geomean of interp/JIT time, ${gSpeedup.of} workloads) | ${times(gSpeedup.value)} | ${met(targets.speedupGeomean.met)} |`,
-    `| ≥ ${TARGET.loopMips} MIPS on loop-heavy workloads (lowest of ${loopRoms.map((r) => r.rom).join(', ')}) | ${fmt(minLoopMips)} | ${met(targets.loopHeavyMips.met)} |`,
-    `| translation ≤ ${TARGET.translateUs} µs per guest instruction (threshold 0, whole suite) | ${fmt(translate.usPerInstruction, 2, ' µs')} | ${met(targets.translateUsPerInstruction.met)} |`,
-    hasQemu
-      ? `| JIT wall time ≤ ${TARGET.qemuRatio}× qemu-system-i386 (less start-up; whole process), each workload | ${qemuWithin}/${results.length} within (worst ${times(targets.jitOverQemuPerWorkload.max)}); ${qemuWholeWithin}/${results.length} against the whole process | ${met(targets.jitOverQemuPerWorkload.met)} |`
-      : `| JIT wall time ≤ ${TARGET.qemuRatio}× qemu-system-i386, each workload | ${QEMU} not installed | n/a |`,
-  ];
-  const lines = [
-    ...workloadTable,
-    '',
-    note,
-    '',
-    ...summary,
-    '',
-    ...processTable,
-    '',
-    ...jitTable,
-    '',
-    ...translateTable,
-    '',
-    '| 1 MiB console output (interpreter) | IO + hypercall exits | median wall time | exits/s | MiB/s |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...consoles.map((c) => `| ${c.rom} | ${c.exits.toLocaleString('en-US')} | ${c.medianMs.toFixed(0)} ms | ${Math.round(c.exitsPerSec).toLocaleString('en-US')} | ${(c.bytesPerSec / 2 ** 20).toFixed(2)} |`),
-    ...(consoles.length === 2 ? [`| paravirtual speed-up (UART time / hypercall time) | | ${(consoles[0].medianMs / consoles[1].medianMs).toFixed(1)}× | | |`] : []),
-    '',
-    '| micro-benchmark (tinybench) | rate |',
-    '| --- | ---: |',
-    ...micros.map((m) => `| ${m.name}${m.note ? ` (${m.note})` : ''} | ${m.error ? `error: ${m.error}` : `${(m.opsPerSec / 1e6).toFixed(1)} M ${m.unit}`} |`),
-    `| translate (jitStats, threshold 0, whole suite) | ${fmt(translate.usPerInstruction, 2, ' µs per guest instruction')} |`,
-    '',
-    '| start-up | median of 7 |',
-    '| --- | ---: |',
-    `| process start → first guest instruction | ${start.firstInstructionMs.toFixed(1)} ms |`,
-    `| whole \`x86jit run hello.elf\` | ${start.wallMs.toFixed(1)} ms |`,
-    `| for scale: \`node -e 0\` on this machine | ${start.nodeAloneMs.toFixed(1)} ms |`,
-    ...(warm.binaryenLoadMs !== null ? [`| binaryen import + first JIT VM (once per process; not in any timed run) | ${warm.binaryenLoadMs.toFixed(1)} ms |`] : []),
-    ...(warnings.length ? ['', `**${warnings.length} WARNING${warnings.length > 1 ? 'S' : ''}:**`, ...warnings.map((w) => `- WARNING: ${w}`)] : []),
-  ];
+    `| tier 1 whole process ≤ qemu-system-i386's, every workload | ${qemuWithin === null ? (qemu.available ? 'not run' : qemu.why) : `${qemuWithin}/${wholeResults.length}`} | ${met(targets.tier1WithinQemu.met)} |`,
+    `| tier 1 whole process ahead of v86, every workload | ${v86Ahead === null ? (v86.available ? 'not run' : v86.why) : `${v86Ahead}/${wholeResults.length}`} | ${met(targets.tier1AheadOfV86.met)} |`,
+    `| steady state ≥ ${TARGET.steadyGeomeanMips} M instructions/s, geometric mean | ${fmt(steadyGeomean)} | ${met(targets.steadyGeomeanMips.met)} |`,
+    `| steady state ≥ ${TARGET.recursionMips} M instructions/s on wl-recursion.elf | ${fmt(recursion?.mips)} | ${met(targets.recursionMips.met)} |`,
+  );
+  const load = `machine: ${cpus().length} cores, ${process.platform} ${process.arch}, Node ${process.version}; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (figures taken under load are noisy)`;
+  lines.push('', load);
+  if (warnings.length) lines.push('', `**${warnings.length} WARNING${warnings.length > 1 ? 'S' : ''}:**`, ...warnings.map((w) => `- WARNING: ${w}`));
   process.stdout.write(`${lines.join('\n')}\n`);
+
   const totalMs = performance.now() - T_START;
   const out = join(ROOT, 'bench', 'results.json');
   writeFileSync(out, `${JSON.stringify({
-    date: new Date().toISOString(), node: process.version, git: gitState(), runs: RUNS, repeat: REPEAT, totalMs,
-    qemu: qemuVer ? { version: qemuVer, startupMs: qemuStartupMs } : null,
-    jitWarmup: warm,
-    roms: results, geomeanMips, geomeanQemuRatio: geomeanRatio,
-    geomeanJitMips: gJitMips.value, geomeanSpeedup: gSpeedup.value, geomeanJitOverQemu: gJitQemu.value, geomeanJitOverQemuWholeProcess: gJitQemuWhole.value, geomeanTranslateShare: gShare.value,
-    targets, translate, console: consoles, micro: micros, startup: start, warnings,
+    date: new Date().toISOString(), node: process.version, git: gitState(), totalMs, loadAverage: { start: loadStart, end: loadavg()[0] },
+    options: { runs: RUNS, guestM: GUEST_M, repeat: FIXED_REPEAT, steadyRepeat: STEADY_REPEAT, sections: [...sections] },
+    peers: { qemu, v86 }, scales, whole: wholeResults, translate: translateResults,
+    translateMedians: { firstMs: tMedian('firstMs'), otherUsPerInstruction: tMedian('restUs'), allUsPerInstruction: tMedian('allUs') },
+    steady: steadyResults, steadyGeomeanMips: steadyGeomean, startup: start, console: consoles, targets, warnings,
   }, null, 2)}\n`);
   progress(`wrote ${out}; ${warnings.length} warning(s); total ${(totalMs / 1000).toFixed(0)} s`);
 }
 
-await main();
+if (process.argv[2] === '--translate-child') await translateChild(process.argv[3]);
+else await main();
