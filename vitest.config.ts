@@ -7,8 +7,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Oracle suites spawn host processes (objdump, the i386 harness, QEMU); two workers match the 2-core machines.
     maxWorkers: 2,
-    // No translation cache in tests (each run translates afresh and nothing lands in the user's cache);
-    // the test of the cache gives its processes a directory of its own.
+    // No translation cache in the CLI processes tests start (each run translates afresh and nothing lands
+    // in the user's cache; in-process VMs say cacheDir: null); the test of the cache gives its processes a
+    // directory of its own.
     env: { X86JIT_JIT_CACHE: 'off' },
   },
 });

@@ -3,13 +3,6 @@
 import type { WasmBackend } from './wasm-backend.ts';
 import { prepareModule, type RegionBlock, type RegionOutput, translateRegion } from './translate.ts';
 
-/**
- * binaryen passes run on every region (X86JIT_JIT_PASSES, comma-separated; none by default). Measured on
- * the workload suite (README, "The JIT"): V8's optimising tier already does what the cheap passes do, so
- * they cost translation time without speeding up the code; the variable is for re-measuring.
- */
-const PASSES = (typeof process !== 'undefined' ? process.env.X86JIT_JIT_PASSES ?? '' : '').split(',').filter((p) => p !== '');
-
 export interface TranslateJob {
   id: number;
   blocks: RegionBlock[];
@@ -30,16 +23,19 @@ export interface CompiledRegionData extends RegionOutput {
 
 /**
  * Translate and emit one region with `bn`: binaryen.js (its default export) or our direct encoder
- * (wasm-encoder.ts's `wasmEncoder`), which build the same module through the same API.
+ * (wasm-encoder.ts's `wasmEncoder`), which build the same module through the same API. `passes`: binaryen
+ * passes to run (AcceleratorConfig.passes, X86JIT_JIT_PASSES in the CLI; none by default). Measured on the
+ * workload suite (README, "The JIT"): V8's optimising tier already does what the cheap passes do, so they
+ * cost translation time without speeding up the code; the option is for re-measuring.
  */
-export function compileRegion(bn: WasmBackend, job: TranslateJob): CompiledRegionData {
+export function compileRegion(bn: WasmBackend, job: TranslateJob, passes: readonly string[] = []): CompiledRegionData {
   const t0 = performance.now();
   const m = new bn.Module();
   try {
     prepareModule(bn, m);
     const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase }, 'run');
-    // Passes are binaryen's own (the encoder has none and ignores the variable).
-    if (PASSES.length > 0 && m.runPasses !== undefined) m.runPasses(PASSES);
+    // Passes are binaryen's own (the encoder has none and ignores them).
+    if (passes.length > 0 && m.runPasses !== undefined) m.runPasses([...passes]);
     const binary = m.emitBinary();
     return { ...out, binary, ms: performance.now() - t0 };
   } finally {

@@ -12,13 +12,14 @@
 // then the stretch is bisected instead — fresh VMs run the original schedule to a midpoint count under
 // one budget — down to the first count at which the engines disagree.
 import { VM, type ExitRecord, type Registers, type VMOptions } from '../src/machine/vm.ts';
+import { createJit } from './jit.ts';
 
 export type Engine = 'jit' | 'interp';
 
 export interface LockstepOptions {
   /** Load the guest (image, registers, memory) into a fresh VM; called for both engines, and again for replays. */
   setup: (vm: VM, engine: Engine) => void | Promise<void>;
-  /** Options of both VMs (RAM size, clock); COM1 and debugcon output are captured and compared. */
+  /** Options of both VMs (RAM size, clock, the JIT's settings; the accelerator defaults to the JIT); COM1 and debugcon output are captured and compared. */
   vm?: Omit<VMOptions, 'stdout' | 'debugcon' | 'engine'>;
   /** JIT threshold (default 0: compile every compilable block on first sight). */
   threshold?: number;
@@ -131,6 +132,7 @@ class Side {
     let side: Side | null = null;
     const vm = new VM({
       ...opts.vm,
+      accelerator: opts.vm?.accelerator ?? createJit,
       stdout: (b) => { for (const x of b) side!.com1.push(x); },
       debugcon: (b) => { for (const x of b) side!.debugcon.push(x); },
     });

@@ -15,7 +15,7 @@
 // Compiled code runs unchecked, so an entry is used only whole and as written: the digest (which also
 // binds the file to its key), the format, then the header's shape are checked on every load, and an
 // entry failing any of them is deleted and translated afresh (one flipped bit once gave a wrong result).
-// `X86JIT_JIT_CACHE` names the directory, or `off` (default: ~/.cache/x86jit/regions).
+// The directory is AcceleratorConfig.cacheDir (the CLI's X86JIT_JIT_CACHE), default ~/.cache/x86jit/regions.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -32,6 +32,9 @@ const DIGEST = 32;
 const PAGE_SHIFT = 12;
 
 export interface CacheEntry { blocks: RegionBlock[]; data: CompiledRegionData }
+
+/** Where the cache lives when nobody says (the CLI honours XDG_CACHE_HOME and X86JIT_JIT_CACHE). */
+export const defaultCacheDir = (): string => join(homedir(), '.cache', 'x86jit', 'regions');
 
 const digest = (key: string, body: Uint8Array): Buffer => createHash('sha256').update(key).update(body).digest();
 
@@ -91,6 +94,9 @@ function validHeader(h: unknown, linPage: number): h is { blocks: RegionBlock[];
   if (![d.native, d.fallback, d.segments, d.instructions].every(isNat)) return false;
   const { helperAt: at, helperLast: last, helperIndex: index } = d;
   if (!Array.isArray(at) || !Array.isArray(last) || !Array.isArray(index) || last.length !== at.length || index.length !== at.length) return false;
+  // Entries are segment starts: EIPs of the region's own instructions (the jump cache points them at it).
+  const eips = new Set(blocks.flatMap((b) => b.ops.map((o) => o.eip | 0)));
+  if (!Array.isArray(d.entries) || !d.entries.every((e: unknown) => typeof e === 'number' && eips.has(e))) return false;
   return at.every((p: unknown) => Array.isArray(p) && p.length === 2 && isNat(p[0]) && p[0] < blocks.length && isNat(p[1]) && p[1] < blocks[p[0]].ops.length)
     && last.every((v: unknown) => typeof v === 'boolean') && index.every(isNat);
 }
@@ -98,12 +104,8 @@ function validHeader(h: unknown, linPage: number): h is { blocks: RegionBlock[];
 export class RegionCache {
   private constructor(private readonly dir: string, private readonly version: string) {}
 
-  /** The cache X86JIT_JIT_CACHE asks for, or null (off, or the directory cannot be made). */
-  static fromEnv(version: string): RegionCache | null {
-    const v = process.env.X86JIT_JIT_CACHE;
-    if (v === 'off' || v === '0') return null;
-    const dir = v !== undefined && v !== '' && v !== '1' ? v
-      : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'x86jit', 'regions');
+  /** The cache in `dir` (created if need be), or null when the directory cannot be made. */
+  static open(dir: string, version: string): RegionCache | null {
     try {
       mkdirSync(dir, { recursive: true });
       if (readdirSync(dir).length > MAX_ENTRIES) { rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true }); }

@@ -10,7 +10,8 @@ import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
 import { AF, ARITH_FLAGS, CF, DF, EAX, ECX, EDI, EDX, ESI, ESP, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
 import { maskOf } from '../src/cpu/operands.ts';
-import { ADDR, BUDGET, EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
+import { EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT } from '../src/cpu/state.ts';
+import { ADDR, BUDGET, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
 
 type Expr = number;
 /** Translate `ins` into tx.body; `last` when it is its block's last instruction. False: not handled. */
@@ -18,7 +19,7 @@ export type NativeEmitter = (tx: Tx, ins: Instruction, last: boolean) => boolean
 
 
 /** Prefixes the native forms accept: operand size and a DS/ES/SS override (flat segments). */
-function plain(ins: Instruction): boolean {
+export function plain(ins: Instruction): boolean {
   if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0 || ins.adsize !== 32) return false;
   return ins.segOverride < 0 || ins.segOverride === DS || ins.segOverride === ES || ins.segOverride === SS;
 }
@@ -87,7 +88,8 @@ function incDec(add: boolean): NativeEmitter {
     const size = ins.size, i = m_(tx);
     const dst = destination(tx, d, size, true);
     tx.emit(tx.set(T0, dst.get()));
-    if (tx.known === null || tx.known.mask & CF) tx.emit(tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), tx.c(~CF)), tx.carry())));
+    // CF carries over: materialise it into EFLAGS unless nothing observes it (flag-liveness.ts).
+    if (!tx.carryDead && (tx.known === null || tx.known.mask & CF)) tx.emit(tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), tx.c(~CF)), tx.carry())));
     let r = add ? i.add(tx.get(T0), tx.c(1)) : i.sub(tx.get(T0), tx.c(1));
     if (size !== 4) r = i.and(r, tx.c(maskOf(size)));
     tx.record(add ? OP_ADD : OP_SUB, tx.get(T0), tx.c(1), r, size, ARITH_FLAGS & ~CF);

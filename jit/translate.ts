@@ -1,5 +1,5 @@
 // Region translator: the hot decoded blocks of one guest page → one WebAssembly function
-// `run(pc: i32, budget: i32) -> i32` (instructions retired). The blocks are first cut into segments
+// `run(pc: i32, budget: i32, count: i32) -> i32` (instructions retired: `count` plus this call's). The blocks are first cut into segments
 // (segmentsOf: each instruction once, one entry each). Shape (a "switch" dispatcher over the segments):
 //
 //   block $out
@@ -23,22 +23,19 @@
 import type { WasmBackend, WasmModule } from './wasm-backend.ts';
 import type { Instruction } from '../src/decoder/instruction.ts';
 import {
-  EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
+  CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
   TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
+import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_CHAINS_SLOT, JIT_EXIT_SLOT, JUMP_CACHE_ENTRIES, JUMP_CACHE_OFFSET } from '../src/cpu/state.ts';
 import { TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
+import { segmentLiveness } from './flag-liveness.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
 
 type Module = WasmModule;
 type Expr = number;
-
-/** Why a region returned (the JIT_EXIT slot of the CPU-state block), see stats.ts's JIT_EXIT_REASONS. */
-export const EXIT_BRANCH = 0, EXIT_BUDGET = 1, EXIT_MEMORY = 2, EXIT_HELPER_BREAK = 3, EXIT_FAULT = 4, EXIT_INTERRUPT = 5, EXIT_INTERPRETER = 6;
-/** State slot where a region leaves its exit reason (free slots above STACK32). */
-export const JIT_EXIT_SLOT = 100;
 
 /** What the helper import returns (bits). */
 export const HELPER_FAULT = 1, HELPER_JUMP = 2, HELPER_EXIT = 4, HELPER_IRQ = 8;
@@ -47,9 +44,11 @@ export const HELPER_FAULT = 1, HELPER_JUMP = 2, HELPER_EXIT = 4, HELPER_IRQ = 8;
 const PC = 0;
 /** The budget parameter: the segment checks compare the count with it; bulk work (native REP) lowers it. */
 export const BUDGET = 1;
-const REG0 = 2; // EAX..EDI in 2..9
-export const LF: FlagLocals = { op: 10, dst: 11, src: 12, res: 13, size: 14, mask: 15, efl: 16 };
-const COUNT = 17, REASON = 18, HRES = 19;
+/** Instructions retired, from the count parameter (0 from the run loop; the caller's count when chained). */
+const COUNT = 2;
+const REG0 = 3; // EAX..EDI in 3..10
+export const LF: FlagLocals = { op: 11, dst: 12, src: 13, res: 14, size: 15, mask: 16, efl: 17 };
+const REASON = 18, HRES = 19;
 /** Scratch locals for the semantics: addresses and temporaries. */
 export const ADDR = 20, T0 = 21, T1 = 22, T2 = 23, T3 = 24;
 /** Paging: the TLB slot's byte offset and its entry, while an access is translated. */
@@ -60,7 +59,7 @@ const TLB_SLOT = 25, TLB_E = 26;
  * interpreter would have (I/O sees time as of the block start, RDTSC adds its index in the block).
  */
 const BS_COUNT = 27, BS_EIP = 28;
-const N_LOCALS = 29, N_PARAMS = 2;
+const N_LOCALS = 29, N_PARAMS = 3;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
@@ -90,6 +89,8 @@ export interface RegionOutput {
   helperIndex: number[];
   /** Segments (straight runs with one entry) and distinct guest instructions translated. */
   segments: number;
+  /** The EIPs the region can be entered at (its segments' starts): what the jump cache may name it for. */
+  entries: number[];
   instructions: number;
 }
 
@@ -115,6 +116,9 @@ export class Tx {
   /** The label a branch back to the current segment's start takes, and the flag knowledge at each such branch. */
   selfLabel = '';
   selfStates: { known: KnownFlags | null; held: Tx['held'] }[] = [];
+  /** Flag liveness for the current instruction (flag-liveness.ts): its record, or the CF INC/DEC carries, is unobserved. */
+  recordDead = false;
+  carryDead = false;
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
   terminated = false;
   /** Does the interpreter's block end with the current instruction (a block ender, or its length/page limit)? */
@@ -213,8 +217,9 @@ export class Tx {
   }
   /**
    * Guard an access of `size` bytes at local `at`: leave before this instruction unless it is plain RAM
-   * and, for a store, no page it touches has a page-flag bit (code on it: the interpreter's write path
-   * invalidates; MMIO or beyond RAM: the slow path).
+   * and, for a store, no 64-byte chunk it touches holds code (the interpreter's write path invalidates;
+   * MMIO or beyond RAM: the slow path). A region is made of decoded blocks only, so a store to a chunk none
+   * of them overlaps cannot change a translated instruction.
    */
   guard(at: number, size: number, store: boolean): void {
     const m = this.m;
@@ -233,13 +238,13 @@ export class Tx {
       this.emit(m.if(miss, this.exitBefore()));
       this.emit(this.set(at, m.i32.or(m.i32.and(this.get(TLB_E), this.c(~0xfff)), m.i32.and(this.get(at), this.c(0xfff)))));
     }
-    let bad = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
-    if (store) {
-      const pf = (a: Expr): Expr => m.i32.load8_u(PAGE_FLAGS_OFFSET, 1, m.i32.shr_u(a, this.c(PAGE_SHIFT)));
-      const flagsOf = size === 1 ? pf(this.get(at)) : m.i32.or(pf(this.get(at)), pf(m.i32.add(this.get(at), this.c(size - 1))));
-      bad = m.if(bad, this.c(1), flagsOf);
-    }
-    this.emit(m.if(bad, this.exitBefore()));
+    const outside = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
+    if (!store) { this.emit(m.if(outside, this.exitBefore())); return; }
+    // The code map is exact, so it alone decides here (one load per chunk touched, after the bounds test):
+    // testing the page flags first, as the interpreter does, measured a few per cent slower.
+    const chunk = (a: Expr): Expr => m.i32.load8_u(codeMapOffset(this.ramSize), 1, m.i32.shr_u(a, this.c(CODE_CHUNK_SHIFT)));
+    const code = size === 1 ? chunk(this.get(at)) : m.i32.or(chunk(this.get(at)), chunk(m.i32.add(this.get(at), this.c(size - 1))));
+    this.emit(m.if(m.if(outside, this.c(1), code), this.exitBefore()));
   }
   load(size: number, at: number, signed = false): Expr {
     const m = this.m, p = this.get(at);
@@ -262,6 +267,9 @@ export class Tx {
     // are not written again: fewer expressions to build, same state.
     const held = this.held;
     this.emit(this.set(LF.res, res));
+    // A record nothing observes (flag-liveness.ts): only the result, which emitters read from LF.res. The
+    // other slots and what is known/held about them stay as they were.
+    if (this.recordDead) return;
     if (dst !== null) this.emit(this.set(LF.dst, dst), this.set(LF.src, src!));
     else if (!(held !== null && held.op === OP_LOGIC)) this.emit(this.set(LF.dst, this.c(0)), this.set(LF.src, this.c(0)));
     if (held === null || held.op !== op) this.emit(this.set(LF.op, this.c(op)));
@@ -390,7 +398,9 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   };
 
   /** Translate segment b (index bi) into a fresh body, starting from what is known about the flags. */
-  const translateSegment = (b: Segment, bi: number, known: KnownFlags | null, held: Tx['held'], selfLabel: string): Expr[] => {
+  const translateSegment = (b: Segment, bi: number, known: KnownFlags | null, held: Tx['held'], selfLabel: string, useLiveness = true): Expr[] => {
+    const live = useLiveness ? segmentLiveness(b.ops.map((o) => o.ins)) : null;
+    const helpers0 = helperAt.length, native0 = native, fallback0 = fallback;
     tx.body = [];
     tx.known = known;
     tx.held = held;
@@ -417,14 +427,24 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
         return code;
       };
       const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx['held'] = tx.held;
+      tx.recordDead = live !== null && live.recordDead[j];
+      tx.carryDead = live !== null && live.carryDead[j];
       if (nat !== undefined && nat(tx, op.ins, last)) native++;
-      else {
+      else if (live !== null && live.exitFree[j]) {
+        // Liveness assumed this instruction never leaves compiled code: it does (a helper call), so records
+        // skipped before it might be observed. Translate the segment again without liveness.
+        tx.recordDead = tx.carryDead = false;
+        helperAt.length = helperLast.length = helperIndex.length = helpers0;
+        native = native0; fallback = fallback0;
+        return translateSegment(b, bi, known, held, selfLabel, false);
+      } else {
         tx.body.length = mark; tx.known = knownBefore; tx.held = heldBefore;
         viaHelper(op, j, last);
         if (last) tx.terminated = true;
       }
       if (last && !tx.terminated) tx.emit(tx.goto(op.next, n, tx.endsInterpreterBlock)); // falls through into the next segment, or leaves
     }
+    tx.recordDead = tx.carryDead = false;
     return tx.body;
   };
 
@@ -462,26 +482,48 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   let inner: Expr = namedBlock('b0', [set(REASON, c(EXIT_BRANCH)), m.switch(names, 'out', m.i32.sub(get(PC), c(base)))]);
   for (let i = 0; i < blocks.length - 1; i++) inner = namedBlock(`b${i + 1}`, [inner, ...code[i]]);
   const loopBody = m.block(null, [inner, ...code[blocks.length - 1]]);
+  // Chaining: control left for an EIP this region does not hold, with budget to spare. If the jump cache
+  // names a region of the same mode with an entry there, tail-call it (state is in the state block, as the
+  // run loop would have it; the callee continues the count). Otherwise return to the run loop.
+  const runType = bn.createType([i32, i32, i32]), mode = input.paging + 1;
+  const jcIndex = (): Expr => m.i32.shl(m.i32.and(m.i32.xor(get(PC), m.i32.shr_u(get(PC), c(12))), c(JUMP_CACHE_ENTRIES - 1)), c(3));
+  const chain = m.if(m.i32.and(m.i32.eq(get(REASON), c(EXIT_BRANCH)), m.i32.lt_s(get(COUNT), get(BUDGET))), m.block(null, [
+    set(ADDR, jcIndex()),
+    m.if(m.i32.eq(m.i32.load(JUMP_CACHE_OFFSET, 4, get(ADDR)), get(PC)), m.block(null, [
+      set(T0, m.i32.load(JUMP_CACHE_OFFSET + 4, 4, get(ADDR))),
+      m.if(m.i32.eq(m.i32.and(get(T0), c(3)), c(mode)), m.block(null, [
+        m.i32.store(slot(JIT_CHAINS_SLOT), 4, c(0), m.i32.add(m.i32.load(slot(JIT_CHAINS_SLOT), 4, c(0)), c(1))),
+        m.return_call_indirect('0', m.i32.shr_u(get(T0), c(2)), [get(PC), get(BUDGET), get(COUNT)], runType, i32),
+      ])),
+    ])),
+  ]));
   const fnBody = m.block(null, [
     ...loadAll(),
     set(BS_EIP, get(PC)),
+    set(BS_COUNT, get(COUNT)),
     m.block('out', [m.loop('dispatch', loopBody)]),
     ...storeAll(),
     m.i32.store(slot(EIP), 4, c(0), get(PC)),
     m.i32.store(slot(JIT_EXIT_SLOT), 4, c(0), get(REASON)),
+    chain,
     get(COUNT),
   ], i32);
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
-  m.addFunction(name, bn.createType([i32, i32]), i32, vars, fnBody);
+  m.addFunction(name, runType, i32, vars, fnBody);
   m.addFunctionExport(name, name);
-  return { helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, instructions: new Set(blocks.flatMap((b) => b.ops.map((o) => o.eip))).size };
+  return {
+    helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, entries: blocks.map((b) => b.start | 0),
+    instructions: new Set(blocks.flatMap((b) => b.ops.map((o) => o.eip))).size,
+  };
 }
 
-/** Module-level pieces every region module needs: memory and helper imports, `$cond`. */
+/** Module-level pieces every region module needs: memory, table (of every live region's `run`) and helper imports, `$cond`. */
 export function prepareModule(bn: WasmBackend, m: Module): void {
-  m.setFeatures(bn.Features.MVP | bn.Features.BulkMemory | bn.Features.SignExt);
+  m.setFeatures(bn.Features.MVP | bn.Features.BulkMemory | bn.Features.SignExt | bn.Features.TailCall);
   m.setMemory(1, 65536, null);
   m.addMemoryImport('0', 'env', 'memory');
+  m.addTable('0', 0, 0xffffffff);
+  m.addTableImport('0', 'env', 'table');
   m.addFunctionImport('helper', 'env', 'helper', bn.createType([bn.i32, bn.i32, bn.i32, bn.i32]), bn.i32);
   addConditionFunction(bn, m);
 }

@@ -90,6 +90,8 @@ export interface WasmModule {
   br(label: string, condition?: Expr, value?: Expr): Expr;
   switch(labels: readonly string[], defaultLabel: string, condition: Expr, value?: Expr): Expr;
   call(name: string, operands: readonly Expr[], returnType: WasmType): Expr;
+  /** A tail call through a table (the module's one table). */
+  return_call_indirect(table: string, target: Expr, operands: readonly Expr[], params: WasmType, results: WasmType): Expr;
   drop(value: Expr): Expr;
   select(condition: Expr, ifTrue: Expr, ifFalse: Expr): Expr;
   return(value?: Expr): Expr;
@@ -99,6 +101,9 @@ export interface WasmModule {
   setFeatures(features: number): void;
   setMemory(initial: number, maximum: number, exportName?: string | null): void;
   addMemoryImport(internalName: string, externalModuleName: string, externalBaseName: string): void;
+  /** A funcref table; `maximum` 0xffffffff: none. */
+  addTable(name: string, initial: number, maximum: number): unknown;
+  addTableImport(internalName: string, externalModuleName: string, externalBaseName: string): void;
   addFunctionImport(internalName: string, externalModuleName: string, externalBaseName: string, params: WasmType, results: WasmType): void;
   addFunction(name: string, params: WasmType, results: WasmType, vars: readonly WasmType[], body: Expr): unknown;
   addFunctionExport(internalName: string, externalName: string): unknown;
@@ -116,6 +121,6 @@ export interface WasmBackend {
   readonly i32: WasmType;
   readonly i64: WasmType;
   createType(types: readonly WasmType[]): WasmType;
-  readonly Features: { readonly MVP: number; readonly BulkMemory: number; readonly SignExt: number };
+  readonly Features: { readonly MVP: number; readonly BulkMemory: number; readonly SignExt: number; readonly TailCall: number };
   readonly Module: new () => WasmModule;
 }

@@ -16,8 +16,9 @@
 //     an unreachable operand;
 //   - a block, loop or if of type unreachable is written with an empty block type and followed by an
 //     `unreachable` (its enclosing code may expect a value it never produces).
-//   - signatures are deduplicated and ordered by use count, ties by first use; imports come first in the
-//     function index space, the memory import before the function imports.
+//   - signatures are deduplicated and ordered by use count (functions, imports and return_call_indirect),
+//     ties by first use; imports come first in the function index space, the memory import before the
+//     table import before the function imports.
 // Labels are names until then; they become relative depths through a label stack (every block, loop and
 // if opens a level in the binary format; flattened blocks do not). Whether a branch targets a named block
 // is taken from all branches made so far rather than from the block's own subtree, as binaryen does: the
@@ -177,6 +178,7 @@ const K_SELECT = 18;   // a = then, b = else, c = condition
 const K_RETURN = 19;   // a = value (-1)
 const K_NOP = 20;
 const K_UNREACHABLE = 21;
+const K_RETURN_CALL_INDIRECT = 22; // a = target, b = list of operands, c = params type, d = results type
 
 const MISC_MEMORY_COPY = 0x0a, MISC_MEMORY_FILL = 0x0b;
 
@@ -422,6 +424,9 @@ class EncoderModule implements WasmModule {
   private features = 0;
   private memoryLimits: { initial: number; maximum: number } | null = null;
   private memoryImport: { module: string; base: string } | null = null;
+  /** The one table (funcref, index 0), imported when tableImport is set. */
+  private table: { initial: number; maximum: number } | null = null;
+  private tableImport: { module: string; base: string } | null = null;
   private readonly imports: FunctionImport[] = [];
   private readonly functions: FunctionDef[] = [];
   /** The signatures of imports and functions in the order they were added (for the type section's order). */
@@ -470,6 +475,11 @@ class EncoderModule implements WasmModule {
     for (const o of operands) if (A.isUnreachable(o)) { t = UNREACHABLE; break; }
     return A.add(K_CALL, t, 0, A.name(name), A.list(operands), 0, 0);
   }
+  /** A tail call through table 0 (binaryen's return_call_indirect; the table name is not encoded: there is one). */
+  return_call_indirect(_table: string, target: Expr, operands: readonly Expr[], params: WasmType, results: WasmType): Expr {
+    this.declared.push([params, results]);
+    return A.add(K_RETURN_CALL_INDIRECT, UNREACHABLE, 0, target, A.list(operands), params, results);
+  }
   drop(value: Expr): Expr { return A.add(K_DROP, A.over(NONE, value), 0, value, 0, 0, 0); }
   select(condition: Expr, ifTrue: Expr, ifFalse: Expr): Expr {
     return A.add(K_SELECT, A.over(lub(A.type[ifTrue], A.type[ifFalse]), ifTrue, ifFalse, condition), 0, ifTrue, ifFalse, condition, 0);
@@ -487,6 +497,11 @@ class EncoderModule implements WasmModule {
   }
   addMemoryImport(_internalName: string, externalModuleName: string, externalBaseName: string): void {
     this.memoryImport = { module: externalModuleName, base: externalBaseName };
+  }
+  addTable(_name: string, initial: number, maximum: number): void { this.table = { initial, maximum }; }
+  addTableImport(_internalName: string, externalModuleName: string, externalBaseName: string): void {
+    if (this.table === null) throw new Error('wasm-encoder: addTableImport before addTable');
+    this.tableImport = { module: externalModuleName, base: externalBaseName };
   }
   addFunctionImport(internalName: string, externalModuleName: string, externalBaseName: string, params: WasmType, results: WasmType): void {
     this.imports.push({ name: internalName, module: externalModuleName, base: externalBaseName, params, results });
@@ -548,12 +563,17 @@ class EncoderModule implements WasmModule {
       w.u32(mem.initial);
       if (hasMax) w.u32(mem.maximum);
     };
-    const nImports = this.imports.length + (this.memoryImport !== null ? 1 : 0);
+    const nImports = this.imports.length + (this.memoryImport !== null ? 1 : 0) + (this.tableImport !== null ? 1 : 0);
     if (nImports > 0) {
       const at = section(w, 2);
       w.u32(nImports);
       // binaryen writes the memory import before function imports.
       if (this.memoryImport !== null) { w.name(this.memoryImport.module); w.name(this.memoryImport.base); w.byte(0x02); limits(); }
+      if (this.tableImport !== null) {
+        const t = this.table!, hasMax = t.maximum >= 0 && t.maximum !== 0xffffffff;
+        w.name(this.tableImport.module); w.name(this.tableImport.base); w.byte(0x01); w.byte(0x70); // funcref
+        w.byte(hasMax ? 0x01 : 0x00); w.u32(t.initial); if (hasMax) w.u32(t.maximum);
+      }
       this.imports.forEach((f, i) => { w.name(f.module); w.name(f.base); w.byte(0x00); w.u32(importSigs[i]); });
       w.endSized(at);
     }
@@ -588,7 +608,7 @@ class EncoderModule implements WasmModule {
     if (this.functions.length > 0) {
       const at = section(w, 10);
       w.u32(this.functions.length);
-      const body = new BodyWriter(w, funcIndex);
+      const body = new BodyWriter(w, funcIndex, sigOf);
       for (const f of this.functions) {
         const fat = w.beginSized();
         // Locals as runs of one type, in the order declared (binaryen groups mixed types and renumbers
@@ -626,7 +646,7 @@ class BodyWriter {
   private saved: number[] = [];
   private depth = 0;
 
-  constructor(private readonly w: ByteWriter, private readonly funcIndex: Map<string, number>) {
+  constructor(private readonly w: ByteWriter, private readonly funcIndex: Map<string, number>, private readonly sigOf: (params: WasmType, results: WasmType) => number) {
     this.labelAt = new Array<number>(A.names.length).fill(-1);
   }
 
@@ -760,6 +780,13 @@ class BodyWriter {
         w.byte(0x10); w.u32(i);
         return;
       }
+      case K_RETURN_CALL_INDIRECT: {
+        const id = A.b[e], start = A.listStart[id], end = start + A.listLength[id];
+        for (let i = start; i < end; i++) if (!this.operand(A.pool[i])) return;
+        if (!this.operand(A.a[e])) return;
+        w.byte(0x13); w.u32(this.sigOf(A.c[e], A.d[e])); w.byte(0x00); // type index, table 0
+        return;
+      }
       case K_MISC:
         if (this.operand(A.a[e]) && this.operand(A.b[e]) && this.operand(A.c[e])) {
           w.byte(0xfc); w.u32(A.op[e]);
@@ -790,7 +817,7 @@ export const wasmEncoder: WasmBackend & { Block: { appendChild(block: Expr, chil
   i32: I32,
   i64: I64,
   createType,
-  Features: { MVP: 0, BulkMemory: 16, SignExt: 32 }, // binaryen's values (recorded, not encoded: the binary format has no feature list)
+  Features: { MVP: 0, BulkMemory: 16, SignExt: 32, TailCall: 128 }, // binaryen's values (recorded, not encoded: the binary format has no feature list)
   Module: EncoderModule,
   Block: { appendChild },
 };

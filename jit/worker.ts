@@ -1,7 +1,8 @@
 // The JIT's translation thread: binaryen lives here, so loading it (~0.3 s) and translating regions
 // (milliseconds each) never stall a vCPU, which keeps interpreting until the compiled region arrives
 // (v86 likewise compiles off the hot path). One worker serves every VM of the process: each JIT connects
-// its own MessagePort, which its synchronous run loop polls with receiveMessageOnPort between blocks.
+// its own MessagePort (with its settings: disk cache, binaryen passes), which its synchronous run loop
+// polls with receiveMessageOnPort between blocks.
 // Jobs and results are plain data; the result carries the compiled WebAssembly.Module. Translations are
 // kept on disk (region-cache.ts): a region translated in an earlier run is loaded, without binaryen.
 // Bundled as dist/jit-worker.js.
@@ -10,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CompiledRegionData, compileRegion, type TranslateJob } from './compile.ts';
-import { RegionCache } from './region-cache.ts';
+import { defaultCacheDir, RegionCache } from './region-cache.ts';
+import type { WorkerConfig } from './translation-worker.ts';
 import { decodeBytes } from '../src/decoder/decode.ts';
 import type { RegionBlock } from './translate.ts';
 
@@ -47,11 +49,19 @@ function loadBinaryen(): Promise<typeof import('binaryen').default> {
   return binaryen;
 }
 
-/** The persistent cache; its version is this bundle's own text, so a changed translator misses. */
-const cache = RegionCache.fromEnv(createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex'));
+/** The persistent caches' version: this bundle's own text, so a changed translator misses. */
+const VERSION = createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+/** The caches opened, by directory (each JIT's port names its own, WorkerConfig.cacheDir). */
+const caches = new Map<string, RegionCache | null>();
+function cacheIn(dir: string | null | undefined): RegionCache | null {
+  if (dir === null) return null;
+  dir ??= defaultCacheDir();
+  if (!caches.has(dir)) caches.set(dir, RegionCache.open(dir, VERSION));
+  return caches.get(dir)!;
+}
 
 /** A job's translation: from the cache when an entry covers its blocks, else translated (with the entry's blocks). */
-async function translate(job: TranslateJob, ignoreCache = false): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
+async function translate(job: TranslateJob, cache: RegionCache | null, passes: readonly string[], ignoreCache = false): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
   const key = cache?.key(job);
   const entry = key !== undefined && !ignoreCache ? cache!.get(key, job.linPage!) : null;
   if (entry !== null) {
@@ -63,17 +73,18 @@ async function translate(job: TranslateJob, ignoreCache = false): Promise<{ data
     const mine = new Set(job.blocks.map((b) => b.start));
     blocks = [...job.blocks, ...entry.blocks.filter((b) => !mine.has(b.start))];
   }
-  const data = compileRegion(await loadBinaryen(), { ...job, blocks });
+  const data = compileRegion(await loadBinaryen(), { ...job, blocks }, passes);
   if (key !== undefined) cache!.put(key, { blocks, data });
   return { data, blocks, cached: false };
 }
 
-parentPort!.on('message', (msg: { port?: MessagePort; load?: boolean }) => {
+parentPort!.on('message', (msg: { port?: MessagePort; config?: WorkerConfig; load?: boolean }) => {
   if (msg.load) { void loadBinaryen(); return; }
-  const port = msg.port!;
+  const port = msg.port!, { cacheDir, passes } = msg.config!;
+  const cache = cacheIn(cacheDir);
   port.on('message', async (job: TranslateJob) => {
     try {
-      let { data, blocks, cached } = await translate(job);
+      let { data, blocks, cached } = await translate(job, cache, passes);
       let module: WebAssembly.Module;
       try {
         module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
@@ -81,7 +92,7 @@ parentPort!.on('message', (msg: { port?: MessagePort; load?: boolean }) => {
         if (!cached) throw e;
         // An entry that passed its checks (digest, format, shape) yet does not compile: translate afresh, and
         // replace it.
-        ({ data, blocks, cached } = await translate(job, true));
+        ({ data, blocks, cached } = await translate(job, cache, passes, true));
         module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
       }
       // The blocks go back only when they are not the job's own (the main thread decodes the others).

@@ -4,10 +4,17 @@
 //   const vm = createVM({ memory: 64 << 20, stdout: (b) => process.stdout.write(b) });
 //   loadImage(vm, bytes, 'kernel.elf');
 //   const exit = vm.run({ maxInstructions: 1e9, timeout: 10 });
-import { VM, type VMOptions } from './machine/vm.ts';
+//
+// The top of the tree: the one place in src/ besides the CLI that may import jit/. It attaches the JIT to
+// the VM as its accelerator (src/cpu/accelerator.ts), so engine 'jit' works with the VM exported here.
+import { VM as MachineVM, type VMOptions } from './machine/vm.ts';
+import { createJit } from '../jit/jit.ts';
 
-export { VM, DEFAULT_MEMORY } from './machine/vm.ts';
-export type { ExitReason, ExitRecord, Registers, RegisterName, RunOptions, VMOptions } from './machine/vm.ts';
+export { DEFAULT_MEMORY } from './machine/vm.ts';
+export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RunOptions, VMOptions } from './machine/vm.ts';
+export type { Accelerator, AcceleratorConfig, AcceleratorFactory } from './cpu/accelerator.ts';
+export type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from './cpu/accelerator-stats.ts';
+export { createJit } from '../jit/jit.ts';
 export { PhysicalMemory } from './machine/memory.ts';
 export type { MmioDevice } from './machine/memory.ts';
 export { IoBus } from './machine/io-bus.ts';
@@ -24,6 +31,13 @@ export { EXIT_REASONS, formatExitStats } from './hv/exits.ts';
 export type { ExitCounter, ExitReasonName } from './hv/exits.ts';
 export { eflagsDifferences, formatDivergence, lockstep, type Difference, type Divergence, type LockstepOptions, type LockstepResult } from '../jit/lockstep.ts';
 export { HC_CONSOLE_WRITE, HC_EXIT, HC_FEATURES, HC_TIME, HC_YIELD, KVM_ENOSYS } from './hv/hypercalls.ts';
+
+/** The VM with the JIT as its accelerator unless the options name another (`VM.create` makes one of these). */
+export class VM extends MachineVM {
+  constructor(opts: VMOptions = {}) {
+    super({ ...opts, accelerator: opts.accelerator ?? createJit });
+  }
+}
 
 /** Create a VM (guest RAM, devices, one vCPU) in the processor's reset state. */
 export function createVM(opts: VMOptions = {}): VM {

@@ -12,7 +12,7 @@ CFLAGS="-m32 -march=i486 -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-p
  -ffile-prefix-map=$PWD=. -Isrc/rt"
 # Workload ROMs for `npm run bench` (self-checking like the others; standard runtime and link.ld).
 WORKLOAD_ROMS="wl-recursion wl-sieve wl-crc32 wl-sort wl-matmul wl-memcpy wl-bytecode"
-ROMS="hello alu shifts muldiv string stack bcd bits exceptions segments selfmod loops $WORKLOAD_ROMS"
+ROMS="hello alu shifts muldiv string stack bcd bits exceptions segments selfmod loops codedata smc-adjacent $WORKLOAD_ROMS"
 HOST_ROMS="alu shifts muldiv string bcd bits loops $WORKLOAD_ROMS"
 OUT=build
 rm -rf "$OUT"

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { emptyExits, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from '../jit/stats.ts';
+import { emptyExits, type JitProfile, type JitStats, type RegionDump, type RegionProfile } from '../src/cpu/accelerator-stats.ts';
 import { formatDump, formatExits, formatJitTotals, formatProfile, formatTotals, hottest, type RunInfo } from '../src/cli/jit-report.ts';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
@@ -35,7 +35,7 @@ function region(id: number, start: number, over: Partial<RegionProfile> = {}): R
 
 const TOTALS: JitStats = {
   compiled: 3, live: 2, refused: 4, translatedInstructions: 30, guestBytes: 96, wasmBytes: 2400, translateMs: 1.5,
-  calls: 1500, instructions: 900_000, cacheHits: 1497, cacheMisses: 3, diskHits: 0, invalidations: 1, flushes: 0, evictions: 0, fallbacks: 12,
+  calls: 1500, instructions: 900_000, cacheHits: 1497, cacheMisses: 3, diskHits: 0, invalidations: 1, flushes: 0, evictions: 0, fallbacks: 12, chains: 7,
   exits: { ...emptyExits(), branch: 1400, budget: 99, memory: 1 },
 };
 
@@ -122,9 +122,10 @@ describe('profile report formatting (hand-made JitProfile)', () => {
     expect(get('disk cache')).toBe('0 of 3 regions loaded from the translation cache');
     expect(get('invalidations')).toBe('1');
     expect(get('fallbacks')).toMatch(/^12 /);
+    expect(get('chaining')).toBe('7 transfers between regions inside compiled code');
     expect(get('compiled code')).toBe('900000 of 1000000 guest instructions (90.0%)');
     expect(get('exits')).toBe('branch 1400, budget 99, memory 1');
-    expect(lines).toHaveLength(16);
+    expect(lines).toHaveLength(17);
   });
 
   it('formats exits most frequent first, or a dash', () => {
@@ -150,7 +151,7 @@ describe('profile report formatting (hand-made JitProfile)', () => {
   it('run --stats totals: regions, translated, WASM, calls, share, cache, invalidations, fallbacks, exits', () => {
     const [a, b, c] = formatJitTotals(TOTALS, 1_000_000);
     expect(a).toBe('3 regions (2 live, 4 blocks refused), 30 instructions translated, 2400 bytes of WASM, 1.50 ms translating');
-    expect(b).toBe('1500 calls ran 900000 instructions in compiled code (90.0%); 1497 cache hits, 3 misses, 0 regions from the disk cache; 1 invalidations, 12 fallbacks');
+    expect(b).toBe('1500 calls ran 900000 instructions in compiled code (90.0%); 1497 cache hits, 3 misses, 0 regions from the disk cache; 1 invalidations, 12 fallbacks, 7 chained transfers');
     expect(c).toBe('exits: branch 1400, budget 99, memory 1');
   });
 });
@@ -255,7 +256,7 @@ describe('x86jit profile (built CLI)', () => {
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(Number(m![4])).toBeGreaterThan(0);
-    const c = /^x86jit: jit: (\d+) calls ran (\d+) instructions in compiled code \(([\d.]+)%\); \d+ cache hits, \d+ misses, \d+ regions from the disk cache; \d+ invalidations, \d+ fallbacks$/m.exec(r.stderr);
+    const c = /^x86jit: jit: (\d+) calls ran (\d+) instructions in compiled code \(([\d.]+)%\); \d+ cache hits, \d+ misses, \d+ regions from the disk cache; \d+ invalidations, \d+ fallbacks, \d+ chained transfers$/m.exec(r.stderr);
     expect(c).not.toBeNull();
     expect(Number(c![2])).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/^x86jit: jit: exits: \w+ \d+/m);

@@ -117,10 +117,8 @@ describe('translation cache: damaged entries', () => {
     expect(refused, 'damaged entries that decoded').toEqual([]);
     // Through the cache object: a damaged file is deleted (put() writes the fresh translation); a sound one stays.
     const own = mkdtempSync(join(tmpdir(), 'x86jit-damage-'));
-    const saved = process.env.X86JIT_JIT_CACHE;
     try {
-      process.env.X86JIT_JIT_CACHE = own;
-      const cache = RegionCache.fromEnv('test')!;
+      const cache = RegionCache.open(own, 'test')!;
       const e = entries[0], file = join(own, `${e.key}.region`);
       writeFileSync(file, e.buf);
       expect(cache.get(e.key, e.linPage)).not.toBeNull();
@@ -129,7 +127,6 @@ describe('translation cache: damaged entries', () => {
       expect(cache.get(e.key, e.linPage)).toBeNull();
       expect(existsSync(file)).toBe(false);
     } finally {
-      process.env.X86JIT_JIT_CACHE = saved;
       rmSync(own, { recursive: true, force: true });
     }
   });

@@ -660,6 +660,12 @@ export interface Program {
    * in the middle of compiled code).
    */
   schedule: { fraction: number; slice: number };
+  /**
+   * Where the subroutines start: 0 right after main's `jmp $`; else at this offset from CODE_AREA (if main
+   * ends below it), on a page of their own or straddling two (int3 fill between), so calls and returns cross
+   * pages — regions chained to one another.
+   */
+  subsAt: number;
 }
 
 export function generateProgram(seed: number, index: number): Program {
@@ -684,8 +690,10 @@ export function generateProgram(seed: number, index: number): Program {
     eax: imm(c, 4), ecx: imm(c, 4), edx: imm(c, 4), ebx: imm(c, 4), esi: imm(c, 4), edi: imm(c, 4),
     esp: ESP0, ebp: c.scratch + 128, eip: CODE, eflags: 2 | (r.next() & 0x8d5) | (r.bool(0.1) ? 0x400 : 0),
   };
-  return { seed, index, main, subs, regs, scratch: c.scratch, data: { scratch: rnd(SCRATCH_SIZE), stack: rnd(0x80), low: rnd(0x100), top: rnd(16) }, tsc: shared.tsc,
-    schedule: r.bool(0.8) ? { fraction: 1, slice: Infinity } : r.bool() ? { fraction: r.next() / 2 ** 32, slice: Infinity } : { fraction: 1, slice: r.pick([1, 2, 3, 5, 7, 13, 31]) } };
+  const schedule = r.bool(0.8) ? { fraction: 1, slice: Infinity } : r.bool() ? { fraction: r.next() / 2 ** 32, slice: Infinity } : { fraction: 1, slice: r.pick([1, 2, 3, 5, 7, 13, 31]) };
+  // (Drawn last: the programs of a seed stay what they were before subroutines could move.)
+  const subsAt = subs.length > 0 && r.bool(0.4) ? r.pick([0x2000, 0x2000 + r.int(0x800), 0x2ff0 - r.int(16)]) : 0;
+  return { seed, index, main, subs, regs, scratch: c.scratch, data: { scratch: rnd(SCRATCH_SIZE), stack: rnd(0x80), low: rnd(0x100), top: rnd(16) }, tsc: shared.tsc, schedule, subsAt };
 }
 
 /** The program's code (at CODE): main, `jmp $`, then the subroutines. */
@@ -693,6 +701,10 @@ export function assemble(p: Program): Uint8Array {
   const a = new Asm();
   for (const i of p.main) i.emit(a);
   a.label('end'); a.put(0xeb, 0xfe);
+  if (p.subsAt !== 0) {
+    const at = CODE_AREA + p.subsAt - CODE;
+    while (a.pos < at) a.put(0xcc);
+  }
   for (const s of p.subs) {
     a.label(s.label);
     for (const i of s.items) i.emit(a);

@@ -122,13 +122,14 @@ describe('random programs: JIT (threshold 0) vs interpreter', () => {
     let [jit, interp] = await freshPair();
     const failures: { p: Program; what: string }[] = [];
     const exits = new Map<string, number>();
-    let instructions = 0, controls = 0, jitInstructions = 0;
+    let instructions = 0, controls = 0, jitInstructions = 0, chains = 0;
     const strays: string[] = [];
     for (let k = FIRST; k < FIRST + CASES; k++) {
       const p = generateProgram(SEED, k);
       const code = assemble(p);
       if ((k - FIRST) % REUSE === 0 && k > FIRST) {
         jitInstructions += jit.jitStats()?.instructions ?? 0;
+        chains += jit.jitStats()?.chains ?? 0;
         [jit, interp] = await freshPair();
       }
       const a = runOn(jit, p, code), b = runOn(interp, p, code);
@@ -142,6 +143,7 @@ describe('random programs: JIT (threshold 0) vs interpreter', () => {
         failures.push({ p, what });
         // an engine that threw, or disagreed, may have left any state behind: go on with fresh VMs
         jitInstructions += jit.jitStats()?.instructions ?? 0;
+        chains += jit.jitStats()?.chains ?? 0;
         [jit, interp] = await freshPair();
         if (failures.length >= 200) break;
         continue;
@@ -154,7 +156,7 @@ describe('random programs: JIT (threshold 0) vs interpreter', () => {
       }
     }
     const summary = `${CASES - failures.length}/${CASES} programs agree; exits ${JSON.stringify(Object.fromEntries(exits))}; ` +
-      `${instructions} instructions, ${jitInstructions + (jit.jitStats()?.instructions ?? 0)} in compiled code; ${controls} fresh-VM controls`;
+      `${instructions} instructions, ${jitInstructions + (jit.jitStats()?.instructions ?? 0)} in compiled code; ${chains + (jit.jitStats()?.chains ?? 0)} chained transfers; ${controls} fresh-VM controls`;
     console.log(`jit-random: ${summary}`);
     if (failures.length > 0) {
       const kinds = new Map<string, { text: string; more: number[] }>();
@@ -176,5 +178,8 @@ describe('random programs: JIT (threshold 0) vs interpreter', () => {
     // most of the work ran in compiled code (a JIT that compiles nothing cannot pass)
     jitInstructions += jit.jitStats()?.instructions ?? 0;
     expect(jitInstructions).toBeGreaterThan(instructions * 0.2);
+    // calls and returns across pages went region to region inside compiled code
+    chains += jit.jitStats()?.chains ?? 0;
+    if (CASES >= 1000) expect(chains).toBeGreaterThan(CASES / 100);
   }, TIMEOUT_MS);
 });

@@ -73,7 +73,7 @@ describe('background translation (binaryen on the worker thread, default thresho
   it.each(['wl-sieve.elf', 'wl-crc32.elf'])('%s: same output and count as the interpreter, mostly in compiled code', async (rom) => {
     const chunks: Uint8Array[] = [];
     const vm = createVM({ stdout: (b) => chunks.push(b) });
-    await vm.enableJit({ background: true });
+    await vm.enableJit({ background: true, cacheDir: null }); // no disk cache: translated afresh, nothing in the user's cache
     expect(await vm.jitReady()).toBe(true);
     loadImage(vm, new Uint8Array(readFileSync(join(DIR, rom))), rom, { cmdline: `${rom} repeat=4` });
     const exit = vm.run({ timeout: 60 });
@@ -184,12 +184,12 @@ describe('translation cache across processes', () => {
   it('a library process ends by itself, with binaryen loaded or not (warm cache)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86jit-cache-'));
     const script = `import { VM, loadImage, readImageFile } from ${JSON.stringify(pathToFileURL(BUNDLE).href)};
-      const vm = await VM.create({ engine: 'jit' });
+      const vm = await VM.create({ engine: 'jit', jit: { background: true, cacheDir: ${JSON.stringify(dir)} } });
       loadImage(vm, readImageFile(${JSON.stringify(join(DIR, 'wl-sieve.elf'))}), 'wl-sieve.elf', { cmdline: 'wl-sieve.elf repeat=32' });
       const e = vm.run({});
       console.log(e.reason, vm.jitStats().diskHits, vm.jitStats().compiled);`;
     try {
-      const go = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, X86JIT_JIT_CACHE: dir, X86JIT_JIT_BACKGROUND: '1' } });
+      const go = () => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
       const cold = go(), warm = go();
       expect([cold.status, cold.signal]).toEqual([0, null]);
       expect([warm.status, warm.signal]).toEqual([0, null]); // a timeout would kill it (signal SIGTERM)

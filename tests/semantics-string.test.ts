@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { BREAK_MODE } from '../src/cpu/cpu.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
-import { CF, DF, EAX, ECX, EDI, EDX, EIP, ESI, ZF } from '../src/cpu/state.ts';
+import { CF, CODE_CHUNK_SHIFT, DF, EAX, ECX, EDI, EDX, EIP, ESI, ZF } from '../src/cpu/state.ts';
 import { DS, ES, FS } from '../src/decoder/instruction.ts';
 import { PAGE_HAS_CODE } from '../src/machine/memory.ts';
 import { compile, execute, flagsOf, machine, reg, setState } from './semantics-helpers.ts';
@@ -52,16 +52,34 @@ describe('REP MOVS / STOS', () => {
     expect(mem.ram.subarray(0x20000, 0x20010)).toEqual(mem.ram.subarray(0x10000, 0x10010));
   });
 
-  it('writes into a page holding code through the invalidating path', () => {
+  it('writes into a chunk holding code through the invalidating path', () => {
     const { cpu, mem } = machine();
     const writes: number[] = [];
     mem.onCodeWrite = (phys) => writes.push(phys);
     mem.pageFlags[0x20] = PAGE_HAS_CODE;
+    mem.codeMap[0x20040 >> CODE_CHUNK_SHIFT] = 1;
     fillPattern(mem.ram, 0x10000, 16, 9);
-    setState(cpu, [0, 4, 0, 0, 0, 0, 0x10000, 0x20000]);
+    setState(cpu, [0, 4, 0, 0, 0, 0, 0x10000, 0x20038]);
     execute(cpu, 'f3 a5');
-    expect(writes).toEqual([0x20000, 0x20004, 0x20008, 0x2000c]);
-    expect(mem.ram.subarray(0x20000, 0x20010)).toEqual(mem.ram.subarray(0x10000, 0x10010));
+    // Element by element: the two stores before the code chunk go straight to RAM.
+    expect(writes).toEqual([0x20040, 0x20044]);
+    expect(mem.ram.subarray(0x20038, 0x20048)).toEqual(mem.ram.subarray(0x10000, 0x10010));
+  });
+
+  it('writes into a page holding code, away from its code chunks, as one copy', () => {
+    const { cpu, mem } = machine();
+    const writes: number[] = [];
+    mem.onCodeWrite = (phys) => writes.push(phys);
+    mem.pageFlags[0x20] = PAGE_HAS_CODE;
+    mem.codeMap[0x20040 >> CODE_CHUNK_SHIFT] = 1;
+    fillPattern(mem.ram, 0x10000, 64, 9);
+    setState(cpu, [0, 16, 0, 0, 0, 0, 0x10000, 0x20000]);
+    execute(cpu, 'f3 a5');
+    setState(cpu, [0, 16, 0, 0, 0, 0, 0x10000, 0x20080]);
+    execute(cpu, 'f3 a5');
+    expect(writes).toEqual([]);
+    expect(mem.ram.subarray(0x20000, 0x20040)).toEqual(mem.ram.subarray(0x10000, 0x10040));
+    expect(mem.ram.subarray(0x20080, 0x200c0)).toEqual(mem.ram.subarray(0x10000, 0x10040));
   });
 
   for (const [hex, size, value] of [['f3 aa', 1, 0xab], ['66 f3 ab', 2, 0xbeef], ['f3 ab', 4, 0xdeadbeef]] as const) {

@@ -33,7 +33,7 @@ const { compileRegion } = await vi.importActual<typeof import('../jit/compile.ts
 
 const bn = binaryen as unknown as WasmBackend;
 // binaryen 132 asserts (aborts) validating memory.copy/fill when BulkMemory is on without BulkMemoryOpt.
-const FEATURES = binaryen.Features.MVP | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.SignExt;
+const FEATURES = binaryen.Features.MVP | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.SignExt | binaryen.Features.TailCall;
 
 /** WebAssembly.validate, and binaryen's validator on the module read back from the bytes. */
 function validates(bytes: Uint8Array): boolean {
@@ -532,8 +532,8 @@ function nullBackend(): WasmBackend {
   const ops = Object.fromEntries(names.map((n) => [n, f]));
   class NullModule {
     i32 = ops; i64 = ops; local = ops; memory = ops;
-    block = f; if = f; loop = f; br = f; switch = f; call = f; drop = f; select = f; return = f; nop = f; unreachable = f;
-    setFeatures(): void {} setMemory(): void {} addMemoryImport(): void {} addFunctionImport(): void {}
+    block = f; if = f; loop = f; br = f; switch = f; call = f; return_call_indirect = f; drop = f; select = f; return = f; nop = f; unreachable = f;
+    setFeatures(): void {} setMemory(): void {} addMemoryImport(): void {} addTable(): void {} addTableImport(): void {} addFunctionImport(): void {}
     addFunction(): void {} addFunctionExport(): void {} dispose(): void {}
     emitBinary(): Uint8Array { return new Uint8Array(0); }
   }

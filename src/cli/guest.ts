@@ -3,6 +3,7 @@
 import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, type VM, type VMOptions } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
+import { jitOptionsFromEnv } from './jit-env.ts';
 import { emit, outputFailed } from './output.ts';
 import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
@@ -62,13 +63,14 @@ export function parseImageArgs(values: ImageValues): ImageArgs {
 
 /**
  * createVM with --mem's RangeError as a usage error, the guest's COM1 and 0xe9 output going to the host
- * fds given (none: dropped). A write that fails (a closed pipe, a full disk) stops the run.
+ * fds given (none: dropped), and the JIT's settings from the environment (jit-env.ts) for enableJit. A
+ * write that fails (a closed pipe, a full disk) stops the run.
  */
-export function createGuestVM(args: ImageArgs, opts: Omit<VMOptions, 'memory' | 'stdout' | 'debugcon'> & { stdout?: 1 | 2; debugcon?: 1 | 2 }): VM {
+export function createGuestVM(args: ImageArgs, opts: Omit<VMOptions, 'memory' | 'stdout' | 'debugcon' | 'jit'> & { stdout?: 1 | 2; debugcon?: 1 | 2 }): VM {
   let vm: VM | undefined;
   const sink = (fd: 1 | 2 | undefined) => fd === undefined ? undefined : (b: Uint8Array) => { if (!emit(fd, b) && vm) stopForOutput(vm); };
   try {
-    vm = createVM({ ...opts, memory: args.mem, stdout: sink(opts.stdout), debugcon: sink(opts.debugcon) });
+    vm = createVM({ ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: sink(opts.stdout), debugcon: sink(opts.debugcon) });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--mem: ${e.message}`);
     throw e;

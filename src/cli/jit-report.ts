@@ -1,7 +1,6 @@
 // The text of `x86jit profile` and of the JIT lines of `x86jit run --stats`: pure formatting of a
-// JitProfile / JitStats (jit/stats.ts), kept apart from the commands so it can be tested on its own.
-import type { ExitRecord } from '../index.ts';
-import type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from '../../jit/stats.ts';
+// JitProfile / JitStats (src/cpu/accelerator-stats.ts), kept apart from the commands so it can be tested on its own.
+import type { ExitRecord, JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from '../index.ts';
 
 /** What the report says about the run itself. */
 export interface RunInfo {
@@ -83,6 +82,7 @@ export function formatTotals(t: JitStats, guestInstructions: number): string[] {
     ['flushes', String(t.flushes)],
     ['evictions', String(t.evictions)],
     ['fallbacks', `${t.fallbacks} instructions interpreted from compiled code`],
+    ['chaining', `${t.chains} transfers between regions inside compiled code`],
     ['compiled code', `${t.instructions} of ${guestInstructions} guest instructions (${pct(t.instructions, guestInstructions)})`],
     ['exits', formatExits(t.exits)],
   ];
@@ -137,7 +137,7 @@ export function formatJitTotals(t: JitStats, guestInstructions: number): string[
     `${t.compiled} regions (${t.live} live, ${t.refused} blocks refused), ${t.translatedInstructions} instructions translated, ` +
       `${t.wasmBytes} bytes of WASM, ${ms(t.translateMs)} ms translating`,
     `${t.calls} calls ran ${t.instructions} instructions in compiled code (${pct(t.instructions, guestInstructions)}); ` +
-      `${t.cacheHits} cache hits, ${t.cacheMisses} misses, ${t.diskHits} regions from the disk cache; ${t.invalidations} invalidations, ${t.fallbacks} fallbacks`,
+      `${t.cacheHits} cache hits, ${t.cacheMisses} misses, ${t.diskHits} regions from the disk cache; ${t.invalidations} invalidations, ${t.fallbacks} fallbacks, ${t.chains} chained transfers`,
     `exits: ${formatExits(t.exits)}`,
   ];
 }

@@ -4,6 +4,7 @@
 import { formatDivergence, lockstep, type VM } from '../index.ts';
 import { EXIT_STATUS } from './exit-status.ts';
 import { createGuestVM, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage } from './guest.ts';
+import { jitOptionsFromEnv } from './jit-env.ts';
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
 
@@ -61,7 +62,7 @@ export async function lockstepCommand(argv: string[]): Promise<number> {
   const bytes = readGuestImage(path, image);
   loadGuest(createGuestVM(image, {}), bytes, path, image);
   const setup = (vm: VM): void => loadGuest(vm, bytes, path, image);
-  const result = await lockstep({ setup, vm: { memory: image.mem }, threshold, slice, memoryEvery, maxInstructions, timeout });
+  const result = await lockstep({ setup, vm: { memory: image.mem, jit: jitOptionsFromEnv() }, threshold, slice, memoryEvery, maxInstructions, timeout });
   const d = result.divergence;
   if (values.json) emit(1, `${JSON.stringify(result, null, 2)}\n`);
   else if (d) emit(1, `x86jit: lockstep: ${path}: ${formatDivergence(d).replace(/\n/g, '\nx86jit:   ')}\n`);

@@ -1,8 +1,11 @@
 // Decoded-code cache: guest code is decoded once into blocks of executable closures, keyed by the
 // linear address and code size it was decoded under, and reused on every later execution. A block never
-// extends past the end of its first page (plus the last instruction's tail), so invalidation is
-// page-granular: a write into a page that holds code (PAGE_HAS_CODE in the page-flag table) drops every
-// block whose bytes it overlaps, and ends the block that is running after the writing instruction.
+// extends past the end of its first page (plus the last instruction's tail), so blocks are filed by page.
+// The cache marks where its blocks' bytes lie: PAGE_HAS_CODE in the page-flag table and, finer, the
+// 64-byte chunks of the code map (state.ts's codeMapOffset), exact at all times. A write into a marked
+// chunk drops every block whose bytes it overlaps, and ends the block that is running after the writing
+// instruction; a write into an unmarked chunk cannot change any decoded instruction, so it goes straight
+// to RAM (the interpreter's stores test the page flag, then the chunks; compiled code tests the chunks).
 import { decode } from '../decoder/decode.ts';
 import type { Instruction } from '../decoder/instruction.ts';
 import { CS } from '../decoder/instruction.ts';
@@ -11,7 +14,7 @@ import { BREAK_CODE_WRITE, type Cpu } from './cpu.ts';
 import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
 import { emitterFor, endsBlock } from './semantics/index.ts';
-import { CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
+import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
 export interface CachedInstruction {
@@ -113,7 +116,7 @@ export class CodeCache {
       const stale = b;
       b = this.decodeBlock(csBase, eip, phys);
       if (!b.cacheable) return b;
-      if (stale !== undefined) this.drop(stale, false); // same physical code decoded under another CS/EIP
+      if (stale !== undefined) { this.drop(stale, false); this.remark([stale]); } // same physical code decoded under another CS/EIP
       map.set(phys, b);
     }
     this.front[slot] = b;
@@ -186,7 +189,7 @@ export class CodeCache {
   /** True once the cached blocks hold more than `limit` instructions: the run loop then calls flush() between blocks. */
   get full(): boolean { return this.instructionCount > this.limit; }
 
-  /** Mark the RAM pages the block's bytes occupy so that writes there invalidate it. */
+  /** Mark the RAM pages and chunks the block's bytes occupy so that writes there invalidate it. */
   private track(b: Block): void {
     this.instructionCount += b.ops.length;
     const ram = this.cpu.ramSize;
@@ -198,19 +201,44 @@ export class CodeCache {
       set.add(b);
       this.cpu.pageFlags[p] |= PAGE_HAS_CODE;
     }
+    this.markChunks(b.phys, Math.min(b.physEnd, ram));
   }
 
-  /** A guest write hit a code page: drop the blocks whose bytes overlap [phys, phys + size). */
+  /** Mark the code-map chunks that bytes [lo, hi) of RAM touch. */
+  private markChunks(lo: number, hi: number): void {
+    if (lo < hi) this.cpu.codeMap.fill(1, lo >>> CODE_CHUNK_SHIFT, ((hi - 1) >>> CODE_CHUNK_SHIFT) + 1);
+  }
+
+  /**
+   * After `dropped` left the cache: redo the marks of the pages they touched from the blocks still there
+   * (a chunk stays marked while another block overlaps it; a page without blocks loses its flag).
+   */
+  private remark(dropped: Iterable<Block>): void {
+    const ram = this.cpu.ramSize, pages = new Set<number>();
+    for (const b of dropped) {
+      if (b.physEnd <= b.phys) continue;
+      for (let p = b.phys >>> PAGE_SHIFT; p <= (b.physEnd - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) pages.add(p);
+    }
+    for (const p of pages) {
+      const base = p * PAGE_SIZE, set = this.pageBlocks.get(p);
+      this.cpu.codeMap.fill(0, base >>> CODE_CHUNK_SHIFT, (base + PAGE_SIZE) >>> CODE_CHUNK_SHIFT);
+      if (set === undefined || set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; continue; }
+      for (const b of set) this.markChunks(Math.max(b.phys, base), Math.min(b.physEnd, base + PAGE_SIZE));
+    }
+  }
+
+  /** A write hit a code chunk: drop the blocks whose bytes overlap [phys, phys + size) (none may be left stale). */
   invalidate(phys: number, size: number, byHost = false): void {
     const lo = phys >>> 0, hi = lo + size;
+    let hit: Set<Block> | null = null;
     for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) {
       const set = this.pageBlocks.get(p);
       if (!set) continue;
-      for (const b of set) {
-        if (b.phys < hi && b.physEnd > lo) this.drop(b, true, byHost);
-      }
-      if (set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; }
+      for (const b of set) if (b.phys < hi && b.physEnd > lo) (hit ??= new Set()).add(b);
     }
+    if (hit === null) return; // the written bytes share a chunk with code but are no block's
+    for (const b of hit) this.drop(b, true, byHost);
+    this.remark(hit);
   }
 
   /** [JIT] The block at `eip` in the current CS, decoding it if needed (region discovery; paging is off). */
@@ -249,7 +277,10 @@ export class CodeCache {
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();
     this.front.fill(undefined);
-    for (const p of this.pageBlocks.keys()) this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
+    for (const p of this.pageBlocks.keys()) {
+      this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
+      this.cpu.codeMap.fill(0, (p * PAGE_SIZE) >>> CODE_CHUNK_SHIFT, (p * PAGE_SIZE + PAGE_SIZE) >>> CODE_CHUNK_SHIFT);
+    }
     this.pageBlocks.clear();
   }
 

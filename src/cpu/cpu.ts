@@ -8,7 +8,7 @@ import type { IoBus } from '../machine/io-bus.ts';
 import { type PhysicalMemory } from '../machine/memory.ts';
 import { type CpuFault, fault, GP, PF_, SS_ } from './fault.ts';
 import {
-  CODE32, CPL, CR0, CR0_PE, CR0_PG, CR0_WP, CR3, CR4, EFLAGS, ESP, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
+  CODE_CHUNK_SHIFT, CODE32, CPL, CR0, CR0_PE, CR0_PG, CR0_WP, CR3, CR4, EFLAGS, ESP, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
   STATE_SLOTS, segSlot, TLB_ENTRY_OFFSET, TLB_TAG_OFFSET, VM,
 } from './state.ts';
 
@@ -60,6 +60,8 @@ export class Cpu {
   readonly view: DataView;
   readonly ramSize: number;
   readonly pageFlags: Uint8Array;
+  /** One byte per 64-byte chunk of RAM, nonzero where decoded code lies (memory.ts's codeMap). */
+  readonly codeMap: Uint8Array;
   /**
    * Per segment register: 0 when base is 0, the limit is 4 GiB, expand-up, readable and writable, so an
    * offset is the linear address without checks (the common flat case); 1 when checkedLinear must run.
@@ -102,6 +104,7 @@ export class Cpu {
     this.view = mem.view;
     this.ramSize = mem.ramSize;
     this.pageFlags = mem.pageFlags;
+    this.codeMap = mem.codeMap;
     this.tlbTag = new Int32Array(mem.buffer, TLB_TAG_OFFSET, TLB_SIZE).fill(-1);
     this.tlbEntry = new Int32Array(mem.buffer, TLB_ENTRY_OFFSET, TLB_SIZE).fill(0);
   }
@@ -286,6 +289,8 @@ export class Cpu {
   }
 
   // ---- linear-address data accesses (current CPL) with the RAM fast path ----
+  // A store goes straight to RAM unless its page has a flag and a chunk it touches holds code (then
+  // mem.write invalidates). An access of at most 4 bytes touches at most two pages and two chunks.
   readLin8(lin: number): number {
     const p = this.paging ? this.translate(lin, false, this.s[CPL] === 3) : lin >>> 0;
     return p < this.ramSize ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);
@@ -302,20 +307,23 @@ export class Cpu {
   }
   writeLin8(lin: number, v: number): void {
     const p = this.physData(lin, true);
-    if (p < this.ramSize && this.pageFlags[p >>> PAGE_SHIFT] === 0) this.view.setUint8(RAM_OFFSET + p, v);
+    if (p < this.ramSize && (this.pageFlags[p >>> PAGE_SHIFT] === 0 || this.codeMap[p >>> CODE_CHUNK_SHIFT] === 0))
+      this.view.setUint8(RAM_OFFSET + p, v);
     else this.mem.write(p, 1, v);
   }
   writeLin16(lin: number, v: number): void {
     if (this.paging && (lin & 0xfff) === 0xfff) { this.writeSplit(lin, 2, v, this.s[CPL] === 3); return; }
     const p = this.physData(lin, true);
-    if (p <= this.ramSize - 2 && (this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) === 0)
+    if (p <= this.ramSize - 2 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) === 0 ||
+      (this.codeMap[p >>> CODE_CHUNK_SHIFT] | this.codeMap[(p + 1) >>> CODE_CHUNK_SHIFT]) === 0))
       this.view.setUint16(RAM_OFFSET + p, v, true);
     else this.mem.write(p, 2, v);
   }
   writeLin32(lin: number, v: number): void {
     if (this.paging && (lin & 0xfff) > 0xffc) { this.writeSplit(lin, 4, v, this.s[CPL] === 3); return; }
     const p = this.physData(lin, true);
-    if (p <= this.ramSize - 4 && (this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) === 0)
+    if (p <= this.ramSize - 4 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) === 0 ||
+      (this.codeMap[p >>> CODE_CHUNK_SHIFT] | this.codeMap[(p + 3) >>> CODE_CHUNK_SHIFT]) === 0))
       this.view.setInt32(RAM_OFFSET + p, v, true);
     else this.mem.write(p, 4, v);
   }

@@ -9,9 +9,8 @@ import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
-import { DR_SLOT, EFLAGS, EIP, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
-import { DEFAULT_JIT_THRESHOLD, jitMode, type Jit, type Region } from '../../jit/jit.ts';
-import { EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT } from '../../jit/translate.ts';
+import { DR_SLOT, EFLAGS, EIP, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
+import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
 export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt' | 'deliveries';
@@ -33,8 +32,8 @@ export interface LoopOptions {
 export class Interpreter {
   readonly cache: CodeCache;
 
-  /** [JIT] set by VM.enableJit (engine 'jit'); null for the pure interpreter. */
-  jit: Jit | null = null;
+  /** [JIT] the accelerator VM.enableJit attaches (engine 'jit'); null for the pure interpreter. */
+  jit: Accelerator | null = null;
   /** [JIT] executions of a block before its region is compiled (0: on first sight). */
   jitThreshold = DEFAULT_JIT_THRESHOLD;
 
@@ -116,7 +115,7 @@ export class Interpreter {
       if (finishBlock) finishBlock = false;
       else if (this.jit !== null) {
         const jit = this.jit;
-        let r = block.compiled as Region | null | undefined;
+        let r = block.compiled as CompiledUnit | null | undefined;
         if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold) {
           r = block.compiled = jit.regionFor(block) ?? undefined;
           checkClock = 1024; // translating (synchronously, or installing a finished region) takes a while: read the clock next

@@ -30,6 +30,17 @@ export const CPL = 64;
 export const CODE32 = 65;
 /** 1 when SS is a 32-bit stack (SS.B): ESP rather than SP is the stack pointer. */
 export const STACK32 = 66;
+/** Where compiled code (an accelerator's region) leaves why it returned to the run loop: one of the EXIT_ codes. */
+export const JIT_EXIT_SLOT = 100;
+/**
+ * Region exit codes, in the order of accelerator-stats.ts's JIT_EXIT_REASONS (their names): control left
+ * the region, the budget ran out, an access the inline path cannot do, a helper-run instruction ended the
+ * block, a fault (the accelerator's takeFault() has it), an interrupt became pending, an instruction left
+ * to the interpreter.
+ */
+export const EXIT_BRANCH = 0, EXIT_BUDGET = 1, EXIT_MEMORY = 2, EXIT_HELPER_BREAK = 3, EXIT_FAULT = 4, EXIT_INTERRUPT = 5, EXIT_INTERPRETER = 6;
+/** Region-to-region transfers compiled code made without returning to the run loop (a counter it increments). */
+export const JIT_CHAINS_SLOT = 101;
 export const STATE_SLOTS = 128;
 
 /** EFLAGS bits. */
@@ -44,7 +55,10 @@ export const CR0_PE = 1 << 0, CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3,
 // ---- Layout of the WebAssembly.Memory ----
 /** Byte offset of the CPU-state block. */
 export const STATE_OFFSET = 0;
-/** One byte per 4 KiB guest-physical RAM page (bit 0: the page holds translated/decoded code). */
+/**
+ * One byte per 4 KiB guest-physical RAM page (bit 0: the page holds translated/decoded code). Nonzero is
+ * the interpreter's first filter for stores; the code map (codeMapOffset) then says which bytes are code.
+ */
 export const PAGE_FLAGS_OFFSET = 0x1000;
 /**
  * The software TLB (cpu.ts), 4096 direct-mapped entries: tags (linear page number or -1) and entries
@@ -52,8 +66,26 @@ export const PAGE_FLAGS_OFFSET = 0x1000;
  * the page-flag table of the largest RAM (MAX_RAM >> 12 bytes from 0x1000).
  */
 export const TLB_TAG_OFFSET = 0xC8000, TLB_ENTRY_OFFSET = 0xCC000;
+/**
+ * The jump cache: compiled code's map from a guest EIP to the compiled region that has an entry there
+ * (chaining: a region whose code leaves for an EIP it does not hold tail-calls the region found here, without
+ * returning to the run loop). JUMP_CACHE_ENTRIES direct-mapped pairs of i32 (EIP, table slot << 2 | mode;
+ * 0: empty) at jumpCacheEntry(eip); the accelerator fills and clears it, compiled code only reads it.
+ */
+export const JUMP_CACHE_OFFSET = 0xD0000, JUMP_CACHE_ENTRIES = 4096;
+/** Byte offset of the jump-cache pair for `eip` (compiled code computes the same: (eip ^ eip >>> 12) mod entries). */
+export const jumpCacheEntry = (eip: number): number => JUMP_CACHE_OFFSET + ((((eip ^ (eip >>> 12)) & (JUMP_CACHE_ENTRIES - 1))) << 3);
 /** Guest-physical address 0 lives here; every guest access is bounds-checked against the RAM size first. */
 export const RAM_OFFSET = 0x100000;
 export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
 /** Largest RAM the layout allows (page-flag table and 4 GiB WebAssembly memory). */
 export const MAX_RAM = 0xC000_0000; // 3 GiB: leaves the top GiB of the guest-physical space for ROM and MMIO
+/**
+ * The code map: one byte per CODE_CHUNK_SIZE bytes of RAM, nonzero when some decoded block's bytes
+ * overlap the chunk (code-cache.ts keeps it exact). A store to a page with a page flag invalidates code
+ * only if a chunk it touches is marked, so data sharing a page with code is written at full speed. Its
+ * size follows the RAM's, so it sits right after RAM: ramSize >> CODE_CHUNK_SHIFT bytes at this offset
+ * (at most 48 MiB, which with MAX_RAM still fits the 4 GiB WebAssembly memory).
+ */
+export const codeMapOffset = (ramSize: number): number => RAM_OFFSET + ramSize;
+export const CODE_CHUNK_SHIFT = 6, CODE_CHUNK_SIZE = 1 << CODE_CHUNK_SHIFT;

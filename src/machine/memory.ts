@@ -1,8 +1,9 @@
 // Guest-physical memory: guest RAM inside the VM's one WebAssembly.Memory (after the CPU-state block and
-// the page-flag table), plus ROM and MMIO regions above RAM. Every access is checked against RAM's bounds
-// before it touches the buffer, so no guest address can reach the state block or leave the guest's RAM.
+// the page-flag table, before the code map), plus ROM and MMIO regions above RAM. Every access is checked
+// against RAM's bounds before it touches the buffer, so no guest address can reach the state block or
+// leave the guest's RAM.
 // Physical addresses that are neither RAM, ROM nor MMIO are unassigned: reads give all-ones, writes drop.
-import { MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, RAM_OFFSET } from '../cpu/state.ts';
+import { CODE_CHUNK_SHIFT, codeMapOffset, MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET } from '../cpu/state.ts';
 
 /** A memory-mapped device region (offsets are relative to the region's base). */
 export interface MmioDevice {
@@ -12,7 +13,7 @@ export interface MmioDevice {
 
 interface Region { base: number; end: number; rom?: Uint8Array; mmio?: MmioDevice }
 
-/** Page flag bit: the RAM page holds decoded or translated code (writes must invalidate it). */
+/** Page flag bit: the RAM page holds decoded or translated code (writes to its code chunks must invalidate it). */
 export const PAGE_HAS_CODE = 1;
 
 export class PhysicalMemory {
@@ -26,14 +27,16 @@ export class PhysicalMemory {
   readonly ramSize: number;
   /** One byte per RAM page: PAGE_HAS_CODE etc. */
   readonly pageFlags: Uint8Array;
+  /** One byte per 64-byte chunk of RAM: nonzero where decoded code lies (state.ts's codeMapOffset). */
+  readonly codeMap: Uint8Array;
   private regions: Region[] = [];
-  /** Called when a write hits a page whose PAGE_HAS_CODE flag is set (set by the code cache). */
+  /** Called when a write hits a chunk of the code map (kept by the code cache). */
   onCodeWrite: (phys: number, size: number, byHost?: boolean) => void = () => {};
 
   constructor(ramSize: number) {
     if (!Number.isInteger(ramSize) || ramSize < 1 << 20 || ramSize > MAX_RAM || ramSize % 4096 !== 0)
       throw new RangeError(`RAM size must be a multiple of 4 KiB between 1 MiB and ${MAX_RAM / 2 ** 20} MiB`);
-    const bytes = RAM_OFFSET + ramSize;
+    const bytes = codeMapOffset(ramSize) + (ramSize >>> CODE_CHUNK_SHIFT);
     const pages = Math.ceil(bytes / 65536);
     this.wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.buffer = this.wasm.buffer;
@@ -42,6 +45,21 @@ export class PhysicalMemory {
     this.ram = new Uint8Array(this.buffer, RAM_OFFSET, ramSize);
     this.ramSize = ramSize;
     this.pageFlags = new Uint8Array(this.buffer, PAGE_FLAGS_OFFSET, ramSize >>> PAGE_SHIFT);
+    this.codeMap = new Uint8Array(this.buffer, codeMapOffset(ramSize), ramSize >>> CODE_CHUNK_SHIFT);
+  }
+
+  /**
+   * Does a write to RAM bytes [phys, phys + length) (length ≥ 1, inside RAM) touch decoded code? Pages
+   * without a flag are skipped whole; in a flagged page only the chunks written are looked at.
+   */
+  touchesCode(phys: number, length: number): boolean {
+    const flags = this.pageFlags, map = this.codeMap, last = phys + length - 1;
+    for (let p = phys >>> PAGE_SHIFT; p <= last >>> PAGE_SHIFT; p++) {
+      if (flags[p] === 0) continue;
+      const to = Math.min(last, p * PAGE_SIZE + PAGE_SIZE - 1) >>> CODE_CHUNK_SHIFT;
+      for (let c = Math.max(phys, p * PAGE_SIZE) >>> CODE_CHUNK_SHIFT; c <= to; c++) if (map[c] !== 0) return true;
+    }
+    return false;
   }
 
   /** Map a read-only image at a physical address above RAM (e.g. the BIOS at 0xFFFF0000). */
@@ -78,7 +96,7 @@ export class PhysicalMemory {
   write8(phys: number, value: number): void {
     phys >>>= 0;
     if (phys < this.ramSize) {
-      if (this.pageFlags[phys >>> PAGE_SHIFT] & PAGE_HAS_CODE) this.onCodeWrite(phys, 1);
+      if (this.pageFlags[phys >>> PAGE_SHIFT] !== 0 && this.codeMap[phys >>> CODE_CHUNK_SHIFT] !== 0) this.onCodeWrite(phys, 1);
       this.ram[phys] = value;
       return;
     }
@@ -104,8 +122,7 @@ export class PhysicalMemory {
   write(phys: number, size: 1 | 2 | 4, value: number): void {
     phys >>>= 0;
     if (phys + size <= this.ramSize) {
-      const flags = this.pageFlags;
-      if ((flags[phys >>> PAGE_SHIFT] | flags[(phys + size - 1) >>> PAGE_SHIFT]) & PAGE_HAS_CODE) this.onCodeWrite(phys, size);
+      if (this.touchesCode(phys, size)) this.onCodeWrite(phys, size);
       if (size === 1) this.ram[phys] = value;
       else if (size === 2) this.view.setUint16(RAM_OFFSET + phys, value, true);
       else this.view.setInt32(RAM_OFFSET + phys, value, true);
@@ -120,8 +137,8 @@ export class PhysicalMemory {
   writeBytes(phys: number, bytes: Uint8Array): void {
     if (phys >= 0 && phys + bytes.length <= this.ramSize) {
       this.ram.set(bytes, phys);
-      for (let p = phys >>> PAGE_SHIFT; p <= (phys + Math.max(bytes.length, 1) - 1) >>> PAGE_SHIFT; p++)
-        if (this.pageFlags[p] & PAGE_HAS_CODE) this.onCodeWrite(p << PAGE_SHIFT, 4096, true); // a loader or the API, not the guest
+      // A loader or the API, not the guest; the code cache drops exactly the blocks whose bytes changed.
+      if (bytes.length > 0 && this.touchesCode(phys, bytes.length)) this.onCodeWrite(phys, bytes.length, true);
       return;
     }
     for (let i = 0; i < bytes.length; i++) this.write8(phys + i, bytes[i]);

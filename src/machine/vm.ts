@@ -21,8 +21,8 @@ import { PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
-import { DEFAULT_JIT_THRESHOLD, Jit, translationWorkerReady } from '../../jit/jit.ts';
-import type { JitProfile, JitStats, RegionDump } from '../../jit/stats.ts';
+import { type AcceleratorConfig, type AcceleratorFactory, DEFAULT_JIT_THRESHOLD } from '../cpu/accelerator.ts';
+import type { JitProfile, JitStats, RegionDump } from '../cpu/accelerator-stats.ts';
 import { PhysicalMemory } from './memory.ts';
 
 /** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
@@ -68,10 +68,17 @@ export interface VMOptions {
    */
   clock?: 'virtual' | 'realtime';
   /**
-   * Execution engine: 'interp' (default) or 'jit' (WASM for hot blocks). 'jit' needs binaryen, loaded
+   * Execution engine: 'interp' (default) or 'jit' (WASM for hot blocks, by `accelerator`). The JIT is set up
    * asynchronously: create the VM with `await VM.create(opts)` or call `await vm.enableJit()`.
    */
   engine?: 'interp' | 'jit';
+  /** The JIT's settings: what VM.create turns it on with for engine 'jit', and enableJit()'s defaults. */
+  jit?: JitOptions;
+  /**
+   * What compiles hot code for engine 'jit' and enableJit(). The package's VM and createVM (src/index.ts)
+   * pass the JIT's (jit/jit.ts's createJit); this class alone has none.
+   */
+  accelerator?: AcceleratorFactory;
   /**
    * Decoded instructions the code cache may hold before it is emptied (default 131,072, ~140 MB of heap
    * at most); `vm.interpreter.cache.flushes` counts how often that happened.
@@ -79,17 +86,14 @@ export interface VMOptions {
   codeCacheSize?: number;
 }
 
-export interface JitOptions {
-  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default: env X86JIT_JIT_THRESHOLD, else DEFAULT_JIT_THRESHOLD). */
+/** How the JIT runs: the accelerator's settings (profile, background, cacheDir, passes) and the run loop's threshold. */
+export interface JitOptions extends AcceleratorConfig {
+  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default DEFAULT_JIT_THRESHOLD, 50). */
   threshold?: number;
-  /**
-   * Translate regions with binaryen on a worker thread while the interpreter runs (default false, or env
-   * X86JIT_JIT_BACKGROUND=1): by default our own encoder translates each region synchronously when it turns hot.
-   */
-  background?: boolean;
-  /** Measure host time per region entry (for `x86jit profile`; costs ~2 performance.now() calls per entry). */
-  profile?: boolean;
 }
+
+/** What `new VM({ engine: 'jit' })` and enableJit() say without an accelerator. */
+const NO_ACCELERATOR = "engine 'jit' needs an accelerator: pass VMOptions.accelerator (createJit from jit/jit.ts), or use VM / createVM from the package entry (src/index.ts), which pass it";
 
 export type RegisterName = (typeof REG_NAMES32)[number] | 'eip' | 'eflags';
 export type Registers = Record<RegisterName | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr0' | 'cr2' | 'cr3' | 'cr4', number>;
@@ -170,6 +174,9 @@ export class VM {
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
     this.wantsJit = opts.engine === 'jit';
+    this.accelerator = opts.accelerator;
+    this.jitDefaults = opts.jit ?? {};
+    if (this.wantsJit && this.accelerator === undefined) throw new Error(NO_ACCELERATOR);
     this.resetReal();
   }
 
@@ -178,22 +185,33 @@ export class VM {
   // ---- [JIT] engine 'jit' ----
   /** engine: 'jit' was asked for: run() refuses to start on the interpreter alone. */
   private readonly wantsJit: boolean;
-  /** A VM as the options ask, with the JIT loaded when engine is 'jit'. */
+  /** What enableJit() attaches to the run loop (VMOptions.accelerator). */
+  private readonly accelerator: AcceleratorFactory | undefined;
+  /** VMOptions.jit: enableJit()'s defaults. */
+  private readonly jitDefaults: JitOptions;
+  /** A VM as the options ask (of the class it is called on), with the JIT on when engine is 'jit'. */
   static async create(opts: VMOptions = {}): Promise<VM> {
-    const vm = new VM(opts);
+    const vm = new this(opts);
     if (opts.engine === 'jit') await vm.enableJit();
     return vm;
   }
 
-  /** Let the run loop compile hot blocks to WASM from now on (binaryen loads only for background or profile). */
+  /**
+   * Let the run loop compile hot blocks to WASM from now on (binaryen loads only for background or profile).
+   * Options not given come from VMOptions.jit.
+   */
   async enableJit(opts: JitOptions = {}): Promise<void> {
-    const env = process.env.X86JIT_JIT_THRESHOLD;
-    const threshold = opts.threshold ?? (env !== undefined && env !== '' ? Number(env) : DEFAULT_JIT_THRESHOLD);
+    const d = this.jitDefaults;
+    const threshold = opts.threshold ?? d.threshold ?? DEFAULT_JIT_THRESHOLD;
     if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`JIT threshold must be a non-negative integer, got ${threshold}`);
-    // Tier 1 translates synchronously (our encoder: no binaryen); binaryen's worker only when asked.
-    const background = opts.background ?? process.env.X86JIT_JIT_BACKGROUND === '1';
-    if (this.interpreter.jit === null) this.interpreter.jit = await Jit.create(this.memory.wasm, this.cpu, this.interpreter.cache, { profile: opts.profile, background });
-    else if (opts.profile !== undefined) this.interpreter.jit.profiling = opts.profile;
+    if (this.interpreter.jit === null) {
+      if (this.accelerator === undefined) throw new Error(NO_ACCELERATOR);
+      // Tier 1 translates synchronously (our encoder: no binaryen); binaryen's worker only when asked.
+      this.interpreter.jit = await this.accelerator(this.memory.wasm, this.cpu, this.interpreter.cache, {
+        profile: opts.profile ?? d.profile, background: opts.background ?? d.background ?? false,
+        cacheDir: opts.cacheDir !== undefined ? opts.cacheDir : d.cacheDir, passes: opts.passes ?? d.passes, chain: opts.chain ?? d.chain,
+      });
+    } else if (opts.profile !== undefined) this.interpreter.jit.profiling = opts.profile;
     this.interpreter.jitThreshold = threshold;
   }
 
@@ -203,8 +221,7 @@ export class VM {
    */
   async jitReady(): Promise<boolean> {
     const jit = this.interpreter.jit;
-    if (jit === null) return false;
-    return jit.background ? translationWorkerReady() : true;
+    return jit === null ? false : jit.ready();
   }
 
   /** JIT totals (null under the interpreter). */
@@ -320,7 +337,7 @@ export class VM {
    */
   run(opts: RunOptions = {}): ExitRecord {
     const cpu = this.cpu, s = cpu.s;
-    if (this.wantsJit && this.interpreter.jit === null) throw new Error("engine 'jit': binaryen is not loaded yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
+    if (this.wantsJit && this.interpreter.jit === null) throw new Error("engine 'jit': the JIT is not on yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
     const start = cpu.instructions, startDeliveries = cpu.deliveries;
     const max = opts.maxInstructions ?? Infinity;
     const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;

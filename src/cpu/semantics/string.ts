@@ -12,7 +12,7 @@ import { DS, ES, PREFIX_REP, PREFIX_REPNE } from '../../decoder/instruction.ts';
 import { BREAK_EIP_SET, BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
 import { getZF, OP_SUB, setLazy } from '../flags.ts';
 import { maskOf } from '../operands.ts';
-import { CR0, CR0_PG, DF, EAX, ECX, EDI, EDX, EFLAGS, EIP, ESI, PAGE_SHIFT, RAM_OFFSET } from '../state.ts';
+import { CR0, CR0_PG, DF, EAX, ECX, EDI, EDX, EFLAGS, EIP, ESI, RAM_OFFSET } from '../state.ts';
 import type { EmitContext, Emitter, EmitterTable } from './emitter.ts';
 import { checkIoPermission } from './system.ts';
 
@@ -99,13 +99,10 @@ function stringEmitter(build: (c: EmitContext, srcSeg: number) => StringForm): E
 
 /**
  * True when [lin, lin + bytes) may be written straight into RAM: paging is off (linear = physical) and no
- * page in the range holds decoded code (whose writes must go through the invalidating path).
+ * chunk in the range holds decoded code (whose writes must go through the invalidating path).
  */
 function plainRam(cpu: Cpu, lin: number, bytes: number): boolean {
-  if (cpu.s[CR0] & CR0_PG) return false;
-  const flags = cpu.pageFlags;
-  for (let p = lin >>> PAGE_SHIFT, last = (lin + bytes - 1) >>> PAGE_SHIFT; p <= last; p++) if (flags[p] !== 0) return false;
-  return true;
+  return !(cpu.s[CR0] & CR0_PG) && !cpu.mem.touchesCode(lin, bytes);
 }
 
 /** REP MOVS as one memmove when DF = 0, both segments are flat and both ranges are plain RAM. */

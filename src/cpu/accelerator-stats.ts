@@ -1,7 +1,9 @@
-// What the JIT counts, per translated region and in total: the data behind `x86jit profile`,
-// `x86jit run --stats` and `vm.jitProfile()` (QEMU's `info jit` and its hotblocks plugin are the models).
+// What an accelerator (the JIT, jit/) counts, per translated region and in total: the data behind
+// `x86jit profile`, `x86jit run --stats` and `vm.jitProfile()` (QEMU's `info jit` and its hotblocks plugin
+// are the models). Here, beside the accelerator interface, so that the VM and the CLI report them without
+// importing jit/.
 
-/** Why compiled code returned to the run loop (or stopped before an instruction). */
+/** Why compiled code returned to the run loop (or stopped before an instruction): the names of state.ts's EXIT_ codes, in order. */
 export const JIT_EXIT_REASONS = [
   'branch',      // control left the region (a jump, call or return to code outside it)
   'budget',      // the instruction budget (time slice, --max-instructions, timer) ran out
@@ -66,6 +68,8 @@ export interface JitStats {
   evictions: number;
   /** Instructions run through the interpreter from compiled code (helper calls). */
   fallbacks: number;
+  /** Transfers from one region to another inside compiled code (chaining), without returning to the run loop. */
+  chains: number;
   /** Exits by reason, over all regions. */
   exits: Record<JitExitReason, number>;
 }

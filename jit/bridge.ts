@@ -1,0 +1,126 @@
+// The bridge between compiled regions and the interpreter: entering a region from the run loop (counting
+// its exits), and the `helper` import through which a region runs an instruction it leaves to the
+// interpreter — the interpreter's own closure, with the count that instruction would see — catching the
+// fault it may raise for the run loop to deliver.
+import type { JitStats } from '../src/cpu/accelerator-stats.ts';
+import { JIT_EXIT_REASONS } from '../src/cpu/accelerator-stats.ts';
+import { jitMode } from '../src/cpu/accelerator.ts';
+import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.ts';
+import { BREAK_EIP_SET, BREAK_JUMP, type Cpu, WORK_PER_CLOCK_CHECK } from '../src/cpu/cpu.ts';
+import { CpuFault } from '../src/cpu/fault.ts';
+import { endsBlock } from '../src/cpu/semantics/index.ts';
+import { EFLAGS, EIP, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
+import type { JumpCache } from './jump-cache.ts';
+import type { Region } from './region.ts';
+import { HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, type RegionOutput } from './translate.ts';
+
+/** Helper-op table entries before a flush (entries of dropped regions are reclaimed only then). */
+export const MAX_HELPER_OPS = 1 << 20;
+
+export class InterpreterBridge {
+  // The helper-op table: entry k is the instruction a region's helper call number (k - its base) runs.
+  private helperOps: CachedInstruction[] = [];
+  private helperLast: boolean[] = [];
+  private helperIndex: number[] = [];
+  private helperRegion: Region[] = [];
+  /** The exception a helper caught, for the run loop to deliver. */
+  private pendingFault: CpuFault | null = null;
+  /** cpu.instructions when the running region was entered (helpers see the exact count). */
+  private entryInstructions = 0;
+  /** The mode of the running region (a helper that changes it ends compiled code). */
+  private entryMode = 0;
+
+  constructor(private readonly cpu: Cpu, private readonly cache: CodeCache, private readonly stats: JitStats, private readonly jumps: JumpCache) {}
+
+  /** Entries in the helper-op table (the next region's helper base). */
+  get helperCount(): number { return this.helperOps.length; }
+
+  /** The `helper` import of a region whose helper calls start at table entry `base`. */
+  helperImport(base: number): (idx: number, n: number, bsCount: number, bsEip: number) => number {
+    return (idx, n, bsCount, bsEip) => this.helper(base + idx, n, bsCount, bsEip);
+  }
+
+  /** Append `region`'s helper calls (its translation's helperAt etc., over the blocks it was translated from). */
+  addHelpers(region: Region, blocks: readonly Block[], out: RegionOutput): void {
+    for (let k = 0; k < out.helperAt.length; k++) {
+      const [bi, j] = out.helperAt[k];
+      this.helperOps.push(blocks[bi].ops[j]);
+      this.helperRegion.push(region);
+      this.helperLast.push(out.helperLast[k]);
+      this.helperIndex.push(out.helperIndex[k]);
+    }
+  }
+
+  /** Forget every helper call (all regions were dropped). */
+  clear(): void {
+    this.helperOps = []; this.helperLast = []; this.helperIndex = []; this.helperRegion = [];
+  }
+
+  /**
+   * Run `region` from the current EIP for at most `budget` instructions. Returns the instructions retired;
+   * leaves EIP, registers and flags in the CPU-state block and the exit reason in its JIT_EXIT slot.
+   * A fault raised inside is returned by takeFault().
+   */
+  enter(region: Region, budget: number, profiling: boolean): number {
+    const cpu = this.cpu, s = cpu.s;
+    this.entryInstructions = cpu.instructions;
+    this.entryMode = region.mode;
+    this.jumps.prepare(region);
+    let n: number;
+    if (profiling) {
+      const t0 = performance.now();
+      n = region.fn(s[EIP], budget, 0);
+      region.profile.timeMs += performance.now() - t0;
+    } else n = region.fn(s[EIP], budget, 0);
+    const p = region.profile, st = this.stats, why = JIT_EXIT_REASONS[s[JIT_EXIT_SLOT]];
+    p.executions++; p.instructions += n; p.exits[why]++;
+    st.calls++; st.cacheHits++; st.instructions += n; st.exits[why]++;
+    return n;
+  }
+
+  /** The fault an instruction raised inside compiled code (after enter() reported EXIT_FAULT). */
+  takeFault(): CpuFault {
+    const f = this.pendingFault!;
+    this.pendingFault = null;
+    return f;
+  }
+
+  /**
+   * An instruction compiled code leaves to the interpreter: the closure of the interpreter block it would
+   * be running (the one that starts where compiled code last crossed a block boundary, `bsEip`, `bsCount`
+   * instructions into this call), with the count that block would see (I/O reads time as of the block's
+   * start; RDTSC adds the instruction's index in it). `n`: instructions retired before this one.
+   */
+  private helper(idx: number, n: number, bsCount: number, bsEip: number): number {
+    let op = this.helperOps[idx], last = this.helperLast[idx];
+    const cpu = this.cpu, s = cpu.s, dyn = n - bsCount;
+    this.helperRegion[idx].profile.fallbacks++;
+    this.stats.fallbacks++;
+    const b = this.cache.blockAt(bsEip);
+    const same = b.cacheable && b.ops[dyn]?.eip === op.eip;
+    if (same) { op = b.ops[dyn]; last = dyn === b.ops.length - 1 || endsBlock(op.ins); }
+    cpu.instructions = this.entryInstructions + (same ? bsCount : n - this.helperIndex[idx]);
+    s[EIP] = op.next;
+    cpu.breakBlock = 0;
+    try {
+      op.exec();
+    } catch (e) {
+      cpu.instructions = this.entryInstructions;
+      if (!(e instanceof CpuFault)) throw e;
+      this.pendingFault = e;
+      s[EIP] = op.eip;
+      return HELPER_FAULT;
+    }
+    cpu.instructions = this.entryInstructions;
+    const why = cpu.breakBlock;
+    let r = 0;
+    // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.
+    if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || jitMode(cpu) !== this.entryMode) r = HELPER_EXIT;
+    else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
+    if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= last ? HELPER_EXIT : HELPER_IRQ;
+    // Heavy work (a long REP OUTSB, a big hypercall): leave compiled code so the run loop reads the clock
+    // (at the interpreter block's end, as for an interrupt, so block boundaries stay the interpreter's).
+    if (cpu.work >= WORK_PER_CLOCK_CHECK) r |= last ? HELPER_EXIT : HELPER_IRQ;
+    return r;
+  }
+}

@@ -1,0 +1,90 @@
+// Regions: the hot decoded blocks of one guest-physical page, translated for one mode (jitMode) into one
+// WASM function, and the table of a JIT's regions — keyed by page and mode, the live count bounded, a
+// region of the same key replaced by a bigger retranslation, dropped when guest code changes.
+import type { JitStats, RegionProfile } from '../src/cpu/accelerator-stats.ts';
+import type { CompiledUnit } from '../src/cpu/accelerator.ts';
+import type { Block } from '../src/cpu/code-cache.ts';
+import type { Chainable, JumpCache } from './jump-cache.ts';
+
+/** Live regions before everything is flushed (V8 crashes near 60k live modules: stay far below). */
+export const MAX_LIVE_REGIONS = 2048;
+/** Regions the profile remembers; past it, the invalidated ones are forgotten (they hold their decoded blocks). */
+const MAX_PROFILED_REGIONS = 4 * MAX_LIVE_REGIONS;
+
+/** A region's `run(pc, budget, count)`: `count` plus the instructions it (and what it chained into) retired. */
+export type RegionFn = (pc: number, budget: number, count: number) => number;
+/** What a dropped region runs if anything still calls it: nothing (0 instructions, the interpreter goes on). */
+const DEAD_REGION: RegionFn = () => 0;
+
+/** How regions are looked up: a page may have one region per mode (1..3). */
+export const regionKey = (page: number, mode: number): number => page * 4 + mode;
+
+/** RegionInput.paging for a mode. */
+export const pagingOf = (mode: number): number => (mode === 1 ? 0 : mode === 2 ? 1 : 2);
+
+/** One translated region: the compiled function and what the profiler reports about it. */
+export class Region implements CompiledUnit, Chainable {
+  valid = true;
+  /** Its slot in the jump cache's table and the generation its entries were written in (jump-cache.ts). */
+  slot = 0;
+  generation = -1;
+  /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
+  readonly missing = new Map<Block, number>();
+  /** EIPs of the instructions the region translated. */
+  readonly covers = new Set<number>();
+  /** `key`: regionKey(page, mode). */
+  constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
+  /** Drop the region: its function (and so its WASM instance) is released for V8 to collect. */
+  invalidate(): void {
+    this.valid = false;
+    this.profile.invalidated = true;
+    this.fn = DEAD_REGION;
+    this.missing.clear();
+    this.covers.clear();
+  }
+}
+
+/** A JIT's regions: the live one per key, and every one installed (for the profile). */
+export class RegionTable {
+  /** Every region installed, less invalidated ones once there are MAX_PROFILED_REGIONS. */
+  all: Region[] = [];
+  private readonly byKey = new Map<number, Region>();
+
+  constructor(private readonly stats: JitStats, private readonly jumps: JumpCache) {}
+
+  get(key: number): Region | undefined { return this.byKey.get(key); }
+
+  /** Make `region` the live one of its key (dropping the one it replaces) and its blocks run it. */
+  add(region: Region): void {
+    this.jumps.attach(region, region.fn);
+    this.all.push(region);
+    if (this.all.length > MAX_PROFILED_REGIONS) this.all = this.all.filter((r) => r.valid);
+    const st = this.stats, p = region.profile;
+    st.compiled++; st.live++; st.translatedInstructions += p.guestInstructions;
+    st.guestBytes += region.blocks.reduce((a, b) => a + (b.end - b.start), 0);
+    st.wasmBytes += p.wasmBytes; st.translateMs += p.translateMs;
+    const old = this.byKey.get(region.key);
+    if (old !== undefined && old.valid) { this.drop(old); st.evictions++; st.invalidations--; }
+    this.byKey.set(region.key, region);
+    for (const b of region.blocks) b.compiled = region;
+  }
+
+  drop(r: Region): void {
+    if (!r.valid) return;
+    this.jumps.detach(r);
+    r.invalidate();
+    this.stats.live--;
+    this.stats.invalidations++;
+    if (this.byKey.get(r.key) === r) this.byKey.delete(r.key);
+    for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined;
+  }
+
+  /** Drop every live region. */
+  flush(): void {
+    for (const r of this.byKey.values()) { this.jumps.detach(r); r.invalidate(); for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined; }
+    this.jumps.clear();
+    if (this.byKey.size > 0) this.stats.flushes++; // (a VM reset with nothing compiled is not a flush)
+    this.byKey.clear();
+    this.stats.live = 0;
+  }
+}

@@ -1,0 +1,23 @@
+// The JIT's environment variables, read here at the edge (the library takes them as JitOptions):
+//   X86JIT_JIT_THRESHOLD   executions of a block before it is compiled (default 50)
+//   X86JIT_JIT_BACKGROUND  1: translate with binaryen on a worker thread instead of our encoder
+//   X86JIT_JIT_CACHE       the worker's disk cache: a directory, or off / 0 (default
+//                          $XDG_CACHE_HOME/x86jit/regions, else ~/.cache/x86jit/regions)
+//   X86JIT_JIT_PASSES      binaryen passes for the worker, comma-separated (default none)
+import { join } from 'node:path';
+import type { JitOptions } from '../index.ts';
+
+export function jitOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): JitOptions {
+  const opts: JitOptions = {};
+  // Any non-empty value: a bad one is enableJit's RangeError, which guest.ts names after the variable.
+  const threshold = env.X86JIT_JIT_THRESHOLD;
+  if (threshold !== undefined && threshold !== '') opts.threshold = Number(threshold);
+  if (env.X86JIT_JIT_BACKGROUND === '1') opts.background = true;
+  const cache = env.X86JIT_JIT_CACHE;
+  if (cache === 'off' || cache === '0') opts.cacheDir = null;
+  else if (cache !== undefined && cache !== '' && cache !== '1') opts.cacheDir = cache;
+  else if (env.XDG_CACHE_HOME) opts.cacheDir = join(env.XDG_CACHE_HOME, 'x86jit', 'regions');
+  const passes = (env.X86JIT_JIT_PASSES ?? '').split(',').filter((p) => p !== '');
+  if (passes.length > 0) opts.passes = passes;
+  return opts;
+}

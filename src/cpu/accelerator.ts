@@ -1,0 +1,76 @@
+// The accelerator interface: how the interpreter's run loop (interpreter.ts) and the VM use something that
+// runs hot guest code natively. The loop asks for the compiled unit of a hot block, enters it with an
+// instruction budget, and reads why it returned from the state block's JIT_EXIT_SLOT (state.ts holds the
+// exit codes). src/ knows only this; the JIT (jit/) implements it and is attached from the top
+// (VMOptions.accelerator, which the package entry src/index.ts supplies).
+import { DS, ES, SS } from '../decoder/instruction.ts';
+import type { JitProfile, JitStats, RegionDump } from './accelerator-stats.ts';
+import type { Block, CodeCache, CompiledRegion } from './code-cache.ts';
+import type { Cpu } from './cpu.ts';
+import type { CpuFault } from './fault.ts';
+import { CODE32, CPL, STACK32 } from './state.ts';
+
+/** Executions of a block before the run loop asks the accelerator for it (a few hundred instructions run first). */
+export const DEFAULT_JIT_THRESHOLD = 50;
+
+/** What an accelerator runs for a block (the JIT: a region), kept in the block's `compiled` field. */
+export interface CompiledUnit extends CompiledRegion {
+  /** False once dropped (guest code changed, a flush): the run loop asks again. */
+  readonly valid: boolean;
+  /** The jitMode it was compiled for: the run loop enters it only while that mode holds. */
+  readonly mode: number;
+}
+
+export interface Accelerator {
+  /** The unit to run for hot block `block` (compiled now if need be), or null: not now (the block is interpreted and asks again later). */
+  regionFor(block: Block): CompiledUnit | null;
+  /**
+   * Run `unit` from the current EIP for at most `budget` instructions. Returns the instructions retired;
+   * leaves EIP, registers and flags in the state block and the exit code in its JIT_EXIT_SLOT.
+   */
+  enter(unit: CompiledUnit, budget: number): number;
+  /** The fault an instruction raised inside compiled code (after enter() left EXIT_FAULT). */
+  takeFault(): CpuFault;
+  /** Measure host time per entry (RegionProfile.timeMs). */
+  profiling: boolean;
+  /** Resolves when compiled code can be produced (true), or never will be (false). */
+  ready(): Promise<boolean>;
+  totals(): JitStats;
+  profile(): JitProfile;
+  /** The unit covering linear address `addr`: its guest disassembly and its WASM text, or null. */
+  dump(addr: number): RegionDump | null;
+}
+
+/** How an accelerator is set up (VM.enableJit's options, less the threshold, which is the run loop's). */
+export interface AcceleratorConfig {
+  /** Measure host time per region entry (for `x86jit profile`; ~2 performance.now() calls per entry), and keep binaryen on the main thread for WASM text dumps. */
+  profile?: boolean;
+  /**
+   * Translate regions with binaryen on a worker thread while the interpreter runs (default false): by
+   * default our own encoder translates each region synchronously when it turns hot.
+   */
+  background?: boolean;
+  /** The worker's disk cache of translations (background only): a directory, or null for none (default ~/.cache/x86jit/regions). */
+  cacheDir?: string | null;
+  /** binaryen passes run on every region the worker translates (background only; default none). */
+  passes?: readonly string[];
+  /**
+   * Let compiled regions transfer control to each other without returning to the run loop (default true;
+   * off when profiling from the start, so that each region's time and exits are its own).
+   */
+  chain?: boolean;
+}
+
+/** Makes the accelerator of one VM: its memory, vCPU and decoded-code cache. */
+export type AcceleratorFactory = (memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, config: AcceleratorConfig) => Promise<Accelerator>;
+
+/**
+ * The mode compiled code is specialised for, or 0 where none runs. All need 32-bit code and stack and
+ * flat DS/ES/SS (base 0, 4 GiB); 1: paging off (offset = physical address); 2: paging on, supervisor
+ * accesses (CPL 0-2); 3: paging on at CPL 3 (user accesses: the TLB's user bits apply).
+ */
+export function jitMode(cpu: Cpu): number {
+  if (cpu.s[CODE32] !== 1 || cpu.s[STACK32] !== 1 || cpu.segSlow[DS] !== 0 || cpu.segSlow[SS] !== 0 || cpu.segSlow[ES] !== 0) return 0;
+  if (!cpu.paging) return 1;
+  return cpu.s[CPL] === 3 ? 3 : 2;
+}
