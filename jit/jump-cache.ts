@@ -21,6 +21,9 @@ export interface Chainable {
   generation: number;
 }
 
+/** Index in the cache's i32 view of the pair for `eip` (its EIP word; the slot word follows). */
+const wordOf = (eip: number): number => (jumpCacheEntry(eip) - JUMP_CACHE_OFFSET) >> 2;
+
 export class JumpCache {
   /** Every live region's `run` by slot; slot 0 stays empty (an empty cache pair holds 0). */
   readonly table: WebAssembly.Table;
@@ -60,7 +63,7 @@ export class JumpCache {
     region.generation = this.generation;
     const w = this.words, value = (region.slot << 2) | region.mode;
     for (const eip of region.entries) {
-      const at = (jumpCacheEntry(eip) - JUMP_CACHE_OFFSET) >> 2;
+      const at = wordOf(eip);
       w[at] = eip; w[at + 1] = value;
     }
   }
@@ -71,7 +74,7 @@ export class JumpCache {
     if (region.generation === this.generation) {
       const w = this.words, value = (region.slot << 2) | region.mode;
       for (const eip of region.entries) {
-        const at = (jumpCacheEntry(eip) - JUMP_CACHE_OFFSET) >> 2;
+        const at = wordOf(eip);
         if (w[at] === eip && w[at + 1] === value) { w[at] = 0; w[at + 1] = 0; }
       }
     }

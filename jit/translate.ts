@@ -31,7 +31,7 @@ import { TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '..
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
-import { segmentLiveness } from './flag-liveness.ts';
+import { type SegmentLiveness, segmentLiveness } from './flag-liveness.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
 
 type Module = WasmModule;
@@ -398,8 +398,10 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   };
 
   /** Translate segment b (index bi) into a fresh body, starting from what is known about the flags. */
+  const liveness: SegmentLiveness[] = [];
   const translateSegment = (b: Segment, bi: number, known: KnownFlags | null, held: Tx['held'], selfLabel: string, useLiveness = true): Expr[] => {
-    const live = useLiveness ? segmentLiveness(b.ops.map((o) => o.ins)) : null;
+    // (A peeled loop's segment is translated twice: its liveness is computed once.)
+    const live = useLiveness ? (liveness[bi] ??= segmentLiveness(b.ops.map((o) => o.ins))) : null;
     const helpers0 = helperAt.length, native0 = native, fallback0 = fallback;
     tx.body = [];
     tx.known = known;
