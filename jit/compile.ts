@@ -10,6 +10,10 @@ export interface TranslateJob {
   /** 0: paging off; 1/2: paging on for supervisor/user accesses (RegionInput.paging). */
   paging: number;
   helperBase: number;
+  /** Form WASM loops of multi-segment loops (RegionInput.loops: tier 2). */
+  loops?: boolean;
+  /** RegionInput.counter (tier 1). */
+  counter?: number;
   /** For the worker's disk cache (region-cache.ts): the guest page's bytes and the next page's first 16, and the linear page. */
   pageBytes?: Uint8Array;
   linPage?: number;
@@ -33,7 +37,7 @@ export function compileRegion(bn: WasmBackend, job: TranslateJob, passes: readon
   const m = new bn.Module();
   try {
     prepareModule(bn, m);
-    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase }, 'run');
+    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase, loops: job.loops, counter: job.counter }, 'run');
     // Passes are binaryen's own (the encoder has none and ignores them).
     if (passes.length > 0 && m.runPasses !== undefined) m.runPasses([...passes]);
     const binary = m.emitBinary();

@@ -10,11 +10,11 @@
 import type binaryenT from 'binaryen';
 import type { JitProfile, JitStats, RegionDump, RegionProfile } from '../src/cpu/accelerator-stats.ts';
 import { emptyExits } from '../src/cpu/accelerator-stats.ts';
-import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, jitMode } from '../src/cpu/accelerator.ts';
+import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, DEFAULT_TIER2_THRESHOLD, jitMode, type Tier2Mode } from '../src/cpu/accelerator.ts';
 import type { Block, CodeCache } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import type { CpuFault } from '../src/cpu/fault.ts';
-import { PAGE_SHIFT } from '../src/cpu/state.ts';
+import { PAGE_SHIFT, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
 import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
 import { compileRegion } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
@@ -26,13 +26,15 @@ import { JumpCache } from './jump-cache.ts';
 
 /** Blocks in one region (a 4 KiB page rarely holds more). */
 const MAX_REGION_BLOCKS = 1024;
+/** Instructions compiled code retires between two looks at the tier-1 regions' counters. */
+const TIER2_SCAN_EVERY = 1 << 22;
 
 export type JitConfig = AcceleratorConfig;
 
 export class Jit implements Accelerator {
   private readonly stats: JitStats = {
     compiled: 0, live: 0, refused: 0, translatedInstructions: 0, guestBytes: 0, wasmBytes: 0, translateMs: 0, calls: 0,
-    instructions: 0, cacheHits: 0, cacheMisses: 0, diskHits: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, chains: 0, exits: emptyExits(),
+    instructions: 0, cacheHits: 0, cacheMisses: 0, diskHits: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, chains: 0, tier2: 0, promotions: 0, exits: emptyExits(),
   };
   private readonly regions: RegionTable;
   /** Chaining between regions: their table and the jump cache compiled code reads. */
@@ -43,9 +45,24 @@ export class Jit implements Accelerator {
   /** The translation worker's client (background translation), or null: tier 1 translates here. */
   private worker: TranslationClient | null = null;
   profiling: boolean;
+  private readonly tier2: Tier2Mode;
+  private readonly tier2Threshold: number;
+  /** Tier 2 in the background: the worker's client once connected (null: none can start; tier 2 translates here). */
+  private tier2Client: TranslationClient | null | undefined = undefined;
+  private tier2Connecting = false;
+  /** Regions promoted while the worker was starting. */
+  private tier2Queue: Region[] = [];
+  /** Instructions compiled code retired since the counters were last looked at. */
+  private sinceScan = 0;
+  /** Region keys that reached tier 2: a retranslation of their page (new hot blocks) is promoted at once. */
+  private readonly hotKeys = new Set<number>();
+  private readonly cfg: JitConfig;
 
   private constructor(private bn: typeof binaryenT | null, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig) {
     this.profiling = cfg.profile ?? false;
+    this.cfg = cfg;
+    this.tier2 = cfg.tier2 ?? 'background';
+    this.tier2Threshold = cfg.tier2Threshold ?? DEFAULT_TIER2_THRESHOLD;
     // Profiling measures each region per call from the run loop: no chaining then.
     this.jumps = new JumpCache(cpu, memory, !this.profiling && cfg.chain !== false);
     this.regions = new RegionTable(this.stats, this.jumps);
@@ -70,6 +87,9 @@ export class Jit implements Accelerator {
    * interpreter runs (falling back to the encoder here if no worker can be started).
    */
   static async create(memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, cfg: JitConfig = {}): Promise<Jit> {
+    if (cfg.tier2 !== undefined && !['background', 'sync', 'off'].includes(cfg.tier2)) throw new RangeError(`JIT tier 2 must be background, sync or off, got ${String(cfg.tier2)}`);
+    const t2 = cfg.tier2Threshold;
+    if (t2 !== undefined && (!Number.isInteger(t2) || t2 < 0 || t2 > 0xffffffff)) throw new RangeError(`JIT tier-2 threshold must be an integer from 0 to 4294967295, got ${t2}`);
     // binaryen on the main thread only for --dump's WASM text when profiling.
     const bn = cfg.profile ? (await import('binaryen')).default : null;
     const jit = new Jit(bn, memory, cpu, cache, cfg);
@@ -120,7 +140,7 @@ export class Jit implements Accelerator {
       if (block.compiled instanceof Region && block.compiled.valid) return block.compiled;
       if (this.worker.pending(key)) return null;
       this.stats.cacheMisses++;
-      this.worker.post(page, mode, this.discover(page, block, mode), block.start);
+      this.worker.post(page, mode, this.discover(page, block, mode), block.start, 1, this.tier2 === 'off' ? -1 : this.newCounter(key));
       return null;
     }
     this.stats.cacheMisses++;
@@ -159,16 +179,82 @@ export class Jit implements Accelerator {
     return [...found.values()];
   }
 
-  /** Translate now, on this thread, with the direct encoder (tier 1). */
-  private translate(page: number, mode: number, blocks: Block[], entry: number): Region {
+  /**
+   * Translate now, on this thread, with the direct encoder: at tier 1 (counting what the region retires), or
+   * at tier 2 — 'sync' for a page that reached it or at threshold 0, or when no worker can start. (The
+   * encoder and binaryen build the same bytes, tests/wasm-encoder.test.ts: only where the work runs differs.)
+   */
+  private translate(page: number, mode: number, blocks: Block[], entry: number, tier = this.syncTier2(regionKey(page, mode)) ? 2 : 1): Region {
     const t0 = performance.now();
-    const data = compileRegion(wasmEncoder, { id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 });
+    const counter = tier === 1 && this.tier2 !== 'off' ? this.newCounter(regionKey(page, mode)) : -1;
+    const data = compileRegion(wasmEncoder, {
+      id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
+    });
     const module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
-    return this.install(page, mode, blocks, entry, module, data, performance.now() - t0);
+    return this.install(page, mode, blocks, entry, module, data, performance.now() - t0, tier, counter);
+  }
+
+  /** Does a translation of region key `key` go straight to tier 2 (tier 2 'sync': at threshold 0, or the page reached it)? */
+  private syncTier2(key: number): boolean {
+    return this.tier2 === 'sync' && (this.tier2Threshold === 0 || this.hotKeys.has(key));
+  }
+
+  /**
+   * The instruction counter of a tier-1 region of key `key` (state.ts regionCounter), zeroed. One per key
+   * modulo the cell count, so that the same page translates to the same bytes (the disk cache); pages that
+   * share a cell promote each other early, which costs a translation, never correctness.
+   */
+  private newCounter(key: number): number {
+    const k = (key ^ (key >>> 12)) & (REGION_COUNTERS - 1);
+    new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS)[k] = 0;
+    return k;
+  }
+
+  /** Promote the tier-1 regions whose counters passed the threshold. */
+  private scanCounters(): void {
+    const counts = new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS);
+    for (const r of this.regions.live()) {
+      if (r.counter >= 0 && !r.promoted && counts[r.counter] >>> 0 >= this.tier2Threshold) this.promote(r);
+    }
+  }
+
+  /**
+   * Retranslate a region that stayed hot at tier 2, with the page's blocks known now: at once ('sync'), or
+   * on the translation worker, started on the first promotion (until a result arrives, tier 1 runs on).
+   */
+  private promote(r: Region): void {
+    r.promoted = true;
+    this.stats.promotions++;
+    this.hotKeys.add(r.key);
+    if (this.tier2 === 'sync') { this.translate(r.page, r.mode, this.discover(r.page, r.blocks[0], r.mode), r.profile.entry | 0, 2); return; }
+    const client = this.worker ?? this.tier2Client;
+    if (client === undefined) {
+      this.tier2Queue.push(r);
+      if (!this.tier2Connecting) {
+        this.tier2Connecting = true;
+        void TranslationClient.connect(this.cpu, { cacheDir: this.cfg.cacheDir, passes: this.cfg.passes ?? [] }, (job, res) => this.installResult(job, res)).then((c) => {
+          this.tier2Client = c;
+          const queued = this.tier2Queue;
+          this.tier2Queue = [];
+          for (const q of queued) if (q.valid) this.postTier2(q);
+        });
+      }
+      return;
+    }
+    this.postTier2(r);
+  }
+
+  /** Tier 2 for `r` on the worker — or here with our encoder when no worker can start (sources, browsers). */
+  private postTier2(r: Region): void {
+    const blocks = this.discover(r.page, r.blocks[0], r.mode);
+    const client = this.worker ?? this.tier2Client;
+    if (client === null || client === undefined) { this.translate(r.page, r.mode, blocks, r.profile.entry | 0, 2); return; }
+    if (client.pending(r.key)) return;
+    client.post(r.page, r.mode, blocks, r.profile.entry | 0, 2, -1);
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
-  private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number): Region {
+  private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number, tier: number, counter: number): Region {
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.bridge.helperCount >= MAX_HELPER_OPS) this.flush();
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, table: this.jumps.table, helper: this.bridge.helperImport(this.bridge.helperCount) } });
@@ -177,12 +263,16 @@ export class Jit implements Accelerator {
     const profile: RegionProfile = {
       id: this.stats.compiled, entry: entry >>> 0, start: sorted[0].start >>> 0,
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
-      executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false,
+      executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false, tier,
     };
     const region = new Region(inst.exports.run as RegionFn, page, mode, regionKey(page, mode), sorted, out.entries, profile);
     for (const b of sorted) for (const op of b.ops) region.covers.add(op.eip | 0);
     this.bridge.addHelpers(region, blocks, out);
     this.regions.add(region);
+    region.counter = counter;
+    if (tier === 2) this.stats.tier2++;
+    // A page that reached tier 2 before and was retranslated at tier 1 (new hot blocks) goes back at once.
+    else if (this.tier2 !== 'off' && this.hotKeys.has(region.key)) this.promote(region);
     return region;
   }
 
@@ -191,7 +281,7 @@ export class Jit implements Accelerator {
     const blocks = r.blocks === undefined ? job.blocks : this.blocksFor(r.blocks, job);
     if (blocks === null) return;
     if (r.cached) this.stats.diskHits++;
-    this.install(job.page, job.mode, blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!);
+    this.install(job.page, job.mode, blocks, job.entry, r.module!, r as unknown as RegionOutput & { binary: Uint8Array }, r.ms!, job.tier, job.counter);
   }
 
   /**
@@ -209,7 +299,14 @@ export class Jit implements Accelerator {
     return out;
   }
 
-  enter(region: Region, budget: number): number { return this.bridge.enter(region, budget, this.profiling); }
+  enter(region: Region, budget: number): number {
+    const n = this.bridge.enter(region, budget, this.profiling);
+    if (this.tier2 !== 'off') {
+      this.tier2Client?.poll();
+      if ((this.sinceScan += n) >= TIER2_SCAN_EVERY) { this.sinceScan = 0; this.scanCounters(); }
+    }
+    return n;
+  }
 
   takeFault(): CpuFault { return this.bridge.takeFault(); }
 

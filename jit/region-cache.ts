@@ -119,7 +119,7 @@ export class RegionCache {
   key(job: TranslateJob): string | undefined {
     if (job.pageBytes === undefined) return undefined;
     const h = createHash('sha256').update(this.version);
-    h.update(JSON.stringify({ ramSize: job.ramSize, paging: job.paging, linPage: job.linPage }));
+    h.update(JSON.stringify({ ramSize: job.ramSize, paging: job.paging, linPage: job.linPage, loops: job.loops === true, counter: job.counter ?? -1 }));
     h.update(job.pageBytes);
     return h.digest('hex').slice(0, 40);
   }

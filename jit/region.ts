@@ -32,6 +32,9 @@ export class Region implements CompiledUnit, Chainable {
   readonly missing = new Map<Block, number>();
   /** EIPs of the instructions the region translated. */
   readonly covers = new Set<number>();
+  /** Tier 1: its instruction counter's index (state.ts regionCounter); -1 at tier 2. Set once a tier-2 translation was asked for. */
+  counter = -1;
+  promoted = false;
   /** `key`: regionKey(page, mode). */
   constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
   /** Drop the region: its function (and so its WASM instance) is released for V8 to collect. */
@@ -53,6 +56,9 @@ export class RegionTable {
   constructor(private readonly stats: JitStats, private readonly jumps: JumpCache) {}
 
   get(key: number): Region | undefined { return this.byKey.get(key); }
+
+  /** The live regions. */
+  live(): IterableIterator<Region> { return this.byKey.values(); }
 
   /** Make `region` the live one of its key (dropping the one it replaces) and its blocks run it. */
   add(region: Region): void {

@@ -33,6 +33,7 @@ import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } fro
 import { NATIVE } from './semantics-wasm.ts';
 import { type SegmentLiveness, segmentLiveness } from './flag-liveness.ts';
 import { endsBlock } from '../src/cpu/semantics/index.ts';
+import { type Chain, chooseLoops, DISPATCH, layoutRegion, type Place, routeOf, SELF } from './layout.ts';
 
 type Module = WasmModule;
 type Expr = number;
@@ -59,7 +60,9 @@ const TLB_SLOT = 25, TLB_E = 26;
  * interpreter would have (I/O sees time as of the block start, RDTSC adds its index in the block).
  */
 const BS_COUNT = 27, BS_EIP = 28;
-const N_LOCALS = 29, N_PARAMS = 3;
+/** The count this call started from (its own instructions go to the region's counter). */
+const ENTRY_COUNT = 29;
+const N_LOCALS = 30, N_PARAMS = 3;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
@@ -75,6 +78,10 @@ export interface RegionInput {
   paging: number;
   /** Global index of the first helper op of this region (the helper import is shared by all regions). */
   helperBase: number;
+  /** Form WASM loops of loops that span several segments (layout.ts; tier 2), instead of dispatching their back edges. */
+  loops?: boolean;
+  /** Byte offset of an i32 counter each call adds the instructions it retired to (state.ts regionCounter; tier 1), or none. */
+  counter?: number;
 }
 
 export interface RegionOutput {
@@ -110,7 +117,6 @@ export class Tx {
   /** The instruction being translated and its index in its block. */
   op!: RegionOp;
   index = 0;
-  blockIndex = 0;
   /** Set when the current segment branches back to its own start (it is then wrapped in a WASM loop). */
   selfLoop = false;
   /** The label a branch back to the current segment's start takes, and the flag knowledge at each such branch. */
@@ -181,17 +187,19 @@ export class Tx {
     const parts: Expr[] = [];
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
     if (newBlock) parts.push(this.set(BS_COUNT, this.get(COUNT)), this.set(BS_EIP, this.c(target)));
-    if (t === undefined) parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
-    else if (t > this.blockIndex) parts.push(m.br(`b${t}`));
-    else if (t === this.blockIndex) {
+    const route = t === undefined ? null : this.route(t);
+    if (route === null) parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
+    else if (route === SELF) {
       // A loop within one segment: no dispatch. Remember what is known about the flags at the back edge.
       parts.push(m.br(this.selfLabel));
       this.selfLoop = true;
       this.selfStates.push({ known: this.known, held: this.held });
-    }
-    else parts.push(this.set(PC, this.c(target)), m.br('dispatch'));
+    } else if (route === DISPATCH) parts.push(this.set(PC, this.c(target)), m.br('dispatch'));
+    else parts.push(m.br(route));
     return m.block(null, parts);
   }
+  /** How a branch to segment t leaves the current one (layout.ts): a label, SELF, or DISPATCH. */
+  route: (t: number) => string = () => DISPATCH;
   /** Continue at a computed target (RET, JMP r/m): through the dispatcher. */
   gotoDynamic(target: Expr, retired: number): Expr {
     const m = this.m;
@@ -290,6 +298,12 @@ export class Tx {
   }
   /** CF of the current record (0/1). */
   carry(): Expr { return this.known !== null ? this.flags.cf(this.known) : this.flags.dynamicCF(); }
+}
+
+/** The target of a direct (relative) JMP, Jcc or CALL, else null. */
+function directTarget(op: RegionOp): number | null {
+  const t = op.ins.operands[0];
+  return (op.ins.op === 'JCC' || op.ins.op === 'JMP' || op.ins.op === 'CALL') && t?.kind === 'rel' ? (op.next + t.disp) | 0 : null;
 }
 
 /** A straight run of the region's instructions with one entry (its first) and exits anywhere. */
@@ -406,7 +420,6 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     tx.body = [];
     tx.known = known;
     tx.held = held;
-    tx.blockIndex = bi;
     tx.selfLoop = false;
     tx.selfLabel = selfLabel;
     tx.selfStates = [];
@@ -450,28 +463,36 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     return tx.body;
   };
 
-  const code: Expr[][] = [];
-  blocks.forEach((b, bi) => {
-    // The first trip: its branches back to the segment's start take label peel<i>.
-    const first = translateSegment(b, bi, null, null, `peel${bi}`);
-    if (!tx.selfLoop) { code.push(first); return; }
+  // Where each segment's code goes (layout.ts): in address order, with loops when asked for.
+  const backTargets = blocks.map((b, j) => b.ops.flatMap((op) => {
+    const t = directTarget(op);
+    const k = t === null || op.ins.op === 'CALL' ? undefined : targets.get(t);
+    return k !== undefined && k < j ? [k] : [];
+  }));
+  const top = layoutRegion(blocks.length, input.loops === true ? chooseLoops(blocks.map((b) => b.ops.length), backTargets) : []);
+
+  /** Segment bi's code at `path` (its branches routed from there). */
+  const segmentCode = (bi: number, path: Place[]): Expr[] => {
+    const b = blocks[bi];
+    tx.route = (t) => routeOf(path, bi, t);
+    // The first trip: its branches back to the segment's start take label peel.
+    const peel = tx.label('peel');
+    const first = translateSegment(b, bi, null, null, peel);
+    if (!tx.selfLoop) return first;
     // A loop within one segment. Every trip after the first starts with the flags its own end left, so
     // the loop is peeled: the first trip (flags unknown) runs once and branches into a WASM loop compiled
     // with that knowledge (a loop that begins with INC/DEC or reads the previous trip's CMP then needs no
     // $cond call) — when every back edge leaves the same knowledge; otherwise the first trip is the loop.
     const states = tx.selfStates, key = (st: { known: unknown; held: unknown }): string => JSON.stringify(st);
     const same = states[0].known !== null && states.every((st) => key(st) === key(states[0]));
-    if (!same) { code.push([m.loop(`peel${bi}`, m.block(null, first))]); return; }
-    const loopBody = translateSegment(b, bi, states[0].known, states[0].held, `self${bi}`);
+    if (!same) return [m.loop(peel, m.block(null, first))];
+    const self = tx.label('self');
+    const loopBody = translateSegment(b, bi, states[0].known, states[0].held, self);
     if (!tx.selfStates.every((st) => key(st) === key(states[0]))) throw new Error('jit: a peeled loop does not reach a fixed point');
     // The first trip's back edges leave block $peel and so fall into the loop.
-    code.push([m.block(`peel${bi}`, first), m.loop(`self${bi}`, m.block(null, loopBody))]);
-  });
+    return [m.block(peel, first), m.loop(self, m.block(null, loopBody))];
+  };
 
-  // Dispatcher: br_table over pc - base (block starts only; anything else leaves the region).
-  const base = blocks[0].start >>> 0, span = (blocks[blocks.length - 1].start >>> 0) - base + 1;
-  const names = new Array<string>(span).fill('out');
-  blocks.forEach((b, i) => { names[(b.start >>> 0) - base] = `b${i}`; });
   // The nested blocks are built empty and filled with appendChild: creating a named block over its
   // children makes binaryen scan the whole subtree for branches to it (its code ends in a branch), which is
   // quadratic in the segment count here. Their type is none, as given.
@@ -481,9 +502,22 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     for (const e of children) blockApi.appendChild(b, e);
     return b;
   };
-  let inner: Expr = namedBlock('b0', [set(REASON, c(EXIT_BRANCH)), m.switch(names, 'out', m.i32.sub(get(PC), c(base)))]);
-  for (let i = 0; i < blocks.length - 1; i++) inner = namedBlock(`b${i + 1}`, [inner, ...code[i]]);
-  const loopBody = m.block(null, [inner, ...code[blocks.length - 1]]);
+  /** A chain's code: each item after the end of its own block, `head` innermost. */
+  const chainCode = (c: Chain, path: Place[], head: Expr[]): Expr => {
+    let inner = namedBlock(c.items[0].label, head);
+    for (let i = 0; ; i++) {
+      const it = c.items[i], at = [...path, { chain: c, pos: i }];
+      const code = it.kind === 'segment' ? segmentCode(it.seg, at) : [m.loop(it.loopLabel, chainCode(it.body, at, []))];
+      if (i === c.items.length - 1) return m.block(null, [inner, ...code]);
+      inner = namedBlock(c.items[i + 1].label, [inner, ...code]);
+    }
+  };
+  // Dispatcher: br_table over pc - base (segment starts only; anything else leaves the region), to each
+  // segment's entry in the top-level chain.
+  const base = blocks[0].start >>> 0, span = (blocks[blocks.length - 1].start >>> 0) - base + 1;
+  const names = new Array<string>(span).fill('out');
+  blocks.forEach((b, i) => { names[(b.start >>> 0) - base] = top.items[top.entry.get(i)!].label; });
+  const loopBody = chainCode(top, [], [set(REASON, c(EXIT_BRANCH)), m.switch(names, 'out', m.i32.sub(get(PC), c(base)))]);
   // Chaining: control left for an EIP this region does not hold, with budget to spare. If the jump cache
   // names a region of the same mode with an entry there, tail-call it (state is in the state block, as the
   // run loop would have it; the callee continues the count). Otherwise return to the run loop.
@@ -499,14 +533,17 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
       ])),
     ])),
   ]));
+  const counter = input.counter;
   const fnBody = m.block(null, [
     ...loadAll(),
     set(BS_EIP, get(PC)),
     set(BS_COUNT, get(COUNT)),
+    ...(counter === undefined ? [] : [set(ENTRY_COUNT, get(COUNT))]),
     m.block('out', [m.loop('dispatch', loopBody)]),
     ...storeAll(),
     m.i32.store(slot(EIP), 4, c(0), get(PC)),
     m.i32.store(slot(JIT_EXIT_SLOT), 4, c(0), get(REASON)),
+    ...(counter === undefined ? [] : [m.i32.store(0, 4, c(counter), m.i32.add(m.i32.load(0, 4, c(counter)), m.i32.sub(get(COUNT), get(ENTRY_COUNT))))]),
     chain,
     get(COUNT),
   ], i32);

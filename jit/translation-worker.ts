@@ -4,7 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Block } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
-import { PAGE_SHIFT, PAGE_SIZE } from '../src/cpu/state.ts';
+import { PAGE_SHIFT, PAGE_SIZE, regionCounter } from '../src/cpu/state.ts';
 import { type CompiledRegionData, type TranslateJob, wireBlocks } from './compile.ts';
 import { pagingOf, regionKey } from './region.ts';
 
@@ -75,8 +75,8 @@ export async function translationWorkerReady(): Promise<boolean> {
   return w.ready;
 }
 
-/** A page posted for translation: what the result is installed as. */
-export interface WorkerJob { page: number; mode: number; blocks: Block[]; entry: number }
+/** A page posted for translation: what the result is installed as (its tier; a tier-1 region's counter index, else -1). */
+export interface WorkerJob { page: number; mode: number; blocks: Block[]; entry: number; tier: number; counter: number }
 
 /** What the worker sends back for a job. */
 export interface WorkerResult extends Partial<CompiledRegionData> {
@@ -113,11 +113,14 @@ export class TranslationClient {
     if (this.pendingKeys.has(regionKey(page, 1)) || this.pendingKeys.has(regionKey(page, 2)) || this.pendingKeys.has(regionKey(page, 3))) this.pageInvalidatedAtJob.set(page, this.nextJob - 1);
   }
 
-  post(page: number, mode: number, blocks: Block[], entry: number): void {
+  /** Translate `blocks` of `page` at `tier` (2: with loops; 1: counting into regionCounter(counter)). */
+  post(page: number, mode: number, blocks: Block[], entry: number, tier: number, counter: number): void {
     const id = this.nextJob++;
-    this.jobs.set(id, { page, mode, blocks, entry });
+    this.jobs.set(id, { page, mode, blocks, entry, tier, counter });
     this.pendingKeys.add(regionKey(page, mode));
-    const job: TranslateJob = { id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0 };
+    const job: TranslateJob = {
+      id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
+    };
     if (mode === 1) {
       // For the worker's disk cache: the code the region is made of (the page, and the start of the next
       // where a block's last instruction may end). Only with paging off: extra blocks from the cache are

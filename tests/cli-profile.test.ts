@@ -29,13 +29,13 @@ function oneLine(stderr: string, pattern: RegExp): void {
 function region(id: number, start: number, over: Partial<RegionProfile> = {}): RegionProfile {
   return {
     id, entry: start, start, end: start + 0x20, blocks: 2, guestInstructions: 10, executions: 0, instructions: 0, timeMs: 0,
-    wasmBytes: 800, translateMs: 0.5, exits: emptyExits(), fallbacks: 0, invalidated: false, ...over,
+    wasmBytes: 800, translateMs: 0.5, exits: emptyExits(), fallbacks: 0, invalidated: false, tier: 1, ...over,
   };
 }
 
 const TOTALS: JitStats = {
   compiled: 3, live: 2, refused: 4, translatedInstructions: 30, guestBytes: 96, wasmBytes: 2400, translateMs: 1.5,
-  calls: 1500, instructions: 900_000, cacheHits: 1497, cacheMisses: 3, diskHits: 0, invalidations: 1, flushes: 0, evictions: 0, fallbacks: 12, chains: 7,
+  calls: 1500, instructions: 900_000, cacheHits: 1497, cacheMisses: 3, diskHits: 0, invalidations: 1, flushes: 0, evictions: 0, fallbacks: 12, chains: 7, tier2: 0, promotions: 0,
   exits: { ...emptyExits(), branch: 1400, budget: 99, memory: 1 },
 };
 
@@ -150,7 +150,7 @@ describe('profile report formatting (hand-made JitProfile)', () => {
 
   it('run --stats totals: regions, translated, WASM, calls, share, cache, invalidations, fallbacks, exits', () => {
     const [a, b, c] = formatJitTotals(TOTALS, 1_000_000);
-    expect(a).toBe('3 regions (2 live, 4 blocks refused), 30 instructions translated, 2400 bytes of WASM, 1.50 ms translating');
+    expect(a).toBe('3 regions (2 live, 0 at tier 2, 4 blocks refused), 30 instructions translated, 2400 bytes of WASM, 1.50 ms translating');
     expect(b).toBe('1500 calls ran 900000 instructions in compiled code (90.0%); 1497 cache hits, 3 misses, 0 regions from the disk cache; 1 invalidations, 12 fallbacks, 7 chained transfers');
     expect(c).toBe('exits: branch 1400, budget 99, memory 1');
   });

@@ -28,9 +28,13 @@ const loader = (rom: string) => {
   return (vm: VM): void => { if (rom.endsWith('.bin')) loadBios(vm, bytes); else loadImage(vm, bytes, rom, {}); };
 };
 
-describe('lockstep: JIT (threshold 0) and interpreter on every test ROM', () => {
+// Tier 1 alone, and tier 2 for every region ('sync' at tier-2 threshold 0: binaryen, loops formed).
+describe.each([
+  ['1', { tier2: 'off' }],
+  ['2', { tier2: 'sync', tier2Threshold: 0 }],
+] as const)('lockstep: JIT tier %s (threshold 0) and interpreter on every test ROM', (_tier, jit) => {
   it.each(ROMS)('%s: no divergence', async (rom) => {
-    const r = await lockstep({ setup: loader(rom), vm: { memory: MEMORY }, slice: SLICE, memoryEvery: 32 });
+    const r = await lockstep({ setup: loader(rom), vm: { memory: MEMORY, jit }, slice: SLICE, memoryEvery: 32 });
     if (r.divergence) expect.fail(`${rom}: ${formatDivergence(r.divergence)}`);
     expect({ reason: r.exit?.reason, status: r.exit?.status }).toEqual({ reason: 'debug-exit', status: 1 });
     expect(r.slices).toBeGreaterThan(0);

@@ -1,7 +1,8 @@
-// The first JIT tier against the interpreter: every test ROM, run with the JIT compiling every block it
-// can on first sight (threshold 0), must print what QEMU printed (test-roms/expected/), pass, and retire
-// exactly as many instructions as under the interpreter. The ROMs with hot loops must actually have
-// compiled blocks, so a JIT that compiles nothing cannot pass.
+// Both JIT tiers against the interpreter: every test ROM, run with the JIT compiling every block it can on
+// first sight (threshold 0) — at tier 1, and at tier 2 ('sync' at tier-2 threshold 0: every region
+// translated by binaryen with its loops formed) — must print what QEMU printed (test-roms/expected/), pass,
+// and retire exactly as many instructions as under the interpreter. The ROMs with hot loops must actually
+// have compiled blocks at the tier under test, so a JIT that compiles nothing cannot pass.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,31 +20,32 @@ const ROMS = readdirSync(DIR).filter((f) => f.endsWith('.elf') || f === 'bios-re
 const HASHED: Record<string, string> = { 'console-uart.elf': 'console-uart.sha256', 'console-pv.elf': 'console-uart.sha256' };
 const sha256 = (s: string): string => createHash('sha256').update(Buffer.from(s, 'latin1')).digest('hex');
 
-interface Run { output: string; status: number | undefined; reason: string; instructions: number; compiled: number }
+interface Run { output: string; status: number | undefined; reason: string; instructions: number; compiled: number; tier2: number }
 
-async function run(rom: string, jit: boolean): Promise<Run> {
+/** Under the interpreter (tier 0), or the JIT at threshold 0 with every region at `tier`. */
+async function run(rom: string, tier: 0 | 1 | 2): Promise<Run> {
   const chunks: Uint8Array[] = [];
   const vm = createVM({ stdout: (b) => chunks.push(b) });
-  if (jit) await vm.enableJit({ threshold: 0 });
+  if (tier > 0) await vm.enableJit({ threshold: 0, ...(tier === 2 ? { tier2: 'sync', tier2Threshold: 0 } : { tier2: 'off' }) });
   const bytes = new Uint8Array(readFileSync(join(DIR, rom)));
   if (rom.endsWith('.bin')) loadBios(vm, bytes); else loadImage(vm, bytes, rom, {});
   const exit = vm.run({ timeout: 60 });
   return {
     output: Buffer.concat(chunks).toString('latin1'), status: exit.status, reason: exit.reason,
-    instructions: vm.instructions, compiled: vm.jitStats()?.compiled ?? 0,
+    instructions: vm.instructions, compiled: vm.jitStats()?.compiled ?? 0, tier2: vm.jitStats()?.tier2 ?? 0,
   };
 }
 
 const jitRuns = new Map<string, Run>();
-async function jitRun(rom: string): Promise<Run> {
-  let r = jitRuns.get(rom);
-  if (!r) jitRuns.set(rom, (r = await run(rom, true)));
+async function jitRun(rom: string, tier: 1 | 2): Promise<Run> {
+  let r = jitRuns.get(`${tier} ${rom}`);
+  if (!r) jitRuns.set(`${tier} ${rom}`, (r = await run(rom, tier)));
   return r;
 }
 
-describe('test ROMs under the JIT (threshold 0)', () => {
+describe.each([1, 2] as const)('test ROMs under JIT tier %i (threshold 0)', (tier) => {
   it.each(ROMS)('%s: same output, status and instruction count as the interpreter', async (rom) => {
-    const ours = await jitRun(rom);
+    const ours = await jitRun(rom, tier);
     expect(ours.output).not.toMatch(/^FAIL/m);
     expect({ reason: ours.reason, status: ours.status }).toEqual({ reason: 'debug-exit', status: 1 });
     if (HASHED[rom]) {
@@ -54,13 +56,16 @@ describe('test ROMs under the JIT (threshold 0)', () => {
       expect(existsSync(file)).toBe(true);
       expect(ours.output).toBe(readFileSync(file, 'latin1'));
     }
-    const interp = await run(rom, false);
+    const interp = await run(rom, 0);
     expect(interp.compiled).toBe(0);
     expect(ours.instructions).toBe(interp.instructions);
   });
 
-  it.each(ROMS.filter((r) => r === 'loops.elf' || r.startsWith('wl-')))('%s: the JIT compiled blocks', async (rom) => {
-    expect((await jitRun(rom)).compiled).toBeGreaterThanOrEqual(4);
+  it.each(ROMS.filter((r) => r === 'loops.elf' || r.startsWith('wl-')))('%s: the JIT compiled blocks at this tier', async (rom) => {
+    const r = await jitRun(rom, tier);
+    expect(r.compiled).toBeGreaterThanOrEqual(4);
+    if (tier === 2) expect(r.tier2).toBe(r.compiled);
+    else expect(r.tier2).toBe(0);
   });
 });
 

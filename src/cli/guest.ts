@@ -93,10 +93,13 @@ export function readGuestImage(path: string, args: ImageArgs): Uint8Array {
   return readImageFile(path, ram, `the ${sizeText(ram)} of guest RAM`);
 }
 
-/** Load binaryen and turn the JIT on; a bad X86JIT_JIT_THRESHOLD is a usage error. */
+/** Turn the JIT on; a bad X86JIT_JIT_THRESHOLD, X86JIT_JIT_TIER2 or X86JIT_JIT_TIER2_THRESHOLD is a usage error. */
 export async function enableJit(vm: VM, opts: Parameters<VM['enableJit']>[0] = {}): Promise<void> {
   try { await vm.enableJit(opts); } catch (e) {
-    if (e instanceof RangeError) throw new UsageError(`X86JIT_JIT_THRESHOLD: ${e.message}`);
+    if (e instanceof RangeError) {
+      const v = /tier-2 threshold/.test(e.message) ? 'X86JIT_JIT_TIER2_THRESHOLD' : /tier 2/.test(e.message) ? 'X86JIT_JIT_TIER2' : 'X86JIT_JIT_THRESHOLD';
+      throw new UsageError(`${v}: ${e.message}`);
+    }
     throw e;
   }
 }

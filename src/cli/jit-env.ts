@@ -4,6 +4,8 @@
 //   X86JIT_JIT_CACHE       the worker's disk cache: a directory, or off / 0 (default
 //                          $XDG_CACHE_HOME/x86jit/regions, else ~/.cache/x86jit/regions)
 //   X86JIT_JIT_PASSES      binaryen passes for the worker, comma-separated (default none)
+//   X86JIT_JIT_TIER2       background (default), sync or off: how regions that stay hot are retranslated
+//   X86JIT_JIT_TIER2_THRESHOLD  instructions a region retires in tier 1 before tier 2 (default 2^27)
 import { join } from 'node:path';
 import type { JitOptions } from '../index.ts';
 
@@ -19,5 +21,10 @@ export function jitOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): JitOpti
   else if (env.XDG_CACHE_HOME) opts.cacheDir = join(env.XDG_CACHE_HOME, 'x86jit', 'regions');
   const passes = (env.X86JIT_JIT_PASSES ?? '').split(',').filter((p) => p !== '');
   if (passes.length > 0) opts.passes = passes;
+  // Bad values are the JIT's RangeErrors, named after the variable by guest.ts.
+  const tier2 = env.X86JIT_JIT_TIER2;
+  if (tier2 !== undefined && tier2 !== '') opts.tier2 = tier2 as JitOptions['tier2'];
+  const t2 = env.X86JIT_JIT_TIER2_THRESHOLD;
+  if (t2 !== undefined && t2 !== '') opts.tier2Threshold = Number(t2);
   return opts;
 }

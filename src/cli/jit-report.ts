@@ -69,6 +69,7 @@ export function formatRegions(regions: RegionProfile[], run: { instructions: num
 export function formatTotals(t: JitStats, guestInstructions: number): string[] {
   const rows: [string, string][] = [
     ['regions', `${t.compiled} translated, ${t.live} live`],
+    ['tier 2', `${t.tier2} regions retranslated (${t.promotions} promoted)`],
     ['refused blocks', String(t.refused)],
     ['translated insns', String(t.translatedInstructions)],
     ['code size', `${t.wasmBytes} bytes of WASM`],
@@ -134,7 +135,7 @@ export function formatDump(d: RegionDump): string[] {
 /** `x86jit run --stats` with --engine jit: the totals in three lines (without the `x86jit: jit: ` prefix). */
 export function formatJitTotals(t: JitStats, guestInstructions: number): string[] {
   return [
-    `${t.compiled} regions (${t.live} live, ${t.refused} blocks refused), ${t.translatedInstructions} instructions translated, ` +
+    `${t.compiled} regions (${t.live} live, ${t.tier2} at tier 2, ${t.refused} blocks refused), ${t.translatedInstructions} instructions translated, ` +
       `${t.wasmBytes} bytes of WASM, ${ms(t.translateMs)} ms translating`,
     `${t.calls} calls ran ${t.instructions} instructions in compiled code (${pct(t.instructions, guestInstructions)}); ` +
       `${t.cacheHits} cache hits, ${t.cacheMisses} misses, ${t.diskHits} regions from the disk cache; ${t.invalidations} invalidations, ${t.fallbacks} fallbacks, ${t.chains} chained transfers`,

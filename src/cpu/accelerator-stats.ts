@@ -39,6 +39,8 @@ export interface RegionProfile {
   fallbacks: number;
   /** Set when a code write or a flush dropped the region. */
   invalidated: boolean;
+  /** 1: the fast translation a block gets when it turns hot; 2: the retranslation of a region that stayed hot. */
+  tier: number;
 }
 
 export interface JitStats {
@@ -70,6 +72,9 @@ export interface JitStats {
   fallbacks: number;
   /** Transfers from one region to another inside compiled code (chaining), without returning to the run loop. */
   chains: number;
+  /** Regions retranslated at tier 2 (installed), and tier-2 translations asked for. */
+  tier2: number;
+  promotions: number;
   /** Exits by reason, over all regions. */
   exits: Record<JitExitReason, number>;
 }

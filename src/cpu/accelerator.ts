@@ -13,6 +13,9 @@ import { CODE32, CPL, STACK32 } from './state.ts';
 /** Executions of a block before the run loop asks the accelerator for it (a few hundred instructions run first). */
 export const DEFAULT_JIT_THRESHOLD = 50;
 
+/** How tier 2 runs: on the translation worker while tier 1 goes on, here and at once (deterministic), or not at all. */
+export type Tier2Mode = 'background' | 'sync' | 'off';
+
 /** What an accelerator runs for a block (the JIT: a region), kept in the block's `compiled` field. */
 export interface CompiledUnit extends CompiledRegion {
   /** False once dropped (guest code changed, a flush): the run loop asks again. */
@@ -59,7 +62,19 @@ export interface AcceleratorConfig {
    * off when profiling from the start, so that each region's time and exits are its own).
    */
   chain?: boolean;
+  /**
+   * Tier 2 (default 'background'): a region that has retired `tier2Threshold` instructions is retranslated
+   * with loops spanning several segments made WASM loops, by binaryen on the translation worker
+   * ('background'; started on the first promotion, so short runs never load binaryen), or at once on this
+   * thread with our encoder ('sync': tests pin what runs).
+   */
+  tier2?: Tier2Mode;
+  /** Instructions a tier-1 region retires before tier 2 retranslates it (default DEFAULT_TIER2_THRESHOLD; 0: every region at once, 'sync' only). */
+  tier2Threshold?: number;
 }
+
+/** Instructions a region retires in tier 1 before it is retranslated at tier 2 (~0.1 s of compiled code). */
+export const DEFAULT_TIER2_THRESHOLD = 1 << 27;
 
 /** Makes the accelerator of one VM: its memory, vCPU and decoded-code cache. */
 export type AcceleratorFactory = (memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, config: AcceleratorConfig) => Promise<Accelerator>;

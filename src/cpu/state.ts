@@ -76,6 +76,13 @@ export const JUMP_CACHE_OFFSET = 0xD0000, JUMP_CACHE_ENTRIES = 4096;
 /** Byte offset of the jump-cache pair for `eip` (compiled code computes the same: (eip ^ eip >>> 12) mod entries). */
 export const jumpCacheEntry = (eip: number): number => JUMP_CACHE_OFFSET + ((((eip ^ (eip >>> 12)) & (JUMP_CACHE_ENTRIES - 1))) << 3);
 /** Guest-physical address 0 lives here; every guest access is bounds-checked against the RAM size first. */
+/**
+ * Per-region instruction counters (JIT tier 1 adds what each call retired; the JIT promotes a region to
+ * tier 2 when its counter passes a threshold): REGION_COUNTERS i32 cells, a region's at regionCounter(index).
+ */
+export const REGION_COUNTERS_OFFSET = 0xD8000, REGION_COUNTERS = 4096;
+export const regionCounter = (index: number): number => REGION_COUNTERS_OFFSET + 4 * (index & (REGION_COUNTERS - 1));
+
 export const RAM_OFFSET = 0x100000;
 export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
 /** Largest RAM the layout allows (page-flag table and 4 GiB WebAssembly memory). */

@@ -207,10 +207,10 @@ export class VM {
     if (this.interpreter.jit === null) {
       if (this.accelerator === undefined) throw new Error(NO_ACCELERATOR);
       // Tier 1 translates synchronously (our encoder: no binaryen); binaryen's worker only when asked.
-      this.interpreter.jit = await this.accelerator(this.memory.wasm, this.cpu, this.interpreter.cache, {
-        profile: opts.profile ?? d.profile, background: opts.background ?? d.background ?? false,
-        cacheDir: opts.cacheDir !== undefined ? opts.cacheDir : d.cacheDir, passes: opts.passes ?? d.passes, chain: opts.chain ?? d.chain,
-      });
+      // The accelerator's settings: these options over VMOptions.jit, field by field (an undefined one does not override).
+      const config: AcceleratorConfig = { background: false };
+      for (const o of [d, opts]) for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== 'threshold') (config as Record<string, unknown>)[k] = v;
+      this.interpreter.jit = await this.accelerator(this.memory.wasm, this.cpu, this.interpreter.cache, config);
     } else if (opts.profile !== undefined) this.interpreter.jit.profiling = opts.profile;
     this.interpreter.jitThreshold = threshold;
   }
