@@ -2,6 +2,7 @@
 // translation worker (worker.ts). Input and output are plain data (structured-clone safe).
 import type { WasmBackend } from './wasm-backend.ts';
 import { prepareModule, type RegionBlock, type RegionOutput, translateRegion } from './translate.ts';
+import { checkModule } from './module-check.ts';
 
 export interface TranslateJob {
   id: number;
@@ -41,6 +42,7 @@ export function compileRegion(bn: WasmBackend, job: TranslateJob, passes: readon
     // Passes are binaryen's own (the encoder has none and ignores them).
     if (passes.length > 0 && m.runPasses !== undefined) m.runPasses([...passes]);
     const binary = m.emitBinary();
+    checkModule(binary);
     return { ...out, binary, ms: performance.now() - t0 };
   } finally {
     m.dispose();

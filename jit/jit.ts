@@ -19,7 +19,7 @@ import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
 import { compileRegion } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
 import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable } from './region.ts';
-import { TranslationClient, translationWorkerReady, type WorkerJob, type WorkerResult } from './translation-worker.ts';
+import { TranslationClient, translationWorkerReady, type WorkerJob, type WorkerResult, type WorkerSupport, workerSupport } from './translation-worker.ts';
 import type { RegionOutput } from './translate.ts';
 import { wasmEncoder } from './wasm-encoder.ts';
 import { JumpCache } from './jump-cache.ts';
@@ -47,11 +47,9 @@ export class Jit implements Accelerator {
   profiling: boolean;
   private readonly tier2: Tier2Mode;
   private readonly tier2Threshold: number;
-  /** Tier 2 in the background: the worker's client once connected (null: none can start; tier 2 translates here). */
-  private tier2Client: TranslationClient | null | undefined = undefined;
-  private tier2Connecting = false;
-  /** Regions promoted while the worker was starting. */
-  private tier2Queue: Region[] = [];
+  /** Tier 2 in the background: what starting the worker needs (null: none can start; tier 2 translates here), and its client once started. */
+  private tier2Support: WorkerSupport | null = null;
+  private tier2Client: TranslationClient | null = null;
   /** Instructions compiled code retired since the counters were last looked at. */
   private sinceScan = 0;
   /** Region keys that reached tier 2: a retranslation of their page (new hot blocks) is promoted at once. */
@@ -93,6 +91,9 @@ export class Jit implements Accelerator {
     // binaryen on the main thread only for --dump's WASM text when profiling.
     const bn = cfg.profile ? (await import('binaryen')).default : null;
     const jit = new Jit(bn, memory, cpu, cache, cfg);
+    // Tier 2 in the background: the worker starts on the first promotion, in the middle of a run, so what
+    // starting it needs is loaded now (node:worker_threads; cheap: binaryen loads on the worker).
+    if (jit.tier2 === 'background' && cfg.background !== true) jit.tier2Support = await workerSupport();
     if (cfg.background === true) {
       jit.worker = await TranslationClient.connect(cpu, { cacheDir: cfg.cacheDir, passes: cfg.passes ?? [] }, (job, r) => jit.installResult(job, r));
     }
@@ -220,37 +221,21 @@ export class Jit implements Accelerator {
 
   /**
    * Retranslate a region that stayed hot at tier 2, with the page's blocks known now: at once ('sync'), or
-   * on the translation worker, started on the first promotion (until a result arrives, tier 1 runs on).
+   * by binaryen on the translation worker, started on the first promotion (tier 1 runs on until the result
+   * is installed between two entries).
    */
   private promote(r: Region): void {
     r.promoted = true;
     this.stats.promotions++;
     this.hotKeys.add(r.key);
-    if (this.tier2 === 'sync') { this.translate(r.page, r.mode, this.discover(r.page, r.blocks[0], r.mode), r.profile.entry | 0, 2); return; }
-    const client = this.worker ?? this.tier2Client;
-    if (client === undefined) {
-      this.tier2Queue.push(r);
-      if (!this.tier2Connecting) {
-        this.tier2Connecting = true;
-        void TranslationClient.connect(this.cpu, { cacheDir: this.cfg.cacheDir, passes: this.cfg.passes ?? [] }, (job, res) => this.installResult(job, res)).then((c) => {
-          this.tier2Client = c;
-          const queued = this.tier2Queue;
-          this.tier2Queue = [];
-          for (const q of queued) if (q.valid) this.postTier2(q);
-        });
-      }
-      return;
+    const blocks = this.discover(r.page, r.blocks[0], r.mode), entry = r.profile.entry | 0;
+    if (this.tier2 === 'background' && this.worker === null && this.tier2Client === null && this.tier2Support !== null) {
+      this.tier2Client = TranslationClient.connectNow(this.tier2Support, this.cpu, { cacheDir: this.cfg.cacheDir, passes: this.cfg.passes ?? [] }, (job, res) => this.installResult(job, res));
     }
-    this.postTier2(r);
-  }
-
-  /** Tier 2 for `r` on the worker — or here with our encoder when no worker can start (sources, browsers). */
-  private postTier2(r: Region): void {
-    const blocks = this.discover(r.page, r.blocks[0], r.mode);
-    const client = this.worker ?? this.tier2Client;
-    if (client === null || client === undefined) { this.translate(r.page, r.mode, blocks, r.profile.entry | 0, 2); return; }
-    if (client.pending(r.key)) return;
-    client.post(r.page, r.mode, blocks, r.profile.entry | 0, 2, -1);
+    const client = this.tier2 === 'sync' ? null : (this.worker ?? this.tier2Client);
+    // No worker (sources, browsers) or 'sync': here and now, with our encoder.
+    if (client === null) { this.translate(r.page, r.mode, blocks, entry, 2); return; }
+    if (!client.pending(r.key)) client.post(r.page, r.mode, blocks, entry, 2, -1);
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
@@ -302,7 +287,7 @@ export class Jit implements Accelerator {
   enter(region: Region, budget: number): number {
     const n = this.bridge.enter(region, budget, this.profiling);
     if (this.tier2 !== 'off') {
-      this.tier2Client?.poll();
+      (this.worker ?? this.tier2Client)?.poll();
       if ((this.sinceScan += n) >= TIER2_SCAN_EVERY) { this.sinceScan = 0; this.scanCounters(); }
     }
     return n;

@@ -24,47 +24,68 @@ interface WorkerPort {
 
 interface SharedWorker { connect: (config: WorkerConfig) => WorkerPort; ready: Promise<boolean>; load: () => void }
 
-/** The process's translation worker: started once, shared by every VM's JIT (each on its own port). */
-let sharedWorker: Promise<SharedWorker | null> | null = null;
+/** What starting the worker needs (loaded asynchronously once), or null where there is none (sources, browsers). */
+export interface WorkerSupport { wt: typeof import('node:worker_threads'); url: URL }
+let support: Promise<WorkerSupport | null> | null = null;
 
-/** Start dist/jit-worker.js (next to this bundle) once, or null where there is none (sources, browsers). */
-function translationWorker(): Promise<SharedWorker | null> {
-  sharedWorker ??= (async () => {
+/** dist/jit-worker.js (next to this bundle) and node:worker_threads, or null. */
+export function workerSupport(): Promise<WorkerSupport | null> {
+  support ??= (async () => {
     try {
       const url = new URL('./jit-worker.js', import.meta.url);
       const { existsSync } = await import('node:fs');
       if (url.protocol !== 'file:' || !existsSync(url)) return null;
-      const wt = await import('node:worker_threads');
-      // Not the embedder's node flags: some (--input-type, --eval ones) make a file worker fail to start.
-      const worker = new wt.Worker(url, { execArgv: [] });
-      const ready = new Promise<boolean>((resolve) => {
-        worker.once('message', (m: { ready: boolean }) => resolve(m.ready));
-        // A dead worker only means no more regions: the interpreter runs everything.
-        worker.once('error', () => resolve(false));
-      });
-      // After the listeners: adding a 'message' listener refs the worker's port, and a ref'd port would
-      // keep the process alive until binaryen has loaded — for ever when the disk cache spares it that.
-      worker.unref();
-      // binaryen loads on the worker's first translation the disk cache does not have; jitReady() asks now.
-      // While someone waits for it, the worker keeps the process alive (else an `await vm.jitReady()` with
-      // nothing else pending would let Node exit there).
-      const load = (): void => {
-        worker.ref();
-        void ready.finally(() => worker.unref());
-        worker.postMessage({ load: true });
-      };
-      const connect = (config: WorkerConfig): WorkerPort => {
-        const { port1, port2 } = new wt.MessageChannel();
-        worker.postMessage({ port: port2, config }, [port2]);
-        port1.unref();
-        return { port: port1, receive: wt.receiveMessageOnPort };
-      };
-      return { connect, ready, load };
+      return { wt: await import('node:worker_threads'), url };
     } catch {
       return null;
     }
   })();
-  return sharedWorker;
+  return support;
+}
+
+/** The process's translation worker: started once, shared by every VM's JIT (each on its own port). */
+let sharedWorker: SharedWorker | null = null;
+
+/**
+ * Start the worker once (synchronously, so that a JIT can do it in the middle of a run: the thread boots on
+ * its own and answers through ports read with receiveMessageOnPort, without the event loop).
+ */
+function startWorker({ wt, url }: WorkerSupport): SharedWorker | null {
+  if (sharedWorker !== null) return sharedWorker;
+  try {
+    // Not the embedder's node flags: some (--input-type, --eval ones) make a file worker fail to start.
+    const worker = new wt.Worker(url, { execArgv: [] });
+    const ready = new Promise<boolean>((resolve) => {
+      worker.once('message', (m: { ready: boolean }) => resolve(m.ready));
+      // A dead worker only means no more regions: the interpreter runs everything.
+      worker.once('error', () => resolve(false));
+    });
+    // After the listeners: adding a 'message' listener refs the worker's port, and a ref'd port would
+    // keep the process alive until binaryen has loaded — for ever when the disk cache spares it that.
+    worker.unref();
+    // binaryen loads on the worker's first translation the disk cache does not have; jitReady() asks now.
+    // While someone waits for it, the worker keeps the process alive (else an `await vm.jitReady()` with
+    // nothing else pending would let Node exit there).
+    const load = (): void => {
+      worker.ref();
+      void ready.finally(() => worker.unref());
+      worker.postMessage({ load: true });
+    };
+    const connect = (config: WorkerConfig): WorkerPort => {
+      const { port1, port2 } = new wt.MessageChannel();
+      worker.postMessage({ port: port2, config }, [port2]);
+      port1.unref();
+      return { port: port1, receive: wt.receiveMessageOnPort };
+    };
+    return (sharedWorker = { connect, ready, load });
+  } catch {
+    return null;
+  }
+}
+
+async function translationWorker(): Promise<SharedWorker | null> {
+  const s = await workerSupport();
+  return s === null ? null : startWorker(s);
 }
 
 /** Resolves when the translation worker has loaded binaryen (true), or cannot (false: no worker). */
@@ -101,7 +122,13 @@ export class TranslationClient {
 
   /** A client on the process's worker, or null when no worker can be started. */
   static async connect(cpu: Cpu, config: WorkerConfig, install: (job: WorkerJob, r: WorkerResult) => void): Promise<TranslationClient | null> {
-    const shared = await translationWorker();
+    const s = await workerSupport();
+    return s === null ? null : TranslationClient.connectNow(s, cpu, config, install);
+  }
+
+  /** The same, synchronously, once workerSupport() has resolved (the worker starts now if it has not). */
+  static connectNow(s: WorkerSupport, cpu: Cpu, config: WorkerConfig, install: (job: WorkerJob, r: WorkerResult) => void): TranslationClient | null {
+    const shared = startWorker(s);
     return shared === null ? null : new TranslationClient(shared.connect(config), cpu, install);
   }
 

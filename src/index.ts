@@ -15,6 +15,7 @@ export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RunOp
 export type { Accelerator, AcceleratorConfig, AcceleratorFactory } from './cpu/accelerator.ts';
 export type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from './cpu/accelerator-stats.ts';
 export { createJit } from '../jit/jit.ts';
+export { binaryenModuleCheck, setModuleCheck } from '../jit/module-check.ts';
 export { PhysicalMemory } from './machine/memory.ts';
 export type { MmioDevice } from './machine/memory.ts';
 export { IoBus } from './machine/io-bus.ts';

@@ -86,14 +86,15 @@ describe('test ROM regions: the encoder against binaryen', () => {
     expect(viaEncoder.jobs.length).toBe(viaBinaryen.jobs.length);
     if (rom === 'loops.elf' || rom.startsWith('wl-')) expect(viaEncoder.result.stats.compiled).toBeGreaterThan(0);
 
-    // Structural: every region (and the same region under the other paging modes) gives binaryen's bytes.
+    // Structural: every region (and the same region under the other paging modes, and at tier 2: loops
+    // formed, no counter) gives binaryen's bytes.
     for (const job of viaBinaryen.jobs) {
       allJobs.push(job);
-      for (const paging of new Set([job.paging, 0, 2])) {
-        const j = { ...job, paging };
+      for (const [paging, loops] of [...new Set([job.paging, 0, 2])].flatMap((p) => [[p, false], [p, true]] as const)) {
+        const j = { ...job, paging, ...(loops ? { loops, counter: undefined } : {}) };
         const theirs = compileRegion(bn, j).binary, ours = compileRegion(wasmEncoder, j).binary;
         const at = firstDifference(ours, theirs);
-        expect(at, `region at ${(job.blocks[0].start >>> 0).toString(16)} (paging ${paging}): first difference at byte ${at} of ${theirs.length}`).toBe(-1);
+        expect(at, `region at ${(job.blocks[0].start >>> 0).toString(16)} (paging ${paging}, loops ${loops}): first difference at byte ${at} of ${theirs.length}`).toBe(-1);
         expect(validates(ours)).toBe(true);
       }
     }
@@ -101,6 +102,21 @@ describe('test ROM regions: the encoder against binaryen', () => {
 });
 
 // ---- 2. the encoder piece by piece ----
+
+describe('the module check (jit/module-check.ts)', () => {
+  it("binaryen's validator rejects a module whose function pops an empty stack", async () => {
+    const { binaryenModuleCheck } = await import('../jit/module-check.ts');
+    const check = await binaryenModuleCheck();
+    // () -> i32 with the body `i32.add`: no operands.
+    const bad = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 0x0a, 5, 1, 3, 0, 0x6a, 0x0b);
+    expect(WebAssembly.validate(bad)).toBe(false);
+    expect(() => check(bad)).toThrow();
+    // the same with `i32.const 7`: valid
+    const good = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 0x0a, 6, 1, 4, 0, 0x41, 7, 0x0b);
+    expect(WebAssembly.validate(good)).toBe(true);
+    expect(() => check(good)).not.toThrow();
+  });
+});
 
 describe('LEB128', () => {
   it('u32', () => {

@@ -3,7 +3,7 @@
 import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, type VM, type VMOptions } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
-import { jitOptionsFromEnv } from './jit-env.ts';
+import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
 import { emit, outputFailed } from './output.ts';
 import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
@@ -95,6 +95,7 @@ export function readGuestImage(path: string, args: ImageArgs): Uint8Array {
 
 /** Turn the JIT on; a bad X86JIT_JIT_THRESHOLD, X86JIT_JIT_TIER2 or X86JIT_JIT_TIER2_THRESHOLD is a usage error. */
 export async function enableJit(vm: VM, opts: Parameters<VM['enableJit']>[0] = {}): Promise<void> {
+  await validateModulesFromEnv();
   try { await vm.enableJit(opts); } catch (e) {
     if (e instanceof RangeError) {
       const v = /tier-2 threshold/.test(e.message) ? 'X86JIT_JIT_TIER2_THRESHOLD' : /tier 2/.test(e.message) ? 'X86JIT_JIT_TIER2' : 'X86JIT_JIT_THRESHOLD';

@@ -6,8 +6,14 @@
 //   X86JIT_JIT_PASSES      binaryen passes for the worker, comma-separated (default none)
 //   X86JIT_JIT_TIER2       background (default), sync or off: how regions that stay hot are retranslated
 //   X86JIT_JIT_TIER2_THRESHOLD  instructions a region retires in tier 1 before tier 2 (default 2^27)
+//   X86JIT_JIT_VALIDATE    1: check every region module with binaryen's validator (the test suites set it)
 import { join } from 'node:path';
-import type { JitOptions } from '../index.ts';
+import { binaryenModuleCheck, type JitOptions, setModuleCheck } from '../index.ts';
+
+/** With X86JIT_JIT_VALIDATE=1, binaryen validates every region module this process makes (loads binaryen). */
+export async function validateModulesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (env.X86JIT_JIT_VALIDATE === '1') setModuleCheck(await binaryenModuleCheck());
+}
 
 export function jitOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): JitOptions {
   const opts: JitOptions = {};

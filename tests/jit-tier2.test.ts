@@ -1,0 +1,77 @@
+// Tier 2: a tier-1 region that retires tierThreshold instructions (its counter in the VM's memory) is
+// retranslated with its multi-segment loops as WASM loops. Pinned by construction: 'sync' retranslates at
+// the first look at the counters after the threshold (every 4 M instructions), so which regions reach tier
+// 2 depends on instruction counts only; 'background' is waited for, never raced (the guest runs for ever,
+// and the test runs it until the worker's result is installed). That tier 2 computes what the interpreter
+// computes is tests/jit.test.ts's, jit-lockstep's and jit-random's (every ROM and program at both tiers).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
+const { createVM, loadImage, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+type VM = import('../src/index.ts').VM;
+type JitOptions = import('../src/index.ts').JitOptions;
+
+const ROM = join(import.meta.dirname, '..', 'test-roms', 'wl-sieve.elf');
+
+async function sieve(repeat: number, jit: JitOptions | null, out: Uint8Array[] = []): Promise<VM> {
+  const vm = createVM({ memory: 16 << 20, stdout: (b) => out.push(b) });
+  if (jit !== null) await vm.enableJit({ cacheDir: null, ...jit });
+  loadImage(vm, new Uint8Array(readFileSync(ROM)), 'wl-sieve.elf', { cmdline: `wl-sieve.elf repeat=${repeat}` });
+  return vm;
+}
+
+describe('tier 2', () => {
+  it("'sync': the hot region is promoted by its counter and the run is the interpreter's", async () => {
+    const out: Uint8Array[] = [], ref: Uint8Array[] = [];
+    const vm = await sieve(2, { tier2: 'sync', tier2Threshold: 1_000_000 }, out);
+    const exit = vm.run({ timeout: 120 });
+    const interp = await sieve(2, null, ref);
+    interp.run({ timeout: 120 });
+    expect({ reason: exit.reason, status: exit.status }).toEqual({ reason: 'debug-exit', status: 1 });
+    expect(vm.instructions).toBe(interp.instructions);
+    expect(Buffer.concat(out).toString('latin1')).toBe(Buffer.concat(ref).toString('latin1'));
+    const st = vm.jitStats()!;
+    expect(st.promotions).toBeGreaterThanOrEqual(1);
+    expect(st.tier2).toBe(st.promotions);
+    // the tier-2 region replaced the tier-1 one: one live region per page
+    expect(vm.jitProfile()!.regions.filter((r) => !r.invalidated).every((r) => r.tier === 2 || r.guestInstructions < 100)).toBe(true);
+  });
+
+  it('below the threshold, and with tier 2 off, nothing is promoted', async () => {
+    for (const jit of [{ tier2: 'sync', tier2Threshold: 2 ** 32 - 1 }, { tier2: 'off', tier2Threshold: 0 }] as const) {
+      const vm = await sieve(1, jit);
+      expect(vm.run({ timeout: 120 }).reason).toBe('debug-exit');
+      expect({ jit, promotions: vm.jitStats()!.promotions, tier2: vm.jitStats()!.tier2 }).toEqual({ jit, promotions: 0, tier2: 0 });
+    }
+  });
+
+  it('bad settings are RangeErrors', async () => {
+    const vm = createVM({ memory: 1 << 20 });
+    await expect(vm.enableJit({ tier2: 'later' as never })).rejects.toThrow(/tier 2 must be background, sync or off/);
+    await expect(vm.enableJit({ tier2Threshold: -1 })).rejects.toThrow(/tier-2 threshold must be an integer/);
+  });
+
+  it("'background': binaryen on the worker retranslates the hot region while tier 1 runs on", async () => {
+    // An endless loop of two segments (l0: inc eax; cmp eax,ebx; jne l1; inc ebx; l1: dec ecx; jmp l0): the test
+    // runs it until tier 2 is in and has run 50 M instructions.
+    const vm = createVM({ memory: 16 << 20 });
+    await vm.enableJit({ cacheDir: null, tier2: 'background', tier2Threshold: 1_000_000 });
+    loadRaw(vm, Uint8Array.of(0x40, 0x39, 0xd8, 0x75, 0x01, 0x43, 0x49, 0xeb, 0xf7), { load: 0x100000, entry: 0x100000 });
+    const until = performance.now() + 120_000;
+    let after = -1;
+    while (performance.now() < until) {
+      expect(vm.run({ maxInstructions: 20_000_000 }).reason).toBe('max-instructions');
+      if (vm.jitStats()!.tier2 > 0 && after < 0) after = vm.jitStats()!.instructions;
+      if (after >= 0 && vm.jitStats()!.instructions > after + 50_000_000) break;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const st = vm.jitStats()!;
+    expect(st.promotions).toBeGreaterThanOrEqual(1);
+    expect(st.tier2).toBeGreaterThanOrEqual(1);
+    expect(st.instructions).toBeGreaterThan(after + 50_000_000);
+    expect(vm.jitProfile()!.regions.some((r) => r.tier === 2 && !r.invalidated)).toBe(true);
+  }, 180_000);
+});
