@@ -32,7 +32,7 @@ import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { type SegmentLiveness, segmentLiveness } from './flag-liveness.ts';
-import { endsBlock } from '../src/cpu/semantics/index.ts';
+import { directTarget, endsBlock, fallsThrough } from '../src/cpu/instruction-meta.ts';
 
 type Module = WasmModule;
 type Expr = number;
@@ -295,9 +295,6 @@ export class Tx {
 /** A straight run of the region's instructions with one entry (its first) and exits anywhere. */
 interface Segment { start: number; ops: RegionOp[] }
 
-/** Does control never fall through past this instruction (it ends a segment)? */
-const UNCONDITIONAL = new Set(['JMP', 'RET', 'CALL', 'IRET', 'RETF', 'INT', 'INT3', 'INTO', 'HLT', 'UD2']);
-
 /**
  * Cut the region's blocks into segments: decoded superblocks overlap (a block starting at a branch target
  * inside another repeats its tail), so every instruction is taken once, and a segment starts at each
@@ -323,18 +320,15 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
     });
   });
   for (const op of byEip.values()) {
-    const t = op.ins.operands[0];
-    if ((op.ins.op === 'JCC' || op.ins.op === 'JMP' || op.ins.op === 'CALL') && t?.kind === 'rel') {
-      const target = (op.next + t.disp) | 0;
-      if (byEip.has(target)) entries.add(target);
-    }
+    const target = directTarget(op);
+    if (target !== null && byEip.has(target)) entries.add(target);
   }
   const eips = [...byEip.keys()].sort((x, y) => (x >>> 0) - (y >>> 0));
   const segments: Segment[] = [];
   let cur: Segment | null = null, prev: RegionOp | null = null;
   for (const eip of eips) {
     const op = byEip.get(eip)!;
-    const cont = cur !== null && prev !== null && (prev.next | 0) === eip && !entries.has(eip) && !UNCONDITIONAL.has(prev.ins.op) && !endsBlock(prev.ins) && !lastOfBlock.has(prev);
+    const cont = cur !== null && prev !== null && (prev.next | 0) === eip && !entries.has(eip) && fallsThrough(prev.ins) && !endsBlock(prev.ins) && !lastOfBlock.has(prev);
     if (!cont) segments.push((cur = { start: eip, ops: [] }));
     cur!.ops.push(op);
     prev = op;
