@@ -8,7 +8,7 @@ import { jitMode } from '../src/cpu/accelerator.ts';
 import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.ts';
 import { BREAK_EIP_SET, BREAK_JUMP, type Cpu, WORK_PER_CLOCK_CHECK } from '../src/cpu/cpu.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
-import { endsBlock } from '../src/cpu/semantics/index.ts';
+import { endsBlock } from '../src/cpu/instruction-meta.ts';
 import { EFLAGS, EIP, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
 import type { JumpCache } from './jump-cache.ts';
 import type { Region } from './region.ts';

@@ -8,7 +8,7 @@
 // and immediate operands only (LEA's memory operand is not an access). The translator checks that
 // assumption while it emits and retranslates the segment without liveness if it ever fails.
 import type { Instruction } from '../src/decoder/instruction.ts';
-import { flagEffect } from '../src/cpu/flag-effects.ts';
+import { metaOf } from '../src/cpu/instruction-meta.ts';
 import { ARITH_FLAGS, CF } from '../src/cpu/state.ts';
 import { plain } from './semantics-wasm.ts';
 
@@ -46,7 +46,7 @@ export function segmentLiveness(ins: Instruction[]): SegmentLiveness {
   const recordDead = new Array<boolean>(n).fill(false), carryDead = new Array<boolean>(n).fill(false), free = new Array<boolean>(n).fill(false);
   let live = ARITH_FLAGS;
   for (let j = n - 1; j >= 0; j--) {
-    const x = ins[j], eff = flagEffect(x);
+    const x = ins[j], eff = metaOf(x);
     free[j] = exitFree(x);
     if (!free[j]) { live = ARITH_FLAGS; continue; }
     const incDec = x.op === 'INC' || x.op === 'DEC';

@@ -14,6 +14,7 @@ import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, DEFA
 import type { Block, CodeCache } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import type { CpuFault } from '../src/cpu/fault.ts';
+import { directTarget, metaOf } from '../src/cpu/instruction-meta.ts';
 import { PAGE_SHIFT, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
 import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
 import { compileRegion } from './compile.ts';
@@ -166,10 +167,10 @@ export class Jit implements Accelerator {
       // not have set yet): only the blocks already known go in.
       if (mode !== 1) continue;
       for (const op of b.ops) {
-        const { ins } = op, t = ins.operands[0];
+        const { branch } = metaOf(op.ins), target = directTarget(op);
         const next: number[] = [];
-        if (t?.kind === 'rel' && (ins.op === 'JCC' || ins.op === 'JMP' || ins.op === 'CALL')) next.push((op.next + t.disp) | 0);
-        if (ins.op === 'CALL' || (ins.op === 'JCC' && op === b.ops[b.ops.length - 1])) next.push(op.next);
+        if (target !== null) next.push(target);
+        if (branch === 'call' || (branch === 'conditional' && op === b.ops[b.ops.length - 1])) next.push(op.next);
         for (const eip of next) {
           if (!inPage(eip) || found.has(eip)) continue;
           const nb = this.cache.blockAt(eip);

@@ -32,7 +32,7 @@ import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { type SegmentLiveness, segmentLiveness } from './flag-liveness.ts';
-import { endsBlock } from '../src/cpu/semantics/index.ts';
+import { directTarget, endsBlock, fallsThrough, metaOf } from '../src/cpu/instruction-meta.ts';
 import { type Chain, chooseLoops, DISPATCH, layoutRegion, type Place, routeOf, SELF } from './layout.ts';
 
 type Module = WasmModule;
@@ -300,17 +300,8 @@ export class Tx {
   carry(): Expr { return this.known !== null ? this.flags.cf(this.known) : this.flags.dynamicCF(); }
 }
 
-/** The target of a direct (relative) JMP, Jcc or CALL, else null. */
-function directTarget(op: RegionOp): number | null {
-  const t = op.ins.operands[0];
-  return (op.ins.op === 'JCC' || op.ins.op === 'JMP' || op.ins.op === 'CALL') && t?.kind === 'rel' ? (op.next + t.disp) | 0 : null;
-}
-
 /** A straight run of the region's instructions with one entry (its first) and exits anywhere. */
 interface Segment { start: number; ops: RegionOp[] }
-
-/** Does control never fall through past this instruction (it ends a segment)? */
-const UNCONDITIONAL = new Set(['JMP', 'RET', 'CALL', 'IRET', 'RETF', 'INT', 'INT3', 'INTO', 'HLT', 'UD2']);
 
 /**
  * Cut the region's blocks into segments: decoded superblocks overlap (a block starting at a branch target
@@ -337,18 +328,15 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
     });
   });
   for (const op of byEip.values()) {
-    const t = op.ins.operands[0];
-    if ((op.ins.op === 'JCC' || op.ins.op === 'JMP' || op.ins.op === 'CALL') && t?.kind === 'rel') {
-      const target = (op.next + t.disp) | 0;
-      if (byEip.has(target)) entries.add(target);
-    }
+    const target = directTarget(op);
+    if (target !== null && byEip.has(target)) entries.add(target);
   }
   const eips = [...byEip.keys()].sort((x, y) => (x >>> 0) - (y >>> 0));
   const segments: Segment[] = [];
   let cur: Segment | null = null, prev: RegionOp | null = null;
   for (const eip of eips) {
     const op = byEip.get(eip)!;
-    const cont = cur !== null && prev !== null && (prev.next | 0) === eip && !entries.has(eip) && !UNCONDITIONAL.has(prev.ins.op) && !endsBlock(prev.ins) && !lastOfBlock.has(prev);
+    const cont = cur !== null && prev !== null && (prev.next | 0) === eip && !entries.has(eip) && fallsThrough(prev.ins) && !endsBlock(prev.ins) && !lastOfBlock.has(prev);
     if (!cont) segments.push((cur = { start: eip, ops: [] }));
     cur!.ops.push(op);
     prev = op;
@@ -466,7 +454,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   // Where each segment's code goes (layout.ts): in address order, with loops when asked for.
   const backTargets = blocks.map((b, j) => b.ops.flatMap((op) => {
     const t = directTarget(op);
-    const k = t === null || op.ins.op === 'CALL' ? undefined : targets.get(t);
+    const k = t === null || metaOf(op.ins).branch === 'call' ? undefined : targets.get(t);
     return k !== undefined && k < j ? [k] : [];
   }));
   const top = layoutRegion(blocks.length, input.loops === true ? chooseLoops(blocks.map((b) => b.ops.length), backTargets) : []);

@@ -13,7 +13,8 @@ import { PAGE_HAS_CODE } from '../machine/memory.ts';
 import { BREAK_CODE_WRITE, type Cpu } from './cpu.ts';
 import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
-import { emitterFor, endsBlock } from './semantics/index.ts';
+import { endsBlock } from './instruction-meta.ts';
+import { emitterFor } from './semantics/index.ts';
 import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */

@@ -1,5 +1,5 @@
-// The one table from mnemonic to emitter, merged from the per-chapter files, plus the rule for which
-// instructions end a decoded block.
+// The one table from mnemonic to emitter, merged from the per-chapter files (what ends a decoded block
+// and the other per-instruction facts are in ../instruction-meta.ts).
 import type { Instruction } from '../../decoder/instruction.ts';
 import { ALU } from './alu.ts';
 import { BCD } from './bcd.ts';
@@ -27,22 +27,4 @@ export function emitterFor(ins: Instruction): Emitter | undefined {
     }
   }
   return EMITTERS[ins.op];
-}
-
-/**
- * Mnemonics after which the block ends: unconditional control transfers and anything that changes how
- * code runs. Conditional branches (Jcc, LOOPcc, JCXZ) do not end a block: decoding continues on the
- * fall-through path and a taken branch leaves the block as a side exit (a superblock), which keeps the
- * run loop's per-block work off short loop bodies.
- */
-const BLOCK_ENDERS = new Set([
-  'JMP', 'CALL', 'RET', 'RETF', 'IRET', 'IRETD', 'INT', 'INT1', 'INT3', 'INTO',
-  'HLT', 'POPF', 'STI', 'CLI', 'LMSW', 'LGDT', 'LIDT', 'LLDT', 'LTR', 'UD2', 'VMCALL', 'LSS', 'BOUND', 'INVLPG',
-]);
-
-export function endsBlock(ins: Instruction): boolean {
-  if (BLOCK_ENDERS.has(ins.op)) return true;
-  if (ins.op === 'MOV') return ins.operands.some((o) => o.kind === 'creg' || (o.kind === 'sreg' && o.reg === 2));
-  if (ins.op === 'POP') return ins.operands[0]?.kind === 'sreg' && ins.operands[0].reg === 2;
-  return false;
 }
