@@ -28,8 +28,8 @@ options:
   --engine interp|jit       execution engine (default interp; jit translates a page's hot code to WASM
                             with its own encoder once a block has run X86JIT_JIT_THRESHOLD (default 50)
                             times (tier 1), and a region again with its loops as WASM loops once it
-                            has run X86JIT_JIT_TIER2_THRESHOLD (default 2^27) instructions (tier 2, by
-                            binaryen on a worker; X86JIT_JIT_TIER2=background|sync|off);
+                            has run X86JIT_JIT_TIER2_THRESHOLD (default 2^27) instructions (tier 2;
+                            X86JIT_JIT_TIER2=background|sync|off);
                             X86JIT_JIT_BACKGROUND=1 translates every region with binaryen on the worker
                             instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
 ${IMAGE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips

@@ -13,7 +13,7 @@ import { CODE32, CPL, STACK32 } from './state.ts';
 /** Executions of a block before the run loop asks the accelerator for it (a few hundred instructions run first). */
 export const DEFAULT_JIT_THRESHOLD = 50;
 
-/** How tier 2 runs: on the translation worker while tier 1 goes on, here and at once (deterministic), or not at all. */
+/** How tier 2 comes in: after V8 has compiled it while tier 1 goes on, at once (deterministic), or not at all. */
 export type Tier2Mode = 'background' | 'sync' | 'off';
 
 /** What an accelerator runs for a block (the JIT: a region), kept in the block's `compiled` field. */
@@ -64,9 +64,9 @@ export interface AcceleratorConfig {
   chain?: boolean;
   /**
    * Tier 2 (default 'background'): a region that has retired `tier2Threshold` instructions is retranslated
-   * with loops spanning several segments made WASM loops, by binaryen on the translation worker
-   * ('background'; started on the first promotion, so short runs never load binaryen), or at once on this
-   * thread with our encoder ('sync': tests pin what runs).
+   * with its loops spanning several segments made WASM loops — by our encoder here (by binaryen on the
+   * translation worker with `background`), and installed once tier 1 has run long enough for V8 to have
+   * compiled the new module with TurboFan ('background'), or at once ('sync': tests pin what runs).
    */
   tier2?: Tier2Mode;
   /** Instructions a tier-1 region retires before tier 2 retranslates it (default DEFAULT_TIER2_THRESHOLD; 0: every region at once, 'sync' only). */
