@@ -49,6 +49,8 @@ class WasmFlags implements FlagAlgebra<Expr> {
     return n === 0 ? i.and(w, this.c(1)) : n === 31 ? i.shr_u(w, this.c(31)) : i.and(i.shr_u(w, this.c(n)), this.c(1));
   }
   signBit(w: Expr, size: number | null): Expr {
+    // A 32-bit sign is a comparison with 0, which a branch on it compiles best.
+    if (size === 4) return this.m.i32.lt_s(w, this.c(0));
     return size === null ? this.m.i32.and(this.m.i32.shr_u(w, this.topBit()), this.c(1)) : this.bit(w, size * 8 - 1);
   }
   isZero(w: Expr, size: number | null): Expr {
@@ -64,8 +66,12 @@ class WasmFlags implements FlagAlgebra<Expr> {
   ne(a: Expr, b: Expr): Expr { return this.m.i32.ne(a, b); }
   ltU(a: Expr, b: Expr): Expr { return this.m.i32.lt_u(a, b); }
   leU(a: Expr, b: Expr): Expr { return this.m.i32.le_u(a, b); }
+  gtU(a: Expr, b: Expr): Expr { return this.m.i32.gt_u(a, b); }
+  geU(a: Expr, b: Expr): Expr { return this.m.i32.ge_u(a, b); }
   ltS(a: Expr, b: Expr): Expr { return this.m.i32.lt_s(a, b); }
   leS(a: Expr, b: Expr): Expr { return this.m.i32.le_s(a, b); }
+  gtS(a: Expr, b: Expr): Expr { return this.m.i32.gt_s(a, b); }
+  geS(a: Expr, b: Expr): Expr { return this.m.i32.ge_s(a, b); }
   either(a: Expr, b: Expr): Expr { return this.m.i32.or(a, b); }
   differ(a: Expr, b: Expr): Expr { return this.m.i32.ne(a, b); }
   negate(a: Expr): Expr { return this.m.i32.eqz(a); }

@@ -1,8 +1,8 @@
 // The lazy-flag semantics, written once: how CF OF AF ZF SF PF follow from a lazy record (the state
 // block's LAZY_OP/DST/SRC/RES/SIZE/MASK slots and the EFLAGS word, state.ts), the SDM's condition table,
 // and compare-and-branch fusion. The formulas are generic over a FlagAlgebra, so each engine derives its own
-// form from them: the interpreter (flags.ts) renders them as JavaScript source compiled once per form, the
-// JIT (jit/flags-wasm.ts) as WebAssembly expressions. tests/flag-semantics.test.ts checks both forms
+// form from them: the interpreter's (flags-js.ts) renders them as JavaScript source compiled once per form,
+// the JIT's (jit/flags-wasm.ts) as WebAssembly expressions. tests/flag-semantics.test.ts checks both forms
 // against a bit-level reference.
 //
 // A record says what an ALU instruction did — op, operands, result, size — and LAZY_MASK which flags it
@@ -41,10 +41,9 @@ export interface FlagAlgebra<E> {
   evenParity(w: E): E;
   eq(a: E, b: E): E;
   ne(a: E, b: E): E;
-  ltU(a: E, b: E): E;
-  leU(a: E, b: E): E;
-  ltS(a: E, b: E): E;
-  leS(a: E, b: E): E;
+  /** Orders, unsigned (U) and signed (S), as truths. */
+  ltU(a: E, b: E): E; leU(a: E, b: E): E; gtU(a: E, b: E): E; geU(a: E, b: E): E;
+  ltS(a: E, b: E): E; leS(a: E, b: E): E; gtS(a: E, b: E): E; geS(a: E, b: E): E;
   /** Truths: a or b; a differs from b; not a. */
   either(a: E, b: E): E;
   differ(a: E, b: E): E;
@@ -172,13 +171,13 @@ function fusedCondition<E>(A: FlagAlgebra<E>, w: KnownWriter, cc: number): E | n
     const d = (): E => A.dst(), s = (): E => A.src();
     const sd = (): E => A.signExtend(A.dst(), w.size), ss = (): E => A.signExtend(A.src(), w.size);
     switch (cc) {
-      case 0x3: return A.leU(s(), d());    // AE
+      case 0x3: return A.geU(d(), s());    // AE
       case 0x6: return A.leU(d(), s());    // BE
-      case 0x7: return A.ltU(s(), d());    // A
+      case 0x7: return A.gtU(d(), s());    // A
       case 0xc: return A.ltS(sd(), ss());  // L
-      case 0xd: return A.leS(ss(), sd());  // GE
+      case 0xd: return A.geS(sd(), ss());  // GE
       case 0xe: return A.leS(sd(), ss());  // LE
-      case 0xf: return A.ltS(ss(), sd());  // G
+      case 0xf: return A.gtS(sd(), ss());  // G
       default: return null;
     }
   }
@@ -186,9 +185,9 @@ function fusedCondition<E>(A: FlagAlgebra<E>, w: KnownWriter, cc: number): E | n
     const r = (): E => A.res(), zero = (): E => A.word(0);
     switch (cc) {
       case 0x5: return A.ne(r(), zero());                 // NE
-      case 0x9: case 0xd: return A.leS(zero(), r());      // NS, GE
+      case 0x9: case 0xd: return A.geS(r(), zero());      // NS, GE
       case 0xe: return A.leS(r(), zero());                // LE: ZF or SF
-      case 0xf: return A.ltS(zero(), r());                // G
+      case 0xf: return A.gtS(r(), zero());                // G
       default: return null;
     }
   }

@@ -44,14 +44,16 @@ const JS: FlagAlgebra<Js> = {
   and: word('&'), or: word('|'), xor: word('^'),
   not: (a) => js(`~${a.code}`, 'word'),
   bit: bitAt,
-  signBit: (w, size) => (size === null ? js(`((${w.code} >>> ${TOP}) & 1)`, 'bit') : bitAt(w, size * 8 - 1)),
+  // A 32-bit sign as a comparison (what a branch wants; getCF's dynamic size takes the shift).
+  signBit: (w, size) => (size === 4 ? js(`(${w.code} < 0)`, 'bool') : size === null ? js(`((${w.code} >>> ${TOP}) & 1)`, 'bit') : bitAt(w, size * 8 - 1)),
   isZero: (w, size) => js(size === 4 ? `(${w.code} === 0)` : size === null ? `((${w.code} << ${SPARE}) === 0)`
     : `((${w.code} & ${size === 2 ? 0xffff : 0xff}) === 0)`, 'bool'),
   signExtend: (w, size) => (size === 4 ? w : js(`((${w.code} << ${32 - 8 * size}) >> ${32 - 8 * size})`, 'word')),
   // 0x9669 is the even-parity table of a nibble; folding the low byte's high nibble onto its low one keeps the parity.
   evenParity: (w) => js(`((0x9669 >>> ((${w.code} ^ (${w.code} >>> 4)) & 15)) & 1)`, 'bit'),
-  eq: compare('==='), ne: compare('!=='), ltS: compare('<'), leS: compare('<='),
-  ltU: unsigned('<'), leU: unsigned('<='),
+  eq: compare('==='), ne: compare('!=='),
+  ltS: compare('<'), leS: compare('<='), gtS: compare('>'), geS: compare('>='),
+  ltU: unsigned('<'), leU: unsigned('<='), gtU: unsigned('>'), geU: unsigned('>='),
   either: (a, b) => (a.kind === 'bit' && b.kind === 'bit' ? js(`(${a.code} | ${b.code})`, 'bit') : js(`(${asBool(a)} || ${asBool(b)})`, 'bool')),
   differ: (a, b) => (a.kind === b.kind ? js(`(${a.code} !== ${b.code})`, 'bool') : js(`(${asBool(a)} !== ${asBool(b)})`, 'bool')),
   negate: (a) => (a.kind === 'bool' ? js(`!${a.code}`, 'bool') : js(`(${a.code} ^ 1)`, 'bit')),
