@@ -17,6 +17,9 @@ export type KnownFlags = KnownWriter;
 /** Local indices of the record (the translator owns the numbering). */
 export interface FlagLocals { op: number; dst: number; src: number; res: number; size: number; mask: number; efl: number }
 
+/** bits - 1 (the sign bit's number) of a record of `size` bytes. */
+const topBitOf = (m: Module, size: Expr): Expr => m.i32.sub(m.i32.shl(size, m.i32.const(3)), m.i32.const(1));
+
 /**
  * The JIT's FlagAlgebra: i32 expressions over the record's locals, truths as 0/1. `top`, when given, is a
  * local holding the record's bits - 1 (`$cond` computes it once for its several flags).
@@ -27,10 +30,7 @@ class WasmFlags implements FlagAlgebra<Expr> {
   private g(l: number): Expr { return this.m.local.get(l, this.i32); }
   private c(v: number): Expr { return this.m.i32.const(v | 0); }
   /** bits - 1 of the record's size, at run time. */
-  private topBit(): Expr {
-    const i = this.m.i32;
-    return this.top !== undefined ? this.g(this.top) : i.sub(i.shl(this.g(this.L.size), this.c(3)), this.c(1));
-  }
+  private topBit(): Expr { return this.top !== undefined ? this.g(this.top) : topBitOf(this.m, this.g(this.L.size)); }
 
   op(): Expr { return this.g(this.L.op); }
   dst(): Expr { return this.g(this.L.dst); }
@@ -78,6 +78,7 @@ class WasmFlags implements FlagAlgebra<Expr> {
   choose(cond: Expr, t: Expr, f: Expr): Expr { return this.m.if(cond, t, f); }
 }
 
+/** The record's flags and conditions as WebAssembly for the translator: inline for a known writer, else through `$cond`. */
 export class FlagsWasm {
   private readonly A: WasmFlags;
   constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number) {
@@ -120,7 +121,7 @@ export function addConditionFunction(bn: WasmBackend, m: Module): void {
   let row = lift(A, conditionOf(A, 14, held));
   for (let k = 6; k >= 0; k--) row = m.if(m.i32.eq(m.i32.shr_u(g(CC), c(1)), c(k)), lift(A, conditionOf(A, 2 * k, held)), row);
   const fn = m.block(null, [
-    m.local.set(TOP, m.i32.sub(m.i32.shl(g(L.size), c(3)), c(1))),
+    m.local.set(TOP, topBitOf(m, g(L.size))),
     m.local.set(F_CF, lift(A, carryFlag(A, null))),
     m.local.set(F_OF, lift(A, overflowFlag(A, null))),
     m.local.set(F_ZF, lift(A, zeroFlag(A, null))),
