@@ -1,127 +1,104 @@
-// Lazy flags in WebAssembly: the same record as src/cpu/flags.ts (LAZY_OP, DST, SRC, RES, SIZE, MASK plus
-// the EFLAGS word), held in locals of a region function. When the translator knows which instruction
-// wrote the record (same block, so op and size are compile-time constants) a flag or a condition is a few
-// inline operations — CMP + Jcc is one comparison; otherwise `$cond` evaluates it from the record.
+// Lazy flags in WebAssembly: the formulas of src/cpu/flag-semantics.ts built as WebAssembly expressions,
+// over the record (LAZY_OP, DST, SRC, RES, SIZE, MASK plus the EFLAGS word) held in locals of a region
+// function. When the translator knows which instruction wrote the record (same block, so op and size are
+// compile-time constants) a flag or a condition is a few inline operations — CMP + Jcc is one comparison;
+// otherwise `$cond` evaluates it from the record.
 import type { WasmBackend, WasmModule } from './wasm-backend.ts';
-import { OP_ADD, OP_LOGIC, OP_SUB, sizeMask, topShift } from '../src/cpu/flags.ts';
-import { CF, OF, PF, SF, ZF } from '../src/cpu/state.ts';
+import {
+  carryFlag, condition, conditionOf, type FlagAlgebra, type Flags, type KnownWriter, lift, overflowFlag, parityFlag, signFlag, zeroFlag,
+} from '../src/cpu/flag-semantics.ts';
 
 type Module = WasmModule;
 type Expr = number;
 
-/** What the translator knows about the record at a point: who wrote it (op kind, size), or null (unknown). */
-export interface KnownFlags {
-  op: number;
-  size: number;
-  /** LAZY_MASK as the writer left it (INC/DEC keep CF out of it). */
-  mask: number;
-  /** True when res = dst - src exactly (CMP, SUB: no borrow-in), so unsigned/signed comparisons apply. */
-  plainSub: boolean;
-}
+/** What the translator knows about the record at a point: who wrote it (op kind, size, mask), or null (unknown). */
+export type KnownFlags = KnownWriter;
 
 /** Local indices of the record (the translator owns the numbering). */
 export interface FlagLocals { op: number; dst: number; src: number; res: number; size: number; mask: number; efl: number }
 
+/** bits - 1 (the sign bit's number) of a record of `size` bytes. */
+const topBitOf = (m: Module, size: Expr): Expr => m.i32.sub(m.i32.shl(size, m.i32.const(3)), m.i32.const(1));
 
-export class FlagsWasm {
-  constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number) {}
+/**
+ * The JIT's FlagAlgebra: i32 expressions over the record's locals, truths as 0/1. `top`, when given, is a
+ * local holding the record's bits - 1 (`$cond` computes it once for its several flags).
+ */
+class WasmFlags implements FlagAlgebra<Expr> {
+  constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number, private readonly top?: number) {}
 
   private g(l: number): Expr { return this.m.local.get(l, this.i32); }
   private c(v: number): Expr { return this.m.i32.const(v | 0); }
+  /** bits - 1 of the record's size, at run time. */
+  private topBit(): Expr { return this.top !== undefined ? this.g(this.top) : topBitOf(this.m, this.g(this.L.size)); }
 
-  /** Bit `sh` of e, as 0/1. */
-  private bit(e: Expr, sh: number): Expr { return this.m.i32.and(sh === 0 ? e : this.m.i32.shr_u(e, this.c(sh)), this.c(1)); }
+  op(): Expr { return this.g(this.L.op); }
+  dst(): Expr { return this.g(this.L.dst); }
+  src(): Expr { return this.g(this.L.src); }
+  res(): Expr { return this.g(this.L.res); }
+  mask(): Expr { return this.g(this.L.mask); }
+  efl(): Expr { return this.g(this.L.efl); }
+  word(v: number): Expr { return this.c(v); }
+  truth(v: boolean): Expr { return this.c(v ? 1 : 0); }
+  and(a: Expr, b: Expr): Expr { return this.m.i32.and(a, b); }
+  or(a: Expr, b: Expr): Expr { return this.m.i32.or(a, b); }
+  xor(a: Expr, b: Expr): Expr { return this.m.i32.xor(a, b); }
+  not(a: Expr): Expr { return this.m.i32.xor(a, this.c(-1)); }
+  bit(w: Expr, n: number): Expr {
+    const i = this.m.i32;
+    return n === 0 ? i.and(w, this.c(1)) : n === 31 ? i.shr_u(w, this.c(31)) : i.and(i.shr_u(w, this.c(n)), this.c(1));
+  }
+  signBit(w: Expr, size: number | null): Expr {
+    // A 32-bit sign is a comparison with 0, which a branch on it compiles best.
+    if (size === 4) return this.m.i32.lt_s(w, this.c(0));
+    return size === null ? this.m.i32.and(this.m.i32.shr_u(w, this.topBit()), this.c(1)) : this.bit(w, size * 8 - 1);
+  }
+  isZero(w: Expr, size: number | null): Expr {
+    const i = this.m.i32;
+    if (size === 4) return i.eqz(w);
+    // Shifting the bits above the size out: 32 - bits = 31 - (bits - 1).
+    if (size === null) return i.eqz(i.shl(w, i.sub(this.c(31), this.topBit())));
+    return i.eqz(i.and(w, this.c(size === 2 ? 0xffff : 0xff)));
+  }
+  signExtend(w: Expr, size: number): Expr { return size === 4 ? w : size === 2 ? this.m.i32.extend16_s(w) : this.m.i32.extend8_s(w); }
+  evenParity(w: Expr): Expr { const i = this.m.i32; return i.eqz(i.and(i.popcnt(i.and(w, this.c(0xff))), this.c(1))); }
+  eq(a: Expr, b: Expr): Expr { return this.m.i32.eq(a, b); }
+  ne(a: Expr, b: Expr): Expr { return this.m.i32.ne(a, b); }
+  ltU(a: Expr, b: Expr): Expr { return this.m.i32.lt_u(a, b); }
+  leU(a: Expr, b: Expr): Expr { return this.m.i32.le_u(a, b); }
+  gtU(a: Expr, b: Expr): Expr { return this.m.i32.gt_u(a, b); }
+  geU(a: Expr, b: Expr): Expr { return this.m.i32.ge_u(a, b); }
+  ltS(a: Expr, b: Expr): Expr { return this.m.i32.lt_s(a, b); }
+  leS(a: Expr, b: Expr): Expr { return this.m.i32.le_s(a, b); }
+  gtS(a: Expr, b: Expr): Expr { return this.m.i32.gt_s(a, b); }
+  geS(a: Expr, b: Expr): Expr { return this.m.i32.ge_s(a, b); }
+  either(a: Expr, b: Expr): Expr { return this.m.i32.or(a, b); }
+  differ(a: Expr, b: Expr): Expr { return this.m.i32.ne(a, b); }
+  negate(a: Expr): Expr { return this.m.i32.eqz(a); }
+  choose(cond: Expr, t: Expr, f: Expr): Expr { return this.m.if(cond, t, f); }
+}
 
-  /** getCF for a known record, 0/1. */
-  cf(k: KnownFlags): Expr {
-    const m = this.m, L = this.L;
-    if (!(k.mask & CF)) return m.i32.and(this.g(L.efl), this.c(CF));
-    const a = (): Expr => this.g(L.dst), b = (): Expr => this.g(L.src), r = (): Expr => this.g(L.res);
-    const sh = topShift(k.size), not = (e: Expr): Expr => m.i32.xor(e, this.c(-1));
-    if (k.op === OP_ADD) return this.bit(m.i32.or(m.i32.and(a(), b()), m.i32.and(m.i32.or(a(), b()), not(r()))), sh);
-    if (k.op === OP_SUB) {
-      if (k.plainSub) return m.i32.lt_u(a(), b());
-      return this.bit(m.i32.or(m.i32.and(not(a()), b()), m.i32.and(m.i32.or(not(a()), b()), r())), sh);
-    }
-    return this.c(0);
+/** The record's flags and conditions as WebAssembly for the translator: inline for a known writer, else through `$cond`. */
+export class FlagsWasm {
+  private readonly A: WasmFlags;
+  constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number) {
+    this.A = new WasmFlags(m, L, i32);
   }
 
-  of(k: KnownFlags): Expr {
-    const m = this.m, L = this.L;
-    if (!(k.mask & OF)) return this.bit(this.g(L.efl), 11);
-    const a = (): Expr => this.g(L.dst), b = (): Expr => this.g(L.src), r = (): Expr => this.g(L.res);
-    const sh = topShift(k.size);
-    if (k.op === OP_ADD) return this.bit(m.i32.and(m.i32.xor(a(), r()), m.i32.xor(b(), r())), sh);
-    if (k.op === OP_SUB) return this.bit(m.i32.and(m.i32.xor(a(), b()), m.i32.xor(a(), r())), sh);
-    return this.c(0);
-  }
+  /** CF of a known record, 0/1. */
+  cf(k: KnownFlags): Expr { return lift(this.A, carryFlag(this.A, k)); }
+  of(k: KnownFlags): Expr { return lift(this.A, overflowFlag(this.A, k)); }
+  zf(k: KnownFlags): Expr { return lift(this.A, zeroFlag(this.A, k)); }
+  sf(k: KnownFlags): Expr { return lift(this.A, signFlag(this.A, k)); }
+  pf(k: KnownFlags): Expr { return lift(this.A, parityFlag(this.A, k)); }
 
-  zf(k: KnownFlags): Expr {
-    if (!(k.mask & ZF)) return this.bit(this.g(this.L.efl), 6);
-    const r = this.g(this.L.res);
-    return this.m.i32.eqz(k.size === 4 ? r : this.m.i32.and(r, this.c(sizeMask(k.size))));
-  }
-
-  sf(k: KnownFlags): Expr {
-    if (!(k.mask & SF)) return this.bit(this.g(this.L.efl), 7);
-    return this.bit(this.g(this.L.res), topShift(k.size));
-  }
-
-  pf(k: KnownFlags): Expr {
-    if (!(k.mask & PF)) return this.bit(this.g(this.L.efl), 2);
-    const m = this.m;
-    return m.i32.eqz(m.i32.and(m.i32.popcnt(m.i32.and(this.g(this.L.res), this.c(0xff))), this.c(1)));
-  }
-
-  /** Condition cc (SDM tttn) from a known record, as 0/1. Fused forms for CMP/SUB and logic records. */
-  condition(k: KnownFlags, cc: number): Expr {
-    const m = this.m, L = this.L;
-    const full = k.mask === (CF | PF | 0x10 | ZF | SF | OF);
-    if (k.op === OP_SUB && k.plainSub && full) {
-      const sx = (l: number): Expr => (k.size === 4 ? this.g(l) : m.i32.shr_s(m.i32.shl(this.g(l), this.c(32 - 8 * k.size)), this.c(32 - 8 * k.size)));
-      const a = (): Expr => this.g(L.dst), b = (): Expr => this.g(L.src);
-      switch (cc) {
-        case 0x2: return m.i32.lt_u(a(), b());
-        case 0x3: return m.i32.ge_u(a(), b());
-        case 0x4: return this.zf(k);
-        case 0x5: return m.i32.eqz(this.zf(k));
-        case 0x6: return m.i32.le_u(a(), b());
-        case 0x7: return m.i32.gt_u(a(), b());
-        case 0xc: return m.i32.lt_s(sx(L.dst), sx(L.src));
-        case 0xd: return m.i32.ge_s(sx(L.dst), sx(L.src));
-        case 0xe: return m.i32.le_s(sx(L.dst), sx(L.src));
-        case 0xf: return m.i32.gt_s(sx(L.dst), sx(L.src));
-      }
-    }
-    if (k.op === OP_LOGIC && full && k.size === 4) {
-      const r = (): Expr => this.g(L.res), z = (): Expr => this.c(0);
-      switch (cc) {
-        case 0x4: return m.i32.eqz(r());
-        case 0x5: return m.i32.ne(r(), z());
-        case 0x8: case 0xc: return m.i32.lt_s(r(), z());
-        case 0x9: case 0xd: return m.i32.ge_s(r(), z());
-        case 0xe: return m.i32.le_s(r(), z());
-        case 0xf: return m.i32.gt_s(r(), z());
-      }
-    }
-    let r: Expr;
-    switch (cc >> 1) {
-      case 0: r = this.of(k); break;
-      case 1: r = this.cf(k); break;
-      case 2: r = this.zf(k); break;
-      case 3: r = m.i32.or(this.cf(k), this.zf(k)); break;
-      case 4: r = this.sf(k); break;
-      case 5: r = this.pf(k); break;
-      case 6: r = m.i32.ne(this.sf(k), this.of(k)); break;
-      default: r = m.i32.or(this.zf(k), m.i32.ne(this.sf(k), this.of(k))); break;
-    }
-    return cc & 1 ? m.i32.eqz(r) : r;
-  }
+  /** Condition cc (SDM tttn) from a known record, as 0/1 (fused with the writer where it can be). */
+  condition(k: KnownFlags, cc: number): Expr { return lift(this.A, condition(this.A, k, cc)); }
 
   /** Condition cc from the record whatever wrote it: a call of the module's `$cond`. */
   dynamicCondition(cc: number): Expr {
     const L = this.L;
-    return this.m.call('cond', [this.c(cc), ...[L.op, L.dst, L.src, L.res, L.size, L.mask, L.efl].map((l) => this.g(l))], this.i32);
+    return this.m.call('cond', [this.m.i32.const(cc), ...[L.op, L.dst, L.src, L.res, L.size, L.mask, L.efl].map((l) => this.m.local.get(l, this.i32))], this.i32);
   }
 
   /** getCF from the record whatever wrote it. */
@@ -129,45 +106,28 @@ export class FlagsWasm {
 }
 
 /**
- * Add `$cond(cc, op, dst, src, res, size, mask, eflags) -> 0/1` to the module: flags.ts's testCondition
- * on a record passed by value (the slow path, for records written outside the current block).
+ * Add `$cond(cc, op, dst, src, res, size, mask, eflags) -> 0/1` to the module: condition cc on a record
+ * passed by value, whatever wrote it (the slow path, for records written outside the current block). The
+ * five flags are computed once into locals, then cc selects its row of the condition table.
  */
 export function addConditionFunction(bn: WasmBackend, m: Module): void {
   const i32 = bn.i32;
-  const CC = 0, OPL = 1, A = 2, B = 3, R = 4, SZ = 5, MASK = 6, EFL = 7, SH = 8, F_CF = 9, F_ZF = 10, F_SF = 11, F_OF = 12, F_PF = 13, RES = 14;
-  const g = (l: number): Expr => m.local.get(l, i32), set = (l: number, v: Expr): Expr => m.local.set(l, v);
-  const c = (v: number): Expr => m.i32.const(v | 0);
-  const not = (e: Expr): Expr => m.i32.xor(e, c(-1));
-  const bitAt = (e: Expr): Expr => m.i32.and(m.i32.shr_u(e, g(SH)), c(1));
-  const lazy = (flag: number, computed: Expr, bitNo: number): Expr =>
-    m.if(m.i32.and(g(MASK), c(flag)), computed, m.i32.and(m.i32.shr_u(g(EFL), c(bitNo)), c(1)));
-  const isOp = (op: number): Expr => m.i32.eq(g(OPL), c(op));
-  const cfExpr = m.if(isOp(OP_ADD), bitAt(m.i32.or(m.i32.and(g(A), g(B)), m.i32.and(m.i32.or(g(A), g(B)), not(g(R))))),
-    m.if(isOp(OP_SUB), bitAt(m.i32.or(m.i32.and(not(g(A)), g(B)), m.i32.and(m.i32.or(not(g(A)), g(B)), g(R)))), c(0)));
-  const ofExpr = m.if(isOp(OP_ADD), bitAt(m.i32.and(m.i32.xor(g(A), g(R)), m.i32.xor(g(B), g(R)))),
-    m.if(isOp(OP_SUB), bitAt(m.i32.and(m.i32.xor(g(A), g(B)), m.i32.xor(g(A), g(R)))), c(0)));
-  // size mask: 1 → 0xff, 2 → 0xffff, 4 → -1
-  const sizeMaskE = m.if(m.i32.eq(g(SZ), c(4)), c(-1), m.i32.sub(m.i32.shl(c(1), m.i32.mul(g(SZ), c(8))), c(1)));
-  // Select by cc >> 1, then invert for odd cc.
-  const base = (): Expr => {
-    const cases: Expr[] = [
-      g(F_OF), g(F_CF), g(F_ZF), m.i32.or(g(F_CF), g(F_ZF)), g(F_SF), g(F_PF), m.i32.ne(g(F_SF), g(F_OF)),
-      m.i32.or(g(F_ZF), m.i32.ne(g(F_SF), g(F_OF))),
-    ];
-    let e = cases[7];
-    for (let k = 6; k >= 0; k--) e = m.if(m.i32.eq(m.i32.shr_u(g(CC), c(1)), c(k)), cases[k], e);
-    return e;
-  };
+  const CC = 0, TOP = 8, F_CF = 9, F_OF = 10, F_ZF = 11, F_SF = 12, F_PF = 13;
+  const L: FlagLocals = { op: 1, dst: 2, src: 3, res: 4, size: 5, mask: 6, efl: 7 };
+  const A = new WasmFlags(m, L, i32, TOP);
+  const g = (l: number): Expr => m.local.get(l, i32), c = (v: number): Expr => m.i32.const(v);
+  const held: Flags<Expr> = { cf: () => g(F_CF), of: () => g(F_OF), zf: () => g(F_ZF), sf: () => g(F_SF), pf: () => g(F_PF) };
+  // Select by cc >> 1 among the even rows, then invert for odd cc.
+  let row = lift(A, conditionOf(A, 14, held));
+  for (let k = 6; k >= 0; k--) row = m.if(m.i32.eq(m.i32.shr_u(g(CC), c(1)), c(k)), lift(A, conditionOf(A, 2 * k, held)), row);
   const fn = m.block(null, [
-    set(SH, m.i32.sub(m.i32.mul(g(SZ), c(8)), c(1))),
-    set(RES, m.i32.and(g(R), sizeMaskE)),
-    set(F_CF, lazy(CF, cfExpr, 0)),
-    set(F_OF, lazy(OF, ofExpr, 11)),
-    set(F_ZF, lazy(ZF, m.i32.eqz(g(RES)), 6)),
-    set(F_SF, lazy(SF, bitAt(g(R)), 7)),
-    set(F_PF, lazy(PF, m.i32.eqz(m.i32.and(m.i32.popcnt(m.i32.and(g(R), c(0xff))), c(1))), 2)),
-    m.i32.xor(base(), m.i32.and(g(CC), c(1))),
+    m.local.set(TOP, topBitOf(m, g(L.size))),
+    m.local.set(F_CF, lift(A, carryFlag(A, null))),
+    m.local.set(F_OF, lift(A, overflowFlag(A, null))),
+    m.local.set(F_ZF, lift(A, zeroFlag(A, null))),
+    m.local.set(F_SF, lift(A, signFlag(A, null))),
+    m.local.set(F_PF, lift(A, parityFlag(A, null))),
+    m.i32.xor(row, m.i32.and(g(CC), c(1))),
   ], i32);
-  m.addFunction('cond', bn.createType([i32, i32, i32, i32, i32, i32, i32, i32]), i32, [i32, i32, i32, i32, i32, i32, i32], fn);
+  m.addFunction('cond', bn.createType([i32, i32, i32, i32, i32, i32, i32, i32]), i32, [i32, i32, i32, i32, i32, i32], fn);
 }
-

@@ -2,8 +2,10 @@
 // NEG NOT). Flags are recorded lazily (flags.ts): the operands and the result are enough to recover all six.
 // The 32-bit register-register and register-immediate forms, the bulk of real code, get closures that touch
 // the register slots directly; every other form goes through the shared operand closures.
-import { getCF, OP_ADD, OP_LOGIC, OP_SUB, setLazy, setLazyKeepCF } from '../flags.ts';
+import type { Instruction } from '../../decoder/instruction.ts';
+import { getCF, OP_ADD, OP_LOGIC, OP_SUB, setLazy, setLazyKeepCF, type Writer } from '../flags.ts';
 import { maskOf, modifier, reader, type Exec } from '../operands.ts';
+import { ARITH_FLAGS, CF } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
 
 /** A two-operand operation on values of one size: returns the (unmasked) result. */
@@ -179,3 +181,21 @@ export const ALU: EmitterTable = {
     return () => { dst.set(~dst.get() & mask); };
   },
 };
+
+/**
+ * The lazy record `ins` leaves, as the next instruction of its block may rely on it (EmitContext.prev): a
+ * Jcc or SETcc after it then tests its condition on a known writer, fused when it can (flag-semantics.ts).
+ * Only 32-bit writers: a narrower record's operands may carry bits above their size (an MMIO read), which
+ * the fused comparisons would see. Null: not an ALU instruction this knows.
+ */
+export function recordWriter(ins: Instruction | undefined): Writer {
+  if (ins === undefined || ins.size !== 4) return null;
+  switch (ins.op) {
+    case 'CMP': case 'SUB': return { op: OP_SUB, size: 4, mask: ARITH_FLAGS, plainSub: true };
+    case 'ADD': return { op: OP_ADD, size: 4, mask: ARITH_FLAGS, plainSub: false };
+    case 'AND': case 'OR': case 'XOR': case 'TEST': return { op: OP_LOGIC, size: 4, mask: ARITH_FLAGS, plainSub: false };
+    case 'INC': return { op: OP_ADD, size: 4, mask: ARITH_FLAGS & ~CF, plainSub: false };
+    case 'DEC': return { op: OP_SUB, size: 4, mask: ARITH_FLAGS & ~CF, plainSub: false };
+    default: return null;
+  }
+}

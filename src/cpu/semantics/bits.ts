@@ -7,6 +7,7 @@ import { fault, UD } from '../fault.ts';
 import { conditionFor, OP_ADD, OP_LOGIC, OP_SUB, setFlagBits, setLazy } from '../flags.ts';
 import { effectiveAddress, maskOf, modifier, reader, signExtend, writer, type Exec, type Getter } from '../operands.ts';
 import { CF, EAX, EBX, ECX, EDX, ZF } from '../state.ts';
+import { recordWriter } from './alu.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
 
 /** How a BT-family instruction changes the selected bit of its operand. */
@@ -95,14 +96,14 @@ export const BITS: EmitterTable = {
     return () => { const v = s[r]; s[r] = (v << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24); };
   },
 
-  SETCC: ({ cpu, ins }) => {
-    const cond = conditionFor(cpu.s, ins.cond), set = writer(cpu, ins.operands[0], 1, ins.adsize);
+  SETCC: ({ cpu, ins, prev }) => {
+    const cond = conditionFor(cpu.s, ins.cond, recordWriter(prev)), set = writer(cpu, ins.operands[0], 1, ins.adsize);
     return () => set(cond() ? 1 : 0);
   },
 
   // CMOVcc reads its source whatever the condition (a memory source can fault even when nothing moves).
-  CMOVCC: ({ cpu, ins }) => {
-    const s = cpu.s, size = ins.size, d = ins.operands[0], cond = conditionFor(s, ins.cond);
+  CMOVCC: ({ cpu, ins, prev }) => {
+    const s = cpu.s, size = ins.size, d = ins.operands[0], cond = conditionFor(s, ins.cond, recordWriter(prev));
     if (d.kind !== 'reg') throw new Error('CMOVcc: register destination expected');
     const r = d.reg, src = reader(cpu, ins.operands[1], size, ins.adsize);
     if (size === 4) return () => { const v = src(); if (cond()) s[r] = v; };

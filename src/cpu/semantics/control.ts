@@ -4,7 +4,7 @@
 import { CS, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
-import { conditionFor, getCF, getEflags, getOF, getZF, setEflags } from '../flags.ts';
+import { branchIf, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { EXIT_SOFT_INT } from '../../hv/exits.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
@@ -12,8 +12,9 @@ import {
   checkReturnCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
 } from '../segments.ts';
 import {
-  AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, LAZY_DST, LAZY_RES, LAZY_SRC, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
+  AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
 } from '../state.ts';
+import { recordWriter } from './alu.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
 
 const csLimit = (cpu: Cpu): number => cpu.s[segSlot(CS, SEG_LIMIT)] >>> 0;
@@ -332,72 +333,13 @@ CONTROL.IRETD = CONTROL.IRET;
 CONTROL.JECXZ = CONTROL.JCXZ;
 
 /**
- * Jcc as a side exit. The commonest conditions get their own closure (the flag getter inlines into it);
- * the rest go through conditionFor.
+ * Jcc as a side exit, its condition inline in the closure (flags.ts's branchIf) and fused with the
+ * previous instruction when that wrote the lazy record (QEMU-style compare-and-branch fusion: after a CMP
+ * the condition is one comparison of the recorded operands).
  */
 function jcc(c: EmitContext): () => void {
-  const { cpu } = c, s = cpu.s, target = relTarget(c);
-  const fused = fusedJcc(c, target);
-  if (fused) return fused;
-  switch (c.ins.cond) {
-    case 0x2: return () => { if (getCF(s) !== 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
-    case 0x3: return () => { if (getCF(s) === 0) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
-    case 0x4: return () => { if (getZF(s)) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
-    case 0x5: return () => { if (!getZF(s)) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
-    default: {
-      const taken = conditionFor(s, c.ins.cond);
-      return () => { if (taken()) { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; } };
-    }
-  }
-}
-
-/**
- * QEMU-style compare-and-branch fusion: right after a 32-bit CMP/SUB the lazy record holds the two
- * operands, after TEST/AND/OR/XOR/INC/DEC the result, so most conditions are one comparison of those
- * (flags are still recorded by the predecessor for whoever reads them later). Each case is a closure of
- * its own so the comparison is inline in the branch.
- */
-function fusedJcc(c: EmitContext, target: number): (() => void) | undefined {
-  const p = c.prev, cpu = c.cpu, s = cpu.s;
-  if (!p || p.size !== 4) return undefined;
-  const cc = c.ins.cond;
-  const go = (): void => { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; };
-  if (p.op === 'CMP' || p.op === 'SUB') {
-    switch (cc) {
-      case 0x2: return () => { if ((s[LAZY_DST] >>> 0) < (s[LAZY_SRC] >>> 0)) go(); };
-      case 0x3: return () => { if ((s[LAZY_DST] >>> 0) >= (s[LAZY_SRC] >>> 0)) go(); };
-      case 0x4: return () => { if (s[LAZY_RES] === 0) go(); };
-      case 0x5: return () => { if (s[LAZY_RES] !== 0) go(); };
-      case 0x6: return () => { if ((s[LAZY_DST] >>> 0) <= (s[LAZY_SRC] >>> 0)) go(); };
-      case 0x7: return () => { if ((s[LAZY_DST] >>> 0) > (s[LAZY_SRC] >>> 0)) go(); };
-      case 0xc: return () => { if (s[LAZY_DST] < s[LAZY_SRC]) go(); };
-      case 0xd: return () => { if (s[LAZY_DST] >= s[LAZY_SRC]) go(); };
-      case 0xe: return () => { if (s[LAZY_DST] <= s[LAZY_SRC]) go(); };
-      case 0xf: return () => { if (s[LAZY_DST] > s[LAZY_SRC]) go(); };
-      default: return undefined;
-    }
-  }
-  const logic = p.op === 'TEST' || p.op === 'AND' || p.op === 'OR' || p.op === 'XOR';
-  if (logic || p.op === 'INC' || p.op === 'DEC') {
-    switch (cc) {
-      case 0x4: return () => { if (s[LAZY_RES] === 0) go(); };
-      case 0x5: return () => { if (s[LAZY_RES] !== 0) go(); };
-      case 0x8: return () => { if (s[LAZY_RES] < 0) go(); };
-      case 0x9: return () => { if (s[LAZY_RES] >= 0) go(); };
-      default: break;
-    }
-    if (logic) {
-      // OF = 0 after a logic operation: L is SF, LE is ZF or SF.
-      switch (cc) {
-        case 0xc: return () => { if (s[LAZY_RES] < 0) go(); };
-        case 0xd: return () => { if (s[LAZY_RES] >= 0) go(); };
-        case 0xe: return () => { if (s[LAZY_RES] <= 0) go(); };
-        case 0xf: return () => { if (s[LAZY_RES] > 0) go(); };
-        default: break;
-      }
-    }
-  }
-  return undefined;
+  const { cpu } = c, target = relTarget(c);
+  return branchIf(cpu.s, c.ins.cond, recordWriter(c.prev), () => { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; });
 }
 
 /** LOOP (kind 0), LOOPE (1), LOOPNE (2): decrement CX/ECX without touching flags, then branch. */
