@@ -29,6 +29,8 @@ import { JumpCache } from './jump-cache.ts';
 const MAX_REGION_BLOCKS = 1024;
 /** Instructions compiled code retires between two looks at the tier-1 regions' counters. */
 const TIER2_SCAN_EVERY = 1 << 22;
+/** A region is promoted when at least one in this many of its instructions is a loop trip through its dispatcher. */
+const TIER2_TRIPS_PER = 8;
 /** settle(): calls that make V8 ask TurboFan for a fresh module (its budget ~1.8 M, each call charges the code size), and the instructions tier 1 runs meanwhile: at least 2^27, or 4,096 per byte of WASM (~0.2 s for a 50 KB region at tier 1's speed). */
 const TIER_UP_CALLS = 64, SETTLE_MIN = 1 << 27, SETTLE_PER_BYTE = 4096;
 /** The scratch memory a settling module's throwaway instance gets: the state block, TLB, jump cache and counters (it returns before touching RAM). */
@@ -212,15 +214,22 @@ export class Jit implements Accelerator {
    */
   private newCounter(key: number): number {
     const k = (key ^ (key >>> 12)) & (REGION_COUNTERS - 1);
-    new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS)[k] = 0;
+    new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, 2 * REGION_COUNTERS).fill(0, 2 * k, 2 * k + 2);
     return k;
   }
 
-  /** Promote the tier-1 regions whose counters passed the threshold. */
+  /**
+   * Promote the tier-1 regions whose counters passed the threshold and that send at least one loop trip
+   * in TIER2_TRIPS_PER round the dispatcher — what tier 2 turns into WASM loops. (Measured: a region whose
+   * loops are single segments already, wl-crc32's, or that dispatches little, wl-memcpy's, runs no faster
+   * at tier 2 and pays its start-up.)
+   */
   private scanCounters(): void {
-    const counts = new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS);
+    const counts = new Uint32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, 2 * REGION_COUNTERS);
     for (const r of this.regions.live()) {
-      if (r.counter >= 0 && !r.promoted && counts[r.counter] >>> 0 >= this.tier2Threshold) this.promote(r);
+      if (r.counter < 0 || r.promoted) continue;
+      const n = counts[2 * r.counter], trips = counts[2 * r.counter + 1];
+      if (n >= this.tier2Threshold && (this.tier2Threshold === 0 || trips * TIER2_TRIPS_PER >= n)) this.promote(r);
     }
   }
 

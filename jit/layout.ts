@@ -104,13 +104,15 @@ export interface Place { chain: Chain; pos: number }
 
 /**
  * How a branch from the item at `path` (innermost last; the item runs segment `from`) to segment `t` goes:
- * to the first entry for t after the current position in this chain or an enclosing one (a forward `br`),
- * to the start of an enclosing loop headed by t (a backward `br`), to its own start (SELF), else DISPATCH.
+ * to its own start (SELF), to the first entry for t after the current position in this chain or an
+ * enclosing one (a forward `br`), to the start of an enclosing loop headed by t (a backward `br`), else
+ * DISPATCH.
  */
 export function routeOf(path: readonly Place[], from: number, t: number): string {
-  const here = path[path.length - 1];
-  const bodyHead = here.chain.loop !== null && here.pos === 0;
-  if (t === from && !bodyHead) return SELF;
+  // A segment's branch to its own start stays its own (peeled) loop even when it heads a bigger one: the
+  // peeled loop is compiled knowing the flags its own end leaves (a loop head's trips from the bigger
+  // loop's back edges do not).
+  if (t === from) return SELF;
   for (let k = path.length - 1; k >= 0; k--) {
     const { chain, pos } = path[k];
     const at = chain.entry.get(t);
