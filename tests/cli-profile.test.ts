@@ -114,6 +114,7 @@ describe('profile report formatting (hand-made JitProfile)', () => {
     const lines = formatTotals(TOTALS, 1_000_000);
     const get = (k: string) => lines.find((l) => l.trimStart().startsWith(`${k}  `))?.slice(lines[0].indexOf('3 translated')) ?? '';
     expect(get('regions')).toBe('3 translated, 2 live');
+    expect(get('tier 2')).toBe('0 regions retranslated (0 promoted)');
     expect(get('code size')).toBe('2400 bytes of WASM');
     expect(get('guest bytes')).toBe('96');
     expect(get('expansion ratio')).toBe('25.0 WASM bytes per guest byte');
@@ -125,7 +126,7 @@ describe('profile report formatting (hand-made JitProfile)', () => {
     expect(get('chaining')).toBe('7 transfers between regions inside compiled code');
     expect(get('compiled code')).toBe('900000 of 1000000 guest instructions (90.0%)');
     expect(get('exits')).toBe('branch 1400, budget 99, memory 1');
-    expect(lines).toHaveLength(17);
+    expect(lines).toHaveLength(18);
   });
 
   it('formats exits most frequent first, or a dash', () => {
@@ -252,7 +253,7 @@ describe('x86jit profile (built CLI)', () => {
     // binaryen has loaded, and then nothing compiles — the test must not race the worker).
     const r = x86jitEnv({ X86JIT_JIT_BACKGROUND: '0' }, 'run', '--engine', 'jit', '--stats', join(ROMS, 'loops.elf'));
     expect(r.status).toBe(1);
-    const m = /^x86jit: jit: (\d+) regions \((\d+) live, \d+ blocks refused\), (\d+) instructions translated, (\d+) bytes of WASM, [\d.]+ ms translating$/m.exec(r.stderr);
+    const m = /^x86jit: jit: (\d+) regions \((\d+) live, \d+ at tier 2, \d+ blocks refused\), (\d+) instructions translated, (\d+) bytes of WASM, [\d.]+ ms translating$/m.exec(r.stderr);
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(Number(m![4])).toBeGreaterThan(0);
