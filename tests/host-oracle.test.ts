@@ -121,11 +121,11 @@ describe('host-CPU oracle', () => {
   // The JIT forced on every block: each case's code is translated (the page is retranslated after every
   // case's code is written) and must agree with the host as the interpreter does.
   const JIT_CASES = parseNum('X86JIT_JIT_CASES') ?? CASES;
-  it.skipIf(!host.harness)(`JIT (threshold 0) agrees with the host CPU on ${JIT_CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, JIT_CASES * 5) }, async () => {
-    const emu = await EmulatorOracle.withJit();
-    oracleRun(emu, JIT_CASES, 'JIT');
+  it.skipIf(!host.harness).each([1, 2] as const)(`JIT tier %i (threshold 0) agrees with the host CPU on ${JIT_CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, JIT_CASES * 5) }, async (tier) => {
+    const emu = await EmulatorOracle.withJit(tier);
+    oracleRun(emu, JIT_CASES, `JIT tier ${tier}`);
     const st = emu.vm.jitStats()!;
-    console.log(`host-oracle (JIT): ${st.compiled} regions, ${st.instructions} instructions in compiled code, ${st.fallbacks} fallbacks, ${st.refused} refused`);
+    console.log(`host-oracle (JIT tier ${tier}): ${st.compiled} regions, ${st.instructions} instructions in compiled code, ${st.fallbacks} fallbacks, ${st.refused} refused`);
     expect(st.compiled).toBeGreaterThan(JIT_CASES / 5); // 16-bit-code cases stay interpreted
     expect(st.instructions).toBeGreaterThan(JIT_CASES);
   });

@@ -25,9 +25,10 @@ export class EmulatorOracle {
   readonly vm: VM;
 
   /** The same oracle VM with the JIT forced on every block (threshold 0): compiled code must agree too. */
-  static async withJit(): Promise<EmulatorOracle> {
+  /** With the JIT forced on every block, at tier 1 or with every region at tier 2. */
+  static async withJit(tier: 1 | 2 = 1): Promise<EmulatorOracle> {
     const o = new EmulatorOracle();
-    await o.vm.enableJit({ threshold: 0 });
+    await o.vm.enableJit({ threshold: 0, ...(tier === 2 ? { tier2: 'sync', tier2Threshold: 0 } : { tier2: 'off' }) });
     return o;
   }
 
