@@ -188,9 +188,8 @@ export class Jit implements Accelerator {
   }
 
   /**
-   * Translate now, on this thread, with the direct encoder: at tier 1 (counting what the region retires), or
-   * at tier 2 — 'sync' for a page that reached it or at threshold 0, or when no worker can start. (The
-   * encoder and binaryen build the same bytes, tests/wasm-encoder.test.ts: only where the work runs differs.)
+   * Translate now, on this thread, with the direct encoder, and install: at tier 1 (counting what the region
+   * retires), or at tier 2 ('sync': a page that reached it, or every page at tier-2 threshold 0).
    */
   private translate(page: number, mode: number, blocks: Block[], entry: number, tier = this.syncTier2(regionKey(page, mode)) ? 2 : 1): Region {
     const t0 = performance.now();
@@ -221,8 +220,7 @@ export class Jit implements Accelerator {
   /**
    * Promote the tier-1 regions whose counters passed the threshold and that send at least one loop trip
    * in TIER2_TRIPS_PER round the dispatcher — what tier 2 turns into WASM loops. (Measured: a region whose
-   * loops are single segments already, wl-crc32's, or that dispatches little, wl-memcpy's, runs no faster
-   * at tier 2 and pays its start-up.)
+   * loops are single segments already, wl-crc32's, runs no faster at tier 2 and pays its start-up.)
    */
   private scanCounters(): void {
     const counts = new Uint32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, 2 * REGION_COUNTERS);
