@@ -277,7 +277,9 @@ describe('profile and lockstep --timeout', () => {
         return exit;
       };
     };
-    const r = await lockstep({ setup, vm: { memory: 16 << 20 }, slice: 1000, timeout: 0.5 });
+    // The limit must leave time for the first slice on a slow machine (one core, a cold JIT, binaryen
+    // validating its first module: 0.5 s was not always enough); the replays then run until it strikes.
+    const r = await lockstep({ setup, vm: { memory: 16 << 20 }, slice: 1000, timeout: 3 });
     expect(r.timedOut).toBe(true);
     expect(r.divergence).toMatchObject({ method: 'slice', first: { name: 'eax', jit: 1, interp: 0 } });
     expect(r.divergence!.note).toMatch(/timed out while narrowing it down/);
