@@ -25,11 +25,11 @@ interface WorkerPort {
 interface SharedWorker { connect: (config: WorkerConfig) => WorkerPort; ready: Promise<boolean>; load: () => void }
 
 /** What starting the worker needs (loaded asynchronously once), or null where there is none (sources, browsers). */
-export interface WorkerSupport { wt: typeof import('node:worker_threads'); url: URL }
+interface WorkerSupport { wt: typeof import('node:worker_threads'); url: URL }
 let support: Promise<WorkerSupport | null> | null = null;
 
 /** dist/jit-worker.js (next to this bundle) and node:worker_threads, or null. */
-export function workerSupport(): Promise<WorkerSupport | null> {
+function workerSupport(): Promise<WorkerSupport | null> {
   support ??= (async () => {
     try {
       const url = new URL('./jit-worker.js', import.meta.url);
@@ -46,10 +46,7 @@ export function workerSupport(): Promise<WorkerSupport | null> {
 /** The process's translation worker: started once, shared by every VM's JIT (each on its own port). */
 let sharedWorker: SharedWorker | null = null;
 
-/**
- * Start the worker once (synchronously, so that a JIT can do it in the middle of a run: the thread boots on
- * its own and answers through ports read with receiveMessageOnPort, without the event loop).
- */
+/** Start the worker once. */
 function startWorker({ wt, url }: WorkerSupport): SharedWorker | null {
   if (sharedWorker !== null) return sharedWorker;
   try {
@@ -122,13 +119,7 @@ export class TranslationClient {
 
   /** A client on the process's worker, or null when no worker can be started. */
   static async connect(cpu: Cpu, config: WorkerConfig, install: (job: WorkerJob, r: WorkerResult) => void): Promise<TranslationClient | null> {
-    const s = await workerSupport();
-    return s === null ? null : TranslationClient.connectNow(s, cpu, config, install);
-  }
-
-  /** The same, synchronously, once workerSupport() has resolved (the worker starts now if it has not). */
-  static connectNow(s: WorkerSupport, cpu: Cpu, config: WorkerConfig, install: (job: WorkerJob, r: WorkerResult) => void): TranslationClient | null {
-    const shared = startWorker(s);
+    const shared = await translationWorker();
     return shared === null ? null : new TranslationClient(shared.connect(config), cpu, install);
   }
 
