@@ -253,9 +253,10 @@ export class Jit implements Accelerator {
    * background only once it has run a while — and a fresh module of a hot loop runs several times slower
    * than tier 1's until then (measured: 300-600 M instructions/s for ~0.3 s, against tier 1's 1.7 G).
    * So tier 1 runs on while V8 compiles the new module: a throwaway instance on scratch memory is called
-   * until V8 asks TurboFan for it (each call returns at the first budget check), and the module is
-   * installed after tier 1 has retired enough instructions for that compile to finish (a bound in
-   * instructions, so the run is the same whatever the machine's speed).
+   * TIER_UP_CALLS times, meant to make V8 ask TurboFan for it early (each call returns at the first budget
+   * check; its effect alone was not measurable), and the module is installed after tier 1 has retired
+   * enough instructions for that compile to finish (a bound in instructions, so the run is the same
+   * whatever the machine's speed).
    */
   private settle(t: Omit<Settling, 'at'>): void {
     const scratch = new WebAssembly.Instance(t.module, { env: { memory: new WebAssembly.Memory({ initial: SCRATCH_PAGES, maximum: SCRATCH_PAGES }), table: new WebAssembly.Table({ initial: 1, element: 'anyfunc' }), helper: () => 0 } });
