@@ -458,13 +458,14 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     return tx.body;
   };
 
-  // Where each segment's code goes (layout.ts): in address order, with loops when asked for.
-  const backTargets = blocks.map((b, j) => b.ops.flatMap((op) => {
+  // Where each segment's code goes (layout.ts): in address order, with loops when asked for (from each
+  // segment's direct backward branches; a call is no loop).
+  const backTargets = (): number[][] => blocks.map((b, j) => b.ops.flatMap((op) => {
     const t = directTarget(op);
     const k = t === null || metaOf(op.ins).branch === 'call' ? undefined : targets.get(t);
     return k !== undefined && k < j ? [k] : [];
   }));
-  const top = layoutRegion(blocks.length, input.loops === true ? chooseLoops(blocks.map((b) => b.ops.length), backTargets) : []);
+  const top = layoutRegion(blocks.length, input.loops === true ? chooseLoops(blocks.map((b) => b.ops.length), backTargets()) : []);
 
   /** Segment bi's code at `path` (its branches routed from there). */
   const segmentCode = (bi: number, path: Place[]): Expr[] => {
