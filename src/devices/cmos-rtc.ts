@@ -26,15 +26,24 @@ export const REG_B_SET = 0x80, REG_B_PIE = 0x40, REG_B_AIE = 0x20, REG_B_UIE = 0
 export const REG_C_IRQF = 0x80, REG_C_PF = 0x40, REG_C_AF = 0x20, REG_C_UF = 0x10;
 export const REG_D_VRT = 0x80;
 
+import { StateError, type StateOf, type StateSchema } from '../machine/device-state.ts';
+
 /** The last 244.14 µs (8 cycles of the 32.768 kHz time base) of each second. */
 const UIP_MS = 8000 / 32768;
 const DAY_MS = 86_400_000;
+
+const RTC_STATE = {
+  ram: { bytes: 128 }, index: 'u8', nmiDisabled: 'bool', regA: 'u8', regB: 'u8', flags: 'u8', irq: 'bool', alarm: { bytes: 3 },
+  offset: 'num', frozen: { nullable: 'num' }, dowShift: 'int', lastEval: 'num',
+} as const satisfies StateSchema;
 
 export interface CmosRtcOptions {
   /** Current time in UTC milliseconds since 1970 (may be fractional). */
   nowMs: () => number;
   /** IRQ8 output level. */
   onIrq8?: (level: boolean) => void;
+  /** The board's time in ns, for nextEventNs() (default: nowMs() × 10^6). */
+  nowNs?: () => number;
 }
 
 export class CmosRtc {
@@ -43,6 +52,7 @@ export class CmosRtc {
   readonly ram = new Uint8Array(128);
   private readonly nowMs: () => number;
   private readonly onIrq8: ((level: boolean) => void) | undefined;
+  private readonly nowNs: () => number;
   private index = 0;
   /** Port 0x70 bit 7, for the VM's NMI logic. */
   nmiDisabled = false;
@@ -63,7 +73,23 @@ export class CmosRtc {
   constructor(opts: CmosRtcOptions) {
     this.nowMs = opts.nowMs;
     this.onIrq8 = opts.onIrq8;
+    this.nowNs = opts.nowNs ?? (() => this.nowMs() * 1e6);
     this.lastEval = this.nowMs();
+  }
+
+  // ---- saved state (src/machine/device-state.ts) ----
+  readonly stateVersion = 1;
+  readonly stateSchema = RTC_STATE;
+  /** The clock as an offset from the VM's time (virtual, or the host's in the real-time clock), so it runs on after a restore. */
+  save(): StateOf<typeof RTC_STATE> {
+    const { index, nmiDisabled, regA, regB, flags, irq, offset, frozen, dowShift, lastEval } = this;
+    return { ram: [...this.ram], index, nmiDisabled, regA, regB, flags, irq, alarm: [...this.alarm], offset, frozen, dowShift, lastEval };
+  }
+
+  load(v: StateOf<typeof RTC_STATE>): void {
+    if (v.index > 0x7f) throw new StateError('cmos: index register out of range');
+    this.ram.set(v.ram);
+    Object.assign(this, v, { ram: this.ram, alarm: [...v.alarm] });
   }
 
   read(offset: number, _size: 1 | 2 | 4): number {
@@ -108,6 +134,12 @@ export class CmosRtc {
       next = Math.min(next, at - this.offset + 1e-3);
     }
     return next;
+  }
+
+  /** nextEventMs() on the board's clock: the time in ns at which update() will raise IRQ8, or Infinity. */
+  nextEventNs(): number {
+    const ms = this.nextEventMs();
+    return ms === Infinity ? Infinity : this.nowNs() + Math.ceil(Math.max(0, ms - this.nowMs()) * 1e6);
   }
 
   /** The RTC's current time in UTC milliseconds. */

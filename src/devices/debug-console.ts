@@ -18,6 +18,12 @@ export class DebugConsole {
     this.onOutput = opts.onOutput;
   }
 
+  /** Nothing to save: the port keeps no state between accesses. */
+  readonly stateVersion = 1;
+  readonly stateSchema = {};
+  save(): Record<string, never> { return {}; }
+  load(): void {}
+
   read(_offset: number, _size: 1 | 2 | 4): number {
     return DEBUGCON_READBACK;
   }

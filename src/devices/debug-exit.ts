@@ -17,6 +17,12 @@ export class DebugExit {
     this.onExit = opts.onExit;
   }
 
+  /** Nothing to save: the port keeps no state between accesses. */
+  readonly stateVersion = 1;
+  readonly stateSchema = {};
+  save(): Record<string, never> { return {}; }
+  load(): void {}
+
   read(_offset: number, _size: 1 | 2 | 4): number {
     return 0;
   }

@@ -16,6 +16,15 @@
 // levels). Not supported: MCS-80/85 mode (ICW4 bit 0 clear is treated as 8086 mode), buffered mode bits
 // (stored nowhere, they only steer the SP/EN pin), the PIIX ELCR registers (0x4D0/0x4D1).
 
+import { StateError, type StateOf, type StateSchema } from '../machine/device-state.ts';
+
+const CHIP_STATE = {
+  irr: 'u8', isr: 'u8', imr: 'u8', vectorBase: 'u8', icw3: 'u8', levelTriggered: 'bool', single: 'bool', autoEoi: 'bool',
+  specialFullyNested: 'bool', rotateOnAutoEoi: 'bool', highestPriority: 'u8', specialMask: 'bool', readIsr: 'bool', poll: 'bool',
+  initStep: 'u8', needIcw4: 'bool', lines: 'u8',
+} as const satisfies StateSchema;
+const PAIR_STATE = { master: { struct: CHIP_STATE }, slave: { struct: CHIP_STATE }, intLevel: 'bool' } as const satisfies StateSchema;
+
 /** One 8259A. Offsets 0 (A0 = 0: ICW1, OCW2, OCW3, IRR/ISR/poll) and 1 (A0 = 1: ICW2-4, OCW1/IMR). */
 export class Pic8259 {
   readonly accessWidth = 1;
@@ -54,6 +63,18 @@ export class Pic8259 {
   private lines = 0;
   /** Called after any change that may move the INT output. */
   changed: () => void = () => {};
+
+  /** Every register and the input wires' levels. */
+  save(): StateOf<typeof CHIP_STATE> {
+    const { irr, isr, imr, vectorBase, icw3, levelTriggered, single, autoEoi, specialFullyNested, rotateOnAutoEoi, highestPriority, specialMask, readIsr, poll, initStep, needIcw4, lines } = this;
+    return { irr, isr, imr, vectorBase, icw3, levelTriggered, single, autoEoi, specialFullyNested, rotateOnAutoEoi, highestPriority, specialMask, readIsr, poll, initStep, needIcw4, lines };
+  }
+
+  /** The inverse of save(); says nothing to the other chip or the CPU (the pair's load does). */
+  load(v: StateOf<typeof CHIP_STATE>): void {
+    if ((v.vectorBase & 7) !== 0 || v.highestPriority > 7 || ![0, 2, 3, 4].includes(v.initStep)) throw new StateError('pic: register out of range');
+    Object.assign(this, v);
+  }
 
   /** Power-on state: QEMU's reset (no datasheet reset pin exists): everything zero, ready, base 0. */
   reset(): void {
@@ -241,6 +262,17 @@ export class PicPair {
       const level = this.master.int;
       if (level !== this.intLevel) { this.intLevel = level; this.onChange?.(); }
     };
+  }
+
+  // ---- saved state (src/machine/device-state.ts) ----
+  readonly stateVersion = 1;
+  readonly stateSchema = PAIR_STATE;
+  save(): StateOf<typeof PAIR_STATE> { return { master: this.master.save(), slave: this.slave.save(), intLevel: this.intLevel }; }
+  /** Both chips as saved; the INT output to the CPU is the master's (the VM re-reads hasInterrupt()). */
+  load(v: StateOf<typeof PAIR_STATE>): void {
+    this.master.load(v.master);
+    this.slave.load(v.slave);
+    this.intLevel = v.intLevel;
   }
 
   /** Both chips to their power-on state (see Pic8259.reset). */

@@ -31,6 +31,8 @@
 // line falls before it is acknowledged.
 
 /** CLK input frequency in Hz. */
+import { type FieldType, StateError, type StateOf, type StateSchema } from '../machine/device-state.ts';
+
 export const PIT_HZ = 1_193_182;
 const NS_PER_S = 1_000_000_000;
 
@@ -63,6 +65,20 @@ type Segment =
   /** Modes 2, 3: N reloaded at origin + kN; OUT rises there (mode 3 `origin` may precede `start`: a segment entered at a half cycle). */
   | { kind: 'periodic'; start: number; origin: number; n: number; loadsCount: boolean };
 
+const SEGMENT = {
+  union: 'kind',
+  cases: {
+    hold: { start: 'int', value: 'int', out: 'bool', loadsCount: 'bool' },
+    oneshot: { start: 'int', value: 'int', out: 'bool', edge: 'int', loadsCount: 'bool' },
+    periodic: { start: 'int', origin: 'int', n: 'int', loadsCount: 'bool' },
+  },
+} as const satisfies FieldType;
+const COUNTER_STATE = {
+  modeBits: 'u8', bcd: 'bool', rw: 'u8', gate: 'bool', count: 'u32', nullCount: 'bool', seg: SEGMENT, next: { nullable: SEGMENT },
+  writeMsbNext: 'bool', lsbWritten: 'u8', readMsbNext: 'bool', latchedCount: { list: 'u8', max: 2 }, latchedStatus: 'i32',
+} as const satisfies StateSchema;
+const PIT_STATE = { counters: { list: { struct: COUNTER_STATE }, max: 3 }, synced: 'int', irqLevel: 'bool', holdHigh: 'bool' } as const satisfies StateSchema;
+
 /** Read/write access modes of the control word (RW1 RW0). */
 const RW_LSB = 1, RW_MSB = 2, RW_WORD = 3;
 
@@ -90,6 +106,16 @@ export class PitCounter {
   constructor(gate: boolean) {
     this.gate = gate;
     this.seg = { kind: 'hold', start: 0, value: 0, out: true, loadsCount: false };
+  }
+
+  snapshot(): StateOf<typeof COUNTER_STATE> {
+    const { modeBits, bcd, rw, gate, count, nullCount, writeMsbNext, lsbWritten, readMsbNext, latchedStatus } = this;
+    return { modeBits, bcd, rw, gate, count, nullCount, seg: { ...this.seg }, next: this.next && { ...this.next }, writeMsbNext, lsbWritten, readMsbNext, latchedCount: [...this.latchedCount], latchedStatus };
+  }
+
+  restore(v: StateOf<typeof COUNTER_STATE>): void {
+    if (v.modeBits > 7 || v.rw < 1 || v.rw > 3 || v.count > 0x10000 || v.latchedStatus < -1 || v.latchedStatus > 0xff) throw new StateError('pit: counter register out of range');
+    Object.assign(this, v, { seg: { ...v.seg }, next: v.next && { ...v.next }, latchedCount: [...v.latchedCount] });
   }
 
   get mode(): number { return this.modeBits >= 6 ? this.modeBits - 4 : this.modeBits; }
@@ -356,6 +382,17 @@ export class Pit8254 {
     this.reset();
   }
 
+  // ---- saved state (src/machine/device-state.ts) ----
+  readonly stateVersion = 1;
+  readonly stateSchema = PIT_STATE;
+  save(): StateOf<typeof PIT_STATE> { return { counters: this.counters.map((c) => c.snapshot()), synced: this.synced, irqLevel: this.irqLevel, holdHigh: this.holdHigh }; }
+  /** As saved; IRQ0's level is the PIC's to restore (it saves its input lines). */
+  load(v: StateOf<typeof PIT_STATE>): void {
+    if (v.counters.length !== 3) throw new StateError('pit: expected 3 counters');
+    v.counters.forEach((c, i) => this.counters[i].restore(c));
+    this.synced = v.synced; this.irqLevel = v.irqLevel; this.holdHigh = v.holdHigh;
+  }
+
   /** QEMU's power-on state (the datasheet leaves it undefined): every counter in mode 3 with count 65536, counting where GATE is high. */
   reset(): void {
     this.update();
@@ -435,6 +472,8 @@ export class Pit8254 {
   }
 }
 
+const PORT_B_STATE = { value: 'u8' } as const satisfies StateSchema;
+
 /**
  * Port 0x61, system control port B (register at offset 0): bit 0 = counter 2 GATE, bit 1 = speaker data
  * enable, bits 2-3 = parity / channel check enables (stored only), read-only bit 4 = refresh request
@@ -450,6 +489,11 @@ export class SystemControlPortB {
     this.pit = pit;
     this.now = now;
   }
+
+  readonly stateVersion = 1;
+  readonly stateSchema = PORT_B_STATE;
+  save(): StateOf<typeof PORT_B_STATE> { return { value: this.value }; }
+  load(v: StateOf<typeof PORT_B_STATE>): void { this.value = v.value & 0x0f; }
 
   read(_offset: number, _size: 1 | 2 | 4): number {
     const refresh = Math.floor(Math.floor(this.now()) / 15085) & 1;

@@ -23,7 +23,17 @@ export const MCR_DTR = 0x01, MCR_RTS = 0x02, MCR_OUT1 = 0x04, MCR_OUT2 = 0x08, M
 export const LSR_DR = 0x01, LSR_OE = 0x02, LSR_PE = 0x04, LSR_FE = 0x08, LSR_BI = 0x10, LSR_THRE = 0x20, LSR_TEMT = 0x40;
 export const MSR_DCTS = 0x01, MSR_DDSR = 0x02, MSR_TERI = 0x04, MSR_DDCD = 0x08, MSR_CTS = 0x10, MSR_DSR = 0x20, MSR_RI = 0x40, MSR_DCD = 0x80;
 
+import { StateError, type StateOf, type StateSchema } from '../machine/device-state.ts';
+
 const FIFO_SIZE = 16;
+/** Host input a saved UART may carry (the CLI pauses its input long before this). */
+const MAX_SAVED_INPUT = 1 << 20;
+
+const UART_STATE = {
+  ier: 'u8', lcr: 'u8', mcr: 'u8', scr: 'u8', divisor: 'u16', fifoEnabled: 'bool', triggerLevel: 'u8', lineErrors: 'u8', msr: 'u8',
+  thrEmptyPending: 'bool', rx: { bytes: FIFO_SIZE }, rxHead: 'u8', rxCount: 'u8', rbr: 'u8', irq: 'bool',
+  pendingInput: { list: 'u8', max: MAX_SAVED_INPUT },
+} as const satisfies StateSchema;
 /** Receiver FIFO trigger levels selected by FCR bits 6-7. */
 const TRIGGER_LEVELS = [1, 4, 8, 14];
 /** Line errors that LSR reads clear and that raise the receiver-line-status interrupt. */
@@ -77,6 +87,29 @@ export class Uart16550 {
     this.onIrq = opts.onIrq;
     this.externalInputs = (opts.modemInputs ?? (MSR_CTS | MSR_DSR | MSR_DCD)) & 0xf0;
     this.msr = this.externalInputs;
+  }
+
+  // ---- saved state (src/machine/device-state.ts) ----
+  readonly stateVersion = 1;
+  readonly stateSchema = UART_STATE;
+
+  /** Registers, FIFO and the host input not yet received. Nothing is said to the PIC: it saves its own lines. */
+  save(): StateOf<typeof UART_STATE> {
+    return {
+      ier: this.ier, lcr: this.lcr, mcr: this.mcr, scr: this.scr, divisor: this.divisor, fifoEnabled: this.fifoEnabled,
+      triggerLevel: this.triggerLevel, lineErrors: this.lineErrors, msr: this.msr, thrEmptyPending: this.thrEmptyPending,
+      rx: [...this.rx], rxHead: this.rxHead, rxCount: this.rxCount, rbr: this.rbr, irq: this.irq,
+      pendingInput: this.hostQueue.slice(this.hostHead),
+    };
+  }
+
+  load(v: StateOf<typeof UART_STATE>): void {
+    if (!TRIGGER_LEVELS.includes(v.triggerLevel) || v.rxHead >= FIFO_SIZE || v.rxCount > FIFO_SIZE) throw new StateError('uart: FIFO state out of range');
+    this.ier = v.ier & 0x0f; this.lcr = v.lcr; this.mcr = v.mcr & 0x1f; this.scr = v.scr; this.divisor = v.divisor;
+    this.fifoEnabled = v.fifoEnabled; this.triggerLevel = v.triggerLevel; this.lineErrors = v.lineErrors & LSR_ERRORS;
+    this.msr = v.msr; this.thrEmptyPending = v.thrEmptyPending;
+    this.rx.set(v.rx); this.rxHead = v.rxHead; this.rxCount = v.rxCount; this.rbr = v.rbr; this.irq = v.irq;
+    this.hostQueue = v.pendingInput.slice(); this.hostHead = 0;
   }
 
   /** Master reset (datasheet Table IV): everything but the divisor latch and SCR. */

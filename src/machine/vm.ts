@@ -13,12 +13,11 @@ import {
   REG_NAMES32, SEG_SEL, segSlot, TR_SLOT,
 } from '../cpu/state.ts';
 import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
-import { DebugConsole } from '../devices/debug-console.ts';
-import { DebugExit } from '../devices/debug-exit.ts';
-import { Uart16550 } from '../devices/uart16550.ts';
-import { CmosRtc } from '../devices/cmos-rtc.ts';
-import { PicPair } from '../devices/pic8259.ts';
-import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
+import type { Uart16550 } from '../devices/uart16550.ts';
+import type { CmosRtc } from '../devices/cmos-rtc.ts';
+import type { PicPair } from '../devices/pic8259.ts';
+import type { Pit8254 } from '../devices/pit8254.ts';
+import { type Board, pcBoard } from './board.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
 import { type AcceleratorConfig, type AcceleratorFactory, DEFAULT_JIT_THRESHOLD } from '../cpu/accelerator.ts';
@@ -135,6 +134,8 @@ export class VM {
   private readonly out: OutputBuffer;
   private readonly debugOut: OutputBuffer;
   private stopRecord: ExitRecord | null = null;
+  /** The devices, their ports and IRQ lines (board.ts); the fields below are its devices by name. */
+  readonly board: Board;
   readonly pic: PicPair;
   readonly pit: Pit8254;
   readonly rtc: CmosRtc;
@@ -154,19 +155,16 @@ export class VM {
     }
     this.out = new OutputBuffer(opts.stdout ?? (() => {}));
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
-    this.uart = new Uart16550({ onTransmit: (b) => this.out.push(b), onIrq: (level) => this.pic.setIrq(4, level) });
-    this.io.register(0x3f8, 8, this.uart, 'COM1');
-    this.io.register(0xe9, 1, new DebugConsole({ onOutput: (b) => this.debugOut.push(b) }), 'debugcon');
-    this.io.register(0xf4, 4, new DebugExit({ onExit: (status) => this.debugExit(status) }), 'isa-debug-exit');
     this.clock = opts.clock ?? 'virtual';
-    this.pic = new PicPair({ onChange: () => { this.cpu.intr = this.pic.hasInterrupt() ? IF : 0; } });
-    this.io.register(0x20, 2, this.pic.master, 'pic-master');
-    this.io.register(0xa0, 2, this.pic.slave, 'pic-slave');
-    this.pit = new Pit8254({ now: () => this.nowNs(), onIrq0: (level) => this.pic.setIrq(0, level) });
-    this.io.register(0x40, 4, this.pit, 'pit');
-    this.io.register(0x61, 1, new SystemControlPortB(this.pit, () => this.nowNs()), 'port61');
-    this.rtc = new CmosRtc({ nowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()) });
-    this.io.register(0x70, 2, this.rtc, 'cmos');
+    const { board, pic, pit, rtc, uart } = pcBoard(this.io, {
+      nowNs: () => this.nowNs(),
+      rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
+      intr: (level) => { this.cpu.intr = level ? IF : 0; },
+      com1: (b) => this.out.push(b),
+      debugcon: (b) => this.debugOut.push(b),
+      debugExit: (status) => this.debugExit(status),
+    });
+    this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart;
     this.cpu.hypercallHost = {
       console: (bytes) => { for (const b of bytes) this.out.push(b); },
       exit: (status) => this.debugExit(status),
@@ -343,7 +341,6 @@ export class VM {
     const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;
     this.stopRecord = null;
     cpu.breakBlock = 0;
-    cpu.halted = false;
     try {
       for (;;) {
         const left = max - (cpu.instructions - start), deliveriesLeft = max - (cpu.deliveries - startDeliveries);
@@ -352,12 +349,22 @@ export class VM {
           return this.exit('max-instructions', `instruction limit reached: ${cpu.deliveries - startDeliveries} exceptions and interrupts delivered ` +
             `with only ${cpu.instructions - start} instructions retired (a fault loop?)`);
         }
+        // A halted CPU stays halted across run() calls (and snapshots): it waits here, at the top of the loop,
+        // so that a run ended by a limit just after HLT continues exactly as an uninterrupted one would.
+        if (cpu.halted) {
+          const t0 = cpu.exits.enter();
+          const why = this.waitForInterrupt(deadline);
+          cpu.exits.leave(EXIT_HLT, t0);
+          if (why) return this.exit(why === 'timeout' ? 'timeout' : 'halt', why === 'timeout' ? `timed out after ${opts.timeout} s` : why);
+          cpu.breakBlock = 0;
+          continue;
+        }
         // Run no further than the next timer event, so device interrupts arrive on time.
         // Slices also let V8 optimise the interpreter's loop as a whole function rather than through
         // on-stack replacement, which measured slower.
         const budget = Math.min(left, this.instructionsUntilTimer(), RUN_SLICE);
         const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, deadline, deliveries: deliveriesLeft });
-        this.pit.update();
+        this.board.update();
         const requested = this.stopRecord as ExitRecord | null;
         if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
         if (stop === 'interrupt') { this.injectInterrupt(); continue; }
@@ -367,13 +374,6 @@ export class VM {
         // check (every 1024 blocks) may never come round in a tight loop.
         if (stop === 'timeout' || performance.now() > deadline) return this.exit('timeout', `timed out after ${opts.timeout} s`);
         if (this.yieldRequested) { this.yieldRequested = false; cpu.breakBlock = 0; continue; }
-        if (cpu.halted) {
-          const t0 = cpu.exits.enter();
-          const why = this.waitForInterrupt(deadline);
-          cpu.exits.leave(EXIT_HLT, t0);
-          if (why) return this.exit(why === 'timeout' ? 'timeout' : 'halt', why === 'timeout' ? `timed out after ${opts.timeout} s` : why);
-          cpu.breakBlock = 0;
-        }
       }
     } catch (e) {
       if (e instanceof TripleFault) { cpu.exits.count(EXIT_SHUTDOWN); return this.exit('triple-fault', `triple fault (shutdown): ${e.message}`); }
@@ -384,9 +384,9 @@ export class VM {
     }
   }
 
-  /** Instructions until the PIT's next interrupt edge (virtual clock), or a time slice (real-time clock). */
+  /** Instructions until the next interrupt a device raises by itself (virtual clock), or a time slice (real-time clock). */
   private instructionsUntilTimer(): number {
-    const next = this.pit.nextEventNs();
+    const next = this.board.nextEventNs();
     if (next === Infinity) return Infinity;
     if (this.clock === 'realtime') return 100_000;
     return Math.max(1, Math.ceil((next - this.nowNs()) / NS_PER_INSTRUCTION));
@@ -417,7 +417,7 @@ export class VM {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
-    const next = this.pit.nextEventNs();
+    const next = this.board.nextEventNs();
     if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
     if (this.clock === 'virtual') this.idleNs += Math.max(0, next - this.nowNs());
     else {
@@ -430,7 +430,7 @@ export class VM {
       }
       if (performance.now() >= deadline) return 'timeout';
     }
-    this.pit.update();
+    this.board.update();
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
     // The timer's edge has come and the PIC still asserts nothing: IRQ0 is masked or blocked by an
     // in-service interrupt, and nothing changes that while the CPU is halted (QEMU would hang here for ever).

@@ -1,0 +1,124 @@
+// The board: which devices a VM has, at which I/O ports, on which IRQ lines — as one description (pcBoard)
+// rather than wiring inside the VM. The board is also the scheduler's view of the devices (the earliest next
+// event of any of them) and the one place that saves and loads them all.
+import { CmosRtc } from '../devices/cmos-rtc.ts';
+import { DebugConsole } from '../devices/debug-console.ts';
+import { DebugExit } from '../devices/debug-exit.ts';
+import { PicPair } from '../devices/pic8259.ts';
+import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
+import { Uart16550 } from '../devices/uart16550.ts';
+import type { Device, PortWindow } from './device.ts';
+import { checkState, StateError } from './device-state.ts';
+import type { IoBus } from './io-bus.ts';
+
+/** A device as the board places it. */
+export interface BoardSlot {
+  /** The device's name in snapshots and diagnostics. */
+  name: string;
+  device: Device;
+  ports: PortWindow[];
+  /** The ISA IRQ line its interrupt output drives, if any (documentation and `snapshot --info`). */
+  irq?: number;
+}
+
+/** A saved device: its state layout's version and the state. */
+export interface SavedDevice { version: number; state: unknown }
+
+export class Board {
+  readonly slots: readonly BoardSlot[];
+
+  constructor(io: IoBus, slots: BoardSlot[]) {
+    this.slots = slots;
+    for (const slot of slots) for (const w of slot.ports) io.register(w.base, w.count, w.handler, w.name);
+  }
+
+  /** Virtual time (ns) of the earliest interrupt any device will raise by itself, or Infinity. */
+  nextEventNs(): number {
+    let next = Infinity;
+    for (const { device } of this.slots) if (device.nextEventNs) next = Math.min(next, device.nextEventNs());
+    return next;
+  }
+
+  /** Bring every device up to the current virtual time. */
+  update(): void {
+    for (const { device } of this.slots) device.update?.();
+  }
+
+  save(): Record<string, SavedDevice> {
+    const out: Record<string, SavedDevice> = {};
+    for (const { name, device } of this.slots) out[name] = { version: device.stateVersion, state: device.save() };
+    return out;
+  }
+
+  /**
+   * Load every device from `saved`: all of them are checked (names, versions, schemas) before any is
+   * loaded, so a refused state leaves the devices as they were. Throws StateError.
+   */
+  load(saved: unknown): void {
+    if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new StateError('devices: expected an object');
+    const s = saved as Record<string, unknown>;
+    for (const name of Object.keys(s)) if (!this.slots.some((slot) => slot.name === name)) throw new StateError(`devices: this board has no device '${name}'`);
+    for (const { name, device } of this.slots) {
+      const d = s[name] as SavedDevice | undefined;
+      if (typeof d !== 'object' || d === null) throw new StateError(`devices: '${name}' is missing`);
+      if (d.version !== device.stateVersion) {
+        throw new StateError(`devices: '${name}' was saved with state version ${d.version}; this x86jit has version ${device.stateVersion}`);
+      }
+      checkState(device.stateSchema, d.state, name);
+    }
+    for (const { name, device } of this.slots) device.load((s[name] as SavedDevice).state as Record<string, unknown>);
+  }
+}
+
+/** What the PC board's devices are connected to outside the board. */
+export interface BoardHost {
+  /** Virtual time in ns (VM.nowNs). */
+  nowNs(): number;
+  /** The RTC's time source in UTC ms (virtual epoch + virtual time, or the host clock). */
+  rtcNowMs(): number;
+  /** The PIC's INT output to the CPU (INTR) may have changed level: this is its level now. */
+  intr(level: boolean): void;
+  /** A byte the guest sent out of COM1. */
+  com1(byte: number): void;
+  /** A byte written to the 0xE9 debug console. */
+  debugcon(byte: number): void;
+  /** isa-debug-exit was written. */
+  debugExit(status: number): void;
+}
+
+/** ISA IRQ lines of the PC/AT. */
+export const IRQ_PIT = 0, IRQ_COM1 = 4, IRQ_RTC = 8;
+
+/** The devices of the PC board, wired. */
+export interface PcBoard {
+  board: Board;
+  pic: PicPair;
+  pit: Pit8254;
+  rtc: CmosRtc;
+  uart: Uart16550;
+}
+
+/**
+ * The PC board x86jit emulates: two 8259 PICs, the 8254 PIT with port 0x61, the CMOS RTC, a 16550 UART as
+ * COM1, QEMU's 0xE9 debug console and isa-debug-exit at 0xF4.
+ */
+export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
+  const pic: PicPair = new PicPair({ onChange: () => host.intr(pic.hasInterrupt()) });
+  const irq = (line: number) => (level: boolean) => pic.setIrq(line, level);
+  const pit = new Pit8254({ now: host.nowNs, onIrq0: irq(IRQ_PIT) });
+  const rtc = new CmosRtc({ nowMs: host.rtcNowMs, nowNs: host.nowNs, onIrq8: irq(IRQ_RTC) });
+  const uart = new Uart16550({ onTransmit: host.com1, onIrq: irq(IRQ_COM1) });
+  const port61 = new SystemControlPortB(pit, host.nowNs);
+  const debugcon = new DebugConsole({ onOutput: host.debugcon });
+  const debugExit = new DebugExit({ onExit: host.debugExit });
+  const board = new Board(io, [
+    { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }] },
+    { name: 'pit', device: pit, ports: [{ base: 0x40, count: 4, name: 'pit', handler: pit }], irq: IRQ_PIT },
+    { name: 'port61', device: port61, ports: [{ base: 0x61, count: 1, name: 'port61', handler: port61 }] },
+    { name: 'cmos', device: rtc, ports: [{ base: 0x70, count: 2, name: 'cmos', handler: rtc }], irq: IRQ_RTC },
+    { name: 'com1', device: uart, ports: [{ base: 0x3f8, count: 8, name: 'COM1', handler: uart }], irq: IRQ_COM1 },
+    { name: 'debugcon', device: debugcon, ports: [{ base: 0xe9, count: 1, name: 'debugcon', handler: debugcon }] },
+    { name: 'isa-debug-exit', device: debugExit, ports: [{ base: 0xf4, count: 4, name: 'isa-debug-exit', handler: debugExit }] },
+  ]);
+  return { board, pic, pit, rtc, uart };
+}
