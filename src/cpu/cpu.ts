@@ -44,6 +44,13 @@ export const BREAK_CODE_WRITE = 1, BREAK_STOP = 2, BREAK_MODE = 4;
 export const BREAK_JUMP = 8;
 /** The instruction set EIP itself (a REP string instruction yielding before it is done). */
 export const BREAK_EIP_SET = 16;
+/**
+ * A device raised INTR during the instruction (an OUT that unmasks or EOIs, a UART register access): the
+ * block ends there so the interrupt is recognised at this instruction boundary. Without it the interrupt
+ * would wait for the block's end — a point that moves when a run is split (a snapshot, a limit), so a
+ * continued run would take it earlier than an uninterrupted one.
+ */
+export const BREAK_IRQ = 32;
 
 /** cpu.work beyond which the run loop reads the clock (about a millisecond of the slowest per-element work). */
 export const WORK_PER_CLOCK_CHECK = 1 << 16;
@@ -109,17 +116,21 @@ export class Cpu {
     this.tlbEntry = new Int32Array(mem.buffer, TLB_ENTRY_OFFSET, TLB_SIZE).fill(0);
   }
 
-  /** Port I/O: an IO exit to the device model on the bus. */
-  portIn(port: number, size: number): number {
+  /**
+   * Port I/O: an IO exit to the device model on the bus. `index` is the instruction's position in its
+   * block: `instructions` counts a block's instructions only at its end, and devices read the virtual clock
+   * (derived from it), which must be exact at the access — else where a block was cut (a run's limit, a
+   * snapshot) would change what the guest reads.
+   */
+  portIn(port: number, size: number, index: number): number {
     const t0 = this.exits.enter();
-    const v = this.io.in(port, size as 1 | 2 | 4);
-    this.exits.leave(EXIT_IO, t0);
-    return v;
+    this.instructions += index;
+    try { return this.io.in(port, size as 1 | 2 | 4); } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
   }
-  portOut(port: number, size: number, value: number): void {
+  portOut(port: number, size: number, value: number, index: number): void {
     const t0 = this.exits.enter();
-    this.io.out(port, size as 1 | 2 | 4, value);
-    this.exits.leave(EXIT_IO, t0);
+    this.instructions += index;
+    try { this.io.out(port, size as 1 | 2 | 4, value); } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
   }
 
   get protectedMode(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) === 0; }

@@ -27,9 +27,25 @@ export interface SavedDevice { version: number; state: unknown }
 export class Board {
   readonly slots: readonly BoardSlot[];
 
-  constructor(io: IoBus, slots: BoardSlot[]) {
+  /**
+   * `rescheduled` is called after every port access to a device that raises interrupts by itself: the
+   * access may have moved its next event (a new PIT count, an RTC rate), and the run loop must plan its
+   * next slice again — else the event would arrive at the end of a slice planned for the old time, a
+   * point that moves when a run is split.
+   */
+  constructor(io: IoBus, slots: BoardSlot[], rescheduled: () => void = () => {}) {
     this.slots = slots;
-    for (const slot of slots) for (const w of slot.ports) io.register(w.base, w.count, w.handler, w.name);
+    for (const slot of slots) {
+      for (const w of slot.ports) {
+        const h = w.handler;
+        const handler = slot.device.nextEventNs === undefined ? h : {
+          accessWidth: h.accessWidth,
+          read: (offset: number, size: 1 | 2 | 4): number => { const v = h.read(offset, size); rescheduled(); return v; },
+          write: (offset: number, size: 1 | 2 | 4, value: number): void => { h.write(offset, size, value); rescheduled(); },
+        };
+        io.register(w.base, w.count, handler, w.name);
+      }
+    }
   }
 
   /** Virtual time (ns) of the earliest interrupt any device will raise by itself, or Infinity. */
@@ -84,6 +100,8 @@ export interface BoardHost {
   debugcon(byte: number): void;
   /** isa-debug-exit was written. */
   debugExit(status: number): void;
+  /** A device's next event may have moved (see Board's constructor). */
+  rescheduled(): void;
 }
 
 /** ISA IRQ lines of the PC/AT. */
@@ -119,6 +137,6 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
     { name: 'com1', device: uart, ports: [{ base: 0x3f8, count: 8, name: 'COM1', handler: uart }], irq: IRQ_COM1 },
     { name: 'debugcon', device: debugcon, ports: [{ base: 0xe9, count: 1, name: 'debugcon', handler: debugcon }] },
     { name: 'isa-debug-exit', device: debugExit, ports: [{ base: 0xf4, count: 4, name: 'isa-debug-exit', handler: debugExit }] },
-  ]);
+  ], host.rescheduled);
   return { board, pic, pit, rtc, uart };
 }

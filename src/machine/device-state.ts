@@ -8,6 +8,8 @@
 export type FieldType =
   | 'u8' | 'u16' | 'u32' | 'i32' | 'int' | 'bool' | 'num'
   | { bytes: number }                                   // exactly this many u8 values
+  | { base64: number }                                  // a byte string of at most this many bytes, base64 in the plain data
+  | { oneOf: readonly string[] }                        // one of these strings
   | { list: FieldType; max: number }                    // up to max items
   | { nullable: FieldType }
   | { struct: StateSchema }
@@ -24,6 +26,8 @@ type FieldValue<T> =
   T extends 'bool' ? boolean
   : T extends string ? number
   : T extends { bytes: number } ? number[]
+  : T extends { base64: number } ? string
+  : T extends { oneOf: readonly (infer E)[] } ? E
   : T extends { list: infer L } ? FieldValue<L>[]
   : T extends { nullable: infer N } ? FieldValue<N> | null
   : T extends { struct: infer S } ? StateOf<S>
@@ -33,6 +37,7 @@ type FieldValue<T> =
 /** A loaded state that does not fit its schema. */
 export class StateError extends Error {}
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const RANGES: Record<string, [number, number]> = { u8: [0, 0xff], u16: [0, 0xffff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] };
 
 /** Check `value` against `schema` (every field present, none extra, each of its type); throws StateError naming the path. */
@@ -63,6 +68,14 @@ function checkField(type: FieldType, v: unknown, path: string): void {
   if ('bytes' in type) {
     if (!Array.isArray(v) || v.length !== type.bytes) throw new StateError(`${path}: expected ${type.bytes} bytes`);
     for (let i = 0; i < v.length; i++) checkField('u8', v[i], `${path}[${i}]`);
+    return;
+  }
+  if ('base64' in type) {
+    if (typeof v !== 'string' || !BASE64.test(v) || v.length % 4 !== 0 || (v.length / 4) * 3 > type.base64 + 2) throw new StateError(`${path}: expected base64 of at most ${type.base64} bytes`);
+    return;
+  }
+  if ('oneOf' in type) {
+    if (typeof v !== 'string' || !type.oneOf.includes(v)) throw new StateError(`${path}: expected one of ${type.oneOf.join(', ')}`);
     return;
   }
   if ('list' in type) {

@@ -78,6 +78,12 @@ export class PhysicalMemory {
     this.regions.push(r);
   }
 
+  /** The ROM images mapped above RAM (guest state: vm-state.ts saves them). */
+  roms(): { base: number; image: Uint8Array }[] { return this.regions.flatMap((r) => (r.rom ? [{ base: r.base, image: r.rom }] : [])); }
+
+  /** Bases of the MMIO regions the host mapped (their devices are host objects a snapshot cannot hold). */
+  mmioBases(): number[] { return this.regions.flatMap((r) => (r.mmio ? [r.base] : [])); }
+
   private region(phys: number): Region | undefined {
     for (const r of this.regions) if (phys >= r.base && phys < r.end) return r;
     return undefined;

@@ -2,7 +2,7 @@
 // to it, one vCPU and its engine. run() executes until something ends the run and returns an exit
 // record (KVM's habit: the loop returns a reason, the caller decides what to do with it).
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
-import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, BREAK_STOP, Cpu } from '../cpu/cpu.ts';
+import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, BREAK_IRQ, BREAK_STOP, Cpu } from '../cpu/cpu.ts';
 import { getEflags, setEflags } from '../cpu/flags.ts';
 import { Interpreter } from '../cpu/interpreter.ts';
 import { MAX_BLOCK_INSTRUCTIONS } from '../cpu/code-cache.ts';
@@ -142,7 +142,8 @@ export class VM {
   readonly clock: 'virtual' | 'realtime';
   /** Virtual time spent halted (skipped forward), in ns. */
   private idleNs = 0;
-  private readonly realtimeStart = performance.now();
+  /** performance.now() at guest time 0 in the real-time clock. */
+  private realtimeStart = performance.now();
 
   constructor(opts: VMOptions = {}) {
     this.memory = new PhysicalMemory(opts.memory ?? DEFAULT_MEMORY);
@@ -159,10 +160,12 @@ export class VM {
     const { board, pic, pit, rtc, uart } = pcBoard(this.io, {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
-      intr: (level) => { this.cpu.intr = level ? IF : 0; },
+      intr: (level) => { this.cpu.intr = level ? IF : 0; if (level) this.cpu.breakBlock |= BREAK_IRQ; },
       com1: (b) => this.out.push(b),
       debugcon: (b) => this.debugOut.push(b),
       debugExit: (status) => this.debugExit(status),
+      // End the slice after this instruction; the run loop plans the next one from the devices' new events.
+      rescheduled: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     });
     this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart;
     this.cpu.hypercallHost = {
@@ -234,6 +237,15 @@ export class VM {
   /** Guest time in ns (see VMOptions.clock). */
   nowNs(): number {
     return this.clock === 'virtual' ? this.cpu.instructions * NS_PER_INSTRUCTION + this.idleNs : (performance.now() - this.realtimeStart) * 1e6;
+  }
+
+  /** Guest time as vm-state.ts saves it: now, and the part of it skipped while halted (virtual clock). */
+  timeState(): { nowNs: number; idleNs: number } { return { nowNs: this.nowNs(), idleNs: this.idleNs }; }
+
+  /** Restore guest time (vm-state.ts): the virtual clock from the instruction count and idle time, the real-time one from now on. */
+  setTimeState(t: { nowNs: number; idleNs: number }): void {
+    this.idleNs = t.idleNs;
+    this.realtimeStart = performance.now() - t.nowNs / 1e6;
   }
 
   private debugExit(status: number): void {

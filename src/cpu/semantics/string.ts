@@ -198,7 +198,7 @@ export const STRING: EmitterTable = {
       before: () => checkIoPermission(cpu, s[EDX] & 0xffff, size),
       step: (_si, di) => {
         const lin = cpu.linear(ES, di, size, true);
-        cpu.writeLin(lin, size, cpu.portIn(s[EDX] & 0xffff, size));
+        cpu.writeLin(lin, size, cpu.portIn(s[EDX] & 0xffff, size, c.index));
       },
     };
   }),
@@ -208,7 +208,7 @@ export const STRING: EmitterTable = {
     return {
       uses: USES_SI, compares: false,
       before: () => checkIoPermission(cpu, s[EDX] & 0xffff, size),
-      step: (si) => cpu.portOut(s[EDX] & 0xffff, size, cpu.read(srcSeg, si, size)),
+      step: (si) => cpu.portOut(s[EDX] & 0xffff, size, cpu.read(srcSeg, si, size), c.index),
     };
   }),
 };

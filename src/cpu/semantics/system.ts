@@ -106,12 +106,12 @@ function requireProtected(cpu: Cpu): void { if (!cpu.protectedMode) throw fault(
 
 export const SYSTEM: EmitterTable = {
   IN: (c) => {
-    const { cpu, ins } = c, size = ins.size, port = portOf(c, 1);
-    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.setReg(EAX, size, cpu.portIn(p, size)); };
+    const { cpu, ins, index } = c, size = ins.size, port = portOf(c, 1);
+    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.setReg(EAX, size, cpu.portIn(p, size, index)); };
   },
   OUT: (c) => {
-    const { cpu, ins } = c, size = ins.size, port = portOf(c, 0);
-    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.portOut(p, size, cpu.getReg(EAX, size)); };
+    const { cpu, ins, index } = c, size = ins.size, port = portOf(c, 0);
+    return () => { const p = port(); checkIoPermission(cpu, p, size); cpu.portOut(p, size, cpu.getReg(EAX, size), index); };
   },
   HLT: ({ cpu }) => () => { requireCpl0(cpu); cpu.halted = true; cpu.breakBlock |= BREAK_STOP; },
   CLI: ({ cpu }) => () => {
@@ -247,10 +247,12 @@ export const SYSTEM: EmitterTable = {
     };
   },
   UD2: () => () => { throw fault(UD); },
-  VMCALL: ({ cpu }) => () => {
+  VMCALL: ({ cpu, index }) => () => {
     if (!cpu.hypercallHost) throw fault(UD);
     const t0 = cpu.exits.enter();
-    hypercall(cpu, cpu.hypercallHost);
+    // The time hypercall reads the virtual clock: count this block's earlier instructions (see cpu.portIn).
+    cpu.instructions += index;
+    try { hypercall(cpu, cpu.hypercallHost); } finally { cpu.instructions -= index; }
     cpu.exits.leave(EXIT_HYPERCALL, t0);
   },
   WAIT: ({ cpu }) => () => { if ((cpu.s[CR0] & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) throw fault(NM); },
