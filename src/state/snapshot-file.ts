@@ -103,13 +103,14 @@ export interface EncodeOptions {
 
 /**
  * The defaults, from `node dist/snapshot-compression.js` (bench/snapshot-compression.ts: a 128 MiB guest
- * with a 3.7 MiB working set of code, text, heap records and random bytes, CPU ms on this kind of machine).
+ * with a 3.7 MiB working set of code, text, heap records and random bytes; CPU ms, 2-core machine under load).
  * What a user waits for is the snapshot (target ≤ 50 ms) and the restore to the first instruction (≤ 5 ms).
- * Brotli 1 writes it in ~40 ms at a ratio of 2.1; DEFLATE 1 takes ~75 ms for 2.0 (DEFLATE 6 or Brotli 4
- * gain 5-10 % of size for 2-3× the time), 'none' ~45 ms for twice the bytes. No compression restores all of
- * RAM within 5 ms (Brotli ~19 ms, DEFLATE ~9 ms), so the 5 ms is for the lazy path: open the file (~1.4 ms:
- * SHA-256 and structure), then decompress a chunk as the guest touches it — 0.5 ms for 64 pages with
- * Brotli 1, 2.5 ms for 256. Hence Brotli 1 in chunks of 64 pages (256 KiB; 1 % larger than 256 pages).
+ * Brotli 1 writes it in ~35 ms at a ratio of 2.05 (the zero scan of 128 MiB is ~20 ms of it); DEFLATE 1
+ * takes 60-70 ms for 2.02; DEFLATE 6 and Brotli 4 gain 4-8 % of size for 2-3× the time; 'none' saves
+ * ~10 ms for twice the bytes. No compressed RAM is restored whole in 5 ms (Brotli ~15 ms, DEFLATE ~9 ms,
+ * and page faults on a fresh memory ~25 ms more), so the 5 ms is for the lazy path: open the file (~1.2 ms:
+ * SHA-256 and structure), then decompress a chunk when the guest first touches it: 0.4 ms for 64 pages
+ * with Brotli 1, 2 ms for 256. Hence Brotli 1 in chunks of 64 pages (256 KiB; 1 % larger than 256).
  */
 export const DEFAULT_COMPRESSION: Compression = 'brotli';
 /** The default level of each compression (zlib's fastest: the larger levels cost far more than they save). */
