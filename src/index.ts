@@ -28,6 +28,8 @@ export { loadMultiboot } from './loader/multiboot.ts';
 export { loadRaw } from './loader/raw.ts';
 export { loadBios } from './loader/bios.ts';
 export { LoadError } from './loader/load-error.ts';
+export { SnapshotError, snapshotId } from './state/snapshot-file.ts';
+export type { SaveOptions } from './machine/snapshot.ts';
 export { EXIT_REASONS, formatExitStats } from './hv/exits.ts';
 export type { ExitCounter, ExitReasonName } from './hv/exits.ts';
 export { eflagsDifferences, formatDivergence, lockstep, type Difference, type Divergence, type LockstepOptions, type LockstepResult } from '../jit/lockstep.ts';

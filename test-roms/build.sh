@@ -69,6 +69,11 @@ for name in fresh-code nop-sled eip-ffffffff vmcall-loop rep-outsb rep-stosd ud-
 build_limit pit-fast2 -DPIT_COUNT=2
 build_limit pit-fast100 -DPIT_COUNT=100
 
+# State ROMs (issue 9): raw like the limit ROMs; tests/snapshot.test.ts snapshots them in every state it must capture.
+$CC -m32 -c src/state/snapshot-states.S -o $OUT/snapshot-states.o
+$LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -Ttext=0x100000 -e _start \
+	--oformat=binary -o snapshot-states.bin $OUT/snapshot-states.o
+
 if [ "${1:-}" = "--pv-check" ]; then
 	# hypercall.elf and console-pv.elf cannot run under QEMU. Rebuild them with -DPV_EMULATE (a #UD
 	# handler plays the hypervisor by the ABI, rt/rt-pv.c) and compare QEMU's output with the

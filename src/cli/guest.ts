@@ -1,6 +1,7 @@
 // What `x86jit run` and `x86jit profile` share: the ROM-loading and limit options, creating the VM,
 // reading and loading the image and the run loop.
-import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, type VM, type VMOptions } from '../index.ts';
+import { readFileSync } from 'node:fs';
+import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, VM, type VMOptions } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
 import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
@@ -66,16 +67,42 @@ export function parseImageArgs(values: ImageValues): ImageArgs {
  * fds given (none: dropped), and the JIT's settings from the environment (jit-env.ts) for enableJit. A
  * write that fails (a closed pipe, a full disk) stops the run.
  */
-export function createGuestVM(args: ImageArgs, opts: Omit<VMOptions, 'memory' | 'stdout' | 'debugcon' | 'jit'> & { stdout?: 1 | 2; debugcon?: 1 | 2 }): VM {
-  let vm: VM | undefined;
-  const sink = (fd: 1 | 2 | undefined) => fd === undefined ? undefined : (b: Uint8Array) => { if (!emit(fd, b) && vm) stopForOutput(vm); };
+export function createGuestVM(args: ImageArgs, opts: GuestVMOptions): VM {
+  const out = guestSinks(opts);
   try {
-    vm = createVM({ ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: sink(opts.stdout), debugcon: sink(opts.debugcon) });
+    return out.attach(createVM({ ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--mem: ${e.message}`);
     throw e;
   }
-  return vm;
+}
+
+type GuestVMOptions = Omit<VMOptions, 'memory' | 'stdout' | 'debugcon' | 'jit'> & { stdout?: 1 | 2; debugcon?: 1 | 2 };
+
+/** The guest's output to host fds; a write that fails stops the VM attached. */
+function guestSinks(opts: GuestVMOptions) {
+  let vm: VM | undefined;
+  const sink = (fd: 1 | 2 | undefined) => fd === undefined ? undefined : (b: Uint8Array) => { if (!emit(fd, b) && vm) stopForOutput(vm); };
+  return { stdout: sink(opts.stdout), debugcon: sink(opts.debugcon), attach: (v: VM) => (vm = v) };
+}
+
+/**
+ * A VM restored from snapshot files (a full snapshot, then its diffs), with the outputs and JIT settings
+ * createGuestVM gives; --mem must match the snapshot's RAM if given. The JIT is turned on for engine 'jit'.
+ */
+export async function restoreGuestVM(files: string[], args: ImageArgs, opts: GuestVMOptions): Promise<VM> {
+  const out = guestSinks(opts);
+  const bytes = files.map(readSnapshotFile);
+  await validateModulesFromEnv();
+  return out.attach(await VM.fromState(bytes, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
+}
+
+/** A snapshot file's bytes; an unreadable one is a usage error (one line). */
+export function readSnapshotFile(path: string): Uint8Array {
+  try { return new Uint8Array(readFileSync(path)); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new UsageError(`${path}: cannot read the snapshot: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
+  }
 }
 
 /** End the run after the current instruction because stdout or stderr failed. */
@@ -153,4 +180,32 @@ export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout
   // (The VM's own message when the limit ended a fault loop before that many instructions retired.)
   if (exit.reason === 'max-instructions' && vm.instructions - startCount >= total) exit = { ...exit, message: `instruction limit reached (${maxInstructions} instructions)` };
   return { exit, outputFailed: outputStop, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount };
+}
+
+/** The options that start a guest from snapshot files instead of a ROM (parseArgs config). */
+export const RESTORE_OPTIONS = { restore: { type: 'string', multiple: true } } as const;
+export const RESTORE_HELP = `  --restore FILE            continue the guest saved in FILE (x86jit snapshot) instead of loading a ROM;
+                            repeat it for a full snapshot followed by its diffs, oldest first
+`;
+
+/**
+ * The guest a command runs: the ROM named by the one positional argument, loaded as the options say, or —
+ * with --restore — the saved guest (then no ROM and no loading option is allowed). The JIT is on for
+ * engine 'jit'.
+ */
+export async function openGuest(command: string, positionals: string[], restore: string[] | undefined, args: ImageArgs,
+  opts: GuestVMOptions & { engine: 'interp' | 'jit' }): Promise<VM> {
+  if (restore !== undefined && restore.length > 0) {
+    if (positionals.length > 0) throw new UsageError(`${command}: --restore continues a saved guest; do not name a ROM as well`);
+    if (args.load !== undefined || args.bios || args.cmdline !== undefined) throw new UsageError(`${command}: --restore continues a saved guest; --load, --bios and --cmdline do not apply`);
+    return restoreGuestVM(restore, args, opts);
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `${command}: missing ROM (try: x86jit ${command} --help)` : `${command}: expected one ROM, got ${positionals.length}`);
+  const path = positionals[0];
+  const vm = createGuestVM(args, { ...opts, clock: opts.clock ?? 'virtual' });
+  const bytes = readGuestImage(path, args);
+  // [JIT] binaryen loads here, before the clock starts, only for --engine jit.
+  if (opts.engine === 'jit') await enableJit(vm);
+  loadGuest(vm, bytes, path, args);
+  return vm;
 }

@@ -6,10 +6,11 @@ import { runCommand, RUN_HELP } from './run.ts';
 import { disasmCommand, DISASM_HELP } from './disasm.ts';
 import { profileCommand, PROFILE_HELP } from './profile.ts';
 import { lockstepCommand, LOCKSTEP_HELP } from './lockstep.ts';
+import { snapshotCommand, SNAPSHOT_HELP } from './snapshot.ts';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE } from './exit-status.ts';
 import { emit, outputError } from './output.ts';
 import { UsageError } from './parse.ts';
-import { LoadError } from '../index.ts';
+import { LoadError, SnapshotError } from '../index.ts';
 
 const HELP = `usage: x86jit <command> [options]
 
@@ -18,6 +19,7 @@ commands:
   disasm FILE   disassemble a flat binary in Intel syntax (x86jit disasm --help)
   profile ROM   run ROM under the JIT and report its hottest regions and totals (x86jit profile --help)
   lockstep ROM  run ROM under the JIT and the interpreter side by side, report the first divergence
+  snapshot ROM  run ROM to an instruction count and save the whole VM to a file (x86jit snapshot --help)
 
 options:
   -h, --help    show this help
@@ -31,11 +33,13 @@ async function main(argv: string[]): Promise<number> {
     case 'disasm': return disasmCommand(rest);
     case 'profile': return profileCommand(rest);
     case 'lockstep': return lockstepCommand(rest);
+    case 'snapshot': return snapshotCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
       if (command === 'help' && rest[0] === 'run') { emit(1, RUN_HELP); return 0; }
       if (command === 'help' && rest[0] === 'disasm') { emit(1, DISASM_HELP); return 0; }
       if (command === 'help' && rest[0] === 'profile') { emit(1, PROFILE_HELP); return 0; }
       if (command === 'help' && rest[0] === 'lockstep') { emit(1, LOCKSTEP_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'snapshot') { emit(1, SNAPSHOT_HELP); return 0; }
       emit(1, HELP);
       return command === undefined ? EXIT_USAGE : 0;
     case '--version': emit(1, 'x86jit 0.1.0\n'); return 0;
@@ -62,7 +66,7 @@ main(process.argv.slice(2)).then(
   (status) => process.exit(finalStatus(status)),
   (e: unknown) => {
     const err = e as { code?: string; message?: string };
-    if (e instanceof UsageError || e instanceof LoadError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || e instanceof LoadError || e instanceof SnapshotError || err.code?.startsWith('ERR_PARSE_ARGS')) {
       emit(2, `x86jit: ${err.message}\n`);
       process.exitCode = finalStatus(EXIT_USAGE);
     } else {

@@ -2,12 +2,13 @@
 import { fstatSync } from 'node:fs';
 import { formatExitStats } from '../index.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
-import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest, stopForOutput } from './guest.ts';
+import { IMAGE_HELP, IMAGE_OPTIONS, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, stopForOutput } from './guest.ts';
 import { emit } from './output.ts';
 import { parseCommand, UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
+       x86jit run --restore SNAPSHOT [--restore DIFF...] [options]
 
 Runs ROM and copies what the guest writes to COM1 (port 0x3f8) to stdout; bytes written to the
 0xe9 debug console go to stderr. The process exits with the guest's isa-debug-exit status
@@ -32,7 +33,7 @@ options:
                             X86JIT_JIT_TIER2=background|sync|off);
                             X86JIT_JIT_BACKGROUND=1 translates every region with binaryen on the worker
                             instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
-${IMAGE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
+${IMAGE_HELP}${RESTORE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
                             ahead) or the host clock (HLT sleeps)
   --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr
   --trace                   log every executed instruction with registers on stderr (slow)
@@ -43,24 +44,19 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('run', argv, {
     ...IMAGE_OPTIONS,
     engine: { type: 'string', default: 'interp' },
-    clock: { type: 'string', default: 'virtual' },
+    clock: { type: 'string' },
+    ...RESTORE_OPTIONS,
     stats: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) { emit(1, RUN_HELP); return 0; }
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'run: missing ROM (try: x86jit run --help)' : `run: expected one ROM, got ${positionals.length}`);
   if (values.engine !== 'interp' && values.engine !== 'jit') throw new UsageError(`--engine: '${values.engine}' is not one of interp, jit`);
   const args = parseImageArgs(values);
   const { maxInstructions, timeout } = args;
 
-  if (values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
-  const path = positionals[0];
-  const vm = createGuestVM(args, { stdout: 1, debugcon: 2, clock: values.clock as 'virtual' | 'realtime' });
-  const bytes = readGuestImage(path, args);
-  // [JIT] binaryen loads here, before the clock starts, only for --engine jit.
-  if (values.engine === 'jit') await enableJit(vm);
-  loadGuest(vm, bytes, path, args);
+  if (values.clock !== undefined && values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
+  const vm = await openGuest('run', positionals, values.restore, args, { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined });
 
   const interactive = isInteractive();
   // Input the guest has not taken yet is held back in the pipe, not in memory: stdin pauses while the UART
@@ -80,6 +76,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     emit(2, `x86jit: ${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ` +
       `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ${vm.interpreter.cache.flushes} code-cache flushes, ` +
       `first instruction ${t0.toFixed(1)} ms after process start\n`);
+    if (values.restore !== undefined) emit(2, `x86jit: ${vm.instructions} instructions since the guest started (the snapshot's ${vm.instructions - n} and this run's)\n`);
     emit(2, `${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
     const jit = vm.jitStats();
     if (jit) emit(2, `${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);

@@ -23,6 +23,7 @@ import { IoBus } from './io-bus.ts';
 import { type AcceleratorConfig, type AcceleratorFactory, DEFAULT_JIT_THRESHOLD } from '../cpu/accelerator.ts';
 import type { JitProfile, JitStats, RegionDump } from '../cpu/accelerator-stats.ts';
 import { PhysicalMemory } from './memory.ts';
+import { readSnapshot, restoreSnapshot, type SaveOptions, SnapshotError, writeSnapshot } from './snapshot.ts';
 
 /** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
 export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
@@ -237,6 +238,31 @@ export class VM {
   /** Guest time in ns (see VMOptions.clock). */
   nowNs(): number {
     return this.clock === 'virtual' ? this.cpu.instructions * NS_PER_INSTRUCTION + this.idleNs : (performance.now() - this.realtimeStart) * 1e6;
+  }
+
+  // ---- [state] snapshots (machine/snapshot.ts, vm-state.ts) ----
+  /**
+   * The VM's whole state — CPU, guest time, devices, ROMs, RAM — as a snapshot file; with `since`, a diff
+   * holding only the pages written after that snapshot. Call it between runs.
+   */
+  saveState(opts: SaveOptions = {}): Uint8Array {
+    this.flushOutput();
+    return writeSnapshot(this, opts, undefined, () => undefined);
+  }
+
+  /**
+   * A VM in the state a snapshot holds (or a full snapshot followed by its diffs, oldest first). `opts` as for
+   * create(), except that RAM size comes from the snapshot (a different `memory` is refused) and `clock`
+   * defaults to the snapshot's. A damaged, foreign or newer file throws SnapshotError (one line), and no VM is made.
+   */
+  static async fromState<T extends VM>(this: new (opts?: VMOptions) => T, files: Uint8Array | readonly Uint8Array[], opts: VMOptions = {}): Promise<T> {
+    const snap = readSnapshot(files instanceof Uint8Array ? [files] : files);
+    const { memory, clock } = snap.state.config;
+    if (opts.memory !== undefined && opts.memory !== memory) throw new SnapshotError(`the snapshot's guest has ${memory / 2 ** 20} MiB of RAM; it cannot be restored with ${opts.memory / 2 ** 20} MiB`);
+    const vm = new this({ ...opts, memory, clock: opts.clock ?? clock });
+    restoreSnapshot(vm, snap);
+    if (opts.engine === 'jit') await vm.enableJit();
+    return vm;
   }
 
   /** Guest time as vm-state.ts saves it: now, and the part of it skipped while halted (virtual clock). */
