@@ -29,19 +29,19 @@ export class Board {
 
   /**
    * `rescheduled` is called after every port access to a device that raises interrupts by itself: the
-   * access may have moved its next event (a new PIT count, an RTC rate), and the run loop must plan its
-   * next slice again — else the event would arrive at the end of a slice planned for the old time, a
-   * point that moves when a run is split.
+   * access may have moved its next event (a new PIT count, an RTC rate) before the end of the slice the run
+   * loop planned — then the loop must plan again, else the event would arrive at the slice's end, a point
+   * that moves when a run is split.
    */
-  constructor(io: IoBus, slots: BoardSlot[], rescheduled: () => void = () => {}) {
+  constructor(io: IoBus, slots: BoardSlot[], rescheduled: (device: Device) => void = () => {}) {
     this.slots = slots;
     for (const slot of slots) {
       for (const w of slot.ports) {
         const h = w.handler;
         const handler = slot.device.nextEventNs === undefined ? h : {
           accessWidth: h.accessWidth,
-          read: (offset: number, size: 1 | 2 | 4): number => { const v = h.read(offset, size); rescheduled(); return v; },
-          write: (offset: number, size: 1 | 2 | 4, value: number): void => { h.write(offset, size, value); rescheduled(); },
+          read: (offset: number, size: 1 | 2 | 4): number => { const v = h.read(offset, size); rescheduled(slot.device); return v; },
+          write: (offset: number, size: 1 | 2 | 4, value: number): void => { h.write(offset, size, value); rescheduled(slot.device); },
         };
         io.register(w.base, w.count, handler, w.name);
       }
@@ -100,8 +100,8 @@ export interface BoardHost {
   debugcon(byte: number): void;
   /** isa-debug-exit was written. */
   debugExit(status: number): void;
-  /** A device's next event may have moved (see Board's constructor). */
-  rescheduled(): void;
+  /** `device`'s next event may have moved (see Board's constructor). */
+  rescheduled(device: Device): void;
 }
 
 /** ISA IRQ lines of the PC/AT. */

@@ -165,8 +165,8 @@ export class VM {
       com1: (b) => this.out.push(b),
       debugcon: (b) => this.debugOut.push(b),
       debugExit: (status) => this.debugExit(status),
-      // End the slice after this instruction; the run loop plans the next one from the devices' new events.
-      rescheduled: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
+      // An event now due before the slice ends: end the slice after this instruction and plan the next one.
+      rescheduled: (device) => { if (device.nextEventNs!() < this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; } },
     });
     this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart;
     this.cpu.hypercallHost = {
@@ -183,6 +183,8 @@ export class VM {
   }
 
   private yieldRequested = false;
+  /** Virtual time at which the slice being run ends (its budget spent); Infinity in the real-time clock. */
+  private sliceEndNs = Infinity;
 
   // ---- [JIT] engine 'jit' ----
   /** engine: 'jit' was asked for: run() refuses to start on the interpreter alone. */
@@ -401,6 +403,7 @@ export class VM {
         // Slices also let V8 optimise the interpreter's loop as a whole function rather than through
         // on-stack replacement, which measured slower.
         const budget = Math.min(left, this.instructionsUntilTimer(), RUN_SLICE);
+        this.sliceEndNs = this.clock === 'virtual' ? this.nowNs() + budget * NS_PER_INSTRUCTION : Infinity;
         const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, deadline, deliveries: deliveriesLeft });
         this.board.update();
         const requested = this.stopRecord as ExitRecord | null;
