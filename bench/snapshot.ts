@@ -1,0 +1,83 @@
+// Snapshot bench (issue 9's targets): a 128 MiB guest with a 4 MiB working set — save it (≤ 50 ms),
+// restore it to its first instruction (≤ 5 ms, Firecracker's p90 for resume), and 100 clones of one
+// snapshot in one process, each run to its end and checked, with their creation time and memory.
+//   npm run build && node dist/snapshot-bench.js        (X86JIT_BENCH_RUNS: repetitions, default 7)
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createVM, loadImage, VM } from '../src/index.ts';
+
+const ROMS = join(import.meta.dirname, '..', 'test-roms');
+const RUNS = Number(process.env.X86JIT_BENCH_RUNS ?? 7);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const MiB = 2 ** 20;
+
+/** hello.elf stopped half-way, with 4 MiB of working set written at 16 MiB: code, text, counters, random bytes. */
+function guest(out: Uint8Array[]): { vm: VM; rest: number } {
+  const vm = createVM({ memory: 128 * MiB, stdout: (b) => out.push(b.slice()) });
+  const rom = new Uint8Array(readFileSync(join(ROMS, 'hello.elf')));
+  loadImage(vm, rom, 'hello.elf', {});
+  const probe = createVM({ memory: 128 * MiB });
+  loadImage(probe, rom, 'hello.elf', {});
+  probe.run({});
+  const half = Math.floor(probe.instructions / 2);
+  vm.run({ maxInstructions: half });
+  const ws = new Uint8Array(4 * MiB);
+  let x = 12345;
+  const text = new TextEncoder().encode(readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8'));
+  for (let i = 0; i < ws.length; i += 4096) {
+    const kind = (i >> 12) & 3;
+    for (let j = 0; j < 4096; j++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      ws[i + j] = kind === 0 ? rom[(i + j) % rom.length] : kind === 1 ? text[(i + j) % text.length] : kind === 2 ? (j & 3) === 0 ? (i + j) >>> 6 : 0 : x >>> 24;
+    }
+  }
+  vm.memory.writeBytes(16 * MiB, ws);
+  return { vm, rest: probe.instructions - half };
+}
+
+async function main(): Promise<void> {
+  const out: Uint8Array[] = [];
+  const { vm } = guest(out);
+  const saveMs: number[] = [];
+  let file: Uint8Array = new Uint8Array();
+  for (let i = 0; i < RUNS; i++) { const t = performance.now(); file = vm.saveState(); saveMs.push(performance.now() - t); }
+  const restoreMs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    const v = await VM.fromState(file, {});
+    v.run({ maxInstructions: 1 });
+    restoreMs.push(performance.now() - t);
+  }
+  // 100 clones of the one snapshot, each run to its end; the output of the second half must be the same.
+  const want = (() => { const o: Uint8Array[] = []; return { o }; })();
+  const ref = await VM.fromState(file, { stdout: (b) => want.o.push(b.slice()) });
+  ref.run({});
+  const refText = Buffer.concat(want.o).toString('latin1');
+  const rss0 = process.memoryUsage().rss;
+  const created: number[] = [];
+  const clones: VM[] = [];
+  let ok = 0;
+  for (let i = 0; i < 100; i++) {
+    const o: Uint8Array[] = [];
+    const t = performance.now();
+    const c = await VM.fromState(file, { stdout: (b) => o.push(b.slice()) });
+    created.push(performance.now() - t);
+    const exit = c.run({});
+    if (exit.reason === 'debug-exit' && Buffer.concat(o).toString('latin1') === refText && c.instructions === ref.instructions) ok++;
+    clones.push(c);
+  }
+  const rssPerClone = (process.memoryUsage().rss - rss0) / clones.length;
+  const row = (name: string, value: string, target: string) => `| ${name} | ${value} | ${target} |`;
+  process.stdout.write([
+    `Snapshot bench: 128 MiB guest, 4 MiB working set (hello.elf half-way + written data), median of ${RUNS}`,
+    '| measure | x86jit | target |', '|---|---:|---:|',
+    row('full snapshot (saveState)', `${median(saveMs).toFixed(1)} ms, ${(file.length / 1024).toFixed(0)} KiB`, '≤ 50 ms'),
+    row('restore to first instruction (fromState + 1 instruction)', `${median(restoreMs).toFixed(1)} ms`, '≤ 5 ms'),
+    row('100 clones: creation each (median / max)', `${median(created).toFixed(1)} / ${Math.max(...created).toFixed(1)} ms`, '—'),
+    row('100 clones: ran to their end correctly', `${ok} of 100`, '100'),
+    row('100 clones: resident memory each', `${(rssPerClone / MiB).toFixed(1)} MiB`, '—'),
+    '',
+  ].join('\n'));
+}
+
+await main();
