@@ -395,7 +395,10 @@ export class VM {
           const t0 = cpu.exits.enter();
           const why = this.waitForInterrupt(deadline);
           cpu.exits.leave(EXIT_HLT, t0);
-          if (why) return this.exit(why === 'timeout' ? 'timeout' : 'halt', why === 'timeout' ? `timed out after ${opts.timeout} s` : why);
+          if (why === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
+          // Halted for good (nothing can wake it): the run ends, and a later run() goes on after the HLT, as
+          // a caller that sets up new work (registers, code) expects.
+          if (why) { cpu.halted = false; return this.exit('halt', why); }
           cpu.breakBlock = 0;
           continue;
         }
