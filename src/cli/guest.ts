@@ -1,6 +1,8 @@
 // What `x86jit run` and `x86jit profile` share: the ROM-loading and limit options, creating the VM,
 // reading and loading the image and the run loop.
 import { readFileSync } from 'node:fs';
+import { migrateIn, type MigrateOutResult, migrateOut, type MigrationChannel } from '../machine/migration.ts';
+import { connectTcp, socketChannel } from './migrate.ts';
 import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, VM, type VMOptions } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
@@ -208,4 +210,27 @@ export async function openGuest(command: string, positionals: string[], restore:
   if (opts.engine === 'jit') await enableJit(vm);
   loadGuest(vm, bytes, path, args);
   return vm;
+}
+
+/** The guest a source sends over `channel` (x86jit run --incoming), with createGuestVM's outputs and JIT settings. */
+export async function incomingGuestVM(channel: MigrationChannel, args: ImageArgs, opts: GuestVMOptions & { engine: 'interp' | 'jit' }): Promise<VM> {
+  const out = guestSinks(opts);
+  await validateModulesFromEnv();
+  const vm = out.attach(await migrateIn(VM, channel, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
+  channel.close();
+  if (opts.engine === 'jit') await enableJit(vm);
+  return vm;
+}
+
+/** Migrate the guest to a destination over TCP, running it in slices meanwhile (x86jit run --migrate-to). */
+export async function migrateGuest(vm: VM, to: { host: string; port: number }, maxDowntimeMs: number): Promise<MigrateOutResult> {
+  let socket;
+  try { socket = await connectTcp(to.host, to.port); } catch (e) {
+    return { outcome: 'failed', reason: `cannot connect: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+  const channel = socketChannel(socket);
+  const runSlice = (): ExitRecord | null => { const e = vm.run({ maxInstructions: SLICE / 20 }); return e.reason === 'max-instructions' ? null : e; };
+  const result = await migrateOut(vm, channel, { maxDowntimeMs, runSlice });
+  channel.close();
+  return result;
 }

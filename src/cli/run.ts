@@ -1,10 +1,11 @@
 // `x86jit run`: load an image, run it with limits, copy COM1 to stdout, exit with the guest's status.
 import { fstatSync } from 'node:fs';
-import { formatExitStats } from '../index.ts';
+import { formatExitStats, type VM } from '../index.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
-import { IMAGE_HELP, IMAGE_OPTIONS, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, stopForOutput } from './guest.ts';
+import { acceptOne, parseTcpAddress, socketChannel } from './migrate.ts';
+import { IMAGE_HELP, IMAGE_OPTIONS, incomingGuestVM, migrateGuest, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, stopForOutput } from './guest.ts';
 import { emit } from './output.ts';
-import { parseCommand, UsageError } from './parse.ts';
+import { parseCommand, parseNumber, parseSeconds, UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
@@ -46,6 +47,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     engine: { type: 'string', default: 'interp' },
     clock: { type: 'string' },
     ...RESTORE_OPTIONS,
+    incoming: { type: 'string' },
+    'migrate-to': { type: 'string' },
+    'migrate-after': { type: 'string' },
+    'max-downtime': { type: 'string' },
     stats: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -56,7 +61,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { maxInstructions, timeout } = args;
 
   if (values.clock !== undefined && values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
-  const vm = await openGuest('run', positionals, values.restore, args, { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined });
+  const migrateTo = values['migrate-to'] !== undefined ? parseTcpAddress(values['migrate-to'], '--migrate-to') : undefined;
+  if (!migrateTo && (values['migrate-after'] !== undefined || values['max-downtime'] !== undefined)) throw new UsageError('--migrate-after and --max-downtime go with --migrate-to');
+  const migrateAfter = values['migrate-after'] !== undefined ? parseSeconds(values['migrate-after'], '--migrate-after') : 0;
+  const maxDowntime = values['max-downtime'] !== undefined ? parseNumber(values['max-downtime'], '--max-downtime') : 300;
+  const guestOptions = { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined } as const;
+  let vm: VM;
+  if (values.incoming !== undefined) {
+    const { host, port } = parseTcpAddress(values.incoming, '--incoming');
+    if (positionals.length > 0 || values.restore !== undefined) throw new UsageError('run: --incoming receives the guest; do not name a ROM or --restore as well');
+    vm = await incomingGuestVM(socketChannel(await acceptOne(host, port)), args, guestOptions);
+  } else vm = await openGuest('run', positionals, values.restore, args, guestOptions);
+  const startCount = vm.instructions;
 
   const interactive = isInteractive();
   // Input the guest has not taken yet is held back in the pipe, not in memory: stdin pauses while the UART
@@ -70,13 +86,31 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdin.on('error', () => {});
   }
   const trace = values.trace ? (line: string) => { if (!emit(2, `${line}\n`)) stopForOutput(vm); } : undefined;
-  const { exit, outputFailed, seconds, t0, instructions: n } = await runGuest(vm, { maxInstructions, timeout, interactive, idle, trace });
+  const started = performance.now();
+  const left = () => (timeout === undefined ? undefined : Math.max(0.001, timeout - (performance.now() - started) / 1000));
+  let run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, interactive, idle, trace });
+  if (migrateTo && run.exit.reason === 'timeout' && (timeout === undefined || migrateAfter < timeout)) {
+    const where = `tcp:${migrateTo.host}:${migrateTo.port}`;
+    const result = await migrateGuest(vm, migrateTo, maxDowntime);
+    if (result.outcome === 'migrated') {
+      const r = result.report;
+      emit(2, `x86jit: migrated to ${where}: ${r.rounds} rounds, ${r.pages} pages, ${r.bytes} bytes in ${r.totalMs.toFixed(0)} ms, ` +
+        `downtime ${r.downtimeMs.toFixed(1)} ms${r.throttle > 0 ? `, guest throttled ${Math.round(r.throttle * 100)} %` : ''}, at instruction ${vm.instructions}\n`);
+      if (interactive) process.stdin.destroy();
+      return 0;
+    }
+    if (result.outcome === 'failed') emit(2, `x86jit: migration to ${where} failed: ${result.reason}; the guest runs on here\n`);
+    run = result.outcome === 'guest-ended' ? { ...run, exit: result.exit }
+      : await runGuest(vm, { maxInstructions: maxInstructions === undefined ? undefined : Math.max(0, maxInstructions - (vm.instructions - startCount)), timeout: left(), interactive, idle, trace });
+  }
+  const { exit, outputFailed, t0 } = run;
+  const seconds = (performance.now() - started) / 1000, n = vm.instructions - startCount;
   if (interactive) process.stdin.destroy();
   if (values.stats) {
     emit(2, `x86jit: ${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ` +
       `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ${vm.interpreter.cache.flushes} code-cache flushes, ` +
       `first instruction ${t0.toFixed(1)} ms after process start\n`);
-    if (values.restore !== undefined) emit(2, `x86jit: ${vm.instructions} instructions since the guest started (the snapshot's ${vm.instructions - n} and this run's)\n`);
+    if (vm.instructions !== n) emit(2, `x86jit: ${vm.instructions} instructions since the guest started (the snapshot's ${vm.instructions - n} and this run's)\n`);
     emit(2, `${formatExitStats(vm.exitStats(), seconds).map((l) => `x86jit:${l}`).join('\n')}\n`);
     const jit = vm.jitStats();
     if (jit) emit(2, `${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);

@@ -31,6 +31,8 @@ export interface SaveOptions {
   since?: Uint8Array;
   /** RAM compression (default Brotli 1, see snapshot-file.ts). */
   compression?: Compression;
+  /** Store no RAM page (the state alone: live migration sends RAM page by page before it). */
+  withoutRam?: boolean;
   level?: number;
 }
 
@@ -52,6 +54,7 @@ export function writeSnapshot(vm: VM, opts: SaveOptions, written: Uint8Array | u
     jsonSection(TAGS.devices, DEVICES_VERSION, state.devices),
   ];
   const enc = { compression: opts.compression, level: opts.level };
+  if (opts.withoutRam) return encodeSnapshot({ kind: 'full', sections, ram: { bytes: vm.memory.ram, written: new Uint8Array(Math.ceil(vm.memory.ramSize / 4096 / 8)) } }, enc);
   if (opts.since === undefined) return encodeSnapshot({ kind: 'full', sections, ram: { bytes: vm.memory.ram, written } }, enc);
   const dirty = dirtySince(opts.since);
   if (dirty === undefined) throw new SnapshotError('cannot write a diff: this VM has not logged its writes since that snapshot (restore it, or save it from this VM, first)');
@@ -63,6 +66,8 @@ export interface ReadSnapshot {
   state: VmState;
   /** The id of the last file of the chain (what a diff written next names as its base). */
   id: Uint8Array;
+  /** Pages that may be non-zero after applyRam: those any file of the chain stored (bitmap). */
+  nonZero: Uint8Array;
   /** Write the chain's RAM into `ram` (fresh, zero memory of state.config.memory bytes). */
   applyRam(ram: Uint8Array): void;
 }
@@ -87,9 +92,12 @@ export function readSnapshot(files: readonly Uint8Array[]): ReadSnapshot {
   const last = chain[chain.length - 1];
   const state = parseState(last);
   if (state.config.memory !== last.ram.size) throw new SnapshotError(`snapshot is damaged: its configuration says ${state.config.memory} bytes of RAM, its RAM section ${last.ram.size}`);
+  const nonZero = chain[0].ram.stored.slice();
+  for (const d of chain.slice(1)) d.ram.stored.forEach((b, i) => { nonZero[i] |= b; });
   return {
     state,
     id: last.id,
+    nonZero,
     applyRam(ram) {
       chain.forEach((d, i) => applyRam(d, ram, { targetIsZero: i === 0 }));
     },

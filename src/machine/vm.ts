@@ -23,7 +23,8 @@ import { IoBus } from './io-bus.ts';
 import { type AcceleratorConfig, type AcceleratorFactory, DEFAULT_JIT_THRESHOLD } from '../cpu/accelerator.ts';
 import type { JitProfile, JitStats, RegionDump } from '../cpu/accelerator-stats.ts';
 import { PhysicalMemory } from './memory.ts';
-import { readSnapshot, restoreSnapshot, type SaveOptions, SnapshotError, writeSnapshot } from './snapshot.ts';
+import { readSnapshot, restoreSnapshot, type SaveOptions, SnapshotError, snapshotId, writeSnapshot } from './snapshot.ts';
+import { SnapshotTracker } from './snapshot-tracker.ts';
 
 /** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
 export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
@@ -128,6 +129,8 @@ class OutputBuffer {
 
 export class VM {
   readonly memory: PhysicalMemory;
+  /** Which RAM pages may be non-zero, and which changed since the last snapshot (the dirty-page log). */
+  readonly snapshots: SnapshotTracker;
   readonly io: IoBus;
   readonly cpu: Cpu;
   readonly interpreter: Interpreter;
@@ -148,6 +151,7 @@ export class VM {
 
   constructor(opts: VMOptions = {}) {
     this.memory = new PhysicalMemory(opts.memory ?? DEFAULT_MEMORY);
+    this.snapshots = new SnapshotTracker(this.memory);
     this.io = new IoBus();
     this.cpu = new Cpu(this.memory, this.io);
     this.interpreter = new Interpreter(this.cpu);
@@ -249,7 +253,10 @@ export class VM {
    */
   saveState(opts: SaveOptions = {}): Uint8Array {
     this.flushOutput();
-    return writeSnapshot(this, opts, undefined, () => undefined);
+    if (opts.withoutRam) return writeSnapshot(this, opts, undefined, () => undefined);
+    const bytes = writeSnapshot(this, opts, opts.since === undefined ? this.snapshots.written() : undefined, (id) => this.snapshots.dirtySince(id));
+    this.snapshots.saved(snapshotId(bytes));
+    return bytes;
   }
 
   /**
@@ -263,6 +270,7 @@ export class VM {
     if (opts.memory !== undefined && opts.memory !== memory) throw new SnapshotError(`the snapshot's guest has ${memory / 2 ** 20} MiB of RAM; it cannot be restored with ${opts.memory / 2 ** 20} MiB`);
     const vm = new this({ ...opts, memory, clock: opts.clock ?? clock });
     restoreSnapshot(vm, snap);
+    vm.snapshots.restored(snap.id, snap.nonZero);
     if (opts.engine === 'jit') await vm.enableJit();
     return vm;
   }

@@ -1,0 +1,90 @@
+// Live migration over TCP on the loopback, between two x86jit processes: the source's output and the
+// destination's together are an uninterrupted run's, byte for byte, with its exit status and instruction
+// count, under both engines; a destination that is not there leaves the source running to the end.
+import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const X86JIT = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
+const ROM = join(import.meta.dirname, '..', 'test-roms', 'wl-memcpy.elf');
+/** wl-memcpy copies buffers over and over (it keeps dirtying memory); repeat=20 is ~130 M instructions. */
+const CMDLINE = 'wl-memcpy repeat=20';
+
+interface Result { status: number | null; stdout: string; stderr: string }
+
+function run(args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [X86JIT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.setEncoding('latin1').on('data', (d: string) => { stdout += d; });
+    p.stderr.setEncoding('latin1').on('data', (d: string) => { stderr += d; });
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** A free port on the loopback (the kernel's choice, released for the destination to take). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+  });
+}
+
+/** Wait until the destination listens (a connect succeeds), without racing it: poll, no fixed sleep. */
+async function listening(port: number): Promise<void> {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const probe = createServer(); // binding the port fails once the destination holds it
+      probe.once('error', () => resolve(true));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const total = (stderr: string): number => Number(/x86jit: (\d+) instructions (?:since the guest started|in )/.exec(stderr)?.[1]);
+
+describe('live migration over the loopback', () => {
+  const reference = spawnSync(process.execPath, [X86JIT, 'run', ROM, '--cmdline', CMDLINE, '--stats'], { encoding: 'latin1', timeout: 300_000 });
+
+  for (const engine of ['interp', 'jit']) {
+    it(`${engine}: source output + destination output = one uninterrupted run, same status and count`, async () => {
+      expect(reference.status).toBe(1);
+      const port = await freePort();
+      const destination = run(['run', '--incoming', `tcp:127.0.0.1:${port}`, '--engine', engine, '--stats']);
+      await listening(port);
+      const source = await run(['run', ROM, '--cmdline', CMDLINE, '--engine', engine, '--migrate-to', `tcp:127.0.0.1:${port}`, '--migrate-after', '0.05']);
+      const dest = await destination;
+      expect(source.stderr).toMatch(/^x86jit: migrated to tcp:127\.0\.0\.1:\d+: \d+ rounds, \d+ pages, \d+ bytes in \d+ ms, downtime [\d.]+ ms.*, at instruction \d+\n$/);
+      expect(source.status).toBe(0);
+      expect(source.stdout + dest.stdout).toBe(reference.stdout);
+      expect(dest.status).toBe(reference.status);
+      expect(total(dest.stderr)).toBe(total(reference.stderr));
+    }, 300_000);
+  }
+
+  it('a destination that is not there: the source says so in one line and runs the guest to its end', async () => {
+    const port = await freePort();
+    const source = await run(['run', ROM, '--cmdline', CMDLINE, '--migrate-to', `tcp:127.0.0.1:${port}`, '--migrate-after', '0.05', '--stats']);
+    expect(source.stderr).toMatch(new RegExp(`^x86jit: migration to tcp:127\\.0\\.0\\.1:${port} failed: cannot connect: ECONNREFUSED; the guest runs on here\\n`));
+    expect(source.stdout).toBe(reference.stdout);
+    expect(source.status).toBe(reference.status);
+    expect(total(source.stderr)).toBe(total(reference.stderr));
+  }, 300_000);
+
+  it('--incoming refuses a stream that is not a migration with one line and status 2', async () => {
+    const port = await freePort();
+    const destination = run(['run', '--incoming', `tcp:127.0.0.1:${port}`]);
+    await listening(port);
+    await new Promise<void>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => { s.end(Buffer.from('\x05\x00\x00\x00hello')); });
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+    });
+    const dest = await destination;
+    expect(dest.status).toBe(2);
+    expect(dest.stderr).toBe('x86jit: incoming migration: the stream is not an x86jit migration\n');
+  }, 60_000);
+});
