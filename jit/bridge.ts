@@ -117,10 +117,14 @@ export class InterpreterBridge {
     // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.
     if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || jitMode(cpu) !== this.entryMode) r = HELPER_EXIT;
     else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
-    if ((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) r |= last ? HELPER_EXIT : HELPER_IRQ;
-    // Heavy work (a long REP OUTSB, a big hypercall): leave compiled code so the run loop reads the clock
-    // (at the interpreter block's end, as for an interrupt, so block boundaries stay the interpreter's).
-    if (cpu.work >= WORK_PER_CLOCK_CHECK) r |= last ? HELPER_EXIT : HELPER_IRQ;
+    // An interrupt became pending, or heavy work was done (a long REP OUTSB, a big hypercall: the run loop
+    // must read the clock): leave compiled code at the interpreter block's end, where the interpreter would
+    // look (so block boundaries stay the interpreter's) — at once, at the EIP in the state block, if this
+    // instruction ended the block: its last, or one that set EIP (a side exit taken, a REP yielding before
+    // it is done, a mode change). HELPER_IRQ resumes at the next instruction, so it must never be combined
+    // with a helper-set EIP (a REP through the helper cut short after REP_CHUNK elements did just that).
+    const look = (cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0 || cpu.work >= WORK_PER_CLOCK_CHECK;
+    if (look) r = last || r !== 0 ? HELPER_EXIT : HELPER_IRQ;
     return r;
   }
 }

@@ -173,7 +173,8 @@ function rotate(left: boolean): NativeEmitter {
 
 /**
  * REP MOVS / REP STOS (32-bit addressing, paging off) as one memory.copy / a store loop when, as in
- * string.ts's fast paths, DF = 0, both ranges are plain RAM, no page of the destination holds code, and a
+ * string.ts's fast paths, DF = 0, both ranges are plain RAM, no page of the destination has a page flag
+ * (code, or armed for the dirty log: the interpreter's closure records and disarms it), and a
  * forward MOVS does not start inside its own source (element-by-element copying would then replicate,
  * memmove not). At most REP_CHUNK elements per execution, as the interpreter: if ECX is not exhausted the
  * instruction retires, EIP stays on it and compiled code leaves (the run loop looks around, then runs it

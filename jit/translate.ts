@@ -231,9 +231,10 @@ export class Tx {
   }
   /**
    * Guard an access of `size` bytes at local `at`: leave before this instruction unless it is plain RAM
-   * and, for a store, no 64-byte chunk it touches holds code (the interpreter's write path invalidates;
-   * MMIO or beyond RAM: the slow path). A region is made of decoded blocks only, so a store to a chunk none
-   * of them overlaps cannot change a translated instruction.
+   * and, for a store, no 64-byte chunk it touches has a code-map byte set (code: the interpreter's write
+   * path invalidates; a page armed for the dirty log: it records the page and disarms it; MMIO or beyond
+   * RAM: the slow path). A region is made of decoded blocks only, so a store to a chunk none of them
+   * overlaps cannot change a translated instruction.
    */
   guard(at: number, size: number, store: boolean): void {
     const m = this.m;
@@ -254,8 +255,9 @@ export class Tx {
     }
     const outside = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
     if (!store) { this.emit(m.if(outside, this.exitBefore())); return; }
-    // The code map is exact, so it alone decides here (one load per chunk touched, after the bounds test):
-    // testing the page flags first, as the interpreter does, measured a few per cent slower.
+    // The code map is exact (and carries the dirty log's arming), so it alone decides here (one load per
+    // chunk touched, after the bounds test): testing the page flags first, as the interpreter does,
+    // measured a few per cent slower.
     const chunk = (a: Expr): Expr => m.i32.load8_u(codeMapOffset(this.ramSize), 1, m.i32.shr_u(a, this.c(CODE_CHUNK_SHIFT)));
     const code = size === 1 ? chunk(this.get(at)) : m.i32.or(chunk(this.get(at)), chunk(m.i32.add(this.get(at), this.c(size - 1))));
     this.emit(m.if(m.if(outside, this.c(1), code), this.exitBefore()));

@@ -16,7 +16,7 @@ export type { Accelerator, AcceleratorConfig, AcceleratorFactory } from './cpu/a
 export type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from './cpu/accelerator-stats.ts';
 export { createJit } from '../jit/jit.ts';
 export { binaryenModuleCheck, setModuleCheck } from '../jit/module-check.ts';
-export { PhysicalMemory } from './machine/memory.ts';
+export { DirtyPages, PhysicalMemory } from './machine/memory.ts';
 export type { MmioDevice } from './machine/memory.ts';
 export { IoBus } from './machine/io-bus.ts';
 export type { PortDevice } from './machine/io-bus.ts';

@@ -111,6 +111,10 @@ describe('REP MOVS/STOS in compiled code', () => {
     ['rep stosb, 90,000 bytes', program(DST, 90_000, [0xf3, 0xaa]), true],
     ['rep movsb with the destination inside the source (replicates: the interpreter path)', program(SRC + 3, 5000, [0xf3, 0xa4]), false],
     ['rep stosd over the program itself (a code page: the interpreter path)', program(LOAD + 0x40, 64, [0xf3, 0xab]), false],
+    // More than REP_CHUNK elements through the interpreter's closure: it yields (EIP stays on the REP) after
+    // heavy work, and compiled code must leave at that EIP, not resume after the REP with elements left.
+    ['rep movsb, 70,000 bytes into its own source (the interpreter path, two executions)', program(SRC + 3, 70_000, [0xf3, 0xa4]), false],
+    ['std; rep stosd, 70,000 dwords downwards (the interpreter path, two executions)', program(DST + 0x50000, 70_000, [0xfd, 0xf3, 0xab, 0xfc]), false],
   ];
   it.each(cases)('%s: same registers, memory and count as the interpreter', async (_name, code, inline) => {
     const run = async (jit: boolean) => {

@@ -6,10 +6,12 @@
 // chunk drops every block whose bytes it overlaps, and ends the block that is running after the writing
 // instruction; a write into an unmarked chunk cannot change any decoded instruction, so it goes straight
 // to RAM (the interpreter's stores test the page flag, then the chunks; compiled code tests the chunks).
+// The cache owns bit 0 of the page flags and of the code map only: bit 1 is the dirty log's
+// (src/machine/dirty-log.ts), set in pages armed for it, and is never touched here.
 import { decode } from '../decoder/decode.ts';
 import type { Instruction } from '../decoder/instruction.ts';
 import { CS } from '../decoder/instruction.ts';
-import { PAGE_HAS_CODE } from '../machine/memory.ts';
+import { CODE_CHUNK_HAS_CODE, PAGE_HAS_CODE } from '../machine/memory.ts';
 import { BREAK_CODE_WRITE, type Cpu } from './cpu.ts';
 import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
@@ -72,6 +74,8 @@ export const MAX_BLOCK_INSTRUCTIONS = 128;
  */
 export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 17;
 const FRONT_SIZE = 4096;
+/** Code-map bytes of a page as 32-bit words (64 chunks of 64 bytes). */
+const CODE_WORDS_PER_PAGE = PAGE_SIZE >>> (CODE_CHUNK_SHIFT + 2);
 
 export class CodeCache {
   private readonly blocks32 = new Map<number, Block>();
@@ -205,9 +209,17 @@ export class CodeCache {
     this.markChunks(b.phys, Math.min(b.physEnd, ram));
   }
 
-  /** Mark the code-map chunks that bytes [lo, hi) of RAM touch. */
+  /** Mark the code-map chunks that bytes [lo, hi) of RAM touch (bit 0 only: the dirty log's bit 1 stays). */
   private markChunks(lo: number, hi: number): void {
-    if (lo < hi) this.cpu.codeMap.fill(1, lo >>> CODE_CHUNK_SHIFT, ((hi - 1) >>> CODE_CHUNK_SHIFT) + 1);
+    if (lo >= hi) return;
+    const map = this.cpu.codeMap;
+    for (let c = lo >>> CODE_CHUNK_SHIFT, end = (hi - 1) >>> CODE_CHUNK_SHIFT; c <= end; c++) map[c] |= CODE_CHUNK_HAS_CODE;
+  }
+
+  /** Clear bit 0 of page `p`'s 64 code-map bytes (the dirty log's bit 1 stays). */
+  private unmarkPage(p: number): void {
+    const words = this.cpu.mem.codeWords;
+    for (let i = p * CODE_WORDS_PER_PAGE, end = i + CODE_WORDS_PER_PAGE; i < end; i++) words[i] &= ~0x01010101;
   }
 
   /**
@@ -222,7 +234,7 @@ export class CodeCache {
     }
     for (const p of pages) {
       const base = p * PAGE_SIZE, set = this.pageBlocks.get(p);
-      this.cpu.codeMap.fill(0, base >>> CODE_CHUNK_SHIFT, (base + PAGE_SIZE) >>> CODE_CHUNK_SHIFT);
+      this.unmarkPage(p);
       if (set === undefined || set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; continue; }
       for (const b of set) this.markChunks(Math.max(b.phys, base), Math.min(b.physEnd, base + PAGE_SIZE));
     }
@@ -280,7 +292,7 @@ export class CodeCache {
     this.front.fill(undefined);
     for (const p of this.pageBlocks.keys()) {
       this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
-      this.cpu.codeMap.fill(0, (p * PAGE_SIZE) >>> CODE_CHUNK_SHIFT, (p * PAGE_SIZE + PAGE_SIZE) >>> CODE_CHUNK_SHIFT);
+      this.unmarkPage(p);
     }
     this.pageBlocks.clear();
   }

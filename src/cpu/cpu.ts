@@ -67,7 +67,7 @@ export class Cpu {
   readonly view: DataView;
   readonly ramSize: number;
   readonly pageFlags: Uint8Array;
-  /** One byte per 64-byte chunk of RAM, nonzero where decoded code lies (memory.ts's codeMap). */
+  /** One byte per 64-byte chunk of RAM, nonzero where decoded code lies or its page is armed for the dirty log (memory.ts's codeMap). */
   readonly codeMap: Uint8Array;
   /**
    * Per segment register: 0 when base is 0, the limit is 4 GiB, expand-up, readable and writable, so an
@@ -300,8 +300,10 @@ export class Cpu {
   }
 
   // ---- linear-address data accesses (current CPL) with the RAM fast path ----
-  // A store goes straight to RAM unless its page has a flag and a chunk it touches holds code (then
-  // mem.write invalidates). An access of at most 4 bytes touches at most two pages and two chunks.
+  // A store goes straight to RAM unless its page has a flag and a chunk it touches has a code-map bit: code
+  // (then mem.write invalidates) or the dirty log's arming (then mem.write records the page and disarms it,
+  // so the page's later stores come back here). An access of at most 4 bytes touches at most two pages and
+  // two chunks.
   readLin8(lin: number): number {
     const p = this.paging ? this.translate(lin, false, this.s[CPL] === 3) : lin >>> 0;
     return p < this.ramSize ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);

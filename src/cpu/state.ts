@@ -56,8 +56,9 @@ export const CR0_PE = 1 << 0, CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3,
 /** Byte offset of the CPU-state block. */
 export const STATE_OFFSET = 0;
 /**
- * One byte per 4 KiB guest-physical RAM page (bit 0: the page holds translated/decoded code). Nonzero is
- * the interpreter's first filter for stores; the code map (codeMapOffset) then says which bytes are code.
+ * One byte per 4 KiB guest-physical RAM page (bit 0: the page holds translated/decoded code; bit 1: the
+ * page is armed for the dirty log, src/machine/dirty-log.ts). Nonzero is the interpreter's first filter for
+ * stores; the code map (codeMapOffset) then says which bytes are code.
  */
 export const PAGE_FLAGS_OFFSET = 0x1000;
 /**
@@ -89,9 +90,11 @@ export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
 /** Largest RAM the layout allows (page-flag table and 4 GiB WebAssembly memory). */
 export const MAX_RAM = 0xC000_0000; // 3 GiB: leaves the top GiB of the guest-physical space for ROM and MMIO
 /**
- * The code map: one byte per CODE_CHUNK_SIZE bytes of RAM, nonzero when some decoded block's bytes
- * overlap the chunk (code-cache.ts keeps it exact). A store to a page with a page flag invalidates code
- * only if a chunk it touches is marked, so data sharing a page with code is written at full speed. Its
+ * The code map: one byte per CODE_CHUNK_SIZE bytes of RAM, bit 0 set when some decoded block's bytes
+ * overlap the chunk (code-cache.ts keeps it exact), bit 1 in every chunk of a page armed for the dirty log
+ * (src/machine/dirty-log.ts: its first store leaves every fast path, which tests the byte for non-zero).
+ * A store to a page with a page flag invalidates code only if a chunk it touches has bit 0, so data
+ * sharing a page with code is written at full speed. Its
  * size follows the RAM's, so it sits right after RAM: ramSize >> CODE_CHUNK_SHIFT bytes at this offset
  * (at most 48 MiB, which with MAX_RAM still fits the 4 GiB WebAssembly memory).
  */

@@ -4,6 +4,9 @@
 // leave the guest's RAM.
 // Physical addresses that are neither RAM, ROM nor MMIO are unassigned: reads give all-ones, writes drop.
 import { CODE_CHUNK_SHIFT, codeMapOffset, MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET } from '../cpu/state.ts';
+import { CODE_CHUNK_HAS_CODE, DirtyLog, type DirtyPages, PAGE_DIRTY_LOG } from './dirty-log.ts';
+
+export { CODE_CHUNK_ARMED, CODE_CHUNK_HAS_CODE, DirtyPages, PAGE_DIRTY_LOG } from './dirty-log.ts';
 
 /** A memory-mapped device region (offsets are relative to the region's base). */
 export interface MmioDevice {
@@ -13,7 +16,10 @@ export interface MmioDevice {
 
 interface Region { base: number; end: number; rom?: Uint8Array; mmio?: MmioDevice }
 
-/** Page flag bit: the RAM page holds decoded or translated code (writes to its code chunks must invalidate it). */
+/**
+ * Page flag bit: the RAM page holds decoded or translated code (writes to its code chunks must invalidate
+ * it). The other bit in use is dirty-log.ts's PAGE_DIRTY_LOG: whatever means "is code" tests this bit only.
+ */
 export const PAGE_HAS_CODE = 1;
 
 export class PhysicalMemory {
@@ -25,10 +31,18 @@ export class PhysicalMemory {
   /** View over guest RAM only: ram[phys] is the byte at guest-physical address phys. */
   readonly ram: Uint8Array;
   readonly ramSize: number;
-  /** One byte per RAM page: PAGE_HAS_CODE etc. */
+  /** One byte per RAM page: PAGE_HAS_CODE | PAGE_DIRTY_LOG. Zero: stores to the page take the fast path. */
   readonly pageFlags: Uint8Array;
-  /** One byte per 64-byte chunk of RAM: nonzero where decoded code lies (state.ts's codeMapOffset). */
+  /**
+   * One byte per 64-byte chunk of RAM (state.ts's codeMapOffset): bit 0 (CODE_CHUNK_HAS_CODE) where decoded
+   * code lies, bit 1 (CODE_CHUNK_ARMED) in every chunk of a page armed for the dirty log. Zero: stores to
+   * the chunk take the fast path.
+   */
   readonly codeMap: Uint8Array;
+  /** The code map as 32-bit words (16 per page), for whole-page bit operations. */
+  readonly codeWords: Uint32Array;
+  /** Which pages were written since the log was started or taken (see startDirtyLog). */
+  private readonly dirtyLog: DirtyLog;
   private regions: Region[] = [];
   /** Called when a write hits a chunk of the code map (kept by the code cache). */
   onCodeWrite: (phys: number, size: number, byHost?: boolean) => void = () => {};
@@ -46,18 +60,48 @@ export class PhysicalMemory {
     this.ramSize = ramSize;
     this.pageFlags = new Uint8Array(this.buffer, PAGE_FLAGS_OFFSET, ramSize >>> PAGE_SHIFT);
     this.codeMap = new Uint8Array(this.buffer, codeMapOffset(ramSize), ramSize >>> CODE_CHUNK_SHIFT);
+    this.codeWords = new Uint32Array(this.buffer, codeMapOffset(ramSize), ramSize >>> (CODE_CHUNK_SHIFT + 2));
+    this.dirtyLog = new DirtyLog(this.pageFlags, this.codeWords);
+  }
+
+  // ---- dirty-page log (dirty-log.ts): KVM_MEM_LOG_DIRTY_PAGES / KVM_GET_DIRTY_LOG ----
+  /** True between startDirtyLog() and stopDirtyLog(). */
+  get dirtyLogging(): boolean { return this.dirtyLog.active; }
+
+  /**
+   * Start recording which RAM pages are written — by the guest (both engines, every store path, the page
+   * walker's accessed/dirty bits) or the host (writeBytes, write, write8). Restarting empties the set.
+   * Writes straight into `ram`/`u8`/`view` are not seen (as they are not by the code cache).
+   */
+  startDirtyLog(): void { this.dirtyLog.start(); }
+
+  /**
+   * The pages written since startDirtyLog() or the previous take, re-arming exactly those in the same step
+   * (KVM_GET_DIRTY_LOG): a write after this call is in the next take's set. Throws if the log is off.
+   */
+  takeDirtyLog(): DirtyPages { return this.dirtyLog.take(); }
+
+  /** Stop logging (stores run at full speed everywhere again); returns the pages written since the last start/take. */
+  stopDirtyLog(): DirtyPages { return this.dirtyLog.stop(); }
+
+  /**
+   * RAM bytes [phys, phys + length) (inside RAM) are about to be written by a path that bypasses write()
+   * (the interpreter's bulk REP MOVS/STOS): record their pages in the dirty log if it is on.
+   */
+  logWrite(phys: number, length: number): void {
+    if (this.dirtyLog.active && length > 0) this.dirtyLog.mark(phys, length);
   }
 
   /**
    * Does a write to RAM bytes [phys, phys + length) (length ≥ 1, inside RAM) touch decoded code? Pages
-   * without a flag are skipped whole; in a flagged page only the chunks written are looked at.
+   * without PAGE_HAS_CODE are skipped whole; in a page with code only the chunks written are looked at.
    */
   touchesCode(phys: number, length: number): boolean {
     const flags = this.pageFlags, map = this.codeMap, last = phys + length - 1;
     for (let p = phys >>> PAGE_SHIFT; p <= last >>> PAGE_SHIFT; p++) {
-      if (flags[p] === 0) continue;
+      if ((flags[p] & PAGE_HAS_CODE) === 0) continue;
       const to = Math.min(last, p * PAGE_SIZE + PAGE_SIZE - 1) >>> CODE_CHUNK_SHIFT;
-      for (let c = Math.max(phys, p * PAGE_SIZE) >>> CODE_CHUNK_SHIFT; c <= to; c++) if (map[c] !== 0) return true;
+      for (let c = Math.max(phys, p * PAGE_SIZE) >>> CODE_CHUNK_SHIFT; c <= to; c++) if ((map[c] & CODE_CHUNK_HAS_CODE) !== 0) return true;
     }
     return false;
   }
@@ -102,7 +146,11 @@ export class PhysicalMemory {
   write8(phys: number, value: number): void {
     phys >>>= 0;
     if (phys < this.ramSize) {
-      if (this.pageFlags[phys >>> PAGE_SHIFT] !== 0 && this.codeMap[phys >>> CODE_CHUNK_SHIFT] !== 0) this.onCodeWrite(phys, 1);
+      const f = this.pageFlags[phys >>> PAGE_SHIFT];
+      if (f !== 0) {
+        if ((f & PAGE_DIRTY_LOG) !== 0) this.dirtyLog.markPage(phys >>> PAGE_SHIFT);
+        if ((f & PAGE_HAS_CODE) !== 0 && (this.codeMap[phys >>> CODE_CHUNK_SHIFT] & CODE_CHUNK_HAS_CODE) !== 0) this.onCodeWrite(phys, 1);
+      }
       this.ram[phys] = value;
       return;
     }
@@ -128,6 +176,7 @@ export class PhysicalMemory {
   write(phys: number, size: 1 | 2 | 4, value: number): void {
     phys >>>= 0;
     if (phys + size <= this.ramSize) {
+      if (((this.pageFlags[phys >>> PAGE_SHIFT] | this.pageFlags[(phys + size - 1) >>> PAGE_SHIFT]) & PAGE_DIRTY_LOG) !== 0) this.dirtyLog.mark(phys, size);
       if (this.touchesCode(phys, size)) this.onCodeWrite(phys, size);
       if (size === 1) this.ram[phys] = value;
       else if (size === 2) this.view.setUint16(RAM_OFFSET + phys, value, true);
@@ -142,6 +191,7 @@ export class PhysicalMemory {
   /** Copy bytes into guest-physical memory (loaders, the API); RAM and ROM-free space only. */
   writeBytes(phys: number, bytes: Uint8Array): void {
     if (phys >= 0 && phys + bytes.length <= this.ramSize) {
+      this.logWrite(phys, bytes.length);
       this.ram.set(bytes, phys);
       // A loader or the API, not the guest; the code cache drops exactly the blocks whose bytes changed.
       if (bytes.length > 0 && this.touchesCode(phys, bytes.length)) this.onCodeWrite(phys, bytes.length, true);

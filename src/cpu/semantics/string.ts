@@ -99,7 +99,8 @@ function stringEmitter(build: (c: EmitContext, srcSeg: number) => StringForm): E
 
 /**
  * True when [lin, lin + bytes) may be written straight into RAM: paging is off (linear = physical) and no
- * chunk in the range holds decoded code (whose writes must go through the invalidating path).
+ * chunk in the range holds decoded code (whose writes must go through the invalidating path). Pages armed
+ * for the dirty log may be: the fast paths record them (mem.logWrite) before they write.
  */
 function plainRam(cpu: Cpu, lin: number, bytes: number): boolean {
   return !(cpu.s[CR0] & CR0_PG) && !cpu.mem.touchesCode(lin, bytes);
@@ -117,6 +118,7 @@ function fastMovs(c: EmitContext, srcSeg: number): FastRep {
     // source's head; memmove would not. (A destination below the source copies the same either way.)
     if (di > si && di < si + bytes) return false;
     if (!plainRam(cpu, di, bytes)) return false;
+    cpu.mem.logWrite(di, bytes);
     u8.copyWithin(RAM_OFFSET + di, RAM_OFFSET + si, RAM_OFFSET + si + bytes);
     s[ESI] = si + bytes; s[EDI] = di + bytes; s[ECX] = n - count;
     cpu.work += bytes >>> 4; // a bulk copy moves ~16 bytes in an instruction's time
@@ -133,6 +135,7 @@ function fastStos(c: EmitContext): FastRep {
     const count = Math.min(n >>> 0, REP_CHUNK), bytes = count * size;
     const di = s[EDI] >>> 0;
     if (di + bytes > ram || !plainRam(cpu, di, bytes)) return false;
+    cpu.mem.logWrite(di, bytes);
     const at = RAM_OFFSET + di, v = s[EAX];
     if (size === 1) u8.fill(v & 0xff, at, at + bytes);
     else {
