@@ -157,6 +157,37 @@ describe('snapshot in the states hardest to capture', () => {
   }
 });
 
+describe('diff snapshots: a chain restores to the state a full snapshot holds', () => {
+  for (const [rom, engine] of [['wl-memcpy.elf', 'jit'], ['paging.elf', 'interp'], [STATES, 'jit'], ['selfmod.elf', 'interp']] as const) {
+    it(`${rom}, ${engine}: full at N1, diffs at N2 and N3; the chain = a full snapshot at N3, and continues as the uninterrupted run`, async () => {
+      const ref = await reference(rom, engine);
+      const [n1, n2, n3] = [0.2, 0.5, 0.8].map((f) => Math.floor(ref.instructions * f));
+      const out: Uint8Array[] = [];
+      const vm = await fresh(rom, engine, out);
+      vm.run({ maxInstructions: n1 });
+      const full = vm.saveState();
+      vm.run({ maxInstructions: n2 - n1 });
+      const d1 = vm.saveState({ since: api.snapshotId(full) });
+      vm.run({ maxInstructions: n3 - n2 });
+      const d2 = vm.saveState({ since: api.snapshotId(d1) });
+      const whole = vm.saveState();
+      // Nothing written since `whole`: a diff holds no page (sections only).
+      expect(vm.saveState({ since: api.snapshotId(whole), compression: 'none' }).length).toBeLessThan(4096 + 8192);
+      const chained = await VM.fromState([full, d1, d2], options(engine, out));
+      const single = await VM.fromState(whole, { engine });
+      expect(Buffer.from(chained.memory.ram).equals(Buffer.from(single.memory.ram))).toBe(true);
+      expect(chained.getRegisters()).toEqual(single.getRegisters());
+      expect(chained.instructions).toBe(n3);
+      const exit = chained.run({ timeout: 120 });
+      expect([text(out), exit.status, chained.instructions]).toEqual([ref.output, ref.status, ref.instructions]);
+      // A chain out of order, or a diff alone, is refused in one line.
+      await expect(VM.fromState([full, d2], {})).rejects.toThrow(/snapshot 2 of the chain is a diff of another snapshot/);
+      await expect(VM.fromState(d1, {})).rejects.toThrow(/must be a full snapshot/);
+      expect(() => vm.saveState({ since: api.snapshotId(full) })).toThrow(/not logged its writes since that snapshot/);
+    }, 120_000);
+  }
+});
+
 describe('x86jit snapshot / run --restore in fresh processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-snap-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -178,6 +209,21 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
       expect(b.stderr).toContain(`x86jit: ${total} instructions since the guest started`);
     }, 120_000);
   }
+
+  it('snapshot --restore BASE --base BASE writes a diff; run --restore BASE --restore DIFF continues it', () => {
+    const path = join(DIR, 'wl-sort.elf');
+    const ref = x86jit(['run', path, '--stats']);
+    const n = Number(/x86jit: (\d+) instructions in/.exec(ref.stderr)?.[1]);
+    const base = join(dir, 'chain-base.snap'), diff = join(dir, 'chain-diff.snap');
+    const a = x86jit(['snapshot', path, '--at', String(Math.floor(n / 3)), '-o', base]);
+    const b = x86jit(['snapshot', '--restore', base, '--at', String(Math.floor((2 * n) / 3)), '-o', diff, '--base', base]);
+    expect([a.status, b.status, a.stderr + b.stderr]).toEqual([0, 0, '']);
+    expect(x86jit(['snapshot', '--info', diff]).stdout).toMatch(/diff of [0-9a-f]{16}/);
+    const c = x86jit(['run', '--restore', base, '--restore', diff, '--stats']);
+    expect(a.stdout + b.stdout + c.stdout).toBe(ref.stdout);
+    expect(c.status).toBe(ref.status);
+    expect(c.stderr).toContain(`x86jit: ${n} instructions since the guest started`);
+  }, 120_000);
 
   it('refuses damaged, truncated, foreign and newer files with one line and status 2, and missing ones too', async () => {
     const good = join(dir, 'good.snap');
