@@ -30,6 +30,7 @@ export { loadBios } from './loader/bios.ts';
 export { LoadError } from './loader/load-error.ts';
 export { SnapshotError, snapshotId } from './state/snapshot-file.ts';
 export type { SaveOptions } from './machine/snapshot.ts';
+export { messagePortChannel, migrateIn, migrateOut, type MigrateOutOptions, type MigrateOutResult, type MigrationChannel, type MigrationReport } from './machine/migration.ts';
 export { EXIT_REASONS, formatExitStats } from './hv/exits.ts';
 export type { ExitCounter, ExitReasonName } from './hv/exits.ts';
 export { eflagsDifferences, formatDivergence, lockstep, type Difference, type Divergence, type LockstepOptions, type LockstepResult } from '../jit/lockstep.ts';

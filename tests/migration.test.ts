@@ -3,7 +3,10 @@
 // count, under both engines; a destination that is not there leaves the source running to the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 const X86JIT = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
@@ -88,4 +91,32 @@ describe('live migration over the loopback', () => {
     expect(dest.status).toBe(2);
     expect(dest.stderr).toBe('x86jit: incoming migration: the stream is not an x86jit migration\n');
   }, 60_000);
+});
+
+describe('live migration through the API over a MessagePort (two VMs, one thread)', () => {
+  it('the source keeps running while it sends; the destination finishes exactly as one uninterrupted run would', async () => {
+    const api = (await import(pathToFileURL(join(import.meta.dirname, '..', 'dist', 'index.js')).href)) as typeof import('../src/index.ts');
+    const bytes = new Uint8Array(readFileSync(ROM));
+    const reference: Uint8Array[] = [];
+    const ref = api.createVM({ stdout: (b) => reference.push(b.slice()) });
+    api.loadImage(ref, bytes, 'wl-memcpy', { cmdline: 'wl-memcpy repeat=4' });
+    const refExit = ref.run({});
+    for (const engine of ['interp', 'jit'] as const) {
+      const out: Uint8Array[] = [];
+      const source = await api.VM.create({ engine, stdout: (b) => out.push(b.slice()) });
+      api.loadImage(source, bytes, 'wl-memcpy', { cmdline: 'wl-memcpy repeat=4' });
+      source.run({ maxInstructions: 1_000_000 });
+      const { port1, port2 } = new MessageChannel();
+      const incoming = api.migrateIn(api.VM, api.messagePortChannel(port2), { stdout: (b) => out.push(b.slice()), engine });
+      const result = await api.migrateOut(source, api.messagePortChannel(port1), {
+        runSlice: () => { const e = source.run({ maxInstructions: 200_000 }); return e.reason === 'max-instructions' ? null : e; },
+      });
+      expect(result.outcome).toBe('migrated');
+      const destination = await incoming;
+      port1.close(); port2.close();
+      if (engine === 'jit') await destination.enableJit();
+      const exit = destination.run({});
+      expect([Buffer.concat(out).toString('latin1'), exit.status, destination.instructions]).toEqual([Buffer.concat(reference).toString('latin1'), refExit.status, ref.instructions]);
+    }
+  }, 120_000);
 });

@@ -27,6 +27,34 @@ export interface MigrationChannel {
   close(): void;
 }
 
+/** What messagePortChannel needs of a port: node:worker_threads' MessagePort and the browser's both fit. */
+export interface PortLike {
+  postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void;
+  on?(event: 'message' | 'close', listener: (data: unknown) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the DOM's listener type is wider than any one shape
+  addEventListener?(event: 'message', listener: any): void;
+  close(): void;
+}
+
+/** A migration channel over a MessagePort (between worker threads, or two VMs in one thread). */
+export function messagePortChannel(port: PortLike): MigrationChannel {
+  const messages: Uint8Array[] = [];
+  const waiting: ((m: Uint8Array | null) => void)[] = [];
+  let closed = false;
+  const deliver = (data: unknown): void => {
+    const m = data instanceof Uint8Array ? data : null;
+    if (m === null) { closed = true; while (waiting.length > 0) waiting.shift()!(null); return; }
+    const w = waiting.shift();
+    if (w) w(m); else messages.push(m);
+  };
+  if (port.on) { port.on('message', deliver); port.on('close', () => deliver(null)); } else port.addEventListener?.('message', (e: { data: unknown }) => deliver(e.data));
+  return {
+    send: async (message) => { if (closed) throw new Error('the port is closed'); const copy = message.slice(); port.postMessage(copy, [copy.buffer as ArrayBuffer]); },
+    receive: () => (messages.length > 0 ? Promise.resolve(messages.shift()!) : closed ? Promise.resolve(null) : new Promise((r) => waiting.push(r))),
+    close: () => { if (!closed) { closed = true; try { port.postMessage(null); } catch { /* already gone */ } port.close(); } },
+  };
+}
+
 export interface MigrationReport {
   rounds: number;
   pages: number;
