@@ -10,6 +10,7 @@ import { formatJitTotals } from './jit-report.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
        x86jit run --restore SNAPSHOT [--restore DIFF...] [options]
+       x86jit run --incoming tcp:HOST:PORT [options]
 
 Runs ROM and copies what the guest writes to COM1 (port 0x3f8) to stdout; bytes written to the
 0xe9 debug console go to stderr. The process exits with the guest's isa-debug-exit status
@@ -36,6 +37,13 @@ options:
                             instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
 ${IMAGE_HELP}${RESTORE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
                             ahead) or the host clock (HLT sleeps)
+  --incoming tcp:HOST:PORT  wait for a guest migrated from another x86jit (--migrate-to) and run it
+  --migrate-to tcp:HOST:PORT  live-migrate the guest there: after --migrate-after SECONDS (default 0) send
+                            its RAM while it runs, then rounds of the pages it dirtied, until the rest fits
+                            --max-downtime MS (default 300); then stop, send the rest and the devices, and
+                            exit 0 with a report on stderr. If the guest keeps dirtying faster than pages go,
+                            it is throttled (20 %, then 10 % more a round) and after 30 rounds the source gives
+                            up; a refused or broken connection also leaves the guest running here (one line)
   --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr
   --trace                   log every executed instruction with registers on stderr (slow)
   -h, --help                show this help
