@@ -73,16 +73,22 @@ export class PhysicalMemory {
    * walker's accessed/dirty bits) or the host (writeBytes, write, write8). Restarting empties the set.
    * Writes straight into `ram`/`u8`/`view` are not seen (as they are not by the code cache).
    */
-  startDirtyLog(): void { this.dirtyLog.start(); }
+  startDirtyLog(): void { this.dirtyLogTakes++; this.dirtyLog.start(); }
+
+  /**
+   * Counts starts, takes and stops of the log: the log has one set, so a consumer that takes it (the VM's
+   * snapshot tracker) can tell when someone else took pages from under it.
+   */
+  dirtyLogTakes = 0;
 
   /**
    * The pages written since startDirtyLog() or the previous take, re-arming exactly those in the same step
    * (KVM_GET_DIRTY_LOG): a write after this call is in the next take's set. Throws if the log is off.
    */
-  takeDirtyLog(): DirtyPages { return this.dirtyLog.take(); }
+  takeDirtyLog(): DirtyPages { this.dirtyLogTakes++; return this.dirtyLog.take(); }
 
   /** Stop logging (stores run at full speed everywhere again); returns the pages written since the last start/take. */
-  stopDirtyLog(): DirtyPages { return this.dirtyLog.stop(); }
+  stopDirtyLog(): DirtyPages { this.dirtyLogTakes++; return this.dirtyLog.stop(); }
 
   /**
    * RAM bytes [phys, phys + length) (inside RAM) are about to be written by a path that bypasses write()

@@ -13,19 +13,21 @@ export class SnapshotTracker {
   private sinceBase: Uint8Array | null = null;
   /** The id of the snapshot the log counts from. */
   private baseId: Uint8Array | null = null;
+  /** memory.dirtyLogTakes after this tracker's own last start or take: another value means pages went elsewhere. */
+  private takes = -1;
 
   constructor(private readonly memory: PhysicalMemory) {}
 
   /** The pages a full snapshot must read: every page that may be non-zero (scans RAM once, then tracks). */
   written(): Uint8Array {
-    if (this.nonZero === null || !this.memory.dirtyLogging) this.startFrom(scanNonZero(this.memory.ram));
+    if (!this.tracking()) this.startFrom(scanNonZero(this.memory.ram));
     this.fold();
     return this.nonZero!;
   }
 
   /** The pages written since snapshot `id`, if the log counts from it; else undefined. */
   dirtySince(id: Uint8Array): Uint8Array | undefined {
-    if (this.baseId === null || !sameBytes(this.baseId, id) || !this.memory.dirtyLogging) return undefined;
+    if (!this.tracking() || this.baseId === null || !sameBytes(this.baseId, id)) return undefined;
     this.fold();
     return this.sinceBase!.slice();
   }
@@ -53,11 +55,18 @@ export class SnapshotTracker {
     this.sinceBase = new Uint8Array(nonZero.length);
     this.baseId = null;
     this.memory.startDirtyLog();
+    this.takes = this.memory.dirtyLogTakes;
+  }
+
+  /** Tracking, and nobody else has started, taken or stopped the log since (else its sets are incomplete). */
+  private tracking(): boolean {
+    return this.nonZero !== null && this.memory.dirtyLogging && this.memory.dirtyLogTakes === this.takes;
   }
 
   /** Move the log's pages into both sets (the log re-arms them). */
   private fold(): void {
     const dirty = this.memory.takeDirtyLog().bitmap;
+    this.takes = this.memory.dirtyLogTakes;
     const bytes = new Uint8Array(dirty.buffer, dirty.byteOffset, this.nonZero!.length);
     for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) { this.nonZero![i] |= bytes[i]; this.sinceBase![i] |= bytes[i]; }
   }
