@@ -184,6 +184,10 @@ describe('diff snapshots: a chain restores to the state a full snapshot holds', 
       await expect(VM.fromState([full, d2], {})).rejects.toThrow(/snapshot 2 of the chain is a diff of another snapshot/);
       await expect(VM.fromState(d1, {})).rejects.toThrow(/must be a full snapshot/);
       expect(() => vm.saveState({ since: api.snapshotId(full) })).toThrow(/not logged its writes since that snapshot/);
+      // Someone else took the log: the VM cannot know what it missed, and refuses the diff.
+      const last = vm.saveState();
+      vm.memory.takeDirtyLog();
+      expect(() => vm.saveState({ since: api.snapshotId(last) })).toThrow(/not logged its writes/);
     }, 120_000);
   }
 });
