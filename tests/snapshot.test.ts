@@ -192,6 +192,30 @@ describe('diff snapshots: a chain restores to the state a full snapshot holds', 
   }
 });
 
+describe('clones: many VMs from one snapshot in one process', () => {
+  it(`${envNumber('X86JIT_SNAPSHOT_CLONES', 20)} clones of snapshot-states.bin, half of them under the JIT, each run to its end as the original would`, async () => {
+    const ref = await reference(STATES, 'interp');
+    const vm = await fresh(STATES, 'interp', []);
+    vm.run({ maxInstructions: Math.floor(ref.instructions / 2) });
+    const beforeOutput: Uint8Array[] = [];
+    const first = await fresh(STATES, 'interp', beforeOutput);
+    first.run({ maxInstructions: Math.floor(ref.instructions / 2) });
+    const file = vm.saveState();
+    const clones = await Promise.all(Array.from({ length: envNumber('X86JIT_SNAPSHOT_CLONES', 20) }, async (_, i) => {
+      const out: Uint8Array[] = [...beforeOutput];
+      const clone = await VM.fromState(file, options(i % 2 ? 'jit' : 'interp', out));
+      return { clone, out };
+    }));
+    for (const { clone, out } of clones) {
+      const exit = clone.run({ timeout: 120 });
+      expect([text(out), exit.status, clone.instructions]).toEqual([ref.output, ref.status, ref.instructions]);
+    }
+    // Clones share nothing: one's RAM written does not show in another's.
+    clones[0].clone.memory.writeBytes(0x700000, Uint8Array.of(0xaa));
+    expect(clones[1].clone.memory.readBytes(0x700000, 1)[0]).toBe(0);
+  }, 300_000);
+});
+
 describe('x86jit snapshot / run --restore in fresh processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-snap-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
