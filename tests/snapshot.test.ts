@@ -4,7 +4,8 @@
 // state is hardest to capture (test-roms/snapshot-states.bin walked one instruction at a time: halted on
 // the PIT, the STI shadow, inside a REP of several chunks, an IRQ pending with IF = 0, paging with a warm
 // TLB, bytes in the UART's FIFO; real mode in bios-realmode.bin). A few continue in a fresh process
-// through the CLI. Points per ROM besides the first and the last instruction: X86JIT_SNAPSHOT_POINTS (default 2).
+// through the CLI. Each ROM's run is saved and continued in a fresh VM at its first and last instruction and at
+// X86JIT_SNAPSHOT_POINTS (default 4) seeded points between, one after the other: one run made of that many VMs.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ const STATES = 'snapshot-states.bin';
 /** What the host types into snapshot-states.bin's UART before it starts (two bytes fall to its FIFO reset). */
 const STATES_INPUT = new TextEncoder().encode('0123456789abcdefghijklmnopqrstuv');
 const ROMS = [...readdirSync(DIR).filter((f) => f.endsWith('.elf') || f === 'bios-realmode.bin').sort(), STATES];
-const POINTS = envNumber('X86JIT_SNAPSHOT_POINTS', 2);
+const POINTS = envNumber('X86JIT_SNAPSHOT_POINTS', 4);
 const ENGINES = ['interp', 'jit'] as const;
 type Engine = (typeof ENGINES)[number];
 
@@ -84,20 +85,32 @@ function pointsFor(rom: string, total: number): number[] {
   return [...points].filter((n) => n > 0 && n < total).sort((a, b) => a - b);
 }
 
+/**
+ * Run to each point in turn, saving there and continuing from the file in a fresh VM each time: one run
+ * made of points.length + 1 VMs, whose outputs together and whose final count must be the uninterrupted run's.
+ */
+async function chainAt(rom: string, engine: Engine, points: number[]): Promise<Outcome> {
+  const out: Uint8Array[] = [];
+  let vm = await fresh(rom, engine, out);
+  for (const n of points) {
+    const stop = vm.run({ maxInstructions: n - vm.instructions, timeout: 120 });
+    expect(stop.reason, `run to ${n}`).toBe('max-instructions');
+    vm = await VM.fromState(vm.saveState(), options(engine, out));
+  }
+  const exit = vm.run({ timeout: 120 });
+  return { output: text(out), status: exit.status, reason: exit.reason, instructions: vm.instructions };
+}
+
 describe('snapshot at N and continue = an uninterrupted run', () => {
   for (const rom of ROMS) {
     for (const engine of ENGINES) {
       it(`${rom}, ${engine}`, async () => {
-        const ref = await reference(rom, engine);
+        // The interpreter's run is the reference for both engines (the JIT's equality with it is jit.test.ts's).
+        const ref = await reference(rom, 'interp');
         expect(ref.reason).toBe('debug-exit');
-        const wrong: string[] = [];
-        for (const n of pointsFor(rom, ref.instructions)) {
-          const got = await splitAt(rom, engine, n);
-          if (got.output !== ref.output || got.status !== ref.status || got.instructions !== ref.instructions) {
-            wrong.push(`N=${n}: status ${got.status} (want ${ref.status}), ${got.instructions} instructions (want ${ref.instructions}), output ${got.output === ref.output ? 'same' : 'differs'}`);
-          }
-        }
-        expect(wrong).toEqual([]);
+        const points = pointsFor(rom, ref.instructions);
+        const got = await chainAt(rom, engine, points);
+        expect(got, `saved and restored at ${points.join(', ')}`).toEqual(ref);
       }, 300_000);
     }
   }
@@ -285,7 +298,7 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
  * (The file layer's own fuzz, 10,000 files, is in snapshot-file.test.ts.)
  */
 describe('VM.fromState on resealed, mutated state', () => {
-  it(`${envNumber('X86JIT_SNAPSHOT_STATE_FUZZ', 2000)} mutations of the JSON sections: SnapshotError or a VM, nothing else`, async () => {
+  it(`${envNumber('X86JIT_SNAPSHOT_STATE_FUZZ', 1000)} mutations of the JSON sections: SnapshotError or a VM, nothing else`, async () => {
     const vm = await fresh(STATES, 'interp', []);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
@@ -293,7 +306,7 @@ describe('VM.fromState on resealed, mutated state', () => {
     const sections = sectionsOf(file);
     let seed = 12345;
     const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
-    const count = envNumber('X86JIT_SNAPSHOT_STATE_FUZZ', 2000);
+    const count = envNumber('X86JIT_SNAPSHOT_STATE_FUZZ', 1000);
     let refused = 0, restored = 0;
     for (let i = 0; i < count; i++) {
       const target = sections[rand(sections.length)];

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { migrateIn, type MigrateOutResult, migrateOut, type MigrationChannel } from '../machine/migration.ts';
 import { connectTcp, socketChannel } from './migrate.ts';
-import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, VM, type VMOptions } from '../index.ts';
+import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, SnapshotError, VM, type VMOptions } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
 import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
@@ -96,7 +96,13 @@ export async function restoreGuestVM(files: string[], args: ImageArgs, opts: Gue
   const out = guestSinks(opts);
   const bytes = files.map(readSnapshotFile);
   await validateModulesFromEnv();
-  return out.attach(await VM.fromState(bytes, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
+  try {
+    return out.attach(await VM.fromState(bytes, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
+  } catch (e) {
+    // One line that names the file(s): `x86jit: base.snap: snapshot is damaged: checksum mismatch`.
+    if (e instanceof SnapshotError) throw new SnapshotError(`${files.join(' + ')}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** A snapshot file's bytes; an unreadable one is a usage error (one line). */

@@ -1,7 +1,7 @@
 // `x86jit snapshot`: run a guest to an exact instruction count and save its whole state to a file (or a
 // diff against the snapshot it was restored from); `--info` says what a snapshot file holds.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { inspectSnapshot } from '../machine/snapshot.ts';
+import { inspectSnapshot, SnapshotError } from '../machine/snapshot.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { IMAGE_HELP, IMAGE_OPTIONS, openGuest, parseImageArgs, readSnapshotFile, RESTORE_HELP, RESTORE_OPTIONS, runGuest } from './guest.ts';
 import { emit } from './output.ts';
@@ -47,7 +47,7 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   if (values.help) { emit(1, SNAPSHOT_HELP); return 0; }
   if (values.info) {
     if (positionals.length === 0) throw new UsageError('snapshot --info: name at least one snapshot file');
-    for (const path of positionals) emit(1, formatInfo(path, inspectSnapshot(readSnapshotFile(path))));
+    for (const path of positionals) emit(1, formatInfo(path, inspectNamed(path)));
     return 0;
   }
   if (values.at === undefined) throw new UsageError('snapshot: --at N is required (the instruction count to save at)');
@@ -61,7 +61,7 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   let since: Uint8Array | undefined;
   if (values.base !== undefined) {
     if (restore.length === 0 || restore[restore.length - 1] !== values.base) throw new UsageError('snapshot: --base FILE must be the last --restore file (the guest logs its writes from there)');
-    since = inspectSnapshot(readSnapshotFile(values.base)).id;
+    since = inspectNamed(values.base).id;
   }
   const args = parseImageArgs(values);
   if (args.maxInstructions !== undefined) throw new UsageError('snapshot: --at sets where the run stops; --max-instructions does not apply');
@@ -76,6 +76,14 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   const bytes = vm.saveState({ since, compression });
   writeWhole(values.output, bytes);
   return 0;
+}
+
+/** inspectSnapshot of a file, its errors naming it. */
+function inspectNamed(path: string): ReturnType<typeof inspectSnapshot> {
+  try { return inspectSnapshot(readSnapshotFile(path)); } catch (e) {
+    if (e instanceof SnapshotError) throw new SnapshotError(`${path}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Write a file so that it is either all there or not there: a temporary file renamed into place. */
