@@ -14,6 +14,7 @@
 //   'E' abort   UTF-8 reason: the sender gives up (the source keeps its guest)
 import { PAGE_SIZE } from '../cpu/state.ts';
 import { SnapshotError } from '../state/snapshot-file.ts';
+import { zeroPageTest } from '../state/zero-page.ts';
 import { readSnapshot } from './snapshot.ts';
 import { applyState } from './vm-state.ts';
 import type { ExitRecord, VM, VMOptions } from './vm.ts';
@@ -116,8 +117,8 @@ export async function migrateOut(vm: VM, channel: MigrationChannel, opts: Migrat
     mem.startDirtyLog();
     await channel.send(concat([0x48], enc.encode(JSON.stringify({ version: PROTOCOL_VERSION, memory: mem.ramSize }))));
     // Round 0: every page that is not zero (the destination's RAM starts zero).
-    const first: number[] = [];
-    for (let p = 0; p < mem.ramSize / PAGE_SIZE; p++) if (!isZeroPage(mem.ram, p)) first.push(p);
+    const first: number[] = [], isZero = zeroPageTest(mem.ram);
+    for (let p = 0; p < mem.ramSize / PAGE_SIZE; p++) if (!isZero(p)) first.push(p);
     let sentMs = performance.now(), sentBytes = report.bytes;
     let exit = await sendPages(first, true);
     let previous = Infinity;
@@ -213,12 +214,6 @@ function concat(head: number[], body: Uint8Array): Uint8Array {
   out.set(head);
   out.set(body, head.length);
   return out;
-}
-
-function isZeroPage(ram: Uint8Array, p: number): boolean {
-  const words = new Int32Array(ram.buffer, ram.byteOffset + p * PAGE_SIZE, PAGE_SIZE / 4);
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  return true;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,9 @@
 // was restored from (what a diff against that snapshot holds). Tracking starts at the first save (after one
 // scan of RAM) or at a restore (the snapshot says which pages it stored).
 import { PAGE_SIZE } from '../cpu/state.ts';
+import { zeroPageTest } from '../state/zero-page.ts';
 import type { PhysicalMemory } from './memory.ts';
+import { sameId } from './snapshot.ts';
 
 export class SnapshotTracker {
   /** Pages that may be non-zero (bitmap, bit p & 7 of byte p >> 3), while tracking. */
@@ -27,7 +29,7 @@ export class SnapshotTracker {
 
   /** The pages written since snapshot `id`, if the log counts from it; else undefined. */
   dirtySince(id: Uint8Array): Uint8Array | undefined {
-    if (!this.tracking() || this.baseId === null || !sameBytes(this.baseId, id)) return undefined;
+    if (!this.tracking() || this.baseId === null || !sameId(this.baseId, id)) return undefined;
     this.fold();
     return this.sinceBase!.slice();
   }
@@ -74,14 +76,7 @@ export class SnapshotTracker {
 
 /** Pages of `ram` that are not all zero, as a bitmap. */
 function scanNonZero(ram: Uint8Array): Uint8Array {
-  const pages = ram.length / PAGE_SIZE, out = new Uint8Array(Math.ceil(pages / 8));
-  const words = new Int32Array(ram.buffer, ram.byteOffset, ram.length >>> 2);
-  for (let p = 0; p < pages; p++) {
-    for (let i = p * (PAGE_SIZE >>> 2), end = i + (PAGE_SIZE >>> 2); i < end; i += 4) {
-      if ((words[i] | words[i + 1] | words[i + 2] | words[i + 3]) !== 0) { out[p >>> 3] |= 1 << (p & 7); break; }
-    }
-  }
+  const pages = ram.length / PAGE_SIZE, out = new Uint8Array(Math.ceil(pages / 8)), isZero = zeroPageTest(ram);
+  for (let p = 0; p < pages; p++) if (!isZero(p)) out[p >>> 3] |= 1 << (p & 7);
   return out;
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
