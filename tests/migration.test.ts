@@ -114,7 +114,6 @@ describe('live migration through the API over a MessagePort (two VMs, one thread
       expect(result.outcome).toBe('migrated');
       const destination = await incoming;
       port1.close(); port2.close();
-      if (engine === 'jit') await destination.enableJit();
       const exit = destination.run({});
       expect([Buffer.concat(out).toString('latin1'), exit.status, destination.instructions]).toEqual([Buffer.concat(reference).toString('latin1'), refExit.status, ref.instructions]);
     }

@@ -222,9 +222,9 @@ export async function openGuest(command: string, positionals: string[], restore:
 export async function incomingGuestVM(channel: MigrationChannel, args: ImageArgs, opts: GuestVMOptions & { engine: 'interp' | 'jit' }): Promise<VM> {
   const out = guestSinks(opts);
   await validateModulesFromEnv();
+  // (migrateIn turns the JIT on for engine 'jit', with the environment's settings in `jit`.)
   const vm = out.attach(await migrateIn(VM, channel, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
   channel.close();
-  if (opts.engine === 'jit') await enableJit(vm);
   return vm;
 }
 

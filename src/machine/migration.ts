@@ -153,7 +153,6 @@ export async function migrateOut(vm: VM, channel: MigrationChannel, opts: Migrat
       previous = dirty.count;
       sentMs = performance.now(); sentBytes = report.bytes;
       exit = await sendPages([...dirty], true);
-      if (!exit && dirty.count === 0) exit = await slice();
     }
   } catch (e) {
     if (mem.dirtyLogging) mem.stopDirtyLog();
@@ -163,8 +162,9 @@ export async function migrateOut(vm: VM, channel: MigrationChannel, opts: Migrat
 }
 
 /**
- * Receive a guest over `channel` and return it as a new VM (`opts` as for VM.create; memory comes from the
- * source). Throws SnapshotError with one line if the stream is not a migration or breaks off.
+ * Receive a guest over `channel` and return it as a new VM (`opts` as for VM.create, the JIT on for engine
+ * 'jit'; memory comes from the source). Throws SnapshotError with one line if the stream is not a migration
+ * or breaks off. The source's VM must not run again once it reports 'migrated'.
  */
 export async function migrateIn<T extends VM>(Vm: { new (opts?: VMOptions): T }, channel: MigrationChannel, opts: VMOptions = {}): Promise<T> {
   const fail = async (why: string): Promise<never> => { await abort(channel, why).catch(() => {}); channel.close(); throw new SnapshotError(`incoming migration: ${why}`); };
@@ -201,6 +201,7 @@ export async function migrateIn<T extends VM>(Vm: { new (opts?: VMOptions): T },
       throw e;
     }
     await channel.send(Uint8Array.of(0x41));
+    if (opts.engine === 'jit') await vm.enableJit();
     return vm;
   }
 }
