@@ -96,13 +96,17 @@ export async function restoreGuestVM(files: string[], args: ImageArgs, opts: Gue
   const out = guestSinks(opts);
   const bytes = files.map(readSnapshotFile);
   await validateModulesFromEnv();
+  let vm: VM;
   try {
-    return out.attach(await VM.fromState(bytes, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
+    // The JIT goes on below, through enableJit, so that a bad X86JIT_JIT_* setting is a usage error.
+    vm = out.attach(await VM.fromState(bytes, { ...opts, engine: 'interp', jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
   } catch (e) {
     // One line that names the file(s): `x86jit: base.snap: snapshot is damaged: checksum mismatch`.
     if (e instanceof SnapshotError) throw new SnapshotError(`${files.join(' + ')}: ${e.message}`);
     throw e;
   }
+  if (opts.engine === 'jit') await enableJit(vm);
+  return vm;
 }
 
 /** A snapshot file's bytes; an unreadable one is a usage error (one line). */
@@ -222,9 +226,10 @@ export async function openGuest(command: string, positionals: string[], restore:
 export async function incomingGuestVM(channel: MigrationChannel, args: ImageArgs, opts: GuestVMOptions & { engine: 'interp' | 'jit' }): Promise<VM> {
   const out = guestSinks(opts);
   await validateModulesFromEnv();
-  // (migrateIn turns the JIT on for engine 'jit', with the environment's settings in `jit`.)
-  const vm = out.attach(await migrateIn(VM, channel, { ...opts, jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
+  const vm = out.attach(await migrateIn(VM, channel, { ...opts, engine: 'interp', jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
   channel.close();
+  // The JIT goes on here, through enableJit, so that a bad X86JIT_JIT_* setting is a usage error.
+  if (opts.engine === 'jit') await enableJit(vm);
   return vm;
 }
 
