@@ -232,7 +232,7 @@ describe('clones: many VMs from one snapshot in one process', () => {
 describe('x86jit snapshot / run --restore in fresh processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-snap-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const x86jit = (args: string[]) => spawnSync(process.execPath, [X86JIT, ...args], { encoding: 'latin1', timeout: 120_000 });
+  const x86jit = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [X86JIT, ...args], { encoding: 'latin1', timeout: 120_000, env: { ...process.env, ...env } });
 
   for (const [rom, engine] of [['pic-pit.elf', 'interp'], ['minikernel.elf', 'jit'], ['wl-sort.elf', 'jit']] as const) {
     it(`${rom}, ${engine}: stdout of both halves = stdout of one run, same status and instruction count`, () => {
@@ -286,6 +286,8 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
     }
     const missing = x86jit(['run', '--restore', join(dir, 'nope.snap')]);
     expect([missing.status, missing.stderr]).toEqual([2, `x86jit: ${join(dir, 'nope.snap')}: cannot read the snapshot: no such file\n`]);
+    const badJit = x86jit(['run', '--restore', good, '--engine', 'jit'], { X86JIT_JIT_THRESHOLD: '-5' });
+    expect([badJit.status, badJit.stderr]).toEqual([2, 'x86jit: X86JIT_JIT_THRESHOLD: JIT threshold must be a non-negative integer, got -5\n']);
     const info = x86jit(['snapshot', '--info', good]);
     expect(info.status).toBe(0);
     expect(info.stdout).toMatch(/full[\s\S]*1000 instructions retired[\s\S]*devices\s+pic v1, pit v1/);
