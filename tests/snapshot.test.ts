@@ -64,19 +64,6 @@ async function reference(rom: string, engine: Engine): Promise<Outcome> {
   return r;
 }
 
-/** Run to N, save, continue from the bytes in a fresh VM: the outcome of the two halves together. */
-async function splitAt(rom: string, engine: Engine, n: number, check?: (restored: Vm) => void): Promise<Outcome> {
-  const out: Uint8Array[] = [];
-  const first = await fresh(rom, engine, out);
-  const stop = first.run({ maxInstructions: n, timeout: 120 });
-  expect(stop.reason, `run to ${n}`).toBe('max-instructions');
-  const bytes = first.saveState();
-  const second = await VM.fromState(bytes, options(engine, out));
-  check?.(second);
-  const exit = second.run({ timeout: 120 });
-  return { output: text(out), status: exit.status, reason: exit.reason, instructions: second.instructions };
-}
-
 /** POINTS instruction counts spread over a run of `total`, the same every run (a fixed LCG per ROM). */
 function pointsFor(rom: string, total: number): number[] {
   let x = [...rom].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
@@ -89,13 +76,14 @@ function pointsFor(rom: string, total: number): number[] {
  * Run to each point in turn, saving there and continuing from the file in a fresh VM each time: one run
  * made of points.length + 1 VMs, whose outputs together and whose final count must be the uninterrupted run's.
  */
-async function chainAt(rom: string, engine: Engine, points: number[]): Promise<Outcome> {
+async function chainAt(rom: string, engine: Engine, points: number[], check?: (restored: Vm) => void): Promise<Outcome> {
   const out: Uint8Array[] = [];
   let vm = await fresh(rom, engine, out);
   for (const n of points) {
     const stop = vm.run({ maxInstructions: n - vm.instructions, timeout: 120 });
     expect(stop.reason, `run to ${n}`).toBe('max-instructions');
     vm = await VM.fromState(vm.saveState(), options(engine, out));
+    check?.(vm);
   }
   const exit = vm.run({ timeout: 120 });
   return { output: text(out), status: exit.status, reason: exit.reason, instructions: vm.instructions };
@@ -156,7 +144,7 @@ describe('snapshot in the states hardest to capture', () => {
       for (const engine of ENGINES) {
         const ref = await reference(rom, engine);
         for (const [name, n] of points) {
-          const got = await splitAt(rom, engine, n, (restored) => {
+          const got = await chainAt(rom, engine, [n], (restored) => {
             // The restored VM is in the state itself (so the snapshot was taken where the test meant).
             if (engine === 'interp' && !name.includes('TLB') && !predicates[name](restored)) wrong.push(`${engine} ${name} (N=${n}): the restored VM is not in that state`);
           });
