@@ -159,6 +159,7 @@ class Side {
   }
 
   get ram(): Buffer {
+    this.vm.memory.loadAllPages();
     const r = this.vm.memory.ram;
     return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
   }

@@ -11,7 +11,7 @@ import { VM as MachineVM, type VMOptions } from './machine/vm.ts';
 import { createJit } from '../jit/jit.ts';
 
 export { DEFAULT_MEMORY } from './machine/vm.ts';
-export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RunOptions, VMOptions } from './machine/vm.ts';
+export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RestoreOptions, RunOptions, VMOptions } from './machine/vm.ts';
 export type { Accelerator, AcceleratorConfig, AcceleratorFactory } from './cpu/accelerator.ts';
 export type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from './cpu/accelerator-stats.ts';
 export { createJit } from '../jit/jit.ts';

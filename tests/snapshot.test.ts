@@ -75,14 +75,16 @@ function pointsFor(rom: string, total: number): number[] {
 /**
  * Run to each point in turn, saving there and continuing from the file in a fresh VM each time: one run
  * made of points.length + 1 VMs, whose outputs together and whose final count must be the uninterrupted run's.
+ * Restores alternate between lazy RAM (pages copied in on first touch) and all at once, lazy first; the next
+ * save reads a lazily restored VM's pages not yet touched.
  */
 async function chainAt(rom: string, engine: Engine, points: number[], check?: (restored: Vm) => void): Promise<Outcome> {
   const out: Uint8Array[] = [];
   let vm = await fresh(rom, engine, out);
-  for (const n of points) {
+  for (const [i, n] of points.entries()) {
     const stop = vm.run({ maxInstructions: n - vm.instructions, timeout: 120 });
     expect(stop.reason, `run to ${n}`).toBe('max-instructions');
-    vm = await VM.fromState(vm.saveState(), options(engine, out));
+    vm = await VM.fromState(vm.saveState(), { ...options(engine, out), lazyRam: i % 2 === 0 });
     check?.(vm);
   }
   const exit = vm.run({ timeout: 120 });
@@ -177,6 +179,10 @@ describe('diff snapshots: a chain restores to the state a full snapshot holds', 
       const chained = await VM.fromState([full, d1, d2], options(engine, out));
       const single = await VM.fromState(whole, { engine });
       expect(Buffer.from(chained.memory.ram).equals(Buffer.from(single.memory.ram))).toBe(true);
+      // The same chain restored lazily: every page comes from the file that last stored it, or stays zero.
+      const lazy = await VM.fromState([full, d1, d2], { engine, lazyRam: true });
+      lazy.memory.loadAllPages();
+      expect(Buffer.from(lazy.memory.ram).equals(Buffer.from(single.memory.ram))).toBe(true);
       expect(chained.getRegisters()).toEqual(single.getRegisters());
       expect(chained.instructions).toBe(n3);
       const exit = chained.run({ timeout: 120 });
@@ -194,7 +200,7 @@ describe('diff snapshots: a chain restores to the state a full snapshot holds', 
 });
 
 describe('clones: many VMs from one snapshot in one process', () => {
-  it(`${envNumber('X86JIT_SNAPSHOT_CLONES', 20)} clones of snapshot-states.bin, half of them under the JIT, each run to its end as the original would`, async () => {
+  it(`${envNumber('X86JIT_SNAPSHOT_CLONES', 20)} clones of snapshot-states.bin, half of them under the JIT, half with lazy RAM, each run to its end as the original would`, async () => {
     const ref = await reference(STATES, 'interp');
     const vm = await fresh(STATES, 'interp', []);
     vm.run({ maxInstructions: Math.floor(ref.instructions / 2) });
@@ -204,7 +210,7 @@ describe('clones: many VMs from one snapshot in one process', () => {
     const file = vm.saveState();
     const clones = await Promise.all(Array.from({ length: envNumber('X86JIT_SNAPSHOT_CLONES', 20) }, async (_, i) => {
       const out: Uint8Array[] = [...beforeOutput];
-      const clone = await VM.fromState(file, options(i % 2 ? 'jit' : 'interp', out));
+      const clone = await VM.fromState(file, { ...options(i % 2 ? 'jit' : 'interp', out), lazyRam: i % 4 < 2 });
       return { clone, out };
     }));
     for (const { clone, out } of clones) {
@@ -216,6 +222,89 @@ describe('clones: many VMs from one snapshot in one process', () => {
     expect(clones[1].clone.memory.readBytes(0x700000, 1)[0]).toBe(0);
   }, 300_000);
 });
+
+describe('lazy RAM: a restored VM copies pages in on first touch', () => {
+  /** hello.elf half-way, with 300 pages of distinct data at 16 MiB that it never reads and one page at 100 MiB. */
+  async function guestWithData(engine: Engine): Promise<{ file: Uint8Array; ram: Buffer; ref: Outcome; before: Uint8Array[] }> {
+    const ref = await reference('hello.elf', engine);
+    const before: Uint8Array[] = [];
+    const vm = await fresh('hello.elf', engine, before);
+    vm.run({ maxInstructions: Math.floor(ref.instructions / 2) });
+    const data = new Uint8Array(300 * 4096).map((_, i) => (i * 7 + (i >>> 12)) & 0xff);
+    vm.memory.writeBytes(16 << 20, data);
+    vm.memory.writeBytes(100 << 20, Uint8Array.of(1, 2, 3, 4));
+    const file = vm.saveState();
+    return { file, ram: Buffer.from(vm.memory.ram), ref, before };
+  }
+
+  for (const engine of ENGINES) {
+    it(`${engine}: runs to its end holding only what it touched; every page reads as saved; a diff and a full save of it are right`, async () => {
+      const { file, ram, ref, before } = await guestWithData(engine);
+      const out: Uint8Array[] = [...before];
+      const vm = await VM.fromState(file, { ...options(engine, out), lazyRam: true });
+      const pending0 = vm.memory.pendingPages;
+      expect(pending0).toBeGreaterThan(300);
+      const exit = vm.run({ timeout: 120 });
+      expect([text(out), exit.status, vm.instructions]).toEqual([ref.output, ref.status, ref.instructions]);
+      // The JIT without paging runs compiled code only once every page is in; the interpreter needs only what it touched.
+      if (engine === 'interp') expect(vm.memory.pendingPages).toBeGreaterThan(300);
+      else expect(vm.memory.pendingPages).toBe(0);
+      // A read through the API brings in the page it reads, and only that one.
+      const pending = vm.memory.pendingPages;
+      expect(vm.memory.readBytes((16 << 20) + 5 * 4096 + 10, 2)).toEqual(Uint8Array.from(ram.subarray((16 << 20) + 5 * 4096 + 10, (16 << 20) + 5 * 4096 + 12)));
+      if (pending > 0) expect(vm.memory.pendingPages).toBe(pending - 1);
+      // A diff since the restored snapshot holds the pages the guest wrote; restored over its base it is the VM's RAM.
+      const diff = vm.saveState({ since: api.snapshotId(file) });
+      const chained = await VM.fromState([file, diff], {});
+      // A full save reads the pages never touched too.
+      const full = vm.saveState();
+      expect(vm.memory.pendingPages).toBe(0);
+      const whole = await VM.fromState(full, {});
+      expect(Buffer.from(whole.memory.ram).equals(Buffer.from(vm.memory.ram))).toBe(true);
+      expect(Buffer.from(chained.memory.ram).equals(Buffer.from(vm.memory.ram))).toBe(true);
+      // Untouched pages hold what was saved.
+      expect(Buffer.from(vm.memory.ram.subarray(16 << 20, (16 << 20) + 300 * 4096)).equals(ram.subarray(16 << 20, (16 << 20) + 300 * 4096))).toBe(true);
+    }, 120_000);
+  }
+
+  it('paging under the JIT: compiled code reaches pages through TLB entries made only for pages that are in', async () => {
+    const rom = 'paging.elf', ref = await reference(rom, 'jit');
+    const before: Uint8Array[] = [];
+    const vm = await fresh(rom, 'jit', before);
+    // Past the point where paging is on, with data pages the guest never maps.
+    vm.run({ maxInstructions: Math.floor(ref.instructions * 0.7) });
+    vm.memory.writeBytes(60 << 20, new Uint8Array(64 * 4096).fill(0x5a));
+    const file = vm.saveState();
+    const out: Uint8Array[] = [...before];
+    const lazy = await VM.fromState(file, { ...options('jit', out), lazyRam: true });
+    const exit = lazy.run({ timeout: 120 });
+    expect([text(out), exit.status, lazy.instructions]).toEqual([ref.output, ref.status, ref.instructions]);
+    expect(lazy.jitStats()!.instructions, 'compiled code ran').toBeGreaterThan(0);
+    expect(lazy.memory.pendingPages, 'the pages it never touched are still in the file').toBeGreaterThanOrEqual(64);
+  }, 120_000);
+
+  it('a chunk that does not decompress (a crafted file with a valid checksum) is refused by an eager restore, and by the access that needs it in a lazy one', async () => {
+    const { file } = await guestWithData('interp');
+    const ram = ramSectionOf(file);
+    const body = file.slice(0, -32);
+    // The last chunk holds the highest page stored (100 MiB); damage the end of its compressed stream.
+    for (let i = 1; i <= 8; i++) body[ram.offset + ram.length - i] ^= 0xa5;
+    const crafted = new Uint8Array(Buffer.concat([body, createHash('sha256').update(body).digest()]));
+    await expect(VM.fromState(crafted, {})).rejects.toThrow(SnapshotError);
+    const vm = await VM.fromState(crafted, { lazyRam: true });
+    expect(() => vm.memory.readBytes(100 << 20, 4)).toThrow(SnapshotError);
+  }, 60_000);
+});
+
+/** Where the RAM section lies in a snapshot file (the directory layout of src/state/snapshot-file.ts). */
+function ramSectionOf(file: Uint8Array): { offset: number; length: number } {
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  for (let i = 0, n = v.getUint32(12, true); i < n; i++) {
+    const at = 56 + 32 * i;
+    if (new TextDecoder().decode(file.subarray(at, at + 4)) === 'RAM ') return { offset: Number(v.getBigUint64(at + 8, true)), length: Number(v.getBigUint64(at + 16, true)) };
+  }
+  throw new Error('no RAM section');
+}
 
 describe('x86jit snapshot / run --restore in fresh processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-snap-'));

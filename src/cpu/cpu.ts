@@ -66,6 +66,12 @@ export class Cpu {
   /** DataView over the whole WebAssembly.Memory; guest RAM starts at RAM_OFFSET. */
   readonly view: DataView;
   readonly ramSize: number;
+  /**
+   * End of the RAM the fast paths may read and write directly: ramSize, or 0 while a lazy restore still has
+   * pages to copy in (memory.ts's ensure), so every access takes the slow path, which copies them first.
+   * With paging on, a TLB entry is only made for a page that is in (walk), which compiled code relies on.
+   */
+  fastRamEnd: number;
   readonly pageFlags: Uint8Array;
   /** One byte per 64-byte chunk of RAM, nonzero where decoded code lies or its page is armed for the dirty log (memory.ts's codeMap). */
   readonly codeMap: Uint8Array;
@@ -110,6 +116,8 @@ export class Cpu {
     this.r16 = new Uint16Array(mem.buffer, STATE_OFFSET, 16);
     this.view = mem.view;
     this.ramSize = mem.ramSize;
+    this.fastRamEnd = mem.ramSize;
+    mem.onLazyChange = (pending) => { this.fastRamEnd = pending ? 0 : this.ramSize; };
     this.pageFlags = mem.pageFlags;
     this.codeMap = mem.codeMap;
     this.tlbTag = new Int32Array(mem.buffer, TLB_TAG_OFFSET, TLB_SIZE).fill(-1);
@@ -253,6 +261,7 @@ export class Cpu {
       dirty = write || (pte & PTE_D) !== 0;
       global = (pte & PTE_G) !== 0;
     }
+    if (this.fastRamEnd === 0) mem.ensure(phys, PAGE_SIZE); // a lazy restore: TLB entries only for pages that are in
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
     this.tlbTag[slot] = lin >>> PAGE_SHIFT;
     this.tlbEntry[slot] = phys | (userOk ? TLB_USER : 0) | (userOk && rw ? TLB_WRITE_USER : 0) |
@@ -306,28 +315,28 @@ export class Cpu {
   // two chunks.
   readLin8(lin: number): number {
     const p = this.paging ? this.translate(lin, false, this.s[CPL] === 3) : lin >>> 0;
-    return p < this.ramSize ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);
+    return p < this.fastRamEnd ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);
   }
   readLin16(lin: number): number {
     if (this.paging && (lin & 0xfff) === 0xfff) return this.readSplit(lin, 2, this.s[CPL] === 3);
     const p = this.physData(lin, false);
-    return p <= this.ramSize - 2 ? this.view.getUint16(RAM_OFFSET + p, true) : this.mem.read(p, 2);
+    return p <= this.fastRamEnd - 2 ? this.view.getUint16(RAM_OFFSET + p, true) : this.mem.read(p, 2);
   }
   readLin32(lin: number): number {
     if (this.paging && (lin & 0xfff) > 0xffc) return this.readSplit(lin, 4, this.s[CPL] === 3);
     const p = this.physData(lin, false);
-    return p <= this.ramSize - 4 ? this.view.getInt32(RAM_OFFSET + p, true) : this.mem.read(p, 4);
+    return p <= this.fastRamEnd - 4 ? this.view.getInt32(RAM_OFFSET + p, true) : this.mem.read(p, 4);
   }
   writeLin8(lin: number, v: number): void {
     const p = this.physData(lin, true);
-    if (p < this.ramSize && (this.pageFlags[p >>> PAGE_SHIFT] === 0 || this.codeMap[p >>> CODE_CHUNK_SHIFT] === 0))
+    if (p < this.fastRamEnd && (this.pageFlags[p >>> PAGE_SHIFT] === 0 || this.codeMap[p >>> CODE_CHUNK_SHIFT] === 0))
       this.view.setUint8(RAM_OFFSET + p, v);
     else this.mem.write(p, 1, v);
   }
   writeLin16(lin: number, v: number): void {
     if (this.paging && (lin & 0xfff) === 0xfff) { this.writeSplit(lin, 2, v, this.s[CPL] === 3); return; }
     const p = this.physData(lin, true);
-    if (p <= this.ramSize - 2 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) === 0 ||
+    if (p <= this.fastRamEnd - 2 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) === 0 ||
       (this.codeMap[p >>> CODE_CHUNK_SHIFT] | this.codeMap[(p + 1) >>> CODE_CHUNK_SHIFT]) === 0))
       this.view.setUint16(RAM_OFFSET + p, v, true);
     else this.mem.write(p, 2, v);
@@ -335,7 +344,7 @@ export class Cpu {
   writeLin32(lin: number, v: number): void {
     if (this.paging && (lin & 0xfff) > 0xffc) { this.writeSplit(lin, 4, v, this.s[CPL] === 3); return; }
     const p = this.physData(lin, true);
-    if (p <= this.ramSize - 4 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) === 0 ||
+    if (p <= this.fastRamEnd - 4 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) === 0 ||
       (this.codeMap[p >>> CODE_CHUNK_SHIFT] | this.codeMap[(p + 3) >>> CODE_CHUNK_SHIFT]) === 0))
       this.view.setInt32(RAM_OFFSET + p, v, true);
     else this.mem.write(p, 4, v);

@@ -122,6 +122,10 @@ export class Interpreter {
           if (r === undefined) block.hits = this.jitThreshold - 16; // retry after a few more executions
         }
         if (r != null && r.valid && r.mode === jitMode(cpu)) {
+          // A lazy restore in progress (memory.ts): compiled code without paging reads and writes RAM
+          // directly, so every page must be in first; with paging it goes through TLB entries, which are
+          // made only for pages that are in, but its stores need the dirty log's code map armed.
+          if (cpu.fastRamEnd === 0) { if (r.mode === 1) cpu.mem.loadAllPages(); else cpu.mem.prepareForCompiledCode(); }
           const n = jit.enter(r, budget);
           cpu.instructions += n;
           budget -= n;

@@ -41,7 +41,7 @@ export function hypercall(cpu: Cpu, host: HypercallHost): void {
     case HC_CONSOLE_WRITE: {
       const addr = s[EBX] >>> 0, len = Math.min(s[ECX] >>> 0, MAX_CONSOLE_WRITE);
       if (addr + len > cpu.ramSize) { s[EAX] = -EFAULT; return; }
-      host.console(cpu.mem.ram.slice(addr, addr + len));
+      host.console(cpu.mem.readBytes(addr, len));
       cpu.work += len; // a big write takes a while: let the run loop read the clock soon
       s[EAX] = len;
       return;

@@ -80,13 +80,38 @@ export class DirtyLog {
   }
 
   /** Arm every page and empty the set: from now on every page written is recorded. */
-  start(): void {
-    const flags = this.pageFlags, words = this.codeWords;
+  start(deferCodeMap = false): void {
+    const flags = this.pageFlags;
     for (let p = 0; p < flags.length; p++) flags[p] |= PAGE_DIRTY_LOG;
-    for (let i = 0; i < words.length; i++) words[i] |= ARMED_WORD;
+    this.codeMapDeferred = deferCodeMap;
+    if (!deferCodeMap) this.armCodeMap();
     this.bits.fill(0);
     this.count = 0;
     this.active = true;
+  }
+
+  /**
+   * start(true) armed the page flags only, leaving the code map (one byte per 64 bytes of RAM: 2 MiB for
+   * 128 MiB, whose first touch costs the host ~7 ms of page faults) for later. That is enough while every
+   * store takes the slow path, which tests the page flag: during a lazy restore (memory.ts), before
+   * compiled code runs. completeArming() arms the code map of every page still armed; memory.ts calls it
+   * before any store may take a fast path again.
+   */
+  private codeMapDeferred = false;
+
+  completeArming(): void {
+    if (!this.codeMapDeferred) return;
+    this.codeMapDeferred = false;
+    if (this.active) this.armCodeMap();
+  }
+
+  /** Arm the code map of every page whose flag is armed. */
+  private armCodeMap(): void {
+    const flags = this.pageFlags, words = this.codeWords;
+    for (let p = 0; p < flags.length; p++) {
+      if ((flags[p] & PAGE_DIRTY_LOG) === 0) continue;
+      for (let i = p * WORDS_PER_PAGE, end = i + WORDS_PER_PAGE; i < end; i++) words[i] |= ARMED_WORD;
+    }
   }
 
   /** The pages written since start() or the previous take(); re-arms exactly those. */

@@ -5,6 +5,7 @@
 // Physical addresses that are neither RAM, ROM nor MMIO are unassigned: reads give all-ones, writes drop.
 import { CODE_CHUNK_SHIFT, codeMapOffset, MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET } from '../cpu/state.ts';
 import { CODE_CHUNK_HAS_CODE, DirtyLog, type DirtyPages, PAGE_DIRTY_LOG } from './dirty-log.ts';
+import type { LazyRam } from './lazy-ram.ts';
 
 export { CODE_CHUNK_ARMED, CODE_CHUNK_HAS_CODE, DirtyPages, PAGE_DIRTY_LOG } from './dirty-log.ts';
 
@@ -46,6 +47,13 @@ export class PhysicalMemory {
   private regions: Region[] = [];
   /** Called when a write hits a chunk of the code map (kept by the code cache). */
   onCodeWrite: (phys: number, size: number, byHost?: boolean) => void = () => {};
+  /** The snapshot pages not yet copied in (a lazy restore: lazy-ram.ts), or null when RAM holds everything. */
+  private lazy: LazyRam | null = null;
+  /**
+   * Told when a lazy restore starts (true) and when its last page is in (false): the CPU's RAM fast paths
+   * read and write `ram` directly only while nothing is pending (cpu.ts's fastRamEnd).
+   */
+  onLazyChange: (pending: boolean) => void = () => {};
 
   constructor(ramSize: number) {
     if (!Number.isInteger(ramSize) || ramSize < 1 << 20 || ramSize > MAX_RAM || ramSize % 4096 !== 0)
@@ -64,6 +72,49 @@ export class PhysicalMemory {
     this.dirtyLog = new DirtyLog(this.pageFlags, this.codeWords);
   }
 
+  // ---- lazy restore (lazy-ram.ts) ----
+  /**
+   * Take RAM's snapshot pages from `lazy` as they are first touched (the RAM must be as a fresh VM's: zero).
+   * Until every page is in, `ram`, `u8` and `view` must not be read directly: use read/readBytes, or call
+   * loadAllPages() first.
+   */
+  restoreLazily(lazy: LazyRam): void {
+    if (lazy.pending === 0) return;
+    this.lazy = lazy;
+    this.onLazyChange(true);
+  }
+
+  /** Snapshot pages a lazy restore has not copied in yet (0 when RAM holds everything). */
+  get pendingPages(): number { return this.lazy === null ? 0 : this.lazy.pending; }
+
+  /** Copy in the pending pages that RAM bytes [phys, phys + length) touch (nothing to do unless a lazy restore is in progress). */
+  ensure(phys: number, length: number): void {
+    const lazy = this.lazy;
+    if (lazy === null || length <= 0 || phys >= this.ramSize) return;
+    const last = Math.min(phys + length, this.ramSize) - 1;
+    for (let p = phys >>> PAGE_SHIFT; p <= last >>> PAGE_SHIFT; p++) if (lazy.isPending(p)) lazy.load(p, this.ram);
+    if (lazy.pending === 0) this.lazyDone();
+  }
+
+  /** Copy in every pending page (before `ram` is read whole). */
+  loadAllPages(): void {
+    if (this.lazy === null) return;
+    this.lazy.loadAll(this.ram);
+    this.lazyDone();
+  }
+
+  /**
+   * Compiled code is about to run (it stores through the code map's test alone): arm the dirty log's code
+   * map if a lazy restore left that for later (dirty-log.ts's completeArming).
+   */
+  prepareForCompiledCode(): void { this.dirtyLog.completeArming(); }
+
+  private lazyDone(): void {
+    this.lazy = null;
+    this.dirtyLog.completeArming(); // stores take their fast paths again from here
+    this.onLazyChange(false);
+  }
+
   // ---- dirty-page log (dirty-log.ts): KVM_MEM_LOG_DIRTY_PAGES / KVM_GET_DIRTY_LOG ----
   /** True between startDirtyLog() and stopDirtyLog(). */
   get dirtyLogging(): boolean { return this.dirtyLog.active; }
@@ -73,7 +124,7 @@ export class PhysicalMemory {
    * walker's accessed/dirty bits) or the host (writeBytes, write, write8). Restarting empties the set.
    * Writes straight into `ram`/`u8`/`view` are not seen (as they are not by the code cache).
    */
-  startDirtyLog(): void { this.dirtyLogTakes++; this.dirtyLog.start(); }
+  startDirtyLog(): void { this.dirtyLogTakes++; this.dirtyLog.start(this.lazy !== null); }
 
   /**
    * Counts starts, takes and stops of the log: the log has one set, so a consumer that takes it (the VM's
@@ -142,7 +193,10 @@ export class PhysicalMemory {
   // ---- byte-granular accessors (the slow path; the CPU inlines its own RAM fast path) ----
   read8(phys: number): number {
     phys >>>= 0;
-    if (phys < this.ramSize) return this.ram[phys];
+    if (phys < this.ramSize) {
+      if (this.lazy !== null) this.ensure(phys, 1);
+      return this.ram[phys];
+    }
     const r = this.region(phys);
     if (r?.rom) return r.rom[phys - r.base];
     if (r?.mmio) return r.mmio.read(phys - r.base, 1) & 0xff;
@@ -152,6 +206,7 @@ export class PhysicalMemory {
   write8(phys: number, value: number): void {
     phys >>>= 0;
     if (phys < this.ramSize) {
+      if (this.lazy !== null) this.ensure(phys, 1);
       const f = this.pageFlags[phys >>> PAGE_SHIFT];
       if (f !== 0) {
         if ((f & PAGE_DIRTY_LOG) !== 0) this.dirtyLog.markPage(phys >>> PAGE_SHIFT);
@@ -168,6 +223,7 @@ export class PhysicalMemory {
   read(phys: number, size: 1 | 2 | 4): number {
     phys >>>= 0;
     if (phys + size <= this.ramSize) {
+      if (this.lazy !== null) this.ensure(phys, size);
       if (size === 1) return this.ram[phys];
       if (size === 2) return this.view.getUint16(RAM_OFFSET + phys, true);
       return this.view.getInt32(RAM_OFFSET + phys, true);
@@ -182,6 +238,7 @@ export class PhysicalMemory {
   write(phys: number, size: 1 | 2 | 4, value: number): void {
     phys >>>= 0;
     if (phys + size <= this.ramSize) {
+      if (this.lazy !== null) this.ensure(phys, size);
       if (((this.pageFlags[phys >>> PAGE_SHIFT] | this.pageFlags[(phys + size - 1) >>> PAGE_SHIFT]) & PAGE_DIRTY_LOG) !== 0) this.dirtyLog.mark(phys, size);
       if (this.touchesCode(phys, size)) this.onCodeWrite(phys, size);
       if (size === 1) this.ram[phys] = value;
@@ -197,6 +254,7 @@ export class PhysicalMemory {
   /** Copy bytes into guest-physical memory (loaders, the API); RAM and ROM-free space only. */
   writeBytes(phys: number, bytes: Uint8Array): void {
     if (phys >= 0 && phys + bytes.length <= this.ramSize) {
+      this.ensure(phys, bytes.length);
       this.logWrite(phys, bytes.length);
       this.ram.set(bytes, phys);
       // A loader or the API, not the guest; the code cache drops exactly the blocks whose bytes changed.
@@ -207,7 +265,10 @@ export class PhysicalMemory {
   }
 
   readBytes(phys: number, length: number): Uint8Array {
-    if (phys >= 0 && phys + length <= this.ramSize) return this.ram.slice(phys, phys + length);
+    if (phys >= 0 && phys + length <= this.ramSize) {
+      this.ensure(phys, length);
+      return this.ram.slice(phys, phys + length);
+    }
     const out = new Uint8Array(length);
     for (let i = 0; i < length; i++) out[i] = this.read8(phys + i);
     return out;

@@ -114,6 +114,7 @@ export async function migrateOut(vm: VM, channel: MigrationChannel, opts: Migrat
   };
   try {
     vm.snapshots.stop(); // the log is migration's now
+    mem.loadAllPages(); // RAM is read whole below (a lazily restored guest's pages must all be in)
     mem.startDirtyLog();
     await channel.send(concat([0x48], enc.encode(JSON.stringify({ version: PROTOCOL_VERSION, memory: mem.ramSize }))));
     // Round 0: every page that is not zero (the destination's RAM starts zero).

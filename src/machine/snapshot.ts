@@ -9,6 +9,7 @@ import {
   applyRam, type Compression, type DecodedSnapshot, decodeSnapshot, encodeSnapshot, jsonSection, readJsonSection, type Section,
   snapshotId, SnapshotError,
 } from '../state/snapshot-file.ts';
+import { LazyRam } from './lazy-ram.ts';
 import { applyState, captureState, checkVmState, STATE_PARTS, type VmState } from './vm-state.ts';
 import type { VM } from './vm.ts';
 
@@ -55,7 +56,11 @@ export function writeSnapshot(vm: VM, opts: SaveOptions, written: Uint8Array | u
   ];
   const enc = { compression: opts.compression, level: opts.level };
   if (opts.withoutRam) return encodeSnapshot({ kind: 'full', sections, ram: { bytes: vm.memory.ram, written: new Uint8Array(Math.ceil(vm.memory.ramSize / 4096 / 8)) } }, enc);
-  if (opts.since === undefined) return encodeSnapshot({ kind: 'full', sections, ram: { bytes: vm.memory.ram, written } }, enc);
+  if (opts.since === undefined) {
+    vm.memory.loadAllPages(); // a lazily restored guest: its pages not yet touched are in the snapshot too
+    return encodeSnapshot({ kind: 'full', sections, ram: { bytes: vm.memory.ram, written } }, enc);
+  }
+  // A diff reads only pages written since its base: each was copied in (if lazily restored) before its write.
   const dirty = dirtySince(opts.since);
   if (dirty === undefined) throw new SnapshotError('cannot write a diff: this VM has not logged its writes since that snapshot (restore it, or save it from this VM, first)');
   return encodeSnapshot({ kind: 'diff', baseId: opts.since, sections, ram: { bytes: vm.memory.ram, written: dirty } }, enc);
@@ -70,6 +75,8 @@ export interface ReadSnapshot {
   nonZero: Uint8Array;
   /** Write the chain's RAM into `ram` (fresh, zero memory of state.config.memory bytes). */
   applyRam(ram: Uint8Array): void;
+  /** The chain's RAM to be copied in page by page as it is touched (lazy-ram.ts), into fresh, zero memory. */
+  lazyRam(): LazyRam;
 }
 
 /**
@@ -101,13 +108,18 @@ export function readSnapshot(files: readonly Uint8Array[]): ReadSnapshot {
     applyRam(ram) {
       chain.forEach((d, i) => applyRam(d, ram, { targetIsZero: i === 0 }));
     },
+    lazyRam: () => new LazyRam(chain.map((d) => d.ram)),
   };
 }
 
-/** Put a read snapshot into `vm` (created with its memory size); StateError becomes SnapshotError. */
-export function restoreSnapshot(vm: VM, snap: ReadSnapshot): void {
-  snap.applyRam(vm.memory.ram);
+/**
+ * Put a read snapshot into `vm` (created with its memory size); StateError becomes SnapshotError. `lazy`:
+ * RAM pages are copied in as the guest (or the host) first touches them, not now (memory.ts's restoreLazily).
+ */
+export function restoreSnapshot(vm: VM, snap: ReadSnapshot, lazy = false): void {
+  if (!lazy) snap.applyRam(vm.memory.ram);
   try { applyState(vm, snap.state); } catch (e) { throw e instanceof StateError ? new SnapshotError(`snapshot is damaged: ${e.message}`) : e; }
+  if (lazy) vm.memory.restoreLazily(snap.lazyRam());
 }
 
 /** What one snapshot file holds (`x86jit snapshot --info`): its framing, RAM layout and state. Throws SnapshotError. */

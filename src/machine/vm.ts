@@ -55,6 +55,20 @@ export interface RunOptions {
   trace?: (line: string) => void;
 }
 
+/** VM.fromState's options: create()'s, and how RAM comes in. */
+export interface RestoreOptions extends VMOptions {
+  /**
+   * Copy RAM pages in from the snapshot when the guest or the host first touches them (default false: all
+   * before fromState returns). The VM starts in the time it takes to read the file's state, and holds only
+   * the pages it touches (a clone: the pages it uses). The snapshot files are kept until every page is in;
+   * `memory.ram` must not be read directly before `memory.loadAllPages()` (read/readBytes are safe). A chunk
+   * that does not decompress — only a crafted file with a valid checksum has one — throws SnapshotError from
+   * the access that needed it instead of from fromState. Compiled code without paging runs only once every
+   * page is in (it reads RAM unguarded), so a JIT guest without paging loads the rest when its first region runs.
+   */
+  lazyRam?: boolean;
+}
+
 export interface VMOptions {
   /** Guest RAM in bytes (default 128 MiB). */
   memory?: number;
@@ -263,13 +277,15 @@ export class VM {
    * A VM in the state a snapshot holds (or a full snapshot followed by its diffs, oldest first). `opts` as for
    * create(), except that RAM size comes from the snapshot (a different `memory` is refused) and `clock`
    * defaults to the snapshot's. A damaged, foreign or newer file throws SnapshotError (one line), and no VM is made.
+   * With `lazyRam`, RAM pages are copied in when first touched (see RestoreOptions).
    */
-  static async fromState<T extends VM>(this: new (opts?: VMOptions) => T, files: Uint8Array | readonly Uint8Array[], opts: VMOptions = {}): Promise<T> {
+  static async fromState<T extends VM>(this: new (opts?: VMOptions) => T, files: Uint8Array | readonly Uint8Array[], opts: RestoreOptions = {}): Promise<T> {
     const snap = readSnapshot(files instanceof Uint8Array ? [files] : files);
     const { memory, clock } = snap.state.config;
     if (opts.memory !== undefined && opts.memory !== memory) throw new SnapshotError(`the snapshot's guest has ${memory / 2 ** 20} MiB of RAM; it cannot be restored with ${opts.memory / 2 ** 20} MiB`);
-    const vm = new this({ ...opts, memory, clock: opts.clock ?? clock });
-    restoreSnapshot(vm, snap);
+    const { lazyRam, ...vmOpts } = opts;
+    const vm = new this({ ...vmOpts, memory, clock: opts.clock ?? clock });
+    restoreSnapshot(vm, snap, lazyRam === true);
     vm.snapshots.restored(snap.id, snap.nonZero);
     if (opts.engine === 'jit') await vm.enableJit();
     return vm;

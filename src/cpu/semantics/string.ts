@@ -108,11 +108,11 @@ function plainRam(cpu: Cpu, lin: number, bytes: number): boolean {
 
 /** REP MOVS as one memmove when DF = 0, both segments are flat and both ranges are plain RAM. */
 function fastMovs(c: EmitContext, srcSeg: number): FastRep {
-  const cpu = c.cpu, s = cpu.s, size = c.ins.size, u8 = cpu.mem.u8, ram = cpu.ramSize;
+  const cpu = c.cpu, s = cpu.s, size = c.ins.size, u8 = cpu.mem.u8;
   return (n) => {
     if (s[EFLAGS] & DF || cpu.segSlow[srcSeg] !== 0 || cpu.segSlow[ES] !== 0) return false;
     const count = Math.min(n >>> 0, REP_CHUNK), bytes = count * size;
-    const si = s[ESI] >>> 0, di = s[EDI] >>> 0;
+    const si = s[ESI] >>> 0, di = s[EDI] >>> 0, ram = cpu.fastRamEnd;
     if (si + bytes > ram || di + bytes > ram) return false;
     // An element-by-element forward copy into a destination that starts inside the source replicates the
     // source's head; memmove would not. (A destination below the source copies the same either way.)
@@ -129,12 +129,12 @@ function fastMovs(c: EmitContext, srcSeg: number): FastRep {
 
 /** REP STOS as a fill when DF = 0, ES is flat and the range is plain RAM. */
 function fastStos(c: EmitContext): FastRep {
-  const cpu = c.cpu, s = cpu.s, size = c.ins.size, u8 = cpu.mem.u8, view = cpu.view, ram = cpu.ramSize;
+  const cpu = c.cpu, s = cpu.s, size = c.ins.size, u8 = cpu.mem.u8, view = cpu.view;
   return (n) => {
     if (s[EFLAGS] & DF || cpu.segSlow[ES] !== 0) return false;
     const count = Math.min(n >>> 0, REP_CHUNK), bytes = count * size;
     const di = s[EDI] >>> 0;
-    if (di + bytes > ram || !plainRam(cpu, di, bytes)) return false;
+    if (di + bytes > cpu.fastRamEnd || !plainRam(cpu, di, bytes)) return false;
     cpu.mem.logWrite(di, bytes);
     const at = RAM_OFFSET + di, v = s[EAX];
     if (size === 1) u8.fill(v & 0xff, at, at + bytes);
