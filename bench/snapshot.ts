@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   const cloneRun = async (lazyRam: boolean) => {
     // The previous run's clones are garbage by now: collect them (npm run bench passes --expose-gc) so
     // that this run's resident memory is its own.
-    (globalThis as { gc?: () => void }).gc?.();
+    // V8 releases a collected WebAssembly.Memory's pages a little later, off the main thread: wait for that.
+    for (let i = 0; i < 3; i++) { (globalThis as { gc?: () => void }).gc?.(); await new Promise((r) => setTimeout(r, 200)); }
     const rss0 = process.memoryUsage().rss;
     const created: number[] = [];
     const clones: VM[] = [];

@@ -6,7 +6,7 @@ import { connect, createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 const X86JIT = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
@@ -119,3 +119,48 @@ describe('live migration through the API over a MessagePort (two VMs, one thread
     }
   }, 120_000);
 });
+
+describe('live migration to a VM on a worker thread (a MessagePort between threads)', () => {
+  it('the worker\'s VM takes the guest over and finishes it exactly as one uninterrupted run would, both engines', async () => {
+    const bundle = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    const api = (await import(bundle)) as typeof import('../src/index.ts');
+    const bytes = new Uint8Array(readFileSync(ROM));
+    const reference: Uint8Array[] = [];
+    const ref = api.createVM({ stdout: (b) => reference.push(b.slice()) });
+    api.loadImage(ref, bytes, 'wl-memcpy', { cmdline: 'wl-memcpy repeat=4' });
+    const refExit = ref.run({});
+    // The destination: its own thread, its own WebAssembly.Memory; it reports what the guest printed and how it ended.
+    const destination = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      (async () => {
+        const api = await import(workerData.bundle);
+        const out = [];
+        const vm = await api.migrateIn(api.VM, api.messagePortChannel(workerData.port), { engine: workerData.engine, stdout: (b) => out.push(Buffer.from(b)) });
+        workerData.port.close();
+        const exit = vm.run({ timeout: 120 });
+        parentPort.postMessage({ output: Buffer.concat(out).toString('latin1'), status: exit.status, instructions: vm.instructions });
+      })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
+    for (const engine of ['interp', 'jit'] as const) {
+      const out: Uint8Array[] = [];
+      const source = await api.VM.create({ engine, stdout: (b) => out.push(b.slice()) });
+      api.loadImage(source, bytes, 'wl-memcpy', { cmdline: 'wl-memcpy repeat=4' });
+      source.run({ maxInstructions: 1_000_000 });
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(destination, { eval: true, workerData: { bundle, engine, port: port2 }, transferList: [port2] });
+      const finished = new Promise<{ output?: string; status?: number; instructions?: number; error?: string }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      const result = await api.migrateOut(source, api.messagePortChannel(port1), {
+        runSlice: () => { const e = source.run({ maxInstructions: 200_000 }); return e.reason === 'max-instructions' ? null : e; },
+      });
+      expect(result.outcome).toBe('migrated');
+      const got = await finished;
+      port1.close();
+      await worker.terminate();
+      expect(got.error).toBeUndefined();
+      expect([Buffer.concat(out).toString('latin1') + got.output, got.status, got.instructions]).toEqual([Buffer.concat(reference).toString('latin1'), refExit.status, ref.instructions]);
+    }
+  }, 120_000);
+});
+
