@@ -31,6 +31,7 @@ export { LoadError } from './loader/load-error.ts';
 export { SnapshotError, snapshotId } from './state/snapshot-file.ts';
 export type { SaveOptions } from './machine/snapshot.ts';
 export { messagePortChannel, migrateIn, migrateOut, type MigrateOutOptions, type MigrateOutResult, type MigrationChannel, type MigrationReport } from './machine/migration.ts';
+export { GdbSession, type GdbSessionEnd, type GdbSessionOptions } from './debug/gdb-remote.ts';
 export { EXIT_REASONS, formatExitStats } from './hv/exits.ts';
 export type { ExitCounter, ExitReasonName } from './hv/exits.ts';
 export { eflagsDifferences, formatDivergence, lockstep, type Difference, type Divergence, type LockstepOptions, type LockstepResult } from '../jit/lockstep.ts';

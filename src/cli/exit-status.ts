@@ -15,5 +15,6 @@ export const EXIT_STATUS: Record<Exclude<ExitReason, 'debug-exit'>, number> = {
   'triple-fault': 10,     // shutdown: an exception could not be delivered
   'unsupported': 12,      // the guest used a feature x86jit does not model (task switch, paging, ...)
   'until': 14,            // stopped at a requested address (API only)
+  'breakpoint': 18,       // stopped at a breakpoint (API and the gdb stub only)
   'stopped': EXIT_OUTPUT_CLOSED, // the CLI stopped the run: its stdout or stderr was closed
 };

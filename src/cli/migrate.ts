@@ -7,11 +7,11 @@ import { UsageError } from './parse.ts';
 /** Largest message accepted (a page batch is ~1 MiB; a state file with ROMs a few MiB). */
 const MAX_MESSAGE = 256 << 20;
 
-/** `tcp:HOST:PORT` → host and port; anything else is a usage error naming the option. */
-export function parseTcpAddress(text: string, option: string): { host: string; port: number } {
+/** `tcp:HOST:PORT` → host and port; anything else is a usage error naming the option. Port 0 (the system picks one) only with `anyPort`. */
+export function parseTcpAddress(text: string, option: string, anyPort = false): { host: string; port: number } {
   const m = /^tcp:(.*):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || m[1] === '' || port < 1 || port > 65535) throw new UsageError(`${option}: '${text}' is not tcp:HOST:PORT`);
+  if (!m || m[1] === '' || port < (anyPort ? 0 : 1) || port > 65535) throw new UsageError(`${option}: '${text}' is not tcp:HOST:PORT`);
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 

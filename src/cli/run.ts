@@ -3,10 +3,11 @@ import { fstatSync } from 'node:fs';
 import { formatExitStats, type VM } from '../index.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { acceptOne, parseTcpAddress, socketChannel } from './migrate.ts';
-import { IMAGE_HELP, IMAGE_OPTIONS, incomingGuestVM, migrateGuest, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, stopForOutput } from './guest.ts';
-import { emit } from './output.ts';
+import { type GuestRun, IMAGE_HELP, IMAGE_OPTIONS, incomingGuestVM, migrateGuest, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, stopForOutput } from './guest.ts';
+import { emit, outputFailed as writeFailed } from './output.ts';
 import { parseCommand, parseNumber, parseSeconds, UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
+import { debugGuest } from './gdb.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
        x86jit run --restore SNAPSHOT [--restore DIFF...] [options]
@@ -44,6 +45,13 @@ ${IMAGE_HELP}${RESTORE_HELP}  --clock virtual|realtime  guest time: from the ins
                             exit 0 with a report on stderr. If the guest keeps dirtying faster than pages go,
                             it is throttled (20 %, then 10 % more a round) and after 30 rounds the source gives
                             up; a refused or broken connection also leaves the guest running here (one line)
+  --gdb tcp:HOST:PORT       serve gdb's remote protocol there (QEMU's -gdb): in gdb, \`set architecture
+                            i386\` and \`target remote HOST:PORT\`. The guest starts at once and stops when gdb
+                            attaches; registers, memory (linear addresses), breakpoints (break/hbreak),
+                            step, continue, Ctrl-C, detach (the guest runs on) and kill (exit 0). While
+                            breakpoints are set the interpreter runs, one instruction at a time
+  --wait                    with --gdb: start the guest only when gdb says continue (QEMU's -S); says
+                            \`x86jit: waiting for gdb on tcp:HOST:PORT\` on stderr (PORT 0: the system picks one)
   --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr
   --trace                   log every executed instruction with registers on stderr (slow)
   -h, --help                show this help
@@ -59,6 +67,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     'migrate-to': { type: 'string' },
     'migrate-after': { type: 'string' },
     'max-downtime': { type: 'string' },
+    gdb: { type: 'string' },
+    wait: { type: 'boolean', default: false },
     stats: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -73,6 +83,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!migrateTo && (values['migrate-after'] !== undefined || values['max-downtime'] !== undefined)) throw new UsageError('--migrate-after and --max-downtime go with --migrate-to');
   const migrateAfter = values['migrate-after'] !== undefined ? parseSeconds(values['migrate-after'], '--migrate-after') : 0;
   const maxDowntime = values['max-downtime'] !== undefined ? parseNumber(values['max-downtime'], '--max-downtime') : 300;
+  const gdb = values.gdb !== undefined ? parseTcpAddress(values.gdb, '--gdb', true) : undefined;
+  if (values.wait && !gdb) throw new UsageError('--wait goes with --gdb');
+  if (gdb && (migrateTo || values.incoming !== undefined || values.trace || timeout !== undefined)) throw new UsageError('--gdb does not go with --migrate-to, --incoming, --trace or --timeout');
   const guestOptions = { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined } as const;
   let vm: VM;
   if (values.incoming !== undefined) {
@@ -96,7 +109,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   const trace = values.trace ? (line: string) => { if (!emit(2, `${line}\n`)) stopForOutput(vm); } : undefined;
   const started = performance.now();
   const left = () => (timeout === undefined ? undefined : Math.max(0.001, timeout - (performance.now() - started) / 1000));
-  let run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, interactive, idle, trace });
+  let run: GuestRun;
+  if (gdb) {
+    const t0 = performance.now(), before = vm.instructions;
+    const end = await debugGuest(vm, gdb, { wait: values.wait, maxInstructions });
+    if (interactive) process.stdin.destroy();
+    if (end.killed) return 0;
+    const stopped = end.exit.reason === 'stopped' && writeFailed();
+    const exit = end.exit.reason === 'max-instructions' ? { ...end.exit, message: `instruction limit reached (${maxInstructions} instructions)` } : end.exit;
+    run = { exit, outputFailed: stopped, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - before };
+  } else run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, interactive, idle, trace });
   if (migrateTo && run.exit.reason === 'timeout' && (timeout === undefined || migrateAfter < timeout)) {
     const where = `tcp:${migrateTo.host}:${migrateTo.port}`;
     const result = await migrateGuest(vm, migrateTo, maxDowntime);

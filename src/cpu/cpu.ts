@@ -269,6 +269,21 @@ export class Cpu {
     return (phys | (lin & 0xfff)) >>> 0;
   }
 
+  /**
+   * The physical address of `lin` as a debugger sees it: the page tables read without side effects (no
+   * accessed/dirty bits set, no TLB entry, no fault), whatever the CPL; null when the page is not present.
+   */
+  debugTranslate(lin: number): number | null {
+    if (!this.paging) return lin >>> 0;
+    const s = this.s, mem = this.mem;
+    const pde = mem.read(((s[CR3] & ~0xfff) + ((lin >>> 22) << 2)) >>> 0, 4);
+    if (!(pde & PTE_P)) return null;
+    if (pde & PDE_PS && s[CR4] & CR4_PSE) return ((pde & 0xffc0_0000) | (lin & 0x003f_ffff)) >>> 0;
+    const pte = mem.read(((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0, 4);
+    if (!(pte & PTE_P)) return null;
+    return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
+  }
+
   /** Drop TLB entries: all of them, or all but global pages (a CR3 write with CR4.PGE). */
   flushTlb(keepGlobal: boolean): void {
     for (let i = 0; i < TLB_SIZE; i++) if (!keepGlobal || !(this.tlbEntry[i] & TLB_GLOBAL)) this.tlbTag[i] = -1;

@@ -9,17 +9,23 @@ import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
-import { DR_SLOT, EFLAGS, EIP, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_SEL, segSlot, TF } from './state.ts';
+import { DR_SLOT, EFLAGS, EIP, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
-export type LoopStop = 'budget' | 'until' | 'stop' | 'timeout' | 'interrupt' | 'deliveries';
+export type LoopStop = 'budget' | 'until' | 'breakpoint' | 'stop' | 'timeout' | 'interrupt' | 'deliveries';
 
 export interface LoopOptions {
   /** Stop before executing the instruction at this CS offset (EIP). */
   until?: number;
   /** Called with one line per executed instruction (enables the careful, per-instruction path). */
   trace?: (line: string) => void;
+  /**
+   * Stop before executing an instruction at one of these linear addresses (CS base + EIP; enables the
+   * careful path) — except the first instruction when `resume` is set, so that a run can go on from a breakpoint.
+   */
+  breakpoints?: ReadonlySet<number>;
+  resume?: boolean;
   /** performance.now() value after which the loop returns 'timeout'. */
   deadline?: number;
   /**
@@ -43,7 +49,7 @@ export class Interpreter {
 
   /** Run at most `budget` instructions. `cpu.stop` (set by requestStop) ends the loop after the current instruction. */
   run(budget: number, opts: LoopOptions = {}): LoopStop {
-    if (opts.until !== undefined || opts.trace !== undefined) return this.runCareful(budget, opts);
+    if (opts.until !== undefined || opts.trace !== undefined || opts.breakpoints !== undefined) return this.runCareful(budget, opts);
     const cpu = this.cpu, s = cpu.s, cache = this.cache;
     const deadline = opts.deadline ?? Infinity;
     const deliveryLimit = cpu.deliveries + (opts.deliveries ?? Infinity);
@@ -190,15 +196,20 @@ export class Interpreter {
     return 'budget';
   }
 
-  /** One instruction at a time, with `until`, `trace` and single-step (TF) handling. */
+  /** One instruction at a time, with `until`, breakpoints, `trace` and single-step (TF) handling. */
   private runCareful(budget: number, opts: LoopOptions): LoopStop {
     const cpu = this.cpu, s = cpu.s, cache = this.cache;
-    const until = opts.until;
+    const until = opts.until, breakpoints = opts.breakpoints;
+    let resume = opts.resume === true;
     const deadline = opts.deadline ?? Infinity;
     const deliveryLimit = cpu.deliveries + (opts.deliveries ?? Infinity);
     let checkClock = 0;
     while (budget > 0) {
       if (until !== undefined && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
+      if (breakpoints !== undefined) {
+        if (!resume && breakpoints.has((s[segSlot(CS, SEG_BASE)] + s[EIP]) >>> 0)) return 'breakpoint';
+        resume = false;
+      }
       if ((cpu.intr & s[EFLAGS]) !== 0 && cpu.shadow === 0) return 'interrupt';
       const shadowed = cpu.shadow;
       if (++checkClock >= 256 || cpu.work >= WORK_PER_CLOCK_CHECK) {

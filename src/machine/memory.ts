@@ -185,6 +185,9 @@ export class PhysicalMemory {
   /** Bases of the MMIO regions the host mapped (their devices are host objects a snapshot cannot hold). */
   mmioBases(): number[] { return this.regions.flatMap((r) => (r.mmio ? [r.base] : [])); }
 
+  /** Is `phys` in a ROM region (reading it has no side effect, unlike MMIO)? */
+  isRom(phys: number): boolean { return this.region(phys >>> 0)?.rom !== undefined; }
+
   private region(phys: number): Region | undefined {
     for (const r of this.regions) if (phys >= r.base && phys < r.end) return r;
     return undefined;

@@ -10,7 +10,7 @@ import { CpuFault } from '../cpu/fault.ts';
 import { deliverException, deliverInterrupt, TripleFault, Unsupported } from '../cpu/interrupts.ts';
 import {
   CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
-  REG_NAMES32, SEG_SEL, segSlot, TR_SLOT,
+  REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TR_SLOT,
 } from '../cpu/state.ts';
 import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
 import type { Uart16550 } from '../devices/uart16550.ts';
@@ -27,7 +27,7 @@ import { readSnapshot, restoreSnapshot, type SaveOptions, SnapshotError, snapsho
 import { SnapshotTracker } from './snapshot-tracker.ts';
 
 /** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
-export type ExitReason = 'debug-exit' | 'until' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
+export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
 
 export interface ExitRecord {
   reason: ExitReason;
@@ -51,6 +51,13 @@ export interface RunOptions {
   timeout?: number;
   /** Stop when EIP reaches this offset (before executing the instruction there). */
   until?: number;
+  /**
+   * Stop (exit 'breakpoint') before executing an instruction at one of these linear addresses (CS base +
+   * EIP) — but not the first one of this run, so that a run started at a breakpoint goes on from it. The
+   * interpreter runs, one instruction at a time, while breakpoints are given (the JIT's compiled code
+   * does not check them).
+   */
+  breakpoints?: ReadonlySet<number>;
   /** One line per executed instruction (slow path). */
   trace?: (line: string) => void;
 }
@@ -393,6 +400,41 @@ export class VM {
     return r;
   }
 
+  /** CS base + EIP: the linear address of the next instruction (what breakpoints name). */
+  linearEip(): number { return (this.cpu.s[segSlot(CS, SEG_BASE)] + this.cpu.s[EIP]) >>> 0; }
+
+  /**
+   * A byte at a linear address as a debugger reads it: through the page tables without side effects, from
+   * RAM or ROM only — null where nothing is mapped, or where a read would act (MMIO, unassigned space).
+   */
+  debugRead8(lin: number): number | null {
+    const phys = this.cpu.debugTranslate(lin);
+    if (phys === null || (phys >= this.memory.ramSize && !this.memory.isRom(phys))) return null;
+    return this.memory.read8(phys);
+  }
+
+  /**
+   * Write bytes at a linear address as a debugger does (a breakpoint's patch, `set var`): into RAM only,
+   * as the host writes (decoded and compiled code over them is dropped). All or nothing: false, and nothing
+   * written, when a byte is not in mapped RAM.
+   */
+  debugWrite(lin: number, bytes: Uint8Array): boolean {
+    const phys: number[] = [];
+    for (let i = 0; i < bytes.length; i++) {
+      const p = this.cpu.debugTranslate((lin + i) >>> 0);
+      if (p === null || p >= this.memory.ramSize) return false;
+      phys.push(p);
+    }
+    // Runs of physically contiguous bytes go in one write each.
+    for (let i = 0; i < bytes.length;) {
+      let j = i + 1;
+      while (j < bytes.length && phys[j] === phys[j - 1] + 1) j++;
+      this.memory.writeBytes(phys[i], bytes.subarray(i, j));
+      i = j;
+    }
+    return true;
+  }
+
   /**
    * The vCPU loop (KVM_RUN's shape): run guest code until an exit, handle it, resume. Returns when the
    * guest exits, halts for good, faults beyond recovery, or a limit is reached.
@@ -431,12 +473,13 @@ export class VM {
         // on-stack replacement, which measured slower.
         const budget = Math.min(left, this.instructionsUntilTimer(), RUN_SLICE);
         this.sliceEndNs = this.clock === 'virtual' ? this.nowNs() + budget * NS_PER_INSTRUCTION : Infinity;
-        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, deadline, deliveries: deliveriesLeft });
+        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, breakpoints: opts.breakpoints, resume: cpu.instructions === start && cpu.deliveries === startDeliveries, deadline, deliveries: deliveriesLeft });
         this.board.update();
         const requested = this.stopRecord as ExitRecord | null;
         if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }
         if (stop === 'interrupt') { this.injectInterrupt(); continue; }
         if (stop === 'until') return this.exit('until', 'reached the requested address');
+        if (stop === 'breakpoint') return this.exit('breakpoint', 'reached a breakpoint');
         if (stop === 'deliveries') continue; // the limit check above ends the run
         // Also between slices: compiled code runs a whole slice in one call, so the run loop's own clock
         // check (every 1024 blocks) may never come round in a tight loop.
