@@ -285,3 +285,87 @@ describe('profile and lockstep --timeout', () => {
     expect(r.divergence!.note).toMatch(/timed out while narrowing it down/);
   });
 });
+
+/**
+ * Run x86jit until `watch` (its stdout, or stderr) has the first bytes (so it is inside the run loop, its
+ * handlers in place), then send `signal`; resolves with its status and the ends of both outputs (the
+ * guest's flood of output in between is dropped).
+ */
+function signalWhenRunning(args: string[], signal: 'SIGINT' | 'SIGTERM', watch: 'stdout' | 'stderr' = 'stdout'): Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const text = { stdout: '', stderr: '' };
+    let sent = false;
+    for (const name of ['stdout', 'stderr'] as const) {
+      child[name].setEncoding('latin1').on('data', (d: string) => {
+        text[name] = (text[name] + d).slice(-4096);
+        if (name === watch && !sent) { sent = true; child.kill(signal); }
+      });
+    }
+    child.on('close', (status, sig) => resolve({ status, signal: sig, ...text }));
+  });
+}
+
+describe('SIGINT and SIGTERM end a run with one line, the report, and 128 + the signal', () => {
+  // vmcall-loop.bin writes 64 KiB of console output per hypercall, for ever: output shows it is running.
+  const endless = [join(ROMS, 'limits', 'vmcall-loop.bin'), ...RAW];
+  for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`run --stats: ${sig} → status ${status}, "interrupted by ${sig}" and the statistics`, async () => {
+      const r = await signalWhenRunning(['run', ...endless, '--stats'], sig);
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(status);
+      expect(r.stderr).toMatch(new RegExp(`^x86jit: interrupted by ${sig} at 0008:001000[0-9a-f]{2}$`, 'm'));
+      expect(r.stderr).toMatch(/^x86jit: \d+ instructions in [\d.]+ s/m);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }, 60_000);
+  }
+
+  it('run --engine jit: SIGINT → 130 as well', async () => {
+    const r = await signalWhenRunning(['run', ...endless, '--engine', 'jit'], 'SIGINT');
+    expect(r.status).toBe(130);
+    expect(r.stderr.trim()).toMatch(/^x86jit: interrupted by SIGINT at 0008:001000[0-9a-f]{2}$/);
+  }, 60_000);
+
+  it('profile: SIGINT → the report of the run so far, status 130', async () => {
+    const r = await signalWhenRunning(['profile', ...endless, '--guest-output'], 'SIGINT', 'stderr');
+    expect(r.status).toBe(130);
+    expect(r.stdout).toMatch(/interrupted by SIGINT/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it('snapshot: SIGINT before --at → one line, no file, status 130', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'x86jit-sig-')), 'never.snap');
+    const r = await signalWhenRunning(['snapshot', ...endless, '--at', '1000000000000', '-o', out], 'SIGINT');
+    expect(r.status).toBe(130);
+    expect(r.stderr.trim()).toMatch(/^x86jit: snapshot: interrupted by SIGINT at instruction \d+, before 1000000000000; no snapshot written$/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+});
+
+/** Run x86jit on a pseudo-terminal (tests/fixtures/pty-run.py), waiting for text and typing keys as `steps` say. */
+function onTerminal(args: string[], steps: ({ wait: string } | { send: string })[]): { status: number; output: string } {
+  const r = spawnSync('python3', [join(import.meta.dirname, 'fixtures', 'pty-run.py'), JSON.stringify(steps), '--', process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 200_000 });
+  if (r.status !== 0) throw new Error(`pty-run.py failed (${r.status}): ${r.stderr}`);
+  const { status, output } = JSON.parse(r.stdout) as { status: number; output: string };
+  return { status, output: Buffer.from(output, 'base64').toString('latin1') };
+}
+
+describe('the serial console on a terminal: raw mode, Ctrl-A as the escape key (as QEMU)', () => {
+  // snapshot-states.bin prints its phases, then waits for 24 bytes of UART input and echoes them.
+  const states = ['run', join(ROMS, 'snapshot-states.bin'), ...RAW];
+  const input = '0123456789abcdefghijklmn';
+
+  it('keys go to the guest at once and are not echoed by the terminal: the guest\'s echo shows them once', () => {
+    const r = onTerminal(states, [{ wait: 'paged sum' }, { send: input }]);
+    expect(r.status).toBe(1); // the guest's own debug-exit status
+    expect(r.output.split(input).length - 1, r.output).toBe(1);
+  }, 200_000);
+
+  it('Ctrl-C goes to the guest (no SIGINT); Ctrl-A h lists the keys; Ctrl-A x quits with status 0', () => {
+    const r = onTerminal(states, [{ wait: 'paged sum' }, { send: '\x03' }, { send: '\x01h' }, { wait: 'C-a x' }, { send: '\x01x' }]);
+    expect(r.status).toBe(0);
+    expect(r.output).toMatch(/C-a x +quit/);
+    expect(r.output).toMatch(/x86jit: terminated \(C-a x\)/);
+    expect(r.output).not.toMatch(/interrupted by SIGINT/);
+  }, 200_000);
+});

@@ -69,10 +69,16 @@ describe('x86jit run', () => {
     oneLine(r.stderr, /timeout: timed out after 0.3 s at 0008:00100000/);
   });
 
-  it('exits 10 on a triple fault (an invalid opcode with no IDT)', () => {
+  it('exits 10 on a triple fault (an invalid opcode with no IDT): one line, then the registers as QEMU dumps them', () => {
     const r = x86jit('run', ...RAW, raw('ud.bin', [0x90, 0x0f, 0x0b])); // nop; ud2
     expect(r.status).toBe(10);
-    oneLine(r.stderr, /triple-fault: .*#UD/);
+    const [first, ...dump] = r.stderr.trimEnd().split('\n');
+    expect(first).toMatch(/^x86jit: triple-fault: .*#UD.* at 0008:00100001$/);
+    expect(dump[0]).toBe('EAX=00000000 EBX=00000000 ECX=00000000 EDX=00000000');
+    expect(dump).toContain('CS =0008 00000000 ffffffff 00c09b00');
+    expect(dump.find((l) => l.startsWith('EIP='))).toMatch(/^EIP=00100001 EFL=00000002/);
+    expect(dump[dump.length - 1]).toMatch(/^CR0=00000011 CR2=00000000 CR3=00000000 CR4=00000000$/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('a guest cannot write outside its RAM: writes beyond RAM are dropped, reads give all-ones', () => {

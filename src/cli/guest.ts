@@ -10,8 +10,8 @@ import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
 import { emit, outputFailed } from './output.ts';
 import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
-/** Instructions per slice between event-loop turns (so stdin input reaches the UART). */
-const SLICE = 20_000_000;
+/** Instructions and milliseconds per slice between event-loop turns (so stdin input reaches the UART, and SIGINT/SIGTERM are seen). */
+const SLICE = 20_000_000, SLICE_MS = 50;
 
 /** The ROM-loading and limit options `run` shares with `profile` (parseArgs config). */
 /** The help lines of the options in IMAGE_OPTIONS (run, profile). */
@@ -160,37 +160,77 @@ export interface GuestRun {
   seconds: number;
   t0: number;
   instructions: number;
+  /** The signal (SIGINT, SIGTERM) that ended the run, if one did: the exit record says where the guest was. */
+  signal?: 'SIGINT' | 'SIGTERM';
+  /** The user quit from the console (Ctrl-A x). */
+  quit?: boolean;
 }
 
+/** Status of a process ended by a signal, as a shell reports it: 128 + its number. */
+export const SIGNAL_STATUS = { SIGINT: 130, SIGTERM: 143 } as const;
+
 /**
- * Run the loaded guest to its end or the limits, in slices between event-loop turns when `interactive`
- * (`idle` is called at each turn).
+ * Run the loaded guest to its end or the limits, in slices of at most 50 ms between event-loop turns
+ * (`idle` is called at each turn; `quit` is asked after it). SIGINT or SIGTERM ends the run after the current slice (`signal`), so the
+ * caller can still print its report; a second one ends the process at once.
  */
-export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; interactive?: boolean; idle?: () => void; trace?: (line: string) => void }): Promise<GuestRun> {
+export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; idle?: () => void; quit?: () => boolean; trace?: (line: string) => void }): Promise<GuestRun> {
   const { maxInstructions, timeout, trace } = opts;
   // performance.now() counts from process start: this is the start-up latency to the first guest instruction.
   const t0 = performance.now();
   const deadline = timeout !== undefined ? t0 + timeout * 1000 : Infinity;
   const total = maxInstructions ?? Infinity;
   const startCount = vm.instructions;
-  // The budget handed out, not the instructions retired, decides when the limit is spent: a run can end
-  // at max-instructions having retired fewer (a guest whose fault handler faults again retires none).
-  let spent = 0, outputStop = false;
+  let signal: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (name: 'SIGINT' | 'SIGTERM'): void => {
+    if (signal !== undefined) { process.exit(SIGNAL_STATUS[name]); }
+    signal = name;
+  };
+  const onInt = (): void => onSignal('SIGINT'), onTerm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  // The limit counts instructions retired and, separately, faults and interrupts delivered, as vm.run's
+  // maxInstructions does (a guest whose fault handler faults again retires nothing and must still end):
+  // each slice gets what is left of the smaller of the two.
+  const startDeliveries = vm.deliveries;
+  let outputStop = false;
   let exit: ExitRecord;
-  for (;;) {
-    const slice = opts.interactive ? Math.min(SLICE, total - spent) : total - spent;
-    const remaining = (deadline - performance.now()) / 1000;
-    exit = vm.run({ maxInstructions: slice, timeout: Number.isFinite(remaining) ? Math.max(remaining, 0.001) : undefined, trace });
-    spent += slice;
-    // stopForOutput's stop, or a write that failed in the flush at the end of a slice (too late to stop it).
-    outputStop = outputFailed() && (exit.reason === 'stopped' || (exit.reason === 'max-instructions' && spent < total));
-    if (outputStop || exit.reason !== 'max-instructions' || spent >= total) break;
-    opts.idle?.();
-    await new Promise((r) => setImmediate(r));
+  try {
+    for (;;) {
+      const left = Math.min(total - (vm.instructions - startCount), total - (vm.deliveries - startDeliveries));
+      const now = performance.now(), sliceEnd = Math.min(deadline, now + SLICE_MS);
+      exit = vm.run({ maxInstructions: Math.min(SLICE, left), timeout: Math.max(sliceEnd - now, 1) / 1000, trace });
+      // A slice ended by its own time bound, not by --timeout.
+      const sliceTimedOut = exit.reason === 'timeout' && performance.now() < deadline;
+      const limitReached = vm.instructions - startCount >= total || vm.deliveries - startDeliveries >= total;
+      // stopForOutput's stop, or a write that failed in the flush at the end of a slice (too late to stop it).
+      outputStop = outputFailed() && (exit.reason === 'stopped' || ((exit.reason === 'max-instructions' || sliceTimedOut) && !limitReached));
+      if (outputStop || (exit.reason !== 'max-instructions' && !sliceTimedOut) || limitReached) break;
+      opts.idle?.();
+      await new Promise((r) => setImmediate(r));
+      if (signal !== undefined || opts.quit?.()) break;
+    }
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+  if (signal !== undefined) {
+    const r = vm.getRegisters();
+    exit = { reason: 'stopped', cs: r.cs, eip: r.eip, message: `interrupted by ${signal}` };
+    return { exit, outputFailed: false, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount, signal };
+  }
+  if (opts.quit?.()) {
+    const r = vm.getRegisters();
+    return { exit: { reason: 'stopped', cs: r.cs, eip: r.eip, message: 'quit from the console' }, outputFailed: false, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount, quit: true };
   }
   if (exit.reason === 'timeout') exit = { ...exit, message: `timed out after ${timeout} s` };
-  // (The VM's own message when the limit ended a fault loop before that many instructions retired.)
-  if (exit.reason === 'max-instructions' && vm.instructions - startCount >= total) exit = { ...exit, message: `instruction limit reached (${maxInstructions} instructions)` };
+  if (exit.reason === 'max-instructions') {
+    const retired = vm.instructions - startCount;
+    exit = {
+      ...exit, message: retired >= total ? `instruction limit reached (${maxInstructions} instructions)`
+        : `instruction limit reached: ${vm.deliveries - startDeliveries} exceptions and interrupts delivered with only ${retired} instructions retired (a fault loop?)`,
+    };
+  }
   return { exit, outputFailed: outputStop, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - startCount };
 }
 

@@ -5,7 +5,7 @@
 import { formatDump, formatProfile, hex, type RunInfo } from './jit-report.ts';
 import type { RegionDump } from '../index.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
-import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest } from './guest.ts';
+import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest, SIGNAL_STATUS } from './guest.ts';
 import { emit } from './output.ts';
 
 export const PROFILE_HELP = `usage: x86jit profile ROM [options]
@@ -75,5 +75,6 @@ export async function profileCommand(argv: string[]): Promise<number> {
   } else {
     emit(1, `${formatProfile(profile, info, top).join('\n')}\n`);
   }
-  return 0;
+  // Interrupted (SIGINT, SIGTERM): the report of the run so far is out; the status says it was cut short.
+  return run.signal !== undefined ? SIGNAL_STATUS[run.signal] : 0;
 }

@@ -1,12 +1,13 @@
 // `x86jit run`: load an image, run it with limits, copy COM1 to stdout, exit with the guest's status.
-import { fstatSync } from 'node:fs';
+import { formatCpuState } from '../cpu/cpu-dump.ts';
 import { formatExitStats, type VM } from '../index.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { acceptOne, parseTcpAddress, socketChannel } from './migrate.ts';
-import { type GuestRun, IMAGE_HELP, IMAGE_OPTIONS, incomingGuestVM, migrateGuest, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, stopForOutput } from './guest.ts';
+import { type GuestRun, IMAGE_HELP, IMAGE_OPTIONS, incomingGuestVM, migrateGuest, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, SIGNAL_STATUS, stopForOutput } from './guest.ts';
 import { emit, outputFailed as writeFailed } from './output.ts';
 import { parseCommand, parseNumber, parseSeconds, UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
+import { attachConsole } from './console.ts';
 import { debugGuest } from './gdb.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
@@ -19,7 +20,8 @@ Runs ROM and copies what the guest writes to COM1 (port 0x3f8) to stdout; bytes 
   2 bad arguments or image, 4 HLT with nothing to wake the CPU, 6 --max-instructions reached,
   8 --timeout reached, 10 triple fault, 12 unsupported guest feature, 16 stdout or stderr closed
   (EPIPE, e.g. | head) before the guest exited: the run stops there, quietly, 70 internal error,
-  74 writing stdout or stderr failed otherwise (e.g. a full disk).
+  74 writing stdout or stderr failed otherwise (e.g. a full disk), 130/143 SIGINT/SIGTERM (one line and
+  --stats first). A triple fault or an unsupported feature also prints the guest's registers.
 An image is read no further than the guest RAM (--mem; 256 KiB with --bios): a larger file or an endless
 pipe is refused (status 2).
 
@@ -95,17 +97,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   } else vm = await openGuest('run', positionals, values.restore, args, guestOptions);
   const startCount = vm.instructions;
 
-  const interactive = isInteractive();
-  // Input the guest has not taken yet is held back in the pipe, not in memory: stdin pauses while the UART
-  // holds INPUT_MAX bytes, and resumes between slices once the guest has read some.
-  const idle = () => { if (process.stdin.isPaused() && vm.uart.pendingInput < INPUT_MAX) process.stdin.resume(); };
-  if (interactive) {
-    process.stdin.on('data', (chunk: Buffer) => {
-      vm.uart.queueInput(new Uint8Array(chunk));
-      if (vm.uart.pendingInput >= INPUT_MAX) process.stdin.pause();
-    });
-    process.stdin.on('error', () => {});
-  }
+  const serial = attachConsole(vm);
+  const idle = serial.idle, quit = () => serial.quit;
   const trace = values.trace ? (line: string) => { if (!emit(2, `${line}\n`)) stopForOutput(vm); } : undefined;
   const started = performance.now();
   const left = () => (timeout === undefined ? undefined : Math.max(0.001, timeout - (performance.now() - started) / 1000));
@@ -113,12 +106,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (gdb) {
     const t0 = performance.now(), before = vm.instructions;
     const end = await debugGuest(vm, gdb, { wait: values.wait, maxInstructions });
-    if (interactive) process.stdin.destroy();
+    serial.close();
     if (end.killed) return 0;
     const stopped = end.exit.reason === 'stopped' && writeFailed();
     const exit = end.exit.reason === 'max-instructions' ? { ...end.exit, message: `instruction limit reached (${maxInstructions} instructions)` } : end.exit;
     run = { exit, outputFailed: stopped, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - before };
-  } else run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, interactive, idle, trace });
+  } else run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, idle, quit, trace });
   if (migrateTo && run.exit.reason === 'timeout' && (timeout === undefined || migrateAfter < timeout)) {
     const where = `tcp:${migrateTo.host}:${migrateTo.port}`;
     const result = await migrateGuest(vm, migrateTo, maxDowntime);
@@ -126,16 +119,16 @@ export async function runCommand(argv: string[]): Promise<number> {
       const r = result.report;
       emit(2, `x86jit: migrated to ${where}: ${r.rounds} rounds, ${r.pages} pages, ${r.bytes} bytes in ${r.totalMs.toFixed(0)} ms, ` +
         `downtime ${r.downtimeMs.toFixed(1)} ms${r.throttle > 0 ? `, guest throttled ${Math.round(r.throttle * 100)} %` : ''}, at instruction ${vm.instructions}\n`);
-      if (interactive) process.stdin.destroy();
+      serial.close();
       return 0;
     }
     if (result.outcome === 'failed') emit(2, `x86jit: migration to ${where} failed: ${result.reason}; the guest runs on here\n`);
     run = result.outcome === 'guest-ended' ? { ...run, exit: result.exit }
-      : await runGuest(vm, { maxInstructions: maxInstructions === undefined ? undefined : Math.max(0, maxInstructions - (vm.instructions - startCount)), timeout: left(), interactive, idle, trace });
+      : await runGuest(vm, { maxInstructions: maxInstructions === undefined ? undefined : Math.max(0, maxInstructions - (vm.instructions - startCount)), timeout: left(), idle, quit, trace });
   }
   const { exit, outputFailed, t0 } = run;
   const seconds = (performance.now() - started) / 1000, n = vm.instructions - startCount;
-  if (interactive) process.stdin.destroy();
+  serial.close();
   if (values.stats) {
     emit(2, `x86jit: ${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ` +
       `${vm.interpreter.cache.decoded} blocks decoded, ${vm.interpreter.cache.invalidated} invalidated, ${vm.interpreter.cache.flushes} code-cache flushes, ` +
@@ -145,21 +138,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     const jit = vm.jitStats();
     if (jit) emit(2, `${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);
   }
+  if (run.quit) { emit(2, '\r\nx86jit: terminated (C-a x)\r\n'); return 0; }
+  if (run.signal !== undefined) {
+    emit(2, `x86jit: ${exit.message} at ${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}\n`);
+    return SIGNAL_STATUS[run.signal];
+  }
   if (exit.reason === 'debug-exit') return (exit.status ?? 1) & 0xff;
   // A closed stdout or stderr ends the run quietly (main.ts reports any other write failure, status 74).
   if (outputFailed) return EXIT_OUTPUT_CLOSED;
   const where = `${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}`;
   emit(2, `x86jit: ${exit.reason}: ${exit.message} at ${where}\n`);
+  // Where the guest went wrong: its registers, as QEMU's dump shows them.
+  if (exit.reason === 'triple-fault' || exit.reason === 'unsupported') emit(2, `${formatCpuState(vm.cpu).join('\n')}\n`);
   return EXIT_STATUS[exit.reason] ?? EXIT_USAGE;
-}
-
-/** Host input queued for the UART beyond which stdin pauses. */
-const INPUT_MAX = 1 << 16;
-
-/** The UART reads the host's stdin only when it is a terminal or a pipe (not a file or /dev/null). */
-function isInteractive(): boolean {
-  try {
-    const st = fstatSync(0);
-    return process.stdin.isTTY === true || st.isFIFO() || st.isSocket();
-  } catch { return false; }
 }

@@ -3,7 +3,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { inspectSnapshot, SnapshotError } from '../machine/snapshot.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
-import { IMAGE_HELP, IMAGE_OPTIONS, openGuest, parseImageArgs, readSnapshotFile, RESTORE_HELP, RESTORE_OPTIONS, runGuest } from './guest.ts';
+import { IMAGE_HELP, IMAGE_OPTIONS, openGuest, parseImageArgs, readSnapshotFile, RESTORE_HELP, RESTORE_OPTIONS, runGuest, SIGNAL_STATUS } from './guest.ts';
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
 
@@ -67,8 +67,12 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   if (args.maxInstructions !== undefined) throw new UsageError('snapshot: --at sets where the run stops; --max-instructions does not apply');
   const vm = await openGuest('snapshot', positionals, restore, args, { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined });
   if (vm.instructions > at) throw new UsageError(`snapshot: the restored guest has already run ${vm.instructions} instructions, past --at ${at}`);
-  const { exit, outputFailed } = await runGuest(vm, { maxInstructions: at - vm.instructions, timeout: args.timeout });
+  const { exit, outputFailed, signal } = await runGuest(vm, { maxInstructions: at - vm.instructions, timeout: args.timeout });
   if (outputFailed) return EXIT_OUTPUT_CLOSED;
+  if (signal !== undefined) {
+    emit(2, `x86jit: snapshot: interrupted by ${signal} at instruction ${vm.instructions}, before ${at}; no snapshot written\n`);
+    return SIGNAL_STATUS[signal];
+  }
   if (exit.reason !== 'max-instructions' || vm.instructions !== at) {
     emit(2, `x86jit: snapshot: the guest ended before instruction ${at} (${exit.reason}: ${exit.message}); no snapshot written\n`);
     return exit.reason === 'debug-exit' ? (exit.status ?? 1) & 0xff : EXIT_STATUS[exit.reason] ?? EXIT_USAGE;
