@@ -295,6 +295,10 @@ export class Jit implements Accelerator {
     this.bridge.addHelpers(region, blocks, out);
     this.regions.add(region);
     region.counter = counter;
+    if (this.cpu.log !== null) {
+      const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+      this.cpu.log('jit', `region ${profile.id} tier ${tier} mode ${mode}: ${hex(profile.start)}-${hex(profile.end)}, ${profile.blocks} blocks, ${profile.guestInstructions} instructions, ${profile.wasmBytes} bytes of WASM, ${ms.toFixed(2)} ms`);
+    }
     if (tier === 2) this.stats.tier2++;
     // A page that reached tier 2 before and was retranslated at tier 1 (new hot blocks) goes back at once.
     else if (this.tier2 !== 'off' && this.hotKeys.has(region.key)) this.promote(region);
@@ -340,6 +344,7 @@ export class Jit implements Accelerator {
 
   /** Drop every region (code buffer full, or the code cache was flushed). */
   flush(): void {
+    if (this.cpu.log !== null && this.stats.live > 0) this.cpu.log('jit', `flush: ${this.stats.live} regions dropped`);
     this.regions.flush();
     this.bridge.clear();
   }

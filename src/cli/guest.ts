@@ -174,8 +174,8 @@ export const SIGNAL_STATUS = { SIGINT: 130, SIGTERM: 143 } as const;
  * (`idle` is called at each turn; `quit` is asked after it). SIGINT or SIGTERM ends the run after the current slice (`signal`), so the
  * caller can still print its report; a second one ends the process at once.
  */
-export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; idle?: () => void; quit?: () => boolean; trace?: (line: string) => void }): Promise<GuestRun> {
-  const { maxInstructions, timeout, trace } = opts;
+export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout?: number; idle?: () => void; quit?: () => boolean; trace?: (line: string) => void; traceRegisters?: boolean }): Promise<GuestRun> {
+  const { maxInstructions, timeout, trace, traceRegisters } = opts;
   // performance.now() counts from process start: this is the start-up latency to the first guest instruction.
   const t0 = performance.now();
   const deadline = timeout !== undefined ? t0 + timeout * 1000 : Infinity;
@@ -199,7 +199,7 @@ export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout
     for (;;) {
       const left = Math.min(total - (vm.instructions - startCount), total - (vm.deliveries - startDeliveries));
       const now = performance.now(), sliceEnd = Math.min(deadline, now + SLICE_MS);
-      exit = vm.run({ maxInstructions: Math.min(SLICE, left), timeout: Math.max(sliceEnd - now, 1) / 1000, trace });
+      exit = vm.run({ maxInstructions: Math.min(SLICE, left), timeout: Math.max(sliceEnd - now, 1) / 1000, trace, traceRegisters });
       // A slice ended by its own time bound, not by --timeout.
       const sliceTimedOut = exit.reason === 'timeout' && performance.now() < deadline;
       const limitReached = vm.instructions - startCount >= total || vm.deliveries - startDeliveries >= total;

@@ -8,6 +8,7 @@ import { emit, outputFailed as writeFailed } from './output.ts';
 import { parseCommand, parseNumber, parseSeconds, UsageError } from './parse.ts';
 import { formatJitTotals } from './jit-report.ts';
 import { attachConsole } from './console.ts';
+import { LOG_HELP, type LOG_ITEMS, openLog, parseLogItems } from './log.ts';
 import { debugGuest } from './gdb.ts';
 
 export const RUN_HELP = `usage: x86jit run ROM [options]
@@ -55,7 +56,8 @@ ${IMAGE_HELP}${RESTORE_HELP}  --clock virtual|realtime  guest time: from the ins
   --wait                    with --gdb: start the guest only when gdb says continue (QEMU's -S); says
                             \`x86jit: waiting for gdb on tcp:HOST:PORT\` on stderr (PORT 0: the system picks one)
   --stats                   print instructions, wall time, MIPS and VM exits per reason on stderr
-  --trace                   log every executed instruction with registers on stderr (slow)
+  --trace                   log every executed instruction with registers on stderr (slow; = --log cpu)
+${LOG_HELP}
   -h, --help                show this help
 `;
 
@@ -73,6 +75,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     wait: { type: 'boolean', default: false },
     stats: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
+    log: { type: 'string' },
+    'log-file': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) { emit(1, RUN_HELP); return 0; }
@@ -88,6 +92,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const gdb = values.gdb !== undefined ? parseTcpAddress(values.gdb, '--gdb', true) : undefined;
   if (values.wait && !gdb) throw new UsageError('--wait goes with --gdb');
   if (gdb && (migrateTo || values.incoming !== undefined || values.trace || timeout !== undefined)) throw new UsageError('--gdb does not go with --migrate-to, --incoming, --trace or --timeout');
+  const logItems = values.log !== undefined ? parseLogItems(values.log) : new Set<keyof typeof LOG_ITEMS>();
+  if (values.trace) logItems.add('cpu');
+  if (values['log-file'] !== undefined && logItems.size === 0) throw new UsageError('--log-file goes with --log');
   const guestOptions = { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined } as const;
   let vm: VM;
   if (values.incoming !== undefined) {
@@ -99,7 +106,8 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const serial = attachConsole(vm);
   const idle = serial.idle, quit = () => serial.quit;
-  const trace = values.trace ? (line: string) => { if (!emit(2, `${line}\n`)) stopForOutput(vm); } : undefined;
+  const log = logItems.size > 0 ? openLog(vm, logItems, values['log-file'], () => stopForOutput(vm)) : undefined;
+  const trace = log?.trace, traceRegisters = log?.traceRegisters;
   const started = performance.now();
   const left = () => (timeout === undefined ? undefined : Math.max(0.001, timeout - (performance.now() - started) / 1000));
   let run: GuestRun;
@@ -107,11 +115,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     const t0 = performance.now(), before = vm.instructions;
     const end = await debugGuest(vm, gdb, { wait: values.wait, maxInstructions });
     serial.close();
-    if (end.killed) return 0;
+    if (end.killed) { log?.close(); return 0; }
     const stopped = end.exit.reason === 'stopped' && writeFailed();
     const exit = end.exit.reason === 'max-instructions' ? { ...end.exit, message: `instruction limit reached (${maxInstructions} instructions)` } : end.exit;
     run = { exit, outputFailed: stopped, seconds: (performance.now() - t0) / 1000, t0, instructions: vm.instructions - before };
-  } else run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, idle, quit, trace });
+  } else run = await runGuest(vm, { maxInstructions, timeout: migrateTo ? Math.min(timeout ?? Infinity, migrateAfter) : timeout, idle, quit, trace, traceRegisters });
   if (migrateTo && run.exit.reason === 'timeout' && (timeout === undefined || migrateAfter < timeout)) {
     const where = `tcp:${migrateTo.host}:${migrateTo.port}`;
     const result = await migrateGuest(vm, migrateTo, maxDowntime);
@@ -120,12 +128,14 @@ export async function runCommand(argv: string[]): Promise<number> {
       emit(2, `x86jit: migrated to ${where}: ${r.rounds} rounds, ${r.pages} pages, ${r.bytes} bytes in ${r.totalMs.toFixed(0)} ms, ` +
         `downtime ${r.downtimeMs.toFixed(1)} ms${r.throttle > 0 ? `, guest throttled ${Math.round(r.throttle * 100)} %` : ''}, at instruction ${vm.instructions}\n`);
       serial.close();
+      log?.close();
       return 0;
     }
     if (result.outcome === 'failed') emit(2, `x86jit: migration to ${where} failed: ${result.reason}; the guest runs on here\n`);
     run = result.outcome === 'guest-ended' ? { ...run, exit: result.exit }
-      : await runGuest(vm, { maxInstructions: maxInstructions === undefined ? undefined : Math.max(0, maxInstructions - (vm.instructions - startCount)), timeout: left(), idle, quit, trace });
+      : await runGuest(vm, { maxInstructions: maxInstructions === undefined ? undefined : Math.max(0, maxInstructions - (vm.instructions - startCount)), timeout: left(), idle, quit, trace, traceRegisters });
   }
+  log?.close();
   const { exit, outputFailed, t0 } = run;
   const seconds = (performance.now() - started) / 1000, n = vm.instructions - startCount;
   serial.close();

@@ -9,6 +9,7 @@
 // The cache owns bit 0 of the page flags and of the code map only: bit 1 is the dirty log's
 // (src/machine/dirty-log.ts), set in pages armed for it, and is never touched here.
 import { decode } from '../decoder/decode.ts';
+import { formatIntel } from '../decoder/format-intel.ts';
 import type { Instruction } from '../decoder/instruction.ts';
 import { CS } from '../decoder/instruction.ts';
 import { CODE_CHUNK_HAS_CODE, PAGE_HAS_CODE } from '../machine/memory.ts';
@@ -17,7 +18,7 @@ import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
 import { endsBlock } from './instruction-meta.ts';
 import { emitterFor } from './semantics/index.ts';
-import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, segSlot } from './state.ts';
+import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
 export interface CachedInstruction {
@@ -185,6 +186,11 @@ export class CodeCache {
     };
     if (cacheable) this.track(block);
     this.decoded++;
+    if (cpu.log !== null) {
+      const cs = s[segSlot(CS, SEG_SEL)].toString(16).padStart(4, '0');
+      cpu.log('in_asm', `IN: ${cs}:${(eip >>> 0).toString(16).padStart(8, '0')} (linear ${(start >>> 0).toString(16).padStart(8, '0')}, ${code32 ? 32 : 16}-bit)\n` +
+        ops.map((o) => `  ${cs}:${(o.eip >>> 0).toString(16).padStart(8, '0')}  ${o.ins === FETCH_FAULT ? '(fetch faults)' : formatIntel(o.ins, o.eip)}`).join('\n'));
+    }
     // Decoding costs tens of instructions' time each: a guest running fresh code must still let the run
     // loop read its clock often (see cpu.work).
     cpu.work += ops.length * 32;

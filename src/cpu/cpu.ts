@@ -52,6 +52,9 @@ export const BREAK_EIP_SET = 16;
  */
 export const BREAK_IRQ = 32;
 
+/** What cpu.log reports (see Cpu.log). */
+export type LogItem = 'in_asm' | 'int' | 'sys' | 'jit';
+
 /** cpu.work beyond which the run loop reads the clock (about a millisecond of the slowest per-element work). */
 export const WORK_PER_CLOCK_CHECK = 1 << 16;
 
@@ -103,6 +106,12 @@ export class Cpu {
   intr = 0;
   /** Set by STI (IF 0 → 1), MOV SS and POP SS: no interrupt before the next instruction completes. */
   shadow = 0;
+  /**
+   * Event log (`x86jit run --log`), null when off: decoded blocks ('in_asm'), interrupts and exceptions
+   * ('int'), control-register, descriptor-table and segment loads ('sys'), the JIT's regions ('jit'). Each
+   * site tests for null first, so an unused log costs nothing on the paths it watches.
+   */
+  log: ((item: LogItem, text: string) => void) | null = null;
   /** Handles VMCALL (src/hv/hypercalls.ts); without one, VMCALL is #UD. */
   hypercallHost: HypercallHost | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */

@@ -20,6 +20,8 @@ export interface LoopOptions {
   until?: number;
   /** Called with one line per executed instruction (enables the careful, per-instruction path). */
   trace?: (line: string) => void;
+  /** Trace lines carry the registers and flags before the instruction (default true). */
+  traceRegisters?: boolean;
   /**
    * Stop before executing an instruction at one of these linear addresses (CS base + EIP; enables the
    * careful path) — except the first instruction when `resume` is set, so that a run can go on from a breakpoint.
@@ -224,7 +226,7 @@ export class Interpreter {
       const singleStep = (s[EFLAGS] & TF) !== 0;
       cpu.breakBlock = 0;
       try {
-        if (opts.trace) opts.trace(traceLine(cpu, op));
+        if (opts.trace) opts.trace(traceLine(cpu, op, opts.traceRegisters !== false));
         s[EIP] = op.next;
         op.exec();
       } catch (e) {
@@ -249,11 +251,13 @@ export class Interpreter {
   }
 }
 
-/** One `--trace` line: CS:EIP, bytes' disassembly, then the registers and flags before execution. */
-function traceLine(cpu: Cpu, op: CachedInstruction): string {
+/** One `--trace` line: CS:EIP, the instruction, then (with `registers`) the registers and flags before execution. */
+function traceLine(cpu: Cpu, op: CachedInstruction, registers: boolean): string {
   const s = cpu.s;
+  const at = `${hex(s[segSlot(CS, SEG_SEL)], 4)}:${hex(op.eip)}  ${formatIntel(op.ins, op.eip)}`;
+  if (!registers) return at;
   const regs = REG_NAMES32.map((n, i) => `${n}=${hex(s[i])}`).join(' ');
-  return `${hex(s[segSlot(CS, SEG_SEL)], 4)}:${hex(op.eip)}  ${formatIntel(op.ins, op.eip).padEnd(36)} ${regs} efl=${hex(getEflags(s))}`;
+  return `${at.padEnd(51)} ${regs} efl=${hex(getEflags(s))}`;
 }
 
 const hex = (v: number, w = 8): string => (v >>> 0).toString(16).padStart(w, '0');

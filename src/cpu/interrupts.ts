@@ -9,7 +9,7 @@ import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS } from './fault.ts';
 import { flushFlags, getEflags, setEflags } from './flags.ts';
 import { loadCodeSegment, loadCache, loadSegmentReal, markAccessed, readDescriptor } from './segments.ts';
 import {
-  AC, CPL, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, TR_SLOT, VM,
+  AC, CPL, CR0, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, TR_SLOT, VM,
 } from './state.ts';
 
 /** A guest state the emulator does not model (task switch, virtual-8086 mode): the run ends with this reason. */
@@ -27,10 +27,13 @@ export interface InterruptSource {
   returnEip: number;
   /** Set for events not caused by the instruction (hardware interrupts, exceptions during delivery): EXT bit of error codes. */
   external?: boolean;
+  /** INT n, INT3, INTO: the instruction's own EIP (the log names it, as QEMU's does). */
+  eip?: number;
 }
 
 /** Deliver interrupt `vector` to the guest's handler (IVT in real mode, IDT gate in protected mode). */
 export function deliverInterrupt(cpu: Cpu, vector: number, src: InterruptSource): void {
+  if (cpu.log !== null) logInterrupt(cpu, vector, src);
   if (cpu.protectedMode) deliverProtected(cpu, vector, src);
   else if (cpu.s[EFLAGS] & VM) throw new Unsupported('virtual-8086 mode is not supported');
   else deliverReal(cpu, vector, src);
@@ -152,4 +155,14 @@ export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void
       first = double ? new CpuFault(DF, 0) : e;
     }
   }
+}
+
+/** One 'int' log line: what is delivered, from where, in which mode (QEMU's `-d int` in spirit). */
+function logInterrupt(cpu: Cpu, vector: number, src: InterruptSource): void {
+  const s = cpu.s, hex = (v: number, w = 8): string => (v >>> 0).toString(16).padStart(w, '0');
+  const kind = src.software ? 'INT' : src.external && src.errorCode < 0 ? 'hardware interrupt' : 'exception';
+  const err = src.errorCode >= 0 ? ` error=${hex(src.errorCode, 4)}` : '';
+  const cr2 = vector === 14 && !src.software ? ` CR2=${hex(s[CR2])}` : '';
+  const mode = !(s[CR0] & 1) ? 'real mode' : s[EFLAGS] & VM ? 'virtual-8086' : `CPL=${s[CPL]}`;
+  cpu.log!('int', `${kind} 0x${hex(vector, 2)}${err}${cr2} at ${hex(s[segSlot(CS, SEG_SEL)], 4)}:${hex(src.eip ?? src.returnEip)} ${mode} ESP=${hex(s[ESP])} EFL=${hex(getEflags(s))}`);
 }

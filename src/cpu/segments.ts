@@ -53,6 +53,10 @@ export function markAccessed(cpu: Cpu, d: Descriptor): void {
 /** Load the segment cache from a descriptor (selector as given). */
 export function loadCache(cpu: Cpu, seg: number, sel: number, d: Descriptor): void {
   cpu.setSegmentCache(seg, sel, d.base, d.limit | 0, d.attr | ATTR_ACCESSED);
+  if (cpu.log !== null) {
+    const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+    cpu.log('sys', `load ${'ECSDFG'[seg]}S=${(sel & 0xffff).toString(16).padStart(4, '0')} base=${hex(d.base)} limit=${hex(d.limit)} attr=${(d.attr & 0xffff).toString(16).padStart(4, '0')} DPL=${d.dpl}`);
+  }
 }
 
 /** Real-mode / virtual-8086 load: base = selector × 16; limit and attributes stay as cached. */

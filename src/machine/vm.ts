@@ -60,6 +60,8 @@ export interface RunOptions {
   breakpoints?: ReadonlySet<number>;
   /** One line per executed instruction (slow path). */
   trace?: (line: string) => void;
+  /** Trace lines carry the registers and flags (default true). */
+  traceRegisters?: boolean;
 }
 
 /** VM.fromState's options: create()'s, and how RAM comes in. */
@@ -473,7 +475,7 @@ export class VM {
         // on-stack replacement, which measured slower.
         const budget = Math.min(left, this.instructionsUntilTimer(), RUN_SLICE);
         this.sliceEndNs = this.clock === 'virtual' ? this.nowNs() + budget * NS_PER_INSTRUCTION : Infinity;
-        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, breakpoints: opts.breakpoints, resume: cpu.instructions === start && cpu.deliveries === startDeliveries, deadline, deliveries: deliveriesLeft });
+        const stop = this.interpreter.run(budget, { until: opts.until, trace: opts.trace, traceRegisters: opts.traceRegisters, breakpoints: opts.breakpoints, resume: cpu.instructions === start && cpu.deliveries === startDeliveries, deadline, deliveries: deliveriesLeft });
         this.board.update();
         const requested = this.stopRecord as ExitRecord | null;
         if (requested) { this.stopRecord = null; return { ...requested, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 }; }

@@ -242,9 +242,9 @@ function iret(cpu: Cpu, size: number): void {
   setEflags(s, flags);
 }
 
-function softwareInterrupt(cpu: Cpu, vector: number, next: number): void {
+function softwareInterrupt(cpu: Cpu, vector: number, eip: number, next: number): void {
   cpu.exits.count(EXIT_SOFT_INT);
-  deliverInterrupt(cpu, vector, { software: true, errorCode: -1, returnEip: next });
+  deliverInterrupt(cpu, vector, { software: true, errorCode: -1, returnEip: next, eip });
 }
 
 export const CONTROL: EmitterTable = {
@@ -308,11 +308,11 @@ export const CONTROL: EmitterTable = {
     const { cpu, ins } = c, next = c.next;
     const op = ins.operands[0];
     const vector = op?.kind === 'imm' ? op.value & 0xff : ins.opcode === 0xf1 ? 1 : 3;
-    return () => softwareInterrupt(cpu, vector, next);
+    return () => softwareInterrupt(cpu, vector, c.eip, next);
   },
-  INT3: (c) => { const { cpu } = c; return () => softwareInterrupt(cpu, BP, c.next); },
+  INT3: (c) => { const { cpu } = c; return () => softwareInterrupt(cpu, BP, c.eip, c.next); },
   INT1: (c) => { const { cpu } = c; return () => deliverInterrupt(cpu, 1, { software: false, errorCode: -1, returnEip: c.next }); },
-  INTO: (c) => { const { cpu } = c; return () => { if (getOF(cpu.s)) softwareInterrupt(cpu, OF_, c.next); }; },
+  INTO: (c) => { const { cpu } = c; return () => { if (getOF(cpu.s)) softwareInterrupt(cpu, OF_, c.eip, c.next); }; },
   IRET: (c) => { const { cpu } = c, size = c.ins.opsize / 8; return () => iret(cpu, size); },
   BOUND: (c) => {
     const { cpu, ins } = c, size = ins.opsize / 8;

@@ -64,6 +64,7 @@ function loadDescriptorTableRegister(cpu: Cpu, c: EmitContext, base: number, lim
     const a = ea();
     const lim = cpu.read16(seg, a), b = cpu.read32(seg, (a + 2) | 0);
     s[limit] = lim; s[base] = o32 ? b : b & 0xff_ffff;
+    if (cpu.log !== null) cpu.log('sys', `${base === GDTR_BASE ? 'lgdt' : 'lidt'} base=${(s[base] >>> 0).toString(16).padStart(8, '0')} limit=${lim.toString(16).padStart(4, '0')}`);
   };
 }
 
@@ -139,6 +140,7 @@ export const SYSTEM: EmitterTable = {
       if ((d.attr & 0x1f) !== 0x2) throw fault(GP, sel & 0xfffc);
       if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
       s[LDTR_SLOT] = sel; s[LDTR_SLOT + 1] = d.base; s[LDTR_SLOT + 2] = d.limit | 0; s[LDTR_SLOT + 3] = d.attr;
+      if (cpu.log !== null) cpu.log('sys', `lldt ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
     };
   },
   LTR: (c) => {
@@ -154,6 +156,7 @@ export const SYSTEM: EmitterTable = {
       if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
       cpu.writeSys8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
       s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | 0x2;
+      if (cpu.log !== null) cpu.log('sys', `ltr ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
     };
   },
   SLDT: (c) => storeSelector(c, () => { requireProtected(c.cpu); return c.cpu.s[LDTR_SLOT]; }),
@@ -275,6 +278,10 @@ function movControl(c: EmitContext): () => void {
       requireCpl0(cpu);
       cpu.exits.count(EXIT_CR_ACCESS);
       const v = s[r];
+      if (cpu.log !== null && n !== 1 && n <= 4) {
+        const was = s[n === 0 ? CR0 : n === 2 ? CR2 : n === 3 ? CR3 : CR4];
+        cpu.log('sys', `mov CR${n}, ${(v >>> 0).toString(16).padStart(8, '0')} (was ${(was >>> 0).toString(16).padStart(8, '0')})`);
+      }
       switch (n) {
         case 0:
           if ((v & (CR0_PG | CR0_PE)) === CR0_PG) throw fault(GP, 0);
