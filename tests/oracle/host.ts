@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeResults, encodeCases, FIXED_FLAGS, LOW_ADDR, type OracleCase, type OracleResult, STACK_ADDR, WINDOW } from './layout.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const HARNESS_SOURCES = [join(HERE, 'harness.c'), join(HERE, 'harness.S')];
+export const HARNESS_SOURCES = [join(HERE, 'harness.c'), join(HERE, 'harness.S'), join(HERE, 'harness-batch.c')];
 export const PREBUILT = join(HERE, 'harness.bin');
 export const GCC_FLAGS = [
   '-m32', '-ffreestanding', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-fno-stack-protector',
