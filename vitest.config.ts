@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Oracle suites spawn host processes (objdump, the i386 harness, QEMU); two workers match the 2-core machines.
+    // Oracle suites spawn host processes (objdump, the host-CPU harness, QEMU); two workers match the 2-core machines.
     maxWorkers: 2,
     // No translation cache in the CLI processes tests start (each run translates afresh and nothing lands
     // in the user's cache; in-process VMs say cacheDir: null); the test of the cache gives its processes a

@@ -245,7 +245,8 @@ function push32(tx: Tx, v: number): void {
   const i = m_(tx), esp = tx.regLocal(ESP);
   tx.emit(tx.set(T2, i.sub(tx.get(esp), tx.c(4))));
   tx.guard(T2, 4, true);
-  tx.emit(tx.store(4, T2, tx.get(v)), tx.set(esp, tx.get(T2)));
+  // (ESP from its own local: with paging on, the guard turned T2 into the physical address.)
+  tx.emit(tx.store(4, T2, tx.get(v)), tx.set(esp, i.sub(tx.get(esp), tx.c(4))));
 }
 
 export const NATIVE: Record<string, NativeEmitter> = {
@@ -428,7 +429,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
     const i = m_(tx), esp = tx.regLocal(ESP);
     tx.emit(tx.set(T2, tx.get(esp)));
     tx.guard(T2, 4, false);
-    tx.emit(tx.set(T1, tx.load(4, T2)), tx.set(esp, i.add(tx.get(T2), tx.c(4 + imm))));
+    tx.emit(tx.set(T1, tx.load(4, T2)), tx.set(esp, i.add(tx.get(esp), tx.c(4 + imm)))); // (T2 is physical with paging on)
     tx.emit(tx.gotoDynamic(tx.get(T1), tx.index + 1));
     tx.terminated = true;
     return true;
@@ -446,7 +447,8 @@ export const NATIVE: Record<string, NativeEmitter> = {
     const i = m_(tx), esp = tx.regLocal(ESP);
     tx.emit(tx.set(T2, tx.get(esp)));
     tx.guard(T2, 4, false);
-    tx.emit(tx.set(T1, tx.load(4, T2)), tx.set(esp, i.add(tx.get(T2), tx.c(4))), tx.setReg(d.reg, 4, tx.get(T1))); // POP ESP: the popped value wins
+    // ESP from its own local (with paging on, the guard turned T2 into the physical address); POP ESP: the popped value wins.
+    tx.emit(tx.set(T1, tx.load(4, T2)), tx.set(esp, i.add(tx.get(esp), tx.c(4))), tx.setReg(d.reg, 4, tx.get(T1)));
     return true;
   },
 };

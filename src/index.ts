@@ -9,6 +9,7 @@
 // the VM as its accelerator (src/cpu/accelerator.ts), so engine 'jit' works with the VM exported here.
 import { VM as MachineVM, type VMOptions } from './machine/vm.ts';
 import { createJit } from '../jit/jit.ts';
+import { Process, type ProcessOptions } from './exec/process.ts';
 
 export { DEFAULT_MEMORY } from './machine/vm.ts';
 export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RestoreOptions, RunOptions, VMOptions } from './machine/vm.ts';
@@ -47,4 +48,23 @@ export class VM extends MachineVM {
 /** Create a VM (guest RAM, devices, one vCPU) in the processor's reset state. */
 export function createVM(opts: VMOptions = {}): VM {
   return new VM(opts);
+}
+
+// ---- user-mode emulation: Linux i386 programs as processes (src/exec) ----
+export { ExecError, Process, SIGNAL_NAMES, type ProcessExit, type ProcessOptions, type SyscallEvent } from './exec/process.ts';
+export { syscallName } from './exec/syscall-names.ts';
+export { formatSyscall } from './exec/strace.ts';
+
+/** Guest RAM of a process's VM by default: the frames its mappings take (256 MiB). */
+export const DEFAULT_PROCESS_MEMORY = 256 << 20;
+
+/**
+ * A Linux i386 process from a static executable's bytes, on a VM of its own (`memory`: its RAM, the frame
+ * pool for mappings; `engine`/`jit` as for VM.create). `run()` it. Throws ExecError (one line) for a file it
+ * cannot run.
+ */
+export async function createProcess(image: Uint8Array, path: string, opts: ProcessOptions & Pick<VMOptions, 'engine' | 'jit' | 'memory'> = {}): Promise<Process> {
+  const { engine, jit, memory, ...processOpts } = opts;
+  const vm = await VM.create({ engine, jit, memory: memory ?? DEFAULT_PROCESS_MEMORY });
+  return new Process(vm, image, path, processOpts);
 }

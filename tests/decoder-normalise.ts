@@ -219,6 +219,9 @@ export function judge(bytes: Uint8Array, bits: 16 | 32, address: number, ins: In
     return { kind: 'disagree', reason: 'objdump says (bad), we decode it' };
   }
   if (objLength !== ins.length) return { kind: 'disagree', reason: `length ${ins.length} vs objdump ${objLength}` };
+  // 0F 1E: a NOP Ev for us (F3 0F 1E FB is ENDBR32, a NOP without CET, all over glibc's code); objdump names
+  // the CET forms (endbr32, rdsspd) and prints the rest as nop. Same length: counted in the hint-NOP space.
+  if (ins.op === 'NOP' && ins.opcode === 0x0f1e && theirs.mnemonic !== 'nop') return { kind: 'outside', category: OUTSIDE_SUBSET[1].name };
   const why = compareParsed(parseText(formatIntel(ins, address)), theirs, ins, bits);
   if (why) return { kind: 'disagree', reason: why };
   if (theirs.lock && !lockable(theirs)) return { kind: 'disagree', reason: 'decoded with LOCK, but LOCK is not allowed here' };

@@ -58,6 +58,14 @@ export type LogItem = 'in_asm' | 'int' | 'sys' | 'jit';
 /** cpu.work beyond which the run loop reads the clock (about a millisecond of the slowest per-element work). */
 export const WORK_PER_CLOCK_CHECK = 1 << 16;
 
+/** What cpu.intercept implements. Each returns true when it handled the event (nothing is delivered then). */
+export interface InterruptIntercept {
+  /** INT n (also INT3, INTO): EIP is already on the next instruction. Ending the run: set BREAK_STOP. */
+  softwareInterrupt(vector: number): boolean;
+  /** A fault about to be delivered; EIP is on the faulting instruction (after a trap, on the next one). */
+  exception(fault: CpuFault, eip: number): boolean;
+}
+
 export class Cpu {
   /** The CPU-state block as 32-bit slots (state.ts). */
   readonly s: Int32Array;
@@ -114,6 +122,12 @@ export class Cpu {
   log: ((item: LogItem, text: string) => void) | null = null;
   /** Handles VMCALL (src/hv/hypercalls.ts); without one, VMCALL is #UD. */
   hypercallHost: HypercallHost | null = null;
+  /**
+   * Takes software interrupts and exceptions before they reach the IDT (VMX's exception bitmap, in the
+   * manner of a VM exit): user-mode emulation (src/exec) turns INT 0x80 into a system call and faults into
+   * signals. Null: everything is delivered through the IDT/IVT.
+   */
+  intercept: InterruptIntercept | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */
   readonly msrs = new Map<number, bigint>();
 

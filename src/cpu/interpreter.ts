@@ -141,9 +141,11 @@ export class Interpreter {
           checkClock += 64;
           const why = s[JIT_EXIT_SLOT];
           if (why === EXIT_FAULT) {
+            cpu.breakBlock = 0;
             deliverException(cpu, jit.takeFault(), s[EIP]);
             cpu.deliveries++;
             block = null;
+            if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
             if (cpu.deliveries >= deliveryLimit) return 'deliveries';
             continue;
           }
@@ -180,9 +182,11 @@ export class Interpreter {
         cpu.instructions += i;
         budget -= i;
         s[EIP] = ops[i].eip;
+        cpu.breakBlock = 0;
         deliverException(cpu, e, ops[i].eip);
         cpu.deliveries++;
         block = null;
+        if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
@@ -232,8 +236,10 @@ export class Interpreter {
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         s[EIP] = op.eip;
+        cpu.breakBlock = 0;
         deliverException(cpu, e, op.eip);
         cpu.deliveries++;
+        if (cpu.breakBlock & BREAK_STOP) return 'stop';
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }

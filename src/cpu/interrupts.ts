@@ -141,6 +141,7 @@ export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void
   let first = f;
   const eip = returnEip;
   cpu.exits.count(EXIT_EXCEPTION);
+  if (cpu.intercept !== null && cpu.intercept.exception(f, returnEip)) return;
   for (;;) {
     try {
       flushFlags(cpu.s);

@@ -18,7 +18,8 @@
 //   1       the constant 1 of the D0-D3 shifts;  ST, STi  x87 ST(0) and ST(i) from ModRM.rm
 // Everything outside the i386/i486 integer set + x87 (MMX, SSE, 3DNow!, VMX/SVM, SYSENTER, RSM, the
 // P6 x87 FCMOVcc/FCOMI and SSE3 FISTTP, ...) is '-' and therefore #UD, except CMOVcc, CPUID, RDTSC,
-// RDMSR/WRMSR, CMPXCHG8B, the 0F 1F NOP and VMCALL, which the rest of x86jit wants.
+// RDMSR/WRMSR, CMPXCHG8B, the 0F 1E/1F NOPs (F3 0F 1E FB is ENDBR32, a NOP without CET: glibc's code is
+// full of it) and VMCALL, which the rest of x86jit wants.
 
 /** Operand kinds (the letter of an SDM operand code). */
 export const K_E = 1, K_G = 2, K_M = 3, K_MWRV = 4, K_R = 5, K_C = 6, K_D = 7, K_S = 8, K_I = 9, K_IS = 10, K_J = 11,
@@ -136,7 +137,7 @@ const TWO_BYTE_ROWS = `
 00 @grp6 | @grp7 | LAR Gv,Mw/Rv | LSL Gv,Mw/Rv | - | - | CLTS | -
 08 INVD | WBINVD | - | UD2 | - | - | - | -
 10 - | - | - | - | - | - | - | -
-18 - | - | - | - | - | - | - | NOP Ev
+18 - | - | - | - | - | - | NOP Ev | NOP Ev
 20 MOV Rd,Cd | MOV Rd,Dd | MOV Cd,Rd | MOV Dd,Rd | - | - | - | -
 28 - | - | - | - | - | - | - | -
 30 WRMSR | RDTSC | RDMSR | - | - | - | - | -

@@ -1,5 +1,8 @@
-// Running oracle cases on the host CPU: build the i386 harness once per process (gcc -m32, freestanding),
-// falling back to the committed prebuilt tests/oracle/harness.bin, then one process spawn per batch.
+// Running oracle cases on the host CPU. Two native harnesses read and write the same records
+// (tests/oracle/harness.h): the i386 one, for kernels that run i386 binaries, and the compatibility-mode
+// one, an x86-64 program running the snippets in a 32-bit code segment, for kernels without IA32
+// emulation. The first that runs here is used: built with gcc once per process, else its committed
+// prebuilt binary; then one process spawn per batch.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,15 +11,31 @@ import { fileURLToPath } from 'node:url';
 import { decodeResults, encodeCases, FIXED_FLAGS, LOW_ADDR, type OracleCase, type OracleResult, STACK_ADDR, WINDOW } from './layout.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const HARNESS_SOURCES = [join(HERE, 'harness.c'), join(HERE, 'harness.S')];
-export const PREBUILT = join(HERE, 'harness.bin');
-export const GCC_FLAGS = [
-  '-m32', '-ffreestanding', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-fno-stack-protector',
+const COMMON_FLAGS = [
+  '-ffreestanding', '-nostdlib', '-static', '-fno-pie', '-no-pie', '-fno-stack-protector',
   '-fno-tree-loop-distribute-patterns', '-O2', '-Wall', '-Wl,--build-id=none',
 ];
 
+export type HarnessKind = 'i386' | 'compat';
+
+/** How each harness is built (the same commands as in the header comments of harness.c and harness64.c). */
+export const HARNESS_BUILDS: Record<HarnessKind, { sources: string[]; flags: string[]; prebuilt: string }> = {
+  i386: {
+    sources: ['harness.c', 'harness.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    flags: ['-m32', ...COMMON_FLAGS],
+    prebuilt: join(HERE, 'harness.bin'),
+  },
+  // Linked where the i386 harness is, so the 32-bit address space around the snippet looks the same.
+  compat: {
+    sources: ['harness64.c', 'harness64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    flags: ['-m64', ...COMMON_FLAGS, '-fcf-protection=none', '-Wl,-Ttext-segment=0x8048000'],
+    prebuilt: join(HERE, 'harness64.bin'),
+  },
+};
+
 export interface Harness {
   path: string;
+  kind: HarnessKind;
   source: 'gcc' | 'prebuilt';
   /** The kernel let the harness map LOW_ADDR (below 64 KiB), so 16-bit addressing can reach memory. */
   lowWindow: boolean;
@@ -24,42 +43,60 @@ export interface Harness {
   code16: boolean;
 }
 
-let cached: { harness?: Harness; reason?: string } | undefined;
-
-/**
- * Build (or find) a harness that runs on this machine; `reason` says why not when it cannot.
- * X86JIT_HOST_HARNESS=prebuilt skips gcc and uses the committed binary.
- */
-export function hostHarness(): { harness?: Harness; reason?: string } {
-  if (cached) return cached;
-  const notes: string[] = [];
-  let harness: Harness | undefined;
-  if (process.env.X86JIT_HOST_HARNESS !== 'prebuilt') {
-    const out = join(mkdtempSync(join(tmpdir(), 'x86jit-oracle-')), 'harness');
-    const gcc = spawnSync('gcc', [...GCC_FLAGS, ...HARNESS_SOURCES, '-o', out], { encoding: 'utf8' });
-    if (gcc.error) notes.push(`gcc not available (${gcc.error.message})`);
-    else if (gcc.status !== 0) notes.push(`gcc -m32 failed: ${gcc.stderr.trim().split('\n').slice(0, 3).join(' / ')}`);
-    else harness = { path: out, source: 'gcc', lowWindow: false, code16: false };
-  }
-  if (!harness) {
-    const pre = prebuiltHarness();
-    if (pre.harness) return (cached = pre);
-    notes.push(pre.reason!);
-    return (cached = { reason: notes.join('; ') });
-  }
-  const why = cannotRun(harness);
-  if (why) return (cached = { reason: `${notes.join('; ')}${notes.length ? '; ' : ''}${why}` });
-  probeFeatures(harness);
-  return (cached = { harness });
+export interface HostHarness {
+  harness?: Harness;
+  /** Why no harness runs here. */
+  reason?: string;
 }
 
-/** The committed tests/oracle/harness.bin (for machines without a 32-bit-capable gcc). */
-export function prebuiltHarness(): { harness?: Harness; reason?: string } {
-  if (!existsSync(PREBUILT)) return { reason: `no prebuilt harness at ${PREBUILT}` };
-  const copy = join(mkdtempSync(join(tmpdir(), 'x86jit-oracle-')), 'harness.bin');
-  copyFileSync(PREBUILT, copy);
+let cached: HostHarness | undefined;
+
+/**
+ * Build (or find) a harness that runs on this machine: the i386 one, else the compatibility-mode one;
+ * `reason` says why neither can. X86JIT_HOST_HARNESS=prebuilt skips gcc and uses the committed binaries.
+ */
+export function hostHarness(): HostHarness {
+  if (cached) return cached;
+  const notes: string[] = [];
+  for (const kind of ['i386', 'compat'] as const) {
+    const found = harnessOfKind(kind);
+    if (found.harness) return (cached = found);
+    notes.push(`${kind} harness: ${found.reason}`);
+  }
+  return (cached = { reason: notes.join('; ') });
+}
+
+/** The X86JIT_HOST_HARNESS=prebuilt setting: no gcc builds. */
+const prebuiltOnly = (): boolean => process.env.X86JIT_HOST_HARNESS === 'prebuilt';
+
+function harnessOfKind(kind: HarnessKind): HostHarness {
+  if (prebuiltOnly()) return prebuiltHarness(kind);
+  const build = HARNESS_BUILDS[kind];
+  const out = join(mkdtempSync(join(tmpdir(), 'x86jit-oracle-')), `harness-${kind}`);
+  const gcc = spawnSync('gcc', [...build.flags, ...build.sources, '-o', out], { encoding: 'utf8' });
+  let why: string;
+  if (gcc.error) why = `gcc not available (${gcc.error.message})`;
+  else if (gcc.status !== 0) why = `gcc ${build.flags[0]} failed: ${gcc.stderr.trim().split('\n').slice(0, 3).join(' / ')}`;
+  else {
+    // Built, so the prebuilt binary would not run either if this one does not.
+    const harness: Harness = { path: out, kind, source: 'gcc', lowWindow: false, code16: false };
+    const cannot = cannotRun(harness);
+    if (cannot) return { reason: cannot };
+    probeFeatures(harness);
+    return { harness };
+  }
+  const pre = prebuiltHarness(kind);
+  return pre.harness ? pre : { reason: `${why}; ${pre.reason}` };
+}
+
+/** The committed prebuilt binary of a harness (for machines without a suitable gcc). */
+export function prebuiltHarness(kind: HarnessKind): HostHarness {
+  const file = HARNESS_BUILDS[kind].prebuilt;
+  if (!existsSync(file)) return { reason: `no prebuilt harness at ${file}` };
+  const copy = join(mkdtempSync(join(tmpdir(), 'x86jit-oracle-')), `harness-${kind}.bin`);
+  copyFileSync(file, copy);
   chmodSync(copy, 0o755);
-  const harness: Harness = { path: copy, source: 'prebuilt', lowWindow: false, code16: false };
+  const harness: Harness = { path: copy, kind, source: 'prebuilt', lowWindow: false, code16: false };
   const why = cannotRun(harness);
   if (why) return { reason: why };
   probeFeatures(harness);
@@ -70,8 +107,12 @@ export function prebuiltHarness(): { harness?: Harness; reason?: string } {
 function cannotRun(h: Harness): string | undefined {
   const probe = spawnSync(h.path, [], { input: Buffer.alloc(0) });
   if (!probe.error && probe.status === 0) return undefined;
-  const why = probe.error ? probe.error.message : `exit ${probe.status} ${probe.signal ?? ''} ${probe.stderr?.toString().trim() ?? ''}`;
-  return `the host cannot run i386 binaries (${h.source} harness: ${why.trim()})`;
+  const stderr = probe.stderr?.toString() ?? '';
+  // A kernel without the binary's format: execvp hands it to /bin/sh, which prints a syntax error.
+  const why = probe.error ? probe.error.message
+    : /syntax error|exec format error/i.test(stderr) ? 'the kernel cannot execute this binary format'
+    : `exit ${probe.status ?? probe.signal} ${stderr}`;
+  return `the host cannot run it (${h.source} build: ${why.replace(/\s+/g, ' ').trim()})`;
 }
 
 /** What the kernel allows: MOV AL, [LOW_ADDR] with 16-bit addressing, and MOV AX, 1234h in 16-bit code. */

@@ -1,5 +1,5 @@
 // The host-CPU oracle's shared vocabulary: the fixed guest addresses both sides use, the test case and
-// result values, and the binary record formats spoken with the native harness (documented in harness.c).
+// result values, and the binary record formats spoken with the native harnesses (documented in harness.h).
 
 /** Snippet code page; the harness appends a jump back, the emulator stops at CODE_ADDR + length. */
 export const CODE_ADDR = 0x0010_0000;

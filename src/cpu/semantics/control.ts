@@ -243,7 +243,12 @@ function iret(cpu: Cpu, size: number): void {
 }
 
 function softwareInterrupt(cpu: Cpu, vector: number, eip: number, next: number): void {
-  cpu.exits.count(EXIT_SOFT_INT);
+  if (cpu.intercept !== null) {
+    const t0 = cpu.exits.enter();
+    const handled = cpu.intercept.softwareInterrupt(vector);
+    cpu.exits.leave(EXIT_SOFT_INT, t0);
+    if (handled) return;
+  } else cpu.exits.count(EXIT_SOFT_INT);
   deliverInterrupt(cpu, vector, { software: true, errorCode: -1, returnEip: next, eip });
 }
 

@@ -1,0 +1,136 @@
+// `x86jit exec PROGRAM [ARGS...]`: run a static Linux i386 executable as a process, in the manner of
+// qemu-i386: its system calls go to the host, its exit status is ours, a signal that kills it is 128+N.
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ExecError, Process, type ProcessExit, VM, formatSyscall, DEFAULT_PROCESS_MEMORY } from '../index.ts';
+import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
+import { jitOptionsFromEnv } from './jit-env.ts';
+import { formatJitTotals } from './jit-report.ts';
+import { emit } from './output.ts';
+import { parseCommand, parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
+
+export const EXEC_HELP = `usage: x86jit exec [options] PROGRAM [ARGS...]
+
+Runs a static Linux i386 executable (ET_EXEC or static-pie, e.g. gcc -m32 -static) as qemu-i386 does: at
+CPL 3 on x86jit's CPU, its int 0x80 system calls translated to the host's. Its stdin, stdout and stderr
+are ours and its exit status is ours; a signal that kills it (SIGSEGV from a bad access, SIGFPE from a
+division by zero, SIGILL ...) is one line on stderr and status 128+N, as a shell reports it.
+Status 2: bad arguments, or a file that cannot run (missing, not an i386 ELF, dynamically linked);
+6 --max-instructions reached, 8 --timeout reached.
+
+options:
+  --engine interp|jit   execution engine (default interp)
+  --env NAME=VALUE      set a variable in the program's environment (repeatable); the environment is
+                        the host's (as qemu-i386 passes it) with these added or replaced
+  --cwd DIR             the program's working directory (default: ours)
+  --mem SIZE            guest RAM: the memory all its mappings share (default 256M)
+  --strace              log each system call on stderr as strace prints it
+  --stats               print instructions, MIPS and system calls by name on stderr at the end
+  --max-instructions N  stop after N instructions (status 6)
+  --timeout SECONDS     stop after this much wall time (status 8)
+  -h, --help            show this help
+`;
+
+export async function execCommand(argv: string[]): Promise<number> {
+  // Options end at PROGRAM: what follows is the program's own argv.
+  const first = firstPositional(argv);
+  const ours = first < 0 ? argv : argv.slice(0, first);
+  const { values, positionals } = parseCommand('exec', ours, {
+    engine: { type: 'string', default: 'interp' },
+    env: { type: 'string', multiple: true },
+    cwd: { type: 'string' },
+    mem: { type: 'string' },
+    strace: { type: 'boolean', default: false },
+    stats: { type: 'boolean', default: false },
+    'max-instructions': { type: 'string' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) { emit(1, EXEC_HELP); return 0; }
+  const program = first < 0 ? positionals[0] : argv[first];
+  const args = first < 0 ? positionals.slice(1) : argv.slice(first + 1);
+  if (program === undefined) throw new UsageError('exec: no PROGRAM given (try: x86jit exec --help)');
+  if (values.engine !== 'interp' && values.engine !== 'jit') throw new UsageError(`--engine: '${values.engine}' is not one of interp, jit`);
+  const maxInstructions = values['max-instructions'] !== undefined ? parseNumber(values['max-instructions'], '--max-instructions') : undefined;
+  const timeout = values.timeout !== undefined ? parseSeconds(values.timeout, '--timeout') : undefined;
+  const memory = values.mem !== undefined ? parseSize(values.mem, '--mem') : DEFAULT_PROCESS_MEMORY;
+  if (memory < 16 << 20 || memory > 2 ** 31) throw new UsageError(`--mem: ${values.mem} is outside 16M..2G`);
+  const env = new Map<string, string>();
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env.set(k, v);
+  for (const e of values.env ?? []) {
+    const eq = e.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env: '${e}' is not NAME=VALUE`);
+    env.set(e.slice(0, eq), e.slice(eq + 1));
+  }
+  const cwd = values.cwd !== undefined ? resolve(values.cwd) : process.cwd();
+  if (values.cwd !== undefined) {
+    let dir = false;
+    try { dir = statSync(cwd).isDirectory(); } catch { /* reported below */ }
+    if (!dir) { emit(2, `x86jit: --cwd: ${values.cwd}: not a directory\n`); return EXIT_USAGE; }
+  }
+
+  const path = resolve(program);
+  let image: Uint8Array;
+  try {
+    if (statSync(path).isDirectory()) throw new ExecError(`${program}: is a directory`);
+    image = readFileSync(path);
+  } catch (e) {
+    if (e instanceof ExecError) { emit(2, `x86jit: ${e.message}\n`); return EXIT_USAGE; }
+    const err = e as NodeJS.ErrnoException;
+    emit(2, `x86jit: ${program}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : (err.message ?? String(e))}\n`);
+    return EXIT_USAGE;
+  }
+
+  const vm = await VM.create({ engine: values.engine, jit: jitOptionsFromEnv(), memory });
+  let proc: Process;
+  try {
+    proc = new Process(vm, image, path, {
+      argv: [program, ...args],
+      env: [...env].map(([k, v]) => `${k}=${v}`),
+      cwd,
+      afterSyscall: values.strace ? (call, result, p) => { emit(2, `${formatSyscall(call, result, p)}\n`); } : undefined,
+    });
+  } catch (e) {
+    if (e instanceof ExecError) { emit(2, `x86jit: ${e.message}\n`); return EXIT_USAGE; }
+    throw e;
+  }
+  const started = performance.now();
+  const result = proc.run({ maxInstructions, timeout });
+  const seconds = (performance.now() - started) / 1000;
+  if (values.stats) printStats(vm, proc, seconds);
+  return statusOf(result);
+}
+
+/** Our exit status for how the process ended (and its one line on stderr, if any). */
+function statusOf(result: ProcessExit): number {
+  if (result.kind === 'exit') return result.status;
+  if (result.kind === 'signal') { emit(2, `x86jit: ${result.message}\n`); return 128 + result.signal; }
+  const exit = result.exit;
+  emit(2, `x86jit: ${exit.reason}: ${exit.message} at EIP 0x${exit.eip.toString(16).padStart(8, '0')}\n`);
+  return exit.reason === 'debug-exit' ? EXIT_USAGE : EXIT_STATUS[exit.reason];
+}
+
+function printStats(vm: VM, proc: Process, seconds: number): void {
+  const n = vm.instructions;
+  const calls = [...proc.syscallCounts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const total = calls.reduce((a, [, c]) => a + c, 0);
+  const lines = [`${n} instructions in ${seconds.toFixed(3)} s (${(n / seconds / 1e6).toFixed(1)} MIPS), ${total} system calls` +
+    `${proc.unknownSyscalls > 0 ? ` (${proc.unknownSyscalls} unknown: -ENOSYS)` : ''}`];
+  lines.push(` ${'system call'.padEnd(24)} ${'count'.padStart(10)}`);
+  for (const [name, count] of calls) lines.push(` ${name.padEnd(24)} ${String(count).padStart(10)}`);
+  emit(2, `${lines.map((l) => `x86jit: ${l}`).join('\n')}\n`);
+  const jit = vm.jitStats();
+  if (jit) emit(2, `${formatJitTotals(jit, n).map((l) => `x86jit: jit: ${l}`).join('\n')}\n`);
+}
+
+/** Index of PROGRAM in argv: the first argument that is not an option or an option's value (-1: none). */
+function firstPositional(argv: string[]): number {
+  const withValue = new Set(['--engine', '--env', '--cwd', '--mem', '--max-instructions', '--timeout']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (!a.startsWith('-') || a === '-') return i;
+    if (withValue.has(a)) i++;
+  }
+  return -1;
+}
