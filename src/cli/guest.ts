@@ -12,6 +12,12 @@ import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
 /** Instructions and milliseconds per slice between event-loop turns (so stdin input reaches the UART, and SIGINT/SIGTERM are seen). */
 const SLICE = 20_000_000, SLICE_MS = 50;
+/**
+ * The guest's output is written every FLUSH_EVERY instructions it retires (and when its 4 KiB buffer fills,
+ * it waits in HLT, or the run ends) — points fixed by the guest's own progress, not by where the clock cut
+ * a slice, so that a closed pipe stops the same guest at the same place on any machine.
+ */
+const FLUSH_EVERY = 4_000_000;
 
 /** The ROM-loading and limit options `run` shares with `profile` (parseArgs config). */
 /** The help lines of the options in IMAGE_OPTIONS (run, profile). */
@@ -193,16 +199,18 @@ export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout
   // maxInstructions does (a guest whose fault handler faults again retires nothing and must still end):
   // each slice gets what is left of the smaller of the two.
   const startDeliveries = vm.deliveries;
-  let outputStop = false;
+  let outputStop = false, nextFlush = startCount + FLUSH_EVERY;
   let exit: ExitRecord;
   try {
     for (;;) {
       const left = Math.min(total - (vm.instructions - startCount), total - (vm.deliveries - startDeliveries));
       const now = performance.now(), sliceEnd = Math.min(deadline, now + SLICE_MS);
-      exit = vm.run({ maxInstructions: Math.min(SLICE, left), timeout: Math.max(sliceEnd - now, 1) / 1000, trace, traceRegisters });
+      exit = vm.run({ maxInstructions: Math.min(SLICE, left, nextFlush - vm.instructions), timeout: Math.max(sliceEnd - now, 1) / 1000, trace, traceRegisters, holdOutput: true });
       // A slice ended by its own time bound, not by --timeout.
       const sliceTimedOut = exit.reason === 'timeout' && performance.now() < deadline;
       const limitReached = vm.instructions - startCount >= total || vm.deliveries - startDeliveries >= total;
+      const goesOn = (exit.reason === 'max-instructions' || sliceTimedOut) && !limitReached;
+      if (!goesOn || vm.instructions >= nextFlush) { vm.flushOutput(); while (nextFlush <= vm.instructions) nextFlush += FLUSH_EVERY; }
       // stopForOutput's stop, or a write that failed in the flush at the end of a slice (too late to stop it).
       outputStop = outputFailed() && (exit.reason === 'stopped' || ((exit.reason === 'max-instructions' || sliceTimedOut) && !limitReached));
       if (outputStop || (exit.reason !== 'max-instructions' && !sliceTimedOut) || limitReached) break;
@@ -213,6 +221,7 @@ export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    vm.flushOutput();
   }
   if (signal !== undefined) {
     const r = vm.getRegisters();

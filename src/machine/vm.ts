@@ -62,6 +62,13 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** Trace lines carry the registers and flags (default true). */
   traceRegisters?: boolean;
+  /**
+   * Keep the guest's buffered output when this run returns (default false: it is written out then). A
+   * caller running a guest in slices of wall time writes it at points of its own (vm.flushOutput()), so
+   * that where a write fails — a closed pipe — depends on the guest, not on where the clock cut a slice.
+   * A full buffer, and HLT waiting for an interrupt, still write it out.
+   */
+  holdOutput?: boolean;
 }
 
 /** VM.fromState's options: create()'s, and how RAM comes in. */
@@ -460,6 +467,7 @@ export class VM {
         // A halted CPU stays halted across run() calls (and snapshots): it waits here, at the top of the loop,
         // so that a run ended by a limit just after HLT continues exactly as an uninterrupted one would.
         if (cpu.halted) {
+          this.flushOutput(); // the guest waits: what it wrote so far goes out now (a prompt before HLT)
           const t0 = cpu.exits.enter();
           const why = this.waitForInterrupt(deadline);
           cpu.exits.leave(EXIT_HLT, t0);
@@ -493,7 +501,7 @@ export class VM {
       if (e instanceof Unsupported) return this.exit('unsupported', `unsupported: ${e.message}`);
       throw e;
     } finally {
-      this.flushOutput();
+      if (!opts.holdOutput) this.flushOutput();
     }
   }
 
