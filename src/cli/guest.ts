@@ -209,6 +209,8 @@ export async function runGuest(vm: VM, opts: { maxInstructions?: number; timeout
       // A slice ended by its own time bound, not by --timeout.
       const sliceTimedOut = exit.reason === 'timeout' && performance.now() < deadline;
       const limitReached = vm.instructions - startCount >= total || vm.deliveries - startDeliveries >= total;
+      // The slice's clock and the instruction limit ran out together: the limit is what ended the run.
+      if (sliceTimedOut && limitReached) exit = { ...exit, reason: 'max-instructions' };
       const goesOn = (exit.reason === 'max-instructions' || sliceTimedOut) && !limitReached;
       if (!goesOn || vm.instructions >= nextFlush) { vm.flushOutput(); while (nextFlush <= vm.instructions) nextFlush += FLUSH_EVERY; }
       // stopForOutput's stop, or a write that failed in the flush at the end of a slice (too late to stop it).
