@@ -8,6 +8,7 @@ import { profileCommand, PROFILE_HELP } from './profile.ts';
 import { lockstepCommand, LOCKSTEP_HELP } from './lockstep.ts';
 import { snapshotCommand, SNAPSHOT_HELP } from './snapshot.ts';
 import { execCommand, EXEC_HELP } from './exec.ts';
+import { hostCommand, HOST_HELP } from './host.ts';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE } from './exit-status.ts';
 import { emit, outputError } from './output.ts';
 import { UsageError } from './parse.ts';
@@ -22,6 +23,7 @@ commands:
   lockstep ROM  run ROM under the JIT and the interpreter side by side, report the first divergence
   snapshot ROM  run ROM to an instruction count and save the whole VM to a file (x86jit snapshot --help)
   exec PROGRAM  run a static Linux i386 executable as a process, like qemu-i386 (x86jit exec --help)
+  host          run many VMs and serve the management API on a Unix socket (x86jit host --help)
 
 options:
   -h, --help    show this help
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     case 'lockstep': return lockstepCommand(rest);
     case 'snapshot': return snapshotCommand(rest);
     case 'exec': return execCommand(rest);
+    case 'host': return hostCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
       if (command === 'help' && rest[0] === 'run') { emit(1, RUN_HELP); return 0; }
       if (command === 'help' && rest[0] === 'disasm') { emit(1, DISASM_HELP); return 0; }
@@ -44,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'help' && rest[0] === 'lockstep') { emit(1, LOCKSTEP_HELP); return 0; }
       if (command === 'help' && rest[0] === 'snapshot') { emit(1, SNAPSHOT_HELP); return 0; }
       if (command === 'help' && rest[0] === 'exec') { emit(1, EXEC_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'host') { emit(1, HOST_HELP); return 0; }
       emit(1, HELP);
       return command === undefined ? EXIT_USAGE : 0;
     case '--version': emit(1, 'x86jit 0.1.0\n'); return 0;

@@ -1,0 +1,50 @@
+// The messages between the host (main thread) and a VM's worker thread. One worker holds one VM: its
+// WebAssembly.Memory, its JIT regions and its devices; the host holds only this conversation with it.
+import type { MessagePort } from 'node:worker_threads';
+import type { JitOptions } from '../machine/vm.ts';
+import type { ExitRecord } from '../machine/vm.ts';
+import type { ExitCounter } from '../hv/exits.ts';
+import type { JitStats } from '../cpu/accelerator-stats.ts';
+import type { VmSpec } from './vm-spec.ts';
+
+/** workerData: how the worker gets its guest. */
+export interface WorkerInit {
+  id: string;
+  spec: VmSpec;
+  jit: JitOptions;
+  /** boot: load spec.rom; restore: spec.snapshot's files (or `state`, a live VM's, for a clone), lazily; incoming: a migration on `port`. */
+  how: 'boot' | 'restore' | 'incoming';
+  /** A clone's source state (a full snapshot taken from the live VM). */
+  state?: Uint8Array;
+}
+
+export type ToWorker =
+  /** Run the guest for up to `ms` milliseconds, then report a 'slice'. */
+  | { t: 'grant'; ms: number }
+  /** Bytes typed on the serial line. */
+  | { t: 'input'; bytes: Uint8Array }
+  /** Save the VM: to `path` (full, or a diff against the last snapshot), or return the bytes (a clone). */
+  | { t: 'snapshot'; req: number; path?: string; diff: boolean }
+  /** Live-migrate out over `port` (a MessagePort the host relays to the destination). */
+  | { t: 'migrate'; req: number; port: MessagePort; maxDowntimeMs: number }
+  /** The incoming migration's channel (how 'incoming'). */
+  | { t: 'incoming'; port: MessagePort };
+
+/** Counters a worker reports after every slice (cumulative since the VM was created). */
+export interface VmCounters {
+  instructions: number;
+  exits: ExitCounter[];
+  jit: JitStats | null;
+}
+
+export type FromWorker =
+  /** The guest is loaded (or restored, or received) and waits for its first slice. */
+  | { t: 'ready'; counters: VmCounters }
+  /** The guest could not be created: one line (a ROM that does not load, a damaged snapshot). */
+  | { t: 'failed'; error: string }
+  /** A slice ended after `used` ms. `exit`: the guest ended (the VM stops); `waiting`: halted until input arrives. */
+  | { t: 'slice'; used: number; counters: VmCounters; exit?: ExitRecord; waiting?: boolean }
+  /** Serial (COM1) and 0xE9 bytes, in the order the guest wrote them. */
+  | { t: 'output'; bytes: Uint8Array }
+  | { t: 'reply'; req: number; ok: true; value: unknown }
+  | { t: 'reply'; req: number; ok: false; error: string };
