@@ -421,7 +421,17 @@ export class Host {
       let ready = false;
       worker.on('message', (m: FromWorker) => {
         if (vm.worker !== worker) return;
-        if (m.t === 'ready') { ready = true; vm.counters = m.counters; resolve(); return; }
+        if (m.t === 'ready') {
+          vm.counters = m.counters;
+          // A snapshot's guest: its RAM is known now, and must fit.
+          if (vm.spec.memory === 0) {
+            vm.spec = { ...vm.spec, memory: m.memory };
+            try { this.reserve(vm); } catch (e) { this.kill(vm); reject(e); return; }
+          }
+          ready = true;
+          resolve();
+          return;
+        }
         if (m.t === 'failed') { this.kill(vm); reject(new HostError(400, m.error)); return; }
         this.onMessage(vm, m);
       });

@@ -6,8 +6,9 @@
 //   max     (cpu.max "QUOTA PERIOD"): at most QUOTA µs of CPU in each PERIOD, even when cores are idle; a
 //           slice never exceeds what is left of the quota, and an overrun is paid back in the next period.
 //   pin     the VM runs on a core of its own, taken out of the shared pool while it is runnable.
-// Time is whatever `now` says (performance.now() in the host, a fake clock in tests); CPU time is the wall
-// time of the VM's slices, which is CPU time because no more slices run at once than there are cores.
+// Time is whatever `now` says (performance.now() in the host, a fake clock in tests). A slice is granted
+// as wall time and charged as the CPU time the worker thread used in it (Linux's per-thread schedstat;
+// elsewhere its wall time), so a slice that waited for a core busy with other work costs the VM nothing.
 import { type CpuSpec, parseCpuMax } from './vm-spec.ts';
 
 /** Longest slice a VM is granted (ms): short enough for a pause to take effect promptly and for 256 VMs to take turns. */

@@ -20,6 +20,7 @@ export interface VmSpec {
   rom?: string;
   /** … snapshot files to continue (a full snapshot, then its diffs): RAM comes in lazily. */
   snapshot?: string[];
+  /** Guest RAM in bytes (0 while a snapshot's guest is being opened: the RAM it was saved with). */
   memory: number;
   engine: 'interp' | 'jit';
   clock: 'virtual' | 'realtime';
@@ -129,7 +130,8 @@ export function parseCreate(body: unknown): { spec: VmSpec; start: boolean } {
   for (const k of Object.keys(body)) if (!CREATE_FIELDS.has(k)) throw new SpecError(`${k.slice(0, 40)}: unknown field (a VM has ${[...CREATE_FIELDS].join(', ')})`);
   if ((body.rom === undefined) === (body.snapshot === undefined)) throw new SpecError('give either rom (an image to boot) or snapshot (files to continue), not both and not neither');
   const spec: VmSpec = {
-    memory: body.memory === undefined ? DEFAULT_MEMORY : size(body.memory, 'memory'),
+    // A snapshot's guest has the RAM it was saved with: 0 here, the worker reports it (a different one is refused).
+    memory: body.memory !== undefined ? size(body.memory, 'memory') : body.snapshot !== undefined ? 0 : DEFAULT_MEMORY,
     engine: body.engine === undefined ? 'interp' : oneOf(body.engine, 'engine', ['interp', 'jit'] as const),
     clock: body.clock === undefined ? 'virtual' : oneOf(body.clock, 'clock', ['virtual', 'realtime'] as const),
     cpu: parseCpu(body.cpu),

@@ -2,7 +2,7 @@
 // runs it only in the slices the host's scheduler grants, and reports after each one. Everything the guest
 // owns — its WebAssembly.Memory, JIT regions, devices — lives and dies with this thread, so a guest that
 // brings its worker down takes nothing else with it.
-import { writeFileSync, renameSync, rmSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { loadBios, loadImage, loadRaw, messagePortChannel, migrateIn, migrateOut, readImageFile, snapshotId, VM, type ExitRecord } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
@@ -24,10 +24,24 @@ function counters(): VmCounters {
 
 const output = (bytes: Uint8Array): void => post({ t: 'output', bytes });
 
+/**
+ * This thread's CPU time in ms, from Linux's /proc/thread-self/schedstat (ns on the CPU; one pread, ~13 µs),
+ * or null where there is none. A slice is charged its CPU time, not its wall time: on a machine busy with
+ * other work, a slice that waited for a core has not used the VM's share.
+ */
+const cpuClock = ((): (() => number | null) => {
+  let fd: number;
+  try { fd = openSync('/proc/thread-self/schedstat', 'r'); } catch { return () => null; }
+  const buf = Buffer.alloc(96);
+  return () => {
+    try { const n = readSync(fd, buf, 0, buf.length, 0); return Number(buf.toString('latin1', 0, n).split(' ')[0]) / 1e6; } catch { return null; }
+  };
+})();
+
 /** The guest as init describes it; a failure is one line for the host's reply. */
 async function create(): Promise<VM> {
   const { spec } = init;
-  const opts = { memory: spec.memory, clock: spec.clock, engine: 'interp' as const, jit: init.jit, stdout: output, debugcon: output };
+  const opts = { memory: spec.memory || undefined, clock: spec.clock, engine: 'interp' as const, jit: init.jit, stdout: output, debugcon: output };
   if (init.how === 'restore') {
     const files = init.state ? [init.state] : spec.snapshot!.map((path) => readSnapshot(path));
     const v = await VM.fromState(files, { ...opts, lazyRam: true });
@@ -54,19 +68,22 @@ function readSnapshot(path: string): Uint8Array {
 /** Run one granted slice and report it. */
 function slice(ms: number): void {
   if (vm === null || ended) { post({ t: 'slice', used: 0, counters: vm ? counters() : { instructions: 0, exits: [], jit: null } }); return; }
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = cpuClock();
   let exit: ExitRecord;
   try {
+    // The budget counts instructions retired and, separately, faults and interrupts delivered (as `run
+    // --max-instructions`): a guest whose fault handler faults again retires nothing and must still end.
     const limit = init.spec.limits.instructions;
-    exit = vm.run({ timeout: ms / 1000, holdOutput: true, maxInstructions: limit === undefined ? undefined : Math.max(0, limit - vm.instructions) });
-    if (exit.reason === 'max-instructions') exit = { ...exit, message: `the VM's budget of ${limit} instructions is used up` };
+    exit = vm.run({ timeout: ms / 1000, holdOutput: true, maxInstructions: limit === undefined ? undefined : Math.max(0, limit - Math.max(vm.instructions, vm.deliveries)) });
+    if (exit.reason === 'max-instructions') exit = { ...exit, message: `the VM's budget of ${limit} instructions is used up (${vm.instructions} retired, ${vm.deliveries} faults and interrupts delivered)` };
   } catch (e) {
     // An internal error ends this VM alone, with its exit record.
     const r = vm.getRegisters();
     exit = { reason: 'unsupported', cs: r.cs, eip: r.eip, message: `internal error: ${(e as Error).message}` };
   }
   vm.flushOutput();
-  const used = performance.now() - t0;
+  const c1 = cpuClock();
+  const used = c0 !== null && c1 !== null ? c1 - c0 : performance.now() - t0;
   if (exit.reason === 'timeout') { post({ t: 'slice', used, counters: counters() }); return; }
   // HLT with interrupts on and no device that will raise one: the guest waits for serial input.
   if (exit.reason === 'halt' && /interrupts enabled, but no device/.test(exit.message)) { post({ t: 'slice', used, counters: counters(), waiting: true }); return; }
@@ -128,7 +145,7 @@ async function start(): Promise<void> {
       channel.close();
     } else vm = await create();
     if (init.spec.engine === 'jit') await vm.enableJit(init.jit);
-    post({ t: 'ready', counters: counters() });
+    post({ t: 'ready', counters: counters(), memory: vm.memory.ramSize });
   } catch (e) {
     post({ t: 'failed', error: (e as Error).message.split('\n')[0] });
   }

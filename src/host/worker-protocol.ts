@@ -39,7 +39,7 @@ export interface VmCounters {
 
 export type FromWorker =
   /** The guest is loaded (or restored, or received) and waits for its first slice. */
-  | { t: 'ready'; counters: VmCounters }
+  | { t: 'ready'; counters: VmCounters; memory: number }
   /** The guest could not be created: one line (a ROM that does not load, a damaged snapshot). */
   | { t: 'failed'; error: string }
   /** A slice ended after `used` ms. `exit`: the guest ended (the VM stops); `waiting`: halted until input arrives. */

@@ -1,0 +1,214 @@
+// The VM host as a user runs it: a real `x86jit host` process, driven over its API socket. The guests'
+// outputs are judged by the ROMs' expected files (QEMU's output, byte for byte); CPU shares by the host's
+// accounting and, independently, by the work the guests got done (instructions retired).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleOf, followConsole, type HostProcess, ROOT, startHost, waitFor, waitStopped } from './host-process.ts';
+
+const rom = (name: string): string => join(ROOT, 'test-roms', name);
+const expected = (name: string): Buffer => readFileSync(join(ROOT, 'test-roms', 'expected', `${name}.txt`));
+/** A guest that computes for minutes (wl-crc32, 10 000 repetitions). */
+const SPINNER = { rom: rom('wl-crc32.elf'), cmdline: 'repeat=10000', memory: '16M' };
+
+type Info = { instructions: number; cpuSeconds: number; state: string };
+async function infos(host: HostProcess, ids: string[]): Promise<Map<string, Info>> {
+  const r = await host.api('GET', '/vms');
+  return new Map((r.body.vms as (Info & { id: string })[]).filter((v) => ids.includes(v.id)).map((v) => [v.id, v]));
+}
+
+describe('x86jit host: CPU shares', () => {
+  let host: HostProcess;
+  beforeAll(async () => { host = await startHost(['--cpus', '2', '--memory', '2G']); });
+  afterAll(async () => { expect(await host.stop()).toBe(0); });
+
+  it('weights 1:2:4 contending on 2 cores get CPU time in those ratios (±10 %)', async () => {
+    // Two VMs per weight, so that no VM's share (at most 4/14 of 2 cores) exceeds the one core it can use.
+    const weights: Record<string, number> = { w1a: 1, w1b: 1, w2a: 2, w2b: 2, w4a: 4, w4b: 4 };
+    for (const [id, weight] of Object.entries(weights)) {
+      expect((await host.api('PUT', `/vms/${id}`, { ...SPINNER, cpu: { weight }, start: true })).status).toBe(201);
+    }
+    const ids = Object.keys(weights);
+    // Past start-up (every VM has run), then over at least 6 CPU seconds in all.
+    await waitFor('every VM to run', async () => [...(await infos(host, ids)).values()].every((v) => v.cpuSeconds > 0.3));
+    const a = await infos(host, ids);
+    const b = await waitFor('6 CPU seconds', async () => {
+      const now = await infos(host, ids);
+      return ids.reduce((s, id) => s + now.get(id)!.cpuSeconds - a.get(id)!.cpuSeconds, 0) >= 6 ? now : undefined;
+    });
+    const cpu = (id: string) => b.get(id)!.cpuSeconds - a.get(id)!.cpuSeconds;
+    const work = (id: string) => b.get(id)!.instructions - a.get(id)!.instructions;
+    const totalCpu = ids.reduce((s, id) => s + cpu(id), 0), totalWork = ids.reduce((s, id) => s + work(id), 0);
+    for (const id of ids) {
+      const share = weights[id] / 14;
+      expect(cpu(id) / totalCpu / share, `${id}: CPU share`).toBeGreaterThan(0.9);
+      expect(cpu(id) / totalCpu / share, `${id}: CPU share`).toBeLessThan(1.1);
+      // The same guest code: the work done follows the CPU given.
+      expect(work(id) / totalWork / share, `${id}: instructions share`).toBeGreaterThan(0.85);
+      expect(work(id) / totalWork / share, `${id}: instructions share`).toBeLessThan(1.15);
+    }
+    for (const id of ids) expect((await host.api('DELETE', `/vms/${id}`)).status).toBe(204);
+  });
+
+  it('a VM capped at 25 % gets at most 27 % over 5 s, though a core is idle', async () => {
+    await host.api('PUT', '/vms/capped', { ...SPINNER, cpu: { max: '25000 100000' }, start: true });
+    await waitFor('the capped VM to run', async () => (await host.api('GET', '/vms/capped')).body.cpuSeconds > 0.05);
+    const a = (await host.api('GET', '/vms/capped')).body, t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    const b = (await host.api('GET', '/vms/capped')).body, wall = (performance.now() - t0) / 1000;
+    const share = (b.cpuSeconds - a.cpuSeconds) / wall;
+    expect(share).toBeLessThanOrEqual(0.27);
+    expect(share).toBeGreaterThan(0.1); // it does run
+    // PATCH lifts the cap on the live VM.
+    expect((await host.api('PATCH', '/vms/capped', { cpu: { max: 'max 100000' } })).body.cpu.max).toBe('max 100000');
+    await host.api('DELETE', '/vms/capped');
+  });
+});
+
+describe('x86jit host: isolation', () => {
+  let host: HostProcess;
+  // A small worker heap, so that a guest which fills its code cache (fresh code without end) brings its worker down.
+  beforeAll(async () => { host = await startHost(['--cpus', '2', '--memory', '2G', '--worker-heap', '48']); });
+  afterAll(async () => { expect(await host.stop()).toBe(0); });
+
+  it('a VM that crashes its worker ends alone; 7 others run to their expected output', async () => {
+    const roms = ['alu', 'shifts', 'muldiv', 'string', 'stack', 'bcd', 'bits'];
+    expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-code.bin'), load: '0x100000', entry: '0x100000', memory: '16M', start: true })).status).toBe(201);
+    for (const name of roms) expect((await host.api('PUT', `/vms/${name}`, { rom: rom(`${name}.elf`), memory: '16M', start: true })).status).toBe(201);
+    const crashed = await waitStopped(host, 'crasher');
+    expect(crashed.exit.reason).toBe('worker-died');
+    expect(crashed.exit.message).toMatch(/ran out of its 48 MiB heap/);
+    for (const name of roms) {
+      const info = await waitStopped(host, name);
+      expect(info.exit, name).toMatchObject({ reason: 'debug-exit', status: 1 });
+      expect((await consoleOf(host, name)).equals(expected(name)), `${name}: console output`).toBe(true);
+    }
+    const h = (await host.api('GET', '/')).body;
+    expect(h.workerDeaths).toBe(1);
+    expect(h.memoryUsed).toBe(0); // every ended VM gave its RAM back
+  });
+
+  it('a guest that faults beyond recovery or uses up its budget ends alone, with its exit record', async () => {
+    await host.api('PUT', '/vms/udloop', { rom: rom('limits/ud-loop.bin'), load: '0x100000', entry: '0x100000', memory: '16M', limits: { instructions: 100_000 }, start: true });
+    await host.api('PUT', '/vms/spinner', { ...SPINNER, limits: { cpuSeconds: 0.3 }, start: true });
+    expect((await waitStopped(host, 'udloop')).exit.reason).toBe('max-instructions');
+    const spun = await waitStopped(host, 'spinner');
+    expect(spun.exit).toMatchObject({ reason: 'timeout', message: "the VM's budget of 0.3 CPU seconds is used up" });
+    expect(spun.cpuSeconds).toBeGreaterThanOrEqual(0.3);
+  });
+});
+
+describe('x86jit host: life cycle, snapshots and clones', () => {
+  let host: HostProcess;
+  beforeAll(async () => { host = await startHost(['--cpus', '2', '--memory', '256M']); });
+  afterAll(async () => { expect(await host.stop()).toBe(0); });
+
+  it('create, start, pause, resume, stop, start again, reset, delete; actions in the wrong state change nothing', async () => {
+    expect((await host.api('PUT', '/vms/v', SPINNER)).body.state).toBe('created');
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'resume' })).status).toBe(409);
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'start' })).body.state).toBe('running');
+    await waitFor('instructions', async () => (await host.api('GET', '/vms/v')).body.instructions > 0);
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'pause' })).body.state).toBe('paused');
+    // Paused: the count settles (the slice in flight ends) and then stays.
+    const settled = await waitFor('the count to settle', async () => {
+      const x = (await host.api('GET', '/vms/v')).body.instructions;
+      await new Promise((r) => setTimeout(r, 100));
+      return (await host.api('GET', '/vms/v')).body.instructions === x ? x : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await host.api('GET', '/vms/v')).body.instructions).toBe(settled);
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'start' })).status).toBe(409);
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'resume' })).body.state).toBe('running');
+    await waitFor('progress after resume', async () => (await host.api('GET', '/vms/v')).body.instructions > settled);
+    const stopped = (await host.api('PUT', '/vms/v/actions', { action: 'stop' })).body;
+    expect(stopped).toMatchObject({ state: 'stopped', exit: { reason: 'stopped' } });
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'stop' })).status).toBe(409);
+    expect((await host.api('GET', '/')).body.memoryUsed).toBe(0);
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'start' })).body.state).toBe('running');
+    expect((await host.api('PUT', '/vms/v/actions', { action: 'reset' })).body.state).toBe('running');
+    // 256 MiB for guests: a second 128 MiB VM does not fit beside a 16 MiB one plus... it fits; a 250 MiB one does not.
+    const big = await host.api('PUT', '/vms/big', { ...SPINNER, memory: '250M' });
+    expect(big.status).toBe(409);
+    expect(big.body.error).toMatch(/not enough host memory: VM 'big' needs 250 MiB, 240 MiB of the host's 256 MiB are free/);
+    expect((await host.api('GET', '/vms/big')).status).toBe(404);
+    expect((await host.api('DELETE', '/vms/v')).status).toBe(204);
+    expect((await host.api('GET', '/vms')).body.vms).toEqual([]);
+  });
+
+  it('a paused VM saved, cloned and restored: each copy goes on exactly where the original was', async () => {
+    // loops.elf prints as it goes: the output before the snapshot plus a copy's output is the whole expected text.
+    await host.api('PUT', '/vms/orig', { rom: rom('loops.elf'), memory: '16M', cpu: { max: '5000 100000' }, start: true });
+    await waitFor('some output', async () => (await host.api('GET', '/vms/orig')).body.consoleBytes > 0);
+    await host.api('PUT', '/vms/orig/actions', { action: 'pause' });
+    const snap = join(host.dir, 'orig.snap');
+    // The slice in flight ends before the worker saves (it handles one message at a time).
+    const saved = await host.api('PUT', '/vms/orig/snapshot', { path: snap, type: 'full' });
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({ path: snap, type: 'full' });
+    const before = await consoleOf(host, 'orig');
+    expect((await host.api('POST', '/vms/orig/clone', { id: 'copy', start: true })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/restored', { snapshot: snap, start: true })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/orig/actions', { action: 'resume' })).status).toBe(200);
+    await host.api('PATCH', '/vms/orig', { cpu: { max: 'max 100000' } });
+    for (const id of ['orig', 'copy', 'restored']) expect((await waitStopped(host, id)).exit, id).toMatchObject({ reason: 'debug-exit', status: 1 });
+    expect((await consoleOf(host, 'orig')).equals(expected('loops'))).toBe(true);
+    for (const id of ['copy', 'restored']) expect(Buffer.concat([before, await consoleOf(host, id)]).equals(expected('loops')), id).toBe(true);
+    // A diff needs an earlier snapshot of the same VM; stopped VMs have nothing to save.
+    expect((await host.api('PUT', '/vms/copy/snapshot', { path: join(host.dir, 'x.snap') })).status).toBe(409);
+    for (const id of ['orig', 'copy', 'restored']) await host.api('DELETE', `/vms/${id}`);
+  });
+
+  it('console input reaches a guest waiting for it', async () => {
+    // hypercall.elf? No: the serial echo is exercised by the CLI tests; here the API path: bytes POSTed are queued on the UART.
+    await host.api('PUT', '/vms/c', { ...SPINNER, start: true });
+    expect((await host.api('POST', '/vms/c/console', 'hello')).status).toBe(204);
+    expect((await host.api('POST', '/vms/nope/console', 'x')).status).toBe(404);
+    await host.api('DELETE', '/vms/c');
+  });
+});
+
+describe('x86jit host: live migration between hosts', () => {
+  let a: HostProcess, b: HostProcess;
+  beforeAll(async () => { [a, b] = await Promise.all([startHost(['--cpus', '1', '--memory', '256M']), startHost(['--cpus', '1', '--memory', '256M'])]); });
+  afterAll(async () => { expect(await a.stop()).toBe(0); expect(await b.stop()).toBe(0); });
+
+  it('a running VM migrated back and forth 4 times writes exactly what an uninterrupted run writes', async () => {
+    // console-uart writes 1 MiB through COM1, a byte per OUT; capped to 5 % it runs for ~15 s, and keeps running during pre-copy.
+    await a.api('PUT', '/vms/m', { rom: rom('console-uart.elf'), memory: '16M', cpu: { max: '5000 100000' }, start: true });
+    // Each host's console stream of the VM: its history, then live bytes until the VM leaves that host.
+    const parts: Promise<Buffer>[] = [followConsole(a, 'm')];
+    let from = a, to = b;
+    for (let i = 0; i < 4; i++) {
+      await waitFor('output on the current host', async () => (await from.api('GET', '/vms/m')).body.consoleBytes > 1000);
+      const r = await from.api('PUT', '/vms/m/migrate', { to: `unix:${to.socket}` });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body).toMatchObject({ outcome: 'migrated' });
+      expect(r.body.report.downtimeMs).toBeGreaterThanOrEqual(0);
+      expect((await from.api('GET', '/vms/m')).status).toBe(404);
+      parts.push(followConsole(to, 'm'));
+      [from, to] = [to, from];
+    }
+    await from.api('PATCH', '/vms/m', { cpu: { max: 'max 100000' } });
+    const end = await waitStopped(from, 'm');
+    expect(end.exit).toMatchObject({ reason: 'debug-exit', status: 1 });
+    await from.api('DELETE', '/vms/m'); // ends the last stream
+    const all = Buffer.concat(await Promise.all(parts));
+    expect(all.length).toBe(1_048_639);
+    expect(createHash('sha256').update(all).digest('hex')).toBe(readFileSync(join(ROOT, 'test-roms', 'expected', 'console-uart.sha256'), 'utf8').split(/\s/)[0]);
+  });
+
+  it('a destination that cannot take the VM refuses it with its reason; the VM runs on at the source', async () => {
+    await a.api('PUT', '/vms/big', { ...SPINNER, memory: '200M', start: true });
+    await b.api('PUT', '/vms/filler', { ...SPINNER, memory: '100M' });
+    const r = await a.api('PUT', '/vms/big/migrate', { to: `unix:${b.socket}` });
+    expect(r.status).toBe(502);
+    expect(r.body.error).toMatch(/the destination refused the VM: not enough host memory/);
+    expect((await a.api('GET', '/vms/big')).body.state).toBe('running');
+    const gone = await a.api('PUT', '/vms/big/migrate', { to: `unix:${join(b.dir, 'nothing.sock')}` });
+    expect(gone.status).toBe(502);
+    expect(gone.body.error).toMatch(/cannot reach the destination host: ENOENT/);
+    await a.api('DELETE', '/vms/big');
+    await b.api('DELETE', '/vms/filler');
+  });
+});
