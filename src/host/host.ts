@@ -138,7 +138,7 @@ export class Host {
   /** PUT /vms/{id}: define the VM and create its guest (a worker with the ROM loaded or the snapshot opened). */
   async create(id: string, body: unknown): Promise<HostedVm> {
     this.checkOpen();
-    checkId(id);
+    try { checkId(id); } catch (e) { throw new HostError(400, (e as Error).message); }
     let parsed;
     try { parsed = parseCreate(body); } catch (e) { if (e instanceof SpecError) throw new HostError(400, e.message); throw e; }
     if (this.vms.has(id)) throw new HostError(409, `VM '${id}' exists already (DELETE it first, or choose another id)`);
@@ -215,7 +215,8 @@ export class Host {
   /** PATCH /vms/{id}: change CPU shares while the VM runs (as writing cpu.weight / cpu.max). */
   update(id: string, body: unknown): void {
     const vm = this.get(id);
-    if (!isObject(body) || Object.keys(body).some((k) => k !== 'cpu')) throw new HostError(400, `expected {"cpu": {...}} (only CPU shares change on a live VM), got ${show(body)}`);
+    if (!isObject(body) || body.cpu === undefined || Object.keys(body).some((k) => k !== 'cpu')) throw new HostError(400, `expected {"cpu": {...}} (only CPU shares change on a live VM), got ${show(body)}`);
+    if (isObject(body.cpu) && Object.keys(body.cpu).length === 0) throw new HostError(400, 'cpu: nothing to change (give weight, max or pin)');
     let cpu;
     try { cpu = parseCpu(body.cpu, vm.spec.cpu); } catch (e) { if (e instanceof SpecError) throw new HostError(400, e.message); throw e; }
     const was = vm.spec.cpu;
@@ -301,7 +302,7 @@ export class Host {
    */
   incoming(id: string, spec: VmSpec, state: VmState, port: MessagePort): Promise<HostedVm> {
     this.checkOpen();
-    checkId(id);
+    try { checkId(id); } catch (e) { throw new HostError(400, (e as Error).message); }
     if (this.vms.has(id)) throw new HostError(409, `VM '${id}' exists already on the destination`);
     const vm = new HostedVm(id, spec);
     this.checkPin(vm);
