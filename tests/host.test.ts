@@ -2,7 +2,8 @@
 // outputs are judged by the ROMs' expected files (QEMU's output, byte for byte); CPU shares by the host's
 // accounting and, independently, by the work the guests got done (instructions retired).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleOf, followConsole, type HostProcess, ROOT, startHost, waitFor, waitStopped } from './host-process.ts';
@@ -210,5 +211,37 @@ describe('x86jit host: live migration between hosts', () => {
     expect(gone.body.error).toMatch(/cannot reach the destination host: ENOENT/);
     await a.api('DELETE', '/vms/big');
     await b.api('DELETE', '/vms/filler');
+  });
+});
+
+describe('x86jit host: --state-dir', () => {
+  it('definitions survive a restart; a VM running at SIGTERM resumes from the snapshot taken then', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86jit-host-')), state = join(dir, 'state');
+    const a = await startHost(['--cpus', '2', '--memory', '256M', '--state-dir', state], dir);
+    await a.api('PUT', '/vms/run', { rom: rom('loops.elf'), memory: '16M', cpu: { max: '5000 100000' }, start: true });
+    await a.api('PUT', '/vms/idle', { ...SPINNER, cpu: { weight: 7 } });
+    const firstPart = followConsole(a, 'run'); // history, then live until the host closes it at shutdown
+    await waitFor('some output', async () => (await a.api('GET', '/vms/run')).body.consoleBytes > 0);
+    expect(await a.stop()).toBe(0);
+    expect(a.stderr()).toMatch(/run: saved \(running\)/);
+    const b = await startHost(['--cpus', '2', '--memory', '256M', '--state-dir', state], dir);
+    try {
+      expect(b.stderr()).toMatch(/run: restored paused from the snapshot taken at shutdown \(it was running\)/);
+      const vms = new Map(((await b.api('GET', '/vms')).body.vms as { id: string; state: string; cpu: { weight: number } }[]).map((v) => [v.id, v]));
+      expect(vms.get('run')?.state).toBe('paused');
+      expect(vms.get('idle')).toMatchObject({ state: 'stopped', cpu: { weight: 7 } }); // defined, not running: start boots it
+      await b.api('PATCH', '/vms/run', { cpu: { max: 'max 100000' } });
+      expect((await b.api('PUT', '/vms/run/actions', { action: 'resume' })).body.state).toBe('running');
+      expect((await waitStopped(b, 'run')).exit).toMatchObject({ reason: 'debug-exit', status: 1 });
+      expect(Buffer.concat([await firstPart, await consoleOf(b, 'run')]).equals(expected('loops'))).toBe(true);
+      expect((await b.api('PUT', '/vms/idle/actions', { action: 'start' })).body.state).toBe('running');
+      expect((await b.api('DELETE', '/vms/idle')).status).toBe(204);
+    } finally {
+      expect(await b.stop()).toBe(0);
+    }
+    // Deleted stays deleted; the ended VM stays defined.
+    const c = await startHost(['--cpus', '2', '--memory', '256M', '--state-dir', state], dir);
+    expect(((await c.api('GET', '/vms')).body.vms as { id: string }[]).map((v) => v.id)).toEqual(['run']);
+    expect(await c.stop()).toBe(0);
   });
 });
