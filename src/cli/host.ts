@@ -23,6 +23,8 @@ options:
   --memory SIZE          guest RAM all VMs together may have (default: half the machine's RAM)
   --state-dir DIR        keep VM definitions there; at shutdown, save running VMs to resume later
   --worker-heap MIB      heap limit of each VM's worker thread (default 512)
+  --spare-workers N      worker threads kept started and idle for the next VMs (default 2); a thread
+                         whose VM is gone waits for the next one (up to 64 idle)
   -h, --help             show this help
 
 exit status: 0 after a clean shutdown, 2 for bad options or a socket that cannot be served
@@ -36,6 +38,7 @@ export async function hostCommand(argv: string[]): Promise<number> {
     memory: { type: 'string' },
     'state-dir': { type: 'string' },
     'worker-heap': { type: 'string' },
+    'spare-workers': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { emit(1, HOST_HELP); return 0; }
@@ -46,11 +49,12 @@ export async function hostCommand(argv: string[]): Promise<number> {
   const memory = values.memory !== undefined ? parseSize(values.memory, '--memory') : Math.floor(totalmem() / 2);
   const workerHeapMb = values['worker-heap'] !== undefined ? parseNumber(values['worker-heap'], '--worker-heap', 65536) : 512;
   if (workerHeapMb < 16) throw new UsageError('--worker-heap: at least 16 MiB');
+  const spareWorkers = values['spare-workers'] !== undefined ? parseNumber(values['spare-workers'], '--spare-workers', 1024) : 2;
   const listen = values.listen !== undefined ? parseTcpAddress(values.listen, '--listen', true) : undefined;
   if (listen && !['127.0.0.1', 'localhost', '::1'].includes(listen.host)) throw new UsageError(`--listen: the API has no authentication; serve it on the loopback only (127.0.0.1, ::1), not ${listen.host}`);
 
   await freeSocket(values.socket);
-  const host = new Host({ cpus, memory, stateDir: values['state-dir'], jit: jitOptionsFromEnv(), workerHeapMb });
+  const host = new Host({ cpus, memory, stateDir: values['state-dir'], jit: jitOptionsFromEnv(), workerHeapMb, spareWorkers });
   const api = new Api(host);
   try { await api.listen(values.socket); } catch (e) {
     throw new UsageError(`host: cannot serve ${values.socket}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

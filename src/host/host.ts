@@ -2,12 +2,13 @@
 // through the scheduler and its memory through an account that refuses what would not fit. Every verb
 // of the management API is a method here; each either does all it says or throws a HostError and changes
 // nothing. A guest — or its worker dying — ends only its own VM.
-import { type MessagePort, Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExitRecord, JitOptions } from '../machine/vm.ts';
 import { ConsoleLog } from './console-log.ts';
 import { Scheduler } from './scheduler.ts';
+import { WorkerPool } from './worker-pool.ts';
 import { checkId, isObject, parseCpu, parseCreate, show, SpecError, type VmSpec } from './vm-spec.ts';
 import type { FromWorker, ToWorker, VmCounters, WorkerInit } from './worker-protocol.ts';
 
@@ -34,6 +35,8 @@ export interface HostOptions {
   workerUrl?: URL;
   /** Heap limit of each VM's worker, MiB (default 512): a guest that makes its worker exceed it ends alone. */
   workerHeapMb?: number;
+  /** Worker threads kept started and idle for the next VMs (default 2). */
+  spareWorkers?: number;
 }
 
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
@@ -42,6 +45,8 @@ interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
 class HostedVm {
   state: VmState = 'created';
   worker: Worker | null = null;
+  /** The worker has created the guest (only then can it be given back to the pool for another). */
+  workerReady = false;
   counters: VmCounters = { instructions: 0, exits: [], jit: null };
   cpuMs = 0;
   exit: VmExit | null = null;
@@ -67,16 +72,19 @@ class HostedVm {
   }
 }
 
-let nextReq = 1;
+let nextReq = 1, nextGen = 1;
 
 export class Host {
   private readonly vms = new Map<string, HostedVm>();
   readonly scheduler: Scheduler;
+  private readonly pool: WorkerPool;
   private closed = false;
   /** Workers that ended unexpectedly (isolation: the host goes on). */
   workerDeaths = 0;
 
   constructor(readonly opts: HostOptions) {
+    this.pool = new WorkerPool(opts.workerUrl ?? new URL('./host-worker.js', import.meta.url), opts.workerHeapMb ?? 512, opts.spareWorkers ?? 2);
+    this.pool.refill();
     this.scheduler = new Scheduler(opts.cpus, {
       grant: (id, ms) => this.vms.get(id)?.worker?.postMessage({ t: 'grant', ms } satisfies ToWorker),
       now: () => performance.now(),
@@ -130,7 +138,11 @@ export class Host {
   hostInfo() {
     const states: Record<VmState, number> = { created: 0, running: 0, paused: 0, stopped: 0 };
     for (const vm of this.vms.values()) states[vm.state]++;
-    return { cpus: this.opts.cpus, memory: this.opts.memory, memoryUsed: this.memoryUsed(), vms: this.vms.size, states, workerDeaths: this.workerDeaths, stateDir: this.opts.stateDir ?? null };
+    return {
+      cpus: this.opts.cpus, memory: this.opts.memory, memoryUsed: this.memoryUsed(), vms: this.vms.size, states, workerDeaths: this.workerDeaths,
+      workers: { started: this.pool.started, reused: this.pool.reused, idle: this.pool.idleCount },
+      stateDir: this.opts.stateDir ?? null,
+    };
   }
 
   // ---- verbs ----
@@ -366,6 +378,7 @@ export class Host {
       vm.console.close();
     }
     this.scheduler.close();
+    this.pool.close();
     return notes;
   }
 
@@ -408,45 +421,47 @@ export class Host {
 
   /** Start the VM's worker and wait until its guest is ready (or refuse with the worker's one line). */
   private spawn(vm: HostedVm, how: { how: WorkerInit['how']; state?: Uint8Array; spec?: VmSpec; port?: MessagePort }): Promise<void> {
-    const init: WorkerInit = { id: vm.id, spec: how.spec ?? vm.spec, jit: this.opts.jit ?? {}, how: how.how, state: how.state };
-    const worker = new Worker(this.opts.workerUrl ?? new URL('./host-worker.js', import.meta.url), {
-      workerData: init,
-      transferList: how.state ? [how.state.buffer as ArrayBuffer] : [],
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.workerHeapMb ?? 512 },
-      stdout: true, stderr: true, // a stray console.log in a worker must not reach the host's stdout
+    const gen = nextGen++;
+    const init: WorkerInit = { id: vm.id, gen, spec: how.spec ?? vm.spec, jit: this.opts.jit ?? {}, how: how.how, state: how.state };
+    let worker!: Worker;
+    const done = new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker = this.pool.take({
+        message: (m) => {
+          if (vm.worker !== worker || m.gen !== gen) return;
+          if (m.t === 'ready') {
+            vm.counters = m.counters;
+            // A snapshot's guest: its RAM is known now, and must fit.
+            if (vm.spec.memory === 0) {
+              vm.spec = { ...vm.spec, memory: m.memory };
+              try { this.reserve(vm); } catch (e) { this.kill(vm); reject(e); return; }
+            }
+            ready = true;
+            vm.workerReady = true;
+            resolve();
+            return;
+          }
+          if (m.t === 'failed') { this.kill(vm); reject(new HostError(400, m.error)); return; }
+          this.onMessage(vm, m);
+        },
+        error: (e) => {
+          if (vm.worker !== worker) return;
+          if (!ready) { this.kill(vm, true); reject(new HostError(500, `the VM's worker failed while creating the guest: ${e.message}`)); return; }
+          this.workerDied(vm, (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `the VM's worker ran out of its ${this.opts.workerHeapMb ?? 512} MiB heap` : `the VM's worker failed: ${e.message}`);
+        },
+        exit: (code) => {
+          if (vm.worker !== worker) return;
+          if (!ready) { this.kill(vm, true); reject(new HostError(500, `the VM's worker exited (${code}) while creating the guest`)); return; }
+          this.workerDied(vm, `the VM's worker exited unexpectedly (code ${code})`);
+        },
+      });
     });
+    worker.postMessage({ t: 'init', init } satisfies ToWorker, how.state ? [how.state.buffer as ArrayBuffer] : []);
     vm.worker = worker;
+    vm.workerReady = false;
     if (how.port) worker.postMessage({ t: 'incoming', port: how.port } satisfies ToWorker, [how.port]);
     this.scheduler.add(vm.id, vm.spec.cpu);
-    return new Promise<void>((resolve, reject) => {
-      let ready = false;
-      worker.on('message', (m: FromWorker) => {
-        if (vm.worker !== worker) return;
-        if (m.t === 'ready') {
-          vm.counters = m.counters;
-          // A snapshot's guest: its RAM is known now, and must fit.
-          if (vm.spec.memory === 0) {
-            vm.spec = { ...vm.spec, memory: m.memory };
-            try { this.reserve(vm); } catch (e) { this.kill(vm); reject(e); return; }
-          }
-          ready = true;
-          resolve();
-          return;
-        }
-        if (m.t === 'failed') { this.kill(vm); reject(new HostError(400, m.error)); return; }
-        this.onMessage(vm, m);
-      });
-      worker.on('error', (e) => {
-        if (vm.worker !== worker) return;
-        if (!ready) { this.kill(vm); reject(new HostError(500, `the VM's worker failed while creating the guest: ${e.message}`)); return; }
-        this.workerDied(vm, (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `the VM's worker ran out of its ${this.opts.workerHeapMb ?? 512} MiB heap` : `the VM's worker failed: ${e.message}`);
-      });
-      worker.on('exit', (code) => {
-        if (vm.worker !== worker) return;
-        if (!ready) { this.kill(vm); reject(new HostError(500, `the VM's worker exited (${code}) while creating the guest`)); return; }
-        this.workerDied(vm, `the VM's worker exited unexpectedly (code ${code})`);
-      });
-    });
+    return done;
   }
 
   private onMessage(vm: HostedVm, m: FromWorker): void {
@@ -500,18 +515,21 @@ export class Host {
 
   private workerDied(vm: HostedVm, message: string): void {
     this.workerDeaths++;
+    this.kill(vm, true);
     this.end(vm, { reason: 'worker-died', cs: 0, eip: 0, message });
   }
 
   /** Terminate the worker (if any) and take the VM off the scheduler; pending requests fail. */
-  private kill(vm: HostedVm): void {
+  private kill(vm: HostedVm, died = false): void {
     this.scheduler.remove(vm.id);
     const w = vm.worker;
     vm.worker = null;
     vm.waiting = false;
     for (const p of vm.pending.values()) p.reject(new HostError(409, `VM '${vm.id}' stopped before it answered`));
     vm.pending.clear();
-    if (w) void w.terminate();
+    // A thread in the middle of creating its guest, one that died, or one that held a JIT guest ends; the others wait for the next guest.
+    if (w) this.pool.give(w, vm.workerReady && !died && vm.spec.engine === 'interp');
+    vm.workerReady = false;
   }
 
   private vmDir(): string { return join(this.opts.stateDir!, 'vms'); }

@@ -1,7 +1,9 @@
 // A VM's worker thread (bundled as dist/host-worker.js): it creates the guest the host describes, then
 // runs it only in the slices the host's scheduler grants, and reports after each one. Everything the guest
-// owns — its WebAssembly.Memory, JIT regions, devices — lives and dies with this thread, so a guest that
-// brings its worker down takes nothing else with it.
+// owns — its WebAssembly.Memory, JIT regions, devices — lives in this thread, so a guest that brings its
+// worker down takes nothing else with it. It holds one guest at a time: when the host releases the VM
+// (stopped, deleted) the thread drops every reference to it and waits, idle, for the next one — starting a
+// thread costs far more than creating a VM.
 import { openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { loadBios, loadImage, loadRaw, messagePortChannel, migrateIn, migrateOut, readImageFile, snapshotId, VM, type ExitRecord } from '../index.ts';
@@ -9,9 +11,11 @@ import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
 import type { FromWorker, ToWorker, VmCounters, WorkerInit } from './worker-protocol.ts';
 
-const init = workerData as WorkerInit;
+/** The guest this thread holds now (set by 'init'). */
+let init: WorkerInit = workerData as WorkerInit;
 const port = parentPort!;
-const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+type Message = FromWorker extends infer M ? (M extends unknown ? Omit<M, 'gen'> : never) : never;
+const post = (m: Message, transfer: ArrayBuffer[] = []): void => port.postMessage({ ...m, gen: init?.gen ?? 0 }, transfer);
 
 let vm: VM | null = null;
 /** snapshotId of the last snapshot this VM wrote or was restored from (what a diff is taken against). */
@@ -130,6 +134,12 @@ port.on('message', (m: ToWorker) => {
     case 'snapshot': snapshot(m.req, m.path, m.diff); break;
     case 'migrate': void migrate(m.req, m.port, m.maxDowntimeMs); break;
     case 'incoming': break; // handled in start()
+    case 'init': init = m.init; void start(); break;
+    case 'release':
+      // Drop the guest (its memory goes with the next GC) and wait for another.
+      vm = null; lastSnapshot = null; ended = false;
+      post({ t: 'idle' });
+      break;
   }
 });
 
@@ -151,4 +161,5 @@ async function start(): Promise<void> {
   }
 }
 
-void start();
+// Started for a guest (workerData), or as a spare the host keeps ready (then 'init' names the guest).
+if (init !== null && init !== undefined) void start(); else post({ t: 'idle' });

@@ -10,6 +10,8 @@ import type { VmSpec } from './vm-spec.ts';
 /** workerData: how the worker gets its guest. */
 export interface WorkerInit {
   id: string;
+  /** Which guest of the thread this is: every message the thread sends carries it (FromWorker's gen), so that a reused thread's last words about its previous guest are not taken for the next one's. */
+  gen: number;
   spec: VmSpec;
   jit: JitOptions;
   /** boot: load spec.rom; restore: spec.snapshot's files (or `state`, a live VM's, for a clone), lazily; incoming: a migration on `port`. */
@@ -28,7 +30,11 @@ export type ToWorker =
   /** Live-migrate out over `port` (a MessagePort the host relays to the destination). */
   | { t: 'migrate'; req: number; port: MessagePort; maxDowntimeMs: number }
   /** The incoming migration's channel (how 'incoming'). */
-  | { t: 'incoming'; port: MessagePort };
+  | { t: 'incoming'; port: MessagePort }
+  /** A spare thread: create this guest (as workerData would have). */
+  | { t: 'init'; init: WorkerInit }
+  /** The VM is gone from the host: drop the guest and wait for another (answered by 'idle'). */
+  | { t: 'release' };
 
 /** Counters a worker reports after every slice (cumulative since the VM was created). */
 export interface VmCounters {
@@ -37,7 +43,9 @@ export interface VmCounters {
   jit: JitStats | null;
 }
 
-export type FromWorker =
+export type FromWorker = { gen: number } & (
+  /** The thread holds no guest and waits for 'init'. */
+  | { t: 'idle' }
   /** The guest is loaded (or restored, or received) and waits for its first slice. */
   | { t: 'ready'; counters: VmCounters; memory: number }
   /** The guest could not be created: one line (a ROM that does not load, a damaged snapshot). */
@@ -47,4 +55,4 @@ export type FromWorker =
   /** Serial (COM1) and 0xE9 bytes, in the order the guest wrote them. */
   | { t: 'output'; bytes: Uint8Array }
   | { t: 'reply'; req: number; ok: true; value: unknown }
-  | { t: 'reply'; req: number; ok: false; error: string };
+  | { t: 'reply'; req: number; ok: false; error: string });
