@@ -28,12 +28,13 @@ commands:
                                (CPU% as ps has it: CPU time over the VM's age; \`top\` shows the current rate;
                                STATE waiting: running, halted until console input)
   show ID [--json]             everything the host knows of one VM
-  start|pause|resume|stop|reset ID...
-                               start a created or stopped VM (stopped: boots afresh), pause a running one,
-                               resume a paused one, stop one (its guest and RAM go, the definition and
-                               console log stay), reset one (a new guest from the definition)
-  rm ID...                     remove VMs (a running one is stopped first). With several IDs, start ...
-                               rm act on each in turn; one refused does not stop the others (status 1)
+  start ID...                  start a created VM, or a stopped one afresh (it boots again)
+  pause ID...                  pause a running VM
+  resume ID...                 resume a paused VM
+  stop ID...                   stop a VM: its guest and RAM go; the definition and the console log stay
+  reset ID...                  a hard reset: a new guest from the definition (a running VM runs on)
+  rm ID...                     remove VMs (a running one is stopped first)
+                               (several IDs: each in turn; one refused does not stop the others: status 1)
   set ID [--weight N] [--cpu-max "QUOTA PERIOD"] [--pin | --no-pin]
                                change CPU shares, also while the VM runs
   snapshot ID FILE [--diff]    save the VM to FILE (on the host's machine) while it runs; --diff: only
@@ -43,12 +44,13 @@ commands:
   migrate ID DEST [--id NEWID] [--max-downtime MS]
                                live-migrate ID to the host at DEST (unix:PATH, a socket path or
                                tcp:HOST:PORT); ID leaves this host once DEST has it
-  console ID [--no-follow]     the VM's serial line: its recent output, then what it writes live.
+  console ID [--no-follow]     the VM's serial line: its recent output, then what it writes live, until
+                               the guest's run ends (it stops, is removed or migrated away).
                                On a terminal: raw mode, every key goes to the guest (Ctrl-C too);
-                               Ctrl-] detaches. Otherwise stdin is sent to the guest as it comes, and the
-                               command ends when the guest's run does (it stops, is removed or migrated
-                               away), not at the end of stdin, so that the guest's answer is seen.
-                               --no-follow: print the recent output and end
+                               Ctrl-] detaches (SIGTERM/SIGHUP: the terminal is restored, 143/129).
+                               Otherwise stdin is sent to the guest as it comes, and the command still
+                               ends with the run, not at the end of stdin, so that the guest's answer is
+                               seen. --no-follow: print the recent output and end
   top [--interval S] [--count N]
                                per-VM CPU% and MIPS every S seconds (default 1); --count N: N frames, then
                                exit. On a terminal the screen is redrawn; otherwise frames follow each other
@@ -349,7 +351,7 @@ async function attach(host: ApiTarget, id: string, follow: boolean): Promise<num
     throw new Refused(errorLine(res.statusCode ?? 0, body));
   }
   const tty = follow && process.stdin.isTTY === true;
-  let failure: Error | null = null, detached = false, finished = false;
+  let failure: Error | null = null, detached = false, finished = false, signalled: 'SIGTERM' | 'SIGHUP' | null = null;
   const done = new Promise<void>((resolveDone) => {
     const finish = (): void => { finished = true; res.destroy(); resolveDone(); };
     res.on('data', (c: Buffer) => { if (!emit(1, c)) finish(); }); // stdout closed: nothing more to show
@@ -364,6 +366,8 @@ async function attach(host: ApiTarget, id: string, follow: boolean): Promise<num
     if (tty) {
       stdin.setRawMode(true); // (the terminal still turns \n into \r\n on output)
       emit(2, `Connected to VM '${id}' (escape character is ^])\n`);
+      // Killed from elsewhere: the terminal is given back first.
+      for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.once(sig, () => { signalled = sig; finish(); });
     }
     stdin.on('data', (chunk: Buffer) => {
       let bytes = chunk;
@@ -388,6 +392,7 @@ async function attach(host: ApiTarget, id: string, follow: boolean): Promise<num
     process.stdin.pause();
   }
   if (failure) throw failure;
+  if (signalled) return signalled === 'SIGTERM' ? 143 : 129;
   if (tty) {
     if (detached) emit(2, '\n');
     else {
