@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// x86jit command line: `x86jit run ROM ...`, `disasm FILE`, `profile ROM`, `lockstep ROM`. Uses the public
-// API (src/index.ts) and the loaders' size limits. Every failure is one line on stderr and a documented
-// exit status; never a stack trace.
+// x86jit command line: `x86jit run ROM ...`, `disasm FILE`, `profile ROM`, `lockstep ROM`, `host`, `vm
+// COMMAND`. Uses the public API (src/index.ts) and the loaders' size limits. Every failure is one line on
+// stderr and a documented exit status; never a stack trace.
 import { runCommand, RUN_HELP } from './run.ts';
 import { disasmCommand, DISASM_HELP } from './disasm.ts';
 import { profileCommand, PROFILE_HELP } from './profile.ts';
@@ -9,6 +9,7 @@ import { lockstepCommand, LOCKSTEP_HELP } from './lockstep.ts';
 import { snapshotCommand, SNAPSHOT_HELP } from './snapshot.ts';
 import { execCommand, EXEC_HELP } from './exec.ts';
 import { hostCommand, HOST_HELP } from './host.ts';
+import { vmCommand, VM_HELP } from './vm.ts';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE } from './exit-status.ts';
 import { emit, outputError } from './output.ts';
 import { UsageError } from './parse.ts';
@@ -24,6 +25,7 @@ commands:
   snapshot ROM  run ROM to an instruction count and save the whole VM to a file (x86jit snapshot --help)
   exec PROGRAM  run a static Linux i386 executable as a process, like qemu-i386 (x86jit exec --help)
   host          run many VMs and serve the management API on a Unix socket (x86jit host --help)
+  vm COMMAND    manage a host's VMs: create, ls, show, start, stop, console, top, ... (x86jit vm --help)
 
 options:
   -h, --help    show this help
@@ -40,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     case 'snapshot': return snapshotCommand(rest);
     case 'exec': return execCommand(rest);
     case 'host': return hostCommand(rest);
+    case 'vm': return vmCommand(rest);
     case undefined: case '-h': case '--help': case 'help':
       if (command === 'help' && rest[0] === 'run') { emit(1, RUN_HELP); return 0; }
       if (command === 'help' && rest[0] === 'disasm') { emit(1, DISASM_HELP); return 0; }
@@ -48,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'help' && rest[0] === 'snapshot') { emit(1, SNAPSHOT_HELP); return 0; }
       if (command === 'help' && rest[0] === 'exec') { emit(1, EXEC_HELP); return 0; }
       if (command === 'help' && rest[0] === 'host') { emit(1, HOST_HELP); return 0; }
+      if (command === 'help' && rest[0] === 'vm') { emit(1, VM_HELP); return 0; }
       emit(1, HELP);
       return command === undefined ? EXIT_USAGE : 0;
     case '--version': emit(1, 'x86jit 0.1.0\n'); return 0;

@@ -95,13 +95,16 @@ export class Api {
     }
   }
 
-  /** The console's history, then (follow) every byte the guest writes until the VM goes or the client closes. */
+  /**
+   * The console's history, then (follow) every byte the guest writes until its run ends (it stops, or the
+   * VM is deleted or leaves the host) or the client closes. A stopped VM has no guest: its history only.
+   */
   private streamConsole(id: string, follow: boolean, res: ServerResponse): void {
     const vm = this.host.get(id);
     this.count(200);
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-store' });
     res.write(vm.console.history());
-    if (!follow) { res.end(); return; }
+    if (!follow || vm.state === 'stopped') { res.end(); return; }
     const unfollow = vm.console.follow((bytes) => { if (bytes === null) res.end(); else res.write(bytes); });
     res.on('close', unfollow);
   }

@@ -39,7 +39,7 @@ export class ConsoleLog {
     return () => this.followers.delete(f);
   }
 
-  /** No more output will come (the VM was deleted or left the host): followers get null. */
+  /** The run's output is over (its guest stopped, or the VM was deleted or left the host): followers get null. The log stays; a later run appends to it. */
   close(): void {
     for (const f of this.followers) f(null);
     this.followers.clear();

@@ -506,11 +506,13 @@ export class Host {
     });
   }
 
-  /** The run ended (guest exit, stop, budget): the worker goes, its RAM with it; the console stays. */
+  /** The run ended (guest exit, stop, budget): the worker goes, its RAM with it; the console's log stays. */
   private end(vm: HostedVm, exit: VmExit): void {
     this.kill(vm);
     vm.exit = exit;
     vm.state = 'stopped';
+    // Whoever follows the console is told the guest is gone (as `virsh console` ends with the domain); the log stays.
+    vm.console.close();
   }
 
   private workerDied(vm: HostedVm, message: string): void {
