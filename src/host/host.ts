@@ -431,6 +431,7 @@ export class Host {
           if (vm.worker !== worker || m.gen !== gen) return;
           if (m.t === 'ready') {
             vm.counters = m.counters;
+            if (vm.spec.clock === undefined) vm.spec = { ...vm.spec, clock: m.clock };
             // A snapshot's guest: its RAM is known now, and must fit.
             if (vm.spec.memory === 0) {
               vm.spec = { ...vm.spec, memory: m.memory };

@@ -23,7 +23,8 @@ export interface VmSpec {
   /** Guest RAM in bytes (0 while a snapshot's guest is being opened: the RAM it was saved with). */
   memory: number;
   engine: 'interp' | 'jit';
-  clock: 'virtual' | 'realtime';
+  /** Guest time (see VMOptions.clock); a snapshot's guest keeps the clock it was saved with unless one is given (unset until its worker reports it). */
+  clock?: 'virtual' | 'realtime';
   cmdline?: string;
   load?: number;
   entry?: number;
@@ -133,7 +134,7 @@ export function parseCreate(body: unknown): { spec: VmSpec; start: boolean } {
     // A snapshot's guest has the RAM it was saved with: 0 here, the worker reports it (a different one is refused).
     memory: body.memory !== undefined ? size(body.memory, 'memory') : body.snapshot !== undefined ? 0 : DEFAULT_MEMORY,
     engine: body.engine === undefined ? 'interp' : oneOf(body.engine, 'engine', ['interp', 'jit'] as const),
-    clock: body.clock === undefined ? 'virtual' : oneOf(body.clock, 'clock', ['virtual', 'realtime'] as const),
+    clock: body.clock !== undefined ? oneOf(body.clock, 'clock', ['virtual', 'realtime'] as const) : body.snapshot !== undefined ? undefined : 'virtual',
     cpu: parseCpu(body.cpu),
     limits: parseLimits(body.limits),
   };

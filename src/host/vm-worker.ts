@@ -155,7 +155,7 @@ async function start(): Promise<void> {
       channel.close();
     } else vm = await create();
     if (init.spec.engine === 'jit') await vm.enableJit(init.jit);
-    post({ t: 'ready', counters: counters(), memory: vm.memory.ramSize });
+    post({ t: 'ready', counters: counters(), memory: vm.memory.ramSize, clock: vm.clock });
   } catch (e) {
     post({ t: 'failed', error: (e as Error).message.split('\n')[0] });
   }

@@ -47,7 +47,7 @@ export type FromWorker = { gen: number } & (
   /** The thread holds no guest and waits for 'init'. */
   | { t: 'idle' }
   /** The guest is loaded (or restored, or received) and waits for its first slice. */
-  | { t: 'ready'; counters: VmCounters; memory: number }
+  | { t: 'ready'; counters: VmCounters; memory: number; clock: 'virtual' | 'realtime' }
   /** The guest could not be created: one line (a ROM that does not load, a damaged snapshot). */
   | { t: 'failed'; error: string }
   /** A slice ended after `used` ms. `exit`: the guest ended (the VM stops); `waiting`: halted until input arrives. */
