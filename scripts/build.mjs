@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { x86jit: 'src/cli/main.ts', index: 'src/index.ts', bench: 'bench/bench.ts', 'snapshot-compression': 'bench/snapshot-compression.ts', 'snapshot-bench': 'bench/snapshot.ts', 'jit-worker': 'jit/worker.ts', 'host-worker': 'src/host/vm-worker.ts' },
+  entryPoints: { x86jit: 'src/cli/main.ts', index: 'src/index.ts', bench: 'bench/bench.ts', 'snapshot-compression': 'bench/snapshot-compression.ts', 'snapshot-bench': 'bench/snapshot.ts', 'jit-worker': 'jit/worker.ts', 'host-worker': 'src/host/vm-worker.ts', 'host-bench': 'bench/host.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

@@ -1,0 +1,394 @@
+// Host bench (the VM host's issue): N small VMs provisioned from one snapshot through a real `x86jit host`
+// process and its REST API over the Unix socket, as a user would — how many are created and running per
+// second per core, the time from the PUT to each guest's first instruction, aggregate MIPS and Jain's
+// fairness index while they all run, and the host's resident memory per VM (idle and running), with how
+// much of it is guest memory. Then where provisioning time and memory go, measured in this process with
+// the host's own worker script.
+//   npm run build && node dist/host-bench.js
+//   X86JIT_HOST_BENCH_VMS   sizes to run, default "16,64,256"
+//   X86JIT_HOST_BENCH_SECONDS  run phase per size, default 5
+//   X86JIT_HOST_BENCH_INFLIGHT PUT requests in flight while provisioning, default 8
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { VM } from '../src/index.ts';
+import { DEFAULT_CPU, type VmSpec } from '../src/host/vm-spec.ts';
+import type { FromWorker, ToWorker, WorkerInit } from '../src/host/worker-protocol.ts';
+
+const SIZES = (process.env.X86JIT_HOST_BENCH_VMS ?? '16,64,256').split(',').map(Number);
+const SECONDS = Number(process.env.X86JIT_HOST_BENCH_SECONDS ?? 5);
+const INFLIGHT = Number(process.env.X86JIT_HOST_BENCH_INFLIGHT ?? 8);
+const CPUS = availableParallelism();
+const DIST = import.meta.dirname;
+const ROM = join(DIST, '..', 'test-roms', 'wl-crc32.elf');
+const GUEST_MEMORY = 16 * 2 ** 20;
+const MiB = 2 ** 20;
+/** Firecracker's published figures (its SPECIFICATION.md), not measured here. */
+const FIRECRACKER = { perCoreSecond: 5, overheadMiB: 5, startMs: 125 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const quantile = (xs: number[], q: number): number => { const s = sorted(xs); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
+const median = (xs: number[]): number => quantile(xs, 0.5);
+/** Jain's fairness index: (Σx)² / (n·Σx²); 1 when all get the same, 1/n when one gets everything. */
+const jain = (xs: number[]): number => { const s = xs.reduce((a, b) => a + b, 0), q = xs.reduce((a, b) => a + b * b, 0); return q === 0 ? 1 : (s * s) / (xs.length * q); };
+
+interface VmInfo { id: string; state: string; instructions: number; cpuSeconds: number; startLatencyMs: number | null; error?: string }
+
+/** A `x86jit host` process on a socket of its own, and an HTTP client for its API. */
+class HostProcess {
+  readonly socket: string;
+  readonly child: ChildProcess;
+  // A connection per request, as curl makes: the API closes a connection idle for 5 s (keepAliveTimeout),
+  // and a kept-alive socket reused just then fails with "socket hang up".
+  private readonly agent = new Agent({ keepAlive: false, maxSockets: 64 });
+  private stderr = '';
+
+  constructor(dir: string, name: string, memory: number) {
+    this.socket = join(dir, `${name}.sock`);
+    this.child = spawn(process.execPath, [join(DIST, 'x86jit.js'), 'host', '--socket', this.socket, '--cpus', String(CPUS), '--memory', `${Math.ceil(memory / MiB)}M`],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
+  }
+
+  /** Wait for "serving" on stderr. */
+  async ready(): Promise<void> {
+    for (let i = 0; i < 300 && !/serving/.test(this.stderr); i++) {
+      if (this.child.exitCode !== null) break;
+      await sleep(20);
+    }
+    if (!/serving/.test(this.stderr)) throw new Error(`the host did not start: ${this.stderr.trim()}`);
+  }
+
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socket, agent: this.agent, method, path, headers: data === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => { const t = Buffer.concat(chunks).toString('utf8'); resolve({ status: res.statusCode!, body: t === '' ? null : JSON.parse(t) }); });
+      });
+      req.on('error', (e) => reject(new Error(`${method} ${path}: ${e.message}${this.child.exitCode !== null || this.child.signalCode !== null ? `; the host ended (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`)));
+      req.end(data);
+    });
+  }
+
+  async ok(method: string, path: string, body?: unknown): Promise<any> {
+    const r = await this.call(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body?.error ?? ''}`);
+    return r.body;
+  }
+
+  async vms(): Promise<VmInfo[]> { return (await this.ok('GET', '/vms')).vms; }
+
+  /** The host process's resident memory (all its threads: the API, the scheduler and every VM's worker). */
+  rss(): number { return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))![1]) * 1024; }
+
+  /**
+   * Resident bytes of the VMs' WebAssembly memories (state block, TLB, page flags, guest RAM, code map),
+   * from /proc/PID/smaps: V8 maps each wasm32 memory as its accessible part (rw-p) followed at once by
+   * a PROT_NONE guard reservation, together ≥ 8 GiB; nothing else in the process looks like that.
+   */
+  wasmResident(): { count: number; bytes: number } {
+    const vmas: { start: number; end: number; perms: string; rss: number }[] = [];
+    for (const line of readFileSync(`/proc/${this.child.pid}/smaps`, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) /.exec(line);
+      if (m) { vmas.push({ start: parseInt(m[1], 16), end: parseInt(m[2], 16), perms: m[3], rss: 0 }); continue; }
+      const r = /^Rss:\s+(\d+) kB/.exec(line);
+      if (r && vmas.length > 0) vmas[vmas.length - 1].rss = Number(r[1]) * 1024;
+    }
+    let count = 0, bytes = 0;
+    for (let i = 0; i + 1 < vmas.length; i++) {
+      const a = vmas[i], g = vmas[i + 1];
+      if (a.perms === 'rw-p' && g.perms === '---p' && g.start === a.end && g.end - a.start >= 8 * 2 ** 30) { count++; bytes += a.rss; }
+    }
+    return { count, bytes };
+  }
+
+  /** Memory maps of the process (vm.max_map_count bounds them). */
+  maps(): number { return readFileSync(`/proc/${this.child.pid}/maps`, 'utf8').split('\n').length - 1; }
+
+  async stop(): Promise<void> {
+    this.agent.destroy();
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (this.child.exitCode === null) { this.child.kill('SIGKILL'); await exited; }
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => { while (next < items.length) await fn(items[next++]); }));
+}
+
+/** The golden snapshot: wl-crc32 (repeat=10000: ~70 G instructions, it never ends here) in 16 MiB, run a little, saved, deleted. */
+async function makeSnapshot(dir: string): Promise<{ path: string; bytes: number; storedPages: number }> {
+  const host = new HostProcess(dir, 'golden', 64 * MiB);
+  try {
+    await host.ready();
+    await host.ok('PUT', '/vms/golden', { rom: ROM, cmdline: 'repeat=10000', memory: '16M', start: true });
+    for (let i = 0; i < 500 && (await host.ok('GET', '/vms/golden')).instructions < 5_000_000; i++) await sleep(20);
+    const path = join(dir, 'golden.snap');
+    const saved = await host.ok('PUT', '/vms/golden/snapshot', { path });
+    await host.ok('DELETE', '/vms/golden');
+    // Pages the snapshot stores (non-zero RAM): what a clone copies in lazily, at most, before writing new pages.
+    const storedPages = (await VM.fromState(new Uint8Array(readFileSync(path)), { lazyRam: true })).memory.pendingPages;
+    return { path, bytes: saved.bytes, storedPages };
+  } finally { await host.stop(); }
+}
+
+interface SizeResult {
+  vms: number;
+  provisionedPerSecond: number;
+  perCorePerSecond: number;
+  provisionSeconds: number;
+  startLatencyMs: { median: number; p95: number; max: number };
+  putMs: { median: number; p95: number };
+  aggregateMips: number;
+  cpuUse: number;
+  jainInstructions: number;
+  jainCpu: number;
+  rss: { none: number; idle: number; running: number };
+  perVm: { idle: number; running: number };
+  wasmPerVm: { idle: number; running: number };
+  maps: number;
+  /** The machine's 1-minute load average before the host started (other processes share these cores). */
+  loadBefore: number;
+}
+
+async function runSize(dir: string, snapshot: string, n: number): Promise<SizeResult> {
+  const loadBefore = loadavg()[0];
+  const host = new HostProcess(dir, `host-${n}`, n * GUEST_MEMORY + 64 * MiB);
+  try {
+    await host.ready();
+    await sleep(500);
+    const rssNone = host.rss();
+    // Provisioning: N PUTs with start:true, INFLIGHT at a time, until every VM has begun its first slice.
+    const ids = Array.from({ length: n }, (_, i) => `vm${String(i).padStart(3, '0')}`);
+    const putMs: number[] = [];
+    let error: string | undefined;
+    const t0 = performance.now();
+    await pool(ids, INFLIGHT, async (id) => {
+      if (error) return;
+      const t = performance.now();
+      const r = await host.call('PUT', `/vms/${id}`, { snapshot: [snapshot], memory: '16M', start: true });
+      putMs.push(performance.now() - t);
+      if (r.status !== 201) error ??= `PUT /vms/${id}: ${r.status} ${r.body?.error ?? ''}`;
+    });
+    if (error) throw new Error(error);
+    let infos = await host.vms();
+    while (infos.some((v) => v.startLatencyMs === null)) { await sleep(20); infos = await host.vms(); }
+    const provisionSeconds = (performance.now() - t0) / 1000;
+    const latencies = infos.map((v) => v.startLatencyMs!);
+    const notRunning = infos.filter((v) => v.state !== 'running');
+    if (notRunning.length > 0) throw new Error(`${notRunning.length} VMs are not running after provisioning (${notRunning[0].id}: ${notRunning[0].state})`);
+
+    // Idle: all paused (a slice out finishes first), then the host left alone for a second.
+    await pool(ids, INFLIGHT, async (id) => { await host.ok('PUT', `/vms/${id}/actions`, { action: 'pause' }); });
+    await sleep(1000);
+    const rssIdle = host.rss(), wasmIdle = host.wasmResident();
+
+    // Running: all resumed, counters read at the start and the end of the run phase.
+    await pool(ids, INFLIGHT, async (id) => { await host.ok('PUT', `/vms/${id}/actions`, { action: 'resume' }); });
+    await sleep(200);
+    const a = await host.vms(), ta = performance.now();
+    await sleep(SECONDS * 1000);
+    const b = await host.vms(), tb = performance.now();
+    const rssRunning = host.rss(), wasmRunning = host.wasmResident(), maps = host.maps();
+    const before = new Map(a.map((v) => [v.id, v]));
+    const dInstr = b.map((v) => v.instructions - before.get(v.id)!.instructions);
+    const dCpu = b.map((v) => v.cpuSeconds - before.get(v.id)!.cpuSeconds);
+    const wall = (tb - ta) / 1000;
+    if (process.env.X86JIT_HOST_BENCH_DEBUG) console.error(JSON.stringify({ wall, a: a.map((v) => [v.state, v.instructions, v.cpuSeconds]), b: b.map((v) => [v.state, v.instructions, v.cpuSeconds]) }));
+    if (wasmIdle.count !== n || wasmRunning.count !== n) throw new Error(`found ${wasmIdle.count} / ${wasmRunning.count} WebAssembly memories in smaps, expected ${n}`);
+    return {
+      vms: n,
+      provisionedPerSecond: n / provisionSeconds,
+      perCorePerSecond: n / provisionSeconds / CPUS,
+      provisionSeconds,
+      startLatencyMs: { median: median(latencies), p95: quantile(latencies, 0.95), max: Math.max(...latencies) },
+      putMs: { median: median(putMs), p95: quantile(putMs, 0.95) },
+      aggregateMips: dInstr.reduce((x, y) => x + y, 0) / wall / 1e6,
+      cpuUse: dCpu.reduce((x, y) => x + y, 0) / wall,
+      jainInstructions: jain(dInstr),
+      jainCpu: jain(dCpu),
+      rss: { none: rssNone, idle: rssIdle, running: rssRunning },
+      perVm: { idle: (rssIdle - rssNone) / n, running: (rssRunning - rssNone) / n },
+      wasmPerVm: { idle: wasmIdle.bytes / n, running: wasmRunning.bytes / n },
+      maps,
+      loadBefore,
+    };
+  } finally { await host.stop(); }
+}
+
+// ---- where provisioning time and memory go (in this process, with the host's own worker script) ----
+
+/** Node's share: a worker that only says it has started (its clock is its own: timeOrigin + now). */
+const BARE = `const { parentPort } = require('node:worker_threads'); parentPort.on('message', () => {}); parentPort.postMessage(performance.timeOrigin + performance.now());`;
+/** The VM's share, step by step, as vm-worker.ts does it (the library bundle stands in for host-worker.js, its size). */
+const STEPS = (index: string, snap: string) => `
+const { parentPort } = require('node:worker_threads'); const { readFileSync } = require('node:fs');
+const at = () => performance.timeOrigin + performance.now();
+(async () => {
+  const t = [at()]; const { VM } = await import(${JSON.stringify(index)}); t.push(at());
+  const s = new Uint8Array(readFileSync(${JSON.stringify(snap)})); t.push(at());
+  const vm = await VM.fromState([s], { memory: ${GUEST_MEMORY}, lazyRam: true, stdout() {} }); t.push(at());
+  vm.run({ maxInstructions: 1 }); t.push(at());
+  parentPort.postMessage(t);
+})();`;
+
+interface Profile {
+  runs: number;
+  bareStartMs: number;
+  bundleMs: number;
+  readMs: number;
+  fromStateMs: number;
+  firstInstructionMs: number;
+  hostWorkerReadyMs: number;
+  hostWorkerFirstSliceMs: number;
+  cpuMsPerWorker: number;
+  bareCpuMsPerWorker: number;
+  rssPerBareWorker: number;
+  rssPerHostWorker: number;
+  inThread: { createMs: number; rssPerVm: number };
+  /** A fresh worker's interpreter speed by how much CPU it has had: [from s, to s, MIPS]. */
+  warmUp: [number, number, number][];
+}
+
+async function profile(snapshot: string): Promise<Profile> {
+  const runs = 9;
+  const bare: number[] = [], steps: number[][] = [], ready: number[] = [], firstSlice: number[] = [];
+  const now = () => performance.timeOrigin + performance.now();
+  const spec: VmSpec = { snapshot: [snapshot], memory: GUEST_MEMORY, engine: 'interp', clock: 'virtual', cpu: DEFAULT_CPU, limits: {} };
+  const hostWorker = (id: string): Worker => new Worker(new URL('./host-worker.js', import.meta.url), {
+    workerData: { id, spec, jit: {}, how: 'restore' } satisfies WorkerInit, resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: true, stderr: true,
+  });
+  const next = (w: Worker) => new Promise<any>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  for (let i = 0; i < runs; i++) {
+    let t = now(), w = new Worker(BARE, { eval: true });
+    bare.push((await next(w)) - t); await w.terminate();
+    t = now(); w = new Worker(STEPS(new URL('./index.js', import.meta.url).pathname, snapshot), { eval: true });
+    const s: number[] = await next(w); steps.push([s[0] - t, ...s.slice(1).map((x, k) => x - s[k])]); await w.terminate();
+    t = now(); w = hostWorker(`p${i}`);
+    const m: FromWorker = await next(w);
+    if (m.t !== 'ready') throw new Error(`host-worker: ${JSON.stringify(m)}`);
+    ready.push(now() - t);
+    w.postMessage({ t: 'grant', ms: 1 } satisfies ToWorker);
+    let r: FromWorker; do r = await next(w); while (r.t !== 'slice');
+    firstSlice.push(now() - t - r.used); await w.terminate();
+  }
+  // Warm-up: each worker is an isolate of its own, so V8 compiles the interpreter afresh in each; its speed
+  // by the CPU time the VM has had, in 10 ms slices as the host grants them.
+  const curves: [number, number][][] = [];
+  for (let k = 0; k < 3; k++) {
+    const w = hostWorker(`warm${k}`);
+    const samples: [number, number][] = [[0, ((await next(w)) as { counters: { instructions: number } }).counters.instructions]];
+    for (let cpu = 0; cpu < 2000;) {
+      w.postMessage({ t: 'grant', ms: 10 } satisfies ToWorker);
+      let r: FromWorker; do r = await next(w); while (r.t !== 'slice');
+      cpu += r.used;
+      samples.push([cpu, r.counters.instructions]);
+    }
+    await w.terminate();
+    curves.push(samples);
+  }
+  const at = (samples: [number, number][], ms: number) => samples.find((x) => x[0] >= ms) ?? samples[samples.length - 1];
+  const warmUp = ([[0, 0.05], [0.05, 0.2], [0.2, 0.5], [0.5, 1], [1, 2]] as const).map(([a, b]): [number, number, number] => [a, b, median(curves.map((c) => {
+    const [c0, i0] = at(c, a * 1000), [c1, i1] = at(c, b * 1000);
+    return (i1 - i0) / (c1 - c0) / 1000;
+  }))]);
+  // CPU and resident memory per worker: 16 kept alive at once, made 4 at a time.
+  const cpuAndRss = async (make: (i: number) => Worker) => {
+    await sleep(300);
+    const c0 = process.cpuUsage(), r0 = process.memoryUsage().rss, kept: Worker[] = [];
+    await pool([...Array(16).keys()], 4, async (i) => { const w = make(i); await next(w); kept.push(w); });
+    await sleep(300);
+    const c = process.cpuUsage(c0), rss = (process.memoryUsage().rss - r0) / 16;
+    await Promise.all(kept.map((w) => w.terminate()));
+    return { cpuMs: (c.user + c.system) / 1000 / 16, rss };
+  };
+  const bareCost = await cpuAndRss(() => new Worker(BARE, { eval: true }));
+  const hostCost = await cpuAndRss((i) => hostWorker(`q${i}`));
+  // The same VMs in this thread, no worker each: what many VMs per worker would cost.
+  const file = new Uint8Array(readFileSync(snapshot));
+  await VM.fromState(file, { lazyRam: true });
+  const r0 = process.memoryUsage().rss, kept: VM[] = [], created: number[] = [];
+  for (let i = 0; i < 32; i++) {
+    const t = performance.now();
+    const vm = await VM.fromState(file, { memory: GUEST_MEMORY, lazyRam: true, stdout() {} });
+    vm.run({ maxInstructions: 1 });
+    created.push(performance.now() - t);
+    vm.run({ maxInstructions: 2_000_000 });
+    kept.push(vm);
+  }
+  const rssPerVm = (process.memoryUsage().rss - r0) / kept.length;
+  const col = (k: number) => median(steps.map((s) => s[k]));
+  return {
+    runs, bareStartMs: median(bare), bundleMs: col(1), readMs: col(2), fromStateMs: col(3), firstInstructionMs: col(4),
+    hostWorkerReadyMs: median(ready), hostWorkerFirstSliceMs: median(firstSlice),
+    cpuMsPerWorker: hostCost.cpuMs, bareCpuMsPerWorker: bareCost.cpuMs, rssPerBareWorker: bareCost.rss, rssPerHostWorker: hostCost.rss,
+    inThread: { createMs: median(created.slice(1)), rssPerVm },
+    warmUp,
+  };
+}
+
+function report(results: SizeResult[], failures: { vms: number; error: string }[], snap: { bytes: number; storedPages: number }, p: Profile): string {
+  const mib = (b: number) => (b / MiB).toFixed(1);
+  const lines = [
+    `Host bench: wl-crc32.elf (repeat=10000) in 16 MiB, one full snapshot (${(snap.bytes / 1024).toFixed(0)} KiB, ${snap.storedPages} non-zero pages = ${(snap.storedPages * 4)} KiB of guest RAM),`,
+    `N VMs from it with start:true through \`x86jit host --cpus ${CPUS}\` (a fresh host per N), ${INFLIGHT} PUTs in flight, then ${SECONDS} s all running (engine interp).`,
+    `Load average before each size (other processes on these cores): ${results.map((r) => `${r.vms}: ${r.loadBefore.toFixed(1)}`).join(', ')}.`,
+    '',
+    '| VMs | created and running per s (per core) | PUT → first instruction, ms (median / p95) | aggregate MIPS | Jain (instructions / CPU time) | host RSS with 0 VMs | RSS per VM, idle / running | of it guest memory resident, idle / running |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => `| ${r.vms} | ${r.provisionedPerSecond.toFixed(1)} (${r.perCorePerSecond.toFixed(1)}) | ${r.startLatencyMs.median.toFixed(0)} / ${r.startLatencyMs.p95.toFixed(0)} | ${r.aggregateMips.toFixed(1)} | ${r.jainInstructions.toFixed(3)} / ${r.jainCpu.toFixed(3)} | ${mib(r.rss.none)} MiB | ${mib(r.perVm.idle)} / ${mib(r.perVm.running)} MiB | ${(r.wasmPerVm.idle / 1024).toFixed(0)} / ${(r.wasmPerVm.running / 1024).toFixed(0)} KiB |`),
+    ...failures.map((f) => `| ${f.vms} | failed: ${f.error} | | | | | | |`),
+    `| Firecracker (published, not measured here) | ${FIRECRACKER.perCoreSecond * CPUS} (${FIRECRACKER.perCoreSecond}) | ~${FIRECRACKER.startMs} (to guest init) | | | | ≤ ${FIRECRACKER.overheadMiB} MiB (beside guest RAM) | |`,
+    '| target (issue) | ≥ 50 per core | | | | | | |',
+    '',
+    `Where provisioning goes (this process, median of ${p.runs}; a VM's worker is the host's own dist/host-worker.js):`,
+    '| step | ms |', '| --- | ---: |',
+    `| Node worker thread start (new Worker → its first line runs) | ${p.bareStartMs.toFixed(1)} |`,
+    `| load the bundle (dist/index.js, ~the size of host-worker.js) | ${p.bundleMs.toFixed(1)} |`,
+    `| read the snapshot file | ${p.readMs.toFixed(1)} |`,
+    `| VM.fromState, lazy RAM | ${p.fromStateMs.toFixed(1)} |`,
+    `| first instruction (a cold isolate's first run) | ${p.firstInstructionMs.toFixed(1)} |`,
+    `| host-worker.js: new Worker → ready / → first slice begins | ${p.hostWorkerReadyMs.toFixed(1)} / ${p.hostWorkerFirstSliceMs.toFixed(1)} |`,
+    `| CPU per VM worker made (16, 4 at a time; all threads) / per bare worker | ${p.cpuMsPerWorker.toFixed(0)} / ${p.bareCpuMsPerWorker.toFixed(0)} |`,
+    `| resident memory per VM worker / per bare worker | ${mib(p.rssPerHostWorker)} / ${mib(p.rssPerBareWorker)} MiB |`,
+    `| the same VM made in one thread, no worker of its own: fromState + first instruction / resident memory each | ${p.inThread.createMs.toFixed(1)} ms / ${mib(p.inThread.rssPerVm)} MiB |`,
+    '',
+    'A fresh worker\'s interpreter speed by the CPU time its VM has had, 10 ms slices (median of 3 workers; V8 compiles the interpreter afresh in each worker\'s isolate):',
+    `| CPU seconds | ${p.warmUp.map(([a, b]) => `${a}–${b}`).join(' | ')} |`,
+    `| --- | ${p.warmUp.map(() => '---:').join(' | ')} |`,
+    `| MIPS | ${p.warmUp.map(([, , m]) => m.toFixed(1)).join(' | ')} |`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'x86jit-host-bench-'));
+  try {
+    const snap = await makeSnapshot(dir);
+    const results: SizeResult[] = [], failures: { vms: number; error: string }[] = [];
+    for (const n of SIZES) {
+      try { results.push(await runSize(dir, snap.path, n)); } catch (e) { failures.push({ vms: n, error: (e as Error).message.replace(/\s+/g, ' ') }); }
+    }
+    const prof = await profile(snap.path);
+    process.stdout.write(report(results, failures, snap, prof));
+    writeFileSync(join(DIST, '..', 'bench', 'host-results.json'), `${JSON.stringify({
+      date: new Date().toISOString(), node: process.version, cpus: CPUS, inflight: INFLIGHT, seconds: SECONDS,
+      snapshot: { bytes: snap.bytes, storedPages: snap.storedPages }, sizes: results, failures, profile: prof,
+      firecrackerPublished: FIRECRACKER,
+    }, null, 1)}\n`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+await main();
