@@ -4,7 +4,7 @@
 // fairness index while they all run, and the host's resident memory per VM (idle and running), with how
 // much of it is guest memory. Then where provisioning time and memory go, measured in this process with
 // the host's own worker script.
-//   npm run build && node dist/host-bench.js
+//   npm run build && node --expose-gc dist/host-bench.js
 //   X86JIT_HOST_BENCH_VMS   sizes to run, default "16,64,256"
 //   X86JIT_HOST_BENCH_SECONDS  run phase per size, default 5
 //   X86JIT_HOST_BENCH_INFLIGHT PUT requests in flight while provisioning, default 8
@@ -158,6 +158,8 @@ interface SizeResult {
   perVm: { idle: number; running: number };
   wasmPerVm: { idle: number; running: number };
   maps: number;
+  /** Each VM's share of the run phase (JSON only): instructions and CPU ms, in the order of creation. */
+  runPhase: { instructions: number[]; cpuMs: number[] };
   /** The machine's 1-minute load average before the host started (other processes share these cores). */
   loadBefore: number;
 }
@@ -205,7 +207,6 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
     const dInstr = b.map((v) => v.instructions - before.get(v.id)!.instructions);
     const dCpu = b.map((v) => v.cpuSeconds - before.get(v.id)!.cpuSeconds);
     const wall = (tb - ta) / 1000;
-    if (process.env.X86JIT_HOST_BENCH_DEBUG) console.error(JSON.stringify({ wall, a: a.map((v) => [v.state, v.instructions, v.cpuSeconds]), b: b.map((v) => [v.state, v.instructions, v.cpuSeconds]) }));
     if (wasmIdle.count !== n || wasmRunning.count !== n) throw new Error(`found ${wasmIdle.count} / ${wasmRunning.count} WebAssembly memories in smaps, expected ${n}`);
     return {
       vms: n,
@@ -222,6 +223,7 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
       perVm: { idle: (rssIdle - rssNone) / n, running: (rssRunning - rssNone) / n },
       wasmPerVm: { idle: wasmIdle.bytes / n, running: wasmRunning.bytes / n },
       maps,
+      runPhase: { instructions: dInstr, cpuMs: dCpu.map((x) => Math.round(x * 1000)) },
       loadBefore,
     };
   } finally { await host.stop(); }
@@ -269,7 +271,10 @@ async function profile(snapshot: string): Promise<Profile> {
   const hostWorker = (id: string): Worker => new Worker(new URL('./host-worker.js', import.meta.url), {
     workerData: { id, spec, jit: {}, how: 'restore' } satisfies WorkerInit, resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: true, stderr: true,
   });
-  const next = (w: Worker) => new Promise<any>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  const next = (w: Worker) => new Promise<any>((resolve, reject) => {
+    const ok = (m: unknown) => { w.off('error', fail); resolve(m); }, fail = (e: Error) => { w.off('message', ok); reject(e); };
+    w.once('message', ok); w.once('error', fail);
+  });
   for (let i = 0; i < runs; i++) {
     let t = now(), w = new Worker(BARE, { eval: true });
     bare.push((await next(w)) - t); await w.terminate();
@@ -318,6 +323,9 @@ async function profile(snapshot: string): Promise<Profile> {
   // The same VMs in this thread, no worker each: what many VMs per worker would cost.
   const file = new Uint8Array(readFileSync(snapshot));
   await VM.fromState(file, { lazyRam: true });
+  // Garbage collected before and after (npm run bench passes --expose-gc), so that the difference is the VMs'.
+  const gc = async () => { for (let i = 0; i < 3; i++) { (globalThis as { gc?: () => void }).gc?.(); await sleep(100); } };
+  await gc();
   const r0 = process.memoryUsage().rss, kept: VM[] = [], created: number[] = [];
   for (let i = 0; i < 32; i++) {
     const t = performance.now();
@@ -327,6 +335,7 @@ async function profile(snapshot: string): Promise<Profile> {
     vm.run({ maxInstructions: 2_000_000 });
     kept.push(vm);
   }
+  await gc();
   const rssPerVm = (process.memoryUsage().rss - r0) / kept.length;
   const col = (k: number) => median(steps.map((s) => s[k]));
   return {
