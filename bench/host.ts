@@ -9,9 +9,9 @@
 //   X86JIT_HOST_BENCH_SECONDS  run phase per size, default 5
 //   X86JIT_HOST_BENCH_INFLIGHT PUT requests in flight while provisioning, default 8
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { VM } from '../src/index.ts';
@@ -35,6 +35,44 @@ const quantile = (xs: number[], q: number): number => { const s = sorted(xs); re
 const median = (xs: number[]): number => quantile(xs, 0.5);
 /** Jain's fairness index: (Σx)² / (n·Σx²); 1 when all get the same, 1/n when one gets everything. */
 const jain = (xs: number[]): number => { const s = xs.reduce((a, b) => a + b, 0), q = xs.reduce((a, b) => a + b * b, 0); return q === 0 ? 1 : (s * s) / (xs.length * q); };
+
+/** Clock ticks of /proc (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
+const TICKS = 100;
+/** utime + stime of a /proc stat line, in seconds. */
+function statCpu(path: string): number {
+  const f = readFileSync(path, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / TICKS;
+}
+/**
+ * CPU seconds of the host process's threads: those it had before any VM (its main thread, V8's platform
+ * threads that compile optimised code and help the garbage collector for every isolate) and the rest (the
+ * VMs' worker threads, one each). All are named "node", hence the split by when they appeared.
+ */
+function threadCpu(pid: number, own: ReadonlySet<string>): { own: number; workers: number } {
+  let mine = 0, workers = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let c: number;
+    try { c = statCpu(`/proc/${pid}/task/${tid}/stat`); } catch { continue; } // ended meanwhile
+    if (own.has(tid)) mine += c; else workers += c;
+  }
+  return { own: mine, workers };
+}
+/** CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait). */
+function machineBusy(): number {
+  const [, ...t] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return (t.reduce((a, b) => a + b, 0) - t[3] - t[4]) / TICKS;
+}
+/** CPU seconds of this process (the bench's HTTP client). */
+const selfCpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+/** CPU use over a phase, in cores: the host's own threads, its VMs' worker threads, and every other process on the machine (not this one). */
+function cpuMeter(pid: number, own: ReadonlySet<string>): () => { own: number; workers: number; others: number; wall: number } {
+  const t = performance.now(), h = threadCpu(pid, own), m = machineBusy(), me = selfCpu();
+  return () => {
+    const wall = (performance.now() - t) / 1000, h1 = threadCpu(pid, own), own1 = h1.own - h.own, workers = h1.workers - h.workers;
+    return { own: own1 / wall, workers: workers / wall, others: Math.max(0, machineBusy() - m - own1 - workers - (selfCpu() - me)) / wall, wall };
+  };
+}
 
 interface VmInfo { id: string; state: string; instructions: number; cpuSeconds: number; startLatencyMs: number | null; error?: string }
 
@@ -151,31 +189,34 @@ interface SizeResult {
   startLatencyMs: { median: number; p95: number; max: number };
   putMs: { median: number; p95: number };
   aggregateMips: number;
-  cpuUse: number;
   jainInstructions: number;
   jainCpu: number;
   rss: { none: number; idle: number; running: number };
   perVm: { idle: number; running: number };
   wasmPerVm: { idle: number; running: number };
   maps: number;
+  /**
+   * CPU use in cores, provisioning and run phase: the VMs' worker threads, the host's own threads (main
+   * thread, V8's compiler and GC helpers), other processes on the machine, and the VMs' slices as the host
+   * counts them (their wall time: it includes time a slice's thread waited for a core).
+   */
+  provisionCpu: { workers: number; own: number; others: number; slices: number };
+  runCpu: { workers: number; own: number; others: number; slices: number };
   /** Each VM's share of the run phase (JSON only): instructions and CPU ms, in the order of creation. */
   runPhase: { instructions: number[]; cpuMs: number[] };
-  /** The machine's 1-minute load average before the host started (other processes share these cores). */
-  loadBefore: number;
 }
 
 async function runSize(dir: string, snapshot: string, n: number): Promise<SizeResult> {
-  const loadBefore = loadavg()[0];
   const host = new HostProcess(dir, `host-${n}`, n * GUEST_MEMORY + 64 * MiB);
   try {
     await host.ready();
     await sleep(500);
-    const rssNone = host.rss();
+    const rssNone = host.rss(), own = new Set(readdirSync(`/proc/${host.child.pid}/task`));
     // Provisioning: N PUTs with start:true, INFLIGHT at a time, until every VM has begun its first slice.
     const ids = Array.from({ length: n }, (_, i) => `vm${String(i).padStart(3, '0')}`);
     const putMs: number[] = [];
     let error: string | undefined;
-    const t0 = performance.now();
+    const t0 = performance.now(), provisionMeter = cpuMeter(host.child.pid!, own);
     await pool(ids, INFLIGHT, async (id) => {
       if (error) return;
       const t = performance.now();
@@ -186,7 +227,8 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
     if (error) throw new Error(error);
     let infos = await host.vms();
     while (infos.some((v) => v.startLatencyMs === null)) { await sleep(20); infos = await host.vms(); }
-    const provisionSeconds = (performance.now() - t0) / 1000;
+    const provisionSeconds = (performance.now() - t0) / 1000, pc = provisionMeter();
+    const slicesDuringProvisioning = infos.reduce((x, v) => x + v.cpuSeconds, 0);
     const latencies = infos.map((v) => v.startLatencyMs!);
     const notRunning = infos.filter((v) => v.state !== 'running');
     if (notRunning.length > 0) throw new Error(`${notRunning.length} VMs are not running after provisioning (${notRunning[0].id}: ${notRunning[0].state})`);
@@ -199,9 +241,9 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
     // Running: all resumed, counters read at the start and the end of the run phase.
     await pool(ids, INFLIGHT, async (id) => { await host.ok('PUT', `/vms/${id}/actions`, { action: 'resume' }); });
     await sleep(200);
-    const a = await host.vms(), ta = performance.now();
+    const a = await host.vms(), ta = performance.now(), runMeter = cpuMeter(host.child.pid!, own);
     await sleep(SECONDS * 1000);
-    const b = await host.vms(), tb = performance.now();
+    const b = await host.vms(), tb = performance.now(), rc = runMeter();
     const rssRunning = host.rss(), wasmRunning = host.wasmResident(), maps = host.maps();
     const before = new Map(a.map((v) => [v.id, v]));
     const dInstr = b.map((v) => v.instructions - before.get(v.id)!.instructions);
@@ -216,15 +258,15 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
       startLatencyMs: { median: median(latencies), p95: quantile(latencies, 0.95), max: Math.max(...latencies) },
       putMs: { median: median(putMs), p95: quantile(putMs, 0.95) },
       aggregateMips: dInstr.reduce((x, y) => x + y, 0) / wall / 1e6,
-      cpuUse: dCpu.reduce((x, y) => x + y, 0) / wall,
       jainInstructions: jain(dInstr),
       jainCpu: jain(dCpu),
       rss: { none: rssNone, idle: rssIdle, running: rssRunning },
       perVm: { idle: (rssIdle - rssNone) / n, running: (rssRunning - rssNone) / n },
       wasmPerVm: { idle: wasmIdle.bytes / n, running: wasmRunning.bytes / n },
       maps,
+      provisionCpu: { workers: pc.workers, own: pc.own, others: pc.others, slices: slicesDuringProvisioning / pc.wall },
+      runCpu: { workers: rc.workers, own: rc.own, others: rc.others, slices: dCpu.reduce((x, y) => x + y, 0) / wall },
       runPhase: { instructions: dInstr, cpuMs: dCpu.map((x) => Math.round(x * 1000)) },
-      loadBefore,
     };
   } finally { await host.stop(); }
 }
@@ -352,7 +394,6 @@ function report(results: SizeResult[], failures: { vms: number; error: string }[
   const lines = [
     `Host bench: wl-crc32.elf (repeat=10000) in 16 MiB, one full snapshot (${(snap.bytes / 1024).toFixed(0)} KiB, ${snap.storedPages} non-zero pages = ${(snap.storedPages * 4)} KiB of guest RAM),`,
     `N VMs from it with start:true through \`x86jit host --cpus ${CPUS}\` (a fresh host per N), ${INFLIGHT} PUTs in flight, then ${SECONDS} s all running (engine interp).`,
-    `Load average before each size (other processes on these cores): ${results.map((r) => `${r.vms}: ${r.loadBefore.toFixed(1)}`).join(', ')}.`,
     '',
     '| VMs | created and running per s (per core) | PUT → first instruction, ms (median / p95) | aggregate MIPS | Jain (instructions / CPU time) | host RSS with 0 VMs | RSS per VM, idle / running | of it guest memory resident, idle / running |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -360,6 +401,14 @@ function report(results: SizeResult[], failures: { vms: number; error: string }[
     ...failures.map((f) => `| ${f.vms} | failed: ${f.error} | | | | | | |`),
     `| Firecracker (published, not measured here) | ${FIRECRACKER.perCoreSecond * CPUS} (${FIRECRACKER.perCoreSecond}) | ~${FIRECRACKER.startMs} (to guest init) | | | | ≤ ${FIRECRACKER.overheadMiB} MiB (beside guest RAM) | |`,
     '| target (issue) | ≥ 50 per core | | | | | | |',
+    '',
+    `Where the CPU went, in cores of ${CPUS}: the VMs' worker threads / the host's own threads (main thread, V8's compiler and GC helpers) / other processes on the machine; and the VMs' slices as the host counts them (wall time):`,
+    '| VMs | provisioning | slices | run phase | slices |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => {
+      const c = (x: SizeResult['runCpu']) => `${x.workers.toFixed(2)} / ${x.own.toFixed(2)} / ${x.others.toFixed(2)} | ${x.slices.toFixed(2)}`;
+      return `| ${r.vms} | ${c(r.provisionCpu)} | ${c(r.runCpu)} |`;
+    }),
     '',
     `Where provisioning goes (this process, median of ${p.runs}; a VM's worker is the host's own dist/host-worker.js):`,
     '| step | ms |', '| --- | ---: |',
