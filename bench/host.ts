@@ -49,14 +49,14 @@ function statCpu(path: string): number {
  * threads that compile optimised code and help the garbage collector for every isolate) and the rest (the
  * VMs' worker threads, one each). All are named "node", hence the split by when they appeared.
  */
-function threadCpu(pid: number, own: ReadonlySet<string>): { own: number; workers: number } {
-  let mine = 0, workers = 0;
+function threadCpu(pid: number, own: ReadonlySet<string>): { main: number; helpers: number; workers: number } {
+  let main = 0, helpers = 0, workers = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let c: number;
     try { c = statCpu(`/proc/${pid}/task/${tid}/stat`); } catch { continue; } // ended meanwhile
-    if (own.has(tid)) mine += c; else workers += c;
+    if (tid === String(pid)) main += c; else if (own.has(tid)) helpers += c; else workers += c;
   }
-  return { own: mine, workers };
+  return { main, helpers, workers };
 }
 /** CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait). */
 function machineBusy(): number {
@@ -66,11 +66,13 @@ function machineBusy(): number {
 /** CPU seconds of this process (the bench's HTTP client). */
 const selfCpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 /** CPU use over a phase, in cores: the host's own threads, its VMs' worker threads, and every other process on the machine (not this one). */
-function cpuMeter(pid: number, own: ReadonlySet<string>): () => { own: number; workers: number; others: number; wall: number } {
+function cpuMeter(pid: number, own: ReadonlySet<string>): () => { workers: number; main: number; helpers: number; others: number; wall: number } {
   const t = performance.now(), h = threadCpu(pid, own), m = machineBusy(), me = selfCpu();
   return () => {
-    const wall = (performance.now() - t) / 1000, h1 = threadCpu(pid, own), own1 = h1.own - h.own, workers = h1.workers - h.workers;
-    return { own: own1 / wall, workers: workers / wall, others: Math.max(0, machineBusy() - m - own1 - workers - (selfCpu() - me)) / wall, wall };
+    const wall = (performance.now() - t) / 1000, h1 = threadCpu(pid, own);
+    const main = h1.main - h.main, helpers = h1.helpers - h.helpers, workers = h1.workers - h.workers;
+    const others = Math.max(0, machineBusy() - m - main - helpers - workers - (selfCpu() - me));
+    return { workers: workers / wall, main: main / wall, helpers: helpers / wall, others: others / wall, wall };
   };
 }
 
@@ -181,6 +183,9 @@ async function makeSnapshot(dir: string): Promise<{ path: string; bytes: number;
   } finally { await host.stop(); }
 }
 
+/** Cores in use: the VMs' worker threads, the host's main thread, its other threads (V8's compiler and GC helpers), other processes; the VMs' slices as the host counts them. */
+interface CpuUse { workers: number; main: number; helpers: number; others: number; slices: number }
+
 interface SizeResult {
   vms: number;
   provisionedPerSecond: number;
@@ -195,13 +200,9 @@ interface SizeResult {
   perVm: { idle: number; running: number };
   wasmPerVm: { idle: number; running: number };
   maps: number;
-  /**
-   * CPU use in cores, provisioning and run phase: the VMs' worker threads, the host's own threads (main
-   * thread, V8's compiler and GC helpers), other processes on the machine, and the VMs' slices as the host
-   * counts them (their wall time: it includes time a slice's thread waited for a core).
-   */
-  provisionCpu: { workers: number; own: number; others: number; slices: number };
-  runCpu: { workers: number; own: number; others: number; slices: number };
+  /** CPU use while provisioning and in the run phase (slices: their wall time, which includes time a slice's thread waited for a core). */
+  provisionCpu: CpuUse;
+  runCpu: CpuUse;
   /** Each VM's share of the run phase (JSON only): instructions and CPU ms, in the order of creation. */
   runPhase: { instructions: number[]; cpuMs: number[] };
 }
@@ -264,8 +265,8 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
       perVm: { idle: (rssIdle - rssNone) / n, running: (rssRunning - rssNone) / n },
       wasmPerVm: { idle: wasmIdle.bytes / n, running: wasmRunning.bytes / n },
       maps,
-      provisionCpu: { workers: pc.workers, own: pc.own, others: pc.others, slices: slicesDuringProvisioning / pc.wall },
-      runCpu: { workers: rc.workers, own: rc.own, others: rc.others, slices: dCpu.reduce((x, y) => x + y, 0) / wall },
+      provisionCpu: { workers: pc.workers, main: pc.main, helpers: pc.helpers, others: pc.others, slices: slicesDuringProvisioning / pc.wall },
+      runCpu: { workers: rc.workers, main: rc.main, helpers: rc.helpers, others: rc.others, slices: dCpu.reduce((x, y) => x + y, 0) / wall },
       runPhase: { instructions: dInstr, cpuMs: dCpu.map((x) => Math.round(x * 1000)) },
     };
   } finally { await host.stop(); }
@@ -402,11 +403,11 @@ function report(results: SizeResult[], failures: { vms: number; error: string }[
     `| Firecracker (published, not measured here) | ${FIRECRACKER.perCoreSecond * CPUS} (${FIRECRACKER.perCoreSecond}) | ~${FIRECRACKER.startMs} (to guest init) | | | | ≤ ${FIRECRACKER.overheadMiB} MiB (beside guest RAM) | |`,
     '| target (issue) | ≥ 50 per core | | | | | | |',
     '',
-    `Where the CPU went, in cores of ${CPUS}: the VMs' worker threads / the host's own threads (main thread, V8's compiler and GC helpers) / other processes on the machine; and the VMs' slices as the host counts them (wall time):`,
+    `Where the CPU went, in cores of ${CPUS}: the VMs' worker threads / the host's main thread / its other threads (V8's compiler and GC helpers, shared by all isolates) / other processes on the machine; and the VMs' slices as the host counts them (wall time, waits for a core included):`,
     '| VMs | provisioning | slices | run phase | slices |',
     '| ---: | ---: | ---: | ---: | ---: |',
     ...results.map((r) => {
-      const c = (x: SizeResult['runCpu']) => `${x.workers.toFixed(2)} / ${x.own.toFixed(2)} / ${x.others.toFixed(2)} | ${x.slices.toFixed(2)}`;
+      const c = (x: CpuUse) => `${[x.workers, x.main, x.helpers, x.others].map((v) => v.toFixed(2)).join(' / ')} | ${x.slices.toFixed(2)}`;
       return `| ${r.vms} | ${c(r.provisionCpu)} | ${c(r.runCpu)} |`;
     }),
     '',
