@@ -8,6 +8,7 @@
 //   X86JIT_HOST_BENCH_VMS   sizes to run, default "16,64,256"
 //   X86JIT_HOST_BENCH_SECONDS  run phase per size, default 5
 //   X86JIT_HOST_BENCH_INFLIGHT PUT requests in flight while provisioning, default 8
+//   X86JIT_HOST_BENCH_SPARES   0: skip the second provisioning of each N, from a host with N workers started ahead
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -21,6 +22,8 @@ import type { FromWorker, ToWorker, WorkerInit } from '../src/host/worker-protoc
 const SIZES = (process.env.X86JIT_HOST_BENCH_VMS ?? '16,64,256').split(',').map(Number);
 const SECONDS = Number(process.env.X86JIT_HOST_BENCH_SECONDS ?? 5);
 const INFLIGHT = Number(process.env.X86JIT_HOST_BENCH_INFLIGHT ?? 8);
+/** Also provision each N from a host with N spare workers started ahead (0: not). */
+const SPARES = process.env.X86JIT_HOST_BENCH_SPARES !== '0';
 const CPUS = availableParallelism();
 const DIST = import.meta.dirname;
 const ROM = join(DIST, '..', 'test-roms', 'wl-crc32.elf');
@@ -44,11 +47,7 @@ function statCpu(path: string): number {
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / TICKS;
 }
-/**
- * CPU seconds of the host process's threads: those it had before any VM (its main thread, V8's platform
- * threads that compile optimised code and help the garbage collector for every isolate) and the rest (the
- * VMs' worker threads, one each). All are named "node", hence the split by when they appeared.
- */
+/** CPU seconds of the host process's threads: its main thread, its other own threads (HostProcess.ownThreads), and the rest (the VMs' worker threads). */
 function threadCpu(pid: number, own: ReadonlySet<string>): { main: number; helpers: number; workers: number } {
   let main = 0, helpers = 0, workers = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -87,9 +86,9 @@ class HostProcess {
   private readonly agent = new Agent({ keepAlive: false, maxSockets: 64 });
   private stderr = '';
 
-  constructor(dir: string, name: string, memory: number) {
+  constructor(dir: string, name: string, memory: number, extra: string[] = []) {
     this.socket = join(dir, `${name}.sock`);
-    this.child = spawn(process.execPath, [join(DIST, 'x86jit.js'), 'host', '--socket', this.socket, '--cpus', String(CPUS), '--memory', `${Math.ceil(memory / MiB)}M`],
+    this.child = spawn(process.execPath, [join(DIST, 'x86jit.js'), 'host', '--socket', this.socket, '--cpus', String(CPUS), '--memory', `${Math.ceil(memory / MiB)}M`, ...extra],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
   }
@@ -123,6 +122,29 @@ class HostProcess {
   }
 
   async vms(): Promise<VmInfo[]> { return (await this.ok('GET', '/vms')).vms; }
+
+  /** Wait until the host has `spares` worker threads started and idle (its pool); returns the threads it has started. */
+  async spares(spares: number): Promise<number> {
+    for (;;) {
+      const { workers } = await this.ok('GET', '/');
+      if (workers.idle >= spares) return workers.started;
+      await sleep(100);
+    }
+  }
+
+  /**
+   * The host's own threads (its main thread, V8's platform threads that compile optimised code and help the
+   * garbage collector for every isolate, libuv's): all it has but the `workers` newest (its worker threads
+   * so far). Threads are all named "node", hence the split by when they started.
+   */
+  ownThreads(workers: number): Set<string> {
+    const pid = this.child.pid!;
+    const started = readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return { tid, start: Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[19]) };
+    }).sort((a, b) => a.start - b.start || Number(a.tid) - Number(b.tid));
+    return new Set(started.slice(0, started.length - workers).map((t) => t.tid));
+  }
 
   /** The host process's resident memory (all its threads: the API, the scheduler and every VM's worker). */
   rss(): number { return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))![1]) * 1024; }
@@ -207,32 +229,44 @@ interface SizeResult {
   runPhase: { instructions: number[]; cpuMs: number[] };
 }
 
+/** N PUTs with start:true, INFLIGHT at a time, until every VM has begun its first slice. */
+async function provision(host: HostProcess, snapshot: string, n: number, own: ReadonlySet<string>) {
+  const ids = Array.from({ length: n }, (_, i) => `vm${String(i).padStart(3, '0')}`);
+  const putMs: number[] = [];
+  let error: string | undefined;
+  const t0 = performance.now(), meter = cpuMeter(host.child.pid!, own);
+  await pool(ids, INFLIGHT, async (id) => {
+    if (error) return;
+    const t = performance.now();
+    const r = await host.call('PUT', `/vms/${id}`, { snapshot: [snapshot], memory: '16M', start: true });
+    putMs.push(performance.now() - t);
+    if (r.status !== 201) error ??= `PUT /vms/${id}: ${r.status} ${r.body?.error ?? ''}`;
+  });
+  if (error) throw new Error(error);
+  let infos = await host.vms();
+  while (infos.some((v) => v.startLatencyMs === null)) { await sleep(20); infos = await host.vms(); }
+  const seconds = (performance.now() - t0) / 1000, c = meter();
+  const notRunning = infos.filter((v) => v.state !== 'running');
+  if (notRunning.length > 0) throw new Error(`${notRunning.length} VMs are not running after provisioning (${notRunning[0].id}: ${notRunning[0].state})`);
+  const latencies = infos.map((v) => v.startLatencyMs!);
+  return {
+    ids, seconds,
+    startLatencyMs: { median: median(latencies), p95: quantile(latencies, 0.95), max: Math.max(...latencies) },
+    putMs: { median: median(putMs), p95: quantile(putMs, 0.95) },
+    cpu: { workers: c.workers, main: c.main, helpers: c.helpers, others: c.others, slices: infos.reduce((x, v) => x + v.cpuSeconds, 0) / c.wall },
+  };
+}
+
 async function runSize(dir: string, snapshot: string, n: number): Promise<SizeResult> {
   const host = new HostProcess(dir, `host-${n}`, n * GUEST_MEMORY + 64 * MiB);
   try {
     await host.ready();
+    // The host as it starts: its spare worker threads (--spare-workers, default 2) started and idle.
+    const own = host.ownThreads(await host.spares(2));
     await sleep(500);
-    const rssNone = host.rss(), own = new Set(readdirSync(`/proc/${host.child.pid}/task`));
-    // Provisioning: N PUTs with start:true, INFLIGHT at a time, until every VM has begun its first slice.
-    const ids = Array.from({ length: n }, (_, i) => `vm${String(i).padStart(3, '0')}`);
-    const putMs: number[] = [];
-    let error: string | undefined;
-    const t0 = performance.now(), provisionMeter = cpuMeter(host.child.pid!, own);
-    await pool(ids, INFLIGHT, async (id) => {
-      if (error) return;
-      const t = performance.now();
-      const r = await host.call('PUT', `/vms/${id}`, { snapshot: [snapshot], memory: '16M', start: true });
-      putMs.push(performance.now() - t);
-      if (r.status !== 201) error ??= `PUT /vms/${id}: ${r.status} ${r.body?.error ?? ''}`;
-    });
-    if (error) throw new Error(error);
-    let infos = await host.vms();
-    while (infos.some((v) => v.startLatencyMs === null)) { await sleep(20); infos = await host.vms(); }
-    const provisionSeconds = (performance.now() - t0) / 1000, pc = provisionMeter();
-    const slicesDuringProvisioning = infos.reduce((x, v) => x + v.cpuSeconds, 0);
-    const latencies = infos.map((v) => v.startLatencyMs!);
-    const notRunning = infos.filter((v) => v.state !== 'running');
-    if (notRunning.length > 0) throw new Error(`${notRunning.length} VMs are not running after provisioning (${notRunning[0].id}: ${notRunning[0].state})`);
+    const rssNone = host.rss();
+    const p = await provision(host, snapshot, n, own);
+    const { ids } = p;
 
     // Idle: all paused (a slice out finishes first), then the host left alone for a second.
     await pool(ids, INFLIGHT, async (id) => { await host.ok('PUT', `/vms/${id}/actions`, { action: 'pause' }); });
@@ -253,11 +287,11 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
     if (wasmIdle.count !== n || wasmRunning.count !== n) throw new Error(`found ${wasmIdle.count} / ${wasmRunning.count} WebAssembly memories in smaps, expected ${n}`);
     return {
       vms: n,
-      provisionedPerSecond: n / provisionSeconds,
-      perCorePerSecond: n / provisionSeconds / CPUS,
-      provisionSeconds,
-      startLatencyMs: { median: median(latencies), p95: quantile(latencies, 0.95), max: Math.max(...latencies) },
-      putMs: { median: median(putMs), p95: quantile(putMs, 0.95) },
+      provisionedPerSecond: n / p.seconds,
+      perCorePerSecond: n / p.seconds / CPUS,
+      provisionSeconds: p.seconds,
+      startLatencyMs: p.startLatencyMs,
+      putMs: p.putMs,
       aggregateMips: dInstr.reduce((x, y) => x + y, 0) / wall / 1e6,
       jainInstructions: jain(dInstr),
       jainCpu: jain(dCpu),
@@ -265,10 +299,36 @@ async function runSize(dir: string, snapshot: string, n: number): Promise<SizeRe
       perVm: { idle: (rssIdle - rssNone) / n, running: (rssRunning - rssNone) / n },
       wasmPerVm: { idle: wasmIdle.bytes / n, running: wasmRunning.bytes / n },
       maps,
-      provisionCpu: { workers: pc.workers, main: pc.main, helpers: pc.helpers, others: pc.others, slices: slicesDuringProvisioning / pc.wall },
+      provisionCpu: p.cpu,
       runCpu: { workers: rc.workers, main: rc.main, helpers: rc.helpers, others: rc.others, slices: dCpu.reduce((x, y) => x + y, 0) / wall },
       runPhase: { instructions: dInstr, cpuMs: dCpu.map((x) => Math.round(x * 1000)) },
     };
+  } finally { await host.stop(); }
+}
+
+interface SparesResult {
+  vms: number;
+  /** Seconds the host took to start its N spare threads (one at a time) before the first PUT. */
+  fillSeconds: number;
+  provisionedPerSecond: number;
+  perCorePerSecond: number;
+  startLatencyMs: { median: number; p95: number; max: number };
+  putMs: { median: number; p95: number };
+  provisionCpu: CpuUse;
+}
+
+/** Provisioning only, from a host that has started N spare worker threads ahead (--spare-workers N): the worker's cost paid before the PUTs. */
+async function runSpares(dir: string, snapshot: string, n: number): Promise<SparesResult> {
+  const host = new HostProcess(dir, `spares-${n}`, n * GUEST_MEMORY + 64 * MiB, ['--spare-workers', String(n)]);
+  try {
+    const t = performance.now();
+    await host.ready();
+    const own = host.ownThreads(await host.spares(n));
+    const fillSeconds = (performance.now() - t) / 1000;
+    await sleep(500);
+    // After the PUTs have taken the spares, the host starts N more (one at a time): that is left out, the host is stopped.
+    const p = await provision(host, snapshot, n, own);
+    return { vms: n, fillSeconds, provisionedPerSecond: n / p.seconds, perCorePerSecond: n / p.seconds / CPUS, startLatencyMs: p.startLatencyMs, putMs: p.putMs, provisionCpu: p.cpu };
   } finally { await host.stop(); }
 }
 
@@ -312,7 +372,7 @@ async function profile(snapshot: string): Promise<Profile> {
   const now = () => performance.timeOrigin + performance.now();
   const spec: VmSpec = { snapshot: [snapshot], memory: GUEST_MEMORY, engine: 'interp', clock: 'virtual', cpu: DEFAULT_CPU, limits: {} };
   const hostWorker = (id: string): Worker => new Worker(new URL('./host-worker.js', import.meta.url), {
-    workerData: { id, spec, jit: {}, how: 'restore' } satisfies WorkerInit, resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: true, stderr: true,
+    workerData: { id, gen: 1, spec, jit: {}, how: 'restore' } satisfies WorkerInit, resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: true, stderr: true,
   });
   const next = (w: Worker) => new Promise<any>((resolve, reject) => {
     const ok = (m: unknown) => { w.off('error', fail); resolve(m); }, fail = (e: Error) => { w.off('message', ok); reject(e); };
@@ -390,26 +450,28 @@ async function profile(snapshot: string): Promise<Profile> {
   };
 }
 
-function report(results: SizeResult[], failures: { vms: number; error: string }[], snap: { bytes: number; storedPages: number }, p: Profile): string {
+function report(results: SizeResult[], spares: SparesResult[], failures: { vms: number; error: string }[], snap: { bytes: number; storedPages: number }, p: Profile): string {
   const mib = (b: number) => (b / MiB).toFixed(1);
   const lines = [
     `Host bench: wl-crc32.elf (repeat=10000) in 16 MiB, one full snapshot (${(snap.bytes / 1024).toFixed(0)} KiB, ${snap.storedPages} non-zero pages = ${(snap.storedPages * 4)} KiB of guest RAM),`,
-    `N VMs from it with start:true through \`x86jit host --cpus ${CPUS}\` (a fresh host per N), ${INFLIGHT} PUTs in flight, then ${SECONDS} s all running (engine interp).`,
+    `N VMs from it with start:true through \`x86jit host --cpus ${CPUS}\` (a fresh host per N, its default 2 spare workers started), ${INFLIGHT} PUTs in flight, then ${SECONDS} s all running (engine interp).`,
     '',
     '| VMs | created and running per s (per core) | PUT → first instruction, ms (median / p95) | aggregate MIPS | Jain (instructions / CPU time) | host RSS with 0 VMs | RSS per VM, idle / running | of it guest memory resident, idle / running |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map((r) => `| ${r.vms} | ${r.provisionedPerSecond.toFixed(1)} (${r.perCorePerSecond.toFixed(1)}) | ${r.startLatencyMs.median.toFixed(0)} / ${r.startLatencyMs.p95.toFixed(0)} | ${r.aggregateMips.toFixed(1)} | ${r.jainInstructions.toFixed(3)} / ${r.jainCpu.toFixed(3)} | ${mib(r.rss.none)} MiB | ${mib(r.perVm.idle)} / ${mib(r.perVm.running)} MiB | ${(r.wasmPerVm.idle / 1024).toFixed(0)} / ${(r.wasmPerVm.running / 1024).toFixed(0)} KiB |`),
     ...failures.map((f) => `| ${f.vms} | failed: ${f.error} | | | | | | |`),
+    ...spares.map((r) => `| ${r.vms}, all ${r.vms} workers started ahead (\`--spare-workers ${r.vms}\`: ${r.fillSeconds.toFixed(1)} s before the first PUT) | ${r.provisionedPerSecond.toFixed(1)} (${r.perCorePerSecond.toFixed(1)}) | ${r.startLatencyMs.median.toFixed(0)} / ${r.startLatencyMs.p95.toFixed(0)} | | | | | |`),
     `| Firecracker (published, not measured here) | ${FIRECRACKER.perCoreSecond * CPUS} (${FIRECRACKER.perCoreSecond}) | ~${FIRECRACKER.startMs} (to guest init) | | | | ≤ ${FIRECRACKER.overheadMiB} MiB (beside guest RAM) | |`,
     '| target (issue) | ≥ 50 per core | | | | | | |',
     '',
-    `Where the CPU went, in cores of ${CPUS}: the VMs' worker threads / the host's main thread / its other threads (V8's compiler and GC helpers, shared by all isolates) / other processes on the machine; and the VMs' slices as the host counts them (wall time, waits for a core included):`,
+    `Where the CPU went, in cores of ${CPUS}: the VMs' worker threads / the host's main thread / its other threads (V8's compiler and GC helpers, shared by all isolates) / other processes on the machine; and the VMs' slices as the host charges them (their threads' CPU time):`,
     '| VMs | provisioning | slices | run phase | slices |',
     '| ---: | ---: | ---: | ---: | ---: |',
     ...results.map((r) => {
       const c = (x: CpuUse) => `${[x.workers, x.main, x.helpers, x.others].map((v) => v.toFixed(2)).join(' / ')} | ${x.slices.toFixed(2)}`;
       return `| ${r.vms} | ${c(r.provisionCpu)} | ${c(r.runCpu)} |`;
     }),
+    ...spares.map((r) => `| ${r.vms}, workers started ahead | ${[r.provisionCpu.workers, r.provisionCpu.main, r.provisionCpu.helpers, r.provisionCpu.others].map((v) => v.toFixed(2)).join(' / ')} | ${r.provisionCpu.slices.toFixed(2)} | | |`),
     '',
     `Where provisioning goes (this process, median of ${p.runs}; a VM's worker is the host's own dist/host-worker.js):`,
     '| step | ms |', '| --- | ---: |',
@@ -436,15 +498,17 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-host-bench-'));
   try {
     const snap = await makeSnapshot(dir);
-    const results: SizeResult[] = [], failures: { vms: number; error: string }[] = [];
+    const results: SizeResult[] = [], spares: SparesResult[] = [], failures: { vms: number; error: string }[] = [];
+    const failed = (n: number, e: unknown) => failures.push({ vms: n, error: (e as Error).message.replace(/\s+/g, ' ') });
     for (const n of SIZES) {
-      try { results.push(await runSize(dir, snap.path, n)); } catch (e) { failures.push({ vms: n, error: (e as Error).message.replace(/\s+/g, ' ') }); }
+      try { results.push(await runSize(dir, snap.path, n)); } catch (e) { failed(n, e); }
+      if (SPARES) try { spares.push(await runSpares(dir, snap.path, n)); } catch (e) { failed(n, e); }
     }
     const prof = await profile(snap.path);
-    process.stdout.write(report(results, failures, snap, prof));
+    process.stdout.write(report(results, spares, failures, snap, prof));
     writeFileSync(join(DIST, '..', 'bench', 'host-results.json'), `${JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpus: CPUS, inflight: INFLIGHT, seconds: SECONDS,
-      snapshot: { bytes: snap.bytes, storedPages: snap.storedPages }, sizes: results, failures, profile: prof,
+      snapshot: { bytes: snap.bytes, storedPages: snap.storedPages }, sizes: results, sparesStartedAhead: spares, failures, profile: prof,
       firecrackerPublished: FIRECRACKER,
     }, null, 1)}\n`);
   } finally { rmSync(dir, { recursive: true, force: true }); }
