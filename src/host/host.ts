@@ -472,7 +472,8 @@ export class Host {
         vm.counters = m.counters;
         vm.cpuMs += m.used;
         const now = performance.now();
-        if (vm.firstSliceMs === null) vm.firstSliceMs = now - m.used - vm.requestedAt;
+        // The slice began its wall time ago (its CPU time, `used`, is less when its thread waited for a core).
+        if (vm.firstSliceMs === null) vm.firstSliceMs = now - m.wall - vm.requestedAt;
         vm.samples.push([now, m.counters.instructions]);
         while (vm.samples.length > 2 && now - vm.samples[1][0] > 1000) vm.samples.shift();
         const budget = vm.spec.limits.cpuSeconds;

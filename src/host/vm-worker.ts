@@ -71,7 +71,7 @@ function readSnapshot(path: string): Uint8Array {
 
 /** Run one granted slice and report it. */
 function slice(ms: number): void {
-  if (vm === null || ended) { post({ t: 'slice', used: 0, counters: vm ? counters() : { instructions: 0, exits: [], jit: null } }); return; }
+  if (vm === null || ended) { post({ t: 'slice', used: 0, wall: 0, counters: vm ? counters() : { instructions: 0, exits: [], jit: null } }); return; }
   const t0 = performance.now(), c0 = cpuClock();
   let exit: ExitRecord;
   try {
@@ -86,13 +86,13 @@ function slice(ms: number): void {
     exit = { reason: 'unsupported', cs: r.cs, eip: r.eip, message: `internal error: ${(e as Error).message}` };
   }
   vm.flushOutput();
-  const c1 = cpuClock();
-  const used = c0 !== null && c1 !== null ? c1 - c0 : performance.now() - t0;
-  if (exit.reason === 'timeout') { post({ t: 'slice', used, counters: counters() }); return; }
+  const c1 = cpuClock(), wall = performance.now() - t0;
+  const used = c0 !== null && c1 !== null ? c1 - c0 : wall;
+  if (exit.reason === 'timeout') { post({ t: 'slice', used, wall, counters: counters() }); return; }
   // HLT with interrupts on and no device that will raise one: the guest waits for serial input.
-  if (exit.reason === 'halt' && /interrupts enabled, but no device/.test(exit.message)) { post({ t: 'slice', used, counters: counters(), waiting: true }); return; }
+  if (exit.reason === 'halt' && /interrupts enabled, but no device/.test(exit.message)) { post({ t: 'slice', used, wall, counters: counters(), waiting: true }); return; }
   ended = true;
-  post({ t: 'slice', used, counters: counters(), exit });
+  post({ t: 'slice', used, wall, counters: counters(), exit });
 }
 
 function snapshot(req: number, path: string | undefined, diff: boolean): void {
