@@ -222,7 +222,7 @@ interface SizeResult {
   perVm: { idle: number; running: number };
   wasmPerVm: { idle: number; running: number };
   maps: number;
-  /** CPU use while provisioning and in the run phase (slices: their wall time, which includes time a slice's thread waited for a core). */
+  /** CPU use while provisioning and in the run phase (slices: the CPU time the host charged them, its workers' schedstat). */
   provisionCpu: CpuUse;
   runCpu: CpuUse;
   /** Each VM's share of the run phase (JSON only): instructions and CPU ms, in the order of creation. */
@@ -389,7 +389,7 @@ async function profile(snapshot: string): Promise<Profile> {
     ready.push(now() - t);
     w.postMessage({ t: 'grant', ms: 1 } satisfies ToWorker);
     let r: FromWorker; do r = await next(w); while (r.t !== 'slice');
-    firstSlice.push(now() - t - r.used); await w.terminate();
+    firstSlice.push(now() - t - r.wall); await w.terminate();
   }
   // Warm-up: each worker is an isolate of its own, so V8 compiles the interpreter afresh in each; its speed
   // by the CPU time the VM has had, in 10 ms slices as the host grants them.
