@@ -315,6 +315,8 @@ interface SparesResult {
   startLatencyMs: { median: number; p95: number; max: number };
   putMs: { median: number; p95: number };
   provisionCpu: CpuUse;
+  /** The N VMs deleted, and N made again: into the same threads, warm now (a thread whose guest is gone waits for the next). */
+  reused: { provisionedPerSecond: number; perCorePerSecond: number; startLatencyMs: { median: number; p95: number; max: number }; putMs: { median: number; p95: number }; provisionCpu: CpuUse; reusedWorkers: number };
 }
 
 /** Provisioning only, from a host that has started N spare worker threads ahead (--spare-workers N): the worker's cost paid before the PUTs. */
@@ -326,9 +328,19 @@ async function runSpares(dir: string, snapshot: string, n: number): Promise<Spar
     const own = host.ownThreads(await host.spares(n));
     const fillSeconds = (performance.now() - t) / 1000;
     await sleep(500);
-    // After the PUTs have taken the spares, the host starts N more (one at a time): that is left out, the host is stopped.
     const p = await provision(host, snapshot, n, own);
-    return { vms: n, fillSeconds, provisionedPerSecond: n / p.seconds, perCorePerSecond: n / p.seconds / CPUS, startLatencyMs: p.startLatencyMs, putMs: p.putMs, provisionCpu: p.cpu };
+    // All deleted and made again: the threads wait for their next guest, and take it warm (their isolates
+    // have run the bundle and the interpreter). Meanwhile the host starts spares again, one at a time, as
+    // it does after the first PUTs took them: that runs beside both provisionings.
+    await pool(p.ids, INFLIGHT, async (id) => { await host.ok('DELETE', `/vms/${id}`); });
+    await sleep(1000);
+    const before = (await host.ok('GET', '/')).workers.reused;
+    const q = await provision(host, snapshot, n, own);
+    const reusedWorkers = (await host.ok('GET', '/')).workers.reused - before;
+    return {
+      vms: n, fillSeconds, provisionedPerSecond: n / p.seconds, perCorePerSecond: n / p.seconds / CPUS, startLatencyMs: p.startLatencyMs, putMs: p.putMs, provisionCpu: p.cpu,
+      reused: { provisionedPerSecond: n / q.seconds, perCorePerSecond: n / q.seconds / CPUS, startLatencyMs: q.startLatencyMs, putMs: q.putMs, provisionCpu: q.cpu, reusedWorkers },
+    };
   } finally { await host.stop(); }
 }
 
@@ -460,7 +472,10 @@ function report(results: SizeResult[], spares: SparesResult[], failures: { vms: 
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map((r) => `| ${r.vms} | ${r.provisionedPerSecond.toFixed(1)} (${r.perCorePerSecond.toFixed(1)}) | ${r.startLatencyMs.median.toFixed(0)} / ${r.startLatencyMs.p95.toFixed(0)} | ${r.aggregateMips.toFixed(1)} | ${r.jainInstructions.toFixed(3)} / ${r.jainCpu.toFixed(3)} | ${mib(r.rss.none)} MiB | ${mib(r.perVm.idle)} / ${mib(r.perVm.running)} MiB | ${(r.wasmPerVm.idle / 1024).toFixed(0)} / ${(r.wasmPerVm.running / 1024).toFixed(0)} KiB |`),
     ...failures.map((f) => `| ${f.vms} | failed: ${f.error} | | | | | | |`),
-    ...spares.map((r) => `| ${r.vms}, all ${r.vms} workers started ahead (\`--spare-workers ${r.vms}\`: ${r.fillSeconds.toFixed(1)} s before the first PUT) | ${r.provisionedPerSecond.toFixed(1)} (${r.perCorePerSecond.toFixed(1)}) | ${r.startLatencyMs.median.toFixed(0)} / ${r.startLatencyMs.p95.toFixed(0)} | | | | | |`),
+    ...spares.flatMap((r) => [
+      `| ${r.vms}, all ${r.vms} workers started ahead (\`--spare-workers ${r.vms}\`: ${r.fillSeconds.toFixed(1)} s before the first PUT) | ${r.provisionedPerSecond.toFixed(1)} (${r.perCorePerSecond.toFixed(1)}) | ${r.startLatencyMs.median.toFixed(0)} / ${r.startLatencyMs.p95.toFixed(0)} | | | | | |`,
+      `| ${r.vms} deleted and made again in the same, now warm, workers (${r.reused.reusedWorkers} reused) | ${r.reused.provisionedPerSecond.toFixed(1)} (${r.reused.perCorePerSecond.toFixed(1)}) | ${r.reused.startLatencyMs.median.toFixed(0)} / ${r.reused.startLatencyMs.p95.toFixed(0)} | | | | | |`,
+    ]),
     `| Firecracker (published, not measured here) | ${FIRECRACKER.perCoreSecond * CPUS} (${FIRECRACKER.perCoreSecond}) | ~${FIRECRACKER.startMs} (to guest init) | | | | ≤ ${FIRECRACKER.overheadMiB} MiB (beside guest RAM) | |`,
     '| target (issue) | ≥ 50 per core | | | | | | |',
     '',
@@ -471,7 +486,8 @@ function report(results: SizeResult[], spares: SparesResult[], failures: { vms: 
       const c = (x: CpuUse) => `${[x.workers, x.main, x.helpers, x.others].map((v) => v.toFixed(2)).join(' / ')} | ${x.slices.toFixed(2)}`;
       return `| ${r.vms} | ${c(r.provisionCpu)} | ${c(r.runCpu)} |`;
     }),
-    ...spares.map((r) => `| ${r.vms}, workers started ahead | ${[r.provisionCpu.workers, r.provisionCpu.main, r.provisionCpu.helpers, r.provisionCpu.others].map((v) => v.toFixed(2)).join(' / ')} | ${r.provisionCpu.slices.toFixed(2)} | | |`),
+    ...spares.flatMap((r) => [[`${r.vms}, workers started ahead`, r.provisionCpu], [`${r.vms}, made again in warm workers`, r.reused.provisionCpu]] as const).map(([what, x]) =>
+      `| ${what} | ${[x.workers, x.main, x.helpers, x.others].map((v) => v.toFixed(2)).join(' / ')} | ${x.slices.toFixed(2)} | | |`),
     '',
     `Where provisioning goes (this process, median of ${p.runs}; a VM's worker is the host's own dist/host-worker.js):`,
     '| step | ms |', '| --- | ---: |',
