@@ -8,7 +8,7 @@
 //   X86JIT_HOST_BENCH_VMS   sizes to run, default "16,64,256"
 //   X86JIT_HOST_BENCH_SECONDS  run phase per size, default 5
 //   X86JIT_HOST_BENCH_INFLIGHT PUT requests in flight while provisioning, default 8
-//   X86JIT_HOST_BENCH_SPARES   0: skip the second provisioning of each N, from a host with N workers started ahead
+//   X86JIT_HOST_BENCH_SPARES   0: skip provisioning each N again from a host with N workers started ahead (then into them, warm)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
