@@ -171,7 +171,7 @@ export class Host {
 
   start(id: string): Promise<void> | void {
     const vm = this.get(id);
-    if (vm.state === 'created') { this.setState(vm, 'running'); return; }
+    if (vm.state === 'created') { vm.requestedAt = performance.now(); this.setState(vm, 'running'); return; }
     if (vm.state === 'stopped') {
       this.checkPin(vm);
       this.reserve(vm);
