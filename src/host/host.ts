@@ -270,6 +270,7 @@ export class Host {
     const copy = new HostedVm(body.id, { ...src.spec, cpu: { ...src.spec.cpu, pin: false } });
     this.reserve(copy);
     const { bytes } = await this.request(src, { t: 'snapshot', req: 0, diff: false }, 500) as { bytes: Uint8Array };
+    // Checked again: other requests ran while the source saved its state.
     if (this.vms.has(body.id)) throw new HostError(409, `VM '${body.id}' exists already`);
     this.reserve(copy);
     this.vms.set(copy.id, copy);

@@ -49,7 +49,8 @@ async function create(): Promise<VM> {
   if (init.how === 'restore') {
     const files = init.state ? [init.state] : spec.snapshot!.map((path) => readSnapshot(path));
     const v = await VM.fromState(files, { ...opts, lazyRam: true });
-    lastSnapshot = snapshotId(files[files.length - 1]);
+    // A diff applies on a file the user has: not on a clone's state, which went from thread to thread only.
+    lastSnapshot = init.state ? null : snapshotId(files[files.length - 1]);
     return v;
   }
   const v = new VM(opts);
@@ -97,10 +98,12 @@ function slice(ms: number): void {
 
 function snapshot(req: number, path: string | undefined, diff: boolean): void {
   try {
-    if (diff && lastSnapshot === null) throw new Error('a diff needs an earlier snapshot of this VM to apply on (take a full one first)');
+    if (diff && lastSnapshot === null) throw new Error('a diff applies on the last snapshot file of this VM, and there is none since it was created, restored from a clone or cloned: take a full one first');
     const bytes = vm!.saveState(diff ? { since: lastSnapshot! } : {});
-    lastSnapshot = snapshotId(bytes);
-    const id = Buffer.from(lastSnapshot).toString('hex');
+    const saved = snapshotId(bytes);
+    // Only a file is a base for the next diff; a clone's state (no path) is not (the diff would need it).
+    lastSnapshot = path === undefined ? null : saved;
+    const id = Buffer.from(saved).toString('hex');
     if (path === undefined) { post({ t: 'reply', req, ok: true, value: { bytes, id } }, [bytes.buffer as ArrayBuffer]); return; }
     // All there or not there: a temporary file renamed into place.
     const tmp = `${path}.${process.pid}.${init.id}.tmp`;
