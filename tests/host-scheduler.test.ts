@@ -5,8 +5,10 @@ import { Scheduler, SLICE_MS } from '../src/host/scheduler.ts';
 import { DEFAULT_CPU } from '../src/host/vm-spec.ts';
 
 /** A scheduler on a fake clock whose VMs use every slice in full; run() advances time and returns CPU ms per VM. */
-function simulate(cpus: number) {
+function simulate(cpus: number, groupOf: (id: string) => string | null = () => null) {
   let now = 0;
+  /** Most VMs of one group (a shared thread) that had slices out at once. */
+  let mostInGroup = 0;
   const running = new Map<string, number>(); // id → slice end
   const sliceLength = new Map<string, number>();
   const used = new Map<string, number>();
@@ -14,7 +16,11 @@ function simulate(cpus: number) {
   const granted: string[] = [];
   const sched = new Scheduler(cpus, {
     now: () => now,
-    grant: (id, ms) => { running.set(id, now + ms); sliceLength.set(id, ms); granted.push(id); },
+    grant: (id, ms) => {
+      running.set(id, now + ms); sliceLength.set(id, ms); granted.push(id);
+      const g = groupOf(id);
+      if (g !== null) mostInGroup = Math.max(mostInGroup, [...running.keys()].filter((x) => groupOf(x) === g).length);
+    },
     setTimer: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return () => { const i = timers.indexOf(t); if (i >= 0) timers.splice(i, 1); }; },
   });
   const run = (ms: number): Map<string, number> => {
@@ -34,7 +40,7 @@ function simulate(cpus: number) {
     now = end;
     return new Map(used);
   };
-  return { sched, run, running, granted, now: () => now };
+  return { sched, run, running, granted, now: () => now, mostInGroup: () => mostInGroup };
 }
 
 describe('host scheduler (simulated clock)', () => {
@@ -46,6 +52,23 @@ describe('host scheduler (simulated clock)', () => {
     const total = [...used.values()].reduce((a, b) => a + b, 0);
     expect(total).toBeCloseTo(40_000, -2); // both cores busy all the time
     for (const [id, weight] of Object.entries(weights)) expect(used.get(id)! / total).toBeCloseTo(weight / 14, 2);
+  });
+
+  it('VMs sharing a thread get one slice at a time, share that thread by weight, and leave the other core to the rest', () => {
+    // s1 (weight 200) and s2, s3 (100) share thread T; o1 has a thread of its own; 2 cores.
+    const group = (id: string) => (id.startsWith('s') ? 'T' : null);
+    const { sched, run, mostInGroup } = simulate(2, group);
+    const T = {};
+    for (const [id, weight] of [['s1', 200], ['s2', 100], ['s3', 100], ['o1', 100]] as const) {
+      sched.add(id, { ...DEFAULT_CPU, weight }, group(id) ? T : null);
+      sched.setRunnable(id, true);
+    }
+    const used = run(20_000);
+    expect(mostInGroup()).toBe(1);
+    // The thread can use one core: its VMs get that core by weight (2:1:1), o1 the other core whole.
+    expect(used.get('o1')! / 20_000).toBeCloseTo(1, 1);
+    expect(used.get('s1')! / 20_000).toBeCloseTo(0.5, 1);
+    expect(used.get('s2')! / used.get('s3')!).toBeCloseTo(1, 1);
   });
 
   it('never runs more VMs at once than there are cores', () => {

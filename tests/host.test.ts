@@ -101,6 +101,64 @@ describe('x86jit host: isolation', () => {
   });
 });
 
+describe('x86jit host: VMs that share worker threads', () => {
+  let host: HostProcess;
+  // No spares: every thread the host starts is one the shared VMs asked for. A small heap, as above.
+  beforeAll(async () => { host = await startHost(['--cpus', '2', '--memory', '2G', '--worker-heap', '48', '--vms-per-thread', '4', '--spare-workers', '0']); });
+  afterAll(async () => { expect(await host.stop()).toBe(0); });
+  const shared = { memory: '16M', thread: 'shared', start: true };
+
+  it('8 VMs on 2 shared threads run to their expected output; a clone of one is shared too', async () => {
+    const roms = ['alu', 'shifts', 'muldiv', 'string', 'stack', 'bcd', 'bits', 'loops'];
+    for (const name of roms) expect((await host.api('PUT', `/vms/${name}`, { rom: rom(`${name}.elf`), ...shared })).status).toBe(201);
+    expect((await host.api('GET', '/')).body.workers).toMatchObject({ started: 2, shared: 2 });
+    expect((await host.api('POST', '/vms/loops/clone', { id: 'loops2', start: true })).status).toBe(201);
+    expect((await host.api('GET', '/vms/loops2')).body.thread).toBe('shared');
+    for (const name of roms) {
+      const info = await waitStopped(host, name);
+      expect(info.exit, name).toMatchObject({ reason: 'debug-exit', status: 1 });
+      expect((await consoleOf(host, name)).equals(expected(name)), `${name}: console output`).toBe(true);
+    }
+    // The clone went on from where loops was: both outputs end as loops's expected text does.
+    expect((await waitStopped(host, 'loops2')).exit).toMatchObject({ reason: 'debug-exit', status: 1 });
+    expect(expected('loops').toString().endsWith((await consoleOf(host, 'loops2')).toString())).toBe(true);
+    for (const id of [...roms, 'loops2']) expect((await host.api('DELETE', `/vms/${id}`)).status).toBe(204);
+    // A pinned VM runs alone on a core: it cannot share a thread.
+    const pinned = await host.api('PUT', '/vms/p', { ...SPINNER, thread: 'shared', cpu: { pin: true } });
+    expect(pinned.status).toBe(400);
+    expect(pinned.body.error).toMatch(/cpu.pin: a pinned VM .* needs a thread of its own/);
+  });
+
+  it("a shared thread's death ends the VMs on it, and only those; 40 cycles reuse the threads", async () => {
+    // Placement: crasher → thread A, then B, A, B … so mateA shares the crasher's thread.
+    expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-code.bin'), load: '0x100000', entry: '0x100000', ...shared })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/mateB', { rom: rom('alu.elf'), ...shared })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/mateA', { ...SPINNER, ...shared })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/mateB2', { rom: rom('string.elf'), ...shared })).status).toBe(201);
+    for (const id of ['crasher', 'mateA']) {
+      const info = await waitStopped(host, id);
+      expect(info.exit, id).toMatchObject({ reason: 'worker-died' });
+      expect(info.exit.message).toMatch(/ran out of its 48 MiB heap/);
+    }
+    for (const [id, name] of [['mateB', 'alu'], ['mateB2', 'string']]) {
+      expect((await waitStopped(host, id)).exit, id).toMatchObject({ reason: 'debug-exit', status: 1 });
+      expect((await consoleOf(host, id)).equals(expected(name)), id).toBe(true);
+    }
+    for (const id of ['crasher', 'mateA', 'mateB', 'mateB2']) await host.api('DELETE', `/vms/${id}`);
+    const before = (await host.api('GET', '/')).body.workers.started;
+    for (let i = 0; i < 40; i++) {
+      expect((await host.api('PUT', `/vms/c${i}`, { rom: rom('alu.elf'), ...shared })).status).toBe(201);
+      await waitStopped(host, `c${i}`);
+      expect((await host.api('DELETE', `/vms/c${i}`)).status).toBe(204);
+    }
+    const h = (await host.api('GET', '/')).body;
+    // One thread for the cycles (each VM the only guest while it lives), reused from the pool after the first.
+    expect(h.workers.started - before).toBeLessThanOrEqual(1);
+    expect(h.memoryUsed).toBe(0);
+    expect(h.workerDeaths).toBe(1);
+  });
+});
+
 describe('x86jit host: life cycle, snapshots and clones', () => {
   let host: HostProcess;
   beforeAll(async () => { host = await startHost(['--cpus', '2', '--memory', '256M']); });

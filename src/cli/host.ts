@@ -12,7 +12,8 @@ import { parseCommand, parseNumber, parseSize, UsageError } from './parse.ts';
 
 export const HOST_HELP = `usage: x86jit host --socket PATH [options]
 
-Run many VMs, each on a worker thread of its own, and serve the management API (REST with JSON) on a
+Run many VMs, each on a worker thread of its own (or, for VMs created with thread 'shared', as guests
+of threads they share), and serve the management API (REST with JSON) on a
 Unix socket until SIGTERM or SIGINT. Manage it with \`x86jit vm\` or any HTTP client:
   curl --unix-socket PATH http://localhost/vms
 
@@ -25,6 +26,7 @@ options:
   --worker-heap MIB      heap limit of each VM's worker thread (default 512)
   --spare-workers N      worker threads kept started and idle for the next VMs (default 2); a thread
                          whose VM is gone waits for the next one (up to 64 idle)
+  --vms-per-thread N     guests a shared thread holds at most (default 32)
   -h, --help             show this help
 
 exit status: 0 after a clean shutdown, 2 for bad options or a socket that cannot be served
@@ -39,6 +41,7 @@ export async function hostCommand(argv: string[]): Promise<number> {
     'state-dir': { type: 'string' },
     'worker-heap': { type: 'string' },
     'spare-workers': { type: 'string' },
+    'vms-per-thread': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { emit(1, HOST_HELP); return 0; }
@@ -50,11 +53,13 @@ export async function hostCommand(argv: string[]): Promise<number> {
   const workerHeapMb = values['worker-heap'] !== undefined ? parseNumber(values['worker-heap'], '--worker-heap', 65536) : 512;
   if (workerHeapMb < 16) throw new UsageError('--worker-heap: at least 16 MiB');
   const spareWorkers = values['spare-workers'] !== undefined ? parseNumber(values['spare-workers'], '--spare-workers', 1024) : 2;
+  const vmsPerThread = values['vms-per-thread'] !== undefined ? parseNumber(values['vms-per-thread'], '--vms-per-thread', 4096) : 32;
+  if (vmsPerThread < 1) throw new UsageError('--vms-per-thread: at least 1');
   const listen = values.listen !== undefined ? parseTcpAddress(values.listen, '--listen', true) : undefined;
   if (listen && !['127.0.0.1', 'localhost', '::1'].includes(listen.host)) throw new UsageError(`--listen: the API has no authentication; serve it on the loopback only (127.0.0.1, ::1), not ${listen.host}`);
 
   await freeSocket(values.socket);
-  const host = new Host({ cpus, memory, stateDir: values['state-dir'], jit: jitOptionsFromEnv(), workerHeapMb, spareWorkers });
+  const host = new Host({ cpus, memory, stateDir: values['state-dir'], jit: jitOptionsFromEnv(), workerHeapMb, spareWorkers, vmsPerThread });
   const api = new Api(host);
   try { await api.listen(values.socket); } catch (e) {
     throw new UsageError(`host: cannot serve ${values.socket}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

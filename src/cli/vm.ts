@@ -68,6 +68,8 @@ create options:
   --weight N               CPU weight, 1-10000 (default 100): contended CPU is shared in proportion
   --cpu-max "QUOTA PERIOD" a CPU cap in µs as cgroup v2's cpu.max, e.g. "25000 100000" (default "max 100000")
   --pin                    a core of its own while it runs
+  --shared-thread          a guest of a worker thread shared with other such VMs (cheaper to create and
+                           keep; the VMs of a thread share its fate) instead of a thread of its own
   --max-instructions N     the VM ends after N instructions
   --max-cpu-seconds S      the VM ends after S seconds of CPU
   --start                  start it at once
@@ -88,7 +90,7 @@ class Refused extends Error {}
 
 type Info = Record<string, unknown> & {
   id: string; state: string; waiting: boolean; memory: number; instructions: number; mips: number; cpuSeconds: number;
-  cpu: { weight: number; max: string; pin: boolean }; createdAt: string;
+  cpu: { weight: number; max: string; pin: boolean }; thread?: string; createdAt: string;
 };
 interface HostInfo { cpus: number; memory: number; memoryUsed: number; vms: number; states: Record<string, number> }
 
@@ -153,7 +155,7 @@ const COMMANDS: Record<string, Command> = {
     const { values: v, positionals } = parse('create', argv, {
       rom: { type: 'string' }, snapshot: { type: 'string', multiple: true }, mem: { type: 'string' }, engine: { type: 'string' },
       clock: { type: 'string' }, cmdline: { type: 'string' }, load: { type: 'string' }, entry: { type: 'string' }, bits: { type: 'string' },
-      bios: { type: 'boolean' }, weight: { type: 'string' }, 'cpu-max': { type: 'string' }, pin: { type: 'boolean' },
+      bios: { type: 'boolean' }, weight: { type: 'string' }, 'cpu-max': { type: 'string' }, pin: { type: 'boolean' }, 'shared-thread': { type: 'boolean' },
       'max-instructions': { type: 'string' }, 'max-cpu-seconds': { type: 'string' }, start: { type: 'boolean' },
     });
     if (v.help) return help();
@@ -180,6 +182,7 @@ const COMMANDS: Record<string, Command> = {
     if (v['cpu-max'] !== undefined) cpu.max = v['cpu-max'];
     if (v.pin) cpu.pin = true;
     if (Object.keys(cpu).length > 0) body.cpu = cpu;
+    if (v['shared-thread']) body.thread = 'shared';
     const limits: Record<string, unknown> = {};
     if (v['max-instructions'] !== undefined) limits.instructions = parseNumber(v['max-instructions'], '--max-instructions');
     if (v['max-cpu-seconds'] !== undefined) limits.cpuSeconds = parseSeconds(v['max-cpu-seconds'], '--max-cpu-seconds');
@@ -495,6 +498,7 @@ function showText(vm: Info): string {
   lines.push(['engine', String(vm.engine)]);
   lines.push(['clock', String(vm.clock)]);
   lines.push(['cpu', `weight ${vm.cpu.weight}, max "${vm.cpu.max}"${vm.cpu.pin ? ', pinned' : ''}`]);
+  lines.push(['thread', vm.thread === 'shared' ? 'shared with other VMs' : 'its own']);
   lines.push(['limits', [limits.instructions !== undefined ? `${limits.instructions} instructions` : '', limits.cpuSeconds !== undefined ? `${limits.cpuSeconds} CPU seconds` : ''].filter((x) => x).join(', ') || 'none']);
   lines.push(['instructions', String(vm.instructions)]);
   lines.push(['mips', vm.mips.toFixed(2)]);

@@ -60,7 +60,7 @@ export async function migrateVm(host: Host, id: string, body: unknown): Promise<
   if (typeof destId !== 'string') throw new HostError(400, `id: expected text, got ${show(destId)}`);
   const maxDowntimeMs = body.maxDowntimeMs ?? 300;
   if (typeof maxDowntimeMs !== 'number' || !(maxDowntimeMs >= 1 && maxDowntimeMs <= 60_000)) throw new HostError(400, `maxDowntimeMs: expected 1–60000, got ${show(maxDowntimeMs)}`);
-  if (!vm.worker || (vm.state !== 'running' && vm.state !== 'paused')) throw new HostError(409, `VM '${id}' is ${vm.state}; only a running or paused VM migrates`);
+  if (!vm.thread || (vm.state !== 'running' && vm.state !== 'paused')) throw new HostError(409, `VM '${id}' is ${vm.state}; only a running or paused VM migrates`);
   const header = Buffer.from(JSON.stringify({ spec: vm.spec, state: vm.state })).toString('base64url');
   const socket = await new Promise<Socket>((resolve, reject) => {
     const req = request({ ...to, method: 'POST', path: `/vms/${encodeURIComponent(destId)}/incoming`, headers: { Connection: 'Upgrade', Upgrade: UPGRADE, [VM_HEADER]: header } });

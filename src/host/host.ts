@@ -1,16 +1,18 @@
-// The VM host: many VMs in one process, each on a worker thread of its own, sharing the host's cores
-// through the scheduler and its memory through an account that refuses what would not fit. Every verb
+// The VM host: many VMs in one process, each on a worker thread of its own or as one of the guests of a
+// shared thread, sharing the host's cores through the scheduler and its memory through an account that
+// refuses what would not fit. Every verb
 // of the management API is a method here; each either does all it says or throws a HostError and changes
-// nothing. A guest — or its worker dying — ends only its own VM.
-import type { MessagePort, Worker } from 'node:worker_threads';
+// nothing. A guest — or its worker dying — ends only its own VM (a shared thread's death ends its guests).
+import type { MessagePort } from 'node:worker_threads';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExitRecord, JitOptions } from '../machine/vm.ts';
 import { ConsoleLog } from './console-log.ts';
 import { Scheduler } from './scheduler.ts';
 import { WorkerPool } from './worker-pool.ts';
-import { checkId, isObject, parseCpu, parseCreate, show, SpecError, type VmSpec } from './vm-spec.ts';
-import type { FromWorker, ToWorker, VmCounters, WorkerInit } from './worker-protocol.ts';
+import { checkId, checkThread, isObject, parseCpu, parseCreate, show, SpecError, type VmSpec } from './vm-spec.ts';
+import { VmThread } from './vm-thread.ts';
+import type { FromWorker, GuestMessage, VmCounters, WorkerInit } from './worker-protocol.ts';
 
 /** A request the host refuses: the HTTP status and one line. */
 export class HostError extends Error {
@@ -37,6 +39,8 @@ export interface HostOptions {
   workerHeapMb?: number;
   /** Worker threads kept started and idle for the next VMs (default 2). */
   spareWorkers?: number;
+  /** Guests a shared thread holds at most (VMs with thread 'shared'; default 32). */
+  vmsPerThread?: number;
 }
 
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
@@ -44,8 +48,10 @@ interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
 /** One VM as the host holds it. */
 class HostedVm {
   state: VmState = 'created';
-  worker: Worker | null = null;
-  /** The worker has created the guest (only then can it be given back to the pool for another). */
+  /** The thread the guest is on (none while stopped), and the guest's generation there. */
+  thread: VmThread | null = null;
+  gen = 0;
+  /** The thread has created the guest (only then can the thread be given back to the pool for another). */
   workerReady = false;
   counters: VmCounters = { instructions: 0, exits: [], jit: null };
   cpuMs = 0;
@@ -78,15 +84,18 @@ export class Host {
   private readonly vms = new Map<string, HostedVm>();
   readonly scheduler: Scheduler;
   private readonly pool: WorkerPool;
+  /** Threads whose guests are VMs with thread 'shared'. */
+  private readonly sharedThreads: VmThread[] = [];
   private closed = false;
   /** Workers that ended unexpectedly (isolation: the host goes on). */
   workerDeaths = 0;
+  private readonly deadThreads = new WeakSet<VmThread>();
 
   constructor(readonly opts: HostOptions) {
     this.pool = new WorkerPool(opts.workerUrl ?? new URL('./host-worker.js', import.meta.url), opts.workerHeapMb ?? 512, opts.spareWorkers ?? 2);
     this.pool.refill();
     this.scheduler = new Scheduler(opts.cpus, {
-      grant: (id, ms) => this.vms.get(id)?.worker?.postMessage({ t: 'grant', ms } satisfies ToWorker),
+      grant: (id, ms) => { const vm = this.vms.get(id); vm?.thread?.post(vm.gen, { t: 'grant', ms }); },
       now: () => performance.now(),
       setTimer: (fn, ms) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); },
     });
@@ -105,7 +114,7 @@ export class Host {
   /** Guest RAM of the VMs that hold memory now (those with a worker). */
   memoryUsed(except?: HostedVm): number {
     let n = 0;
-    for (const vm of this.vms.values()) if (vm.worker && vm !== except) n += vm.spec.memory;
+    for (const vm of this.vms.values()) if (vm.thread && vm !== except) n += vm.spec.memory;
     return n;
   }
 
@@ -121,6 +130,7 @@ export class Host {
       clock: vm.spec.clock,
       ...(vm.spec.cmdline !== undefined ? { cmdline: vm.spec.cmdline } : {}),
       cpu: vm.spec.cpu,
+      thread: vm.spec.thread,
       limits: vm.spec.limits,
       instructions: vm.base + vm.counters.instructions,
       mips: Number(vm.mips(now).toFixed(2)),
@@ -140,7 +150,7 @@ export class Host {
     for (const vm of this.vms.values()) states[vm.state]++;
     return {
       cpus: this.opts.cpus, memory: this.opts.memory, memoryUsed: this.memoryUsed(), vms: this.vms.size, states, workerDeaths: this.workerDeaths,
-      workers: { started: this.pool.started, reused: this.pool.reused, idle: this.pool.idleCount },
+      workers: { started: this.pool.started, reused: this.pool.reused, idle: this.pool.idleCount, shared: this.sharedThreads.length },
       stateDir: this.opts.stateDir ?? null,
     };
   }
@@ -230,7 +240,7 @@ export class Host {
     if (!isObject(body) || body.cpu === undefined || Object.keys(body).some((k) => k !== 'cpu')) throw new HostError(400, `expected {"cpu": {...}} (only CPU shares change on a live VM), got ${show(body)}`);
     if (isObject(body.cpu) && Object.keys(body.cpu).length === 0) throw new HostError(400, 'cpu: nothing to change (give weight, max or pin)');
     let cpu;
-    try { cpu = parseCpu(body.cpu, vm.spec.cpu); } catch (e) { if (e instanceof SpecError) throw new HostError(400, e.message); throw e; }
+    try { cpu = parseCpu(body.cpu, vm.spec.cpu); checkThread({ cpu, thread: vm.spec.thread }); } catch (e) { if (e instanceof SpecError) throw new HostError(400, e.message); throw e; }
     const was = vm.spec.cpu;
     vm.spec = { ...vm.spec, cpu };
     try { this.checkPin(vm); } catch (e) { vm.spec = { ...vm.spec, cpu: was }; throw e; }
@@ -253,7 +263,7 @@ export class Host {
       || (body.type !== undefined && body.type !== 'full' && body.type !== 'diff')) {
       throw new HostError(400, `expected {"path": FILE, "type": "full" | "diff"}, got ${show(body)}`);
     }
-    if (!vm.worker) throw new HostError(409, `VM '${id}' is stopped: there is no guest to save`);
+    if (!vm.thread) throw new HostError(409, `VM '${id}' is stopped: there is no guest to save`);
     return this.request(vm, { t: 'snapshot', req: 0, path: body.path, diff: body.type === 'diff' }, 400);
   }
 
@@ -266,7 +276,7 @@ export class Host {
     }
     try { checkId(body.id); } catch (e) { throw new HostError(400, (e as Error).message); }
     if (this.vms.has(body.id)) throw new HostError(409, `VM '${body.id}' exists already`);
-    if (!src.worker) throw new HostError(409, `VM '${id}' is stopped: there is no guest to clone`);
+    if (!src.thread) throw new HostError(409, `VM '${id}' is stopped: there is no guest to clone`);
     const copy = new HostedVm(body.id, { ...src.spec, cpu: { ...src.spec.cpu, pin: false } });
     this.reserve(copy);
     const { bytes } = await this.request(src, { t: 'snapshot', req: 0, diff: false }, 500) as { bytes: Uint8Array };
@@ -283,8 +293,8 @@ export class Host {
   /** POST /vms/{id}/console: bytes typed on the serial line; a VM waiting for input runs again. */
   input(id: string, bytes: Uint8Array): void {
     const vm = this.get(id);
-    if (!vm.worker) throw new HostError(409, `VM '${id}' is stopped: nothing reads the console`);
-    vm.worker.postMessage({ t: 'input', bytes } satisfies ToWorker);
+    if (!vm.thread) throw new HostError(409, `VM '${id}' is stopped: nothing reads the console`);
+    vm.thread.post(vm.gen, { t: 'input', bytes });
     if (vm.waiting) { vm.waiting = false; if (vm.state === 'running') this.scheduler.setRunnable(vm.id, true); }
   }
 
@@ -294,13 +304,13 @@ export class Host {
    */
   async migrateOut(id: string, port: MessagePort, maxDowntimeMs: number): Promise<Record<string, unknown>> {
     const vm = this.get(id);
-    if (!vm.worker || vm.state === 'created') throw new HostError(409, `VM '${id}' is ${vm.state}; only a running or paused VM migrates`);
+    if (!vm.thread || vm.state === 'created') throw new HostError(409, `VM '${id}' is ${vm.state}; only a running or paused VM migrates`);
     this.scheduler.setRunnable(vm.id, false);
     let result: Record<string, unknown> & { outcome: string; counters?: VmCounters };
     try {
       result = await this.request(vm, { t: 'migrate', req: 0, port, maxDowntimeMs }, 500, [port]) as typeof result;
     } finally {
-      if (this.vms.get(id) === vm && vm.worker) this.scheduler.setRunnable(vm.id, vm.state === 'running' && !vm.waiting);
+      if (this.vms.get(id) === vm && vm.thread) this.scheduler.setRunnable(vm.id, vm.state === 'running' && !vm.waiting);
     }
     if (result.counters) vm.counters = result.counters;
     delete result.counters;
@@ -366,7 +376,7 @@ export class Host {
     this.closed = true;
     const notes: string[] = [];
     for (const vm of this.vms.values()) {
-      if ((vm.state === 'running' || vm.state === 'paused') && vm.worker && this.opts.stateDir) {
+      if ((vm.state === 'running' || vm.state === 'paused') && vm.thread && this.opts.stateDir) {
         const was = vm.state;
         this.setState(vm, 'paused');
         try {
@@ -420,16 +430,21 @@ export class Host {
     this.setState(vm, state);
   }
 
-  /** Start the VM's worker and wait until its guest is ready (or refuse with the worker's one line). */
+  /** Put the VM's guest on a thread (its own, or a shared one) and wait until it is ready (or refuse with the thread's one line). */
   private spawn(vm: HostedVm, how: { how: WorkerInit['how']; state?: Uint8Array; spec?: VmSpec; port?: MessagePort }): Promise<void> {
     const gen = nextGen++;
-    const init: WorkerInit = { id: vm.id, gen, spec: how.spec ?? vm.spec, jit: this.opts.jit ?? {}, how: how.how, state: how.state };
-    let worker!: Worker;
+    const init: WorkerInit = { id: vm.id, gen, spec: how.spec ?? vm.spec, jit: this.opts.jit ?? {}, how: how.how, state: how.state, port: how.port };
+    const thread = vm.spec.thread === 'shared' ? this.sharedThread() : new VmThread(this.pool, false);
+    vm.thread = thread;
+    vm.gen = gen;
+    vm.workerReady = false;
+    const mine = (): boolean => vm.thread === thread && vm.gen === gen;
+    const transfer: Transferable[] = [...(how.state ? [how.state.buffer as ArrayBuffer] : []), ...(how.port ? [how.port] : [])];
     const done = new Promise<void>((resolve, reject) => {
       let ready = false;
-      worker = this.pool.take({
+      thread.add(gen, {
         message: (m) => {
-          if (vm.worker !== worker || m.gen !== gen) return;
+          if (!mine()) return;
           if (m.t === 'ready') {
             vm.counters = m.counters;
             if (vm.spec.clock === undefined) vm.spec = { ...vm.spec, clock: m.clock };
@@ -447,23 +462,35 @@ export class Host {
           this.onMessage(vm, m);
         },
         error: (e) => {
-          if (vm.worker !== worker) return;
+          if (!mine()) return;
           if (!ready) { this.kill(vm, true); reject(new HostError(500, `the VM's worker failed while creating the guest: ${e.message}`)); return; }
           this.workerDied(vm, (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `the VM's worker ran out of its ${this.opts.workerHeapMb ?? 512} MiB heap` : `the VM's worker failed: ${e.message}`);
         },
         exit: (code) => {
-          if (vm.worker !== worker) return;
+          if (!mine()) return;
           if (!ready) { this.kill(vm, true); reject(new HostError(500, `the VM's worker exited (${code}) while creating the guest`)); return; }
           this.workerDied(vm, `the VM's worker exited unexpectedly (code ${code})`);
         },
-      });
+      }, { t: 'init', init }, transfer, vm.spec.engine === 'jit');
     });
-    worker.postMessage({ t: 'init', init } satisfies ToWorker, how.state ? [how.state.buffer as ArrayBuffer] : []);
-    vm.worker = worker;
-    vm.workerReady = false;
-    if (how.port) worker.postMessage({ t: 'incoming', port: how.port } satisfies ToWorker, [how.port]);
-    this.scheduler.add(vm.id, vm.spec.cpu);
+    // A shared thread runs one of its guests at a time: the scheduler grants it one slice at a time.
+    this.scheduler.add(vm.id, vm.spec.cpu, thread.shared ? thread : null);
     return done;
+  }
+
+  /**
+   * The shared thread for the next guest: a new one while there are fewer than the host's cores (so that
+   * shared VMs can use them all), else the one with the fewest guests, else (all full) a new one.
+   */
+  private sharedThread(): VmThread {
+    for (let i = this.sharedThreads.length - 1; i >= 0; i--) if (!this.sharedThreads[i].alive) this.sharedThreads.splice(i, 1);
+    const perThread = this.opts.vmsPerThread ?? 32;
+    let best: VmThread | null = null;
+    for (const t of this.sharedThreads) if (t.size < perThread && (best === null || t.size < best.size)) best = t;
+    if (best && this.sharedThreads.length >= this.opts.cpus) return best;
+    const t = new VmThread(this.pool, true);
+    this.sharedThreads.push(t);
+    return t;
   }
 
   private onMessage(vm: HostedVm, m: FromWorker): void {
@@ -499,13 +526,13 @@ export class Host {
   }
 
   /** Ask the worker something and wait for its reply; a refusal becomes HostError(status). */
-  request(vm: HostedVm, msg: ToWorker & { req: number }, status: number, transfer: Transferable[] = []): Promise<unknown> {
-    const worker = vm.worker;
-    if (!worker) return Promise.reject(new HostError(409, `VM '${vm.id}' has no guest`));
+  request(vm: HostedVm, msg: Extract<GuestMessage, { req: number }>, status: number, transfer: Transferable[] = []): Promise<unknown> {
+    const thread = vm.thread;
+    if (!thread) return Promise.reject(new HostError(409, `VM '${vm.id}' has no guest`));
     const req = nextReq++;
     return new Promise((resolve, reject) => {
       vm.pending.set(req, { resolve, reject: (e) => reject(e instanceof HostError ? e : new HostError(status, e.message)) });
-      worker.postMessage({ ...msg, req }, transfer as never);
+      thread.post(vm.gen, { ...msg, req }, transfer);
     });
   }
 
@@ -519,21 +546,22 @@ export class Host {
   }
 
   private workerDied(vm: HostedVm, message: string): void {
-    this.workerDeaths++;
+    // Counted once per thread (the guests of a shared thread all end with it).
+    if (vm.thread && !this.deadThreads.has(vm.thread)) { this.deadThreads.add(vm.thread); this.workerDeaths++; }
     this.kill(vm, true);
     this.end(vm, { reason: 'worker-died', cs: 0, eip: 0, message });
   }
 
-  /** Terminate the worker (if any) and take the VM off the scheduler; pending requests fail. */
+  /** Take the guest off its thread (if any) and the VM off the scheduler; pending requests fail. */
   private kill(vm: HostedVm, died = false): void {
     this.scheduler.remove(vm.id);
-    const w = vm.worker;
-    vm.worker = null;
+    const thread = vm.thread;
+    vm.thread = null;
     vm.waiting = false;
     for (const p of vm.pending.values()) p.reject(new HostError(409, `VM '${vm.id}' stopped before it answered`));
     vm.pending.clear();
-    // A thread in the middle of creating its guest, one that died, or one that held a JIT guest ends; the others wait for the next guest.
-    if (w) this.pool.give(w, vm.workerReady && !died && vm.spec.engine === 'interp');
+    // A thread whose guest was still being created, or that died, is not reused (VmThread also ends one that held a JIT guest).
+    thread?.remove(vm.gen, vm.workerReady && !died);
     vm.workerReady = false;
   }
 

@@ -6,6 +6,8 @@
 //   max     (cpu.max "QUOTA PERIOD"): at most QUOTA µs of CPU in each PERIOD, even when cores are idle; a
 //           slice never exceeds what is left of the quota, and an overrun is paid back in the next period.
 //   pin     the VM runs on a core of its own, taken out of the shared pool while it is runnable.
+// VMs that share a worker thread form a group: the thread runs one slice at a time, so at most one VM of
+// a group has a slice out, and the others of the group wait for it as for a busy core.
 // Time is whatever `now` says (performance.now() in the host, a fake clock in tests). A slice is granted
 // as wall time and charged as the CPU time the worker thread used in it (Linux's per-thread schedstat;
 // elsewhere its wall time), so a slice that waited for a core busy with other work costs the VM nothing.
@@ -27,6 +29,8 @@ interface Entity {
   runnable: boolean;
   /** A slice is granted and not yet reported back. */
   running: boolean;
+  /** The thread it shares with other VMs (null: a thread of its own). */
+  group: object | null;
 }
 
 export interface SchedulerHooks {
@@ -44,9 +48,10 @@ export class Scheduler {
 
   constructor(readonly cpus: number, private readonly hooks: SchedulerHooks) {}
 
-  add(id: string, cpu: CpuSpec): void {
+  /** A VM: `group`, the thread it shares with others (they run one at a time), or null. */
+  add(id: string, cpu: CpuSpec, group: object | null = null): void {
     const now = this.hooks.now();
-    this.entities.set(id, { id, weight: 100, quota: Infinity, period: 100, pin: false, vruntime: 0, periodStart: now, usedInPeriod: 0, runnable: false, running: false });
+    this.entities.set(id, { id, weight: 100, quota: Infinity, period: 100, pin: false, vruntime: 0, periodStart: now, usedInPeriod: 0, runnable: false, running: false, group });
     this.update(id, cpu);
   }
 
@@ -118,10 +123,10 @@ export class Scheduler {
   dispatch(): void {
     const now = this.hooks.now();
     let busyShared = 0, pinnedRunnable = 0, nextRefill = Infinity;
-    const ready: Entity[] = [];
+    const ready: Entity[] = [], busyGroups = new Set<object>();
     for (const e of this.entities.values()) {
       if (e.pin && e.runnable) pinnedRunnable++;
-      if (e.running) { if (!e.pin) busyShared++; continue; }
+      if (e.running) { if (!e.pin) busyShared++; if (e.group) busyGroups.add(e.group); continue; }
       if (!e.runnable) continue;
       this.rollPeriod(e, now);
       if (e.usedInPeriod >= e.quota) { nextRefill = Math.min(nextRefill, e.periodStart + e.period); continue; }
@@ -131,7 +136,12 @@ export class Scheduler {
     let free = Math.max(0, this.cpus - pinnedRunnable) - busyShared;
     if (free > 0 && ready.length > 0) {
       ready.sort((a, b) => a.vruntime - b.vruntime);
-      for (const e of ready) { if (free-- <= 0) break; this.grant(e); }
+      for (const e of ready) {
+        if (free <= 0) break;
+        if (e.group) { if (busyGroups.has(e.group)) continue; busyGroups.add(e.group); }
+        free--;
+        this.grant(e);
+      }
     }
     this.armTimer(nextRefill, now);
   }

@@ -31,6 +31,13 @@ export interface VmSpec {
   bits?: 16 | 32;
   bios?: boolean;
   cpu: CpuSpec;
+  /**
+   * 'own' (default): a worker thread of its own — a VM whose thread dies (its heap limit, an internal
+   * error that brings the isolate down) ends alone. 'shared': a guest in a thread the host shares among
+   * such VMs — far cheaper to create and to keep (no thread and V8 isolate of its own), but the VMs of a
+   * thread share its fate, and it runs one of them at a time.
+   */
+  thread: 'own' | 'shared';
   /** The VM's budget: it ends (exit 'max-instructions' / 'timeout') when it has retired this many instructions or used this much CPU. */
   limits: { instructions?: number; cpuSeconds?: number };
 }
@@ -39,7 +46,7 @@ export const DEFAULT_CPU: CpuSpec = { weight: 100, max: 'max 100000', pin: false
 /** A VM id: what a path segment, a file name and a Prometheus label can all carry unchanged. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const MAX_MEMORY = 2 ** 32 - 2 ** 20; // what one WebAssembly.Memory of 32-bit guest RAM can hold, below 4 GiB
-const CREATE_FIELDS = new Set(['rom', 'snapshot', 'memory', 'engine', 'clock', 'cmdline', 'load', 'entry', 'bits', 'bios', 'cpu', 'limits', 'start']);
+const CREATE_FIELDS = new Set(['rom', 'snapshot', 'memory', 'engine', 'clock', 'cmdline', 'load', 'entry', 'bits', 'bios', 'cpu', 'thread', 'limits', 'start']);
 
 export function checkId(id: string): string {
   if (!ID_PATTERN.test(id)) throw new SpecError(`VM id '${id.slice(0, 80)}' is not 1–64 letters, digits, '_', '.' or '-' (starting with a letter or digit)`);
@@ -125,6 +132,11 @@ function parseLimits(v: unknown): VmSpec['limits'] {
   return limits;
 }
 
+/** A VM pinned to a core runs alone there: it needs a thread of its own. */
+export function checkThread(spec: Pick<VmSpec, 'cpu' | 'thread'>): void {
+  if (spec.cpu.pin && spec.thread === 'shared') throw new SpecError("cpu.pin: a pinned VM runs alone on a core, so it needs a thread of its own (thread 'own', not 'shared')");
+}
+
 /** The body of `PUT /vms/{id}`, checked: the definition and whether to start it at once. */
 export function parseCreate(body: unknown): { spec: VmSpec; start: boolean } {
   if (!isObject(body)) throw new SpecError(`expected a JSON object like {"rom": "kernel.elf"}, got ${show(body)}`);
@@ -136,8 +148,10 @@ export function parseCreate(body: unknown): { spec: VmSpec; start: boolean } {
     engine: body.engine === undefined ? 'interp' : oneOf(body.engine, 'engine', ['interp', 'jit'] as const),
     clock: body.clock !== undefined ? oneOf(body.clock, 'clock', ['virtual', 'realtime'] as const) : body.snapshot !== undefined ? undefined : 'virtual',
     cpu: parseCpu(body.cpu),
+    thread: body.thread === undefined ? 'own' : oneOf(body.thread, 'thread', ['own', 'shared'] as const),
     limits: parseLimits(body.limits),
   };
+  checkThread(spec);
   if (body.rom !== undefined) spec.rom = text(body.rom, 'rom');
   if (body.snapshot !== undefined) {
     const files = typeof body.snapshot === 'string' ? [body.snapshot] : body.snapshot;

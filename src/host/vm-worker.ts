@@ -1,32 +1,38 @@
-// A VM's worker thread (bundled as dist/host-worker.js): it creates the guest the host describes, then
-// runs it only in the slices the host's scheduler grants, and reports after each one. Everything the guest
-// owns — its WebAssembly.Memory, JIT regions, devices — lives in this thread, so a guest that brings its
-// worker down takes nothing else with it. It holds one guest at a time: when the host releases the VM
-// (stopped, deleted) the thread drops every reference to it and waits, idle, for the next one — starting a
-// thread costs far more than creating a VM.
+// The VM worker thread (bundled as dist/host-worker.js): it creates the guests the host describes, then
+// runs each only in the slices the host's scheduler grants, and reports after each one. Everything a
+// guest owns — its WebAssembly.Memory, JIT regions, devices — lives in this thread, so a guest that brings
+// its worker down takes nothing outside it along. A VM with a thread of its own is the thread's only
+// guest; VMs that share a thread are its guests side by side (the host grants one slice at a time per
+// thread). When the host releases a guest (stopped, deleted) the thread drops every reference to it; a
+// thread left with none waits, idle, for the next — starting a thread costs far more than creating a VM.
 import { openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort } from 'node:worker_threads';
 import { loadBios, loadImage, loadRaw, messagePortChannel, migrateIn, migrateOut, readImageFile, snapshotId, VM, type ExitRecord } from '../index.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
 import type { FromWorker, ToWorker, VmCounters, WorkerInit } from './worker-protocol.ts';
 
-/** The guest this thread holds now (set by 'init'). */
-let init: WorkerInit = workerData as WorkerInit;
 const port = parentPort!;
 type Message = FromWorker extends infer M ? (M extends unknown ? Omit<M, 'gen'> : never) : never;
-const post = (m: Message, transfer: ArrayBuffer[] = []): void => port.postMessage({ ...m, gen: init?.gen ?? 0 }, transfer);
 
-let vm: VM | null = null;
-/** snapshotId of the last snapshot this VM wrote or was restored from (what a diff is taken against). */
-let lastSnapshot: Uint8Array | null = null;
-let ended = false;
-
-function counters(): VmCounters {
-  return { instructions: vm!.instructions, exits: vm!.exitStats(), jit: vm!.jitStats() };
+/** One guest of this thread: its VM, and what the host said about it. */
+interface Guest {
+  init: WorkerInit;
+  vm: VM | null;
+  /** snapshotId of the last snapshot this VM wrote or was restored from (what a diff is taken against). */
+  lastSnapshot: Uint8Array | null;
+  /** The guest's run ended (or it migrated away): slices do nothing. */
+  ended: boolean;
+  post(m: Message, transfer?: ArrayBuffer[]): void;
 }
 
-const output = (bytes: Uint8Array): void => post({ t: 'output', bytes });
+/** The guests this thread holds, by generation. */
+const guests = new Map<number, Guest>();
+
+function counters(g: Guest): VmCounters {
+  const vm = g.vm;
+  return vm ? { instructions: vm.instructions, exits: vm.exitStats(), jit: vm.jitStats() } : { instructions: 0, exits: [], jit: null };
+}
 
 /**
  * This thread's CPU time in ms, from Linux's /proc/thread-self/schedstat (ns on the CPU; one pread, ~13 µs),
@@ -43,14 +49,19 @@ const cpuClock = ((): (() => number | null) => {
 })();
 
 /** The guest as init describes it; a failure is one line for the host's reply. */
-async function create(): Promise<VM> {
-  const { spec } = init;
+async function create(g: Guest): Promise<VM> {
+  const { init } = g, { spec } = init;
+  const output = (bytes: Uint8Array): void => g.post({ t: 'output', bytes });
   const opts = { memory: spec.memory || undefined, clock: spec.clock, engine: 'interp' as const, jit: init.jit, stdout: output, debugcon: output };
+  if (init.how === 'incoming') {
+    const channel = messagePortChannel(init.port! as unknown as Parameters<typeof messagePortChannel>[0]);
+    try { return await migrateIn(VM, channel, opts); } finally { channel.close(); }
+  }
   if (init.how === 'restore') {
     const files = init.state ? [init.state] : spec.snapshot!.map((path) => readSnapshot(path));
     const v = await VM.fromState(files, { ...opts, lazyRam: true });
     // A diff applies on a file the user has: not on a clone's state, which went from thread to thread only.
-    lastSnapshot = init.state ? null : snapshotId(files[files.length - 1]);
+    g.lastSnapshot = init.state ? null : snapshotId(files[files.length - 1]);
     return v;
   }
   const v = new VM(opts);
@@ -70,15 +81,16 @@ function readSnapshot(path: string): Uint8Array {
   }
 }
 
-/** Run one granted slice and report it. */
-function slice(ms: number): void {
-  if (vm === null || ended) { post({ t: 'slice', used: 0, wall: 0, counters: vm ? counters() : { instructions: 0, exits: [], jit: null } }); return; }
+/** Run one granted slice of a guest and report it. */
+function slice(g: Guest, ms: number): void {
+  const { vm } = g, post = g.post;
+  if (vm === null || g.ended) { post({ t: 'slice', used: 0, wall: 0, counters: counters(g) }); return; }
   const t0 = performance.now(), c0 = cpuClock();
   let exit: ExitRecord;
   try {
     // The budget counts instructions retired and, separately, faults and interrupts delivered (as `run
     // --max-instructions`): a guest whose fault handler faults again retires nothing and must still end.
-    const limit = init.spec.limits.instructions;
+    const limit = g.init.spec.limits.instructions;
     exit = vm.run({ timeout: ms / 1000, holdOutput: true, maxInstructions: limit === undefined ? undefined : Math.max(0, limit - Math.max(vm.instructions, vm.deliveries)) });
     if (exit.reason === 'max-instructions') exit = { ...exit, message: `the VM's budget of ${limit} instructions is used up (${vm.instructions} retired, ${vm.deliveries} faults and interrupts delivered)` };
   } catch (e) {
@@ -89,24 +101,26 @@ function slice(ms: number): void {
   vm.flushOutput();
   const c1 = cpuClock(), wall = performance.now() - t0;
   const used = c0 !== null && c1 !== null ? c1 - c0 : wall;
-  if (exit.reason === 'timeout') { post({ t: 'slice', used, wall, counters: counters() }); return; }
+  if (exit.reason === 'timeout') { post({ t: 'slice', used, wall, counters: counters(g) }); return; }
   // HLT with interrupts on and no device that will raise one: the guest waits for serial input.
-  if (exit.reason === 'halt' && /interrupts enabled, but no device/.test(exit.message)) { post({ t: 'slice', used, wall, counters: counters(), waiting: true }); return; }
-  ended = true;
-  post({ t: 'slice', used, wall, counters: counters(), exit });
+  if (exit.reason === 'halt' && /interrupts enabled, but no device/.test(exit.message)) { post({ t: 'slice', used, wall, counters: counters(g), waiting: true }); return; }
+  g.ended = true;
+  post({ t: 'slice', used, wall, counters: counters(g), exit });
 }
 
-function snapshot(req: number, path: string | undefined, diff: boolean): void {
+function snapshot(g: Guest, req: number, path: string | undefined, diff: boolean): void {
+  const post = g.post;
   try {
-    if (diff && lastSnapshot === null) throw new Error('a diff applies on the last snapshot file of this VM, and there is none since it was created, restored from a clone or cloned: take a full one first');
-    const bytes = vm!.saveState(diff ? { since: lastSnapshot! } : {});
+    if (g.vm === null) throw new Error('the guest is not there yet');
+    if (diff && g.lastSnapshot === null) throw new Error('a diff applies on the last snapshot file of this VM, and there is none since it was created, restored from a clone or cloned: take a full one first');
+    const bytes = g.vm.saveState(diff ? { since: g.lastSnapshot! } : {});
     const saved = snapshotId(bytes);
     // Only a file is a base for the next diff; a clone's state (no path) is not (the diff would need it).
-    lastSnapshot = path === undefined ? null : saved;
+    g.lastSnapshot = path === undefined ? null : saved;
     const id = Buffer.from(saved).toString('hex');
     if (path === undefined) { post({ t: 'reply', req, ok: true, value: { bytes, id } }, [bytes.buffer as ArrayBuffer]); return; }
     // All there or not there: a temporary file renamed into place.
-    const tmp = `${path}.${process.pid}.${init.id}.tmp`;
+    const tmp = `${path}.${process.pid}.${g.init.gen}.tmp`;
     try { writeFileSync(tmp, bytes); renameSync(tmp, path); } catch (e) {
       rmSync(tmp, { force: true });
       throw new Error(`${path}: cannot write the snapshot: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -117,52 +131,53 @@ function snapshot(req: number, path: string | undefined, diff: boolean): void {
   }
 }
 
-async function migrate(req: number, channelPort: MessagePort, maxDowntimeMs: number): Promise<void> {
+async function migrate(g: Guest, req: number, channelPort: MessagePort, maxDowntimeMs: number): Promise<void> {
+  const vm = g.vm!;
   const channel = messagePortChannel(channelPort as unknown as Parameters<typeof messagePortChannel>[0]);
   const runSlice = (): ExitRecord | null => {
-    const e = vm!.run({ maxInstructions: 1_000_000, holdOutput: true });
-    vm!.flushOutput();
+    const e = vm.run({ maxInstructions: 1_000_000, holdOutput: true });
+    vm.flushOutput();
     return e.reason === 'max-instructions' ? null : e;
   };
-  const result = await migrateOut(vm!, channel, { maxDowntimeMs, runSlice });
+  const result = await migrateOut(vm, channel, { maxDowntimeMs, runSlice });
   channel.close();
-  if (result.outcome === 'migrated') ended = true;
-  post({ t: 'reply', req, ok: true, value: { ...result, counters: counters() } });
+  if (result.outcome === 'migrated') g.ended = true;
+  g.post({ t: 'reply', req, ok: true, value: { ...result, counters: counters(g) } });
+}
+
+/** Create the guest 'init' names and say 'ready' (or 'failed', one line). */
+async function start(init: WorkerInit): Promise<void> {
+  const g: Guest = {
+    init, vm: null, lastSnapshot: null, ended: false,
+    post: (m, transfer = []) => { if (guests.get(init.gen) === g) port.postMessage({ ...m, gen: init.gen }, transfer); },
+  };
+  guests.set(init.gen, g);
+  try {
+    const vm = await create(g);
+    if (init.spec.engine === 'jit') await vm.enableJit(init.jit);
+    g.vm = vm;
+    g.post({ t: 'ready', counters: counters(g), memory: vm.memory.ramSize, clock: vm.clock });
+  } catch (e) {
+    g.post({ t: 'failed', error: (e as Error).message.split('\n')[0] });
+  }
 }
 
 port.on('message', (m: ToWorker) => {
+  if (m.t === 'init') { void start(m.init); return; }
+  const g = guests.get(m.gen);
+  if (!g) return; // a guest already dropped
   switch (m.t) {
-    case 'grant': slice(m.ms); break;
-    case 'input': vm?.uart.queueInput(m.bytes); break;
-    case 'snapshot': snapshot(m.req, m.path, m.diff); break;
-    case 'migrate': void migrate(m.req, m.port, m.maxDowntimeMs); break;
-    case 'incoming': break; // handled in start()
-    case 'init': init = m.init; void start(); break;
+    case 'grant': slice(g, m.ms); break;
+    case 'input': g.vm?.uart.queueInput(m.bytes); break;
+    case 'snapshot': snapshot(g, m.req, m.path, m.diff); break;
+    case 'migrate': void migrate(g, m.req, m.port, m.maxDowntimeMs); break;
     case 'release':
-      // Drop the guest (its memory goes with the next GC) and wait for another.
-      vm = null; lastSnapshot = null; ended = false;
-      post({ t: 'idle' });
+      // Drop the guest (its memory goes with the next GC); a thread with none left waits for another.
+      guests.delete(m.gen);
+      if (guests.size === 0) port.postMessage({ t: 'idle', gen: m.gen } satisfies FromWorker);
       break;
   }
 });
 
-async function start(): Promise<void> {
-  try {
-    if (init.how === 'incoming') {
-      const channelPort = await new Promise<MessagePort>((resolve) => {
-        const on = (m: ToWorker): void => { if (m.t === 'incoming') { port.off('message', on); resolve(m.port); } };
-        port.on('message', on);
-      });
-      const channel = messagePortChannel(channelPort as unknown as Parameters<typeof messagePortChannel>[0]);
-      vm = await migrateIn(VM, channel, { memory: init.spec.memory, clock: init.spec.clock, engine: 'interp', jit: init.jit, stdout: output, debugcon: output });
-      channel.close();
-    } else vm = await create();
-    if (init.spec.engine === 'jit') await vm.enableJit(init.jit);
-    post({ t: 'ready', counters: counters(), memory: vm.memory.ramSize, clock: vm.clock });
-  } catch (e) {
-    post({ t: 'failed', error: (e as Error).message.split('\n')[0] });
-  }
-}
-
-// Started for a guest (workerData), or as a spare the host keeps ready (then 'init' names the guest).
-if (init !== null && init !== undefined) void start(); else post({ t: 'idle' });
+// A new thread waits for its first guest.
+port.postMessage({ t: 'idle', gen: 0 } satisfies FromWorker);

@@ -7,7 +7,7 @@
 // Each thread has one set of listeners for its whole life, which pass its events to its current owner
 // (removing a Worker's listeners wholesale also removes Node's own, after which its messages stop arriving).
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from './worker-protocol.ts';
+import type { FromWorker } from './worker-protocol.ts';
 
 /** Threads kept idle beyond the spares at most (those given back beyond it end): each holds ~10 MB. */
 const MAX_EXTRA_IDLE = 16;
@@ -74,15 +74,15 @@ export class WorkerPool {
   }
 
   /**
-   * A thread whose guest is gone: told to drop it, and idle at once — a thread handles its messages in
-   * order, so the next guest's 'init' comes after the 'release' (what the thread still says about the old
-   * guest carries the old generation, which the next owner ignores). Ended instead when it cannot be reused.
+   * A thread whose guests are gone (the owner has sent each its 'release'): idle at once — a thread handles
+   * its messages in order, so the next guest's 'init' comes after the releases (what the thread still says
+   * about an old guest carries that guest's generation, which the next owner ignores). Ended instead when
+   * it cannot be reused.
    */
   give(w: Worker, reusable: boolean): void {
     if (!this.owners.has(w)) return; // it has ended
     this.owners.set(w, null);
     if (!reusable || this.closed || this.idle.length >= this.spares + MAX_EXTRA_IDLE) { void w.terminate(); return; }
-    w.postMessage({ t: 'release' } satisfies ToWorker);
     this.idle.push(w);
   }
 

@@ -1,5 +1,7 @@
-// The messages between the host (main thread) and a VM's worker thread. One worker holds one VM: its
-// WebAssembly.Memory, its JIT regions and its devices; the host holds only this conversation with it.
+// The messages between the host (main thread) and a VM worker thread. A thread holds one guest (a VM
+// with a thread of its own) or several (VMs that share a thread): each guest's WebAssembly.Memory, JIT
+// regions and devices; the host holds only this conversation with it. Every message about a guest names
+// it by its generation (`gen`, unique in the host's life), in both directions.
 import type { MessagePort } from 'node:worker_threads';
 import type { JitOptions } from '../machine/vm.ts';
 import type { ExitRecord } from '../machine/vm.ts';
@@ -7,10 +9,10 @@ import type { ExitCounter } from '../hv/exits.ts';
 import type { JitStats } from '../cpu/accelerator-stats.ts';
 import type { VmSpec } from './vm-spec.ts';
 
-/** workerData: how the worker gets its guest. */
+/** What 'init' gives a thread: the guest to create. */
 export interface WorkerInit {
   id: string;
-  /** Which guest of the thread this is: every message the thread sends carries it (FromWorker's gen), so that a reused thread's last words about its previous guest are not taken for the next one's. */
+  /** Which guest this is: every message about it carries it, so that a thread's last words about a guest it dropped are not taken for the next one's. */
   gen: number;
   spec: VmSpec;
   jit: JitOptions;
@@ -18,23 +20,27 @@ export interface WorkerInit {
   how: 'boot' | 'restore' | 'incoming';
   /** A clone's source state (a full snapshot taken from the live VM). */
   state?: Uint8Array;
+  /** The incoming migration's channel (how 'incoming'). */
+  port?: MessagePort;
 }
 
 export type ToWorker =
-  /** Run the guest for up to `ms` milliseconds, then report a 'slice'. */
-  | { t: 'grant'; ms: number }
-  /** Bytes typed on the serial line. */
-  | { t: 'input'; bytes: Uint8Array }
-  /** Save the VM: to `path` (full, or a diff against the last snapshot), or return the bytes (a clone). */
-  | { t: 'snapshot'; req: number; path?: string; diff: boolean }
-  /** Live-migrate out over `port` (a MessagePort the host relays to the destination). */
-  | { t: 'migrate'; req: number; port: MessagePort; maxDowntimeMs: number }
-  /** The incoming migration's channel (how 'incoming'). */
-  | { t: 'incoming'; port: MessagePort }
-  /** A spare thread: create this guest (as workerData would have). */
+  /** Create this guest (answered by 'ready' or 'failed'). */
   | { t: 'init'; init: WorkerInit }
-  /** The VM is gone from the host: drop the guest and wait for another (answered by 'idle'). */
-  | { t: 'release' };
+  | { gen: number } & (
+    /** Run the guest for up to `ms` milliseconds, then report a 'slice'. */
+    | { t: 'grant'; ms: number }
+    /** Bytes typed on the serial line. */
+    | { t: 'input'; bytes: Uint8Array }
+    /** Save the VM: to `path` (full, or a diff against the last snapshot), or return the bytes (a clone). */
+    | { t: 'snapshot'; req: number; path?: string; diff: boolean }
+    /** Live-migrate out over `port` (a MessagePort the host relays to the destination). */
+    | { t: 'migrate'; req: number; port: MessagePort; maxDowntimeMs: number }
+    /** The VM is gone from the host: drop the guest (a thread left with none says 'idle' and waits for the next). */
+    | { t: 'release' });
+
+/** A message about one guest before it is addressed (VmThread.post adds the guest's gen). */
+export type GuestMessage = ToWorker extends infer M ? (M extends { gen: number } ? Omit<M, 'gen'> : never) : never;
 
 /** Counters a worker reports after every slice (cumulative since the VM was created). */
 export interface VmCounters {
@@ -44,7 +50,7 @@ export interface VmCounters {
 }
 
 export type FromWorker = { gen: number } & (
-  /** The thread holds no guest and waits for 'init'. */
+  /** The thread holds no guest and waits for 'init' (gen: the last guest it dropped, or 0). */
   | { t: 'idle' }
   /** The guest is loaded (or restored, or received) and waits for its first slice. */
   | { t: 'ready'; counters: VmCounters; memory: number; clock: 'virtual' | 'realtime' }
