@@ -58,7 +58,7 @@ describe('host scheduler (simulated clock)', () => {
     // s1 (weight 200) and s2, s3 (100) share thread T; o1 has a thread of its own; 2 cores.
     const group = (id: string) => (id.startsWith('s') ? 'T' : null);
     const { sched, run, mostInGroup } = simulate(2, group);
-    const T = {};
+    const T = { holding: false };
     for (const [id, weight] of [['s1', 200], ['s2', 100], ['s3', 100], ['o1', 100]] as const) {
       sched.add(id, { ...DEFAULT_CPU, weight }, group(id) ? T : null);
       sched.setRunnable(id, true);
@@ -69,6 +69,17 @@ describe('host scheduler (simulated clock)', () => {
     expect(used.get('o1')! / 20_000).toBeCloseTo(1, 1);
     expect(used.get('s1')! / 20_000).toBeCloseTo(0.5, 1);
     expect(used.get('s2')! / used.get('s3')!).toBeCloseTo(1, 1);
+  });
+
+  it('a shared thread that is creating a guest gets no slices until it is done', () => {
+    const { sched, granted } = simulate(2, () => 'T');
+    const T = { holding: true };
+    sched.add('s1', DEFAULT_CPU, T);
+    sched.setRunnable('s1', true);
+    expect(granted).toEqual([]);
+    T.holding = false;
+    sched.dispatch();
+    expect(granted).toEqual(['s1']);
   });
 
   it('never runs more VMs at once than there are cores', () => {

@@ -237,9 +237,11 @@ describe('x86jit host: live migration between hosts', () => {
   beforeAll(async () => { [a, b] = await Promise.all([startHost(['--cpus', '1', '--memory', '256M']), startHost(['--cpus', '1', '--memory', '256M'])]); });
   afterAll(async () => { expect(await a.stop()).toBe(0); expect(await b.stop()).toBe(0); });
 
-  it('a running VM migrated back and forth 4 times writes exactly what an uninterrupted run writes', async () => {
+  it.each(['own', 'shared'])('a running VM (thread %s) migrated back and forth 4 times writes exactly what an uninterrupted run writes', async (thread) => {
     // console-uart writes 1 MiB through COM1, a byte per OUT; capped to 5 % it runs for ~15 s, and keeps running during pre-copy.
-    await a.api('PUT', '/vms/m', { rom: rom('console-uart.elf'), memory: '16M', cpu: { max: '5000 100000' }, start: true });
+    // A shared VM stays shared at the destination (its definition travels with it), beside a neighbour there.
+    if (thread === 'shared') for (const h of [a, b]) await h.api('PUT', '/vms/neighbour', { ...SPINNER, thread, start: true });
+    await a.api('PUT', '/vms/m', { rom: rom('console-uart.elf'), memory: '16M', thread, cpu: { max: '5000 100000' }, start: true });
     // Each host's console stream of the VM: its history, then live bytes until the VM leaves that host.
     const parts: Promise<Buffer>[] = [followConsole(a, 'm')];
     let from = a, to = b;
@@ -250,6 +252,7 @@ describe('x86jit host: live migration between hosts', () => {
       expect(r.body).toMatchObject({ outcome: 'migrated' });
       expect(r.body.report.downtimeMs).toBeGreaterThanOrEqual(0);
       expect((await from.api('GET', '/vms/m')).status).toBe(404);
+      expect((await to.api('GET', '/vms/m')).body.thread).toBe(thread);
       parts.push(followConsole(to, 'm'));
       [from, to] = [to, from];
     }
@@ -260,6 +263,7 @@ describe('x86jit host: live migration between hosts', () => {
     const all = Buffer.concat(await Promise.all(parts));
     expect(all.length).toBe(1_048_639);
     expect(createHash('sha256').update(all).digest('hex')).toBe(readFileSync(join(ROOT, 'test-roms', 'expected', 'console-uart.sha256'), 'utf8').split(/\s/)[0]);
+    if (thread === 'shared') for (const h of [a, b]) expect((await h.api('DELETE', '/vms/neighbour')).status).toBe(204);
   });
 
   it('a destination that cannot take the VM refuses it with its reason; the VM runs on at the source', async () => {

@@ -439,12 +439,14 @@ export class Host {
     vm.gen = gen;
     vm.workerReady = false;
     const mine = (): boolean => vm.thread === thread && vm.gen === gen;
+    const unhold = (): void => { if (thread.created(gen)) this.scheduler.dispatch(); };
     const transfer: Transferable[] = [...(how.state ? [how.state.buffer as ArrayBuffer] : []), ...(how.port ? [how.port] : [])];
     const done = new Promise<void>((resolve, reject) => {
       let ready = false;
       thread.add(gen, {
         message: (m) => {
           if (!mine()) return;
+          if (m.t === 'ready' || m.t === 'failed') unhold();
           if (m.t === 'ready') {
             vm.counters = m.counters;
             if (vm.spec.clock === undefined) vm.spec = { ...vm.spec, clock: m.clock };
@@ -463,15 +465,17 @@ export class Host {
         },
         error: (e) => {
           if (!mine()) return;
+          unhold();
           if (!ready) { this.kill(vm, true); reject(new HostError(500, `the VM's worker failed while creating the guest: ${e.message}`)); return; }
           this.workerDied(vm, (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `the VM's worker ran out of its ${this.opts.workerHeapMb ?? 512} MiB heap` : `the VM's worker failed: ${e.message}`);
         },
         exit: (code) => {
           if (!mine()) return;
+          unhold();
           if (!ready) { this.kill(vm, true); reject(new HostError(500, `the VM's worker exited (${code}) while creating the guest`)); return; }
           this.workerDied(vm, `the VM's worker exited unexpectedly (code ${code})`);
         },
-      }, { t: 'init', init }, transfer, vm.spec.engine === 'jit');
+      }, { t: 'init', init }, transfer, vm.spec.engine === 'jit', how.how !== 'incoming');
     });
     // A shared thread runs one of its guests at a time: the scheduler grants it one slice at a time.
     this.scheduler.add(vm.id, vm.spec.cpu, thread.shared ? thread : null);
@@ -554,7 +558,6 @@ export class Host {
 
   /** Take the guest off its thread (if any) and the VM off the scheduler; pending requests fail. */
   private kill(vm: HostedVm, died = false): void {
-    this.scheduler.remove(vm.id);
     const thread = vm.thread;
     vm.thread = null;
     vm.waiting = false;
@@ -563,6 +566,8 @@ export class Host {
     // A thread whose guest was still being created, or that died, is not reused (VmThread also ends one that held a JIT guest).
     thread?.remove(vm.gen, vm.workerReady && !died);
     vm.workerReady = false;
+    // After the thread let go of it: a shared thread that held slices back for this guest's creation gives them out again.
+    this.scheduler.remove(vm.id);
   }
 
   private vmDir(): string { return join(this.opts.stateDir!, 'vms'); }

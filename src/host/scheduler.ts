@@ -7,7 +7,8 @@
 //           slice never exceeds what is left of the quota, and an overrun is paid back in the next period.
 //   pin     the VM runs on a core of its own, taken out of the shared pool while it is runnable.
 // VMs that share a worker thread form a group: the thread runs one slice at a time, so at most one VM of
-// a group has a slice out, and the others of the group wait for it as for a busy core.
+// a group has a slice out, and the others of the group wait for it as for a busy core. A group that is
+// creating a guest (`holding`) gets no slices meanwhile: provisioning goes first, as a VMM's own work does.
 // Time is whatever `now` says (performance.now() in the host, a fake clock in tests). A slice is granted
 // as wall time and charged as the CPU time the worker thread used in it (Linux's per-thread schedstat;
 // elsewhere its wall time), so a slice that waited for a core busy with other work costs the VM nothing.
@@ -30,7 +31,13 @@ interface Entity {
   /** A slice is granted and not yet reported back. */
   running: boolean;
   /** The thread it shares with other VMs (null: a thread of its own). */
-  group: object | null;
+  group: SliceGroup | null;
+}
+
+/** The thread VMs share. */
+export interface SliceGroup {
+  /** No slices for the group's VMs for now (it is busy with other work; dispatch() when that ends). */
+  readonly holding: boolean;
 }
 
 export interface SchedulerHooks {
@@ -49,7 +56,7 @@ export class Scheduler {
   constructor(readonly cpus: number, private readonly hooks: SchedulerHooks) {}
 
   /** A VM: `group`, the thread it shares with others (they run one at a time), or null. */
-  add(id: string, cpu: CpuSpec, group: object | null = null): void {
+  add(id: string, cpu: CpuSpec, group: SliceGroup | null = null): void {
     const now = this.hooks.now();
     this.entities.set(id, { id, weight: 100, quota: Infinity, period: 100, pin: false, vruntime: 0, periodStart: now, usedInPeriod: 0, runnable: false, running: false, group });
     this.update(id, cpu);
@@ -123,7 +130,7 @@ export class Scheduler {
   dispatch(): void {
     const now = this.hooks.now();
     let busyShared = 0, pinnedRunnable = 0, nextRefill = Infinity;
-    const ready: Entity[] = [], busyGroups = new Set<object>();
+    const ready: Entity[] = [], busyGroups = new Set<SliceGroup>();
     for (const e of this.entities.values()) {
       if (e.pin && e.runnable) pinnedRunnable++;
       if (e.running) { if (!e.pin) busyShared++; if (e.group) busyGroups.add(e.group); continue; }
@@ -138,7 +145,7 @@ export class Scheduler {
       ready.sort((a, b) => a.vruntime - b.vruntime);
       for (const e of ready) {
         if (free <= 0) break;
-        if (e.group) { if (busyGroups.has(e.group)) continue; busyGroups.add(e.group); }
+        if (e.group) { if (e.group.holding || busyGroups.has(e.group)) continue; busyGroups.add(e.group); }
         free--;
         this.grant(e);
       }
