@@ -129,7 +129,19 @@ describe('x86jit host: VMs that share worker threads', () => {
     expect(pinned.body.error).toMatch(/cpu.pin: a pinned VM .* needs a thread of its own/);
   });
 
-  it("a shared thread's death ends the VMs on it, and only those; 40 cycles reuse the threads", async () => {
+  it('JIT VMs, on a thread of their own and on a shared one, run to the expected output in compiled code', async () => {
+    for (const thread of ['own', 'shared']) expect((await host.api('PUT', `/vms/jit-${thread}`, { rom: rom('wl-crc32.elf'), memory: '16M', engine: 'jit', thread, start: true })).status).toBe(201);
+    for (const thread of ['own', 'shared']) {
+      const info = await waitStopped(host, `jit-${thread}`);
+      expect(info.exit, thread).toMatchObject({ reason: 'debug-exit', status: 1 });
+      expect((await consoleOf(host, `jit-${thread}`)).equals(expected('wl-crc32')), thread).toBe(true);
+      // Most of its ~6.8 M instructions ran in WASM the JIT compiled.
+      expect(info.jit.instructions, thread).toBeGreaterThan(info.instructions / 2);
+      expect((await host.api('DELETE', `/vms/jit-${thread}`)).status).toBe(204);
+    }
+  });
+
+  it("a shared thread's death ends the VMs on it, and only those; 20 cycles reuse the threads", async () => {
     // Placement: crasher → thread A, then B, A, B … so mateA shares the crasher's thread.
     expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-code.bin'), load: '0x100000', entry: '0x100000', ...shared })).status).toBe(201);
     expect((await host.api('PUT', '/vms/mateB', { rom: rom('alu.elf'), ...shared })).status).toBe(201);
@@ -146,7 +158,7 @@ describe('x86jit host: VMs that share worker threads', () => {
     }
     for (const id of ['crasher', 'mateA', 'mateB', 'mateB2']) await host.api('DELETE', `/vms/${id}`);
     const before = (await host.api('GET', '/')).body.workers.started;
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 20; i++) {
       expect((await host.api('PUT', `/vms/c${i}`, { rom: rom('alu.elf'), ...shared })).status).toBe(201);
       await waitStopped(host, `c${i}`);
       expect((await host.api('DELETE', `/vms/c${i}`)).status).toBe(204);
