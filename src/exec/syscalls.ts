@@ -612,6 +612,25 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
   39: (p, [path, mode]) => { const f = pathArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : fsCall(() => p.view.mkdir(f, mode & ~p.umask & 0o7777)); },
   296: (p, [dirfd, path, mode]) => { const f = pathArg(p, path, dirfd, false); return typeof f === 'number' ? f : fsCall(() => p.view.mkdir(f, mode & ~p.umask & 0o7777)); },
   40: (p, [path]) => { const f = pathArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : fsCall(() => p.view.rmdir(f)); },
+  // Extended attributes: Node cannot read them, so every file has none (ENODATA: no such attribute), as
+  // on a file system without them; setting one is EOPNOTSUPP.
+  229: (p, [path]) => { const f = readArg(p, path); return typeof f === 'number' ? f : -ENODATA; },
+  230: (p, [path]) => { const f = readArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : -ENODATA; },
+  231: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : -ENODATA; },
+  232: (p, [path]) => { const f = readArg(p, path); return typeof f === 'number' ? f : 0; },
+  233: (p, [path]) => { const f = readArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : 0; },
+  234: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : 0; },
+  226: () => -EOPNOTSUPP, 227: () => -EOPNOTSUPP, 228: () => -EOPNOTSUPP,
+  268: (p, [path, size, buf]) => {
+    const f = readArg(p, path);
+    if (typeof f === 'number') return f;
+    return size !== 84 ? -EINVAL : statfs64(p, f, buf);
+  },
+  269: (p, [fd, size, buf]) => {
+    const f = fileArg(p, fd);
+    if (typeof f === 'number') return f;
+    return size !== 84 ? -EINVAL : statfs64(p, f.host !== '' ? f.host : '/', buf);
+  },
   83: (p, [target, path]) => symlinkAt(p, target, AT_FDCWD, path),
   304: (p, [target, dirfd, path]) => symlinkAt(p, target, dirfd, path),
   92: (p, [path, len]) => truncate(p, path, u32(len)),
@@ -674,6 +693,17 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     return fsCall(() => (p.view.overlay !== null && f.path !== '' ? fs.chmodSync(p.view.writePath(f.path, true), mode & 0o7777) : fs.fchmodSync(f.hostFd, mode & 0o7777)));
   },
 };
+
+const ENODATA = 61, EOPNOTSUPP = 95;
+
+/** struct statfs64 (i386, 84 bytes) of the file system holding host path `path`. */
+function statfs64(p: Process, path: string, buf: number): number {
+  let st: fs.StatsFs;
+  try { st = fs.statfsSync(path); } catch (e) { return hostErrno(e); }
+  const o = new Out(84).u32(0, st.type).u32(4, st.bsize).u64(8, st.blocks).u64(16, st.bfree).u64(24, st.bavail)
+    .u64(32, st.files).u64(40, st.ffree).u32(56, 255).u32(60, st.bsize);
+  return put(p, buf, o);
+}
 
 function symlinkAt(p: Process, targetAddr: number, dirfd: number, pathAddr: number): number {
   const t = p.as.cString(targetAddr, 4095);
