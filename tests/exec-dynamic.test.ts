@@ -68,6 +68,8 @@ function makeRoot(): string {
   const t = fs.mkdtempSync(join(tmpdir(), 'x86jit-root-'));
   fs.cpSync(join(SYSROOT, 'lib'), join(t, 'lib'), { recursive: true, verbatimSymlinks: true });
   fs.cpSync(join(SYSROOT, 'bin'), join(t, 'bin'), { recursive: true, verbatimSymlinks: true });
+  fs.mkdirSync(join(t, 'usr/bin'), { recursive: true });
+  fs.cpSync(join(SYSROOT, 'usr/bin/sha256sum'), join(t, 'usr/bin/sha256sum'));
   fs.mkdirSync(join(t, 'usr/lib/i386-linux-gnu'), { recursive: true });
   for (const f of fs.readdirSync(join(SYSROOT, 'usr/lib/i386-linux-gnu'))) {
     if (/^lib(acl|attr|pcre2-8)\.so/.test(f)) fs.cpSync(join(SYSROOT, 'usr/lib/i386-linux-gnu', f), join(t, 'usr/lib/i386-linux-gnu', f), { verbatimSymlinks: true });
@@ -121,14 +123,13 @@ describe('x86jit exec: the sysroot for dynamic programs', () => {
 describe.runIf(HAVE_SYSROOT && HAVE_QEMU)("x86jit exec --root: Debian's dynamic coreutils against qemu-i386 -L", () => {
   const cases: Array<{ name: string; argv: string[]; input?: string; fixture?: boolean }> = [
     { name: 'echo', argv: ['/bin/echo', 'hello', 'dynamic', 'world'] },
-    { name: 'cat', argv: ['/bin/cat'], input: 'line one\nline two\n' },
+    { name: 'cat: stdin, a symlink, .. and a missing file', argv: ['/bin/cat', '-', 'data/link', 'data/dir/../keep.txt', 'data/nothing'], input: 'line one\nline two\n', fixture: true },
     { name: 'wc', argv: ['/usr/bin/wc'], input: 'one two three\nfour\n\nfive six\n' },
-    { name: 'sort', argv: ['/usr/bin/sort', '-r'], input: 'pear\napple\nfig\nbanana\n' },
+    // (Not sort, mv or cp: gnulib code in them uses x87 instructions, which x86jit does not have.)
+    { name: 'sha256sum', argv: ['/usr/bin/sha256sum', '-', 'data/keep.txt'], input: 'pear\napple\nfig\nbanana\n', fixture: true },
     { name: 'true', argv: ['/bin/true'] },
     { name: 'false', argv: ['/bin/false'] },
     { name: 'ls -la', argv: ['/bin/ls', '-la', 'data'], fixture: true },
-    { name: 'ls of a missing file', argv: ['/bin/ls', 'data/nothing'], fixture: true },
-    { name: 'cat through a symlink, and ..', argv: ['/bin/cat', 'data/link', 'data/dir/../keep.txt'], fixture: true },
   ];
   let fixtureRoot = '';
   const rootFor = (fixture?: boolean): string => {
@@ -140,14 +141,11 @@ describe.runIf(HAVE_SYSROOT && HAVE_QEMU)("x86jit exec --root: Debian's dynamic 
     it(`${c.name}: interp and jit print what qemu-i386 prints, with its status`, async () => {
       const root = rootFor(c.fixture);
       const expected = qemu(root, c.argv, c.input);
-      if (c.name !== 'true' && c.name !== 'false') expect(expected.stdout + expected.stderr, 'qemu-i386 printed nothing').not.toBe('');
+      if (c.name === 'true' || c.name === 'false') expect(expected.status).toBe(c.name === 'true' ? 0 : 1);
+      else expect(expected.stdout + expected.stderr, 'qemu-i386 printed nothing').not.toBe('');
       for (const engine of ['interp', 'jit'] as const) expect(await ours(engine, root, c.argv, c.input), engine).toEqual(expected);
     }, 60_000);
   }
-  it('true and false exit 0 and 1', async () => {
-    expect((await ours('interp', SYSROOT, ['/bin/true'])).status).toBe(0);
-    expect((await ours('interp', SYSROOT, ['/bin/false'])).status).toBe(1);
-  }, 60_000);
   it('without --root a dynamic program is one line and status 2 (its interpreter is not on an x86-64 host)', () => {
     const r = spawnSync(process.execPath, [CLI, 'exec', join(SYSROOT, 'bin/true')], { encoding: 'utf8' });
     if (fs.existsSync('/lib/ld-linux.so.2')) return; // an i386 loader on this host: it would run
@@ -166,9 +164,9 @@ describe.runIf(HAVE_SYSROOT)('x86jit exec --overlay: changes go to the overlay, 
     const ok = { stdout: '', stderr: '', status: 0 };
     // (No mv, cp or rm -r: gnulib's hash tables use x87 instructions, which x86jit does not have.)
     for (const argv of [
-      ['/bin/rm', '/data/del.txt'], ['/bin/rm', '/data/keep.txt'], ['/bin/mkdir', '/data/new'], ['/bin/touch', '/data/new/y'],
-      ['/bin/chmod', '600', '/data/dir/x'], ['/bin/ln', '-s', 'dir/x', '/data/xlink'], ['/bin/rm', '/data/new/y'], ['/bin/rmdir', '/data/new'], ['/bin/mkdir', '/data/new'],
-      ['/bin/mkdir', '/data/dir/sub'], ['/bin/rmdir', '/data/dir/sub'],
+      ['/bin/rm', '/data/del.txt', '/data/keep.txt'], ['/bin/mkdir', '/data/new', '/data/dir/sub'], ['/bin/touch', '/data/new/y'],
+      ['/bin/chmod', '600', '/data/dir/x'], ['/bin/ln', '-s', 'dir/x', '/data/xlink'], ['/bin/rm', '/data/new/y'],
+      ['/bin/rmdir', '/data/new', '/data/dir/sub'], ['/bin/mkdir', '/data/new'],
     ]) expect(await run(argv), argv.join(' ')).toEqual(ok);
     expect(await run(['/bin/dd', 'of=/data/dir/x', 'oflag=append', 'conv=notrunc', 'status=none'], 'more\n')).toEqual(ok);
     expect(await run(['/bin/dd', 'of=/data/made.txt', 'status=none'], 'made\n')).toEqual(ok);
@@ -184,8 +182,7 @@ describe.runIf(HAVE_SYSROOT)('x86jit exec --overlay: changes go to the overlay, 
 
     // A second run sees the merged tree: what was deleted is gone, what was made is there.
     expect(await run(['/bin/ls', '-a', '/data', '/data/new'])).toEqual({ stdout: '/data:\n.\n..\ndir\nlink\nmade.txt\nnew\nxlink\n\n/data/new:\n.\n..\n', stderr: '', status: 0 });
-    expect(await run(['/bin/cat', '/data/xlink', '/data/made.txt'])).toEqual({ stdout: 'x\nmore\nmade\n', stderr: '', status: 0 });
-    expect(await run(['/bin/cat', '/data/del.txt'])).toEqual({ stdout: '', stderr: '/bin/cat: /data/del.txt: No such file or directory\n', status: 1 });
+    expect(await run(['/bin/cat', '/data/xlink', '/data/made.txt', '/data/del.txt'])).toEqual({ stdout: 'x\nmore\nmade\n', stderr: '/bin/cat: /data/del.txt: No such file or directory\n', status: 1 });
     expect((await run(['/bin/ls', '-l', '/data/dir/x'])).stdout).toMatch(/^-rw------- 1 \S+ \S+ 7 /);
     // The real symlink now dangles: keep.txt is deleted in the merged view.
     expect((await run(['/bin/cat', '/data/link'])).status).toBe(1);
