@@ -774,7 +774,10 @@ function statAt(p: Process, dirfd: number, pathAddr: number, flags: number): fs.
 
 function readlinkAt(p: Process, dirfd: number, pathAddr: number, buf: number, size: number): number {
   if ((size | 0) <= 0) return -EINVAL;
-  const path = pathArg(p, pathAddr, dirfd, false);
+  const raw = p.as.cString(pathAddr, 4095);
+  const exe = raw instanceof Uint8Array ? new TextDecoder().decode(raw) : '';
+  // /proc/self/exe names the program by its guest path (there is no /proc under --root to resolve it in).
+  const path = exe === '/proc/self/exe' || exe === `/proc/${p.pid}/exe` ? exe : pathArg(p, pathAddr, dirfd, false);
   if (typeof path === 'number') return path;
   let target: string;
   if (path === '/proc/self/exe' || path === `/proc/${p.pid}/exe`) target = p.exePath;
