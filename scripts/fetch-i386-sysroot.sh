@@ -6,7 +6,8 @@
 # Needs apt-get and dpkg-deb (Debian/Ubuntu). The i386 architecture is added to dpkg, and the package
 # lists updated, only when apt does not know libc6:i386 yet (that part needs root); the download and the
 # unpacking work as any user.
-# Usage: scripts/fetch-i386-sysroot.sh [DIR]   (default .cache/i386); prints the sysroot's path.
+# Usage: scripts/fetch-i386-sysroot.sh [DIR]   (default .cache/i386; relative to the repository); prints
+# the sysroot's path (DIR/root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${1:-.cache/i386}
