@@ -98,7 +98,14 @@ describe('x86jit exec: bad input', () => {
     ['missing', null, /no such file/],
     ['text', new TextEncoder().encode('#!/bin/sh\necho hi\n'), /not an ELF executable/],
     ['elf64', (() => { const b = elfWithCode([]); b[4] = 2; return b; })(), /64-bit ELF/],
-    ['dynamic', (() => { const b = elfWithCode([]); new DataView(b.buffer).setUint32(52, 3, true); return b; })(), /dynamically linked program .*not supported yet|only static executables are supported/],
+    // A second program header (in the code's place): PT_INTERP naming a loader no x86-64 host has.
+    ['dynamic', (() => {
+      const interp = [...new TextEncoder().encode('/lib/x86jit-no-such-ld.so.2'), 0];
+      const b = elfWithCode([...new Array(32).fill(0), ...interp]), v = new DataView(b.buffer);
+      v.setUint16(44, 2, true);
+      v.setUint32(84, 3, true); v.setUint32(88, 116, true); v.setUint32(100, interp.length, true); v.setUint32(104, interp.length, true);
+      return b;
+    })(), /^x86jit: dynamically linked program: its interpreter \/lib\/x86jit-no-such-ld.so.2 is not on this host; give an i386 sysroot with --root/],
   ];
   for (const [name, bytes, message] of cases) {
     it(`${name}: one line, status 2`, () => {

@@ -1,7 +1,7 @@
-// `x86jit exec PROGRAM [ARGS...]`: run a static Linux i386 executable as a process, in the manner of
-// qemu-i386: its system calls go to the host, its exit status is ours, a signal that kills it is 128+N.
+// `x86jit exec PROGRAM [ARGS...]`: run a Linux i386 executable (static, or dynamic under --root) as a
+// process, in the manner of qemu-i386: its system calls go to the host, its exit status is ours, a signal that kills it is 128+N.
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { FileView } from '../exec/file-view.ts';
 import { ExecError, Process, type ProcessExit, VM, formatSyscall, DEFAULT_PROCESS_MEMORY } from '../index.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { jitOptionsFromEnv } from './jit-env.ts';
@@ -11,18 +11,25 @@ import { parseCommand, parseNumber, parseSeconds, parseSize, UsageError } from '
 
 export const EXEC_HELP = `usage: x86jit exec [options] PROGRAM [ARGS...]
 
-Runs a static Linux i386 executable (ET_EXEC or static-pie, e.g. gcc -m32 -static) as qemu-i386 does: at
-CPL 3 on x86jit's CPU, its int 0x80 system calls translated to the host's. Its stdin, stdout and stderr
-are ours and its exit status is ours; a signal that kills it (SIGSEGV from a bad access, SIGFPE from a
-division by zero, SIGILL ...) is one line on stderr and status 128+N, as a shell reports it.
-Status 2: bad arguments, or a file that cannot run (missing, not an i386 ELF, dynamically linked);
+Runs a Linux i386 executable as qemu-i386 does: at CPL 3 on x86jit's CPU, its int 0x80 system calls
+translated to the host's. Static programs (ET_EXEC or static-pie, e.g. gcc -m32 -static) run as they
+are; a dynamic one needs its interpreter (/lib/ld-linux.so.2) and libraries from an i386 sysroot given
+with --root (scripts/fetch-i386-sysroot.sh unpacks Debian's). Its stdin, stdout and stderr are ours and
+its exit status is ours; a signal that kills it (SIGSEGV from a bad access, SIGFPE from a division by
+zero, SIGILL ...) is one line on stderr and status 128+N, as a shell reports it.
+Status 2: bad arguments, or a file that cannot run (missing, not an i386 ELF, no interpreter);
 6 --max-instructions reached, 8 --timeout reached.
 
 options:
   --engine interp|jit   execution engine (default interp)
   --env NAME=VALUE      set a variable in the program's environment (repeatable); the environment is
                         the host's (as qemu-i386 passes it) with these added or replaced
-  --cwd DIR             the program's working directory (default: ours)
+  --cwd DIR             the program's working directory (default: ours; with --root, /)
+  --root DIR            the program's / : every path it uses resolves inside DIR (.. and symlinks
+                        cannot leave it); PROGRAM and --cwd are paths inside DIR too
+  --overlay DIR         every change the program makes to files (writes, creates, renames, deletes,
+                        mkdir, chmod ...) goes to DIR, which it sees over the real files (or over
+                        --root); the real files stay as they were, a second run sees the changes
   --mem SIZE            guest RAM: the memory all its mappings share (default 256M)
   --strace              log each system call on stderr as strace prints it
   --stats               print instructions, MIPS and system calls by name on stderr at the end
@@ -39,6 +46,8 @@ export async function execCommand(argv: string[]): Promise<number> {
     engine: { type: 'string', default: 'interp' },
     env: { type: 'string', multiple: true },
     cwd: { type: 'string' },
+    root: { type: 'string' },
+    overlay: { type: 'string' },
     mem: { type: 'string' },
     strace: { type: 'boolean', default: false },
     stats: { type: 'boolean', default: false },
@@ -62,18 +71,33 @@ export async function execCommand(argv: string[]): Promise<number> {
     if (eq <= 0) throw new UsageError(`--env: '${e}' is not NAME=VALUE`);
     env.set(e.slice(0, eq), e.slice(eq + 1));
   }
-  const cwd = values.cwd !== undefined ? resolve(values.cwd) : process.cwd();
+  for (const [opt, dir] of [['--root', values.root], ['--overlay', values.overlay]] as const) {
+    if (dir === undefined) continue;
+    let isDir = false;
+    try { isDir = statSync(dir).isDirectory(); } catch { /* reported below */ }
+    if (!isDir) { emit(2, `x86jit: ${opt}: ${dir}: not a directory\n`); return EXIT_USAGE; }
+  }
+  const view = new FileView(values.root ?? null, values.overlay ?? null);
+  // Under --root, --cwd and PROGRAM are guest paths: resolved inside the root.
+  const guest = (base: string, path: string): string | null => {
+    const g = view.resolve(base, path, true);
+    return typeof g === 'number' ? null : g;
+  };
+  const base = values.root !== undefined ? '/' : process.cwd();
+  const cwd = values.cwd !== undefined ? guest(base, values.cwd) : base;
   if (values.cwd !== undefined) {
     let dir = false;
-    try { dir = statSync(cwd).isDirectory(); } catch { /* reported below */ }
+    try { dir = cwd !== null && statSync(view.readPath(cwd) as string).isDirectory(); } catch { /* reported below */ }
     if (!dir) { emit(2, `x86jit: --cwd: ${values.cwd}: not a directory\n`); return EXIT_USAGE; }
   }
 
-  const path = resolve(program);
+  const path = guest(cwd!, program);
   let image: Uint8Array;
   try {
-    if (statSync(path).isDirectory()) throw new ExecError(`${program}: is a directory`);
-    image = readFileSync(path);
+    const host = path === null ? null : view.host(path);
+    if (host === null) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    if (statSync(host).isDirectory()) throw new ExecError(`${program}: is a directory`);
+    image = readFileSync(host);
   } catch (e) {
     if (e instanceof ExecError) { emit(2, `x86jit: ${e.message}\n`); return EXIT_USAGE; }
     const err = e as NodeJS.ErrnoException;
@@ -84,10 +108,12 @@ export async function execCommand(argv: string[]): Promise<number> {
   const vm = await VM.create({ engine: values.engine, jit: jitOptionsFromEnv(), memory });
   let proc: Process;
   try {
-    proc = new Process(vm, image, path, {
+    proc = new Process(vm, image, path!, {
       argv: [program, ...args],
       env: [...env].map(([k, v]) => `${k}=${v}`),
-      cwd,
+      cwd: cwd!,
+      root: values.root,
+      overlay: values.overlay,
       afterSyscall: values.strace ? (call, result, p) => { emit(2, `${formatSyscall(call, result, p)}\n`); } : undefined,
     });
   } catch (e) {
@@ -125,7 +151,7 @@ function printStats(vm: VM, proc: Process, seconds: number): void {
 
 /** Index of PROGRAM in argv: the first argument that is not an option or an option's value (-1: none). */
 function firstPositional(argv: string[]): number {
-  const withValue = new Set(['--engine', '--env', '--cwd', '--mem', '--max-instructions', '--timeout']);
+  const withValue = new Set(['--engine', '--env', '--cwd', '--root', '--overlay', '--mem', '--max-instructions', '--timeout']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') return i + 1 < argv.length ? i + 1 : -1;

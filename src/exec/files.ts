@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 
 /** Linux errno values (asm-generic/errno-base.h, errno.h). */
 export const EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
-  EFAULT = 14, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EMFILE = 24, ENOTTY = 25, ESPIPE = 29, EPIPE = 32,
+  EFAULT = 14, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EMFILE = 24, ENOTTY = 25, ESPIPE = 29, EPIPE = 32,
   ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40;
 
 /** -errno for a failed Node fs call (Node's errno on Linux is already -errno). */
@@ -21,8 +21,10 @@ export function hostErrno(e: unknown): number {
 
 export interface OpenFile {
   hostFd: number;
-  /** Absolute host path (for *at calls and getdents), '' for the inherited stdio. */
+  /** Absolute guest path (for *at calls, getdents and fchdir), '' for the inherited stdio. */
   path: string;
+  /** The host file opened (differs from `path` under --root or --overlay). */
+  host: string;
   /** O_ACCMODE and status flags as the program opened it. */
   flags: number;
   offset: number;
@@ -51,7 +53,7 @@ export class FdTable {
     stdio.forEach((hostFd, fd) => {
       let seekable = false;
       try { const st = fs.fstatSync(hostFd); seekable = st.isFile() || st.isBlockDevice(); } catch { /* closed: reads and writes fail as they would */ }
-      this.fds.set(fd, { cloexec: false, file: { hostFd, path: '', flags: fd === 0 ? 0 : 1, offset: 0, seekable, directory: false, entries: null, refs: 1, inherited: true } });
+      this.fds.set(fd, { cloexec: false, file: { hostFd, path: '', host: '', flags: fd === 0 ? 0 : 1, offset: 0, seekable, directory: false, entries: null, refs: 1, inherited: true } });
     });
   }
 
@@ -79,15 +81,15 @@ export class FdTable {
     return 0;
   }
 
-  /** open(2) of an absolute host path; returns the new fd or -errno. */
-  open(path: string, flags: number, mode: number): number {
+  /** open(2) of an absolute host path (`path`: the guest's name for it); returns the new fd or -errno. */
+  open(host: string, flags: number, mode: number, path = host): number {
     const fd = this.lowest();
     if (fd < 0) return fd;
     let hostFd: number;
-    try { hostFd = fs.openSync(path, flags & HOST_OPEN_FLAGS, mode); } catch (e) { return hostErrno(e); }
+    try { hostFd = fs.openSync(host, flags & HOST_OPEN_FLAGS, mode); } catch (e) { return hostErrno(e); }
     let st: fs.Stats;
     try { st = fs.fstatSync(hostFd); } catch (e) { fs.closeSync(hostFd); return hostErrno(e); }
-    const file: OpenFile = { hostFd, path, flags, offset: 0, seekable: st.isFile() || st.isBlockDevice(), directory: st.isDirectory(), entries: null, refs: 0, inherited: false };
+    const file: OpenFile = { hostFd, path, host, flags, offset: 0, seekable: st.isFile() || st.isBlockDevice(), directory: st.isDirectory(), entries: null, refs: 0, inherited: false };
     this.install(fd, file, (flags & O_CLOEXEC) !== 0);
     return fd;
   }

@@ -1,7 +1,9 @@
 // Loading a Linux i386 executable as the kernel's binfmt_elf does: check the ELF header, map the PT_LOAD
-// segments with their protections (static ET_EXEC at its addresses, static-pie ET_DYN at a load bias),
-// place brk after the highest segment, and build the initial stack (argc, argv, envp, the auxiliary
-// vector, the strings and AT_RANDOM's 16 bytes) exactly in the kernel's order.
+// segments with their protections (ET_EXEC at its addresses, ET_DYN at a load bias), place brk after the
+// highest segment, and build the initial stack (argc, argv, envp, the auxiliary vector, the strings and
+// AT_RANDOM's 16 bytes) exactly in the kernel's order. A dynamic program (PT_INTERP) gets its interpreter
+// (ld-linux.so.2, an ET_DYN) mapped too, below the mmap area's top as the kernel places it; the process
+// starts at the interpreter's entry, which finds the program through AT_PHDR, AT_ENTRY and AT_BASE.
 import { randomFillSync } from 'node:crypto';
 import { CPUID_1_EDX } from '../hv/cpuid.ts';
 import { type AddressSpace, PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP } from './address-space.ts';
@@ -40,10 +42,14 @@ export interface ExecArgs {
   execfn: string;
   uid: number;
   gid: number;
+  /** The bytes of the interpreter a dynamic program names (throws ExecError when there is none). */
+  readInterpreter?: (path: string) => Uint8Array;
 }
 
-/** Check that `bytes` is a static i386 executable we can run; throws ExecError with one line otherwise. */
-export function parseExecutable(bytes: Uint8Array, name: string): { type: number; entry: number; phoff: number; phnum: number; segments: Segment[]; phdrVaddr: number | null } {
+export interface ParsedElf { type: number; entry: number; phoff: number; phnum: number; segments: Segment[]; phdrVaddr: number | null; interp: string | null }
+
+/** Check that `bytes` is an i386 executable we can run; throws ExecError with one line otherwise. */
+export function parseExecutable(bytes: Uint8Array, name: string): ParsedElf {
   const fail = (why: string): never => { throw new ExecError(`${name}: ${why}`); };
   if (bytes.length < 52 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) fail('not an ELF executable');
   if (bytes[4] === 2) fail('64-bit ELF; x86jit exec runs 32-bit i386 programs');
@@ -55,10 +61,14 @@ export function parseExecutable(bytes: Uint8Array, name: string): { type: number
   const entry = v.getUint32(24, true), phoff = v.getUint32(28, true), phentsize = v.getUint16(42, true), phnum = v.getUint16(44, true);
   if (phentsize !== 32 || phnum === 0 || phoff + phnum * 32 > bytes.length) fail('bad or truncated ELF program header table');
   const segments: Segment[] = [];
-  let phdrVaddr: number | null = null;
+  let phdrVaddr: number | null = null, interp: string | null = null;
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * 32, pt = v.getUint32(at, true);
-    if (pt === PT_INTERP) fail('dynamically linked program (it needs an ELF interpreter); only static executables are supported yet');
+    if (pt === PT_INTERP) {
+      const off = v.getUint32(at + 4, true), size = v.getUint32(at + 16, true);
+      if (off + size > bytes.length || size < 2) fail('bad PT_INTERP');
+      interp = new TextDecoder().decode(bytes.subarray(off, off + size - 1));
+    }
     if (pt === PT_PHDR) phdrVaddr = v.getUint32(at + 8, true);
     if (pt !== PT_LOAD) continue;
     const s = { offset: v.getUint32(at + 4, true), vaddr: v.getUint32(at + 8, true), fileSize: v.getUint32(at + 16, true), memSize: v.getUint32(at + 20, true), flags: v.getUint32(at + 24, true) };
@@ -67,15 +77,13 @@ export function parseExecutable(bytes: Uint8Array, name: string): { type: number
     if (s.memSize > 0) segments.push(s);
   }
   if (segments.length === 0) fail('ELF has no loadable segments');
-  return { type, entry, phoff, phnum, segments, phdrVaddr };
+  return { type, entry, phoff, phnum, segments, phdrVaddr, interp };
 }
 
 const protOf = (flags: number): number => (flags & 4 ? PROT_READ : 0) | (flags & 2 ? PROT_WRITE : 0) | (flags & 1 ? PROT_EXEC : 0);
 
-/** Map the program and build its stack. */
-export function loadExecutable(as: AddressSpace, bytes: Uint8Array, name: string, args: ExecArgs): LoadedProgram {
-  const elf = parseExecutable(bytes, name);
-  const bias = elf.type === ET_DYN ? PIE_BASE - Math.min(...elf.segments.map((s) => s.vaddr & ~(PAGE - 1))) : 0;
+/** Map an ELF's PT_LOAD segments at `bias`; returns the page-aligned end of the highest one. */
+function mapSegments(as: AddressSpace, elf: ParsedElf, bytes: Uint8Array, bias: number, name: string): number {
   // Each page gets the union of the protections of the segments on it (they may share a page).
   const prot = new Map<number, number>();
   for (const s of elf.segments)
@@ -83,7 +91,31 @@ export function loadExecutable(as: AddressSpace, bytes: Uint8Array, name: string
   for (const [p, pr] of prot) if (!as.map(p * PAGE, PAGE, pr)) throw new ExecError(`${name}: too large for guest memory`);
   for (const s of elf.segments) as.write(s.vaddr + bias, bytes.subarray(s.offset, s.offset + s.fileSize), true);
   const end = Math.max(...elf.segments.map((s) => s.vaddr + bias + s.memSize));
-  const brk = Math.ceil(end / PAGE) * PAGE;
+  return Math.ceil(end / PAGE) * PAGE;
+}
+
+const lowestPage = (elf: ParsedElf): number => Math.min(...elf.segments.map((s) => s.vaddr & ~(PAGE - 1)));
+
+/** Map the program (and its interpreter, if it has one) and build its stack. */
+export function loadExecutable(as: AddressSpace, bytes: Uint8Array, name: string, args: ExecArgs): LoadedProgram {
+  const elf = parseExecutable(bytes, name);
+  const bias = elf.type === ET_DYN ? PIE_BASE - lowestPage(elf) : 0;
+  const brk = mapSegments(as, elf, bytes, bias, name);
+
+  // The interpreter: an ET_DYN placed where mmap would put it, at the top of the mmap area.
+  let interpBase = 0, entry = (elf.entry + bias) >>> 0;
+  if (elf.interp !== null) {
+    if (args.readInterpreter === undefined) throw new ExecError(`${name}: dynamically linked program, and no way to find its interpreter ${elf.interp}`);
+    const ibytes = args.readInterpreter(elf.interp);
+    const interp = parseExecutable(ibytes, elf.interp);
+    if (interp.type !== ET_DYN || interp.interp !== null) throw new ExecError(`${elf.interp}: not an ELF interpreter (a shared object without PT_INTERP)`);
+    const low = lowestPage(interp), size = Math.max(...interp.segments.map((s) => s.vaddr + s.memSize)) - low;
+    interpBase = as.findFree(Math.ceil(size / PAGE) * PAGE);
+    if (interpBase === 0) throw new ExecError(`${name}: no room for the interpreter`);
+    const ibias = interpBase - low;
+    mapSegments(as, interp, ibytes, ibias, elf.interp);
+    entry = (interp.entry + ibias) >>> 0;
+  }
 
   // AT_PHDR: PT_PHDR's address, else where the first segment's file bytes put the header table.
   let phdr = elf.phdrVaddr !== null ? elf.phdrVaddr + bias : 0;
@@ -109,7 +141,7 @@ export function loadExecutable(as: AddressSpace, bytes: Uint8Array, name: string
   const randomAt = put(random);
   const auxv: Array<[number, number]> = [
     [AT_HWCAP, CPUID_1_EDX], [AT_PAGESZ, PAGE], [AT_CLKTCK, 100], [AT_PHDR, phdr], [AT_PHENT, 32], [AT_PHNUM, elf.phnum],
-    [AT_BASE, 0], [AT_FLAGS, 0], [AT_ENTRY, (elf.entry + bias) >>> 0], [AT_UID, args.uid], [AT_EUID, args.uid],
+    [AT_BASE, interpBase], [AT_FLAGS, 0], [AT_ENTRY, (elf.entry + bias) >>> 0], [AT_UID, args.uid], [AT_EUID, args.uid],
     [AT_GID, args.gid], [AT_EGID, args.gid], [AT_SECURE, 0], [AT_RANDOM, randomAt], [AT_EXECFN, execfn],
     [AT_PLATFORM, platform], [AT_NULL, 0],
   ];
@@ -119,5 +151,5 @@ export function loadExecutable(as: AddressSpace, bytes: Uint8Array, name: string
   const dv = new DataView(table.buffer);
   words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
   as.write(sp, table);
-  return { entry: (elf.entry + bias) >>> 0, stack: sp, brk, stackBottom };
+  return { entry, stack: sp, brk, stackBottom };
 }

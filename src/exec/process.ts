@@ -3,6 +3,7 @@
 // (cpu.intercept, like VMX's exception bitmap) brings every INT 0x80 here as a system call and every
 // fault as the signal the kernel would send. With no handler (signals are recorded only, for now) a
 // signal ends the process, as Linux does.
+import { readFileSync } from 'node:fs';
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, ATTR_UNUSABLE, BREAK_MODE } from '../cpu/cpu.ts';
 import { type CpuFault, VECTOR_NAMES } from '../cpu/fault.ts';
@@ -14,7 +15,8 @@ import {
 import type { ExitRecord, VM } from '../machine/vm.ts';
 import { AddressSpace } from './address-space.ts';
 import { FdTable, ENOSYS } from './files.ts';
-import { loadExecutable } from './loader.ts';
+import { FileView } from './file-view.ts';
+import { ExecError, loadExecutable } from './loader.ts';
 import { syscallName } from './syscall-names.ts';
 import { SYSCALLS } from './syscalls.ts';
 
@@ -48,8 +50,12 @@ export interface ProcessOptions {
   argv?: string[];
   /** NAME=VALUE strings (default: none; the CLI passes the host's, as qemu-i386 does). */
   env?: string[];
-  /** Working directory (default: the host's). */
+  /** Working directory, a guest path (default: the host's; under `root`, '/'). */
   cwd?: string;
+  /** A host directory the program sees as its / and cannot leave (its dynamic interpreter is found there too). */
+  root?: string;
+  /** A host directory that takes every change to the file system, which the program sees over the real one. */
+  overlay?: string;
   /** Host fds for the program's 0, 1, 2 (default [0, 1, 2]). */
   stdio?: [number, number, number];
   /**
@@ -71,6 +77,9 @@ export type ProcessExit =
 export class Process {
   readonly as: AddressSpace;
   readonly files: FdTable;
+  /** The file system as the program sees it (--root, --overlay). */
+  readonly view: FileView;
+  /** The working directory, a guest path. */
   cwd: string;
   umask = 0o022;
   readonly pid: number;
@@ -95,18 +104,34 @@ export class Process {
     this.ppid = process.ppid;
     this.uid = process.getuid?.() ?? 0;
     this.gid = process.getgid?.() ?? 0;
-    this.cwd = opts.cwd ?? process.cwd();
+    this.view = new FileView(opts.root ?? null, opts.overlay ?? null);
+    this.cwd = opts.cwd ?? (opts.root !== undefined ? '/' : process.cwd());
     this.exePath = path;
     this.files = new FdTable(opts.stdio ?? [0, 1, 2]);
     this.as = new AddressSpace(vm);
     const gdt = this.as.mapGdt();
-    const loaded = loadExecutable(this.as, image, path, { argv: opts.argv ?? [path], env: opts.env ?? [], execfn: opts.argv?.[0] ?? path, uid: this.uid, gid: this.gid });
+    const loaded = loadExecutable(this.as, image, path, {
+      argv: opts.argv ?? [path], env: opts.env ?? [], execfn: opts.argv?.[0] ?? path, uid: this.uid, gid: this.gid,
+      readInterpreter: (interp) => this.readInterpreter(interp),
+    });
     this.brkStart = this.brk = loaded.brk;
     this.setupCpu(gdt, loaded.entry, loaded.stack);
     vm.cpu.intercept = {
       softwareInterrupt: (vector) => this.softwareInterrupt(vector),
       exception: (f, eip) => this.fault(f, eip),
     };
+  }
+
+  /** The bytes of a dynamic program's interpreter (PT_INTERP), found through the program's file view. */
+  private readInterpreter(interp: string): Uint8Array {
+    const g = this.view.resolve('/', interp, true);
+    const host = typeof g === 'number' ? null : this.view.host(g);
+    try {
+      if (host !== null) return readFileSync(host);
+    } catch { /* reported below */ }
+    throw new ExecError(this.view.root === null
+      ? `dynamically linked program: its interpreter ${interp} is not on this host; give an i386 sysroot with --root DIR (scripts/fetch-i386-sysroot.sh fetches Debian's)`
+      : `dynamically linked program: its interpreter ${interp} is not in --root ${this.view.root}`);
   }
 
   /** User mode as Linux starts a program: CS 0x73, DS/ES/SS 0x7b, FS = GS = 0, IF set, paging on. */

@@ -3,6 +3,7 @@
 // result, or -errno. Guest pointers go through the address space's checked accessors, so a bad pointer is
 // -EFAULT, never a host exception. A number with no handler is -ENOSYS (counted by the process).
 import * as fs from 'node:fs';
+import { dirname } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { hostname, release, version } from 'node:os';
 import { isatty } from 'node:tty';
@@ -10,7 +11,7 @@ import { CS, FS, GS } from '../decoder/instruction.ts';
 import { PAGE, KERNEL_BASE, PROT_READ, PROT_WRITE, PROT_EXEC } from './address-space.ts';
 import {
   EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ENAMETOOLONG, ENOMEM, ENOSYS, ENOTDIR, ENOTTY, ERANGE, ESPIPE, ESRCH,
-  hostErrno, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, type OpenFile, resolvePath,
+  hostErrno, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC, type OpenFile,
 } from './files.ts';
 import type { Process } from './process.ts';
 
@@ -38,18 +39,27 @@ function put(p: Process, addr: number, o: Out | Uint8Array): number {
   return p.as.write(addr, o instanceof Out ? o.bytes : o) ? 0 : -EFAULT;
 }
 
-/** A path argument: the absolute host path, or -errno. */
-function pathArg(p: Process, addr: number, dirfd = AT_FDCWD, emptyOk = false): string | number {
+/**
+ * A path argument: the canonical guest path it names (through the process's file view: see FileView), or
+ * -errno. `follow`: a symlink as the last component is followed (stat, open) or not (lstat, unlink).
+ */
+function pathArg(p: Process, addr: number, dirfd = AT_FDCWD, follow = true): string | number {
   const b = p.as.cString(addr, 4095);
   if (b === null) return -EFAULT;
   if (b === 'long') return -ENAMETOOLONG;
   const path = new TextDecoder().decode(b);
-  if (path === '' && !emptyOk) return -2; // ENOENT
-  if (path.startsWith('/') || (dirfd | 0) === AT_FDCWD) return resolvePath(p.cwd, path);
+  if (path === '') return -2; // ENOENT
+  if (path.startsWith('/') || (dirfd | 0) === AT_FDCWD) return p.view.resolve(p.cwd, path, follow);
   const f = p.files.get(dirfd);
   if (f === undefined) return -EBADF;
   if (!f.directory) return -ENOTDIR;
-  return resolvePath(f.path, path);
+  return p.view.resolve(f.path, path, follow);
+}
+
+/** A path argument as the host file to read it through, or -errno. */
+function readArg(p: Process, addr: number, dirfd = AT_FDCWD, follow = true): string | number {
+  const g = pathArg(p, addr, dirfd, follow);
+  return typeof g === 'number' ? g : p.view.readPath(g);
 }
 
 function fileArg(p: Process, fd: number): OpenFile | number {
@@ -65,7 +75,8 @@ function hostRead(f: OpenFile, len: number, at?: number): Uint8Array | number {
   const buf = new Uint8Array(Math.min(len, 1 << 24));
   for (;;) {
     try {
-      const n = fs.readSync(f.hostFd, buf, 0, buf.length, at ?? (f.seekable ? f.offset : null));
+      // Inherited stdio shares its offset with whoever gave it to us (a shell's `>` file): the host's own.
+      const n = fs.readSync(f.hostFd, buf, 0, buf.length, at ?? (f.seekable && !f.inherited ? f.offset : null));
       if (at === undefined && f.seekable) f.offset += n;
       return buf.subarray(0, n);
     } catch (e) {
@@ -80,7 +91,7 @@ function hostWrite(p: Process, f: OpenFile, bytes: Uint8Array, at?: number): num
   let off = 0;
   try {
     while (off < bytes.length) {
-      let pos: number | null = at !== undefined ? at + off : f.seekable ? f.offset : null;
+      let pos: number | null = at !== undefined ? at + off : f.seekable && !f.inherited ? f.offset : null;
       if (at === undefined && f.flags & O_APPEND && f.seekable) pos = null;
       let n: number;
       try { n = fs.writeSync(f.hostFd, bytes, off, bytes.length - off, pos); } catch (e) {
@@ -282,20 +293,15 @@ function setThreadArea(p: Process, addr: number): number {
 }
 
 // ---- directories ----
-const DT: Array<[keyof fs.Dirent, number]> = [['isFIFO', 1], ['isCharacterDevice', 2], ['isDirectory', 4], ['isBlockDevice', 6], ['isFile', 8], ['isSymbolicLink', 10], ['isSocket', 12]];
 
 function getdents64(p: Process, fd: number, addr: number, count: number): number {
   const f = fileArg(p, fd);
   if (typeof f === 'number') return f;
   if (!f.directory) return -ENOTDIR;
   if (f.entries === null) {
-    const ino = (path: string): bigint => { try { return fs.lstatSync(path, { bigint: true }).ino; } catch { return 0n; } };
+    const ino = (path: string | number): bigint => { try { return fs.lstatSync(path as string, { bigint: true }).ino; } catch { return 0n; } };
     try {
-      f.entries = [{ name: '.', type: 4, ino: ino(f.path) }, { name: '..', type: 4, ino: ino(resolvePath(f.path, '..')) }];
-      for (const d of fs.readdirSync(f.path, { withFileTypes: true })) {
-        const type = DT.find(([m]) => (d[m] as () => boolean).call(d))?.[1] ?? 0;
-        f.entries.push({ name: d.name, type, ino: ino(resolvePath(f.path, d.name)) });
-      }
+      f.entries = [{ name: '.', type: 4, ino: fs.fstatSync(f.hostFd, { bigint: true }).ino }, { name: '..', type: 4, ino: ino(p.view.readPath(dirname(f.path))) }, ...p.view.readdir(f.path)];
     } catch (e) { f.entries = null; return hostErrno(e); }
   }
   const chunks: Uint8Array[] = [];
@@ -323,9 +329,22 @@ function fsCall(fn: () => unknown): number {
 }
 
 function openAt(p: Process, dirfd: number, pathAddr: number, flags: number, mode: number): number {
-  const path = pathArg(p, pathAddr, dirfd);
-  if (typeof path === 'number') return path;
-  return p.files.open(path, flags, mode & ~p.umask & 0o7777);
+  const g = pathArg(p, pathAddr, dirfd, !(flags & O_NOFOLLOW));
+  if (typeof g === 'number') return g;
+  mode &= ~p.umask & 0o7777;
+  if (p.view.overlay === null) return p.files.open(p.view.lower(g), flags, mode, g);
+  // With an overlay, a file opened to be changed is copied up first, and one created is made there.
+  if ((flags & O_ACCMODE) === 0 && !(flags & (O_CREAT | O_TRUNC))) {
+    const host = p.view.readPath(g);
+    return typeof host === 'number' ? host : p.files.open(host, flags, mode, g);
+  }
+  const existing = p.view.host(g);
+  if (existing === null && !(flags & O_CREAT)) return -2; // ENOENT
+  if (existing !== null && flags & O_CREAT && flags & O_EXCL) return -EEXIST;
+  if (existing !== null && (flags & O_ACCMODE) !== 0 && fs.statSync(existing).isDirectory()) return -EISDIR;
+  const fd = p.files.open(p.view.writePath(g, existing !== null), flags, mode, g);
+  if (fd >= 0 && existing === null) p.view.created(g);
+  return fd;
 }
 
 function fcntl(p: Process, fd: number, cmd: number, arg: number): number {
@@ -584,15 +603,41 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
   33: (p, [path, mode]) => accessAt(p, AT_FDCWD, path, mode),
   307: (p, [dirfd, path, mode]) => accessAt(p, dirfd, path, mode),
   439: (p, [dirfd, path, mode]) => accessAt(p, dirfd, path, mode),
-  10: (p, [path]) => { const f = pathArg(p, path); return typeof f === 'number' ? f : fsCall(() => unlinkFile(f)); },
+  10: (p, [path]) => { const f = pathArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : fsCall(() => p.view.unlink(f)); },
   301: (p, [dirfd, path, flags]) => {
-    const f = pathArg(p, path, dirfd);
+    const f = pathArg(p, path, dirfd, false);
     if (typeof f === 'number') return f;
-    return fsCall(() => (flags & AT_REMOVEDIR ? fs.rmdirSync(f) : unlinkFile(f)));
+    return fsCall(() => (flags & AT_REMOVEDIR ? p.view.rmdir(f) : p.view.unlink(f)));
   },
-  39: (p, [path, mode]) => { const f = pathArg(p, path); return typeof f === 'number' ? f : fsCall(() => fs.mkdirSync(f, { mode: mode & ~p.umask & 0o7777 })); },
-  296: (p, [dirfd, path, mode]) => { const f = pathArg(p, path, dirfd); return typeof f === 'number' ? f : fsCall(() => fs.mkdirSync(f, { mode: mode & ~p.umask & 0o7777 })); },
-  40: (p, [path]) => { const f = pathArg(p, path); return typeof f === 'number' ? f : fsCall(() => fs.rmdirSync(f)); },
+  39: (p, [path, mode]) => { const f = pathArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : fsCall(() => p.view.mkdir(f, mode & ~p.umask & 0o7777)); },
+  296: (p, [dirfd, path, mode]) => { const f = pathArg(p, path, dirfd, false); return typeof f === 'number' ? f : fsCall(() => p.view.mkdir(f, mode & ~p.umask & 0o7777)); },
+  40: (p, [path]) => { const f = pathArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : fsCall(() => p.view.rmdir(f)); },
+  // Extended attributes: Node cannot read them, so every file has none (ENODATA: no such attribute), as
+  // on a file system without them; setting one is EOPNOTSUPP.
+  229: (p, [path]) => { const f = readArg(p, path); return typeof f === 'number' ? f : -ENODATA; },
+  230: (p, [path]) => { const f = readArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : -ENODATA; },
+  231: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : -ENODATA; },
+  232: (p, [path]) => { const f = readArg(p, path); return typeof f === 'number' ? f : 0; },
+  233: (p, [path]) => { const f = readArg(p, path, AT_FDCWD, false); return typeof f === 'number' ? f : 0; },
+  234: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : 0; },
+  226: () => -EOPNOTSUPP, 227: () => -EOPNOTSUPP, 228: () => -EOPNOTSUPP,
+  268: (p, [path, size, buf]) => {
+    const f = readArg(p, path);
+    if (typeof f === 'number') return f;
+    return size !== 84 ? -EINVAL : statfs64(p, f, buf);
+  },
+  269: (p, [fd, size, buf]) => {
+    const f = fileArg(p, fd);
+    if (typeof f === 'number') return f;
+    return size !== 84 ? -EINVAL : statfs64(p, f.host !== '' ? f.host : '/', buf);
+  },
+  83: (p, [target, path]) => symlinkAt(p, target, AT_FDCWD, path),
+  304: (p, [target, dirfd, path]) => symlinkAt(p, target, dirfd, path),
+  92: (p, [path, len]) => truncate(p, path, u32(len)),
+  193: (p, [path, lo, hi]) => truncate(p, path, u32(lo) + hi * 2 ** 32),
+  306: (p, [dirfd, path, mode]) => { const f = pathArg(p, path, dirfd); return typeof f === 'number' ? f : fsCall(() => fs.chmodSync(p.view.writePath(f, true), mode & 0o7777)); },
+  320: (p, [dirfd, path, times, flags]) => utimensAt(p, dirfd, path, times, flags, false),
+  412: (p, [dirfd, path, times, flags]) => utimensAt(p, dirfd, path, times, flags, true),
   38: (p, [from, to]) => renameAt(p, AT_FDCWD, from, AT_FDCWD, to, 0),
   302: (p, [fd1, from, fd2, to]) => renameAt(p, fd1, from, fd2, to, 0),
   353: (p, [fd1, from, fd2, to, flags]) => renameAt(p, fd1, from, fd2, to, flags),
@@ -600,7 +645,9 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
   12: (p, [path]) => {
     const f = pathArg(p, path);
     if (typeof f === 'number') return f;
-    const st = statOf(p, f, true);
+    const host = p.view.readPath(f);
+    if (typeof host === 'number') return host;
+    const st = statOf(p, host, true);
     if (typeof st === 'number') return st;
     if (!st.isDirectory()) return -ENOTDIR;
     p.cwd = f;
@@ -638,16 +685,71 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
   194: (p, [fd, lo, hi]) => ftruncate(p, fd, u32(lo) + hi * 2 ** 32),
   118: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : 0; },
   148: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : 0; },
-  15: (p, [path, mode]) => { const f = pathArg(p, path); return typeof f === 'number' ? f : fsCall(() => fs.chmodSync(f, mode & 0o7777)); },
-  94: (p, [fd, mode]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : fsCall(() => fs.fchmodSync(f.hostFd, mode & 0o7777)); },
+  15: (p, [path, mode]) => { const f = pathArg(p, path); return typeof f === 'number' ? f : fsCall(() => fs.chmodSync(p.view.writePath(f, true), mode & 0o7777)); },
+  94: (p, [fd, mode]) => {
+    const f = fileArg(p, fd);
+    if (typeof f === 'number') return f;
+    // With an overlay, a file opened only to read may still be the real one: change its copy.
+    return fsCall(() => (p.view.overlay !== null && f.path !== '' ? fs.chmodSync(p.view.writePath(f.path, true), mode & 0o7777) : fs.fchmodSync(f.hostFd, mode & 0o7777)));
+  },
 };
 
-function unlinkFile(path: string): void {
-  // unlink(2) of a directory is EISDIR on Linux; Node's unlinkSync says EPERM on some systems.
-  let st: fs.Stats | undefined;
-  try { st = fs.lstatSync(path); } catch { /* let unlink report it */ }
-  if (st?.isDirectory()) { const e = new Error('EISDIR') as NodeJS.ErrnoException; e.errno = -EISDIR; throw e; }
-  fs.unlinkSync(path);
+const ENODATA = 61, EOPNOTSUPP = 95;
+
+/** struct statfs64 (i386, 84 bytes) of the file system holding host path `path`. */
+function statfs64(p: Process, path: string, buf: number): number {
+  let st: fs.StatsFs;
+  try { st = fs.statfsSync(path); } catch (e) { return hostErrno(e); }
+  const o = new Out(84).u32(0, st.type).u32(4, st.bsize).u64(8, st.blocks).u64(16, st.bfree).u64(24, st.bavail)
+    .u64(32, st.files).u64(40, st.ffree).u32(56, 255).u32(60, st.bsize);
+  return put(p, buf, o);
+}
+
+function symlinkAt(p: Process, targetAddr: number, dirfd: number, pathAddr: number): number {
+  const t = p.as.cString(targetAddr, 4095);
+  if (t === null) return -EFAULT;
+  if (t === 'long') return -ENAMETOOLONG;
+  const f = pathArg(p, pathAddr, dirfd, false);
+  return typeof f === 'number' ? f : fsCall(() => p.view.symlink(new TextDecoder().decode(t), f));
+}
+
+function truncate(p: Process, pathAddr: number, len: number): number {
+  const f = pathArg(p, pathAddr);
+  if (typeof f === 'number') return f;
+  if (p.view.host(f) === null) return -2; // ENOENT
+  return fsCall(() => fs.truncateSync(p.view.writePath(f, true), len));
+}
+
+/** utimensat(2): UTIME_NOW and UTIME_OMIT as the kernel reads them; a NULL path is futimens(dirfd). */
+function utimensAt(p: Process, dirfd: number, pathAddr: number, times: number, flags: number, wide: boolean): number {
+  const UTIME_NOW = 0x3fff_ffff, UTIME_OMIT = 0x3fff_fffe;
+  let host: string | number;
+  if (pathAddr === 0) {
+    const f = fileArg(p, dirfd);
+    if (typeof f === 'number') return f;
+    host = p.view.overlay !== null && f.path !== '' ? p.view.writePath(f.path, true) : f.host;
+  } else {
+    const g = pathArg(p, pathAddr, dirfd, !(flags & AT_SYMLINK_NOFOLLOW));
+    if (typeof g === 'number') return g;
+    if (p.view.host(g) === null) return -2; // ENOENT
+    host = p.view.writePath(g, true);
+  }
+  const st = statOf(p, host, !(flags & AT_SYMLINK_NOFOLLOW));
+  if (typeof st === 'number') return st;
+  const now = Number(p.realtimeNs()) / 1e9;
+  const pick = (i: number, old: bigint): number | null => {
+    if (times === 0) return now;
+    const b = p.as.read(times + i * (wide ? 16 : 8), wide ? 16 : 8);
+    if (b === null) return null;
+    const v = new DataView(b.buffer);
+    const sec = wide ? Number(v.getBigInt64(0, true)) : v.getInt32(0, true), nsec = wide ? Number(v.getBigInt64(8, true)) : v.getInt32(4, true);
+    if (nsec === UTIME_NOW) return now;
+    if (nsec === UTIME_OMIT) return Number(old) / 1e9;
+    return sec + nsec / 1e9;
+  };
+  const atime = pick(0, st.atimeNs), mtime = pick(1, st.mtimeNs);
+  if (atime === null || mtime === null) return -EFAULT;
+  return fsCall(() => (flags & AT_SYMLINK_NOFOLLOW ? fs.lutimesSync(host as string, atime, mtime) : fs.utimesSync(host as string, atime, mtime)));
 }
 
 function ftruncate(p: Process, fd: number, len: number): number {
@@ -660,41 +762,49 @@ function ftruncate(p: Process, fd: number, len: number): number {
 function statAt(p: Process, dirfd: number, pathAddr: number, flags: number): fs.BigIntStats | number {
   const raw = p.as.cString(pathAddr, 1);
   if (flags & AT_EMPTY_PATH && raw instanceof Uint8Array && raw.length === 0) {
-    if ((dirfd | 0) === AT_FDCWD) return statOf(p, p.cwd, true);
+    if ((dirfd | 0) === AT_FDCWD) { const cwd = p.view.readPath(p.cwd); return typeof cwd === 'number' ? cwd : statOf(p, cwd, true); }
     const f = fileArg(p, dirfd);
     return typeof f === 'number' ? f : statOf(p, f.hostFd, true);
   }
-  const path = pathArg(p, pathAddr, dirfd);
+  const follow = (flags & AT_SYMLINK_NOFOLLOW) === 0;
+  const path = readArg(p, pathAddr, dirfd, follow);
   if (typeof path === 'number') return path;
-  return statOf(p, path, (flags & AT_SYMLINK_NOFOLLOW) === 0);
+  return statOf(p, path, follow);
 }
 
 function readlinkAt(p: Process, dirfd: number, pathAddr: number, buf: number, size: number): number {
   if ((size | 0) <= 0) return -EINVAL;
-  const path = pathArg(p, pathAddr, dirfd);
+  const raw = p.as.cString(pathAddr, 4095);
+  const exe = raw instanceof Uint8Array ? new TextDecoder().decode(raw) : '';
+  // /proc/self/exe names the program by its guest path (there is no /proc under --root to resolve it in).
+  const path = exe === '/proc/self/exe' || exe === `/proc/${p.pid}/exe` ? exe : pathArg(p, pathAddr, dirfd, false);
   if (typeof path === 'number') return path;
   let target: string;
   if (path === '/proc/self/exe' || path === `/proc/${p.pid}/exe`) target = p.exePath;
-  else { try { target = fs.readlinkSync(path); } catch (e) { return hostErrno(e); } }
+  else {
+    const host = p.view.readPath(path);
+    if (typeof host === 'number') return host;
+    try { target = fs.readlinkSync(host); } catch (e) { return hostErrno(e); }
+  }
   const b = new TextEncoder().encode(target).subarray(0, u32(size));
   return p.as.write(buf, b) ? b.length : -EFAULT;
 }
 
 function accessAt(p: Process, dirfd: number, pathAddr: number, mode: number): number {
-  const path = pathArg(p, pathAddr, dirfd);
+  const path = readArg(p, pathAddr, dirfd);
   if (typeof path === 'number') return path;
   if (mode & ~7) return -EINVAL;
   return fsCall(() => fs.accessSync(path, mode));
 }
 
 function renameAt(p: Process, fd1: number, from: number, fd2: number, to: number, flags: number): number {
-  const a = pathArg(p, from, fd1), b = pathArg(p, to, fd2);
+  const a = pathArg(p, from, fd1, false), b = pathArg(p, to, fd2, false);
   if (typeof a === 'number') return a;
   if (typeof b === 'number') return b;
   if (flags === 1) { // RENAME_NOREPLACE
-    try { fs.lstatSync(b); return -EEXIST; } catch { /* free */ }
+    if (p.view.host(b) !== null && (!p.view.plain || fs.existsSync(b))) return -EEXIST;
   } else if (flags !== 0) return -EINVAL;
-  return fsCall(() => fs.renameSync(a, b));
+  return fsCall(() => p.view.rename(a, b));
 }
 
 function clockNanosleep(p: Process, clk: number, flags: number, req: number, wide: boolean): number {
