@@ -60,6 +60,8 @@ export class Interpreter {
     /** [JIT] Compiled code left in the middle of an interpreter block because an interrupt became pending: the
      *  interpreter finishes that block first (it checks for interrupts only between its blocks). */
     let finishBlock = false;
+    /** The previous instruction was stepped for hooks (cpu.hooks.blockStart is up to date). */
+    let stepped = false;
     // Keep the budget a small integer so the loop's arithmetic and indexing stay in integer registers.
     budget = Math.min(budget, 0x3fff_ffff) | 0;
     while (budget > 0) {
@@ -116,6 +118,20 @@ export class Interpreter {
       }
       block = next;
       block.hits++;
+      // Instruction-level hooks watch this block's pages: step it one instruction at a time (never compiled).
+      if (cpu.hooks !== null && cpu.hooks.stepping && cpu.hooks.steps(block.start, block.end)) {
+        // Coming from a block that ran whole (a branch, or a page or size limit ended it): a new basic block.
+        if (!stepped) cpu.hooks.blockStart = true;
+        stepped = true;
+        const before = cpu.instructions;
+        const r = this.runCareful(1, opts);
+        budget -= cpu.instructions - before;
+        block = null;
+        if (r !== 'budget') return r;
+        if (cpu.deliveries >= deliveryLimit) return 'deliveries';
+        continue;
+      }
+      stepped = false;
       // [JIT] engine 'jit' only: a hot block's region (its page's hot blocks, compiled to WASM) runs instead
       // of the closures while the mode it was compiled for holds. It returns the instructions it
       // retired and leaves EIP, registers and flags in the state block; 0 with no fault means it stopped
@@ -228,6 +244,12 @@ export class Interpreter {
       block.hits++;
       const op = block.ops[0];
       const singleStep = (s[EFLAGS] & TF) !== 0;
+      const hooks = cpu.hooks;
+      if (hooks !== null && hooks.stepping) {
+        // A hook that stops the VM (vm.stop()) ends the run before this instruction executes, as in Unicorn.
+        hooks.beforeInstruction(block.start >>> 0, op);
+        if (cpu.breakBlock & BREAK_STOP) return 'stop';
+      }
       cpu.breakBlock = 0;
       try {
         if (opts.trace) opts.trace(traceLine(cpu, op, opts.traceRegisters !== false));
@@ -239,12 +261,14 @@ export class Interpreter {
         cpu.breakBlock = 0;
         deliverException(cpu, e, op.eip);
         cpu.deliveries++;
+        if (hooks !== null) hooks.blockStart = true;
         if (cpu.breakBlock & BREAK_STOP) return 'stop';
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
       cpu.instructions++;
       budget--;
+      if (hooks !== null && hooks.stepping) hooks.afterInstruction(op, s[EIP]);
       if (shadowed) cpu.shadow = 0;
       if (singleStep) {
         // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS, saved EIP = the next instruction.
