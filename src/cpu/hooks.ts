@@ -50,7 +50,11 @@ export interface Hook<K extends HookKind = HookKind> {
 const inRange = (h: Hook, a: number, size = 1): boolean => a + size - 1 >= h.begin && a <= h.end;
 
 export class CpuHooks {
-  private readonly byKind = new Map<HookKind, Hook[]>();
+  /** The hooks of each kind, in installation order (a fixed array per kind: no lookup or allocation per call). */
+  private readonly byKind = new Map<HookKind, Hook[]>(HOOK_KINDS.map((k) => [k, []]));
+  private readonly code: Hook<'code'>[] = this.list('code');
+  private readonly block: Hook<'block'>[] = this.list('block');
+  private readonly fetch: Hook<'mem-fetch'>[] = this.list('mem-fetch');
   /** Code, block or fetch hooks are installed: the run loop steps through the pages of their ranges. */
   stepping = false;
   /** mem-read or mem-write hooks are installed: data accesses take the slow path. */
@@ -63,9 +67,7 @@ export class CpuHooks {
   private steppedPages: number[] = [];
 
   add(h: Hook): void {
-    const list = this.byKind.get(h.kind) ?? [];
-    list.push(h);
-    this.byKind.set(h.kind, list);
+    this.byKind.get(h.kind)!.push(h);
     this.refresh();
   }
 
@@ -90,7 +92,7 @@ export class CpuHooks {
     this.ports = this.has('in') || this.has('out');
   }
 
-  private list<K extends HookKind>(kind: K): Hook<K>[] { return (this.byKind.get(kind) ?? []) as Hook<K>[]; }
+  private list<K extends HookKind>(kind: K): Hook<K>[] { return this.byKind.get(kind) as Hook<K>[]; }
 
   /** Does linear [start, end) touch a page an instruction-level hook watches? (Such code is stepped, never compiled.) */
   steps(start: number, end: number): boolean {
@@ -102,13 +104,14 @@ export class CpuHooks {
   /** Before a stepped instruction at linear `lin`: block, code and fetch hooks, in that order. */
   beforeInstruction(lin: number, op: CachedInstruction): void {
     const size = op.ins.length;
-    if (this.blockStart) for (const h of this.list('block')) if (inRange(h, lin)) h.fn(lin, size);
-    for (const h of this.list('code')) if (inRange(h, lin)) h.fn(lin, size);
-    for (const h of this.list('mem-fetch')) if (inRange(h, lin, size)) h.fn(lin, size);
+    if (this.blockStart && this.block.length > 0) for (const h of this.block) if (inRange(h, lin)) h.fn(lin, size);
+    for (let i = 0; i < this.code.length; i++) { const h = this.code[i]; if (lin >= h.begin && lin <= h.end) h.fn(lin, size); }
+    if (this.fetch.length > 0) for (const h of this.fetch) if (inRange(h, lin, size)) h.fn(lin, size);
   }
 
   /** After a stepped instruction: does the next one start a basic block? */
   afterInstruction(op: CachedInstruction, eip: number): void {
+    if (this.block.length === 0) return; // only block hooks need to know
     const m = metaOf(op.ins);
     this.blockStart = m.endsBlock || m.branch !== 'none' || eip !== op.next;
   }

@@ -124,10 +124,10 @@ export class Interpreter {
         if (!stepped) cpu.hooks.blockStart = true;
         stepped = true;
         const before = cpu.instructions;
-        const r = this.runCareful(1, opts);
+        const r = this.runStepped(block, budget);
         budget -= cpu.instructions - before;
         block = null;
-        if (r !== 'budget') return r;
+        if (r !== null) return r;
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
@@ -216,6 +216,38 @@ export class Interpreter {
       }
     }
     return 'budget';
+  }
+
+  /**
+   * A block on a page that instruction-level hooks watch (cpu.hooks): its instructions one at a time, the
+   * hooks before each, until the block ends, a transfer or break leaves it, or the budget runs out. Returns
+   * 'stop' when a hook or the guest asked to stop, else null (the run loop goes on).
+   */
+  private runStepped(block: Block, budget: number): LoopStop | null {
+    const cpu = this.cpu, s = cpu.s, hooks = cpu.hooks!, ops = block.ops;
+    const n = ops.length < budget ? ops.length : budget;
+    cpu.breakBlock = 0;
+    for (let i = 0; i < n; i++) {
+      const op = ops[i];
+      hooks.beforeInstruction((block.csBase + op.eip) >>> 0, op);
+      if (cpu.breakBlock & BREAK_STOP) return 'stop'; // a hook stopped the VM: before this instruction, as in Unicorn
+      try {
+        s[EIP] = op.next;
+        op.exec();
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        s[EIP] = op.eip;
+        cpu.breakBlock = 0;
+        deliverException(cpu, e, op.eip);
+        cpu.deliveries++;
+        hooks.blockStart = true;
+        return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
+      }
+      cpu.instructions++;
+      hooks.afterInstruction(op, s[EIP]);
+      if (cpu.breakBlock !== 0 || s[EIP] !== op.next) return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
+    }
+    return null;
   }
 
   /** One instruction at a time, with `until`, breakpoints, `trace` and single-step (TF) handling. */
