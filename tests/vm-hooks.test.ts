@@ -62,6 +62,17 @@ async function traced(code: Uint8Array): Promise<{ eips: number[]; transfers: bo
   return { eips, transfers };
 }
 
+/** Paging on through the register API: the first 4 MiB identity-mapped, 0x40000000 → physical 0x200000. */
+function pagingWithAlias(vm: VM): void {
+  const pd = 0x10000, pt0 = 0x11000, pt1 = 0x12000;
+  const w = (a: number, v: number) => vm.memory.write(a, 4, v);
+  w(pd, pt0 | 3); w(pd + (0x40000000 >>> 22) * 4, pt1 | 3);
+  for (let i = 0; i < 1024; i++) w(pt0 + i * 4, (i << 12) | 3);
+  w(pt1, 0x200000 | 3);
+  vm.writeRegister('cr3', pd);
+  vm.writeRegister('cr0', vm.readRegister('cr0') | 0x80000000);
+}
+
 describe('code and block hooks', () => {
   it('a code hook over everything sees exactly the instructions the interpreter traces, in order', async () => {
     const want = await traced(loopImage());
@@ -148,6 +159,29 @@ describe('memory hooks', () => {
     expect(writes).toEqual([[0x200000, 4, sum], [0x200010, 1, 7]]);
     expect(reads).toEqual([[0x200000, 4, sum]]);
     expect(vm.instructions).toBe(LOOP_INSTRUCTIONS);
+  });
+
+  it('a mem-write hook alone leaves the JIT on: the loop runs compiled while the watched page\'s stores are seen', async () => {
+    const vm = await guest(loopImage(), 'jit');
+    vm.writeRegister('esp', 0x300000);
+    const pushes: number[] = [];
+    vm.hook('mem-write', (a, size, v) => { pushes.push(v); }, { begin: 0x2ff000, end: 0x2fffff });
+    vm.run();
+    expect(pushes.length).toBe(2000);
+    expect(vm.instructions).toBe(LOOP_INSTRUCTIONS);
+    expect(vm.jitStats()!.instructions).toBeGreaterThan(2000 * 8); // page B's function body ran compiled
+  });
+
+  it.each(ENGINES)('%s: with paging, mem-write hooks match linear addresses, not the physical page behind them', async (engine) => {
+    // mov dword [0x40000000], 0x77 / mov dword [0x200004], 0x88 / hlt — 0x40000000 maps to physical 0x200000.
+    const vm = await guest(hex('c7050000004077000000c7050400200088000000f4'), engine);
+    pagingWithAlias(vm);
+    const seen: string[] = [];
+    vm.hook('mem-write', (a, size, v) => { seen.push(`${a.toString(16)} ${v.toString(16)}`); }, { begin: 0x40000000, end: 0x40000fff });
+    vm.run();
+    expect(seen).toEqual(['40000000 77']);
+    expect(vm.memory.read(0x200000, 4)).toBe(0x77);
+    expect(vm.memory.read(0x200004, 4)).toBe(0x88);
   });
 
   it('the stack\'s pushes are data writes: a mem-write hook on the stack page sees every call', async () => {
@@ -310,15 +344,8 @@ describe('registers', () => {
 
   it('control registers take effect as MOV CRn: CR0.PG turns paging on with a TLB rebuild', async () => {
     const vm = await guest(hex('a100000040f4')); // mov eax, [0x40000000] / hlt
-    // Identity-map the first 4 MiB and map 0x40000000 to physical 0x200000 (4 KiB pages).
-    const pd = 0x10000, pt0 = 0x11000, pt1 = 0x12000;
-    const w = (a: number, v: number) => vm.memory.write(a, 4, v);
-    w(pd, pt0 | 3); w(pd + (0x40000000 >>> 22) * 4, pt1 | 3);
-    for (let i = 0; i < 1024; i++) w(pt0 + i * 4, (i << 12) | 3);
-    w(pt1, 0x200000 | 3);
-    w(0x200000, 0xcafe);
-    vm.writeRegister('cr3', pd);
-    vm.writeRegister('cr0', vm.readRegister('cr0') | 0x80000000);
+    vm.memory.write(0x200000, 4, 0xcafe);
+    pagingWithAlias(vm);
     expect(vm.cpu.paging).toBe(true);
     vm.run();
     expect(vm.readRegister('eax')).toBe(0xcafe);

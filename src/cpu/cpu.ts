@@ -178,7 +178,7 @@ export class Cpu {
 
   /** Recompute fastRamEnd: 0 while a lazy restore has pages pending or memory hooks watch every access. */
   refreshFastRam(): void {
-    this.fastRamEnd = this.mem.pendingPages > 0 || (this.hooks !== null && this.hooks.memory) ? 0 : this.ramSize;
+    this.fastRamEnd = this.mem.pendingPages > 0 || (this.hooks !== null && this.hooks.reads) ? 0 : this.ramSize;
   }
 
   get protectedMode(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) === 0; }
@@ -302,6 +302,8 @@ export class Cpu {
       global = (pte & PTE_G) !== 0;
     }
     if (this.fastRamEnd === 0) mem.ensure(phys, PAGE_SIZE); // a lazy restore: TLB entries only for pages that are in
+    // A mem-write hook covers this linear page: its physical page's stores take the slow path (hooks.ts).
+    if (this.hooks !== null && this.hooks.writes && this.hooks.watchesWrites(lin >>> PAGE_SHIFT)) mem.watchWrites(phys >>> PAGE_SHIFT, phys >>> PAGE_SHIFT);
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
     this.tlbTag[slot] = lin >>> PAGE_SHIFT;
     this.tlbEntry[slot] = phys | (userOk ? TLB_USER : 0) | (userOk && rw ? TLB_WRITE_USER : 0) |
@@ -355,13 +357,13 @@ export class Cpu {
     const n1 = PAGE_SIZE - (lin & 0xfff);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.mem.read8(i < n1 ? first + i : second + i - n1);
-    if (this.hooks !== null && this.hooks.memory) this.hooks.read(lin, size, v);
+    if (this.hooks !== null && this.hooks.reads) this.hooks.read(lin, size, v);
     return size === 4 ? v | 0 : v;
   }
   private writeSplit(lin: number, size: number, v: number, user: boolean): void {
     const first = this.translate(lin, true, user), second = this.translate(((lin | 0xfff) + 1) | 0, true, user);
     const n1 = PAGE_SIZE - (lin & 0xfff);
-    if (this.hooks !== null && this.hooks.memory) this.hooks.write(lin, size, v);
+    if (this.hooks !== null && this.hooks.writes) this.hooks.write(lin, size, v);
     for (let i = 0; i < size; i++) this.mem.write(i < n1 ? first + i : second + i - n1, 1, v >>> (8 * i));
   }
 
@@ -409,11 +411,11 @@ export class Cpu {
   /** A data access off the RAM fast path (MMIO, ROM, a lazy restore, memory hooks). */
   private slowRead(lin: number, p: number, size: 1 | 2 | 4): number {
     const v = this.mem.read(p, size);
-    if (this.hooks !== null && this.hooks.memory) this.hooks.read(lin, size, v);
+    if (this.hooks !== null && this.hooks.reads) this.hooks.read(lin, size, v);
     return v;
   }
   private slowWrite(lin: number, p: number, size: 1 | 2 | 4, v: number): void {
-    if (this.hooks !== null && this.hooks.memory) this.hooks.write(lin, size, v);
+    if (this.hooks !== null && this.hooks.writes) this.hooks.write(lin, size, v);
     this.mem.write(p, size, v);
   }
 

@@ -3,7 +3,8 @@
 // every site tests first, so a VM without hooks pays a null test on cold paths only. Instruction-level
 // hooks (code, block, mem-fetch) make the run loop step one instruction at a time through the pages their
 // ranges touch — those pages only: the rest runs as before, compiled code included. Memory read/write
-// hooks send every data access through the slow path (cpu.fastRamEnd = 0) and the VM pauses the JIT.
+// hooks: reads take the slow path everywhere (cpu.fastRamEnd = 0; the VM pauses the JIT), stores only on the
+// pages written hooks cover (marked in the page flags and code map, which every store path tests already).
 import { metaOf } from './instruction-meta.ts';
 import type { CachedInstruction } from './code-cache.ts';
 import { PAGE_SHIFT } from './state.ts';
@@ -57,12 +58,25 @@ export class CpuHooks {
   private readonly fetch: Hook<'mem-fetch'>[] = this.list('mem-fetch');
   /** Code, block or fetch hooks are installed: the run loop steps through the pages of their ranges. */
   stepping = false;
-  /** mem-read or mem-write hooks are installed: data accesses take the slow path. */
-  memory = false;
+  /** mem-read hooks are installed: every data read takes the slow path (cpu.fastRamEnd = 0). */
+  reads = false;
+  /**
+   * mem-write hooks are installed: stores to the pages their ranges cover take the slow path (the RAM pages
+   * are marked as the dirty log marks them: memory.ts's watchWrites), stores elsewhere run as before.
+   */
+  writes = false;
   /** in or out hooks are installed. */
   ports = false;
   /** The next stepped instruction starts a basic block (a control transfer, an exception or a run's start came before it). */
   blockStart = true;
+  /** Linear pages that mem-write hooks cover, as [first, last] pairs. */
+  writePages: number[] = [];
+  /** Does a mem-write hook cover linear page `vpn`? (The page walker then marks its physical page.) */
+  watchesWrites(vpn: number): boolean {
+    const p = this.writePages;
+    for (let i = 0; i < p.length; i += 2) if (vpn >= p[i] && vpn <= p[i + 1]) return true;
+    return false;
+  }
   /** Linear pages (4 KiB numbers) that instruction-level hooks touch, as [first, last] pairs. */
   private steppedPages: number[] = [];
 
@@ -88,7 +102,9 @@ export class CpuHooks {
     const stepped = [...this.list('code'), ...this.list('block'), ...this.list('mem-fetch')];
     this.stepping = stepped.length > 0;
     this.steppedPages = stepped.flatMap((h) => [h.begin >>> PAGE_SHIFT, h.end >>> PAGE_SHIFT]);
-    this.memory = this.has('mem-read') || this.has('mem-write');
+    this.reads = this.has('mem-read');
+    this.writes = this.has('mem-write');
+    this.writePages = this.list('mem-write').flatMap((h) => [h.begin >>> PAGE_SHIFT, h.end >>> PAGE_SHIFT]);
     this.ports = this.has('in') || this.has('out');
   }
 

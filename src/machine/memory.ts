@@ -23,6 +23,8 @@ interface Region { base: number; end: number; rom?: Uint8Array; ram?: Uint8Array
  * it). The other bit in use is dirty-log.ts's PAGE_DIRTY_LOG: whatever means "is code" tests this bit only.
  */
 export const PAGE_HAS_CODE = 1;
+/** Page flag bit, and the code-map bit set in each of its chunks: a mem-write hook watches the page (its stores take the slow path). */
+export const PAGE_WATCH_WRITES = 4, CODE_CHUNK_WATCH_WRITES = 4;
 
 export class PhysicalMemory {
   readonly wasm: WebAssembly.Memory;
@@ -168,6 +170,27 @@ export class PhysicalMemory {
       for (let c = Math.max(phys, p * PAGE_SIZE) >>> CODE_CHUNK_SHIFT; c <= to; c++) if ((map[c] & CODE_CHUNK_HAS_CODE) !== 0) return true;
     }
     return false;
+  }
+
+  // ---- pages a mem-write hook watches (hooks.ts): the store paths leave their fast path on them ----
+  /** Mark RAM pages [first, last] (clipped to RAM) as watched. */
+  watchWrites(first: number, last: number): void {
+    const words = this.codeWords, pages = this.pageFlags.length;
+    for (let p = Math.max(0, first); p <= last && p < pages; p++) {
+      if ((this.pageFlags[p] & PAGE_WATCH_WRITES) !== 0) continue;
+      this.pageFlags[p] |= PAGE_WATCH_WRITES;
+      for (let i = p * 16, end = i + 16; i < end; i++) words[i] |= 0x04040404;
+    }
+  }
+
+  /** Unmark every watched page (the hooks changed: the VM marks what the new set covers). */
+  unwatchWrites(): void {
+    const flags = this.pageFlags, words = this.codeWords;
+    for (let p = 0; p < flags.length; p++) {
+      if ((flags[p] & PAGE_WATCH_WRITES) === 0) continue;
+      flags[p] &= ~PAGE_WATCH_WRITES;
+      for (let i = p * 16, end = i + 16; i < end; i++) words[i] &= ~0x04040404;
+    }
   }
 
   /** Map a read-only image at a physical address outside RAM (e.g. the BIOS at 0xFFFF0000). */

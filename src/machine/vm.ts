@@ -688,10 +688,18 @@ export class VM {
     // Compiled code of pages that instruction-level hooks now watch (or no longer watch) is dropped: the
     // run loop steps hooked pages and compiles the others anew.
     if (kind === 'code' || kind === 'block' || kind === 'mem-fetch') this.interpreter.cache.flush();
-    if (kind === 'mem-read' || kind === 'mem-write') {
+    if (kind === 'mem-read') {
       cpu.refreshFastRam();
-      if (hooks.memory && this.interpreter.jit !== null) { this.pausedJit = this.interpreter.jit; this.interpreter.jit = null; }
-      else if (!hooks.memory && this.pausedJit !== null) { this.interpreter.jit = this.pausedJit; this.pausedJit = null; }
+      if (hooks.reads && this.interpreter.jit !== null) { this.pausedJit = this.interpreter.jit; this.interpreter.jit = null; }
+      else if (!hooks.reads && this.pausedJit !== null) { this.interpreter.jit = this.pausedJit; this.pausedJit = null; }
+    }
+    if (kind === 'mem-write') {
+      // Mark the pages the ranges cover: now without paging (linear = physical), and by the page walker
+      // with paging (each translation of a covered linear page marks its physical page; the TLB is emptied
+      // so that every one is walked again). A mark left behind by a remapping only costs a slow store.
+      this.memory.unwatchWrites();
+      for (let i = 0; i < hooks.writePages.length; i += 2) this.memory.watchWrites(hooks.writePages[i], hooks.writePages[i + 1]);
+      cpu.flushTlb(false);
     }
     this.memory.onUnassigned = hooks.has('mem-unmapped') ? (phys, size, write, value) => hooks.unmapped(phys, size, write, value) : null;
     this.memory.onRomWrite = hooks.has('mem-prot') ? (phys, size, value) => hooks.protWrite(phys, size, value) : null;
