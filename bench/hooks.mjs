@@ -1,7 +1,7 @@
 // What hooks cost (vm.hook, README "Hooks"): guest MIPS of a store loop with no hook, with hooks on a page
 // the loop does not touch, and with hooks on the page it runs or stores to — under the interpreter and the
 // JIT (synchronous, threshold 0). `node bench/hooks.mjs` after `npm run build`; HOOKS_BENCH_M sets the
-// million instructions per unhooked run (default 40; per-instruction-hooked runs do a tenth), HOOKS_BENCH_RUNS
+// million instructions per run (default 40; the runs that step or leave compiled code do a tenth), HOOKS_BENCH_RUNS
 // the runs per cell (default 3, median). Times are the process's CPU time (other load on the machine does not count)..
 import { createVM, loadRaw } from '../dist/index.js';
 
@@ -17,8 +17,9 @@ const cases = [
   ['code hook on another page', (vm) => vm.hook('code', () => {}, page(OTHER)), M],
   ['code hook on the loop\'s page', (vm) => { let n = 0; vm.hook('code', () => { n++; }, page(CODE)); }, M / 10],
   ['block hook on the loop\'s page', (vm) => { let n = 0; vm.hook('block', () => { n++; }, page(CODE)); }, M / 10],
-  ['mem-write hook on another page', (vm) => vm.hook('mem-write', () => {}, page(OTHER)), M / 10],
+  ['mem-write hook on another page', (vm) => vm.hook('mem-write', () => {}, page(OTHER)), M],
   ['mem-write hook on the stored page', (vm) => { let n = 0; vm.hook('mem-write', () => { n++; }, page(DATA)); }, M / 10],
+  ['mem-read hook on another page', (vm) => vm.hook('mem-read', () => {}, page(OTHER)), M / 10],
   ['in/out, interrupt, hypercall hooks (not hit)', (vm) => { vm.hook('out', () => {}); vm.hook('interrupt', () => {}); vm.hook('hypercall', () => {}); }, M],
 ];
 
