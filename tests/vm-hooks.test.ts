@@ -383,6 +383,38 @@ describe('registers', () => {
   });
 });
 
+describe('debug registers (DR0–DR3 honoured)', () => {
+  // mov esp, 0x90000 / DR0 = target (execute) / DR1 = 0x200000 (write, 4 bytes) / DR7 = 0x00d00005 / mov ecx, 3
+  // target: inc ebx / mov [0x200000], ebx / after_store: dec ecx / jnz target / hlt
+  // handler (#DB): log [esp] and DR6 at 0x300010 + 8n, n = [0x300000]++; DR6 = 0; if [esp] = target: set RF in
+  //   the saved EFLAGS (resume the breakpointed instruction); iret
+  const DR = 'bc00000900b8220010000f23c0b8000020000f23c8b80500d0000f23f8b90300000043891d000020004975f6f4' +
+    '8b15000030008b04248904d5100030000f21f08904d514003000ff050000300031c00f23f0813c24220010007508814c240800000100cf';
+  const TARGET = 0x100022, AFTER_STORE = 0x100029, HANDLER = 0x10002d;
+
+  it.each(ENGINES)('%s: an instruction breakpoint faults before the instruction (RF resumes it), a data breakpoint traps after the store', async (engine) => {
+    const vm = await guest(hex(DR), engine);
+    // GDT at 0x1000 (flat code 0x08, data 0x10), IDT at 0x2000 with an interrupt gate for #DB.
+    [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((v, i) => vm.memory.write(0x1000 + i * 4, 4, v));
+    vm.memory.write(0x2008, 4, (0x08 << 16) | (HANDLER & 0xffff));
+    vm.memory.write(0x200c, 4, (HANDLER & 0xffff0000) | 0x8e00);
+    vm.writeRegister('gdtr.base', 0x1000); vm.writeRegister('gdtr.limit', 0x17);
+    vm.writeRegister('idtr.base', 0x2000); vm.writeRegister('idtr.limit', 0x7ff);
+    const exit = vm.run({ maxInstructions: 10_000 });
+    expect(exit.reason).toBe('halt');
+    const events = vm.memory.read(0x300000, 4);
+    const log = Array.from({ length: events }, (_, i) => [vm.memory.read(0x300010 + 8 * i, 4), vm.memory.read(0x300014 + 8 * i, 4)]);
+    // Per iteration: #DB fault at target with DR6.B0, then (inc and the store done) #DB trap after the store with DR6.B1.
+    expect(log).toEqual(Array.from({ length: 3 }, () => [[TARGET, 1], [AFTER_STORE, 2]]).flat());
+    expect(vm.readRegister('ebx')).toBe(3);
+    expect(vm.memory.read(0x200000, 4)).toBe(3);
+    // DR7 = 0 disarms: the same loop runs without a #DB.
+    vm.writeRegister('dr7', 0);
+    vm.run({ begin: TARGET, maxInstructions: 4 });
+    expect(vm.memory.read(0x300000, 4)).toBe(6);
+  });
+});
+
 describe('destroy', () => {
   it('releases the JIT and refuses any later use with one clear error', async () => {
     const vm = await guest(loopImage(), 'jit');

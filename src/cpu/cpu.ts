@@ -52,6 +52,8 @@ export const BREAK_EIP_SET = 16;
  * continued run would take it earlier than an uninterrupted one.
  */
 export const BREAK_IRQ = 32;
+/** A data breakpoint (DR0–DR3) matched during the instruction: #DB is a trap, delivered once it has completed. */
+export const BREAK_DEBUG = 64;
 
 /** What cpu.log reports (see Cpu.log). */
 export type LogItem = 'in_asm' | 'int' | 'sys' | 'jit';
@@ -134,6 +136,8 @@ export class Cpu {
    * the slow paths only (port I/O, the memory slow path, the run loop's per-block check).
    */
   hooks: CpuHooks | null = null;
+  /** Called after MOV DRn wrote DR0–DR3 or DR7: the VM (re)arms the breakpoints DR7 enables (machine/debug-breakpoints.ts). */
+  onDebugRegisterWrite: (() => void) | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */
   readonly msrs = new Map<number, bigint>();
 

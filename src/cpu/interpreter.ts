@@ -4,12 +4,12 @@
 // (a REP string instruction counts once per execution, which may cover many iterations).
 import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
-import { BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu, WORK_PER_CLOCK_CHECK } from './cpu.ts';
+import { BREAK_DEBUG, BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu, WORK_PER_CLOCK_CHECK } from './cpu.ts';
 import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
-import { DR_SLOT, EFLAGS, EIP, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
+import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
@@ -119,7 +119,8 @@ export class Interpreter {
       block = next;
       block.hits++;
       // Instruction-level hooks watch this block's pages: step it one instruction at a time (never compiled).
-      if (cpu.hooks !== null && cpu.hooks.stepping && cpu.hooks.steps(block.start, block.end)) {
+      // (Also while EFLAGS.RF is set: a stepped instruction clears it, and it must not outlive the next instruction.)
+      if (cpu.hooks !== null && cpu.hooks.stepping && (cpu.hooks.steps(block.start, block.end) || (s[EFLAGS] & RF) !== 0)) {
         // Coming from a block that ran whole (a branch, or a page or size limit ended it): a new basic block.
         if (!stepped) cpu.hooks.blockStart = true;
         stepped = true;
@@ -168,6 +169,7 @@ export class Interpreter {
           if (why === EXIT_HELPER_BREAK) {
             const brk = cpu.breakBlock;
             block = null;
+            if (brk & BREAK_DEBUG) this.debugTrap();
             if (brk & BREAK_STOP) return 'stop';
             continue;
           }
@@ -212,6 +214,7 @@ export class Interpreter {
       const why = cpu.breakBlock;
       if (why !== 0 && why !== BREAK_JUMP) {
         block = null; // CS, mode or code may have changed: no link from here
+        if (why & BREAK_DEBUG) this.debugTrap();
         if (why & BREAK_STOP) return 'stop';
       }
     }
@@ -229,9 +232,10 @@ export class Interpreter {
     cpu.breakBlock = 0;
     for (let i = 0; i < n; i++) {
       const op = ops[i];
-      hooks.beforeInstruction((block.csBase + op.eip) >>> 0, op);
-      if (cpu.breakBlock & BREAK_STOP) return 'stop'; // a hook stopped the VM: before this instruction, as in Unicorn
       try {
+        // A hook that raises a fault (an instruction breakpoint's #DB) raises it at this instruction.
+        hooks.beforeInstruction((block.csBase + op.eip) >>> 0, op);
+        if (cpu.breakBlock & BREAK_STOP) return 'stop'; // a hook stopped the VM: before this instruction, as in Unicorn
         s[EIP] = op.next;
         op.exec();
       } catch (e) {
@@ -245,9 +249,19 @@ export class Interpreter {
       }
       cpu.instructions++;
       hooks.afterInstruction(op, s[EIP]);
+      if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF; // RF lasts one instruction (SDM 17.3.1.1)
+      if (cpu.breakBlock & BREAK_DEBUG) this.debugTrap();
       if (cpu.breakBlock !== 0 || s[EIP] !== op.next) return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
     }
     return null;
+  }
+
+  /** A data breakpoint matched (BREAK_DEBUG): #DB as a trap, after the instruction (DR6 already says which). */
+  private debugTrap(): void {
+    const cpu = this.cpu;
+    cpu.breakBlock &= ~BREAK_DEBUG;
+    deliverException(cpu, new CpuFault(DB), cpu.s[EIP]);
+    cpu.deliveries++;
   }
 
   /** One instruction at a time, with `until`, breakpoints, `trace` and single-step (TF) handling. */
@@ -277,13 +291,14 @@ export class Interpreter {
       const op = block.ops[0];
       const singleStep = (s[EFLAGS] & TF) !== 0;
       const hooks = cpu.hooks;
-      if (hooks !== null && hooks.stepping) {
-        // A hook that stops the VM (vm.stop()) ends the run before this instruction executes, as in Unicorn.
-        hooks.beforeInstruction(block.start >>> 0, op);
-        if (cpu.breakBlock & BREAK_STOP) return 'stop';
-      }
       cpu.breakBlock = 0;
       try {
+        if (hooks !== null && hooks.stepping) {
+          // A hook that stops the VM (vm.stop()) ends the run before this instruction executes, as in
+          // Unicorn; one that raises a fault (an instruction breakpoint's #DB) raises it here.
+          hooks.beforeInstruction(block.start >>> 0, op);
+          if (cpu.breakBlock & BREAK_STOP) return 'stop';
+        }
         if (opts.trace) opts.trace(traceLine(cpu, op, opts.traceRegisters !== false));
         s[EIP] = op.next;
         op.exec();
@@ -300,7 +315,11 @@ export class Interpreter {
       }
       cpu.instructions++;
       budget--;
-      if (hooks !== null && hooks.stepping) hooks.afterInstruction(op, s[EIP]);
+      if (hooks !== null && hooks.stepping) {
+        hooks.afterInstruction(op, s[EIP]);
+        if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF; // RF lasts one instruction (SDM 17.3.1.1)
+      }
+      if (cpu.breakBlock & BREAK_DEBUG) this.debugTrap();
       if (shadowed) cpu.shadow = 0;
       if (singleStep) {
         // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS, saved EIP = the next instruction.

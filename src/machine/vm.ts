@@ -9,7 +9,7 @@ import { MAX_BLOCK_INSTRUCTIONS } from '../cpu/code-cache.ts';
 import { CpuFault } from '../cpu/fault.ts';
 import { deliverException, deliverInterrupt, TripleFault, Unsupported } from '../cpu/interrupts.ts';
 import {
-  CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
+  CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, DR_SLOT, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
   REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TR_SLOT,
 } from '../cpu/state.ts';
 import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
@@ -35,6 +35,7 @@ import {
   writeRegister, writeSegment,
 } from './registers.ts';
 import { type AsyncRunOptions, runAsync } from './vm-async.ts';
+import { armDebugRegisters } from './debug-breakpoints.ts';
 
 export type { AsyncRunOptions } from './vm-async.ts';
 export type { HookCallbacks, HookKind } from '../cpu/hooks.ts';
@@ -245,6 +246,7 @@ export class VM {
       timeNs: () => this.nowNs(),
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
+    this.cpu.onDebugRegisterWrite = () => this.debugRegistersChanged();
     this.wantsJit = opts.engine === 'jit';
     this.accelerator = opts.accelerator;
     this.jitDefaults = opts.jit ?? {};
@@ -338,6 +340,7 @@ export class VM {
     const { lazyRam, ...vmOpts } = opts;
     const vm = new this({ ...vmOpts, memory, clock: opts.clock ?? clock });
     restoreSnapshot(vm, snap, lazyRam === true);
+    vm.debugRegistersChanged();
     vm.snapshots.restored(snap.id, snap.nonZero);
     if (opts.engine === 'jit') await vm.enableJit();
     return vm;
@@ -390,6 +393,7 @@ export class VM {
     this.cpu.halted = false;
     this.cpu.pagingChanged();
     this.interpreter.cache.flush();
+    this.debugRegistersChanged(); // DR7 is 0 again: no breakpoints
   }
 
   /**
@@ -720,6 +724,14 @@ export class VM {
   }
   private interceptBelow: InterruptIntercept | null = null;
 
+  /** The hooks that implement the breakpoints DR7 enables (debug-breakpoints.ts). */
+  private debugHooks: HookHandle[] = [];
+  /** DR0–DR3 or DR7 changed (the guest's MOV DRn, the API, a restore): arm what DR7 enables now. */
+  private debugRegistersChanged(): void {
+    if (this.debugHooks.length === 0 && (this.cpu.s[DR_SLOT + 7] & 0xff) === 0) return;
+    this.debugHooks = armDebugRegisters(this, this.cpu, this.debugHooks);
+  }
+
   /** A register by name (general registers at every width, eip, eflags, segments, cr0-4, dr0-7, gdtr/idtr, ldtr, tr, cpl): registers.ts. */
   readRegister(name: AnyRegisterName): number { this.alive(); return readRegister(this.cpu, name); }
 
@@ -730,6 +742,7 @@ export class VM {
   writeRegister(name: AnyRegisterName, value: number): void {
     this.alive();
     writeRegister(this.cpu, name, value);
+    if (/^dr[0-37]$/.test(name)) this.debugRegistersChanged();
     this.cpu.breakBlock = 0; // (a write's BREAK_MODE is for a running block; the next run looks the block up anew)
   }
 

@@ -341,11 +341,16 @@ function movControl(c: EmitContext): () => void {
 function movDebug(c: EmitContext): () => void {
   const { cpu, ins } = c, s = cpu.s;
   const [dst, src] = ins.operands;
-  // DR4/DR5 alias DR6/DR7 (CR4.DE is never set here). Breakpoints in DR7 are stored but not yet honoured.
+  // DR4/DR5 alias DR6/DR7 (CR4.DE is never set here). DR7's breakpoints are honoured through the VM's hooks.
   const alias = (n: number): number => (n === 4 ? 6 : n === 5 ? 7 : n);
   if (dst.kind === 'dreg' && src.kind === 'reg') {
     const n = alias(dst.reg), r = src.reg;
-    return () => { requireCpl0(cpu); s[DR_SLOT + n] = s[r]; };
+    return () => {
+      requireCpl0(cpu);
+      s[DR_SLOT + n] = s[r];
+      // New breakpoints: the block ends here, and the VM arms them (hooks on their addresses).
+      if ((n <= 3 || n === 7) && cpu.onDebugRegisterWrite !== null) { cpu.breakBlock |= BREAK_MODE; cpu.onDebugRegisterWrite(); }
+    };
   }
   if (src.kind === 'dreg' && dst.kind === 'reg') {
     const n = alias(src.reg), r = dst.reg;
