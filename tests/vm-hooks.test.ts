@@ -5,12 +5,14 @@
 // against the same load done by the guest's MOV DS; the JIT runs must match the interpreter's counts and
 // must really run the unhooked page compiled.
 // The snippets' nasm sources are in the comments (org 0x100000, bits 32, loaded flat at 1 MiB).
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
-const { createVM, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+const { createVM, loadImage, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
 type VM = import('../src/index.ts').VM;
 
 const ENGINES = ['interp', 'jit'] as const;
@@ -412,6 +414,32 @@ describe('debug registers (DR0–DR3 honoured)', () => {
     vm.writeRegister('dr7', 0);
     vm.run({ begin: TARGET, maxInstructions: 4 });
     expect(vm.memory.read(0x300000, 4)).toBe(6);
+  });
+});
+
+describe('debug registers against QEMU', () => {
+  // The same breakpoints in a Multiboot ROM with its own GDT/IDT, printing each #DB's return EIP and DR6.B0-B3:
+  // what QEMU printed (stored; run live too when qemu-system-i386 is installed), under both engines.
+  const DIR = join(import.meta.dirname, 'fixtures', 'debug-registers');
+  const rom = new Uint8Array(readFileSync(join(DIR, 'dr-breakpoints.bin')));
+  const stored = readFileSync(join(DIR, 'dr-breakpoints.qemu.txt'), 'latin1');
+
+  it('the stored output is what QEMU prints now (skipped without qemu-system-i386)', (ctx) => {
+    const q = spawnSync('qemu-system-i386', ['-kernel', join(DIR, 'dr-breakpoints.bin'), '-serial', 'stdio', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-display', 'none', '-nodefaults'],
+      { encoding: 'latin1', timeout: 20_000 });
+    if (q.error) { ctx.skip(); return; }
+    expect({ status: q.status, out: q.stdout }).toEqual({ status: 1, out: stored });
+  });
+
+  it.each(ENGINES)('%s: same serial output and exit status as QEMU', async (engine) => {
+    const out: Uint8Array[] = [];
+    const vm = createVM({ memory: 16 << 20, stdout: (b) => out.push(b) });
+    if (engine === 'jit') await vm.enableJit({ threshold: 0 });
+    loadImage(vm, rom, 'dr-breakpoints.bin', {});
+    const exit = vm.run({ timeout: 20 });
+    expect({ reason: exit.reason, status: exit.status }).toEqual({ reason: 'debug-exit', status: 1 });
+    expect(Buffer.concat(out).toString('latin1')).toBe(stored);
+    expect(stored.split('\n').length).toBe(8); // six #DB lines and the final one: the oracle did see breakpoints
   });
 });
 
