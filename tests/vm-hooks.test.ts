@@ -247,6 +247,21 @@ describe('memory hooks', () => {
   });
 });
 
+describe('external interrupts', () => {
+  it('the interrupt hook sees the PIC\'s interrupts (pic-pit.elf), and the guest still gets them', async () => {
+    const out: Uint8Array[] = [];
+    const vm = createVM({ stdout: (b) => out.push(b) });
+    loadImage(vm, new Uint8Array(readFileSync(join(import.meta.dirname, '..', 'test-roms', 'pic-pit.elf'))), 'pic-pit.elf', {});
+    const external = new Map<number, number>();
+    vm.hook('interrupt', (vector, info) => { if (info.external) external.set(vector, (external.get(vector) ?? 0) + 1); });
+    const exit = vm.run({ timeout: 20 });
+    expect({ reason: exit.reason, status: exit.status }).toEqual({ reason: 'debug-exit', status: 1 });
+    expect(Buffer.concat(out).toString('latin1')).toBe(readFileSync(join(import.meta.dirname, '..', 'test-roms', 'expected', 'pic-pit.txt'), 'latin1'));
+    expect(external.size).toBeGreaterThan(0);
+    expect(vm.exitStats().find((c) => c.reason === 'IRQ_WINDOW')!.count).toBe([...external.values()].reduce((a, b) => a + b, 0));
+  });
+});
+
 describe('runAsync', () => {
   it.each(ENGINES)('%s: yields to the event loop: a timer stops a guest that would spin for ever', async (engine) => {
     const vm = await guest(hex(SPIN), engine);

@@ -28,8 +28,11 @@ export interface HookCallbacks {
   'mem-unmapped': (address: number, size: number, write: boolean, value: number) => boolean | void;
   /** A write to ROM at physical `address` (dropped). */
   'mem-prot': (address: number, size: number, value: number) => void;
-  /** A software interrupt (INT n, INT3, INTO) or an exception, before the IDT. True: handled, nothing is delivered. */
-  interrupt: (vector: number, info: { software: boolean; errorCode: number; eip: number }) => boolean | void;
+  /**
+   * A software interrupt (INT n, INT3, INTO), an exception, or an external interrupt the PIC delivers
+   * (`external`), before the IDT. True: handled, nothing is delivered (an external one is then dropped).
+   */
+  interrupt: (vector: number, info: { software: boolean; external: boolean; errorCode: number; eip: number }) => boolean | void;
   /** #UD at `address`. True: handled (the hook moved EIP on, or stopped the VM); else #UD is delivered. */
   invalid: (address: number) => boolean | void;
   /** IN from `port`: a number answers it (the devices are not asked); undefined lets the devices answer. */
@@ -163,9 +166,9 @@ export class CpuHooks {
     return handled;
   }
 
-  interrupt(vector: number, software: boolean, errorCode: number, eip: number): boolean {
+  interrupt(vector: number, software: boolean, errorCode: number, eip: number, external = false): boolean {
     let handled = false;
-    for (const h of this.list('interrupt')) if (inRange(h, vector) && h.fn(vector, { software, errorCode, eip }) === true) handled = true;
+    for (const h of this.list('interrupt')) if (inRange(h, vector) && h.fn(vector, { software, external, errorCode, eip }) === true) handled = true;
     return handled;
   }
 

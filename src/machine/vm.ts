@@ -573,6 +573,7 @@ export class VM {
     if (!(s[EFLAGS] & IF) || !this.pic.hasInterrupt()) return;
     const vector = this.pic.acknowledge();
     cpu.halted = false;
+    if (cpu.hooks !== null && cpu.hooks.has('interrupt') && cpu.hooks.interrupt(vector, false, -1, this.linearEip(), true)) return;
     cpu.deliveries++;
     cpu.exits.count(EXIT_IRQ_WINDOW);
     try {
