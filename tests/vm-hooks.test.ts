@@ -134,6 +134,15 @@ describe('code and block hooks', () => {
     expect(vm.jitDump(PAGE_B)).not.toBeNull();
   });
 
+  it.each(ENGINES)('%s: vm.stop() from an out hook (compiled code around it) ends the run after the OUT', async (engine) => {
+    const vm = await guest(hex('40e680ebfb'), engine); // l: inc eax / out 0x80, al / jmp l
+    let outs = 0;
+    vm.hook('out', () => { if (++outs === 1000) vm.stop(); }, { begin: 0x80, end: 0x80 });
+    const exit = vm.run({ maxInstructions: 1_000_000 });
+    expect(exit).toMatchObject({ reason: 'stopped', eip: 0x100003 });
+    expect(vm.readRegister('eax')).toBe(1000);
+  });
+
   it.each(ENGINES)('%s: vm.stop() from a code hook ends the run before that instruction', async (engine) => {
     const vm = await guest(loopImage(), engine);
     let calls = 0;
