@@ -343,6 +343,13 @@ export class Jit implements Accelerator {
   takeFault(): CpuFault { return this.bridge.takeFault(); }
 
   /** Drop every region (code buffer full, or the code cache was flushed). */
+  /** The VM is destroyed: leave the translation worker and drop every region. */
+  dispose(): void {
+    this.worker?.close();
+    this.worker = null;
+    this.flush();
+  }
+
   flush(): void {
     if (this.cpu.log !== null && this.stats.live > 0) this.cpu.log('jit', `flush: ${this.stats.live} regions dropped`);
     this.regions.flush();

@@ -117,6 +117,9 @@ export class TranslationClient {
   /** `install`: a result that is still good (its blocks valid, its page unwritten since the job was posted). */
   private constructor(private readonly worker: WorkerPort, private readonly cpu: Cpu, private readonly install: (job: WorkerJob, r: WorkerResult) => void) {}
 
+  /** Leave the worker (vm.destroy()): close this JIT's port and forget its jobs. */
+  close(): void { this.worker.port.close(); this.jobs.clear(); this.pendingKeys.clear(); }
+
   /** A client on the process's worker, or null when no worker can be started. */
   static async connect(cpu: Cpu, config: WorkerConfig, install: (job: WorkerJob, r: WorkerResult) => void): Promise<TranslationClient | null> {
     const shared = await translationWorker();

@@ -13,6 +13,7 @@ import { Process, type ProcessOptions } from './exec/process.ts';
 
 export { DEFAULT_MEMORY } from './machine/vm.ts';
 export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RestoreOptions, RunOptions, VMOptions } from './machine/vm.ts';
+export type { AnyRegisterName, AsyncRunOptions, HookCallbacks, HookHandle, HookKind, HookRange, SegmentCache, VMEvents } from './machine/vm.ts';
 export type { Accelerator, AcceleratorConfig, AcceleratorFactory } from './cpu/accelerator.ts';
 export type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from './cpu/accelerator-stats.ts';
 export { createJit } from '../jit/jit.ts';

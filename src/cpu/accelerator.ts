@@ -42,6 +42,8 @@ export interface Accelerator {
   profile(): JitProfile;
   /** The unit covering linear address `addr`: its guest disassembly and its WASM text, or null. */
   dump(addr: number): RegionDump | null;
+  /** Release what it holds beyond garbage (a translation worker's port): vm.destroy(). */
+  dispose?(): void;
 }
 
 /** How an accelerator is set up (VM.enableJit's options, less the threshold, which is the run loop's). */

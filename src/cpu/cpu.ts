@@ -7,6 +7,7 @@ import type { HypercallHost } from '../hv/hypercalls.ts';
 import type { IoBus } from '../machine/io-bus.ts';
 import { type PhysicalMemory } from '../machine/memory.ts';
 import { type CpuFault, fault, GP, PF_, SS_ } from './fault.ts';
+import type { CpuHooks } from './hooks.ts';
 import {
   CODE_CHUNK_SHIFT, CODE32, CPL, CR0, CR0_PE, CR0_PG, CR0_WP, CR3, CR4, EFLAGS, ESP, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
   STATE_SLOTS, segSlot, TLB_ENTRY_OFFSET, TLB_TAG_OFFSET, VM,
@@ -51,6 +52,8 @@ export const BREAK_EIP_SET = 16;
  * continued run would take it earlier than an uninterrupted one.
  */
 export const BREAK_IRQ = 32;
+/** A data breakpoint (DR0–DR3) matched during the instruction: #DB is a trap, delivered once it has completed. */
+export const BREAK_DEBUG = 64;
 
 /** What cpu.log reports (see Cpu.log). */
 export type LogItem = 'in_asm' | 'int' | 'sys' | 'jit';
@@ -128,6 +131,13 @@ export class Cpu {
    * signals. Null: everything is delivered through the IDT/IVT.
    */
   intercept: InterruptIntercept | null = null;
+  /**
+   * The embedder's hooks (hooks.ts; VM.hook), null when none is installed: tested first at each site, on
+   * the slow paths only (port I/O, the memory slow path, the run loop's per-block check).
+   */
+  hooks: CpuHooks | null = null;
+  /** Called after MOV DRn wrote DR0–DR3 or DR7: the VM (re)arms the breakpoints DR7 enables (machine/debug-breakpoints.ts). */
+  onDebugRegisterWrite: (() => void) | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */
   readonly msrs = new Map<number, bigint>();
 
@@ -140,7 +150,7 @@ export class Cpu {
     this.view = mem.view;
     this.ramSize = mem.ramSize;
     this.fastRamEnd = mem.ramSize;
-    mem.onLazyChange = (pending) => { this.fastRamEnd = pending ? 0 : this.ramSize; };
+    mem.onLazyChange = () => this.refreshFastRam();
     this.pageFlags = mem.pageFlags;
     this.codeMap = mem.codeMap;
     this.tlbTag = new Int32Array(mem.buffer, TLB_TAG_OFFSET, TLB_SIZE).fill(-1);
@@ -156,12 +166,23 @@ export class Cpu {
   portIn(port: number, size: number, index: number): number {
     const t0 = this.exits.enter();
     this.instructions += index;
-    try { return this.io.in(port, size as 1 | 2 | 4); } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
+    try {
+      if (this.hooks !== null && this.hooks.ports) { const v = this.hooks.in(port, size); if (v !== undefined) return v; }
+      return this.io.in(port, size as 1 | 2 | 4);
+    } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
   }
   portOut(port: number, size: number, value: number, index: number): void {
     const t0 = this.exits.enter();
     this.instructions += index;
-    try { this.io.out(port, size as 1 | 2 | 4, value); } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
+    try {
+      if (this.hooks !== null && this.hooks.ports && this.hooks.out(port, size, value)) return;
+      this.io.out(port, size as 1 | 2 | 4, value);
+    } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
+  }
+
+  /** Recompute fastRamEnd: 0 while a lazy restore has pages pending or memory hooks watch every access. */
+  refreshFastRam(): void {
+    this.fastRamEnd = this.mem.pendingPages > 0 || (this.hooks !== null && this.hooks.reads) ? 0 : this.ramSize;
   }
 
   get protectedMode(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) === 0; }
@@ -285,6 +306,8 @@ export class Cpu {
       global = (pte & PTE_G) !== 0;
     }
     if (this.fastRamEnd === 0) mem.ensure(phys, PAGE_SIZE); // a lazy restore: TLB entries only for pages that are in
+    // A mem-write hook covers this linear page: its physical page's stores take the slow path (hooks.ts).
+    if (this.hooks !== null && this.hooks.writes && this.hooks.watchesWrites(lin >>> PAGE_SHIFT)) mem.watchWrites(phys >>> PAGE_SHIFT, phys >>> PAGE_SHIFT);
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
     this.tlbTag[slot] = lin >>> PAGE_SHIFT;
     this.tlbEntry[slot] = phys | (userOk ? TLB_USER : 0) | (userOk && rw ? TLB_WRITE_USER : 0) |
@@ -338,11 +361,13 @@ export class Cpu {
     const n1 = PAGE_SIZE - (lin & 0xfff);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.mem.read8(i < n1 ? first + i : second + i - n1);
+    if (this.hooks !== null && this.hooks.reads) this.hooks.read(lin, size, v);
     return size === 4 ? v | 0 : v;
   }
   private writeSplit(lin: number, size: number, v: number, user: boolean): void {
     const first = this.translate(lin, true, user), second = this.translate(((lin | 0xfff) + 1) | 0, true, user);
     const n1 = PAGE_SIZE - (lin & 0xfff);
+    if (this.hooks !== null && this.hooks.writes) this.hooks.write(lin, size, v);
     for (let i = 0; i < size; i++) this.mem.write(i < n1 ? first + i : second + i - n1, 1, v >>> (8 * i));
   }
 
@@ -353,23 +378,23 @@ export class Cpu {
   // two chunks.
   readLin8(lin: number): number {
     const p = this.paging ? this.translate(lin, false, this.s[CPL] === 3) : lin >>> 0;
-    return p < this.fastRamEnd ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);
+    return p < this.fastRamEnd ? this.view.getUint8(RAM_OFFSET + p) : this.slowRead(lin, p, 1);
   }
   readLin16(lin: number): number {
     if (this.paging && (lin & 0xfff) === 0xfff) return this.readSplit(lin, 2, this.s[CPL] === 3);
     const p = this.physData(lin, false);
-    return p <= this.fastRamEnd - 2 ? this.view.getUint16(RAM_OFFSET + p, true) : this.mem.read(p, 2);
+    return p <= this.fastRamEnd - 2 ? this.view.getUint16(RAM_OFFSET + p, true) : this.slowRead(lin, p, 2);
   }
   readLin32(lin: number): number {
     if (this.paging && (lin & 0xfff) > 0xffc) return this.readSplit(lin, 4, this.s[CPL] === 3);
     const p = this.physData(lin, false);
-    return p <= this.fastRamEnd - 4 ? this.view.getInt32(RAM_OFFSET + p, true) : this.mem.read(p, 4);
+    return p <= this.fastRamEnd - 4 ? this.view.getInt32(RAM_OFFSET + p, true) : this.slowRead(lin, p, 4);
   }
   writeLin8(lin: number, v: number): void {
     const p = this.physData(lin, true);
     if (p < this.fastRamEnd && (this.pageFlags[p >>> PAGE_SHIFT] === 0 || this.codeMap[p >>> CODE_CHUNK_SHIFT] === 0))
       this.view.setUint8(RAM_OFFSET + p, v);
-    else this.mem.write(p, 1, v);
+    else this.slowWrite(lin, p, 1, v);
   }
   writeLin16(lin: number, v: number): void {
     if (this.paging && (lin & 0xfff) === 0xfff) { this.writeSplit(lin, 2, v, this.s[CPL] === 3); return; }
@@ -377,7 +402,7 @@ export class Cpu {
     if (p <= this.fastRamEnd - 2 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) === 0 ||
       (this.codeMap[p >>> CODE_CHUNK_SHIFT] | this.codeMap[(p + 1) >>> CODE_CHUNK_SHIFT]) === 0))
       this.view.setUint16(RAM_OFFSET + p, v, true);
-    else this.mem.write(p, 2, v);
+    else this.slowWrite(lin, p, 2, v);
   }
   writeLin32(lin: number, v: number): void {
     if (this.paging && (lin & 0xfff) > 0xffc) { this.writeSplit(lin, 4, v, this.s[CPL] === 3); return; }
@@ -385,7 +410,17 @@ export class Cpu {
     if (p <= this.fastRamEnd - 4 && ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) === 0 ||
       (this.codeMap[p >>> CODE_CHUNK_SHIFT] | this.codeMap[(p + 3) >>> CODE_CHUNK_SHIFT]) === 0))
       this.view.setInt32(RAM_OFFSET + p, v, true);
-    else this.mem.write(p, 4, v);
+    else this.slowWrite(lin, p, 4, v);
+  }
+  /** A data access off the RAM fast path (MMIO, ROM, a lazy restore, memory hooks). */
+  private slowRead(lin: number, p: number, size: 1 | 2 | 4): number {
+    const v = this.mem.read(p, size);
+    if (this.hooks !== null && this.hooks.reads) this.hooks.read(lin, size, v);
+    return v;
+  }
+  private slowWrite(lin: number, p: number, size: 1 | 2 | 4, v: number): void {
+    if (this.hooks !== null && this.hooks.writes) this.hooks.write(lin, size, v);
+    this.mem.write(p, size, v);
   }
 
   // ---- system accesses (descriptor tables, IDT, TSS): always supervisor, whatever the CPL ----
@@ -400,8 +435,11 @@ export class Cpu {
   }
   writeSys8(lin: number, v: number): void { this.mem.write(this.paging ? this.translate(lin, true, false) : lin >>> 0, 1, v); }
 
-  /** Instruction fetch: a read at the current CPL. */
-  fetch8(lin: number): number { return this.readLin8(lin); }
+  /** Instruction fetch: a read at the current CPL (not a data access: memory hooks do not see it). */
+  fetch8(lin: number): number {
+    const p = this.physData(lin, false);
+    return p < this.fastRamEnd ? this.view.getUint8(RAM_OFFSET + p) : this.mem.read8(p);
+  }
   /** Physical address of an instruction byte (for the code cache's keys); may raise #PF. */
   fetchPhys(lin: number): number { return this.physData(lin, false); }
 

@@ -4,12 +4,12 @@
 // (a REP string instruction counts once per execution, which may cover many iterations).
 import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
-import { BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu, WORK_PER_CLOCK_CHECK } from './cpu.ts';
+import { BREAK_DEBUG, BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu, WORK_PER_CLOCK_CHECK } from './cpu.ts';
 import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
-import { DR_SLOT, EFLAGS, EIP, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
+import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
@@ -60,6 +60,8 @@ export class Interpreter {
     /** [JIT] Compiled code left in the middle of an interpreter block because an interrupt became pending: the
      *  interpreter finishes that block first (it checks for interrupts only between its blocks). */
     let finishBlock = false;
+    /** The previous instruction was stepped for hooks (cpu.hooks.blockStart is up to date). */
+    let stepped = false;
     // Keep the budget a small integer so the loop's arithmetic and indexing stay in integer registers.
     budget = Math.min(budget, 0x3fff_ffff) | 0;
     while (budget > 0) {
@@ -116,6 +118,21 @@ export class Interpreter {
       }
       block = next;
       block.hits++;
+      // Instruction-level hooks watch this block's pages: step it one instruction at a time (never compiled).
+      // (Also while EFLAGS.RF is set: a stepped instruction clears it, and it must not outlive the next instruction.)
+      if (cpu.hooks !== null && cpu.hooks.stepping && (cpu.hooks.steps(block.start, block.end) || (s[EFLAGS] & RF) !== 0)) {
+        // Coming from a block that ran whole (a branch, or a page or size limit ended it): a new basic block.
+        if (!stepped) cpu.hooks.blockStart = true;
+        stepped = true;
+        const before = cpu.instructions;
+        const r = this.runStepped(block, budget);
+        budget -= cpu.instructions - before;
+        block = null;
+        if (r !== null) return r;
+        if (cpu.deliveries >= deliveryLimit) return 'deliveries';
+        continue;
+      }
+      stepped = false;
       // [JIT] engine 'jit' only: a hot block's region (its page's hot blocks, compiled to WASM) runs instead
       // of the closures while the mode it was compiled for holds. It returns the instructions it
       // retired and leaves EIP, registers and flags in the state block; 0 with no fault means it stopped
@@ -152,6 +169,7 @@ export class Interpreter {
           if (why === EXIT_HELPER_BREAK) {
             const brk = cpu.breakBlock;
             block = null;
+            if (brk & BREAK_DEBUG) this.debugTrap();
             if (brk & BREAK_STOP) return 'stop';
             continue;
           }
@@ -196,10 +214,54 @@ export class Interpreter {
       const why = cpu.breakBlock;
       if (why !== 0 && why !== BREAK_JUMP) {
         block = null; // CS, mode or code may have changed: no link from here
+        if (why & BREAK_DEBUG) this.debugTrap();
         if (why & BREAK_STOP) return 'stop';
       }
     }
     return 'budget';
+  }
+
+  /**
+   * A block on a page that instruction-level hooks watch (cpu.hooks): its instructions one at a time, the
+   * hooks before each, until the block ends, a transfer or break leaves it, or the budget runs out. Returns
+   * 'stop' when a hook or the guest asked to stop, else null (the run loop goes on).
+   */
+  private runStepped(block: Block, budget: number): LoopStop | null {
+    const cpu = this.cpu, s = cpu.s, hooks = cpu.hooks!, ops = block.ops;
+    const n = ops.length < budget ? ops.length : budget;
+    cpu.breakBlock = 0;
+    for (let i = 0; i < n; i++) {
+      const op = ops[i];
+      try {
+        // A hook that raises a fault (an instruction breakpoint's #DB) raises it at this instruction.
+        hooks.beforeInstruction((block.csBase + op.eip) >>> 0, op);
+        if (cpu.breakBlock & BREAK_STOP) return 'stop'; // a hook stopped the VM: before this instruction, as in Unicorn
+        s[EIP] = op.next;
+        op.exec();
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        s[EIP] = op.eip;
+        cpu.breakBlock = 0;
+        deliverException(cpu, e, op.eip);
+        cpu.deliveries++;
+        hooks.blockStart = true;
+        return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
+      }
+      cpu.instructions++;
+      hooks.afterInstruction(op, s[EIP]);
+      if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF; // RF lasts one instruction (SDM 17.3.1.1)
+      if (cpu.breakBlock & BREAK_DEBUG) this.debugTrap();
+      if (cpu.breakBlock !== 0 || s[EIP] !== op.next) return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
+    }
+    return null;
+  }
+
+  /** A data breakpoint matched (BREAK_DEBUG): #DB as a trap, after the instruction (DR6 already says which). */
+  private debugTrap(): void {
+    const cpu = this.cpu;
+    cpu.breakBlock &= ~BREAK_DEBUG;
+    deliverException(cpu, new CpuFault(DB), cpu.s[EIP]);
+    cpu.deliveries++;
   }
 
   /** One instruction at a time, with `until`, breakpoints, `trace` and single-step (TF) handling. */
@@ -228,8 +290,15 @@ export class Interpreter {
       block.hits++;
       const op = block.ops[0];
       const singleStep = (s[EFLAGS] & TF) !== 0;
+      const hooks = cpu.hooks;
       cpu.breakBlock = 0;
       try {
+        if (hooks !== null && hooks.stepping) {
+          // A hook that stops the VM (vm.stop()) ends the run before this instruction executes, as in
+          // Unicorn; one that raises a fault (an instruction breakpoint's #DB) raises it here.
+          hooks.beforeInstruction(block.start >>> 0, op);
+          if (cpu.breakBlock & BREAK_STOP) return 'stop';
+        }
         if (opts.trace) opts.trace(traceLine(cpu, op, opts.traceRegisters !== false));
         s[EIP] = op.next;
         op.exec();
@@ -239,12 +308,18 @@ export class Interpreter {
         cpu.breakBlock = 0;
         deliverException(cpu, e, op.eip);
         cpu.deliveries++;
+        if (hooks !== null) hooks.blockStart = true;
         if (cpu.breakBlock & BREAK_STOP) return 'stop';
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
         continue;
       }
       cpu.instructions++;
       budget--;
+      if (hooks !== null && hooks.stepping) {
+        hooks.afterInstruction(op, s[EIP]);
+        if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF; // RF lasts one instruction (SDM 17.3.1.1)
+      }
+      if (cpu.breakBlock & BREAK_DEBUG) this.debugTrap();
       if (shadowed) cpu.shadow = 0;
       if (singleStep) {
         // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS, saved EIP = the next instruction.

@@ -35,6 +35,7 @@ const MAX_CONSOLE_WRITE = 1 << 20;
 /** Execute the hypercall described by the guest's registers. */
 export function hypercall(cpu: Cpu, host: HypercallHost): void {
   const s = cpu.s;
+  if (cpu.hooks !== null && cpu.hooks.hypercall(s[EAX] >>> 0)) return; // the embedder's hypercall hook answered
   if (s[CPL] !== 0) { s[EAX] = -KVM_EPERM; return; }
   switch (s[EAX] >>> 0) {
     case HC_FEATURES: s[EAX] = HC_FEATURES_BITMAP; return;

@@ -15,13 +15,16 @@ export interface MmioDevice {
   write(offset: number, size: 1 | 2 | 4, value: number): void;
 }
 
-interface Region { base: number; end: number; rom?: Uint8Array; mmio?: MmioDevice }
+/** A mapping outside guest RAM: ROM (read-only image), host RAM (a plain byte array, vm.mapRam) or an MMIO device. */
+interface Region { base: number; end: number; rom?: Uint8Array; ram?: Uint8Array; mmio?: MmioDevice }
 
 /**
  * Page flag bit: the RAM page holds decoded or translated code (writes to its code chunks must invalidate
  * it). The other bit in use is dirty-log.ts's PAGE_DIRTY_LOG: whatever means "is code" tests this bit only.
  */
 export const PAGE_HAS_CODE = 1;
+/** Page flag bit, and the code-map bit set in each of its chunks: a mem-write hook watches the page (its stores take the slow path). */
+export const PAGE_WATCH_WRITES = 4, CODE_CHUNK_WATCH_WRITES = 4;
 
 export class PhysicalMemory {
   readonly wasm: WebAssembly.Memory;
@@ -54,6 +57,12 @@ export class PhysicalMemory {
    * read and write `ram` directly only while nothing is pending (cpu.ts's fastRamEnd).
    */
   onLazyChange: (pending: boolean) => void = () => {};
+  /**
+   * Accesses to unassigned physical space and writes to ROM (the VM's mem-unmapped and mem-prot hooks),
+   * null without hooks. unassigned returns true when it mapped the address: the access is retried once.
+   */
+  onUnassigned: ((phys: number, size: number, write: boolean, value: number) => boolean) | null = null;
+  onRomWrite: ((phys: number, size: number, value: number) => void) | null = null;
 
   constructor(ramSize: number) {
     if (!Number.isInteger(ramSize) || ramSize < 1 << 20 || ramSize > MAX_RAM || ramSize % 4096 !== 0)
@@ -163,21 +172,74 @@ export class PhysicalMemory {
     return false;
   }
 
-  /** Map a read-only image at a physical address above RAM (e.g. the BIOS at 0xFFFF0000). */
+  // ---- pages a mem-write hook watches (hooks.ts): the store paths leave their fast path on them ----
+  /** Mark RAM pages [first, last] (clipped to RAM) as watched. */
+  watchWrites(first: number, last: number): void {
+    const words = this.codeWords, pages = this.pageFlags.length;
+    for (let p = Math.max(0, first); p <= last && p < pages; p++) {
+      if ((this.pageFlags[p] & PAGE_WATCH_WRITES) !== 0) continue;
+      this.pageFlags[p] |= PAGE_WATCH_WRITES;
+      for (let i = p * 16, end = i + 16; i < end; i++) words[i] |= 0x04040404;
+    }
+  }
+
+  /** Unmark every watched page (the hooks changed: the VM marks what the new set covers). */
+  unwatchWrites(): void {
+    const flags = this.pageFlags, words = this.codeWords;
+    for (let p = 0; p < flags.length; p++) {
+      if ((flags[p] & PAGE_WATCH_WRITES) === 0) continue;
+      flags[p] &= ~PAGE_WATCH_WRITES;
+      for (let i = p * 16, end = i + 16; i < end; i++) words[i] &= ~0x04040404;
+    }
+  }
+
+  /** Map a read-only image at a physical address outside RAM (e.g. the BIOS at 0xFFFF0000). */
   mapRom(base: number, image: Uint8Array): void {
     this.addRegion({ base, end: base + image.length, rom: image });
   }
 
-  /** Map an MMIO device at [base, base + size) above RAM. */
+  /** Map an MMIO device at [base, base + size) outside RAM. */
   mapMmio(base: number, size: number, device: MmioDevice): void {
     this.addRegion({ base, end: base + size, mmio: device });
   }
 
+  /**
+   * Map more RAM at [base, base + size) outside the main RAM: host memory reached through the slow path
+   * (compiled code and the fast paths see the main RAM only). Returns the bytes, zeroed.
+   */
+  mapRam(base: number, size: number): Uint8Array {
+    const ram = new Uint8Array(size);
+    this.addRegion({ base, end: base + size, ram });
+    return ram;
+  }
+
+  /** Remove the mapping that starts at `base` (not the main RAM); false if none does. */
+  unmap(base: number): boolean {
+    const i = this.regions.findIndex((r) => r.base === base >>> 0);
+    if (i < 0) return false;
+    this.regions.splice(i, 1);
+    return true;
+  }
+
+  /** Every mapping: the main RAM first, then the regions by base. */
+  mappings(): { base: number; size: number; kind: 'ram' | 'rom' | 'mmio' }[] {
+    return [{ base: 0, size: this.ramSize, kind: 'ram' as const }, ...[...this.regions].sort((a, b) => a.base - b.base)
+      .map((r) => ({ base: r.base, size: r.end - r.base, kind: r.rom ? 'rom' as const : r.ram ? 'ram' as const : 'mmio' as const }))];
+  }
+
   private addRegion(r: Region): void {
-    if (r.base < this.ramSize || r.end > 2 ** 32 || r.end <= r.base) throw new RangeError(`region 0x${r.base.toString(16)} overlaps RAM or leaves the 4 GiB space`);
-    for (const o of this.regions) if (r.base < o.end && o.base < r.end) throw new RangeError(`region 0x${r.base.toString(16)} overlaps another region`);
+    const hex = (v: number): string => `0x${v.toString(16)}`;
+    if (!Number.isInteger(r.base) || r.base < 0 || r.end > 2 ** 32 || r.end <= r.base) throw new RangeError(`mapping [${hex(r.base)}, ${hex(r.end)}) is empty or leaves the 4 GiB physical space`);
+    const clash = r.base < this.ramSize ? { base: 0, end: this.ramSize } : this.regions.find((o) => r.base < o.end && o.base < r.end);
+    if (clash !== undefined || r.base < this.ramSize) {
+      const o = clash ?? { base: 0, end: this.ramSize };
+      throw new RangeError(`mapping [${hex(r.base)}, ${hex(r.end)}) overlaps ${o.base === 0 && o.end === this.ramSize ? 'guest RAM' : 'the mapping'} [${hex(o.base)}, ${hex(o.end)})`);
+    }
     this.regions.push(r);
   }
+
+  /** Bases of the extra RAM regions (vm.mapRam; not in snapshots). */
+  extraRamBases(): number[] { return this.regions.flatMap((r) => (r.ram ? [r.base] : [])); }
 
   /** The ROM images mapped above RAM (guest state: vm-state.ts saves them). */
   roms(): { base: number; image: Uint8Array }[] { return this.regions.flatMap((r) => (r.rom ? [{ base: r.base, image: r.rom }] : [])); }
@@ -187,6 +249,9 @@ export class PhysicalMemory {
 
   /** Is `phys` in a ROM region (reading it has no side effect, unlike MMIO)? */
   isRom(phys: number): boolean { return this.region(phys >>> 0)?.rom !== undefined; }
+
+  /** Is `phys` in ROM or extra RAM outside the main RAM (reading it has no side effect)? */
+  isPlainRegion(phys: number): boolean { const r = this.region(phys >>> 0); return r?.rom !== undefined || r?.ram !== undefined; }
 
   private region(phys: number): Region | undefined {
     for (const r of this.regions) if (phys >= r.base && phys < r.end) return r;
@@ -202,9 +267,13 @@ export class PhysicalMemory {
     }
     const r = this.region(phys);
     if (r?.rom) return r.rom[phys - r.base];
+    if (r?.ram) return r.ram[phys - r.base];
     if (r?.mmio) return r.mmio.read(phys - r.base, 1) & 0xff;
+    if (this.onUnassigned !== null && this.onUnassigned(phys, 1, false, 0) && this.isMapped(phys)) return this.read8(phys);
     return 0xff;
   }
+
+  private isMapped(phys: number): boolean { return phys < this.ramSize || this.region(phys) !== undefined; }
 
   write8(phys: number, value: number): void {
     phys >>>= 0;
@@ -219,7 +288,10 @@ export class PhysicalMemory {
       return;
     }
     const r = this.region(phys);
-    if (r?.mmio) r.mmio.write(phys - r.base, 1, value & 0xff);
+    if (r?.ram) r.ram[phys - r.base] = value;
+    else if (r?.mmio) r.mmio.write(phys - r.base, 1, value & 0xff);
+    else if (r?.rom) { if (this.onRomWrite !== null) this.onRomWrite(phys, 1, value & 0xff); }
+    else if (this.onUnassigned !== null && this.onUnassigned(phys, 1, true, value & 0xff) && this.isMapped(phys)) this.write8(phys, value);
   }
 
   /** Little-endian read of 1, 2 or 4 bytes that may straddle RAM and other regions. */
@@ -233,6 +305,9 @@ export class PhysicalMemory {
     }
     const r = this.region(phys);
     if (r?.mmio && phys + size <= r.end) return r.mmio.read(phys - r.base, size);
+    // A whole access to unassigned space is one event for the hook (not one per byte).
+    if (r === undefined && size > 1 && this.onUnassigned !== null && phys >= this.ramSize && !this.isMapped(phys + size - 1) &&
+      !(this.onUnassigned(phys, size, false, 0) && this.isMapped(phys))) return size === 4 ? -1 : 0xffff;
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.read8((phys + i) >>> 0);
     return size === 4 ? v | 0 : v;
@@ -251,6 +326,9 @@ export class PhysicalMemory {
     }
     const r = this.region(phys);
     if (r?.mmio && phys + size <= r.end) { r.mmio.write(phys - r.base, size, value); return; }
+    if (r?.rom && phys + size <= r.end) { if (this.onRomWrite !== null) this.onRomWrite(phys, size, size === 4 ? value >>> 0 : value & 0xffff); return; }
+    if (r === undefined && size > 1 && this.onUnassigned !== null && phys >= this.ramSize && !this.isMapped(phys + size - 1) &&
+      !(this.onUnassigned(phys, size, true, size === 4 ? value >>> 0 : value & 0xffff) && this.isMapped(phys))) return;
     for (let i = 0; i < size; i++) this.write8((phys + i) >>> 0, value >>> (8 * i));
   }
 

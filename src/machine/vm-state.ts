@@ -43,6 +43,8 @@ export const STATE_PARTS = {
 export function captureState(vm: VM): VmState {
   const mmio = vm.memory.mmioBases();
   if (mmio.length > 0) throw new StateError(`cannot save a VM with a host MMIO device mapped (at 0x${mmio[0].toString(16)})`);
+  const extra = vm.memory.extraRamBases();
+  if (extra.length > 0) throw new StateError(`cannot save a VM with RAM mapped outside its main RAM (vm.mapRam at 0x${extra[0].toString(16)})`);
   const cpu = vm.cpu;
   const slots = Array.from(cpu.s);
   slots[JIT_EXIT_SLOT] = 0; slots[JIT_CHAINS_SLOT] = 0; // the accelerator's scratch, not guest state

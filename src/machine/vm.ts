@@ -9,7 +9,7 @@ import { MAX_BLOCK_INSTRUCTIONS } from '../cpu/code-cache.ts';
 import { CpuFault } from '../cpu/fault.ts';
 import { deliverException, deliverInterrupt, TripleFault, Unsupported } from '../cpu/interrupts.ts';
 import {
-  CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
+  CODE32, CPL, CR0, CR0_ET, CR0_PE, CR2, CR3, CR4, DR_SLOT, EFLAGS, EIP, IDTR_BASE, IDTR_LIMIT, GDTR_BASE, GDTR_LIMIT, IF, LDTR_SLOT,
   REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TR_SLOT,
 } from '../cpu/state.ts';
 import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
@@ -25,6 +25,38 @@ import type { JitProfile, JitStats, RegionDump } from '../cpu/accelerator-stats.
 import { PhysicalMemory } from './memory.ts';
 import { readSnapshot, restoreSnapshot, type SaveOptions, SnapshotError, snapshotId, writeSnapshot } from './snapshot.ts';
 import { SnapshotTracker } from './snapshot-tracker.ts';
+import { CpuHooks, HOOK_KINDS, type Hook, type HookCallbacks, type HookKind } from '../cpu/hooks.ts';
+import { type InterruptIntercept } from '../cpu/cpu.ts';
+import { UD } from '../cpu/fault.ts';
+import { Emitter } from './emitter.ts';
+import type { MmioDevice } from './memory.ts';
+import {
+  type AnyRegisterName, readModelSpecific, readRegister, readSegment, type SegmentCache, type SystemSegmentName, writeModelSpecific,
+  writeRegister, writeSegment,
+} from './registers.ts';
+import { type AsyncRunOptions, runAsync } from './vm-async.ts';
+import { armDebugRegisters } from './debug-breakpoints.ts';
+
+export type { AsyncRunOptions } from './vm-async.ts';
+export type { HookCallbacks, HookKind } from '../cpu/hooks.ts';
+export type { AnyRegisterName, SegmentCache } from './registers.ts';
+
+/** What vm.on() can listen to: COM1 output as it is written out, and each run's end. */
+export interface VMEvents extends Record<string, unknown> {
+  'serial-output': Uint8Array;
+  exit: ExitRecord;
+  /** After each run: the VM-exit counters (vm.exitStats()). */
+  'exit-stats': ExitCounter[];
+}
+
+/** What vm.hook() returns: remove() uninstalls the hook (as vm.unhook(handle)). */
+export interface HookHandle {
+  readonly kind: HookKind;
+  remove(): void;
+}
+
+/** A hook's range: inclusive bounds (linear addresses; physical for mem-unmapped/mem-prot; ports; vectors; hypercall numbers). Default: everything. */
+export interface HookRange { begin?: number; end?: number }
 
 /** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
 export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
@@ -41,6 +73,10 @@ export interface ExitRecord {
 }
 
 export interface RunOptions {
+  /** Set EIP to this offset before running (Unicorn's `begin`). */
+  begin?: number;
+  /** Alias of maxInstructions (Unicorn's `count`); maxInstructions wins when both are given. */
+  count?: number;
   /**
    * Stop after exactly this many instructions (counted over this run() call) — or once as many faults and
    * interrupts have been delivered, whichever comes first: a guest whose fault handler faults again
@@ -189,7 +225,8 @@ export class VM {
       if (!Number.isInteger(opts.codeCacheSize) || opts.codeCacheSize < MAX_BLOCK_INSTRUCTIONS) throw new RangeError(`codeCacheSize must be an integer of at least ${MAX_BLOCK_INSTRUCTIONS} instructions, got ${opts.codeCacheSize}`);
       this.interpreter.cache.limit = opts.codeCacheSize;
     }
-    this.out = new OutputBuffer(opts.stdout ?? (() => {}));
+    const stdout = opts.stdout ?? (() => {});
+    this.out = new OutputBuffer((b) => { stdout(b); if (this.events.has('serial-output')) this.events.emit('serial-output', b); });
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
     this.clock = opts.clock ?? 'virtual';
     const { board, pic, pit, rtc, uart } = pcBoard(this.io, {
@@ -209,6 +246,7 @@ export class VM {
       timeNs: () => this.nowNs(),
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
+    this.cpu.onDebugRegisterWrite = () => this.debugRegistersChanged();
     this.wantsJit = opts.engine === 'jit';
     this.accelerator = opts.accelerator;
     this.jitDefaults = opts.jit ?? {};
@@ -263,7 +301,7 @@ export class VM {
   }
 
   /** JIT totals (null under the interpreter). */
-  jitStats(): JitStats | null { return this.interpreter.jit?.totals() ?? null; }
+  jitStats(): JitStats | null { return (this.interpreter.jit ?? this.pausedJit)?.totals() ?? null; }
 
   /** Per-region JIT profile and totals (null under the interpreter). */
   jitProfile(): JitProfile | null { return this.interpreter.jit?.profile() ?? null; }
@@ -302,6 +340,7 @@ export class VM {
     const { lazyRam, ...vmOpts } = opts;
     const vm = new this({ ...vmOpts, memory, clock: opts.clock ?? clock });
     restoreSnapshot(vm, snap, lazyRam === true);
+    vm.debugRegistersChanged();
     vm.snapshots.restored(snap.id, snap.nonZero);
     if (opts.engine === 'jit') await vm.enableJit();
     return vm;
@@ -354,6 +393,7 @@ export class VM {
     this.cpu.halted = false;
     this.cpu.pagingChanged();
     this.interpreter.cache.flush();
+    this.debugRegistersChanged(); // DR7 is 0 again: no breakpoints
   }
 
   /**
@@ -418,7 +458,7 @@ export class VM {
    */
   debugRead8(lin: number): number | null {
     const phys = this.cpu.debugTranslate(lin);
-    if (phys === null || (phys >= this.memory.ramSize && !this.memory.isRom(phys))) return null;
+    if (phys === null || (phys >= this.memory.ramSize && !this.memory.isPlainRegion(phys))) return null;
     return this.memory.read8(phys);
   }
 
@@ -449,10 +489,24 @@ export class VM {
    * guest exits, halts for good, faults beyond recovery, or a limit is reached.
    */
   run(opts: RunOptions = {}): ExitRecord {
+    const exit = this.runLoop(opts);
+    this.ranTo(exit);
+    return exit;
+  }
+
+  private ranTo(exit: ExitRecord): void {
+    if (this.events.has('exit')) this.events.emit('exit', exit);
+    if (this.events.has('exit-stats')) this.events.emit('exit-stats', this.exitStats());
+  }
+
+  private runLoop(opts: RunOptions): ExitRecord {
     const cpu = this.cpu, s = cpu.s;
+    this.alive();
+    if (opts.begin !== undefined) s[EIP] = opts.begin;
+    if (cpu.hooks !== null) cpu.hooks.blockStart = true;
     if (this.wantsJit && this.interpreter.jit === null) throw new Error("engine 'jit': the JIT is not on yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
     const start = cpu.instructions, startDeliveries = cpu.deliveries;
-    const max = opts.maxInstructions ?? Infinity;
+    const max = opts.maxInstructions ?? opts.count ?? Infinity;
     const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;
     this.stopRecord = null;
     cpu.breakBlock = 0;
@@ -519,6 +573,7 @@ export class VM {
     if (!(s[EFLAGS] & IF) || !this.pic.hasInterrupt()) return;
     const vector = this.pic.acknowledge();
     cpu.halted = false;
+    if (cpu.hooks !== null && cpu.hooks.has('interrupt') && cpu.hooks.interrupt(vector, false, -1, this.linearEip(), true)) return;
     cpu.deliveries++;
     cpu.exits.count(EXIT_IRQ_WINDOW);
     try {
@@ -561,6 +616,183 @@ export class VM {
   private exit(reason: ExitReason, message: string): ExitRecord {
     const s = this.cpu.s;
     return { reason, message, cs: s[segSlot(CS, SEG_SEL)] & 0xffff, eip: s[EIP] >>> 0 };
+  }
+
+  // ---- [API] the embedding API (Unicorn's and v86's verbs): async run, stop, hooks, registers, mappings, events ----
+  private readonly events = new Emitter<VMEvents>();
+  private destroyed = false;
+  /** vm.stop() was called: ends the current run, or the next slice of runAsync when called between slices. */
+  private stopAsked = false;
+  /** The JIT while memory hooks are installed (its compiled code reads and writes RAM without the slow path). */
+  private pausedJit: typeof this.interpreter.jit = null;
+  /** The cpu.intercept the interrupt/invalid hooks installed, and the one it chains to. */
+  private hookIntercept: InterruptIntercept | null = null;
+
+  /** Listen to 'serial-output' (COM1 bytes as they are written out), 'exit' and 'exit-stats' (after each run). */
+  on<K extends keyof VMEvents>(event: K, fn: (value: VMEvents[K]) => void): this { this.alive(); this.events.on(event, fn); return this; }
+  off<K extends keyof VMEvents>(event: K, fn: (value: VMEvents[K]) => void): this { this.events.off(event, fn); return this; }
+
+  /**
+   * Run as run() does, in slices of about `sliceMs` (10) ms of wall time with a turn of the event loop
+   * between them. `signal` aborts and vm.stop() stops (both: reason 'stopped'); `begin`, `until`, `timeout`
+   * (seconds, over the whole run) and `count` as Unicorn's uc_emu_start. The 'exit' event fires once, at the end.
+   */
+  async runAsync(opts: AsyncRunOptions = {}): Promise<ExitRecord> {
+    this.alive();
+    const exit = await runAsync({
+      vm: this,
+      slice: (o) => this.runLoop(o),
+      takeStop: () => { const s = this.stopAsked; this.stopAsked = false; return s; },
+      exitRecord: (reason, message) => this.exit(reason, message),
+    }, opts);
+    this.ranTo(exit);
+    return exit;
+  }
+
+  /**
+   * End the run (sync or async) with reason 'stopped': from a hook, before the next instruction (a code
+   * hook's own instruction does not execute); from outside (a timer, an event handler), at runAsync's next slice.
+   */
+  stop(): void {
+    this.stopAsked = true;
+    this.requestStop({ reason: 'stopped', message: 'stopped by vm.stop()' });
+  }
+
+  /**
+   * Install a hook (see README "Hooks"): `fn` is called as HookCallbacks[kind] describes, for addresses (or
+   * ports, vectors, hypercall numbers) in [begin, end]. Hooks cost nothing while none is installed;
+   * code, block and mem-fetch hooks make the pages of their range run one instruction at a time in the
+   * interpreter (other pages run as before, compiled included); mem-read/mem-write hooks make every data
+   * access take the slow path and pause the JIT while installed.
+   */
+  hook<K extends HookKind>(kind: K, fn: HookCallbacks[K], range: HookRange = {}): HookHandle {
+    this.alive();
+    if (!HOOK_KINDS.includes(kind)) throw new RangeError(`unknown hook kind '${String(kind)}' (one of: ${HOOK_KINDS.join(', ')})`);
+    if (typeof fn !== 'function') throw new TypeError(`hook '${kind}' needs a callback function`);
+    const begin = (range.begin ?? 0) >>> 0, end = (range.end ?? 0xffff_ffff) >>> 0;
+    if (begin > end) throw new RangeError(`hook range [0x${begin.toString(16)}, 0x${end.toString(16)}] is empty (begin > end)`);
+    const h: Hook<K> = { kind, begin, end, fn };
+    (this.cpu.hooks ??= new CpuHooks()).add(h as Hook);
+    this.hooksChanged(kind);
+    let removed = false;
+    return { kind, remove: () => { if (!removed) { removed = true; this.removeHook(h as Hook); } } };
+  }
+
+  /** Remove a hook vm.hook() returned (as handle.remove()). */
+  unhook(handle: HookHandle): void { handle.remove(); }
+
+  private removeHook(h: Hook): void {
+    const hooks = this.cpu.hooks;
+    if (hooks === null || !hooks.remove(h)) return;
+    this.hooksChanged(h.kind);
+  }
+
+  /** Make the CPU, memory and JIT agree with the hooks installed now. */
+  private hooksChanged(kind: HookKind): void {
+    const cpu = this.cpu, hooks = cpu.hooks!;
+    // Compiled code of pages that instruction-level hooks now watch (or no longer watch) is dropped: the
+    // run loop steps hooked pages and compiles the others anew.
+    if (kind === 'code' || kind === 'block' || kind === 'mem-fetch') this.interpreter.cache.flush();
+    if (kind === 'mem-read') {
+      cpu.refreshFastRam();
+      if (hooks.reads && this.interpreter.jit !== null) { this.pausedJit = this.interpreter.jit; this.interpreter.jit = null; }
+      else if (!hooks.reads && this.pausedJit !== null) { this.interpreter.jit = this.pausedJit; this.pausedJit = null; }
+    }
+    if (kind === 'mem-write') {
+      // Mark the pages the ranges cover: now without paging (linear = physical), and by the page walker
+      // with paging (each translation of a covered linear page marks its physical page; the TLB is emptied
+      // so that every one is walked again). A mark left behind by a remapping only costs a slow store.
+      this.memory.unwatchWrites();
+      for (let i = 0; i < hooks.writePages.length; i += 2) this.memory.watchWrites(hooks.writePages[i], hooks.writePages[i + 1]);
+      cpu.flushTlb(false);
+    }
+    this.memory.onUnassigned = hooks.has('mem-unmapped') ? (phys, size, write, value) => hooks.unmapped(phys, size, write, value) : null;
+    this.memory.onRomWrite = hooks.has('mem-prot') ? (phys, size, value) => hooks.protWrite(phys, size, value) : null;
+    const wantIntercept = hooks.has('interrupt') || hooks.has('invalid');
+    if (wantIntercept && this.hookIntercept === null) {
+      const prev = cpu.intercept, linear = (eip: number): number => (cpu.s[segSlot(CS, SEG_BASE)] + eip) >>> 0;
+      this.hookIntercept = cpu.intercept = {
+        softwareInterrupt: (vector) => hooks.interrupt(vector, true, -1, linear(cpu.s[EIP])) || (prev?.softwareInterrupt(vector) ?? false),
+        exception: (f, eip) => (f.vector === UD && hooks.invalid(linear(eip))) || hooks.interrupt(f.vector, false, f.errorCode, linear(eip)) ||
+          (prev?.exception(f, eip) ?? false),
+      };
+      this.interceptBelow = prev;
+    } else if (!wantIntercept && this.hookIntercept !== null) {
+      if (cpu.intercept === this.hookIntercept) cpu.intercept = this.interceptBelow;
+      this.hookIntercept = null;
+    }
+    if (hooks.empty) cpu.hooks = null;
+  }
+  private interceptBelow: InterruptIntercept | null = null;
+
+  /** The hooks that implement the breakpoints DR7 enables (debug-breakpoints.ts). */
+  private debugHooks: HookHandle[] = [];
+  /** DR0–DR3 or DR7 changed (the guest's MOV DRn, the API, a restore): arm what DR7 enables now. */
+  private debugRegistersChanged(): void {
+    if (this.debugHooks.length === 0 && (this.cpu.s[DR_SLOT + 7] & 0xff) === 0) return;
+    this.debugHooks = armDebugRegisters(this, this.cpu, this.debugHooks);
+  }
+
+  /** A register by name (general registers at every width, eip, eflags, segments, cr0-4, dr0-7, gdtr/idtr, ldtr, tr, cpl): registers.ts. */
+  readRegister(name: AnyRegisterName): number { this.alive(); return readRegister(this.cpu, name); }
+
+  /**
+   * Write a register as the instruction that writes it would: a segment register in protected mode loads
+   * its descriptor cache from the GDT/LDT; CR0/CR3/CR4 change mode and paging as MOV CRn does. Between runs.
+   */
+  writeRegister(name: AnyRegisterName, value: number): void {
+    this.alive();
+    writeRegister(this.cpu, name, value);
+    if (/^dr[0-37]$/.test(name)) this.debugRegistersChanged();
+    this.cpu.breakBlock = 0; // (a write's BREAK_MODE is for a running block; the next run looks the block up anew)
+  }
+
+  /** A segment register's (or LDTR's, TR's) selector and descriptor cache. */
+  readSegment(name: SystemSegmentName): SegmentCache { this.alive(); return readSegment(this.cpu, name); }
+
+  /** Set a descriptor cache directly ({selector, base, limit, attributes}); no descriptor table is read. */
+  writeSegment(name: SystemSegmentName, cache: SegmentCache): void { this.alive(); writeSegment(this.cpu, name, cache); this.cpu.breakBlock = 0; }
+
+  /** A model-specific register (RDMSR's view); RangeError for one not implemented. */
+  readMsr(index: number): bigint { this.alive(); return readModelSpecific(this.cpu, index); }
+  writeMsr(index: number, value: bigint): void { this.alive(); writeModelSpecific(this.cpu, index, value); }
+
+  /** Map zeroed RAM at [addr, addr + size) outside guest RAM (host memory, interpreted accesses); returns its bytes. */
+  mapRam(addr: number, size: number): Uint8Array { this.alive(); return this.memory.mapRam(addr, size); }
+  /** Map a read-only image at `addr` outside guest RAM (writes to it are dropped; mem-prot hooks see them). */
+  mapRom(addr: number, bytes: Uint8Array): void { this.alive(); this.memory.mapRom(addr, bytes); this.interpreter.cache.flush(); }
+  /** Map a device at [addr, addr + size) outside guest RAM: `read`/`write` get the offset in the region. */
+  mapMmio(addr: number, size: number, device: MmioDevice): void { this.alive(); this.memory.mapMmio(addr, size, device); }
+  /** Remove the mapping starting at `addr` (mapRam, mapRom, mapMmio); false if there is none. */
+  unmap(addr: number): boolean {
+    this.alive();
+    const done = this.memory.unmap(addr);
+    if (done) { this.interpreter.cache.flush(); this.cpu.flushTlb(false); }
+    return done;
+  }
+
+  /**
+   * Release what the VM holds — compiled code, hooks, listeners, buffered output (written out first) — so
+   * the VM can be collected. Any later use throws.
+   */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flushOutput();
+    this.interpreter.cache.flush();
+    (this.interpreter.jit ?? this.pausedJit)?.dispose?.();
+    this.interpreter.jit = null;
+    this.pausedJit = null;
+    this.cpu.hooks = null;
+    this.cpu.intercept = null;
+    this.memory.onUnassigned = null;
+    this.memory.onRomWrite = null;
+    this.events.clear();
+    this.destroyed = true;
+  }
+
+  /** Throws once destroy() was called. */
+  private alive(): void {
+    if (this.destroyed) throw new Error('this VM was destroyed (vm.destroy()); create a new one');
   }
 
   flushOutput(): void {

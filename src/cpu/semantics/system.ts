@@ -129,34 +129,19 @@ export const SYSTEM: EmitterTable = {
   SGDT: (c) => storeDescriptorTableRegister(c.cpu, c, GDTR_BASE, GDTR_LIMIT),
   SIDT: (c) => storeDescriptorTableRegister(c.cpu, c, IDTR_BASE, IDTR_LIMIT),
   LLDT: (c) => {
-    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
+    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize);
     return () => {
       requireProtected(cpu); requireCpl0(cpu);
       cpu.exits.count(EXIT_DT_LOAD);
-      const sel = get() & 0xffff;
-      if ((sel & 0xfffc) === 0) { s[LDTR_SLOT] = sel; s[LDTR_SLOT + 3] = ATTR_UNUSABLE; return; }
-      if (sel & 4) throw fault(GP, sel & 0xfffc);
-      const d = readDescriptor(cpu, sel);
-      if ((d.attr & 0x1f) !== 0x2) throw fault(GP, sel & 0xfffc);
-      if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
-      s[LDTR_SLOT] = sel; s[LDTR_SLOT + 1] = d.base; s[LDTR_SLOT + 2] = d.limit | 0; s[LDTR_SLOT + 3] = d.attr;
-      if (cpu.log !== null) cpu.log('sys', `lldt ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
+      loadLdtr(cpu, get());
     };
   },
   LTR: (c) => {
-    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize), s = cpu.s;
+    const { cpu, ins } = c, get = reader(cpu, ins.operands[0], 2, ins.adsize);
     return () => {
       requireProtected(cpu); requireCpl0(cpu);
       cpu.exits.count(EXIT_DT_LOAD);
-      const sel = get() & 0xffff;
-      if ((sel & 0xfffc) === 0 || sel & 4) throw fault(GP, sel & 0xfffc);
-      const d = readDescriptor(cpu, sel);
-      const type = d.attr & 0x1f;
-      if (type !== 0x1 && type !== 0x9) throw fault(GP, sel & 0xfffc);
-      if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
-      cpu.writeSys8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
-      s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | 0x2;
-      if (cpu.log !== null) cpu.log('sys', `ltr ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
+      loadTr(cpu, get());
     };
   },
   SLDT: (c) => storeSelector(c, () => { requireProtected(c.cpu); return c.cpu.s[LDTR_SLOT]; }),
@@ -204,21 +189,14 @@ export const SYSTEM: EmitterTable = {
   RDMSR: ({ cpu, index }) => () => {
     requireCpl0(cpu);
     cpu.exits.count(EXIT_MSR_READ);
-    const s = cpu.s, msr = s[ECX] >>> 0;
-    let v: bigint;
-    if (msr === MSR_TSC) v = BigInt(cpu.instructions + index);
-    else if (STORED_MSRS.has(msr)) v = cpu.msrs.get(msr) ?? 0n;
-    else throw fault(GP, 0);
+    const s = cpu.s, v = readMsr(cpu, s[ECX] >>> 0, index);
     s[EAX] = Number(v & 0xffff_ffffn); s[EDX] = Number(v >> 32n);
   },
   WRMSR: ({ cpu }) => () => {
     requireCpl0(cpu);
     cpu.exits.count(EXIT_MSR_WRITE);
-    const s = cpu.s, msr = s[ECX] >>> 0;
-    const v = (BigInt(s[EDX] >>> 0) << 32n) | BigInt(s[EAX] >>> 0);
-    if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it counts instructions');
-    if (!STORED_MSRS.has(msr)) throw fault(GP, 0);
-    cpu.msrs.set(msr, v);
+    const s = cpu.s;
+    writeMsr(cpu, s[ECX] >>> 0, (BigInt(s[EDX] >>> 0) << 32n) | BigInt(s[EAX] >>> 0));
   },
   MOV_SREG: (c) => {
     const { cpu, ins } = c, [dst, src] = ins.operands;
@@ -268,6 +246,75 @@ export const x87: (c: EmitContext) => () => void = ({ cpu }) => () => {
   throw fault(UD);
 };
 
+/** LLDT's load of LDTR from the GDT (also the API's register write): #GP/#NP as the instruction raises them. */
+export function loadLdtr(cpu: Cpu, sel: number): void {
+  const s = cpu.s;
+  sel &= 0xffff;
+  if ((sel & 0xfffc) === 0) { s[LDTR_SLOT] = sel; s[LDTR_SLOT + 3] = ATTR_UNUSABLE; return; }
+  if (sel & 4) throw fault(GP, sel & 0xfffc);
+  const d = readDescriptor(cpu, sel);
+  if ((d.attr & 0x1f) !== 0x2) throw fault(GP, sel & 0xfffc);
+  if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
+  s[LDTR_SLOT] = sel; s[LDTR_SLOT + 1] = d.base; s[LDTR_SLOT + 2] = d.limit | 0; s[LDTR_SLOT + 3] = d.attr;
+  if (cpu.log !== null) cpu.log('sys', `lldt ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
+}
+
+/** LTR's load of TR from the GDT, marking the TSS busy (also the API's register write). */
+export function loadTr(cpu: Cpu, sel: number): void {
+  const s = cpu.s;
+  sel &= 0xffff;
+  if ((sel & 0xfffc) === 0 || sel & 4) throw fault(GP, sel & 0xfffc);
+  const d = readDescriptor(cpu, sel);
+  const type = d.attr & 0x1f;
+  if (type !== 0x1 && type !== 0x9) throw fault(GP, sel & 0xfffc);
+  if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
+  cpu.writeSys8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
+  s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | 0x2;
+  if (cpu.log !== null) cpu.log('sys', `ltr ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
+}
+
+/** RDMSR's value of `msr` (`index`: the instruction's position in its block, for the TSC); #GP for an MSR not implemented. */
+export function readMsr(cpu: Cpu, msr: number, index = 0): bigint {
+  if (msr === MSR_TSC) return BigInt(cpu.instructions + index);
+  if (STORED_MSRS.has(msr)) return cpu.msrs.get(msr) ?? 0n;
+  throw fault(GP, 0);
+}
+
+/** WRMSR: #GP for an MSR not implemented. */
+export function writeMsr(cpu: Cpu, msr: number, v: bigint): void {
+  if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it counts instructions');
+  if (!STORED_MSRS.has(msr)) throw fault(GP, 0);
+  cpu.msrs.set(msr, v);
+}
+
+/** MOV CRn, reg after its privilege check: the new value and its side effects (mode, paging, TLB). #GP/#UD as the instruction. */
+export function writeControlRegister(cpu: Cpu, n: number, v: number): void {
+  const s = cpu.s;
+  switch (n) {
+    case 0:
+      if ((v & (CR0_PG | CR0_PE)) === CR0_PG) throw fault(GP, 0);
+      s[CR0] = v | CR0_ET;
+      for (let seg = 0; seg < 6; seg++) cpu.refreshSegment(seg);
+      if (!(v & CR0_PE)) s[CPL] = 0;
+      cpu.pagingChanged();
+      cpu.breakBlock |= BREAK_MODE;
+      break;
+    case 2: s[CR2] = v; break;
+    case 3:
+      s[CR3] = v;
+      cpu.flushTlb(true);
+      cpu.breakBlock |= BREAK_MODE;
+      break;
+    case 4:
+      if (v & ~CR4_WRITABLE) throw fault(GP, 0);
+      s[CR4] = v;
+      cpu.pagingChanged();
+      cpu.breakBlock |= BREAK_MODE;
+      break;
+    default: throw fault(UD);
+  }
+}
+
 function movControl(c: EmitContext): () => void {
   const { cpu, ins } = c, s = cpu.s;
   const [dst, src] = ins.operands;
@@ -282,29 +329,7 @@ function movControl(c: EmitContext): () => void {
         const was = s[n === 0 ? CR0 : n === 2 ? CR2 : n === 3 ? CR3 : CR4];
         cpu.log('sys', `mov CR${n}, ${(v >>> 0).toString(16).padStart(8, '0')} (was ${(was >>> 0).toString(16).padStart(8, '0')})`);
       }
-      switch (n) {
-        case 0:
-          if ((v & (CR0_PG | CR0_PE)) === CR0_PG) throw fault(GP, 0);
-          s[CR0] = v | CR0_ET;
-          for (let seg = 0; seg < 6; seg++) cpu.refreshSegment(seg);
-          if (!(v & CR0_PE)) s[CPL] = 0;
-          cpu.pagingChanged();
-          cpu.breakBlock |= BREAK_MODE;
-          break;
-        case 2: s[CR2] = v; break;
-        case 3:
-          s[CR3] = v;
-          cpu.flushTlb(true);
-          cpu.breakBlock |= BREAK_MODE;
-          break;
-        case 4:
-          if (v & ~CR4_WRITABLE) throw fault(GP, 0);
-          s[CR4] = v;
-          cpu.pagingChanged();
-          cpu.breakBlock |= BREAK_MODE;
-          break;
-        default: throw fault(UD);
-      }
+      writeControlRegister(cpu, n, v);
     };
   }
   if (src.kind !== 'creg' || dst.kind !== 'reg') throw new Error('MOV from CRn needs a register');
@@ -316,11 +341,16 @@ function movControl(c: EmitContext): () => void {
 function movDebug(c: EmitContext): () => void {
   const { cpu, ins } = c, s = cpu.s;
   const [dst, src] = ins.operands;
-  // DR4/DR5 alias DR6/DR7 (CR4.DE is never set here). Breakpoints in DR7 are stored but not yet honoured.
+  // DR4/DR5 alias DR6/DR7 (CR4.DE is never set here). DR7's breakpoints are honoured through the VM's hooks.
   const alias = (n: number): number => (n === 4 ? 6 : n === 5 ? 7 : n);
   if (dst.kind === 'dreg' && src.kind === 'reg') {
     const n = alias(dst.reg), r = src.reg;
-    return () => { requireCpl0(cpu); s[DR_SLOT + n] = s[r]; };
+    return () => {
+      requireCpl0(cpu);
+      s[DR_SLOT + n] = s[r];
+      // New breakpoints: the block ends here, and the VM arms them (hooks on their addresses).
+      if ((n <= 3 || n === 7) && cpu.onDebugRegisterWrite !== null) { cpu.breakBlock |= BREAK_MODE; cpu.onDebugRegisterWrite(); }
+    };
   }
   if (src.kind === 'dreg' && dst.kind === 'reg') {
     const n = alias(src.reg), r = dst.reg;
