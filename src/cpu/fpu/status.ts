@@ -1,0 +1,14 @@
+// Exception flags and condition codes as the status word holds them, and the control word's fields.
+
+export const IE = 0x01, DE = 0x02, ZE = 0x04, OE = 0x08, UE = 0x10, PE = 0x20;
+export const C0 = 0x0100, C1 = 0x0200, C2 = 0x0400, C3 = 0x4000;
+
+/** Precision control as the number of significand bits it keeps. */
+export type Precision = 24 | 53 | 64;
+export const enum Rounding { Nearest = 0, Down = 1, Up = 2, Zero = 3 }
+
+export function precisionOf(cw: number): Precision {
+  const pc = (cw >>> 8) & 3;
+  return pc === 0 ? 24 : pc === 2 ? 53 : 64; // 1 is reserved; the x87 treats it as 64
+}
+export const roundingOf = (cw: number): Rounding => ((cw >>> 10) & 3) as Rounding;
