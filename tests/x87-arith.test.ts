@@ -4,8 +4,10 @@
 //   live oracle                 tests/oracle/x87-oracle.c built with gcc -O1: every edge case under every
 //                               control word plus X86JIT_X87_CASES (default 300) random rounds per
 //                               operation from seed X86JIT_SEED (default: fresh each run, printed)
+// Regenerate the vector file on an x86-64 machine with gcc:
+//   X86JIT_X87_WRITE_VECTORS=1 npx vitest run tests/x87-arith.test.ts
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +18,20 @@ import { emulateX87 } from './oracle/x87-emulate.ts';
 
 const VECTORS = join(import.meta.dirname, 'data/x87-vectors.txt');
 const ORACLE_SRC = join(import.meta.dirname, 'oracle/x87-oracle.c');
+const VECTOR_SEED = 1, VECTOR_ROUNDS = 80;
+
+function writeVectors(exe: string): void {
+  const input = x87Cases(VECTOR_SEED, VECTOR_ROUNDS, 'sample');
+  const output = execFileSync(exe, { input: input.join('\n') + '\n', maxBuffer: 1 << 28 }).toString();
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const header = [
+    `# x87 vectors measured on the host CPU (${cpu}) by tests/oracle/x87-oracle.c:`,
+    `#   OP CW A [B] -> RESULT... SW   (hex bit patterns; SW is the status word without TOP)`,
+    `# cases: x87Cases(${VECTOR_SEED}, ${VECTOR_ROUNDS}, 'sample') from tests/oracle/x87-cases.ts. Regenerate with`,
+    `#   X86JIT_X87_WRITE_VECTORS=1 npx vitest run tests/x87-arith.test.ts`,
+  ];
+  writeFileSync(VECTORS, header.join('\n') + '\n' + output);
+}
 
 /** Mismatches between host output lines ("IN -> OUT") and the emulator, as readable lines. */
 function mismatches(lines: string[]): string[] {
@@ -63,6 +79,7 @@ describe('x87 arithmetic core', () => {
         ctx.skip(`gcc cannot build tests/oracle/x87-oracle.c here (${(e as Error).message.split('\n')[0]})`);
         return;
       }
+      if (process.env.X86JIT_X87_WRITE_VECTORS === '1') writeVectors(exe);
       const seed = parseNum('X86JIT_SEED') ?? (Date.now() % 0x7fffffff);
       const count = parseNum('X86JIT_X87_CASES') ?? 300;
       const input = x87Cases(seed, count, 'all');
