@@ -32,6 +32,27 @@ export const EDGE_VALUES = [
   '3fff4000000000000000', '7fff4000000000000001', '7fff0000000000000000', '00017fffffffffffffff', // unsupported
 ];
 
+/** Cases run under every control word: results tiny before but not after rounding, ties in each
+ * precision, exact results (no PE), overflow. */
+export const DIRECTED = [
+  'fmul 3ffeffffffffffffffff 00018000000000000000', 'fmul 3ffeffffffffffffffc0 00018000000000000000',
+  'fmul 3ffeffffffc000000000 00018000000000000000', 'fmul 3ffefffffffffffff800 00018000000000000000',
+  'fmul 3ffeffffff0000000000 00018000000000000000', 'fdiv 00018000000000000001 40008000000000000000',
+  'fdiv 00018000000000000003 40008000000000000000', 'fsub 00018000000000000000 00000000000000000001',
+  'fadd 80007fffffffffffffff 80000000000000000001', 'fscale 3fffffffffffffffffff c00cfffc000000000000',
+  'fadd 3fff8000000000000000 3fbf8000000000000000', 'fadd 3fff8000000000000001 3fbf8000000000000000',
+  'fadd 3fff8000000000000000 3fbf8000000000000001', 'fadd 3fff8000000000000000 3fca8000000000000000',
+  'fadd 3fff8000000000000800 3fca8000000000000000', 'fadd 3fff8000000000000000 3fe78000000000000000',
+  'fadd 3fff8000010000000000 3fe78000000000000000', 'fsub 3fff8000000000000000 3fbf8000000000000000',
+  'fadd 3fff8000000000000000 3fff8000000000000000', 'fmul 3fffc000000000000000 3fffc000000000000000',
+  'fdiv 40018000000000000000 40008000000000000000', 'fsub 3fffc000000000000000 3fffc000000000000000',
+  'fmul 7ffe8000000000000000 40008000000000000000', 'fadd 7ffeffffffffffffffff 7ffeffffffffffffffff',
+  'fdiv 7ffe8000000000000000 3ffe8000000000000000', 'fsqrt 40018000000000000000', 'fsqrt 00000000000000000001',
+  'frndint 3ffe8000000000000000', 'frndint 3fffc000000000000000', 'frndint 4000a000000000000000',
+  'fist16 400dfffe000000000000', 'fist16 400dffff000000000000', 'fist32 401dffffffff00000000',
+  'fist64 403dffffffffffffffff', 'fbstp 4037de0b6b3a763fffff',
+];
+
 /** mulberry32: a small seeded generator of 32-bit words. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -89,6 +110,7 @@ export function x87Cases(seed: number, count: number, edges: 'all' | 'sample' | 
   const next = rng(seed);
   const lines: string[] = [];
   const cw = () => CONTROL_WORDS[next() % CONTROL_WORDS.length];
+  for (const c of CONTROL_WORDS) for (const d of DIRECTED) lines.push(d.replace(' ', ` ${hex(c, 4)} `));
   if (edges !== 'none') {
     const all = edges === 'all';
     for (const c of all ? CONTROL_WORDS : [0]) {
