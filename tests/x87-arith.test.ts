@@ -47,9 +47,19 @@ function mismatches(lines: string[]): string[] {
 
 function describeCase(input: string, expected: string, got: string): string {
   const [op, cw, ...operands] = input.split(' ');
-  const approx = operands.map((o) => (o.length === 20 && !op.startsWith('fb') ? `${o} (~${Float80.fromHex(o).toNumber().toPrecision(6)})` : o));
+  const approx = operands.map((o) => (o.length === 20 && !op.startsWith('fb') ? `${o} (~${decimal(Float80.fromHex(o))})` : o));
   const pc = ['24', '?', '53', '64'][(parseInt(cw, 16) >> 8) & 3], rc = ['near', 'down', 'up', 'zero'][(parseInt(cw, 16) >> 10) & 3];
   return `${op} pc${pc} ${rc} ${approx.join(' ')}: host ${expected}, emulator ${got}`;
+}
+
+/** An approximate decimal for messages, valid over the whole 80-bit exponent range. */
+function decimal(v: Float80): string {
+  const m = v.hi * 2 ** 32 + v.lo, sign = v.sign ? '-' : '';
+  if (v.exp === 0x7fff) return v.hi === 0x80000000 && v.lo === 0 ? `${sign}inf` : 'NaN';
+  if (m === 0) return `${sign}0`;
+  const l = Math.log10(m) + (Math.max(v.exp, 1) - 0x3fff - 63) * Math.log10(2);
+  const e = Math.floor(l);
+  return `${sign}${(10 ** (l - e)).toFixed(5)}e${e}`;
 }
 
 function report(bad: string[], total: number): void {
