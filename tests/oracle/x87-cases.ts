@@ -9,6 +9,11 @@ export const LOADS: Record<string, number> = { fld32: 8, fld64: 16, fild16: 4, f
 
 /** Control words: exceptions masked, PC 24/53/64, RC nearest/down/up/zero. */
 export const CONTROL_WORDS = [0, 2, 3].flatMap((pc) => [0, 1, 2, 3].map((rc) => 0x7f | (pc << 8) | (rc << 10)));
+/** Control words with exceptions unmasked: all; all but PE; only OE and UE; PC 1 (reserved: acts as 64). */
+export const UNMASKED_CONTROL_WORDS = [0x0340, 0x0b60, 0x0067, 0x0e40];
+/** Operations whose unmasked-exception outcome the oracle cannot show: loads and FXTRACT leave the
+ * stack unpushed, so the oracle's ST0/ST1 would be a previous case's leftovers. */
+const MASKED_ONLY = new Set(['fxtract', ...Object.keys({ fld32: 0, fld64: 0, fild16: 0, fild32: 0, fild64: 0, fbld: 0 })]);
 
 export const EDGE_VALUES = [
   '00000000000000000000', '80000000000000000000', // ±0
@@ -109,16 +114,23 @@ function randomLoad(next: () => number, op: string): string {
 export function x87Cases(seed: number, count: number, edges: 'all' | 'sample' | 'none'): string[] {
   const next = rng(seed);
   const lines: string[] = [];
-  const cw = () => CONTROL_WORDS[next() % CONTROL_WORDS.length];
-  for (const c of CONTROL_WORDS) for (const d of DIRECTED) lines.push(d.replace(' ', ` ${hex(c, 4)} `));
+  // one case in four with some exceptions unmasked (random mask bits), for operations the oracle can show
+  const cw = (op?: string) => {
+    const c = CONTROL_WORDS[next() % CONTROL_WORDS.length];
+    return op && !MASKED_ONLY.has(op) && next() % 4 === 0 ? (c & ~0x3f) | (next() & 0x3f) : c;
+  };
+  for (const c of [...CONTROL_WORDS, ...UNMASKED_CONTROL_WORDS]) for (const d of DIRECTED) lines.push(d.replace(' ', ` ${hex(c, 4)} `));
   if (edges !== 'none') {
     const all = edges === 'all';
-    for (const c of all ? CONTROL_WORDS : [0]) {
+    for (const c of all ? [...CONTROL_WORDS, ...UNMASKED_CONTROL_WORDS] : [0]) {
       const w = () => hex(all ? c : cw(), 4);
       for (const op of BINARY) {
         for (const a of EDGE_VALUES) for (let i = 0; i < (all ? 4 : 2); i++) lines.push(`${op} ${w()} ${a} ${EDGE_VALUES[next() % EDGE_VALUES.length]}`);
       }
-      for (const op of UNARY) for (const a of EDGE_VALUES) lines.push(`${op} ${w()} ${a}`);
+      for (const op of UNARY) {
+        if (UNMASKED_CONTROL_WORDS.includes(c) && MASKED_ONLY.has(op)) continue;
+        for (const a of EDGE_VALUES) lines.push(`${op} ${w()} ${a}`);
+      }
     }
   }
   for (let i = 0; i < count; i++) {
@@ -126,9 +138,9 @@ export function x87Cases(seed: number, count: number, edges: 'all' | 'sample' | 
       const tiny = next() % 8 === 0; // both operands near the denormal range: underflow in sums too
       const a = randomValue(next, undefined, tiny);
       const b = op === 'fscale' ? randomValue(next, '40030000') : randomValue(next, a, tiny);
-      lines.push(`${op} ${hex(cw(), 4)} ${a} ${b}`);
+      lines.push(`${op} ${hex(cw(op), 4)} ${a} ${b}`);
     }
-    for (const op of UNARY) lines.push(`${op} ${hex(cw(), 4)} ${randomValue(next)}`);
+    for (const op of UNARY) lines.push(`${op} ${hex(cw(op), 4)} ${randomValue(next)}`);
     for (const op of Object.keys(LOADS)) lines.push(`${op} ${hex(cw(), 4)} ${randomLoad(next, op)}`);
   }
   return lines;

@@ -1,19 +1,26 @@
 // The emulator's answer to one line of tests/oracle/x87-oracle.c's input, in the oracle's output format.
 import {
   add, compare, div, examine, Float80, fromBcd, fromF32, fromF64, fromInt, mul, prem, roundToInteger, scale, sqrt, sub,
-  toBcd, toF32, toF64, toInt, xtract, type FpuResult,
+  toBcd, toF32, toF64, toInt, unmasked, writesMemory, writesRegister, xtract, type FpuResult,
 } from '../../src/cpu/fpu/index.ts';
 
 const hex = (v: number, digits: number) => (v >>> 0).toString(16).padStart(digits, '0');
-const sw = (flags: number) => hex(flags & 0xc7ff, 4);
-const out = (r: FpuResult) => `${r.value.toHex()} ${sw(r.flags)}`;
+let cw = 0;
+/** The status word: the flags, and ES and B when an exception is unmasked. */
+const sw = (flags: number) => hex((flags | (unmasked(flags, cw) ? 0x8080 : 0)) & 0xc7ff, 4);
+/** ST0 after an operation on ST0 = a: the result, or a where an unmasked exception stops the store. */
+let old: Float80;
+const out = (r: FpuResult) => `${(writesRegister(r.flags, cw) ? r.value : old).toHex()} ${sw(r.flags)}`;
+/** A memory destination: the stored digits, or the oracle's a5 filler where nothing is stored. */
+const mem = (flags: number, digits: string) => `${writesMemory(flags, cw) ? digits : 'a5'.repeat(digits.length / 2)} ${sw(flags)}`;
 const split64 = (s: string): [number, number] => [parseInt(s.slice(0, s.length - 8) || '0', 16) >>> 0, parseInt(s.slice(-8), 16) >>> 0];
 
 /** The part after "->" for an input line "OP CW A [B]". */
 export function emulateX87(line: string): string {
   const [op, cws, as, bs] = line.trim().split(/\s+/);
-  const cw = parseInt(cws, 16);
+  cw = parseInt(cws, 16);
   const a = as.length === 20 ? Float80.fromHex(as) : undefined!;
+  old = a;
   const b = bs ? Float80.fromHex(bs) : undefined!;
   switch (op) {
     case 'fadd': return out(add(a, b, cw));
@@ -25,8 +32,8 @@ export function emulateX87(line: string): string {
     case 'fsqrt': return out(sqrt(a, cw));
     case 'frndint': return out(roundToInteger(a, cw));
     case 'fscale': return out(scale(a, b, cw));
-    case 'fprem': return out(prem(a, b, false));
-    case 'fprem1': return out(prem(a, b, true));
+    case 'fprem': return out(prem(a, b, false, cw));
+    case 'fprem1': return out(prem(a, b, true, cw));
     case 'fcom': return sw(compare(a, b, false));
     case 'fucom': return sw(compare(a, b, true));
     case 'ftst': return sw(compare(a, new Float80(0, 0, 0), false));
@@ -35,7 +42,7 @@ export function emulateX87(line: string): string {
     case 'fchs': return `${new Float80(a.se ^ 0x8000, a.hi, a.lo).toHex()} 0000`;
     case 'fld80': return `${a.toHex()} 0000`;
     case 'fxtract': {
-      const r = xtract(a);
+      const r = xtract(a, cw);
       return `${r.significand.toHex()} ${r.exponent.toHex()} ${sw(r.flags)}`;
     }
     case 'fld32': return out(fromF32(parseInt(as, 16) >>> 0));
@@ -44,12 +51,12 @@ export function emulateX87(line: string): string {
     case 'fild32': { const v = parseInt(as, 16) | 0; return out({ value: fromInt(v >> 31, v >>> 0), flags: 0 }); }
     case 'fild64': { const [h, l] = split64(as); return out({ value: fromInt(h | 0, l), flags: 0 }); }
     case 'fbld': return out({ value: fromBcd(Float80.fromHex(as)), flags: 0 });
-    case 'fst32': { const r = toF32(a, cw); return `${hex(r.lo, 8)} ${sw(r.flags)}`; }
-    case 'fst64': { const r = toF64(a, cw); return `${hex(r.hi, 8)}${hex(r.lo, 8)} ${sw(r.flags)}`; }
-    case 'fist16': { const r = toInt(a, cw, 16); return `${hex(r.lo, 4)} ${sw(r.flags)}`; }
-    case 'fist32': { const r = toInt(a, cw, 32); return `${hex(r.lo, 8)} ${sw(r.flags)}`; }
-    case 'fist64': { const r = toInt(a, cw, 64); return `${hex(r.hi, 8)}${hex(r.lo, 8)} ${sw(r.flags)}`; }
-    case 'fbstp': { const r = toBcd(a, cw); return `${r.value.toHex()} ${sw(r.flags)}`; }
+    case 'fst32': { const r = toF32(a, cw); return mem(r.flags, hex(r.lo, 8)); }
+    case 'fst64': { const r = toF64(a, cw); return mem(r.flags, hex(r.hi, 8) + hex(r.lo, 8)); }
+    case 'fist16': { const r = toInt(a, cw, 16); return mem(r.flags, hex(r.lo, 4)); }
+    case 'fist32': { const r = toInt(a, cw, 32); return mem(r.flags, hex(r.lo, 8)); }
+    case 'fist64': { const r = toInt(a, cw, 64); return mem(r.flags, hex(r.hi, 8) + hex(r.lo, 8)); }
+    case 'fbstp': { const r = toBcd(a, cw); return mem(r.flags, r.value.toHex()); }
   }
   throw new Error(`unknown operation ${op}`);
 }

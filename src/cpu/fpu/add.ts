@@ -1,6 +1,6 @@
 // FADD and FSUB: the exact sum rounded once, by precision and rounding control.
 import { Float80, infinity, Kind, kindOf, zero } from './float80.ts';
-import { invalid, nanResult, signed, unpack } from './operand.ts';
+import { denormalStop, invalid, nanResult, signed, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { normalize, shiftRightJam, W } from './significand.ts';
 import { DE, IE, precisionOf, Rounding, roundingOf } from './status.ts';
@@ -15,6 +15,8 @@ function addSigned(a: Float80, b: Float80, negateB: number, cw: number): FpuResu
   const rc = roundingOf(cw), p = precisionOf(cw);
   const sa = a.sign, sb = b.sign ^ negateB;
   let flags = ka === Kind.Denormal || kb === Kind.Denormal ? DE : 0;
+  const stop = denormalStop(flags, cw);
+  if (stop) return stop;
   if (ka === Kind.Infinity || kb === Kind.Infinity) {
     if (ka === Kind.Infinity && kb === Kind.Infinity && sa !== sb) return { ...invalid(), flags: flags | IE };
     return { value: infinity(ka === Kind.Infinity ? sa : sb), flags };
@@ -22,7 +24,7 @@ function addSigned(a: Float80, b: Float80, negateB: number, cw: number): FpuResu
   if (ka === Kind.Zero && kb === Kind.Zero) return { value: zero(sa === sb ? sa : rc === Rounding.Down ? 1 : 0), flags };
   if (ka === Kind.Zero || kb === Kind.Zero) {
     const u = unpack(ka === Kind.Zero ? signed(sb, b) : a);
-    const r = roundPack80(u.sign, u.exp, u.hi, u.lo, 0, p, rc);
+    const r = roundPack80(u.sign, u.exp, u.hi, u.lo, 0, p, rc, cw);
     r.flags |= flags;
     return r;
   }
@@ -48,7 +50,7 @@ function addSigned(a: Float80, b: Float80, negateB: number, cw: number): FpuResu
     exp -= normalize(h >>> 0, l >>> 0, x >>> 0);
     h = W.h; l = W.l; x = W.x;
   }
-  const r = roundPack80(big.sign, exp, h >>> 0, l >>> 0, x >>> 0, p, rc);
+  const r = roundPack80(big.sign, exp, h >>> 0, l >>> 0, x >>> 0, p, rc, cw);
   r.flags |= flags;
   return r;
 }

@@ -4,7 +4,8 @@ import { unpack } from './operand.ts';
 import { C0, C1, C2, C3, DE, IE } from './status.ts';
 
 /** The status bits for comparing a with b: > 000, < C0, = C3, unordered C3 C2 C0. FCOM (unordered =
- * false) raises IE for any NaN, FUCOM only for an SNaN; unsupported operands raise IE for both. */
+ * false) raises IE for any NaN, FUCOM only for an SNaN; unsupported operands raise IE for both.
+ * An unmasked DE still sets the codes (nothing is stored). */
 export function compare(a: Float80, b: Float80, unordered: boolean): number {
   const ka = kindOf(a), kb = kindOf(b);
   if (ka === Kind.Unsupported || kb === Kind.Unsupported) return IE | C3 | C2 | C0;

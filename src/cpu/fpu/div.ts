@@ -1,6 +1,6 @@
 // FDIV: the quotient of the significands bit by bit (66 bits and a sticky remainder bit), rounded once.
 import { BIAS, Float80, infinity, Kind, kindOf, zero } from './float80.ts';
-import { invalid, nanResult, unpack } from './operand.ts';
+import { denormalStop, invalid, nanResult, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { cmp64 } from './significand.ts';
 import { DE, precisionOf, roundingOf, ZE } from './status.ts';
@@ -12,6 +12,8 @@ export function div(a: Float80, b: Float80, cw: number): FpuResult {
   const sign = a.sign ^ b.sign;
   if (kb === Kind.Zero) return ka === Kind.Zero ? invalid() : { value: infinity(sign), flags: ka === Kind.Infinity ? 0 : ZE };
   const flags = ka === Kind.Denormal || kb === Kind.Denormal ? DE : 0;
+  const stop = denormalStop(flags, cw);
+  if (stop) return stop;
   if (ka === Kind.Infinity) return kb === Kind.Infinity ? invalid() : { value: infinity(sign), flags };
   if (kb === Kind.Infinity) return { value: zero(sign), flags };
   if (ka === Kind.Zero) return { value: zero(sign), flags };
@@ -39,7 +41,7 @@ export function div(a: Float80, b: Float80, cw: number): FpuResult {
     r2 = r1 >>> 31; r1 = ((r1 << 1) | (r0 >>> 31)) >>> 0; r0 = (r0 << 1) >>> 0;
   }
   if (r2 | r1 | r0) qx |= 1;
-  const r = roundPack80(sign, exp, qh, ql, qx >>> 0, precisionOf(cw), roundingOf(cw));
+  const r = roundPack80(sign, exp, qh, ql, qx >>> 0, precisionOf(cw), roundingOf(cw), cw);
   r.flags |= flags;
   return r;
 }

@@ -1,6 +1,6 @@
 // FMUL: the 128-bit product of the significands, rounded once.
 import { Float80, infinity, Kind, kindOf, zero } from './float80.ts';
-import { invalid, nanResult, unpack } from './operand.ts';
+import { denormalStop, invalid, nanResult, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { M, mul32, normalize, W } from './significand.ts';
 import { BIAS } from './float80.ts';
@@ -12,6 +12,8 @@ export function mul(a: Float80, b: Float80, cw: number): FpuResult {
   if (nan) return nan;
   const sign = a.sign ^ b.sign;
   const flags = ka === Kind.Denormal || kb === Kind.Denormal ? DE : 0;
+  const stop = denormalStop(flags, cw);
+  if (stop) return stop;
   if (ka === Kind.Infinity || kb === Kind.Infinity) {
     if (ka === Kind.Zero || kb === Kind.Zero) return invalid();
     return { value: infinity(sign), flags };
@@ -26,7 +28,7 @@ export function mul(a: Float80, b: Float80, cw: number): FpuResult {
   c2 += Math.floor(c1 / 0x100000000); c1 >>>= 0;
   c3 += Math.floor(c2 / 0x100000000); c2 >>>= 0;
   const exp = ua.exp + ub.exp - BIAS + 1 - normalize(c3 >>> 0, c2, (c1 | (p0 !== 0 ? 1 : 0)) >>> 0);
-  const r = roundPack80(sign, exp, W.h, W.l, W.x, precisionOf(cw), roundingOf(cw));
+  const r = roundPack80(sign, exp, W.h, W.l, W.x, precisionOf(cw), roundingOf(cw), cw);
   r.flags |= flags;
   return r;
 }

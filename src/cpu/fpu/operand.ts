@@ -2,10 +2,13 @@
 // x87's way, and unpack finite ones into a normalised significand with an unbounded exponent.
 import { f80, Float80, INDEFINITE, Kind } from './float80.ts';
 import type { FpuResult } from './round.ts';
-import { IE } from './status.ts';
+import { DE, IE } from './status.ts';
 
 /** The NaN with its quiet bit set (SNaNs are quieted when they pass through an operation). */
 export const quiet = (v: Float80): Float80 => (v.hi & 0x40000000 ? v : new Float80(v.se, (v.hi | 0x40000000) >>> 0, v.lo));
+
+/** With DE unmasked, a denormal operand stops the operation before it raises anything else. */
+export const denormalStop = (flags: number, cw: number): FpuResult | undefined => (flags & DE & ~cw ? { value: INDEFINITE, flags: DE } : undefined);
 
 export const invalid = (): FpuResult => ({ value: INDEFINITE, flags: IE });
 
@@ -41,8 +44,5 @@ export function unpack(v: Float80): Unpacked {
   }
   return { sign: v.sign, exp: e, hi, lo };
 }
-
-/** Pseudo-denormals (exponent 0, integer bit set) become the equal normal with exponent 1. */
-export const canonical = (v: Float80): Float80 => (v.exp === 0 && v.hi >>> 31 ? new Float80(v.se | 1, v.hi, v.lo) : v);
 
 export const signed = (sign: number, v: Float80): Float80 => f80(sign, v.exp, v.hi, v.lo);

@@ -1,7 +1,7 @@
 // FPREM (remainder of the truncated quotient) and FPREM1 (of the quotient rounded to nearest, IEEE 754),
 // exact, with the quotient's low bits in C0/C3/C1 and C2 set when the reduction is only partial.
-import { BIAS, Float80, Kind, kindOf } from './float80.ts';
-import { canonical, invalid, nanResult, unpack } from './operand.ts';
+import { Float80, Kind, kindOf } from './float80.ts';
+import { denormalStop, invalid, nanResult, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { cmp64, normalize, W } from './significand.ts';
 import { C0, C1, C2, C3, DE, Rounding } from './status.ts';
@@ -9,24 +9,29 @@ import { C0, C1, C2, C3, DE, Rounding } from './status.ts';
 /** How far one partial FPREM step reduces the exponent when the difference is 64 or more. */
 export const partialBits = (d: number): number => 32 + ((d - 64) % 32);
 
-export function prem(a: Float80, b: Float80, ieee: boolean): FpuResult {
+export function prem(a: Float80, b: Float80, ieee: boolean, cw: number): FpuResult {
   const ka = kindOf(a), kb = kindOf(b);
   const nan = nanResult(a, ka, b, kb);
   if (nan) return nan;
   if (ka === Kind.Infinity || kb === Kind.Zero) return invalid();
   const flags = ka === Kind.Denormal || kb === Kind.Denormal ? DE : 0;
-  if (ka === Kind.Zero || kb === Kind.Infinity) return { value: canonical(a), flags };
-  const ua = unpack(a), ub = unpack(b);
+  const stop = denormalStop(flags, cw);
+  if (stop) return stop;
+  if (ka === Kind.Zero) return { value: a, flags };
+  const ua = unpack(a);
+  // x rem ∞ = x, normalised like any result (pseudo-denormals; unmasked UE for denormals)
+  if (kb === Kind.Infinity) return withFlags(cw, ua.sign, ua.exp, ua.hi, ua.lo, 0, flags);
+  const ub = unpack(b);
   const d = ua.exp - ub.exp;
-  if (d < -1 || (d === -1 && !ieee)) return withFlags(ua.sign, ua.exp, ua.hi, ua.lo, 0, flags);
+  if (d < -1 || (d === -1 && !ieee)) return withFlags(cw, ua.sign, ua.exp, ua.hi, ua.lo, 0, flags);
   let sign = ua.sign;
   if (d === -1) { // |a| ≥ |b|/2: FPREM1's quotient may round up to 1
-    if (cmp64(ua.hi, ua.lo, ub.hi, ub.lo) <= 0) return withFlags(ua.sign, ua.exp, ua.hi, ua.lo, 0, flags);
+    if (cmp64(ua.hi, ua.lo, ub.hi, ub.lo) <= 0) return withFlags(cw, ua.sign, ua.exp, ua.hi, ua.lo, 0, flags);
     // |a| − |b| = −(2·mb − ma) at a's exponent
     let l = ub.lo * 2 - ua.lo, h = ub.hi * 2 - ua.hi;
     while (l < 0) { l += 0x100000000; h -= 1; }
     while (l >= 0x100000000) { l -= 0x100000000; h += 1; }
-    return withFlags(sign ^ 1, ua.exp, h, l, C1, flags); // h may have 33 bits: withFlags normalises
+    return withFlags(cw, sign ^ 1, ua.exp, h, l, C1, flags); // h may have 33 bits: withFlags normalises
   }
   const partial = d >= 64;
   const steps = partial ? partialBits(d) : d;
@@ -54,18 +59,17 @@ export function prem(a: Float80, b: Float80, ieee: boolean): FpuResult {
     }
   }
   const codes = partial ? C2 : (q & 4 ? C0 : 0) | (q & 2 ? C3 : 0) | (q & 1 ? C1 : 0);
-  return withFlags(sign, exp, r1, r0, codes, flags);
+  return withFlags(cw, sign, exp, r1, r0, codes, flags);
 }
 
 /** The exact sign × (hi, lo) × 2^(exp − bias − 63) (hi may carry a 33rd bit), with the codes and flags. */
-function withFlags(sign: number, exp: number, hi: number, lo: number, codes: number, flags: number): FpuResult {
+function withFlags(cw: number, sign: number, exp: number, hi: number, lo: number, codes: number, flags: number): FpuResult {
   if (hi > 0xffffffff) { // one bit too many: shift right (exact, the low bit is zero when it occurs)
     lo = ((lo >>> 1) | ((hi & 1) << 31)) >>> 0; hi = Math.floor(hi / 2); exp++;
   }
   const n = normalize(hi >>> 0, lo >>> 0, 0);
-  const r = roundPack80(sign, exp - n, W.h, W.l, W.x, 64, Rounding.Nearest);
+  const r = roundPack80(sign, exp - n, W.h, W.l, W.x, 64, Rounding.Nearest, cw);
   r.flags = (r.flags & ~C1) | codes | flags;
   if ((hi | lo) === 0) r.value = new Float80(sign << 15, 0, 0);
   return r;
 }
-void BIAS;

@@ -45,13 +45,24 @@ function roundBits(sign: number, h: number, l: number, x: number, p: Precision, 
  * exp is the destination's biased exponent (any integer), to p bits within exponents 1 … expMax − 1.
  * Writes the result to P and returns the flags: PE; UE when tiny after rounding and inexact (masked
  * response); OE with ∞ or the largest finite value by rounding mode; C1 when rounded up.
+ * With UE or OE unmasked (in `masks`, the control word's mask bits) a tiny or overflowing result is
+ * rounded at the unbounded exponent and its exponent wrapped into range by the format's bias adjustment
+ * (24576 for the register format), UE raised whether exact or not; results beyond the wrap (FSCALE)
+ * become 0 or ∞ whatever the rounding mode.
  */
-export function roundPack(sign: number, exp: number, h: number, l: number, x: number, p: Precision, rc: Rounding, expMax: number): number {
+export function roundPack(sign: number, exp: number, h: number, l: number, x: number, p: Precision, rc: Rounding, expMax: number, masks: number): number {
   if ((h | l | x) === 0) { P.exp = 0; P.hi = 0; P.lo = 0; return 0; }
   let flags = 0;
   if (exp <= 0) {
     let tiny = true;
     if (exp === 0) { roundBits(sign, h, l, x, p, rc); tiny = rCarry === 0; }
+    if (tiny && !(masks & UE)) {
+      if (exp + biasAdjust(expMax) <= 0) { P.exp = 0; P.hi = 0; P.lo = 0; return UE | PE; } // beyond the wrap (FSCALE): 0
+      roundBits(sign, h, l, x, p, rc);
+      if (rCarry) { rHi = 0x80000000; exp++; }
+      P.exp = exp + biasAdjust(expMax); P.hi = rHi; P.lo = rLo;
+      return UE | (rInexact ? PE : 0) | (rUp ? C1 : 0);
+    }
     shiftRightJam(h, l, x, 1 - exp);
     roundBits(sign, W.h, W.l, W.x, p, rc);
     if (rInexact) flags |= PE | (tiny ? UE : 0) | (rUp ? C1 : 0);
@@ -61,6 +72,11 @@ export function roundPack(sign: number, exp: number, h: number, l: number, x: nu
   roundBits(sign, h, l, x, p, rc);
   if (rCarry) { rHi = 0x80000000; exp++; }
   if (exp >= expMax) {
+    if (!(masks & OE)) {
+      if (exp - biasAdjust(expMax) >= expMax) { P.exp = expMax; P.hi = 0x80000000; P.lo = 0; return OE | PE | C1; } // beyond: ∞
+      P.exp = exp - biasAdjust(expMax); P.hi = rHi; P.lo = rLo;
+      return OE | (rInexact ? PE : 0) | (rUp ? C1 : 0);
+    }
     const toInfinity = rc === Rounding.Nearest || (rc === Rounding.Up && !sign) || (rc === Rounding.Down && sign !== 0);
     if (toInfinity) { P.exp = expMax; P.hi = 0x80000000; P.lo = 0; return OE | PE | C1; }
     P.exp = expMax - 1;
@@ -73,11 +89,14 @@ export function roundPack(sign: number, exp: number, h: number, l: number, x: nu
   return flags;
 }
 
+/** The exponent wrap of unmasked overflow and underflow results: 3 × 2^(exponent bits − 2). */
+const biasAdjust = (expMax: number): number => (expMax === 0x7fff ? 0x6000 : expMax === 0x7ff ? 0x600 : 0xc0);
+
 /** The result of an operation on 80-bit values: the value and the flags (exceptions | C1) it raised. */
 export interface FpuResult { value: Float80; flags: number }
 
 /** roundPack into the 80-bit register format. */
-export function roundPack80(sign: number, exp: number, h: number, l: number, x: number, p: Precision, rc: Rounding): FpuResult {
-  const flags = roundPack(sign, exp, h, l, x, p, rc, 0x7fff);
+export function roundPack80(sign: number, exp: number, h: number, l: number, x: number, p: Precision, rc: Rounding, cw: number): FpuResult {
+  const flags = roundPack(sign, exp, h, l, x, p, rc, 0x7fff, cw & 0x3f);
   return { value: f80(sign, P.exp, P.hi, P.lo), flags };
 }

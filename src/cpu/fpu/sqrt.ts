@@ -1,6 +1,6 @@
 // FSQRT: the square root digit by digit (66 bits and a sticky remainder bit), rounded once.
 import { BIAS, Float80, Kind, kindOf } from './float80.ts';
-import { invalid, nanResult, unpack } from './operand.ts';
+import { denormalStop, invalid, nanResult, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { DE, precisionOf, roundingOf } from './status.ts';
 
@@ -11,6 +11,8 @@ export function sqrt(a: Float80, cw: number): FpuResult {
   if (ka === Kind.Zero) return { value: a, flags: 0 };
   if (a.sign) return invalid(); // negative non-zero, ∞ included
   if (ka === Kind.Infinity) return { value: a, flags: 0 };
+  const stop = denormalStop(ka === Kind.Denormal ? DE : 0, cw);
+  if (stop) return stop;
   const u = unpack(a);
   // a = m × 2^(e − 63); take M = m × 2^s with e − 63 − s even, so √a = √M × 2^((e − 63 − s) / 2)
   const e = u.exp - BIAS;
@@ -34,7 +36,7 @@ export function sqrt(a: Float80, cw: number): FpuResult {
   const l = ((root[1] << 30) | (root[0] >>> 2)) >>> 0;
   const x = ((root[0] << 30) | (rem[0] | rem[1] | rem[2] ? 1 : 0)) >>> 0;
   const exp = (e - 63 - s) / 2 - 30 + BIAS + 95;
-  const r = roundPack80(0, exp, h, l, x, precisionOf(cw), roundingOf(cw));
+  const r = roundPack80(0, exp, h, l, x, precisionOf(cw), roundingOf(cw), cw);
   if (ka === Kind.Denormal) r.flags |= DE;
   return r;
 }

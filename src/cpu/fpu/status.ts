@@ -11,4 +11,13 @@ export function precisionOf(cw: number): Precision {
   const pc = (cw >>> 8) & 3;
   return pc === 0 ? 24 : pc === 2 ? 53 : 64; // 1 is reserved; the x87 treats it as 64
 }
+/** The unmasked exceptions among `flags`: the x87 sets ES and B and reports them (#MF, or FERR# → IRQ13)
+ * at the next waiting FPU instruction. */
+export const unmasked = (flags: number, cw: number): number => flags & ~cw & 0x3f;
+/** Whether the result goes to a register destination: not after an unmasked IE, DE or ZE (OE and UE
+ * unmasked store the exponent-wrapped result). */
+export const writesRegister = (flags: number, cw: number): boolean => (flags & ~cw & (IE | DE | ZE)) === 0;
+/** Whether the result goes to a memory destination (FST, FIST, FBSTP): not after an unmasked IE, OE or UE. */
+export const writesMemory = (flags: number, cw: number): boolean => (flags & ~cw & (IE | OE | UE)) === 0;
+
 export const roundingOf = (cw: number): Rounding => ((cw >>> 10) & 3) as Rounding;
