@@ -22,40 +22,27 @@ export function sqrt(a: Float80, cw: number): FpuResult {
     if (j < 0 || j > 63) return 0;
     return j >= 32 ? (u.hi >>> (j - 32)) & 1 : (u.lo >>> j) & 1;
   };
-  // remainder and root as three little-endian 32-bit limbs (they stay below 2^68)
-  const rem = [0, 0, 0], root = [0, 0, 0], trial = [0, 0, 0];
+  // remainder (r2, r1, r0) and root (t2, t1, t0) as 32-bit words, most significant first (below 2^70)
+  let r2 = 0, r1 = 0, r0 = 0, t2 = 0, t1 = 0, t0 = 0;
   for (let k = 65; k >= 0; k--) {
-    shiftLeft(rem, 2); rem[0] = (rem[0] | (bitOfM(2 * k + 1) << 1) | bitOfM(2 * k)) >>> 0;
-    trial[0] = root[0]; trial[1] = root[1]; trial[2] = root[2];
-    shiftLeft(trial, 2); trial[0] = (trial[0] | 1) >>> 0;
-    shiftLeft(root, 1);
-    if (compare(rem, trial) >= 0) { subtract(rem, trial); root[0] = (root[0] | 1) >>> 0; }
+    r2 = (r2 << 2) | (r1 >>> 30); r1 = ((r1 << 2) | (r0 >>> 30)) >>> 0;
+    r0 = ((r0 << 2) | (bitOfM(2 * k + 1) << 1) | bitOfM(2 * k)) >>> 0;
+    // trial = 4 × root + 1; root doubles
+    const s2 = (t2 << 2) | (t1 >>> 30), s1 = ((t1 << 2) | (t0 >>> 30)) >>> 0, s0 = ((t0 << 2) | 1) >>> 0;
+    t2 = (t2 << 1) | (t1 >>> 31); t1 = ((t1 << 1) | (t0 >>> 31)) >>> 0; t0 = (t0 << 1) >>> 0;
+    if (r2 > s2 || (r2 === s2 && (r1 > s1 || (r1 === s1 && r0 >= s0)))) {
+      let d0 = r0 - s0, d1 = r1 - s1, d2 = r2 - s2;
+      if (d0 < 0) { d0 += 0x100000000; d1 -= 1; }
+      if (d1 < 0) { d1 += 0x100000000; d2 -= 1; }
+      r2 = d2; r1 = d1; r0 = d0; t0 = (t0 | 1) >>> 0;
+    }
   }
   // root has 66 bits (bit 65 set): move it to bit 95 of (h, l, x)
-  const h = ((root[2] << 30) | (root[1] >>> 2)) >>> 0;
-  const l = ((root[1] << 30) | (root[0] >>> 2)) >>> 0;
-  const x = ((root[0] << 30) | (rem[0] | rem[1] | rem[2] ? 1 : 0)) >>> 0;
+  const h = ((t2 << 30) | (t1 >>> 2)) >>> 0;
+  const l = ((t1 << 30) | (t0 >>> 2)) >>> 0;
+  const x = ((t0 << 30) | (r2 | r1 | r0 ? 1 : 0)) >>> 0;
   const exp = (e - 63 - s) / 2 - 30 + BIAS + 95;
   const r = roundPack80(0, exp, h, l, x, precisionOf(cw), roundingOf(cw), cw);
   if (ka === Kind.Denormal) r.flags |= DE;
   return r;
-}
-
-function shiftLeft(v: number[], n: number): void {
-  v[2] = ((v[2] << n) | (v[1] >>> (32 - n))) >>> 0;
-  v[1] = ((v[1] << n) | (v[0] >>> (32 - n))) >>> 0;
-  v[0] = (v[0] << n) >>> 0;
-}
-function compare(a: number[], b: number[]): number {
-  for (let i = 2; i >= 0; i--) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-  return 0;
-}
-function subtract(a: number[], b: number[]): void {
-  let borrow = 0;
-  for (let i = 0; i < 3; i++) {
-    let d = a[i] - b[i] - borrow;
-    borrow = d < 0 ? 1 : 0;
-    if (d < 0) d += 0x100000000;
-    a[i] = d;
-  }
 }
