@@ -1,5 +1,5 @@
 // FCOM/FUCOM/FTST (condition codes C3 C2 C0) and FXAM (the class of a value in C3 C2 C0, its sign in C1).
-import { EXP_MAX, Float80, Kind, kindOf } from './float80.ts';
+import { Float80, Kind, kindOf } from './float80.ts';
 import { unpack } from './operand.ts';
 import { C0, C1, C2, C3, DE, IE } from './status.ts';
 
@@ -48,4 +48,3 @@ export function examine(a: Float80, empty: boolean): number {
   }
   return sign;
 }
-void EXP_MAX;

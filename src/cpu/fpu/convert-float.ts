@@ -4,7 +4,6 @@ import { BIAS, f80, Float80, Kind, kindOf } from './float80.ts';
 import { unpack } from './operand.ts';
 import { P, roundPack, type FpuResult } from './round.ts';
 import { DE, IE, OE, roundingOf, UE } from './status.ts';
-void DE;
 
 /** A memory operand as the FPU stores it: up to 64 bits in (hi, lo), and the flags raised. */
 export interface Stored { hi: number; lo: number; flags: number }
@@ -67,9 +66,10 @@ function narrow(a: Float80, cw: number, p: 24 | 53, bias: number, eMax: number):
     case Kind.Infinity: return { special: (sign | expField) >>> 0, specialLo: 0, flags: 0 };
     case Kind.Zero: return { special: sign >>> 0, specialLo: 0, flags: 0 };
   }
+  // (a denormal source raises no DE here: the host's FST does not)
   const u = unpack(a);
   const flags = roundPack(a.sign, u.exp - BIAS + bias, u.hi, u.lo, 0, p, roundingOf(cw), eMax, cw & 0x3f);
   // unmasked OE or UE: nothing is stored, and that exception is all the x87 reports
   const stop = flags & ~cw & (OE | UE);
-  return { specialLo: 0, flags: stop || flags }; // no DE: a denormal source is not an arithmetic operand here
+  return { specialLo: 0, flags: stop || flags };
 }

@@ -1,9 +1,8 @@
 // FMUL: the 128-bit product of the significands, rounded once.
-import { Float80, infinity, Kind, kindOf, zero } from './float80.ts';
+import { BIAS, Float80, infinity, Kind, kindOf, zero } from './float80.ts';
 import { denormalStop, invalid, nanResult, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { M, mul32, normalize, W } from './significand.ts';
-import { BIAS } from './float80.ts';
 import { DE, precisionOf, roundingOf } from './status.ts';
 
 export function mul(a: Float80, b: Float80, cw: number): FpuResult {
