@@ -1,6 +1,6 @@
 // The x87's arithmetic core: 80-bit values and the operations with the FPU's exact semantics.
 export { Float80, f80, INDEFINITE, Kind, kindOf } from './float80.ts';
-export { IE, DE, ZE, OE, UE, PE, C0, C1, C2, C3, precisionOf, roundingOf, Rounding, type Precision, unmasked, writesMemory, writesRegister } from './status.ts';
+export { IE, DE, ZE, OE, UE, PE, C0, C1, C2, C3, CONDITION_CODES, precisionOf, roundingOf, Rounding, type Precision, unmasked, writesMemory, writesRegister } from './status.ts';
 export type { FpuResult } from './round.ts';
 export { add, sub } from './add.ts';
 export { mul } from './mul.ts';
