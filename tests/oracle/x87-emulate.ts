@@ -1,13 +1,19 @@
 // The emulator's answer to one line of tests/oracle/x87-oracle.c's input, in the oracle's output format.
 import {
-  add, compare, div, examine, Float80, fromBcd, fromF32, fromF64, fromInt, mul, prem, roundToInteger, scale, sqrt, sub,
+  add, compare, CONDITION_CODES, C1, premCodesWritten, div, examine, Float80, fromBcd, fromF32, fromF64, fromInt, mul, prem, roundToInteger, scale, sqrt, sub,
   toBcd, toF32, toF64, toInt, unmasked, writesMemory, writesRegister, xtract, type FpuResult,
 } from '../../src/cpu/fpu/index.ts';
 
 const hex = (v: number, digits: number) => (v >>> 0).toString(16).padStart(digits, '0');
-let cw = 0;
-/** The status word: the flags, and ES and B when an exception is unmasked. */
-const sw = (flags: number) => hex((flags | (unmasked(flags, cw) ? 0x8080 : 0)) & 0xc7ff, 4);
+let cw = 0, op = '';
+/** Operations that write all four condition codes; the others write C1 and keep C0 C2 C3, which the oracle
+ * sets before every instruction. */
+const SETS_CODES = new Set(['fcom', 'fucom', 'ftst', 'fxam']);
+/** The status word: the flags, the kept codes (`written`: the codes the operation sets), and ES and B when
+ * an exception is unmasked. */
+const sw = (flags: number, written = SETS_CODES.has(op) ? CONDITION_CODES : C1) =>
+  hex((flags | (CONDITION_CODES & ~written) | (unmasked(flags, cw) ? 0x8080 : 0)) & 0xc7ff, 4);
+const remainder = (r: FpuResult) => `${(writesRegister(r.flags, cw) ? r.value : old).toHex()} ${sw(r.flags, premCodesWritten(r))}`;
 /** ST0 after an operation on ST0 = a: the result, or a where an unmasked exception stops the store. */
 let old: Float80;
 const out = (r: FpuResult) => `${(writesRegister(r.flags, cw) ? r.value : old).toHex()} ${sw(r.flags)}`;
@@ -17,7 +23,8 @@ const split64 = (s: string): [number, number] => [parseInt(s.slice(0, s.length -
 
 /** The part after "->" for an input line "OP CW A [B]". */
 export function emulateX87(line: string): string {
-  const [op, cws, as, bs] = line.trim().split(/\s+/);
+  const [name, cws, as, bs] = line.trim().split(/\s+/);
+  op = name;
   cw = parseInt(cws, 16);
   const a = as.length === 20 ? Float80.fromHex(as) : undefined!;
   old = a;
@@ -32,15 +39,15 @@ export function emulateX87(line: string): string {
     case 'fsqrt': return out(sqrt(a, cw));
     case 'frndint': return out(roundToInteger(a, cw));
     case 'fscale': return out(scale(a, b, cw));
-    case 'fprem': return out(prem(a, b, false, cw));
-    case 'fprem1': return out(prem(a, b, true, cw));
+    case 'fprem': return remainder(prem(a, b, false, cw));
+    case 'fprem1': return remainder(prem(a, b, true, cw));
     case 'fcom': return sw(compare(a, b, false));
     case 'fucom': return sw(compare(a, b, true));
     case 'ftst': return sw(compare(a, new Float80(0, 0, 0), false));
     case 'fxam': return sw(examine(a, false));
-    case 'fabs': return `${new Float80(a.se & 0x7fff, a.hi, a.lo).toHex()} 0000`;
-    case 'fchs': return `${new Float80(a.se ^ 0x8000, a.hi, a.lo).toHex()} 0000`;
-    case 'fld80': return `${a.toHex()} 0000`;
+    case 'fabs': return `${new Float80(a.se & 0x7fff, a.hi, a.lo).toHex()} ${sw(0)}`;
+    case 'fchs': return `${new Float80(a.se ^ 0x8000, a.hi, a.lo).toHex()} ${sw(0)}`;
+    case 'fld80': return `${a.toHex()} ${sw(0)}`;
     case 'fxtract': {
       const r = xtract(a, cw);
       return `${r.significand.toHex()} ${r.exponent.toHex()} ${sw(r.flags)}`;

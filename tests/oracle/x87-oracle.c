@@ -32,6 +32,9 @@ static void print80(const f80 *v) { printf(" %04x%016llx", v->se, (unsigned long
 typedef struct { uint32_t cw, sw, tw, fip, fcs, fdp, fds; f80 st[8]; } __attribute__((packed)) fsave_area;
 
 #define PRE "fninit\n fldcw %[cw]\n"
+/* instead of FNCLEX: C3 C2 C1 C0 all set before the instruction, so the output shows which it writes */
+__attribute__((used)) static fsave_area ctx;
+#define CODES "fnstenv ctx(%%rip)\n orw $0x4700, ctx+4(%%rip)\n fldenv ctx(%%rip)\n"
 #define SW_MASK 0xc7ff /* without TOP */
 
 int main(void) {
@@ -51,7 +54,7 @@ int main(void) {
 #define BIN(INSN)                                                                          \
     if (!strcmp(op, #INSN)) {                                                              \
       parse80(as, &a); parse80(bs, &b);                                                    \
-      __asm__ volatile(PRE "fldt %[b]\n fldt %[a]\n fnclex\n " #INSN " %%st(1), %%st\n"    \
+      __asm__ volatile(PRE "fldt %[b]\n fldt %[a]\n " CODES " " #INSN " %%st(1), %%st\n"    \
                        "fnstsw %[sw]\n fnsave %[env]\n"                                        \
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));  \
       print80(&env.st[0]);                                                                 \
@@ -59,7 +62,7 @@ int main(void) {
 #define UN(INSN)                                                                           \
     if (!strcmp(op, #INSN)) {                                                              \
       parse80(as, &a);                                                                     \
-      __asm__ volatile(PRE "fldt %[a]\n fnclex\n " #INSN "\n fnstsw %[sw]\n fnsave %[env]\n" \
+      __asm__ volatile(PRE "fldt %[a]\n " CODES " " #INSN "\n fnstsw %[sw]\n fnsave %[env]\n" \
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));       \
       print80(&env.st[0]);                                                                 \
     } else
@@ -67,7 +70,7 @@ int main(void) {
 #define PAIR(INSN)                                                                         \
     if (!strcmp(op, #INSN)) {                                                              \
       parse80(as, &a); parse80(bs, &b);                                                    \
-      __asm__ volatile(PRE "fldt %[b]\n fldt %[a]\n fnclex\n " #INSN "\n"                   \
+      __asm__ volatile(PRE "fldt %[b]\n fldt %[a]\n " CODES " " #INSN "\n"                   \
                        "fnstsw %[sw]\n fnsave %[env]\n"                                        \
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));  \
       print80(&env.st[0]);                                                                 \
@@ -76,7 +79,7 @@ int main(void) {
 #define CMP(INSN)                                                                          \
     if (!strcmp(op, #INSN)) {                                                              \
       parse80(as, &a); parse80(bs, &b);                                                    \
-      __asm__ volatile(PRE "fldt %[b]\n fldt %[a]\n fnclex\n " #INSN " %%st(1)\n"           \
+      __asm__ volatile(PRE "fldt %[b]\n fldt %[a]\n " CODES " " #INSN " %%st(1)\n"           \
                        "fnstsw %[sw]\n fnsave %[env]\n"                                        \
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));  \
     } else
@@ -84,7 +87,7 @@ int main(void) {
 #define LOAD(NAME, INSN, TYPE, FMT)                                                        \
     if (!strcmp(op, NAME)) {                                                               \
       TYPE m = 0; unsigned long long t = 0; sscanf(as, "%llx", &t); m = (TYPE)t;           \
-      __asm__ volatile(PRE "fnclex\n " INSN " %[m]\n fnstsw %[sw]\n fnsave %[env]\n"       \
+      __asm__ volatile(PRE "" CODES " " INSN " %[m]\n fnstsw %[sw]\n fnsave %[env]\n"       \
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [m] "m"(m));       \
       print80(&env.st[0]);                                                                 \
     } else
@@ -92,7 +95,7 @@ int main(void) {
 #define STORE(NAME, INSN, TYPE, DIGITS)                                                    \
     if (!strcmp(op, NAME)) {                                                               \
       TYPE m = (TYPE)0xa5a5a5a5a5a5a5a5ull; parse80(as, &a);                               \
-      __asm__ volatile(PRE "fldt %[a]\n fnclex\n " INSN " %[m]\n fnstsw %[sw]\n fnsave %[env]\n" \
+      __asm__ volatile(PRE "fldt %[a]\n " CODES " " INSN " %[m]\n fnstsw %[sw]\n fnsave %[env]\n" \
                        : [sw] "=m"(sw), [m] "+m"(m), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a)); \
       printf(" %0" #DIGITS "llx", (unsigned long long)m);                                  \
     } else
@@ -102,16 +105,16 @@ int main(void) {
     CMP(fcom) CMP(fucom)
     if (!strcmp(op, "fxtract")) {
       parse80(as, &a);
-      __asm__ volatile(PRE "fldt %[a]\n fnclex\n fxtract\n fnstsw %[sw]\n fnsave %[env]\n"
+      __asm__ volatile(PRE "fldt %[a]\n " CODES"fxtract\n fnstsw %[sw]\n fnsave %[env]\n"
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));
       print80(&env.st[0]); print80(&env.st[1]); two = 1;
     } else if (!strcmp(op, "fxam") || !strcmp(op, "ftst")) {
       parse80(as, &a);
       if (op[1] == 'x')
-        __asm__ volatile(PRE "fldt %[a]\n fnclex\n fxam\n fnstsw %[sw]\n fnsave %[env]\n"
+        __asm__ volatile(PRE "fldt %[a]\n " CODES"fxam\n fnstsw %[sw]\n fnsave %[env]\n"
                          : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));
       else
-        __asm__ volatile(PRE "fldt %[a]\n fnclex\n ftst\n fnstsw %[sw]\n fnsave %[env]\n"
+        __asm__ volatile(PRE "fldt %[a]\n " CODES"ftst\n fnstsw %[sw]\n fnsave %[env]\n"
                          : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));
     } else
     LOAD("fld32", "flds", uint32_t, 8) LOAD("fld64", "fldl", uint64_t, 16)
@@ -120,18 +123,18 @@ int main(void) {
     STORE("fist16", "fistps", uint16_t, 4) STORE("fist32", "fistpl", uint32_t, 8) STORE("fist64", "fistpll", uint64_t, 16)
     if (!strcmp(op, "fld80")) {
       parse80(as, &a);
-      __asm__ volatile(PRE "fnclex\n fldt %[a]\n fnstsw %[sw]\n fnsave %[env]\n"
+      __asm__ volatile(PRE "" CODES"fldt %[a]\n fnstsw %[sw]\n fnsave %[env]\n"
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));
       print80(&env.st[0]);
     } else if (!strcmp(op, "fbld")) {
       parse80(as, &a);
-      __asm__ volatile(PRE "fnclex\n fbld %[a]\n fnstsw %[sw]\n fnsave %[env]\n"
+      __asm__ volatile(PRE "" CODES"fbld %[a]\n fnstsw %[sw]\n fnsave %[env]\n"
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));
       print80(&env.st[0]);
     } else if (!strcmp(op, "fbstp")) {
       parse80(as, &a);
       r0.se = 0xa5a5; r0.sig = 0xa5a5a5a5a5a5a5a5ull;
-      __asm__ volatile(PRE "fldt %[a]\n fnclex\n fbstp %[r0]\n fnstsw %[sw]\n fnsave %[env]\n"
+      __asm__ volatile(PRE "fldt %[a]\n " CODES"fbstp %[r0]\n fnstsw %[sw]\n fnsave %[env]\n"
                        : [sw] "=m"(sw), [r0] "+m"(r0), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));
       print80(&r0);
     } else {

@@ -9,7 +9,7 @@ export { sqrt } from './sqrt.ts';
 export { roundToInteger } from './rndint.ts';
 export { scale } from './scale.ts';
 export { xtract, type Extracted } from './xtract.ts';
-export { prem } from './prem.ts';
+export { prem, premCodesWritten } from './prem.ts';
 export { compare, examine } from './compare.ts';
 export { fromF32, fromF64, toF32, toF64, type Stored } from './convert-float.ts';
 export { fromInt, toInt } from './convert-int.ts';

@@ -1,10 +1,10 @@
 // FPREM (remainder of the truncated quotient) and FPREM1 (of the quotient rounded to nearest, IEEE 754),
 // exact, with the quotient's low bits in C0/C3/C1 and C2 set when the reduction is only partial.
-import { Float80, Kind, kindOf } from './float80.ts';
+import { Float80, isNaNKind, Kind, kindOf } from './float80.ts';
 import { denormalStop, invalid, nanResult, unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { cmp64, normalize, W } from './significand.ts';
-import { C0, C1, C2, C3, DE, Rounding } from './status.ts';
+import { C0, C1, C2, C3, CONDITION_CODES, DE, Rounding } from './status.ts';
 
 /** How far one partial FPREM step reduces the exponent when the difference is 64 or more. */
 export const partialBits = (d: number): number => 32 + ((d - 64) % 32);
@@ -61,6 +61,10 @@ export function prem(a: Float80, b: Float80, ieee: boolean, cw: number): FpuResu
   const codes = partial ? C2 : (q & 4 ? C0 : 0) | (q & 2 ? C3 : 0) | (q & 1 ? C1 : 0);
   return withFlags(cw, sign, exp, r1, r0, codes, flags);
 }
+
+/** The condition codes a remainder writes: all four, except that a NaN result (a NaN operand or an
+ * invalid operation) clears C1 and C2 and keeps C0 and C3 (measured on the host). */
+export const premCodesWritten = (r: FpuResult): number => (isNaNKind(kindOf(r.value)) ? C1 | C2 : CONDITION_CODES);
 
 /** The exact sign × (hi, lo) × 2^(exp − bias − 63) (hi may carry a 33rd bit), with the codes and flags. */
 function withFlags(cw: number, sign: number, exp: number, hi: number, lo: number, codes: number, flags: number): FpuResult {

@@ -4,8 +4,9 @@ export const IE = 0x01, DE = 0x02, ZE = 0x04, OE = 0x08, UE = 0x10, PE = 0x20;
 export const C0 = 0x0100, C1 = 0x0200, C2 = 0x0400, C3 = 0x4000;
 /**
  * The condition codes. Arithmetic results carry only C1 (rounded up): the host keeps C0, C2 and C3 as they
- * were across FADD, FRNDINT, FSQRT…; compares, FXAM and FPREM/FPREM1 return all four (a partial FPREM clears
- * C0, C1 and C3), measured on the host by loading a status word with all four set through FLDENV.
+ * were across FADD, FRNDINT, FSQRT, FLD, FST…; compares, FXAM and FPREM/FPREM1 return all four (a partial
+ * FPREM clears C0, C1 and C3; a NaN remainder keeps C0 and C3: premCodesWritten), measured on the host
+ * (tests/oracle/x87-oracle.c sets all four before every instruction).
  */
 export const CONDITION_CODES = C0 | C1 | C2 | C3;
 
