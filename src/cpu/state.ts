@@ -30,6 +30,14 @@ export const CPL = 64;
 export const CODE32 = 65;
 /** 1 when SS is a 32-bit stack (SS.B): ESP rather than SP is the stack pointer. */
 export const STACK32 = 66;
+/**
+ * The x87 FPU (src/cpu/fpu/fpu-state.ts): physical registers R0…R7 at FPU_REG_SLOT + 3 * i (sign and
+ * exponent, significand bits 63–32, bits 31–0), then the control word, the status word (TOP in bits
+ * 11–13), the tag word (two bits per physical register: 00 valid, 01 zero, 10 special, 11 empty), and the
+ * last instruction (offset, selector, 11-bit opcode) and data (offset, selector) pointers.
+ */
+export const FPU_REG_SLOT = 67; // … 90
+export const FPU_CW = 91, FPU_SW = 92, FPU_TW = 93, FPU_FIP = 94, FPU_FCS = 95, FPU_FOP = 96, FPU_FDP = 97, FPU_FDS = 98;
 /** Where compiled code (an accelerator's region) leaves why it returned to the run loop: one of the EXIT_ codes. */
 export const JIT_EXIT_SLOT = 100;
 /**
