@@ -56,7 +56,7 @@ describe('the npm package', () => {
     for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(manifest.scripts?.[hook]).toBeUndefined();
   });
 
-  it('type-checks a consumer and the README samples under moduleResolution node16 and bundler', async () => {
+  it('type-checks a consumer and the README samples under moduleResolution node16 and bundler, and a page without Node types', async () => {
     writeFileSync(join(app, 'consumer.ts'), `
       import { createVM, loadImage, VM, type ExitRecord, type VMOptions } from 'x86jit';
       import { createProcess, readImageFile, type ProcessExit } from 'x86jit/node';
@@ -67,23 +67,37 @@ describe('the npm package', () => {
       const p: (image: Uint8Array, path: string) => Promise<{ run(): Promise<ProcessExit> | ProcessExit }> = createProcess;
       export { exit, p };
     `);
+    // A page's code: the core alone, with no Node types anywhere (the DOM's instead).
+    writeFileSync(join(app, 'page.ts'), `
+      import { createVM, loadImage, type ExitRecord } from 'x86jit';
+      const rom = new Uint8Array(await (await fetch('hello.elf')).arrayBuffer());
+      const vm = createVM({ stdout: (b: Uint8Array) => { document.body.append(new TextDecoder().decode(b)); } });
+      loadImage(vm, rom, 'hello.elf');
+      const exit: ExitRecord = vm.run({ timeout: 10 });
+      export { exit };
+    `);
     const samples = readmeSamples().filter((s) => s.lang === 'ts');
     samples.forEach((s, i) => writeFileSync(join(app, `readme-${i}.ts`), s.code));
-    const files = ['consumer.ts', ...samples.map((_, i) => `readme-${i}.ts`)];
-    const config = (resolution: 'node16' | 'bundler') => ({
-      compilerOptions: {
-        module: resolution === 'node16' ? 'node16' : 'esnext', moduleResolution: resolution, target: 'ES2022', strict: true, noEmit: true,
-        // node16 checks our declarations too; bundler, only what the consumer sees through them (faster).
-        skipLibCheck: resolution === 'bundler', types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
-      },
-      files,
-    });
-    const check = async (resolution: 'node16' | 'bundler') => {
-      writeFileSync(join(app, `tsconfig.${resolution}.json`), JSON.stringify(config(resolution)));
-      const r = await run(process.execPath, [TSC, '-p', `tsconfig.${resolution}.json`], { cwd: app }).catch((e: { stdout: string; stderr: string }) => e);
-      return `${r.stdout}${r.stderr}`;
+    const node = ['consumer.ts', ...samples.map((_, i) => `readme-${i}.ts`)];
+    const config = (name: string, resolution: 'node16' | 'bundler', files: string[], env: { types: string[]; lib?: string[] }, skipLibCheck: boolean) => {
+      writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({
+        compilerOptions: {
+          module: resolution === 'node16' ? 'node16' : 'esnext', moduleResolution: resolution, target: 'ES2022', strict: true, noEmit: true,
+          skipLibCheck, typeRoots: [join(ROOT, 'node_modules', '@types')], ...env,
+        },
+        files,
+      }));
+      return name;
     };
-    expect(await Promise.all([check('node16'), check('bundler')])).toEqual(['', '']);
+    const check = async (name: string) => {
+      const r = await run(process.execPath, [TSC, '-p', `tsconfig.${name}.json`], { cwd: app }).catch((e: { stdout: string; stderr: string }) => e);
+      return `${name}: ${r.stdout}${r.stderr}`;
+    };
+    // (No lib for Node: the default, which has the WebAssembly namespace our types use; @types/node 20 has not.)
+    const nodeEnv = { types: ['node'] }, pageEnv = { types: [], lib: ['ES2022', 'DOM'] };
+    // Our declarations are checked too (skipLibCheck off) under node16, and for the page without @types/node.
+    const configs = [config('node16', 'node16', node, nodeEnv, false), config('bundler', 'bundler', node, nodeEnv, true), config('page', 'bundler', ['page.ts'], pageEnv, false)];
+    expect(await Promise.all(configs.map(check))).toEqual(configs.map((c) => `${c}: `));
   }, 120_000);
 
   it('runs a ROM through plain ESM under both engines, with the core entry and x86jit/node', async () => {
@@ -126,19 +140,20 @@ describe('the npm package', () => {
     const samples = readmeSamples();
     expect(samples.filter((s) => forBrowser(s.code)).length).toBe(1);
     expect(samples.length).toBeGreaterThanOrEqual(4);
-    for (const [i, s] of samples.entries()) {
+    // Each sample on its own (bundled, or run in a process of its own), all at once.
+    await Promise.all(samples.map(async (s, i) => {
       const where = `README.md line ${s.line}`;
       if (forBrowser(s.code)) {
         // Resolved from the consumer's node_modules, for the browser, with no externals: what a page bundler does.
         const r = await build({ stdin: { contents: s.code, resolveDir: app, sourcefile: `readme-${i}.js` }, bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
         expect([where, r.errors, r.warnings]).toEqual([where, [], []]);
-        continue;
+        return;
       }
       const js = (await transform(s.code, { loader: s.lang, format: 'esm', sourcefile: where })).code;
       writeFileSync(join(app, `readme-${i}.mjs`), js);
       // From the repository's root, where the samples' test-roms/ paths lead.
       const r = await run(process.execPath, [join(app, `readme-${i}.mjs`)], { cwd: ROOT, timeout: 120_000 }).catch((e: { code: number; stderr: string }) => ({ stdout: '', stderr: `exit ${e.code}: ${e.stderr}` }));
       expect([where, r.stderr]).toEqual([where, '']);
-    }
+    }));
   }, 180_000);
 });
