@@ -25,7 +25,7 @@ interface WorkerPort {
 interface SharedWorker { connect: (config: WorkerConfig) => WorkerPort; ready: Promise<boolean>; load: () => void }
 
 /** node:worker_threads' MessagePort, as far as the JIT uses it (spelt out: the core's types do not need @types/node). */
-interface MessagePort { postMessage(m: unknown): void; unref(): void }
+interface MessagePort { postMessage(m: unknown): void; unref(): void; close(): void }
 
 /** What the JIT uses of node:worker_threads. */
 export interface WorkerThreads {
