@@ -1,9 +1,10 @@
 // The core entry (x86jit: dist/index.js) in a real browser. esbuild bundles a page script from it for
 // platform 'browser' with no externals and no shims — a node: import fails the bundle, and the minified
-// bundle must not name `process`, `require`, `Buffer` or another Node global — and headless Chromium (puppeteer-core, Debian's chromium)
-// runs test ROMs on a page without cross-origin isolation (so without SharedArrayBuffer) under the
-// interpreter and the JIT. Chromium is the oracle for "runs in a browser"; its serial output must be what
-// Node gives through the same entry and what QEMU recorded (test-roms/expected/).
+// bundle must not name `process`, `require`, `Buffer` or another Node global — and headless Chromium
+// (puppeteer-core, Debian's chromium) runs test ROMs on a page without cross-origin isolation (so without
+// SharedArrayBuffer) under the interpreter and the JIT (tier 1, and tier 2 for every region). Chromium is
+// the oracle for "runs in a browser"; its serial output must be what Node gives through the same entry and
+// what QEMU recorded (test-roms/expected/).
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -20,7 +21,8 @@ const hasChromium = requireTool('chromium', existsSync(CHROMIUM));
 
 /** The ROMs the page runs: the quick start's, a JIT workload, and one with paging (the JIT's TLB path). */
 const CASES = ['hello.elf', 'wl-sieve.elf', 'paging.elf'];
-const ENGINES = ['interp', 'jit'] as const;
+/** Each run's engine: the interpreter, the JIT's tier 1, and tier 2 for every region at once (both our encoder). */
+const ENGINES = { interp: { engine: 'interp' }, jit: { engine: 'jit', jit: { threshold: 1 } }, tier2: { engine: 'jit', jit: { threshold: 1, tier2: 'sync', tier2Threshold: 0 } } } as const;
 
 /** The page: runs every case under both engines and leaves the results in window.results. */
 const PAGE_SCRIPT = `
@@ -29,13 +31,14 @@ const results = [];
 try {
   for (const name of ${JSON.stringify(CASES)}) {
     const rom = new Uint8Array(await (await fetch('/roms/' + name)).arrayBuffer());
-    for (const engine of ${JSON.stringify(ENGINES)}) {
+    for (const [engine, opts] of Object.entries(${JSON.stringify(ENGINES)})) {
       let output = '';
       const text = new TextDecoder('latin1');
-      const vm = await VM.create({ engine, jit: { threshold: 1 }, stdout: (b) => { output += text.decode(b, { stream: true }); } });
+      const vm = await VM.create({ ...opts, stdout: (b) => { output += text.decode(b, { stream: true }); } });
       loadImage(vm, rom, name);
       const exit = vm.run({ timeout: 60 });
-      results.push({ name, engine, output, reason: exit.reason, status: exit.status, compiled: vm.jitStats()?.compiled ?? 0 });
+      const stats = vm.jitStats();
+      results.push({ name, engine, output, reason: exit.reason, status: exit.status, compiled: stats?.compiled ?? 0, tier2: stats?.tier2 ?? 0 });
     }
   }
   window.results = { ok: true, results, sharedArrayBuffer: typeof SharedArrayBuffer, isolated: crossOriginIsolated };
@@ -44,7 +47,7 @@ try {
 }
 `;
 
-interface PageRun { name: string; engine: string; output: string; reason: string; status?: number; compiled: number }
+interface PageRun { name: string; engine: string; output: string; reason: string; status?: number; compiled: number; tier2: number }
 
 async function bundlePage(minify: boolean): Promise<string> {
   const r = await build({
@@ -86,7 +89,7 @@ describe('the core entry in a browser', () => {
     // (That the core's declarations need no @types/node either is package.test.ts's: a browser consumer.)
   });
 
-  it.skipIf(!hasChromium)('runs ROMs in headless Chromium under both engines, as Node and QEMU do', async () => {
+  it.skipIf(!hasChromium)('runs ROMs in headless Chromium under the interpreter and both JIT tiers, as Node and QEMU do', async () => {
     const { launch } = await import('puppeteer-core');
     const browser = await launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     let page: { ok: boolean; error?: string; results: PageRun[]; sharedArrayBuffer: string; isolated: boolean };
@@ -109,18 +112,19 @@ describe('the core entry in a browser', () => {
     const { VM, loadImage } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
     for (const name of CASES) {
       const expected = readFileSync(join(ROMS, 'expected', name.replace(/\.elf$/, '.txt')), 'latin1');
-      for (const engine of ENGINES) {
+      for (const [engine, opts] of Object.entries(ENGINES)) {
         const chunks: Uint8Array[] = [];
-        const vm = await VM.create({ engine, jit: { threshold: 1, cacheDir: null }, stdout: (b) => chunks.push(b) });
+        const vm = await VM.create({ ...opts, stdout: (b) => chunks.push(b) });
         loadImage(vm, new Uint8Array(readFileSync(join(ROMS, name))), name);
         const exit = vm.run({ timeout: 60 });
         const inNode = { name, engine, output: Buffer.concat(chunks).toString('latin1'), reason: exit.reason, status: exit.status };
         const inBrowser = page.results.find((r) => r.name === name && r.engine === engine)!;
-        expect({ ...inBrowser, compiled: undefined }).toEqual({ ...inNode, compiled: undefined });
+        expect({ ...inBrowser, compiled: undefined, tier2: undefined }).toEqual({ ...inNode, compiled: undefined, tier2: undefined });
         expect(inBrowser.output).toBe(expected);
         expect([inBrowser.reason, inBrowser.status]).toEqual(['debug-exit', 1]);
-        // The JIT compiled in the browser: our encoder, no binaryen, no worker.
-        if (engine === 'jit') expect(inBrowser.compiled).toBeGreaterThan(0);
+        // The JIT compiled in the browser — our encoder, no binaryen, no worker — and tier 2 retranslated.
+        if (engine !== 'interp') expect(inBrowser.compiled).toBeGreaterThan(0);
+        if (engine === 'tier2') expect(inBrowser.tier2).toBeGreaterThan(0);
       }
     }
   });
