@@ -37,7 +37,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createVM, loadImage, VM } from '../src/index.ts';
+import { createVM, loadImage, VM } from '../src/node.ts';
 
 const DIST = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(DIST, '..');

@@ -16,7 +16,7 @@ import { Agent, request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { VM } from '../src/index.ts';
+import { VM } from '../src/node.ts';
 import { DEFAULT_CPU, type VmSpec } from '../src/host/vm-spec.ts';
 import type { FromWorker, ToWorker } from '../src/host/worker-protocol.ts';
 

@@ -5,7 +5,7 @@
 //   npm run build && node --expose-gc dist/snapshot-bench.js        (X86JIT_BENCH_RUNS: repetitions, default 7)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createVM, loadImage, VM } from '../src/index.ts';
+import { createVM, loadImage, VM } from '../src/node.ts';
 
 const ROMS = join(import.meta.dirname, '..', 'test-roms');
 const RUNS = Number(process.env.X86JIT_BENCH_RUNS ?? 7);

@@ -17,6 +17,7 @@ import type { CpuFault } from '../src/cpu/fault.ts';
 import { directTarget, metaOf } from '../src/cpu/instruction-meta.ts';
 import { PAGE_SHIFT, RAM_OFFSET, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
 import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
+import { jitHost } from './jit-host.ts';
 import { compileRegion } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
 import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable } from './region.ts';
@@ -98,8 +99,8 @@ export class Jit implements Accelerator {
     if (cfg.tier2 !== undefined && !['background', 'sync', 'off'].includes(cfg.tier2)) throw new RangeError(`JIT tier 2 must be background, sync or off, got ${String(cfg.tier2)}`);
     const t2 = cfg.tier2Threshold;
     if (t2 !== undefined && (!Number.isInteger(t2) || t2 < 0 || t2 > 0xffffffff)) throw new RangeError(`JIT tier-2 threshold must be an integer from 0 to 4294967295, got ${t2}`);
-    // binaryen on the main thread only for --dump's WASM text when profiling.
-    const bn = cfg.profile ? (await import('binaryen')).default : null;
+    // binaryen on the main thread only for --dump's WASM text when profiling (where the host has it).
+    const bn = cfg.profile ? await jitHost()?.loadBinaryen() ?? null : null;
     const jit = new Jit(bn, memory, cpu, cache, cfg);
     if (cfg.background === true) {
       jit.worker = await TranslationClient.connect(cpu, { cacheDir: cfg.cacheDir, passes: cfg.passes ?? [] }, (job, r) => jit.installResult(job, r));

@@ -158,10 +158,9 @@ class Side {
     if (this.exit?.reason === 'timeout') throw new TimedOut();
   }
 
-  get ram(): Buffer {
+  get ram(): Uint8Array {
     this.vm.memory.loadAllPages();
-    const r = this.vm.memory.ram;
-    return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+    return this.vm.memory.ram;
   }
 }
 
@@ -222,13 +221,17 @@ function exitText(e: ExitRecord | null): string {
 }
 
 /** Guest-physical addresses (up to `max`, ascending) where two RAM images differ: page memcmp, then bytes. */
-function ramDifferences(a: Buffer, b: Buffer, max: number): number[] {
+function ramDifferences(a: Uint8Array, b: Uint8Array, max: number): number[] {
   const out: number[] = [];
-  if (a.equals(b)) return out;
   const PAGE = 4096;
+  // Compared a word at a time (guest RAM is page-aligned in its WebAssembly.Memory); bytes where words differ.
+  const wa = new Int32Array(a.buffer, a.byteOffset, a.length >>> 2), wb = new Int32Array(b.buffer, b.byteOffset, b.length >>> 2);
   for (let p = 0; p < a.length && out.length < max; p += PAGE) {
     const e = Math.min(a.length, p + PAGE);
-    if (a.subarray(p, e).equals(b.subarray(p, e))) continue;
+    let same = true;
+    for (let w = p >>> 2; w < e >>> 2; w++) if (wa[w] !== wb[w]) { same = false; break; }
+    for (let i = e & ~3; i < e; i++) if (a[i] !== b[i]) same = false;
+    if (same) continue;
     for (let i = p; i < e && out.length < max; i++) if (a[i] !== b[i]) out.push(i);
   }
   return out;

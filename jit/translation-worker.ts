@@ -1,11 +1,11 @@
 // The translation worker's client: the process's one worker thread (worker.ts, bundled as
 // dist/jit-worker.js), started on first use and shared by every VM's JIT, and per JIT the jobs it has
 // posted on its own MessagePort, which the synchronous run loop polls between blocks.
-import type { MessagePort } from 'node:worker_threads';
 import type { Block } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import { PAGE_SHIFT, PAGE_SIZE, regionCounter } from '../src/cpu/state.ts';
 import { type CompiledRegionData, type TranslateJob, wireBlocks } from './compile.ts';
+import { jitHost } from './jit-host.ts';
 import { pagingOf, regionKey } from './region.ts';
 
 /** What each JIT's port tells the worker before its first job. */
@@ -24,22 +24,26 @@ interface WorkerPort {
 
 interface SharedWorker { connect: (config: WorkerConfig) => WorkerPort; ready: Promise<boolean>; load: () => void }
 
-/** What starting the worker needs (loaded asynchronously once), or null where there is none (sources, browsers). */
-interface WorkerSupport { wt: typeof import('node:worker_threads'); url: URL }
+/** node:worker_threads' MessagePort, as far as the JIT uses it (spelt out: the core's types do not need @types/node). */
+interface MessagePort { postMessage(m: unknown): void; unref(): void; close(): void }
+
+/** What the JIT uses of node:worker_threads. */
+export interface WorkerThreads {
+  Worker: new (url: URL, opts: { execArgv: string[] }) => {
+    once(event: 'message' | 'error', f: (m: { ready: boolean }) => void): unknown;
+    postMessage(m: unknown, transfer?: readonly unknown[]): void;
+    ref(): void; unref(): void;
+  };
+  MessageChannel: new () => { port1: MessagePort; port2: unknown };
+  receiveMessageOnPort(port: never): { message: unknown } | undefined;
+}
+
+/** What starting the worker needs (loaded asynchronously once, from the JIT's host: jit-host.ts), or null where there is none (sources, browsers). */
+export interface WorkerSupport { wt: WorkerThreads; url: URL }
 let support: Promise<WorkerSupport | null> | null = null;
 
-/** dist/jit-worker.js (next to this bundle) and node:worker_threads, or null. */
 function workerSupport(): Promise<WorkerSupport | null> {
-  support ??= (async () => {
-    try {
-      const url = new URL('./jit-worker.js', import.meta.url);
-      const { existsSync } = await import('node:fs');
-      if (url.protocol !== 'file:' || !existsSync(url)) return null;
-      return { wt: await import('node:worker_threads'), url };
-    } catch {
-      return null;
-    }
-  })();
+  support ??= jitHost()?.workerSupport() ?? Promise.resolve(null);
   return support;
 }
 
@@ -72,7 +76,7 @@ function startWorker({ wt, url }: WorkerSupport): SharedWorker | null {
       const { port1, port2 } = new wt.MessageChannel();
       worker.postMessage({ port: port2, config }, [port2]);
       port1.unref();
-      return { port: port1, receive: wt.receiveMessageOnPort };
+      return { port: port1, receive: wt.receiveMessageOnPort as (port: MessagePort) => { message: unknown } | undefined };
     };
     return (sharedWorker = { connect, ready, load });
   } catch {

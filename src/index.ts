@@ -1,15 +1,19 @@
-// x86jit's public library API: everything the CLI uses, and what embedders use.
+// x86jit's platform-neutral core, the package's main entry (`x86jit`): VMs with both engines, loaders of
+// image bytes, snapshots, migration, the gdb protocol, the decoder. It runs wherever WebAssembly does (Node,
+// browsers, workers): nothing here imports node:, reads `process`, or needs SharedArrayBuffer.
+// What needs Node — files, the translation worker and binaryen, zlib-compressed snapshots, Linux
+// processes — is x86jit/node (src/node.ts), which re-exports all of this.
 //
 //   import { createVM, loadImage } from 'x86jit';
-//   const vm = createVM({ memory: 64 << 20, stdout: (b) => process.stdout.write(b) });
+//   const vm = createVM({ memory: 64 << 20, stdout: (b) => console.log(new TextDecoder().decode(b)) });
 //   loadImage(vm, bytes, 'kernel.elf');
 //   const exit = vm.run({ maxInstructions: 1e9, timeout: 10 });
 //
-// The top of the tree: the one place in src/ besides the CLI that may import jit/. It attaches the JIT to
-// the VM as its accelerator (src/cpu/accelerator.ts), so engine 'jit' works with the VM exported here.
+// The top of the tree: with src/node.ts, the one place in src/ besides the CLI that may import jit/. It
+// attaches the JIT to the VM as its accelerator (src/cpu/accelerator.ts), so engine 'jit' works with the
+// VM exported here.
 import { VM as MachineVM, type VMOptions } from './machine/vm.ts';
 import { createJit } from '../jit/jit.ts';
-import { Process, type ProcessOptions } from './exec/process.ts';
 
 export { DEFAULT_MEMORY } from './machine/vm.ts';
 export type { ExitReason, ExitRecord, JitOptions, Registers, RegisterName, RestoreOptions, RunOptions, VMOptions } from './machine/vm.ts';
@@ -17,7 +21,7 @@ export type { AnyRegisterName, AsyncRunOptions, HookCallbacks, HookHandle, HookK
 export type { Accelerator, AcceleratorConfig, AcceleratorFactory } from './cpu/accelerator.ts';
 export type { JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from './cpu/accelerator-stats.ts';
 export { createJit } from '../jit/jit.ts';
-export { binaryenModuleCheck, setModuleCheck } from '../jit/module-check.ts';
+export { setModuleCheck } from '../jit/module-check.ts';
 export { DirtyPages, PhysicalMemory } from './machine/memory.ts';
 export type { MmioDevice } from './machine/memory.ts';
 export { IoBus } from './machine/io-bus.ts';
@@ -25,7 +29,7 @@ export type { PortDevice } from './machine/io-bus.ts';
 export { decode, decodeBytes } from './decoder/decode.ts';
 export { formatIntel } from './decoder/format-intel.ts';
 export type { Instruction, Operand } from './decoder/instruction.ts';
-export { loadImage, readImageFile } from './loader/detect.ts';
+export { loadImage } from './loader/detect.ts';
 export { loadMultiboot } from './loader/multiboot.ts';
 export { loadRaw } from './loader/raw.ts';
 export { loadBios } from './loader/bios.ts';
@@ -49,23 +53,4 @@ export class VM extends MachineVM {
 /** Create a VM (guest RAM, devices, one vCPU) in the processor's reset state. */
 export function createVM(opts: VMOptions = {}): VM {
   return new VM(opts);
-}
-
-// ---- user-mode emulation: Linux i386 programs as processes (src/exec) ----
-export { ExecError, Process, SIGNAL_NAMES, type ProcessExit, type ProcessOptions, type SyscallEvent } from './exec/process.ts';
-export { syscallName } from './exec/syscall-names.ts';
-export { formatSyscall } from './exec/strace.ts';
-
-/** Guest RAM of a process's VM by default: the frames its mappings take (256 MiB). */
-export const DEFAULT_PROCESS_MEMORY = 256 << 20;
-
-/**
- * A Linux i386 process from a static executable's bytes, on a VM of its own (`memory`: its RAM, the frame
- * pool for mappings; `engine`/`jit` as for VM.create). `run()` it. Throws ExecError (one line) for a file it
- * cannot run.
- */
-export async function createProcess(image: Uint8Array, path: string, opts: ProcessOptions & Pick<VMOptions, 'engine' | 'jit' | 'memory'> = {}): Promise<Process> {
-  const { engine, jit, memory, ...processOpts } = opts;
-  const vm = await VM.create({ engine, jit, memory: memory ?? DEFAULT_PROCESS_MEMORY });
-  return new Process(vm, image, path, processOpts);
 }

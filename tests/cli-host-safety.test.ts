@@ -157,7 +157,7 @@ describe('an endless input is read only up to the largest image that could load'
   });
 
   it('readImageFile(path, maxBytes): a FIFO with an endless writer is refused once past the cap', async () => {
-    const { readImageFile } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+    const { readImageFile } = (await import(pathToFileURL(BUNDLE.replace(/index\.js$/, 'node.js')).href)) as typeof import('../src/node.ts');
     const fifo = join(dir, 'endless.fifo');
     spawnSync('mkfifo', [fifo]);
     const writer = spawn('sh', ['-c', `yes > '${fifo}'`], { stdio: 'ignore' });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Process, VM } from '../src/index.ts';
+import { Process, VM } from '../src/node.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const SYSROOT = process.env.X86JIT_I386_SYSROOT ?? join(REPO, '.cache', 'i386', 'root');

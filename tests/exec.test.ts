@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { CASES, CLI, EXPECTED, runCase } from './exec-cases.mjs';
 
 // Through the esbuild bundle, the code users run (as roms.test.ts does).
-const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
-const { createProcess } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+const BUNDLE = join(import.meta.dirname, '..', 'dist', 'node.js');
+const { createProcess } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/node.ts');
 
 interface Result { stdout: string; stderr: string; status: number }
 type Case = { name: string; program: string; args: string[] };

@@ -192,7 +192,7 @@ describe('translation cache across processes', () => {
 
   it('a library process ends by itself, with binaryen loaded or not (warm cache)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86jit-cache-'));
-    const script = `import { VM, loadImage, readImageFile } from ${JSON.stringify(pathToFileURL(BUNDLE).href)};
+    const script = `import { VM, loadImage, readImageFile } from ${JSON.stringify(pathToFileURL(BUNDLE.replace(/index\.js$/, 'node.js')).href)};
       const vm = await VM.create({ engine: 'jit', jit: { background: true, cacheDir: ${JSON.stringify(dir)} } });
       loadImage(vm, readImageFile(${JSON.stringify(join(DIR, 'wl-sieve.elf'))}), 'wl-sieve.elf', { cmdline: 'wl-sieve.elf repeat=32' });
       const e = vm.run({});

@@ -3,7 +3,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadImage, readImageFile } from '../src/loader/detect.ts';
+import { loadImage } from '../src/loader/detect.ts';
+import { readImageFile } from '../src/loader/read-image-file.ts';
 import { LoadError } from '../src/loader/load-error.ts';
 import { buildElf, concat, FakeTarget, multibootHeader, pattern } from './loader-images.ts';
 

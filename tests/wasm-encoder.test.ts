@@ -105,7 +105,7 @@ describe('test ROM regions: the encoder against binaryen', () => {
 
 describe('the module check (jit/module-check.ts)', () => {
   it("binaryen's validator rejects a module whose function pops an empty stack", async () => {
-    const { binaryenModuleCheck } = await import('../jit/module-check.ts');
+    const { binaryenModuleCheck } = await import('../jit/binaryen-module-check.ts');
     const check = await binaryenModuleCheck();
     // () -> i32 with the body `i32.add`: no operands.
     const bad = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 0x0a, 5, 1, 3, 0, 0x6a, 0x0b);

@@ -4,7 +4,7 @@
 // Ctrl-A is the escape key: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends a Ctrl-A.
 // Input the guest has not taken waits in the pipe: stdin pauses while the UART holds INPUT_MAX bytes.
 import { fstatSync } from 'node:fs';
-import type { VM } from '../index.ts';
+import type { VM } from '../node.ts';
 import { emit } from './output.ts';
 
 /** Host input queued for the UART beyond which stdin pauses. */

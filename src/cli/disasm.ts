@@ -1,6 +1,6 @@
 // `x86jit disasm FILE`: disassemble a flat binary in Intel syntax, one instruction per line, the way
 // `objdump -D -b binary -m i386 -M intel` lays it out (address, bytes, text).
-import { decodeBytes, DEFAULT_MEMORY, formatIntel, readImageFile } from '../index.ts';
+import { decodeBytes, DEFAULT_MEMORY, formatIntel, readImageFile } from '../node.ts';
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
 

@@ -2,7 +2,7 @@
 // process, in the manner of qemu-i386: its system calls go to the host, its exit status is ours, a signal that kills it is 128+N.
 import { readFileSync, statSync } from 'node:fs';
 import { FileView } from '../exec/file-view.ts';
-import { ExecError, Process, type ProcessExit, VM, formatSyscall, DEFAULT_PROCESS_MEMORY } from '../index.ts';
+import { ExecError, Process, type ProcessExit, VM, formatSyscall, DEFAULT_PROCESS_MEMORY } from '../node.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { jitOptionsFromEnv } from './jit-env.ts';
 import { formatJitTotals } from './jit-report.ts';

@@ -4,7 +4,7 @@
 // `continue`. One debugger at a time; when it detaches or goes away, the guest runs on to its end.
 import { createServer, type Socket } from 'node:net';
 import { GdbSession, type GdbSessionEnd } from '../debug/gdb-remote.ts';
-import type { VM } from '../index.ts';
+import type { VM } from '../node.ts';
 import { EXIT_STATUS } from './exit-status.ts';
 import { emit } from './output.ts';
 import { UsageError } from './parse.ts';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { migrateIn, type MigrateOutResult, migrateOut, type MigrationChannel } from '../machine/migration.ts';
 import { connectTcp, socketChannel } from './migrate.ts';
-import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, SnapshotError, VM, type VMOptions } from '../index.ts';
+import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, SnapshotError, VM, type VMOptions } from '../node.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
 import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';

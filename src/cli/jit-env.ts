@@ -8,7 +8,7 @@
 //   X86JIT_JIT_TIER2_THRESHOLD  instructions a region retires in tier 1 before tier 2 (default 2^27)
 //   X86JIT_JIT_VALIDATE    1: check every region module with binaryen's validator (the test suites set it)
 import { join } from 'node:path';
-import { binaryenModuleCheck, type JitOptions, setModuleCheck } from '../index.ts';
+import { binaryenModuleCheck, type JitOptions, setModuleCheck } from '../node.ts';
 
 /** With X86JIT_JIT_VALIDATE=1, binaryen validates every region module this process makes (loads binaryen). */
 export async function validateModulesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -1,6 +1,6 @@
 // The text of `x86jit profile` and of the JIT lines of `x86jit run --stats`: pure formatting of a
 // JitProfile / JitStats (src/cpu/accelerator-stats.ts), kept apart from the commands so it can be tested on its own.
-import type { ExitRecord, JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from '../index.ts';
+import type { ExitRecord, JitExitReason, JitProfile, JitStats, RegionDump, RegionProfile } from '../node.ts';
 
 /** What the report says about the run itself. */
 export interface RunInfo {

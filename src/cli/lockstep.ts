@@ -1,7 +1,7 @@
 // `x86jit lockstep ROM`: run ROM under the JIT and the interpreter side by side (jit/lockstep.ts) and
 // report the first divergence. Exit status 0: none; 1: a divergence (one report on stdout); 2: bad
 // arguments or image; 8: --timeout reached before either.
-import { formatDivergence, lockstep, type VM } from '../index.ts';
+import { formatDivergence, lockstep, type VM } from '../node.ts';
 import { EXIT_STATUS } from './exit-status.ts';
 import { createGuestVM, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage } from './guest.ts';
 import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';

@@ -4,7 +4,7 @@
 // instruction, so the interpreter runs one instruction at a time while they are on (`--trace` is `--log cpu`).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { LogItem } from '../cpu/cpu.ts';
-import type { VM } from '../index.ts';
+import type { VM } from '../node.ts';
 import { emit } from './output.ts';
 import { UsageError } from './parse.ts';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // x86jit command line: `x86jit run ROM ...`, `disasm FILE`, `profile ROM`, `lockstep ROM`, `host`, `vm
-// COMMAND`. Uses the public API (src/index.ts) and the loaders' size limits. Every failure is one line on
+// COMMAND`. Uses the public API (src/node.ts) and the loaders' size limits. Every failure is one line on
 // stderr and a documented exit status; never a stack trace.
 import { runCommand, RUN_HELP } from './run.ts';
 import { disasmCommand, DISASM_HELP } from './disasm.ts';
@@ -13,7 +13,7 @@ import { vmCommand, VM_HELP } from './vm.ts';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE } from './exit-status.ts';
 import { emit, outputError } from './output.ts';
 import { UsageError } from './parse.ts';
-import { LoadError, SnapshotError } from '../index.ts';
+import { LoadError, SnapshotError } from '../node.ts';
 
 const HELP = `usage: x86jit <command> [options]
 

@@ -3,7 +3,7 @@
 // shows one region's guest code and WASM text instead. The report is the product: it is the only thing on
 // stdout, the guest's own output is dropped unless --guest-output sends it to stderr.
 import { formatDump, formatProfile, hex, type RunInfo } from './jit-report.ts';
-import type { RegionDump } from '../index.ts';
+import type { RegionDump } from '../node.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
 import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest, SIGNAL_STATUS } from './guest.ts';
 import { emit } from './output.ts';

@@ -1,6 +1,6 @@
 // `x86jit run`: load an image, run it with limits, copy COM1 to stdout, exit with the guest's status.
 import { formatCpuState } from '../cpu/cpu-dump.ts';
-import { formatExitStats, type VM } from '../index.ts';
+import { formatExitStats, type VM } from '../node.ts';
 import { EXIT_OUTPUT_CLOSED, EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { acceptOne, parseTcpAddress, socketChannel } from './migrate.ts';
 import { type GuestRun, IMAGE_HELP, IMAGE_OPTIONS, incomingGuestVM, migrateGuest, openGuest, parseImageArgs, RESTORE_HELP, RESTORE_OPTIONS, runGuest, SIGNAL_STATUS, stopForOutput } from './guest.ts';

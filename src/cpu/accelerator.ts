@@ -48,7 +48,7 @@ export interface Accelerator {
 
 /** How an accelerator is set up (VM.enableJit's options, less the threshold, which is the run loop's). */
 export interface AcceleratorConfig {
-  /** Measure host time per region entry (for `x86jit profile`; ~2 performance.now() calls per entry), and keep binaryen on the main thread for WASM text dumps. */
+  /** Measure host time per region entry (for `x86jit profile`; ~2 performance.now() calls per entry), and keep binaryen on the main thread for WASM text dumps (where the JIT's host has it: jit/jit-host.ts). */
   profile?: boolean;
   /**
    * Translate regions with binaryen on a worker thread while the interpreter runs (default false): by

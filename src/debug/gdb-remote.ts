@@ -9,6 +9,7 @@
 // While breakpoints are set the interpreter runs one instruction at a time; without them, the engine the
 // VM was made with (the JIT too) runs at full speed between gdb's Ctrl-C checks.
 import type { ExitRecord, RegisterName, Registers, VM } from '../machine/vm.ts';
+import { yieldToEvents } from './yield-to-events.ts';
 
 type GdbRegister = keyof Registers;
 
@@ -120,7 +121,7 @@ export class GdbSession {
         }
         if (exit.reason === 'timeout' || (exit.reason === 'max-instructions' && this.spent < (this.opts.maxInstructions ?? Infinity))) {
           if (step) { this.stopped('S05'); return; }
-          await new Promise((r) => setImmediate(r));
+          await yieldToEvents();
           continue;
         }
         this.end({ exit, killed: false });

@@ -7,7 +7,7 @@
 // thread left with none waits, idle, for the next — starting a thread costs far more than creating a VM.
 import { openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type MessagePort, parentPort } from 'node:worker_threads';
-import { loadBios, loadImage, loadRaw, messagePortChannel, migrateIn, migrateOut, readImageFile, snapshotId, VM, type ExitRecord } from '../index.ts';
+import { loadBios, loadImage, loadRaw, messagePortChannel, migrateIn, migrateOut, readImageFile, snapshotId, VM, type ExitRecord } from '../node.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
 import { sizeText } from '../loader/load-target.ts';
 import type { FromWorker, ToWorker, VmCounters, WorkerInit } from './worker-protocol.ts';

@@ -30,7 +30,7 @@ export interface SaveOptions {
    * that wrote it).
    */
   since?: Uint8Array;
-  /** RAM compression (default Brotli 1, see snapshot-file.ts). */
+  /** RAM compression (default Brotli 1, see snapshot-file.ts; none where the platform has no node:zlib: the core entry alone). */
   compression?: Compression;
   /** Store no RAM page (the state alone: live migration sends RAM page by page before it). */
   withoutRam?: boolean;

@@ -36,6 +36,7 @@ import {
 } from './registers.ts';
 import { type AsyncRunOptions, runAsync } from './vm-async.ts';
 import { armDebugRegisters } from './debug-breakpoints.ts';
+import { sleepMs } from './sleep.ts';
 
 export type { AsyncRunOptions } from './vm-async.ts';
 export type { HookCallbacks, HookKind } from '../cpu/hooks.ts';
@@ -173,9 +174,6 @@ const RUN_SLICE = 1 << 20;
 export const NS_PER_INSTRUCTION = 1;
 /** The RTC's date at virtual time 0 in the deterministic clock. */
 export const VIRTUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
-
-/** A private Int32 cell to sleep on with Atomics.wait (real-time clock, HLT): blocks without spinning. */
-const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 /** Output bytes are batched so that a guest printing one byte at a time does not make one host write per byte. */
 class OutputBuffer {
@@ -597,12 +595,12 @@ export class VM {
     if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
     if (this.clock === 'virtual') this.idleNs += Math.max(0, next - this.nowNs());
     else {
-      // Sleep until the edge. Atomics.wait may return early (its timeout is coarse, and a sub-millisecond
+      // Sleep until the edge. sleepMs may return early (its timeout is coarse, and a sub-millisecond
       // wait may not sleep at all), so wait again until the host clock has reached the edge.
       for (let now = this.nowNs(); now < next; now = this.nowNs()) {
         const waitMs = Math.min((next - now) / 1e6, deadline - performance.now());
         if (waitMs <= 0) break;
-        Atomics.wait(SLEEPER, 0, 0, waitMs);
+        sleepMs(waitMs);
       }
       if (performance.now() >= deadline) return 'timeout';
     }

@@ -1,9 +1,9 @@
-// The compressions a snapshot may use for its RAM chunks and its other sections, all from node:zlib:
-// raw DEFLATE (RFC 1951: no zlib or gzip wrapper, whose checksums the file's SHA-256 makes redundant) and
-// Brotli (RFC 7932). Decompression is told the exact size the file declares and fails beyond it, so a
-// crafted stream (a "zip bomb") cannot make the reader allocate more than the declared size plus one
-// output buffer of at most 1 MiB.
-import { brotliCompressSync, brotliDecompressSync, constants, deflateRawSync, inflateRawSync } from 'node:zlib';
+// The compressions a snapshot may use for its RAM chunks and its other sections: raw DEFLATE (RFC 1951: no
+// zlib or gzip wrapper, whose checksums the file's SHA-256 makes redundant) and Brotli (RFC 7932), both
+// from node:zlib where the platform has it (codecs.ts: x86jit/node; node-codecs.ts). Decompression is told
+// the exact size the file declares and fails beyond it, so a crafted stream (a "zip bomb") cannot make the
+// reader allocate more than the declared size plus one output buffer of at most 1 MiB.
+import { snapshotCodecs } from './codecs.ts';
 
 /** How a chunk or section is stored. */
 export type Compression = 'none' | 'deflate' | 'brotli';
@@ -22,16 +22,17 @@ export const LEVELS: Record<Compression, { min: number; max: number }> = {
   brotli: { min: 0, max: 11 },
 };
 
-/** The largest output buffer decompression allocates at once. */
-const OUTPUT_BUFFER = 1 << 20;
+/** Does this platform compress with `method` (x86jit/node: yes; the core alone: only 'none')? */
+export const canCompress = (method: Compression): boolean => method === 'none' || snapshotCodecs().compress !== undefined;
 
-/** `raw` compressed with `method` at `level`. */
+/** Why `method` cannot be used here (canCompress is false). */
+export const cannotCompress = (method: Compression): string => `${method} compression needs node:zlib, which ${snapshotCodecs().name} does not have (import x86jit/node, or save with compression 'none')`;
+
+/** `raw` compressed with `method` at `level` (canCompress(method) must hold). */
 export function compress(raw: Uint8Array, method: Exclude<Compression, 'none'>, level: number): Uint8Array {
-  // One output buffer the size of the input, as in decompress(): compressing a 1 MiB chunk of code, random
-  // and repetitive bytes took brotli 1 10.1 ms with zlib's 16 KiB default and 3.5 ms so (deflate 1: 21.7 → 16.4).
-  const chunkSize = Math.max(64, Math.min(raw.byteLength, OUTPUT_BUFFER));
-  if (method === 'deflate') return deflateRawSync(raw, { level, chunkSize });
-  return brotliCompressSync(raw, { chunkSize, params: { [constants.BROTLI_PARAM_QUALITY]: level, [constants.BROTLI_PARAM_SIZE_HINT]: raw.byteLength } });
+  const c = snapshotCodecs();
+  if (c.compress === undefined) throw new Error(cannotCompress(method));
+  return c.compress(raw, method, level);
 }
 
 /**
@@ -40,20 +41,9 @@ export function compress(raw: Uint8Array, method: Exclude<Compression, 'none'>, 
  * worded to follow the name of what was decompressed ("RAM chunk 3 decompresses to …").
  */
 export function decompress(stored: Uint8Array, method: Exclude<Compression, 'none'>, size: number): Uint8Array | string {
-  // One output buffer for a whole chunk: inflating a 1 MiB chunk took 8.3 ms with zlib's 16 KiB default
-  // (many buffers, then a concatenation) and 0.9 ms with one (brotli: 1.2 → 1.0 ms). 64 is zlib's minimum.
-  const opts = { maxOutputLength: size, chunkSize: Math.max(64, Math.min(size, OUTPUT_BUFFER)), info: true } as const;
-  let out: { buffer: Buffer; engine: { bytesWritten: number } };
-  try {
-    out = (method === 'deflate' ? inflateRawSync(stored, opts) : brotliDecompressSync(stored, opts)) as unknown as typeof out;
-  } catch (e) {
-    const err = e as { code?: string; message?: string };
-    if (err.code === 'ERR_BUFFER_TOO_LARGE') return `decompresses to more than the ${size} bytes declared`;
-    return `is not valid ${method} data (${oneLine(err.message ?? String(e))})`;
-  }
-  if (out.buffer.byteLength !== size) return `decompresses to ${out.buffer.byteLength} bytes, not the ${size} declared`;
-  if (out.engine.bytesWritten !== stored.byteLength) return `has ${stored.byteLength - out.engine.bytesWritten} bytes after its ${method} stream`;
-  return out.buffer;
+  const c = snapshotCodecs();
+  if (c.decompress === undefined) return `is ${method}-compressed: ${cannotCompress(method)}`;
+  return c.decompress(stored, method, size);
 }
 
 /** A message squeezed onto one line. */

@@ -51,8 +51,8 @@
 // Reading checks, in order: magic, format version (a newer one is refused), length (truncation), checksum,
 // then the structure (directory, section versions against what the caller reads, the RAM section's
 // counts, bitmaps and index); chunks are checked when decompressed. Nothing but SnapshotError escapes.
-import { createHash } from 'node:crypto';
-import { type Compression, COMPRESSION_CODES, LEVELS, compress, compressionOf, decompress } from './compression.ts';
+import { snapshotCodecs } from './codecs.ts';
+import { canCompress, cannotCompress, type Compression, COMPRESSION_CODES, LEVELS, compress, compressionOf, decompress } from './compression.ts';
 import { readU64, viewOf, writeU64 } from './le-fields.ts';
 import { type ApplyOptions, RamImage } from './ram-image.ts';
 import { encodeRamSection, MAX_PAGES_PER_CHUNK, RAM_SECTION_VERSION, RAM_TAG, type RamSource } from './ram-section.ts';
@@ -138,8 +138,10 @@ export interface DecodedSnapshot {
 /** Writes a snapshot file. Throws SnapshotError ("cannot write snapshot: …") for contents it cannot hold. */
 export function encodeSnapshot(contents: SnapshotContents, opts: EncodeOptions = {}): Uint8Array {
   const fail = (why: string): never => { throw new SnapshotError(`cannot write snapshot: ${why}`); };
-  const compression = opts.compression ?? DEFAULT_COMPRESSION;
+  // Without node:zlib (the core entry alone) the default is to store RAM and sections as they are.
+  const compression = opts.compression ?? (canCompress(DEFAULT_COMPRESSION) ? DEFAULT_COMPRESSION : 'none');
   if (!(compression in COMPRESSION_CODES)) fail(`unknown compression '${compression}'`);
+  if (!canCompress(compression)) fail(cannotCompress(compression));
   const level = opts.level ?? DEFAULT_LEVEL[compression], range = LEVELS[compression];
   if (!Number.isInteger(level) || level < range.min || level > range.max) fail(`${compression} level ${level} is not ${range.min} to ${range.max}`);
   const pagesPerChunk = opts.pagesPerChunk ?? DEFAULT_PAGES_PER_CHUNK;
@@ -265,12 +267,14 @@ export function decodeSnapshot(bytes: Uint8Array, supported: Readonly<Record<str
   for (const e of entries) {
     if (e === ramEntry) continue;
     const stored = bytes.subarray(e.at, e.at + e.stored), method = compressionOf(e.encoding)!;
+    if (!canCompress(method)) throw new SnapshotError(`cannot read snapshot: section ${tagName(e.tag)} is ${method}-compressed; ${cannotCompress(method)}`);
     let data: Uint8Array | string = stored;
     if (method !== 'none') data = decompress(stored, method, e.decoded);
     if (typeof data === 'string') throw new SnapshotError(`snapshot section ${tagName(e.tag)} is damaged: it ${data}`);
     sections.push({ tag: e.tag, version: e.version, data });
   }
   const ram = new RamImage(bytes.subarray(ramEntry.at, ramEntry.at + ramEntry.stored), diff);
+  if (!canCompress(ram.compression)) throw new SnapshotError(`cannot read snapshot: its RAM is ${ram.compression}-compressed; ${cannotCompress(ram.compression)}`);
   return { formatVersion, kind: diff ? 'diff' : 'full', id, ...(diff ? { baseId } : {}), sections, ram };
 }
 
@@ -313,7 +317,7 @@ const tagName = (tag: string): string => tag.trimEnd();
 
 const sumLengths = (parts: readonly Uint8Array[]): number => parts.reduce((n, p) => n + p.byteLength, 0);
 
-const sha256 = (bytes: Uint8Array): Uint8Array => createHash('sha256').update(bytes).digest();
+const sha256 = (bytes: Uint8Array): Uint8Array => snapshotCodecs().sha256(bytes);
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
