@@ -83,6 +83,7 @@ describe('x86jit run --gdb: the real gdb drives the guest', () => {
       'stepi', 'info registers eip',
       'set $edi = 0x12345678', 'p/x $edi',
       'set {unsigned int}0x7f000 = 0xdeadbeef', 'x/wx 0x7f000',
+      'watch *(int *)&rt_passed', 'continue', 'delete 2',
       'hbreak rt_finish', 'continue', 'bt 1',
       'continue',
     ]);
@@ -93,7 +94,11 @@ describe('x86jit run --gdb: the real gdb drives the guest', () => {
     expect(out).toMatch(/eip\s+0x101b23\s+0x101b23 <test_main\+3>/);
     expect(out).toMatch(/\$1 = 0x12345678/);
     expect(out).toMatch(/0x7f000:\s+0xdeadbeef/);
-    expect(out).toMatch(/Breakpoint 2, 0x00101850 in rt_finish \(\)/);
+    // A hardware watchpoint (Z2): gdb shows the old and new value, stopped after the writing instruction.
+    const watched = /Hardware watchpoint 2: \*\(int \*\)&rt_passed\s+Old value = (\d+)\s+New value = (\d+)\s+0x00101746 in rt_check \(\)/.exec(out);
+    expect(watched, out).not.toBeNull();
+    expect(Number(watched![2])).toBe(Number(watched![1]) + 1);
+    expect(out).toMatch(/Breakpoint 3, 0x00101850 in rt_finish \(\)/);
     expect(out).toMatch(/exited with code 01/);
     // The guest's own output and exit status, as without gdb.
     expect(guest.stdout()).toContain('SUMMARY hello: 3 passed, 0 failed');
@@ -118,7 +123,6 @@ describe('x86jit run --gdb: the protocol', () => {
     expect(await c.ask('P0=78563412')).toBe('OK');
     expect(le32(await c.ask('g'), 0)).toBe(0x12345678);
     expect(await c.ask('P0a=0f000000'), 'CS cannot be loaded by a debugger').toBe('E01');
-    expect(await c.ask('Z2,1000,4'), 'watchpoints are left to gdb').toBe('');
     c.send('c');
     c.interrupt();
     expect(await c.reply()).toBe('S02');
@@ -139,6 +143,29 @@ describe('x86jit run --gdb: the protocol', () => {
     expect(await c.ask('s')).toBe('S05');
     expect(le32(await c.ask('g'), 8)).toBe(0x101b23);
     expect(await c.ask('z0,101b20,1')).toBe('OK');
+    expect(await c.ask('D')).toBe('OK');
+    c.close();
+    expect(await guest.exit).toBe(1);
+    expect(guest.stdout()).toContain('SUMMARY hello: 3 passed, 0 failed');
+  }, 60_000);
+
+  it.each(['interp', 'jit'])('%s: watchpoints stop after the instruction that writes (Z2), reads (Z3) or touches (Z4) the range', async (engine) => {
+    // hello.elf counts passed tests in rt_passed (0x10628c), one ADD to memory (a read and a write) per pass.
+    const guest = await startGuest('hello.elf', ['--engine', engine]);
+    const c = await RawClient.open(guest.port);
+    expect(await c.ask('Z2,10628c,4')).toBe('OK');
+    expect(await c.ask('c')).toBe('T05watch:10628c;');
+    expect(await c.ask('m10628c,4'), 'the write is done when the guest stops').toBe('01000000');
+    expect(await c.ask('z2,10628c,4')).toBe('OK');
+    expect(await c.ask('Z3,10628c,4')).toBe('OK');
+    expect(await c.ask('c')).toBe('T05rwatch:10628c;');
+    // The read is an ADD to memory: the instruction that read it has written it too when the guest stops.
+    expect(await c.ask('m10628c,4')).toBe('02000000');
+    expect(await c.ask('z3,10628c,4')).toBe('OK');
+    expect(await c.ask('Z4,10628c,1')).toBe('OK');
+    expect(await c.ask('c')).toBe('T05awatch:10628c;');
+    expect(await c.ask('z4,10628c,1')).toBe('OK');
+    expect(await c.ask('Z2,10628c,0'), 'an empty range').toBe('E00');
     expect(await c.ask('D')).toBe('OK');
     c.close();
     expect(await guest.exit).toBe(1);

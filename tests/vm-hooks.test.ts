@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
-const { createVM, loadImage, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+const { createVM, loadImage, loadRaw, VM } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
 type VM = import('../src/index.ts').VM;
 
 const ENGINES = ['interp', 'jit'] as const;
@@ -170,6 +170,19 @@ describe('memory hooks', () => {
     expect(writes).toEqual([[0x200000, 4, sum], [0x200010, 1, 7]]);
     expect(reads).toEqual([[0x200000, 4, sum]]);
     expect(vm.instructions).toBe(LOOP_INSTRUCTIONS);
+  });
+
+  it('a mem-read hook pauses the JIT of a VM made with engine jit, and removing it brings the JIT back', async () => {
+    const vm = await VM.create({ memory: 4 << 20, engine: 'jit', jit: { threshold: 0, tier2: 'off' } });
+    loadRaw(vm, loopImage(), { load: 0x100000, entry: 0x100000, bits: 32 });
+    const reads: number[] = [];
+    const h = vm.hook('mem-read', (a, size, v) => { reads.push(v); }, { begin: 0x200000, end: 0x2000ff });
+    expect(vm.run({ count: 1000 }).reason).toBe('max-instructions');
+    expect(vm.jitStats()!.instructions).toBe(0); // paused: compiled code would read RAM past the hook
+    h.remove();
+    expect(vm.run().reason).toBe('halt');
+    expect(vm.instructions).toBe(LOOP_INSTRUCTIONS);
+    expect(vm.jitStats()!.instructions).toBeGreaterThan(0);
   });
 
   it('a mem-write hook alone leaves the JIT on: the loop runs compiled while the watched page\'s stores are seen', async () => {

@@ -4,11 +4,13 @@
 // Supported: registers (g/G/p/P: the 16 i386 core registers in gdb's order — there is no FPU yet, so
 // gdb shows those as unavailable), memory (m/M/X, by linear address through the guest's page tables,
 // without side effects), breakpoints (Z0/Z1, software and hardware alike, checked before each
-// instruction), continue and single-step (c/s/C/S/vCont), stop reasons, detach and kill. Watchpoints
-// (Z2-Z4) are refused, so gdb falls back to its own software watchpoints (single-stepping).
+// instruction), watchpoints (Z2 write, Z3 read, Z4 access: the VM's memory hooks, so the guest stops
+// after the instruction that touched the range, as an x86 data breakpoint traps), continue and
+// single-step (c/s/C/S/vCont), stop reasons, detach and kill.
 // While breakpoints are set the interpreter runs one instruction at a time; without them, the engine the
-// VM was made with (the JIT too) runs at full speed between gdb's Ctrl-C checks.
-import type { ExitRecord, RegisterName, Registers, VM } from '../machine/vm.ts';
+// VM was made with (the JIT too) runs at full speed between gdb's Ctrl-C checks (a write watchpoint
+// sends only the stores to its pages to the slow path; a read or access one pauses the JIT).
+import type { ExitRecord, HookHandle, RegisterName, Registers, VM } from '../machine/vm.ts';
 import { yieldToEvents } from './yield-to-events.ts';
 
 type GdbRegister = keyof Registers;
@@ -42,9 +44,17 @@ const fromHex32 = (text: string): number => {
 };
 const isHex = (text: string): boolean => /^[0-9a-fA-F]+$/.test(text);
 
+/** Z2, Z3, Z4: what the stop reply calls each kind of watchpoint. */
+const WATCH_REPLY = { 2: 'watch', 3: 'rwatch', 4: 'awatch' } as const;
+type WatchType = keyof typeof WATCH_REPLY;
+
 export class GdbSession {
   /** Breakpoints by linear address: 'sw' (Z0) or 'hw' (Z1), for the stop reply gdb expects. */
   private readonly breakpoints = new Map<number, 'sw' | 'hw'>();
+  /** Watchpoints by "type,addr,len" (gdb removes them by the same triple): the memory hooks that catch them. */
+  private readonly watchpoints = new Map<string, HookHandle[]>();
+  /** The watchpoint a hook caught in the run now ending: the stop reply's kind and the address touched. */
+  private watchHit: { type: WatchType; address: number } | null = null;
   private input = '';
   private running = false;
   private interruptRequested = false;
@@ -74,6 +84,8 @@ export class GdbSession {
   detach(): void {
     this.send = null;
     this.breakpoints.clear();
+    for (const hooks of this.watchpoints.values()) for (const h of hooks) h.remove();
+    this.watchpoints.clear();
     if (!this.running && this.finished === null) void this.resume(false);
   }
 
@@ -115,6 +127,12 @@ export class GdbSession {
           breakpoints: this.breakpoints.size > 0 ? new Set(this.breakpoints.keys()) : undefined,
         });
         this.spent += this.vm.instructions - before;
+        const hit = this.watchHit;
+        this.watchHit = null;
+        if (hit !== null && exit.reason === 'stopped') {
+          this.stopped(`T05${WATCH_REPLY[hit.type]}:${hit.address.toString(16)};`);
+          return;
+        }
         if (exit.reason === 'breakpoint') {
           this.stopped(`T05${this.breakpoints.get(this.vm.linearEip()) === 'hw' ? 'hwbreak' : 'swbreak'}:;`);
           return;
@@ -239,14 +257,40 @@ export class GdbSession {
     return this.vm.debugWrite(addr, bytes) ? 'OK' : 'E14';
   }
 
-  /** Z0/Z1 (set), z0/z1 (remove); watchpoints are left to gdb. */
+  /** Z0/Z1 (set), z0/z1 (remove) breakpoints; Z2/Z3/Z4 watchpoints. */
   private breakpoint(p: string): string {
-    const [type, a] = p.slice(1).split(',');
+    const [type, a, l] = p.slice(1).split(',');
+    if (type === '2' || type === '3' || type === '4') return this.watchpoint(p[0] === 'Z', Number(type) as WatchType, a, l);
     if (type !== '0' && type !== '1') return '';
     if (!a || !isHex(a)) return 'E00';
     const addr = parseInt(a, 16) >>> 0;
     if (p[0] === 'Z') this.breakpoints.set(addr, type === '0' ? 'sw' : 'hw');
     else this.breakpoints.delete(addr);
+    return 'OK';
+  }
+
+  /**
+   * Z2/Z3/Z4 ADDR,LEN (set) and z2/z3/z4 (remove): the guest stops after the instruction that writes,
+   * reads, or either, a byte of [ADDR, ADDR+LEN) (a linear address). Set twice, removed once, as gdb does.
+   */
+  private watchpoint(set: boolean, type: WatchType, a: string | undefined, l: string | undefined): string {
+    if (!a || !l || !isHex(a) || !isHex(l)) return 'E00';
+    const addr = parseInt(a, 16) >>> 0, len = parseInt(l, 16);
+    if (len < 1 || len > 0x1000 || addr + len - 1 > 0xffff_ffff) return 'E00';
+    const key = `${type},${addr},${len}`;
+    if (!set) {
+      for (const h of this.watchpoints.get(key) ?? []) h.remove();
+      this.watchpoints.delete(key);
+      return 'OK';
+    }
+    if (this.watchpoints.has(key)) return 'OK';
+    const range = { begin: addr, end: addr + len - 1 };
+    // The first access in the run wins; the run ends once the instruction doing it is done.
+    const caught = (address: number): void => { if (this.watchHit === null) { this.watchHit = { type, address: Math.max(address, addr) >>> 0 }; this.vm.requestStop({ reason: 'stopped', message: 'a watchpoint' }); } };
+    const hooks: HookHandle[] = [];
+    if (type !== 3) hooks.push(this.vm.hook('mem-write', (address) => caught(address), range));
+    if (type !== 2) hooks.push(this.vm.hook('mem-read', (address) => caught(address), range));
+    this.watchpoints.set(key, hooks);
     return 'OK';
   }
 

@@ -502,7 +502,7 @@ export class VM {
     this.alive();
     if (opts.begin !== undefined) s[EIP] = opts.begin;
     if (cpu.hooks !== null) cpu.hooks.blockStart = true;
-    if (this.wantsJit && this.interpreter.jit === null) throw new Error("engine 'jit': the JIT is not on yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
+    if (this.wantsJit && this.interpreter.jit === null && this.pausedJit === null) throw new Error("engine 'jit': the JIT is not on yet; create the VM with `await VM.create(opts)` or call `await vm.enableJit()` before run()");
     const start = cpu.instructions, startDeliveries = cpu.deliveries;
     const max = opts.maxInstructions ?? opts.count ?? Infinity;
     const deadline = opts.timeout !== undefined ? performance.now() + opts.timeout * 1000 : Infinity;
