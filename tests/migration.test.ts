@@ -154,7 +154,7 @@ describe('live migration to a VM on a worker thread (a MessagePort between threa
       const result = await api.migrateOut(source, api.messagePortChannel(port1), {
         runSlice: () => { const e = source.run({ maxInstructions: 200_000 }); return e.reason === 'max-instructions' ? null : e; },
       });
-      expect(result.outcome).toBe('migrated');
+      expect(result.outcome, JSON.stringify(result)).toBe('migrated');
       const got = await finished;
       port1.close();
       await worker.terminate();

@@ -134,7 +134,9 @@ export async function migrateOut(vm: VM, channel: MigrationChannel, opts: Migrat
         const last = mem.stopDirtyLog();
         await sendPages([...new Set([...dirty, ...last])].sort((a, b) => a - b), false);
         vm.flushOutput();
-        await channel.send(concat([0x53], vm.saveState({ withoutRam: true })));
+        // Uncompressed: the device state is a few KiB (compressing it would lengthen the downtime), and a
+        // destination without node:zlib (the core entry alone, a browser) can read it.
+        await channel.send(concat([0x53], vm.saveState({ withoutRam: true, compression: 'none' })));
         const reply = await channel.receive();
         if (reply === null || reply[0] !== 0x41) {
           return { outcome: 'failed', reason: reply === null ? 'the destination closed the connection before it had the guest' : `the destination refused the guest: ${dec.decode(reply.subarray(1))}` };
