@@ -1,0 +1,215 @@
+// The x87 instructions (src/cpu/semantics/fpu.ts) in 32-bit snippets run with loadRaw under both engines:
+// the register stack, tags, C1 on stack faults, FSTSW/FNSTCW, FXCH, FCOMI flags, FCMOV, exact 64-bit
+// FILD/FISTP round trips, FBLD/FBSTP, FNSTENV/FNSAVE/FRSTOR, and the masked responses to stack overflow
+// and underflow. Snippets are assembled by GNU as (binutils, which the objdump oracle needs too); the
+// expected values follow the SDM's rules, and for results the host x87 gives the same (noted per case).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { requireTool } from './required-tool.ts';
+
+const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
+const { createVM, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
+type VM = import('../src/index.ts').VM;
+
+const HAVE_AS = requireTool('GNU as', spawnSync('as', ['--version']).status === 0);
+const ENGINES = ['interp', 'jit'] as const;
+const DATA = 0x200000;
+
+/** Intel-syntax 32-bit source → flat binary at 0x100000. */
+function assemble(src: string): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'x86jit-x87-'));
+  try {
+    writeFileSync(join(dir, 'a.s'), `.intel_syntax noprefix\n.code32\n${src}\nhlt\n`);
+    execFileSync('as', ['--32', '-o', join(dir, 'a.o'), join(dir, 'a.s')]);
+    execFileSync('objcopy', ['-O', 'binary', '-j', '.text', join(dir, 'a.o'), join(dir, 'a.bin')]);
+    return new Uint8Array(readFileSync(join(dir, 'a.bin')));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+interface Run { vm: VM; s: Int32Array; mem: (off: number, n: number) => Uint8Array; u32: (off: number) => number; u16: (off: number) => number }
+
+async function run(src: string, engine: (typeof ENGINES)[number], data: number[] = []): Promise<Run> {
+  const vm = createVM({ memory: 4 << 20 });
+  if (engine === 'jit') await vm.enableJit({ threshold: 0, tier2: 'off' });
+  loadRaw(vm, assemble(src), { load: 0x100000, entry: 0x100000, bits: 32 });
+  const cpu = (vm as unknown as { cpu: { s: Int32Array; writeLin8(a: number, v: number): void; readLin8(a: number): number } }).cpu;
+  data.forEach((b, i) => cpu.writeLin8(DATA + i, b));
+  const exit = vm.run({ maxInstructions: 100_000 });
+  expect(exit.reason, JSON.stringify(exit)).toBe('halt');
+  const mem = (off: number, n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => cpu.readLin8(DATA + off + i));
+  const u32 = (off: number): number => Buffer.from(mem(off, 4)).readUInt32LE(0);
+  const u16 = (off: number): number => Buffer.from(mem(off, 2)).readUInt16LE(0);
+  return { vm, s: cpu.s, mem, u32, u16 };
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const le64 = (v: bigint): number[] => [...Buffer.from(BigInt.asUintN(64, v).toString(16).padStart(16, '0'), 'hex').reverse()];
+const f64 = (x: number): number[] => { const b = Buffer.alloc(8); b.writeDoubleLE(x); return [...b]; };
+const f32 = (x: number): number[] => { const b = Buffer.alloc(4); b.writeFloatLE(x); return [...b]; };
+
+describe.runIf(HAVE_AS)('x87 instructions', () => {
+  for (const engine of ENGINES) {
+    describe(engine, () => {
+      it('FILD/FISTP m64 round-trip exactly (no detour through a double)', async () => {
+        const values = [0x7fffffffffffffffn, -0x8000000000000000n, 0x123456789abcdef1n, -3n, 0x20000000000001n];
+        const src = 'fninit\n' + values.map((_, i) => `fild qword ptr [${DATA + 8 * i}]\nfistp qword ptr [${DATA + 0x100 + 8 * i}]`).join('\n');
+        const r = await run(src, engine, values.flatMap(le64));
+        values.forEach((v, i) => expect(hex(r.mem(0x100 + 8 * i, 8)), String(v)).toBe(Buffer.from(le64(v)).toString('hex')));
+      });
+
+      it('arithmetic in double precision: (1.5 + 2.25) * 4 / 3 - 0.5, FSQRT, FCHS, FABS, FST m32', async () => {
+        const r = await run(`
+          fninit
+          fldcw word ptr [${DATA + 0x40}]
+          fld qword ptr [${DATA}]
+          fadd qword ptr [${DATA + 8}]
+          fimul dword ptr [${DATA + 16}]
+          fidiv word ptr [${DATA + 20}]
+          fsub dword ptr [${DATA + 24}]
+          fst qword ptr [${DATA + 0x100}]
+          fsqrt
+          fchs
+          fst qword ptr [${DATA + 0x108}]
+          fabs
+          fstp dword ptr [${DATA + 0x110}]
+          fnstsw ax`, engine, [...f64(1.5), ...f64(2.25), 4, 0, 0, 0, 3, 0, 0, 0, ...f32(0.5), ...Array(36).fill(0), 0x7f, 0x02]);
+        const d = (o: number): number => Buffer.from(r.mem(o, 8)).readDoubleLE(0);
+        expect(d(0x100)).toBe(4.5);
+        expect(d(0x108)).toBe(-Math.sqrt(4.5));
+        expect(Buffer.from(r.mem(0x110, 4)).readFloatLE(0)).toBe(Math.fround(Math.sqrt(4.5)));
+        expect(r.vm.getRegisters().eax & 0x3800, 'TOP back to 0').toBe(0);
+      });
+
+      it('the stack: TOP, tags, FXCH, FINCSTP/FDECSTP, FFREE, and FNSTENV of it', async () => {
+        const r = await run(`
+          fninit
+          fld1
+          fldz
+          fldpi
+          fxch st(2)
+          fstp qword ptr [${DATA + 0x100}]
+          fnstenv [${DATA + 0x40}]
+          fldcw word ptr [${DATA + 0x40}]
+          fnstsw ax
+          mov ebx, eax
+          fincstp
+          ffree st(7)
+          fnstenv [${DATA + 0x80}]`, engine);
+        expect(Buffer.from(r.mem(0x100, 8)).readDoubleLE(0), 'FXCH put 1.0 on top').toBe(1);
+        // After FSTP: TOP = 7 - 3 + 1 + ... : pushed 3 (TOP 5), popped 1 (TOP 6); ST0 = 0 (phys 6), ST1 = pi (phys 7).
+        expect((r.vm.getRegisters().ebx >>> 11) & 7).toBe(6);
+        // Tags: phys 5 empty (popped), 6 zero (01), 7 valid (00), others empty.
+        expect(r.u16(0x48), 'tag word').toBe(0x1fff);
+        expect(r.u16(0x40), 'FNSTENV masks nothing it stored').toBe(0x037f);
+        // FINCSTP: TOP 7; FFREE ST(7) = phys 6 → empty.
+        expect((r.u16(0x84) >>> 11) & 7).toBe(7);
+        expect(r.u16(0x88)).toBe(0x3fff);
+        expect(r.u32(0x8c), 'FIP: the FFREE (last non-control instruction)').toBeGreaterThan(0x100000);
+      });
+
+      it('stack overflow and underflow: IE|SF, C1 = 1 / 0, the indefinite pushed; unmasked: nothing changes', async () => {
+        const r = await run(`
+          fninit
+          ${'fld1\n'.repeat(8)}
+          fldz
+          fnstsw ax
+          mov ebx, eax
+          fstp qword ptr [${DATA + 0x100}]
+          fnclex
+          fninit
+          fadd st, st(1)
+          fnstsw ax
+          mov ecx, eax
+          fst qword ptr [${DATA + 0x108}]
+          fninit
+          fldcw word ptr [${DATA}]
+          fstp qword ptr [${DATA + 0x110}]
+          fnstsw ax
+          mov edx, eax`, engine, [0x7e, 0x03]);
+        const g = r.vm.getRegisters();
+        expect(g.ebx & 0xc7ff, 'overflow: IE SF C1 (masked: no ES)').toBe(0x200 | 0x41);
+        expect(hex(r.mem(0x100, 8)), 'masked overflow pushed the indefinite').toBe('000000000000f8ff');
+        expect(g.ecx & 0xc7ff, 'underflow: IE SF, C1 = 0').toBe(0x41);
+        expect(hex(r.mem(0x108, 8)), 'the indefinite written to ST0').toBe('000000000000f8ff');
+        expect(g.edx & 0xc7ff, 'unmasked: ES and B set too').toBe(0x80c1 & 0xc7ff);
+        expect(hex(r.mem(0x110, 8)), 'unmasked underflow stores nothing').toBe('0000000000000000');
+      });
+
+      it('FCOM/FTST/FXAM condition codes and FCOMI/FUCOMIP flags; FCMOVcc', async () => {
+        const r = await run(`
+          fninit
+          fld qword ptr [${DATA + 8}]
+          fld qword ptr [${DATA}]
+          fcom st(1)
+          fnstsw ax
+          mov ebx, eax
+          fcomi st, st(1)
+          pushfd
+          pop ecx
+          fcmovb st, st(1)
+          fst qword ptr [${DATA + 0x100}]
+          ftst
+          fnstsw ax
+          mov edx, eax
+          fxam
+          fnstsw ax
+          mov esi, eax
+          fld qword ptr [${DATA + 16}]
+          fucomip st, st(1)
+          pushfd
+          pop edi
+          fnstsw ax`, engine, [...f64(-2), ...f64(3), 0, 0, 0, 0, 0, 0, 0xf8, 0x7f]);
+        const g = r.vm.getRegisters();
+        expect(g.ebx & 0x4500, '-2 < 3: C0').toBe(0x0100);
+        expect(g.ecx & 0x8d5, 'FCOMI: CF, no ZF PF OF SF AF').toBe(1);
+        expect(Buffer.from(r.mem(0x100, 8)).readDoubleLE(0), 'FCMOVB moved (CF = 1)').toBe(3);
+        expect(g.edx & 0x4500, 'FTST 3 > 0').toBe(0);
+        expect(g.esi & 0x4700, 'FXAM: normal, positive').toBe(0x0400);
+        expect(g.edi & 0x8d5, 'FUCOMIP with a QNaN: ZF PF CF, no IE').toBe(0x45);
+        expect(g.eax & 0x3f, 'no exception').toBe(0);
+        expect((g.eax >>> 11) & 7, 'popped: three loads, one pop').toBe(6);
+      });
+
+      it('FBLD/FBSTP and FSTP m80/FLD m80', async () => {
+        // BCD -123456789012345678
+        const bcd = [0x78, 0x56, 0x34, 0x12, 0x90, 0x78, 0x56, 0x34, 0x12, 0x80];
+        const r = await run(`
+          fninit
+          fbld tbyte ptr [${DATA}]
+          fld st(0)
+          fstp tbyte ptr [${DATA + 0x40}]
+          fld tbyte ptr [${DATA + 0x40}]
+          fistp qword ptr [${DATA + 0x60}]
+          fbstp tbyte ptr [${DATA + 0x80}]`, engine, bcd);
+        expect(hex(r.mem(0x80, 10))).toBe(hex(Uint8Array.from(bcd)));
+        expect(Buffer.from(r.mem(0x60, 8)).readBigInt64LE(0)).toBe(-123456789012345678n);
+        // The extended value: the magnitude normalised to bit 63, exponent 0x3fff + (bit length - 1), sign set.
+        const mag = 123456789012345678n, bits = mag.toString(2).length;
+        expect(Buffer.from(r.mem(0x40, 8)).readBigUInt64LE(0)).toBe(mag << BigInt(64 - bits));
+        expect(r.u16(0x48)).toBe(0x8000 | (0x3fff + bits - 1));
+      });
+
+      it('FNSAVE/FRSTOR round-trip the registers, and FNSAVE leaves the FPU initialised', async () => {
+        const r = await run(`
+          fninit
+          fldpi
+          fldl2e
+          fnsave [${DATA + 0x100}]
+          fnstsw ax
+          mov ebx, eax
+          fnstcw word ptr [${DATA + 0x20}]
+          frstor [${DATA + 0x100}]
+          fstp tbyte ptr [${DATA + 0x40}]
+          fstp tbyte ptr [${DATA + 0x50}]`, engine);
+        expect(r.vm.getRegisters().ebx & 0xffff).toBe(0);
+        expect(r.u16(0x20)).toBe(0x037f);
+        expect(hex(r.mem(0x40, 10))).toBe('bcf0175c293baab8ff3f');
+        expect(hex(r.mem(0x50, 10))).toBe('35c26821a2da0fc90040');
+      });
+    });
+  }
+});
