@@ -46,6 +46,19 @@ async function run(src: string, engine: (typeof ENGINES)[number], data: number[]
   return { vm, s: cpu.s, mem, u32, u16 };
 }
 
+/** Runs a snippet that ends in an exception (no IDT: the run ends in a triple fault naming it). */
+async function exitOf(src: string, engine: (typeof ENGINES)[number], data: number[] = []): Promise<{ exit: { reason: string; message?: string; eip: number }; length: number }> {
+  const vm = createVM({ memory: 4 << 20 });
+  if (engine === 'jit') await vm.enableJit({ threshold: 0, tier2: 'off' });
+  const code = assemble(src);
+  loadRaw(vm, code, { load: 0x100000, entry: 0x100000, bits: 32 });
+  const cpu = (vm as unknown as { cpu: { writeLin8(a: number, v: number): void } }).cpu;
+  data.forEach((b, i) => cpu.writeLin8(DATA + i, b));
+  const exit = vm.run({ maxInstructions: 100_000 }) as { reason: string; message?: string; eip: number };
+  expect(exit.reason).toBe('triple-fault');
+  return { exit, length: code.length };
+}
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const le64 = (v: bigint): number[] => [...Buffer.from(BigInt.asUintN(64, v).toString(16).padStart(16, '0'), 'hex').reverse()];
 const f64 = (x: number): number[] => { const b = Buffer.alloc(8); b.writeDoubleLE(x); return [...b]; };
@@ -191,6 +204,31 @@ describe.runIf(HAVE_AS)('x87 instructions', () => {
         const mag = 123456789012345678n, bits = mag.toString(2).length;
         expect(Buffer.from(r.mem(0x40, 8)).readBigUInt64LE(0)).toBe(mag << BigInt(64 - bits));
         expect(r.u16(0x48)).toBe(0x8000 | (0x3fff + bits - 1));
+      });
+
+      it('#MF at the next waiting instruction with CR0.NE (not at the faulting one, not at FNSTSW); #NM with CR0.TS', async () => {
+        // Unmasked ZE: 1/0 sets ES; NOP and FNSTSW run; FWAIT (the byte before the final HLT) raises #MF.
+        const mf = await exitOf(`
+          fninit
+          mov eax, cr0
+          or eax, 0x20
+          mov cr0, eax
+          fldcw word ptr [${DATA}]
+          fldz
+          fld1
+          fdiv st, st(1)
+          nop
+          fnstsw ax
+          fwait`, engine, [0x7b, 0x03]);
+        expect(mf.exit.message).toMatch(/#MF at EIP/);
+        expect(mf.exit.eip).toBe(0x100000 + mf.length - 2);
+        const nm = await exitOf(`
+          mov eax, cr0
+          or eax, 8
+          mov cr0, eax
+          fninit`, engine);
+        expect(nm.exit.message).toMatch(/#NM at EIP/);
+        expect(nm.exit.eip).toBe(0x100000 + nm.length - 3);
       });
 
       it('FNSAVE/FRSTOR round-trip the registers, and FNSAVE leaves the FPU initialised', async () => {
