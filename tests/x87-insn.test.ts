@@ -251,3 +251,212 @@ describe.runIf(HAVE_AS)('x87 instructions', () => {
     });
   }
 });
+
+// ---- the same snippets on the host's x87 -----------------------------------------------------------
+// The host runs 64-bit code only; x87 encodings are the same there for register forms and for memory
+// operands with a register base, so each snippet addresses its buffer through B (EBX here, RBX on the
+// host). The host program writes the buffer to stdout; we run the 32-bit build with loadRaw and read it.
+// Compared: the whole buffer — inputs at 0, results the snippet stores from 0x80 — and after the snippet
+// FNSTSW at 0x1f0 and FNSTCW at 0x1f2 and FNSTENV's tag word at 0x1f4 (the pointers are the host's
+// addresses, so they are left out).
+const HOST_X87 = process.arch === 'x64' && HAVE_AS && requireTool('GNU ld', spawnSync('ld', ['--version']).status === 0);
+const BUF = 0x200;
+
+function hostBuffer(snippet: string, data: number[]): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'x86jit-x87h-'));
+  try {
+    const bytes = Array.from({ length: BUF }, (_, i) => data[i] ?? 0);
+    writeFileSync(join(dir, 'h.s'), `.intel_syntax noprefix\n.globl _start\n.text\n_start:\nlea rbx, [rip + buf]\nfninit\n` +
+      `${snippet.replaceAll('[B', '[rbx')}\n${EPILOGUE.replaceAll('[B', '[rbx')}\n` +
+      `mov eax, 1\nmov edi, 1\nmov rsi, rbx\nmov edx, ${BUF}\nsyscall\nmov eax, 60\nxor edi, edi\nsyscall\n` +
+      `.data\nbuf: .byte ${bytes.join(',')}\n`);
+    execFileSync('as', ['--64', '-o', join(dir, 'h.o'), join(dir, 'h.s')]);
+    execFileSync('ld', ['-o', join(dir, 'h'), join(dir, 'h.o')]);
+    return new Uint8Array(execFileSync(join(dir, 'h')));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+const EPILOGUE = `
+  fnstsw word ptr [B + 0x1f0]
+  fnstcw word ptr [B + 0x1f2]
+  fnstenv [B + 0x1c0]
+  mov ax, word ptr [B + 0x1c8]
+  mov word ptr [B + 0x1f4], ax
+  mov dword ptr [B + 0x1c0], 0
+  mov dword ptr [B + 0x1c4], 0
+  mov dword ptr [B + 0x1c8], 0`;
+
+async function ourBuffer(snippet: string, data: number[], engine: (typeof ENGINES)[number]): Promise<Uint8Array> {
+  const src = `mov ebx, ${DATA}\nfninit\n${snippet.replaceAll('[B', '[ebx')}\n${EPILOGUE.replaceAll('[B', '[ebx')}\n` +
+    `mov dword ptr [ebx + 0x1cc], 0\nmov dword ptr [ebx + 0x1d0], 0\nmov dword ptr [ebx + 0x1d4], 0\nmov dword ptr [ebx + 0x1d8], 0`;
+  const r = await run(src, engine, data);
+  return r.mem(0, BUF);
+}
+
+/** The pointer fields of the environment (FIP, FCS/FOP, FDP, FDS) differ between the host and us. */
+function withoutPointers(b: Uint8Array): string {
+  const c = Uint8Array.from(b);
+  c.fill(0, 0x1c0, 0x1dc);
+  return hex(c);
+}
+
+const D = (x: number): number[] => f64(x);
+const SNIPPETS: Array<{ name: string; data: number[]; code: string }> = [
+  { name: 'push 8, overflow on the 9th (masked: indefinite, C1 = 1), tags', data: D(1.25), code: `
+      ${'fld qword ptr [B]\n'.repeat(8)}
+      fld1
+      fnstsw word ptr [B + 0x80]
+      fstp tbyte ptr [B + 0x90]
+      fstp tbyte ptr [B + 0xa0]` },
+  { name: 'underflow: FADD/FSTP/FXCH/FCOM with empty registers (masked)', data: [], code: `
+      fadd st, st(3)
+      fnstsw word ptr [B + 0x80]
+      fstp qword ptr [B + 0x88]
+      fnclex
+      fld1
+      fxch st(2)
+      fnstsw word ptr [B + 0x90]
+      fstp tbyte ptr [B + 0x98]
+      fstp tbyte ptr [B + 0xa8]
+      fcom st(5)
+      fnstsw word ptr [B + 0xb8]` },
+  { name: 'unmasked: underflow and a zero divide change nothing; PE stores; ES and B', data: [0x40, 0x03, 0, 0, 0, 0, 0, 0, ...D(1 / 3)], code: `
+      fldcw word ptr [B]
+      fld1
+      fadd st, st(5)
+      fnstsw word ptr [B + 0x80]
+      fnclex
+      fldz
+      fld1
+      fdiv st, st(1)
+      fnstsw word ptr [B + 0x82]
+      fnclex
+      fstp tbyte ptr [B + 0x90]
+      fld qword ptr [B + 8]
+      fst dword ptr [B + 0x84]
+      fnstsw word ptr [B + 0x88]
+      fnclex
+      fstp tbyte ptr [B + 0xa0]
+      fstp tbyte ptr [B + 0xb0]` },
+  { name: 'FCOMI/FUCOMI flags, FCMOVcc, compare codes', data: [...D(-2), ...D(3), ...D(NaN)], code: `
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fcomi st, st(1)
+      setb byte ptr [B + 0x80]
+      setz byte ptr [B + 0x81]
+      setp byte ptr [B + 0x82]
+      fcmovb st, st(1)
+      fst qword ptr [B + 0x88]
+      fld qword ptr [B + 16]
+      fucomi st, st(1)
+      setb byte ptr [B + 0x90]
+      setz byte ptr [B + 0x91]
+      setp byte ptr [B + 0x92]
+      fnstsw word ptr [B + 0x94]
+      fcomip st, st(1)
+      setp byte ptr [B + 0x96]
+      fnstsw word ptr [B + 0x98]
+      fcmovnu st, st(1)
+      fcom qword ptr [B + 16]
+      fnstsw word ptr [B + 0x9a]
+      ftst
+      fnstsw word ptr [B + 0x9c]
+      fxam
+      fnstsw word ptr [B + 0x9e]
+      ffree st(0)
+      fxam
+      fnstsw word ptr [B + 0xa0]` },
+  { name: 'FILD/FIST/FISTP 16/32/64 with rounding modes and out of range', data: [...le64(0x7ffffffffffffc01n), 0x12, 0x34, 0x56, 0x88, 0x01, 0x80, 0, 0, 0x7f, 0x07, 0x7f, 0x0b, 0x7f, 0x0f], code: `
+      fild qword ptr [B]
+      fist dword ptr [B + 0x80]
+      fist word ptr [B + 0x84]
+      fnstsw word ptr [B + 0x86]
+      fnclex
+      fistp qword ptr [B + 0x88]
+      fild dword ptr [B + 8]
+      fild word ptr [B + 12]
+      fdivp st(1), st
+      fist dword ptr [B + 0x90]
+      fldcw word ptr [B + 16]
+      fist dword ptr [B + 0x94]
+      fldcw word ptr [B + 18]
+      fist dword ptr [B + 0x98]
+      fldcw word ptr [B + 20]
+      fistp dword ptr [B + 0x9c]
+      fnstsw word ptr [B + 0xa0]` },
+  { name: 'FBLD/FBSTP, FLD/FSTP m80, m32/m64 rounding with C1', data: [0x78, 0x56, 0x34, 0x12, 0x90, 0x78, 0x56, 0x34, 0x12, 0x80, 0, 0, 0, 0, 0, 0, ...D(1 / 3)], code: `
+      fbld tbyte ptr [B]
+      fld st(0)
+      fbstp tbyte ptr [B + 0x80]
+      fchs
+      fsqrt
+      fnstsw word ptr [B + 0x8a]
+      fstp tbyte ptr [B + 0x8c]
+      fld qword ptr [B + 16]
+      fldl2e
+      fmulp st(1), st
+      fst dword ptr [B + 0x98]
+      fnstsw word ptr [B + 0x9c]
+      fstp qword ptr [B + 0xa0]
+      fnstsw word ptr [B + 0xa8]` },
+  { name: 'constants under every rounding mode', data: [0x7f, 0x03, 0x7f, 0x07, 0x7f, 0x0b, 0x7f, 0x0f], code: [0, 2, 4, 6].map((o, k) => `
+      fldcw word ptr [B + ${o}]
+      fldpi
+      fstp tbyte ptr [B + ${0x80 + 0x50 * k}]
+      fldl2e
+      fstp tbyte ptr [B + ${0x8a + 0x50 * k}]
+      fldl2t
+      fstp tbyte ptr [B + ${0x94 + 0x50 * k}]
+      fldlg2
+      fstp tbyte ptr [B + ${0x9e + 0x50 * k}]
+      fldln2
+      fstp tbyte ptr [B + ${0xa8 + 0x50 * k}]`).join('\n') },
+  { name: 'FPREM/FPREM1, FSCALE, FXTRACT, FRNDINT, FABS, FINCSTP/FDECSTP, FFREEP', data: [...D(1e10), ...D(-7.25), ...D(2.5)], code: `
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fprem
+      fnstsw word ptr [B + 0x80]
+      fstp tbyte ptr [B + 0x82]
+      fld qword ptr [B]
+      fprem1
+      fnstsw word ptr [B + 0x8c]
+      fstp tbyte ptr [B + 0x8e]
+      fld qword ptr [B + 16]
+      fscale
+      fstp tbyte ptr [B + 0x98]
+      fxtract
+      fstp tbyte ptr [B + 0xa2]
+      fstp tbyte ptr [B + 0xac]
+      fld qword ptr [B + 16]
+      frndint
+      fabs
+      fdecstp
+      fdecstp
+      fincstp
+      fnstsw word ptr [B + 0xb6]
+      ffreep st(0)
+      fnstsw word ptr [B + 0xb8]` },
+  { name: 'FNSAVE / FRSTOR keep the registers and the tags; FNSAVE reinitialises', data: [], code: `
+      fldz
+      fld1
+      fldpi
+      fnsave [B + 0x100]
+      fnstsw word ptr [B + 0x80]
+      fnstcw word ptr [B + 0x82]
+      frstor [B + 0x100]
+      mov dword ptr [B + 0x10c], 0
+      mov dword ptr [B + 0x110], 0
+      mov dword ptr [B + 0x114], 0
+      mov dword ptr [B + 0x118], 0
+      faddp st(1), st
+      fstp tbyte ptr [B + 0x84]` },
+];
+
+describe.runIf(HOST_X87)('x87 snippets against the host x87 (64-bit build of the same snippet)', () => {
+  for (const c of SNIPPETS) {
+    it(c.name, async () => {
+      const expected = withoutPointers(hostBuffer(c.code, c.data));
+      for (const engine of ENGINES) expect(withoutPointers(await ourBuffer(c.code, c.data, engine)), engine).toBe(expected);
+    });
+  }
+});
