@@ -450,6 +450,24 @@ const SNIPPETS: Array<{ name: string; data: number[]; code: string }> = [
       mov dword ptr [B + 0x118], 0
       faddp st(1), st
       fstp tbyte ptr [B + 0x84]` },
+  { name: 'the 16-bit FNSTENV/FNSAVE/FRSTOR layouts (66 prefix): CW SW TW in words, registers from byte 14', data: [], code: `
+      fld1
+      fldl2t
+      fldz
+      .byte 0x66
+      fnstenv [B + 0x100]
+      mov dword ptr [B + 0x106], 0
+      mov dword ptr [B + 0x10a], 0
+      .byte 0x66
+      fnsave [B + 0x110]
+      mov dword ptr [B + 0x116], 0
+      mov dword ptr [B + 0x11a], 0
+      fnstsw word ptr [B + 0x80]
+      .byte 0x66
+      frstor [B + 0x110]
+      fstp tbyte ptr [B + 0x82]
+      fstp tbyte ptr [B + 0x8c]
+      fstp tbyte ptr [B + 0x96]` },
 ];
 
 describe.runIf(HOST_X87)('x87 snippets against the host x87 (64-bit build of the same snippet)', () => {
