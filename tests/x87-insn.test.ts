@@ -450,6 +450,113 @@ const SNIPPETS: Array<{ name: string; data: number[]; code: string }> = [
       mov dword ptr [B + 0x118], 0
       faddp st(1), st
       fstp tbyte ptr [B + 0x84]` },
+  { name: 'every arithmetic form: D8/DC/DE register forms (FSUB/FSUBR and FDIV/FDIVR directions), m32/m64, FI m16/m32', data: [...D(7.5), ...D(-3.25), 7, 0, 0, 0, 0xfd, 0xff, 0, 0, ...f32(0.375)], code: `
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fadd st, st(1)
+      fadd st(1), st
+      faddp st(1), st
+      fstp tbyte ptr [B + 0x80]
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fmul st, st(1)
+      fmul st(1), st
+      fmulp st(1), st
+      fstp tbyte ptr [B + 0x8a]
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fsub st, st(1)
+      fsub st(1), st
+      fsubp st(1), st
+      fstp tbyte ptr [B + 0x94]
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fsubr st, st(1)
+      fsubr st(1), st
+      fsubrp st(1), st
+      fstp tbyte ptr [B + 0x9e]
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fdiv st, st(1)
+      fdiv st(1), st
+      fdivp st(1), st
+      fstp tbyte ptr [B + 0xa8]
+      fld qword ptr [B + 8]
+      fld qword ptr [B]
+      fdivr st, st(1)
+      fdivr st(1), st
+      fdivrp st(1), st
+      fstp tbyte ptr [B + 0xb2]
+      fld qword ptr [B]
+      fiadd dword ptr [B + 16]
+      fiadd word ptr [B + 20]
+      fadd dword ptr [B + 24]
+      fadd qword ptr [B + 8]
+      fstp tbyte ptr [B + 0xbc]
+      fld qword ptr [B]
+      fimul dword ptr [B + 16]
+      fimul word ptr [B + 20]
+      fmul dword ptr [B + 24]
+      fmul qword ptr [B + 8]
+      fstp tbyte ptr [B + 0xc6]
+      fld qword ptr [B]
+      fisub dword ptr [B + 16]
+      fisub word ptr [B + 20]
+      fsub dword ptr [B + 24]
+      fsub qword ptr [B + 8]
+      fstp tbyte ptr [B + 0xd0]
+      fld qword ptr [B]
+      fisubr dword ptr [B + 16]
+      fisubr word ptr [B + 20]
+      fsubr dword ptr [B + 24]
+      fsubr qword ptr [B + 8]
+      fstp tbyte ptr [B + 0xda]
+      fld qword ptr [B]
+      fidiv dword ptr [B + 16]
+      fidiv word ptr [B + 20]
+      fdiv dword ptr [B + 24]
+      fdiv qword ptr [B + 8]
+      fstp tbyte ptr [B + 0xe4]
+      fld qword ptr [B]
+      fidivr dword ptr [B + 16]
+      fidivr word ptr [B + 20]
+      fdivr dword ptr [B + 24]
+      fdivr qword ptr [B + 8]
+      fstp tbyte ptr [B + 0xee]
+` },
+  { name: 'loads that signal: SNaN m32/m64 (IE, quieted), denormal m32 (DE), FIST of NaN/too big with IE unmasked (no store)', data: [0x01, 0x00, 0x80, 0x7f, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0xf0, 0x7f, 0x01, 0, 0, 0, 0x7e, 0x03, 0, 0, ...D(1e300)], code: `
+      fld dword ptr [B]
+      fnstsw word ptr [B + 0x80]
+      fstp tbyte ptr [B + 0x82]
+      fnclex
+      fld qword ptr [B + 8]
+      fnstsw word ptr [B + 0x8c]
+      fstp tbyte ptr [B + 0x8e]
+      fnclex
+      fld dword ptr [B + 16]
+      fnstsw word ptr [B + 0x98]
+      fstp tbyte ptr [B + 0x9a]
+      fnclex
+      fldcw word ptr [B + 20]
+      fld qword ptr [B + 24]
+      mov dword ptr [B + 0xa4], 0x11111111
+      fist dword ptr [B + 0xa4]
+      fnstsw word ptr [B + 0xa8]
+      fnclex
+      fistp word ptr [B + 0xaa]
+      fnstsw word ptr [B + 0xac]
+      fnclex
+      fld qword ptr [B + 24]
+      fcomp dword ptr [B]
+      fnstsw word ptr [B + 0xae]
+      fnclex
+      fld qword ptr [B + 24]
+      fld qword ptr [B + 24]
+      fucompp
+      fnstsw word ptr [B + 0xb0]
+      fld qword ptr [B + 24]
+      ficomp dword ptr [B + 16]
+      fnstsw word ptr [B + 0xb2]` },
   { name: 'the 16-bit FNSTENV/FNSAVE/FRSTOR layouts (66 prefix): CW SW TW in words, registers from byte 14', data: [], code: `
       fld1
       fldl2t

@@ -214,8 +214,8 @@ function comparison(c: EmitContext, unordered: boolean, pops: number, eflags: bo
       if (loaded.flags & IE) flags |= C0 | C2 | C3;
     }
     signal(s, flags & 0x3f);
-    if (flags & ~cw & IE) return; // unmasked invalid: no codes, no pop
     reportCompare(s, flags, eflags);
+    if (flags & ~cw & IE) return; // unmasked invalid: the codes are set (host-measured), nothing is popped
     for (let i = 0; i < pops; i++) pop(s);
   });
 }
