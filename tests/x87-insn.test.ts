@@ -557,6 +557,71 @@ const SNIPPETS: Array<{ name: string; data: number[]; code: string }> = [
       fld qword ptr [B + 24]
       ficomp dword ptr [B + 16]
       fnstsw word ptr [B + 0xb2]` },
+  { name: 'unmasked IE everywhere: stack faults on compare/FCOMI/FXCH/FSTP/FLD/FCHS, SNaN operands in popping forms', data: [0x7e, 0x03, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0xf0, 0x7f], code: `
+      fldcw word ptr [B]
+      fcom st(1)
+      fnstsw word ptr [B + 0x80]
+      fnclex
+      fcomi st, st(2)
+      setb byte ptr [B + 0x82]
+      setz byte ptr [B + 0x83]
+      setp byte ptr [B + 0x84]
+      fnstsw word ptr [B + 0x86]
+      fnclex
+      fld1
+      fcompp
+      fnstsw word ptr [B + 0x88]
+      fnclex
+      fxch st(3)
+      fnstsw word ptr [B + 0x8a]
+      fnclex
+      fstp st(2)
+      fnstsw word ptr [B + 0x8c]
+      fnclex
+      fstp qword ptr [B + 0x90]
+      fnstsw word ptr [B + 0x98]
+      fnclex
+      fld st(4)
+      fnstsw word ptr [B + 0x9a]
+      fnclex
+      fchs
+      fnstsw word ptr [B + 0x9c]
+      fnclex
+      fld1
+      fld qword ptr [B + 8]
+      fnstsw word ptr [B + 0x9e]
+      fnclex
+      fld qword ptr [B + 8]
+      fnclex
+      fld1
+      fld tbyte ptr [B + 0x40]
+      fnstsw word ptr [B + 0xa0]
+      fnclex
+      faddp st(1), st
+      fnstsw word ptr [B + 0xa2]
+      fnclex
+      fcomip st, st(1)
+      setb byte ptr [B + 0xa4]
+      setz byte ptr [B + 0xa5]
+      setp byte ptr [B + 0xa6]
+      fnstsw word ptr [B + 0xa8]
+      fnclex
+      ${'fld1\n'.repeat(6)}
+      fnstsw word ptr [B + 0xaa]
+      fnclex
+      fldz
+      fnstsw word ptr [B + 0xac]
+      fnclex
+      fxtract
+      fnstsw word ptr [B + 0xae]
+      fnclex
+      ffree st(0)
+      fsqrt
+      fnstsw word ptr [B + 0xb0]
+      fnclex
+      fprem
+      fnstsw word ptr [B + 0xb2]
+      fnclex` },
   { name: 'the 16-bit FNSTENV/FNSAVE/FRSTOR layouts (66 prefix): CW SW TW in words, registers from byte 14', data: [], code: `
       fld1
       fldl2t

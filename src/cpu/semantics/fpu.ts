@@ -202,7 +202,10 @@ function comparison(c: EmitContext, unordered: boolean, pops: number, eflags: bo
   return x87(c, (s, off) => {
     const loaded = m !== null ? readMem(cpu, ins, m.seg, off, m.size) : null;
     if (isEmpty(s, 0) || (src >= 0 && isEmpty(s, src))) {
-      if (stackFault(s, false)) { reportCompare(s, C0 | C2 | C3, eflags); for (let i = 0; i < pops; i++) pop(s); }
+      // Unordered whether IE is masked or not (host-measured); only the masked response pops.
+      const masked = stackFault(s, false);
+      reportCompare(s, C0 | C2 | C3, eflags);
+      if (masked) for (let i = 0; i < pops; i++) pop(s);
       return;
     }
     const cw = s[FPU_CW];
@@ -493,7 +496,12 @@ export const FPU: EmitterTable = {
 
 function remainder(c: EmitContext, ieee: boolean): Exec {
   return x87(c, (s) => {
-    if (isEmpty(s, 0) || isEmpty(s, 1)) { if (stackFault(s, false)) writeST(s, 0, INDEFINITE); return; }
+    if (isEmpty(s, 0) || isEmpty(s, 1)) {
+      // C2 = 0 (nothing left to reduce), C0 and C3 kept: host-measured with IE unmasked.
+      setCodes(s, C2, 0);
+      if (stackFault(s, false)) writeST(s, 0, INDEFINITE);
+      return;
+    }
     const cw = s[FPU_CW], r = prem(readST(s, 0), readST(s, 1), ieee, cw);
     setCodes(s, premCodesWritten(r), r.flags);
     signal(s, r.flags);
