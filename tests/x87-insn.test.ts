@@ -622,6 +622,11 @@ const SNIPPETS: Array<{ name: string; data: number[]; code: string }> = [
       fprem
       fnstsw word ptr [B + 0xb2]
       fnclex` },
+];
+// The same instructions with IE masked: the indefinite and the pops.
+SNIPPETS.push({ ...SNIPPETS.find((c) => c.name.startsWith('unmasked IE everywhere'))!, name: 'masked IE: the same instructions' });
+SNIPPETS[SNIPPETS.length - 1].data = [0x7f, 0x03, ...SNIPPETS[SNIPPETS.length - 1].data.slice(2)];
+SNIPPETS.push(
   { name: 'the 16-bit FNSTENV/FNSAVE/FRSTOR layouts (66 prefix): CW SW TW in words, registers from byte 14', data: [], code: `
       fld1
       fldl2t
@@ -640,7 +645,7 @@ const SNIPPETS: Array<{ name: string; data: number[]; code: string }> = [
       fstp tbyte ptr [B + 0x82]
       fstp tbyte ptr [B + 0x8c]
       fstp tbyte ptr [B + 0x96]` },
-];
+);
 
 describe.runIf(HOST_X87)('x87 snippets against the host x87 (64-bit build of the same snippet)', () => {
   for (const c of SNIPPETS) {
