@@ -257,10 +257,10 @@ describe.runIf(HAVE_AS)('x87 instructions', () => {
 // operands with a register base, so each snippet addresses its buffer through B (EBX here, RBX on the
 // host). The host program writes the buffer to stdout; we run the 32-bit build with loadRaw and read it.
 // Compared: the whole buffer — inputs at 0, results the snippet stores from 0x80 — and after the snippet
-// FNSTSW at 0x1f0 and FNSTCW at 0x1f2 and FNSTENV's tag word at 0x1f4 (the pointers are the host's
+// FNSTSW at 0x7f0 and FNSTCW at 0x7f2 and FNSTENV's tag word at 0x7f4 (the pointers are the host's
 // addresses, so they are left out).
 const HOST_X87 = process.arch === 'x64' && HAVE_AS && requireTool('GNU ld', spawnSync('ld', ['--version']).status === 0);
-const BUF = 0x200;
+const BUF = 0x800;
 
 function hostBuffer(snippet: string, data: number[]): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'x86jit-x87h-'));
@@ -277,18 +277,18 @@ function hostBuffer(snippet: string, data: number[]): Uint8Array {
 }
 
 const EPILOGUE = `
-  fnstsw word ptr [B + 0x1f0]
-  fnstcw word ptr [B + 0x1f2]
-  fnstenv [B + 0x1c0]
-  mov ax, word ptr [B + 0x1c8]
-  mov word ptr [B + 0x1f4], ax
-  mov dword ptr [B + 0x1c0], 0
-  mov dword ptr [B + 0x1c4], 0
-  mov dword ptr [B + 0x1c8], 0`;
+  fnstsw word ptr [B + 0x7f0]
+  fnstcw word ptr [B + 0x7f2]
+  fnstenv [B + 0x7c0]
+  mov ax, word ptr [B + 0x7c8]
+  mov word ptr [B + 0x7f4], ax
+  mov dword ptr [B + 0x7c0], 0
+  mov dword ptr [B + 0x7c4], 0
+  mov dword ptr [B + 0x7c8], 0`;
 
 async function ourBuffer(snippet: string, data: number[], engine: (typeof ENGINES)[number]): Promise<Uint8Array> {
   const src = `mov ebx, ${DATA}\nfninit\n${snippet.replaceAll('[B', '[ebx')}\n${EPILOGUE.replaceAll('[B', '[ebx')}\n` +
-    `mov dword ptr [ebx + 0x1cc], 0\nmov dword ptr [ebx + 0x1d0], 0\nmov dword ptr [ebx + 0x1d4], 0\nmov dword ptr [ebx + 0x1d8], 0`;
+    `mov dword ptr [ebx + 0x7cc], 0\nmov dword ptr [ebx + 0x7d0], 0\nmov dword ptr [ebx + 0x7d4], 0\nmov dword ptr [ebx + 0x7d8], 0`;
   const r = await run(src, engine, data);
   return r.mem(0, BUF);
 }
@@ -296,7 +296,7 @@ async function ourBuffer(snippet: string, data: number[], engine: (typeof ENGINE
 /** The pointer fields of the environment (FIP, FCS/FOP, FDP, FDS) differ between the host and us. */
 function withoutPointers(b: Uint8Array): string {
   const c = Uint8Array.from(b);
-  c.fill(0, 0x1c0, 0x1dc);
+  c.fill(0, 0x7c0, 0x7dc);
   return hex(c);
 }
 
@@ -654,4 +654,46 @@ describe.runIf(HOST_X87)('x87 snippets against the host x87 (64-bit build of the
       for (const engine of ENGINES) expect(withoutPointers(await ourBuffer(c.code, c.data, engine)), engine).toBe(expected);
     });
   }
+});
+
+// The transcendentals are approximations (double precision through the host's Math): results within a few
+// double ulps of the host's x87, and the same exceptions, C2 and TOP.
+describe.runIf(HOST_X87)('x87 transcendentals against the host x87, within double precision', () => {
+  const args = [0.5, -0.75, 1e-3, 3, 100.25, 1e19];
+  const data = args.flatMap(D);
+  const ops: Array<[string, string]> = [
+    ['fsin', 'fsin'], ['fcos', 'fcos'], ['fptan', 'fptan\n fstp st(0)'], ['fsincos', 'fsincos\n fstp qword ptr [B + OUT2]'],
+    ['f2xm1', 'f2xm1'], ['fyl2x', 'fld1\n fadd st, st\n fxch\n fabs\n fyl2x'], ['fyl2xp1', 'fld1\n fchs\n fxch\n fyl2xp1'], ['fpatan', 'fld1\n fpatan'],
+  ];
+  let code = '', o = 0x80;
+  const outs: number[] = [];
+  for (const [name, body] of ops) {
+    if (name === 'f2xm1' || name === 'fyl2xp1') continue; // their domain is |x| ≤ 1: below
+    for (let i = 0; i < args.length; i++) {
+      code += `fld qword ptr [B + ${8 * i}]\n ${body.replace('OUT2', String(o + 8))}\n fstp qword ptr [B + ${o}]\n fnstsw word ptr [B + ${o + 16}]\n fnclex\n`;
+      outs.push(o); o += 18;
+    }
+  }
+  for (const body of ['f2xm1', 'fld1\n fchs\n fxch\n fyl2xp1']) {
+    for (const i of [0, 1, 2]) {
+      code += `fld qword ptr [B + ${8 * i}]\n ${body}\n fstp qword ptr [B + ${o}]\n fnstsw word ptr [B + ${o + 16}]\n fnclex\n`;
+      outs.push(o); o += 18;
+    }
+  }
+  it(`FSIN FCOS FPTAN FSINCOS FYL2X FPATAN on ${args.length} arguments, F2XM1 and FYL2XP1 on 3`, async () => {
+    const host = hostBuffer(code, data);
+    const dv = (b: Uint8Array, at: number): number => Buffer.from(b).readDoubleLE(at);
+    const sw = (b: Uint8Array, at: number): number => Buffer.from(b).readUInt16LE(at) & (0x3800 | 0x0400 | 0x0f);
+    for (const engine of ENGINES) {
+      const ours = await ourBuffer(code, data, engine);
+      for (const at of outs) {
+        for (const d of [0, 8]) {
+          const h = dv(host, at + d), u = dv(ours, at + d);
+          if (Number.isNaN(h)) expect(u, `${engine} @${at + d}`).toBeNaN();
+          else expect(Math.abs(u - h), `${engine} @${at + d}: ours ${u}, host ${h}`).toBeLessThanOrEqual(Math.abs(h) * 2 ** -50);
+        }
+        expect(sw(ours, at + 16), `${engine} SW @${at + 16}`).toBe(sw(host, at + 16));
+      }
+    }
+  });
 });
