@@ -20,7 +20,7 @@ import { nanResult, quiet } from '../fpu/operand.ts';
 import { free, fpuInit, isEmpty, pop, push, readPhysical, readST, setTop, tagOf, TAG_EMPTY, top, writePhysical, writeST } from '../fpu/fpu-state.ts';
 import { effectiveAddress, type Exec } from '../operands.ts';
 import {
-  ARITH_FLAGS, CF, CR0, CR0_EM, CR0_NE, CR0_TS, FPU_CW, FPU_FCS, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP, FPU_SW, FPU_TW, PF, SEG_BASE, SEG_SEL,
+  ARITH_FLAGS, CF, CPL, CR0, CR0_EM, CR0_NE, CR0_TS, FPU_CW, FPU_FCS, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP, FPU_SW, FPU_TW, PF, SEG_BASE, SEG_SEL,
   segSlot, ZF,
 } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
@@ -122,9 +122,12 @@ function read80(cpu: Cpu, seg: number, off: number): Float80 {
 
 /** Checks that all `size` bytes can be written before any is (a fault leaves memory unchanged). */
 function probeWrite(cpu: Cpu, seg: number, off: number, size: number): void {
-  cpu.write8(seg, off, cpu.read8(seg, off));
-  const last = (off + size - 1) | 0;
-  cpu.write8(seg, last, cpu.read8(seg, last));
+  cpu.probeWrite(seg, off, size); // the segment: limit and writability of the whole range
+  if (cpu.paging) { // the first and the last page (an x87 operand spans two at most)
+    const lin = cpu.linear(seg, off, size, true), user = cpu.s[CPL] === 3;
+    cpu.translate(lin, true, user);
+    cpu.translate((lin + size - 1) | 0, true, user);
+  }
 }
 
 function write64(cpu: Cpu, seg: number, off: number, hi: number, lo: number): void {
