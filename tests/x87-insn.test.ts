@@ -697,3 +697,33 @@ describe.runIf(HOST_X87)('x87 transcendentals against the host x87, within doubl
     }
   });
 });
+
+// Under `x86jit exec` an unmasked exception is #MF at the next waiting instruction (Linux runs processes with
+// CR0.NE), which the process sees as SIGFPE — as the host kernel does with the 64-bit build of the same
+// program. (qemu-i386 does not: it prints "after" and exits 0.)
+describe.runIf(HOST_X87)('x86jit exec: an unmasked x87 exception is SIGFPE at the next waiting instruction', () => {
+  const program = (bits: 32 | 64): string => `.intel_syntax noprefix\n.globl _start\n.text\n_start:\n` +
+    `fninit\nfldcw word ptr [cw]\nfldz\nfld1\nfdiv st, st(1)\n` +
+    (bits === 32 ? 'mov eax, 4\nmov ebx, 1\nmov ecx, offset msg\nmov edx, 6\nint 0x80\n' : 'mov eax, 1\nmov edi, 1\nlea rsi, [rip + msg]\nmov edx, 6\nsyscall\n') +
+    'fwait\n' +
+    (bits === 32 ? 'mov eax, 1\nxor ebx, ebx\nint 0x80\n' : 'mov eax, 60\nxor edi, edi\nsyscall\n') +
+    '.data\ncw: .word 0x037b\nmsg: .ascii "ahead\\n"\n';
+  it('prints "ahead", then dies of SIGFPE (status 136), as the host does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86jit-x87fpe-'));
+    try {
+      for (const bits of [32, 64] as const) {
+        writeFileSync(join(dir, `p${bits}.s`), program(bits));
+        execFileSync('as', [`--${bits}`, '-o', join(dir, `p${bits}.o`), join(dir, `p${bits}.s`)]);
+        execFileSync('ld', [...(bits === 32 ? ['-m', 'elf_i386'] : []), '-o', join(dir, `p${bits}`), join(dir, `p${bits}.o`)]);
+      }
+      const host = spawnSync(join(dir, 'p64'), { encoding: 'utf8' });
+      expect([host.stdout, host.signal]).toEqual(['ahead\n', 'SIGFPE']);
+      const cli = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
+      for (const engine of ENGINES) {
+        const ours = spawnSync(process.execPath, [cli, 'exec', '--engine', engine, join(dir, 'p32')], { encoding: 'utf8' });
+        expect([ours.stdout, ours.status], engine).toEqual(['ahead\n', 136]);
+        expect(ours.stderr, engine).toMatch(/#MF/);
+      }
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 30_000);
+});
