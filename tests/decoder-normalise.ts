@@ -81,10 +81,8 @@ export const OUTSIDE_SUBSET: readonly OutsideCategory[] = [
   { name: 'CET RSTORSSP (F3 0F 01 /5 m64)', matches: (i) => i.opcode === 0x0f01 && mod(i) !== 3 && regf(i) === 5 },
   { name: '0F C7 other than CMPXCHG8B m64 (RDRAND, RDSEED, VMPTRLD, XSAVES, ...)', matches: (i) => i.opcode === 0x0fc7 && (mod(i) === 3 || regf(i) !== 1) },
   { name: 'VEX/EVEX prefixes (C4, C5, 62 followed by ModRM.mod = 3)', matches: (i) => [0xc4, 0xc5, 0x62].includes(i.opcode) && mod(i) === 3 },
-  { name: 'P6/SSE3 x87: FCMOVcc, FCOMI, FUCOMI, FCOMIP, FUCOMIP, FISTTP',
-    matches: (i) => (i.opcode === 0xda || i.opcode === 0xdb) && i.modrm >= 0xc0 && i.modrm <= 0xdf ||
-      (i.opcode === 0xdb || i.opcode === 0xdf) && i.modrm >= 0xe8 && i.modrm <= 0xf7 ||
-      (i.opcode === 0xdb || i.opcode === 0xdd || i.opcode === 0xdf) && mod(i) !== 3 && regf(i) === 1 },
+  { name: 'SSE3 x87: FISTTP (DB, DD, DF /1)',
+    matches: (i) => (i.opcode === 0xdb || i.opcode === 0xdd || i.opcode === 0xdf) && mod(i) !== 3 && regf(i) === 1 },
   { name: 'TSX XABORT/XBEGIN (C6 F8, C7 F8)', matches: (i) => (i.opcode === 0xc6 || i.opcode === 0xc7) && i.modrm === 0xf8 },
   { name: 'AMD XOP (8F with ModRM.reg != 0)', matches: (i) => i.opcode === 0x8f && regf(i) !== 0 },
   { name: 'AMD LOCK MOV CR0 = MOV CR8 (F0 0F 20/22)', matches: (i) => (i.opcode === 0x0f20 || i.opcode === 0x0f22) && (i.prefixes & PREFIX_LOCK) !== 0 },

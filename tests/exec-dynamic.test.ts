@@ -124,7 +124,15 @@ describe.runIf(HAVE_SYSROOT && HAVE_QEMU)("x86jit exec --root: Debian's dynamic 
     { name: 'echo', argv: ['/bin/echo', 'hello', 'dynamic', 'world'] },
     { name: 'cat: stdin, a symlink, .. and a missing file', argv: ['/bin/cat', '-', 'data/link', 'data/dir/../keep.txt', 'data/nothing'], input: 'line one\nline two\n', fixture: true },
     { name: 'wc', argv: ['/usr/bin/wc'], input: 'one two three\nfour\n\nfive six\n' },
-    // (Not sort, mv or cp: gnulib code in them uses x87 instructions, which x86jit does not have.)
+    // x87 code: gnulib's hash tables (sort), strtold and long-double printf (seq, numfmt, printf).
+    { name: 'sort (x87 in gnulib hash tuning)', argv: ['/usr/bin/sort'], input: 'pear\napple\nfig\nbanana\n10\n9\n' },
+    // (-S: without sysinfo, which exec lacks, sort -g sizes its buffer so small that it wants a temporary file.)
+    { name: 'sort -g (strtold, long-double compares)', argv: ['/usr/bin/sort', '-g', '-S', '1M'], input: '3.5\n-1e3\n2\n0x10\n1e-5\ninf\nnan\n-0\n' },
+    { name: 'seq 1 0.5 5 (long double)', argv: ['/usr/bin/seq', '1', '0.5', '5'] },
+    { name: 'seq -f %.3Lf 0.1 0.3 1.5', argv: ['/usr/bin/seq', '-f', '%.3Lf', '0.1', '0.3', '1.5'] },
+    { name: 'numfmt --to=iec', argv: ['/usr/bin/numfmt', '--to=iec', '123456789', '1023', '1048575'] },
+    { name: 'numfmt --from=si --round=nearest', argv: ['/usr/bin/numfmt', '--from=si', '--round=nearest', '1.5K', '2.25M', '7G'] },
+    { name: 'printf %.3f %e %g %a', argv: ['/usr/bin/printf', '%.3f %e %g %La %.20Lg\n', '3.14159', '-2.5e-300', '1e100', '0.1', '1.1'] },
     { name: 'sha256sum', argv: ['/usr/bin/sha256sum', '-', 'data/keep.txt'], input: 'pear\napple\nfig\nbanana\n', fixture: true },
     { name: 'true', argv: ['/bin/true'] },
     { name: 'false', argv: ['/bin/false'] },

@@ -149,10 +149,13 @@ const TABLE: Record<string, Entry> = {
   // The hypervisor call hands the guest's state to the host.
   VMCALL: meta(ALL, 0, { endsBlock: true }),
 };
-// The x87 escapes (D8-DF): no EFLAGS effect in the i486 set (FCOMI is P6) and no control transfer.
+// The x87 escapes (D8-DF): no control transfer, and no EFLAGS effect except the P6 forms: FCOMI/FUCOMI
+// write ZF PF CF and clear OF SF AF; FCMOVcc reads its condition's flags.
 for (const [name, g] of Object.entries(GROUPS)) {
   if (name.startsWith('x87')) for (const e of [...g.mem, ...g.reg]) if (e.op !== 'INVALID') TABLE[e.op] = NONE;
 }
+for (const op of ['FCOMI', 'FCOMIP', 'FUCOMI', 'FUCOMIP']) TABLE[op] = meta(0, ALL);
+for (const [op, cc] of Object.entries({ FCMOVB: 2, FCMOVNB: 3, FCMOVE: 4, FCMOVNE: 5, FCMOVBE: 6, FCMOVNBE: 7, FCMOVU: 10, FCMOVNU: 11 })) TABLE[op] = BY_CONDITION[cc];
 
 /** The table's mnemonics (for the completeness test). */
 export const META_MNEMONICS: readonly string[] = Object.keys(TABLE);

@@ -102,8 +102,9 @@ function operand(ins: Instruction, op: Operand, i: number, address: number | und
     case 'creg': return `cr${op.reg}`;
     case 'dreg': return `dr${op.reg}`;
     case 'st': {
-      // In the two-operand x87 forms one side is the fixed ST(0), written `st`: the first for D8, the second for DC/DE.
-      const fixed = ins.operands.length === 2 && (ins.opcode === 0xd8 ? i === 0 : i === 1);
+      // In the two-operand x87 forms one side is the fixed ST(0), written `st`: the first for D8 and the P6
+      // FCMOVcc/FCOMI forms (DA, DB, DF), the second for DC/DE.
+      const fixed = ins.operands.length === 2 && (ins.opcode === 0xdc || ins.opcode === 0xde ? i === 1 : i === 0);
       return fixed ? 'st' : `st(${op.reg})`;
     }
     case 'imm': return ins.opcode >= 0xd0 && ins.opcode <= 0xd3 ? '1' : hex(op.value);

@@ -16,8 +16,8 @@
 //   Zb, Zv  the register in the opcode's low three bits (40+r, 50+r, 90+r, B0+r, B8+r, 0F C8+r), after QEMU
 //   Mt Me Mf  x87 memory: 80-bit (m80fp/m80bcd), environment (m14/28byte), state (m94/108byte)
 //   1       the constant 1 of the D0-D3 shifts;  ST, STi  x87 ST(0) and ST(i) from ModRM.rm
-// Everything outside the i386/i486 integer set + x87 (MMX, SSE, 3DNow!, VMX/SVM, SYSENTER, RSM, the
-// P6 x87 FCMOVcc/FCOMI and SSE3 FISTTP, ...) is '-' and therefore #UD, except CMOVcc, CPUID, RDTSC,
+// Everything outside the i386/i486 integer set + x87 (MMX, SSE, 3DNow!, VMX/SVM, SYSENTER, RSM, SSE3
+// FISTTP, ...) is '-' and therefore #UD, except the P6 x87 FCMOVcc/FCOMI/FUCOMI, CMOVcc, CPUID, RDTSC,
 // RDMSR/WRMSR, CMPXCHG8B, the 0F 1E/1F NOPs (F3 0F 1E FB is ENDBR32, a NOP without CET: glibc's code is
 // full of it) and VMCALL, which the rest of x86jit wants.
 
@@ -216,10 +216,10 @@ const GROUP_ROWS: Record<string, { mem: string; reg?: string; reg64?: string }> 
   x87da: {
     mem: 'FIADD Md | FIMUL Md | FICOM Md | FICOMP Md | FISUB Md | FISUBR Md | FIDIV Md | FIDIVR Md',
     reg64: `
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
+      FCMOVB ST,STi | FCMOVB ST,STi | FCMOVB ST,STi | FCMOVB ST,STi | FCMOVB ST,STi | FCMOVB ST,STi | FCMOVB ST,STi | FCMOVB ST,STi
+      FCMOVE ST,STi | FCMOVE ST,STi | FCMOVE ST,STi | FCMOVE ST,STi | FCMOVE ST,STi | FCMOVE ST,STi | FCMOVE ST,STi | FCMOVE ST,STi
+      FCMOVBE ST,STi | FCMOVBE ST,STi | FCMOVBE ST,STi | FCMOVBE ST,STi | FCMOVBE ST,STi | FCMOVBE ST,STi | FCMOVBE ST,STi | FCMOVBE ST,STi
+      FCMOVU ST,STi | FCMOVU ST,STi | FCMOVU ST,STi | FCMOVU ST,STi | FCMOVU ST,STi | FCMOVU ST,STi | FCMOVU ST,STi | FCMOVU ST,STi
       - | - | - | - | - | - | - | -
       - | FUCOMPP | - | - | - | - | - | -
       - | - | - | - | - | - | - | -
@@ -228,13 +228,13 @@ const GROUP_ROWS: Record<string, { mem: string; reg?: string; reg64?: string }> 
   x87db: {
     mem: 'FILD Md | - | FIST Md | FISTP Md | - | FLD Mt | - | FSTP Mt',
     reg64: `
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
+      FCMOVNB ST,STi | FCMOVNB ST,STi | FCMOVNB ST,STi | FCMOVNB ST,STi | FCMOVNB ST,STi | FCMOVNB ST,STi | FCMOVNB ST,STi | FCMOVNB ST,STi
+      FCMOVNE ST,STi | FCMOVNE ST,STi | FCMOVNE ST,STi | FCMOVNE ST,STi | FCMOVNE ST,STi | FCMOVNE ST,STi | FCMOVNE ST,STi | FCMOVNE ST,STi
+      FCMOVNBE ST,STi | FCMOVNBE ST,STi | FCMOVNBE ST,STi | FCMOVNBE ST,STi | FCMOVNBE ST,STi | FCMOVNBE ST,STi | FCMOVNBE ST,STi | FCMOVNBE ST,STi
+      FCMOVNU ST,STi | FCMOVNU ST,STi | FCMOVNU ST,STi | FCMOVNU ST,STi | FCMOVNU ST,STi | FCMOVNU ST,STi | FCMOVNU ST,STi | FCMOVNU ST,STi
       FNENI | FNDISI | FNCLEX | FNINIT | FNSETPM | FRSTPM | - | -
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
+      FUCOMI ST,STi | FUCOMI ST,STi | FUCOMI ST,STi | FUCOMI ST,STi | FUCOMI ST,STi | FUCOMI ST,STi | FUCOMI ST,STi | FUCOMI ST,STi
+      FCOMI ST,STi | FCOMI ST,STi | FCOMI ST,STi | FCOMI ST,STi | FCOMI ST,STi | FCOMI ST,STi | FCOMI ST,STi | FCOMI ST,STi
       - | - | - | - | - | - | - | -`,
   },
   x87dc: {
@@ -265,8 +265,8 @@ const GROUP_ROWS: Record<string, { mem: string; reg?: string; reg64?: string }> 
       - | - | - | - | - | - | - | -
       - | - | - | - | - | - | - | -
       FNSTSW AX | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
-      - | - | - | - | - | - | - | -
+      FUCOMIP ST,STi | FUCOMIP ST,STi | FUCOMIP ST,STi | FUCOMIP ST,STi | FUCOMIP ST,STi | FUCOMIP ST,STi | FUCOMIP ST,STi | FUCOMIP ST,STi
+      FCOMIP ST,STi | FCOMIP ST,STi | FCOMIP ST,STi | FCOMIP ST,STi | FCOMIP ST,STi | FCOMIP ST,STi | FCOMIP ST,STi | FCOMIP ST,STi
       - | - | - | - | - | - | - | -`,
   },
 };

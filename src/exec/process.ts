@@ -3,13 +3,14 @@
 // (cpu.intercept, like VMX's exception bitmap) brings every INT 0x80 here as a system call and every
 // fault as the signal the kernel would send. With no handler (signals are recorded only, for now) a
 // signal ends the process, as Linux does.
+import { fpuInit } from '../cpu/fpu/fpu-state.ts';
 import { readFileSync } from 'node:fs';
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, ATTR_UNUSABLE, BREAK_MODE } from '../cpu/cpu.ts';
 import { type CpuFault, VECTOR_NAMES } from '../cpu/fault.ts';
 import { setEflags } from '../cpu/flags.ts';
 import {
-  CODE32, CPL, CR0, CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR3, EAX, EBP, EBX, ECX, EDI, EDX, EIP, ESI, ESP, GDTR_BASE, GDTR_LIMIT,
+  CODE32, CPL, CR0, CR0_ET, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR3, EAX, EBP, EBX, ECX, EDI, EDX, EIP, ESI, ESP, GDTR_BASE, GDTR_LIMIT,
   IDTR_BASE, IDTR_LIMIT, LDTR_SLOT, SEG_SEL, segSlot, STACK32,
 } from '../cpu/state.ts';
 import type { ExitRecord, VM } from '../machine/vm.ts';
@@ -141,7 +142,9 @@ export class Process {
     // Descriptors: base 0, limit 4 GiB (G), present, DPL 3, accessed.
     this.as.writeGdtEntry(GDT_USER_CS, 0x0000_ffff, 0x00cf_fb00);
     this.as.writeGdtEntry(GDT_USER_DS, 0x0000_ffff, 0x00cf_f300);
-    s[CR0] = CR0_PE | CR0_PG | CR0_WP | CR0_ET;
+    // As Linux runs a process: CR0.NE (an unmasked x87 exception is #MF, SIGFPE) and the FPU as FNINIT leaves it.
+    s[CR0] = CR0_PE | CR0_PG | CR0_WP | CR0_ET | CR0_NE;
+    fpuInit(s);
     s[CR3] = this.as.pageDirectory;
     s[GDTR_BASE] = gdt; s[GDTR_LIMIT] = GDT_ENTRIES * 8 - 1;
     s[IDTR_BASE] = 0; s[IDTR_LIMIT] = 0;

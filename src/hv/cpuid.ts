@@ -4,8 +4,8 @@ import type { Cpu } from '../cpu/cpu.ts';
 import { EAX, EBX, ECX, EDX } from '../cpu/state.ts';
 import { HC_FEATURES_BITMAP } from './hypercalls.ts';
 
-/** Leaf 1 EDX: TSC (4), MSR (5), CX8 (8), CMOV (15); PSE (3) and PGE (13) with paging. */
-export const CPUID_1_EDX = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15);
+/** Leaf 1 EDX: FPU (0, with the P6 FCMOV/FCOMI), TSC (4), MSR (5), CX8 (8), CMOV (15); PSE (3) and PGE (13) with paging. */
+export const CPUID_1_EDX = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15);
 /** Leaf 1 ECX: bit 31, "running under a hypervisor". */
 export const CPUID_1_ECX = 1 << 31;
 export const HYPERVISOR_SIGNATURE = 'x86jitx86jit';

@@ -1,6 +1,7 @@
 // A virtual machine: guest RAM in one WebAssembly.Memory, the port-I/O bus with the PC devices wired
 // to it, one vCPU and its engine. run() executes until something ends the run and returns an exit
 // record (KVM's habit: the loop returns a reason, the caller decides what to do with it).
+import { fpuReset } from '../cpu/fpu/fpu-state.ts';
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_DB, ATTR_G, ATTR_P, ATTR_S, BREAK_IRQ, BREAK_STOP, Cpu } from '../cpu/cpu.ts';
 import { getEflags, setEflags } from '../cpu/flags.ts';
@@ -378,6 +379,7 @@ export class VM {
   resetReal(): void {
     const s = this.cpu.s;
     s.fill(0);
+    fpuReset(s);
     s[CR0] = CR0_ET;
     setEflags(s, 2);
     s[EIP] = 0xfff0;

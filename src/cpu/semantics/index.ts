@@ -11,14 +11,15 @@ import { MULDIV } from './muldiv.ts';
 import { SHIFT } from './shift.ts';
 import { STACK } from './stack.ts';
 import { STRING } from './string.ts';
-import { SYSTEM, x87 } from './system.ts';
+import { SYSTEM } from './system.ts';
+import { fpuEmitter } from './fpu.ts';
 
 const EMITTERS: Record<string, Emitter> = { ...ALU, ...BCD, ...BITS, ...DATA, ...MULDIV, ...SHIFT, ...STRING, ...STACK, ...CONTROL, ...SYSTEM };
 
 /** The emitter for a decoded instruction, or undefined when it is invalid (#UD). */
 export function emitterFor(ins: Instruction): Emitter | undefined {
   if (ins.op === 'INVALID') return undefined;
-  if (ins.opcode >= 0xd8 && ins.opcode <= 0xdf) return x87;
+  if (ins.opcode >= 0xd8 && ins.opcode <= 0xdf) return fpuEmitter(ins);
   if (ins.op === 'MOV') {
     for (const o of ins.operands) {
       if (o.kind === 'sreg') return SYSTEM.MOV_SREG;
