@@ -6,6 +6,7 @@ import { formatIntel } from '../decoder/format-intel.ts';
 import { CS } from '../decoder/instruction.ts';
 import { BREAK_DEBUG, BREAK_EIP_SET, BREAK_JUMP, BREAK_STOP, type Cpu, WORK_PER_CLOCK_CHECK } from './cpu.ts';
 import { CodeCache, type Block, type CachedInstruction } from './code-cache.ts';
+import type { CpuHooks } from './hooks.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
@@ -199,10 +200,7 @@ export class Interpreter {
         if (!(e instanceof CpuFault)) throw e;
         cpu.instructions += i;
         budget -= i;
-        s[EIP] = ops[i].eip;
-        cpu.breakBlock = 0;
-        deliverException(cpu, e, ops[i].eip);
-        cpu.deliveries++;
+        this.faultAt(e, ops[i].eip);
         block = null;
         if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
@@ -240,20 +238,35 @@ export class Interpreter {
         op.exec();
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
-        s[EIP] = op.eip;
-        cpu.breakBlock = 0;
-        deliverException(cpu, e, op.eip);
-        cpu.deliveries++;
+        this.faultAt(e, op.eip);
         hooks.blockStart = true;
         return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
       }
       cpu.instructions++;
-      hooks.afterInstruction(op, s[EIP]);
-      if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF; // RF lasts one instruction (SDM 17.3.1.1)
+      this.afterHooked(hooks, op);
       if (cpu.breakBlock & BREAK_DEBUG) this.debugTrap();
       if (cpu.breakBlock !== 0 || s[EIP] !== op.next) return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
     }
     return null;
+  }
+
+  /** The instruction at `eip` faulted: EIP back at it, and the exception delivered (and counted). */
+  private faultAt(e: CpuFault, eip: number): void {
+    const cpu = this.cpu;
+    cpu.s[EIP] = eip;
+    cpu.breakBlock = 0;
+    deliverException(cpu, e, eip);
+    cpu.deliveries++;
+  }
+
+  /**
+   * After a stepped instruction: the hooks that saw it before (`hooks`, taken then: the instruction may have
+   * removed them, a DR7 write does), and RF's end (it lasts one instruction, SDM 17.3.1.1).
+   */
+  private afterHooked(hooks: CpuHooks, op: CachedInstruction): void {
+    const s = this.cpu.s;
+    hooks.afterInstruction(op, s[EIP]);
+    if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF;
   }
 
   /** A data breakpoint matched (BREAK_DEBUG): #DB as a trap, after the instruction (DR6 already says which). */
@@ -304,10 +317,7 @@ export class Interpreter {
         op.exec();
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
-        s[EIP] = op.eip;
-        cpu.breakBlock = 0;
-        deliverException(cpu, e, op.eip);
-        cpu.deliveries++;
+        this.faultAt(e, op.eip);
         if (hooks !== null) hooks.blockStart = true;
         if (cpu.breakBlock & BREAK_STOP) return 'stop';
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
@@ -315,10 +325,7 @@ export class Interpreter {
       }
       cpu.instructions++;
       budget--;
-      if (hooks !== null && hooks.stepping) {
-        hooks.afterInstruction(op, s[EIP]);
-        if (s[EFLAGS] & RF && op.ins.op !== 'IRET') s[EFLAGS] &= ~RF; // RF lasts one instruction (SDM 17.3.1.1)
-      }
+      if (hooks !== null && hooks.stepping) this.afterHooked(hooks, op);
       if (cpu.breakBlock & BREAK_DEBUG) this.debugTrap();
       if (shadowed) cpu.shadow = 0;
       if (singleStep) {
