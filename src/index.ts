@@ -31,6 +31,7 @@ export { formatIntel } from './decoder/format-intel.ts';
 export type { Instruction, Operand } from './decoder/instruction.ts';
 export { loadImage } from './loader/detect.ts';
 export { loadMultiboot } from './loader/multiboot.ts';
+export { isBzImage, loadLinux, type LinuxBootOptions, type LinuxLoad } from './loader/linux-boot.ts';
 export { loadRaw } from './loader/raw.ts';
 export { loadBios } from './loader/bios.ts';
 export { LoadError } from './loader/load-error.ts';

@@ -5,6 +5,7 @@ import { migrateIn, type MigrateOutResult, migrateOut, type MigrationChannel } f
 import { connectTcp, socketChannel } from './migrate.ts';
 import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, type ExitRecord, SnapshotError, VM, type VMOptions } from '../node.ts';
 import { BIOS_MAX } from '../loader/bios.ts';
+import { loadLinux } from '../loader/linux-boot.ts';
 import { sizeText } from '../loader/load-target.ts';
 import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
 import { emit, outputFailed } from './output.ts';
@@ -28,6 +29,8 @@ export const IMAGE_HELP = `  --mem SIZE                guest RAM, e.g. 64M, 1G (
   --load ADDR --entry ADDR  load a raw binary at ADDR and start at ADDR (flat 32-bit protected mode)
   --bits 16|32              with --load: start in real mode (16) or flat protected mode (32, default)
   --bios                    treat ROM as a BIOS image started from the reset vector
+  --kernel BZIMAGE          boot a Linux kernel by the 32-bit boot protocol, in place of ROM (as
+                            qemu-system-i386 -kernel; no BIOS): --initrd FILE, --append "COMMAND LINE"
 `;
 
 export const IMAGE_OPTIONS = {
@@ -39,6 +42,9 @@ export const IMAGE_OPTIONS = {
   entry: { type: 'string' },
   bits: { type: 'string' },
   bios: { type: 'boolean', default: false },
+  kernel: { type: 'string' },
+  initrd: { type: 'string' },
+  append: { type: 'string' },
 } as const;
 
 /** The IMAGE_OPTIONS values, checked. */
@@ -51,6 +57,10 @@ export interface ImageArgs {
   entry?: number;
   bits: 16 | 32;
   bios: boolean;
+  /** --kernel/--initrd/--append: a Linux bzImage booted by the 32-bit boot protocol. */
+  kernel?: string;
+  initrd?: string;
+  append?: string;
 }
 
 type ImageValues = { [K in keyof typeof IMAGE_OPTIONS]?: (typeof IMAGE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -67,7 +77,11 @@ export function parseImageArgs(values: ImageValues): ImageArgs {
   if (Number.isNaN(bits)) throw new UsageError(`--bits: '${values.bits}' is not 16 or 32`);
   const load = values.load !== undefined ? parseNumber(values.load, '--load', 0xffff_ffff) : undefined;
   const entry = values.entry !== undefined ? parseNumber(values.entry, '--entry', 0xffff_ffff) : undefined;
-  return { mem, maxInstructions, timeout, cmdline: values.cmdline, load, entry, bits: bits as 16 | 32, bios: values.bios ?? false };
+  if (values.kernel === undefined && (values.initrd !== undefined || values.append !== undefined)) throw new UsageError('--initrd and --append go with --kernel');
+  if (values.kernel !== undefined && (values.bios || values.load !== undefined || values.cmdline !== undefined))
+    throw new UsageError('--kernel excludes --bios, --load and --cmdline (the kernel\'s command line is --append)');
+  return { mem, maxInstructions, timeout, cmdline: values.cmdline, load, entry, bits: bits as 16 | 32, bios: values.bios ?? false,
+    kernel: values.kernel, initrd: values.initrd, append: values.append };
 }
 
 /**
@@ -260,8 +274,18 @@ export async function openGuest(command: string, positionals: string[], restore:
   opts: GuestVMOptions & { engine: 'interp' | 'jit' }): Promise<VM> {
   if (restore !== undefined && restore.length > 0) {
     if (positionals.length > 0) throw new UsageError(`${command}: --restore continues a saved guest; do not name a ROM as well`);
-    if (args.load !== undefined || args.bios || args.cmdline !== undefined) throw new UsageError(`${command}: --restore continues a saved guest; --load, --bios and --cmdline do not apply`);
+    if (args.load !== undefined || args.bios || args.cmdline !== undefined || args.kernel !== undefined) throw new UsageError(`${command}: --restore continues a saved guest; --load, --bios, --cmdline and --kernel do not apply`);
     return restoreGuestVM(restore, args, opts);
+  }
+  if (args.kernel !== undefined) {
+    if (positionals.length > 0) throw new UsageError(`${command}: --kernel boots a Linux kernel; do not name a ROM as well`);
+    const vm = createGuestVM(args, { ...opts, clock: opts.clock ?? 'virtual' });
+    const ram = args.mem ?? DEFAULT_MEMORY, limit = `the ${sizeText(ram)} of guest RAM`;
+    const kernel = readImageFile(args.kernel, ram, limit);
+    const initrd = args.initrd !== undefined ? readImageFile(args.initrd, ram, limit) : undefined;
+    if (opts.engine === 'jit') await enableJit(vm);
+    loadLinux(vm, kernel, { name: args.kernel, initrd, initrdName: args.initrd, cmdline: args.append });
+    return vm;
   }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `${command}: missing ROM (try: x86jit ${command} --help)` : `${command}: expected one ROM, got ${positionals.length}`);
   const path = positionals[0];

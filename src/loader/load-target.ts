@@ -7,13 +7,24 @@ export type SegmentName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
 
 export interface LoadTarget {
   memory: PhysicalMemory;
-  /** 32-bit flat protected mode as Multiboot leaves it (CS = 0x08, data = 0x10, base 0, limit 4 GiB, IF = 0). */
-  setFlat32(): void;
+  /**
+   * 32-bit flat protected mode as Multiboot leaves it (CS = 0x08, data = 0x10, base 0, limit 4 GiB, IF = 0).
+   * `selectors` names other selectors and the GDT in guest memory that holds them (the Linux boot protocol's
+   * __BOOT_CS = 0x10 and __BOOT_DS = 0x18, which the kernel reloads).
+   */
+  setFlat32(selectors?: FlatSelectors): void;
   /** The processor's reset state (real mode, CS:EIP = F000:FFF0 with CS base FFFF0000, GPRs 0). */
   resetReal(): void;
   setRegisters(r: Partial<Record<LoadRegister, number>>): void;
   /** Real mode only: load a segment register with `selector` (base = selector << 4). Needed by loadRaw({ bits: 16 }). */
   setSegmentReal?(seg: SegmentName, selector: number): void;
+}
+
+export interface FlatSelectors {
+  code: number;
+  data: number;
+  gdtBase: number;
+  gdtLimit: number;
 }
 
 /** One piece of guest memory a loader filled: fileSize bytes from the image, then zeros up to memSize. */

@@ -398,14 +398,16 @@ export class VM {
 
   /**
    * The state a Multiboot loader leaves (Multiboot 0.6.96, 3.2): protected mode without paging, flat
-   * 4 GiB code (selector 0x08) and data (0x10) segments, IF = 0. The GDTR is left for the kernel to set.
+   * 4 GiB code (selector 0x08) and data (0x10) segments, IF = 0. The GDTR is left for the kernel to set,
+   * unless `selectors` names other selectors and the GDT the loader wrote for them (the Linux boot protocol).
    */
-  setFlat32(): void {
+  setFlat32(selectors?: { code: number; data: number; gdtBase: number; gdtLimit: number }): void {
     const s = this.cpu.s, cpu = this.cpu;
     s[CR0] = CR0_PE | CR0_ET;
     const flat = ATTR_P | ATTR_S | ATTR_DB | ATTR_G;
-    cpu.setSegmentCache(CS, 0x08, 0, -1, flat | 0xb);
-    for (const seg of [DS, ES, FS, GS, SS]) cpu.setSegmentCache(seg, 0x10, 0, -1, flat | 0x3);
+    cpu.setSegmentCache(CS, selectors?.code ?? 0x08, 0, -1, flat | 0xb);
+    for (const seg of [DS, ES, FS, GS, SS]) cpu.setSegmentCache(seg, selectors?.data ?? 0x10, 0, -1, flat | 0x3);
+    if (selectors) { s[GDTR_BASE] = selectors.gdtBase; s[GDTR_LIMIT] = selectors.gdtLimit; }
     s[CPL] = 0;
     s[CODE32] = 1;
     setEflags(s, getEflags(s) & ~IF);
