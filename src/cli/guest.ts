@@ -164,9 +164,26 @@ export async function enableJit(vm: VM, opts: Parameters<VM['enableJit']>[0] = {
   }
 }
 
-/** Load the image read from `path` as the options say (BIOS, raw, or Multiboot with the path as default command line). */
+/** The image to read: the one ROM named, or the --kernel. */
+export function guestImagePath(command: string, positionals: string[], args: ImageArgs): string {
+  if (args.kernel !== undefined) {
+    if (positionals.length > 0) throw new UsageError(`${command}: --kernel boots a Linux kernel; do not name a ROM as well`);
+    return args.kernel;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `${command}: missing ROM (try: x86jit ${command} --help)` : `${command}: expected one ROM, got ${positionals.length}`);
+  return positionals[0];
+}
+
+/**
+ * Load the image read from `path` as the options say: a Linux kernel (--kernel, with --initrd read here),
+ * BIOS, raw, or Multiboot with the path as default command line.
+ */
 export function loadGuest(vm: VM, bytes: Uint8Array, path: string, args: ImageArgs): void {
-  if (args.bios) loadBios(vm, bytes);
+  if (args.kernel !== undefined) {
+    const ram = args.mem ?? DEFAULT_MEMORY;
+    const initrd = args.initrd !== undefined ? readImageFile(args.initrd, ram, `the ${sizeText(ram)} of guest RAM`) : undefined;
+    loadLinux(vm, bytes, { name: path, initrd, initrdName: args.initrd, cmdline: args.append });
+  } else if (args.bios) loadBios(vm, bytes);
   else if (args.load !== undefined) loadRaw(vm, bytes, { load: args.load, entry: args.entry!, bits: args.bits });
   else loadImage(vm, bytes, path, { cmdline: args.cmdline ?? path });
 }
@@ -277,18 +294,7 @@ export async function openGuest(command: string, positionals: string[], restore:
     if (args.load !== undefined || args.bios || args.cmdline !== undefined || args.kernel !== undefined) throw new UsageError(`${command}: --restore continues a saved guest; --load, --bios, --cmdline and --kernel do not apply`);
     return restoreGuestVM(restore, args, opts);
   }
-  if (args.kernel !== undefined) {
-    if (positionals.length > 0) throw new UsageError(`${command}: --kernel boots a Linux kernel; do not name a ROM as well`);
-    const vm = createGuestVM(args, { ...opts, clock: opts.clock ?? 'virtual' });
-    const ram = args.mem ?? DEFAULT_MEMORY, limit = `the ${sizeText(ram)} of guest RAM`;
-    const kernel = readImageFile(args.kernel, ram, limit);
-    const initrd = args.initrd !== undefined ? readImageFile(args.initrd, ram, limit) : undefined;
-    if (opts.engine === 'jit') await enableJit(vm);
-    loadLinux(vm, kernel, { name: args.kernel, initrd, initrdName: args.initrd, cmdline: args.append });
-    return vm;
-  }
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `${command}: missing ROM (try: x86jit ${command} --help)` : `${command}: expected one ROM, got ${positionals.length}`);
-  const path = positionals[0];
+  const path = guestImagePath(command, positionals, args);
   const vm = createGuestVM(args, { ...opts, clock: opts.clock ?? 'virtual' });
   const bytes = readGuestImage(path, args);
   // [JIT] binaryen loads here, before the clock starts, only for --engine jit.

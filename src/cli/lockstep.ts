@@ -3,7 +3,7 @@
 // arguments or image; 8: --timeout reached before either.
 import { formatDivergence, lockstep, type VM } from '../node.ts';
 import { EXIT_STATUS } from './exit-status.ts';
-import { createGuestVM, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage } from './guest.ts';
+import { createGuestVM, guestImagePath, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage } from './guest.ts';
 import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
@@ -43,7 +43,6 @@ export async function lockstepCommand(argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) { emit(1, LOCKSTEP_HELP); return 0; }
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'lockstep: missing ROM (try: x86jit lockstep --help)' : `lockstep: expected one ROM, got ${positionals.length}`);
   const count = (name: string, text: string | undefined, dflt: number, min = 1): number => {
     if (text === undefined) return dflt;
     const v = parseNumber(text, name);
@@ -56,7 +55,7 @@ export async function lockstepCommand(argv: string[]): Promise<number> {
   // The ROM options and limits are run's: checked, read and loaded by the same code.
   const image = parseImageArgs(values);
   const { maxInstructions, timeout } = image;
-  const path = positionals[0];
+  const path = guestImagePath('lockstep', positionals, image);
   // Load the image once into a plain interpreter VM first: a bad --mem or image is refused before the JIT
   // loads binaryen (seconds), as fast as by run.
   const bytes = readGuestImage(path, image);

@@ -5,7 +5,7 @@
 import { formatDump, formatProfile, hex, type RunInfo } from './jit-report.ts';
 import type { RegionDump } from '../node.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
-import { createGuestVM, enableJit, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest, SIGNAL_STATUS } from './guest.ts';
+import { createGuestVM, enableJit, guestImagePath, IMAGE_HELP, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage, runGuest, SIGNAL_STATUS } from './guest.ts';
 import { emit } from './output.ts';
 
 export const PROFILE_HELP = `usage: x86jit profile ROM [options]
@@ -42,11 +42,10 @@ export async function profileCommand(argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) { emit(1, PROFILE_HELP); return 0; }
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'profile: missing ROM (try: x86jit profile --help)' : `profile: expected one ROM, got ${positionals.length}`);
   const args = parseImageArgs(values);
   const top = parseNumber(values.top, '--top');
   const dumpAddr = values.dump !== undefined ? parseNumber(values.dump, '--dump', 0xffff_ffff) : undefined;
-  const path = positionals[0];
+  const path = guestImagePath('profile', positionals, args);
   const out = values['guest-output'] ? 2 : undefined;
   const vm = createGuestVM(args, { stdout: out, debugcon: out });
   // Load (and so check) the image before the JIT loads binaryen, which takes seconds: a bad image is

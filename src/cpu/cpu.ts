@@ -101,6 +101,16 @@ export class Cpu {
   /** Instructions retired so far. */
   instructions = 0;
   /**
+   * Virtual time (ns) that did not come from instructions retired: HLT skipping ahead to the next device
+   * event, and PAUSE. The virtual clock (and the TSC) is instructions × 1 ns + idleNs.
+   */
+  idleNs = 0;
+  /**
+   * PAUSE (F3 90), the spin-wait hint, at instruction `index` of the block: the VM lets virtual time pass
+   * (as a Skylake's PAUSE takes ~140 cycles), so a delay loop costs fewer emulated instructions.
+   */
+  onPause: (index: number) => void = () => {};
+  /**
    * Faults and external interrupts delivered so far. Each counts as one step toward a run's budget (as an
    * instruction does, without retiring one), so a guest stuck in an exception loop still reaches its limit.
    */

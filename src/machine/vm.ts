@@ -173,6 +173,8 @@ export const DEFAULT_MEMORY = 128 << 20;
 const RUN_SLICE = 1 << 20;
 /** Virtual nanoseconds per retired instruction in the deterministic clock (a 1 GHz, 1-IPC guest). */
 export const NS_PER_INSTRUCTION = 1;
+/** Virtual time one PAUSE takes (Skylake and later: ~140 cycles; earlier parts ~10). */
+export const PAUSE_NS = 100;
 /** The RTC's date at virtual time 0 in the deterministic clock. */
 export const VIRTUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
 
@@ -209,8 +211,6 @@ export class VM {
   readonly pit: Pit8254;
   readonly rtc: CmosRtc;
   readonly clock: 'virtual' | 'realtime';
-  /** Virtual time spent halted (skipped forward), in ns. */
-  private idleNs = 0;
   /** performance.now() at guest time 0 in the real-time clock. */
   private realtimeStart = performance.now();
 
@@ -246,6 +246,7 @@ export class VM {
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
     this.cpu.onDebugRegisterWrite = () => this.debugRegistersChanged();
+    this.cpu.onPause = (index) => this.pause(index);
     this.wantsJit = opts.engine === 'jit';
     this.accelerator = opts.accelerator;
     this.jitDefaults = opts.jit ?? {};
@@ -310,7 +311,7 @@ export class VM {
 
   /** Guest time in ns (see VMOptions.clock). */
   nowNs(): number {
-    return this.clock === 'virtual' ? this.cpu.instructions * NS_PER_INSTRUCTION + this.idleNs : (performance.now() - this.realtimeStart) * 1e6;
+    return this.clock === 'virtual' ? this.cpu.instructions * NS_PER_INSTRUCTION + this.cpu.idleNs : (performance.now() - this.realtimeStart) * 1e6;
   }
 
   // ---- [state] snapshots (machine/snapshot.ts, vm-state.ts) ----
@@ -346,11 +347,11 @@ export class VM {
   }
 
   /** Guest time as vm-state.ts saves it: now, and the part of it skipped while halted (virtual clock). */
-  timeState(): { nowNs: number; idleNs: number } { return { nowNs: this.nowNs(), idleNs: this.idleNs }; }
+  timeState(): { nowNs: number; idleNs: number } { return { nowNs: this.nowNs(), idleNs: this.cpu.idleNs }; }
 
   /** Restore guest time (vm-state.ts): the virtual clock from the instruction count and idle time, the real-time one from now on. */
   setTimeState(t: { nowNs: number; idleNs: number }): void {
-    this.idleNs = t.idleNs;
+    this.cpu.idleNs = t.idleNs;
     this.realtimeStart = performance.now() - t.nowNs / 1e6;
   }
 
@@ -591,13 +592,20 @@ export class VM {
    * Otherwise time moves to the next device event — skipped in the virtual clock, slept through in the
    * real-time one — and the interrupt is injected.
    */
+  private pause(index: number): void {
+    if (this.clock !== 'virtual') return;
+    this.cpu.idleNs += PAUSE_NS;
+    // A device event that time has now reached must come after this instruction, not at the slice's end.
+    if (this.nowNs() + index * NS_PER_INSTRUCTION >= this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; }
+  }
+
   private waitForInterrupt(deadline: number): string | undefined {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
     const next = this.board.nextEventNs();
     if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
-    if (this.clock === 'virtual') this.idleNs += Math.max(0, next - this.nowNs());
+    if (this.clock === 'virtual') this.cpu.idleNs += Math.max(0, next - this.nowNs());
     else {
       // Sleep until the edge. sleepMs may return early (its timeout is coarse, and a sub-millisecond
       // wait may not sleep at all), so wait again until the host clock has reached the edge.

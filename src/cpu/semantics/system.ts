@@ -181,9 +181,10 @@ export const SYSTEM: EmitterTable = {
   MOV_DR: (c) => movDebug(c),
   CPUID: ({ cpu }) => () => { const t0 = cpu.exits.enter(); cpuid(cpu); cpu.exits.leave(EXIT_CPUID, t0); },
   RDTSC: ({ cpu, index }) => () => {
-    // Time-stamp counter = instructions retired: deterministic, as with QEMU's -icount.
+    // Time-stamp counter = the virtual clock in ns (a 1 GHz TSC): instructions retired and time idle,
+    // deterministic as with QEMU's -icount.
     if (cpu.protectedMode && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
-    const t = cpu.instructions + index;
+    const t = Math.floor(cpu.instructions + index + cpu.idleNs);
     cpu.s[EAX] = t % 2 ** 32; cpu.s[EDX] = Math.floor(t / 2 ** 32);
   },
   RDMSR: ({ cpu, index }) => () => {
