@@ -14,6 +14,15 @@ import {
 } from './state.ts';
 
 /** Segment attribute bits kept in the SEG_ATTR slot: descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, D/B, G). */
+/**
+ * Virtual time of one port access: an ISA/LPC bus cycle takes about 1 µs (the port-0x80 delay Linux's
+ * outb_p relies on). Without it a guest that times a device by polling it (the kernel's PIT calibration)
+ * sees the device frozen, and delay loops built on port reads cost a thousand times more instructions.
+ */
+export const PORT_IO_NS = 1000;
+/** Virtual time of one PAUSE (Skylake and later: ~140 cycles; earlier parts ~10). */
+export const PAUSE_NS = 100;
+
 export const ATTR_ACCESSED = 0x1, ATTR_RW = 0x2, ATTR_DC = 0x4, ATTR_CODE = 0x8, ATTR_S = 0x10, ATTR_P = 0x80,
   ATTR_DB = 0x4000, ATTR_G = 0x8000;
 /** Marks a segment register loaded with a null selector in protected mode (unusable). */
@@ -106,10 +115,10 @@ export class Cpu {
    */
   idleNs = 0;
   /**
-   * PAUSE (F3 90), the spin-wait hint, at instruction `index` of the block: the VM lets virtual time pass
-   * (as a Skylake's PAUSE takes ~140 cycles), so a delay loop costs fewer emulated instructions.
+   * Virtual time an instruction takes beyond its 1 ns, at instruction `index` of its block: PAUSE
+   * (PAUSE_NS) and port I/O (PORT_IO_NS). The VM adds it to idleNs in the virtual clock.
    */
-  onPause: (index: number) => void = () => {};
+  spendTime: (ns: number, index: number) => void = () => {};
   /**
    * Faults and external interrupts delivered so far. Each counts as one step toward a run's budget (as an
    * instruction does, without retiring one), so a guest stuck in an exception loop still reaches its limit.
@@ -168,7 +177,7 @@ export class Cpu {
   }
 
   /**
-   * Port I/O: an IO exit to the device model on the bus. `index` is the instruction's position in its
+   * Port I/O: an IO exit to the device model on the bus, taking PORT_IO_NS of virtual time after the access. `index` is the instruction's position in its
    * block: `instructions` counts a block's instructions only at its end, and devices read the virtual clock
    * (derived from it), which must be exact at the access — else where a block was cut (a run's limit, a
    * snapshot) would change what the guest reads.
@@ -179,7 +188,7 @@ export class Cpu {
     try {
       if (this.hooks !== null && this.hooks.ports) { const v = this.hooks.in(port, size); if (v !== undefined) return v; }
       return this.io.in(port, size as 1 | 2 | 4);
-    } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
+    } finally { this.instructions -= index; this.spendTime(PORT_IO_NS, index); this.exits.leave(EXIT_IO, t0); }
   }
   portOut(port: number, size: number, value: number, index: number): void {
     const t0 = this.exits.enter();
@@ -187,7 +196,7 @@ export class Cpu {
     try {
       if (this.hooks !== null && this.hooks.ports && this.hooks.out(port, size, value)) return;
       this.io.out(port, size as 1 | 2 | 4, value);
-    } finally { this.instructions -= index; this.exits.leave(EXIT_IO, t0); }
+    } finally { this.instructions -= index; this.spendTime(PORT_IO_NS, index); this.exits.leave(EXIT_IO, t0); }
   }
 
   /** Recompute fastRamEnd: 0 while a lazy restore has pages pending or memory hooks watch every access. */

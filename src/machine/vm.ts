@@ -173,8 +173,6 @@ export const DEFAULT_MEMORY = 128 << 20;
 const RUN_SLICE = 1 << 20;
 /** Virtual nanoseconds per retired instruction in the deterministic clock (a 1 GHz, 1-IPC guest). */
 export const NS_PER_INSTRUCTION = 1;
-/** Virtual time one PAUSE takes (Skylake and later: ~140 cycles; earlier parts ~10). */
-export const PAUSE_NS = 100;
 /** The RTC's date at virtual time 0 in the deterministic clock. */
 export const VIRTUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
 
@@ -246,7 +244,7 @@ export class VM {
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
     this.cpu.onDebugRegisterWrite = () => this.debugRegistersChanged();
-    this.cpu.onPause = (index) => this.pause(index);
+    this.cpu.spendTime = (ns, index) => this.spendTime(ns, index);
     this.wantsJit = opts.engine === 'jit';
     this.accelerator = opts.accelerator;
     this.jitDefaults = opts.jit ?? {};
@@ -592,9 +590,10 @@ export class VM {
    * Otherwise time moves to the next device event — skipped in the virtual clock, slept through in the
    * real-time one — and the interrupt is injected.
    */
-  private pause(index: number): void {
+  /** Cpu.spendTime: time passes in the virtual clock (the real-time clock has it pass by itself). */
+  private spendTime(ns: number, index: number): void {
     if (this.clock !== 'virtual') return;
-    this.cpu.idleNs += PAUSE_NS;
+    this.cpu.idleNs += ns;
     // A device event that time has now reached must come after this instruction, not at the slice's end.
     if (this.nowNs() + index * NS_PER_INSTRUCTION >= this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; }
   }
