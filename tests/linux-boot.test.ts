@@ -5,7 +5,7 @@
 // kernel, initramfs and command line (the machine-independent lines must be equal), and the kernel's own
 // log (no warnings, oopses or failures beyond the ones listed below, each with its reason).
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -51,6 +51,7 @@ beforeAll(() => {
   for (const d of ['bin', 'dev', 'proc', 'sys']) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(join(CACHE, 'busybox'), join(tree, 'bin', 'busybox'));
   copyFileSync(join(ROOT, 'tests', 'linux', 'init'), join(tree, 'init'));
+  chmodSync(join(tree, 'init'), 0o755); // whatever mode the checkout gave it: the kernel must be able to execute it
   initrd = join(dir, 'initrd.gz');
   writeFileSync(initrd, gzipSync(makeCpio(tree, ['dev/console:c:5:1'])));
 });

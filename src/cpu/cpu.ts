@@ -20,9 +20,6 @@ import {
  * sees the device frozen, and delay loops built on port reads cost a thousand times more instructions.
  */
 export const PORT_IO_NS = 1000;
-/** Virtual time of one PAUSE (Skylake and later: ~140 cycles; earlier parts ~10). */
-export const PAUSE_NS = 100;
-
 export const ATTR_ACCESSED = 0x1, ATTR_RW = 0x2, ATTR_DC = 0x4, ATTR_CODE = 0x8, ATTR_S = 0x10, ATTR_P = 0x80,
   ATTR_DB = 0x4000, ATTR_G = 0x8000;
 /** Marks a segment register loaded with a null selector in protected mode (unusable). */
@@ -111,14 +108,17 @@ export class Cpu {
   instructions = 0;
   /**
    * Virtual time (ns) that did not come from instructions retired: HLT skipping ahead to the next device
-   * event, and PAUSE. The virtual clock (and the TSC) is instructions × 1 ns + idleNs.
+   * event, and port I/O's bus cycles. The virtual clock (and the TSC) is instructions × 1 ns + idleNs.
    */
   idleNs = 0;
   /**
-   * Virtual time an instruction takes beyond its 1 ns, at instruction `index` of its block: PAUSE
-   * (PAUSE_NS) and port I/O (PORT_IO_NS). The VM adds it to idleNs in the virtual clock.
+   * Virtual time an instruction takes beyond its 1 ns: port I/O (PORT_IO_NS). The VM adds it to idleNs in
+   * the virtual clock.
    */
-  spendTime: (ns: number, index: number) => void = () => {};
+  spendTime: (ns: number) => void = () => {};
+
+  /** The time-stamp counter at instruction `index` of the block: the virtual clock in ns (a 1 GHz TSC). */
+  tsc(index: number): number { return Math.floor(this.instructions + index + this.idleNs); }
   /**
    * Faults and external interrupts delivered so far. Each counts as one step toward a run's budget (as an
    * instruction does, without retiring one), so a guest stuck in an exception loop still reaches its limit.
@@ -188,7 +188,7 @@ export class Cpu {
     try {
       if (this.hooks !== null && this.hooks.ports) { const v = this.hooks.in(port, size); if (v !== undefined) return v; }
       return this.io.in(port, size as 1 | 2 | 4);
-    } finally { this.instructions -= index; this.spendTime(PORT_IO_NS, index); this.exits.leave(EXIT_IO, t0); }
+    } finally { this.instructions -= index; this.spendTime(PORT_IO_NS); this.exits.leave(EXIT_IO, t0); }
   }
   portOut(port: number, size: number, value: number, index: number): void {
     const t0 = this.exits.enter();
@@ -196,7 +196,7 @@ export class Cpu {
     try {
       if (this.hooks !== null && this.hooks.ports && this.hooks.out(port, size, value)) return;
       this.io.out(port, size as 1 | 2 | 4, value);
-    } finally { this.instructions -= index; this.spendTime(PORT_IO_NS, index); this.exits.leave(EXIT_IO, t0); }
+    } finally { this.instructions -= index; this.spendTime(PORT_IO_NS); this.exits.leave(EXIT_IO, t0); }
   }
 
   /** Recompute fastRamEnd: 0 while a lazy restore has pages pending or memory hooks watch every access. */

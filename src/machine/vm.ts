@@ -244,7 +244,7 @@ export class VM {
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
     };
     this.cpu.onDebugRegisterWrite = () => this.debugRegistersChanged();
-    this.cpu.spendTime = (ns, index) => this.spendTime(ns, index);
+    this.cpu.spendTime = (ns) => this.spendTime(ns);
     this.wantsJit = opts.engine === 'jit';
     this.accelerator = opts.accelerator;
     this.jitDefaults = opts.jit ?? {};
@@ -586,17 +586,23 @@ export class VM {
   }
 
   /**
+   * Cpu.spendTime: time passes in the virtual clock (the real-time clock has it pass by itself). The slice
+   * ends after this instruction: its budget, in instructions, was planned to end at the next device event,
+   * which now comes sooner — the run loop plans again from the exact time, so an interrupt arrives at the
+   * same instruction however a run is split.
+   */
+  private spendTime(ns: number): void {
+    if (this.clock !== 'virtual') return;
+    this.cpu.idleNs += ns;
+    this.cpu.breakBlock |= BREAK_STOP;
+    this.yieldRequested = true;
+  }
+
+  /**
    * HLT: with IF = 0, or no device that could raise an interrupt, the run ends (returns the reason).
    * Otherwise time moves to the next device event — skipped in the virtual clock, slept through in the
    * real-time one — and the interrupt is injected.
    */
-  /** Cpu.spendTime: time passes in the virtual clock (the real-time clock has it pass by itself). */
-  private spendTime(ns: number, index: number): void {
-    if (this.clock !== 'virtual') return;
-    this.cpu.idleNs += ns;
-    // A device event that time has now reached must come after this instruction, not at the slice's end.
-    if (this.nowNs() + index * NS_PER_INSTRUCTION >= this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; }
-  }
 
   private waitForInterrupt(deadline: number): string | undefined {
     const cpu = this.cpu, s = cpu.s;

@@ -2,9 +2,8 @@
 // CBW/CWDE CWD/CDQ XLAT LAHF SAHF CLC STC CMC CLD STD NOP). Segment-register, control-register and
 // debug-register moves are system instructions (system.ts). SALC (D6) is not here: the decoder treats it
 // as invalid, as GNU objdump does.
-import { DS, PREFIX_REP } from '../../decoder/instruction.ts';
+import { DS } from '../../decoder/instruction.ts';
 import { getCF, getEflags, setFlagBits } from '../flags.ts';
-import { PAUSE_NS } from '../cpu.ts';
 import { effectiveAddress, maskOf, modifier, reader, signExtend, writer } from '../operands.ts';
 import { AF, CF, DF, EAX, EBX, EDX, EFLAGS, PF, SF, ZF } from '../state.ts';
 import type { EmitterTable } from './emitter.ts';
@@ -98,7 +97,6 @@ export const DATA: EmitterTable = {
   CLD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] &= ~DF; }; },
   STD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] |= DF; }; },
 
-  // NOP, also the multi-byte NOP Ev (no memory access); PAUSE (F3 90), the spin-wait hint, lets virtual
-  // time pass, so a delay loop costs fewer emulated instructions.
-  NOP: ({ cpu, ins, index }) => (ins.prefixes & PREFIX_REP ? () => cpu.spendTime(PAUSE_NS, index) : () => {}),
+  // NOP, also the multi-byte NOP Ev (no memory access) and PAUSE (F3 90).
+  NOP: () => () => {},
 };

@@ -47,11 +47,24 @@ function setZF(cpu: Cpu, on: boolean): void {
 }
 
 const MSR_TSC = 0x10;
-/** MSRs a guest may write and read back: SYSENTER_CS/ESP/EIP (stored, not yet used). */
-const STORED_MSRS = new Set([0x174, 0x175, 0x176]);
+/**
+ * MSRs a guest may write and read back: IA32_BIOS_SIGN_ID (0x8B: the microcode revision a P6 reports after
+ * CPUID; none was loaded, so it reads back what was written, 0 as Linux writes it), SYSENTER_CS/ESP/EIP
+ * (stored, not yet used).
+ */
+const STORED_MSRS = new Set([0x8b, 0x174, 0x175, 0x176]);
+/**
+ * The machine-check architecture of a P6 (SDM Vol. 3B 16.3): IA32_MCG_CAP says MCE_BANKS banks and an
+ * IA32_MCG_CTL register (bit 8). No error is ever logged — the emulated hardware does not fail — so
+ * MCG_STATUS and every bank's STATUS/ADDR/MISC read 0; MCG_CTL and the banks' CTL keep what is written.
+ */
+const MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17a, MSR_MCG_CTL = 0x17b, MSR_MC0_CTL = 0x400;
+const MCE_BANKS = 5;
+const MCG_CTL_P = 1n << 8n;
+const isBankMsr = (msr: number): boolean => msr >= MSR_MC0_CTL && msr < MSR_MC0_CTL + 4 * MCE_BANKS;
 
-/** Which CR4 bits may be set: only what CPUID advertises and the emulator implements (TSD, PSE, PGE). */
-const CR4_WRITABLE = (1 << 2) | (1 << 4) | (1 << 7);
+/** Which CR4 bits may be set: only what CPUID advertises and the emulator implements (TSD, PSE, MCE, PGE). */
+const CR4_WRITABLE = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7);
 
 function loadDescriptorTableRegister(cpu: Cpu, c: EmitContext, base: number, limit: number): () => void {
   const m = c.ins.operands[0];
@@ -184,7 +197,7 @@ export const SYSTEM: EmitterTable = {
     // Time-stamp counter = the virtual clock in ns (a 1 GHz TSC): instructions retired and time idle,
     // deterministic as with QEMU's -icount.
     if (cpu.protectedMode && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
-    const t = Math.floor(cpu.instructions + index + cpu.idleNs);
+    const t = cpu.tsc(index);
     cpu.s[EAX] = t % 2 ** 32; cpu.s[EDX] = Math.floor(t / 2 ** 32);
   },
   RDMSR: ({ cpu, index }) => () => {
@@ -274,16 +287,27 @@ export function loadTr(cpu: Cpu, sel: number): void {
 
 /** RDMSR's value of `msr` (`index`: the instruction's position in its block, for the TSC); #GP for an MSR not implemented. */
 export function readMsr(cpu: Cpu, msr: number, index = 0): bigint {
-  if (msr === MSR_TSC) return BigInt(cpu.instructions + index);
+  if (msr === MSR_TSC) return BigInt(cpu.tsc(index));
   if (STORED_MSRS.has(msr)) return cpu.msrs.get(msr) ?? 0n;
+  if (msr === MSR_MCG_CAP) return MCG_CTL_P | BigInt(MCE_BANKS);
+  if (msr === MSR_MCG_STATUS) return 0n;
+  if (msr === MSR_MCG_CTL) return cpu.msrs.get(msr) ?? 0n;
+  if (isBankMsr(msr)) return (msr - MSR_MC0_CTL) % 4 === 0 ? cpu.msrs.get(msr) ?? 0n : 0n;
   throw fault(GP, 0);
 }
 
 /** WRMSR: #GP for an MSR not implemented. */
 export function writeMsr(cpu: Cpu, msr: number, v: bigint): void {
   if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it counts instructions');
-  if (!STORED_MSRS.has(msr)) throw fault(GP, 0);
-  cpu.msrs.set(msr, v);
+  if (STORED_MSRS.has(msr) || msr === MSR_MCG_CTL) { cpu.msrs.set(msr, v); return; }
+  // MCG_STATUS and a bank's STATUS: only 0 may be written (clearing a logged error); ADDR/MISC likewise.
+  if (msr === MSR_MCG_STATUS) { if (v !== 0n) throw fault(GP, 0); return; }
+  if (isBankMsr(msr)) {
+    if ((msr - MSR_MC0_CTL) % 4 === 0) cpu.msrs.set(msr, v);
+    else if (v !== 0n) throw fault(GP, 0);
+    return;
+  }
+  throw fault(GP, 0);
 }
 
 /** MOV CRn, reg after its privilege check: the new value and its side effects (mode, paging, TLB). #GP/#UD as the instruction. */
