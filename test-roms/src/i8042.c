@@ -1,0 +1,249 @@
+/* i8042: the 8042 keyboard controller at ports 0x60/0x64 and the PS/2 keyboard and mouse behind it, probed
+ * the way Linux's i8042 and atkbd/psmouse drivers probe them. Controller: self-test (0x55, status SYS flag),
+ * command byte round trip (0x20/0x60), interface tests (0xAB, 0xA9), input and output port (0xC0, 0xD0,
+ * 0xD1), writes to the output buffer as if from the keyboard or the mouse (0xD2, 0xD3: AUXDATA status bit),
+ * interface disable/enable in the command byte (0xAD/0xAE, 0xA7/0xA8), an empty output buffer reading the
+ * last byte again. Keyboard: reset (ACK, BAT 0xAA), identify (translated ID), echo, LEDs, typematic rate,
+ * scancode set, enable/disable, an unknown command. Mouse (through 0xD4): reset (ACK, 0xAA, ID 0), identify,
+ * status request, wrap mode. Interrupts: none while the command byte disables them; IRQ1 for keyboard data,
+ * IRQ12 (through the slave PIC) for mouse data, each seen by its handler with the right status bits.
+ * The controller's state left by the firmware (SeaBIOS under QEMU, nothing under x86jit) is never printed:
+ * the ROM sets what it reads. */
+#include "rt.h"
+
+#define KBD_DATA 0x60
+#define KBD_STATUS 0x64
+#define STAT_OBF 0x01
+#define STAT_IBF 0x02
+#define STAT_SYS 0x04
+#define STAT_AUXDATA 0x20
+#define PIC1_CMD 0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD 0xa0
+#define PIC2_DATA 0xa1
+#define SPIN_LIMIT 1000000u
+#define TIMEOUT 0x100u         /* what read_byte returns when no byte comes */
+#define AUX 0x200u             /* read_tagged: the byte came with AUXDATA set */
+
+static void wait_input_empty(void)
+{
+	for (u32 i = 0; i < SPIN_LIMIT && (inb(KBD_STATUS) & STAT_IBF); i++) ;
+}
+
+static void command(u8 c) { wait_input_empty(); outb(KBD_STATUS, c); }
+static void write_data(u8 d) { wait_input_empty(); outb(KBD_DATA, d); }
+
+/* The next byte of the output buffer with AUX added if the status said it came from the mouse, or TIMEOUT. */
+static u32 read_tagged(void)
+{
+	for (u32 i = 0; i < SPIN_LIMIT; i++) {
+		u8 st = inb(KBD_STATUS);
+		if (st & STAT_OBF) return inb(KBD_DATA) | (st & STAT_AUXDATA ? AUX : 0);
+	}
+	return TIMEOUT;
+}
+
+static u32 read_byte(void) { u32 v = read_tagged(); return v == TIMEOUT ? v : v & 0xff; }
+
+static void flush(void)
+{
+	for (u32 i = 0; i < 64 && (inb(KBD_STATUS) & STAT_OBF); i++) {
+		(void)inb(KBD_DATA);
+		for (volatile u32 j = 0; j < 1000; j++) ;
+	}
+}
+
+static void write_ctr(u8 v) { command(0x60); write_data(v); }
+static u32 read_ctr(void) { command(0x20); return read_byte(); }
+
+/* A keyboard command and its replies, as one number (first reply in the high byte). */
+static u32 kbd(u8 c, int replies)
+{
+	write_data(c);
+	u32 v = 0;
+	for (int i = 0; i < replies; i++) v = v << 8 | read_byte();
+	return v;
+}
+
+/* A mouse command through 0xD4; every reply must carry AUXDATA, else the result has bit 31 set. */
+static u32 aux(u8 c, int replies)
+{
+	command(0xd4);
+	write_data(c);
+	u32 v = 0, bad = 0;
+	for (int i = 0; i < replies; i++) {
+		u32 b = read_tagged();
+		if (!(b & AUX)) bad = 0x80000000u;
+		v = v << 8 | (b & 0xff);
+	}
+	return v | bad;
+}
+
+static inline void sti_spin_cli(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+	for (volatile u32 i = 0; i < 20000; i++) ;
+	__asm__ volatile("cli" ::: "memory");
+}
+
+volatile u32 irq1_count, irq1_status, irq1_data, irq12_count, irq12_status, irq12_data;
+
+static void irq1(struct frame *f)
+{
+	(void)f;
+	irq1_count++;
+	irq1_status = inb(KBD_STATUS);
+	irq1_data = inb(KBD_DATA);
+	outb(PIC1_CMD, 0x20);
+}
+
+static void irq12(struct frame *f)
+{
+	(void)f;
+	irq12_count++;
+	irq12_status = inb(KBD_STATUS);
+	irq12_data = inb(KBD_DATA);
+	outb(PIC2_CMD, 0x20);
+	outb(PIC1_CMD, 0x20);
+}
+
+static void pic_init(void)
+{
+	outb(PIC1_CMD, 0x11); outb(PIC2_CMD, 0x11);
+	outb(PIC1_DATA, 0x20); outb(PIC2_DATA, 0x28);
+	outb(PIC1_DATA, 0x04); outb(PIC2_DATA, 0x02);
+	outb(PIC1_DATA, 0x01); outb(PIC2_DATA, 0x01);
+	outb(PIC1_DATA, 0xff); outb(PIC2_DATA, 0xff);
+}
+
+void test_main(void)
+{
+	/* Quiet both ports, interrupts off, then empty whatever the firmware left. */
+	command(0xad);
+	command(0xa7);
+	flush();
+	write_ctr(0x74);
+	flush();
+
+	command(0xaa);
+	CHECK(inb(KBD_STATUS) & (STAT_OBF | STAT_SYS | STAT_AUXDATA), STAT_OBF | STAT_SYS, "self-test: output buffer full, SYS flag set");
+	CHECK(read_byte(), 0x55, "self-test (0xAA) replies 0x55");
+	CHECK(inb(KBD_STATUS) & (STAT_OBF | STAT_IBF | STAT_AUXDATA), 0, "status: output buffer empty after the read");
+	CHECK(inb(KBD_DATA), 0x55, "an empty output buffer reads the last byte again");
+	CHECK(inb(KBD_STATUS) & STAT_OBF, 0, "which leaves it empty");
+
+	CHECK(read_ctr(), 0x74, "command byte 0x74 reads back");
+	write_ctr(0x45);
+	CHECK(read_ctr(), 0x45, "command byte 0x45 reads back");
+	write_ctr(0x44);
+	CHECK(read_ctr(), 0x44, "command byte 0x44 reads back");
+	command(0xad);
+	CHECK(read_ctr(), 0x54, "0xAD sets the keyboard-disable bit");
+	command(0xae);
+	CHECK(read_ctr(), 0x44, "0xAE clears it");
+	command(0xa7);
+	CHECK(read_ctr(), 0x64, "0xA7 sets the mouse-disable bit");
+	command(0xa8);
+	CHECK(read_ctr(), 0x44, "0xA8 clears it");
+
+	command(0xab);
+	CHECK(read_byte(), 0x00, "keyboard interface test (0xAB) replies 0x00");
+	command(0xa9);
+	CHECK(read_byte(), 0x00, "mouse interface test (0xA9) replies 0x00");
+	command(0xc0);
+	CHECK(read_byte(), 0x80, "input port (0xC0)");
+	command(0xd0);
+	CHECK(read_byte(), 0xcf, "output port (0xD0): reset high, A20 on");
+	command(0xd1);
+	write_data(0xcf);
+	command(0xd0);
+	CHECK(read_byte(), 0xcf, "output port written with 0xD1 reads back");
+
+	command(0xd2);
+	write_data(0xab);
+	CHECK(read_tagged(), 0xab, "0xD2: byte as if from the keyboard, AUXDATA clear");
+	command(0xd3);
+	write_data(0x5a);
+	CHECK(read_tagged(), AUX | 0x5a, "0xD3: byte as if from the mouse, AUXDATA set");
+	command(0xd3);
+	write_data(0xa5);
+	CHECK(inb(KBD_STATUS) & (STAT_OBF | STAT_AUXDATA), STAT_OBF | STAT_AUXDATA, "status while mouse data waits");
+	CHECK(inb(KBD_DATA), 0xa5, "mouse data read");
+	CHECK(inb(KBD_STATUS) & (STAT_OBF | STAT_AUXDATA), 0, "status after it");
+
+	/* The keyboard, translated (command byte bit 6). */
+	CHECK(kbd(0xff, 2), 0xfaaa, "keyboard reset: ACK, BAT passed");
+	CHECK(kbd(0xf2, 3), 0xfaab41, "keyboard identify: ACK, 0xAB 0x41 (translated)");
+	CHECK(kbd(0xee, 1), 0xee, "keyboard echo");
+	CHECK(kbd(0xed, 1), 0xfa, "set LEDs: ACK");
+	CHECK(kbd(0x02, 1), 0xfa, "LED byte: ACK");
+	CHECK(kbd(0xf3, 1), 0xfa, "typematic rate: ACK");
+	CHECK(kbd(0x20, 1), 0xfa, "rate byte: ACK");
+	CHECK(kbd(0xf0, 1), 0xfa, "scancode set: ACK");
+	CHECK(kbd(0x02, 1), 0xfa, "set 2: ACK");
+	CHECK(kbd(0xf5, 1), 0xfa, "disable scanning: ACK");
+	CHECK(kbd(0xf4, 1), 0xfa, "enable scanning: ACK");
+	CHECK(kbd(0xe8, 1), 0xfe, "unknown keyboard command: resend");
+	CHECK(read_ctr(), 0x44, "command byte unchanged by keyboard traffic");
+	command(0xad);
+	CHECK(kbd(0xee, 1), 0xee, "writing to the keyboard re-enables its interface");
+	CHECK(read_ctr(), 0x44, "keyboard-disable bit cleared by that write");
+	flush();
+
+	/* The mouse. */
+	CHECK(aux(0xff, 3), 0xfaaa00, "mouse reset: ACK, 0xAA, ID 0x00, all with AUXDATA");
+	CHECK(aux(0xf2, 2), 0xfa00, "mouse identify: ACK, ID 0x00");
+	CHECK(aux(0xe9, 4), 0xfa000264, "mouse status request: ACK, status 0, resolution 2, rate 100");
+	CHECK(aux(0xf3, 1), 0xfa, "set sample rate: ACK");
+	CHECK(aux(40, 1), 0xfa, "rate 40: ACK");
+	CHECK(aux(0xe8, 1), 0xfa, "set resolution: ACK");
+	CHECK(aux(3, 1), 0xfa, "resolution 3: ACK");
+	CHECK(aux(0xe6, 1), 0xfa, "scaling 1:1: ACK");
+	CHECK(aux(0xf4, 1), 0xfa, "enable reporting: ACK");
+	CHECK(aux(0xe9, 4), 0xfa200328, "status: enabled, resolution 3, rate 40");
+	CHECK(aux(0xf5, 1), 0xfa, "disable reporting: ACK");
+	CHECK(aux(0xee, 1), 0xfa, "wrap mode: ACK");
+	CHECK(aux(0x5a, 1), 0x5a, "wrap mode echoes 0x5A");
+	CHECK(aux(0xec, 1), 0xfa, "reset wrap mode: ACK");
+	CHECK(aux(0xf6, 1), 0xfa, "set defaults: ACK");
+	CHECK(aux(0xe9, 4), 0xfa000264, "status after defaults");
+	CHECK(read_ctr(), 0x44, "command byte after mouse traffic");
+	flush();
+
+	/* Interrupts. */
+	pic_init();
+	rt_set_handler(0x21, irq1);
+	rt_set_handler(0x2c, irq12);
+	outb(PIC1_DATA, 0xf9);   /* IRQ1 and the cascade */
+	outb(PIC2_DATA, 0xef);   /* IRQ12 */
+	command(0xd2);
+	write_data(0x11);
+	sti_spin_cli();
+	CHECK(irq1_count, 0, "no IRQ1 while the command byte disables it");
+	CHECK(read_byte(), 0x11, "the byte is still there");
+	write_ctr(0x47);
+	write_data(0xf2);   /* identify: three replies, one IRQ1 each */
+	sti_spin_cli();
+	sti_spin_cli();
+	sti_spin_cli();
+	CHECK(irq1_count, 3, "three keyboard bytes, three IRQ1");
+	CHECK(irq1_data, 0x41, "the last one read by the IRQ1 handler is the ID's second byte");
+	CHECK(irq1_status & (STAT_OBF | STAT_AUXDATA), STAT_OBF, "IRQ1 handler saw keyboard data");
+	command(0xd3);
+	write_data(0x77);
+	sti_spin_cli();
+	CHECK(irq12_count, 1, "mouse data raises IRQ12");
+	CHECK(irq12_data, 0x77, "IRQ12 handler read the byte");
+	CHECK(irq12_status & (STAT_OBF | STAT_AUXDATA), STAT_OBF | STAT_AUXDATA, "IRQ12 handler saw AUXDATA");
+	CHECK(irq1_count, 3, "and IRQ1 did not fire for it");
+	command(0xd4);
+	write_data(0xf2);   /* mouse identify: two replies */
+	sti_spin_cli();
+	sti_spin_cli();
+	CHECK(irq12_count, 3, "two mouse replies, two more IRQ12");
+	CHECK(irq12_data, 0x00, "the mouse ID read by the IRQ12 handler");
+	outb(PIC1_DATA, 0xff);
+	outb(PIC2_DATA, 0xff);
+	write_ctr(0x44);
+	rt_finish("i8042");
+}
