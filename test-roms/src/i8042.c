@@ -4,8 +4,8 @@
  * 0xD1), writes to the output buffer as if from the keyboard or the mouse (0xD2, 0xD3: AUXDATA status bit),
  * interface disable/enable in the command byte (0xAD/0xAE, 0xA7/0xA8), an empty output buffer reading the
  * last byte again. Keyboard: reset (ACK, BAT 0xAA), identify (translated ID), echo, LEDs, typematic rate,
- * scancode set, enable/disable, an unknown command. Mouse (through 0xD4): reset (ACK, 0xAA, ID 0), identify,
- * status request, wrap mode. Interrupts: none while the command byte disables them; IRQ1 for keyboard data,
+ * scancode set (and its query, translated or not), enable/disable, an unknown command. Mouse (through 0xD4): reset (ACK, 0xAA, ID 0), identify,
+ * status request, sample rate and resolution, wrap mode, an unknown command (no reply). Interrupts: none while the command byte disables them; IRQ1 for keyboard data,
  * IRQ12 (through the slave PIC) for mouse data, each seen by its handler with the right status bits.
  * The controller's state left by the firmware (SeaBIOS under QEMU, nothing under x86jit) is never printed:
  * the ROM sets what it reads. */
@@ -181,6 +181,13 @@ void test_main(void)
 	CHECK(kbd(0x20, 1), 0xfa, "rate byte: ACK");
 	CHECK(kbd(0xf0, 1), 0xfa, "scancode set: ACK");
 	CHECK(kbd(0x02, 1), 0xfa, "set 2: ACK");
+	CHECK(kbd(0xf0, 1), 0xfa, "scancode set query: ACK");
+	CHECK(kbd(0x00, 2), 0xfa41, "query: ACK, set 2 reported as translated (0x41)");
+	write_ctr(0x04);
+	CHECK(kbd(0xf2, 3), 0xfaab83, "untranslated identify: ACK, 0xAB 0x83");
+	CHECK(kbd(0xf0, 1), 0xfa, "untranslated scancode set query: ACK");
+	CHECK(kbd(0x00, 2), 0xfa02, "query: ACK, set 2 reported as 2");
+	write_ctr(0x44);
 	CHECK(kbd(0xf5, 1), 0xfa, "disable scanning: ACK");
 	CHECK(kbd(0xf4, 1), 0xfa, "enable scanning: ACK");
 	CHECK(kbd(0xe8, 1), 0xfe, "unknown keyboard command: resend");
@@ -205,6 +212,10 @@ void test_main(void)
 	CHECK(aux(0xee, 1), 0xfa, "wrap mode: ACK");
 	CHECK(aux(0x5a, 1), 0x5a, "wrap mode echoes 0x5A");
 	CHECK(aux(0xec, 1), 0xfa, "reset wrap mode: ACK");
+	command(0xd4);
+	write_data(0xe1);
+	for (volatile u32 i = 0; i < 10000; i++) ;
+	CHECK(inb(KBD_STATUS) & STAT_OBF, 0, "unknown mouse command: no reply");
 	CHECK(aux(0xf6, 1), 0xfa, "set defaults: ACK");
 	CHECK(aux(0xe9, 4), 0xfa000264, "status after defaults");
 	CHECK(read_ctr(), 0x44, "command byte after mouse traffic");
