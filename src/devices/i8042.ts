@@ -176,7 +176,7 @@ export class I8042 {
   private writeCommand(c: number): void {
     // 0xF0-0xFF pulse output port bits 0-3 low where the command has a 0: only bit 0, the CPU reset, matters.
     if ((c & 0xf0) === 0xf0) {
-      if ((c & 1) === 0) this.onReset(`8042 command 0x${c.toString(16).toUpperCase()} (pulse reset line)`);
+      if ((c & 1) === 0) this.onReset(`8042 command 0x${c.toString(16).toUpperCase()}`);
       return;
     }
     switch (c) {

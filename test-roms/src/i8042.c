@@ -221,6 +221,21 @@ void test_main(void)
 	CHECK(read_ctr(), 0x44, "command byte after mouse traffic");
 	flush();
 
+	/* Both devices with bytes waiting: the buffer alternates between them (the one just read lowers its
+	 * line, and the other's byte takes the empty buffer before it raises it again). */
+	write_data(0xf2);
+	command(0xd4);
+	write_data(0xff);
+	u32 order = 0, tags = 0;
+	for (int i = 0; i < 6; i++) {
+		u32 b = read_tagged();
+		order = order * 31 + (b & 0xff);
+		tags = tags << 1 | (b & AUX ? 1 : 0);
+	}
+	CHECK(tags, 0x15, "keyboard and mouse replies alternate: keyboard, mouse, keyboard, mouse, keyboard, mouse");
+	CHECK(order, ((((0xfau * 31 + 0xfa) * 31 + 0xab) * 31 + 0xaa) * 31 + 0x41) * 31 + 0x00, "bytes FA FA AB AA 41 00");
+	CHECK(inb(KBD_STATUS) & STAT_OBF, 0, "nothing more");
+
 	/* Interrupts. */
 	pic_init();
 	rt_set_handler(0x21, irq1);
