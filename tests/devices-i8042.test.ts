@@ -273,6 +273,17 @@ describe('8042 saved state', () => {
 });
 
 describe('8042 on the PC board', () => {
+  it('after a 32-bit load is as SeaBIOS leaves it (QEMU 7.2: status 0x1C, command byte 0x61, keyboard translated)', () => {
+    const vm = new VM({ memory: 1 << 20 });
+    loadRaw(vm, Uint8Array.of(0xf4), { load: 0x1000, entry: 0x1000 });
+    attach(vm.i8042);
+    expect(inb(STATUS)).toBe(0x1c);
+    command(0x20);
+    expect(drain()).toEqual(['k61']);
+    data(0xf2);
+    expect(drain()).toEqual(['kfa', 'kab', 'k41']);
+  });
+
   it('is at ports 0x60 and 0x64 with IRQ1 and IRQ12 on the PICs; 0xFE ends the run with reason reset', () => {
     // out 0x64, 0xAA; in al, 0x60 (0x55) → port 0xE9; out 0x64, 0xFE; hlt
     const code = [0xb0, 0xaa, 0xe6, 0x64, 0xe4, 0x60, 0xe6, 0xe9, 0xb0, 0xfe, 0xe6, 0x64, 0xf4];

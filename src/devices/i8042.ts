@@ -132,6 +132,18 @@ export class I8042 {
     this.clearOutputBuffer();
   }
 
+  /**
+   * The state QEMU's SeaBIOS leaves the controller in (measured): self-test passed (SYS), command byte 0x61
+   * (IRQ1 on, mouse port disabled, translation on), keyboard reset and scanning in set 2. Linux keeps the
+   * translation it finds ("AT Translated Set 2 keyboard"), so a kernel loaded without firmware needs this.
+   */
+  asFirmwareLeavesIt(): void {
+    this.status |= STAT_SYS;
+    this.mode = MODE_KBD_INT | MODE_DISABLE_AUX | MODE_TRANSLATE;
+    this.keyboard.translate = true;
+    this.updateLines();
+  }
+
   /** Set-2 scancodes typed on the host's keyboard (see Ps2Keyboard.keyScancodes). */
   keyScancodes(codes: ArrayLike<number>): void { this.keyboard.keyScancodes(codes); }
 

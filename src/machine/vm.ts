@@ -426,6 +426,7 @@ export class VM {
     s[LDTR_SLOT + 3] = ATTR_UNUSABLE;
     cpu.pagingChanged();
     this.picAsBiosLeavesIt();
+    this.i8042.asFirmwareLeavesIt();
   }
 
   /**
