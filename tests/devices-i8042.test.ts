@@ -1,6 +1,6 @@
 // The 8042 keyboard controller with its PS/2 keyboard and mouse, driven through the I/O bus as Linux's
 // i8042, atkbd and psmouse drivers drive it. Expected values are QEMU 7.2's (hw/input/pckbd.c, ps2.c);
-// "QEMU 7.2:" marks values also read from qemu-system-i386 by a probe kernel. test-roms/src/i8042.c checks
+// "QEMU 7.2:" marks values also read from qemu-system-i386 by a probe kernel. test-roms/src/i8042-pci.c checks
 // the same protocol against a live QEMU, interrupts included.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { IoBus } from '../src/machine/io-bus.ts';

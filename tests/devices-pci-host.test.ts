@@ -1,6 +1,6 @@
 // PCI configuration mechanism #1 and the two functions on bus 0, driven through the I/O bus as Linux's
 // arch/x86/pci/direct.c drives them. Values are QEMU 7.2's `-M pc` (i440FX + PIIX3); "QEMU 7.2:" marks
-// values read from qemu-system-i386 by a probe kernel. test-roms/src/pci.c checks the same against a live QEMU.
+// values read from qemu-system-i386 by a probe kernel. test-roms/src/i8042-pci.c checks the same against a live QEMU.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { IoBus } from '../src/machine/io-bus.ts';
 import { checkState, StateError } from '../src/machine/device-state.ts';

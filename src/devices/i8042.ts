@@ -1,7 +1,7 @@
 // The Intel 8042 keyboard controller of the PC/AT and PS/2 (port 0x60 data, port 0x64 status / command),
 // with a PS/2 keyboard on its first port (IRQ1) and a PS/2 mouse on its second, "aux", port (IRQ12). It
 // behaves as QEMU 7.2's hw/input/pckbd.c does, which is what Linux's i8042, atkbd and psmouse drivers
-// are tested against; test-roms/src/i8042.c compares the two.
+// are tested against; test-roms/src/i8042-pci.c compares the two.
 //
 // Status register: bit 0 OBF (a byte waits at port 0x60), 1 IBF (always 0: commands take effect at once),
 // 2 SYS (set by a self-test), 3 command/data (always 1, as in QEMU: the chip shows whether the last write
