@@ -266,6 +266,7 @@ describe('8042 saved state', () => {
   it('refuses states its own code could not reach', () => {
     const good = kbc.save();
     expect(() => new I8042().load({ ...good, awaiting: 0x20 })).toThrow(StateError);
+    expect(() => new I8042().load({ ...good, status: good.status | 0x02 })).toThrow(StateError); // IBF never stays set
     expect(() => new I8042().load({ ...good, mode: 0x40 })).toThrow(StateError); // translate bit without a translating keyboard
     expect(() => new I8042().load({ ...good, keyboard: { ...good.keyboard, scancodeSet: 7 } })).toThrow(StateError);
     expect(() => new I8042().load({ ...good, mouse: { ...good.mouse, command: 0xf4 } })).toThrow(StateError);

@@ -111,25 +111,13 @@ export class I8042 {
   load(v: StateOf<typeof I8042_STATE>): void {
     if (v.awaiting !== 0 && !TAKES_DATA.includes(v.awaiting)) throw new StateError('i8042: waits for the parameter of a command that takes none');
     if (v.pending & ~PENDING_MASK || v.source > SOURCE_CTRL) throw new StateError('i8042: output buffer state out of range');
+    if ((v.status & ~(STAT_OBF | STAT_SYS | STAT_AUXDATA)) !== (STAT_CMD | STAT_UNLOCKED)) throw new StateError('i8042: status register bits no 8042 sets');
     if (v.keyboard.translate !== ((v.mode & MODE_TRANSLATE) !== 0)) throw new StateError('i8042: keyboard translation differs from the command byte');
     this.keyboard.load(v.keyboard);
     this.mouse.load(v.mouse);
     this.status = v.status; this.mode = v.mode; this.outport = v.outport; this.awaiting = v.awaiting;
     this.pending = v.pending; this.controllerByte = v.controllerByte; this.source = v.source; this.outputByte = v.outputByte;
     this.irq1 = v.irq1; this.irq12 = v.irq12;
-  }
-
-  /** The controller's power-on state (and the keyboard's and mouse's). */
-  reset(): void {
-    this.keyboard.powerOn();
-    this.mouse.powerOn();
-    this.mode = MODE_KBD_INT | MODE_AUX_INT;
-    this.status = STAT_CMD | STAT_UNLOCKED;
-    this.outport = OUT_RESET | OUT_A20 | OUT_ONES;
-    this.awaiting = 0;
-    this.pending = 0;
-    this.source = 0;
-    this.clearOutputBuffer();
   }
 
   /**

@@ -59,10 +59,8 @@ export class PciFunction {
     w.setUint8(PCI_INTERRUPT_LINE, 0xff);
     this.writable.fill(0xff, 0x40);
     new DataView(this.clearable.buffer).setUint16(PCI_STATUS, PCI_STATUS_W1C, true);
-    this.reset();
+    this.config.set(this.powerOn);
   }
-
-  reset(): void { this.config.set(this.powerOn); }
 
   /** `size` bytes from register `reg` (reg + size <= 256), little-endian. */
   read(reg: number, size: 1 | 2 | 4): number {

@@ -73,13 +73,6 @@ export class PciHost {
     this.resetControl = v.resetControl & RCR_SYS_RST;
   }
 
-  reset(): void {
-    this.configAddress = 0;
-    this.resetControl = 0;
-    this.hostBridge.reset();
-    this.isaBridge.reset();
-  }
-
   /** Offsets from 0xCF8. */
   read(offset: number, size: 1 | 2 | 4): number {
     if (offset < 4) {

@@ -91,17 +91,6 @@ export class Ps2Keyboard {
     }
   }
 
-  /** Power-on state (the controller's reset does not reach the keyboard otherwise). */
-  powerOn(): void {
-    this.queue.clear();
-    this.command = null;
-    this.scanEnabled = true;
-    this.translate = false;
-    this.scancodeSet = 2;
-    this.leds = 0;
-    this.breakPrefix = false;
-  }
-
   /** The keyboard's own reset (commands 0xF5, 0xF6, 0xFF): defaults, scanning on, buffer emptied. */
   private reset(): void {
     this.scanEnabled = true;

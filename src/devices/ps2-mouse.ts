@@ -25,6 +25,7 @@ export class Ps2Mouse {
   /** SET_RES or SET_SAMPLE waiting for its argument, or null. */
   private command: number | null = null;
   private status = 0;
+  /** Resolution and rate are 0 at power-on (QEMU's device reset) until the guest resets the mouse. */
   private resolution = 0;
   private sampleRate = 0;
   private wrap = false;
@@ -76,14 +77,6 @@ export class Ps2Mouse {
 
   /** The next byte for the controller. */
   read(): number { return this.queue.read(); }
-
-  /** Power-on state: QEMU's device reset leaves resolution and rate 0 until the guest resets the mouse. */
-  powerOn(): void {
-    this.queue.clear();
-    this.command = null;
-    this.status = 0; this.resolution = 0; this.sampleRate = 0;
-    this.wrap = false; this.type = 0; this.detect = 0;
-  }
 
   private defaults(): void {
     this.sampleRate = 100;
