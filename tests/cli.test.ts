@@ -56,6 +56,12 @@ describe('x86jit run', () => {
     oneLine(r.stderr, /halt: HLT with interrupts disabled at 0008:00100002/);
   });
 
+  it('exits 0 when the guest resets the machine (0xFE to port 0x64), as qemu-system-i386 -no-reboot does', () => {
+    const r = x86jit('run', ...RAW, raw('reset.bin', [0xb0, 0xfe, 0xe6, 0x64, 0xf4])); // mov al, 0xfe; out 0x64, al; hlt
+    expect(r.status).toBe(0);
+    oneLine(r.stderr, /^x86jit: reset: the guest reset the machine \(8042 command 0xFE\) at 0008:00100004$/);
+  });
+
   it('exits 6 when --max-instructions runs out, after exactly that many', () => {
     const r = x86jit('run', '--stats', '--max-instructions', '1000', ...RAW, raw('loop.bin', [0xeb, 0xfe])); // jmp $
     expect(r.status).toBe(6);

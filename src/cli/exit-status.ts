@@ -17,4 +17,5 @@ export const EXIT_STATUS: Record<Exclude<ExitReason, 'debug-exit'>, number> = {
   'until': 14,            // stopped at a requested address (API only)
   'breakpoint': 18,       // stopped at a breakpoint (API and the gdb stub only)
   'stopped': EXIT_OUTPUT_CLOSED, // the CLI stopped the run: its stdout or stderr was closed
+  'reset': 0,             // the guest reset the machine: the run ends as QEMU's -no-reboot ends it, status 0
 };

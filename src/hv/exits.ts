@@ -5,13 +5,13 @@
 /** Exit reasons, modelled on KVM's exit_reason values. */
 export const EXIT_REASONS = [
   'IO', 'MMIO', 'HLT', 'HYPERCALL', 'CPUID', 'MSR_READ', 'MSR_WRITE', 'CR_ACCESS', 'DT_LOAD', 'INVLPG',
-  'SOFT_INT', 'EXCEPTION', 'IRQ_WINDOW', 'SHUTDOWN', 'DEBUG_EXIT',
+  'SOFT_INT', 'EXCEPTION', 'IRQ_WINDOW', 'SHUTDOWN', 'DEBUG_EXIT', 'RESET',
 ] as const;
 export type ExitReasonName = (typeof EXIT_REASONS)[number];
 
 export const EXIT_IO = 0, EXIT_MMIO = 1, EXIT_HLT = 2, EXIT_HYPERCALL = 3, EXIT_CPUID = 4, EXIT_MSR_READ = 5,
   EXIT_MSR_WRITE = 6, EXIT_CR_ACCESS = 7, EXIT_DT_LOAD = 8, EXIT_INVLPG = 9, EXIT_SOFT_INT = 10, EXIT_EXCEPTION = 11,
-  EXIT_IRQ_WINDOW = 12, EXIT_SHUTDOWN = 13, EXIT_DEBUG_EXIT = 14;
+  EXIT_IRQ_WINDOW = 12, EXIT_SHUTDOWN = 13, EXIT_DEBUG_EXIT = 14, EXIT_RESET = 15;
 
 export interface ExitCounter { reason: ExitReasonName; count: number; seconds: number }
 

@@ -4,6 +4,8 @@
 import { CmosRtc } from '../devices/cmos-rtc.ts';
 import { DebugConsole } from '../devices/debug-console.ts';
 import { DebugExit } from '../devices/debug-exit.ts';
+import { I8042 } from '../devices/i8042.ts';
+import { PciHost } from '../devices/pci-host.ts';
 import { PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
@@ -100,12 +102,14 @@ export interface BoardHost {
   debugcon(byte: number): void;
   /** isa-debug-exit was written. */
   debugExit(status: number): void;
+  /** The guest pulled the reset line (8042 command 0xFE, PIIX3 0xCF9): `how` names the way, for the exit message. */
+  reset(how: string): void;
   /** `device`'s next event may have moved (see Board's constructor). */
   rescheduled(device: Device): void;
 }
 
 /** ISA IRQ lines of the PC/AT. */
-export const IRQ_PIT = 0, IRQ_COM1 = 4, IRQ_RTC = 8;
+export const IRQ_PIT = 0, IRQ_KEYBOARD = 1, IRQ_COM1 = 4, IRQ_RTC = 8, IRQ_MOUSE = 12;
 
 /** The devices of the PC board, wired. */
 export interface PcBoard {
@@ -114,11 +118,14 @@ export interface PcBoard {
   pit: Pit8254;
   rtc: CmosRtc;
   uart: Uart16550;
+  i8042: I8042;
+  pci: PciHost;
 }
 
 /**
- * The PC board x86jit emulates: two 8259 PICs, the 8254 PIT with port 0x61, the CMOS RTC, a 16550 UART as
- * COM1, QEMU's 0xE9 debug console and isa-debug-exit at 0xF4.
+ * The PC board x86jit emulates: two 8259 PICs, the 8254 PIT with port 0x61, the 8042 keyboard controller
+ * with a PS/2 keyboard and mouse, the CMOS RTC, a 16550 UART as COM1, PCI configuration mechanism #1 with
+ * the i440FX host bridge and PIIX3 ISA bridge, QEMU's 0xE9 debug console and isa-debug-exit at 0xF4.
  */
 export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const pic: PicPair = new PicPair({ onChange: () => host.intr(pic.hasInterrupt()) });
@@ -127,16 +134,20 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const rtc = new CmosRtc({ nowMs: host.rtcNowMs, nowNs: host.nowNs, onIrq8: irq(IRQ_RTC) });
   const uart = new Uart16550({ onTransmit: host.com1, onIrq: irq(IRQ_COM1) });
   const port61 = new SystemControlPortB(pit, host.nowNs);
+  const i8042 = new I8042({ onIrq1: irq(IRQ_KEYBOARD), onIrq12: irq(IRQ_MOUSE), onReset: host.reset });
+  const pci = new PciHost({ onReset: host.reset });
   const debugcon = new DebugConsole({ onOutput: host.debugcon });
   const debugExit = new DebugExit({ onExit: host.debugExit });
   const board = new Board(io, [
     { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }] },
     { name: 'pit', device: pit, ports: [{ base: 0x40, count: 4, name: 'pit', handler: pit }], irq: IRQ_PIT },
+    { name: 'i8042', device: i8042, ports: [{ base: 0x60, count: 1, name: 'i8042-data', handler: i8042.dataPort }, { base: 0x64, count: 1, name: 'i8042-command', handler: i8042.commandPort }], irq: IRQ_KEYBOARD },
     { name: 'port61', device: port61, ports: [{ base: 0x61, count: 1, name: 'port61', handler: port61 }] },
     { name: 'cmos', device: rtc, ports: [{ base: 0x70, count: 2, name: 'cmos', handler: rtc }], irq: IRQ_RTC },
     { name: 'com1', device: uart, ports: [{ base: 0x3f8, count: 8, name: 'COM1', handler: uart }], irq: IRQ_COM1 },
+    { name: 'pci', device: pci, ports: [{ base: 0xcf8, count: 8, name: 'pci-config', handler: pci }] },
     { name: 'debugcon', device: debugcon, ports: [{ base: 0xe9, count: 1, name: 'debugcon', handler: debugcon }] },
     { name: 'isa-debug-exit', device: debugExit, ports: [{ base: 0xf4, count: 4, name: 'isa-debug-exit', handler: debugExit }] },
   ], host.rescheduled);
-  return { board, pic, pit, rtc, uart };
+  return { board, pic, pit, rtc, uart, i8042, pci };
 }

@@ -16,10 +16,12 @@ import {
 import { ATTR_UNUSABLE } from '../cpu/cpu.ts';
 import type { Uart16550 } from '../devices/uart16550.ts';
 import type { CmosRtc } from '../devices/cmos-rtc.ts';
+import type { I8042 } from '../devices/i8042.ts';
+import type { PciHost } from '../devices/pci-host.ts';
 import type { PicPair } from '../devices/pic8259.ts';
 import type { Pit8254 } from '../devices/pit8254.ts';
 import { type Board, pcBoard } from './board.ts';
-import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
+import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_RESET, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
 import { IoBus } from './io-bus.ts';
 import { type AcceleratorConfig, type AcceleratorFactory, DEFAULT_JIT_THRESHOLD } from '../cpu/accelerator.ts';
 import type { JitProfile, JitStats, RegionDump } from '../cpu/accelerator-stats.ts';
@@ -60,8 +62,12 @@ export interface HookHandle {
 /** A hook's range: inclusive bounds (linear addresses; physical for mem-unmapped/mem-prot; ports; vectors; hypercall numbers). Default: everything. */
 export interface HookRange { begin?: number; end?: number }
 
-/** Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed). */
-export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped';
+/**
+ * Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed).
+ * 'reset': the guest reset the machine (8042 command 0xFE, PIIX3 port 0xCF9); the run ends there as QEMU's
+ * `-no-reboot` ends it, and nothing is reset: a further run goes on after the instruction that asked.
+ */
+export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped' | 'reset';
 
 export interface ExitRecord {
   reason: ExitReason;
@@ -208,6 +214,8 @@ export class VM {
   readonly pic: PicPair;
   readonly pit: Pit8254;
   readonly rtc: CmosRtc;
+  readonly i8042: I8042;
+  readonly pci: PciHost;
   readonly clock: 'virtual' | 'realtime';
   /** performance.now() at guest time 0 in the real-time clock. */
   private realtimeStart = performance.now();
@@ -226,17 +234,18 @@ export class VM {
     this.out = new OutputBuffer((b) => { stdout(b); if (this.events.has('serial-output')) this.events.emit('serial-output', b); });
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
     this.clock = opts.clock ?? 'virtual';
-    const { board, pic, pit, rtc, uart } = pcBoard(this.io, {
+    const { board, pic, pit, rtc, uart, i8042, pci } = pcBoard(this.io, {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
       intr: (level) => { this.cpu.intr = level ? IF : 0; if (level) this.cpu.breakBlock |= BREAK_IRQ; },
       com1: (b) => this.out.push(b),
       debugcon: (b) => this.debugOut.push(b),
       debugExit: (status) => this.debugExit(status),
+      reset: (how) => this.guestReset(how),
       // An event now due before the slice ends: end the slice after this instruction and plan the next one.
       rescheduled: (device) => { if (device.nextEventNs!() < this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; } },
     });
-    this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart;
+    this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci;
     this.cpu.hypercallHost = {
       console: (bytes) => { for (const b of bytes) this.out.push(b); },
       exit: (status) => this.debugExit(status),
@@ -358,6 +367,11 @@ export class VM {
     this.requestStop({ reason: 'debug-exit', status, message: `guest exited with status ${status}` });
   }
 
+  private guestReset(how: string): void {
+    this.cpu.exits.count(EXIT_RESET);
+    this.requestStop({ reason: 'reset', message: `the guest reset the machine (${how})` });
+  }
+
   /** VM-exit counters and handling time per reason, kvm_stat style. */
   exitStats(): ExitCounter[] { return this.cpu.exits.snapshot(); }
 
@@ -413,6 +427,7 @@ export class VM {
     s[LDTR_SLOT + 3] = ATTR_UNUSABLE;
     cpu.pagingChanged();
     this.picAsBiosLeavesIt();
+    this.i8042.asFirmwareLeavesIt();
   }
 
   /**
