@@ -29,7 +29,7 @@ const STATES = 'snapshot-states.bin';
 /** What the host types into snapshot-states.bin's UART before it starts (two bytes fall to its FIFO reset). */
 const STATES_INPUT = new TextEncoder().encode('0123456789abcdefghijklmnopqrstuv');
 const ROMS = [...readdirSync(DIR).filter((f) => f.endsWith('.elf') || f === 'bios-realmode.bin').sort(), STATES];
-const POINTS = envNumber('X86JIT_SNAPSHOT_POINTS', 4);
+const POINTS = envNumber('X86JIT_SNAPSHOT_POINTS', 3);
 const ENGINES = ['interp', 'jit'] as const;
 type Engine = (typeof ENGINES)[number];
 
