@@ -115,10 +115,14 @@ export class FakeTarget implements LoadTarget {
     this.segments = { cs: 0xf000, ds: 0, es: 0, fs: 0, gs: 0, ss: 0 };
   }
 
-  setFlat32(): void {
+  gdt?: { base: number; limit: number };
+
+  setFlat32(selectors?: { code: number; data: number; gdtBase: number; gdtLimit: number }): void {
     this.calls.push('setFlat32');
     this.mode = 'flat32';
-    this.segments = { cs: 0x08, ds: 0x10, es: 0x10, fs: 0x10, gs: 0x10, ss: 0x10 };
+    const code = selectors?.code ?? 0x08, data = selectors?.data ?? 0x10;
+    this.segments = { cs: code, ds: data, es: data, fs: data, gs: data, ss: data };
+    if (selectors) this.gdt = { base: selectors.gdtBase, limit: selectors.gdtLimit };
   }
 
   setRegisters(r: Partial<Record<LoadRegister, number>>): void {
