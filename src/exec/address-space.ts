@@ -36,10 +36,32 @@ export class AddressSpace {
   private readonly freeFrames: number[] = [];
   private gdtFrame = -1;
 
-  constructor(private readonly vm: VM) {
+  constructor(private readonly vm: VM, from?: AddressSpace) {
     this.frameEnd = Math.floor(vm.memory.ramSize / PAGE);
+    if (from !== undefined) {
+      // fork: the same frames at the same physical addresses, so the page tables copied with them stay right.
+      if (vm.memory.ramSize < from.nextFrame * PAGE) throw new RangeError('out of guest memory');
+      vm.memory.ram.set(from.vm.memory.ram.subarray(0, from.nextFrame * PAGE));
+      for (const [k, v] of from.pages) this.pages.set(k, v);
+      for (const [k, v] of from.tables) this.tables.set(k, v);
+      this.freeFrames.push(...from.freeFrames);
+      this.nextFrame = from.nextFrame;
+      this.gdtFrame = from.gdtFrame;
+      this.pageDirectory = from.pageDirectory;
+      return;
+    }
     this.nextFrame = 1;
     this.pageDirectory = this.allocFrame() * PAGE;
+  }
+
+  /** A copy of this address space (its memory, page tables and protections) in `vm`'s fresh RAM: fork. */
+  copyInto(vm: VM): AddressSpace { return new AddressSpace(vm, this); }
+
+  /** execve: every user mapping goes (its frames zeroed and free again); the GDT's frame is dropped for the next load to map anew. */
+  clear(): void {
+    for (const vpn of [...this.pages.keys()]) this.unmap(vpn * PAGE, PAGE);
+    if (this.gdtFrame >= 0) { this.setPte(GDT_LINEAR / PAGE, 0); this.freeFrame(this.gdtFrame); this.gdtFrame = -1; }
+    this.changed();
   }
 
   /** Frames left for mappings. */
