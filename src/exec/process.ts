@@ -140,6 +140,8 @@ export class Process {
   retrying = false;
   /** The waiting call may be made again after a handler with SA_RESTART (false: sigsuspend, poll, select: EINTR). */
   restartable = true;
+  /** A waiting write's bytes already written (a pipe write bigger than the room in the pipe). */
+  progress = 0;
   /** A waiting call's own deadline (poll's timeout, performance.now()), kept across its retries. */
   deadline = Infinity;
   /** alarm(2): when SIGALRM is due (performance.now()), or Infinity. */
@@ -406,7 +408,7 @@ export class Process {
     this.retrying = retry;
     this.restartable = true;
     this.wake = null; this.wakeAt = Infinity;
-    if (!retry) this.deadline = Infinity;
+    if (!retry) { this.deadline = Infinity; this.progress = 0; }
     if (!retry) this.syscallCounts.set(call.name, (this.syscallCounts.get(call.name) ?? 0) + 1);
     let r = this.opts.onSyscall?.(call, this);
     if (r === undefined) {

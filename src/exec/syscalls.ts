@@ -130,10 +130,14 @@ export function fileRead(p: Process, f: OpenFile, len: number): Uint8Array | num
 export function fileWrite(p: Process, f: OpenFile, bytes: Uint8Array): number {
   const end = f.pipe;
   if (end === undefined) return hostWrite(p, f, bytes);
-  const r = end.pipe.write(bytes);
-  if (r === 'broken') { p.raise(SIGPIPE, { code: SI_USER, pid: p.pid, uid: p.uid }); return -EPIPE; }
-  if (r !== 'wait') return r;
-  if (f.flags & O_NONBLOCK) return -EAGAIN;
+  // A blocking write returns once every byte is in (made again as the reader drains the pipe: p.progress
+  // counts the bytes already written); a nonblocking one takes what fits.
+  const done = p.retrying ? p.progress : 0;
+  const r = end.pipe.write(bytes.subarray(done));
+  if (r === 'broken') { p.raise(SIGPIPE, { code: SI_USER, pid: p.pid, uid: p.uid }); return done > 0 ? done : -EPIPE; }
+  const total = done + (r === 'wait' ? 0 : r);
+  if (total === bytes.length || f.flags & O_NONBLOCK) return total > 0 || bytes.length === 0 ? total : -EAGAIN;
+  p.progress = total;
   p.wake = () => end.pipe.writable;
   return BLOCKED;
 }
