@@ -370,6 +370,8 @@ export class Process {
   }
 
   private fault(f: CpuFault, eip: number): boolean {
+    // A stack that has to grow: map the pages and run the instruction again.
+    if (f.vector === 14 && !(f.errorCode & 1) && this.as.growStack(f.address)) { this.vm.cpu.s[EIP] = eip; return true; }
     const sig = FAULT_SIGNAL[f.vector] ?? SIGSEGV;
     const act = this.signals.actions[sig];
     const blocked = this.signals.blocked & (1n << BigInt(sig - 1));
