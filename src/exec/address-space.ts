@@ -98,6 +98,9 @@ export class AddressSpace {
     this.changed();
   }
 
+  /** Bytes of RAM from 0 this address space has used (frames beyond were never handed out). */
+  get extent(): number { return this.nextFrame * PAGE; }
+
   /** Frames left for mappings. */
   get freePages(): number { return this.frameEnd - this.nextFrame + this.freeFrames.length; }
 

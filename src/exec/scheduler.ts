@@ -23,7 +23,7 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
  * The scheduling loop. It yields a process whose fork needs a VM (the driver answers with forkDone) and
  * returns how the first process ended.
  */
-function* schedule(init: Process, limits: RunLimits): Generator<Process, ProcessExit, void> {
+function* schedule(init: Process, limits: RunLimits, pool: VmPool): Generator<Process, ProcessExit, void> {
   const started = performance.now();
   const deadline = limits.timeout !== undefined ? started + limits.timeout * 1000 : Infinity;
   const max = limits.maxInstructions ?? Infinity;
@@ -43,19 +43,19 @@ function* schedule(init: Process, limits: RunLimits): Generator<Process, Process
       ran = true;
       // A waiting process whose condition holds makes its call again; one that a signal interrupts takes it now.
       if (p.wake === null || !(p.wake() || now >= p.wakeAt)) p.deliverSignals();
-      if (p.exitState !== null) { finish(p, init); continue; }
+      if (p.exitState !== null) { finish(p, init, pool); continue; }
       const before = p.vm.instructions;
       const budget = Math.min(SLICE, max - retired);
       const exit = p.vm.run({ maxInstructions: budget, timeout: deadline === Infinity ? undefined : Math.max(0.001, (deadline - performance.now()) / 1000) });
       retired += p.vm.instructions - before;
       if (p.forkRequest !== null) yield p;
-      if (p.exitState !== null) { finish(p, init); continue; }
+      if (p.exitState !== null) { finish(p, init, pool); continue; }
       if (exit.reason === 'stopped' || (exit.reason === 'max-instructions' && retired < max)) continue;
       if (exit.reason === 'max-instructions' || exit.reason === 'timeout') return { kind: 'stopped', exit };
       // The CPU could not go on (halt, an unsupported instruction): that process ends.
       if (p === init) return { kind: 'stopped', exit };
       p.terminate(SIGKILL, `: ${exit.message}`);
-      finish(p, init);
+      finish(p, init, pool);
     }
     if (init.exitState !== null) continue;
     if (retired >= max) return stopped('max-instructions', `instruction limit reached (${retired} instructions)`, init.vm);
@@ -71,30 +71,55 @@ function* schedule(init: Process, limits: RunLimits): Generator<Process, Process
   }
 }
 
-/** A process that ended: its VM goes (not the first process's: the caller may still read it). */
-function finish(p: Process, init: Process): void {
-  if (p !== init) p.vm.destroy();
+/**
+ * VMs of ended processes, kept for the next fork: a fresh VM costs a WebAssembly.Memory of the whole RAM,
+ * a host page fault for every page the fork copies into it, and garbage collection once it goes — most of
+ * a shell's time per command, measured. A reused VM's RAM is resident; only what its last process used is
+ * zeroed (`extent` bytes).
+ */
+class VmPool {
+  private readonly vms: Array<{ vm: VM; extent: number }> = [];
+  put(vm: VM, extent: number): void {
+    if (this.vms.length >= 8) { vm.destroy(); return; }
+    vm.cpu.intercept = null;
+    this.vms.push({ vm, extent });
+  }
+  /** A VM with its RAM all zero, or null. */
+  take(): VM | null {
+    const e = this.vms.pop();
+    if (e === undefined) return null;
+    e.vm.memory.ram.fill(0, 0, e.extent);
+    return e.vm;
+  }
+  drain(): void { for (const e of this.vms.splice(0)) e.vm.destroy(); }
+}
+
+/** A process that ended: its VM goes to the pool (not the first process's: the caller may still read it). */
+function finish(p: Process, init: Process, pool: VmPool): void {
+  if (p !== init) pool.put(p.vm, p.as.extent);
 }
 
 /** Run `init` alone: a fork is -ENOSYS. */
 export function runSync(init: Process, limits: RunLimits): ProcessExit {
-  const loop = schedule(init, limits);
+  const pool = new VmPool();
+  const loop = schedule(init, limits, pool);
   for (;;) {
     const r = loop.next();
-    if (r.done) return r.value;
+    if (r.done) { pool.drain(); return r.value; }
     r.value.forkDone(-38);
   }
 }
 
 /** Run `init` and its children; `spawnVm` makes each child's VM (null: fork is -ENOSYS). */
 export async function runAll(init: Process, limits: RunLimits, spawnVm: (() => Promise<VM>) | null): Promise<ProcessExit> {
-  const loop = schedule(init, limits);
+  const pool = new VmPool();
+  const loop = schedule(init, limits, pool);
   for (;;) {
     const r = loop.next();
-    if (r.done) return r.value;
+    if (r.done) { pool.drain(); return r.value; }
     const parent = r.value;
     if (spawnVm === null) { parent.forkDone(-38); continue; }
-    parent.forkDone(fork(parent, await spawnVm()));
+    parent.forkDone(fork(parent, pool.take() ?? await spawnVm()));
   }
 }
 
