@@ -330,7 +330,7 @@ export const PROCESS_CALLS: Record<number, SyscallHandler> = {
   147: (p) => p.table.processes.values().next().value?.pid ?? p.pid, // getsid
   116: (p, [buf]) => {
     const unit = 4096, l = loadavg();
-    const o = new Out(64).u32(0, Math.floor(uptime())).u32(4, l[0] * 65536).u32(8, l[1] * 65536).u32(12, l[2] * 65536)
+    const o = new Out(64).u32(0, Math.floor(uptime())).u32(4, Math.floor(l[0] * 65536)).u32(8, Math.floor(l[1] * 65536)).u32(12, Math.floor(l[2] * 65536))
       .u32(16, Math.floor(totalmem() / unit)).u32(20, Math.floor(freemem() / unit)).u16(40, p.table.processes.size).u32(52, unit);
     return put(p, buf, o);
   },

@@ -35,7 +35,7 @@ export class Out {
   constructor(size: number) { this.bytes = new Uint8Array(size); this.v = new DataView(this.bytes.buffer); }
   u8(at: number, x: number): this { this.v.setUint8(at, x); return this; }
   u16(at: number, x: number): this { this.v.setUint16(at, x, true); return this; }
-  u32(at: number, x: number | bigint): this { this.v.setUint32(at, Number(BigInt.asUintN(32, BigInt(x))), true); return this; }
+  u32(at: number, x: number | bigint): this { this.v.setUint32(at, Number(BigInt.asUintN(32, BigInt(typeof x === 'number' ? Math.trunc(x) : x))), true); return this; }
   u64(at: number, x: number | bigint): this { this.v.setBigUint64(at, BigInt.asUintN(64, BigInt(x)), true); return this; }
   str(at: number, t: string): this { this.bytes.set(new TextEncoder().encode(t), at); return this; }
 }
