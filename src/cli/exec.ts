@@ -124,7 +124,8 @@ export async function execCommand(argv: string[]): Promise<number> {
       overlay: values.overlay,
       maxProcesses,
       spawnVm: () => VM.create(vmOptions),
-      afterSyscall: values.strace ? (call, result, p) => { emit(2, `${formatSyscall(call, result, p)}\n`); } : undefined,
+      // A child's calls carry its pid, as strace -f shows them.
+      afterSyscall: values.strace ? (call, result, p) => { emit(2, `${p.parent !== null ? `[pid ${p.pid}] ` : ''}${formatSyscall(call, result, p)}\n`); } : undefined,
     });
   } catch (e) {
     if (e instanceof ExecError) { emit(2, `x86jit: ${e.message}\n`); return EXIT_USAGE; }
