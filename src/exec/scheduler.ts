@@ -33,8 +33,10 @@ function* schedule(init: Process, limits: RunLimits, pool: VmPool): Generator<Pr
     return { kind: 'stopped', exit: { reason, message, cs: 0x73, eip: s[EIP] >>> 0 } as ExitRecord };
   };
   for (;;) {
+    // The first process has ended: its orphans still run to their end (as under Linux, where a shell's
+    // background job outlives it), and then the run is over.
     const ended = init.exitState;
-    if (ended !== null) return ended;
+    if (ended !== null && ![...init.table.processes.values()].some((p) => p.exitState === null)) return ended;
     let ran = false;
     for (const p of [...init.table.processes.values()]) {
       const now = performance.now();
@@ -57,13 +59,13 @@ function* schedule(init: Process, limits: RunLimits, pool: VmPool): Generator<Pr
       p.terminate(SIGKILL, `: ${exit.message}`);
       finish(p, init, pool);
     }
-    if (init.exitState !== null) continue;
     if (retired >= max) return stopped('max-instructions', `instruction limit reached (${retired} instructions)`, init.vm);
     if (performance.now() > deadline) return stopped('timeout', `timed out after ${limits.timeout} s`, init.vm);
     if (!ran) {
       // Everyone waits: sleep until the earliest deadline (poll's timeout, alarm), or give up.
       let next = deadline;
       for (const p of init.table.processes.values()) if (p.exitState === null) next = Math.min(next, p.wakeAt, p.alarmAt);
+      if (next === Infinity && ended !== null) return ended; // orphans waiting for ever: they are left behind
       if (next === Infinity) return stopped('stopped', 'every process is waiting for another (a deadlock: an empty pipe whose writer waits too?)', init.vm);
       const ms = next - performance.now();
       if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);

@@ -207,10 +207,16 @@ function clockNs(p: Process, clock: number): bigint | number {
   }
 }
 
-function sleepNs(ns: bigint): void {
-  const end = process.hrtime.bigint() + ns;
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (let now = process.hrtime.bigint(); now < end; now = process.hrtime.bigint()) Atomics.wait(cell, 0, 0, Number(end - now) / 1e6);
+/**
+ * Sleep `ns` as a waiting call (its deadline kept across retries), so that the other processes run
+ * meanwhile; a signal with a handler interrupts it (EINTR).
+ */
+function sleepFor(p: Process, ns: bigint): number {
+  if (!p.retrying) p.deadline = performance.now() + Number(ns) / 1e6;
+  if (performance.now() >= p.deadline) return 0;
+  p.restartable = false;
+  p.wake = () => false;
+  return BLOCKED;
 }
 
 export function readTimespec(p: Process, addr: number, wide: boolean): bigint | number {
@@ -630,7 +636,7 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     return tz === 0 ? 0 : put(p, tz, new Out(8));
   },
   13: (p, [t]) => { const s = Number(p.realtimeNs() / NS); return t === 0 || put(p, t, new Out(4).u32(0, s)) === 0 ? s : -EFAULT; },
-  162: (p, [req]) => { const ns = readTimespec(p, req, false); if (typeof ns === 'number') return ns; sleepNs(ns); return 0; },
+  162: (p, [req]) => { const ns = readTimespec(p, req, false); return typeof ns === 'number' ? ns : sleepFor(p, ns); },
   267: (p, [clk, flags, req]) => clockNanosleep(p, clk, flags, req, false),
   407: (p, [clk, flags, req]) => clockNanosleep(p, clk, flags, req, true),
   55: (p, [fd, cmd, arg]) => fcntl(p, fd, cmd, arg),
@@ -826,7 +832,6 @@ function clockNanosleep(p: Process, clk: number, flags: number, req: number, wid
   const ns = readTimespec(p, req, wide);
   if (typeof ns === 'number') return ns;
   const wait = flags & 1 ? ns - now : ns; // TIMER_ABSTIME
-  if (wait > 0n) sleepNs(wait);
-  return 0;
+  return wait > 0n ? sleepFor(p, wait) : 0;
 }
 
