@@ -101,6 +101,9 @@ false || echo "false failed"; true && echo "true worked"
 sh -c 'exit 7'; echo "sh -c status $?"
 sh -c 'kill -TERM $$'; echo "killed status $?"
 x=$(seq 3 | while read n; do echo "n$n"; done | tr '\n' ,); echo "$x"
+(sleep 0.2; echo background) & wait; echo "waited $?"
+sleep 5 & kill $!; wait $!; echo "killed job status $?"
+trap 'echo got USR1' USR1; kill -USR1 $$; echo after trap
 
 fi
 if section env; then
