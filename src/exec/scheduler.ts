@@ -53,7 +53,9 @@ function* schedule(init: Process, limits: RunLimits, pool: VmPool): Generator<Pr
       if (p.forkRequest !== null) yield p;
       if (p.exitState !== null) { finish(p, init, pool); continue; }
       if (exit.reason === 'stopped' || (exit.reason === 'max-instructions' && retired < max)) continue;
-      if (exit.reason === 'max-instructions' || exit.reason === 'timeout') return { kind: 'stopped', exit };
+      // A limit of the whole run (the VM's own message counts only this slice).
+      if (exit.reason === 'max-instructions') return { kind: 'stopped', exit: { ...exit, message: `instruction limit reached (${retired} instructions)` } };
+      if (exit.reason === 'timeout') return { kind: 'stopped', exit: { ...exit, message: `timed out after ${limits.timeout} s` } };
       // The CPU could not go on (halt, an unsupported instruction): that process ends.
       if (p === init) return { kind: 'stopped', exit };
       p.terminate(SIGKILL, `: ${exit.message}`);
