@@ -26,7 +26,7 @@ import {
   SIGBUS, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGNAL_NAMES, SIGSEGV, SIGTRAP, Signals, type SigInfo,
 } from './signals.ts';
 import { syscallName } from './syscall-names.ts';
-import { SYSCALLS, BLOCKED, FORKING } from './syscalls.ts';
+import { SYSCALLS, BLOCKED, FORKING, fileWrite } from './syscalls.ts';
 import { PROCESS_CALLS } from './process-calls.ts';
 import { runAll, runSync, type RunLimits } from './scheduler.ts';
 
@@ -315,6 +315,12 @@ export class Process {
     if (this.ended) return;
     this.ended = how;
     this.wake = null;
+    // A child killed by a core-dumping signal says so on its stderr, as qemu-i386's child does (the CLI
+    // reports the first process's end itself).
+    const err = this.files.get(2);
+    if (this.parent !== null && how.kind === 'signal' && CORE_SIGNALS.has(how.signal) && err !== undefined && err.pipe === undefined) {
+      fileWrite(this, err, new TextEncoder().encode(`x86jit: ${how.message}\n`));
+    }
     this.files.closeAll();
     this.releaseVforkParent();
     this.vm.requestStop({ reason: 'stopped', message: how.kind === 'signal' ? how.message : 'the program exited' });

@@ -253,6 +253,11 @@ static int procs(const char *self) {
   if ((pid = fork()) == 0) { raise(SIGTERM); _exit(0); }
   waitpid(pid, &status, 0);
   printf("killed child: signaled=%d sig=%d\n", WIFSIGNALED(status), WTERMSIG(status));
+  /* A child's fault: it dies of SIGSEGV (and says so on stderr, as qemu-i386's child does). */
+  fflush(stdout);
+  if ((pid = fork()) == 0) { static volatile int *volatile nowhere = 0; *nowhere = 1; _exit(0); }
+  waitpid(pid, &status, 0);
+  printf("faulting child: signaled=%d sig=%d\n", WIFSIGNALED(status), WTERMSIG(status));
   /* SIGCHLD reaches a handler. */
   install(SIGCHLD, plain_handler, SA_RESTART);
   hits = 0;
