@@ -102,7 +102,8 @@ sh -c 'exit 7'; echo "sh -c status $?"
 sh -c 'kill -TERM $$'; echo "killed status $?"
 x=$(seq 3 | while read n; do echo "n$n"; done | tr '\n' ,); echo "$x"
 (sleep 0.2; echo background) & wait; echo "waited $?"
-sleep 5 & kill $!; wait $!; echo "killed job status $?"
+# (whether ash reports "Terminated" for the job depends on when it reaps it, under Linux too: not shown)
+sleep 5 & kill $!; wait $! 2>/dev/null; echo "killed job status $?"
 trap 'echo got USR1' USR1; kill -USR1 $$; echo after trap
 
 fi
