@@ -9,4 +9,5 @@ CC=${CC:-gcc}
 FLAGS="-m32 -O2 -s -Wall -D_FILE_OFFSET_BITS=64 -ffile-prefix-map=$PWD=."
 $CC $FLAGS -static -o exec/suite.elf src/exec/suite.c
 $CC $FLAGS -static-pie -o exec/pie.elf src/exec/pie.c
+$CC $FLAGS -static -o exec/procs.elf src/exec/procs.c
 cd .. && node tests/exec-cases.mjs --record

@@ -23,18 +23,23 @@ export const CASES = [
   { name: 'ill', program: 'suite.elf', args: ['ill'] },
   { name: 'abort', program: 'suite.elf', args: ['abort'] },
   { name: 'pie', program: 'pie.elf', args: ['x', 'y'] },
+  { name: 'signals', program: 'procs.elf', args: ['signals'] },
+  { name: 'pipes', program: 'procs.elf', args: ['pipes'] },
+  { name: 'procs', program: 'procs.elf', args: ['procs'] },
+  { name: 'sigpipe', program: 'procs.elf', args: ['sigpipe'] },
+  { name: 'sigterm', program: 'procs.elf', args: ['sigterm'] },
 ];
 
 /** The environment both runs get (no host variables: the output must not depend on the machine). */
 export const ENV = { X86JIT_TEST_A: '1', X86JIT_TEST_B: 'two words', LANG: 'C' };
 
-const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
 /** The one-line signal reports of qemu-i386 and x86jit, reduced to what both must agree on. */
 export function normaliseStderr(text) {
   return text
-    .replace(/^qemu: uncaught target signal (\d+) \(([^)]*)\).*$/m, '<killed by signal $1 ($2)>')
-    .replace(/^x86jit: uncaught signal (\d+) \(([^)]*)\).*$/m, '<killed by signal $1 ($2)>');
+    .replace(/^qemu: uncaught target signal (\d+) \(([^)]*)\).*$/gm, '<killed by signal $1 ($2)>')
+    .replace(/^x86jit: uncaught signal (\d+) \(([^)]*)\).*$/gm, '<killed by signal $1 ($2)>');
 }
 
 /** Run one case: under qemu-i386 (`runner` 'qemu') or `x86jit exec --engine ENGINE`. */
@@ -46,7 +51,8 @@ export function runCase(c, runner) {
     const r = runner === 'qemu'
       // (in the temporary directory: a core file qemu-i386 may write for a killed program goes away with it)
       ? spawnSync('qemu-i386', [program, ...args], { env: ENV, cwd: dir, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawnSync(process.execPath, [CLI, 'exec', '--engine', runner, program, ...args], { env: { ...ENV, X86JIT_JIT_CACHE: 'off', X86JIT_JIT_VALIDATE: '1' }, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+      // (in the temporary directory too: a program killed by a signal kills x86jit with it, as qemu-i386 does)
+      : spawnSync(process.execPath, [CLI, 'exec', '--engine', runner, program, ...args], { env: { ...ENV, X86JIT_JIT_CACHE: 'off', X86JIT_JIT_VALIDATE: '1' }, cwd: dir, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
     const status = r.status ?? 128 + (SIGNALS[r.signal] ?? 0);
     return { stdout: r.stdout.split(dir).join('DIR'), stderr: normaliseStderr(r.stderr.split(dir).join('DIR')), status };
   } finally {

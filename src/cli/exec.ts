@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { FileView } from '../exec/file-view.ts';
 import { ExecError, Process, type ProcessExit, VM, formatSyscall, DEFAULT_PROCESS_MEMORY } from '../node.ts';
+import { CORE_SIGNALS, HOST_SIGNALS } from '../exec/signals.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
 import { jitOptionsFromEnv } from './jit-env.ts';
 import { formatJitTotals } from './jit-report.ts';
@@ -16,7 +17,9 @@ translated to the host's. Static programs (ET_EXEC or static-pie, e.g. gcc -m32 
 are; a dynamic one needs its interpreter (/lib/ld-linux.so.2) and libraries from an i386 sysroot given
 with --root (scripts/fetch-i386-sysroot.sh unpacks Debian's). Its stdin, stdout and stderr are ours and
 its exit status is ours; a signal that kills it (SIGSEGV from a bad access, SIGFPE from a division by
-zero, SIGILL ...) is one line on stderr and status 128+N, as a shell reports it.
+zero, SIGILL ...) kills x86jit with the same signal, as qemu-i386 does (with one line on stderr for
+the signals that dump core). fork/vfork/clone make child processes (each on a VM of its own, taking
+turns on this thread), execve runs a new program in a process, pipes connect them.
 Status 2: bad arguments, or a file that cannot run (missing, not an i386 ELF, no interpreter);
 6 --max-instructions reached, 8 --timeout reached.
 
@@ -33,7 +36,8 @@ options:
   --mem SIZE            guest RAM: the memory all its mappings share (default 256M)
   --strace              log each system call on stderr as strace prints it
   --stats               print instructions, MIPS and system calls by name on stderr at the end
-  --max-instructions N  stop after N instructions (status 6)
+  --max-processes N     processes that may exist at once (default 64): fork beyond is EAGAIN
+  --max-instructions N  stop after N instructions, all processes together (status 6)
   --timeout SECONDS     stop after this much wall time (status 8)
   -h, --help            show this help
 `;
@@ -52,6 +56,7 @@ export async function execCommand(argv: string[]): Promise<number> {
     strace: { type: 'boolean', default: false },
     stats: { type: 'boolean', default: false },
     'max-instructions': { type: 'string' },
+    'max-processes': { type: 'string' },
     timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -61,6 +66,8 @@ export async function execCommand(argv: string[]): Promise<number> {
   if (program === undefined) throw new UsageError('exec: no PROGRAM given (try: x86jit exec --help)');
   if (values.engine !== 'interp' && values.engine !== 'jit') throw new UsageError(`--engine: '${values.engine}' is not one of interp, jit`);
   const maxInstructions = values['max-instructions'] !== undefined ? parseNumber(values['max-instructions'], '--max-instructions') : undefined;
+  const maxProcesses = values['max-processes'] !== undefined ? parseNumber(values['max-processes'], '--max-processes') : 64;
+  if (maxProcesses < 1) throw new UsageError('--max-processes: must be at least 1');
   const timeout = values.timeout !== undefined ? parseSeconds(values.timeout, '--timeout') : undefined;
   const memory = values.mem !== undefined ? parseSize(values.mem, '--mem') : DEFAULT_PROCESS_MEMORY;
   if (memory < 16 << 20 || memory > 2 ** 31) throw new UsageError(`--mem: ${values.mem} is outside 16M..2G`);
@@ -105,7 +112,8 @@ export async function execCommand(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  const vm = await VM.create({ engine: values.engine, jit: jitOptionsFromEnv(), memory });
+  const vmOptions = { engine: values.engine, jit: jitOptionsFromEnv(), memory } as const;
+  const vm = await VM.create(vmOptions);
   let proc: Process;
   try {
     proc = new Process(vm, image, path!, {
@@ -114,14 +122,17 @@ export async function execCommand(argv: string[]): Promise<number> {
       cwd: cwd!,
       root: values.root,
       overlay: values.overlay,
-      afterSyscall: values.strace ? (call, result, p) => { emit(2, `${formatSyscall(call, result, p)}\n`); } : undefined,
+      maxProcesses,
+      spawnVm: () => VM.create(vmOptions),
+      // A child's calls carry its pid, as strace -f shows them.
+      afterSyscall: values.strace ? (call, result, p) => { emit(2, `${p.parent !== null ? `[pid ${p.pid}] ` : ''}${formatSyscall(call, result, p)}\n`); } : undefined,
     });
   } catch (e) {
     if (e instanceof ExecError) { emit(2, `x86jit: ${e.message}\n`); return EXIT_USAGE; }
     throw e;
   }
   const started = performance.now();
-  const result = proc.run({ maxInstructions, timeout });
+  const result = await proc.runAsync({ maxInstructions, timeout });
   const seconds = (performance.now() - started) / 1000;
   if (values.stats) printStats(vm, proc, seconds);
   return statusOf(result);
@@ -130,7 +141,14 @@ export async function execCommand(argv: string[]): Promise<number> {
 /** Our exit status for how the process ended (and its one line on stderr, if any). */
 function statusOf(result: ProcessExit): number {
   if (result.kind === 'exit') return result.status;
-  if (result.kind === 'signal') { emit(2, `x86jit: ${result.message}\n`); return 128 + result.signal; }
+  if (result.kind === 'signal') {
+    // As qemu-i386: a line for the signals that dump core, then we die of the same signal (where Node
+    // lets a signal kill it: it ignores SIGPIPE and takes SIGUSR1 for its inspector; status 128+N then).
+    if (CORE_SIGNALS.has(result.signal)) emit(2, `x86jit: ${result.message}\n`);
+    const host = HOST_SIGNALS[result.signal];
+    if (host !== undefined && host !== 'SIGPIPE' && host !== 'SIGUSR1') process.kill(process.pid, host);
+    return 128 + result.signal;
+  }
   const exit = result.exit;
   emit(2, `x86jit: ${exit.reason}: ${exit.message} at EIP 0x${exit.eip.toString(16).padStart(8, '0')}\n`);
   return exit.reason === 'debug-exit' ? EXIT_USAGE : EXIT_STATUS[exit.reason];
@@ -151,7 +169,7 @@ function printStats(vm: VM, proc: Process, seconds: number): void {
 
 /** Index of PROGRAM in argv: the first argument that is not an option or an option's value (-1: none). */
 function firstPositional(argv: string[]): number {
-  const withValue = new Set(['--engine', '--env', '--cwd', '--root', '--overlay', '--mem', '--max-instructions', '--timeout']);
+  const withValue = new Set(['--engine', '--env', '--cwd', '--root', '--overlay', '--mem', '--max-instructions', '--max-processes', '--timeout']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') return i + 1 < argv.length ? i + 1 : -1;

@@ -10,7 +10,7 @@ import type { VM } from '../machine/vm.ts';
 
 export const PAGE = 4096;
 export const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-const PTE_P = 1, PTE_RW = 2, PTE_US = 4;
+const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_D = 0x40;
 
 const ZERO_PAGE = new Uint8Array(PAGE);
 
@@ -35,12 +35,71 @@ export class AddressSpace {
   private readonly frameEnd: number;
   private readonly freeFrames: number[] = [];
   private gdtFrame = -1;
+  /** Pages the kernel side wrote (the loader, system calls): with the PTE's dirty bit, the pages that may be non-zero. */
+  private readonly filled = new Set<number>();
+  /** The lowest page of the stack mapped so far; it grows down on demand to STACK_TOP - STACK_SIZE (growStack). */
+  stackLow = STACK_TOP;
 
-  constructor(private readonly vm: VM) {
+  constructor(private readonly vm: VM, from?: AddressSpace) {
     this.frameEnd = Math.floor(vm.memory.ramSize / PAGE);
+    if (from !== undefined) {
+      // fork: the same frames at the same physical addresses, so the page tables copied with them stay
+      // right. Only frames that may be non-zero are copied: a fresh frame is zero in both, and copying
+      // untouched memory costs the host a page fault per page.
+      if (vm.memory.ramSize < from.nextFrame * PAGE) throw new RangeError('out of guest memory');
+      const src = from.vm.memory.ram, dst = vm.memory.ram;
+      const copy = (frame: number): void => { dst.set(src.subarray(frame * PAGE, frame * PAGE + PAGE), frame * PAGE); };
+      copy(from.pageDirectory / PAGE);
+      for (const t of from.tables.values()) copy(t);
+      if (from.gdtFrame >= 0) copy(from.gdtFrame);
+      for (const [vpn, e] of from.pages) if (from.mayBeNonZero(vpn)) { copy(Math.floor(e / 8)); this.filled.add(vpn); }
+      for (const [k, v] of from.pages) this.pages.set(k, v);
+      for (const [k, v] of from.tables) this.tables.set(k, v);
+      this.freeFrames.push(...from.freeFrames);
+      this.nextFrame = from.nextFrame;
+      this.gdtFrame = from.gdtFrame;
+      this.pageDirectory = from.pageDirectory;
+      this.stackLow = from.stackLow;
+      return;
+    }
     this.nextFrame = 1;
     this.pageDirectory = this.allocFrame() * PAGE;
   }
+
+  /** Whether page `vpn` (mapped) may hold non-zero bytes: the kernel wrote it, or the CPU set its PTE's dirty bit. */
+  private mayBeNonZero(vpn: number): boolean {
+    if (this.filled.has(vpn)) return true;
+    const table = this.tables.get(vpn >>> 10);
+    return table !== undefined && (this.vm.memory.ram[table * PAGE + (vpn & 0x3ff) * 4] & PTE_D) !== 0;
+  }
+
+  /**
+   * A fault at `addr` below the stack mapped so far but within its 8 MiB: map the pages down to it, as the
+   * kernel grows a stack VMA. False: not a stack address.
+   */
+  growStack(addr: number): boolean {
+    addr >>>= 0;
+    if (addr >= this.stackLow || addr < STACK_TOP - STACK_SIZE) return false;
+    const low = addr - (addr % PAGE);
+    if (!this.isFree(low, this.stackLow - low) || !this.map(low, this.stackLow - low, PROT_READ | PROT_WRITE)) return false;
+    this.stackLow = low;
+    this.changed();
+    return true;
+  }
+
+  /** A copy of this address space (its memory, page tables and protections) in `vm`'s fresh RAM: fork. */
+  copyInto(vm: VM): AddressSpace { return new AddressSpace(vm, this); }
+
+  /** execve: every user mapping goes (its frames zeroed and free again); the GDT's frame is dropped for the next load to map anew. */
+  clear(): void {
+    for (const vpn of [...this.pages.keys()]) this.unmap(vpn * PAGE, PAGE);
+    if (this.gdtFrame >= 0) { this.setPte(GDT_LINEAR / PAGE, 0); this.freeFrame(this.gdtFrame); this.gdtFrame = -1; }
+    this.stackLow = STACK_TOP;
+    this.changed();
+  }
+
+  /** Bytes of RAM from 0 this address space has used (frames beyond were never handed out). */
+  get extent(): number { return this.nextFrame * PAGE; }
 
   /** Frames left for mappings. */
   get freePages(): number { return this.frameEnd - this.nextFrame + this.freeFrames.length; }
@@ -122,9 +181,11 @@ export class AddressSpace {
     for (let i = 0; i < n; i++) {
       const e = this.pages.get(first + i);
       if (e === undefined) continue;
+      const dirty = this.mayBeNonZero(first + i);
       this.pages.delete(first + i);
+      this.filled.delete(first + i);
       this.setPte(first + i, 0);
-      this.freeFrame(Math.floor(e / 8));
+      if (dirty) this.freeFrame(Math.floor(e / 8)); else this.freeFrames.push(Math.floor(e / 8));
     }
   }
 
@@ -134,6 +195,7 @@ export class AddressSpace {
     for (let i = 0; i < n; i++) if (!this.pages.has(first + i)) return false;
     for (let i = 0; i < n; i++) {
       const frame = Math.floor(this.pages.get(first + i)! / 8);
+      if (this.mayBeNonZero(first + i)) this.filled.add(first + i); // the new PTE starts clean
       this.pages.set(first + i, frame * 8 + prot);
       this.setPte(first + i, this.pte(frame, prot));
     }
@@ -147,6 +209,8 @@ export class AddressSpace {
     for (let i = 0; i < n; i++) {
       const e = this.pages.get(a + i);
       if (e === undefined) continue;
+      if (this.mayBeNonZero(a + i)) this.filled.add(b + i);
+      this.filled.delete(a + i);
       this.pages.delete(a + i);
       this.setPte(a + i, 0);
       moved.push([b + i, e]);
@@ -207,6 +271,7 @@ export class AddressSpace {
     for (let off = 0; off < bytes.length;) {
       const p = this.phys(addr + off, true, kernel);
       const n = Math.min(bytes.length - off, PAGE - ((addr + off) % PAGE));
+      this.filled.add(Math.floor((addr + off) / PAGE));
       this.vm.memory.writeBytes(p, bytes.subarray(off, off + n));
       off += n;
     }

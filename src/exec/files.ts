@@ -4,9 +4,10 @@
 import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { Pipe } from './pipe.ts';
 
 /** Linux errno values (asm-generic/errno-base.h, errno.h). */
-export const EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
+export const EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, ENOEXEC = 8, EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
   EFAULT = 14, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EMFILE = 24, ENOTTY = 25, ESPIPE = 29, EPIPE = 32,
   ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40;
 
@@ -36,6 +37,8 @@ export interface OpenFile {
   refs: number;
   /** The host's stdio: never closed. */
   inherited: boolean;
+  /** A pipe's end (hostFd is -1 then): which pipe, and whether this is its read end. */
+  pipe?: { pipe: Pipe; read: boolean };
 }
 
 export interface FdEntry { file: OpenFile; cloexec: boolean }
@@ -76,10 +79,40 @@ export class FdTable {
     if (e === undefined) return -EBADF;
     this.fds.delete(fd);
     if (--e.file.refs === 0 && !e.file.inherited) {
-      try { fs.closeSync(e.file.hostFd); } catch { /* already gone */ }
+      const end = e.file.pipe;
+      if (end !== undefined) { if (end.read) end.pipe.readers--; else end.pipe.writers--; } else {
+        try { fs.closeSync(e.file.hostFd); } catch { /* already gone */ }
+      }
     }
     return 0;
   }
+
+  /** pipe(2): both ends on the two lowest free fds, [read, write]; or -EMFILE. */
+  pipe(flags: number): [number, number] | number {
+    const r = this.lowest();
+    if (r < 0) return r;
+    const w = this.lowest(r + 1);
+    if (w < 0) return w;
+    const pipe = new Pipe();
+    const end = (read: boolean): OpenFile => ({ hostFd: -1, path: 'pipe:', host: '', flags: (read ? 0 : 1) | (flags & O_NONBLOCK), offset: 0, seekable: false, directory: false, entries: null, refs: 0, inherited: false, pipe: { pipe, read } });
+    pipe.readers = 1; pipe.writers = 1;
+    this.install(r, end(true), (flags & O_CLOEXEC) !== 0);
+    this.install(w, end(false), (flags & O_CLOEXEC) !== 0);
+    return [r, w];
+  }
+
+  /** fork: a table naming the same open file descriptions (shared offsets, pipe ends counted once more). */
+  copy(): FdTable {
+    const t = new FdTable([]);
+    for (const [fd, e] of this.fds) {
+      e.file.refs++;
+      t.fds.set(fd, { file: e.file, cloexec: e.cloexec });
+    }
+    return t;
+  }
+
+  /** execve: close-on-exec fds are closed. */
+  closeOnExec(): void { for (const [fd, e] of [...this.fds]) if (e.cloexec) this.close(fd); }
 
   /** open(2) of an absolute host path (`path`: the guest's name for it); returns the new fd or -errno. */
   open(host: string, flags: number, mode: number, path = host): number {

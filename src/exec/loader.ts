@@ -124,8 +124,14 @@ export function loadExecutable(as: AddressSpace, bytes: Uint8Array, name: string
     if (s) phdr = s.vaddr + bias + (elf.phoff - s.offset);
   }
 
+  // The stack's top pages now (room for the strings and tables, and 128 KiB more); the rest of its 8 MiB
+  // is mapped as the program touches it (AddressSpace.growStack), as the kernel grows a stack VMA.
+  const strings = [...args.argv, ...args.env, args.execfn].reduce((a, t) => a + t.length + 5, 0);
+  const initial = Math.min(STACK_SIZE, Math.ceil((strings + 256 + (128 << 10)) / PAGE) * PAGE);
   const stackBottom = STACK_TOP - STACK_SIZE;
-  if (!as.map(stackBottom, STACK_SIZE, PROT_READ | PROT_WRITE)) throw new ExecError(`${name}: no guest memory for the stack`);
+  if (strings > STACK_SIZE / 4) throw new ExecError(`${name}: arguments and environment too large`);
+  if (!as.map(STACK_TOP - initial, initial, PROT_READ | PROT_WRITE)) throw new ExecError(`${name}: no guest memory for the stack`);
+  as.stackLow = STACK_TOP - initial;
   const enc = new TextEncoder();
   const str = (t: string): Uint8Array => { const b = enc.encode(t); const z = new Uint8Array(b.length + 1); z.set(b); return z; };
   // From the top down, as binfmt_elf: a NULL pointer's worth, the file name, envp strings, argv strings.

@@ -22,6 +22,9 @@ const SIGNATURES: Record<string, string> = {
   chdir: 's', fchdir: 'd', umask: 'o', rt_sigaction: 'dppu', rt_sigprocmask: 'dppu', kill: 'dd', tgkill: 'ddd',
   tkill: 'dd', getpid: '', getppid: '', gettid: '', getuid32: '', geteuid32: '', getgid32: '', getegid32: '',
   sched_yield: '', madvise: 'pux', ftruncate64: 'duu', fsync: 'd', chmod: 'so', fchmod: 'do',
+  fork: '', vfork: '', clone: 'xpppp', execve: 'spp', wait4: 'dpxp', waitpid: 'dpx', pipe: 'p', pipe2: 'px',
+  poll: 'pud', sigreturn: '', rt_sigreturn: '', rt_sigsuspend: 'pu', pause: '', alarm: 'u', sigaction: 'dpp',
+  sigprocmask: 'dpp', rt_sigpending: 'pu', sysinfo: 'p',
 };
 
 const OPEN_FLAGS: Array<[number, string]> = [[0x40, 'O_CREAT'], [0x80, 'O_EXCL'], [0x100, 'O_NOCTTY'], [0x200, 'O_TRUNC'], [0x400, 'O_APPEND'],
@@ -32,6 +35,7 @@ const MMAP_FLAGS: Array<[number, string]> = [[1, 'MAP_SHARED'], [2, 'MAP_PRIVATE
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v as number, k]));
 const ERRNO_TEXT: Record<string, string> = {
   EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', ESRCH: 'No such process', EIO: 'Input/output error',
+  EINTR: 'Interrupted system call', ENOEXEC: 'Exec format error', ECHILD: 'No child processes', E2BIG: 'Argument list too long',
   EBADF: 'Bad file descriptor', EAGAIN: 'Resource temporarily unavailable', ENOMEM: 'Cannot allocate memory', EACCES: 'Permission denied',
   EFAULT: 'Bad address', EEXIST: 'File exists', ENOTDIR: 'Not a directory', EISDIR: 'Is a directory', EINVAL: 'Invalid argument',
   EMFILE: 'Too many open files', ENOTTY: 'Inappropriate ioctl for device', ESPIPE: 'Illegal seek', EPIPE: 'Broken pipe',

@@ -11,31 +11,36 @@ import { CS, FS, GS } from '../decoder/instruction.ts';
 import { PAGE, KERNEL_BASE, PROT_READ, PROT_WRITE, PROT_EXEC } from './address-space.ts';
 import {
   EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ENAMETOOLONG, ENOMEM, ENOSYS, ENOTDIR, ENOTTY, ERANGE, ESPIPE, ESRCH,
-  hostErrno, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC, type OpenFile,
+  hostErrno, EPIPE, O_NONBLOCK, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC, type OpenFile,
 } from './files.ts';
 import type { Process } from './process.ts';
+import { SI_USER, SIGPIPE } from './signals.ts';
 
 export type SyscallHandler = (p: Process, a: number[]) => number;
 
+/** A handler's answer when the call must wait (it has set p.wake): the process stops and makes the call again later. */
+export const BLOCKED = -0.5;
+/** fork/clone/vfork's answer: the scheduler makes the child, then gives the parent its result (p.forkRequest). */
+export const FORKING = -0.25;
+
 const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000;
-const SIGKILL = 9, SIGCHLD = 17, SIGURG = 23, SIGWINCH = 28, SIGCONT = 18;
 
 // ---- helpers ----
 const u32 = (v: number): number => v >>> 0;
 
 /** A little-endian struct being built for the guest. */
-class Out {
+export class Out {
   readonly bytes: Uint8Array;
   private readonly v: DataView;
   constructor(size: number) { this.bytes = new Uint8Array(size); this.v = new DataView(this.bytes.buffer); }
   u8(at: number, x: number): this { this.v.setUint8(at, x); return this; }
   u16(at: number, x: number): this { this.v.setUint16(at, x, true); return this; }
-  u32(at: number, x: number | bigint): this { this.v.setUint32(at, Number(BigInt.asUintN(32, BigInt(x))), true); return this; }
+  u32(at: number, x: number | bigint): this { this.v.setUint32(at, Number(BigInt.asUintN(32, BigInt(typeof x === 'number' ? Math.trunc(x) : x))), true); return this; }
   u64(at: number, x: number | bigint): this { this.v.setBigUint64(at, BigInt.asUintN(64, BigInt(x)), true); return this; }
   str(at: number, t: string): this { this.bytes.set(new TextEncoder().encode(t), at); return this; }
 }
 
-function put(p: Process, addr: number, o: Out | Uint8Array): number {
+export function put(p: Process, addr: number, o: Out | Uint8Array): number {
   return p.as.write(addr, o instanceof Out ? o.bytes : o) ? 0 : -EFAULT;
 }
 
@@ -43,7 +48,7 @@ function put(p: Process, addr: number, o: Out | Uint8Array): number {
  * A path argument: the canonical guest path it names (through the process's file view: see FileView), or
  * -errno. `follow`: a symlink as the last component is followed (stat, open) or not (lstat, unlink).
  */
-function pathArg(p: Process, addr: number, dirfd = AT_FDCWD, follow = true): string | number {
+export function pathArg(p: Process, addr: number, dirfd = AT_FDCWD, follow = true): string | number {
   const b = p.as.cString(addr, 4095);
   if (b === null) return -EFAULT;
   if (b === 'long') return -ENAMETOOLONG;
@@ -62,7 +67,7 @@ function readArg(p: Process, addr: number, dirfd = AT_FDCWD, follow = true): str
   return typeof g === 'number' ? g : p.view.readPath(g);
 }
 
-function fileArg(p: Process, fd: number): OpenFile | number {
+export function fileArg(p: Process, fd: number): OpenFile | number {
   return p.files.get(fd) ?? -EBADF;
 }
 
@@ -104,9 +109,37 @@ function hostWrite(p: Process, f: OpenFile, bytes: Uint8Array, at?: number): num
     return off;
   } catch (e) {
     const r = hostErrno(e);
-    if (r === -32) p.kill(13); // EPIPE: SIGPIPE, whose default action ends the process
+    if (r === -32) p.raise(SIGPIPE, { code: SI_USER, pid: p.pid, uid: p.uid }); // EPIPE comes with SIGPIPE
     return off > 0 ? off : r;
   }
+}
+
+/** read(2) of any open file: a pipe's end (which may wait), or a host file. */
+export function fileRead(p: Process, f: OpenFile, len: number): Uint8Array | number {
+  const end = f.pipe;
+  if (end === undefined) return hostRead(f, len);
+  if (len === 0) return new Uint8Array(0);
+  const r = end.pipe.read(len);
+  if (r !== 'wait') return r;
+  if (f.flags & O_NONBLOCK) return -EAGAIN;
+  p.wake = () => end.pipe.readable;
+  return BLOCKED;
+}
+
+/** write(2) to any open file: a pipe's end (which may wait, or be broken: EPIPE and SIGPIPE), or a host file. */
+export function fileWrite(p: Process, f: OpenFile, bytes: Uint8Array): number {
+  const end = f.pipe;
+  if (end === undefined) return hostWrite(p, f, bytes);
+  // A blocking write returns once every byte is in (made again as the reader drains the pipe: p.progress
+  // counts the bytes already written); a nonblocking one takes what fits.
+  const done = p.retrying ? p.progress : 0;
+  const r = end.pipe.write(bytes.subarray(done));
+  if (r === 'broken') { p.raise(SIGPIPE, { code: SI_USER, pid: p.pid, uid: p.uid }); return done > 0 ? done : -EPIPE; }
+  const total = done + (r === 'wait' ? 0 : r);
+  if (total === bytes.length || f.flags & O_NONBLOCK) return total > 0 || bytes.length === 0 ? total : -EAGAIN;
+  p.progress = total;
+  p.wake = () => end.pipe.writable;
+  return BLOCKED;
 }
 
 /** Gather an iovec array (readv/writev): [base, len] pairs, or -errno. */
@@ -121,7 +154,15 @@ function iovecs(p: Process, addr: number, count: number): Array<[number, number]
 }
 
 // ---- stat ----
+/** What fstat says of a pipe (pipefs: a FIFO, mode 0600, owned by the process). */
+function pipeStat(p: Process): fs.BigIntStats {
+  const t = p.realtimeNs();
+  return { dev: 0xdn, ino: 1n, mode: 0o10600n, nlink: 1n, uid: BigInt(p.uid), gid: BigInt(p.gid), rdev: 0n, size: 0n, blksize: 4096n, blocks: 0n,
+    atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: 0n, isDirectory: () => false } as unknown as fs.BigIntStats;
+}
+
 function statOf(p: Process, path: string | number, follow: boolean): fs.BigIntStats | number {
+  if (path === -1) return pipeStat(p);
   try {
     if (typeof path === 'number') return fs.fstatSync(path, { bigint: true });
     return follow ? fs.statSync(path, { bigint: true }) : fs.lstatSync(path, { bigint: true });
@@ -156,7 +197,7 @@ function statx(st: fs.BigIntStats): Out {
 }
 
 // ---- time ----
-const NS = 1_000_000_000n;
+export const NS = 1_000_000_000n;
 function clockNs(p: Process, clock: number): bigint | number {
   switch (clock) {
     case 0: case 5: case 8: case 11: return p.realtimeNs();       // REALTIME, _COARSE, _ALARM, TAI
@@ -166,13 +207,19 @@ function clockNs(p: Process, clock: number): bigint | number {
   }
 }
 
-function sleepNs(ns: bigint): void {
-  const end = process.hrtime.bigint() + ns;
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (let now = process.hrtime.bigint(); now < end; now = process.hrtime.bigint()) Atomics.wait(cell, 0, 0, Number(end - now) / 1e6);
+/**
+ * Sleep `ns` as a waiting call (its deadline kept across retries), so that the other processes run
+ * meanwhile; a signal with a handler interrupts it (EINTR).
+ */
+function sleepFor(p: Process, ns: bigint): number {
+  if (!p.retrying) p.deadline = performance.now() + Number(ns) / 1e6;
+  if (performance.now() >= p.deadline) return 0;
+  p.restartable = false;
+  p.wake = () => false;
+  return BLOCKED;
 }
 
-function readTimespec(p: Process, addr: number, wide: boolean): bigint | number {
+export function readTimespec(p: Process, addr: number, wide: boolean): bigint | number {
   const b = p.as.read(addr, wide ? 16 : 8);
   if (b === null) return -EFAULT;
   const v = new DataView(b.buffer);
@@ -182,7 +229,7 @@ function readTimespec(p: Process, addr: number, wide: boolean): bigint | number 
   return sec * NS + BigInt(nsec);
 }
 
-const timespec = (ns: bigint, wide: boolean): Out => wide ? new Out(16).u64(0, ns / NS).u64(8, ns % NS) : new Out(8).u32(0, ns / NS).u32(4, ns % NS);
+export const timespec = (ns: bigint, wide: boolean): Out => wide ? new Out(16).u64(0, ns / NS).u64(8, ns % NS) : new Out(8).u32(0, ns / NS).u32(4, ns % NS);
 
 // ---- memory ----
 const MAP_SHARED = 1, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
@@ -399,17 +446,6 @@ function rlimit(resource: number): [bigint, bigint] {
   return [INF, INF];
 }
 
-function kill(p: Process, pid: number, sig: number): number {
-  if (pid !== p.pid && pid !== 0 && pid !== -1) return -ESRCH;
-  if (sig < 0 || sig > 64) return -EINVAL;
-  if (sig === 0) return 0;
-  const act = p.sigactions.get(sig);
-  if (sig !== SIGKILL && act !== undefined && act !== 0) return 0; // ignored (1), or a handler: not delivered yet
-  if (sig === SIGCHLD || sig === SIGURG || sig === SIGWINCH || sig === SIGCONT) return 0; // default action: ignore
-  p.kill(sig);
-  return 0;
-}
-
 const ioctl = (p: Process, fd: number, req: number, arg: number): number => {
   const f = fileArg(p, fd);
   if (typeof f === 'number') return f;
@@ -438,7 +474,7 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     if (typeof f === 'number') return f;
     if (!readable(f)) return -EBADF;
     if (!p.as.check(buf, u32(count), true)) return -EFAULT;
-    const data = hostRead(f, u32(count));
+    const data = fileRead(p, f, u32(count));
     if (typeof data === 'number') return data;
     return p.as.write(buf, data) ? data.length : -EFAULT;
   },
@@ -448,7 +484,7 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     if (!writable(f)) return -EBADF;
     const data = p.as.read(buf, Math.min(u32(count), 1 << 26));
     if (data === null) return -EFAULT;
-    return hostWrite(p, f, data);
+    return fileWrite(p, f, data);
   },
   145: (p, [fd, iov, cnt]) => {
     const f = fileArg(p, fd);
@@ -457,6 +493,14 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     const v = iovecs(p, iov, cnt);
     if (typeof v === 'number') return v;
     let total = 0;
+    if (f.pipe !== undefined) {
+      // One read from the pipe, scattered over the buffers.
+      if (v.some(([b, l]) => !p.as.check(b, l, true))) return -EFAULT;
+      const data = fileRead(p, f, v.reduce((a, [, l]) => a + l, 0));
+      if (typeof data === 'number') return data;
+      for (const [base, len] of v) { if (total >= data.length) break; const n = Math.min(len, data.length - total); p.as.write(base, data.subarray(total, total + n)); total += n; }
+      return total;
+    }
     for (const [base, len] of v) {
       if (len === 0) continue;
       if (!p.as.check(base, len, true)) return total > 0 ? total : -EFAULT;
@@ -483,7 +527,7 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     const all = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
     let at = 0;
     for (const d of parts) { all.set(d, at); at += d.length; }
-    return hostWrite(p, f, all);
+    return fileWrite(p, f, all);
   },
   180: (p, [fd, buf, count, lo, hi]) => {
     const f = fileArg(p, fd);
@@ -592,7 +636,7 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
     return tz === 0 ? 0 : put(p, tz, new Out(8));
   },
   13: (p, [t]) => { const s = Number(p.realtimeNs() / NS); return t === 0 || put(p, t, new Out(4).u32(0, s)) === 0 ? s : -EFAULT; },
-  162: (p, [req]) => { const ns = readTimespec(p, req, false); if (typeof ns === 'number') return ns; sleepNs(ns); return 0; },
+  162: (p, [req]) => { const ns = readTimespec(p, req, false); return typeof ns === 'number' ? ns : sleepFor(p, ns); },
   267: (p, [clk, flags, req]) => clockNanosleep(p, clk, flags, req, false),
   407: (p, [clk, flags, req]) => clockNanosleep(p, clk, flags, req, true),
   55: (p, [fd, cmd, arg]) => fcntl(p, fd, cmd, arg),
@@ -656,31 +700,6 @@ export const SYSCALLS: Record<number, SyscallHandler> = {
   133: (p, [fd]) => { const f = fileArg(p, fd); if (typeof f === 'number') return f; if (!f.directory) return -ENOTDIR; p.cwd = f.path; return 0; },
   60: (p, [mask]) => { const old = p.umask; p.umask = mask & 0o777; return old; },
   158: () => 0,
-  174: (p, [sig, act, old, size]) => {
-    if (size !== 8 || sig < 1 || sig > 64) return -EINVAL;
-    if (old !== 0 && put(p, old, new Out(20).u32(0, p.sigactions.get(sig) ?? 0)) < 0) return -EFAULT;
-    if (act !== 0) {
-      if (sig === SIGKILL || sig === 19) return -EINVAL;
-      const h = p.as.u32(act);
-      if (h === null) return -EFAULT;
-      p.sigactions.set(sig, h);
-    }
-    return 0;
-  },
-  175: (p, [how, set, old, size]) => {
-    if (size !== 8) return -EINVAL;
-    if (old !== 0 && put(p, old, new Out(8).u64(0, p.sigmask)) < 0) return -EFAULT;
-    if (set !== 0) {
-      const b = p.as.read(set, 8);
-      if (b === null) return -EFAULT;
-      const m = new DataView(b.buffer).getBigUint64(0, true);
-      if (how === 0) p.sigmask |= m; else if (how === 1) p.sigmask &= ~m; else if (how === 2) p.sigmask = m; else return -EINVAL;
-    }
-    return 0;
-  },
-  37: (p, [pid, sig]) => kill(p, pid, sig),
-  238: (p, [tid, sig]) => kill(p, tid, sig),
-  270: (p, [tgid, tid, sig]) => (tgid !== p.pid ? -ESRCH : kill(p, tid, sig)),
   93: (p, [fd, len]) => ftruncate(p, fd, u32(len)),
   194: (p, [fd, lo, hi]) => ftruncate(p, fd, u32(lo) + hi * 2 ** 32),
   118: (p, [fd]) => { const f = fileArg(p, fd); return typeof f === 'number' ? f : 0; },
@@ -813,7 +832,6 @@ function clockNanosleep(p: Process, clk: number, flags: number, req: number, wid
   const ns = readTimespec(p, req, wide);
   if (typeof ns === 'number') return ns;
   const wait = flags & 1 ? ns - now : ns; // TIMER_ABSTIME
-  if (wait > 0n) sleepNs(wait);
-  return 0;
+  return wait > 0n ? sleepFor(p, wait) : 0;
 }
 
