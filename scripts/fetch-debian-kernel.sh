@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Debian 12's own i386 kernel (linux-image-6.1.0-NN-686, NN resolved from linux-image-686:i386) and
-# busybox-static:i386, for `x86jit run --kernel` and tests/linux-boot.test.ts: only the kernel's boot/
-# (vmlinuz, config) and busybox's bin/busybox are kept, unpacked with dpkg-deb into .cache/linux
-# (gitignored, never committed). Idempotent: a finished cache is kept (its stamp names the packages);
-# the .debs are cached in .cache/linux/debs. About 53 MB to download (the kernel package carries its
+# Debian 12's own i386 kernel (linux-image-6.1.0-NN-686, NN resolved from linux-image-686:i386), for
+# `x86jit run --kernel` and tests/linux-boot.test.ts (whose initramfs takes Debian's busybox from
+# scripts/fetch-i386-busybox.sh): only the kernel's boot/ (vmlinuz, config) is kept, unpacked with dpkg-deb
+# into .cache/linux (gitignored, never committed). Idempotent: a finished cache is kept (its stamp names
+# the package); the .deb is cached in .cache/linux/debs. About 52 MB to download (the package carries the
 # modules, which are dropped). Needs apt-get and dpkg-deb (Debian/Ubuntu); the i386 architecture is
 # added to dpkg, and the lists updated, only when apt does not know the packages yet (that needs root).
 # Usage: scripts/fetch-debian-kernel.sh [DIR]   (default .cache/linux); prints DIR, which then holds
-# vmlinuz, config and busybox.
+# vmlinuz and config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${1:-.cache/linux}
@@ -26,7 +26,7 @@ fi
 # linux-image-686 depends on the current ABI's image, e.g. linux-image-6.1.0-57-686.
 KERNEL=$(apt-cache depends linux-image-686:i386 | sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-686\)\(:i386\)\{0,1\}$/\1/p' | head -1)
 [ -n "$KERNEL" ] || { echo "fetch-debian-kernel: cannot resolve linux-image-686:i386's kernel package" >&2; exit 1; }
-PACKAGES=("$KERNEL:i386" busybox-static:i386)
+PACKAGES=("$KERNEL:i386")
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "${PACKAGES[*]}" ]; then echo "$CACHE"; exit 0; fi
 
 mkdir -p "$CACHE/debs"
@@ -40,7 +40,6 @@ for p in "${PACKAGES[@]}"; do dpkg-deb -x "$(ls -t "$CACHE/debs/${p%%:*}"_*_i386
 VERSION=${KERNEL#linux-image-}
 cp "$TMP/boot/vmlinuz-$VERSION" "$CACHE/vmlinuz"
 cp "$TMP/boot/config-$VERSION" "$CACHE/config"
-cp "$TMP/bin/busybox" "$CACHE/busybox"
 rm -rf "$TMP"
 echo "${PACKAGES[*]}" > "$STAMP"
 echo "$CACHE"

@@ -1,7 +1,7 @@
 // Full virtualization of an unmodified OS: Debian 12's own i386 kernel (scripts/fetch-debian-kernel.sh)
 // boots through the Linux boot protocol (x86jit run --kernel) with an initramfs of Debian's busybox-static
-// and our /init (tests/linux/init), under the interpreter and the JIT. The init prints what userspace sees
-// and ends the machine through isa-debug-exit (via /dev/port). Oracles: qemu-system-i386 booting the same
+// (scripts/fetch-i386-busybox.sh) and our /init (tests/linux/init), under the interpreter and the JIT.
+// The init prints what userspace sees and ends the machine through isa-debug-exit (via /dev/port). Oracles: qemu-system-i386 booting the same
 // kernel, initramfs and command line (the machine-independent lines must be equal), and the kernel's own
 // log (no warnings, oopses or failures beyond the ones listed below, each with its reason).
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,10 +20,11 @@ const CACHE = join(ROOT, '.cache', 'linux');
 const KERNEL = join(CACHE, 'vmlinuz');
 const APPEND = 'console=ttyS0 panic=-1';
 
-const fetched = existsSync(KERNEL) && existsSync(join(CACHE, 'busybox'));
-const hasKernel = requireTool('Debian\'s i386 kernel and busybox (scripts/fetch-debian-kernel.sh)', fetched);
+const BUSYBOX = join(ROOT, '.cache', 'i386', 'busybox', 'busybox');
+const fetched = existsSync(KERNEL) && existsSync(BUSYBOX);
+const hasKernel = requireTool('Debian\'s i386 kernel and busybox (scripts/fetch-debian-kernel.sh, scripts/fetch-i386-busybox.sh)', fetched);
 const hasQemu = hasKernel && requireTool('qemu-system-i386', spawnSync('qemu-system-i386', ['--version'], { stdio: 'ignore' }).status === 0);
-if (!hasKernel) console.log('linux-boot: skipped: run scripts/fetch-debian-kernel.sh first (it needs apt-get and the i386 architecture)');
+if (!hasKernel) console.log('linux-boot: skipped: run scripts/fetch-debian-kernel.sh and scripts/fetch-i386-busybox.sh first (they need apt-get and the i386 architecture)');
 
 /** Kernel-log lines that name a problem. */
 const COMPLAINT = /WARNING|Oops|BUG|Call Trace|[Ff]ail|[Uu]nable|[Ee]rror|unknown CPU|not supported|Fatal/;
@@ -44,7 +45,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'x86jit-linux-'));
   const tree = join(dir, 'tree');
   for (const d of ['bin', 'dev', 'proc', 'sys']) mkdirSync(join(tree, d), { recursive: true });
-  copyFileSync(join(CACHE, 'busybox'), join(tree, 'bin', 'busybox'));
+  copyFileSync(BUSYBOX, join(tree, 'bin', 'busybox'));
   copyFileSync(join(ROOT, 'tests', 'linux', 'init'), join(tree, 'init'));
   chmodSync(join(tree, 'init'), 0o755); // whatever mode the checkout gave it: the kernel must be able to execute it
   initrd = join(dir, 'initrd.gz');
