@@ -1,9 +1,9 @@
 // Full virtualization of an unmodified OS: Debian 12's own i386 kernel (scripts/fetch-debian-kernel.sh)
 // boots through the Linux boot protocol (x86jit run --kernel) with an initramfs of Debian's busybox-static
 // (scripts/fetch-i386-busybox.sh) and our /init (tests/linux/init), under the interpreter and the JIT.
-// The init prints what userspace sees and ends the machine through isa-debug-exit (via /dev/port). Oracles: qemu-system-i386 booting the same
-// kernel, initramfs and command line (the machine-independent lines must be equal), and the kernel's own
-// log (no warnings, oopses or failures beyond the ones listed below, each with its reason).
+// The init prints what userspace sees and ends the machine through isa-debug-exit (via /dev/port).
+// Oracles: qemu-system-i386 booting the same kernel, initramfs and command line (the machine-independent
+// lines must be equal), and the kernel's own log (no warnings, oopses or failures beyond those listed).
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
