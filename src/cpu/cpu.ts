@@ -14,16 +14,16 @@ import {
 } from './state.ts';
 
 /** Segment attribute bits kept in the SEG_ATTR slot: descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, D/B, G). */
+export const ATTR_ACCESSED = 0x1, ATTR_RW = 0x2, ATTR_DC = 0x4, ATTR_CODE = 0x8, ATTR_S = 0x10, ATTR_P = 0x80,
+  ATTR_DB = 0x4000, ATTR_G = 0x8000;
+/** Marks a segment register loaded with a null selector in protected mode (unusable). */
+export const ATTR_UNUSABLE = 0x10000;
 /**
  * Virtual time of one port access: an ISA/LPC bus cycle takes about 1 µs (the port-0x80 delay Linux's
  * outb_p relies on). Without it a guest that times a device by polling it (the kernel's PIT calibration)
  * sees the device frozen, and delay loops built on port reads cost a thousand times more instructions.
  */
 export const PORT_IO_NS = 1000;
-export const ATTR_ACCESSED = 0x1, ATTR_RW = 0x2, ATTR_DC = 0x4, ATTR_CODE = 0x8, ATTR_S = 0x10, ATTR_P = 0x80,
-  ATTR_DB = 0x4000, ATTR_G = 0x8000;
-/** Marks a segment register loaded with a null selector in protected mode (unusable). */
-export const ATTR_UNUSABLE = 0x10000;
 
 /** Software TLB size (entries, direct-mapped by linear page number). */
 export const TLB_SIZE = 4096;
@@ -177,8 +177,9 @@ export class Cpu {
   }
 
   /**
-   * Port I/O: an IO exit to the device model on the bus, taking PORT_IO_NS of virtual time after the access. `index` is the instruction's position in its
-   * block: `instructions` counts a block's instructions only at its end, and devices read the virtual clock
+   * Port I/O: an IO exit to the device model on the bus, taking PORT_IO_NS of virtual time after the
+   * access. `index` is the instruction's position in its block: `instructions` counts a block's
+   * instructions only at its end, and devices read the virtual clock
    * (derived from it), which must be exact at the access — else where a block was cut (a run's limit, a
    * snapshot) would change what the guest reads.
    */

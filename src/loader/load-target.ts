@@ -1,6 +1,7 @@
 // What a loader needs from a machine: guest RAM and a way to set the processor state the boot
 // protocol promises. The VM class satisfies it; tests use a fake around a real PhysicalMemory.
 import type { PhysicalMemory } from '../machine/memory.ts';
+import type { FlatSelectors } from '../machine/vm.ts';
 
 export type LoadRegister = 'eax' | 'ebx' | 'ecx' | 'edx' | 'esp' | 'ebp' | 'esi' | 'edi' | 'eip' | 'eflags';
 export type SegmentName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
@@ -18,13 +19,6 @@ export interface LoadTarget {
   setRegisters(r: Partial<Record<LoadRegister, number>>): void;
   /** Real mode only: load a segment register with `selector` (base = selector << 4). Needed by loadRaw({ bits: 16 }). */
   setSegmentReal?(seg: SegmentName, selector: number): void;
-}
-
-export interface FlatSelectors {
-  code: number;
-  data: number;
-  gdtBase: number;
-  gdtLimit: number;
 }
 
 /** One piece of guest memory a loader filled: fileSize bytes from the image, then zeros up to memSize. */

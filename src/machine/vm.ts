@@ -62,6 +62,9 @@ export interface HookHandle {
 /** A hook's range: inclusive bounds (linear addresses; physical for mem-unmapped/mem-prot; ports; vectors; hypercall numbers). Default: everything. */
 export interface HookRange { begin?: number; end?: number }
 
+/** Selectors of a flat 32-bit start other than Multiboot's, and the GDT in guest memory that holds them (VM.setFlat32). */
+export interface FlatSelectors { code: number; data: number; gdtBase: number; gdtLimit: number }
+
 /**
  * Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed).
  * 'reset': the guest reset the machine (8042 command 0xFE, PIIX3 port 0xCF9); the run ends there as QEMU's
@@ -353,7 +356,7 @@ export class VM {
     return vm;
   }
 
-  /** Guest time as vm-state.ts saves it: now, and the part of it skipped while halted (virtual clock). */
+  /** Guest time as vm-state.ts saves it: now, and the part of it not from instructions (HLT skipped, port I/O; virtual clock). */
   timeState(): { nowNs: number; idleNs: number } { return { nowNs: this.nowNs(), idleNs: this.cpu.idleNs }; }
 
   /** Restore guest time (vm-state.ts): the virtual clock from the instruction count and idle time, the real-time one from now on. */
@@ -414,7 +417,7 @@ export class VM {
    * 4 GiB code (selector 0x08) and data (0x10) segments, IF = 0. The GDTR is left for the kernel to set,
    * unless `selectors` names other selectors and the GDT the loader wrote for them (the Linux boot protocol).
    */
-  setFlat32(selectors?: { code: number; data: number; gdtBase: number; gdtLimit: number }): void {
+  setFlat32(selectors?: FlatSelectors): void {
     const s = this.cpu.s, cpu = this.cpu;
     s[CR0] = CR0_PE | CR0_ET;
     const flat = ATTR_P | ATTR_S | ATTR_DB | ATTR_G;
@@ -618,7 +621,6 @@ export class VM {
    * Otherwise time moves to the next device event — skipped in the virtual clock, slept through in the
    * real-time one — and the interrupt is injected.
    */
-
   private waitForInterrupt(deadline: number): string | undefined {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';

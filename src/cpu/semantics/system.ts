@@ -62,6 +62,8 @@ const MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17a, MSR_MCG_CTL = 0x17b, MSR_MC0_
 const MCE_BANKS = 5;
 const MCG_CTL_P = 1n << 8n;
 const isBankMsr = (msr: number): boolean => msr >= MSR_MC0_CTL && msr < MSR_MC0_CTL + 4 * MCE_BANKS;
+/** MSRs that keep what is written: STORED_MSRS, MCG_CTL and each bank's CTL. */
+const keepsValue = (msr: number): boolean => STORED_MSRS.has(msr) || msr === MSR_MCG_CTL || (isBankMsr(msr) && (msr - MSR_MC0_CTL) % 4 === 0);
 
 /** Which CR4 bits may be set: only what CPUID advertises and the emulator implements (TSD, PSE, MCE, PGE). */
 const CR4_WRITABLE = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7);
@@ -288,25 +290,18 @@ export function loadTr(cpu: Cpu, sel: number): void {
 /** RDMSR's value of `msr` (`index`: the instruction's position in its block, for the TSC); #GP for an MSR not implemented. */
 export function readMsr(cpu: Cpu, msr: number, index = 0): bigint {
   if (msr === MSR_TSC) return BigInt(cpu.tsc(index));
-  if (STORED_MSRS.has(msr)) return cpu.msrs.get(msr) ?? 0n;
+  if (keepsValue(msr)) return cpu.msrs.get(msr) ?? 0n;
   if (msr === MSR_MCG_CAP) return MCG_CTL_P | BigInt(MCE_BANKS);
-  if (msr === MSR_MCG_STATUS) return 0n;
-  if (msr === MSR_MCG_CTL) return cpu.msrs.get(msr) ?? 0n;
-  if (isBankMsr(msr)) return (msr - MSR_MC0_CTL) % 4 === 0 ? cpu.msrs.get(msr) ?? 0n : 0n;
+  if (msr === MSR_MCG_STATUS || isBankMsr(msr)) return 0n;
   throw fault(GP, 0);
 }
 
 /** WRMSR: #GP for an MSR not implemented. */
 export function writeMsr(cpu: Cpu, msr: number, v: bigint): void {
-  if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it counts instructions');
-  if (STORED_MSRS.has(msr) || msr === MSR_MCG_CTL) { cpu.msrs.set(msr, v); return; }
-  // MCG_STATUS and a bank's STATUS: only 0 may be written (clearing a logged error); ADDR/MISC likewise.
-  if (msr === MSR_MCG_STATUS) { if (v !== 0n) throw fault(GP, 0); return; }
-  if (isBankMsr(msr)) {
-    if ((msr - MSR_MC0_CTL) % 4 === 0) cpu.msrs.set(msr, v);
-    else if (v !== 0n) throw fault(GP, 0);
-    return;
-  }
+  if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it is the virtual clock');
+  if (keepsValue(msr)) { cpu.msrs.set(msr, v); return; }
+  // MCG_STATUS and a bank's STATUS/ADDR/MISC: only 0 may be written (clearing a logged error).
+  if (msr === MSR_MCG_STATUS || isBankMsr(msr)) { if (v !== 0n) throw fault(GP, 0); return; }
   throw fault(GP, 0);
 }
 
