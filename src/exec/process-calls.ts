@@ -24,40 +24,42 @@ function readSigset(p: Process, addr: number, size = 8): bigint | null {
   return size === 8 ? v.getBigUint64(0, true) : BigInt(v.getUint32(0, true));
 }
 
-function rtSigaction(p: Process, sig: number, act: number, old: number, size: number): number {
-  if (size !== 8 || sig < 1 || sig > NSIG) return -EINVAL;
-  const a = p.signals.actions[sig];
-  let next: typeof a | null = null;
-  if (act !== 0) {
-    if (sig === SIGKILL || sig === SIGSTOP) return -EINVAL;
-    const b = p.as.read(act, 20);
-    if (b === null) return -EFAULT;
-    const v = new DataView(b.buffer);
-    next = { handler: v.getUint32(0, true), flags: v.getUint32(4, true), restorer: v.getUint32(8, true), mask: v.getBigUint64(12, true) & ~UNBLOCKABLE };
-  }
-  if (old !== 0 && put(p, old, new Out(20).u32(0, a.handler).u32(4, a.flags).u32(8, a.restorer).u64(12, a.mask)) < 0) return -EFAULT;
-  if (next !== null) setAction(p, sig, next);
-  return 0;
-}
+type SigAction = { handler: number; flags: number; restorer: number; mask: bigint };
 
+/** How a sigaction call lays its struct out in guest memory. */
+interface SigactionLayout { size: number; decode(v: DataView): SigAction; encode(a: SigAction): Out }
+
+/** rt_sigaction(2): struct sigaction { handler, flags, restorer, mask (64 bits) }. */
+const RT_SIGACTION: SigactionLayout = {
+  size: 20,
+  decode: (v) => ({ handler: v.getUint32(0, true), flags: v.getUint32(4, true), restorer: v.getUint32(8, true), mask: v.getBigUint64(12, true) }),
+  encode: (a) => new Out(20).u32(0, a.handler).u32(4, a.flags).u32(8, a.restorer).u64(12, a.mask),
+};
 /** sigaction(2), the old call: struct old_sigaction { handler, mask (32 bits), flags, restorer }. */
-function oldSigaction(p: Process, sig: number, act: number, old: number): number {
+const OLD_SIGACTION: SigactionLayout = {
+  size: 16,
+  decode: (v) => ({ handler: v.getUint32(0, true), mask: BigInt(v.getUint32(4, true)), flags: v.getUint32(8, true), restorer: v.getUint32(12, true) }),
+  encode: (a) => new Out(16).u32(0, a.handler).u32(4, a.mask & 0xffff_ffffn).u32(8, a.flags).u32(12, a.restorer),
+};
+
+/** The sigaction calls: store the old action at `old`, install the one at `act` (SIGKILL/SIGSTOP refused). */
+function sigaction(p: Process, layout: SigactionLayout, sig: number, act: number, old: number): number {
   if (sig < 1 || sig > NSIG) return -EINVAL;
   const a = p.signals.actions[sig];
-  let next: typeof a | null = null;
+  let next: SigAction | null = null;
   if (act !== 0) {
     if (sig === SIGKILL || sig === SIGSTOP) return -EINVAL;
-    const b = p.as.read(act, 16);
+    const b = p.as.read(act, layout.size);
     if (b === null) return -EFAULT;
-    const v = new DataView(b.buffer);
-    next = { handler: v.getUint32(0, true), mask: BigInt(v.getUint32(4, true)) & ~UNBLOCKABLE, flags: v.getUint32(8, true), restorer: v.getUint32(12, true) };
+    const d = layout.decode(new DataView(b.buffer));
+    next = { ...d, mask: d.mask & ~UNBLOCKABLE };
   }
-  if (old !== 0 && put(p, old, new Out(16).u32(0, a.handler).u32(4, a.mask & 0xffff_ffffn).u32(8, a.flags).u32(12, a.restorer)) < 0) return -EFAULT;
+  if (old !== 0 && put(p, old, layout.encode(a)) < 0) return -EFAULT;
   if (next !== null) setAction(p, sig, next);
   return 0;
 }
 
-function setAction(p: Process, sig: number, a: { handler: number; flags: number; restorer: number; mask: bigint }): void {
+function setAction(p: Process, sig: number, a: SigAction): void {
   p.signals.actions[sig] = a;
   // A signal now ignored is dropped if pending (the kernel's sigaction does so).
   if (p.signals.discards(sig)) { p.signals.pending &= ~sigBit(sig); p.signals.info.delete(sig); }
@@ -281,8 +283,8 @@ function wait4(p: Process, pid: number, statusAddr: number, options: number, rus
 // ---- the table ----
 export const PROCESS_CALLS: Record<number, SyscallHandler> = {
   // signals
-  174: (p, [sig, act, old, size]) => rtSigaction(p, sig, act, old, size),
-  67: (p, [sig, act, old]) => oldSigaction(p, sig, act, old),
+  174: (p, [sig, act, old, size]) => (size !== 8 ? -EINVAL : sigaction(p, RT_SIGACTION, sig, act, old)),
+  67: (p, [sig, act, old]) => sigaction(p, OLD_SIGACTION, sig, act, old),
   175: (p, [how, set, old, size]) => (size !== 8 ? -EINVAL : sigprocmask(p, how, set, old, 8)),
   126: (p, [how, set, old]) => sigprocmask(p, how, set, old, 4),
   176: (p, [set, size]) => (size > 8 ? -EINVAL : put(p, set, new Out(8).u64(0, p.signals.pending & p.signals.blocked))),
