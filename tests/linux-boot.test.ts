@@ -130,8 +130,10 @@ describe.runIf(hasKernel).concurrent('Debian\'s i386 kernel boots to busybox', (
         const q = await qemuBoot(end);
         expect(q.status, q.out.slice(-2000)).toBe(STATUS[end]);
         expect(machineIndependent(lines)).toEqual(machineIndependent(userspace(q.out)));
-        // The PM timer and the power-off look the same to the kernel as QEMU's (the tables' own lines differ: names, addresses).
-        const same = (l: string): boolean => /PM-Timer|acpi_pm|S5|Power down|Interpreter/.test(l);
+        // The PM timer's port and the power-off look the same to the kernel as QEMU's (the tables' own lines differ:
+        // names, addresses). Not the acpi_pm clocksource: QEMU's PM timer follows the host clock, and on a loaded
+        // host the kernel finds it "running at invalid rate" against QEMU's PIT and drops it (seen here at 113%).
+        const same = (l: string): boolean => /PM-Timer IO Port|S5|Power down|Interpreter/.test(l);
         expect(acpi.filter(same)).toEqual(logLines(q.out, end === 'poweroff' ? [...ACPI_LINES, ...POWER_OFF_LINES] : ACPI_LINES).filter(same));
       }
     }, 900_000);
