@@ -6,6 +6,7 @@ import { AcpiPm, PM1_CNT, PM1_EVT, PM_TIMER_HZ, PM_TMR, pmTimerTicks, PWRBTN_EN,
 import { ACPI_PM_BASE } from '../src/machine/board.ts';
 import { IoBus } from '../src/machine/io-bus.ts';
 import { VM } from '../src/machine/vm.ts';
+import { PORT_IO_NS } from '../src/cpu/cpu.ts';
 import { loadRaw } from '../src/loader/raw.ts';
 
 const STS = ACPI_PM_BASE + PM1_EVT, EN = STS + 2, CNT = ACPI_PM_BASE + PM1_CNT, TMR = ACPI_PM_BASE + PM_TMR;
@@ -145,8 +146,23 @@ describe('ACPI PM1 event and control registers', () => {
   });
 });
 
-describe('ACPI power-off on the PC board', () => {
-  it('ends the run with exit poweroff; the SCI reaches the PIC on IRQ 9', () => {
+describe('ACPI PM device on the PC board', () => {
+  it('times the guest\'s own loop: the timer follows the VM\'s virtual clock', () => {
+    const vm = new VM();
+    // mov dx, 0x608; in eax, dx; mov ebx, eax; mov ecx, 300000; l: loop l; in eax, dx; hlt (IF = 0: the run ends).
+    const code = [0xba, 0x08, 0x06, 0x00, 0x00, 0xed, 0x89, 0xc3, 0xb9, 0xe0, 0x93, 0x04, 0x00, 0xe2, 0xfe, 0xed, 0xf4];
+    loadRaw(vm, new Uint8Array(code), { load: 0x1000, entry: 0x1000, bits: 32 });
+    const exit = vm.run({ maxInstructions: 1e6 });
+    expect(exit.reason).toBe('halt');
+    expect(vm.instructions).toBe(300_006);
+    const ticks = (vm.readRegister('eax') - vm.readRegister('ebx')) >>> 0;
+    // Virtual time between the two reads: the first IN's own I/O time, then 300,002 instructions at 1 ns each.
+    const ns = PORT_IO_NS + 300_002;
+    expect(ticks).toBeGreaterThan(1000);
+    expect(Math.abs(ticks - (ns * PM_TIMER_HZ) / 1e9)).toBeLessThan(1.5);
+  });
+
+  it('ends the run with exit poweroff on S5; the SCI reaches the PIC on IRQ 9', () => {
     const vm = new VM();
     // mov dx, 0x604; mov ax, SCI_EN | SLP_EN | S5 << 10; out dx, ax; then a loop the power-off must end.
     const ctl = SCI_EN | SLP_EN | (SLP_TYP_S5 << SLP_TYP_SHIFT);
