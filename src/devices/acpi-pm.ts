@@ -3,7 +3,8 @@
 //   offset 0  PM1a_STS (16 bits): TMR_STS (bit 0), BM_STS (4), GBL_STS (5), PWRBTN_STS (8), SLPBTN_STS (9),
 //             RTC_STS (10), WAK_STS (15) — write 1 to clear;
 //   offset 2  PM1a_EN  (16 bits): TMR_EN, GBL_EN, PWRBTN_EN, SLPBTN_EN, RTC_EN at the same bits;
-//   offset 4  PM1a_CNT (16 bits): SCI_EN (bit 0), BM_RLD (1), GBL_RLS (2, write-only), SLP_TYP (12-10), SLP_EN
+//   offset 4  PM1a_CNT (16 bits): SCI_EN (bit 0), BM_RLD (1), GBL_RLS (2, write-only, ignored: no firmware
+//             waits for the global lock), SLP_TYP (12-10), SLP_EN
 //             (13, write-only: enter the sleep state SLP_TYP names);
 //   offset 8  PM_TMR   (32 bits, read-only): a 24-bit counter at 3.579545 MHz, TMR_STS set each time its bit 23
 //             changes.
@@ -133,7 +134,7 @@ export class AcpiPm {
       case PM1_EVT + 2: this.en = ((this.en & ~(0xff << shift)) | bits) & EN_BITS; break;
       case PM1_CNT: {
         this.cnt = ((this.cnt & ~(0xff << shift)) | bits) & CNT_BITS;
-        if (bits & GBL_RLS) this.sts |= GBL_STS; // the OS released the global lock: tell the firmware (there is none)
+        // GBL_RLS would tell the firmware that the OS released the global lock: there is no firmware to tell.
         if (bits & SLP_EN) this.sleep((this.cnt >> SLP_TYP_SHIFT) & 7);
         break;
       }
