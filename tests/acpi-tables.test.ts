@@ -14,7 +14,7 @@ import { requireTool } from './required-tool.ts';
 
 const PM: AcpiPmResources = {
   pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
-  sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: 0x32,
+  sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: 0x32, ramSize: 128 << 20,
 };
 const hasIasl = requireTool('iasl (Debian package acpica-tools)', spawnSync('iasl', ['-v'], { stdio: 'ignore' }).status === 0);
 
@@ -101,10 +101,14 @@ describe('ACPI tables', () => {
       } finally { rmSync(dir, { recursive: true, force: true }); }
     };
 
-    it('the DSDT: one object, \\_S5 = Package (4) { Zero, Zero, Zero, Zero }', () => {
+    it('the DSDT: \\_S5 = Package (4) { Zero, Zero, Zero, Zero }, and \\_SB.PCI0 (PNP0A03) with its bus, I/O and memory windows', () => {
       const dsl = disassemble('DSDT');
       const body = dsl.slice(dsl.indexOf('DefinitionBlock')).replace(/\/\/.*$/gm, '').replace(/\s+/g, ' ').trim();
-      expect(body).toBe('DefinitionBlock ("", "DSDT", 1, "X86JIT", "X86JITPC", 0x00000001) { Name (_S5, Package (0x04) { Zero, Zero, Zero, Zero }) }');
+      expect(body.startsWith('DefinitionBlock ("", "DSDT", 1, "X86JIT", "X86JITPC", 0x00000001) { Name (_S5, Package (0x04) { Zero, Zero, Zero, Zero }) Device (\\_SB.PCI0) {'), body).toBe(true);
+      expect(body).toContain('Name (_HID, EisaId ("PNP0A03") /* PCI Bus */)');
+      const ranges = [...body.matchAll(/(Word|DWord)(BusNumber|IO|Memory) \(ResourceProducer(?:, [A-Za-z]+)*, 0x0+, (0x[0-9A-F]+), (0x[0-9A-F]+), 0x0+, (0x[0-9A-F]+)/g)].map((m) => `${m[2]} ${m[3]}-${m[4]} ${m[5]}`);
+      expect(ranges).toEqual(['BusNumber 0x0000-0x00FF 0x0100', 'IO 0x0000-0x0CF7 0x0CF8', 'IO 0x0D00-0xFFFF 0xF300',
+        'Memory 0x000A0000-0x000BFFFF 0x00020000', 'Memory 0x08000000-0xFEBFFFFF 0xF6C00000']);
     });
 
     it('the FADT: the PM blocks, the SCI and the flags', () => {

@@ -1,7 +1,9 @@
 // The ACPI tables a PC firmware leaves for the OS (ACPI 1.0b, the layout QEMU's pc machine uses: RSDP
 // revision 0, RSDT, a revision-1 FADT), for boots without a BIOS (the Linux boot protocol). They describe
-// the board's ACPI PM device (src/devices/acpi-pm.ts) and nothing else: no MADT, since the CPU has no local
-// APIC (the OS keeps the 8259 PICs), and a DSDT whose only object is \_S5, the sleep type that powers off.
+// the board's ACPI PM device (src/devices/acpi-pm.ts) and the PCI root bridge: no MADT, since the CPU has no
+// local APIC (the OS keeps the 8259 PICs), and a DSDT with \_S5 (the sleep type that powers off) and
+// \_SB.PCI0 (PNP0A03) — an OS in ACPI mode finds PCI root buses only in the namespace, so without it Linux
+// would not scan the bus that configuration mechanism #1 (src/devices/pci-host.ts) answers for.
 //
 // Everything sits in one block in the BIOS area, which the OS scans for the RSDP ("RSD PTR " on a 16-byte
 // boundary in 0xE0000–0xFFFFF, ACPI 1.0b §5.2.4.1); the loader's E820 map reserves the block.
@@ -24,6 +26,8 @@ export interface AcpiPmResources {
   s5SleepType: number;
   /** The CMOS RAM index of the century (FADT CENTURY; 0 = none). */
   cmosCentury: number;
+  /** Guest RAM size: the PCI root bridge's memory window starts above it. */
+  ramSize: number;
 }
 
 export interface AcpiTables {
@@ -58,6 +62,51 @@ export function s5Aml(sleepType: number): number[] {
   const element = sleepType === 0 ? [0x00] : [0x0a, sleepType];
   const body = [0x04, ...element, ...element, 0x00, 0x00];
   return [0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, body.length + 1, ...body];
+}
+
+/** AML PkgLength (ACPI 1.0b §16.2.4) for `content` bytes that follow it: the encoding counts its own bytes. */
+export function pkgLength(content: number): number[] {
+  if (content + 1 <= 0x3f) return [content + 1];
+  const total = content + (content + 2 < 0x1000 ? 2 : 3);
+  return total < 0x1000 ? [0x40 | (total & 0xf), total >> 4] : [0x80 | (total & 0xf), (total >> 4) & 0xff, total >> 12];
+}
+
+const le = (v: number, n: number): number[] => Array.from({ length: n }, (_, i) => Math.floor(v / 2 ** (8 * i)) & 0xff);
+const nameSeg = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
+/** Word address-space descriptor (§6.4.3.5.3), a producer with fixed minimum and maximum: type 1 I/O, 2 bus numbers. */
+const wordRange = (type: number, min: number, max: number, typeFlags: number): number[] =>
+  [0x88, 0x0d, 0x00, type, 0x0c, typeFlags, ...le(0, 2), ...le(min, 2), ...le(max, 2), ...le(0, 2), ...le(max - min + 1, 2)];
+/** DWord memory descriptor (§6.4.3.5.2): producer, fixed, cacheable, read-write. */
+const dwordMemory = (min: number, max: number): number[] =>
+  [0x87, 0x17, 0x00, 0x00, 0x0c, 0x03, ...le(0, 4), ...le(min, 4), ...le(max, 4), ...le(0, 4), ...le(max - min + 1, 4)];
+
+/**
+ * `Device (\_SB.PCI0) { Name (_HID, EisaId ("PNP0A03")); Name (_ADR, Zero); Name (_CRS, ResourceTemplate () {
+ * WordBusNumber 0–0xFF; WordIO 0–0xCF7 and 0xD00–0xFFFF; DWordMemory 0xA0000–0xBFFFF (VGA) and from the end of
+ * RAM to 0xFEBFFFFF }) }` — the root bridge and windows of QEMU's pc machine, without its _PRT (no PCI device
+ * here raises an interrupt).
+ *   5B 82 PkgLength 5C 2E "_SB_" "PCI0"    DeviceOp, \ and a dual name
+ *   08 "_HID" 0C 41 D0 0A 03               EisaId "PNP0A03": PNP compressed big-endian, then 0A03
+ *   08 "_ADR" 00
+ *   08 "_CRS" 11 PkgLength 0A nn …  79 00   a buffer of resource descriptors, EndTag with checksum 0
+ */
+export function pciRootAml(ramSize: number): number[] {
+  const crs = [
+    ...wordRange(2, 0x00, 0xff, 0),
+    ...wordRange(1, 0x0000, 0x0cf7, 3), // _RNG 3: ISA and non-ISA ranges
+    ...wordRange(1, 0x0d00, 0xffff, 3),
+    ...dwordMemory(0xa0000, 0xbffff),
+    ...dwordMemory(ramSize, 0xfebfffff),
+    0x79, 0x00,
+  ];
+  const buffer = [0x0a, crs.length, ...crs];
+  const body = [
+    0x5c, 0x2e, ...nameSeg('_SB_'), ...nameSeg('PCI0'),
+    0x08, ...nameSeg('_HID'), 0x0c, 0x41, 0xd0, 0x0a, 0x03,
+    0x08, ...nameSeg('_ADR'), 0x00,
+    0x08, ...nameSeg('_CRS'), 0x11, ...pkgLength(buffer.length), ...buffer,
+  ];
+  return [0x5b, 0x82, ...pkgLength(body.length), ...body];
 }
 
 /** The 8-bit checksum that makes `bytes` sum to 0 modulo 256. */
@@ -105,7 +154,7 @@ export function buildAcpiTables(pm: AcpiPmResources, base = ACPI_TABLES_BASE): A
   facs.u32(4, 64);
   // Hardware signature 0, firmware waking vector 0 (no S4/S3 resume), global lock free, no S4BIOS.
 
-  const aml = s5Aml(pm.s5SleepType);
+  const aml = [...s5Aml(pm.s5SleepType), ...pciRootAml(pm.ramSize)];
   const dsdt = Table.described('DSDT', 1, aml.length);
   dsdt.bytes.set(aml, HEADER);
   dsdt.seal();

@@ -162,7 +162,7 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
   memory.write(0x413, 2, LOW_RAM_END >> 10);
   const acpi = writeAcpiTables(memory, {
     pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
-    sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: RTC_CENTURY,
+    sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: RTC_CENTURY, ramSize: memory.ramSize,
   });
 
   // GDT: null, unused, __BOOT_CS = flat 4 GiB code, __BOOT_DS = flat 4 GiB data.
