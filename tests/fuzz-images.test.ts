@@ -54,7 +54,7 @@ const WORKERS = Math.min(2, availableParallelism());
 const CLI_RUNS = 16, CLI_LOAD_ERRORS = 4;
 
 /** How `run` can end (README, src/cli/exit-status.ts); not 'until': no run here asks for it. */
-const REASONS = ['debug-exit', 'max-instructions', 'timeout', 'halt', 'triple-fault', 'unsupported', 'reset'];
+const REASONS = ['debug-exit', 'max-instructions', 'timeout', 'halt', 'triple-fault', 'unsupported', 'reset', 'poweroff'];
 const ENGINES = ['interp', 'jit'] as const;
 type Engine = (typeof ENGINES)[number];
 

@@ -57,10 +57,10 @@ describe('loadLinux', () => {
     expect(bp.getUint32(0x218, true)).toBe(r.initrd!.address);
     expect(bp.getUint32(0x21c, true)).toBe(10000);
     expect(new TextDecoder().decode(t.memory.readBytes(CMDLINE, 23))).toBe('console=ttyS0 panic=-1\0');
-    // E820: low RAM, EBDA, BIOS area, RAM from 1 MiB.
+    // E820: low RAM, EBDA, BIOS area (with the ACPI tables from 0xE0000), RAM from 1 MiB.
     expect(bp.getUint8(0x1e8)).toBe(4);
     const e820 = [0, 1, 2, 3].map((i) => [bp.getUint32(0x2d0 + 20 * i, true), bp.getUint32(0x2d8 + 20 * i, true), bp.getUint32(0x2e0 + 20 * i, true)]);
-    expect(e820).toEqual([[0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2], [0x100000, 15 * MiB, 1]]);
+    expect(e820).toEqual([[0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xe0000, 0x20000, 2], [0x100000, 15 * MiB, 1]]);
     // The CPU: flat 32-bit through __BOOT_CS/__BOOT_DS, ESI = boot_params, at code32_start.
     expect(t.mode).toBe('flat32');
     expect(t.segments).toMatchObject({ cs: 0x10, ds: 0x18, ss: 0x18 });

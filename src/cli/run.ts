@@ -154,6 +154,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     return SIGNAL_STATUS[run.signal];
   }
   if (exit.reason === 'debug-exit') return (exit.status ?? 1) & 0xff;
+  // A guest's power-off is its clean end: status 0 and nothing said, as QEMU.
+  if (exit.reason === 'poweroff') return EXIT_STATUS.poweroff;
   // A closed stdout or stderr ends the run quietly (main.ts reports any other write failure, status 74).
   if (outputFailed) return EXIT_OUTPUT_CLOSED;
   const where = `${exit.cs.toString(16).padStart(4, '0')}:${exit.eip.toString(16).padStart(8, '0')}`;

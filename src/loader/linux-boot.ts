@@ -5,7 +5,12 @@
 //   - boot_params (the "zero page") gets the file's setup header, our loader type, the command line
 //     pointer, the initrd's place and an E820 map of the RAM;
 //   - the CPU enters code32_start in flat 32-bit protected mode through a GDT holding __BOOT_CS (0x10) and
-//     __BOOT_DS (0x18), paging and interrupts off, ESI = boot_params, EBP = EDI = EBX = 0.
+//     __BOOT_DS (0x18), paging and interrupts off, ESI = boot_params, EBP = EDI = EBX = 0;
+//   - ACPI tables (acpi-tables.ts) in the BIOS area, describing the board's PM device, as SeaBIOS leaves them.
+import { PM1_CNT, PM1_EVT, PM_TMR, SLP_TYP_S5 } from '../devices/acpi-pm.ts';
+import { RTC_CENTURY } from '../devices/cmos-rtc.ts';
+import { ACPI_PM_BASE, IRQ_SCI } from '../machine/board.ts';
+import { ACPI_TABLES_BASE, writeAcpiTables, type AcpiTables } from './acpi-tables.ts';
 import { checkInRam } from './guest-ram.ts';
 import { LoadError } from './load-error.ts';
 import { hex, sizeText, type LoadedSegment, type LoadTarget } from './load-target.ts';
@@ -61,6 +66,7 @@ export interface LinuxLoad {
   bootParams: number;
   segments: LoadedSegment[];
   initrd?: { address: number; size: number };
+  acpi: AcpiTables;
 }
 
 const u16 = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8);
@@ -141,7 +147,8 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
   const e820: [number, number, number][] = [
     [0, LOW_RAM_END, E820_RAM],
     [LOW_RAM_END, 0xa0000 - LOW_RAM_END, E820_RESERVED],
-    [0xf0000, 0x10000, E820_RESERVED],
+    // The BIOS area, where the ACPI tables are (SeaBIOS reserves 0xF0000–0xFFFFF; our tables start lower).
+    [ACPI_TABLES_BASE, 0x100000 - ACPI_TABLES_BASE, E820_RESERVED],
     [KERNEL_BASE, memory.ramSize - KERNEL_BASE, E820_RAM],
   ];
   bp[BP_E820_ENTRIES] = e820.length;
@@ -153,6 +160,10 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
   memory.writeBytes(CMDLINE, new Uint8Array([...cmdline, 0]));
   // The BIOS data area's base-memory size (KiB), which the kernel reads to place the EBDA.
   memory.write(0x413, 2, LOW_RAM_END >> 10);
+  const acpi = writeAcpiTables(memory, {
+    pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
+    sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: RTC_CENTURY, ramSize: memory.ramSize,
+  });
 
   // GDT: null, unused, __BOOT_CS = flat 4 GiB code, __BOOT_DS = flat 4 GiB data.
   const gdt = new Uint8Array(32);
@@ -165,5 +176,5 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
 
   const segments: LoadedSegment[] = [{ address: KERNEL_BASE, fileSize: kernel.length, memSize: kernelSpan }];
   if (initrd) segments.push({ address: initrd.address, fileSize: initrd.size, memSize: initrd.size });
-  return { header, entry, bootParams: BOOT_PARAMS, segments, initrd };
+  return { header, entry, bootParams: BOOT_PARAMS, segments, initrd, acpi };
 }

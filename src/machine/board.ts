@@ -1,6 +1,7 @@
 // The board: which devices a VM has, at which I/O ports, on which IRQ lines — as one description (pcBoard)
 // rather than wiring inside the VM. The board is also the scheduler's view of the devices (the earliest next
 // event of any of them) and the one place that saves and loads them all.
+import { ACPI_PM_PORTS, AcpiPm } from '../devices/acpi-pm.ts';
 import { CmosRtc } from '../devices/cmos-rtc.ts';
 import { DebugConsole } from '../devices/debug-console.ts';
 import { DebugExit } from '../devices/debug-exit.ts';
@@ -104,12 +105,16 @@ export interface BoardHost {
   debugExit(status: number): void;
   /** The guest pulled the reset line (8042 command 0xFE, PIIX3 0xCF9): `how` names the way, for the exit message. */
   reset(how: string): void;
+  /** The guest powered the machine off (ACPI S5). */
+  powerOff(): void;
   /** `device`'s next event may have moved (see Board's constructor). */
   rescheduled(device: Device): void;
 }
 
 /** ISA IRQ lines of the PC/AT. */
 export const IRQ_PIT = 0, IRQ_KEYBOARD = 1, IRQ_COM1 = 4, IRQ_RTC = 8, IRQ_MOUSE = 12;
+/** The ACPI SCI's line and the PM device's ports (PMBASE), as QEMU's pc machine (PIIX4) has them: the FADT names both. */
+export const IRQ_SCI = 9, ACPI_PM_BASE = 0x600;
 
 /** The devices of the PC board, wired. */
 export interface PcBoard {
@@ -120,12 +125,14 @@ export interface PcBoard {
   uart: Uart16550;
   i8042: I8042;
   pci: PciHost;
+  acpiPm: AcpiPm;
 }
 
 /**
  * The PC board x86jit emulates: two 8259 PICs, the 8254 PIT with port 0x61, the 8042 keyboard controller
  * with a PS/2 keyboard and mouse, the CMOS RTC, a 16550 UART as COM1, PCI configuration mechanism #1 with
- * the i440FX host bridge and PIIX3 ISA bridge, QEMU's 0xE9 debug console and isa-debug-exit at 0xF4.
+ * the i440FX host bridge and PIIX3 ISA bridge, QEMU's 0xE9 debug console, isa-debug-exit at 0xF4 and the
+ * ACPI PM registers at 0x600 (PIIX4's PMBASE on QEMU's pc machine).
  */
 export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const pic: PicPair = new PicPair({ onChange: () => host.intr(pic.hasInterrupt()) });
@@ -138,6 +145,7 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const pci = new PciHost({ onReset: host.reset });
   const debugcon = new DebugConsole({ onOutput: host.debugcon });
   const debugExit = new DebugExit({ onExit: host.debugExit });
+  const acpiPm = new AcpiPm({ nowNs: host.nowNs, onSci: irq(IRQ_SCI), onPowerOff: host.powerOff });
   const board = new Board(io, [
     { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }] },
     { name: 'pit', device: pit, ports: [{ base: 0x40, count: 4, name: 'pit', handler: pit }], irq: IRQ_PIT },
@@ -148,6 +156,7 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
     { name: 'pci', device: pci, ports: [{ base: 0xcf8, count: 8, name: 'pci-config', handler: pci }] },
     { name: 'debugcon', device: debugcon, ports: [{ base: 0xe9, count: 1, name: 'debugcon', handler: debugcon }] },
     { name: 'isa-debug-exit', device: debugExit, ports: [{ base: 0xf4, count: 4, name: 'isa-debug-exit', handler: debugExit }] },
+    { name: 'acpi-pm', device: acpiPm, ports: [{ base: ACPI_PM_BASE, count: ACPI_PM_PORTS, name: 'acpi-pm', handler: acpiPm }], irq: IRQ_SCI },
   ], host.rescheduled);
-  return { board, pic, pit, rtc, uart, i8042, pci };
+  return { board, pic, pit, rtc, uart, i8042, pci, acpiPm };
 }

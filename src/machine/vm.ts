@@ -18,6 +18,7 @@ import type { Uart16550 } from '../devices/uart16550.ts';
 import type { CmosRtc } from '../devices/cmos-rtc.ts';
 import type { I8042 } from '../devices/i8042.ts';
 import type { PciHost } from '../devices/pci-host.ts';
+import type { AcpiPm } from '../devices/acpi-pm.ts';
 import type { PicPair } from '../devices/pic8259.ts';
 import type { Pit8254 } from '../devices/pit8254.ts';
 import { type Board, pcBoard } from './board.ts';
@@ -69,8 +70,9 @@ export interface FlatSelectors { code: number; data: number; gdtBase: number; gd
  * Why a run ended. 'stopped': the host asked (vm.requestStop from outside the guest, e.g. its output closed).
  * 'reset': the guest reset the machine (8042 command 0xFE, PIIX3 port 0xCF9); the run ends there as QEMU's
  * `-no-reboot` ends it, and nothing is reset: a further run goes on after the instruction that asked.
+ * 'poweroff': the guest entered ACPI S5 (the PM device's SLP_EN), the end QEMU exits 0 for.
  */
-export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped' | 'reset';
+export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped' | 'reset' | 'poweroff';
 
 export interface ExitRecord {
   reason: ExitReason;
@@ -219,6 +221,8 @@ export class VM {
   readonly rtc: CmosRtc;
   readonly i8042: I8042;
   readonly pci: PciHost;
+  /** The ACPI PM registers (power button, S5 power-off, PM timer). */
+  readonly acpiPm: AcpiPm;
   readonly clock: 'virtual' | 'realtime';
   /** performance.now() at guest time 0 in the real-time clock. */
   private realtimeStart = performance.now();
@@ -237,7 +241,7 @@ export class VM {
     this.out = new OutputBuffer((b) => { stdout(b); if (this.events.has('serial-output')) this.events.emit('serial-output', b); });
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
     this.clock = opts.clock ?? 'virtual';
-    const { board, pic, pit, rtc, uart, i8042, pci } = pcBoard(this.io, {
+    const { board, pic, pit, rtc, uart, i8042, pci, acpiPm } = pcBoard(this.io, {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
       intr: (level) => { this.cpu.intr = level ? IF : 0; if (level) this.cpu.breakBlock |= BREAK_IRQ; },
@@ -245,10 +249,11 @@ export class VM {
       debugcon: (b) => this.debugOut.push(b),
       debugExit: (status) => this.debugExit(status),
       reset: (how) => this.guestReset(how),
+      powerOff: () => this.requestStop({ reason: 'poweroff', message: 'the guest powered the machine off (ACPI S5)' }),
       // An event now due before the slice ends: end the slice after this instruction and plan the next one.
       rescheduled: (device) => { if (device.nextEventNs!() < this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; } },
     });
-    this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci;
+    this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci; this.acpiPm = acpiPm;
     this.cpu.hypercallHost = {
       console: (bytes) => { for (const b of bytes) this.out.push(b); },
       exit: (status) => this.debugExit(status),
