@@ -330,6 +330,37 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
     }, 120_000);
   }
 
+  it('snapshot --at-output TEXT stops at the instruction that completes TEXT on the console, under both engines', async () => {
+    const path = join(DIR, 'hello.elf');
+    const ref = x86jit(['run', path]);
+    const counts: number[] = [];
+    for (const engine of ENGINES) {
+      const file = join(dir, `at-output.${engine}.snap`);
+      const a = x86jit(['snapshot', path, '--at-output', 'test ROM', '-o', file, '--engine', engine]);
+      expect([a.status, a.stderr, a.stdout.endsWith('test ROM')], engine).toEqual([0, '', true]);
+      const b = x86jit(['run', '--restore', file, '--engine', engine]);
+      expect(a.stdout + b.stdout).toBe(ref.stdout);
+      expect(b.status).toBe(ref.status);
+      counts.push((await VM.fromState(new Uint8Array(readFileSync(file)))).instructions);
+    }
+    expect(counts[1]).toBe(counts[0]);
+    // The interpreter one instruction at a time: the text is complete after instruction N, not before.
+    const printedAfter = (n: number): string => {
+      const out: Uint8Array[] = [];
+      const vm = new VM(options('interp', out));
+      load(vm, 'hello.elf');
+      vm.run({ maxInstructions: n });
+      return text(out);
+    };
+    expect(printedAfter(counts[0] - 1)).not.toContain('test ROM');
+    expect(printedAfter(counts[0]).endsWith('test ROM')).toBe(true);
+    // Usage: exactly one of --at and --at-output; a text never written leaves no file.
+    expect(x86jit(['snapshot', path, '--at', '10', '--at-output', 'x', '-o', join(dir, 'no.snap')]).status).toBe(2);
+    const never = x86jit(['snapshot', path, '--at-output', 'never printed', '-o', join(dir, 'no.snap')]);
+    expect([never.status, never.stderr]).toEqual([ref.status, 'x86jit: snapshot: the guest ended before it wrote "never printed" (debug-exit: guest exited with status 1); no snapshot written\n']);
+    expect(readdirSync(dir)).not.toContain('no.snap');
+  }, 120_000);
+
   it('snapshot --restore BASE --base BASE writes a diff; run --restore BASE --restore DIFF continues it', () => {
     const path = join(DIR, 'wl-sort.elf');
     const ref = x86jit(['run', path, '--stats']);

@@ -7,8 +7,8 @@ import { IMAGE_HELP, IMAGE_OPTIONS, openGuest, parseImageArgs, readSnapshotFile,
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
 
-export const SNAPSHOT_HELP = `usage: x86jit snapshot ROM --at N -o FILE [options]
-       x86jit snapshot --restore SNAPSHOT [--restore DIFF...] --at N -o FILE [--base FILE] [options]
+export const SNAPSHOT_HELP = `usage: x86jit snapshot ROM --at N|--at-output TEXT -o FILE [options]
+       x86jit snapshot --restore SNAPSHOT [--restore DIFF...] --at N|--at-output TEXT -o FILE [--base FILE] [options]
        x86jit snapshot --info FILE...
 
 Runs the guest until exactly N instructions have retired since it started (those a restored snapshot
@@ -20,6 +20,8 @@ status 2.
 
 options:
   --at N                    the instruction count to stop at (since the guest started)
+  --at-output TEXT          stop after the instruction that completes TEXT on the guest's console (a
+                            shell's prompt, say: the snapshot then restores to a waiting shell)
   -o, --output FILE         where to write the snapshot (written whole, then renamed into place)
   --base FILE               write a diff holding only the pages written since FILE, which must be the
                             last --restore file (the guest logs its writes from the restore on)
@@ -36,6 +38,7 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
     ...IMAGE_OPTIONS,
     ...RESTORE_OPTIONS,
     at: { type: 'string' },
+    'at-output': { type: 'string' },
     output: { type: 'string', short: 'o' },
     base: { type: 'string' },
     compression: { type: 'string' },
@@ -50,9 +53,11 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
     for (const path of positionals) emit(1, formatInfo(path, inspectNamed(path)));
     return 0;
   }
-  if (values.at === undefined) throw new UsageError('snapshot: --at N is required (the instruction count to save at)');
+  const atOutput = values['at-output'];
+  if ((values.at === undefined) === (atOutput === undefined)) throw new UsageError('snapshot: give one of --at N (the instruction count to save at) and --at-output TEXT');
+  if (atOutput === '') throw new UsageError('snapshot: --at-output: the text is empty');
   if (values.output === undefined) throw new UsageError('snapshot: -o FILE is required');
-  const at = parseNumber(values.at, '--at');
+  const at = values.at !== undefined ? parseNumber(values.at, '--at') : Infinity;
   if (values.engine !== 'interp' && values.engine !== 'jit') throw new UsageError(`--engine: '${values.engine}' is not one of interp, jit`);
   if (values.clock !== undefined && values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
   const compression = values.compression;
@@ -64,17 +69,20 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
     since = inspectNamed(values.base).id;
   }
   const args = parseImageArgs(values);
-  if (args.maxInstructions !== undefined) throw new UsageError('snapshot: --at sets where the run stops; --max-instructions does not apply');
+  if (args.maxInstructions !== undefined && atOutput === undefined) throw new UsageError('snapshot: --at sets where the run stops; --max-instructions does not apply');
   const vm = await openGuest('snapshot', positionals, restore, args, { stdout: 1, debugcon: 2, engine: values.engine, clock: values.clock as 'virtual' | 'realtime' | undefined });
   if (vm.instructions > at) throw new UsageError(`snapshot: the restored guest has already run ${vm.instructions} instructions, past --at ${at}`);
-  const { exit, outputFailed, signal } = await runGuest(vm, { maxInstructions: at - vm.instructions, timeout: args.timeout });
+  let printed = false;
+  if (atOutput !== undefined) vm.stopAtOutput(atOutput, () => { printed = true; });
+  const { exit, outputFailed, signal } = await runGuest(vm, { maxInstructions: atOutput !== undefined ? args.maxInstructions : at - vm.instructions, timeout: args.timeout });
+  const where = atOutput !== undefined ? `it wrote ${JSON.stringify(atOutput)}` : `instruction ${at}`;
   if (outputFailed) return EXIT_OUTPUT_CLOSED;
   if (signal !== undefined) {
-    emit(2, `x86jit: snapshot: interrupted by ${signal} at instruction ${vm.instructions}, before ${at}; no snapshot written\n`);
+    emit(2, `x86jit: snapshot: interrupted by ${signal} at instruction ${vm.instructions}, before ${where}; no snapshot written\n`);
     return SIGNAL_STATUS[signal];
   }
-  if (exit.reason !== 'max-instructions' || vm.instructions !== at) {
-    emit(2, `x86jit: snapshot: the guest ended before instruction ${at} (${exit.reason}: ${exit.message}); no snapshot written\n`);
+  if (atOutput !== undefined ? !(printed && exit.reason === 'stopped') : exit.reason !== 'max-instructions' || vm.instructions !== at) {
+    emit(2, `x86jit: snapshot: the guest ended before ${where} (${exit.reason}: ${exit.message}); no snapshot written\n`);
     return exit.reason === 'debug-exit' ? (exit.status ?? 1) & 0xff : EXIT_STATUS[exit.reason] ?? EXIT_USAGE;
   }
   const bytes = vm.saveState({ since, compression });

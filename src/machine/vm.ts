@@ -33,6 +33,7 @@ import { CpuHooks, HOOK_KINDS, type Hook, type HookCallbacks, type HookKind } fr
 import { type InterruptIntercept } from '../cpu/cpu.ts';
 import { UD } from '../cpu/fault.ts';
 import { Emitter } from './emitter.ts';
+import { OutputMatch } from './output-match.ts';
 import type { MmioDevice } from './memory.ts';
 import {
   type AnyRegisterName, readModelSpecific, readRegister, readSegment, type SegmentCache, type SystemSegmentName, writeModelSpecific,
@@ -245,7 +246,7 @@ export class VM {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
       intr: (level) => { this.cpu.intr = level ? IF : 0; if (level) this.cpu.breakBlock |= BREAK_IRQ; },
-      com1: (b) => this.out.push(b),
+      com1: (b) => this.console(b),
       debugcon: (b) => this.debugOut.push(b),
       debugExit: (status) => this.debugExit(status),
       reset: (how) => this.guestReset(how),
@@ -255,7 +256,7 @@ export class VM {
     });
     this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci; this.acpiPm = acpiPm;
     this.cpu.hypercallHost = {
-      console: (bytes) => { for (const b of bytes) this.out.push(b); },
+      console: (bytes) => { for (const b of bytes) this.console(b); },
       exit: (status) => this.debugExit(status),
       timeNs: () => this.nowNs(),
       yield: () => { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; },
@@ -388,6 +389,29 @@ export class VM {
 
   /** Faults and external interrupts delivered since the VM was created (bounded per run by maxInstructions too). */
   get deliveries(): number { return this.cpu.deliveries; }
+
+  /**
+   * End the run with reason 'stopped' after the instruction whose console byte completes `text` (its UTF-8
+   * bytes), once: the exact point a guest finished printing a prompt (x86jit snapshot --at-output). `then`
+   * is told at that point. null disarms.
+   */
+  stopAtOutput(text: string | null, then?: () => void): void {
+    this.outputMatch = text === null ? null : new OutputMatch(new TextEncoder().encode(text));
+    this.outputMatched = () => {
+      this.outputMatch = null;
+      this.requestStop({ reason: 'stopped', message: `the guest wrote ${JSON.stringify(text)}` });
+      then?.();
+    };
+  }
+
+  private outputMatch: OutputMatch | null = null;
+  private outputMatched = (): void => {};
+
+  /** A byte of the guest's console (COM1 or the console hypercall): to stdout, and to stopAtOutput's watch. */
+  private console(byte: number): void {
+    this.out.push(byte);
+    if (this.outputMatch?.push(byte)) this.outputMatched();
+  }
 
   /** End the run after the current instruction (devices use this: isa-debug-exit; the host: reason 'stopped'). */
   requestStop(exit: Omit<ExitRecord, 'cs' | 'eip'>): void {
