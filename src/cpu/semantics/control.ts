@@ -164,7 +164,10 @@ function farReturn(cpu: Cpu, size: number, imm: number): void {
   loadCodeSegment(cpu, sel, d, rpl);
   markAccessed(cpu, ssd);
   loadCache(cpu, SS, newSs, ssd);
-  s[ESP] = size === 4 ? newEsp + imm : (newEsp + imm) & 0xffff;
+  // SDM RET: ESP ← the popped ESP (16 bits with a 16-bit operand), then the immediate is added with the
+  // new stack's width (SS.B), not the operand size.
+  s[ESP] = size === 4 ? newEsp : newEsp & 0xffff;
+  cpu.addSP(imm);
   s[EIP] = offset;
   nullInaccessibleSegments(cpu);
 }
