@@ -100,7 +100,7 @@ export function switchTask(cpu: Cpu, sel: number, d: Descriptor, source: TaskSwi
   if (w === 4 && newFlags & VM) throw new Unsupported('a task switch to a virtual-8086 task (EFLAGS.VM in the new TSS): virtual-8086 mode is not supported');
   // Step 5: the old TSS's dynamic fields must be writable (probed at both ends, so no fault comes halfway).
   const oldSel = s[TR_SLOT] & 0xffff, oldBase = s[TR_SLOT + 1], old = tssLayout(s[TR_SLOT + 3]);
-  const first = oldBase + old.eip, last = oldBase + old.segs[DS] + 1;
+  const first = oldBase + old.eip, last = oldBase + Math.max(...old.segs) + 1;
   cpu.writeSys8(first, cpu.readSys8(first));
   cpu.writeSys8(last, cpu.readSys8(last));
 

@@ -70,3 +70,19 @@ task_f:	record seen_f
 task_f_after_iret:
 	jmp task_f
 task_f_end:
+
+/* Task G runs with an LDT: its ES is LDT selector 0x04. */
+	.globl task_g
+task_g:	record seen_g
+	movl %es:0, %eax   /* a read through the LDT's data segment */
+	movl %eax, g_read
+	ljmp $0x28, $0
+	jmp task_g
+
+/* Task H runs on its own page directory (CR3 from its TSS): it reads linear 0x400000. */
+	.globl task_h
+task_h:	record seen_h
+	movl 0x400000, %eax
+	movl %eax, h_read
+	ljmp $0x28, $0
+	jmp task_h

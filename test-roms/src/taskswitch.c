@@ -7,7 +7,10 @@
  *   task's stack); CALL to a 16-bit TSS (16-bit registers, FLAGS, IP, the 16-bit layout's back link);
  *   #GP(selector) for a JMP to a busy TSS and a CALL through a task gate to a busy TSS; #TS(selector)
  *   for a TSS whose limit is below 0x67 (nothing changes); #TS(selector) for a data segment beyond the
- *   GDT in the new task, raised in the new task's context (TR, CS are the new task's).
+ *   GDT in the new task, raised in the new task's context (TR, CS are the new task's); a task with an
+ *   LDT (LDTR loaded, a segment from it; main's null LDTR back); with paging on, a task with its own CR3
+ *   (it sees its own mapping of a page main has in its TLB; main's CR3 comes back from its TSS; CR3 is
+ *   not saved in the old TSS).
  * Not checked (QEMU 7.2 differs from the SDM): the EIP saved by a fault raised in the new task's context
  * (SDM: the new task's; QEMU: the switching instruction's), #SS for a not-present SS in the new task
  * (QEMU raises #NP), and the EIP saved by #DF (undefined).
@@ -26,6 +29,9 @@
 #define SEL_F16      0x70   /* 16-bit TSS */
 #define SEL_F_CODE   0x78   /* code segment based at task_f */
 #define SEL_F_STACK  0x80   /* 16-bit stack segment */
+#define SEL_G        0x88
+#define SEL_LDT      0x90   /* the LDT of task G */
+#define SEL_H        0x98
 #define SEL_BEYOND   0x1f8  /* beyond the GDT limit (32 entries) */
 #define VEC_TASK_C   0x50
 #define FL_NT        0x4000u
@@ -47,13 +53,19 @@ struct seen {
 	u16 tr, cs, ss, ds, es, fs, gs, ldtr;
 } __attribute__((packed));
 
-struct seen seen_a, seen_b, seen_c, seen_df, seen_f;
+struct seen seen_a, seen_b, seen_c, seen_df, seen_f, seen_g, seen_h;
+u32 g_read, h_read;
 u32 df_error, df_esp_after;
-static struct tss32 tss_main, tss_a, tss_b, tss_df, tss_badlim, tss_c, tss_e __attribute__((aligned(16)));
+static struct tss32 tss_main, tss_a, tss_b, tss_df, tss_badlim, tss_c, tss_e, tss_g, tss_h __attribute__((aligned(16)));
+static u32 ldt_g[2 * 2] __attribute__((aligned(8)));
+#define PAGE_ALIGNED __attribute__((aligned(4096)))
+static u32 pd_main[1024] PAGE_ALIGNED, pd_h[1024] PAGE_ALIGNED, pt_low[1024] PAGE_ALIGNED, pt_main_hi[1024] PAGE_ALIGNED,
+	pt_h_hi[1024] PAGE_ALIGNED, page_x[1024] PAGE_ALIGNED, page_y[1024] PAGE_ALIGNED;
 static struct tss16 tss_f __attribute__((aligned(16)));
-static u8 stack_a[1024], stack_b[1024], stack_c[1024], stack_df[4096], stack_e[1024], stack_f[512] __attribute__((aligned(16)));
+static u8 stack_a[1024], stack_b[1024], stack_c[1024], stack_df[4096], stack_e[1024], stack_f[512], stack_g[512], stack_h[512] __attribute__((aligned(16)));
 #define TOP(s) ((u32)(s) + sizeof(s))
 
+void task_g(void), task_h(void);
 void task_a(void), task_b(void), task_c(void), task_df(void), task_e(void), task_e_return(void), task_f(void), task_f_after_iret(void), task_f_end(void);
 extern u32 rt_gdt[];
 
@@ -279,6 +291,51 @@ void test_main(void)
 	 * instruction); QEMU 7.2 saves the EIP of the JMP that switched. */
 	CHECK(gdt_type(SEL_E), 0x9, "task E available after its JMP back");
 	CHECK(str(), SEL_MAIN, "TR back from task E");
+	clts();
+
+	/* ---- a task with an LDT: its ES comes from it ---- */
+	init_tss(&tss_g, task_g, TOP(stack_g), 0x2, 0x60000000);
+	/* LDT slot 0: a flat-limit data segment based at page_x (task G reads ES:0) */
+	ldt_g[0] = 0xffff | ((u32)page_x << 16);
+	ldt_g[1] = (((u32)page_x >> 16) & 0xff) | 0x9200 | 0xf0000 | 0xc00000 | ((u32)page_x & 0xff000000);
+	gdt_set(SEL_LDT >> 3, (u32)ldt_g, sizeof(ldt_g) - 1, 0x82, 0x0);
+	tss_g.ldt = SEL_LDT;
+	tss_g.es = 0x04;   /* LDT slot 0, RPL 0 */
+	tss_gdt(SEL_G, &tss_g, sizeof(tss_g) - 1, 0x9);
+	page_x[0] = 0x1d71d7;
+	far_jmp(SEL_G);
+	show("task G (LDT)", &seen_g);
+	CHECK(seen_g.ldtr, SEL_LDT, "LDT task: LDTR from the TSS");
+	CHECK(seen_g.es, 0x04, "LDT task: ES is an LDT selector");
+	CHECK(g_read, 0x1d71d7, "LDT task: a read through the LDT's segment");
+	{ u16 l; __asm__ volatile("sldt %0" : "=r"(l)); CHECK(l, 0, "back from the LDT task: LDTR null again"); }
+	clts();
+
+	/* ---- paging: a task with its own CR3 (static in the TSS: main's must be set by software) ---- */
+	for (int i = 0; i < 1024; i++) pt_low[i] = (i << 12) | 3;
+	memset(pt_main_hi, 0, sizeof(pt_main_hi));
+	memset(pt_h_hi, 0, sizeof(pt_h_hi));
+	pt_main_hi[0] = (u32)page_x | 3;
+	pt_h_hi[0] = (u32)page_y | 3;
+	memset(pd_main, 0, sizeof(pd_main));
+	memset(pd_h, 0, sizeof(pd_h));
+	pd_main[0] = pd_h[0] = (u32)pt_low | 3;
+	pd_main[1] = (u32)pt_main_hi | 3;
+	pd_h[1] = (u32)pt_h_hi | 3;
+	page_x[0] = 0x11111111;
+	page_y[0] = 0x22222222;
+	tss_main.cr3 = (u32)pd_main;
+	init_tss(&tss_h, task_h, TOP(stack_h), 0x2, 0x70000000);
+	tss_h.cr3 = (u32)pd_h;
+	tss_gdt(SEL_H, &tss_h, sizeof(tss_h) - 1, 0x9);
+	__asm__ volatile("movl %0, %%cr3\n\tmovl %%cr0, %%eax\n\torl $0x80000000, %%eax\n\tmovl %%eax, %%cr0" : : "r"(pd_main) : "eax", "memory");
+	CHECK(*(volatile u32 *)0x400000, 0x11111111, "paging: main sees page X at 0x400000");
+	far_jmp(SEL_H);
+	CHECK(h_read, 0x22222222, "paging: task H sees page Y at 0x400000 (CR3 loaded, TLB flushed)");
+	{ u32 c; __asm__ volatile("movl %%cr3, %0" : "=r"(c)); CHECK(c == (u32)pd_main, 1, "paging: main's CR3 back from its TSS"); }
+	CHECK(*(volatile u32 *)0x400000, 0x11111111, "paging: main sees page X again");
+	CHECK(tss_h.cr3 == (u32)pd_h, 1, "paging: CR3 is not saved in the old TSS");
+	__asm__ volatile("movl %%cr0, %%eax\n\tandl $0x7fffffff, %%eax\n\tmovl %%eax, %%cr0" : : : "eax", "memory");
 	clts();
 
 	rt_finish("taskswitch");
