@@ -13,7 +13,7 @@ import {
   AC, CPL, CR0, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, VM,
 } from './state.ts';
 import { switchTask, taskGateTarget } from './task-switch.ts';
-import { stackFromTss } from './tss.ts';
+import { stackFromTss, TYPE_TASK_GATE } from './tss.ts';
 
 export { Unsupported };
 
@@ -55,7 +55,7 @@ function deliverReal(cpu: Cpu, vector: number, src: InterruptSource): void {
   s[EIP] = ip;
 }
 
-const GATE_TASK = 0x5, GATE_INT16 = 0x6, GATE_TRAP16 = 0x7, GATE_INT32 = 0xe, GATE_TRAP32 = 0xf;
+const GATE_INT16 = 0x6, GATE_TRAP16 = 0x7, GATE_INT32 = 0xe, GATE_TRAP32 = 0xf;
 
 function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void {
   const s = cpu.s;
@@ -65,11 +65,11 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
   const at = (s[IDTR_BASE] + vector * 8) | 0;
   const lo = cpu.readSys32(at), hi = cpu.readSys32(at + 4);
   const type = (hi >>> 8) & 0x1f, gateDpl = (hi >>> 13) & 3;
-  if (type !== GATE_TASK && type !== GATE_INT16 && type !== GATE_TRAP16 && type !== GATE_INT32 && type !== GATE_TRAP32)
+  if (type !== TYPE_TASK_GATE && type !== GATE_INT16 && type !== GATE_TRAP16 && type !== GATE_INT32 && type !== GATE_TRAP32)
     throw fault(GP, idtCode);
   if (src.software && gateDpl < s[CPL]) throw fault(GP, idtCode);
   if (!(hi & 0x8000)) throw fault(NP, idtCode);
-  if (type === GATE_TASK) {
+  if (type === TYPE_TASK_GATE) {
     // A task gate (SDM INT, "TASK-GATE"): switch with nesting; an exception's error code goes on the new task's stack.
     const { sel, d } = taskGateTarget(cpu, lo >>> 16, ext);
     switchTask(cpu, sel, d, 'interrupt', src.returnEip, ext, src.software ? -1 : src.errorCode);
