@@ -454,6 +454,14 @@ export class Cpu {
     return this.mem.read(this.paging ? this.translate(lin, false, false) : lin >>> 0, 4);
   }
   writeSys8(lin: number, v: number): void { this.mem.write(this.paging ? this.translate(lin, true, false) : lin >>> 0, 1, v); }
+  writeSys16(lin: number, v: number): void {
+    if (this.paging && (lin & 0xfff) === 0xfff) { this.writeSplit(lin, 2, v, false); return; }
+    this.mem.write(this.paging ? this.translate(lin, true, false) : lin >>> 0, 2, v);
+  }
+  writeSys32(lin: number, v: number): void {
+    if (this.paging && (lin & 0xfff) > 0xffc) { this.writeSplit(lin, 4, v, false); return; }
+    this.mem.write(this.paging ? this.translate(lin, true, false) : lin >>> 0, 4, v);
+  }
 
   /** Instruction fetch: a read at the current CPL (not a data access: memory hooks do not see it). */
   fetch8(lin: number): number {

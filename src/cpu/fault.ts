@@ -16,9 +16,17 @@ export const HAS_ERROR_CODE = new Set([DF, TS, NP, SS_, GP, PF_, AC_]);
 export class CpuFault {
   /** For #PF: the linear address, loaded into CR2 when the fault is delivered (not when it is detected). */
   address = 0;
+  /**
+   * Set when the fault arose in a new task's context, after a task switch committed (SDM 7.3 step 13): the
+   * frame saves this EIP (the new task's), not the one of the instruction or event that switched tasks.
+   */
+  resumeEip: number | undefined = undefined;
   constructor(readonly vector: number, readonly errorCode: number = -1) {}
   get name(): string { return VECTOR_NAMES[this.vector] ?? `vector ${this.vector}`; }
 }
 
 /** Raise a fault: `throw fault(GP, sel & ~3)`. */
 export const fault = (vector: number, errorCode = 0): CpuFault => new CpuFault(vector, HAS_ERROR_CODE.has(vector) ? errorCode >>> 0 : -1);
+
+/** A guest state the emulator does not model (virtual-8086 mode): the run ends with this reason. */
+export class Unsupported extends Error {}

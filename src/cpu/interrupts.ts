@@ -1,19 +1,21 @@
 // Interrupt and exception delivery (SDM Vol. 3, ch. 6): the real-mode IVT, and protected-mode IDT
-// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring.
+// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring, and
+// task gates (task-switch.ts).
 // Also the double-fault rules that turn a fault during delivery into #DF, and #DF's failure into a
 // triple fault (shutdown).
 import { CS, SS } from '../decoder/instruction.ts';
 import { EXIT_EXCEPTION } from '../hv/exits.ts';
-import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, type Cpu } from './cpu.ts';
-import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS } from './fault.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, type Cpu } from './cpu.ts';
+import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS, Unsupported } from './fault.ts';
 import { flushFlags, getEflags, setEflags } from './flags.ts';
 import { loadCodeSegment, loadCache, loadSegmentReal, markAccessed, readDescriptor } from './segments.ts';
 import {
-  AC, CPL, CR0, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, TR_SLOT, VM,
+  AC, CPL, CR0, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, VM,
 } from './state.ts';
+import { switchTask, taskGateTarget } from './task-switch.ts';
+import { stackFromTss, TYPE_TASK_GATE } from './tss.ts';
 
-/** A guest state the emulator does not model (task switch, virtual-8086 mode): the run ends with this reason. */
-export class Unsupported extends Error {}
+export { Unsupported };
 
 /** A fault while delivering a double fault: the processor shuts down. */
 export class TripleFault extends Error {}
@@ -53,7 +55,7 @@ function deliverReal(cpu: Cpu, vector: number, src: InterruptSource): void {
   s[EIP] = ip;
 }
 
-const GATE_TASK = 0x5, GATE_INT16 = 0x6, GATE_TRAP16 = 0x7, GATE_INT32 = 0xe, GATE_TRAP32 = 0xf;
+const GATE_INT16 = 0x6, GATE_TRAP16 = 0x7, GATE_INT32 = 0xe, GATE_TRAP32 = 0xf;
 
 function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void {
   const s = cpu.s;
@@ -63,11 +65,16 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
   const at = (s[IDTR_BASE] + vector * 8) | 0;
   const lo = cpu.readSys32(at), hi = cpu.readSys32(at + 4);
   const type = (hi >>> 8) & 0x1f, gateDpl = (hi >>> 13) & 3;
-  if (type !== GATE_TASK && type !== GATE_INT16 && type !== GATE_TRAP16 && type !== GATE_INT32 && type !== GATE_TRAP32)
+  if (type !== TYPE_TASK_GATE && type !== GATE_INT16 && type !== GATE_TRAP16 && type !== GATE_INT32 && type !== GATE_TRAP32)
     throw fault(GP, idtCode);
   if (src.software && gateDpl < s[CPL]) throw fault(GP, idtCode);
   if (!(hi & 0x8000)) throw fault(NP, idtCode);
-  if (type === GATE_TASK) throw new Unsupported(`vector ${vector} goes through a task gate; hardware task switching is not supported`);
+  if (type === TYPE_TASK_GATE) {
+    // A task gate (SDM INT, "TASK-GATE"): switch with nesting; an exception's error code goes on the new task's stack.
+    const { sel, d } = taskGateTarget(cpu, lo >>> 16, ext);
+    switchTask(cpu, sel, d, 'interrupt', src.returnEip, ext, src.software ? -1 : src.errorCode);
+    return;
+  }
 
   const sel = lo >>> 16;
   const gate32 = type === GATE_INT32 || type === GATE_TRAP32;
@@ -114,22 +121,6 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
   setEflags(s, f);
 }
 
-/** SS:ESP for privilege level `cpl` from the current TSS (32-bit TSS: ESPn at 4 + 8n; 16-bit: SPn at 2 + 4n). */
-function stackFromTss(cpu: Cpu, cpl: number, ext: number): { ss: number; esp: number } {
-  const s = cpu.s;
-  const attr = s[TR_SLOT + 3], base = s[TR_SLOT + 1], limit = s[TR_SLOT + 2] >>> 0;
-  if (attr & ATTR_UNUSABLE || (s[TR_SLOT] & 0xfffc) === 0) throw fault(TS, ext);
-  const tss32 = (attr & 0x8) !== 0;
-  if (tss32) {
-    const at = 4 + 8 * cpl;
-    if (at + 5 > limit) throw fault(TS, (s[TR_SLOT] & 0xfffc) + ext);
-    return { esp: cpu.readSys32(base + at), ss: cpu.readSys16(base + at + 4) };
-  }
-  const at = 2 + 4 * cpl;
-  if (at + 3 > limit) throw fault(TS, (s[TR_SLOT] & 0xfffc) + ext);
-  return { esp: cpu.readSys16(base + at), ss: cpu.readSys16(base + at + 2) };
-}
-
 // ---- exception classes for the double-fault rule (SDM Vol. 3, Table 6-5) ----
 const CONTRIBUTORY = new Set([DE, TS, 11, 12, 13]);
 
@@ -139,7 +130,8 @@ const CONTRIBUTORY = new Set([DE, TS, 11, 12, 13]);
  */
 export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void {
   let first = f;
-  const eip = returnEip;
+  // A fault in a new task's context (after a task switch committed) is delivered with that task's EIP.
+  let eip = f.resumeEip ?? returnEip;
   cpu.exits.count(EXIT_EXCEPTION);
   if (cpu.intercept !== null && cpu.intercept.exception(f, returnEip)) return;
   for (;;) {
@@ -150,6 +142,7 @@ export function deliverException(cpu: Cpu, f: CpuFault, returnEip: number): void
       return;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
+      if (e.resumeEip !== undefined) eip = e.resumeEip;
       if (first.vector === DF) throw new TripleFault(`${f.name} at EIP 0x${(eip >>> 0).toString(16)} could not be delivered (${e.name} while delivering #DF)`);
       const a = first.vector, b = e.vector;
       const double = (CONTRIBUTORY.has(a) && CONTRIBUTORY.has(b)) || (a === PF_ && (b === PF_ || CONTRIBUTORY.has(b)));

@@ -7,6 +7,8 @@ import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
 import { branchIf, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { EXIT_SOFT_INT } from '../../hv/exits.ts';
 import { deliverInterrupt, Unsupported } from '../interrupts.ts';
+import { farToTaskGate, farToTss, switchTask } from '../task-switch.ts';
+import { isBusyTss, isTss, stackFromTss, tssLayout, TYPE_TASK_GATE } from '../tss.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
 import {
   checkReturnCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
@@ -58,7 +60,7 @@ function pushAll(cpu: Cpu, size: number, values: number[]): void {
   try { for (const v of values) cpu.push(size, v); } catch (e) { cpu.s[ESP] = esp; throw e; }
 }
 
-/** JMP/CALL far in any mode (SDM JMP and CALL pages: code segment, call gate; task switches are refused). */
+/** JMP/CALL far in any mode (SDM JMP and CALL pages: code segment, call gate, TSS, task gate). */
 export function farTransfer(cpu: Cpu, sel: number, offset: number, call: boolean, size: number, returnEip: number): void {
   const s = cpu.s;
   const oldCs = s[segSlot(CS, SEG_SEL)];
@@ -87,8 +89,9 @@ export function farTransfer(cpu: Cpu, sel: number, offset: number, call: boolean
   }
   const type = d.attr & 0xf;
   if (type === 0x4 || type === 0xc) { throughCallGate(cpu, sel, d, call, returnEip); return; }
-  if (type === 0x5 || type === 0x1 || type === 0x9 || type === 0x3 || type === 0xb)
-    throw new Unsupported(`far ${call ? 'CALL' : 'JMP'} to selector 0x${sel.toString(16)} is a task switch; hardware task switching is not supported`);
+  if (type === TYPE_TASK_GATE) { farToTaskGate(cpu, sel, d, call, returnEip); return; }
+  // A busy TSS is not a valid target: #GP(selector) like any other type.
+  if (isTss(d.attr)) { farToTss(cpu, sel, d, call, returnEip); return; }
   throw fault(GP, sel & 0xfffc);
 }
 
@@ -110,11 +113,7 @@ function throughCallGate(cpu: Cpu, gateSel: number, gate: Descriptor, call: bool
   if (call && !(d.attr & ATTR_DC) && d.dpl < cpl) {
     // More privileged: new stack from the TSS, copy `params` words/dwords from the old stack.
     const newCpl = d.dpl;
-    const tssBase = s[TR_SLOT + 1], tss32 = (s[TR_SLOT + 3] & 0x8) !== 0;
-    const at = tss32 ? 4 + 8 * newCpl : 2 + 4 * newCpl;
-    if (at + (tss32 ? 5 : 3) > (s[TR_SLOT + 2] >>> 0)) throw fault(TS, s[TR_SLOT] & 0xfffc);
-    const newEsp = tss32 ? cpu.readSys32(tssBase + at) : cpu.readSys16(tssBase + at);
-    const newSs = cpu.readSys16(tssBase + at + (tss32 ? 4 : 2));
+    const { esp: newEsp, ss: newSs } = stackFromTss(cpu, newCpl, 0);
     if ((newSs & 0xfffc) === 0) throw fault(TS, 0);
     const ssd = readDescriptor(cpu, newSs, TS);
     if ((newSs & 3) !== newCpl || ssd.dpl !== newCpl || !(ssd.attr & ATTR_S) || (ssd.attr & ATTR_CODE) || !(ssd.attr & ATTR_RW))
@@ -165,7 +164,10 @@ function farReturn(cpu: Cpu, size: number, imm: number): void {
   loadCodeSegment(cpu, sel, d, rpl);
   markAccessed(cpu, ssd);
   loadCache(cpu, SS, newSs, ssd);
-  s[ESP] = size === 4 ? newEsp + imm : (newEsp + imm) & 0xffff;
+  // SDM RET: ESP ← the popped ESP (16 bits with a 16-bit operand), then the immediate is added with the
+  // new stack's width (SS.B), not the operand size.
+  s[ESP] = size === 4 ? newEsp : newEsp & 0xffff;
+  cpu.addSP(imm);
   s[EIP] = offset;
   nullInaccessibleSegments(cpu);
 }
@@ -195,7 +197,7 @@ export function mergeFlags(cpu: Cpu, value: number, size: number, iret: boolean)
   return ((old & ~writable) | (value & writable) | 2) & ~0x8028;
 }
 
-function iret(cpu: Cpu, size: number): void {
+function iret(cpu: Cpu, size: number, next: number): void {
   const s = cpu.s;
   if (!cpu.protectedMode) {
     const ip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
@@ -208,13 +210,15 @@ function iret(cpu: Cpu, size: number): void {
     return;
   }
   if (s[EFLAGS] & NT) {
-    // Task return (SDM IRET, "TASK-RETURN"): the back link must name a busy TSS in the GDT, else #TS.
-    const link = cpu.readSys16(s[TR_SLOT + 1]);
+    // Task return (SDM IRET, "TASK-RETURN"): the back link must name a busy TSS in the GDT, else #TS;
+    // present, else #NP. The old task is saved with EIP after the IRET.
+    const link = cpu.readSys16(s[TR_SLOT + 1] + tssLayout(s[TR_SLOT + 3]).link);
     if (link & 4) throw fault(TS, link & 0xfffc);
     const d = readDescriptor(cpu, link, TS);
-    const type = d.attr & 0x1f;
-    if (type !== 0x3 && type !== 0xb) throw fault(TS, link & 0xfffc);
-    throw new Unsupported('IRET with EFLAGS.NT set is a task return; hardware task switching is not supported');
+    if (!isBusyTss(d.attr)) throw fault(TS, link & 0xfffc);
+    if (!(d.attr & ATTR_P)) throw fault(NP, link & 0xfffc);
+    switchTask(cpu, link, d, 'iret', next);
+    return;
   }
   const eip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
   const sel = cpu.peek(2, size), fl = cpu.peek(size, 2 * size);
@@ -318,7 +322,7 @@ export const CONTROL: EmitterTable = {
   INT3: (c) => { const { cpu } = c; return () => softwareInterrupt(cpu, BP, c.eip, c.next); },
   INT1: (c) => { const { cpu } = c; return () => deliverInterrupt(cpu, 1, { software: false, errorCode: -1, returnEip: c.next }); },
   INTO: (c) => { const { cpu } = c; return () => { if (getOF(cpu.s)) softwareInterrupt(cpu, OF_, c.eip, c.next); }; },
-  IRET: (c) => { const { cpu } = c, size = c.ins.opsize / 8; return () => iret(cpu, size); },
+  IRET: (c) => { const { cpu } = c, size = c.ins.opsize / 8, next = c.next; return () => iret(cpu, size, next); },
   BOUND: (c) => {
     const { cpu, ins } = c, size = ins.opsize / 8;
     const idx = reader(cpu, ins.operands[0], size, ins.adsize);

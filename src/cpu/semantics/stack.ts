@@ -25,10 +25,11 @@ export const STACK: EmitterTable = {
     const size = ins.opsize / 8, op = ins.operands[0], s = cpu.s;
     if (op.kind === 'sreg') {
       const seg = op.reg;
+      // ESP moves by the width of the stack the value is popped from: POP SS must not use the new SS's.
       return () => {
-        const v = cpu.peek(size, 0) & 0xffff;
-        loadSegment(cpu, seg, v);
+        const v = cpu.peek(size, 0) & 0xffff, esp = s[ESP];
         cpu.addSP(size);
+        try { loadSegment(cpu, seg, v); } catch (e) { s[ESP] = esp; throw e; }
         if (seg === SS) cpu.shadow = 1; // like MOV SS: no interrupt before the next instruction (the ESP load)
       };
     }

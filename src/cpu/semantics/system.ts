@@ -11,6 +11,7 @@ import { EXIT_CPUID, EXIT_CR_ACCESS, EXIT_DT_LOAD, EXIT_HYPERCALL, EXIT_INVLPG, 
 import { hypercall } from '../../hv/hypercalls.ts';
 import { effectiveAddress, reader, writer } from '../operands.ts';
 import { loadSegment, readDescriptor } from '../segments.ts';
+import { isAvailableTss, TSS_BUSY, TSS32, tssLayout } from '../tss.ts';
 import {
   CPL, CR0, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
   FPU_SW, IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, ZF,
@@ -27,8 +28,9 @@ export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
   const s = cpu.s;
   if (!cpu.protectedMode || s[CPL] <= ((s[EFLAGS] & IOPL) >>> 12)) return;
   const attr = s[TR_SLOT + 3], base = s[TR_SLOT + 1], limit = s[TR_SLOT + 2] >>> 0;
-  if (attr & ATTR_UNUSABLE || !(attr & 0x8) || limit < 0x67) throw fault(GP, 0);
-  const mapBase = cpu.readSys16(base + 0x66);
+  // Only a 32-bit TSS has an I/O map.
+  if (attr & ATTR_UNUSABLE || tssLayout(attr) !== TSS32 || limit < TSS32.minLimit) throw fault(GP, 0);
+  const mapBase = cpu.readSys16(base + TSS32.ioMapBase);
   const byte = mapBase + (port >>> 3);
   if (byte + 1 > limit) throw fault(GP, 0);
   const bits = cpu.readSys16(base + byte);
@@ -279,11 +281,10 @@ export function loadTr(cpu: Cpu, sel: number): void {
   sel &= 0xffff;
   if ((sel & 0xfffc) === 0 || sel & 4) throw fault(GP, sel & 0xfffc);
   const d = readDescriptor(cpu, sel);
-  const type = d.attr & 0x1f;
-  if (type !== 0x1 && type !== 0x9) throw fault(GP, sel & 0xfffc);
+  if (!isAvailableTss(d.attr)) throw fault(GP, sel & 0xfffc);
   if (!(d.attr & ATTR_P)) throw fault(NP, sel & 0xfffc);
-  cpu.writeSys8(d.address + 5, (d.hi >>> 8) | 0x2); // mark the TSS busy
-  s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | 0x2;
+  cpu.writeSys8(d.address + 5, (d.hi >>> 8) | TSS_BUSY); // mark the TSS busy
+  s[TR_SLOT] = sel; s[TR_SLOT + 1] = d.base; s[TR_SLOT + 2] = d.limit | 0; s[TR_SLOT + 3] = d.attr | TSS_BUSY;
   if (cpu.log !== null) cpu.log('sys', `ltr ${sel.toString(16).padStart(4, '0')} base=${(d.base >>> 0).toString(16).padStart(8, '0')} limit=${(d.limit >>> 0).toString(16).padStart(8, '0')}`);
 }
 
