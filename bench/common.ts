@@ -1,6 +1,7 @@
 // Helpers the `npm run bench` programs share (bench/bench.ts, bench/user-mode.ts): progress and warning lines,
 // medians and formatting, integer settings from the environment, timed whole processes, the git state.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Wall-clock limit of one run (in-process or whole process), seconds. */
 export const RUN_TIMEOUT = 300;
@@ -32,18 +33,38 @@ export function envInt(name: string, dflt: number | null, min: number, max: numb
   return n;
 }
 
-export interface TimedRun { ms: number; status: number | null; signal: string | null; stdout: string; stderr: string }
+/** CPU time (user + system) of this process's waited-for children, ms: fields 16-17 of /proc/self/stat, in
+ * clock ticks of 10 ms (USER_HZ 100 on Linux); null elsewhere. What a run costs whatever the machine's load. */
+function childrenCpuMs(): number | null {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');   // after "pid (comm) "
+    return (Number(fields[13]) + Number(fields[14])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+export interface TimedRun {
+  ms: number; status: number | null; signal: string | null; stdout: string; stderr: string;
+  /** CPU time of the process and its descendants, ms (10 ms resolution; null where /proc is missing). */
+  cpuMs: number | null;
+}
 
 /** One whole process, timed from spawn to exit. stdout is kept only with `keepStdout` (else discarded). */
 export function spawnTimed(cmd: string, args: string[], env: Record<string, string> = {},
   options: { cwd?: string; keepStdout?: boolean; replaceEnv?: boolean } = {}): TimedRun {
+  const cpu0 = childrenCpuMs();
   const t0 = performance.now();
   const r = spawnSync(cmd, args, {
     stdio: ['ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'], encoding: 'utf8', timeout: RUN_TIMEOUT * 1000,
     env: options.replaceEnv ? env : { ...process.env, ...env }, cwd: options.cwd, maxBuffer: 64 << 20,
   });
   const ms = performance.now() - t0;
-  return { ms, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? `\n${errorText(r.error)}` : ''}` };
+  const cpu1 = childrenCpuMs();
+  return {
+    ms, status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? `\n${errorText(r.error)}` : ''}`,
+    cpuMs: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null,
+  };
 }
 
 /** HEAD and whether src/ or jit/ differ from it (the code measured). */
