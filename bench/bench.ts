@@ -38,6 +38,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVM, loadImage, VM } from '../src/node.ts';
+import { envInt, errorText, fmt, geomeanOf, gitState, int, isNum, median, medianOf, met, millions, progress, RUN_TIMEOUT, spawnTimed, times } from './common.ts';
 
 const DIST = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(DIST, '..');
@@ -46,8 +47,6 @@ const CLI = join(DIST, 'x86jit.js');
 const V86_RUN = join(ROOT, 'bench', 'v86-run.mjs');
 const QEMU = 'qemu-system-i386';
 const GUEST_MEMORY = 64 << 20;
-/** Wall-clock limit of one run (in-process or whole process), seconds. */
-const RUN_TIMEOUT = 300;
 /** Issue 8's targets, printed beside the figures. */
 const TARGET = { qemuRatio: 1, v86Ratio: 1, steadyGeomeanMips: 1500, recursionMips: 1000, tier2Ratio: 1.3, minGuestM: 100, maxGuestM: 800 } as const;
 const SECTIONS = ['whole', 'translate', 'steady', 'startup', 'console'] as const;
@@ -58,34 +57,9 @@ process.env.X86JIT_JIT_CACHE = 'off';
 delete process.env.X86JIT_JIT_THRESHOLD;
 delete process.env.X86JIT_JIT_BACKGROUND;
 
-const progress = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
 const warnings: string[] = [];
 /** A loud line on stderr, kept for results.json and repeated at the end of stdout. */
 const warn = (msg: string): void => { warnings.push(msg); process.stderr.write(`bench: WARNING: ${msg}\n`); };
-const errorText = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const median = (xs: number[]): number => { const a = [...xs].sort((p, q) => p - q); return a[a.length >> 1]; };
-const medianOf = (xs: (number | null | undefined)[]): number | null => { const ok = xs.filter(isNum); return ok.length ? median(ok) : null; };
-const geomeanOf = (xs: (number | null | undefined)[]): number | null => {
-  const ok = xs.filter((x): x is number => isNum(x) && x > 0);
-  return ok.length ? Math.exp(ok.reduce((a, x) => a + Math.log(x), 0) / ok.length) : null;
-};
-const fmt = (x: number | null | undefined, digits = 0, suffix = ''): string => (isNum(x) ? `${x.toFixed(digits)}${suffix}` : 'n/a');
-const int = (x: number | null | undefined): string => (isNum(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
-const times = (x: number | null | undefined): string => (isNum(x) ? `${x.toFixed(2)}×` : 'n/a');
-const millions = (x: number | null | undefined): string => (isNum(x) ? `${(x / 1e6).toFixed(1)} M` : 'n/a');
-const met = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : '**not met**');
-
-function envInt(name: string, dflt: number | null, min: number, max: number): number | null {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`bench: ${name} must be an integer from ${min} to ${max}, not ${v}\n`);
-    process.exit(2);
-  }
-  return n;
-}
 
 // ---- one ROM in a fresh VM (in-process) ----
 
@@ -144,13 +118,6 @@ interface ProcessRun {
   /** From the --stats line (x86jit) or bench/v86-run.mjs --stats (v86). */
   instructions: number | null; runS: number | null; firstInstructionMs: number | null; translateMs: number | null;
   stderr: string;
-}
-
-function spawnTimed(cmd: string, args: string[], env: Record<string, string> = {}): { ms: number; status: number | null; stderr: string } {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: RUN_TIMEOUT * 1000, env: { ...process.env, ...env } });
-  const ms = performance.now() - t0;
-  return { ms, status: r.status, stderr: `${r.stderr ?? ''}${r.error ? `\n${errorText(r.error)}` : ''}` };
 }
 
 /** The numbers of `x86jit run --stats` (or v86-run.mjs --stats) on stderr. */
@@ -414,12 +381,6 @@ function consoleRun(rom: string, runs: number): ConsoleResult {
 
 // ---- main ----
 
-function gitState(): { commit: string | null; dirty: boolean | null } {
-  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  const st = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'jit'], { cwd: ROOT, encoding: 'utf8' });
-  return { commit: head.status === 0 ? head.stdout.trim() : null, dirty: st.status === 0 ? st.stdout.trim() !== '' : null };
-}
-
 async function main(): Promise<void> {
   const T_START = performance.now();
   const loadStart = loadavg()[0];
@@ -570,7 +531,7 @@ async function main(): Promise<void> {
   const totalMs = performance.now() - T_START;
   const out = join(ROOT, 'bench', 'results.json');
   writeFileSync(out, `${JSON.stringify({
-    date: new Date().toISOString(), node: process.version, git: gitState(), totalMs, loadAverage: { start: loadStart, end: loadavg()[0] },
+    date: new Date().toISOString(), node: process.version, git: gitState(ROOT), totalMs, loadAverage: { start: loadStart, end: loadavg()[0] },
     options: { runs: RUNS, guestM: GUEST_M, repeat: FIXED_REPEAT, steadyRepeat: STEADY_REPEAT, sections: [...sections] },
     peers: { qemu, v86 }, scales, whole: wholeResults, translate: translateResults,
     translateMedians: { firstMs: tMedian('firstMs'), otherUsPerInstruction: tMedian('restUs'), allUsPerInstruction: tMedian('allUs') },

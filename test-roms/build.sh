@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds every test ROM into test-roms/*.elf and the BIOS image test-roms/bios-realmode.bin.
-#   ./build.sh            build
+#   ./build.sh            build (and the workloads' HOST variants, exec/wl-*.elf)
 #   ./build.sh --native   also build the HOST variants of the pure-computation ROMs, run them on this
 #                         CPU (Linux i386) and compare their output byte-for-byte with expected/<name>.txt
 set -eu
@@ -36,6 +36,18 @@ build_rom() {
 }
 
 for rom in $ROMS; do build_rom $rom link $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/rt.o $OUT/rt/common.o $OUT/rt/tables.o; done
+
+# HOST variants: the same test code as a static Linux i386 program (rt/host.c: raw int 0x80, output at exit).
+# build_host ROM OUTPUT: compile src/ROM.c with -DHOST and link it with the HOST runtime.
+$CC $CFLAGS -DHOST -c src/rt/common.c -o $OUT/host/common.o
+$CC $CFLAGS -DHOST -c src/rt/host.c -o $OUT/host/host.o
+build_host() {
+	$CC $CFLAGS -DHOST -c src/$1.c -o $OUT/host/$1.o
+	$LD -m elf_i386 --build-id=none -z noexecstack -static -e _start -o "$2" $OUT/host/host.o $OUT/host/common.o $OUT/host/$1.o
+}
+# The workloads' HOST variants are committed as exec/wl-*.elf: `npm run bench` (bench/user-mode.ts) runs them
+# under x86jit exec and qemu-i386, tests/exec-workloads.test.ts compares the two.
+for rom in $WORKLOAD_ROMS; do build_host $rom exec/$rom.elf; done
 
 # Hypervisor-layer ROMs. link-user.ld adds a page-aligned .user section for ring-3 code and data;
 # the paravirtual ROMs link rt-pv.o (output and exit through VMCALL) instead of rt.o.
@@ -103,12 +115,8 @@ fi
 
 if [ "${1:-}" = "--native" ]; then
 	status=0
-	$CC $CFLAGS -DHOST -c src/rt/common.c -o $OUT/host/common.o
-	$CC $CFLAGS -DHOST -c src/rt/host.c -o $OUT/host/host.o
 	for rom in $HOST_ROMS; do
-		$CC $CFLAGS -DHOST -c src/$rom.c -o $OUT/host/$rom.o
-		$LD -m elf_i386 --build-id=none -z noexecstack -static -e _start -o $OUT/host/$rom \
-			$OUT/host/host.o $OUT/host/common.o $OUT/host/$rom.o
+		build_host $rom $OUT/host/$rom
 		rc=0
 		./$OUT/host/$rom > $OUT/host/$rom.txt || rc=$?
 		if cmp -s $OUT/host/$rom.txt expected/$rom.txt; then

@@ -24,12 +24,17 @@ void rt_exit(u32 status)
 	for (;;) ;
 }
 
-void _start(void)
+char **rt_host_argv;
+
+/* The kernel's initial stack holds argc, then argv[0..argc-1] and a NULL: keep where argv starts, align
+ * the stack for the C code, and run the test (which ends through rt_exit). */
+__attribute__((used, noreturn)) static void host_main(void)
 {
-	__asm__ volatile("andl $-16, %esp");
 	test_main();
 	rt_exit(0x7e);
 }
+__asm__(".text\n.globl _start\n_start:\n\tleal 4(%esp), %eax\n\tmovl %eax, rt_host_argv\n"
+	"\tandl $-16, %esp\n\tcall host_main\n");
 
 /* Exceptions arrive as signals; the i386 signal frame's mcontext gives the trap number and EIP.
  * rt_set_handler(0, h) (#DE) installs h for SIGFPE, vector 6 (#UD) for SIGILL. */

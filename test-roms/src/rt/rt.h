@@ -75,6 +75,11 @@ rt_handler rt_get_handler(int vector);
 /* Point every IDT vector at its stub and load the IDT (tables.c). */
 void rt_idt_init(void);
 
+#ifdef HOST
+/* The program's arguments (argv[0] first, NULL-terminated), from the kernel's initial stack (rt/host.c). */
+extern char **rt_host_argv;
+#endif
+
 #ifndef HOST
 /* ---- bare-metal only ---- */
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
