@@ -69,9 +69,9 @@ export class InterpreterBridge {
     let n: number;
     if (profiling) {
       const t0 = performance.now();
-      n = region.fn(s[EIP], budget, 0);
+      n = this.jumps.enter(region.slot, s[EIP], budget, 0);
       region.profile.timeMs += performance.now() - t0;
-    } else n = region.fn(s[EIP], budget, 0);
+    } else n = this.jumps.enter(region.slot, s[EIP], budget, 0);
     const p = region.profile, st = this.stats, why = JIT_EXIT_REASONS[s[JIT_EXIT_SLOT]];
     p.executions++; p.instructions += n; p.exits[why]++;
     st.calls++; st.cacheHits++; st.instructions += n; st.exits[why]++;

@@ -26,8 +26,7 @@ export function exitFree(ins: Instruction): boolean {
   if (!EXIT_FREE.has(op) || !plain(ins)) return false;
   if (op === 'LEA') return true;
   if (!ins.operands.every((o) => o.kind === 'reg' || o.kind === 'imm')) return false;
-  // The native shifts take 32-bit operands and immediate counts only.
-  if (op === 'SHL' || op === 'SAL' || op === 'SHR' || op === 'SAR') return ins.size === 4 && (ins.operands[1] === undefined || ins.operands[1].kind === 'imm');
+  // (The native shifts take every register form: by 1, by an immediate, by CL.)
   return true;
 }
 

@@ -53,6 +53,8 @@ export class Jit implements Accelerator {
   private readonly bridge: InterpreterBridge;
   /** Code writes that dropped a region of each page. */
   private readonly pageInvalidations = new Map<number, number>();
+  /** Asks for a region of a page past its third invalidation since its last translation (regionFor). */
+  private readonly reluctantAsks = new Map<number, number>();
   /** The translation worker's client (background translation), or null: tier 1 translates here. */
   private worker: TranslationClient | null = null;
   profiling: boolean;
@@ -128,8 +130,13 @@ export class Jit implements Accelerator {
     const page = block.phys >>> PAGE_SHIFT, key = regionKey(page, mode);
     // A page whose code keeps changing (self-modifying code) is retranslated ever more reluctantly: its
     // blocks must run 256 times more per invalidation beyond the third before the next attempt.
+    // (Counted in asks, 16 executions each: the run loop restarts a refused block's hit count every time.)
     const inv = this.pageInvalidations.get(page) ?? 0;
-    if (inv > 3 && block.hits < 256 * (inv - 3)) return null;
+    if (inv > 3) {
+      const asks = (this.reluctantAsks.get(page) ?? 0) + 1;
+      if (asks < 16 * (inv - 3)) { this.reluctantAsks.set(page, asks); return null; }
+      this.reluctantAsks.delete(page);
+    }
     const old = this.regions.get(key);
     if (old !== undefined && old.valid) {
       if (old.blocks.includes(block)) return old;
@@ -260,7 +267,7 @@ export class Jit implements Accelerator {
    * whatever the machine's speed).
    */
   private settle(t: Omit<Settling, 'at'>): void {
-    const scratch = new WebAssembly.Instance(t.module, { env: { memory: new WebAssembly.Memory({ initial: SCRATCH_PAGES, maximum: SCRATCH_PAGES }), table: new WebAssembly.Table({ initial: 1, element: 'anyfunc' }), helper: () => 0 } });
+    const scratch = new WebAssembly.Instance(t.module, { env: { memory: new WebAssembly.Memory({ initial: SCRATCH_PAGES, maximum: SCRATCH_PAGES }), helper: () => 0, chain: () => 0 } });
     const run = scratch.exports.run as RegionFn;
     for (let k = 0; k < TIER_UP_CALLS; k++) run(0, 0, 0);
     const at = this.stats.instructions + Math.max(SETTLE_MIN, SETTLE_PER_BYTE * t.data.binary.length);
@@ -283,7 +290,7 @@ export class Jit implements Accelerator {
   private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number, tier: number, counter: number): Region {
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.bridge.helperCount >= MAX_HELPER_OPS) this.flush();
-    const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, table: this.jumps.table, helper: this.bridge.helperImport(this.bridge.helperCount) } });
+    const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, chain: this.jumps.chain, helper: this.bridge.helperImport(this.bridge.helperCount) } });
     ms += performance.now() - t0;
     const sorted = [...blocks].sort((a, b) => (a.start >>> 0) - (b.start >>> 0));
     const profile: RegionProfile = {

@@ -98,41 +98,62 @@ function incDec(add: boolean): NativeEmitter {
   };
 }
 
-/** SHL/SHR/SAR by an immediate count (setResultFlags: CF, OF, AF direct; SF ZF PF lazy from the result). */
+/**
+ * SHL/SHR/SAR r/m8/16/32 by an immediate count, and r8/16/32 by CL (shift.ts, formula for formula: CF the
+ * last bit shifted out, OF that of the first one-bit step, AF cleared, SF ZF PF from a result record). A
+ * masked count of 0 changes nothing, flags included: by CL that is decided at run time, so the record is
+ * unknown to the translator afterwards.
+ */
 function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
   return (tx, ins) => {
     const [d, cnt] = ins.operands;
-    if (!plain(ins) || ins.size !== 4 || !writable(d)) return false;
-    const n = cnt === undefined ? 1 : cnt.kind === 'imm' ? cnt.value & 31 : -1;
-    if (n < 0) return false;
-    const i = m_(tx);
-    const dst = destination(tx, d, 4, true);
+    if (!plain(ins) || !writable(d)) return false;
+    const size = ins.size, bits = 8 * size, mask = maskOf(size);
+    const byCl = cnt !== undefined && cnt.kind === 'reg';
+    // (By CL only into a register: a memory operand would be accessed even for a count of 0.)
+    if (byCl && (d.kind !== 'reg' || cnt.reg !== ECX || cnt.size !== 1)) return false;
+    const n = cnt === undefined ? 1 : cnt.kind === 'imm' ? cnt.value & 31 : byCl ? -1 : -2;
+    if (n === -2) return false;
+    const i = m_(tx), k = (v: number): Expr => tx.c(v);
+    const dst = destination(tx, d, size, true);
     if (n === 0) return true; // a masked count of 0 changes nothing (the operand is still accessed)
-    tx.emit(tx.set(T0, dst.get()));
-    const x = (): Expr => tx.get(T0), k = (v: number): Expr => tx.c(v);
+    const body: Expr[] = [];
+    if (byCl) tx.emit(tx.set(T1, i.and(tx.reg(ECX, 1), k(31))));
+    // The count and the count less one (1..31, 0..30).
+    const cn = (): Expr => (byCl ? tx.get(T1) : k(n)), cn1 = (): Expr => (byCl ? i.sub(tx.get(T1), k(1)) : k(n - 1));
+    body.push(tx.set(T0, dst.get()));
+    const x = (): Expr => tx.get(T0);
     let r: Expr, cf: Expr, of: Expr;
     if (kind === 'shl') {
-      r = i.shl(x(), k(n));
-      cf = i.and(i.shr_u(x(), k(32 - n)), k(1));
-      of = i.and(i.xor(i.shr_u(x(), k(31)), i.shr_u(x(), k(30))), k(1));
+      r = size === 4 ? i.shl(x(), cn()) : i.and(i.shl(x(), cn()), k(mask));
+      cf = i.and(i.shr_u(i.shl(x(), cn1()), k(bits - 1)), k(1));
+      of = i.and(i.xor(i.shr_u(x(), k(bits - 1)), i.shr_u(x(), k(bits - 2))), k(1));
     } else if (kind === 'shr') {
-      r = i.shr_u(x(), k(n));
-      cf = i.and(i.shr_u(x(), k(n - 1)), k(1));
-      of = i.shr_u(x(), k(31));
+      r = i.shr_u(x(), cn());
+      cf = i.and(i.shr_u(x(), cn1()), k(1));
+      of = i.shr_u(x(), k(bits - 1));
     } else {
-      r = i.shr_s(x(), k(n));
-      cf = i.and(i.shr_s(x(), k(n - 1)), k(1));
+      const v = (): Expr => (size === 4 ? x() : size === 2 ? i.extend16_s(x()) : i.extend8_s(x()));
+      r = size === 4 ? i.shr_s(v(), cn()) : i.and(i.shr_s(v(), cn()), k(mask));
+      cf = i.and(i.shr_s(v(), cn1()), k(1));
       of = k(0);
     }
     const flags = i.or(cf, i.shl(of, k(11)));
-    tx.emit(
+    body.push(
       tx.set(LF.res, r),
       tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), k(~(CF | OF | AF | SF | ZF | PF))), flags)),
-      tx.set(LF.op, k(OP_RESULT)), tx.set(LF.size, k(4)), tx.set(LF.mask, k(SF | ZF | PF)),
+      tx.set(LF.op, k(OP_RESULT)), tx.set(LF.size, k(size)), tx.set(LF.mask, k(SF | ZF | PF)),
+      dst.put(tx.get(LF.res)),
     );
-    tx.known = { op: OP_RESULT, size: 4, mask: SF | ZF | PF, plainSub: false };
-    tx.held = { op: OP_RESULT, size: 4, mask: SF | ZF | PF };
-    tx.emit(dst.put(tx.get(LF.res)));
+    if (byCl) {
+      tx.emit(tx.m.if(tx.get(T1), tx.m.block(null, body)));
+      tx.known = null;
+      tx.held = null;
+    } else {
+      tx.emit(...body);
+      tx.known = { op: OP_RESULT, size, mask: SF | ZF | PF, plainSub: false };
+      tx.held = { op: OP_RESULT, size, mask: SF | ZF | PF };
+    }
     return true;
   };
 }

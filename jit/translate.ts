@@ -26,7 +26,7 @@ import {
   CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
   TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
-import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_CHAINS_SLOT, JIT_EXIT_SLOT, JUMP_CACHE_ENTRIES, JUMP_CACHE_OFFSET } from '../src/cpu/state.ts';
+import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
 import { TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
@@ -516,21 +516,12 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   const names = new Array<string>(span).fill('out');
   blocks.forEach((b, i) => { names[(b.start >>> 0) - base] = top.items[top.entry.get(i)!].label; });
   const loopBody = chainCode(top, [], [set(REASON, c(EXIT_BRANCH)), m.switch(names, 'out', m.i32.sub(get(PC), c(base)))]);
-  // Chaining: control left for an EIP this region does not hold, with budget to spare. If the jump cache
-  // names a region of the same mode with an entry there, tail-call it (state is in the state block, as the
-  // run loop would have it; the callee continues the count). Otherwise return to the run loop.
+  // Chaining: control left for an EIP this region does not hold, with budget to spare: tail-call the
+  // jump cache's `chain` (jump-cache.ts), which goes on in the region it names there for this mode (state is
+  // in the state block, as the run loop would have it; the callee continues the count) or returns the count.
   const runType = bn.createType([i32, i32, i32]), mode = input.paging + 1;
-  const jcIndex = (): Expr => m.i32.shl(m.i32.and(m.i32.xor(get(PC), m.i32.shr_u(get(PC), c(12))), c(JUMP_CACHE_ENTRIES - 1)), c(3));
-  const chain = m.if(m.i32.and(m.i32.eq(get(REASON), c(EXIT_BRANCH)), m.i32.lt_s(get(COUNT), get(BUDGET))), m.block(null, [
-    set(ADDR, jcIndex()),
-    m.if(m.i32.eq(m.i32.load(JUMP_CACHE_OFFSET, 4, get(ADDR)), get(PC)), m.block(null, [
-      set(T0, m.i32.load(JUMP_CACHE_OFFSET + 4, 4, get(ADDR))),
-      m.if(m.i32.eq(m.i32.and(get(T0), c(3)), c(mode)), m.block(null, [
-        m.i32.store(slot(JIT_CHAINS_SLOT), 4, c(0), m.i32.add(m.i32.load(slot(JIT_CHAINS_SLOT), 4, c(0)), c(1))),
-        m.return_call_indirect('0', m.i32.shr_u(get(T0), c(2)), [get(PC), get(BUDGET), get(COUNT)], runType, i32),
-      ])),
-    ])),
-  ]));
+  const chain = m.if(m.i32.and(m.i32.eq(get(REASON), c(EXIT_BRANCH)), m.i32.lt_s(get(COUNT), get(BUDGET))),
+    m.return_call('chain', [get(PC), get(BUDGET), get(COUNT), c(mode)], i32));
   const counter = input.counter;
   const fnBody = m.block(null, [
     ...loadAll(),
@@ -557,13 +548,13 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   };
 }
 
-/** Module-level pieces every region module needs: memory, table (of every live region's `run`) and helper imports, `$cond`. */
+/** Module-level pieces every region module needs: memory, helper and chain (jump-cache.ts) imports, `$cond`. */
 export function prepareModule(bn: WasmBackend, m: Module): void {
   m.setFeatures(bn.Features.MVP | bn.Features.BulkMemory | bn.Features.SignExt | bn.Features.TailCall);
   m.setMemory(1, 65536, null);
   m.addMemoryImport('0', 'env', 'memory');
-  m.addTable('0', 0, 0xffffffff);
-  m.addTableImport('0', 'env', 'table');
-  m.addFunctionImport('helper', 'env', 'helper', bn.createType([bn.i32, bn.i32, bn.i32, bn.i32]), bn.i32);
+  const four = bn.createType([bn.i32, bn.i32, bn.i32, bn.i32]);
+  m.addFunctionImport('helper', 'env', 'helper', four, bn.i32);
+  m.addFunctionImport('chain', 'env', 'chain', four, bn.i32);
   addConditionFunction(bn, m);
 }

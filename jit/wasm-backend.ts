@@ -90,6 +90,8 @@ export interface WasmModule {
   br(label: string, condition?: Expr, value?: Expr): Expr;
   switch(labels: readonly string[], defaultLabel: string, condition: Expr, value?: Expr): Expr;
   call(name: string, operands: readonly Expr[], returnType: WasmType): Expr;
+  /** A tail call of function `name` (an import or a function of the module). */
+  return_call(name: string, operands: readonly Expr[], returnType: WasmType): Expr;
   /** A tail call through a table (the module's one table). */
   return_call_indirect(table: string, target: Expr, operands: readonly Expr[], params: WasmType, results: WasmType): Expr;
   drop(value: Expr): Expr;

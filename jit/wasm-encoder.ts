@@ -179,6 +179,7 @@ const K_RETURN = 19;   // a = value (-1)
 const K_NOP = 20;
 const K_UNREACHABLE = 21;
 const K_RETURN_CALL_INDIRECT = 22; // a = target, b = list of operands, c = params type, d = results type
+const K_RETURN_CALL = 23; // a = function name, b = list of operands
 
 const MISC_MEMORY_COPY = 0x0a, MISC_MEMORY_FILL = 0x0b;
 
@@ -474,6 +475,9 @@ class EncoderModule implements WasmModule {
     let t = returnType;
     for (const o of operands) if (A.isUnreachable(o)) { t = UNREACHABLE; break; }
     return A.add(K_CALL, t, 0, A.name(name), A.list(operands), 0, 0);
+  }
+  return_call(name: string, operands: readonly Expr[], _returnType: WasmType): Expr {
+    return A.add(K_RETURN_CALL, UNREACHABLE, 0, A.name(name), A.list(operands), 0, 0);
   }
   /** A tail call through table 0 (binaryen's return_call_indirect; the table name is not encoded: there is one). */
   return_call_indirect(_table: string, target: Expr, operands: readonly Expr[], params: WasmType, results: WasmType): Expr {
@@ -772,12 +776,12 @@ class BodyWriter {
         w.u32(this.target(A.b[e]));
         return;
       }
-      case K_CALL: {
+      case K_CALL: case K_RETURN_CALL: {
         const id = A.b[e], start = A.listStart[id], end = start + A.listLength[id];
         for (let i = start; i < end; i++) if (!this.operand(A.pool[i])) return;
         const name = A.names[A.a[e]], i = this.funcIndex.get(name);
         if (i === undefined) throw new Error(`wasm-encoder: call of unknown function ${name}`);
-        w.byte(0x10); w.u32(i);
+        w.byte(A.kind[e] === K_CALL ? 0x10 : 0x12); w.u32(i);
         return;
       }
       case K_RETURN_CALL_INDIRECT: {

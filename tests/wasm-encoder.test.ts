@@ -548,7 +548,7 @@ function nullBackend(): WasmBackend {
   const ops = Object.fromEntries(names.map((n) => [n, f]));
   class NullModule {
     i32 = ops; i64 = ops; local = ops; memory = ops;
-    block = f; if = f; loop = f; br = f; switch = f; call = f; return_call_indirect = f; drop = f; select = f; return = f; nop = f; unreachable = f;
+    block = f; if = f; loop = f; br = f; switch = f; call = f; return_call = f; return_call_indirect = f; drop = f; select = f; return = f; nop = f; unreachable = f;
     setFeatures(): void {} setMemory(): void {} addMemoryImport(): void {} addTable(): void {} addTableImport(): void {} addFunctionImport(): void {}
     addFunction(): void {} addFunctionExport(): void {} dispose(): void {}
     emitBinary(): Uint8Array { return new Uint8Array(0); }

@@ -81,7 +81,7 @@ export const TLB_TAG_OFFSET = 0xC8000, TLB_ENTRY_OFFSET = 0xCC000;
  * returning to the run loop). JUMP_CACHE_ENTRIES direct-mapped pairs of i32 (EIP, table slot << 2 | mode;
  * 0: empty) at jumpCacheEntry(eip); the accelerator fills and clears it, compiled code only reads it.
  */
-export const JUMP_CACHE_OFFSET = 0xD0000, JUMP_CACHE_ENTRIES = 4096;
+export const JUMP_CACHE_OFFSET = 0xE0000, JUMP_CACHE_ENTRIES = 16384; // 128 KiB, up to RAM_OFFSET (a kernel's regions have thousands of entries: 4,096 thrashed)
 /** Byte offset of the jump-cache pair for `eip` (compiled code computes the same: (eip ^ eip >>> 12) mod entries). */
 export const jumpCacheEntry = (eip: number): number => JUMP_CACHE_OFFSET + ((((eip ^ (eip >>> 12)) & (JUMP_CACHE_ENTRIES - 1))) << 3);
 /** Guest-physical address 0 lives here; every guest access is bounds-checked against the RAM size first. */
