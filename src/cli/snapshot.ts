@@ -78,7 +78,7 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   const where = atOutput !== undefined ? `it wrote ${JSON.stringify(atOutput)}` : `instruction ${at}`;
   if (outputFailed) return EXIT_OUTPUT_CLOSED;
   if (signal !== undefined) {
-    emit(2, `x86jit: snapshot: interrupted by ${signal} at instruction ${vm.instructions}, before ${where}; no snapshot written\n`);
+    emit(2, `x86jit: snapshot: interrupted by ${signal} at instruction ${vm.instructions}, before ${atOutput !== undefined ? where : at}; no snapshot written\n`);
     return SIGNAL_STATUS[signal];
   }
   if (atOutput !== undefined ? !(printed && exit.reason === 'stopped') : exit.reason !== 'max-instructions' || vm.instructions !== at) {
