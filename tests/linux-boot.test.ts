@@ -94,10 +94,10 @@ const logLines = (out: string, wanted: RegExp[]): string[] => {
 };
 
 function bootX86jit(engine: 'interp' | 'jit'): Promise<Boot> {
-  // No per-region binaryen validation here (vitest.config's X86JIT_JIT_VALIDATE): ~1,900 regions would
-  // add minutes; the JIT's modules are validated by the JIT's own suites.
+  // No per-region binaryen validation here (tests/setup-module-check.ts's X86JIT_JIT_MODULE_DIR): ~1,900
+  // regions would add minutes; the JIT's modules are validated by the JIT's own suites.
   return run(process.execPath, [CLI, 'run', '--engine', engine, '--kernel', KERNEL, '--initrd', initrd, '--append', append(END[engine]), '--timeout', '900'],
-    { ...process.env, X86JIT_JIT_VALIDATE: '0' });
+    { ...process.env, X86JIT_JIT_MODULE_DIR: '' });
 }
 
 const qemu: Partial<Record<End, Promise<Boot>>> = {};
