@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-// @ts-expect-error: a plain .mjs script of ours, without type declarations
 import { makeCpio } from '../scripts/make-initramfs.mjs';
 import { requireTool } from './required-tool.ts';
 
