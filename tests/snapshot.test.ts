@@ -440,6 +440,27 @@ describe('VM.fromState on resealed, mutated state', () => {
   }, 300_000);
 });
 
+describe('devices added to the board later', () => {
+  it('a snapshot made before fpu-error existed restores with it at power-on; a missing older device is refused', async () => {
+    const vm = await fresh(STATES, 'interp', []);
+    vm.run({ maxInstructions: 200_000 });
+    const file = vm.saveState({ compression: 'none' });
+    const { encodeSection, sectionsOf } = sectionTools();
+    const devs = sectionsOf(file).find((x) => x.tag === 'DEVS')!;
+    const without = (name: string): Uint8Array => {
+      const json = JSON.parse(new TextDecoder().decode(devs.data)) as Record<string, unknown>;
+      expect(json).toHaveProperty(name);
+      delete json[name];
+      return encodeSection(file, 'DEVS', new TextEncoder().encode(JSON.stringify(json)));
+    };
+    const old = await VM.fromState(without('fpu-error'), {});
+    expect(old.instructions).toBe(vm.instructions);
+    const saved = sectionsOf(old.saveState({ compression: 'none' })).find((x) => x.tag === 'DEVS')!;
+    expect((JSON.parse(new TextDecoder().decode(saved.data)) as Record<string, unknown>)['fpu-error']).toEqual({ version: 1, state: { ignne: false, irq: false } });
+    await expect(VM.fromState(without('pic'), {})).rejects.toThrow(/devices: 'pic' is missing/);
+  });
+});
+
 /** Change one value somewhere in a JSON tree: a number to an extreme, a type to another, a field removed or added. */
 function mutate(node: unknown, rand: (n: number) => number): void {
   const paths: [Record<string, unknown> | unknown[], string | number][] = [];

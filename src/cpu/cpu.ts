@@ -75,6 +75,14 @@ export interface InterruptIntercept {
   exception(fault: CpuFault, eip: number): boolean;
 }
 
+/** The x87's error pins as the board wires them (MS-DOS compatibility mode: CR0.NE clear). */
+export interface FpuErrorPins {
+  /** IGNNE# is asserted: FERR# is not reported again. A waiting x87 instruction that finds ES clear clears it. */
+  ignne: boolean;
+  /** FERR#: a waiting x87 instruction found an unmasked exception pending with CR0.NE clear. */
+  assertFerr(): void;
+}
+
 export class Cpu {
   /** The CPU-state block as 32-bit slots (state.ts). */
   readonly s: Int32Array;
@@ -155,6 +163,8 @@ export class Cpu {
    * the slow paths only (port I/O, the memory slow path, the run loop's per-block check).
    */
   hooks: CpuHooks | null = null;
+  /** FERR#/IGNNE# (the board's devices/fpu-error.ts): where x87 errors go with CR0.NE clear; null: nowhere. */
+  ferr: FpuErrorPins | null = null;
   /** Called after MOV DRn wrote DR0–DR3 or DR7: the VM (re)arms the breakpoints DR7 enables (machine/debug-breakpoints.ts). */
   onDebugRegisterWrite: (() => void) | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */

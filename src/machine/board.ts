@@ -5,6 +5,7 @@ import { ACPI_PM_PORTS, AcpiPm } from '../devices/acpi-pm.ts';
 import { CmosRtc } from '../devices/cmos-rtc.ts';
 import { DebugConsole } from '../devices/debug-console.ts';
 import { DebugExit } from '../devices/debug-exit.ts';
+import { FpuErrorLatch } from '../devices/fpu-error.ts';
 import { I8042 } from '../devices/i8042.ts';
 import { PciHost } from '../devices/pci-host.ts';
 import { PicPair } from '../devices/pic8259.ts';
@@ -22,6 +23,11 @@ export interface BoardSlot {
   ports: PortWindow[];
   /** The ISA IRQ line its interrupt output drives, if any (documentation and `snapshot --info`). */
   irq?: number;
+  /**
+   * For a device added to the board after snapshots were first written: the state it loads from a snapshot
+   * without it (made before it existed) — its power-on state, all such a guest could have seen of it.
+   */
+  addedLater?: Record<string, unknown>;
 }
 
 /** A saved device: its state layout's version and the state. */
@@ -77,15 +83,16 @@ export class Board {
     if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new StateError('devices: expected an object');
     const s = saved as Record<string, unknown>;
     for (const name of Object.keys(s)) if (!this.slots.some((slot) => slot.name === name)) throw new StateError(`devices: this board has no device '${name}'`);
-    for (const { name, device } of this.slots) {
+    for (const { name, device, addedLater } of this.slots) {
       const d = s[name] as SavedDevice | undefined;
+      if (d === undefined && addedLater !== undefined) continue;
       if (typeof d !== 'object' || d === null) throw new StateError(`devices: '${name}' is missing`);
       if (d.version !== device.stateVersion) {
         throw new StateError(`devices: '${name}' was saved with state version ${d.version}; this x86jit has version ${device.stateVersion}`);
       }
       checkState(device.stateSchema, d.state, name);
     }
-    for (const { name, device } of this.slots) device.load((s[name] as SavedDevice).state as Record<string, unknown>);
+    for (const { name, device, addedLater } of this.slots) device.load(((s[name] as SavedDevice | undefined)?.state ?? addedLater) as Record<string, unknown>);
   }
 }
 
@@ -112,7 +119,7 @@ export interface BoardHost {
 }
 
 /** ISA IRQ lines of the PC/AT. */
-export const IRQ_PIT = 0, IRQ_KEYBOARD = 1, IRQ_COM1 = 4, IRQ_RTC = 8, IRQ_MOUSE = 12;
+export const IRQ_PIT = 0, IRQ_KEYBOARD = 1, IRQ_COM1 = 4, IRQ_RTC = 8, IRQ_MOUSE = 12, IRQ_FPU = 13;
 /** The ACPI SCI's line and the PM device's ports (PMBASE), as QEMU's pc machine (PIIX4) has them: the FADT names both. */
 export const IRQ_SCI = 9, ACPI_PM_BASE = 0x600;
 
@@ -126,6 +133,7 @@ export interface PcBoard {
   i8042: I8042;
   pci: PciHost;
   acpiPm: AcpiPm;
+  fpuError: FpuErrorLatch;
 }
 
 /**
@@ -146,6 +154,7 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const debugcon = new DebugConsole({ onOutput: host.debugcon });
   const debugExit = new DebugExit({ onExit: host.debugExit });
   const acpiPm = new AcpiPm({ nowNs: host.nowNs, onSci: irq(IRQ_SCI), onPowerOff: host.powerOff });
+  const fpuError = new FpuErrorLatch(irq(IRQ_FPU));
   const board = new Board(io, [
     { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }] },
     { name: 'pit', device: pit, ports: [{ base: 0x40, count: 4, name: 'pit', handler: pit }], irq: IRQ_PIT },
@@ -156,7 +165,8 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
     { name: 'pci', device: pci, ports: [{ base: 0xcf8, count: 8, name: 'pci-config', handler: pci }] },
     { name: 'debugcon', device: debugcon, ports: [{ base: 0xe9, count: 1, name: 'debugcon', handler: debugcon }] },
     { name: 'isa-debug-exit', device: debugExit, ports: [{ base: 0xf4, count: 4, name: 'isa-debug-exit', handler: debugExit }] },
+    { name: 'fpu-error', device: fpuError, ports: [{ base: 0xf0, count: 1, name: 'fpu-error', handler: fpuError }], irq: IRQ_FPU, addedLater: { ignne: false, irq: false } },
     { name: 'acpi-pm', device: acpiPm, ports: [{ base: ACPI_PM_BASE, count: ACPI_PM_PORTS, name: 'acpi-pm', handler: acpiPm }], irq: IRQ_SCI },
   ], host.rescheduled);
-  return { board, pic, pit, rtc, uart, i8042, pci, acpiPm };
+  return { board, pic, pit, rtc, uart, i8042, pci, acpiPm, fpuError };
 }

@@ -242,7 +242,7 @@ export class VM {
     this.out = new OutputBuffer((b) => { stdout(b); if (this.events.has('serial-output')) this.events.emit('serial-output', b); });
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
     this.clock = opts.clock ?? 'virtual';
-    const { board, pic, pit, rtc, uart, i8042, pci, acpiPm } = pcBoard(this.io, {
+    const { board, pic, pit, rtc, uart, i8042, pci, acpiPm, fpuError } = pcBoard(this.io, {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
       intr: (level) => { this.cpu.intr = level ? IF : 0; if (level) this.cpu.breakBlock |= BREAK_IRQ; },
@@ -255,6 +255,7 @@ export class VM {
       rescheduled: (device) => { if (device.nextEventNs!() < this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; } },
     });
     this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci; this.acpiPm = acpiPm;
+    this.cpu.ferr = fpuError;
     this.cpu.hypercallHost = {
       console: (bytes) => { for (const b of bytes) this.console(b); },
       exit: (status) => this.debugExit(status),

@@ -69,6 +69,19 @@ const CONTROL = new Set([...NO_WAIT, 'FLDCW', 'FLDENV', 'FRSTOR']);
 
 type Body = (s: Int32Array, off: number) => void;
 
+/**
+ * What a waiting x87 instruction (and WAIT) does first: an unmasked exception pending (SW.ES) is #MF with
+ * CR0.NE; without it FERR# goes to the board (IRQ13, unless IGNNE# is asserted) and the instruction runs on.
+ * Finding ES clear deasserts IGNNE# (FERR# is gone: the chipset lets go of it).
+ */
+export function waitForFpu(cpu: Cpu): void {
+  const s = cpu.s;
+  if (s[FPU_SW] & ES) {
+    if (s[CR0] & CR0_NE) throw fault(MF);
+    cpu.ferr?.assertFerr();
+  } else if (cpu.ferr !== null && cpu.ferr.ignne) cpu.ferr.ignne = false;
+}
+
 /** What every x87 instruction does around its own semantics. */
 function x87(c: EmitContext, body: Body): Exec {
   const { cpu, ins } = c, s = cpu.s;
@@ -78,7 +91,7 @@ function x87(c: EmitContext, body: Body): Exec {
   const fop = ((ins.opcode & 7) << 8) | (ins.modrm & 0xff), eip = c.eip;
   return () => {
     if (s[CR0] & (CR0_EM | CR0_TS)) throw fault(NM);
-    if (waits && s[FPU_SW] & ES && s[CR0] & CR0_NE) throw fault(MF);
+    if (waits) waitForFpu(cpu);
     const off = ea !== null ? ea() : 0;
     body(s, off);
     if (!control) {

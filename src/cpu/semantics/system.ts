@@ -3,7 +3,7 @@
 // loads, and the descriptor queries LAR/LSL/VERR/VERW/ARPL. Privileged ones raise #GP(0) above CPL 0.
 import { CS, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
-import { fault, GP, MF, NM, NP, UD } from '../fault.ts';
+import { fault, GP, NM, NP, UD } from '../fault.ts';
 import { flushFlags } from '../flags.ts';
 import { Unsupported } from '../interrupts.ts';
 import { cpuid } from '../../hv/cpuid.ts';
@@ -13,10 +13,11 @@ import { effectiveAddress, reader, writer } from '../operands.ts';
 import { loadSegment, readDescriptor } from '../segments.ts';
 import { isAvailableTss, TSS_BUSY, TSS32, tssLayout } from '../tss.ts';
 import {
-  CPL, CR0, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
-  FPU_SW, IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, ZF,
+  CPL, CR0, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
+  IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, ZF,
 } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
+import { waitForFpu } from './fpu.ts';
 
 /** #GP(0) unless at CPL 0 (real mode counts as CPL 0). */
 function requireCpl0(cpu: Cpu): void {
@@ -254,10 +255,10 @@ export const SYSTEM: EmitterTable = {
     try { hypercall(cpu, cpu.hypercallHost); } finally { cpu.instructions -= index; }
     cpu.exits.leave(EXIT_HYPERCALL, t0);
   },
-  // WAIT: #NM with MP and TS; a pending unmasked x87 exception (SW.ES) is reported here as #MF with CR0.NE.
+  // WAIT: #NM with MP and TS; a pending unmasked x87 exception (SW.ES) is reported here (waitForFpu).
   WAIT: ({ cpu }) => () => {
     if ((cpu.s[CR0] & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) throw fault(NM);
-    if (cpu.s[FPU_SW] & 0x80 && cpu.s[CR0] & CR0_NE) throw fault(MF);
+    waitForFpu(cpu);
   },
 };
 SYSTEM.FWAIT = SYSTEM.WAIT;
