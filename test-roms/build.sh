@@ -62,6 +62,11 @@ for spec in $NEW_ROMS; do
 	build_rom $rom $ldscript $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $OUT/rt/tables.o $runtime
 done
 
+# ROMs that wait for input live in interactive/, away from the suites that run every ROM by itself.
+mkdir -p interactive
+build_rom kbd-echo link $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $OUT/rt/tables.o $OUT/rt/rt.o
+mv kbd-echo.elf interactive/
+
 # BIOS image: flat 64 KiB, linked at offset 0 of segment F000.
 $CC -m32 -c src/bios-realmode.S -o $OUT/bios.o
 $LD -m elf_i386 --build-id=none -z noexecstack --no-warn-rwx-segments -nostdlib -Ttext=0 -e 0 -z noexecstack --oformat=binary -o bios-realmode.bin $OUT/bios.o

@@ -3,7 +3,10 @@
 // every key, Ctrl-C included, goes to the guest at once and unechoed (the guest echoes what it wants), and
 // Ctrl-A is the escape key: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends a Ctrl-A.
 // Input the guest has not taken waits in the pipe: stdin pauses while the UART holds INPUT_MAX bytes.
+// With `--stdin keyboard` the input is typed on the PS/2 keyboard instead (devices/keymap-us.ts), a key at
+// a time: the next one once the keyboard's buffer is empty (it holds 16 bytes and drops the rest).
 import { fstatSync } from 'node:fs';
+import { typeByte } from '../devices/keymap-us.ts';
 import type { VM } from '../node.ts';
 import { emit } from './output.ts';
 
@@ -24,14 +27,23 @@ export interface Console {
   close(): void;
 }
 
-export function attachConsole(vm: VM): Console {
+export function attachConsole(vm: VM, to: 'com1' | 'keyboard' = 'com1'): Console {
   const interactive = isInteractive();
   const tty = interactive && process.stdin.isTTY === true;
   let escape = false, quit = false;
+  /** Keyboard input not typed yet (bytes no key types are dropped). */
+  const keys: number[] = [];
+  const typeKeys = (): void => {
+    while (keys.length > 0 && vm.i8042.keyboardBuffered === 0) {
+      const codes = typeByte(keys.shift()!);
+      if (codes !== null) vm.i8042.keyScancodes(codes);
+    }
+  };
+  const pending = (): number => (to === 'keyboard' ? keys.length : vm.uart.pendingInput);
   const queue = (bytes: Uint8Array): void => {
     if (bytes.length === 0) return;
-    vm.uart.queueInput(bytes);
-    if (vm.uart.pendingInput >= INPUT_MAX) process.stdin.pause();
+    if (to === 'keyboard') { keys.push(...bytes); typeKeys(); } else vm.uart.queueInput(bytes);
+    if (pending() >= INPUT_MAX) process.stdin.pause();
   };
   if (interactive) {
     if (tty) process.stdin.setRawMode(true);
@@ -53,7 +65,10 @@ export function attachConsole(vm: VM): Console {
   }
   return {
     interactive,
-    idle: () => { if (process.stdin.isPaused() && vm.uart.pendingInput < INPUT_MAX) process.stdin.resume(); },
+    idle: () => {
+      if (to === 'keyboard') typeKeys();
+      if (process.stdin.isPaused() && pending() < INPUT_MAX) process.stdin.resume();
+    },
     get quit() { return quit; },
     close: () => {
       if (!interactive) return;

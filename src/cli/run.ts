@@ -41,6 +41,9 @@ options:
                             instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
 ${IMAGE_HELP}${RESTORE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
                             ahead) or the host clock (HLT sleeps)
+  --stdin com1|keyboard     where host input goes (a terminal or a pipe): COM1's receiver (default), or
+                            the PS/2 keyboard, typed as a US keyboard types it (set-2 scancodes, Shift and
+                            Ctrl held where needed; a key at a time, as the guest reads them)
   --incoming tcp:HOST:PORT  wait for a guest migrated from another x86jit (--migrate-to) and run it
   --migrate-to tcp:HOST:PORT  live-migrate the guest there: after --migrate-after SECONDS (default 0) send
                             its RAM while it runs, then rounds of the pages it dirtied, until the rest fits
@@ -66,6 +69,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ...IMAGE_OPTIONS,
     engine: { type: 'string', default: 'interp' },
     clock: { type: 'string' },
+    stdin: { type: 'string', default: 'com1' },
     ...RESTORE_OPTIONS,
     incoming: { type: 'string' },
     'migrate-to': { type: 'string' },
@@ -85,6 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { maxInstructions, timeout } = args;
 
   if (values.clock !== undefined && values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
+  if (values.stdin !== 'com1' && values.stdin !== 'keyboard') throw new UsageError(`--stdin: '${values.stdin}' is not one of com1, keyboard`);
   const migrateTo = values['migrate-to'] !== undefined ? parseTcpAddress(values['migrate-to'], '--migrate-to') : undefined;
   if (!migrateTo && (values['migrate-after'] !== undefined || values['max-downtime'] !== undefined)) throw new UsageError('--migrate-after and --max-downtime go with --migrate-to');
   const migrateAfter = values['migrate-after'] !== undefined ? parseSeconds(values['migrate-after'], '--migrate-after') : 0;
@@ -104,7 +109,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   } else vm = await openGuest('run', positionals, values.restore, args, guestOptions);
   const startCount = vm.instructions;
 
-  const serial = attachConsole(vm);
+  const serial = attachConsole(vm, values.stdin);
   const idle = serial.idle, quit = () => serial.quit;
   const log = logItems.size > 0 ? openLog(vm, logItems, values['log-file'], () => stopForOutput(vm)) : undefined;
   const trace = log?.trace, traceRegisters = log?.traceRegisters;

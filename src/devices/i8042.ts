@@ -134,6 +134,8 @@ export class I8042 {
 
   /** Set-2 scancodes typed on the host's keyboard (see Ps2Keyboard.keyScancodes). */
   keyScancodes(codes: ArrayLike<number>): void { this.keyboard.keyScancodes(codes); }
+  /** Bytes the keyboard holds for the controller (replies and keys): room is 16 less this. */
+  get keyboardBuffered(): number { return this.keyboard.queue.count; }
 
   // ---- ports ----
 
