@@ -140,9 +140,15 @@ export class Jit implements Accelerator {
     const old = this.regions.get(key);
     if (old !== undefined && old.valid) {
       if (old.blocks.includes(block)) return old;
-      // A block whose instructions the region already has (one decoded where a run stopped mid-block) is
-      // not a reason to retranslate: it runs in the interpreter until it reaches one of the region's entries.
-      if (block.ops.every((op) => old.covers.has(op.eip | 0))) return null;
+      // A block whose instructions the region already has was decoded where a run left the region's
+      // blocks mid-way (after a memory exit, or a loop whose head lies inside a block the code before it
+      // falls into). Starting at one of the region's entries (a branch target), the region runs it as it is.
+      // Otherwise it is a newly hot block like any other below: a retranslation gives it its own entry
+      // (translate.ts segmentsOf), or the run would stay in the interpreter for good.
+      if (block.ops.every((op) => old.covers.has(op.eip | 0)) && old.entries.includes(block.start | 0)) {
+        this.regions.attach(old, block);
+        return old;
+      }
       // A newly hot block of a translated page waits for company (the run loop asks again every 16
       // executions): retranslate once the page has gained half as many hot blocks again, or this one has
       // run ~500 times.
