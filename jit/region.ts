@@ -37,6 +37,8 @@ export class Region implements CompiledUnit, Chainable {
   /** Tier 1: its instruction counter's index (state.ts regionCounter); -1 at tier 2. Set once a tier-2 translation was asked for. */
   counter = -1;
   promoted = false;
+  /** profile.executions when a full code cache last ranked the regions (Jit.shed). */
+  executionsAtShed = 0;
   /** `key`: regionKey(page, mode). */
   constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
   /** Its blocks (own and attached) stop naming it as their compiled code. */
@@ -78,7 +80,7 @@ export class RegionTable {
     st.guestBytes += region.blocks.reduce((a, b) => a + (b.end - b.start), 0);
     st.wasmBytes += p.wasmBytes; st.translateMs += p.translateMs;
     const old = this.byKey.get(region.key);
-    if (old !== undefined && old.valid) { this.drop(old); st.evictions++; st.invalidations--; }
+    if (old !== undefined && old.valid) this.evict(old);
     this.byKey.set(region.key, region);
     for (const b of region.blocks) b.compiled = region;
   }
@@ -91,6 +93,14 @@ export class RegionTable {
     region.attached.push(b);
     region.missing.delete(b);
     b.compiled = region;
+  }
+
+  /** Drop `r` for room, its code unchanged (a bigger retranslation of its page, a full code cache): counted apart. */
+  evict(r: Region): void {
+    if (!r.valid) return;
+    this.drop(r);
+    this.stats.invalidations--;
+    this.stats.evictions++;
   }
 
   drop(r: Region): void {
