@@ -70,8 +70,9 @@ export interface CompiledRegion { readonly valid: boolean }
 /** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
 export const MAX_BLOCK_INSTRUCTIONS = 128;
 /**
- * Decoded instructions the cache holds before it is emptied (measured ~1.1 KB of heap each: ~140 MB live
- * at most): a guest that keeps running fresh code runs in bounded memory, at a steady speed.
+ * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
+ * (evict(); measured ~1.1 KB of heap each: ~140 MB live at most): a guest that keeps running fresh code
+ * runs in bounded memory, at a steady speed.
  */
 export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 17;
 const FRONT_SIZE = 4096;
@@ -298,9 +299,9 @@ export class CodeCache {
    * The cache is full (the run loop calls this between blocks): drop every block except those that live
    * compiled code runs (`compiled` valid). Those stay, marks and all, so that a write to their bytes still
    * drops their region — and the JIT keeps its translations across the flush (a Linux boot fills the cache
-   * ~9 times). The JIT first drops its coldest regions until their blocks hold at most half the limit
-   * (onFull), so that the cache stays bounded and the next flush is at least half a cache of fresh code
-   * away; without it, if they hold more, everything goes as in flush().
+   * ~9 times). The JIT first drops its coldest regions until their blocks hold at most a quarter of the
+   * limit (onFull), so that the cache stays bounded and the next flush is at least three quarters of a
+   * cache of fresh code away; if they still hold more (or nothing is kept), everything goes as in flush().
    */
   evict(): void {
     this.onFull?.(this.limit >>> 2);
