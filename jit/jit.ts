@@ -90,6 +90,8 @@ export class Jit implements Accelerator {
       else this.pageInvalidations.set(r.page, (this.pageInvalidations.get(r.page) ?? 0) + 1);
     };
     cache.onFlush = () => this.flush();
+    cache.onFull = (budget) => this.shed(budget);
+    cache.onEvict = () => this.evicted();
   }
 
   /**
@@ -140,9 +142,15 @@ export class Jit implements Accelerator {
     const old = this.regions.get(key);
     if (old !== undefined && old.valid) {
       if (old.blocks.includes(block)) return old;
-      // A block whose instructions the region already has (one decoded where a run stopped mid-block) is
-      // not a reason to retranslate: it runs in the interpreter until it reaches one of the region's entries.
-      if (block.ops.every((op) => old.covers.has(op.eip | 0))) return null;
+      // A block whose instructions the region already has was decoded where a run left the region's
+      // blocks mid-way (after a memory exit, or a loop whose head lies inside a block the code before it
+      // falls into). Starting at one of the region's entries (a branch target), the region runs it as it is.
+      // Otherwise it is a newly hot block like any other below: a retranslation gives it its own entry
+      // (translate.ts segmentsOf), or the run would stay in the interpreter for good.
+      if (block.ops.every((op) => old.covers.has(op.eip | 0)) && old.entries.includes(block.start | 0)) {
+        this.regions.attach(old, block);
+        return old;
+      }
       // A newly hot block of a translated page waits for company (the run loop asks again every 16
       // executions): retranslate once the page has gained half as many hot blocks again, or this one has
       // run ~500 times.
@@ -350,7 +358,35 @@ export class Jit implements Accelerator {
 
   takeFault(): CpuFault { return this.bridge.takeFault(); }
 
-  /** Drop every region (code buffer full, or the code cache was flushed). */
+  /**
+   * The code cache is full and will keep only the blocks of live regions: drop the coldest regions until
+   * those hold at most `budget` instructions. Warm first: regions the run loop entered since the last
+   * time (a region reached only by chaining looks cold: at worst it is translated again), then the newest.
+   */
+  private shed(budget: number): void {
+    const size = (r: Region): number => r.blocks.reduce((n, b) => n + b.ops.length, 0) + r.attached.reduce((n, b) => n + b.ops.length, 0);
+    const ranked = [...this.regions.live()].map((r) => ({ r, used: r.profile.executions - r.executionsAtShed, n: size(r) }));
+    ranked.sort((a, b) => (b.used > 0 ? 1 : 0) - (a.used > 0 ? 1 : 0) || b.r.profile.id - a.r.profile.id);
+    let kept = 0;
+    for (const { r, n } of ranked) {
+      r.executionsAtShed = r.profile.executions;
+      if (kept + n <= budget) kept += n;
+      else this.regions.evict(r);
+    }
+  }
+
+  /**
+   * A full code cache dropped the blocks no region runs (CodeCache.evict): the regions stay. One that held
+   * a dropped block (it was another region's, or replaced there) goes too — a write to that block's bytes
+   * would no longer reach it — and the regions forget the dropped blocks they were counting or running.
+   */
+  private evicted(): void {
+    for (const r of [...this.regions.live()]) {
+      if (!r.blocks.every((b) => b.valid)) { this.regions.evict(r); continue; }
+      for (const b of r.missing.keys()) if (!b.valid) r.missing.delete(b);
+    }
+  }
+
   /** The VM is destroyed: leave the translation worker and drop every region. */
   dispose(): void {
     this.worker?.close();
@@ -358,6 +394,7 @@ export class Jit implements Accelerator {
     this.flush();
   }
 
+  /** Drop every region (code buffer full, or the code cache was flushed). */
   flush(): void {
     if (this.cpu.log !== null && this.stats.live > 0) this.cpu.log('jit', `flush: ${this.stats.live} regions dropped`);
     this.regions.flush();

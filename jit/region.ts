@@ -30,13 +30,23 @@ export class Region implements CompiledUnit, Chainable {
   generation = -1;
   /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
   readonly missing = new Map<Block, number>();
+  /** Blocks decoded since translation that start at one of its entries and run it (RegionTable.attach). */
+  readonly attached: Block[] = [];
   /** EIPs of the instructions the region translated. */
   readonly covers = new Set<number>();
   /** Tier 1: its instruction counter's index (state.ts regionCounter); -1 at tier 2. Set once a tier-2 translation was asked for. */
   counter = -1;
   promoted = false;
+  /** profile.executions when a full code cache last ranked the regions (Jit.shed). */
+  executionsAtShed = 0;
   /** `key`: regionKey(page, mode). */
   constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
+  /** Its blocks (own and attached) stop naming it as their compiled code. */
+  release(): void {
+    for (const b of this.blocks) if (b.compiled === this) b.compiled = undefined;
+    for (const b of this.attached) if (b.compiled === this) b.compiled = undefined;
+    this.attached.length = 0;
+  }
   /** Drop the region: its function (and so its WASM instance) is released for V8 to collect. */
   invalidate(): void {
     this.valid = false;
@@ -70,9 +80,27 @@ export class RegionTable {
     st.guestBytes += region.blocks.reduce((a, b) => a + (b.end - b.start), 0);
     st.wasmBytes += p.wasmBytes; st.translateMs += p.translateMs;
     const old = this.byKey.get(region.key);
-    if (old !== undefined && old.valid) { this.drop(old); st.evictions++; st.invalidations--; }
+    if (old !== undefined && old.valid) this.evict(old);
     this.byKey.set(region.key, region);
     for (const b of region.blocks) b.compiled = region;
+  }
+
+  /**
+   * Make block `b` — whose instructions `region` translated, starting at one of its entries — run it too
+   * (a code write or replacement that drops `b` drops the region, as for the region's own blocks).
+   */
+  attach(region: Region, b: Block): void {
+    region.attached.push(b);
+    region.missing.delete(b);
+    b.compiled = region;
+  }
+
+  /** Drop `r` for room, its code unchanged (a bigger retranslation of its page, a full code cache): counted apart. */
+  evict(r: Region): void {
+    if (!r.valid) return;
+    this.drop(r);
+    this.stats.invalidations--;
+    this.stats.evictions++;
   }
 
   drop(r: Region): void {
@@ -82,12 +110,12 @@ export class RegionTable {
     this.stats.live--;
     this.stats.invalidations++;
     if (this.byKey.get(r.key) === r) this.byKey.delete(r.key);
-    for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined;
+    r.release();
   }
 
   /** Drop every live region. */
   flush(): void {
-    for (const r of this.byKey.values()) { this.jumps.detach(r); r.invalidate(); for (const b of r.blocks) if (b.compiled === r) b.compiled = undefined; }
+    for (const r of this.byKey.values()) { this.jumps.detach(r); r.invalidate(); r.release(); }
     this.jumps.clear();
     if (this.byKey.size > 0) this.stats.flushes++; // (a VM reset with nothing compiled is not a flush)
     this.byKey.clear();

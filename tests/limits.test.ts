@@ -46,7 +46,8 @@ describe('bounded decoded-code cache (fresh code for ever)', () => {
     expect(cache.size * 128).toBeLessThanOrEqual(2048 + 128);
     if (engine === 'jit') {
       const jit = vm.jitStats()!;
-      expect(jit.flushes).toBeGreaterThan(0); // its regions went with the blocks
+      // Its regions went with the blocks: shed to make room (evictions) or, past that, flushed.
+      expect(jit.flushes + jit.evictions).toBeGreaterThan(0);
       expect(jit.live).toBeLessThanOrEqual(cache.size);
     }
   });

@@ -64,7 +64,7 @@ export interface JitStats {
   /** Regions the translation worker loaded from its disk cache instead of translating (region-cache.ts). */
   diskHits: number;
   /** Regions dropped because guest code changed, wholesale flushes (live-module bound, reset), and regions
-   *  evicted by a bigger retranslation of their page. */
+   *  evicted by a bigger retranslation of their page or for room in a full decoded-code cache. */
   invalidations: number;
   flushes: number;
   evictions: number;

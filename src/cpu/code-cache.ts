@@ -70,8 +70,9 @@ export interface CompiledRegion { readonly valid: boolean }
 /** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
 export const MAX_BLOCK_INSTRUCTIONS = 128;
 /**
- * Decoded instructions the cache holds before it is emptied (measured ~1.1 KB of heap each: ~140 MB live
- * at most): a guest that keeps running fresh code runs in bounded memory, at a steady speed.
+ * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
+ * (evict(); measured ~1.1 KB of heap each: ~140 MB live at most): a guest that keeps running fresh code
+ * runs in bounded memory, at a steady speed.
  */
 export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 17;
 const FRONT_SIZE = 4096;
@@ -91,9 +92,15 @@ export class CodeCache {
   /** Instructions in the cached blocks, and the most it may hold before the run loop empties it (see `full`). */
   private instructionCount = 0;
   limit = DEFAULT_CODE_CACHE_INSTRUCTIONS;
-  /** [JIT] Told when a block is dropped (its bytes changed, or it was replaced) and when everything is flushed. */
+  /**
+   * [JIT] Told when a block is dropped (its bytes changed, or it was replaced), when everything is flushed,
+   * and around evict(): first that the cache is full (drop compiled code until the blocks it runs hold at
+   * most `budget` instructions), then that the blocks no compiled code runs were dropped.
+   */
   onDrop: ((b: Block, byHost: boolean) => void) | null = null;
   onFlush: (() => void) | null = null;
+  onFull: ((budget: number) => void) | null = null;
+  onEvict: (() => void) | null = null;
 
   constructor(private readonly cpu: Cpu) {
     cpu.mem.onCodeWrite = (phys, size, byHost) => this.invalidate(phys, size, byHost);
@@ -197,7 +204,7 @@ export class CodeCache {
     return block;
   }
 
-  /** True once the cached blocks hold more than `limit` instructions: the run loop then calls flush() between blocks. */
+  /** True once the cached blocks hold more than `limit` instructions: the run loop then calls evict() between blocks. */
   get full(): boolean { return this.instructionCount > this.limit; }
 
   /** Mark the RAM pages and chunks the block's bytes occupy so that writes there invalidate it. */
@@ -286,6 +293,40 @@ export class CodeCache {
       this.invalidated++;
       this.cpu.breakBlock |= BREAK_CODE_WRITE;
     }
+  }
+
+  /**
+   * The cache is full (the run loop calls this between blocks): drop every block except those that live
+   * compiled code runs (`compiled` valid). Those stay, marks and all, so that a write to their bytes still
+   * drops their region — and the JIT keeps its translations across the flush (a Linux boot fills the cache
+   * ~9 times). The JIT first drops its coldest regions until their blocks hold at most a quarter of the
+   * limit (onFull), so that the cache stays bounded and the next flush is at least three quarters of a
+   * cache of fresh code away; if they still hold more (or nothing is kept), everything goes as in flush().
+   */
+  evict(): void {
+    this.onFull?.(this.limit >>> 2);
+    let kept = 0;
+    for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) if (b.compiled?.valid) kept += b.ops.length;
+    if (kept === 0 || 4 * kept > this.limit) { this.flush(); return; }
+    this.flushes++;
+    const dropped: Block[] = [];
+    for (const m of [this.blocks32, this.blocks16]) {
+      for (const [phys, b] of m) {
+        if (b.compiled?.valid) {
+          // Links to dropped blocks are never followed (not valid), but would keep them alive.
+          b.linkEpoch = -1; b.link0 = b.link1 = null;
+          continue;
+        }
+        b.valid = false;
+        m.delete(phys);
+        dropped.push(b);
+        if (b.physEnd > b.phys) for (let p = b.phys >>> PAGE_SHIFT; p <= (b.physEnd - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
+      }
+    }
+    this.instructionCount = kept;
+    this.front.fill(undefined);
+    this.remark(dropped);
+    this.onEvict?.();
   }
 
   /** Forget everything: at reset, and when the cache is full (counted in `flushes`). */

@@ -107,8 +107,9 @@ export class Interpreter {
       else if (link1 !== null && block!.linkEpoch === epoch && block!.linkEip1 === eip && link1.valid) next = link1;
       else {
         // Past its size limit the decoded-code cache is emptied here, between blocks, where nothing is running
-        // (QEMU flushes a full code buffer the same way); the previous block is not linked to the new ones.
-        if (cache.full) { cache.flush(); block = null; }
+        // (QEMU flushes a full code buffer the same way) — but for the blocks compiled code runs (evict());
+        // the previous block is not linked to the new ones.
+        if (cache.full) { cache.evict(); block = null; }
         next = cache.lookup();
         if (block !== null && next.cacheable) {
           if (block.linkEpoch !== epoch) { block.linkEpoch = epoch; block.link0 = block.link1 = null; block.linkEip0 = block.linkEip1 = 0; }
@@ -298,7 +299,7 @@ export class Interpreter {
         cpu.work = 0;
         if (performance.now() > deadline) return 'timeout';
       }
-      if (cache.full) cache.flush(); // (as in run(): nothing is running between instructions here)
+      if (cache.full) cache.evict(); // (as in run(): nothing is running between instructions here)
       const block = cache.lookup();
       block.hits++;
       const op = block.ops[0];
