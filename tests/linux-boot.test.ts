@@ -198,6 +198,6 @@ describe.runIf(hasKernel).concurrent('Debian\'s i386 kernel boots to busybox', (
         const same = (l: string): boolean => /PM-Timer IO Port|S5|Power down|Interpreter|PCI0|8086:7000/.test(l);
         expect(acpi.filter(same)).toEqual(logLines(q.out, end === 'poweroff' ? [...ACPI_LINES, ...POWER_OFF_LINES] : ACPI_LINES).filter(same));
       }
-    }, 900_000);
+    }, 1_800_000); // the boot's --timeout, then the restore's and QEMU's
   }
 });
