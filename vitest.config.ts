@@ -10,8 +10,8 @@ export default defineConfig({
     // No translation cache in the CLI processes tests start (each run translates afresh and nothing lands
     // in the user's cache; in-process VMs say cacheDir: null); the test of the cache gives its processes a
     // directory of its own.
-    env: { X86JIT_JIT_CACHE: 'off', X86JIT_JIT_VALIDATE: '1' },
-    // binaryen validates every region module (tests/setup-module-check.ts).
+    env: { X86JIT_JIT_CACHE: 'off' },
+    // binaryen validates every region module, made here or in the CLI processes the tests start (tests/setup-module-check.ts).
     setupFiles: ['tests/setup-module-check.ts'],
   },
 });

@@ -35,7 +35,7 @@ export function envInt(name: string, dflt: number | null, min: number, max: numb
 
 /** CPU time (user + system) of this process's waited-for children, ms: fields 16-17 of /proc/self/stat, in
  * clock ticks of 10 ms (USER_HZ 100 on Linux); null elsewhere. What a run costs whatever the machine's load. */
-function childrenCpuMs(): number | null {
+export function childrenCpuMs(): number | null {
   try {
     const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');   // after "pid (comm) "
     return (Number(fields[13]) + Number(fields[14])) * 10;

@@ -12,6 +12,11 @@
 // directory: nothing is fetched, no network.
 // Guest serial output (COM1) is discarded unless --serial (then written to stdout when the ROM ends);
 // --stats prints v86's instruction counter and its start-up on stderr.
+//
+// `node bench/v86-run.mjs --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--bios FILE]` boots a Linux
+// kernel instead (bench/linux-boot.ts), as `qemu-system-i386 -kernel/-initrd/-append` does: v86 needs a BIOS
+// for that (default SeaBIOS's /usr/share/seabios/bios.bin, Debian's `seabios` package, which qemu-system-x86
+// brings), 128 MiB of RAM, and the serial output is written to stdout as it comes.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,11 +25,15 @@ const T0 = performance.now();
 const args = process.argv.slice(2);
 const flag = (name) => { const i = args.indexOf(name); if (i < 0) return false; args.splice(i, 1); return true; };
 const option = (name, dflt) => { const i = args.indexOf(name); if (i < 0) return dflt; const v = args[i + 1]; args.splice(i, 2); return v; };
-const serial = flag('--serial'), stats = flag('--stats');
+const stats = flag('--stats');
+const kernel = option('--kernel'), initrd = option('--initrd'), append = option('--append', '');
+const bios = option('--bios', '/usr/share/seabios/bios.bin');
+const serial = flag('--serial');
 const timeout = Number(option('--timeout', '300'));
 const [rom, cmdline = ''] = args;
-if (!rom || !Number.isFinite(timeout) || timeout <= 0) {
-  process.stderr.write('usage: node bench/v86-run.mjs ROM [CMDLINE] [--serial] [--stats] [--timeout SECONDS]\n');
+if ((kernel === undefined) === (rom === undefined) || !Number.isFinite(timeout) || timeout <= 0) {
+  process.stderr.write('usage: node bench/v86-run.mjs ROM [CMDLINE] [--serial] [--stats] [--timeout SECONDS]\n'
+    + '       node bench/v86-run.mjs --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--bios FILE] [--stats] [--timeout SECONDS]\n');
   process.exit(2);
 }
 
@@ -37,12 +46,12 @@ try {
   process.exit(3);
 }
 const wasm = readFileSync(join(dirname(libPath), 'v86.wasm'));
-const image = readFileSync(rom);
+const arrayBuffer = (file) => { const b = readFileSync(file); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); };
 
 const out = [];
 let emulator = null, tReady = null;
 function finish(code, message) {
-  if (serial && out.length) process.stdout.write(Buffer.from(out));
+  if (out.length) process.stdout.write(Buffer.from(out));
   if (stats) {
     const n = emulator?.get_instruction_counter?.() ?? 0;
     const runS = (performance.now() - (tReady ?? T0)) / 1000;
@@ -54,14 +63,19 @@ function finish(code, message) {
 
 emulator = new V86({
   wasm_fn: async (env) => (await WebAssembly.instantiate(wasm, env)).instance.exports,
-  multiboot: { buffer: image.buffer.slice(image.byteOffset, image.byteOffset + image.byteLength) },
-  cmdline,
-  memory_size: 64 << 20,
+  ...(kernel === undefined
+    ? { multiboot: { buffer: arrayBuffer(rom) }, cmdline, memory_size: 64 << 20 }
+    : { bios: { buffer: arrayBuffer(bios) }, bzimage: { buffer: arrayBuffer(kernel) }, cmdline: append, memory_size: 128 << 20,
+        ...(initrd === undefined ? {} : { initrd: { buffer: arrayBuffer(initrd) } }) }),
   autostart: true,
   disable_speaker: true,
   log_level: 0,
 });
-emulator.add_listener('serial0-output-byte', (b) => { if (serial) out.push(b); });
+// A ROM's output is held until it ends (writes would perturb the timing); a kernel's is written line by line
+// (the bench times its lines).
+emulator.add_listener('serial0-output-byte', (b) => {
+  if (kernel !== undefined) { out.push(b); if (b === 10) process.stdout.write(Buffer.from(out.splice(0))); } else if (serial) out.push(b);
+});
 emulator.add_listener('emulator-ready', () => {
   tReady = performance.now();
   // isa-debug-exit, as QEMU's -device isa-debug-exit,iobase=0xf4,iosize=0x04 (byte, word and dword writes).

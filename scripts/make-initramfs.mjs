@@ -4,7 +4,8 @@
 // root (uid/gid 0) whoever runs this, and device nodes are listed by name in --dev (a directory cannot
 // hold them without root). Symlinks stay symlinks; hard links are stored as separate files.
 // Usage: node scripts/make-initramfs.mjs DIR -o OUT.gz [--dev console:c:5:1 --dev ttyS0:c:4:64 ...]
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -46,7 +47,26 @@ export function makeCpio(dir, devices = []) {
   return Buffer.concat(parts);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * The gzipped initramfs of a busybox-only userspace: /bin/busybox, `init` as /init (made executable whatever
+ * mode the checkout gave it), empty /dev, /proc, /sys, and /dev/console. What tests/linux-boot.test.ts and
+ * bench/linux-boot.ts boot.
+ */
+export function busyboxInitramfs(busybox, init) {
+  const tree = mkdtempSync(join(tmpdir(), 'x86jit-initramfs-'));
+  try {
+    for (const d of ['bin', 'dev', 'proc', 'sys']) mkdirSync(join(tree, d));
+    copyFileSync(busybox, join(tree, 'bin', 'busybox'));
+    copyFileSync(init, join(tree, 'init'));
+    chmodSync(join(tree, 'init'), 0o755);
+    return gzipSync(makeCpio(tree, ['dev/console:c:5:1']));
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+}
+
+// Run as a program (not when imported, nor when bundled into another program: bench/linux-boot.ts).
+if (process.argv[1]?.endsWith('make-initramfs.mjs') && import.meta.url === `file://${process.argv[1]}`) {
   try {
     const { values, positionals } = parseArgs({ allowPositionals: true, options: { output: { type: 'string', short: 'o' }, dev: { type: 'string', multiple: true } } });
     if (positionals.length !== 1 || !values.output) throw new Error('usage: make-initramfs.mjs DIR -o OUT.gz [--dev PATH:c:MAJOR:MINOR ...]');

@@ -1,11 +1,13 @@
 // The host CPU as the interpreter's oracle: seeded random snippets covering the non-system i386/i486
 // integer instructions run natively (tests/oracle/harness.h: as an i386 program, or in compatibility mode
-// on kernels without IA32 emulation) and in the emulator; registers, flags (minus what the SDM leaves
-// undefined), memory windows and exceptions must agree. On x86-64 Linux no harness running is a failure.
+// on kernels without IA32 emulation; under qemu-i386 where the machine runs no 32-bit code at all) and in
+// the emulator; registers, flags (minus what the SDM leaves undefined), memory windows and exceptions must
+// agree. On x86-64 Linux no harness running is a failure.
 //   X86JIT_SEED=<n|0xhex>  another seed (printed on failure; default fixed)   X86JIT_CASES=<n>  case count
+//   X86JIT_JIT_CASES=<n>   cases for each JIT tier (default 25,000)
 //   X86JIT_HOST_HARNESS=prebuilt  use the committed tests/oracle/harness*.bin instead of building with gcc
 import { describe, expect, it } from 'vitest';
-import { describeMismatch, diffResults, flagNames } from './oracle/compare.ts';
+import { describeMismatch, diffResults, flagNames, qemuDeparture } from './oracle/compare.ts';
 import { EmulatorOracle } from './oracle/emulator.ts';
 import { DEFAULT_SEED, FAMILIES, generateCase, generateCases } from './oracle/generate.ts';
 import { type Harness, hostHarness, prebuiltHarness, runOnHost } from './oracle/host.ts';
@@ -19,16 +21,19 @@ const BATCH = 20_000;
 const SHOW = 20;
 
 const host = hostHarness();
-// Elsewhere the host cases skip; on x86-64 Linux one of the harnesses must run, so they fail instead —
-// unless the compatibility-mode harness proved that this machine runs no 32-bit code at all: its self-test
-// (a NOP in a 32-bit code segment) faulted. Some hypervisors run 64-bit user code only (seen on the PVM
-// guests this project's CI uses: no i386 binaries, and no compatibility-mode segment, the GDT's or an LDT
-// one); there is no host CPU to ask for 32-bit results, and the tests say so loudly.
+// Elsewhere the host cases skip; on x86-64 Linux one of the harnesses must run, so they fail instead. On
+// machines that run no 32-bit user code at all (hypervisors that run 64-bit user code only, such as the PVM
+// guests this project's CI uses: no i386 binaries, no compatibility-mode segment) the i386 harness runs
+// under qemu-i386, and QEMU is the oracle; without qemu-i386 there the cases skip, loudly — except under
+// .ci/run (X86JIT_CI=1), which installs qemu-user: there they fail.
 const NO_32BIT_CODE = /cannot run 32-bit code/.test(host.reason ?? '');
-const HOST_REQUIRED = process.platform === 'linux' && process.arch === 'x64' && !NO_32BIT_CODE;
+const HOST_REQUIRED = process.platform === 'linux' && process.arch === 'x64' && (!NO_32BIT_CODE || process.env.X86JIT_CI === '1');
 const skipHost = !host.harness && !HOST_REQUIRED;
-if (skipHost) console.warn(`host-oracle: SKIPPED — ${NO_32BIT_CODE ? 'this machine runs no 32-bit user code at all' : `not an x86-64 Linux host (${process.platform}/${process.arch})`}: ${host.reason}`);
+if (skipHost) console.warn(`host-oracle: SKIPPED — ${NO_32BIT_CODE ? 'this machine runs no 32-bit user code at all, and qemu-i386 did not run the harness' : `not an x86-64 Linux host (${process.platform}/${process.arch})`}: ${host.reason}`);
 else if (!host.harness) console.warn(`host-oracle: FAILING — no harness runs on this x86-64 Linux host: ${host.reason}`);
+else if (host.harness.emulator) console.warn(`host-oracle: this machine runs no 32-bit user code: the i386 harness runs under ${host.harness.emulator}, which is the oracle here instead of the host CPU`);
+/** What the emulator is compared with, in the test names. */
+const ORACLE = host.harness?.emulator ?? 'the host CPU';
 
 function hostHarnessOrFail(): Harness {
   if (!host.harness) throw new Error(`no host-CPU harness runs on this x86-64 Linux host: ${host.reason}`);
@@ -82,7 +87,7 @@ describe('host-CPU oracle', () => {
 
   it.skipIf(skipHost)('reproduces hand-checked results on the host (built and committed prebuilt harness)', () => {
     const harness = hostHarnessOrFail();
-    const prebuilt = prebuiltHarness(harness.kind);
+    const prebuilt = prebuiltHarness(harness.kind, harness.emulator);
     expect(prebuilt.reason).toBeUndefined();
     for (const h of [harness, prebuilt.harness!]) handChecked(h);
     // The committed binary must be the current sources' build: same features, same results.
@@ -124,20 +129,22 @@ describe('host-CPU oracle', () => {
       const h = results[i];
       const wrongReg: OracleResult = { ...h, regs: Uint32Array.from(h.regs, (v, j) => (j === 2 ? v ^ 0x100 : v)) };
       const wrongMem: OracleResult = { ...h, data: h.data.map((v, j) => (j === 7 ? v ^ 1 : v)) };
-      const wrongVector: OracleResult = { ...h, vector: h.vector < 0 ? 0 : -1 };
+      const wrongVector: OracleResult = { ...h, vector: h.vector === -1 ? 0 : -1 };
       if (diffResults(c, h, h).length === 0 && diffResults(c, h, wrongReg).length && diffResults(c, h, wrongMem).length && diffResults(c, h, wrongVector).length) caught++;
     });
     expect(caught).toBe(cases.length);
   });
 
-  it.skipIf(skipHost)(`interpreter agrees with the host CPU on ${CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, CASES * 0.5) }, () => {
+  it.skipIf(skipHost)(`interpreter agrees with ${ORACLE} on ${CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, CASES * 0.5) }, () => {
     oracleRun(new EmulatorOracle(), CASES, 'interpreter');
   });
 
   // The JIT forced on every block: each case's code is translated (the page is retranslated after every
   // case's code is written) and must agree with the host as the interpreter does.
-  const JIT_CASES = parseNum('X86JIT_JIT_CASES') ?? CASES;
-  it.skipIf(skipHost).each([1, 2] as const)(`JIT tier %i (threshold 0) agrees with the host CPU on ${JIT_CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, JIT_CASES * 5) }, async (tier) => {
+  // 25,000 by default (each tier): under qemu-i386 a JIT case costs ~6 interpreter cases, and CI has a
+  // time budget; X86JIT_JIT_CASES=100000 for the full set.
+  const JIT_CASES = parseNum('X86JIT_JIT_CASES') ?? Math.min(CASES, 25_000);
+  it.skipIf(skipHost).each([1, 2] as const)(`JIT tier %i (threshold 0) agrees with ${ORACLE} on ${JIT_CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, JIT_CASES * 5) }, async (tier) => {
     hostHarnessOrFail();
     const emu = await EmulatorOracle.withJit(tier);
     oracleRun(emu, JIT_CASES, `JIT tier ${tier}`);
@@ -152,15 +159,19 @@ describe('host-CPU oracle', () => {
     const perMnemonic = new Map<string, { cases: number; faults: number; mismatches: number }>();
     const shown: { c: OracleCase; h: OracleResult; e: OracleResult; d: string[] }[] = [];
     let mismatches = 0;
+    /** Mismatches where qemu-i386, the oracle here, is known to depart from the CPU (compare.ts), by reason. */
+    const departures = new Map<string, number>();
     for (let start = 0; start < CASES; start += BATCH) {
       const cases = generateCases(SEED, start, Math.min(BATCH, CASES - start), { lowWindow: harness.lowWindow, code16: harness.code16 });
       const hostResults = runOnHost(cases, harness);
       cases.forEach((c, i) => {
         const h = hostResults[i], e = emu.run(c);
-        const d = diffResults(c, h, e);
+        let d = diffResults(c, h, e);
+        const departure = d.length && harness.emulator ? qemuDeparture(c, h, e) : null;
+        if (departure !== null) { departures.set(departure, (departures.get(departure) ?? 0) + 1); d = []; }
         const s = perMnemonic.get(c.mnemonic) ?? { cases: 0, faults: 0, mismatches: 0 };
         s.cases++;
-        if (h.vector >= 0) s.faults++;
+        if (h.vector !== -1) s.faults++;
         if (d.length) {
           s.mismatches++;
           mismatches++;
@@ -172,9 +183,10 @@ describe('host-CPU oracle', () => {
 
     const rows = [...perMnemonic].sort(([a], [b]) => a.localeCompare(b))
       .map(([m, s]) => `${m} ${s.cases}${s.faults ? `/${s.faults}x` : ''}${s.mismatches ? ` !${s.mismatches}` : ''}`);
-    console.log(`host-oracle (${engine}): seed ${SEED}, ${CASES} cases, harness ${harness.kind} (${harness.source}); 16-bit addressing window `
+    console.log(`host-oracle (${engine}): seed ${SEED}, ${CASES} cases, harness ${harness.kind} (${harness.source}${harness.emulator ? `, under ${harness.emulator}` : ''}); 16-bit addressing window `
       + `${harness.lowWindow ? 'on' : 'off (the host cannot map below 64 KiB)'}; 16-bit code segments ${harness.code16 ? 'on' : 'off (no modify_ldt)'}`
-      + `\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`);
+      + `\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`
+      + (harness.emulator ? `\n  not compared, where ${harness.emulator} departs from the CPU: ${[...departures].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}` : ''));
 
     if (mismatches) {
       const dis = hasObjdump ? disassemble(shown.map(({ c }) => c.code), shown.map(({ c }) => c.code16)) : undefined;
@@ -186,7 +198,10 @@ describe('host-CPU oracle', () => {
     const expected = ['ADD', 'ADC', 'SBB', 'DIV', 'IDIV', 'SHLD', 'DAA', 'AAM', 'BTS', 'BSF', 'CMPXCHG8B', 'REPE CMPS', 'POPF', 'ENTER', 'XLAT', 'Jcc', 'BOUND', '#UD', '#GP', 'SMC', 'sequence'];
     if (CASES >= 20_000) expect(expected.filter((m) => !perMnemonic.has(m))).toEqual([]);
     expect(FAMILIES.length).toBeGreaterThan(20);
-    expect(mismatches, `${engine}: ${mismatches} of ${CASES} cases differ from the host CPU (undefined flags masked: e.g. ${flagNames(AF)} after AND)`).toBe(0);
+    // The departures are rare forms: a harness (or a filter) that hid real results would show here.
+    const departed = [...departures.values()].reduce((a, n) => a + n, 0);
+    expect(departed, `${engine}: ${departed} of ${CASES} cases set aside as ${harness.emulator}'s departures`).toBeLessThan(CASES / 50);
+    expect(mismatches, `${engine}: ${mismatches} of ${CASES} cases differ from ${ORACLE} (undefined flags masked: e.g. ${flagNames(AF)} after AND)`).toBe(0);
   }
 });
 

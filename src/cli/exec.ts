@@ -5,7 +5,7 @@ import { FileView } from '../exec/file-view.ts';
 import { ExecError, Process, type ProcessExit, VM, formatSyscall, DEFAULT_PROCESS_MEMORY } from '../node.ts';
 import { CORE_SIGNALS, HOST_SIGNALS } from '../exec/signals.ts';
 import { EXIT_STATUS, EXIT_USAGE } from './exit-status.ts';
-import { jitOptionsFromEnv } from './jit-env.ts';
+import { checkModulesFromEnv, jitOptionsFromEnv } from './jit-env.ts';
 import { formatJitTotals } from './jit-report.ts';
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
@@ -112,6 +112,7 @@ export async function execCommand(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
+  if (values.engine === 'jit') await checkModulesFromEnv();
   const vmOptions = { engine: values.engine, jit: jitOptionsFromEnv(), memory } as const;
   const vm = await VM.create(vmOptions);
   let proc: Process;

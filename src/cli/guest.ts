@@ -7,7 +7,7 @@ import { createVM, DEFAULT_MEMORY, loadBios, loadImage, loadRaw, readImageFile, 
 import { BIOS_MAX } from '../loader/bios.ts';
 import { loadLinux } from '../loader/linux-boot.ts';
 import { sizeText } from '../loader/load-target.ts';
-import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
+import { checkModulesFromEnv, jitOptionsFromEnv } from './jit-env.ts';
 import { emit, outputFailed } from './output.ts';
 import { parseNumber, parseSeconds, parseSize, UsageError } from './parse.ts';
 
@@ -115,7 +115,7 @@ function guestSinks(opts: GuestVMOptions) {
 export async function restoreGuestVM(files: string[], args: ImageArgs, opts: GuestVMOptions): Promise<VM> {
   const out = guestSinks(opts);
   const bytes = files.map(readSnapshotFile);
-  await validateModulesFromEnv();
+  await checkModulesFromEnv();
   let vm: VM;
   try {
     // The JIT goes on below, through enableJit, so that a bad X86JIT_JIT_* setting is a usage error.
@@ -154,7 +154,7 @@ export function readGuestImage(path: string, args: ImageArgs): Uint8Array {
 
 /** Turn the JIT on; a bad X86JIT_JIT_THRESHOLD, X86JIT_JIT_TIER2 or X86JIT_JIT_TIER2_THRESHOLD is a usage error. */
 export async function enableJit(vm: VM, opts: Parameters<VM['enableJit']>[0] = {}): Promise<void> {
-  await validateModulesFromEnv();
+  await checkModulesFromEnv();
   try { await vm.enableJit(opts); } catch (e) {
     if (e instanceof RangeError) {
       const v = /tier-2 threshold/.test(e.message) ? 'X86JIT_JIT_TIER2_THRESHOLD' : /tier 2/.test(e.message) ? 'X86JIT_JIT_TIER2' : 'X86JIT_JIT_THRESHOLD';
@@ -306,7 +306,7 @@ export async function openGuest(command: string, positionals: string[], restore:
 /** The guest a source sends over `channel` (x86jit run --incoming), with createGuestVM's outputs and JIT settings. */
 export async function incomingGuestVM(channel: MigrationChannel, args: ImageArgs, opts: GuestVMOptions & { engine: 'interp' | 'jit' }): Promise<VM> {
   const out = guestSinks(opts);
-  await validateModulesFromEnv();
+  await checkModulesFromEnv();
   const vm = out.attach(await migrateIn(VM, channel, { ...opts, engine: 'interp', jit: jitOptionsFromEnv(), memory: args.mem, stdout: out.stdout, debugcon: out.debugcon }));
   channel.close();
   // The JIT goes on here, through enableJit, so that a bad X86JIT_JIT_* setting is a usage error.

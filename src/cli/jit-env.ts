@@ -6,13 +6,36 @@
 //   X86JIT_JIT_PASSES      binaryen passes for the worker, comma-separated (default none)
 //   X86JIT_JIT_TIER2       background (default), sync or off: how regions that stay hot are retranslated
 //   X86JIT_JIT_TIER2_THRESHOLD  instructions a region retires in tier 1 before tier 2 (default 2^27)
-//   X86JIT_JIT_VALIDATE    1: check every region module with binaryen's validator (the test suites set it)
+//   X86JIT_JIT_VALIDATE    1: check every region module with binaryen's validator as it is made (loads binaryen)
+//   X86JIT_JIT_MODULE_DIR  write every region module to this directory as <sha256>.wasm, for wasm tools or a
+//                          later check (the test suites validate them with binaryen once the test file ends:
+//                          cheaper than loading binaryen in every process they start)
+import { createHash } from 'node:crypto';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { binaryenModuleCheck, type JitOptions, setModuleCheck } from '../node.ts';
+import { UsageError } from './parse.ts';
 
-/** With X86JIT_JIT_VALIDATE=1, binaryen validates every region module this process makes (loads binaryen). */
-export async function validateModulesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (env.X86JIT_JIT_VALIDATE === '1') setModuleCheck(await binaryenModuleCheck());
+/** Install the module checks X86JIT_JIT_VALIDATE and X86JIT_JIT_MODULE_DIR ask for. */
+export async function checkModulesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const checks: ((binary: Uint8Array) => void)[] = [];
+  if (env.X86JIT_JIT_VALIDATE === '1') checks.push(await binaryenModuleCheck());
+  const dir = env.X86JIT_JIT_MODULE_DIR;
+  if (dir !== undefined && dir !== '') {
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`X86JIT_JIT_MODULE_DIR: ${dir} is not a directory`);
+    checks.push((binary) => writeModule(dir, binary));
+  }
+  if (checks.length > 0) setModuleCheck((binary) => { for (const check of checks) check(binary); });
+}
+
+/** DIR/<sha256>.wasm; a module already there (the same bytes) is not written again. */
+function writeModule(dir: string, binary: Uint8Array): void {
+  const file = join(dir, `${createHash('sha256').update(binary).digest('hex')}.wasm`);
+  try {
+    writeFileSync(file, binary, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
 }
 
 export function jitOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): JitOptions {

@@ -4,7 +4,7 @@
 import { formatDivergence, lockstep, type VM } from '../node.ts';
 import { EXIT_STATUS } from './exit-status.ts';
 import { createGuestVM, guestImagePath, IMAGE_OPTIONS, loadGuest, parseImageArgs, readGuestImage } from './guest.ts';
-import { jitOptionsFromEnv, validateModulesFromEnv } from './jit-env.ts';
+import { jitOptionsFromEnv, checkModulesFromEnv } from './jit-env.ts';
 import { emit } from './output.ts';
 import { parseCommand, parseNumber, UsageError } from './parse.ts';
 
@@ -61,7 +61,7 @@ export async function lockstepCommand(argv: string[]): Promise<number> {
   const bytes = readGuestImage(path, image);
   loadGuest(createGuestVM(image, {}), bytes, path, image);
   const setup = (vm: VM): void => loadGuest(vm, bytes, path, image);
-  await validateModulesFromEnv();
+  await checkModulesFromEnv();
   const result = await lockstep({ setup, vm: { memory: image.mem, jit: jitOptionsFromEnv() }, threshold, slice, memoryEvery, maxInstructions, timeout });
   const d = result.divergence;
   if (values.json) emit(1, `${JSON.stringify(result, null, 2)}\n`);

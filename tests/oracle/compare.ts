@@ -1,6 +1,6 @@
 // Comparing the host's and the emulator's results for one case, and describing a mismatch for humans.
 import {
-  AF, CF, COMPARED_FLAGS, DATA_ADDR, DF, ESP, LOW_ADDR, hex, NT, OF, type OracleCase, type OracleResult, PF, REG_NAMES, SF, STACK_ADDR, WINDOW, ZF,
+  AF, CF, CODE_ADDR, COMPARED_FLAGS, DATA_ADDR, DF, ESP, LOW_ADDR, hex, NT, OF, type OracleCase, type OracleResult, PF, REG_NAMES, SEGV_VECTORS, SF, STACK_ADDR, WINDOW, ZF,
 } from './layout.ts';
 
 /** Bytes below the faulting ESP the emulator's exception frame overwrites (the host's signal frame goes elsewhere). */
@@ -19,9 +19,10 @@ export function diffResults(c: OracleCase, host: OracleResult, emu: OracleResult
   if (host.error) return [host.error];
   if (emu.error) return [emu.error];
   const d: string[] = [];
-  if (host.vector !== emu.vector) d.push(`outcome: host ${outcome(host)}, emulator ${outcome(emu)}`);
+  const sameOutcome = host.vector === emu.vector || (host.vector === SEGV_VECTORS && SEGV_CLASS.includes(emu.vector));
+  if (!sameOutcome) d.push(`outcome: host ${outcome(host)}, emulator ${outcome(emu)}`);
   if (host.eip !== emu.eip) d.push(`eip: host ${hex(host.eip)} emulator ${hex(emu.eip)}`);
-  const completed = host.vector < 0;
+  const completed = host.vector === -1;
   for (let i = 0; i < 8; i++) {
     const mask = completed ? ~c.undefRegs[i] : -1;
     if ((host.regs[i] ^ emu.regs[i]) & mask) d.push(`${REG_NAMES[i]}: host ${hex(host.regs[i])} emulator ${hex(emu.regs[i])}`);
@@ -44,8 +45,11 @@ export function diffResults(c: OracleCase, host: OracleResult, emu: OracleResult
   return d;
 }
 
+/** The exceptions Linux reports as SIGSEGV (or SIGBUS) in user mode: #OF, #BR, #NP, #SS, #GP. */
+const SEGV_CLASS = [4, 5, 11, 12, 13];
+
 function outcome(r: OracleResult): string {
-  return r.vector < 0 ? 'completed' : `exception ${r.vector}`;
+  return r.vector === -1 ? 'completed' : r.vector === SEGV_VECTORS ? 'SIGSEGV (#OF, #BR, #NP, #SS or #GP)' : `exception ${r.vector}`;
 }
 
 export function describeState(regs: Uint32Array, eflags: number): string {
@@ -64,4 +68,33 @@ export function describeMismatch(seed: number, c: OracleCase, host: OracleResult
     ...diffs.map((x) => `  differs:   ${x}`),
   ];
   return lines.join('\n');
+}
+
+/** Bytes that can prefix an instruction (lock/rep, segment overrides, operand and address size). */
+const PREFIXES = new Set([0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67]);
+
+/** The prefixes of the instruction at `eip` in the case's code. */
+function prefixesAt(c: OracleCase, eip: number): number[] {
+  const out: number[] = [];
+  for (let i = eip - CODE_ADDR; i >= 0 && i < c.code.length && PREFIXES.has(c.code[i]); i++) out.push(c.code[i]);
+  return out;
+}
+
+/**
+ * Where qemu-i386 (7.2, the oracle on machines that run no 32-bit code) is known to depart from the CPU,
+ * the reason; else null. Only for a mismatching case, and only where the emulator did what the SDM says:
+ * - a write through a CS override completes under QEMU (user mode checks no segment rights); the CPU raises
+ *   #GP(0): code segments are not writable (SDM Vol. 3A 5.4);
+ * - LOCK on MOV completes under QEMU; the CPU raises #UD (LOCK is only for the read-modify-write forms);
+ * - BSWAP of a 16-bit register swaps all 32 bits under QEMU; on the CPU the low half is undefined and the
+ *   high half is kept.
+ */
+export function qemuDeparture(c: OracleCase, host: OracleResult, emu: OracleResult): string | null {
+  if (host.vector === -1 && emu.vector === 13 && prefixesAt(c, emu.eip).includes(0x2e)) return 'write through CS';
+  if (host.vector === -1 && emu.vector === 6 && prefixesAt(c, emu.eip).includes(0xf0) && c.form.includes('LOCK MOV')) return 'LOCK MOV';
+  if (host.vector === -1 && emu.vector === -1 && c.form.includes('BSWAP r16')) {
+    const others = diffResults(c, host, { ...emu, regs: host.regs });
+    if (others.length === 0) return 'BSWAP r16';
+  }
+  return null;
 }

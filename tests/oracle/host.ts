@@ -1,8 +1,10 @@
 // Running oracle cases on the host CPU. Two native harnesses read and write the same records
 // (tests/oracle/harness.h): the i386 one, for kernels that run i386 binaries, and the compatibility-mode
 // one, an x86-64 program running the snippets in a 32-bit code segment, for kernels without IA32
-// emulation. The first that runs here is used: built with gcc once per process, else its committed
-// prebuilt binary; then one process spawn per batch.
+// emulation. Where neither runs — hypervisors that run 64-bit user code only — the i386 harness runs under
+// qemu-i386 (Debian's qemu-user): QEMU's TCG is then the oracle instead of the host CPU. The first that
+// runs here is used: built with gcc once per process, else its committed prebuilt binary; then one process
+// spawn per batch.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,9 @@ const COMMON_FLAGS = [
 ];
 
 export type HarnessKind = 'i386' | 'compat';
+
+/** The user-mode emulator that runs the i386 harness where the host runs no 32-bit code. */
+export const QEMU_I386 = 'qemu-i386';
 
 /** How each harness is built (the same commands as in the header comments of harness.c and harness64.c). */
 export const HARNESS_BUILDS: Record<HarnessKind, { sources: string[]; flags: string[]; prebuilt: string }> = {
@@ -36,6 +41,8 @@ export const HARNESS_BUILDS: Record<HarnessKind, { sources: string[]; flags: str
 export interface Harness {
   path: string;
   kind: HarnessKind;
+  /** Run under this user-mode emulator (qemu-i386) rather than natively. */
+  emulator?: string;
   source: 'gcc' | 'prebuilt';
   /** The kernel let the harness map LOW_ADDR (below 64 KiB), so 16-bit addressing can reach memory. */
   lowWindow: boolean;
@@ -52,16 +59,17 @@ export interface HostHarness {
 let cached: HostHarness | undefined;
 
 /**
- * Build (or find) a harness that runs on this machine: the i386 one, else the compatibility-mode one;
- * `reason` says why neither can. X86JIT_HOST_HARNESS=prebuilt skips gcc and uses the committed binaries.
+ * Build (or find) a harness that runs on this machine: the i386 one, else the compatibility-mode one,
+ * else the i386 one under qemu-i386; `reason` says why none can. X86JIT_HOST_HARNESS=prebuilt skips gcc
+ * and uses the committed binaries.
  */
 export function hostHarness(): HostHarness {
   if (cached) return cached;
   const notes: string[] = [];
-  for (const kind of ['i386', 'compat'] as const) {
-    const found = harnessOfKind(kind);
+  for (const [kind, emulator] of [['i386', undefined], ['compat', undefined], ['i386', QEMU_I386]] as const) {
+    const found = harnessOfKind(kind, emulator);
     if (found.harness) return (cached = found);
-    notes.push(`${kind} harness: ${found.reason}`);
+    notes.push(`${kind} harness${emulator ? ` under ${emulator}` : ''}: ${found.reason}`);
   }
   return (cached = { reason: notes.join('; ') });
 }
@@ -69,8 +77,8 @@ export function hostHarness(): HostHarness {
 /** The X86JIT_HOST_HARNESS=prebuilt setting: no gcc builds. */
 const prebuiltOnly = (): boolean => process.env.X86JIT_HOST_HARNESS === 'prebuilt';
 
-function harnessOfKind(kind: HarnessKind): HostHarness {
-  if (prebuiltOnly()) return prebuiltHarness(kind);
+function harnessOfKind(kind: HarnessKind, emulator?: string): HostHarness {
+  if (prebuiltOnly()) return prebuiltHarness(kind, emulator);
   const build = HARNESS_BUILDS[kind];
   const out = join(mkdtempSync(join(tmpdir(), 'x86jit-oracle-')), `harness-${kind}`);
   const gcc = spawnSync('gcc', [...build.flags, ...build.sources, '-o', out], { encoding: 'utf8' });
@@ -79,37 +87,41 @@ function harnessOfKind(kind: HarnessKind): HostHarness {
   else if (gcc.status !== 0) why = `gcc ${build.flags[0]} failed: ${gcc.stderr.trim().split('\n').slice(0, 3).join(' / ')}`;
   else {
     // Built, so the prebuilt binary would not run either if this one does not.
-    const harness: Harness = { path: out, kind, source: 'gcc', lowWindow: false, code16: false };
+    const harness: Harness = { path: out, kind, emulator, source: 'gcc', lowWindow: false, code16: false };
     const cannot = cannotRun(harness);
     if (cannot) return { reason: cannot };
     probeFeatures(harness);
     return { harness };
   }
-  const pre = prebuiltHarness(kind);
+  const pre = prebuiltHarness(kind, emulator);
   return pre.harness ? pre : { reason: `${why}; ${pre.reason}` };
 }
 
 /** The committed prebuilt binary of a harness (for machines without a suitable gcc). */
-export function prebuiltHarness(kind: HarnessKind): HostHarness {
+export function prebuiltHarness(kind: HarnessKind, emulator?: string): HostHarness {
   const file = HARNESS_BUILDS[kind].prebuilt;
   if (!existsSync(file)) return { reason: `no prebuilt harness at ${file}` };
   const copy = join(mkdtempSync(join(tmpdir(), 'x86jit-oracle-')), `harness-${kind}.bin`);
   copyFileSync(file, copy);
   chmodSync(copy, 0o755);
-  const harness: Harness = { path: copy, kind, source: 'prebuilt', lowWindow: false, code16: false };
+  const harness: Harness = { path: copy, kind, emulator, source: 'prebuilt', lowWindow: false, code16: false };
   const why = cannotRun(harness);
   if (why) return { reason: why };
   probeFeatures(harness);
   return { harness };
 }
 
-/** Can this kernel run it? An empty batch must exit 0 with no output. */
+/** The harness process for a batch on stdin. */
+const spawnHarness = (h: Harness, input: Uint8Array) =>
+  (h.emulator ? spawnSync(h.emulator, [h.path], { input, maxBuffer: 1 << 30 }) : spawnSync(h.path, [], { input, maxBuffer: 1 << 30 }));
+
+/** Can this kernel (or emulator) run it? An empty batch must exit 0 with no output. */
 function cannotRun(h: Harness): string | undefined {
-  const probe = spawnSync(h.path, [], { input: Buffer.alloc(0) });
+  const probe = spawnHarness(h, Buffer.alloc(0));
   if (!probe.error && probe.status === 0) return undefined;
   const stderr = probe.stderr?.toString() ?? '';
   // A kernel without the binary's format: execvp hands it to /bin/sh, which prints a syntax error.
-  const why = probe.error ? probe.error.message
+  const why = probe.error ? ((probe.error as NodeJS.ErrnoException).code === 'ENOENT' && h.emulator ? `${h.emulator} is not installed (apt-get install qemu-user)` : probe.error.message)
     : /syntax error|exec format error/i.test(stderr) ? 'the kernel cannot execute this binary format'
     : `exit ${probe.status ?? probe.signal} ${stderr}`;
   return `the host cannot run it (${h.source} build: ${why.replace(/\s+/g, ' ').trim()})`;
@@ -133,8 +145,7 @@ function probeFeatures(h: Harness): void {
 
 /** Run a batch of cases natively in one harness process. */
 export function runOnHost(cases: readonly OracleCase[], harness: Harness): OracleResult[] {
-  const input = encodeCases(cases);
-  const r = spawnSync(harness.path, [], { input, maxBuffer: 1 << 30 });
+  const r = spawnHarness(harness, encodeCases(cases));
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`harness exited with ${r.status ?? r.signal}: ${r.stderr.toString().trim()}`);
   return decodeResults(r.stdout, cases.length);

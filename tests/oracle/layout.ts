@@ -53,7 +53,10 @@ export interface OracleCase {
 
 /** What one side observed after running a case. */
 export interface OracleResult {
-  /** -1: the snippet ran to its end; else the exception vector it raised. */
+  /**
+   * -1: the snippet ran to its end; else the exception vector it raised — or SEGV_VECTORS, where the oracle
+   * (qemu-i386) reports only that SIGSEGV came, not which exception sent it.
+   */
   vector: number;
   /**
    * Where it stopped, as a linear address (16-bit code: CODE_ADDR + offset): CODE_ADDR + length, or where
@@ -89,6 +92,15 @@ export function encodeCases(cases: readonly OracleCase[]): Buffer {
 /** Signal numbers the harness can report, for messages. */
 const SIGNALS: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 7: 'SIGBUS', 8: 'SIGFPE', 11: 'SIGSEGV' };
 
+/** The vector of an exception that reached the harness as SIGSEGV or SIGBUS without a trap number: #OF (INTO), #BR (BOUND), #NP, #SS, #GP. */
+export const SEGV_VECTORS = -2;
+/**
+ * qemu-i386 (7.2) leaves the signal frame's trapno at -1: the exception is then known by its signal alone
+ * (as Linux sends them: #DE → SIGFPE, #UD → SIGILL, #BP → SIGTRAP, the rest SIGSEGV or SIGBUS).
+ */
+const NO_TRAPNO = 0xffff_ffff;
+const VECTOR_OF_SIGNAL: Record<number, number> = { 4: 6, 5: 3, 7: SEGV_VECTORS, 8: 0, 11: SEGV_VECTORS };
+
 export function decodeResults(out: Buffer, count: number): OracleResult[] {
   if (out.length !== count * OUT_RECORD) throw new Error(`harness returned ${out.length} bytes, expected ${count * OUT_RECORD}`);
   const results: OracleResult[] = [];
@@ -98,7 +110,7 @@ export function decodeResults(out: Buffer, count: number): OracleResult[] {
     const regs = new Uint32Array(8);
     for (let i = 0; i < 8; i++) regs[i] = out.readUInt32LE(o + 20 + 4 * i);
     const r: OracleResult = {
-      vector: signal === 0 ? -1 : trapno,
+      vector: signal === 0 ? -1 : trapno === NO_TRAPNO ? (VECTOR_OF_SIGNAL[signal] ?? trapno) : trapno,
       eip: out.readUInt32LE(o + 12),
       regs,
       eflags: out.readUInt32LE(o + 52),
