@@ -135,7 +135,7 @@ function bootX86jit(engine: 'interp' | 'jit'): Promise<Boot> {
  * The snapshot at the prompt, continued in a new process whose stdin (a pipe) gives the shell its input.
  * Under the interpreter (the default engine, what a user types): a snapshot does not depend on the engine
  * that made it, and for these ~2.6 M instructions of mostly cold code the JIT's translations cost more than
- * they save (measured: 18.5 s of CPU against 3.9 s, README's Linux section).
+ * they save (measured: 12.6–18.5 s of CPU against 3.6–4.0 s, README's Linux section).
  */
 const restoreShell = (): Promise<Boot> => run(process.execPath, [CLI, 'run', '--restore', snapshot, '--timeout', '600'], process.env, { text: SHELL_INPUT });
 
