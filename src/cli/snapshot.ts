@@ -21,7 +21,7 @@ status 2.
 options:
   --at N                    the instruction count to stop at (since the guest started)
   --at-output TEXT          stop after the instruction that completes TEXT on the guest's console (a
-                            prompt, say: the snapshot then restores to a guest waiting for input)
+                            shell's prompt, say: the snapshot then restores to a waiting shell)
   -o, --output FILE         where to write the snapshot (written whole, then renamed into place)
   --base FILE               write a diff holding only the pages written since FILE, which must be the
                             last --restore file (the guest logs its writes from the restore on)
