@@ -6,7 +6,6 @@
 // touch memory in runs. memory.ts asks this before every access that could reach a pending page
 // (PhysicalMemory.ensure).
 import { PAGE_SIZE } from '../cpu/state.ts';
-import { forEachPage } from '../state/page-bitmap.ts';
 import type { RamImage } from '../state/ram-image.ts';
 
 /** Decompressed chunks kept for the pages still to come (4 × 256 KiB). */
@@ -21,12 +20,22 @@ export class LazyRam {
   /** `images`: the RAM of a snapshot chain, the full snapshot first (snapshot.ts checked that it is one). */
   constructor(private readonly images: readonly RamImage[]) {
     if (images.length > 0xfffe) throw new RangeError('a lazy restore takes at most 65,534 snapshots in a chain');
-    this.from = new Uint16Array(images[0].pageCount);
+    const from = this.from = new Uint16Array(images[0].pageCount);
+    // Straight over the bitmaps' bytes (no call per page): this runs on every lazy restore.
+    let pending = 0;
     images.forEach((img, k) => {
-      forEachPage(img.stored, (p) => { this.from[p] = k + 1; });
-      forEachPage(img.zeroed, (p) => { this.from[p] = 0; });
+      const stored = img.stored, zeroed = img.zeroed;
+      for (let i = 0; i < stored.length; i++) {
+        const s = stored[i], z = zeroed[i];
+        if ((s | z) === 0) continue;
+        for (let b = s | z; b !== 0; b &= b - 1) {
+          const bit = b & -b, p = (i << 3) | (31 - Math.clz32(bit));
+          if (from[p] !== 0) pending--;
+          if ((s & bit) !== 0) { from[p] = k + 1; pending++; } else from[p] = 0;
+        }
+      }
     });
-    for (let p = 0; p < this.from.length; p++) if (this.from[p] !== 0) this.pending++;
+    this.pending = pending;
   }
 
   isPending(page: number): boolean { return this.from[page] !== 0; }

@@ -1,9 +1,11 @@
-// Snapshot codecs from Node (codecs.ts): SHA-256 from node:crypto, raw DEFLATE and Brotli from node:zlib.
+// Snapshot codecs from Node (codecs.ts): SHA-256 from node:crypto, CRC-32, raw DEFLATE and Brotli from node:zlib.
 // x86jit/node (src/node.ts) installs them when it is imported.
 import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import { brotliCompressSync, brotliDecompressSync, constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { CompressionMethod, SnapshotCodecs } from './codecs.ts';
 import { oneLine } from './compression.ts';
+import { crc32 as portableCrc32 } from './crc32.ts';
 
 /** The largest output buffer decompression allocates at once. */
 const OUTPUT_BUFFER = 1 << 20;
@@ -42,6 +44,10 @@ function decompress(stored: Uint8Array, method: CompressionMethod, size: number)
 export const NODE_CODECS: SnapshotCodecs = {
   name: 'x86jit/node',
   sha256: (bytes) => createHash('sha256').update(bytes).digest(),
+  // zlib.crc32 came in Node 20.15 (~6 GB/s here, against ~1.5 for SHA-256); before it, the portable one.
+  crc32: typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+    ? (bytes, value = 0) => (zlib as unknown as { crc32(b: Uint8Array, v: number): number }).crc32(bytes, value)
+    : portableCrc32,
   compress,
   decompress,
 };
