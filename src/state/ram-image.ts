@@ -5,7 +5,7 @@
 import { MAX_RAM, PAGE_SIZE } from '../cpu/state.ts';
 import { type Compression, compressionOf, decompress } from './compression.ts';
 import { readU64, viewOf } from './le-fields.ts';
-import { bitmapBytes, countPages, forEachPage, hasPage, hasPaddingBits, overlaps } from './page-bitmap.ts';
+import { bitmapBytes, countPages, countPagesMarkingEvery, forEachPage, hasPage, hasPaddingBits, overlaps } from './page-bitmap.ts';
 import { snapshotCodecs } from './codecs.ts';
 import { MAX_PAGES_PER_CHUNK, RAM_CRC_VERSION, RAM_HEADER_SIZE, ramCrcBytes } from './ram-section.ts';
 import { SnapshotError } from './snapshot-error.ts';
@@ -74,9 +74,13 @@ export class RamImage {
     const stored = body.subarray(RAM_HEADER_SIZE, RAM_HEADER_SIZE + mapBytes);
     const zeroed = diff ? body.subarray(RAM_HEADER_SIZE + mapBytes, indexAt) : new Uint8Array(mapBytes);
     if (hasPaddingBits(stored, pageCount) || hasPaddingBits(zeroed, pageCount)) fail(`bitmap names a page beyond its ${pageCount} pages`);
-    if (countPages(stored) !== storedCount) fail(`bitmap has ${countPages(stored)} stored pages, header says ${storedCount}`);
-    if (countPages(zeroed) !== zeroedCount) fail(`bitmap has ${countPages(zeroed)} zeroed pages, header says ${zeroedCount}`);
-    if (overlaps(stored, zeroed)) fail('both stores and zeroes a page');
+    const chunkFirstPage = new Uint32Array(chunkCount);
+    const counted = countPagesMarkingEvery(stored, perChunk, chunkFirstPage);
+    if (counted !== storedCount) fail(`bitmap has ${counted} stored pages, header says ${storedCount}`);
+    if (diff) { // a full snapshot's zeroed set is empty by construction
+      if (countPages(zeroed) !== zeroedCount) fail(`bitmap has ${countPages(zeroed)} zeroed pages, header says ${zeroedCount}`);
+      if (overlaps(stored, zeroed)) fail('both stores and zeroes a page');
+    }
 
     const chunkStart = new Float64Array(chunkCount + 1);
     chunkStart[0] = chunksAt;
@@ -91,9 +95,6 @@ export class RamImage {
     if (chunkStart[chunkCount] !== chunksEnd)
       fail(`chunks end at byte ${chunkStart[chunkCount]} of its ${body.byteLength}`);
 
-    const chunkFirstPage = new Uint32Array(chunkCount);
-    let rank = 0;
-    forEachPage(stored, (p) => { if (rank % perChunk === 0) chunkFirstPage[rank / perChunk] = p; rank++; });
 
     this.size = size; this.pageCount = pageCount; this.stored = stored; this.zeroed = zeroed;
     this.storedCount = storedCount; this.zeroedCount = zeroedCount; this.compression = compression as Compression;
