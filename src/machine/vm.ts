@@ -836,10 +836,14 @@ export class VM {
 
   /**
    * Release what the VM holds — compiled code, hooks, listeners, buffered output (written out first) — so
-   * the VM can be collected. Any later use throws.
+   * the VM can be collected. Any later use throws. A VM that knows which RAM pages it wrote (one restored
+   * from a snapshot, or saved once: its snapshot tracker) gives its WebAssembly.Memory, cleared, to the next
+   * VM of its size made in this thread (memory-pool.ts): a restore then allocates no memory and triggers no
+   * collection. Its `memory` (and views into it) must not be used after this.
    */
   destroy(): void {
     if (this.destroyed) return;
+    const written = this.snapshots.mayBeNonZero();
     this.flushOutput();
     this.interpreter.cache.flush();
     (this.interpreter.jit ?? this.pausedJit)?.dispose?.();
@@ -851,6 +855,7 @@ export class VM {
     this.memory.onRomWrite = null;
     this.events.clear();
     this.destroyed = true;
+    if (written !== undefined) this.memory.recycle(written);
   }
 
   /** Throws once destroy() was called. */
