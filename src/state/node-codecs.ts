@@ -16,7 +16,14 @@ function compress(raw: Uint8Array, method: CompressionMethod, level: number): Ui
   // and repetitive bytes took brotli 1 10.1 ms with zlib's 16 KiB default and 3.5 ms so (deflate 1: 21.7 → 16.4).
   const chunkSize = Math.max(64, Math.min(raw.byteLength, OUTPUT_BUFFER));
   if (method === 'deflate') return deflateRawSync(raw, { level, chunkSize });
-  return brotliCompressSync(raw, { chunkSize, params: { [constants.BROTLI_PARAM_QUALITY]: level, [constants.BROTLI_PARAM_SIZE_HINT]: raw.byteLength } });
+  // The window no larger than the input: the stream's header says it, and the decoder allocates its ring
+  // buffer by it. A 64-page chunk (256 KiB) decompressed in 0.8 ms with an 18-bit window against 2.0 ms with
+  // the default 22 bits (4 MiB), to the same bytes: a lazy restore's first instruction waits for one.
+  const lgwin = Math.min(constants.BROTLI_MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(Math.max(1, raw.byteLength)))));
+  return brotliCompressSync(raw, {
+    chunkSize,
+    params: { [constants.BROTLI_PARAM_QUALITY]: level, [constants.BROTLI_PARAM_SIZE_HINT]: raw.byteLength, [constants.BROTLI_PARAM_LGWIN]: lgwin },
+  });
 }
 
 /**
