@@ -127,9 +127,10 @@ export interface RestoreOptions extends VMOptions {
    * Copy RAM pages in from the snapshot when the guest or the host first touches them (default false: all
    * before fromState returns). The VM starts in the time it takes to read the file's state, and holds only
    * the pages it touches (a clone: the pages it uses). The snapshot files are kept until every page is in;
-   * `memory.ram` must not be read directly before `memory.loadAllPages()` (read/readBytes are safe). A chunk
-   * that does not decompress — only a crafted file with a valid checksum has one — throws SnapshotError from
-   * the access that needed it instead of from fromState. Compiled code without paging runs only once every
+   * `memory.ram` must not be read directly before `memory.loadAllPages()` (read/readBytes are safe). The file
+   * is checked by its CRC-32s, not its SHA-256 (snapshot-file.ts's DecodeOptions): all but the RAM chunks
+   * before fromState returns; a chunk whose CRC-32 does not match, or that does not decompress, throws
+   * SnapshotError from the access that needed it instead of from fromState (before the guest sees a byte of it). Compiled code without paging runs only once every
    * page is in (it reads RAM unguarded), so a JIT guest without paging loads the rest when its first region runs.
    */
   lazyRam?: boolean;
