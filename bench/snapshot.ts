@@ -10,6 +10,8 @@ import { createVM, loadImage, VM } from '../src/node.ts';
 const ROMS = join(import.meta.dirname, '..', 'test-roms');
 const RUNS = Number(process.env.X86JIT_BENCH_RUNS ?? 7);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+/** Median and minimum: on a machine shared with other work the minimum shows what a restore costs undisturbed. */
+const medianMin = (xs: number[]): string => `${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)})`;
 const MiB = 2 ** 20;
 
 /** hello.elf stopped half-way, with 4 MiB of working set written at 16 MiB: code, text, counters, random bytes. */
@@ -91,9 +93,9 @@ async function main(): Promise<void> {
     `Snapshot bench: 128 MiB guest, 4 MiB working set (hello.elf half-way + written data), median of ${RUNS}`,
     '| measure | x86jit | target |', '|---|---:|---:|',
     row('full snapshot (saveState)', `${median(saveMs).toFixed(1)} ms, ${(file.length / 1024).toFixed(0)} KiB`, '≤ 50 ms'),
-    row('restore to first instruction (fromState + 1 instruction), RAM copied first', `${median(restoreMs.eager).toFixed(1)} ms`, '—'),
-    row('restore to first instruction, lazy RAM (pages copied on first touch), previous VMs dropped', `${median(restoreMs.lazy).toFixed(1)} ms`, '≤ 5 ms'),
-    row('restore to first instruction, lazy RAM, previous VM destroyed (its memory reused)', `${median(restoreMs.recycled).toFixed(1)} ms`, '≤ 5 ms'),
+    row('restore to first instruction (fromState + 1 instruction), RAM copied first', medianMin(restoreMs.eager), '—'),
+    row('restore to first instruction, lazy RAM (pages copied on first touch), previous VMs dropped', medianMin(restoreMs.lazy), '≤ 5 ms'),
+    row('restore to first instruction, lazy RAM, previous VM destroyed (its memory reused)', medianMin(restoreMs.recycled), '≤ 5 ms'),
     ...([['RAM copied first', eagerClones], ['lazy RAM', lazyClones]] as const).flatMap(([how, c]) => [
       row(`100 clones, ${how}: creation each (median / max)`, `${median(c.created).toFixed(1)} / ${Math.max(...c.created).toFixed(1)} ms`, '—'),
       row(`100 clones, ${how}: ran to their end correctly`, `${c.ok} of 100`, '100'),
