@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createVM, loadImage, SnapshotError, VM } from '../src/index.ts';
 import { PORTABLE_CODECS, setSnapshotCodecs } from '../src/state/codecs.ts';
 import { NODE_CODECS } from '../src/state/node-codecs.ts';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32 } from '../src/state/crc32.ts';
 import { sha256 } from '../src/state/sha256.ts';
 
 const ROM = new Uint8Array(readFileSync(join(import.meta.dirname, '..', 'test-roms', 'hello.elf')));
@@ -36,6 +38,14 @@ describe('snapshot codecs', () => {
     const data = randomBytes((1 << 20) + 3);
     for (let n = 0; n <= 200; n++) expect(hex(sha256(data.subarray(7, 7 + n)))).toBe(nodeSha(data.subarray(7, 7 + n)));
     expect(hex(sha256(data))).toBe(nodeSha(data));
+  });
+
+  it("CRC-32 in JavaScript gives node:zlib's (every length to 200, 1 MiB + 3, continued from a prefix)", () => {
+    const data = randomBytes((1 << 20) + 3);
+    for (let n = 0; n <= 200; n++) expect(crc32(data.subarray(5, 5 + n))).toBe(zlibCrc32(data.subarray(5, 5 + n)));
+    expect(crc32(data)).toBe(zlibCrc32(data));
+    expect(crc32(data.subarray(1000), crc32(data.subarray(0, 1000)))).toBe(zlibCrc32(data));
+    expect(NODE_CODECS.crc32(data.subarray(1000), NODE_CODECS.crc32(data.subarray(0, 1000)))).toBe(zlibCrc32(data));
   });
 
   it('the core alone saves uncompressed and restores; x86jit/node reads that file and the run goes on the same', async () => {

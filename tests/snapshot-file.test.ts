@@ -74,7 +74,7 @@ function refusal(f: () => unknown): string {
 }
 
 /** Field offsets of an encoded file, read back from its own header (to edit fields and cut at boundaries). */
-interface Layout { entries: { at: number; tag: string; offset: number; length: number }[]; ram: { at: number; index: number; chunks: number[] }; end: number }
+interface Layout { entries: { at: number; tag: string; offset: number; length: number }[]; ram: { at: number; index: number; chunks: number[]; crcs: number }; end: number }
 function layoutOf(file: Uint8Array): Layout {
   const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const count = v.getUint32(12, true), diff = (v.getUint16(10, true) & 1) === 1;
@@ -86,8 +86,9 @@ function layoutOf(file: Uint8Array): Layout {
   const pages = v.getUint32(r.offset, true) / PAGE, mapBytes = (pages + 7) >> 3, chunkCount = v.getUint32(r.offset + 20, true);
   const index = r.offset + 24 + (diff ? 2 : 1) * mapBytes;
   const chunks: number[] = [];
-  for (let c = 0, at = index + 4 * chunkCount; c < chunkCount; c++) { chunks.push(at); at += v.getUint32(index + 4 * c, true); }
-  return { entries, ram: { at: r.offset, index, chunks }, end: file.length - 32 };
+  let at = index + 4 * chunkCount;
+  for (let c = 0; c < chunkCount; c++) { chunks.push(at); at += v.getUint32(index + 4 * c, true); }
+  return { entries, ram: { at: r.offset, index, chunks, crcs: at }, end: file.length - 32 };
 }
 
 /** Checks what a decoded snapshot promises: applyRam writes only inside a guarded target, and agrees with random access. */
@@ -298,7 +299,7 @@ describe('snapshot file: refusals', () => {
     expect(refusal(() => decodeSnapshot(file, { CPU1: 9 }))).toBe('snapshot has a section CPU0 that this x86jit does not read');
     expect(refusal(() => decodeSnapshot(file, Object.create({ CPU0: 2 })))).toBe('snapshot has a section CPU0 that this x86jit does not read');
     const ramEntry = layoutOf(file).entries.find((e) => e.tag === 'RAM ')!;
-    expect(decode(edited(file, (v) => v.setUint16(ramEntry.at + 4, 2, true)))).toBe('snapshot section RAM has version 2; this x86jit reads up to 1');
+    expect(decode(edited(file, (v) => v.setUint16(ramEntry.at + 4, 3, true)))).toBe('snapshot section RAM has version 3; this x86jit reads up to 2');
     expect(decode(edited(file, (_, b) => { b[ramEntry.at + 3] = 0x58; }))).toBe('snapshot is damaged: no RAM section');
     const cpuEntry = layoutOf(file).entries[0];
     expect(decode(edited(file, (_, b) => { b[cpuEntry.at] = 0x61; }))).toBe('snapshot is damaged: section 0 has a bad tag');
@@ -383,6 +384,59 @@ describe('snapshot file: refusals', () => {
     expect(() => ok.ram.readChunk(ok.ram.chunkCount)).toThrow(RangeError);
     expect(ok.ram.chunkOf(-1)).toBe(-1);
     expect(ok.ram.chunkOf(12)).toBe(-1);
+  });
+
+  it('integrity crc32 (a lazy restore): the same contents; damage outside the chunks refused at once, in a chunk when it is read', () => {
+    const lazy = (b: Uint8Array): string => refusal(() => decodeSnapshot(b, SUPPORTED, { integrity: 'crc32' }));
+    const d = decodeSnapshot(file, SUPPORTED, { integrity: 'crc32' }), whole = decodeSnapshot(file, SUPPORTED);
+    expect(d.id).toEqual(whole.id);
+    expect(d.sections).toEqual(whole.sections);
+    const a = new Uint8Array(ram.length), b = new Uint8Array(ram.length);
+    applyRam(d, a);
+    applyRam(whole, b);
+    expect(Buffer.compare(a, ram)).toBe(0);
+    expect(Buffer.compare(b, ram)).toBe(0);
+    const { entries, ram: r } = layoutOf(file);
+    const flip = (at: number): Uint8Array => { const out = file.slice(); out[at] ^= 0x10; return out; };
+    // Every byte outside the chunks and the SHA-256 trailer is covered by the file's CRC-32 (or is structure).
+    const chunkBytes = new Set(r.chunks.flatMap((at, c) => Array.from({ length: (r.chunks[c + 1] ?? r.crcs) - at }, (_, i) => at + i)));
+    for (let at = 0; at < file.length - 32; at++) {
+      if (chunkBytes.has(at)) continue;
+      expect(lazy(flip(at)), `byte ${at}`).toMatch(/^snapshot (is damaged: checksum mismatch|is truncated .*|has extra bytes .*|format version \d+ is newer .*)$|^not an x86jit snapshot|^snapshot is damaged: format version 0$/);
+    }
+    // A damaged chunk: the file opens; that chunk, and only it, is refused when read.
+    const damaged = decodeSnapshot(flip(r.chunks[1] + 2), SUPPORTED, { integrity: 'crc32' });
+    expect(refusal(() => damaged.ram.readChunk(1))).toBe('snapshot is damaged: RAM chunk 1 checksum mismatch');
+    expect(() => damaged.ram.readChunk(0)).not.toThrow();
+    expect(refusal(() => applyRam(damaged, new Uint8Array(ram.length)))).toBe('snapshot is damaged: RAM chunk 1 checksum mismatch');
+    // A structural refusal of a damaged file names the damage, as the whole-file check does; of a resealed one, the structure.
+    const cpuEntry = entries.find((e) => e.tag === 'CPU0')!;
+    const structural = edited(file, (v) => v.setUint16(cpuEntry.at + 4, 0, true));
+    expect(lazy(structural)).toBe(decode(structural));
+    expect(lazy(flip(cpuEntry.at + 4))).toBe('snapshot is damaged: checksum mismatch');
+  });
+
+  it('a RAM section of version 1 (no CRC-32s, before x86jit checked them) is read, with the SHA-256 either way', () => {
+    // The same file as version 1 wrote it: RAM section version 1 without its CRC-32 trailer, resealed.
+    const { entries, ram: r } = layoutOf(file);
+    const ramEntry = entries.find((e) => e.tag === 'RAM ')!, crcBytes = 4 * r.chunks.length + 4;
+    const v1 = new Uint8Array(file.length - crcBytes);
+    v1.set(file.subarray(0, r.crcs));
+    v1.set(file.subarray(r.crcs + crcBytes), r.crcs);
+    const v = new DataView(v1.buffer);
+    v.setUint16(ramEntry.at + 4, 1, true);
+    v.setUint32(ramEntry.at + 16, ramEntry.length - crcBytes, true);
+    v.setUint32(ramEntry.at + 24, ramEntry.length - crcBytes, true);
+    const old = reseal(v1);
+    for (const integrity of ['sha256', 'crc32'] as const) {
+      const d = decodeSnapshot(old, SUPPORTED, { integrity });
+      const out = new Uint8Array(ram.length);
+      applyRam(d, out);
+      expect(Buffer.compare(out, ram), integrity).toBe(0);
+      const flipped = old.slice();
+      flipped[r.chunks[0] + 1] ^= 1;
+      expect(refusal(() => decodeSnapshot(flipped, SUPPORTED, { integrity })), integrity).toBe('snapshot is damaged: checksum mismatch');
+    }
   });
 
   it('JSON sections', () => {

@@ -289,8 +289,10 @@ describe('lazy RAM: a restored VM copies pages in on first touch', () => {
     const { file } = await guestWithData('interp');
     const ram = ramSectionOf(file);
     const body = file.slice(0, -32);
-    // The last chunk holds the highest page stored (100 MiB); damage the end of its compressed stream.
-    for (let i = 1; i <= 8; i++) body[ram.offset + ram.length - i] ^= 0xa5;
+    // The last chunk holds the highest page stored (100 MiB); damage the end of its compressed stream (the
+    // RAM section ends with a CRC-32 per chunk and the file's: 4 bytes each, after the chunks).
+    const chunksEnd = ram.offset + ram.length - 4 * (new DataView(file.buffer, file.byteOffset).getUint32(ram.offset + 20, true) + 1);
+    for (let i = 1; i <= 8; i++) body[chunksEnd - i] ^= 0xa5;
     const crafted = new Uint8Array(Buffer.concat([body, createHash('sha256').update(body).digest()]));
     await expect(VM.fromState(crafted, {})).rejects.toThrow(SnapshotError);
     const vm = await VM.fromState(crafted, { lazyRam: true });

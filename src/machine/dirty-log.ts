@@ -21,6 +21,8 @@ export const CODE_CHUNK_HAS_CODE = 1, CODE_CHUNK_ARMED = 2;
 /** Code-map bytes (64-byte chunks) per page, and the 32-bit words they make. */
 const CHUNKS_PER_PAGE = 64, WORDS_PER_PAGE = CHUNKS_PER_PAGE / 4;
 const ARMED_WORD = 0x02020202;
+/** PAGE_DIRTY_LOG in each of four page flags. */
+const ARMED_FLAGS_WORD = PAGE_DIRTY_LOG * 0x01010101;
 
 /**
  * A set of RAM pages as a bitmap: bit (p & 31) of word p >>> 5 is page p (4 KiB, guest-physical address
@@ -68,6 +70,7 @@ export class DirtyLog {
   private bits: Uint32Array;
   private count = 0;
   private readonly pages: number;
+  private readonly flagWords: Uint32Array;
 
   /**
    * @param pageFlags one byte per RAM page (memory.ts's pageFlags)
@@ -75,14 +78,19 @@ export class DirtyLog {
    */
   constructor(private readonly pageFlags: Uint8Array, private readonly codeWords: Uint32Array) {
     this.pages = pageFlags.length;
+    // The page flags four at a time where they are 4-byte aligned (memory.ts's are), for start()/stop().
+    this.flagWords = pageFlags.byteOffset % 4 === 0 ? new Uint32Array(pageFlags.buffer, pageFlags.byteOffset, this.pages >>> 2) : new Uint32Array(0);
     if (codeWords.length !== this.pages * WORDS_PER_PAGE) throw new RangeError('code map and page flags disagree on the RAM size');
     this.bits = new Uint32Array((this.pages + 31) >>> 5);
   }
 
   /** Arm every page and empty the set: from now on every page written is recorded. */
   start(deferCodeMap = false): void {
-    const flags = this.pageFlags;
-    for (let p = 0; p < flags.length; p++) flags[p] |= PAGE_DIRTY_LOG;
+    // A restore starts the log on every fresh VM (snapshot-tracker.ts): 32,768 pages for 128 MiB, set a
+    // word of four flags at a time (a byte loop cost ~0.3 ms of a 5 ms restore before V8 optimised it).
+    const flags = this.pageFlags, words = this.flagWords;
+    for (let i = 0; i < words.length; i++) words[i] |= ARMED_FLAGS_WORD;
+    for (let p = words.length * 4; p < flags.length; p++) flags[p] |= PAGE_DIRTY_LOG;
     this.codeMapDeferred = deferCodeMap;
     if (!deferCodeMap) this.armCodeMap();
     this.bits.fill(0);
@@ -131,8 +139,9 @@ export class DirtyLog {
   stop(): DirtyPages {
     const out = new DirtyPages(this.bits, this.pages, this.count);
     if (this.active) {
-      const flags = this.pageFlags, words = this.codeWords;
-      for (let p = 0; p < flags.length; p++) flags[p] &= ~PAGE_DIRTY_LOG;
+      const flags = this.pageFlags, words = this.codeWords, flagWords = this.flagWords;
+      for (let i = 0; i < flagWords.length; i++) flagWords[i] &= ~ARMED_FLAGS_WORD;
+      for (let p = flagWords.length * 4; p < flags.length; p++) flags[p] &= ~PAGE_DIRTY_LOG;
       for (let i = 0; i < words.length; i++) words[i] &= ~ARMED_WORD;
     }
     this.bits = new Uint32Array(this.bits.length);

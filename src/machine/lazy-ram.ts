@@ -6,30 +6,33 @@
 // touch memory in runs. memory.ts asks this before every access that could reach a pending page
 // (PhysicalMemory.ensure).
 import { PAGE_SIZE } from '../cpu/state.ts';
-import { forEachPage } from '../state/page-bitmap.ts';
+import { countPages } from '../state/page-bitmap.ts';
 import type { RamImage } from '../state/ram-image.ts';
 
 /** Decompressed chunks kept for the pages still to come (4 × 256 KiB). */
 const CHUNKS_KEPT = 4;
 
 export class LazyRam {
-  /** Per page: 0 when RAM already holds it, else 1 + the index in `images` of the file whose bytes it needs. */
-  private readonly from: Uint16Array;
+  /**
+   * Pages still to be copied in, as a page bitmap (page-bitmap.ts): those whose newest mention in the chain
+   * is a stored page (a later diff may zero a page, which a fresh memory already is). A bitmap, built with
+   * a few byte operations per file, because this runs on every lazy restore (~4 KiB for 128 MiB).
+   */
+  private readonly pendingBits: Uint8Array;
   /** Pages still to be copied in. */
   pending = 0;
 
   /** `images`: the RAM of a snapshot chain, the full snapshot first (snapshot.ts checked that it is one). */
   constructor(private readonly images: readonly RamImage[]) {
-    if (images.length > 0xfffe) throw new RangeError('a lazy restore takes at most 65,534 snapshots in a chain');
-    this.from = new Uint16Array(images[0].pageCount);
-    images.forEach((img, k) => {
-      forEachPage(img.stored, (p) => { this.from[p] = k + 1; });
-      forEachPage(img.zeroed, (p) => { this.from[p] = 0; });
-    });
-    for (let p = 0; p < this.from.length; p++) if (this.from[p] !== 0) this.pending++;
+    const bits = this.pendingBits = images[0].stored.slice();
+    for (const img of images.slice(1)) {
+      const s = img.stored, z = img.zeroed;
+      for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] & ~z[i]) | s[i];
+    }
+    this.pending = countPages(bits);
   }
 
-  isPending(page: number): boolean { return this.from[page] !== 0; }
+  isPending(page: number): boolean { return (this.pendingBits[page >>> 3] & (1 << (page & 7))) !== 0; }
 
   /** Decompressed chunks kept, newest last: key (file index << 32 | chunk) → the chunk's pages' bytes. */
   private readonly chunks = new Map<number, { pages: Uint32Array; bytes: Uint8Array }>();
@@ -39,13 +42,15 @@ export class LazyRam {
    * crafted file with a valid checksum can have one).
    */
   load(page: number, ram: Uint8Array): void {
-    const k = this.from[page];
-    if (k === 0) return;
-    const { pages, bytes } = this.chunk(k - 1, this.images[k - 1].chunkOf(page));
+    if (!this.isPending(page)) return;
+    // The newest file that stores the page holds its bytes (none after it zeroes it: it is pending).
+    let k = this.images.length - 1;
+    while (!this.images[k].isStored(page)) k--;
+    const { pages, bytes } = this.chunk(k, this.images[k].chunkOf(page));
     let lo = 0, hi = pages.length - 1;
     while (lo < hi) { const mid = (lo + hi) >>> 1; if (pages[mid] < page) lo = mid + 1; else hi = mid; }
     ram.set(bytes.subarray(lo * PAGE_SIZE, (lo + 1) * PAGE_SIZE), page * PAGE_SIZE);
-    this.from[page] = 0;
+    this.pendingBits[page >>> 3] &= ~(1 << (page & 7));
     if (--this.pending === 0) this.chunks.clear();
   }
 
@@ -62,6 +67,9 @@ export class LazyRam {
 
   /** Copy every pending page in (before RAM is read whole: a full snapshot, migration, compiled code without paging). */
   loadAll(ram: Uint8Array): void {
-    for (let p = 0; p < this.from.length && this.pending > 0; p++) if (this.from[p] !== 0) this.load(p, ram);
+    const bits = this.pendingBits;
+    for (let i = 0; i < bits.length && this.pending > 0; i++) {
+      for (let b = bits[i]; b !== 0; b &= b - 1) this.load((i << 3) | (31 - Math.clz32(b & -b)), ram);
+    }
   }
 }

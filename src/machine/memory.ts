@@ -3,9 +3,11 @@
 // against RAM's bounds before it touches the buffer, so no guest address can reach the state block or
 // leave the guest's RAM.
 // Physical addresses that are neither RAM, ROM nor MMIO are unassigned: reads give all-ones, writes drop.
-import { CODE_CHUNK_SHIFT, codeMapOffset, MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET } from '../cpu/state.ts';
+import { CODE_CHUNK_SHIFT, codeMapOffset, MAX_RAM, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, TLB_TAG_OFFSET } from '../cpu/state.ts';
+import { forEachPage } from '../state/page-bitmap.ts';
 import { CODE_CHUNK_HAS_CODE, DirtyLog, type DirtyPages, PAGE_DIRTY_LOG } from './dirty-log.ts';
 import type { LazyRam } from './lazy-ram.ts';
+import { giveBackMemory, takeMemory } from './memory-pool.ts';
 
 export { CODE_CHUNK_ARMED, CODE_CHUNK_HAS_CODE, DirtyPages, PAGE_DIRTY_LOG } from './dirty-log.ts';
 
@@ -69,7 +71,7 @@ export class PhysicalMemory {
       throw new RangeError(`RAM size must be a multiple of 4 KiB between 1 MiB and ${MAX_RAM / 2 ** 20} MiB`);
     const bytes = codeMapOffset(ramSize) + (ramSize >>> CODE_CHUNK_SHIFT);
     const pages = Math.ceil(bytes / 65536);
-    this.wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.wasm = takeMemory(pages);
     this.buffer = this.wasm.buffer;
     this.u8 = new Uint8Array(this.buffer);
     this.view = new DataView(this.buffer);
@@ -79,6 +81,23 @@ export class PhysicalMemory {
     this.codeMap = new Uint8Array(this.buffer, codeMapOffset(ramSize), ramSize >>> CODE_CHUNK_SHIFT);
     this.codeWords = new Uint32Array(this.buffer, codeMapOffset(ramSize), ramSize >>> (CODE_CHUNK_SHIFT + 2));
     this.dirtyLog = new DirtyLog(this.pageFlags, this.codeWords);
+  }
+
+  /**
+   * Give the memory back for a later VM (vm.destroy(); memory-pool.ts), zero again: the bytes below RAM
+   * (CPU state, page flags, TLB, counters, jump cache), the code map, and the RAM pages of `mayBeNonZero`
+   * (a page bitmap holding every page written since the memory was fresh: the snapshot tracker's) that are
+   * in — a page a lazy restore has not copied in is still zero. Neither this object nor its views may be
+   * used after: a new VM owns the memory.
+   */
+  recycle(mayBeNonZero: Uint8Array): void {
+    this.u8.fill(0, 0, PAGE_FLAGS_OFFSET + this.pageFlags.length);
+    this.u8.fill(0, TLB_TAG_OFFSET, RAM_OFFSET);
+    this.codeMap.fill(0);
+    const lazy = this.lazy;
+    forEachPage(mayBeNonZero, (p) => { if (lazy === null || !lazy.isPending(p)) this.ram.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE); });
+    this.lazy = null;
+    giveBackMemory(this.wasm);
   }
 
   // ---- lazy restore (lazy-ram.ts) ----

@@ -27,6 +27,16 @@ export class SnapshotTracker {
     return this.nonZero!;
   }
 
+  /**
+   * Every page that may be non-zero, if the tracker knows (it tracks, and nobody else took the log):
+   * what vm.destroy() must clear before the memory serves another VM. Undefined when it does not know.
+   */
+  mayBeNonZero(): Uint8Array | undefined {
+    if (!this.tracking()) return undefined;
+    this.fold();
+    return this.nonZero!;
+  }
+
   /** The pages written since snapshot `id`, if the log counts from it; else undefined. */
   dirtySince(id: Uint8Array): Uint8Array | undefined {
     if (!this.tracking() || this.baseId === null || !sameId(this.baseId, id)) return undefined;

@@ -6,7 +6,7 @@ import { CS } from '../decoder/instruction.ts';
 import { EIP, SEG_SEL, segSlot } from '../cpu/state.ts';
 import { StateError } from './device-state.ts';
 import {
-  applyRam, type Compression, type DecodedSnapshot, decodeSnapshot, encodeSnapshot, jsonSection, readJsonSection, type Section,
+  applyRam, type Compression, type DecodedSnapshot, type DecodeOptions, decodeSnapshot, encodeSnapshot, jsonSection, readJsonSection, type Section,
   snapshotId, SnapshotError,
 } from '../state/snapshot-file.ts';
 import { LazyRam } from './lazy-ram.ts';
@@ -83,11 +83,11 @@ export interface ReadSnapshot {
  * Read a full snapshot, or a full snapshot followed by diffs, each diff naming the one before it as its
  * base. Throws SnapshotError only.
  */
-export function readSnapshot(files: readonly Uint8Array[]): ReadSnapshot {
+export function readSnapshot(files: readonly Uint8Array[], opts: DecodeOptions = {}): ReadSnapshot {
   if (files.length === 0) throw new SnapshotError('no snapshot given');
   const chain: DecodedSnapshot[] = [];
   for (const [i, bytes] of files.entries()) {
-    const d = decodeSnapshot(bytes, SUPPORTED);
+    const d = decodeSnapshot(bytes, SUPPORTED, opts);
     if (i === 0 && d.kind !== 'full') throw new SnapshotError('the first snapshot of a chain must be a full snapshot (this one is a diff: give its base first)');
     if (i > 0) {
       if (d.kind !== 'diff') throw new SnapshotError(`snapshot ${i + 1} of the chain is a full snapshot, not a diff`);
@@ -130,7 +130,7 @@ export function inspectSnapshot(bytes: Uint8Array) {
   const cs = state.cpu.slots[segSlot(CS, SEG_SEL)] & 0xffff, eip = state.cpu.slots[EIP] >>> 0;
   return {
     formatVersion: d.formatVersion, kind: d.kind, id: d.id, baseId: d.baseId, state,
-    sections: [...d.sections, { tag: 'RAM ', version: 1 }].map((s) => ({ tag: s.tag, version: s.version })),
+    sections: [...d.sections, { tag: 'RAM ', version: r.version }].map((s) => ({ tag: s.tag, version: s.version })),
     ram: { pages: r.pageCount, stored: r.storedCount, zeroed: r.zeroedCount, compression: r.compression, pagesPerChunk: r.pagesPerChunk, chunks: r.chunkCount },
     csEip: `${cs.toString(16).padStart(4, '0')}:${eip.toString(16).padStart(8, '0')}`,
   };

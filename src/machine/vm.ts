@@ -127,9 +127,10 @@ export interface RestoreOptions extends VMOptions {
    * Copy RAM pages in from the snapshot when the guest or the host first touches them (default false: all
    * before fromState returns). The VM starts in the time it takes to read the file's state, and holds only
    * the pages it touches (a clone: the pages it uses). The snapshot files are kept until every page is in;
-   * `memory.ram` must not be read directly before `memory.loadAllPages()` (read/readBytes are safe). A chunk
-   * that does not decompress — only a crafted file with a valid checksum has one — throws SnapshotError from
-   * the access that needed it instead of from fromState. Compiled code without paging runs only once every
+   * `memory.ram` must not be read directly before `memory.loadAllPages()` (read/readBytes are safe). The file
+   * is checked by its CRC-32s, not its SHA-256 (snapshot-file.ts's DecodeOptions): all but the RAM chunks
+   * before fromState returns; a chunk whose CRC-32 does not match, or that does not decompress, throws
+   * SnapshotError from the access that needed it instead of from fromState (before the guest sees a byte of it). Compiled code without paging runs only once every
    * page is in (it reads RAM unguarded), so a JIT guest without paging loads the rest when its first region runs.
    */
   lazyRam?: boolean;
@@ -351,7 +352,9 @@ export class VM {
    * With `lazyRam`, RAM pages are copied in when first touched (see RestoreOptions).
    */
   static async fromState<T extends VM>(this: new (opts?: VMOptions) => T, files: Uint8Array | readonly Uint8Array[], opts: RestoreOptions = {}): Promise<T> {
-    const snap = readSnapshot(files instanceof Uint8Array ? [files] : files);
+    // A lazy restore checks the file's CRC-32s, each chunk's as it is read (snapshot-file.ts's DecodeOptions),
+    // not the SHA-256 of the whole file: that alone was a quarter of the 5 ms a restore may take.
+    const snap = readSnapshot(files instanceof Uint8Array ? [files] : files, { integrity: opts.lazyRam === true ? 'crc32' : 'sha256' });
     const { memory, clock } = snap.state.config;
     if (opts.memory !== undefined && opts.memory !== memory) throw new SnapshotError(`the snapshot's guest has ${memory / 2 ** 20} MiB of RAM; it cannot be restored with ${opts.memory / 2 ** 20} MiB`);
     const { lazyRam, ...vmOpts } = opts;
@@ -835,10 +838,14 @@ export class VM {
 
   /**
    * Release what the VM holds — compiled code, hooks, listeners, buffered output (written out first) — so
-   * the VM can be collected. Any later use throws.
+   * the VM can be collected. Any later use throws. A VM that knows which RAM pages it wrote (one restored
+   * from a snapshot, or saved once: its snapshot tracker) gives its WebAssembly.Memory, cleared, to the next
+   * VM of its size made in this thread (memory-pool.ts): a restore then allocates no memory and triggers no
+   * collection. Its `memory` (and views into it) must not be used after this.
    */
   destroy(): void {
     if (this.destroyed) return;
+    const written = this.snapshots.mayBeNonZero();
     this.flushOutput();
     this.interpreter.cache.flush();
     (this.interpreter.jit ?? this.pausedJit)?.dispose?.();
@@ -850,6 +857,7 @@ export class VM {
     this.memory.onRomWrite = null;
     this.events.clear();
     this.destroyed = true;
+    if (written !== undefined) this.memory.recycle(written);
   }
 
   /** Throws once destroy() was called. */

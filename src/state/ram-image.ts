@@ -5,8 +5,9 @@
 import { MAX_RAM, PAGE_SIZE } from '../cpu/state.ts';
 import { type Compression, compressionOf, decompress } from './compression.ts';
 import { readU64, viewOf } from './le-fields.ts';
-import { bitmapBytes, countPages, forEachPage, hasPage, hasPaddingBits, overlaps } from './page-bitmap.ts';
-import { MAX_PAGES_PER_CHUNK, RAM_HEADER_SIZE } from './ram-section.ts';
+import { bitmapBytes, countPages, countPagesMarkingEvery, forEachPage, hasPage, hasPaddingBits, overlaps } from './page-bitmap.ts';
+import { snapshotCodecs } from './codecs.ts';
+import { MAX_PAGES_PER_CHUNK, RAM_CRC_VERSION, RAM_HEADER_SIZE, ramCrcBytes } from './ram-section.ts';
 import { SnapshotError } from './snapshot-error.ts';
 
 /** Options of RamImage.applyTo(). */
@@ -38,9 +39,21 @@ export class RamImage {
   private readonly chunkStart: Float64Array;
   /** The first (lowest) page of each chunk, ascending: chunkOf() searches it. */
   private readonly chunkFirstPage: Uint32Array;
+  /**
+   * Version 2: where the CRC-32 of each chunk lies in the body (then the file's CRC-32); -1 in version 1,
+   * which has none.
+   */
+  readonly crcAt: number;
+  /** The section's layout version (1, or 2 with CRC-32s). */
+  readonly version: number;
+  /** Check each chunk's CRC-32 before it is decompressed (set by a reader that did not check the file's SHA-256). */
+  checkChunks = false;
 
-  /** Reads and validates the body of a RAM section (`diff`: the file's kind). Throws SnapshotError. */
-  constructor(body: Uint8Array, diff: boolean) {
+  /**
+   * Reads and validates the body of a RAM section (`diff`: the file's kind; `version`: the section's, 1 or 2).
+   * Throws SnapshotError.
+   */
+  constructor(body: Uint8Array, diff: boolean, version = RAM_CRC_VERSION) {
     const fail = (why: string): never => { throw new SnapshotError(`snapshot is damaged: RAM section ${why}`); };
     if (body.byteLength < RAM_HEADER_SIZE) fail(`has ${body.byteLength} bytes, less than its ${RAM_HEADER_SIZE}-byte header`);
     const v = viewOf(body);
@@ -61,9 +74,13 @@ export class RamImage {
     const stored = body.subarray(RAM_HEADER_SIZE, RAM_HEADER_SIZE + mapBytes);
     const zeroed = diff ? body.subarray(RAM_HEADER_SIZE + mapBytes, indexAt) : new Uint8Array(mapBytes);
     if (hasPaddingBits(stored, pageCount) || hasPaddingBits(zeroed, pageCount)) fail(`bitmap names a page beyond its ${pageCount} pages`);
-    if (countPages(stored) !== storedCount) fail(`bitmap has ${countPages(stored)} stored pages, header says ${storedCount}`);
-    if (countPages(zeroed) !== zeroedCount) fail(`bitmap has ${countPages(zeroed)} zeroed pages, header says ${zeroedCount}`);
-    if (overlaps(stored, zeroed)) fail('both stores and zeroes a page');
+    const chunkFirstPage = new Uint32Array(chunkCount);
+    const counted = countPagesMarkingEvery(stored, perChunk, chunkFirstPage);
+    if (counted !== storedCount) fail(`bitmap has ${counted} stored pages, header says ${storedCount}`);
+    if (diff) { // a full snapshot's zeroed set is empty by construction
+      if (countPages(zeroed) !== zeroedCount) fail(`bitmap has ${countPages(zeroed)} zeroed pages, header says ${zeroedCount}`);
+      if (overlaps(stored, zeroed)) fail('both stores and zeroes a page');
+    }
 
     const chunkStart = new Float64Array(chunkCount + 1);
     chunkStart[0] = chunksAt;
@@ -74,17 +91,23 @@ export class RamImage {
         fail(`chunk ${c} has ${length} bytes for ${rawLength} bytes of pages${compression === 'none' ? ' stored uncompressed' : ''}`);
       chunkStart[c + 1] = chunkStart[c] + length;
     }
-    if (chunkStart[chunkCount] !== body.byteLength)
+    const chunksEnd = version >= RAM_CRC_VERSION ? body.byteLength - ramCrcBytes(chunkCount) : body.byteLength;
+    if (chunkStart[chunkCount] !== chunksEnd)
       fail(`chunks end at byte ${chunkStart[chunkCount]} of its ${body.byteLength}`);
 
-    const chunkFirstPage = new Uint32Array(chunkCount);
-    let rank = 0;
-    forEachPage(stored, (p) => { if (rank % perChunk === 0) chunkFirstPage[rank / perChunk] = p; rank++; });
 
     this.size = size; this.pageCount = pageCount; this.stored = stored; this.zeroed = zeroed;
     this.storedCount = storedCount; this.zeroedCount = zeroedCount; this.compression = compression as Compression;
     this.pagesPerChunk = perChunk; this.chunkCount = chunkCount; this.diff = diff; this.body = body;
     this.chunkStart = chunkStart; this.chunkFirstPage = chunkFirstPage;
+    this.crcAt = version >= RAM_CRC_VERSION ? chunksEnd : -1;
+    this.version = version;
+  }
+
+  /** Byte offsets in the body: where the chunks start and end, and (version 2) where the file's CRC-32 lies (else -1). */
+  get chunkBytes(): { start: number; end: number; fileCrcAt: number } {
+    const n = this.chunkCount;
+    return { start: this.chunkStart[0], end: this.chunkStart[n], fileCrcAt: this.crcAt < 0 ? -1 : this.crcAt + 4 * n };
   }
 
   /** Is page p stored in the file? */
@@ -109,7 +132,12 @@ export class RamImage {
   chunkPages(c: number): Uint32Array {
     this.checkChunk(c);
     const count = Math.min(this.pagesPerChunk, this.storedCount - c * this.pagesPerChunk), out = new Uint32Array(count);
-    for (let p = this.chunkFirstPage[c], n = 0; n < count; p++) if (hasPage(this.stored, p)) out[n++] = p;
+    // Byte by byte, skipping the zero ones: a chunk's pages can spread over thousands of pages of RAM.
+    const bits = this.stored, first = this.chunkFirstPage[c];
+    let n = 0;
+    for (let i = first >>> 3; n < count && i < bits.length; i++) {
+      for (let b = i === first >>> 3 ? bits[i] & (0xff << (first & 7)) : bits[i]; b !== 0 && n < count; b &= b - 1) out[n++] = (i << 3) | (31 - Math.clz32(b & -b));
+    }
     return out;
   }
 
@@ -120,6 +148,8 @@ export class RamImage {
   readChunk(c: number): Uint8Array {
     this.checkChunk(c);
     const stored = this.body.subarray(this.chunkStart[c], this.chunkStart[c + 1]);
+    if (this.checkChunks && snapshotCodecs().crc32(stored) !== viewOf(this.body).getUint32(this.crcAt + 4 * c, true))
+      throw new SnapshotError(`snapshot is damaged: RAM chunk ${c} checksum mismatch`);
     const rawLength = Math.min(this.pagesPerChunk, this.storedCount - c * this.pagesPerChunk) * PAGE_SIZE;
     if (stored.byteLength === rawLength || this.compression === 'none') return stored;
     const raw = decompress(stored, this.compression, rawLength);

@@ -3,14 +3,22 @@
 // holding a page the guest touches first (lazy restore). The byte layout is the 'RAM ' table in
 // snapshot-file.ts; ram-image.ts reads it.
 import { MAX_RAM, PAGE_SIZE } from '../cpu/state.ts';
+import { snapshotCodecs } from './codecs.ts';
 import { type Compression, COMPRESSION_CODES, compress } from './compression.ts';
 import { writeU64, viewOf } from './le-fields.ts';
 import { bitmapBytes, forEachPage, hasPaddingBits } from './page-bitmap.ts';
 import { SnapshotError } from './snapshot-error.ts';
 import { zeroPageTest } from './zero-page.ts';
 
-/** The RAM section's tag and the version of its layout. */
-export const RAM_TAG = 'RAM ', RAM_SECTION_VERSION = 1;
+/**
+ * The RAM section's tag and the version of its layout this x86jit writes (and the newest it reads). Version 2
+ * added the checksums after the chunks (snapshot-file.ts); version 1 files are still read.
+ */
+export const RAM_TAG = 'RAM ', RAM_SECTION_VERSION = 2;
+/** The first RAM section version with the CRC-32 trailer (a CRC-32 per chunk, then the file's). */
+export const RAM_CRC_VERSION = 2;
+/** Bytes of the CRC-32 trailer of a RAM section of version 2 with `chunks` chunks. */
+export const ramCrcBytes = (chunks: number): number => 4 * chunks + 4;
 /** Bytes of the RAM section's fixed header (before its bitmaps). */
 export const RAM_HEADER_SIZE = 24;
 /** Bounds of pages per chunk: a chunk decompresses to at most 16 MiB, so its stored length fits a u32. */
@@ -32,7 +40,10 @@ export interface RamSource {
 /** How the RAM section is written. */
 export interface RamEncoding { compression: Compression; level: number; pagesPerChunk: number }
 
-/** The RAM section's bytes, as parts to be laid end to end (chunks are not copied into one buffer here). */
+/**
+ * The RAM section's bytes, as parts to be laid end to end (chunks are not copied into one buffer here). The
+ * last part ends with the file's CRC-32 as 0: snapshot-file.ts fills it in once the whole file is laid out.
+ */
 export function encodeRamSection(ram: RamSource, diff: boolean, enc: RamEncoding): Uint8Array[] {
   const fail = (why: string): never => { throw new SnapshotError(`cannot write snapshot: ${why}`); };
   const { bytes, written } = ram;
@@ -66,7 +77,9 @@ export function encodeRamSection(ram: RamSource, diff: boolean, enc: RamEncoding
   v.setUint32(20, chunks.length, true);
   const index = new Uint8Array(4 * chunks.length), iv = viewOf(index);
   chunks.forEach((c, i) => iv.setUint32(4 * i, c.byteLength, true));
-  return [head, stored, zeroed, index, ...chunks];
+  const crcs = new Uint8Array(ramCrcBytes(chunks.length)), cv = viewOf(crcs), crc32 = snapshotCodecs().crc32;
+  chunks.forEach((c, i) => cv.setUint32(4 * i, crc32(c), true));
+  return [head, stored, zeroed, index, ...chunks, crcs];
 }
 
 /**
