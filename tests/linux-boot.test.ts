@@ -11,12 +11,11 @@
 // input once it has printed its prompt (the machine-independent lines and the shell's transcript must be
 // equal), and the kernel's own log (no warnings, oopses or failures beyond those listed).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { makeCpio } from '../scripts/make-initramfs.mjs';
+import { busyboxInitramfs } from '../scripts/make-initramfs.mjs';
 import { requireTool } from './required-tool.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -62,14 +61,9 @@ let snapshot = '';
 beforeAll(() => {
   if (!hasKernel) return;
   dir = mkdtempSync(join(tmpdir(), 'x86jit-linux-'));
-  const tree = join(dir, 'tree');
-  for (const d of ['bin', 'dev', 'proc', 'sys']) mkdirSync(join(tree, d), { recursive: true });
-  copyFileSync(BUSYBOX, join(tree, 'bin', 'busybox'));
-  copyFileSync(join(ROOT, 'tests', 'linux', 'init'), join(tree, 'init'));
-  chmodSync(join(tree, 'init'), 0o755); // whatever mode the checkout gave it: the kernel must be able to execute it
   initrd = join(dir, 'initrd.gz');
   snapshot = join(dir, 'shell.snap');
-  writeFileSync(initrd, gzipSync(makeCpio(tree, ['dev/console:c:5:1'])));
+  writeFileSync(initrd, busyboxInitramfs(BUSYBOX, join(ROOT, 'tests', 'linux', 'init')));
 });
 afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
