@@ -3,8 +3,9 @@
 // guest owns — its WebAssembly.Memory, JIT regions, devices — lives in this thread, so a guest that brings
 // its worker down takes nothing outside it along. A VM with a thread of its own is the thread's only
 // guest; VMs that share a thread are its guests side by side (the host grants one slice at a time per
-// thread). When the host releases a guest (stopped, deleted) the thread drops every reference to it; a
-// thread left with none waits, idle, for the next — starting a thread costs far more than creating a VM.
+// thread). When the host releases a guest (stopped, deleted) the thread destroys it (its memory serves the
+// next VM of its size) and drops every reference to it; a thread left with none waits, idle, for the next —
+// starting a thread costs far more than creating a VM.
 import { openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import { loadBios, loadImage, loadRaw, messagePortChannel, migrateIn, migrateOut, readImageFile, snapshotId, VM, type ExitRecord } from '../node.ts';
@@ -23,6 +24,8 @@ interface Guest {
   lastSnapshot: Uint8Array | null;
   /** The guest's run ended (or it migrated away): slices do nothing. */
   ended: boolean;
+  /** A migration out is sending it: a release leaves the VM to it rather than destroying it. */
+  migrating: boolean;
   post(m: Message, transfer?: ArrayBuffer[]): void;
 }
 
@@ -139,7 +142,8 @@ async function migrate(g: Guest, req: number, channelPort: MessagePort, maxDownt
     vm.flushOutput();
     return e.reason === 'max-instructions' ? null : e;
   };
-  const result = await migrateOut(vm, channel, { maxDowntimeMs, runSlice });
+  g.migrating = true;
+  const result = await migrateOut(vm, channel, { maxDowntimeMs, runSlice }).finally(() => { g.migrating = false; });
   channel.close();
   if (result.outcome === 'migrated') g.ended = true;
   g.post({ t: 'reply', req, ok: true, value: { ...result, counters: counters(g) } });
@@ -148,7 +152,7 @@ async function migrate(g: Guest, req: number, channelPort: MessagePort, maxDownt
 /** Create the guest 'init' names and say 'ready' (or 'failed', one line). */
 async function start(init: WorkerInit): Promise<void> {
   const g: Guest = {
-    init, vm: null, lastSnapshot: null, ended: false,
+    init, vm: null, lastSnapshot: null, ended: false, migrating: false,
     post: (m, transfer = []) => { if (guests.get(init.gen) === g) port.postMessage({ ...m, gen: init.gen }, transfer); },
   };
   guests.set(init.gen, g);
@@ -172,8 +176,11 @@ port.on('message', (m: ToWorker) => {
     case 'snapshot': snapshot(g, m.req, m.path, m.diff); break;
     case 'migrate': void migrate(g, m.req, m.port, m.maxDowntimeMs); break;
     case 'release':
-      // Drop the guest (its memory goes with the next GC); a thread with none left waits for another.
+      // Drop the guest; a thread with none left waits for another. Destroyed, its memory goes to the next VM
+      // of its size on this thread (memory-pool.ts: a restore or clone then allocates none) rather than
+      // waiting for a GC.
       guests.delete(m.gen);
+      if (!g.migrating) g.vm?.destroy();
       if (guests.size === 0) port.postMessage({ t: 'idle', gen: m.gen } satisfies FromWorker);
       break;
   }
