@@ -5,7 +5,7 @@
 // loading may only fail with a LoadError, every run must return a documented exit record within its
 // instruction and time limits, and memory must stay bounded. Some mutants also run as whole `x86jit run`
 // processes: never status 70 (internal error), never a signal, at most one line on stderr.
-//   X86JIT_SEED=<n|0xhex>   another seed (default fixed)    X86JIT_FUZZ_CASES=<n>   cases (default 2000)
+//   X86JIT_SEED=<n|0xhex>   another seed (default fixed)    X86JIT_FUZZ_CASES=<n>   cases (default 1500)
 //   X86JIT_FUZZ_CASE=<i>    case i alone: prints what it is and how each engine ended, writes its image
 // Cases run on worker threads (tests/fuzz-images-worker.mjs), one per CPU up to two: a case that never
 // returns is reported as a hang and its thread replaced, rather than hanging the suite.
@@ -35,7 +35,7 @@ if (!existsSync(BUNDLE) || !existsSync(CLI)) throw new Error('dist/ is missing: 
 const { createVM, loadBios, loadImage } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
 
 const SEED = (parseNum('X86JIT_SEED') ?? 0xf022_1a9e) >>> 0;
-const CASES = parseNum('X86JIT_FUZZ_CASES') ?? 2000;
+const CASES = parseNum('X86JIT_FUZZ_CASES') ?? 1500;
 const ONE = parseNum('X86JIT_FUZZ_CASE');
 
 /** Small: every VM's RAM is a fresh WebAssembly.Memory, and the pages a run touches cost page faults and GC. */

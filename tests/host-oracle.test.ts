@@ -4,7 +4,7 @@
 // the emulator; registers, flags (minus what the SDM leaves undefined), memory windows and exceptions must
 // agree. On x86-64 Linux no harness running is a failure.
 //   X86JIT_SEED=<n|0xhex>  another seed (printed on failure; default fixed)   X86JIT_CASES=<n>  case count
-//   X86JIT_JIT_CASES=<n>   cases for each JIT tier (default 25,000)
+//   X86JIT_JIT_CASES=<n>   cases for each JIT tier (default 10,000)
 //   X86JIT_HOST_HARNESS=prebuilt  use the committed tests/oracle/harness*.bin instead of building with gcc
 import { describe, expect, it } from 'vitest';
 import { describeMismatch, diffResults, flagNames, qemuDeparture } from './oracle/compare.ts';
@@ -141,9 +141,9 @@ describe('host-CPU oracle', () => {
 
   // The JIT forced on every block: each case's code is translated (the page is retranslated after every
   // case's code is written) and must agree with the host as the interpreter does.
-  // 25,000 by default (each tier): under qemu-i386 a JIT case costs ~6 interpreter cases, and CI has a
-  // time budget; X86JIT_JIT_CASES=100000 for the full set.
-  const JIT_CASES = parseNum('X86JIT_JIT_CASES') ?? Math.min(CASES, 25_000);
+  // 10,000 by default (each tier): a JIT case costs ~6 interpreter cases, and CI has a time budget;
+  // X86JIT_JIT_CASES=100000 for the full set.
+  const JIT_CASES = parseNum('X86JIT_JIT_CASES') ?? Math.min(CASES, 10_000);
   it.skipIf(skipHost).each([1, 2] as const)(`JIT tier %i (threshold 0) agrees with ${ORACLE} on ${JIT_CASES} cases (seed ${SEED})`, { timeout: Math.max(120_000, JIT_CASES * 5) }, async (tier) => {
     hostHarnessOrFail();
     const emu = await EmulatorOracle.withJit(tier);
