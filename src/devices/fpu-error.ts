@@ -4,9 +4,9 @@
 // IGNNE#, so the x87 ignores the error until it is cleared; FERR# goes away when the status word's ES clears
 // (FNCLEX, FNINIT, FLDENV, FRSTOR), and with it IGNNE#.
 // Where a P6 would freeze at the waiting instruction until the interrupt, x86jit (as QEMU) raises IRQ13 and
-// executes it. QEMU 7.2 (the oracle of test-roms/fpu-irq13.elf) raises IRQ13 only at FWAIT and drops IGNNE#
-// only when FLDENV/FRSTOR load a clear ES; x86jit does both as the hardware does: at every waiting x87
-// instruction, and whenever one finds ES clear.
+// executes it. QEMU 7.2's code raises IRQ13 only at FWAIT and drops IGNNE# only when FLDENV/FRSTOR load a
+// clear ES (and QEMU 7.2 aborts at the first FERR#: test-roms/fpu-irq13.elf's expectations follow the SDM);
+// x86jit does both as the hardware does: at every waiting x87 instruction, and whenever one finds ES clear.
 
 import type { FpuErrorPins } from '../cpu/cpu.ts';
 import type { StateOf } from '../machine/device-state.ts';
