@@ -164,6 +164,41 @@ describe('requests, acknowledge and EOI', () => {
     expect(irr(0x20)).toBe(0);
   });
 
+  it('ELCR (0x4D0/0x4D1): IRQ 0-2, 8 and 13 stay edge-triggered; 0 after reset (QEMU 7.2: f8 de, 00 00)', () => {
+    bus.register(0x4d0, 2, pic.elcrPorts, 'elcr');
+    expect([inb(0x4d0), inb(0x4d1)]).toEqual([0, 0]);
+    outb(0x4d0, 0xff); outb(0x4d1, 0xff);
+    expect([inb(0x4d0), inb(0x4d1)]).toEqual([0xf8, 0xde]);
+    outb(0x4d0, 0); outb(0x4d1, 0);
+    expect([inb(0x4d0), inb(0x4d1)]).toEqual([0, 0]);
+  });
+
+  it('an ELCR level line is requested again after the poll that served it; made edge, it is not (QEMU 7.2 "elcr-level-irq4")', () => {
+    bus.register(0x4d0, 2, pic.elcrPorts, 'elcr');
+    linuxInit();
+    outb(0x4d0, 0x10);
+    outb(0x21, 0xef);
+    pic.setIrq(4, true); // COM1's THRE interrupt: a level that stays high
+    const r: number[] = [irr(0x20)];
+    outb(0x20, 0x0c); r.push(inb(0x20), irr(0x20), isr(0x20)); outb(0x20, 0x20);
+    outb(0x4d0, 0x00); r.push(irr(0x20));
+    outb(0x20, 0x0c); r.push(inb(0x20), irr(0x20)); outb(0x20, 0x20); r.push(irr(0x20));
+    expect(r).toEqual([0x10, 0x84, 0x10, 0x10, 0x10, 0x84, 0x00, 0x00]);
+  });
+
+  it('an ELCR level line that falls takes its request with it', () => {
+    bus.register(0x4d0, 2, pic.elcrPorts, 'elcr');
+    linuxInit(0xff, 0xfd);
+    outb(0x4d1, 0x02); // IRQ 9: the ACPI SCI, as Linux sets it
+    pic.setIrq(9, true);
+    expect(irr(0xa0)).toBe(0x02);
+    pic.setIrq(9, false);
+    expect(irr(0xa0)).toBe(0);
+    outb(0x4d1, 0x00);
+    pic.setIrq(9, true); pic.setIrq(9, false);
+    expect(irr(0xa0)).toBe(0x02); // edge: latched
+  });
+
   it('IRQ line out of range throws', () => {
     expect(() => pic.setIrq(16, true)).toThrow(/no IRQ line 16/);
   });

@@ -402,7 +402,7 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
     expect([badJit.status, badJit.stderr]).toEqual([2, 'x86jit: X86JIT_JIT_THRESHOLD: JIT threshold must be a non-negative integer, got -5\n']);
     const info = x86jit(['snapshot', '--info', good]);
     expect(info.status).toBe(0);
-    expect(info.stdout).toMatch(/full[\s\S]*1000 instructions retired[\s\S]*devices\s+pic v1, pit v1/);
+    expect(info.stdout).toMatch(/full[\s\S]*1000 instructions retired[\s\S]*devices\s+pic v2, pit v1/);
   }, 120_000);
 });
 
@@ -460,6 +460,31 @@ describe('devices added to the board later', () => {
     const saved = sectionsOf(old.saveState({ compression: 'none' })).find((x) => x.tag === 'DEVS')!;
     expect((JSON.parse(new TextDecoder().decode(saved.data)) as Record<string, unknown>)['fpu-error']).toEqual({ version: 1, state: { ignne: false, irq: false } });
     await expect(VM.fromState(without('pic'), {})).rejects.toThrow(/devices: 'pic' is missing/);
+  });
+
+  it("a device state saved with an older layout is upgraded: the PIC's version 1, before the ELCR", async () => {
+    const vm = await fresh(STATES, 'interp', []);
+    vm.run({ maxInstructions: 200_000 });
+    const file = vm.saveState({ compression: 'none' });
+    const { encodeSection, sectionsOf } = sectionTools();
+    const devs = sectionsOf(file).find((x) => x.tag === 'DEVS')!;
+    const withPic = (edit: (pic: { version: number; state: Record<string, Record<string, unknown>> }) => void): Uint8Array => {
+      const json = JSON.parse(new TextDecoder().decode(devs.data)) as Record<string, { version: number; state: Record<string, Record<string, unknown>> }>;
+      edit(json.pic);
+      return encodeSection(file, 'DEVS', new TextEncoder().encode(JSON.stringify(json)));
+    };
+    const v1 = withPic((pic) => { pic.version = 1; delete pic.state.master.elcr; delete pic.state.slave.elcr; });
+    const old = await VM.fromState(v1, {});
+    expect(old.instructions).toBe(vm.instructions);
+    const again = vm.saveState({ compression: 'none' });
+    old.run({ maxInstructions: 100_000 });
+    vm.run({ maxInstructions: 100_000 });
+    expect(old.instructions).toBe(vm.instructions);
+    expect(Buffer.from(old.saveState({ compression: 'none' })).equals(Buffer.from(vm.saveState({ compression: 'none' })))).toBe(true);
+    expect(again.length).toBeGreaterThan(0);
+    // Version 1 with a field it never had, or a version this x86jit does not know, is refused.
+    await expect(VM.fromState(withPic((pic) => { pic.version = 1; }), {})).rejects.toThrow(/pic.*unknown field 'elcr'/);
+    await expect(VM.fromState(withPic((pic) => { pic.version = 3; }), {})).rejects.toThrow(/'pic' was saved with state version 3; this x86jit has version 2/);
   });
 });
 

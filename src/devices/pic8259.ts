@@ -14,16 +14,32 @@
 // ICW4 AEOI and SFNM; OCW2 all eight commands (EOI, specific EOI, rotations, set priority); OCW3 IRR/ISR
 // read select, poll command, special mask mode (as QEMU: a masked in-service level stops blocking lower
 // levels). Not supported: MCS-80/85 mode (ICW4 bit 0 clear is treated as 8086 mode), buffered mode bits
-// (stored nowhere, they only steer the SP/EN pin), the PIIX ELCR registers (0x4D0/0x4D1).
+// (stored nowhere, they only steer the SP/EN pin).
+//
+// The PIIX's edge/level control registers (ELCR1/ELCR2 at 0x4D0/0x4D1, the PIIX3 datasheet's 2.4.x) make
+// single lines level-triggered, as ICW1 LTIM does for a whole chip: a PCI interrupt or the ACPI SCI shares a
+// line as a level. Reserved bits (IRQ 0, 1, 2, 8, 13) read 0 and cannot be set; both are 0 after reset.
 
+import type { StateUpgrade } from '../machine/device.ts';
 import { StateError, type StateOf, type StateSchema } from '../machine/device-state.ts';
+import type { PortDevice } from '../machine/io-bus.ts';
 
-const CHIP_STATE = {
+/** Version 1 of a chip's state: before the ELCR. */
+const CHIP_STATE_V1 = {
   irr: 'u8', isr: 'u8', imr: 'u8', vectorBase: 'u8', icw3: 'u8', levelTriggered: 'bool', single: 'bool', autoEoi: 'bool',
   specialFullyNested: 'bool', rotateOnAutoEoi: 'bool', highestPriority: 'u8', specialMask: 'bool', readIsr: 'bool', poll: 'bool',
   initStep: 'u8', needIcw4: 'bool', lines: 'u8',
 } as const satisfies StateSchema;
+const CHIP_STATE = {
+  elcr: 'u8', irr: 'u8', isr: 'u8', imr: 'u8', vectorBase: 'u8', icw3: 'u8', levelTriggered: 'bool', single: 'bool', autoEoi: 'bool',
+  specialFullyNested: 'bool', rotateOnAutoEoi: 'bool', highestPriority: 'u8', specialMask: 'bool', readIsr: 'bool', poll: 'bool',
+  initStep: 'u8', needIcw4: 'bool', lines: 'u8',
+} as const satisfies StateSchema;
 const PAIR_STATE = { master: { struct: CHIP_STATE }, slave: { struct: CHIP_STATE }, intLevel: 'bool' } as const satisfies StateSchema;
+const PAIR_STATE_V1 = { master: { struct: CHIP_STATE_V1 }, slave: { struct: CHIP_STATE_V1 }, intLevel: 'bool' } as const satisfies StateSchema;
+
+/** ELCR bits that exist: the master's IRQ 0-2 and the slave's IRQ 8 and 13 are always edge-triggered. */
+export const ELCR_MASK_MASTER = 0xf8, ELCR_MASK_SLAVE = 0xde;
 
 /** One 8259A. Offsets 0 (A0 = 0: ICW1, OCW2, OCW3, IRR/ISR/poll) and 1 (A0 = 1: ICW2-4, OCW1/IMR). */
 export class Pic8259 {
@@ -40,6 +56,8 @@ export class Pic8259 {
   icw3 = 0;
   /** ICW1 LTIM: level-triggered inputs. */
   levelTriggered = false;
+  /** The PIIX ELCR for this chip's lines: set bits are level-triggered whatever LTIM says. */
+  elcr = 0;
   /** ICW1 SNGL: no cascade (ICW3 is skipped). */
   single = false;
   /** ICW4 AEOI: the INTA cycle does the EOI. */
@@ -64,20 +82,35 @@ export class Pic8259 {
   /** Called after any change that may move the INT output. */
   changed: () => void = () => {};
 
+  /** `elcrMask`: the lines whose ELCR bit exists. */
+  constructor(private readonly elcrMask = 0) {}
+
+  /** The lines that are level-triggered now (LTIM: all of them). */
+  private get levelLines(): number { return this.levelTriggered ? 0xff : this.elcr; }
+
+  /** Write the ELCR: lines that become level-triggered request service exactly while their wire is high. */
+  setElcr(value: number): void {
+    this.elcr = value & this.elcrMask;
+    const level = this.levelLines;
+    this.irr = (this.irr & ~level) | (this.lines & level);
+    this.changed();
+  }
+
   /** Every register and the input wires' levels. */
   save(): StateOf<typeof CHIP_STATE> {
-    const { irr, isr, imr, vectorBase, icw3, levelTriggered, single, autoEoi, specialFullyNested, rotateOnAutoEoi, highestPriority, specialMask, readIsr, poll, initStep, needIcw4, lines } = this;
-    return { irr, isr, imr, vectorBase, icw3, levelTriggered, single, autoEoi, specialFullyNested, rotateOnAutoEoi, highestPriority, specialMask, readIsr, poll, initStep, needIcw4, lines };
+    const { elcr, irr, isr, imr, vectorBase, icw3, levelTriggered, single, autoEoi, specialFullyNested, rotateOnAutoEoi, highestPriority, specialMask, readIsr, poll, initStep, needIcw4, lines } = this;
+    return { elcr, irr, isr, imr, vectorBase, icw3, levelTriggered, single, autoEoi, specialFullyNested, rotateOnAutoEoi, highestPriority, specialMask, readIsr, poll, initStep, needIcw4, lines };
   }
 
   /** The inverse of save(); says nothing to the other chip or the CPU (the pair's load does). */
   load(v: StateOf<typeof CHIP_STATE>): void {
-    if ((v.vectorBase & 7) !== 0 || v.highestPriority > 7 || ![0, 2, 3, 4].includes(v.initStep)) throw new StateError('pic: register out of range');
+    if ((v.vectorBase & 7) !== 0 || v.highestPriority > 7 || ![0, 2, 3, 4].includes(v.initStep) || (v.elcr & ~this.elcrMask) !== 0) throw new StateError('pic: register out of range');
     Object.assign(this, v);
   }
 
   /** Power-on state: QEMU's reset (no datasheet reset pin exists): everything zero, ready, base 0. */
   reset(): void {
+    this.elcr = 0;
     this.initialise(0);
     this.initStep = 0;
     this.vectorBase = 0;
@@ -136,7 +169,7 @@ export class Pic8259 {
       // Edge-triggered, the request stays latched in IRR until INTA, as QEMU's model does (the datasheet
       // wants the line held high until then; guests written against QEMU rely on the latch, e.g. a tick
       // that arrives while masked is delivered on unmasking). Level-triggered, it goes with the level.
-      if (this.levelTriggered) this.irr &= ~bit;
+      if (this.levelLines & bit) this.irr &= ~bit;
     }
     this.changed();
   }
@@ -161,7 +194,7 @@ export class Pic8259 {
   startService(irq: number): void {
     const bit = 1 << irq;
     this.isr |= bit;
-    if (!this.levelTriggered) this.irr &= ~bit;
+    if (!(this.levelLines & bit)) this.irr &= ~bit;
   }
 
   /** End of the INTA sequence: automatic EOI clears the in-service bit again. */
@@ -186,7 +219,7 @@ export class Pic8259 {
     this.levelTriggered = (value & 0x08) !== 0;
     this.single = (value & 0x02) !== 0;
     this.needIcw4 = (value & 0x01) !== 0;
-    this.irr = this.levelTriggered ? this.lines : 0;
+    this.irr = this.lines & this.levelLines;
     this.isr = 0;
     this.imr = 0;
     this.highestPriority = 0;
@@ -249,8 +282,14 @@ export const CASCADE_LINE = 2;
  * 0-7 are the master's IR0-7, 8-15 the slave's IR0-7.
  */
 export class PicPair {
-  readonly master = new Pic8259();
-  readonly slave = new Pic8259();
+  readonly master = new Pic8259(ELCR_MASK_MASTER);
+  readonly slave = new Pic8259(ELCR_MASK_SLAVE);
+  /** The PIIX's ELCR1 (offset 0: the master's lines) and ELCR2 (offset 1: the slave's) at 0x4D0. */
+  readonly elcrPorts: PortDevice = {
+    accessWidth: 1,
+    read: (offset) => ((offset & 1) === 0 ? this.master : this.slave).elcr,
+    write: (offset, _size, value) => ((offset & 1) === 0 ? this.master : this.slave).setElcr(value & 0xff),
+  };
   /** Called whenever the INT output to the CPU may have changed level (re-check hasInterrupt()). */
   onChange: (() => void) | undefined;
   private intLevel = false;
@@ -265,8 +304,17 @@ export class PicPair {
   }
 
   // ---- saved state (src/machine/device-state.ts) ----
-  readonly stateVersion = 1;
+  readonly stateVersion = 2;
   readonly stateSchema = PAIR_STATE;
+  /** Version 1 had no ELCR: both registers were absent, every line edge-triggered unless LTIM. */
+  readonly stateUpgrades: readonly StateUpgrade[] = [{
+    from: 1,
+    schema: PAIR_STATE_V1,
+    upgrade: (old) => {
+      const v = old as StateOf<typeof PAIR_STATE_V1>;
+      return { ...v, master: { ...v.master, elcr: 0 }, slave: { ...v.slave, elcr: 0 } };
+    },
+  }];
   save(): StateOf<typeof PAIR_STATE> { return { master: this.master.save(), slave: this.slave.save(), intLevel: this.intLevel }; }
   /** Both chips as saved; the INT output to the CPU is the master's (the VM re-reads hasInterrupt()). */
   load(v: StateOf<typeof PAIR_STATE>): void {

@@ -12,7 +12,7 @@ import { PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
 import type { Device, PortWindow } from './device.ts';
-import { checkState, StateError } from './device-state.ts';
+import { checkState, type PlainState, StateError } from './device-state.ts';
 import type { IoBus } from './io-bus.ts';
 
 /** A device as the board places it. */
@@ -27,7 +27,7 @@ export interface BoardSlot {
    * For a device added to the board after snapshots were first written: the state it loads from a snapshot
    * without it (made before it existed) — its power-on state, all such a guest could have seen of it.
    */
-  addedLater?: Record<string, unknown>;
+  addedLater?: PlainState;
 }
 
 /** A saved device: its state layout's version and the state. */
@@ -83,16 +83,24 @@ export class Board {
     if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new StateError('devices: expected an object');
     const s = saved as Record<string, unknown>;
     for (const name of Object.keys(s)) if (!this.slots.some((slot) => slot.name === name)) throw new StateError(`devices: this board has no device '${name}'`);
+    const states = new Map<string, PlainState>();
     for (const { name, device, addedLater } of this.slots) {
       const d = s[name] as SavedDevice | undefined;
-      if (d === undefined && addedLater !== undefined) continue;
+      if (d === undefined && addedLater !== undefined) { states.set(name, addedLater); continue; }
       if (typeof d !== 'object' || d === null) throw new StateError(`devices: '${name}' is missing`);
-      if (d.version !== device.stateVersion) {
+      let { version, state } = d;
+      for (let step = device.stateUpgrades?.find((u) => u.from === version); step; step = device.stateUpgrades?.find((u) => u.from === version)) {
+        checkState(step.schema, state, name);
+        state = step.upgrade(state);
+        version = step.from + 1;
+      }
+      if (version !== device.stateVersion) {
         throw new StateError(`devices: '${name}' was saved with state version ${d.version}; this x86jit has version ${device.stateVersion}`);
       }
-      checkState(device.stateSchema, d.state, name);
+      checkState(device.stateSchema, state, name);
+      states.set(name, state);
     }
-    for (const { name, device, addedLater } of this.slots) device.load(((s[name] as SavedDevice | undefined)?.state ?? addedLater) as Record<string, unknown>);
+    for (const { name, device } of this.slots) device.load(states.get(name)!);
   }
 }
 
@@ -137,7 +145,7 @@ export interface PcBoard {
 }
 
 /**
- * The PC board x86jit emulates: two 8259 PICs, the 8254 PIT with port 0x61, the 8042 keyboard controller
+ * The PC board x86jit emulates: two 8259 PICs with the PIIX's ELCR, the 8254 PIT with port 0x61, the 8042 keyboard controller
  * with a PS/2 keyboard and mouse, the CMOS RTC, a 16550 UART as COM1, PCI configuration mechanism #1 with
  * the i440FX host bridge and PIIX3 ISA bridge, QEMU's 0xE9 debug console, isa-debug-exit at 0xF4 and the
  * ACPI PM registers at 0x600 (PIIX4's PMBASE on QEMU's pc machine).
@@ -156,7 +164,7 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const acpiPm = new AcpiPm({ nowNs: host.nowNs, onSci: irq(IRQ_SCI), onPowerOff: host.powerOff });
   const fpuError = new FpuErrorLatch(irq(IRQ_FPU));
   const board = new Board(io, [
-    { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }] },
+    { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }, { base: 0x4d0, count: 2, name: 'elcr', handler: pic.elcrPorts }] },
     { name: 'pit', device: pit, ports: [{ base: 0x40, count: 4, name: 'pit', handler: pit }], irq: IRQ_PIT },
     { name: 'i8042', device: i8042, ports: [{ base: 0x60, count: 1, name: 'i8042-data', handler: i8042.dataPort }, { base: 0x64, count: 1, name: 'i8042-command', handler: i8042.commandPort }], irq: IRQ_KEYBOARD },
     { name: 'port61', device: port61, ports: [{ base: 0x61, count: 1, name: 'port61', handler: port61 }] },

@@ -11,12 +11,26 @@ export interface Device {
   readonly stateSchema: StateSchema;
   /** Everything a guest could observe, as plain data; no host resources, no callbacks. */
   save(): PlainState;
+  /**
+   * How states saved with older layout versions become this one, oldest first: a snapshot made before a
+   * layout change still loads (a version with no upgrade, or a newer one, is refused).
+   */
+  readonly stateUpgrades?: readonly StateUpgrade[];
   /** Take a saved state that fits stateSchema; throws StateError if its values are inconsistent. Raises no IRQ. */
   load(state: PlainState): void;
   /** Virtual time (ns) at which the device will next raise an interrupt by itself, or Infinity. */
   nextEventNs?(): number;
   /** Bring the device up to the current virtual time: raise the interrupts that are due. */
   update?(): void;
+}
+
+/** One step of a device's state layout: from version `from` to `from + 1`. */
+export interface StateUpgrade {
+  readonly from: number;
+  /** The layout of version `from` (an old state is checked against it before it is upgraded). */
+  readonly schema: StateSchema;
+  /** The state at version `from + 1`: what the old layout did not hold, at the value a guest then saw. */
+  upgrade(old: PlainState): PlainState;
 }
 
 /** A range of I/O ports and what decodes it (a device may answer at several, as the two 8259s do). */
