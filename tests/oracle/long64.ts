@@ -143,7 +143,7 @@ function reencodeInstruction(raw: Uint8Array, ins: Instruction, at: number, opts
     if (!opts.lahfSahf) return 'LAHF/SAHF, which this CPU lacks in 64-bit mode';
     return { bytes: [...prefixes, op, ...rest] };
   }
-  if (twoByte ? !TWO_BYTE.has(op) : !ONE_BYTE.has(op) && op !== 0x82) return `opcode ${twoByte ? '0f ' : ''}${op.toString(16).padStart(2, '0')} (not expressible in 64-bit mode)`;
+  if (twoByte ? !TWO_BYTE.has(op) : !ONE_BYTE.has(op) && op !== 0x82) return `opcode ${twoByte ? '0f ' : ''}${op.toString(16).padStart(2, '0')}: kept for the 32-bit path`;
   const opcode = twoByte ? [0x0f, op] : [op === 0x82 ? 0x80 : op];
 
   const implicit = !twoByte && IMPLICIT_MEMORY.has(op);
