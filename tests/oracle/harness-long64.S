@@ -4,6 +4,13 @@
  * operand size, 67h on every memory operand, no REX), for kernels and hypervisors that run no 32-bit code
  * at all. Entry loads every general register with a 32-bit MOV (so the upper halves are zero) and RFLAGS
  * from the case; case_done captures the low halves. There is no 16-bit code here: such cases never come.
+ *
+ * Build (tests/oracle/host.ts does this per test run; harness-long64.bin is the same build, stripped, for
+ * machines without gcc — rebuild it whenever this file, harness64.c, harness-batch.c or harness.h changes):
+ *   gcc -m64 -DSNIPPETS_IN_LONG_MODE -ffreestanding -nostdlib -static -fno-pie -no-pie -fno-stack-protector
+ *       -fno-tree-loop-distribute-patterns -O2 -Wall -Wl,--build-id=none -fcf-protection=none
+ *       -Wl,-Ttext-segment=0x8048000 harness64.c harness-long64.S harness-batch.c -o harness-long64.bin
+ *   strip harness-long64.bin
  */
         .text
         .code64

@@ -5,6 +5,8 @@
  * the same fixed addresses below 4 GiB, flat 32-bit data and stack segments (the 64-bit flat data
  * selector), 16-bit code through the same LDT entry, FS and GS null. It reads and writes the same records
  * (harness.h; the record loop is harness-batch.c); harness64.S switches modes around the snippet.
+ * Built with -DSNIPPETS_IN_LONG_MODE around harness-long64.S instead, it is the long-mode harness: no
+ * segments are made, and snippets (re-encoded as 64-bit code) run in the harness's own code segment.
  *
  * Build (tests/oracle/host.ts does this per test run; harness64.bin is the same build, stripped, for
  * machines without gcc — rebuild it whenever this file, harness64.S, harness-batch.c or harness.h changes):
