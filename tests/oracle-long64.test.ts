@@ -27,6 +27,7 @@ function caseOf(code: number[]): OracleCase {
   };
 }
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const hexBytes = (h: string) => [...Buffer.from(h, 'hex')];
 const encode = (code: number[], lahfSahf = true) => {
   const r = reencodeLong64(caseOf(code), { lahfSahf });
   return typeof r === 'string' ? r : hex(r.code);
@@ -102,6 +103,15 @@ describe('long-mode harness', () => {
     // A hand-checked one: add eax, ebx; mov ecx, [0x200010]; int3 (a trap: EIP after it).
     const [r] = runOnHost([{ ...caseOf([0x01, 0xd8, 0x67, 0x8b, 0x0c, 0x25, 0x10, 0, 0x20, 0, 0xcc]), regs: Uint32Array.of(0x7fff_ffff, 0, 0, 1, STACK_ADDR + 0x80, 0, 0, 0), data: new Uint8Array(WINDOW).map((_, i) => i) }], long64.harness);
     expect([r.vector, r.eip, r.regs[0], r.regs[1]]).toEqual([3, CODE_ADDR + 11, 0x8000_0000, 0x1312_1110]);
+    // Two forms where qemu-i386 departs from the CPU, here on the CPU: LOCK MOV [ebx], eax is #UD; BSWAP bx
+    // keeps EBX's high half (its low half is undefined).
+    const regs = Uint32Array.of(0, 0, 0, 0x0020_0010, STACK_ADDR + 0x80, 0, 0, 0);
+    const [lockMov, bswap16] = runOnHost([
+      { ...caseOf(hexBytes(encode([0xf0, 0x89, 0x03]))), regs },
+      { ...caseOf(hexBytes(encode([0x66, 0x0f, 0xcb]))), regs },
+    ], long64.harness);
+    expect([lockMov.vector, lockMov.eip]).toEqual([6, CODE_ADDR]);
+    expect([bswap16.vector, bswap16.regs[3] >>> 16]).toEqual([-1, 0x0020]);
   });
 
   it.skipIf(!long64.harness || !native32)('agrees with the native 32-bit harness on every case it can express', () => {
