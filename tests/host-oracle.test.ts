@@ -2,15 +2,18 @@
 // integer instructions run natively (tests/oracle/harness.h: as an i386 program, or in compatibility mode
 // on kernels without IA32 emulation; under qemu-i386 where the machine runs no 32-bit code at all) and in
 // the emulator; registers, flags (minus what the SDM leaves undefined), memory windows and exceptions must
-// agree. On x86-64 Linux no harness running is a failure.
+// agree. On x86-64 Linux no harness running is a failure. Where the machine runs no 32-bit code, the cases
+// the long-mode harness can express (tests/oracle/long64.ts) still run on the host CPU, re-encoded as 64-bit
+// code, and only the rest under qemu-i386.
 //   X86JIT_SEED=<n|0xhex>  another seed (printed on failure; default fixed)   X86JIT_CASES=<n>  case count
 //   X86JIT_JIT_CASES=<n>   cases for each JIT tier (default 10,000)
 //   X86JIT_HOST_HARNESS=prebuilt  use the committed tests/oracle/harness*.bin instead of building with gcc
+//   X86JIT_HOST_NO32=1     run as where no 32-bit code runs: long mode natively, the rest under qemu-i386
 import { describe, expect, it } from 'vitest';
 import { describeMismatch, diffResults, flagNames, qemuDeparture } from './oracle/compare.ts';
 import { EmulatorOracle } from './oracle/emulator.ts';
 import { DEFAULT_SEED, FAMILIES, generateCase, generateCases } from './oracle/generate.ts';
-import { type Harness, hostHarness, prebuiltHarness, runOnHost } from './oracle/host.ts';
+import { type Harness, hostHarness, prebuiltHarness, runCases, runOnHost } from './oracle/host.ts';
 import { AF, CF, CODE_ADDR, DATA_ADDR, OF, type OracleCase, type OracleResult, PF, SF, STACK_ADDR, WINDOW, ZF } from './oracle/layout.ts';
 import { disassemble, objdumpAvailable } from './oracle/objdump.ts';
 import { parseNum } from './env-number.ts';
@@ -31,9 +34,9 @@ const HOST_REQUIRED = process.platform === 'linux' && process.arch === 'x64' && 
 const skipHost = !host.harness && !HOST_REQUIRED;
 if (skipHost) console.warn(`host-oracle: SKIPPED — ${NO_32BIT_CODE ? 'this machine runs no 32-bit user code at all, and qemu-i386 did not run the harness' : `not an x86-64 Linux host (${process.platform}/${process.arch})`}: ${host.reason}`);
 else if (!host.harness) console.warn(`host-oracle: FAILING — no harness runs on this x86-64 Linux host: ${host.reason}`);
-else if (host.harness.emulator) console.warn(`host-oracle: this machine runs no 32-bit user code: the i386 harness runs under ${host.harness.emulator}, which is the oracle here instead of the host CPU`);
+else if (host.harness.emulator) console.warn(`host-oracle: this machine runs no 32-bit user code: ${host.long64 ? 'the cases long mode can express run natively in the long-mode harness, the rest' : 'the i386 harness runs'} under ${host.harness.emulator}, which is their oracle instead of the host CPU${host.long64 ? '' : ` (the long-mode harness does not run: ${host.reason})`}`);
 /** What the emulator is compared with, in the test names. */
-const ORACLE = host.harness?.emulator ?? 'the host CPU';
+const ORACLE = !host.harness?.emulator ? 'the host CPU' : host.long64 ? `the host CPU (long mode) and ${host.harness.emulator}` : host.harness.emulator;
 
 function hostHarnessOrFail(): Harness {
   if (!host.harness) throw new Error(`no host-CPU harness runs on this x86-64 Linux host: ${host.reason}`);
@@ -121,6 +124,12 @@ describe('host-CPU oracle', () => {
     expect([ud2.vector, ud2.eip]).toEqual([6, CODE_ADDR]);
   }
 
+  // Where the i386 harness is emulated, the long-mode harness must run: every x86-64 Linux can (gcc, or the
+  // committed tests/oracle/harness-long64.bin).
+  it.skipIf(!host.harness?.emulator || !HOST_REQUIRED)('runs the cases long mode can express natively where no 32-bit code runs', () => {
+    expect(host.long64, `the long-mode harness does not run: ${host.reason}`).toBeDefined();
+  });
+
   it.skipIf(skipHost)('notices a wrong emulator result (the comparison is not vacuous)', () => {
     const cases = generateCases(SEED, 0, 200);
     const results = runOnHost(cases, hostHarnessOrFail());
@@ -161,13 +170,16 @@ describe('host-CPU oracle', () => {
     let mismatches = 0;
     /** Mismatches where qemu-i386, the oracle here, is known to depart from the CPU (compare.ts), by reason. */
     const departures = new Map<string, number>();
+    /** Cases the host CPU ran in the long-mode harness (where the i386 harness is emulated). */
+    let nativeLong = 0;
     for (let start = 0; start < CASES; start += BATCH) {
       const cases = generateCases(SEED, start, Math.min(BATCH, CASES - start), { lowWindow: harness.lowWindow, code16: harness.code16 });
-      const hostResults = runOnHost(cases, harness);
+      const { results: hostResults, native } = runCases(cases, host);
       cases.forEach((c, i) => {
         const h = hostResults[i], e = emu.run(c);
+        if (native[i]) nativeLong++;
         let d = diffResults(c, h, e);
-        const departure = d.length && harness.emulator ? qemuDeparture(c, h, e) : null;
+        const departure = d.length && harness.emulator && !native[i] ? qemuDeparture(c, h, e) : null;
         if (departure !== null) { departures.set(departure, (departures.get(departure) ?? 0) + 1); d = []; }
         const s = perMnemonic.get(c.mnemonic) ?? { cases: 0, faults: 0, mismatches: 0 };
         s.cases++;
@@ -175,7 +187,7 @@ describe('host-CPU oracle', () => {
         if (d.length) {
           s.mismatches++;
           mismatches++;
-          if (shown.length < SHOW) shown.push({ c, h, e, d });
+          if (shown.length < SHOW) shown.push({ c, h, e, d: native[i] ? ['(host CPU, long mode)', ...d] : d });
         }
         perMnemonic.set(c.mnemonic, s);
       });
@@ -186,7 +198,8 @@ describe('host-CPU oracle', () => {
     console.log(`host-oracle (${engine}): seed ${SEED}, ${CASES} cases, harness ${harness.kind} (${harness.source}${harness.emulator ? `, under ${harness.emulator}` : ''}); 16-bit addressing window `
       + `${harness.lowWindow ? 'on' : 'off (the host cannot map below 64 KiB)'}; 16-bit code segments ${harness.code16 ? 'on' : 'off (no modify_ldt)'}`
       + `\n  per mnemonic (cases[/exceptions][ !mismatches]):\n  ${wrap(rows.join(', '), 110).join('\n  ')}`
-      + (harness.emulator ? `\n  not compared, where ${harness.emulator} departs from the CPU: ${[...departures].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}` : ''));
+      + (harness.emulator ? `\n  on the host CPU in long mode: ${nativeLong} cases (${(100 * nativeLong / CASES).toFixed(1)}% of the mix); under ${harness.emulator}: ${CASES - nativeLong}`
+        + `\n  not compared, where ${harness.emulator} departs from the CPU: ${[...departures].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}` : ''));
 
     if (mismatches) {
       const dis = hasObjdump ? disassemble(shown.map(({ c }) => c.code), shown.map(({ c }) => c.code16)) : undefined;

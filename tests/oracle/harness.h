@@ -3,7 +3,9 @@
  * libc) that runs x86 instruction snippets natively and reports the machine state after each one:
  *   harness.c   + harness.S    an i386 program (needs a kernel that runs i386 binaries)
  *   harness64.c + harness64.S  an x86-64 program running the snippets in a 32-bit compatibility-mode
- *                              code segment (any x86-64 Linux kernel)
+ *                              code segment (x86-64 Linux kernels that allow 32-bit code segments)
+ *   harness64.c -DSNIPPETS_IN_LONG_MODE + harness-long64.S   an x86-64 program running snippets that
+ *                              tests/oracle/long64.ts re-encoded as 64-bit code (any x86-64 Linux)
  * Both use harness-batch.c, the record loop below; their own files hold the system calls, the fault
  * handler and the switches into and out of the snippet.
  *

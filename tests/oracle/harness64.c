@@ -5,6 +5,8 @@
  * the same fixed addresses below 4 GiB, flat 32-bit data and stack segments (the 64-bit flat data
  * selector), 16-bit code through the same LDT entry, FS and GS null. It reads and writes the same records
  * (harness.h; the record loop is harness-batch.c); harness64.S switches modes around the snippet.
+ * Built with -DSNIPPETS_IN_LONG_MODE around harness-long64.S instead, it is the long-mode harness: no
+ * segments are made, and snippets (re-encoded as 64-bit code) run in the harness's own code segment.
  *
  * Build (tests/oracle/host.ts does this per test run; harness64.bin is the same build, stripped, for
  * machines without gcc — rebuild it whenever this file, harness64.S, harness-batch.c or harness.h changes):
@@ -72,6 +74,11 @@ int map_fixed(u32 addr, u32 prot) {
   return syscall6(SYS_mmap, addr, PAGE, prot, MAP_PRIVATE_ANON_FIXED, -1, 0) == (long)addr;
 }
 
+#ifdef SNIPPETS_IN_LONG_MODE
+/* The long-mode build (harness-long64.S): snippets run in the harness's own 64-bit code segment. */
+int make_code16_segment(void) { return 0; }
+u32 flat_code_segment(void) { return USER_CS; }
+#else
 /* modify_ldt's struct user_desc: entry, base, limit, flags (bit 0 seg_32bit, 1-2 contents, 4 limit_in_pages, 6 useable). */
 static int write_ldt(u32 entry, u32 base, u32 limit, u32 flags) {
   u32 desc[4] = { entry, base, limit, flags };
@@ -102,6 +109,7 @@ u32 flat_code_segment(void) {
   enter32_ptr[1] = enter16_ptr[1] = sel;
   return sel;
 }
+#endif
 
 static void on_fault(int sig, void *info, void *ucv) {
   (void)info;

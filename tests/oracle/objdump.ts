@@ -32,6 +32,9 @@ export function disassemble(snippets: readonly Uint8Array[], code16?: readonly b
   return out;
 }
 
+/** Disassemble snippets as x86-64 code (objdump -m i386:x86-64), for the long-mode harness's re-encodings. */
+export function disassemble64(snippets: readonly Uint8Array[]): Disassembly[] { return disassembleMode(snippets, 'i386:x86-64'); }
+
 function disassembleMode(snippets: readonly Uint8Array[], machine: string): Disassembly[] {
   const image = Buffer.alloc(snippets.length * STRIDE, 0x90);
   snippets.forEach((s, i) => image.set(s, i * STRIDE));
