@@ -6,7 +6,7 @@ import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } fro
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
 import { branchIf, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { EXIT_SOFT_INT } from '../../hv/exits.ts';
-import { deliverInterrupt, Unsupported } from '../interrupts.ts';
+import { deliverInterrupt } from '../interrupts.ts';
 import { farToTaskGate, farToTss, switchTask } from '../task-switch.ts';
 import { isBusyTss, isTss, stackFromTss, tssLayout, TYPE_TASK_GATE } from '../tss.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
