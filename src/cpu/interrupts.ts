@@ -1,6 +1,6 @@
 // Interrupt and exception delivery (SDM Vol. 3, ch. 6): the real-mode IVT, and protected-mode IDT
-// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring, and
-// task gates (task-switch.ts).
+// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring (from
+// virtual-8086 mode too, with its segment registers saved on the ring-0 stack), and task gates (task-switch.ts).
 // Also the double-fault rules that turn a fault during delivery into #DF, and #DF's failure into a
 // triple fault (shutdown).
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
