@@ -1,7 +1,8 @@
 // Hardware task switching (SDM Vol. 3, 7.3): JMP/CALL to a TSS or a task gate, a task gate in the IDT,
 // and IRET with EFLAGS.NT; to virtual-8086 tasks too, and the TSS T bit's #DB. The new task's state is
-// read and the old TSS probed before anything changes; from the commit on (TR loaded) a fault belongs to the new task — its frame saves the new task's EIP
-// (CpuFault.resumeEip) — and the segment checks follow the SDM's Table 7-1 in its order.
+// read and the old TSS probed before anything changes; from the commit on (TR loaded) a fault belongs to
+// the new task — its frame saves the new task's EIP (CpuFault.resumeEip) — and the segment checks follow
+// the SDM's Table 7-1 in its order.
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, BREAK_MODE, type Cpu } from './cpu.ts';
 import { CpuFault, DB, fault, GP, NP, SS_, TS } from './fault.ts';
