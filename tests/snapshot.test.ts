@@ -3,7 +3,7 @@
 // instruction count of an uninterrupted run — at points spread over each run, and at the points where the
 // state is hardest to capture (test-roms/snapshot-states.bin walked one instruction at a time: halted on
 // the PIT, the STI shadow, inside a REP of several chunks, an IRQ pending with IF = 0, paging with a warm
-// TLB, bytes in the UART's FIFO; real mode in bios-realmode.bin). A few continue in a fresh process
+// TLB, bytes in the UART's FIFO; real mode in bios-realmode.bin; virtual-8086 mode in v86.elf). A few continue in a fresh process
 // through the CLI. Each ROM's run is saved and continued in a fresh VM at its first and last instruction and at
 // X86JIT_SNAPSHOT_POINTS (default 4) seeded points between, one after the other: one run made of that many VMs.
 import { spawnSync } from 'node:child_process';
@@ -133,10 +133,19 @@ const STATE_PREDICATES: Record<string, (vm: Vm) => boolean> = {
   'bytes in the UART receive FIFO': (vm) => (vm.uart.save().rxCount as number) > 0 && vm.instructions > 1000,
 };
 
+const VM_FLAG = 0x20000, IOPL = 0x3000;
+/** v86.elf's virtual-8086 states: segment caches with real-mode bases at CPL 3 under protected mode. */
+const V86_PREDICATES: Record<string, (vm: Vm) => boolean> = {
+  'virtual-8086 mode at IOPL 3, FS = 0x2101 loaded there': (vm) => (eflags(vm) & (VM_FLAG | IOPL)) === (VM_FLAG | IOPL) && vm.readRegister('fs') === 0x2101,
+  'virtual-8086 mode at IOPL 0': (vm) => (eflags(vm) & (VM_FLAG | IOPL)) === VM_FLAG,
+  'in the virtual-8086 task (TR = its TSS)': (vm) => (eflags(vm) & VM_FLAG) !== 0 && vm.readRegister('tr') === 0x30,
+};
+
 describe('snapshot in the states hardest to capture', () => {
   const cases: [string, Record<string, (vm: Vm) => boolean>][] = [
     [STATES, STATE_PREDICATES],
     ['bios-realmode.bin', { 'in real mode': (vm) => (vm.getRegisters().cr0 & 1) === 0 && vm.instructions > 20 }],
+    ['v86.elf', V86_PREDICATES],
   ];
   for (const [rom, predicates] of cases) {
     it(`${rom}: every state is reached and survives a snapshot, both engines`, async () => {

@@ -216,6 +216,13 @@ export class Cpu {
   }
 
   get protectedMode(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) === 0; }
+  /** Virtual-8086 mode (CR0.PE and EFLAGS.VM): real-mode segments at CPL 3 under protected-mode rules. */
+  get v86(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) !== 0; }
+  /**
+   * CPL > IOPL in protected or virtual-8086 mode (CPL is 3 there): CLI, STI, IN and OUT without a bitmap,
+   * and in virtual-8086 mode also PUSHF, POPF, INT n and IRET (CR4.VME is not offered), raise #GP(0).
+   */
+  get ioplDenied(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && this.s[CPL] > ((this.s[EFLAGS] >>> 12) & 3); }
   get cpl(): number { return this.s[CPL]; }
 
   // ---- registers ----

@@ -28,5 +28,5 @@ export class CpuFault {
 /** Raise a fault: `throw fault(GP, sel & ~3)`. */
 export const fault = (vector: number, errorCode = 0): CpuFault => new CpuFault(vector, HAS_ERROR_CODE.has(vector) ? errorCode >>> 0 : -1);
 
-/** A guest state the emulator does not model (virtual-8086 mode): the run ends with this reason. */
+/** A guest state the emulator does not model (a write to the TSC): the run ends with this reason. */
 export class Unsupported extends Error {}

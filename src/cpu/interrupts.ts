@@ -1,16 +1,16 @@
 // Interrupt and exception delivery (SDM Vol. 3, ch. 6): the real-mode IVT, and protected-mode IDT
-// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring, and
-// task gates (task-switch.ts).
+// interrupt/trap gates with the stack switch through the TSS when entering a more privileged ring (from
+// virtual-8086 mode too, with its segment registers saved on the ring-0 stack), and task gates (task-switch.ts).
 // Also the double-fault rules that turn a fault during delivery into #DF, and #DF's failure into a
 // triple fault (shutdown).
-import { CS, SS } from '../decoder/instruction.ts';
+import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { EXIT_EXCEPTION } from '../hv/exits.ts';
-import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, type Cpu } from './cpu.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, type Cpu } from './cpu.ts';
 import { CpuFault, DE, DF, fault, GP, NP, PF_, SS_, TS, Unsupported } from './fault.ts';
 import { flushFlags, getEflags, setEflags } from './flags.ts';
 import { loadCodeSegment, loadCache, loadSegmentReal, markAccessed, readDescriptor } from './segments.ts';
 import {
-  AC, CPL, CR0, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, VM,
+  AC, CPL, CR0, CR0_PE, CR2, EFLAGS, EIP, ESP, IDTR_BASE, IDTR_LIMIT, IF, NT, RF, SEG_SEL, segSlot, TF, VM,
 } from './state.ts';
 import { switchTask, taskGateTarget } from './task-switch.ts';
 import { stackFromTss, TYPE_TASK_GATE } from './tss.ts';
@@ -36,8 +36,8 @@ export interface InterruptSource {
 /** Deliver interrupt `vector` to the guest's handler (IVT in real mode, IDT gate in protected mode). */
 export function deliverInterrupt(cpu: Cpu, vector: number, src: InterruptSource): void {
   if (cpu.log !== null) logInterrupt(cpu, vector, src);
-  if (cpu.protectedMode) deliverProtected(cpu, vector, src);
-  else if (cpu.s[EFLAGS] & VM) throw new Unsupported('virtual-8086 mode is not supported');
+  // Virtual-8086 mode delivers through the IDT too (deliverProtected's ring-0 stack switch).
+  if (cpu.s[CR0] & CR0_PE) deliverProtected(cpu, vector, src);
   else deliverReal(cpu, vector, src);
 }
 
@@ -90,6 +90,9 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
   const oldCs = s[segSlot(CS, SEG_SEL)], oldSs = s[segSlot(SS, SEG_SEL)], oldEsp = s[ESP];
   const conforming = (d.attr & ATTR_DC) !== 0;
   const newCpl = conforming ? s[CPL] : d.dpl;
+  // From virtual-8086 mode only to a ring-0 non-conforming code segment (SDM INT, "INTERRUPT-FROM-VIRTUAL-8086-MODE").
+  const v86 = (flags & VM) !== 0;
+  if (v86 && newCpl !== 0) throw fault(GP, (sel & 0xfffc) + ext);
 
   if (newCpl < s[CPL]) {
     // Inter-privilege: switch to the stack for newCpl taken from the TSS, then push the old SS:ESP.
@@ -98,7 +101,7 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
     if ((ss & 3) !== newCpl || ssDesc.dpl !== newCpl || !(ssDesc.attr & ATTR_S) || (ssDesc.attr & ATTR_CODE) || !(ssDesc.attr & ATTR_RW))
       throw fault(TS, (ss & 0xfffc) + ext);
     if (!(ssDesc.attr & ATTR_P)) throw fault(SS_, (ss & 0xfffc) + ext);
-    const frame = size * (src.errorCode >= 0 ? 6 : 5);
+    const frame = size * ((src.errorCode >= 0 ? 6 : 5) + (v86 ? 4 : 0));
     const ss32 = (ssDesc.attr & 0x4000) !== 0;
     const top = ss32 ? esp >>> 0 : esp & 0xffff;
     if (top - frame < 0 && !ss32) throw fault(SS_, (ss & 0xfffc) + ext);
@@ -107,6 +110,14 @@ function deliverProtected(cpu: Cpu, vector: number, src: InterruptSource): void 
     loadCache(cpu, SS, ss, ssDesc);
     s[ESP] = esp;
     s[CPL] = newCpl;
+    if (v86) {
+      // The virtual-8086 data segments go on the ring-0 stack first, then become null.
+      s[EFLAGS] &= ~VM;
+      for (const seg of [GS, FS, DS, ES]) {
+        cpu.push(size, s[segSlot(seg, SEG_SEL)]);
+        cpu.setSegmentCache(seg, 0, 0, 0, ATTR_UNUSABLE);
+      }
+    }
     cpu.push(size, oldSs);
     cpu.push(size, oldEsp);
   }

@@ -59,9 +59,19 @@ export function loadCache(cpu: Cpu, seg: number, sel: number, d: Descriptor): vo
   }
 }
 
-/** Real-mode / virtual-8086 load: base = selector × 16; limit and attributes stay as cached. */
+/**
+ * A virtual-8086 segment cache (SDM Vol. 3, 20.1.1): base = selector × 16, limit 0xFFFF, a present,
+ * writable, accessed DPL-3 segment of 16-bit size, as QEMU's and Bochs's caches hold it.
+ */
+export const V86_ATTR = ATTR_P | ATTR_S | ATTR_RW | ATTR_ACCESSED | (3 << 5);
+export function loadSegmentV86(cpu: Cpu, seg: number, sel: number): void {
+  cpu.setSegmentCache(seg, sel & 0xffff, (sel & 0xffff) << 4, 0xffff, V86_ATTR);
+}
+
+/** Real-mode / virtual-8086 load: base = selector × 16; in real mode the limit and attributes stay as cached. */
 export function loadSegmentReal(cpu: Cpu, seg: number, sel: number): void {
   const s = cpu.s;
+  if (cpu.v86) { loadSegmentV86(cpu, seg, sel); return; }
   s[segSlot(seg, SEG_SEL)] = sel & 0xffff;
   s[segSlot(seg, SEG_BASE)] = (sel & 0xffff) << 4;
   // A real-mode load makes the segment usable again and, for code, keeps the cached limit.

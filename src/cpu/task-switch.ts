@@ -1,12 +1,13 @@
 // Hardware task switching (SDM Vol. 3, 7.3): JMP/CALL to a TSS or a task gate, a task gate in the IDT,
-// and IRET with EFLAGS.NT. The new task's state is read and the old TSS probed before anything changes;
-// from the commit on (TR loaded) a fault belongs to the new task — its frame saves the new task's EIP
-// (CpuFault.resumeEip) — and the segment checks follow the SDM's Table 7-1 in its order.
+// and IRET with EFLAGS.NT; to virtual-8086 tasks too, and the TSS T bit's #DB. The new task's state is
+// read and the old TSS probed before anything changes; from the commit on (TR loaded) a fault belongs to
+// the new task — its frame saves the new task's EIP (CpuFault.resumeEip) — and the segment checks follow
+// the SDM's Table 7-1 in its order.
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, ATTR_UNUSABLE, BREAK_MODE, type Cpu } from './cpu.ts';
-import { CpuFault, fault, GP, NP, SS_, TS, Unsupported } from './fault.ts';
+import { CpuFault, DB, fault, GP, NP, SS_, TS } from './fault.ts';
 import { flushFlags, getEflags, setEflags } from './flags.ts';
-import { type Descriptor, loadCache, loadCodeSegment, markAccessed, readDescriptor } from './segments.ts';
+import { type Descriptor, loadCache, loadCodeSegment, loadSegmentV86, markAccessed, readDescriptor } from './segments.ts';
 import {
   CPL, CR0, CR0_TS, CR3, DR_SLOT, EIP, GDTR_BASE, GDTR_LIMIT, LDTR_SLOT, NT, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
 } from './state.ts';
@@ -37,6 +38,8 @@ const RULES: Record<TaskSwitchSource, SwitchRule> = {
 const TASK_FLAGS = 0x277fd5; // CF PF AF ZF SF TF IF DF OF IOPL NT RF VM AC ID
 /** DR7's local breakpoint enables L0–L3: cleared by every task switch (SDM 17.2.4). */
 const DR7_LOCAL = 0x55;
+/** DR6.BT: the #DB was raised by a task switch to a TSS with its T bit set. */
+const DR6_BT = 0x8000;
 
 /**
  * JMP/CALL far to a TSS descriptor (SDM JMP/CALL, "TASK-STATE-SEGMENT"): its DPL ≥ CPL and RPL and the
@@ -97,7 +100,9 @@ export function switchTask(cpu: Cpu, sel: number, d: Descriptor, source: TaskSwi
   const segs = next.segs.map((off) => (off < 0 ? 0 : cpu.readSys16(base + off)));
   const ldt = cpu.readSys16(base + next.ldt);
   const cr3 = next.cr3 >= 0 ? cpu.readSys32(base + next.cr3) : 0;
-  if (w === 4 && newFlags & VM) throw new Unsupported('a task switch to a virtual-8086 task (EFLAGS.VM in the new TSS): virtual-8086 mode is not supported');
+  // A 32-bit TSS with VM set holds a virtual-8086 task (its segments are real-mode selectors); T asks for #DB.
+  const v86 = w === 4 && (newFlags & VM) !== 0;
+  const debugTrap = next.trap >= 0 && (cpu.readSys16(base + next.trap) & 1) !== 0;
   // Step 5: the old TSS's dynamic fields must be writable (probed at both ends, so no fault comes halfway).
   const oldSel = s[TR_SLOT] & 0xffff, oldBase = s[TR_SLOT + 1], old = tssLayout(s[TR_SLOT + 3]);
   const first = oldBase + old.eip, last = oldBase + Math.max(...old.segs) + 1;
@@ -142,13 +147,33 @@ export function switchTask(cpu: Cpu, sel: number, d: Descriptor, source: TaskSwi
 
   // Step 13: the descriptors, qualified in the new task's context.
   try {
-    loadTaskSegments(cpu, segs, ldt, ext);
+    if (v86) loadV86TaskSegments(cpu, segs, ldt, ext);
+    else loadTaskSegments(cpu, segs, ldt, ext);
     if (errorCode >= 0) cpu.push(w, errorCode);
     if ((newEip >>> 0) > (s[segSlot(CS, SEG_LIMIT)] >>> 0)) throw fault(GP, ext);
+    // Step 14's debug trap (SDM 7.2.1, 17.3.1.5): #DB with DR6.BT in the new task, before its first instruction.
+    if (debugTrap) { s[DR_SLOT + 6] |= DR6_BT; throw fault(DB); }
   } catch (e) {
     if (e instanceof CpuFault) e.resumeEip = s[EIP];
     throw e;
   }
+}
+
+/**
+ * A virtual-8086 task (SDM 20.2.5): the LDT as for any task (Table 7-1, items 4 and 9), the segment
+ * registers loaded as in real mode without descriptor checks, CPL 3.
+ */
+function loadV86TaskSegments(cpu: Cpu, segs: number[], ldtSel: number, ext: number): void {
+  const s = cpu.s;
+  if ((ldtSel & 0xfffc) !== 0) {
+    if (ldtSel & 4) throw fault(TS, (ldtSel & 0xfffc) + ext);
+    let ldt: Descriptor;
+    try { ldt = readDescriptor(cpu, ldtSel, TS); } catch (e) { if (e instanceof CpuFault && e.vector === TS) throw fault(TS, (ldtSel & 0xfffc) + ext); throw e; }
+    if ((ldt.attr & 0x1f) !== 0x2 || !(ldt.attr & ATTR_P)) throw fault(TS, (ldtSel & 0xfffc) + ext);
+    s[LDTR_SLOT] = ldtSel; s[LDTR_SLOT + 1] = ldt.base; s[LDTR_SLOT + 2] = ldt.limit | 0; s[LDTR_SLOT + 3] = ldt.attr;
+  }
+  s[CPL] = 3;
+  for (let seg = ES; seg <= GS; seg++) loadSegmentV86(cpu, seg, segs[seg]);
 }
 
 /** The checks of SDM Table 7-1 from its item 4 on, in its order, and the loads of LDTR and the segment registers. */

@@ -1,20 +1,20 @@
 // Control transfer (SDM Vol. 1 ch. 6, Vol. 2 JMP/CALL/RET/IRET/INT/LOOP/Jcc): near branches with the
 // CS-limit check, far transfers through code segments and call gates with the protection rules,
 // software interrupts and IRET.
-import { CS, SS } from '../../decoder/instruction.ts';
+import { CS, DS, ES, FS, GS, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
 import { branchIf, getEflags, getOF, getZF, setEflags } from '../flags.ts';
 import { EXIT_SOFT_INT } from '../../hv/exits.ts';
-import { deliverInterrupt, Unsupported } from '../interrupts.ts';
+import { deliverInterrupt } from '../interrupts.ts';
 import { farToTaskGate, farToTss, switchTask } from '../task-switch.ts';
 import { isBusyTss, isTss, stackFromTss, tssLayout, TYPE_TASK_GATE } from '../tss.ts';
 import { effectiveAddress, reader, signExtend } from '../operands.ts';
 import {
-  checkReturnCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, markAccessed, nullInaccessibleSegments, readDescriptor,
+  checkReturnCodeSegment, type Descriptor, loadCache, loadCodeSegment, loadSegmentReal, loadSegmentV86, markAccessed, nullInaccessibleSegments, readDescriptor,
 } from '../segments.ts';
 import {
-  AC, CPL, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
+  AC, CPL, CR0, CR0_PE, ECX, EFLAGS, EIP, ESP, ID, IF, IOPL, NT, RF, SEG_LIMIT, SEG_SEL, segSlot, TR_SLOT, VM,
 } from '../state.ts';
 import { recordWriter } from './alu.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
@@ -187,7 +187,8 @@ function checkOuterStack(cpu: Cpu, ss: number, rpl: number): Descriptor {
 export function mergeFlags(cpu: Cpu, value: number, size: number, iret: boolean): number {
   const old = getEflags(cpu.s);
   let writable = 0x4fd5 | AC | ID; // CF PF AF ZF SF TF IF DF OF NT, AC, ID
-  if (cpu.protectedMode) {
+  // Virtual-8086 mode is CPL 3: IOPL stays, IF is writable at IOPL 3 (the only IOPL that gets here).
+  if (cpu.s[CR0] & CR0_PE) {
     const cpl = cpu.s[CPL], iopl = (old & IOPL) >>> 12;
     if (cpl === 0) writable |= IOPL;
     if (cpl > iopl) writable &= ~IF;
@@ -200,6 +201,8 @@ export function mergeFlags(cpu: Cpu, value: number, size: number, iret: boolean)
 function iret(cpu: Cpu, size: number, next: number): void {
   const s = cpu.s;
   if (!cpu.protectedMode) {
+    // Virtual-8086 mode: like real mode at IOPL 3 (VM, IOPL kept by mergeFlags), else #GP(0).
+    if (s[EFLAGS] & VM && cpu.ioplDenied) throw fault(GP, 0);
     const ip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
     const cs = cpu.peek(2, size), fl = cpu.peek(size, 2 * size);
     if (ip > csLimit(cpu)) throw fault(GP, 0);
@@ -223,7 +226,7 @@ function iret(cpu: Cpu, size: number, next: number): void {
   const eip = size === 4 ? cpu.peek(4, 0) >>> 0 : cpu.peek(2, 0);
   const sel = cpu.peek(2, size), fl = cpu.peek(size, 2 * size);
   const cpl = s[CPL], rpl = sel & 3;
-  if (size === 4 && (fl & VM) && cpl === 0) throw new Unsupported('IRET to virtual-8086 mode is not supported');
+  if (size === 4 && (fl & VM) && cpl === 0) { returnToV86(cpu, eip, sel, fl); return; }
   if ((sel & 0xfffc) === 0) throw fault(GP, 0);
   const d = readDescriptor(cpu, sel);
   if (rpl < cpl) throw fault(GP, sel & 0xfffc);
@@ -244,6 +247,25 @@ function iret(cpu: Cpu, size: number, next: number): void {
   }
   s[EIP] = eip;
   setEflags(s, flags);
+}
+
+/**
+ * IRET from CPL 0 with VM in the popped EFLAGS (SDM IRET, "RETURN-TO-VIRTUAL-8086-MODE"): the frame's 24
+ * bytes after EIP, CS and EFLAGS hold ESP, SS, ES, DS, FS, GS (each a dword); every EFLAGS bit is loaded,
+ * the segments get real-mode caches and CPL becomes 3.
+ */
+function returnToV86(cpu: Cpu, eip: number, cs: number, fl: number): void {
+  const s = cpu.s;
+  const esp = cpu.peek(4, 12), ss = cpu.peek(2, 16), es = cpu.peek(2, 20), ds = cpu.peek(2, 24), fs = cpu.peek(2, 28), gs = cpu.peek(2, 32);
+  // The whole frame must be within SS's limit (#SS(0)) before anything changes; the CS limit is now 0xFFFF.
+  cpu.peek(4, 32);
+  if ((eip >>> 0) > 0xffff) throw fault(GP, 0);
+  setEflags(s, (fl | 2) & ~0x8028 & 0x3f7fd7);
+  s[CPL] = 3;
+  loadSegmentV86(cpu, CS, cs); loadSegmentV86(cpu, SS, ss);
+  loadSegmentV86(cpu, ES, es); loadSegmentV86(cpu, DS, ds); loadSegmentV86(cpu, FS, fs); loadSegmentV86(cpu, GS, gs);
+  s[ESP] = esp;
+  s[EIP] = eip;
 }
 
 function softwareInterrupt(cpu: Cpu, vector: number, eip: number, next: number): void {
@@ -317,7 +339,12 @@ export const CONTROL: EmitterTable = {
     const { cpu, ins } = c, next = c.next;
     const op = ins.operands[0];
     const vector = op?.kind === 'imm' ? op.value & 0xff : ins.opcode === 0xf1 ? 1 : 3;
-    return () => softwareInterrupt(cpu, vector, c.eip, next);
+    // INT n (not INT3, INTO) is IOPL-sensitive in virtual-8086 mode: #GP(0) below IOPL 3.
+    const sensitive = ins.opcode === 0xcd;
+    return () => {
+      if (sensitive && cpu.s[EFLAGS] & VM && cpu.ioplDenied) throw fault(GP, 0);
+      softwareInterrupt(cpu, vector, c.eip, next);
+    };
   },
   INT3: (c) => { const { cpu } = c; return () => softwareInterrupt(cpu, BP, c.eip, c.next); },
   INT1: (c) => { const { cpu } = c; return () => deliverInterrupt(cpu, 1, { software: false, errorCode: -1, returnEip: c.next }); },

@@ -2,10 +2,11 @@
 // SS.B at execution time, the operand width from the instruction.
 import { SS } from '../../decoder/instruction.ts';
 import { BREAK_MODE } from '../cpu.ts';
+import { fault, GP } from '../fault.ts';
 import { getEflags, setEflags } from '../flags.ts';
 import { reader, writer } from '../operands.ts';
 import { loadSegment } from '../segments.ts';
-import { EBP, ESP, RF, SEG_SEL, segSlot, STACK32, VM } from '../state.ts';
+import { EBP, EFLAGS, ESP, RF, SEG_SEL, segSlot, STACK32, VM } from '../state.ts';
 import { mergeFlags } from './control.ts';
 import type { EmitterTable } from './emitter.ts';
 
@@ -66,11 +67,13 @@ export const STACK: EmitterTable = {
   },
   PUSHF: ({ cpu, ins }) => {
     const size = ins.opsize / 8;
-    return () => cpu.push(size, getEflags(cpu.s) & ~(VM | RF));
+    // Virtual-8086 mode below IOPL 3: #GP(0) (the monitor emulates it; CR4.VME is not offered).
+    return () => { if (cpu.s[EFLAGS] & VM && cpu.ioplDenied) throw fault(GP, 0); cpu.push(size, getEflags(cpu.s) & ~(VM | RF)); };
   },
   POPF: ({ cpu, ins }) => {
     const size = ins.opsize / 8;
     return () => {
+      if (cpu.s[EFLAGS] & VM && cpu.ioplDenied) throw fault(GP, 0);
       const v = cpu.peek(size, 0);
       const merged = mergeFlags(cpu, v, size, false);
       cpu.addSP(size);

@@ -14,20 +14,23 @@ import { loadSegment, readDescriptor } from '../segments.ts';
 import { isAvailableTss, TSS_BUSY, TSS32, tssLayout } from '../tss.ts';
 import {
   CPL, CR0, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR2, CR3, CR4, DR_SLOT, EAX, ECX, EDX, EFLAGS, GDTR_BASE, GDTR_LIMIT,
-  IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, ZF,
+  IDTR_BASE, IDTR_LIMIT, IF, IOPL, LDTR_SLOT, SEG_SEL, segSlot, TR_SLOT, VM, ZF,
 } from '../state.ts';
 import type { EmitContext, EmitterTable } from './emitter.ts';
 import { waitForFpu } from './fpu.ts';
 
-/** #GP(0) unless at CPL 0 (real mode counts as CPL 0). */
+/** #GP(0) unless at CPL 0 (real mode counts as CPL 0; virtual-8086 mode is CPL 3). */
 function requireCpl0(cpu: Cpu): void {
-  if (cpu.protectedMode && cpu.s[CPL] !== 0) throw fault(GP, 0);
+  if (cpu.s[CR0] & CR0_PE && cpu.s[CPL] !== 0) throw fault(GP, 0);
 }
 
-/** IN/OUT/INS/OUTS permission (SDM Vol. 1, 19.5): CPL ≤ IOPL, else every port bit in the TSS I/O bitmap must be clear. */
+/**
+ * IN/OUT/INS/OUTS permission (SDM Vol. 1, 19.5 and Vol. 3, 20.2.8.1): CPL ≤ IOPL, else every port bit in
+ * the TSS I/O bitmap must be clear. In virtual-8086 mode the bitmap decides whatever IOPL is.
+ */
 export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
   const s = cpu.s;
-  if (!cpu.protectedMode || s[CPL] <= ((s[EFLAGS] & IOPL) >>> 12)) return;
+  if (!(s[CR0] & CR0_PE) || (!(s[EFLAGS] & VM) && s[CPL] <= ((s[EFLAGS] & IOPL) >>> 12))) return;
   const attr = s[TR_SLOT + 3], base = s[TR_SLOT + 1], limit = s[TR_SLOT + 2] >>> 0;
   // Only a 32-bit TSS has an I/O map.
   if (attr & ATTR_UNUSABLE || tssLayout(attr) !== TSS32 || limit < TSS32.minLimit) throw fault(GP, 0);
@@ -134,11 +137,11 @@ export const SYSTEM: EmitterTable = {
   },
   HLT: ({ cpu }) => () => { requireCpl0(cpu); cpu.halted = true; cpu.breakBlock |= BREAK_STOP; },
   CLI: ({ cpu }) => () => {
-    if (cpu.protectedMode && cpu.s[CPL] > ((cpu.s[EFLAGS] & IOPL) >>> 12)) throw fault(GP, 0);
+    if (cpu.ioplDenied) throw fault(GP, 0);
     cpu.s[EFLAGS] &= ~IF;
   },
   STI: ({ cpu }) => () => {
-    if (cpu.protectedMode && cpu.s[CPL] > ((cpu.s[EFLAGS] & IOPL) >>> 12)) throw fault(GP, 0);
+    if (cpu.ioplDenied) throw fault(GP, 0);
     if (!(cpu.s[EFLAGS] & IF)) cpu.shadow = 1; // interrupts stay blocked until after the next instruction
     cpu.s[EFLAGS] |= IF;
   },
@@ -201,7 +204,7 @@ export const SYSTEM: EmitterTable = {
   RDTSC: ({ cpu, index }) => () => {
     // Time-stamp counter = the virtual clock in ns (a 1 GHz TSC): instructions retired and time idle,
     // deterministic as with QEMU's -icount.
-    if (cpu.protectedMode && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
+    if (cpu.s[CR0] & CR0_PE && cpu.s[CPL] !== 0 && cpu.s[CR4] & 4) throw fault(GP, 0);
     const t = cpu.tsc(index);
     cpu.s[EAX] = t % 2 ** 32; cpu.s[EDX] = Math.floor(t / 2 ** 32);
   },
