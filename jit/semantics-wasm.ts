@@ -5,7 +5,7 @@
 // record (flags.ts) slot for slot. Memory operands take the fast path of Tx.guard/load/store: plain RAM
 // inline, anything else exits before the instruction and the interpreter runs it.
 import type { Instruction, MemOperand, Operand } from '../src/decoder/instruction.ts';
-import { DS, ES, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
+import { CS, DS, ES, FS, GS, PREFIX_LOCK, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
 import { AF, ARITH_FLAGS, CF, DF, EAX, ECX, EDI, EDX, ESI, ESP, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
@@ -18,12 +18,17 @@ type Expr = number;
 export type NativeEmitter = (tx: Tx, ins: Instruction, last: boolean) => boolean;
 
 
-/** Prefixes the native forms accept: operand size and a DS/ES/SS override (flat segments). */
+/**
+ * Prefixes the native forms accept: operand size and a segment override — DS/ES/SS (flat in every mode a
+ * region is compiled for) or FS/GS (based: Tx.segment), not CS (its writes fault).
+ */
 export function plain(ins: Instruction): boolean {
   if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0 || ins.adsize !== 32) return false;
-  return ins.segOverride < 0 || ins.segOverride === DS || ins.segOverride === ES || ins.segOverride === SS;
+  return ins.segOverride !== CS;
 }
-const isMem = (o: Operand | undefined): o is MemOperand => o?.kind === 'mem' && (o.seg === DS || o.seg === SS || o.seg === ES);
+/** A memory operand source()/destination() can reach: a flat segment, or FS/GS through Tx.segment. */
+const isMem = (o: Operand | undefined): o is MemOperand => o?.kind === 'mem' && o.seg !== CS;
+const based = (seg: number): boolean => seg === FS || seg === GS;
 const readable = (o: Operand | undefined): boolean => o !== undefined && (o.kind === 'reg' || o.kind === 'imm' || isMem(o));
 const writable = (o: Operand | undefined): boolean => o !== undefined && (o.kind === 'reg' || isMem(o));
 
@@ -36,6 +41,7 @@ function source(tx: Tx, o: Operand, size: number, into = T1): Expr {
   if (o.kind === 'imm') return tx.c(size === 4 ? o.value : o.value & maskOf(size));
   const mo = o as MemOperand;
   tx.emit(tx.set(ADDR, tx.ea(mo)));
+  if (based(mo.seg)) tx.segment(mo.seg, ADDR, size, false);
   tx.guard(ADDR, size, false);
   tx.emit(tx.set(into, tx.load(size, ADDR)));
   return tx.get(into);
@@ -46,6 +52,7 @@ function destination(tx: Tx, o: Operand, size: number, needValue: boolean): { ge
   if (o.kind === 'reg') return { get: () => tx.reg(o.reg, size), put: (v) => tx.setReg(o.reg, size, v) };
   const mo = o as MemOperand;
   tx.emit(tx.set(ADDR, tx.ea(mo)));
+  if (based(mo.seg)) tx.segment(mo.seg, ADDR, size, true);
   tx.guard(ADDR, size, true);
   if (needValue) tx.emit(tx.set(T0, tx.load(size, ADDR)));
   return { get: () => tx.get(T0), put: (v) => tx.store(size, ADDR, v) };
@@ -271,7 +278,8 @@ function push32(tx: Tx, v: number): void {
 }
 
 export const NATIVE: Record<string, NativeEmitter> = {
-  NOP: (_tx, ins) => (ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) === 0,
+  // Any prefix but LOCK: PAUSE is F3 90 (the spin-wait hint of every kernel delay loop), and the interpreter ignores the rest too.
+  NOP: (_tx, ins) => (ins.prefixes & PREFIX_LOCK) === 0,
 
   MOV: (tx, ins) => {
     const [d, s] = ins.operands;

@@ -24,10 +24,10 @@ import type { WasmBackend, WasmModule } from './wasm-backend.ts';
 import type { Instruction } from '../src/decoder/instruction.ts';
 import {
   CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
-  TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
+  SEG_ATTR, SEG_BASE, SEG_LIMIT, segSlot, TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
 import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
-import { TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
@@ -228,6 +228,23 @@ export class Tx {
     }
     if (e === null) return this.c(o.disp);
     return o.disp === 0 ? e : m.i32.add(e, this.c(o.disp));
+  }
+  /**
+   * An operand through a segment whose base need not be 0 (FS, GS: Linux's per-CPU data): the offset in
+   * local `at` becomes base + offset after the checks cpu.ts's checkedLinear makes. Only an expand-up data
+   * segment (writable, for a store) whose limit covers every byte stays here; anything else leaves before
+   * the instruction, and the interpreter takes it (or raises its fault). The descriptor cache is read when
+   * the code runs, so loading FS or GS needs no new translation.
+   */
+  segment(seg: number, at: number, size: number, store: boolean): void {
+    const i = this.m.i32, field = (f: number): Expr => i.load(slot(segSlot(seg, f)), 4, this.c(0));
+    const odd = ATTR_UNUSABLE | ATTR_CODE | ATTR_DC;
+    let fail = store ? i.ne(i.and(field(SEG_ATTR), this.c(odd | ATTR_RW)), this.c(ATTR_RW)) : i.and(field(SEG_ATTR), this.c(odd));
+    // The last byte, offset + size - 1, must neither wrap past 4 GiB nor lie beyond the limit.
+    if (size > 1) fail = i.or(fail, i.gt_u(this.get(at), this.c(-size)));
+    fail = i.or(fail, i.gt_u(size > 1 ? i.add(this.get(at), this.c(size - 1)) : this.get(at), field(SEG_LIMIT)));
+    this.emit(this.m.if(fail, this.exitBefore()));
+    this.emit(this.set(at, i.add(this.get(at), field(SEG_BASE))));
   }
   /**
    * Guard an access of `size` bytes at local `at`: leave before this instruction unless it is plain RAM
