@@ -6,8 +6,9 @@
 //   fresh seed   X86JIT_SEED (default: fresh each run, printed), 2,500 random rounds
 // The bound: every result within 1 ulp of the host's; special cases (zeros, ∞, NaNs, denormals, out of
 // range) and the status word bit-identical. C1 (rounded up) is compared when the results are identical,
-// except where the exact value lies within 1/8 ulp of a representable number: the host rounds its own
-// approximation of some 68 bits and its C1 then falls either way (lastMargin). When a result differs by
+// except where the exact value lies within 3/16 ulp of a representable number: the host rounds its own
+// approximation (its error, measured over fresh seeds, reaches 0.11 ulp) and its C1 then falls either way
+// (lastMargin). When a result differs by
 // 1 ulp, C1 legitimately differs and the rest of the status word is compared.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { transcendentalCases } from './oracle/x87-transcendental-cases.ts';
 const ORACLE_SRC = join(import.meta.dirname, 'oracle/x87-oracle.c');
 const C1 = 0x0200;
 /** Below this distance from a representable number (in ulps) the host's C1 is not determined. */
-const C1_MARGIN = 1 / 8;
+const C1_MARGIN = 3 / 16;
 
 /** An 80-bit finite value as an integer that counts ulps (consecutive representable values differ by 1). */
 function ulpIndex(hex: string): bigint | undefined {

@@ -93,6 +93,8 @@ export function yLog2XPlus1(x: Float80, y: Float80, cw: number): FpuResult {
   if (ky === Kind.Zero) return { value: zero(y.sign ^ x.sign), flags };
   const wx = fromFloat80(x), onePlusX = add(ONE, wx);
   if (onePlusX.m <= 0n) return { value: x, flags: flags | PE }; // x ≤ −1, outside the domain: x itself (host-measured)
+  const m = onePlusX.m;
+  if ((m & (m - 1n)) === 0n) return inexact(toFloat80(mul(fromFloat80(y), log2(onePlusX).value), cw, true), flags); // 1 + x = 2^k: exact
   const s = div(wx, add(int(2), wx));
   const l = top(s) < 0 ? div(mul(int(2), atanh(s)), LN2) : log2(onePlusX).value; // |s| < 1/2: the series converges fast
   return inexact(toFloat80(mul(fromFloat80(y), l), cw), flags);

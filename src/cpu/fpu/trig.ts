@@ -34,16 +34,18 @@ export function trig(a: Float80, cw: number, fn: Trig): TrigResult {
   if (a.exp >= BIAS + 63) return { outOfRange: true, value: a, flags: 0 };
   const flags = ka === Kind.Denormal ? DE : 0;
   const { r, quadrant } = reduce(abs(fromFloat80(a)));
-  const s = sinOf(r), c = cosOf(r);
-  // sin, cos of |x| from those of r by quadrant; sin and tan are odd, cos even
-  const sinX = [s, c, neg(s), neg(c)][quadrant], cosX = [c, neg(s), neg(c), s][quadrant];
+  // sin, cos of |x| from those of r by quadrant (each summed only if needed); sin and tan are odd, cos even
+  let sr: Wide | undefined, cr: Wide | undefined;
+  const s = () => (sr ??= sinOf(r)), c = () => (cr ??= cosOf(r));
+  const sinX = () => [s, c, () => neg(s()), () => neg(c())][quadrant]();
+  const cosX = () => [c, () => neg(s()), () => neg(c()), s][quadrant]();
   const odd = (v: Wide): Wide => (a.sign ? neg(v) : v);
   const round = (v: Wide): Rounded => toFloat80(v, cw);
   let first: Rounded, second: FpuResult | undefined;
-  if (fn === Trig.Sin) first = round(odd(sinX));
-  else if (fn === Trig.Cos) first = round(cosX);
-  else if (fn === Trig.Tan) { first = round(odd(quadrant & 1 ? neg(div(c, s)) : tanOf(r, c))); second = { value: ONE80, flags: 0 }; }
-  else { first = round(odd(sinX)); second = round(cosX); }
+  if (fn === Trig.Sin) first = round(odd(sinX()));
+  else if (fn === Trig.Cos) first = round(cosX());
+  else if (fn === Trig.Tan) { first = round(odd(quadrant & 1 ? neg(div(c(), s())) : tanOf(r, c()))); second = { value: ONE80, flags: 0 }; }
+  else { first = round(odd(sinX())); second = round(cosX()); }
   // FSINCOS rounds twice: the flags of both, C1 from the sine's rounding (host-measured)
   return { outOfRange: false, value: first.value, pushed: second?.value, flags: flags | first.flags | ((second?.flags ?? 0) & ~C1), margin: first.margin };
 }

@@ -13,7 +13,20 @@ const WIDE = 192;
 /** (m × 2^e): m signed; 0 is m = 0n. */
 export interface Wide { m: bigint; e: number }
 
-const bitLength = (m: bigint): number => (m < 0n ? -m : m).toString(2).length;
+/** 2^(2^i): the thresholds bitLength searches. */
+const POW = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((b) => 1n << BigInt(b));
+
+/** The number of bits of |m| (0 for 0): a binary search by shifts below 2^1024 (BigInt has no bit length;
+ * formatting it as a string costs far more). */
+function bitLength(m: bigint): number {
+  if (m < 0n) m = -m;
+  if (m >= 1n << 1023n) return m.toString(16).length * 4 - Math.clz32(parseInt(m.toString(16)[0], 16)) + 28;
+  let n = 0;
+  for (let i = POW.length - 1; i >= 0; i--) {
+    if (m >= POW[i]) { m >>= BigInt(1 << i); n += 1 << i; }
+  }
+  return m === 0n ? n : n + 1;
+}
 
 /** m × 2^e cut to WIDE bits; bits cut off are jammed into the last bit (in magnitude), so a later
  * rounding still sees them and on which side of the cut the value lies. */
