@@ -12,11 +12,9 @@ import { fault, MF, NM, UD } from '../fault.ts';
 import { conditionFor, setFlagBits } from '../flags.ts';
 import {
   add, atan2, BCD_INDEFINITE, C0, C1, C2, C3, compare, DE, div, examine, f80, Float80, type FpuResult, fromBcd, fromF32, fromF64, fromInt, IE,
-  INDEFINITE, mul, PE, prem, ZE, premCodesWritten, roundingOf, roundToInteger, scale, sqrt, sub, toBcd, toF32, toF64, toInt, trig, Trig, twoToXMinus1, unmasked,
+  INDEFINITE, mul, prem, premCodesWritten, roundingOf, roundToInteger, scale, sqrt, sub, toBcd, toF32, toF64, toInt, trig, Trig, twoToXMinus1, unmasked,
   writesMemory, writesRegister, xtract, yLog2X, yLog2XPlus1,
 } from '../fpu/index.ts';
-import { Kind, kindOf, isNaNKind } from '../fpu/float80.ts';
-import { nanResult, quiet } from '../fpu/operand.ts';
 import { free, fpuInit, isEmpty, pop, push, readPhysical, readST, setTop, tagOf, TAG_EMPTY, top, writePhysical, writeST } from '../fpu/fpu-state.ts';
 import { effectiveAddress, type Exec } from '../operands.ts';
 import {
