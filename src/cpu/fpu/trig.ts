@@ -44,7 +44,7 @@ export function trig(a: Float80, cw: number, fn: Trig): TrigResult {
   let first: Rounded, second: FpuResult | undefined;
   if (fn === Trig.Sin) first = round(odd(sinX()));
   else if (fn === Trig.Cos) first = round(cosX());
-  else if (fn === Trig.Tan) { first = round(odd(quadrant & 1 ? neg(div(c(), s())) : tanOf(r, c()))); second = { value: ONE80, flags: 0 }; }
+  else if (fn === Trig.Tan) { first = round(odd(quadrant & 1 ? neg(div(ONE, tanOf(r, c()))) : tanOf(r, c()))); second = { value: ONE80, flags: 0 }; }
   else { first = round(odd(sinX())); second = round(cosX()); }
   // FSINCOS rounds twice: the flags of both, C1 from the sine's rounding (host-measured)
   return { outOfRange: false, value: first.value, pushed: second?.value, flags: flags | first.flags | ((second?.flags ?? 0) & ~C1), margin: first.margin };
@@ -67,8 +67,8 @@ function sinOf(r: Wide): Wide {
   return series(r, (t, k) => div(mul(t, r2), int(2 * k * (2 * k + 1))));
 }
 
-/** tan r = r + (sin r − r cos r) / cos r, the difference summed on its own: r³/3 − r⁵/30 … (sin/cos would
- * lose on which side of r a tiny r's tangent lies) */
+/** tan r = r + (sin r − r cos r) / cos r, the difference summed on its own: r³/3 − r⁵/30 … (sin/cos, and
+ * cos/sin for the cotangent, would lose on which side of r or 1/r a tiny r's tangent lies) */
 function tanOf(r: Wide, cos: Wide): Wide {
   const r2 = neg(mul(r, r));
   const d = series(div(mul(r, neg(r2)), int(3)), (t, k) => div(mul(mul(t, r2), int(k + 1)), int(k * (2 * k + 2) * (2 * k + 3))));

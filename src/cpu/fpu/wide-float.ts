@@ -7,25 +7,27 @@ import { unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
 import { roundingOf } from './status.ts';
 
-/** Significand bits kept: the series' rounding errors stay near 2^-190, far below the 2^-64 ulp. */
-const WIDE = 192;
+/** Significand bits kept: the series' rounding errors stay near 2^-120, far below the 2^-64 ulp. */
+const WIDE = 128;
 
 /** (m × 2^e): m signed; 0 is m = 0n. */
 export interface Wide { m: bigint; e: number }
 
-/** 2^(2^i): the thresholds bitLength searches. */
-const POW = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((b) => 1n << BigInt(b));
+/** 2^n for n < 1024, made on first use. */
+const POW2: bigint[] = [];
+const pow2 = (n: number): bigint => (POW2[n] ??= 1n << BigInt(n));
 
-/** The number of bits of |m| (0 for 0): a binary search by shifts below 2^1024 (BigInt has no bit length;
- * formatting it as a string costs far more). */
+/** The number of bits of |m| (0 for 0). BigInt has no bit length and formatting one costs far more: the
+ * double nearest m gives it to within one, two comparisons settle it. */
 function bitLength(m: bigint): number {
   if (m < 0n) m = -m;
-  if (m >= 1n << 1023n) return m.toString(16).length * 4 - Math.clz32(parseInt(m.toString(16)[0], 16)) + 28;
-  let n = 0;
-  for (let i = POW.length - 1; i >= 0; i--) {
-    if (m >= POW[i]) { m >>= BigInt(1 << i); n += 1 << i; }
-  }
-  return m === 0n ? n : n + 1;
+  if (m === 0n) return 0;
+  const d = Number(m);
+  if (d === Infinity) { const h = m.toString(16); return h.length * 4 - Math.clz32(parseInt(h[0], 16)) + 28; }
+  let n = Math.floor(Math.log2(d)) + 1;
+  if (n < 1024 && m >= pow2(n)) n++;
+  else if (m < pow2(n - 1)) n--;
+  return n;
 }
 
 /** m × 2^e cut to WIDE bits; bits cut off are jammed into the last bit (in magnitude), so a later
