@@ -1,6 +1,8 @@
 // FSIN, FCOS, FSINCOS, FPTAN, F2XM1, FYL2X, FYL2XP1, FPATAN (src/cpu/fpu/trig.ts, exp-log.ts, atan.ts)
 // against the host CPU's x87 through tests/oracle/x87-oracle.c: edge values under every control word and
 // seeded random operands over each documented domain, in all four rounding modes.
+//   tests/data/x87-transcendental-vectors.txt  committed host results (runs everywhere); regenerate on an
+//                x86-64 machine with gcc: X86JIT_X87_WRITE_VECTORS=1 npx vitest run tests/x87-transcendental.test.ts
 //   fixed seed   X86JIT_X87_TRANSC_SEED (default 1), X86JIT_X87_TRANSC_CASES random rounds (default 9,000;
 //                with the edge cases ≥ 100,000 cases)
 //   fresh seed   X86JIT_SEED (default: fresh each run, printed), 2,500 random rounds
@@ -11,7 +13,7 @@
 // (lastMargin). When a result differs by
 // 1 ulp, C1 legitimately differs and the rest of the status word is compared.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +22,21 @@ import { emulateX87, lastMargin } from './oracle/x87-emulate.ts';
 import { transcendentalCases } from './oracle/x87-transcendental-cases.ts';
 
 const ORACLE_SRC = join(import.meta.dirname, 'oracle/x87-oracle.c');
+const VECTORS = join(import.meta.dirname, 'data/x87-transcendental-vectors.txt');
+/** The committed cases: every eighth edge case (seed 1) and 100 random rounds (seed 2). */
+const vectorCases = (): string[] => [...transcendentalCases(1, 0).filter((_, i) => i % 8 === 0), ...transcendentalCases(2, 100, false)];
+
+function writeVectors(exe: string): void {
+  const output = execFileSync(exe, { input: vectorCases().join('\n') + '\n', maxBuffer: 1 << 28 }).toString();
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const header = [
+    `# x87 transcendental vectors measured on the host CPU (${cpu}) by tests/oracle/x87-oracle.c:`,
+    '#   OP CW A [B] -> RESULT... SW   (hex bit patterns; SW is the status word without TOP)',
+    '# cases: vectorCases() in tests/x87-transcendental.test.ts. Regenerate with',
+    '#   X86JIT_X87_WRITE_VECTORS=1 npx vitest run tests/x87-transcendental.test.ts',
+  ];
+  writeFileSync(VECTORS, header.join('\n') + '\n' + output);
+}
 const C1 = 0x0200;
 /** Below this distance from a representable number (in ulps) the host's C1 is not determined. */
 const C1_MARGIN = 3 / 16;
@@ -69,6 +86,11 @@ function buildOracle(dir: string): string | undefined {
 function check(exe: string, input: string[], reproduce: string): Map<string, Record<Verdict, number>> {
   const output = execFileSync(exe, { input: input.join('\n') + '\n', maxBuffer: 1 << 28 }).toString().trim().split('\n');
   expect(output.length).toBe(input.length);
+  return compareLines(output, reproduce);
+}
+
+/** Host output lines ("IN -> OUT") against the emulator. */
+function compareLines(output: string[], reproduce: string): Map<string, Record<Verdict, number>> {
   const tally = new Map<string, Record<Verdict, number>>();
   const bad: string[] = [];
   for (const line of output) {
@@ -104,7 +126,14 @@ describe('x87 transcendentals against the host x87, within 1 ulp', () => {
     }
   };
 
+  it('matches the committed host vectors (tests/data/x87-transcendental-vectors.txt)', () => {
+    const lines = readFileSync(VECTORS, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(lines.length).toBeGreaterThan(3000);
+    compareLines(lines, 'committed vectors');
+  });
+
   it('edge cases under every control word and a fixed-seed random batch (≥ 100,000 cases)', withOracle((exe) => {
+    if (process.env.X86JIT_X87_WRITE_VECTORS === '1') writeVectors(exe);
     const seed = parseNum('X86JIT_X87_TRANSC_SEED') ?? 1;
     const count = parseNum('X86JIT_X87_TRANSC_CASES') ?? 9000;
     const input = transcendentalCases(seed, count);
