@@ -5,7 +5,7 @@
 import { BIAS, Float80 } from './float80.ts';
 import { unpack } from './operand.ts';
 import { type FpuResult, roundPack80 } from './round.ts';
-import { roundingOf } from './status.ts';
+import { roundingOf, UE } from './status.ts';
 
 /** Significand bits kept: the series' rounding errors stay near 2^-120, far below the 2^-64 ulp. */
 const WIDE = 128;
@@ -96,12 +96,15 @@ export function toFloat80(v: Wide, cw: number, exact = false): Rounded {
   if (!exact) m96 |= 1n;
   const h = Number(m96 >> 64n), l = Number((m96 >> 32n) & 0xffffffffn), x = Number(m96 & 0xffffffffn);
   // value = m96 × 2^(e + n) = (m96 / 2^95) × 2^(e + n + 95)
-  const margin = Math.min(x, 0x100000000 - x) / 0x100000000;
-  return { ...roundPack80(s, v.e + n + 95 + BIAS, h, l, x, 64, roundingOf(cw), cw), margin };
+  const exp = v.e + n + 95 + BIAS;
+  // the bits below the last one kept: 32, or more for a denormal result (masked underflow)
+  const cut = 32 + (exp <= 0 && cw & UE ? 1 - exp : 0);
+  const below = cut >= 96 ? Number(m96) / 2 ** cut : Number(m96 & (pow2(cut) - 1n)) / 2 ** cut;
+  return { ...roundPack80(s, exp, h, l, x, 64, roundingOf(cw), cw), margin: Math.min(below, 1 - below) };
 }
 
 /**
- * A rounded result and its `margin`: how far (in ulps of a normal result, 0 … 1/2) the value rounded lay
+ * A rounded result and its `margin`: how far (in ulps of the result, 0 … 1/2) the value rounded lay
  * from a representable number. The host rounds its own approximation of some 68 bits, so where the margin
  * is tiny its C1 (rounded up) can fall either way while its result is the same: the oracle test uses this.
  */
