@@ -1,5 +1,5 @@
 // F2XM1, FYL2X, FYL2XP1: 2^x − 1 and y × log2 x, y × log2(1 + x) summed to WIDE bits and rounded once.
-// The host (an AMD P6-class x87) reports PE for every finite non-zero result, exact ones (2^1 − 1,
+// The host (an AMD EPYC's x87) reports PE for every finite non-zero result, exact ones (2^1 − 1,
 // log2 of a power of two) included, and answers F2XM1 outside its domain −1 … +1 with x itself.
 import { BIAS, f80, Float80, infinity, isNaNKind, Kind, kindOf, zero } from './float80.ts';
 import { denormalStop, invalid, nanResult } from './operand.ts';
