@@ -4,10 +4,17 @@
 // per operation on random operands from each documented domain, median of 5 runs.
 //   node scripts/build.mjs && node dist/x87-transcendental-bench.js
 import { atan2, Float80, mul, trig, Trig, twoToXMinus1, yLog2X, yLog2XPlus1 } from '../src/cpu/fpu/index.ts';
-import { rng } from '../tests/oracle/x87-cases.ts';
 
 const N = 2000, CW = 0x37f;
-const next = rng(7);
+/** mulberry32, seeded: the same operands every run. */
+let seed = 7;
+const next = (): number => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+};
 /** A random value of magnitude 2^(lowExp … highExp), with `sign`. */
 const value = (lowExp: number, highExp: number, sign = next() & 1): Float80 =>
   new Float80((sign << 15) | (0x3fff + lowExp + (next() % (highExp - lowExp + 1))), (next() | 0x80000000) >>> 0, next());
