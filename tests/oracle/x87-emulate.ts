@@ -1,5 +1,6 @@
 // The emulator's answer to one line of tests/oracle/x87-oracle.c's input, in the oracle's output format.
 import {
+  atan2, C2, trig, Trig, twoToXMinus1, yLog2X, yLog2XPlus1,
   add, compare, CONDITION_CODES, C1, premCodesWritten, div, examine, Float80, fromBcd, fromF32, fromF64, fromInt, mul, prem, roundToInteger, scale, sqrt, sub,
   toBcd, toF32, toF64, toInt, unmasked, writesMemory, writesRegister, xtract, type FpuResult,
 } from '../../src/cpu/fpu/index.ts';
@@ -16,10 +17,27 @@ const sw = (flags: number, written = SETS_CODES.has(op) ? CONDITION_CODES : C1) 
 const remainder = (r: FpuResult) => `${(writesRegister(r.flags, cw) ? r.value : old).toHex()} ${sw(r.flags, premCodesWritten(r))}`;
 /** ST0 after an operation on ST0 = a: the result, or a where an unmasked exception stops the store. */
 let old: Float80;
-const out = (r: FpuResult) => `${(writesRegister(r.flags, cw) ? r.value : old).toHex()} ${sw(r.flags)}`;
+const out = (r: FpuResult & { margin?: number }) => { noteMargin(r); return `${(writesRegister(r.flags, cw) ? r.value : old).toHex()} ${sw(r.flags)}`; };
+/** The last transcendental's rounding margin (wide-float.ts Rounded): how close its exact value lay to a
+ * representable number, in ulps; 1/2 for everything else. */
+export let lastMargin = 0.5;
+const noteMargin = (r: { margin?: number }) => { lastMargin = r.margin ?? 0.5; };
 /** A memory destination: the stored digits, or the oracle's a5 filler where nothing is stored. */
 const mem = (flags: number, digits: string) => `${writesMemory(flags, cw) ? digits : 'a5'.repeat(digits.length / 2)} ${sw(flags)}`;
 const split64 = (s: string): [number, number] => [parseInt(s.slice(0, s.length - 8) || '0', 16) >>> 0, parseInt(s.slice(-8), 16) >>> 0];
+
+/** FSIN, FCOS, FPTAN, FSINCOS: they write C1 and C2 (out of range: C2 set, C1 clear, ST0 kept). FPTAN
+ * and FSINCOS print ST0 and ST1 over the oracle's 0 below the operand: pushed and value, or a and 0 when
+ * nothing is pushed. */
+function trigOut(fn: Trig): string {
+  const zero = '0'.repeat(20), two = fn === Trig.Tan || fn === Trig.SinCos;
+  const r = trig(old, cw, fn);
+  noteMargin(r);
+  if (r.outOfRange) return `${old.toHex()}${two ? ` ${zero}` : ''} ${sw(C2, C1 | C2)}`;
+  const codes = sw(r.flags, C1 | C2);
+  if (!writesRegister(r.flags, cw)) return `${old.toHex()}${two ? ` ${zero}` : ''} ${codes}`;
+  return two ? `${r.pushed!.toHex()} ${r.value.toHex()} ${codes}` : `${r.value.toHex()} ${codes}`;
+}
 
 /** The part after "->" for an input line "OP CW A [B]". */
 export function emulateX87(line: string): string {
@@ -64,6 +82,14 @@ export function emulateX87(line: string): string {
     case 'fist32': { const r = toInt(a, cw, 32); return mem(r.flags, hex(r.lo, 8)); }
     case 'fist64': { const r = toInt(a, cw, 64); return mem(r.flags, hex(r.hi, 8) + hex(r.lo, 8)); }
     case 'fbstp': { const r = toBcd(a, cw); return mem(r.flags, r.value.toHex()); }
+    case 'fsin': return trigOut(Trig.Sin);
+    case 'fcos': return trigOut(Trig.Cos);
+    case 'fptan': return trigOut(Trig.Tan);
+    case 'fsincos': return trigOut(Trig.SinCos);
+    case 'f2xm1': return out(twoToXMinus1(a, cw));
+    case 'fyl2x': return out(yLog2X(a, b, cw));
+    case 'fyl2xp1': return out(yLog2XPlus1(a, b, cw));
+    case 'fpatan': return out(atan2(b, a, cw));
   }
   throw new Error(`unknown operation ${op}`);
 }

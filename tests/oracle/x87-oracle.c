@@ -75,6 +75,14 @@ int main(void) {
                        : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));  \
       print80(&env.st[0]);                                                                 \
     } else
+/* ST0 = A above a 0: an instruction that may push, prints ST0 and ST1 */
+#define UN2(INSN)                                                                          \
+    if (!strcmp(op, #INSN)) {                                                              \
+      parse80(as, &a);                                                                     \
+      __asm__ volatile(PRE "fldz\n fldt %[a]\n " CODES " " #INSN "\n fnstsw %[sw]\n fnsave %[env]\n"     \
+                       : [sw] "=m"(sw), [env] "=m"(env) : [cw] "m"(cw), [a] "m"(a));       \
+      print80(&env.st[0]); print80(&env.st[1]); two = 1;                                   \
+    } else
 /* compares: only the status word */
 #define CMP(INSN)                                                                          \
     if (!strcmp(op, #INSN)) {                                                              \
@@ -102,6 +110,12 @@ int main(void) {
     BIN(fadd) BIN(fsub) BIN(fsubr) BIN(fmul) BIN(fdiv) BIN(fdivr)
     UN(fsqrt) UN(frndint) UN(fabs) UN(fchs)
     PAIR(fscale) PAIR(fprem) PAIR(fprem1)
+    UN(fsin) UN(fcos) UN(f2xm1)
+    /* ST0 = A (x), ST1 = B (y); the result replaces ST1 and the stack pops: prints the new ST0 */
+    PAIR(fyl2x) PAIR(fyl2xp1) PAIR(fpatan)
+    /* one operand, two results pushed (FPTAN: tan, 1.0; FSINCOS: sin, cos): prints ST0 and ST1. Out of
+     * range (C2) and unmasked-exception cases push nothing: ST1 is then the empty register's 0 filler */
+    UN2(fptan) UN2(fsincos)
     CMP(fcom) CMP(fucom)
     if (!strcmp(op, "fxtract")) {
       parse80(as, &a);

@@ -14,3 +14,6 @@ export { compare, examine } from './compare.ts';
 export { fromF32, fromF64, toF32, toF64, type Stored } from './convert-float.ts';
 export { fromInt, toInt } from './convert-int.ts';
 export { fromBcd, toBcd, BCD_INDEFINITE } from './convert-bcd.ts';
+export { trig, Trig, type TrigResult } from './trig.ts';
+export { twoToXMinus1, yLog2X, yLog2XPlus1 } from './exp-log.ts';
+export { atan2 } from './atan.ts';

@@ -11,12 +11,10 @@ import type { Cpu } from '../cpu.ts';
 import { fault, MF, NM, UD } from '../fault.ts';
 import { conditionFor, setFlagBits } from '../flags.ts';
 import {
-  add, BCD_INDEFINITE, C0, C1, C2, C3, compare, DE, div, examine, f80, Float80, type FpuResult, fromBcd, fromF32, fromF64, fromInt, IE,
-  INDEFINITE, mul, PE, prem, ZE, premCodesWritten, roundingOf, roundToInteger, scale, sqrt, sub, toBcd, toF32, toF64, toInt, unmasked,
-  writesMemory, writesRegister, xtract,
+  add, atan2, BCD_INDEFINITE, C0, C1, C2, C3, compare, DE, div, examine, f80, Float80, type FpuResult, fromBcd, fromF32, fromF64, fromInt, IE,
+  INDEFINITE, mul, prem, premCodesWritten, roundingOf, roundToInteger, scale, sqrt, sub, toBcd, toF32, toF64, toInt, trig, Trig, twoToXMinus1, unmasked,
+  writesMemory, writesRegister, xtract, yLog2X, yLog2XPlus1,
 } from '../fpu/index.ts';
-import { Kind, kindOf, isNaNKind } from '../fpu/float80.ts';
-import { nanResult, quiet } from '../fpu/operand.ts';
 import { free, fpuInit, isEmpty, pop, push, readPhysical, readST, setTop, tagOf, TAG_EMPTY, top, writePhysical, writeST } from '../fpu/fpu-state.ts';
 import { effectiveAddress, type Exec } from '../operands.ts';
 import {
@@ -528,90 +526,55 @@ function remainder(c: EmitContext, ieee: boolean): Exec {
   });
 }
 
-// ---- transcendentals (approximate) ----------------------------------------------------------------
+// ---- transcendentals (src/cpu/fpu/trig.ts, exp-log.ts, atan.ts) -----------------------------------------
 
-/** ST(0) ← f(ST(0)) (FSIN, FCOS, F2XM1), or with `pushes` ST(0) ← f, then push g (FPTAN: 1.0, FSINCOS: cos).
- * An operand beyond ±2^63 sets C2 and leaves the stack as it was (FSIN, FCOS, FPTAN, FSINCOS). */
-function transcendental1(c: EmitContext, f: (x: number) => number, reduces: boolean, second?: (x: number) => number): Exec {
+/** FSIN, FCOS: ST(0) ← f(ST(0)); FPTAN, FSINCOS: ST(0) ← f, then push (1.0, the cosine). An operand of
+ * |x| ≥ 2^63 sets C2, clears C1 and leaves the stack as it was. */
+function trigonometric(c: EmitContext, fn: Trig): Exec {
+  const pushes = fn === Trig.Tan || fn === Trig.SinCos;
   return x87(c, (s) => {
-    if (isEmpty(s, 0) || (second !== undefined && !isEmpty(s, 7))) {
+    if (isEmpty(s, 0) || (pushes && !isEmpty(s, 7))) {
       if (!isEmpty(s, 0)) { if (stackFault(s, true)) { writeST(s, 0, INDEFINITE); push(s, INDEFINITE); } return; }
-      if (stackFault(s, false)) { writeST(s, 0, INDEFINITE); if (second !== undefined) push(s, INDEFINITE); }
+      if (stackFault(s, false)) { writeST(s, 0, INDEFINITE); if (pushes) push(s, INDEFINITE); }
       return;
     }
-    const cw = s[FPU_CW], a = readST(s, 0);
-    const special = specialOperand(a, cw);
-    if (special !== undefined) {
-      setCodes(s, reduces ? C1 | C2 : C1, 0);
-      signal(s, special.flags);
-      if (writesRegister(special.flags, cw)) { writeST(s, 0, special.value); if (second !== undefined) push(s, special.value); }
-      return;
-    }
-    if (reduces && a.exp >= 0x3fff + 63) { setCodes(s, C2, C2); return; }
-    const x = a.toNumber();
-    setCodes(s, reduces ? C1 | C2 : C1, 0); // F2XM1 keeps C2 (host-measured)
-    const r = f(x);
-    const flags = (Number.isFinite(r) ? (r === x && x === 0 ? 0 : PE) : IE) | (kindOf(a) === Kind.Denormal ? DE : 0);
-    signal(s, flags);
-    if (!writesRegister(flags, cw)) return;
-    writeST(s, 0, Number.isFinite(r) ? fromNumber(r) : INDEFINITE);
-    if (second !== undefined) push(s, fromNumber(second(x)));
+    const cw = s[FPU_CW], r = trig(readST(s, 0), cw, fn);
+    if (r.outOfRange) { setCodes(s, C1 | C2, C2); return; }
+    setCodes(s, C1 | C2, r.flags);
+    signal(s, r.flags);
+    if (!writesRegister(r.flags, cw)) return;
+    writeST(s, 0, r.value);
+    if (pushes) push(s, r.pushed!);
   });
 }
 
-/** ST(1) ← f(ST(1), ST(0)), pop (FYL2X, FYL2XP1, FPATAN). `check` answers invalid and zero-divide operands. */
-function transcendental2(c: EmitContext, f: (y: number, x: number) => number, check: (y: number, x: number) => number): Exec {
+/** ST(1) ← f(ST(0), ST(1)), pop (FYL2X, FYL2XP1, FPATAN); C2 kept. */
+function transcendental2(c: EmitContext, f: (st0: Float80, st1: Float80, cw: number) => FpuResult): Exec {
   return x87(c, (s) => {
     if (isEmpty(s, 0) || isEmpty(s, 1)) { if (stackFault(s, false)) { writeST(s, 1, INDEFINITE); pop(s); } return; }
-    const cw = s[FPU_CW], a = readST(s, 0), b = readST(s, 1);
-    const ka = kindOf(a), kb = kindOf(b);
-    if (ka === Kind.Unsupported || kb === Kind.Unsupported || isNaNKind(ka) || isNaNKind(kb)) {
-      const r = ka === Kind.Unsupported || kb === Kind.Unsupported ? { value: INDEFINITE, flags: IE } : nanResult(a, ka, b, kb)!;
-      signal(s, r.flags);
-      if (writesRegister(r.flags, cw)) { writeST(s, 1, r.value); pop(s); }
-      return;
-    }
-    const x = a.toNumber(), y = b.toNumber();
-    let flags = check(y, x) | (ka === Kind.Denormal || kb === Kind.Denormal ? DE : 0);
-    const r = flags & IE ? NaN : f(y, x);
-    if (!(flags & (IE | ZE)) && Number.isFinite(r) && r !== 0) flags |= PE;
-    setCodes(s, C1, 0);
-    signal(s, flags);
-    if (!writesRegister(flags, cw)) return;
-    writeST(s, 1, Number.isNaN(r) ? INDEFINITE : fromNumber(r));
+    const cw = s[FPU_CW], r = f(readST(s, 0), readST(s, 1), cw);
+    signalResult(s, r.flags);
+    if (!writesRegister(r.flags, cw)) return;
+    writeST(s, 1, r.value);
     pop(s);
   });
 }
 
-/** NaN, unsupported and infinite operands of the one-operand transcendentals. */
-function specialOperand(a: Float80, cw: number): FpuResult | undefined {
-  const k = kindOf(a);
-  if (k === Kind.Unsupported) return { value: INDEFINITE, flags: IE };
-  if (isNaNKind(k)) return { value: quiet(a), flags: k === Kind.SNaN ? IE : 0 };
-  if (k === Kind.Denormal && !(cw & DE)) return { value: INDEFINITE, flags: DE };
-  return undefined;
-}
-
-/** A double as an 80-bit value (exact). */
-function fromNumber(x: number): Float80 {
-  const v = new DataView(new ArrayBuffer(8));
-  v.setFloat64(0, x);
-  return fromF64(v.getUint32(0), v.getUint32(4)).value;
-}
-
-const LOG2 = (x: number): number => Math.log2(x);
-/** FYL2X: log2 of a negative → IE, of ±0 → ZE (−∞ × y), 0 × ∞ → IE. */
-const checkLog = (y: number, x: number): number => (x < 0 || (x === 1 && !Number.isFinite(y)) || (x === 0 && y === 0) || (x === Infinity && y === 0) ? IE : x === 0 ? ZE : 0);
-
 Object.assign(FPU, {
-  FSIN: (c: EmitContext) => transcendental1(c, Math.sin, true),
-  FCOS: (c: EmitContext) => transcendental1(c, Math.cos, true),
-  FPTAN: (c: EmitContext) => transcendental1(c, Math.tan, true, () => 1),
-  FSINCOS: (c: EmitContext) => transcendental1(c, Math.sin, true, Math.cos),
-  F2XM1: (c: EmitContext) => transcendental1(c, (x) => (x === -Infinity ? -1 : Math.expm1(x * Math.LN2)), false),
-  FYL2X: (c: EmitContext) => transcendental2(c, (y, x) => y * LOG2(x), checkLog),
-  FYL2XP1: (c: EmitContext) => transcendental2(c, (y, x) => y * (Math.log1p(x) / Math.LN2), (y, x) => (x < -1 ? IE : x === -1 ? ZE : 0)),
-  FPATAN: (c: EmitContext) => transcendental2(c, (y, x) => Math.atan2(y, x), () => 0),
+  FSIN: (c: EmitContext) => trigonometric(c, Trig.Sin),
+  FCOS: (c: EmitContext) => trigonometric(c, Trig.Cos),
+  FPTAN: (c: EmitContext) => trigonometric(c, Trig.Tan),
+  FSINCOS: (c: EmitContext) => trigonometric(c, Trig.SinCos),
+  // ST(0) ← 2^ST(0) − 1; C2 kept
+  F2XM1: (c: EmitContext) => x87(c, (s) => {
+    if (isEmpty(s, 0)) { if (stackFault(s, false)) writeST(s, 0, INDEFINITE); return; }
+    const cw = s[FPU_CW], r = twoToXMinus1(readST(s, 0), cw);
+    signalResult(s, r.flags);
+    if (writesRegister(r.flags, cw)) writeST(s, 0, r.value);
+  }),
+  FYL2X: (c: EmitContext) => transcendental2(c, (x, y, cw) => yLog2X(x, y, cw)),
+  FYL2XP1: (c: EmitContext) => transcendental2(c, (x, y, cw) => yLog2XPlus1(x, y, cw)),
+  FPATAN: (c: EmitContext) => transcendental2(c, (x, y, cw) => atan2(y, x, cw)),
 });
 
 /** The emitter for an x87 instruction (every D8–DF mnemonic the decoder produces has one). */
