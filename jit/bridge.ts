@@ -9,7 +9,7 @@ import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.
 import { BREAK_EIP_SET, BREAK_JUMP, type Cpu, WORK_PER_CLOCK_CHECK } from '../src/cpu/cpu.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
 import { endsBlock } from '../src/cpu/instruction-meta.ts';
-import { EFLAGS, EIP, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
+import { EFLAGS, EIP, JIT_EXIT_SLOT, JIT_TSC_SLOT } from '../src/cpu/state.ts';
 import type { JumpCache } from './jump-cache.ts';
 import type { Region } from './region.ts';
 import { HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, type RegionOutput } from './translate.ts';
@@ -65,6 +65,7 @@ export class InterpreterBridge {
     const cpu = this.cpu, s = cpu.s;
     this.entryInstructions = cpu.instructions;
     this.entryMode = region.mode;
+    this.setTscBase();
     this.jumps.prepare(region);
     let n: number;
     if (profiling) {
@@ -76,6 +77,12 @@ export class InterpreterBridge {
     p.executions++; p.instructions += n; p.exits[why]++;
     st.calls++; st.cacheHits++; st.instructions += n; st.exits[why]++;
     return n;
+  }
+
+  /** The TSC at the call's first instruction, for compiled RDTSC (state.ts's JIT_TSC_SLOT; cpu.tsc's sum). */
+  private setTscBase(): void {
+    const s = this.cpu.s, t = this.entryInstructions + Math.floor(this.cpu.idleNs);
+    s[JIT_TSC_SLOT] = t % 2 ** 32; s[JIT_TSC_SLOT + 1] = Math.floor(t / 2 ** 32);
   }
 
   /** The fault an instruction raised inside compiled code (after enter() reported EXIT_FAULT). */
@@ -112,6 +119,7 @@ export class InterpreterBridge {
       return HELPER_FAULT;
     }
     cpu.instructions = this.entryInstructions;
+    this.setTscBase(); // port I/O adds idle time
     const why = cpu.breakBlock;
     let r = 0;
     // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.

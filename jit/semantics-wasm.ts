@@ -7,7 +7,7 @@
 import type { Instruction, MemOperand, Operand } from '../src/decoder/instruction.ts';
 import { CS, DS, ES, FS, GS, PREFIX_LOCK, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
-import { AF, ARITH_FLAGS, CF, DF, EAX, ECX, EDI, EDX, ESI, ESP, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, ZF } from '../src/cpu/state.ts';
+import { AF, ARITH_FLAGS, CF, CR4, DF, EAX, ECX, EDI, EDX, ESI, ESP, JIT_TSC_SLOT, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, STATE_OFFSET, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
 import { maskOf } from '../src/cpu/operands.ts';
 import { EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT } from '../src/cpu/state.ts';
@@ -278,6 +278,16 @@ function push32(tx: Tx, v: number): void {
 }
 
 export const NATIVE: Record<string, NativeEmitter> = {
+  // The virtual clock's TSC (cpu.tsc): the call's base (JIT_TSC_SLOT, set by the bridge) plus the
+  // instructions it has retired before this one. CR4.TSD (RDTSC faults outside ring 0) is left to the interpreter.
+  RDTSC: (tx, ins) => {
+    if ((ins.prefixes & PREFIX_LOCK) !== 0) return false;
+    const i = m_(tx), l = tx.m.i64, at = STATE_OFFSET + 4 * JIT_TSC_SLOT;
+    tx.emit(tx.m.if(i.and(i.load(STATE_OFFSET + 4 * CR4, 4, tx.c(0)), tx.c(4)), tx.exitBefore(EXIT_FAULT_LEFT)));
+    const tsc = (): Expr => l.add(l.load(at, 4, tx.c(0)), l.extend_u(tx.retiredBefore()));
+    tx.emit(tx.setReg(EDX, 4, i.wrap(l.shr_u(tsc(), l.const(BigInt(32))))), tx.setReg(EAX, 4, i.wrap(tsc())));
+    return true;
+  },
   // Any prefix but LOCK: PAUSE is F3 90 (the spin-wait hint of every kernel delay loop), and the interpreter ignores the rest too.
   NOP: (_tx, ins) => (ins.prefixes & PREFIX_LOCK) === 0,
 

@@ -117,6 +117,8 @@ export class Tx {
   /** The instruction being translated and its index in its block. */
   op!: RegionOp;
   index = 0;
+  /** Instructions this call has retired before the current one (what a helper is told, and RDTSC adds). */
+  retiredBefore(): Expr { return this.m.i32.add(this.get(COUNT), this.c(this.index)); }
   /** Set when the current segment branches back to its own start (it is then wrapped in a WASM loop). */
   selfLoop = false;
   /** The label a branch back to the current segment's start takes, and the flag knowledge at each such branch. */

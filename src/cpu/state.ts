@@ -49,6 +49,12 @@ export const JIT_EXIT_SLOT = 100;
 export const EXIT_BRANCH = 0, EXIT_BUDGET = 1, EXIT_MEMORY = 2, EXIT_HELPER_BREAK = 3, EXIT_FAULT = 4, EXIT_INTERRUPT = 5, EXIT_INTERPRETER = 6;
 /** Region-to-region transfers compiled code made without returning to the run loop (a counter it increments). */
 export const JIT_CHAINS_SLOT = 101;
+/**
+ * The time-stamp counter as of the current region call's first instruction — instructions retired before it
+ * plus whole idle ns — as a 64-bit little-endian integer in two slots: compiled RDTSC adds the instructions
+ * the call has retired since (the interpreter's cpu.tsc()). Accelerator scratch, rewritten on every call.
+ */
+export const JIT_TSC_SLOT = 102; // … 103
 export const STATE_SLOTS = 128;
 
 /** EFLAGS bits. */
