@@ -105,7 +105,8 @@ export class InterpreterBridge {
     this.stats.fallbacks++;
     const b = this.cache.blockAt(bsEip);
     const same = b.cacheable && b.ops[dyn]?.eip === op.eip;
-    if (same) { op = b.ops[dyn]; last = dyn === b.ops.length - 1 || endsBlock(op.ins); }
+    const ends = endsBlock(op.ins);
+    if (same) { op = b.ops[dyn]; last = dyn === b.ops.length - 1 || ends; }
     cpu.instructions = this.entryInstructions + (same ? bsCount : n - this.helperIndex[idx]);
     s[EIP] = op.next;
     cpu.breakBlock = 0;
@@ -124,7 +125,7 @@ export class InterpreterBridge {
     let r = 0;
     // A mode change ends compiled code (it assumed flat DS/ES/SS, 32-bit code, no paging): e.g. MOV DS.
     if (why & ~(BREAK_JUMP | BREAK_EIP_SET) || jitMode(cpu) !== this.entryMode) r = HELPER_EXIT;
-    else if (why !== 0 || endsBlock(op.ins)) { r = HELPER_JUMP; cpu.breakBlock = 0; }
+    else if (why !== 0 || ends) { r = HELPER_JUMP; cpu.breakBlock = 0; }
     // An interrupt became pending, or heavy work was done (a long REP OUTSB, a big hypercall: the run loop
     // must read the clock): leave compiled code at the interpreter block's end, where the interpreter would
     // look (so block boundaries stay the interpreter's) — at once, at the EIP in the state block, if this
