@@ -52,7 +52,7 @@ for rom in $WORKLOAD_ROMS; do build_host $rom exec/$rom.elf; done
 # Hypervisor-layer ROMs. link-user.ld adds a page-aligned .user section for ring-3 code and data;
 # the paravirtual ROMs link rt-pv.o (output and exit through VMCALL) instead of rt.o.
 NEW_ROMS="minikernel:link-user:rt paging:link-user:rt,ring3 exceptions-pm:link-user:rt,ring3 pic-pit:link:rt \
- console-uart:link:rt hypercall:link-user:rt-pv,ring3 console-pv:link:rt-pv i8042-pci:link:rt taskswitch:link:rt fpu-irq13:link:rt v86:link:rt"
+ console-uart:link:rt hypercall:link-user:rt-pv,ring3 console-pv:link:rt-pv i8042-pci:link:rt taskswitch:link:rt fpu-irq13:link:rt v86:link:rt x87:link:rt"
 for f in rt-pv ring3; do $CC $CFLAGS -c src/rt/$f.c -o $OUT/rt/$f.o; done
 for spec in $NEW_ROMS; do
 	rom=${spec%%:*}; rest=${spec#*:}; ldscript=${rest%%:*}
