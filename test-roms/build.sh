@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds every test ROM into test-roms/*.elf and the BIOS image test-roms/bios-realmode.bin.
 #   ./build.sh            build (and the workloads' HOST variants, exec/wl-*.elf)
+#   ./build.sh --x87-table  regenerate src/x87-expected.h on this CPU and rebuild x87.elf with it
 #   ./build.sh --native   also build the HOST variants of the pure-computation ROMs, run them on this
 #                         CPU (Linux i386) and compare their output byte-for-byte with expected/<name>.txt
 set -eu
@@ -116,6 +117,18 @@ if [ "${1:-}" = "--pv-check" ]; then
 		[ $rc -eq 1 ] && [ $same = identical ] || status=1
 	done
 	exit $status
+fi
+
+if [ "${1:-}" = "--x87-table" ]; then
+	# x87.elf's expected values come from this CPU: src/x87.c built with -DX87_GEN prints them as
+	# src/x87-expected.h; x87.elf is rebuilt with them and the same checks run natively (HOST) must pass.
+	$CC $CFLAGS -DHOST -DX87_GEN -c src/x87.c -o $OUT/host/x87-gen.o
+	$LD -m elf_i386 --build-id=none -z noexecstack -static -e _start -o $OUT/host/x87-gen $OUT/host/host.o $OUT/host/common.o $OUT/host/x87-gen.o
+	./$OUT/host/x87-gen > src/x87-expected.h
+	build_rom x87 link $OUT/rt/boot.o $OUT/rt/isr.o $OUT/rt/common.o $OUT/rt/tables.o $OUT/rt/rt.o
+	build_host x87 $OUT/host/x87
+	./$OUT/host/x87 | tail -n 1
+	exit
 fi
 
 if [ "${1:-}" = "--native" ]; then

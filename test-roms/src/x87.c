@@ -1,18 +1,15 @@
 /* x87: arithmetic in the three precisions and four rounding modes, compares and classification,
  * integer/BCD stores, FPREM/FPREM1, FXTRACT/FSCALE, the status word after masked exceptions, #MF with
- * CR0.NE=1 (FIP/FCS/FOP in FNSTENV), FNSAVE/FRSTOR round trips (32- and 16-bit layouts).
+ * CR0.NE=1 (FIP FCS FDP FDS in FNSTENV), FNSAVE/FRSTOR round trips (32- and 16-bit layouts).
  *
  * Every operand is an 80-bit bit pattern loaded with FLD m80 (or an integer loaded with FILD), every
  * result is stored bit for bit (FSTP m80, FIST, FBSTP, FNSTSW, FNSTENV) and compared as 32-bit words
- * with x87-expected.h. That table is the output of this same code run on the host CPU:
- *   gcc <build.sh CFLAGS> -DHOST -DX87_GEN ... (see the end of this comment) > src/x87-expected.h
- * The #MF and FNSAVE checks that involve addresses or the host kernel (CR0, vector 16) run bare-metal
- * only and expect values written here from the SDM (FOP: Vol. 1 8.1.5; FNSAVE layout: Vol. 1 8.1.10).
+ * with x87-expected.h. That table is the output of this same code run on the host CPU (-DHOST -DX87_GEN).
+ * The #MF checks (CR0, vector 16, addresses) run bare-metal only; they and the FNSAVE round trips expect
+ * values written here from the SDM (FNSTENV/FNSAVE layouts: Vol. 1 8.1.10, 8.1.8).
  *
- * To regenerate the table (Linux i386 binaries run on this machine):
- *   gcc $CFLAGS -DHOST -c src/rt/common.c; gcc $CFLAGS -DHOST -c src/rt/host.c
- *   gcc $CFLAGS -DHOST -DX87_GEN -c src/x87.c; ld -m elf_i386 -static -e _start host.o common.o x87.o -o gen
- *   ./gen > src/x87-expected.h
+ * To regenerate the table: ./build.sh --x87-table (Linux i386 binaries run on this machine), then record
+ * expected/x87.txt under QEMU again.
  *
  * Left out because QEMU 7.2 (whose output is expected/x87.txt) departs from the host CPU and the SDM:
  * C1 for a result rounded up and the denormal-operand flag DE (masked out of every status word); the
