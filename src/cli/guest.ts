@@ -144,7 +144,8 @@ const RESTORE_JIT_THRESHOLD = 10_000;
 
 /** A snapshot file's bytes; an unreadable one is a usage error (one line). */
 export function readSnapshotFile(path: string): Uint8Array {
-  try { return new Uint8Array(readFileSync(path)); } catch (e) {
+  // The Buffer's own bytes, not a copy (22 MB for a booted kernel's snapshot: ~10 ms).
+  try { const b = readFileSync(path); return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new UsageError(`${path}: cannot read the snapshot: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
   }
