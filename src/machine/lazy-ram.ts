@@ -3,8 +3,8 @@
 // WebAssembly.Memory is already zero, so only the pages the snapshot chain stores (and no later diff of it
 // zeroes) are pending; the rest of RAM is right from the start. Pages are copied one at a time (a clone
 // holds only the pages it touches); the last few chunks decompressed (64 pages each) are kept, since guests
-// touch memory in runs — or, for a VM that touches chunks all over, a chunk's pages all at once. memory.ts asks this before every access that could reach a pending page
-// (PhysicalMemory.ensure).
+// touch memory in runs — or, for a VM that touches chunks all over, a chunk's pages go in all at once.
+// memory.ts asks this before every access that could reach a pending page (PhysicalMemory.ensure).
 import { PAGE_SIZE } from '../cpu/state.ts';
 import { countPages } from '../state/page-bitmap.ts';
 import type { RamImage } from '../state/ram-image.ts';

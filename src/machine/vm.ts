@@ -141,7 +141,7 @@ export interface RestoreOptions extends VMOptions {
    * How the files are checked (snapshot-file.ts's DecodeOptions): by default the SHA-256 of each whole file
    * for an eager restore, the CRC-32s (each chunk's as it is read) for a lazy one. 'sha256' with `lazyRam`
    * checks every byte before fromState returns, so that no damage can surface mid-run (the CLI: a 22 MB
-   * file hashes in ~15 ms), and the chunks are then decompressed unchecked as they are touched.
+   * file hashes in ~25 ms), and the chunks are then decompressed unchecked as they are touched.
    */
   integrity?: 'sha256' | 'crc32';
 }
