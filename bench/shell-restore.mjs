@@ -3,9 +3,10 @@
 // --restore SNAPSHOT` under /usr/bin/time, waits for the restored shell's first output (its ESC[6n after the
 // prompt), then writes `uname -a`, `echo $((6*7))` and `exit` to its console, and prints the milliseconds from
 // the process's start to that first output, from the input to the echo and to the `42`, to the exit, and the
-// CPU time /usr/bin/time measured. Make SNAPSHOT with `x86jit snapshot --kernel … --append "… x86jit.end=shell"
+// CPU time /usr/bin/time measured; first, the floor: the wall time of `node -e 0` and of the CLI's own start
+// (`x86jit run --help`). Make SNAPSHOT with `x86jit snapshot --kernel … --append "… x86jit.end=shell"
 // --at-output 'x86jit-shell# '`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const [snapshot, engine = 'interp'] = process.argv.slice(2);
@@ -14,6 +15,8 @@ if (!snapshot || !['interp', 'jit'].includes(engine)) {
   process.exit(2);
 }
 const cli = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
+const wall = (args) => { const t = performance.now(); spawnSync(process.execPath, args, { stdio: 'ignore' }); return performance.now() - t; };
+console.log(`floor: node -e 0 ${wall(['-e', '0']).toFixed(0)} ms, x86jit run --help ${wall([cli, 'run', '--help']).toFixed(0)} ms`);
 const t0 = performance.now();
 const p = spawn('/usr/bin/time', ['-f', 'cpu: %U s user, %S s system, %e s wall', process.execPath, cli, 'run', '--engine', engine, '--stats', '--restore', snapshot],
   { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -278,6 +278,29 @@ describe('lazy RAM: a restored VM copies pages in on first touch', () => {
     }, 120_000);
   }
 
+  for (const lazyRam of [true, 'chunk'] as const) {
+    it(`paging under the interpreter, lazyRam ${lazyRam}: the RAM fast paths stay, and a diff since the restore still holds every page written`, async () => {
+      const rom = 'paging.elf', ref = await reference(rom, 'interp');
+      const before: Uint8Array[] = [];
+      const vm = await fresh(rom, 'interp', before);
+      vm.run({ maxInstructions: Math.floor(ref.instructions * 0.7) });
+      vm.memory.writeBytes(60 << 20, new Uint8Array(64 * 4096).fill(0x5a));
+      const file = vm.saveState();
+      const out: Uint8Array[] = [...before];
+      const lazy = await VM.fromState(file, { ...options('interp', out), lazyRam });
+      expect(lazy.cpu.fastRamEnd, 'paging is on: translated accesses take the fast paths').toBe(lazy.memory.ramSize);
+      const exit = lazy.run({ timeout: 120 });
+      expect([text(out), exit.status, lazy.instructions]).toEqual([ref.output, ref.status, ref.instructions]);
+      // (In 'chunk' mode a touched page brings its chunk's other pages in with it.)
+      expect(lazy.memory.pendingPages, 'the pages it never touched are still in the file').toBeGreaterThanOrEqual(lazyRam === true ? 64 : 1);
+      // The stores that took the fast paths were logged: the diff over its base is the VM's RAM.
+      const diff = lazy.saveState({ since: api.snapshotId(file) });
+      const chained = await VM.fromState([file, diff], {});
+      lazy.memory.loadAllPages();
+      expect(Buffer.from(chained.memory.ram).equals(Buffer.from(lazy.memory.ram))).toBe(true);
+    }, 120_000);
+  }
+
   it('paging under the JIT: compiled code reaches pages through TLB entries made only for pages that are in', async () => {
     const rom = 'paging.elf', ref = await reference(rom, 'jit');
     const before: Uint8Array[] = [];

@@ -96,8 +96,10 @@ export class Cpu {
   readonly ramSize: number;
   /**
    * End of the RAM the fast paths may read and write directly: ramSize, or 0 while a lazy restore still has
-   * pages to copy in (memory.ts's ensure), so every access takes the slow path, which copies them first.
-   * With paging on, a TLB entry is only made for a page that is in (walk), which compiled code relies on.
+   * pages to copy in (memory.ts's ensure) and paging is off, so every access takes the slow path, which
+   * copies them first. With paging on, a TLB entry is only made for a page that is in (walk), so every
+   * physical address a translation gives is in: the fast paths stay (a booted kernel's restore runs
+   * paged from its first instruction), and so does compiled code.
    */
   fastRamEnd: number;
   readonly pageFlags: Uint8Array;
@@ -210,9 +212,12 @@ export class Cpu {
     } finally { this.instructions -= index; this.spendTime(PORT_IO_NS); this.exits.leave(EXIT_IO, t0); }
   }
 
-  /** Recompute fastRamEnd: 0 while a lazy restore has pages pending or memory hooks watch every access. */
+  /** Recompute fastRamEnd: 0 while a lazy restore has pages pending without paging, or memory hooks watch every access. */
   refreshFastRam(): void {
-    this.fastRamEnd = this.mem.pendingPages > 0 || (this.hooks !== null && this.hooks.reads) ? 0 : this.ramSize;
+    const pending = this.mem.pendingPages > 0;
+    this.fastRamEnd = (pending && !this.paging) || (this.hooks !== null && this.hooks.reads) ? 0 : this.ramSize;
+    // Stores may take the fast paths while pages are pending: the dirty log's code map must be armed for them.
+    if (pending && this.fastRamEnd !== 0) this.mem.prepareForCompiledCode();
   }
 
   get protectedMode(): boolean { return (this.s[CR0] & CR0_PE) !== 0 && (this.s[EFLAGS] & VM) === 0; }
@@ -342,7 +347,7 @@ export class Cpu {
       dirty = write || (pte & PTE_D) !== 0;
       global = (pte & PTE_G) !== 0;
     }
-    if (this.fastRamEnd === 0) mem.ensure(phys, PAGE_SIZE); // a lazy restore: TLB entries only for pages that are in
+    mem.ensure(phys, PAGE_SIZE); // a lazy restore: TLB entries only for pages that are in (fastRamEnd relies on it)
     // A mem-write hook covers this linear page: its physical page's stores take the slow path (hooks.ts).
     if (this.hooks !== null && this.hooks.writes && this.hooks.watchesWrites(lin >>> PAGE_SHIFT)) mem.watchWrites(phys >>> PAGE_SHIFT, phys >>> PAGE_SHIFT);
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
@@ -384,6 +389,7 @@ export class Cpu {
   pagingChanged(): void {
     this.paging = (this.s[CR0] & CR0_PG) !== 0 && (this.s[CR0] & CR0_PE) !== 0;
     this.flushTlb(false);
+    this.refreshFastRam();
   }
 
   /** Physical address for a data access at the current CPL. */

@@ -152,7 +152,7 @@ export class Interpreter {
           // A lazy restore in progress (memory.ts): compiled code without paging reads and writes RAM
           // directly, so every page must be in first; with paging it goes through TLB entries, which are
           // made only for pages that are in, but its stores need the dirty log's code map armed.
-          if (cpu.fastRamEnd === 0) { if (r.mode === 1) cpu.mem.loadAllPages(); else cpu.mem.prepareForCompiledCode(); }
+          if (cpu.mem.pendingPages > 0) { if (r.mode === 1) cpu.mem.loadAllPages(); else cpu.mem.prepareForCompiledCode(); }
           const n = jit.enter(r, budget);
           cpu.instructions += n;
           budget -= n;

@@ -55,8 +55,9 @@ export class PhysicalMemory {
   /** The snapshot pages not yet copied in (a lazy restore: lazy-ram.ts), or null when RAM holds everything. */
   private lazy: LazyRam | null = null;
   /**
-   * Told when a lazy restore starts (true) and when its last page is in (false): the CPU's RAM fast paths
-   * read and write `ram` directly only while nothing is pending (cpu.ts's fastRamEnd).
+   * Told when a lazy restore starts (true), when the dirty log starts during one (true: it left its code
+   * map unarmed, which stores on the fast paths need) and when its last page is in (false): the CPU's RAM
+   * fast paths read and write `ram` directly only while nothing is pending, or through translations (cpu.ts's fastRamEnd).
    */
   onLazyChange: (pending: boolean) => void = () => {};
   /**
@@ -152,7 +153,11 @@ export class PhysicalMemory {
    * walker's accessed/dirty bits) or the host (writeBytes, write, write8). Restarting empties the set.
    * Writes straight into `ram`/`u8`/`view` are not seen (as they are not by the code cache).
    */
-  startDirtyLog(): void { this.dirtyLogTakes++; this.dirtyLog.start(this.lazy !== null); }
+  startDirtyLog(): void {
+    this.dirtyLogTakes++;
+    this.dirtyLog.start(this.lazy !== null);
+    if (this.lazy !== null) this.onLazyChange(true);
+  }
 
   /**
    * Counts starts, takes and stops of the log: the log has one set, so a consumer that takes it (the VM's

@@ -76,7 +76,7 @@ export interface ReadSnapshot {
   /** Write the chain's RAM into `ram` (fresh, zero memory of state.config.memory bytes). */
   applyRam(ram: Uint8Array): void;
   /** The chain's RAM to be copied in page by page as it is touched (lazy-ram.ts), into fresh, zero memory. */
-  lazyRam(): LazyRam;
+  lazyRam(wholeChunks?: boolean): LazyRam;
 }
 
 /**
@@ -108,18 +108,19 @@ export function readSnapshot(files: readonly Uint8Array[], opts: DecodeOptions =
     applyRam(ram) {
       chain.forEach((d, i) => applyRam(d, ram, { targetIsZero: i === 0 }));
     },
-    lazyRam: () => new LazyRam(chain.map((d) => d.ram)),
+    lazyRam: (wholeChunks = false) => new LazyRam(chain.map((d) => d.ram), wholeChunks),
   };
 }
 
 /**
  * Put a read snapshot into `vm` (created with its memory size); StateError becomes SnapshotError. `lazy`:
- * RAM pages are copied in as the guest (or the host) first touches them, not now (memory.ts's restoreLazily).
+ * RAM pages are copied in as the guest (or the host) first touches them, not now (memory.ts's restoreLazily);
+ * 'chunk': a touched page's whole chunk (VM.fromState's RestoreOptions).
  */
-export function restoreSnapshot(vm: VM, snap: ReadSnapshot, lazy = false): void {
+export function restoreSnapshot(vm: VM, snap: ReadSnapshot, lazy: boolean | 'chunk' = false): void {
   if (!lazy) snap.applyRam(vm.memory.ram);
   try { applyState(vm, snap.state); } catch (e) { throw e instanceof StateError ? new SnapshotError(`snapshot is damaged: ${e.message}`) : e; }
-  if (lazy) vm.memory.restoreLazily(snap.lazyRam());
+  if (lazy) vm.memory.restoreLazily(snap.lazyRam(lazy === 'chunk'));
 }
 
 /** What one snapshot file holds (`x86jit snapshot --info`): its framing, RAM layout and state. Throws SnapshotError. */

@@ -132,8 +132,18 @@ export interface RestoreOptions extends VMOptions {
    * before fromState returns; a chunk whose CRC-32 does not match, or that does not decompress, throws
    * SnapshotError from the access that needed it instead of from fromState (before the guest sees a byte of it). Compiled code without paging runs only once every
    * page is in (it reads RAM unguarded), so a JIT guest without paging loads the rest when its first region runs.
+   * 'chunk': as true, but the first touch of a page copies in every pending page of its compressed chunk
+   * (64 pages): each chunk is decompressed once, for a process that holds one VM and may touch many chunks
+   * (the CLI: a booted kernel's restore touched its chunks thousands of times, page by page).
    */
-  lazyRam?: boolean;
+  lazyRam?: boolean | 'chunk';
+  /**
+   * How the files are checked (snapshot-file.ts's DecodeOptions): by default the SHA-256 of each whole file
+   * for an eager restore, the CRC-32s (each chunk's as it is read) for a lazy one. 'sha256' with `lazyRam`
+   * checks every byte before fromState returns, so that no damage can surface mid-run (the CLI: a 22 MB
+   * file hashes in ~25 ms), and the chunks are then decompressed unchecked as they are touched.
+   */
+  integrity?: 'sha256' | 'crc32';
 }
 
 export interface VMOptions {
@@ -352,14 +362,14 @@ export class VM {
    * With `lazyRam`, RAM pages are copied in when first touched (see RestoreOptions).
    */
   static async fromState<T extends VM>(this: new (opts?: VMOptions) => T, files: Uint8Array | readonly Uint8Array[], opts: RestoreOptions = {}): Promise<T> {
+    const { lazyRam = false, integrity: _integrity, ...vmOpts } = opts;
     // A lazy restore checks the file's CRC-32s, each chunk's as it is read (snapshot-file.ts's DecodeOptions),
     // not the SHA-256 of the whole file: that alone was a quarter of the 5 ms a restore may take.
-    const snap = readSnapshot(files instanceof Uint8Array ? [files] : files, { integrity: opts.lazyRam === true ? 'crc32' : 'sha256' });
+    const snap = readSnapshot(files instanceof Uint8Array ? [files] : files, { integrity: opts.integrity ?? (lazyRam ? 'crc32' : 'sha256') });
     const { memory, clock } = snap.state.config;
     if (opts.memory !== undefined && opts.memory !== memory) throw new SnapshotError(`the snapshot's guest has ${memory / 2 ** 20} MiB of RAM; it cannot be restored with ${opts.memory / 2 ** 20} MiB`);
-    const { lazyRam, ...vmOpts } = opts;
     const vm = new this({ ...vmOpts, memory, clock: opts.clock ?? clock });
-    restoreSnapshot(vm, snap, lazyRam === true);
+    restoreSnapshot(vm, snap, lazyRam);
     vm.debugRegistersChanged();
     vm.snapshots.restored(snap.id, snap.nonZero);
     if (opts.engine === 'jit') await vm.enableJit();
