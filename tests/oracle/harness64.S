@@ -1,20 +1,20 @@
 /*
  * Compatibility-mode harness (harness64.c), the part that must be assembly: switching from 64-bit mode
  * into the flat 32-bit code segment, entering the snippet with every general register and EFLAGS taken
- * from the case, capturing them when the snippet falls through to its end, and switching back. The i386
- * harness.S does the same without the mode switches.
+ * from the case, capturing them when the snippet falls through to its end, and switching back. Leaving C
+ * and coming back to it is runtime64.S; the i386 harness.S does the same without the mode switches.
  *
  * Control flow of one case:
- *   run_snippet (64-bit, called from C) -> saves the C context (callee-saved registers, RSP), loads DS and
- *                                   ES with the flat data selector (64-bit code runs with null ones,
- *                                   which fault in compatibility mode), far jumps to enter32 in the flat
- *                                   32-bit code segment (harness64.c's flat_code_segment).
+ *   run_snippet (64-bit, runtime64.S) -> saves the C context (callee-saved registers, RSP), jumps to
+ *   to_snippet (64-bit)           -> loads DS and ES with the flat data selector (64-bit code runs with
+ *                                   null ones, which fault in compatibility mode), far jumps to enter32 in
+ *                                   the flat 32-bit code segment (harness64.c's flat_code_segment).
  *   enter32 (32-bit)              -> loads EFLAGS with POPFD from a private slot, EAX..EDI, then ESP, and
  *                                   jumps to CODE_ADDR (enter16 instead far jumps to the 16-bit segment).
  *   snippet bytes, then "jmp case_done" (or the 16-bit code's far jump to flat-CS:case_done)
  *   case_done (32-bit)            -> stores ESP and the other registers, PUSHFD into a private slot, and
  *                                   far jumps to 0x33:fault_resume.
- *   fault_resume (64-bit)         -> restores the C context and returns to C.
+ *   fault_resume (64-bit, runtime64.S) -> restores the C context and returns to C.
  *   on a fault: the signal handler (64-bit, on the alternate signal stack) records the state and makes
  *   the kernel resume at 0x33:fault_resume with RSP = host_rsp.
  * Far jumps go through m16:32 pointers: the form both Intel and AMD accept in either mode.
@@ -25,61 +25,19 @@
         .text
         .code64
 
-        /* Leave 64-bit mode for the 32-bit entry `ptr` points to. */
+        /* Leave 64-bit mode for the 32-bit entry `ptr` points to (run_snippet saved the C context). */
         .macro  to_compat ptr
-        pushq   %rbx
-        pushq   %rbp
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        movq    %rsp, host_rsp(%rip)
         movl    $USER_DS, %eax
         movl    %eax, %ds
         movl    %eax, %es
         ljmpl   *\ptr(%rip)
         .endm
 
-        .globl  run_snippet
-        .type   run_snippet, @function
-run_snippet:
+        .globl  to_snippet, to_snippet16
+to_snippet:
         to_compat enter32_ptr
-
-        .globl  run_snippet16
-        .type   run_snippet16, @function
-run_snippet16:
+to_snippet16:
         to_compat enter16_ptr
-
-        /* Back from case_done or (through the signal handler) from a fault. */
-        .globl  fault_resume
-        .type   fault_resume, @function
-fault_resume:
-        cld
-        movq    host_rsp(%rip), %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbp
-        popq    %rbx
-        ret
-
-        /* SA_RESTORER target: the handler returns here; rt_sigreturn (15) reloads the edited ucontext. */
-        .globl  signal_restorer
-        .type   signal_restorer, @function
-signal_restorer:
-        movl    $15, %eax
-        syscall
-        hlt
-
-        /* The C entry point wants RSP 16-byte aligned before its call. */
-        .globl  _start
-        .type   _start, @function
-_start:
-        xorl    %ebp, %ebp
-        andq    $-16, %rsp
-        call    harness_main
-        hlt
 
         .code32
 
@@ -143,9 +101,5 @@ back64_ptr:
 code16_entry:
         .long   0
         .long   0
-        .align  8
-        .globl  host_rsp
-host_rsp:
-        .quad   0
 
         .section .note.GNU-stack,"",@progbits

@@ -35,13 +35,13 @@ export const HARNESS_BUILDS: Record<HarnessKind, { sources: string[]; flags: str
   },
   // Linked where the i386 harness is, so the 32-bit address space around the snippet looks the same.
   compat: {
-    sources: ['harness64.c', 'harness64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    sources: ['harness64.c', 'runtime64.S', 'harness64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
     flags: ['-m64', ...COMMON_FLAGS, '-fcf-protection=none', '-Wl,-Ttext-segment=0x8048000'],
     prebuilt: join(HERE, 'harness64.bin'),
   },
   // harness64.c without the segment set-up, around harness-long64.S: snippets run in 64-bit mode.
   long64: {
-    sources: ['harness64.c', 'harness-long64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    sources: ['harness64.c', 'runtime64.S', 'harness-long64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
     flags: ['-m64', '-DSNIPPETS_IN_LONG_MODE', ...COMMON_FLAGS, '-fcf-protection=none', '-Wl,-Ttext-segment=0x8048000'],
     prebuilt: join(HERE, 'harness-long64.bin'),
   },
