@@ -65,11 +65,5 @@ code_entry:
         .quad   0x00100000
 flags_slot:
         .quad   0
-        /* Far pointer to offset 0 of a 16-bit code segment: unused here, harness-batch.c writes it. */
-        .align  4
-        .globl  code16_entry
-code16_entry:
-        .long   0
-        .long   0
 
         .section .note.GNU-stack,"",@progbits
