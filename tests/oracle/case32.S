@@ -1,8 +1,8 @@
 /*
- * The 32-bit harnesses' way into a snippet and out of it, in 32-bit code: the i386 harness (runtime32.S
- * calls it from C) and the compatibility-mode one (harness64.S far jumps here from 64-bit mode). Both
- * come here with the C context saved, and case_done leaves through return_to_c, each harness's own way
- * back to fault_resume.
+ * The 32-bit harnesses' way into a snippet and out of it, in 32-bit code: the i386 harness's runtime32.S
+ * jumps here from C, the compatibility-mode harness's harness64.S far jumps here from 64-bit mode. Both
+ * come with the C context saved, and case_done leaves through return_to_c, each harness's own way back
+ * to fault_resume.
  *
  *   enter32, enter16 -> load EFLAGS with POPFD from a private slot, EAX..EDI, then ESP, and jump to the
  *                       snippet: to CODE_ADDR, or by a far jump to offset 0 of the 16-bit code segment.
@@ -10,7 +10,6 @@
  *                       with a 32-bit far jump to flat-CS:case_done instead)
  *   case_done        -> stores ESP and the other registers, PUSHFD into a private slot, and jumps to
  *                       return_to_c.
- * No C runs in between, so nothing here may depend on the stack.
  */
         .text
         .code32
