@@ -1,5 +1,5 @@
 /*
- * Host-CPU oracle harness, the part both harnesses share (record format and addresses: harness.h):
+ * Host-CPU oracle harness, the part all three harnesses share (record format and addresses: harness.h):
  * setting up the fixed pages, then per case record: write the snippet and its trailer, load the
  * windows, run it, and write the result record.
  */
@@ -10,6 +10,7 @@ u32 case_eflags;
 u32 out_regs[8];
 u32 out_eflags;
 volatile u32 fault_signal, fault_trapno, fault_err, fault_eip, fault_cr2;
+u32 code16_entry[2];
 
 static u8 in_rec[IN_SIZE];
 static u8 out_buf[64 * OUT_SIZE];

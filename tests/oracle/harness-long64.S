@@ -5,26 +5,23 @@
  * at all. Entry loads every general register with a 32-bit MOV (so the upper halves are zero) and RFLAGS
  * from the case; case_done captures the low halves. There is no 16-bit code here: such cases never come.
  *
+ * Leaving C and coming back to it (run_snippet, fault_resume) is runtime64.S.
+ *
  * Build (tests/oracle/host.ts does this per test run; harness-long64.bin is the same build, stripped, for
- * machines without gcc — rebuild it whenever this file, harness64.c, harness-batch.c or harness.h changes):
+ * machines without gcc — rebuild it whenever this file, runtime64.S, harness64.c, harness-batch.c or
+ * harness.h changes):
  *   gcc -m64 -DSNIPPETS_IN_LONG_MODE -ffreestanding -nostdlib -static -fno-pie -no-pie -fno-stack-protector
  *       -fno-tree-loop-distribute-patterns -O2 -Wall -Wl,--build-id=none -fcf-protection=none
- *       -Wl,-Ttext-segment=0x8048000 harness64.c harness-long64.S harness-batch.c -o harness-long64.bin
+ *       -Wl,-Ttext-segment=0x8048000 harness64.c runtime64.S harness-long64.S harness-batch.c
+ *       -o harness-long64.bin
  *   strip harness-long64.bin
  */
         .text
         .code64
 
-        .globl  run_snippet
-        .type   run_snippet, @function
-run_snippet:
-        pushq   %rbx
-        pushq   %rbp
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        movq    %rsp, host_rsp(%rip)
+        /* From run_snippet (runtime64.S), with the C context saved. */
+        .globl  to_snippet
+to_snippet:
         /* POPFQ from a private slot (RSP points at it for this one instruction), then EAX..EDI, ESP last. */
         movl    case_eflags(%rip), %eax
         movq    %rax, flags_slot(%rip)
@@ -40,10 +37,9 @@ run_snippet:
         movl    case_regs+16(%rip), %esp
         jmp     *code_entry(%rip)
 
-        /* Never called: harness64.c reports no 16-bit code segment in this build. */
-        .globl  run_snippet16
-        .type   run_snippet16, @function
-run_snippet16:
+        /* Never reached: harness64.c reports no 16-bit code segment in this build. */
+        .globl  to_snippet16
+to_snippet16:
         ud2
 
         .globl  case_done
@@ -63,52 +59,11 @@ case_done:
         movl    %edi, out_regs+28(%rip)
         jmp     fault_resume
 
-        /* Back from case_done or (through the signal handler) from a fault. */
-        .globl  fault_resume
-        .type   fault_resume, @function
-fault_resume:
-        cld
-        movq    host_rsp(%rip), %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbp
-        popq    %rbx
-        ret
-
-        /* SA_RESTORER target: the handler returns here; rt_sigreturn (15) reloads the edited ucontext. */
-        .globl  signal_restorer
-        .type   signal_restorer, @function
-signal_restorer:
-        movl    $15, %eax
-        syscall
-        hlt
-
-        /* The C entry point wants RSP 16-byte aligned before its call. */
-        .globl  _start
-        .type   _start, @function
-_start:
-        xorl    %ebp, %ebp
-        andq    $-16, %rsp
-        call    harness_main
-        hlt
-
         .data
         .align  8
 code_entry:
         .quad   0x00100000
 flags_slot:
-        .quad   0
-        /* Far pointer to offset 0 of a 16-bit code segment: unused here, harness-batch.c writes it. */
-        .align  4
-        .globl  code16_entry
-code16_entry:
-        .long   0
-        .long   0
-        .align  8
-        .globl  host_rsp
-host_rsp:
         .quad   0
 
         .section .note.GNU-stack,"",@progbits

@@ -1,14 +1,15 @@
 /*
  * Host-CPU oracle harness for kernels that run i386 binaries: a freestanding i386 Linux program (int 0x80
  * system calls, no libc). This file holds its system calls and fault handler; the record loop, the
- * record formats and the fixed addresses are in harness-batch.c and harness.h, entering and leaving
- * the snippet in harness.S.
+ * record formats and the fixed addresses are in harness-batch.c and harness.h, leaving C for the snippet
+ * and coming back in runtime32.S, entering and leaving the snippet in case32.S.
  *
  * Build (tests/oracle/host.ts does this per test run; harness.bin is the same build, stripped, for
- * machines without a 32-bit-capable gcc — rebuild it whenever this file, harness.S, harness-batch.c or
- * harness.h changes):
+ * machines without a 32-bit-capable gcc — rebuild it whenever this file, runtime32.S, case32.S,
+ * harness-batch.c or harness.h changes):
  *   gcc -m32 -ffreestanding -nostdlib -static -fno-pie -no-pie -fno-stack-protector
- *       -fno-tree-loop-distribute-patterns -O2 -Wall -Wl,--build-id=none harness.c harness.S harness-batch.c -o harness.bin
+ *       -fno-tree-loop-distribute-patterns -O2 -Wall -Wl,--build-id=none
+ *       harness.c runtime32.S case32.S harness-batch.c -o harness.bin
  *   strip harness.bin
  */
 #include "harness.h"
@@ -28,7 +29,7 @@
 enum { SC_GS, SC_FS, SC_ES, SC_DS, SC_EDI, SC_ESI, SC_EBP, SC_ESP, SC_EBX, SC_EDX, SC_ECX, SC_EAX,
        SC_TRAPNO, SC_ERR, SC_EIP, SC_CS, SC_EFLAGS, SC_ESP_AT_SIGNAL, SC_SS, SC_FPSTATE, SC_OLDMASK, SC_CR2 };
 
-/* harness.S */
+/* runtime32.S */
 extern void fault_resume(void);
 extern void signal_restorer(void);
 

@@ -1,13 +1,16 @@
 /*
  * Host-CPU oracle harness: what the two native harnesses share. Each is a freestanding Linux program (no
  * libc) that runs x86 instruction snippets natively and reports the machine state after each one:
- *   harness.c   + harness.S    an i386 program (needs a kernel that runs i386 binaries)
- *   harness64.c + harness64.S  an x86-64 program running the snippets in a 32-bit compatibility-mode
- *                              code segment (x86-64 Linux kernels that allow 32-bit code segments)
- *   harness64.c -DSNIPPETS_IN_LONG_MODE + harness-long64.S   an x86-64 program running snippets that
- *                              tests/oracle/long64.ts re-encoded as 64-bit code (any x86-64 Linux)
- * Both use harness-batch.c, the record loop below; their own files hold the system calls, the fault
- * handler and the switches into and out of the snippet.
+ *   harness.c + runtime32.S + case32.S   an i386 program (needs a kernel that runs i386 binaries)
+ *   harness64.c + runtime64.S + harness64.S + case32.S   an x86-64 program running the snippets in a
+ *                              32-bit compatibility-mode code segment (x86-64 Linux kernels that allow
+ *                              32-bit code segments)
+ *   harness64.c -DSNIPPETS_IN_LONG_MODE + runtime64.S + harness-long64.S   an x86-64 program running
+ *                              snippets that tests/oracle/long64.ts re-encoded as 64-bit code (any x86-64 Linux)
+ * All use harness-batch.c, the record loop below. The .c files hold the system calls and the fault
+ * handler; runtime32.S and runtime64.S leave C for the snippet and come back; case32.S enters and leaves
+ * a 32-bit or 16-bit snippet (harness64.S switches into compatibility mode around it), harness-long64.S
+ * a 64-bit one.
  *
  * Fixed guest-visible addresses (the emulator side maps the same ones, so pointer values agree):
  *   CODE_ADDR  0x00100000  one RWX page: the snippet, then "jmp case_done" (E9 rel32), rest filled with HLT

@@ -4,17 +4,20 @@
  * 32-bit code segment of its own (LDT entry 1), so the snippet sees the machine the i386 harness gives it:
  * the same fixed addresses below 4 GiB, flat 32-bit data and stack segments (the 64-bit flat data
  * selector), 16-bit code through the same LDT entry, FS and GS null. It reads and writes the same records
- * (harness.h; the record loop is harness-batch.c); harness64.S switches modes around the snippet.
- * Built with -DSNIPPETS_IN_LONG_MODE around harness-long64.S instead, it is the long-mode harness: no
- * segments are made, and snippets (re-encoded as 64-bit code) run in the harness's own code segment.
+ * (harness.h; the record loop is harness-batch.c); case32.S enters and leaves the snippet as the i386
+ * harness does, harness64.S switches modes around that, and runtime64.S leaves C and comes back. Built with -DSNIPPETS_IN_LONG_MODE around harness-long64.S
+ * instead, it is the long-mode harness: no segments are made, and snippets (re-encoded as 64-bit code) run
+ * in the harness's own code segment.
  *
  * Build (tests/oracle/host.ts does this per test run; harness64.bin is the same build, stripped, for
- * machines without gcc — rebuild it whenever this file, harness64.S, harness-batch.c or harness.h changes):
+ * machines without gcc — rebuild it whenever this file, runtime64.S, harness64.S, case32.S,
+ * harness-batch.c or harness.h changes):
  *   gcc -m64 -ffreestanding -nostdlib -static -fno-pie -no-pie -fno-stack-protector
  *       -fno-tree-loop-distribute-patterns -O2 -Wall -Wl,--build-id=none -fcf-protection=none
- *       -Wl,-Ttext-segment=0x8048000 harness64.c harness64.S harness-batch.c -o harness64.bin
+ *       -Wl,-Ttext-segment=0x8048000 harness64.c runtime64.S harness64.S case32.S harness-batch.c
+ *       -o harness64.bin
  *   strip harness64.bin
- * -no-pie: the 32-bit code in harness64.S addresses the harness's data with 32-bit absolute addresses.
+ * -no-pie: the 32-bit code in case32.S addresses the harness's data with 32-bit absolute addresses.
  * -Ttext-segment: loaded where the i386 harness is, so the 32-bit address space looks the same to a snippet.
  *
  * Faults: the kernel delivers a 64-bit signal frame whatever mode the snippet was in; trapno, err and cr2
@@ -47,10 +50,11 @@ typedef unsigned long u64;
 /* Our flat 32-bit code segment: LDT entry 1 (entry 0 is the 16-bit one), TI = 1, RPL 3. */
 #define LDT_CS32 0xf
 
-/* harness64.S */
+/* runtime64.S */
 extern void fault_resume(void);
 extern void signal_restorer(void);
 extern u64 host_rsp;
+/* harness64.S */
 extern u32 enter32_ptr[2], enter16_ptr[2]; /* far pointers into the flat 32-bit code segment */
 
 static inline long syscall6(long n, long a, long b, long c, long d, long e, long f) {

@@ -26,22 +26,22 @@ export type HarnessKind = 'i386' | 'compat' | 'long64';
 /** The user-mode emulator that runs the i386 harness where the host runs no 32-bit code. */
 export const QEMU_I386 = 'qemu-i386';
 
-/** How each harness is built (the same commands as in the header comments of harness.c and harness64.c). */
+/** How each harness is built (the same commands as in the header comments of harness.c, harness64.c and harness-long64.S). */
 export const HARNESS_BUILDS: Record<HarnessKind, { sources: string[]; flags: string[]; prebuilt: string }> = {
   i386: {
-    sources: ['harness.c', 'harness.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    sources: ['harness.c', 'runtime32.S', 'case32.S', 'harness-batch.c'].map((f) => join(HERE, f)),
     flags: ['-m32', ...COMMON_FLAGS],
     prebuilt: join(HERE, 'harness.bin'),
   },
   // Linked where the i386 harness is, so the 32-bit address space around the snippet looks the same.
   compat: {
-    sources: ['harness64.c', 'harness64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    sources: ['harness64.c', 'runtime64.S', 'harness64.S', 'case32.S', 'harness-batch.c'].map((f) => join(HERE, f)),
     flags: ['-m64', ...COMMON_FLAGS, '-fcf-protection=none', '-Wl,-Ttext-segment=0x8048000'],
     prebuilt: join(HERE, 'harness64.bin'),
   },
   // harness64.c without the segment set-up, around harness-long64.S: snippets run in 64-bit mode.
   long64: {
-    sources: ['harness64.c', 'harness-long64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
+    sources: ['harness64.c', 'runtime64.S', 'harness-long64.S', 'harness-batch.c'].map((f) => join(HERE, f)),
     flags: ['-m64', '-DSNIPPETS_IN_LONG_MODE', ...COMMON_FLAGS, '-fcf-protection=none', '-Wl,-Ttext-segment=0x8048000'],
     prebuilt: join(HERE, 'harness-long64.bin'),
   },
