@@ -6,7 +6,9 @@
 // interpreter's closures for what compiled code leaves to it). Regions are keyed by physical page and the
 // mode they were compiled for (jitMode), checked on every entry (region.ts). A code write that drops one
 // of a region's blocks drops the region; the live count is bounded (a full flush past MAX_LIVE_REGIONS, as
-// QEMU flushes a full code buffer).
+// QEMU flushes a full code buffer). Tiers: a new region's module is compiled by the engine's baseline
+// compiler alone (in Node: V8's Liftoff, v8-tiers.ts); a region whose counter passes the tier-2 threshold
+// is retranslated with WASM loops and compiled by the optimising compiler (TurboFan) in the background.
 import type binaryenT from 'binaryen';
 import type { JitProfile, JitStats, RegionDump, RegionProfile } from '../src/cpu/accelerator-stats.ts';
 import { emptyExits } from '../src/cpu/accelerator-stats.ts';
@@ -15,9 +17,9 @@ import type { Block, CodeCache } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import type { CpuFault } from '../src/cpu/fault.ts';
 import { directTarget, metaOf } from '../src/cpu/instruction-meta.ts';
-import { PAGE_SHIFT, RAM_OFFSET, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
+import { PAGE_SHIFT, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
 import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
-import { jitHost } from './jit-host.ts';
+import { compileRegionModule, jitHost } from './jit-host.ts';
 import { compileRegion } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
 import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable } from './region.ts';
@@ -30,15 +32,6 @@ import { JumpCache } from './jump-cache.ts';
 const MAX_REGION_BLOCKS = 1024;
 /** Instructions compiled code retires between two looks at the tier-1 regions' counters. */
 const TIER2_SCAN_EVERY = 1 << 22;
-/** A region is promoted when at least one in this many of its instructions is a loop trip through its dispatcher. */
-const TIER2_TRIPS_PER = 8;
-/** settle(): calls that make V8 ask TurboFan for a fresh module (its budget ~1.8 M, each call charges the code size), and the instructions tier 1 runs meanwhile: at least 2^27, or 4,096 per byte of WASM (~0.2 s for a 50 KB region at tier 1's speed). */
-const TIER_UP_CALLS = 64, SETTLE_MIN = 1 << 27, SETTLE_PER_BYTE = 4096;
-/** The scratch memory a settling module's throwaway instance gets: the state block, TLB, jump cache and counters (it returns before touching RAM). */
-const SCRATCH_PAGES = RAM_OFFSET >>> 16;
-
-/** A tier-2 module waiting for V8's optimising compile (settle()). */
-interface Settling { page: number; mode: number; blocks: Block[]; entry: number; module: WebAssembly.Module; data: RegionOutput & { binary: Uint8Array }; ms: number; at: number }
 
 export type JitConfig = AcceleratorConfig;
 
@@ -60,9 +53,6 @@ export class Jit implements Accelerator {
   profiling: boolean;
   private readonly tier2: Tier2Mode;
   private readonly tier2Threshold: number;
-  /** Tier-2 translations compiling in V8's background while tier 1 runs on, by region key, installed at `at` (stats.instructions). */
-  private readonly settling = new Map<number, Settling>();
-  private nextSettled = Infinity;
   /** Instructions compiled code retired since the counters were last looked at. */
   private sinceScan = 0;
   /** Region keys that reached tier 2: a retranslation of their page (new hot blocks) is promoted at once. */
@@ -213,7 +203,7 @@ export class Jit implements Accelerator {
     const data = compileRegion(wasmEncoder, {
       id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
     });
-    const module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
+    const module = compileRegionModule(data.binary, tier === 2 ? 'optimized' : 'baseline');
     return this.install(page, mode, blocks, entry, module, data, performance.now() - t0, tier, counter);
   }
 
@@ -229,69 +219,34 @@ export class Jit implements Accelerator {
    */
   private newCounter(key: number): number {
     const k = (key ^ (key >>> 12)) & (REGION_COUNTERS - 1);
-    new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, 2 * REGION_COUNTERS).fill(0, 2 * k, 2 * k + 2);
+    new Int32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS)[k] = 0;
     return k;
   }
 
   /**
-   * Promote the tier-1 regions whose counters passed the threshold and that send at least one loop trip
-   * in TIER2_TRIPS_PER round the dispatcher — what tier 2 turns into WASM loops. (Measured: a region whose
-   * loops are single segments already, wl-crc32's, runs no faster at tier 2 and pays its start-up.)
+   * Promote the tier-1 regions whose counters passed the threshold. Tier 1's code is V8's baseline
+   * (v8-tiers.ts), so every region that stays hot gains from tier 2's optimised compile, not only those
+   * whose loops span several segments.
    */
   private scanCounters(): void {
-    const counts = new Uint32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, 2 * REGION_COUNTERS);
+    const counts = new Uint32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS);
     for (const r of this.regions.live()) {
-      if (r.counter < 0 || r.promoted) continue;
-      const n = counts[2 * r.counter], trips = counts[2 * r.counter + 1];
-      if (n >= this.tier2Threshold && (this.tier2Threshold === 0 || trips * TIER2_TRIPS_PER >= n)) this.promote(r);
+      if (r.counter >= 0 && !r.promoted && counts[r.counter] >= this.tier2Threshold) this.promote(r);
     }
   }
 
   /**
    * Retranslate a region that stayed hot at tier 2, with the page's blocks known now: here with our encoder
-   * (with `background`, by binaryen on the translation worker), installed at once ('sync') or once V8 has
-   * had time to compile it with TurboFan (settle()).
+   * (with `background`, by binaryen on the translation worker). It is installed at once: V8 compiles it
+   * with TurboFan in the background and runs its baseline code until then, which is as fast as tier 1's.
    */
   private promote(r: Region): void {
     r.promoted = true;
     this.stats.promotions++;
     this.hotKeys.add(r.key);
     const blocks = this.discover(r.page, r.blocks[0], r.mode), entry = r.profile.entry | 0;
-    if (this.tier2 === 'sync') { this.translate(r.page, r.mode, blocks, entry, 2); return; }
-    if (this.worker !== null) { if (!this.worker.pending(r.key)) this.worker.post(r.page, r.mode, blocks, entry, 2, -1); return; }
-    const t0 = performance.now();
-    const data = compileRegion(wasmEncoder, { id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(r.mode), helperBase: 0, loops: true });
-    this.settle({ page: r.page, mode: r.mode, blocks, entry, module: new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>), data, ms: performance.now() - t0 });
-  }
-
-  /**
-   * A tier-2 module is compiled by V8 lazily, first with Liftoff, and replaced by TurboFan's code in the
-   * background only once it has run a while — and a fresh module of a hot loop runs several times slower
-   * than tier 1's until then (measured: 300-600 M instructions/s for ~0.3 s, against tier 1's 1.7 G).
-   * So tier 1 runs on while V8 compiles the new module: a throwaway instance on scratch memory is called
-   * TIER_UP_CALLS times, meant to make V8 ask TurboFan for it early (each call returns at the first budget
-   * check; its effect alone was not measurable), and the module is installed after tier 1 has retired
-   * enough instructions for that compile to finish (a bound in instructions, so the run is the same
-   * whatever the machine's speed).
-   */
-  private settle(t: Omit<Settling, 'at'>): void {
-    const scratch = new WebAssembly.Instance(t.module, { env: { memory: new WebAssembly.Memory({ initial: SCRATCH_PAGES, maximum: SCRATCH_PAGES }), helper: () => 0, chain: () => 0 } });
-    const run = scratch.exports.run as RegionFn;
-    for (let k = 0; k < TIER_UP_CALLS; k++) run(0, 0, 0);
-    const at = this.stats.instructions + Math.max(SETTLE_MIN, SETTLE_PER_BYTE * t.data.binary.length);
-    this.settling.set(regionKey(t.page, t.mode), { ...t, at });
-    this.nextSettled = Math.min(this.nextSettled, at);
-  }
-
-  /** Install the settled tier-2 modules (their blocks still valid). */
-  private installSettled(): void {
-    const now = this.stats.instructions;
-    this.nextSettled = Infinity;
-    for (const [key, t] of this.settling) {
-      if (t.at > now) { this.nextSettled = Math.min(this.nextSettled, t.at); continue; }
-      this.settling.delete(key);
-      if (t.blocks.every((b) => b.valid)) this.install(t.page, t.mode, t.blocks, t.entry, t.module, t.data, t.ms, 2, -1);
-    }
+    if (this.worker !== null && this.tier2 !== 'sync') { if (!this.worker.pending(r.key)) this.worker.post(r.page, r.mode, blocks, entry, 2, -1); return; }
+    this.translate(r.page, r.mode, blocks, entry, 2);
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
@@ -327,8 +282,7 @@ export class Jit implements Accelerator {
     if (blocks === null) return;
     if (r.cached) this.stats.diskHits++;
     const data = r as unknown as RegionOutput & { binary: Uint8Array };
-    if (job.tier === 2 && this.tier2 !== 'sync') this.settle({ page: job.page, mode: job.mode, blocks, entry: job.entry, module: r.module!, data, ms: r.ms! });
-    else this.install(job.page, job.mode, blocks, job.entry, r.module!, data, r.ms!, job.tier, job.counter);
+    this.install(job.page, job.mode, blocks, job.entry, r.module!, data, r.ms!, job.tier, job.counter);
   }
 
   /**
@@ -351,7 +305,6 @@ export class Jit implements Accelerator {
     if (this.tier2 !== 'off') {
       this.worker?.poll();
       if ((this.sinceScan += n) >= TIER2_SCAN_EVERY) { this.sinceScan = 0; this.scanCounters(); }
-      if (this.stats.instructions >= this.nextSettled) this.installSettled();
     }
     return n;
   }

@@ -60,9 +60,9 @@ const TLB_SLOT = 25, TLB_E = 26;
  * interpreter would have (I/O sees time as of the block start, RDTSC adds its index in the block).
  */
 const BS_COUNT = 27, BS_EIP = 28;
-/** The count this call started from (its own instructions go to the region's counter), and the loop trips it sent round the dispatcher. */
-const ENTRY_COUNT = 29, DISPATCHES = 30;
-const N_LOCALS = 31, N_PARAMS = 3;
+/** The count this call started from (its own instructions go to the region's counter). */
+const ENTRY_COUNT = 29;
+const N_LOCALS = 30, N_PARAMS = 3;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
@@ -80,7 +80,7 @@ export interface RegionInput {
   helperBase: number;
   /** Form WASM loops of loops that span several segments (layout.ts; tier 2), instead of dispatching their back edges. */
   loops?: boolean;
-  /** Byte offset of the i32 pair each call adds the instructions it retired and its dispatched loop trips to (state.ts regionCounter; tier 1), or none. */
+  /** Byte offset of the i32 each call adds the instructions it retired to (state.ts regionCounter; tier 1), or none. */
   counter?: number;
 }
 
@@ -197,15 +197,11 @@ export class Tx {
       this.selfLoop = true;
       this.selfStates.push({ known: this.known, held: this.held });
     } else if (route === DISPATCH) {
-      // (A call to an earlier function is not a loop trip: tier 2 forms no loop of it.)
-      if (this.counting && metaOf(this.op.ins).branch !== 'call') parts.push(this.set(DISPATCHES, m.i32.add(this.get(DISPATCHES), this.c(1))));
       parts.push(this.set(PC, this.c(target)), m.br('dispatch'));
     }
     else parts.push(m.br(route));
     return m.block(null, parts);
   }
-  /** Count the direct branches that go round the dispatcher (tier 1: what tier 2 would make loops of). */
-  counting = false;
   /** How a branch to segment t leaves the current one (layout.ts): a label, SELF, or DISPATCH. */
   route: (t: number) => string = () => DISPATCH;
   /** Continue at a computed target (RET, JMP r/m): through the dispatcher. */
@@ -389,7 +385,6 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets, input.paging);
-  tx.counting = input.counter !== undefined;
   const c = (v: number): Expr => m.i32.const(v | 0);
   const get = (l: number): Expr => m.local.get(l, i32);
   const set = (l: number, v: Expr): Expr => m.local.set(l, v);
@@ -553,7 +548,6 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     m.i32.store(slot(JIT_EXIT_SLOT), 4, c(0), get(REASON)),
     ...(counter === undefined ? [] : [
       m.i32.store(0, 4, c(counter), m.i32.add(m.i32.load(0, 4, c(counter)), m.i32.sub(get(COUNT), get(ENTRY_COUNT)))),
-      m.i32.store(4, 4, c(counter), m.i32.add(m.i32.load(4, 4, c(counter)), get(DISPATCHES))),
     ]),
     chain,
     get(COUNT),

@@ -15,6 +15,7 @@ import { defaultCacheDir, RegionCache } from './region-cache.ts';
 import type { WorkerConfig } from './translation-worker.ts';
 import { decodeBytes } from '../src/decoder/decode.ts';
 import type { RegionBlock } from './translate.ts';
+import { compileModule } from './v8-tiers.ts';
 
 /** A region of the usual instruction mix (loads, stores, ALU, compare-and-branch, calls, a helper). */
 function warmUpJob(): TranslateJob {
@@ -87,13 +88,13 @@ parentPort!.on('message', (msg: { port?: MessagePort; config?: WorkerConfig; loa
       let { data, blocks, cached } = await translate(job, cache, passes);
       let module: WebAssembly.Module;
       try {
-        module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
+        module = compileModule(data.binary, job.loops === true ? 'optimized' : 'baseline');
       } catch (e) {
         if (!cached) throw e;
         // An entry that passed its checks (digest, format, shape) yet does not compile: translate afresh, and
         // replace it.
         ({ data, blocks, cached } = await translate(job, cache, passes, true));
-        module = new WebAssembly.Module(data.binary as Uint8Array<ArrayBuffer>);
+        module = compileModule(data.binary, job.loops === true ? 'optimized' : 'baseline');
       }
       // The blocks go back only when they are not the job's own (the main thread decodes the others).
       port.postMessage({ id: job.id, ok: true, ...data, cached, blocks: blocks === job.blocks ? undefined : blocks.map((b) => ({ start: b.start, eips: b.ops.map((o) => o.eip) })), module });

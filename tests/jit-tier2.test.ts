@@ -1,8 +1,8 @@
 // Tier 2: a tier-1 region that retires tierThreshold instructions (its counter in the VM's memory) is
-// retranslated with its multi-segment loops as WASM loops. Pinned by construction: 'sync' retranslates at
-// the first look at the counters after the threshold (every 4 M instructions), so which regions reach tier
-// 2 depends on instruction counts only; 'background' is waited for, never raced (the guest runs for ever,
-// and the test runs it until the module is installed: after a bound in instructions, or the worker's result). That tier 2 computes what the interpreter
+// retranslated with its multi-segment loops as WASM loops. Pinned by construction: 'sync', and 'background'
+// with our encoder, retranslate at the first look at the counters after the threshold (every 4 M
+// instructions), so which regions reach tier 2 depends on instruction counts only; binaryen on the worker is
+// waited for, never raced (the guest runs for ever, and the test runs it until the worker's result is in). That tier 2 computes what the interpreter
 // computes is tests/jit.test.ts's, jit-lockstep's and jit-random's (every ROM and program at both tiers).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +55,7 @@ describe('tier 2', () => {
   });
 
   it.each([
-    ['our encoder here, installed once V8 has had time to optimise it', {}],
+    ['our encoder here', {}],
     ['binaryen on the translation worker', { background: true }],
   ] as const)("'background', %s: tier 2 comes in while tier 1 runs on", async (_what, extra) => {
     // An endless loop of two segments (l0: inc eax; cmp eax,ebx; jne l1; inc ebx; l1: dec ecx; jmp l0): the test

@@ -92,12 +92,11 @@ export const JUMP_CACHE_OFFSET = 0xE0000, JUMP_CACHE_ENTRIES = 16384; // 128 KiB
 export const jumpCacheEntry = (eip: number): number => JUMP_CACHE_OFFSET + ((((eip ^ (eip >>> 12)) & (JUMP_CACHE_ENTRIES - 1))) << 3);
 /** Guest-physical address 0 lives here; every guest access is bounds-checked against the RAM size first. */
 /**
- * Per-region counters of JIT tier 1, REGION_COUNTERS pairs of i32 at regionCounter(index): the instructions
- * each call retired, and the loop trips that went round the region's dispatcher (the JIT promotes a region
- * to tier 2 when the first passes a threshold and the second is a large enough share of it).
+ * Per-region counters of JIT tier 1, REGION_COUNTERS i32 at regionCounter(index): the instructions each call
+ * retired (the JIT promotes a region to tier 2 when its count passes a threshold).
  */
-export const REGION_COUNTERS_OFFSET = 0xD8000, REGION_COUNTERS = 4096;
-export const regionCounter = (index: number): number => REGION_COUNTERS_OFFSET + 8 * (index & (REGION_COUNTERS - 1));
+export const REGION_COUNTERS_OFFSET = 0xD8000, REGION_COUNTERS = 8192;
+export const regionCounter = (index: number): number => REGION_COUNTERS_OFFSET + 4 * (index & (REGION_COUNTERS - 1));
 
 export const RAM_OFFSET = 0x100000;
 export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
