@@ -21,6 +21,8 @@ export class InterpreterBridge {
   // The helper-op table: entry k is the instruction a region's helper call number (k - its base) runs.
   private helperOps: CachedInstruction[] = [];
   private helperLast: boolean[] = [];
+  /** Does entry k's instruction end an interpreter block (instruction-meta's endsBlock, looked up once: some entries compute it). */
+  private helperEnds: boolean[] = [];
   private helperIndex: number[] = [];
   private helperRegion: Region[] = [];
   /** The exception a helper caught, for the run loop to deliver. */
@@ -47,13 +49,14 @@ export class InterpreterBridge {
       this.helperOps.push(blocks[bi].ops[j]);
       this.helperRegion.push(region);
       this.helperLast.push(out.helperLast[k]);
+      this.helperEnds.push(endsBlock(blocks[bi].ops[j].ins));
       this.helperIndex.push(out.helperIndex[k]);
     }
   }
 
   /** Forget every helper call (all regions were dropped). */
   clear(): void {
-    this.helperOps = []; this.helperLast = []; this.helperIndex = []; this.helperRegion = [];
+    this.helperOps = []; this.helperLast = []; this.helperEnds = []; this.helperIndex = []; this.helperRegion = [];
   }
 
   /**
@@ -105,7 +108,7 @@ export class InterpreterBridge {
     this.stats.fallbacks++;
     const b = this.cache.blockAt(bsEip);
     const same = b.cacheable && b.ops[dyn]?.eip === op.eip;
-    const ends = endsBlock(op.ins);
+    const ends = this.helperEnds[idx];
     if (same) { op = b.ops[dyn]; last = dyn === b.ops.length - 1 || ends; }
     cpu.instructions = this.entryInstructions + (same ? bsCount : n - this.helperIndex[idx]);
     s[EIP] = op.next;
