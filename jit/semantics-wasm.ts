@@ -254,20 +254,21 @@ function stringElement(tx: Tx, ins: Instruction, kind: StringKind): void {
 function repLoop(tx: Tx, ins: Instruction, kind: StringKind): Expr {
   const i = m_(tx), m = tx.m, k = (v: number): Expr => tx.c(v), g = (l: number): Expr => tx.get(l);
   const ecx = tx.regLocal(ECX), loop = tx.label('rep'), done = tx.label('repEnd');
-  const saved = tx.body;
+  const saved = tx.body, known0 = tx.known, held0 = tx.held, compares = kind === 'cmps' || kind === 'scas';
   tx.body = [];
   tx.held = null; // every record slot is written in the loop (its first trip cannot rely on what came before)
   stringElement(tx, ins, kind);
   tx.emit(tx.set(ecx, i.sub(g(ecx), k(1))), tx.set(T0, i.add(g(T0), k(1))), tx.set(BUDGET, i.sub(g(BUDGET), k(1))));
   tx.emit(m.br(done, i.eqz(g(ecx))));
-  if (kind === 'cmps' || kind === 'scas') {
+  if (compares) {
     const zf = (): Expr => i.eqz(g(LF.res)); // (the record's result is masked to the size)
     tx.emit(m.br(done, (ins.prefixes & PREFIX_REP) !== 0 ? i.eqz(zf()) : zf()));
   }
   tx.emit(m.if(i.ge_u(g(T0), k(REP_CHUNK)), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)), m.br(loop));
   const body = tx.body;
   tx.body = saved;
-  tx.known = null; tx.held = null; // ECX = 0 leaves the record as it was
+  // A compare's record is the last element's, or (ECX = 0) the one before: unknown here. Others keep it.
+  if (compares) { tx.known = null; tx.held = null; } else { tx.known = known0; tx.held = held0; }
   // T0 counts the elements of this execution.
   return m.if(g(ecx), m.block(null, [tx.set(T0, k(0)), m.block(done, [m.loop(loop, m.block(null, body))])]));
 }
@@ -347,8 +348,7 @@ function repString(tx: Tx, ins: Instruction, kind: 'movs' | 'stos'): boolean {
     m.if(g(ecx), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)),
   ]);
   const slow = repLoop(tx, ins, kind);
-  tx.emit(m.if(g(ecx), m.block(null, [...setup, pages, m.if(g(ADDR), fast, slow)])));
-  tx.known = null; tx.held = null;
+  tx.emit(m.if(g(ecx), m.block(null, [...setup, pages, m.if(g(ADDR), fast, slow)]))); // (the record is untouched)
   return true;
 }
 
