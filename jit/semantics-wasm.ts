@@ -7,7 +7,7 @@
 import type { Instruction, MemOperand, Operand } from '../src/decoder/instruction.ts';
 import { CS, DS, ES, FS, GS, PREFIX_LOCK, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
-import { AF, ARITH_FLAGS, CF, CR4, DF, EAX, ECX, EDI, EDX, ESI, ESP, JIT_TSC_SLOT, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, STATE_OFFSET, ZF } from '../src/cpu/state.ts';
+import { AF, ARITH_FLAGS, CF, CR4, DF, EAX, EBP, ECX, EDI, EDX, ESI, ESP, JIT_TSC_SLOT, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, STATE_OFFSET, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
 import { maskOf } from '../src/cpu/operands.ts';
 import { EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT } from '../src/cpu/state.ts';
@@ -199,71 +199,157 @@ function rotate(left: boolean): NativeEmitter {
   };
 }
 
+type StringKind = 'movs' | 'stos' | 'lods' | 'scas' | 'cmps';
+
 /**
- * REP MOVS / REP STOS (32-bit addressing, paging off) as one memory.copy / a store loop when, as in
- * string.ts's fast paths, DF = 0, both ranges are plain RAM, no page of the destination has a page flag
- * (code, or armed for the dirty log: the interpreter's closure records and disarms it), and a
- * forward MOVS does not start inside its own source (element-by-element copying would then replicate,
- * memmove not). At most REP_CHUNK elements per execution, as the interpreter: if ECX is not exhausted the
- * instruction retires, EIP stays on it and compiled code leaves (the run loop looks around, then runs it
- * again). Any other case runs the interpreter's closure.
+ * The string forms (string.ts) compiled code takes: 32-bit addressing, a source segment that is flat or
+ * FS/GS (not CS), and no prefix but operand size, a segment override and REP/REPE/REPNE.
  */
-function repString(kind: 'movs' | 'stos'): NativeEmitter {
+function stringForm(ins: Instruction): boolean {
+  if (ins.adsize !== 32 || (ins.prefixes & ~(PREFIX_REP | PREFIX_REPNE | PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
+  return ins.segOverride !== CS;
+}
+
+/**
+ * One element of a string instruction at ESI/EDI, as string.ts's step, then ESI/EDI stepped by ±size
+ * (DF read at run time). Both accesses are guarded before anything changes: a slow access leaves before
+ * the element with the registers of the elements done (what a faulting REP element leaves). A compare
+ * writes the record as setLazy(OP_SUB, x, y, x - y).
+ */
+function stringElement(tx: Tx, ins: Instruction, kind: StringKind): void {
+  const i = m_(tx), size = ins.size, k = (v: number): Expr => tx.c(v);
+  const esi = tx.regLocal(ESI), edi = tx.regLocal(EDI), g = (l: number): Expr => tx.get(l);
+  const srcSeg = ins.segOverride >= 0 ? ins.segOverride : DS;
+  const usesSI = kind === 'movs' || kind === 'lods' || kind === 'cmps', usesDI = kind !== 'lods';
+  if (usesSI) {
+    tx.emit(tx.set(ADDR, g(esi)));
+    if (based(srcSeg)) tx.segment(srcSeg, ADDR, size, false);
+    tx.guard(ADDR, size, false);
+  }
+  if (usesDI) {
+    tx.emit(tx.set(T2, g(edi)));
+    tx.guard(T2, size, kind === 'movs' || kind === 'stos');
+  }
+  const mask = maskOf(size);
+  const sub = (): void => tx.record(OP_SUB, g(LF.dst), g(LF.src), size === 4 ? i.sub(g(LF.dst), g(LF.src)) : i.and(i.sub(g(LF.dst), g(LF.src)), k(mask)), size, ARITH_FLAGS, true);
+  switch (kind) {
+    case 'movs': tx.emit(tx.store(size, T2, tx.load(size, ADDR))); break;
+    case 'stos': tx.emit(tx.store(size, T2, tx.reg(EAX, size))); break;
+    case 'lods': tx.emit(tx.setReg(EAX, size, tx.load(size, ADDR))); break;
+    case 'cmps': tx.emit(tx.set(LF.dst, tx.load(size, ADDR)), tx.set(LF.src, tx.load(size, T2))); sub(); break;
+    case 'scas': tx.emit(tx.set(LF.dst, tx.reg(EAX, size)), tx.set(LF.src, tx.load(size, T2))); sub(); break;
+  }
+  const step = (): Expr => tx.m.select(i.and(g(LF.efl), k(DF)), k(-size), k(size));
+  if (usesSI) tx.emit(tx.set(esi, i.add(g(esi), step())));
+  if (usesDI) tx.emit(tx.set(edi, i.add(g(edi), step())));
+}
+
+/**
+ * A REP string instruction element by element, as string.ts's loop: nothing when ECX = 0; after each
+ * element ECX - 1, and the loop ends on ECX = 0 or, for CMPS/SCAS, on ZF ≠ the prefix's condition (REPE
+ * goes on while ZF = 1, REPNE while ZF = 0). Each element costs a unit of budget (as repString's). After
+ * REP_CHUNK elements with ECX left the instruction retires with EIP on itself and compiled code leaves
+ * (the interpreter's yield). A slow access leaves before the element with ECX/ESI/EDI of those done.
+ */
+function repLoop(tx: Tx, ins: Instruction, kind: StringKind): Expr {
+  const i = m_(tx), m = tx.m, k = (v: number): Expr => tx.c(v), g = (l: number): Expr => tx.get(l);
+  const ecx = tx.regLocal(ECX), loop = tx.label('rep'), done = tx.label('repEnd');
+  const saved = tx.body, known0 = tx.known, held0 = tx.held, compares = kind === 'cmps' || kind === 'scas';
+  tx.body = [];
+  tx.held = null; // every record slot is written in the loop (its first trip cannot rely on what came before)
+  stringElement(tx, ins, kind);
+  tx.emit(tx.set(ecx, i.sub(g(ecx), k(1))), tx.set(T0, i.add(g(T0), k(1))), tx.set(BUDGET, i.sub(g(BUDGET), k(1))));
+  tx.emit(m.br(done, i.eqz(g(ecx))));
+  if (compares) {
+    const zf = (): Expr => i.eqz(g(LF.res)); // (the record's result is masked to the size)
+    tx.emit(m.br(done, (ins.prefixes & PREFIX_REP) !== 0 ? i.eqz(zf()) : zf()));
+  }
+  tx.emit(m.if(i.ge_u(g(T0), k(REP_CHUNK)), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)), m.br(loop));
+  const body = tx.body;
+  tx.body = saved;
+  // A compare's record is the last element's, or (ECX = 0) the one before: unknown here. Others keep it.
+  if (compares) { tx.known = null; tx.held = null; } else { tx.known = known0; tx.held = held0; }
+  // T0 counts the elements of this execution.
+  return m.if(g(ecx), m.block(null, [tx.set(T0, k(0)), m.block(done, [m.loop(loop, m.block(null, body))])]));
+}
+
+/**
+ * MOVS STOS LODS SCAS CMPS: one element without REP; with REP (REPE/REPNE for the compares) the element
+ * loop (repLoop), except that REP MOVS/STOS with paging off first try repString's bulk path.
+ */
+function stringOp(kind: StringKind): NativeEmitter {
   return (tx, ins) => {
-    if (tx.paging !== 0 || ins.adsize !== 32 || !(ins.prefixes & (PREFIX_REP | PREFIX_REPNE))) return false;
-    if ((ins.prefixes & ~(PREFIX_REP | PREFIX_REPNE | PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
-    if (kind === 'movs' && ins.segOverride >= 0 && ins.segOverride !== DS && ins.segOverride !== ES && ins.segOverride !== SS) return false;
-    const i = m_(tx), m = tx.m, size = ins.size, k = (v: number): Expr => tx.c(v);
-    const ecx = tx.regLocal(ECX), esi = tx.regLocal(ESI), edi = tx.regLocal(EDI);
-    const g = (l: number): Expr => tx.get(l);
-    const ram = tx.ramSize, pf = tx.label('pf'), loop = tx.label('stos');
-    // T0 = elements this execution, T1 = bytes.
-    const count = m.if(i.gt_u(g(ecx), k(REP_CHUNK)), k(REP_CHUNK), g(ecx));
-    const setup = [tx.set(T0, count), tx.set(T1, size === 1 ? g(T0) : i.shl(g(T0), k(size === 2 ? 1 : 2)))];
-    let ok = i.and(i.eqz(i.and(g(LF.efl), k(DF))), i.le_u(g(edi), i.sub(k(ram), g(T1))));
-    if (kind === 'movs') {
-      ok = i.and(ok, i.le_u(g(esi), i.sub(k(ram), g(T1))));
-      // not (di > si && di < si + bytes)
-      ok = i.and(ok, i.eqz(i.and(i.gt_u(g(edi), g(esi)), i.lt_u(g(edi), i.add(g(esi), g(T1))))));
-    }
-    // No page of [edi, edi + bytes) may hold code: T2 walks the pages, T3 is the last one, ADDR the verdict.
-    const pages = m.block(null, [
-      tx.set(ADDR, ok),
-      m.if(g(ADDR), m.block(null, [
-        tx.set(T2, i.shr_u(g(edi), k(PAGE_SHIFT))),
-        tx.set(T3, i.shr_u(i.add(g(edi), i.sub(g(T1), k(1))), k(PAGE_SHIFT))),
-        m.loop(pf, m.block(null, [
-          m.if(i.load8_u(PAGE_FLAGS_OFFSET, 1, g(T2)), tx.set(ADDR, k(0)),
-            m.block(null, [tx.set(T2, i.add(g(T2), k(1))), m.br(pf, i.le_u(g(T2), g(T3)))])),
-        ])),
-      ])),
-    ]);
-    let work: Expr[];
-    if (kind === 'movs') {
-      work = [m.memory.copy(i.add(g(edi), k(RAM_OFFSET)), i.add(g(esi), k(RAM_OFFSET)), g(T1)), tx.set(esi, i.add(g(esi), g(T1)))];
-    } else if (size === 1) {
-      work = [m.memory.fill(i.add(g(edi), k(RAM_OFFSET)), tx.reg(EAX, 1), g(T1))];
-    } else {
-      // T2 = next store address, T3 = end.
-      const st = size === 2 ? i.store16(RAM_OFFSET, 1, g(T2), g(tx.regLocal(EAX))) : i.store(RAM_OFFSET, 1, g(T2), g(tx.regLocal(EAX)));
-      work = [tx.set(T2, g(edi)), tx.set(T3, i.add(g(edi), g(T1))),
-        m.loop(loop, m.block(null, [st, tx.set(T2, i.add(g(T2), k(size))), m.br(loop, i.lt_u(g(T2), g(T3)))]))];
-    }
-    const fast = m.block(null, [
-      ...work,
-      tx.set(edi, i.add(g(edi), g(T1))),
-      tx.set(ecx, i.sub(g(ecx), g(T0))),
-      // Each element costs as much budget as an instruction, so a loop of long REPs leaves compiled code
-      // (and lets the run loop read the clock) as often as a loop of plain instructions would.
-      tx.set(BUDGET, i.sub(g(BUDGET), g(T0))),
-      // Not done after REP_CHUNK elements: retired, and run again from the top by the run loop.
-      m.if(g(ecx), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)),
-    ]);
-    const slow = tx.helperCode();
-    tx.emit(m.if(g(ecx), m.block(null, [...setup, pages, m.if(g(ADDR), fast, m.block(null, slow))])));
-    tx.known = null; tx.held = null; // the slow path reloaded the record from the state block
+    if (!stringForm(ins)) return false;
+    if (!(ins.prefixes & (PREFIX_REP | PREFIX_REPNE))) { stringElement(tx, ins, kind); return true; }
+    if ((kind === 'movs' || kind === 'stos') && tx.paging === 0) return repString(tx, ins, kind);
+    tx.emit(repLoop(tx, ins, kind));
     return true;
   };
+}
+
+/**
+ * REP MOVS / REP STOS (paging off) as one memory.copy / a store loop when, as in string.ts's fast paths,
+ * DF = 0, both ranges are plain RAM, no page of the destination has a page flag (code, or armed for the
+ * dirty log: the interpreter's closure records and disarms it), and a forward MOVS does not start inside
+ * its own source (element-by-element copying would then replicate, memmove not). At most REP_CHUNK
+ * elements per execution, as the interpreter: if ECX is not exhausted the instruction retires, EIP stays
+ * on it and compiled code leaves (the run loop looks around, then runs it again). Any other case runs the
+ * element loop (repLoop).
+ */
+function repString(tx: Tx, ins: Instruction, kind: 'movs' | 'stos'): boolean {
+  if (kind === 'movs' && ins.segOverride >= 0 && ins.segOverride !== DS && ins.segOverride !== ES && ins.segOverride !== SS) {
+    tx.emit(repLoop(tx, ins, kind)); // FS/GS source: element by element
+    return true;
+  }
+  const i = m_(tx), m = tx.m, size = ins.size, k = (v: number): Expr => tx.c(v);
+  const ecx = tx.regLocal(ECX), esi = tx.regLocal(ESI), edi = tx.regLocal(EDI);
+  const g = (l: number): Expr => tx.get(l);
+  const ram = tx.ramSize, pf = tx.label('pf'), loop = tx.label('stos');
+  // T0 = elements this execution, T1 = bytes.
+  const count = m.if(i.gt_u(g(ecx), k(REP_CHUNK)), k(REP_CHUNK), g(ecx));
+  const setup = [tx.set(T0, count), tx.set(T1, size === 1 ? g(T0) : i.shl(g(T0), k(size === 2 ? 1 : 2)))];
+  let ok = i.and(i.eqz(i.and(g(LF.efl), k(DF))), i.le_u(g(edi), i.sub(k(ram), g(T1))));
+  if (kind === 'movs') {
+    ok = i.and(ok, i.le_u(g(esi), i.sub(k(ram), g(T1))));
+    // not (di > si && di < si + bytes)
+    ok = i.and(ok, i.eqz(i.and(i.gt_u(g(edi), g(esi)), i.lt_u(g(edi), i.add(g(esi), g(T1))))));
+  }
+  // No page of [edi, edi + bytes) may hold code: T2 walks the pages, T3 is the last one, ADDR the verdict.
+  const pages = m.block(null, [
+    tx.set(ADDR, ok),
+    m.if(g(ADDR), m.block(null, [
+      tx.set(T2, i.shr_u(g(edi), k(PAGE_SHIFT))),
+      tx.set(T3, i.shr_u(i.add(g(edi), i.sub(g(T1), k(1))), k(PAGE_SHIFT))),
+      m.loop(pf, m.block(null, [
+        m.if(i.load8_u(PAGE_FLAGS_OFFSET, 1, g(T2)), tx.set(ADDR, k(0)),
+          m.block(null, [tx.set(T2, i.add(g(T2), k(1))), m.br(pf, i.le_u(g(T2), g(T3)))])),
+      ])),
+    ])),
+  ]);
+  let work: Expr[];
+  if (kind === 'movs') {
+    work = [m.memory.copy(i.add(g(edi), k(RAM_OFFSET)), i.add(g(esi), k(RAM_OFFSET)), g(T1)), tx.set(esi, i.add(g(esi), g(T1)))];
+  } else if (size === 1) {
+    work = [m.memory.fill(i.add(g(edi), k(RAM_OFFSET)), tx.reg(EAX, 1), g(T1))];
+  } else {
+    // T2 = next store address, T3 = end.
+    const st = size === 2 ? i.store16(RAM_OFFSET, 1, g(T2), g(tx.regLocal(EAX))) : i.store(RAM_OFFSET, 1, g(T2), g(tx.regLocal(EAX)));
+    work = [tx.set(T2, g(edi)), tx.set(T3, i.add(g(edi), g(T1))),
+      m.loop(loop, m.block(null, [st, tx.set(T2, i.add(g(T2), k(size))), m.br(loop, i.lt_u(g(T2), g(T3)))]))];
+  }
+  const fast = m.block(null, [
+    ...work,
+    tx.set(edi, i.add(g(edi), g(T1))),
+    tx.set(ecx, i.sub(g(ecx), g(T0))),
+    // Each element costs as much budget as an instruction, so a loop of long REPs leaves compiled code
+    // (and lets the run loop read the clock) as often as a loop of plain instructions would.
+    tx.set(BUDGET, i.sub(g(BUDGET), g(T0))),
+    // Not done after REP_CHUNK elements: retired, and run again from the top by the run loop.
+    m.if(g(ecx), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)),
+  ]);
+  const slow = repLoop(tx, ins, kind);
+  tx.emit(m.if(g(ecx), m.block(null, [...setup, pages, m.if(g(ADDR), fast, slow)]))); // (the record is untouched)
+  return true;
 }
 
 const target = (tx: Tx, o: Operand): number => (tx.op.next + (o as { disp: number }).disp) | 0;
@@ -372,8 +458,11 @@ export const NATIVE: Record<string, NativeEmitter> = {
   SAL: shift('shl'),
   SHR: shift('shr'),
   SAR: shift('sar'),
-  MOVS: repString('movs'),
-  STOS: repString('stos'),
+  MOVS: stringOp('movs'),
+  STOS: stringOp('stos'),
+  LODS: stringOp('lods'),
+  SCAS: stringOp('scas'),
+  CMPS: stringOp('cmps'),
   ROL: rotate(true),
   ROR: rotate(false),
   IMUL: (tx, ins) => {
@@ -478,6 +567,16 @@ export const NATIVE: Record<string, NativeEmitter> = {
     if (ins.opsize !== 32 || !plain(ins) || !(d.kind === 'reg' || d.kind === 'imm' || (isMem(d) && d.size === 4))) return false;
     tx.emit(tx.set(T0, source(tx, d, 4, T0))); // PUSH ESP pushes the value before the decrement
     push32(tx, T0);
+    return true;
+  },
+  // LEAVE (32-bit): ESP = EBP, POP EBP (stack.ts); the load at SS:EBP is guarded before anything changes.
+  LEAVE: (tx, ins) => {
+    if (ins.opsize !== 32 || (ins.prefixes & ~PREFIX_SEG) !== 0) return false;
+    const i = m_(tx), ebp = tx.regLocal(EBP);
+    tx.emit(tx.set(T2, tx.get(ebp)));
+    tx.guard(T2, 4, false);
+    // (ESP from EBP's local: with paging on, the guard turned T2 into the physical address.)
+    tx.emit(tx.set(T1, tx.load(4, T2)), tx.setReg(ESP, 4, i.add(tx.get(ebp), tx.c(4))), tx.set(ebp, tx.get(T1)));
     return true;
   },
   POP: (tx, ins) => {

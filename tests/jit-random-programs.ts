@@ -447,16 +447,24 @@ function preserving(c: Ctx, regs: number[], body: Item[]): Item {
 
 function stringOp(c: Ctx): Item {
   const r = c.r, n = r.pick([0, 1, 2, 3, 4, 5, 8, 9]), down = r.bool(0.2);
-  const op = r.pick(['movsb', 'movsd', 'movsw', 'stosb', 'stosd', 'stosw', 'lodsb', 'lodsd', 'cmpsb', 'scasb', 'cmpsd', 'scasd']);
-  const unit = op.endsWith('b') ? 1 : op.endsWith('w') ? 2 : 4;
+  const op = r.pick(['movsb', 'movsd', 'movsw', 'stosb', 'stosd', 'stosw', 'lodsb', 'lodsw', 'lodsd', 'cmpsb', 'cmpsw', 'scasb', 'scasw', 'cmpsd', 'scasd']);
   const base = c.scratch + (down ? 300 : 0);
   const si = base + r.int(160) + (down ? 0 : 0), di = base + r.int(160);
-  const opcode = { movsb: [0xa4], movsd: [0xa5], movsw: [OPSIZE, 0xa5], stosb: [0xaa], stosd: [0xab], stosw: [OPSIZE, 0xab], lodsb: [0xac], lodsd: [0xad], cmpsb: [0xa6], scasb: [0xae], cmpsd: [0xa7], scasd: [0xaf] }[op]!;
-  const rep = op.startsWith('cmps') || op.startsWith('scas') ? r.pick([[0xf3], [0xf2], []]) : r.pick([[0xf3], [0xf3], []]);
-  const body: Item[] = [ins(down ? 0xfd : 0xfc), ins(0xb9, ...le(n, 4)), setEsi(si), ins(0xbf, ...le(di, 4)), { emit: (a) => a.put(...rep, ...opcode), count: () => n + 2 }];
+  const opcode = {
+    movsb: [0xa4], movsd: [0xa5], movsw: [OPSIZE, 0xa5], stosb: [0xaa], stosd: [0xab], stosw: [OPSIZE, 0xab], lodsb: [0xac], lodsw: [OPSIZE, 0xad],
+    lodsd: [0xad], cmpsb: [0xa6], cmpsw: [OPSIZE, 0xa7], scasb: [0xae], scasw: [OPSIZE, 0xaf], cmpsd: [0xa7], scasd: [0xaf],
+  }[op]!;
+  const rep = op.startsWith('cmps') || op.startsWith('scas') ? r.pick([[0xf3], [0xf2], []]) : op.startsWith('lods') ? r.pick([[0xf3], [], []]) : r.pick([[0xf3], [0xf3], []]);
+  // a segment override on the source now and then (flat here; the destination is always ES)
+  const seg = r.bool(0.2) ? [r.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65])] : [];
+  const body: Item[] = [ins(down ? 0xfd : 0xfc), ins(0xb9, ...le(n, 4)), setEsi(si), ins(0xbf, ...le(di, 4)), { emit: (a) => a.put(...seg, ...rep, ...opcode), count: () => n + 2 }];
   if (down) body.push(ins(0xfc));
-  void unit;
   return preserving(c, [ECX, ESI, EDI], body);
+}
+
+/** A stack frame torn down by LEAVE: PUSH EBP; MOV EBP, ESP; PUSH imm; LEAVE (EBP and ESP as before). */
+function frame(c: Ctx): Item {
+  return seq([ins(0x55), ins(0x89, 0xe5), ins(0x6a, c.r.int(256)), ins(0xc9)]);
 }
 
 /** A straight-line item (no control flow): what skipped code, loop bodies and subroutines are made of. */
@@ -476,6 +484,7 @@ function simple(c: Ctx): Item {
   if (r < 84) return bits(c);
   if (r < 90) return stack(c);
   if (r < 96) return misc(c);
+  if (r < 98) return frame(c);
   return stringOp(c);
 }
 
