@@ -247,9 +247,10 @@ function stringElement(tx: Tx, ins: Instruction, kind: StringKind): void {
 /**
  * A REP string instruction element by element, as string.ts's loop: nothing when ECX = 0; after each
  * element ECX - 1, and the loop ends on ECX = 0 or, for CMPS/SCAS, on ZF ≠ the prefix's condition (REPE
- * goes on while ZF = 1, REPNE while ZF = 0). Each element costs a unit of budget (as repString's). After
- * REP_CHUNK elements with ECX left the instruction retires with EIP on itself and compiled code leaves
- * (the interpreter's yield). A slow access leaves before the element with ECX/ESI/EDI of those done.
+ * goes on while ZF = 1, REPNE while ZF = 0). Each element costs a unit of budget (as repString's). Where
+ * ECX reaches a multiple of REP_CHUNK (not 0) the instruction retires with EIP on itself and compiled code
+ * leaves (the interpreter's yield, at the same counts). A slow access leaves before the element with
+ * ECX/ESI/EDI of those done, not retired: the interpreter's execution then ends at the same boundary.
  */
 function repLoop(tx: Tx, ins: Instruction, kind: StringKind): Expr {
   const i = m_(tx), m = tx.m, k = (v: number): Expr => tx.c(v), g = (l: number): Expr => tx.get(l);
@@ -258,19 +259,18 @@ function repLoop(tx: Tx, ins: Instruction, kind: StringKind): Expr {
   tx.body = [];
   tx.held = null; // every record slot is written in the loop (its first trip cannot rely on what came before)
   stringElement(tx, ins, kind);
-  tx.emit(tx.set(ecx, i.sub(g(ecx), k(1))), tx.set(T0, i.add(g(T0), k(1))), tx.set(BUDGET, i.sub(g(BUDGET), k(1))));
+  tx.emit(tx.set(ecx, i.sub(g(ecx), k(1))), tx.set(BUDGET, i.sub(g(BUDGET), k(1))));
   tx.emit(m.br(done, i.eqz(g(ecx))));
   if (compares) {
     const zf = (): Expr => i.eqz(g(LF.res)); // (the record's result is masked to the size)
     tx.emit(m.br(done, (ins.prefixes & PREFIX_REP) !== 0 ? i.eqz(zf()) : zf()));
   }
-  tx.emit(m.if(i.ge_u(g(T0), k(REP_CHUNK)), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)), m.br(loop));
+  tx.emit(m.if(i.eqz(i.and(g(ecx), k(REP_CHUNK - 1))), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)), m.br(loop));
   const body = tx.body;
   tx.body = saved;
   // A compare's record is the last element's, or (ECX = 0) the one before: unknown here. Others keep it.
   if (compares) { tx.known = null; tx.held = null; } else { tx.known = known0; tx.held = held0; }
-  // T0 counts the elements of this execution.
-  return m.if(g(ecx), m.block(null, [tx.set(T0, k(0)), m.block(done, [m.loop(loop, m.block(null, body))])]));
+  return m.if(g(ecx), m.block(done, [m.loop(loop, m.block(null, body))]));
 }
 
 /**
@@ -291,8 +291,8 @@ function stringOp(kind: StringKind): NativeEmitter {
  * REP MOVS / REP STOS (paging off) as one memory.copy / a store loop when, as in string.ts's fast paths,
  * DF = 0, both ranges are plain RAM, no page of the destination has a page flag (code, or armed for the
  * dirty log: the interpreter's closure records and disarms it), and a forward MOVS does not start inside
- * its own source (element-by-element copying would then replicate, memmove not). At most REP_CHUNK
- * elements per execution, as the interpreter: if ECX is not exhausted the instruction retires, EIP stays
+ * its own source (element-by-element copying would then replicate, memmove not). To the next multiple of REP_CHUNK
+ * in ECX per execution, as the interpreter: if ECX is not exhausted the instruction retires, EIP stays
  * on it and compiled code leaves (the run loop looks around, then runs it again). Any other case runs the
  * element loop (repLoop).
  */
@@ -306,7 +306,7 @@ function repString(tx: Tx, ins: Instruction, kind: 'movs' | 'stos'): boolean {
   const g = (l: number): Expr => tx.get(l);
   const ram = tx.ramSize, pf = tx.label('pf'), loop = tx.label('stos');
   // T0 = elements this execution, T1 = bytes.
-  const count = m.if(i.gt_u(g(ecx), k(REP_CHUNK)), k(REP_CHUNK), g(ecx));
+  const count = i.add(i.and(i.sub(g(ecx), k(1)), k(REP_CHUNK - 1)), k(1)); // string.ts repChunk
   const setup = [tx.set(T0, count), tx.set(T1, size === 1 ? g(T0) : i.shl(g(T0), k(size === 2 ? 1 : 2)))];
   let ok = i.and(i.eqz(i.and(g(LF.efl), k(DF))), i.le_u(g(edi), i.sub(k(ram), g(T1))));
   if (kind === 'movs') {

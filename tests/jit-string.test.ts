@@ -33,6 +33,8 @@ interface Case {
   trips?: number;
   /** An access compiled code leaves to the interpreter on every trip (a page-straddling element). */
   slowAccess?: boolean;
+  /** Instructions of `op` the helper runs on every trip (INVLPG). */
+  helperOps?: number;
 }
 
 /**
@@ -96,6 +98,11 @@ const CASES: Case[] = [
   { name: 'rep stosw, paging on, DF = 1, across pages', op: [0x66, 0xf3, 0xab], esi: SRC, edi: DST + 0x8000, ecx: 5000, down: true, paging: true },
   { name: 'rep movsb into its own source (replicates)', op: [0xf3, 0xa4], esi: SRC, edi: SRC + 3, ecx: 5000 },
   { name: 'repe cmpsd over 70,000 equal dwords (more than REP_CHUNK: yields, runs again)', op: [0xf3, 0xa7], esi: SRC, edi: DST, ecx: 70_000 },
+  // INVLPG drops the second page from the TLB (the first stays from the trip before), so the REP leaves
+  // compiled code before its 1,024th element with 64,977 of 66,000 left. The interpreter's execution must
+  // end where an uninterrupted one would (string.ts), or the two engines retire the REP a different number
+  // of times.
+  { name: 'invlpg; stosd; rep stosd of 66,000 dwords, paging on: left mid-REP at a page, the same counts', op: [0x0f, 0x01, 0x3d, ...le(DST + 0x5000), 0xab, 0xf3, 0xab], esi: SRC, edi: DST + 0x4000, ecx: 66_000, paging: true, slowAccess: true, helperOps: 1 },
   { name: 'rep stosb into an unmapped page: #PF in the middle', op: [0xf3, 0xaa], esi: SRC, edi: HOLE - 0x801, ecx: 0x1000, paging: true, trips: 1 },
   { name: 'repe cmpsd reading an unmapped page: #PF in the middle, DF = 1', op: [0xf3, 0xa7], esi: SRC + 0x4400, edi: HOLE + 0x1400, ecx: 0x1000, down: true, paging: true, trips: 1 },
 ];
@@ -120,7 +127,7 @@ describe('string instructions and LEAVE in compiled code, against the interprete
     else expect(interp.state.message).toMatch(/exited with status 1/);
     expect(jit.compiled).toBeGreaterThan(0);
     // CLD/STD and OUT are left to the interpreter; the string instruction and LEAVE must not be.
-    expect(jit.fallbacks).toBeLessThan(TRIPS);
+    expect(jit.fallbacks).toBeLessThan(TRIPS * (1 + (c.helperOps ?? 0)));
     // Nor leave compiled code on each trip for the interpreter (paging: the first access to a page fills the TLB).
     if (!c.slowAccess && c.trips === undefined) expect(jit.memoryExits).toBeLessThan(TRIPS);
   });

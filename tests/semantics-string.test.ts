@@ -96,14 +96,15 @@ describe('REP MOVS / STOS', () => {
   }
 
   for (const df of [0, DF]) {
-    it(`does at most ${REP_CHUNK} iterations per execution, then re-executes (DF=${df ? 1 : 0})`, () => {
+    it(`an execution ends where ECX reaches a multiple of ${REP_CHUNK}, then re-executes (DF=${df ? 1 : 0})`, () => {
       const { cpu, mem } = machine();
       const start = df ? 0x80000 : 0x10000;
       setState(cpu, [0x5a, REP_CHUNK + 10, 0, 0, 0, 0, 0, start], df);
       const stos = compile(cpu, 'f3 aa');
       cpu.breakBlock = 0;
       expect(stos.run()).toBeUndefined();
-      expect(reg(cpu, ECX)).toBe(10);
+      expect(reg(cpu, ECX)).toBe(REP_CHUNK);
+      expect(reg(cpu, EDI)).toBe(start + (df ? -10 : 10));
       expect(cpu.s[EIP]).toBe(stos.eip);
       expect(cpu.breakBlock & BREAK_MODE).toBeTruthy();
       cpu.breakBlock = 0;
@@ -115,6 +116,11 @@ describe('REP MOVS / STOS', () => {
       expect(reg(cpu, EDI)).toBe(start + step * (REP_CHUNK + 10));
       const lo = df ? start - REP_CHUNK - 9 : start;
       expect(mem.ram.subarray(lo, lo + REP_CHUNK + 10).every((b) => b === 0x5a)).toBe(true);
+      // Cut short and run again (as after a fault, or compiled code leaving before an element): the same boundary.
+      setState(cpu, [0x5a, 2 * REP_CHUNK + 5 - 100, 0, 0, 0, 0, 0, start], df);
+      cpu.breakBlock = 0;
+      stos.run();
+      expect(reg(cpu, ECX)).toBe(REP_CHUNK);
     });
   }
 

@@ -4,9 +4,12 @@
 //
 // REP is precise and interruptible: (E)SI, (E)DI and (E)CX always describe the iterations completed so
 // far, so a fault in the middle (the run loop rolls EIP back to the instruction) resumes correctly on
-// re-execution. One execution does at most REP_CHUNK iterations; if the count is not exhausted by then,
-// EIP is set back to the instruction and the block ends, so the run loop can check its budget, timers
-// and interrupts before the instruction runs again. REP MOVS/STOS over flat segments and plain RAM run as
+// re-execution. One execution ends where the count reaches a multiple of REP_CHUNK (so at most REP_CHUNK
+// iterations); if the count is not exhausted by then, EIP is set back to the instruction and the block
+// ends, so the run loop can check its budget, timers and interrupts before the instruction runs again.
+// The boundaries depend on the count alone: an execution cut short (a fault, or compiled code leaving
+// before an element: jit/semantics-wasm.ts) and run again ends where an uninterrupted one would, so both
+// engines retire the instruction the same number of times. REP MOVS/STOS over flat segments and plain RAM run as
 // typed-array copies and fills.
 import { DS, ES, PREFIX_REP, PREFIX_REPNE } from '../../decoder/instruction.ts';
 import { BREAK_EIP_SET, BREAK_MODE, BREAK_STOP, type Cpu } from '../cpu.ts';
@@ -16,8 +19,11 @@ import { CR0, CR0_PG, DF, EAX, ECX, EDI, EDX, EFLAGS, EIP, ESI, RAM_OFFSET } fro
 import type { EmitContext, Emitter, EmitterTable } from './emitter.ts';
 import { checkIoPermission } from './system.ts';
 
-/** Iterations per execution of a REP instruction before it yields to the run loop. */
+/** Iterations per execution of a REP instruction before it yields to the run loop: it yields where the count reaches a multiple of this. */
 export const REP_CHUNK = 65536;
+
+/** The iterations an execution of a REP with count n > 0 (unsigned) does at most: to the next multiple of REP_CHUNK below n. */
+export const repChunk = (n: number): number => ((n - 1) & (REP_CHUNK - 1)) + 1;
 
 /** Which index registers an instruction steps. */
 const USES_SI = 1, USES_DI = 2;
@@ -84,7 +90,8 @@ function stringEmitter(build: (c: EmitContext, srcSeg: number) => StringForm): E
           si = (si + d) & mask; di = (di + d) & mask; n = (n - 1) & mask;
           if (n === 0) break;
           if (compares && getZF(s) !== whileZF) break;
-          if (++done >= REP_CHUNK || cpu.breakBlock & BREAK_STOP) { yieldRep(c); break; }
+          done++;
+          if ((n & (REP_CHUNK - 1)) === 0 || cpu.breakBlock & BREAK_STOP) { yieldRep(c); break; }
         }
       } finally {
         // Also on a fault: the registers then describe the iterations that completed.
@@ -111,7 +118,7 @@ function fastMovs(c: EmitContext, srcSeg: number): FastRep {
   const cpu = c.cpu, s = cpu.s, size = c.ins.size, u8 = cpu.mem.u8;
   return (n) => {
     if (s[EFLAGS] & DF || cpu.segSlow[srcSeg] !== 0 || cpu.segSlow[ES] !== 0) return false;
-    const count = Math.min(n >>> 0, REP_CHUNK), bytes = count * size;
+    const count = repChunk(n), bytes = count * size;
     const si = s[ESI] >>> 0, di = s[EDI] >>> 0, ram = cpu.fastRamEnd;
     if (si + bytes > ram || di + bytes > ram) return false;
     // An element-by-element forward copy into a destination that starts inside the source replicates the
@@ -132,7 +139,7 @@ function fastStos(c: EmitContext): FastRep {
   const cpu = c.cpu, s = cpu.s, size = c.ins.size, u8 = cpu.mem.u8, view = cpu.view;
   return (n) => {
     if (s[EFLAGS] & DF || cpu.segSlow[ES] !== 0) return false;
-    const count = Math.min(n >>> 0, REP_CHUNK), bytes = count * size;
+    const count = repChunk(n), bytes = count * size;
     const di = s[EDI] >>> 0;
     if (di + bytes > cpu.fastRamEnd || !plainRam(cpu, di, bytes)) return false;
     cpu.mem.logWrite(di, bytes);
