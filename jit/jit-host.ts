@@ -1,9 +1,9 @@
 // What the JIT takes from its host beyond WebAssembly: binaryen.js (the WASM text of regions in profile
 // dumps), a worker thread to translate on (`background`), and the choice of V8's compiler for each module
-// (v8-tiers.ts; elsewhere the engine decides). The core entry has neither — binaryen's Node
-// build imports node:module, which browser bundlers refuse, and the worker needs node:worker_threads — so
-// there the JIT translates with its own encoder on the calling thread (tiers 1 and 2) and dumps show no
-// WASM text; x86jit/node installs Node's (node-jit-host.ts) when it is imported.
+// (v8-tiers.ts). The core entry has none of them — binaryen's Node build imports node:module, which
+// browser bundlers refuse, the worker needs node:worker_threads, and V8's flags node:v8 — so there the JIT
+// translates with its own encoder on the calling thread (tiers 1 and 2), the engine picks its compilers,
+// and dumps show no WASM text; x86jit/node installs Node's (node-jit-host.ts) when it is imported.
 import type binaryenT from 'binaryen';
 import type { WorkerSupport } from './translation-worker.ts';
 
