@@ -8,7 +8,7 @@
 //   - whole: what a user waits for. Whole processes, alternating engine by engine within each run so that
 //     machine noise hits all alike, medians: `x86jit run` under the interpreter, `--engine jit` (as a user
 //     gets it: tier 1, our encoder translating on the main thread, and tier 2, also here, for regions that
-//     retire 2^27 instructions), `--engine jit` with binaryen on its worker for every region
+//     have retired 4,096 instructions per byte of their WASM), `--engine jit` with binaryen on its worker for every region
 //     (X86JIT_JIT_BACKGROUND=1), all with an empty translation cache (X86JIT_JIT_CACHE=off: a first run);
 //     qemu-system-i386 (TCG, if installed) and v86 (the `v86` npm package, a devDependency, booted by
 //     bench/v86-run.mjs). Ratios tier 1 ÷ QEMU and tier 1 ÷ v86; the guest instruction count per ROM (from

@@ -12,7 +12,7 @@
 import type binaryenT from 'binaryen';
 import type { JitProfile, JitStats, RegionDump, RegionProfile } from '../src/cpu/accelerator-stats.ts';
 import { emptyExits } from '../src/cpu/accelerator-stats.ts';
-import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, DEFAULT_TIER2_THRESHOLD, jitMode, type Tier2Mode } from '../src/cpu/accelerator.ts';
+import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, jitMode, type Tier2Mode, TIER2_MIN, TIER2_PER_BYTE } from '../src/cpu/accelerator.ts';
 import type { Block, CodeCache } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import type { CpuFault } from '../src/cpu/fault.ts';
@@ -52,7 +52,8 @@ export class Jit implements Accelerator {
   private worker: TranslationClient | null = null;
   profiling: boolean;
   private readonly tier2: Tier2Mode;
-  private readonly tier2Threshold: number;
+  /** A fixed tier-2 threshold, or null: each region's own (TIER2_PER_BYTE, TIER2_MIN). */
+  private readonly tier2Threshold: number | null;
   /** Instructions compiled code retired since the counters were last looked at. */
   private sinceScan = 0;
   /** Region keys that reached tier 2: a retranslation of their page (new hot blocks) is promoted at once. */
@@ -63,7 +64,7 @@ export class Jit implements Accelerator {
     this.profiling = cfg.profile ?? false;
     this.cfg = cfg;
     this.tier2 = cfg.tier2 ?? 'background';
-    this.tier2Threshold = cfg.tier2Threshold ?? DEFAULT_TIER2_THRESHOLD;
+    this.tier2Threshold = cfg.tier2Threshold ?? null;
     // Profiling measures each region per call from the run loop: no chaining then.
     this.jumps = new JumpCache(cpu, memory, !this.profiling && cfg.chain !== false);
     this.regions = new RegionTable(this.stats, this.jumps);
@@ -231,7 +232,9 @@ export class Jit implements Accelerator {
   private scanCounters(): void {
     const counts = new Uint32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS);
     for (const r of this.regions.live()) {
-      if (r.counter >= 0 && !r.promoted && counts[r.counter] >= this.tier2Threshold) this.promote(r);
+      if (r.counter < 0 || r.promoted) continue;
+      const threshold = this.tier2Threshold ?? Math.max(TIER2_MIN, TIER2_PER_BYTE * r.profile.wasmBytes);
+      if (counts[r.counter] >= threshold) this.promote(r);
     }
   }
 

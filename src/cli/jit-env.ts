@@ -5,7 +5,8 @@
 //                          $XDG_CACHE_HOME/x86jit/regions, else ~/.cache/x86jit/regions)
 //   X86JIT_JIT_PASSES      binaryen passes for the worker, comma-separated (default none)
 //   X86JIT_JIT_TIER2       background (default), sync or off: how regions that stay hot are retranslated
-//   X86JIT_JIT_TIER2_THRESHOLD  instructions a region retires in tier 1 before tier 2 (default 2^27)
+//   X86JIT_JIT_TIER2_THRESHOLD  instructions a region retires in tier 1 before tier 2 (default: 4,096 per byte
+//                          of its WASM, at least 2^22)
 //   X86JIT_JIT_VALIDATE    1: check every region module with binaryen's validator as it is made (loads binaryen)
 //   X86JIT_JIT_MODULE_DIR  write every region module to this directory as <sha256>.wasm, for wasm tools or a
 //                          later check (the test suites validate them with binaryen once the test file ends:

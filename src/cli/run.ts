@@ -34,8 +34,9 @@ ROM kinds:
 options:
   --engine interp|jit       execution engine (default interp; jit translates a page's hot code to WASM
                             with its own encoder once a block has run X86JIT_JIT_THRESHOLD (default 50)
-                            times (tier 1), and a region again with its loops as WASM loops once it
-                            has run X86JIT_JIT_TIER2_THRESHOLD (default 2^27) instructions (tier 2;
+                            times (tier 1, V8's baseline code), and a region again with its loops as
+                            WASM loops, for TurboFan, once it has run X86JIT_JIT_TIER2_THRESHOLD
+                            instructions (default 4,096 per byte of its WASM, at least 2^22; tier 2;
                             X86JIT_JIT_TIER2=background|sync|off);
                             X86JIT_JIT_BACKGROUND=1 translates every region with binaryen on the worker
                             instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
