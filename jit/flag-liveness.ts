@@ -15,7 +15,7 @@ import { plain } from './semantics-wasm.ts';
 /** Mnemonics whose native forms on registers and immediates never leave compiled code. */
 const EXIT_FREE = new Set([
   'ADD', 'ADC', 'SUB', 'SBB', 'CMP', 'AND', 'OR', 'XOR', 'TEST', 'INC', 'DEC', 'NEG', 'NOT', 'MOV', 'MOVZX', 'MOVSX',
-  'XCHG', 'LEA', 'CBW', 'CWD', 'SHL', 'SAL', 'SHR', 'SAR', 'SETCC', 'CMOVCC',
+  'XCHG', 'LEA', 'CBW', 'CWD', 'SHL', 'SAL', 'SHR', 'SAR', 'SETCC', 'CMOVCC', 'BSWAP',
 ]);
 /** Mnemonics whose whole flag output is the record written by Tx.record (and so may be skipped). */
 const RECORD_ONLY = new Set(['ADD', 'ADC', 'SUB', 'SBB', 'CMP', 'AND', 'OR', 'XOR', 'TEST', 'INC', 'DEC', 'NEG']);

@@ -4,8 +4,9 @@
 // compile-time constants) a flag or a condition is a few inline operations — CMP + Jcc is one comparison;
 // otherwise `$cond` evaluates it from the record.
 import type { WasmBackend, WasmModule } from './wasm-backend.ts';
+import { ARITH_FLAGS } from '../src/cpu/state.ts';
 import {
-  carryFlag, condition, conditionOf, type FlagAlgebra, type Flags, type KnownWriter, lift, overflowFlag, parityFlag, signFlag, zeroFlag,
+  auxFlag, carryFlag, condition, conditionOf, type FlagAlgebra, type Flags, type KnownWriter, lift, overflowFlag, parityFlag, signFlag, zeroFlag,
 } from '../src/cpu/flag-semantics.ts';
 
 type Module = WasmModule;
@@ -103,6 +104,40 @@ export class FlagsWasm {
 
   /** getCF from the record whatever wrote it. */
   dynamicCF(): Expr { return this.dynamicCondition(0x2); }
+
+  /**
+   * The whole EFLAGS word as flags.ts's getEflags gives it (every lazy flag computed, bit 1 set): inline
+   * for a known writer, else a call of the module's `$eflags`.
+   */
+  eflags(k: KnownFlags | null): Expr {
+    if (k === null) {
+      const L = this.L;
+      return this.m.call('eflags', [L.op, L.dst, L.src, L.res, L.size, L.mask, L.efl].map((l) => this.m.local.get(l, this.i32)), this.i32);
+    }
+    const A = this.A;
+    return eflagsWord(this.m, A, [lift(A, carryFlag(A, k)), lift(A, parityFlag(A, k)), lift(A, auxFlag(A, k)), lift(A, zeroFlag(A, k)), lift(A, signFlag(A, k)), lift(A, overflowFlag(A, k))]);
+  }
+}
+
+/** EFLAGS from the record's plain bits and the six arithmetic flags (0/1, in the order CF PF AF ZF SF OF). */
+function eflagsWord(m: Module, A: WasmFlags, [cf, pf, af, zf, sf, of]: Expr[]): Expr {
+  const i = m.i32, c = (v: number): Expr => i.const(v);
+  let w = i.or(i.and(A.efl(), c(~ARITH_FLAGS)), c(2));
+  const bits: [Expr, number][] = [[cf, 0], [pf, 2], [af, 4], [zf, 6], [sf, 7], [of, 11]];
+  for (const [f, n] of bits) w = i.or(w, n === 0 ? f : i.shl(f, c(n)));
+  return w;
+}
+
+/** Add `$eflags(op, dst, src, res, size, mask, eflags) -> EFLAGS` to the module: getEflags on a record passed by value. */
+export function addEflagsFunction(bn: WasmBackend, m: Module): void {
+  const i32 = bn.i32, TOP = 7;
+  const L: FlagLocals = { op: 0, dst: 1, src: 2, res: 3, size: 4, mask: 5, efl: 6 };
+  const A = new WasmFlags(m, L, i32, TOP);
+  const fn = m.block(null, [
+    m.local.set(TOP, topBitOf(m, m.local.get(L.size, i32))),
+    eflagsWord(m, A, [carryFlag, parityFlag, auxFlag, zeroFlag, signFlag, overflowFlag].map((f) => lift(A, f(A, null)))),
+  ], i32);
+  m.addFunction('eflags', bn.createType([i32, i32, i32, i32, i32, i32, i32]), i32, [i32], fn);
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { Instruction, MemOperand, Operand } from '../src/decoder/instruction.ts';
 import { CS, DS, ES, FS, GS, PREFIX_LOCK, PREFIX_OPSIZE, PREFIX_REP, PREFIX_REPNE, PREFIX_SEG, SS } from '../src/decoder/instruction.ts';
 import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
-import { AF, ARITH_FLAGS, CF, CR4, DF, EAX, EBP, ECX, EDI, EDX, ESI, ESP, JIT_TSC_SLOT, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, STATE_OFFSET, ZF } from '../src/cpu/state.ts';
+import { AF, ARITH_FLAGS, CF, CPL, CR0, CR0_PE, CR4, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, IF, RF, VM, JIT_TSC_SLOT, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, STATE_OFFSET, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
 import { maskOf } from '../src/cpu/operands.ts';
 import { EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT } from '../src/cpu/state.ts';
@@ -24,6 +24,14 @@ export type NativeEmitter = (tx: Tx, ins: Instruction, last: boolean) => boolean
  */
 export function plain(ins: Instruction): boolean {
   if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0 || ins.adsize !== 32) return false;
+  return ins.segOverride !== CS;
+}
+/**
+ * plain(), or LOCK on a memory destination (the decoder makes LOCK on anything else #UD): the interpreter
+ * runs one instruction at a time on one CPU, so the lock changes nothing.
+ */
+function lockable(ins: Instruction): boolean {
+  if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG | PREFIX_LOCK)) !== 0 || ins.adsize !== 32) return false;
   return ins.segOverride !== CS;
 }
 /** A memory operand source()/destination() can reach: a flat segment, or FS/GS through Tx.segment. */
@@ -354,16 +362,190 @@ function repString(tx: Tx, ins: Instruction, kind: 'movs' | 'stos'): boolean {
 
 const target = (tx: Tx, o: Operand): number => (tx.op.next + (o as { disp: number }).disp) | 0;
 
-/** Push local `v` (32-bit): guard the new stack slot, store, then ESP. */
-function push32(tx: Tx, v: number): void {
+/** Push local `v` (`size` bytes, 32-bit stack): guard the new stack slot, store, then ESP. */
+function push32(tx: Tx, v: number, size = 4): void {
   const i = m_(tx), esp = tx.regLocal(ESP);
-  tx.emit(tx.set(T2, i.sub(tx.get(esp), tx.c(4))));
-  tx.guard(T2, 4, true);
+  tx.emit(tx.set(T2, i.sub(tx.get(esp), tx.c(size))));
+  tx.guard(T2, size, true);
   // (ESP from its own local: with paging on, the guard turned T2 into the physical address.)
-  tx.emit(tx.store(4, T2, tx.get(v)), tx.set(esp, i.sub(tx.get(esp), tx.c(4))));
+  tx.emit(tx.store(size, T2, tx.get(v)), tx.set(esp, i.sub(tx.get(esp), tx.c(size))));
+}
+
+/**
+ * Flags in `flag` set to `v` (0 or the flags' bits) as plain EFLAGS bits, as flags.ts's setFlagBits: they
+ * leave the record's mask, the record's other flags stay lazy.
+ */
+function setFlagBits(tx: Tx, flag: number, v: Expr): void {
+  const i = m_(tx);
+  tx.emit(tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), tx.c(~flag)), v)), tx.set(LF.mask, i.and(tx.get(LF.mask), tx.c(~flag))));
+  if (tx.known !== null) tx.known = { ...tx.known, mask: tx.known.mask & ~flag };
+  if (tx.held !== null) tx.held = { ...tx.held, mask: tx.held.mask & ~flag };
+}
+
+type BitUpdate = 'bt' | 'bts' | 'btr' | 'btc';
+
+/**
+ * BT/BTS/BTR/BTC (bits.ts's bitTest): CF = the selected bit, which BTS/BTR/BTC then set, clear or flip.
+ * A register or an immediate offset selects a bit of the operand (offset mod its width); a register
+ * offset into memory addresses a bit string: the signed offset's high bits move the access by whole
+ * operands from the effective address (SDM BT), and that access is the one segment-checked and guarded.
+ */
+function bitTest(update: BitUpdate): NativeEmitter {
+  return (tx, ins) => {
+    const [d, o] = ins.operands;
+    if (!(update === 'bt' ? plain(ins) : lockable(ins)) || ins.size === 1) return false;
+    if (!(d.kind === 'reg' || isMem(d)) || !(o?.kind === 'reg' || o?.kind === 'imm')) return false;
+    const size = ins.size, bits = 8 * size, i = m_(tx), k = (v: number): Expr => tx.c(v), g = (l: number): Expr => tx.get(l);
+    const store = update !== 'bt';
+    let put: ((v: Expr) => Expr) | null = null;
+    if (d.kind === 'reg' || o.kind === 'imm') {
+      // T3 = the bit number, T0 = the operand.
+      tx.emit(tx.set(T3, o.kind === 'imm' ? k(o.value & (bits - 1)) : i.and(tx.reg(o.reg, size), k(bits - 1))));
+      if (!store) tx.emit(tx.set(T0, source(tx, d, size, T0)));
+      else { const dst = destination(tx, d, size, true); tx.emit(tx.set(T0, dst.get())); put = dst.put; }
+    } else {
+      const mo = d as MemOperand, shift = size === 4 ? 5 : 4;
+      const offset = size === 4 ? tx.reg(o.reg, 4) : i.extend16_s(tx.reg(o.reg, 2));
+      tx.emit(tx.set(T3, offset));
+      tx.emit(tx.set(ADDR, i.add(tx.ea(mo), i.shl(i.shr_s(g(T3), k(shift)), k(size === 4 ? 2 : 1)))));
+      if (based(mo.seg)) tx.segment(mo.seg, ADDR, size, store);
+      tx.guard(ADDR, size, store);
+      tx.emit(tx.set(T0, tx.load(size, ADDR)), tx.set(T3, i.and(g(T3), k(bits - 1))));
+      put = store ? (v) => tx.store(size, ADDR, v) : null;
+    }
+    if (put !== null) {
+      const bit = (): Expr => i.shl(k(1), g(T3));
+      const v = update === 'bts' ? i.or(g(T0), bit()) : update === 'btr' ? i.and(g(T0), i.xor(bit(), k(-1))) : i.xor(g(T0), bit());
+      tx.emit(put(v));
+    }
+    setFlagBits(tx, CF, i.and(i.shr_u(g(T0), g(T3)), k(1)));
+    return true;
+  };
+}
+
+/**
+ * SHLD/SHRD r/m32, r32 by an immediate count, or into a register by CL (shift.ts's SHLD/SHRD at 32 bits:
+ * CF the last bit shifted out, OF that of the first one-bit step, AF cleared, SF ZF PF from a result
+ * record). A masked count of 0 changes nothing; by CL that is decided at run time, as in shift().
+ */
+function doubleShift(left: boolean): NativeEmitter {
+  return (tx, ins) => {
+    const [d, s, cnt] = ins.operands;
+    if (!plain(ins) || ins.size !== 4 || !writable(d) || s?.kind !== 'reg' || cnt === undefined) return false;
+    const byCl = cnt.kind === 'reg';
+    if (byCl ? d.kind !== 'reg' || cnt.reg !== ECX || cnt.size !== 1 : cnt.kind !== 'imm') return false;
+    const n = cnt.kind === 'imm' ? cnt.value & 31 : -1;
+    const i = m_(tx), k = (v: number): Expr => tx.c(v), g = (l: number): Expr => tx.get(l);
+    const dst = destination(tx, d, 4, true);
+    if (n === 0) return true;
+    if (byCl) tx.emit(tx.set(T1, i.and(tx.reg(ECX, 1), k(31))));
+    const cn = (): Expr => (byCl ? g(T1) : k(n)), rest = (): Expr => (byCl ? i.sub(k(32), g(T1)) : k(32 - n));
+    const x = (): Expr => g(T0), y = (): Expr => g(T2);
+    const body: Expr[] = [tx.set(T0, dst.get()), tx.set(T2, tx.reg(s.reg, 4))];
+    const r = left ? i.or(i.shl(x(), cn()), i.shr_u(y(), rest())) : i.or(i.shr_u(x(), cn()), i.shl(y(), rest()));
+    const cf = left ? i.and(i.shr_u(x(), rest()), k(1)) : i.and(i.shr_u(x(), byCl ? i.sub(g(T1), k(1)) : k(n - 1)), k(1));
+    const of = left ? i.and(i.xor(i.shr_u(x(), k(31)), i.shr_u(x(), k(30))), k(1)) : i.and(i.xor(y(), i.shr_u(x(), k(31))), k(1));
+    body.push(
+      tx.set(LF.res, r),
+      tx.set(LF.efl, i.or(i.and(g(LF.efl), k(~(CF | OF | AF | SF | ZF | PF))), i.or(cf, i.shl(of, k(11))))),
+      tx.set(LF.op, k(OP_RESULT)), tx.set(LF.size, k(4)), tx.set(LF.mask, k(SF | ZF | PF)),
+      dst.put(g(LF.res)),
+    );
+    if (byCl) {
+      tx.emit(tx.m.if(g(T1), tx.m.block(null, body)));
+      tx.known = null;
+      tx.held = null;
+    } else {
+      tx.emit(...body);
+      tx.known = { op: OP_RESULT, size: 4, mask: SF | ZF | PF, plainSub: false };
+      tx.held = { op: OP_RESULT, size: 4, mask: SF | ZF | PF };
+    }
+    return true;
+  };
+}
+
+/** Does the interpreter raise #GP for CLI/STI here (cpu.ts ioplDenied: protected mode, CPL > IOPL)? As 0/1, at run time. */
+function ioplDenied(tx: Tx): Expr {
+  const i = m_(tx), state = (n: number): Expr => i.load(STATE_OFFSET + 4 * n, 4, tx.c(0));
+  return i.and(i.and(state(CR0), tx.c(CR0_PE)), i.gt_u(state(CPL), i.and(i.shr_u(tx.get(LF.efl), tx.c(12)), tx.c(3))));
 }
 
 export const NATIVE: Record<string, NativeEmitter> = {
+  // BSWAP r32: the bytes reversed; with a 16-bit operand (undefined) the low word cleared, as bits.ts.
+  BSWAP: (tx, ins) => {
+    const d = ins.operands[0];
+    if (!plain(ins) || d?.kind !== 'reg') return false;
+    const i = m_(tx), k = (v: number): Expr => tx.c(v);
+    if (ins.size === 2) { tx.emit(tx.setReg(d.reg, 2, k(0))); return true; }
+    const x = (): Expr => tx.reg(d.reg, 4);
+    tx.emit(tx.setReg(d.reg, 4, i.or(i.and(i.rotl(x(), k(8)), k(0x00ff00ff)), i.and(i.rotr(x(), k(8)), k(0xff00ff00)))));
+    return true;
+  },
+  // CMPXCHG r/m, r (bits.ts): the accumulator equals DEST: DEST = SRC; else the accumulator = DEST (a
+  // memory DEST is guarded for writing either way: the interpreter writes it back). Record as CMP acc, DEST.
+  CMPXCHG: (tx, ins) => {
+    const [d, s] = ins.operands;
+    if (!lockable(ins) || !writable(d) || s?.kind !== 'reg') return false;
+    const size = ins.size, i = m_(tx), g = (l: number): Expr => tx.get(l);
+    const dst = destination(tx, d, size, true);
+    tx.emit(tx.set(T0, dst.get()), tx.set(T1, tx.reg(EAX, size)), tx.set(T2, tx.reg(s.reg, size)));
+    tx.emit(tx.m.if(i.eq(g(T1), g(T0)), dst.put(g(T2)), tx.setReg(EAX, size, g(T0))));
+    const r = size === 4 ? i.sub(g(T1), g(T0)) : i.and(i.sub(g(T1), g(T0)), tx.c(maskOf(size)));
+    tx.record(OP_SUB, g(T1), g(T0), r, size, ARITH_FLAGS, true);
+    return true;
+  },
+  // XADD r/m, r: SRC = DEST, then DEST = the sum (written last: XADD r, r with one register keeps the sum).
+  XADD: (tx, ins) => {
+    const [d, s] = ins.operands;
+    if (!lockable(ins) || !writable(d) || s?.kind !== 'reg') return false;
+    const size = ins.size, i = m_(tx), g = (l: number): Expr => tx.get(l);
+    const dst = destination(tx, d, size, true);
+    tx.emit(tx.set(T0, dst.get()), tx.set(T1, tx.reg(s.reg, size)));
+    const r = size === 4 ? i.add(g(T0), g(T1)) : i.and(i.add(g(T0), g(T1)), tx.c(maskOf(size)));
+    tx.record(OP_ADD, g(T0), g(T1), r, size, ARITH_FLAGS);
+    tx.emit(tx.setReg(s.reg, size, g(T0)), dst.put(g(LF.res)));
+    return true;
+  },
+  // CMPXCHG8B m64: EDX:EAX equals m64: m64 = ECX:EBX, ZF = 1; else EDX:EAX = m64, ZF = 0 (only ZF changes).
+  CMPXCHG8B: (tx, ins) => {
+    const d = ins.operands[0];
+    if (!lockable(ins) || !isMem(d)) return false;
+    const i = m_(tx), g = (l: number): Expr => tx.get(l);
+    tx.emit(tx.set(ADDR, tx.ea(d)));
+    if (based(d.seg)) tx.segment(d.seg, ADDR, 8, true);
+    tx.guard(ADDR, 8, true);
+    tx.emit(tx.set(T0, i.load(RAM_OFFSET, 1, g(ADDR))), tx.set(T1, i.load(RAM_OFFSET + 4, 1, g(ADDR))));
+    tx.emit(tx.set(T2, i.and(i.eq(g(T0), tx.reg(EAX, 4)), i.eq(g(T1), tx.reg(EDX, 4)))));
+    tx.emit(tx.m.if(g(T2),
+      tx.m.block(null, [i.store(RAM_OFFSET, 1, g(ADDR), tx.reg(EBX, 4)), i.store(RAM_OFFSET + 4, 1, g(ADDR), tx.reg(ECX, 4))]),
+      tx.m.block(null, [tx.setReg(EAX, 4, g(T0)), tx.setReg(EDX, 4, g(T1))])));
+    setFlagBits(tx, ZF, i.shl(g(T2), tx.c(6)));
+    return true;
+  },
+  BT: bitTest('bt'),
+  BTS: bitTest('bts'),
+  BTR: bitTest('btr'),
+  BTC: bitTest('btc'),
+  SHLD: doubleShift(true),
+  SHRD: doubleShift(false),
+  // PUSHF/PUSHFD: EFLAGS with every lazy flag computed, VM and RF clear (stack.ts). Only virtual-8086 mode
+  // makes it IOPL-sensitive, and compiled code is 32-bit, so never there (checked anyway: the interpreter decides).
+  PUSHF: (tx, ins) => {
+    if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
+    const i = m_(tx), size = ins.opsize === 16 ? 2 : 4;
+    tx.emit(tx.m.if(i.and(tx.get(LF.efl), tx.c(VM)), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.set(T0, i.and(tx.flags.eflags(tx.known), tx.c(~(VM | RF)))));
+    push32(tx, T0, size);
+    return true;
+  },
+  // CLI: IF = 0, unless CPL > IOPL in protected mode (#GP: the interpreter runs it and raises it).
+  CLI: (tx, ins) => {
+    if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
+    const i = m_(tx);
+    tx.emit(tx.m.if(ioplDenied(tx), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.set(LF.efl, i.and(tx.get(LF.efl), tx.c(~IF))));
+    return true;
+  },
   // The virtual clock's TSC (cpu.tsc): the call's base (JIT_TSC_SLOT, set by the bridge) plus the
   // instructions it has retired before this one. CR4.TSD (RDTSC faults outside ring 0) is left to the interpreter.
   RDTSC: (tx, ins) => {

@@ -29,7 +29,7 @@ import {
 import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
-import { addConditionFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
+import { addConditionFunction, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { type SegmentLiveness, segmentLiveness } from './flag-liveness.ts';
 import { directTarget, endsBlock, fallsThrough, metaOf } from '../src/cpu/instruction-meta.ts';
@@ -570,4 +570,5 @@ export function prepareModule(bn: WasmBackend, m: Module): void {
   m.addFunctionImport('helper', 'env', 'helper', four, bn.i32);
   m.addFunctionImport('chain', 'env', 'chain', four, bn.i32);
   addConditionFunction(bn, m);
+  addEflagsFunction(bn, m);
 }

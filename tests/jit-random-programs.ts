@@ -1,10 +1,11 @@
 // Random guest programs for the JIT-vs-interpreter test (jit-random.test.ts): flat 32-bit code built from
 // what a compiling JIT handles natively and from its edges — every ALU form and size, shifts and rotates
 // by 1/imm/CL (0 and > 31 included), the multiplies and guarded (or not: then #DE reaches a handler that
-// halts) divides, SETcc/CMOVcc/BT*/BSF/BSR, LEA over every ModRM/SIB form, stack and flag instructions,
-// string instructions, forward branches, bounded backward loops (counter registers, LOOP), calls to local
-// subroutines, self-modifying stores, and memory beyond the end of RAM — mixed with instructions a JIT
-// leaves to the interpreter so that lazy-flag state crosses between compiled and interpreted code.
+// halts) divides, SETcc/CMOVcc/BT*/BSF/BSR, XADD/CMPXCHG/CMPXCHG8B (LOCK on memory now and then), LEA over
+// every ModRM/SIB form, stack and flag instructions, string instructions, forward branches, bounded
+// backward loops (counter registers, LOOP), calls to local subroutines, self-modifying stores, and memory
+// beyond the end of RAM — mixed with instructions a JIT leaves to the interpreter so that lazy-flag state
+// crosses between compiled and interpreted code.
 //
 // A program is a tree of items, each drawn from the PRNG when it is generated and emitted (assembled)
 // later, so that a failing program can be shrunk by dropping items. Every program ends in `jmp $` and
@@ -372,18 +373,21 @@ function condMove(c: Ctx): Item {
   return withRm(rm(c, size, false), size, [0x0f, 0x40 + cc], wr(c)); // CMOVcc
 }
 
+/** A LOCK prefix, now and then, on a memory operand an instruction writes (LOCK on anything else is #UD). */
+const lockOn = (c: Ctx, m: Rm, writes: boolean): Rm => (m.isMem && writes && c.r.bool(0.3) ? { ...m, pre: [0xf0, ...m.pre] } : m);
+
 function bits(c: Ctx): Item {
   const r = c.r, size = r.pick([2, 4, 4]);
   switch (r.int(4)) {
-    case 0: { // BT/BTS/BTR/BTC r/m, imm8
-      const k = r.int(4);
-      return withRm(rm(c, size, k !== 0), size, [0x0f, 0xba], 4 + k, [r.bool(0.7) ? r.int(size * 8) : r.int(256)]);
+    case 0: { // BT/BTS/BTR/BTC r/m, imm8 (LOCK now and then on a memory BTS/BTR/BTC)
+      const k = r.int(4), m = rm(c, size, k !== 0);
+      return withRm(lockOn(c, m, k !== 0), size, [0x0f, 0xba], 4 + k, [r.bool(0.7) ? r.int(size * 8) : r.int(256)]);
     }
     case 1: { // with a register bit offset: into memory only with a small offset (it can address beyond the operand)
       const k = r.int(4), op = [0xa3, 0xab, 0xb3, 0xbb][k];
       if (r.bool()) return withRm(regRm(k === 0 ? r.int(8) : wr(c)), size, [0x0f, op], r.int(8));
       const b = wr(c), m = mem(c, k !== 0, true);
-      return seq([ins(0xb8 + b, ...le(r.range(-64, 255), 4)), withRm(m, size, [0x0f, op], b)]);
+      return seq([ins(0xb8 + b, ...le(r.range(-64, 255), 4)), withRm(lockOn(c, m, k !== 0), size, [0x0f, op], b)]);
     }
     default: { // BSF/BSR, sometimes of zero (the destination is left alone)
       const src = rm(c, size, false);
@@ -419,19 +423,31 @@ function stack(c: Ctx): Item {
   }
 }
 
-/** Instructions the JIT is likely to leave to the interpreter: flag edits, BCD, RDTSC, XADD, CMPXCHG, ... */
+/** Instructions the JIT leaves (or used to leave) to the interpreter: flag edits, BCD, RDTSC, XADD, CMPXCHG, CMPXCHG8B, CLI, ... */
 function misc(c: Ctx): Item {
   const r = c.r;
-  switch (r.int(12)) {
+  switch (r.int(15)) {
     case 0: return ins(r.pick([0xf8, 0xf9, 0xf5])); // CLC STC CMC
     case 1: return ins(0x9e); // SAHF
     case 2: return ins(0x9f); // LAHF
     case 3: return ins(r.pick([0x27, 0x2f, 0x37, 0x3f])); // DAA DAS AAA AAS
     case 4: return ins(r.pick([0xd4, 0xd5]), r.pick([10, 16, 7, 1])); // AAM/AAD
     case 5: c.shared.tsc = true; return ins(0x0f, 0x31); // RDTSC
-    case 6: return ins(0x0f, 0xc8 + wr(c)); // BSWAP
-    case 7: { const size = rndSize(c); return withRm(rm(c, size, true), size, [0x0f, size === 1 ? 0xc0 : 0xc1], regField(c, size, true)); } // XADD
-    case 8: { const size = rndSize(c); return withRm(rm(c, size, true), size, [0x0f, size === 1 ? 0xb0 : 0xb1], r.int(8)); } // CMPXCHG
+    case 6: return ins(...(r.bool(0.2) ? [OPSIZE] : []), 0x0f, 0xc8 + wr(c)); // BSWAP (16-bit: the low word cleared)
+    case 7: { const size = rndSize(c); return withRm(lockOn(c, rm(c, size, true), true), size, [0x0f, size === 1 ? 0xc0 : 0xc1], regField(c, size, true)); } // XADD
+    case 8: { // CMPXCHG, often with the accumulator loaded from the destination first (the equal case)
+      const size = rndSize(c), m = rm(c, size, true), w = size === 1 ? 0 : 1;
+      const load = canWrite(c, EAX) && r.bool(0.5) && !m.pre.includes(ADSIZE) ? [withRm({ ...m, pre: m.pre.filter((p) => p !== 0xf0) }, size, [0x8a + w], EAX)] : [];
+      return seq([...load, withRm(lockOn(c, { ...m, setup: load.length ? [] : m.setup }, true), size, [0x0f, 0xb0 + w], r.int(8))]);
+    }
+    case 12: { // CMPXCHG8B, often with EDX:EAX loaded from the destination first (the equal case)
+      if (!canWrite(c, EAX, EDX)) return ins(0x90);
+      const m = mem(c, true), d = m.modrm(0);
+      const load = r.bool(0.5) && !m.pre.includes(ADSIZE) && (d[0] & 0xc7) === 0x45 ? [ins(...m.pre, 0x8b, d[0] | (EAX << 3), d[1]), ins(...m.pre, 0x8b, d[0] | (EDX << 3), (d[1] + 4) & 0xff)] : [];
+      return seq([...m.setup, ...load, ins(...(r.bool(0.3) ? [0xf0] : []), ...m.pre, 0x0f, 0xc7, ...m.modrm(1))]);
+    }
+    case 13: return ins(0xfa); // CLI (IF is 0 here: only the check and the write)
+    case 14: return seq([ins(OPSIZE, 0x9c), ins(OPSIZE, 0x58 + wr(c))]); // PUSHF; POP r16
     case 9: if (canWrite(c, EBX, ECX)) return ins(0x0f, 0xa2); // CPUID
       return ins(0x90);
     case 10: return ins(r.pick([0xfc, 0xfd])); // CLD / STD
