@@ -34,6 +34,8 @@ function lockable(ins: Instruction): boolean {
   if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG | PREFIX_LOCK)) !== 0 || ins.adsize !== 32) return false;
   return ins.segOverride !== CS;
 }
+/** plain(), or (a read-modify-write of memory) lockable(). */
+const plainOrLocked = (ins: Instruction, d: Operand | undefined): boolean => plain(ins) || (isMem(d) && lockable(ins));
 /** A memory operand source()/destination() can reach: a flat segment, or FS/GS through Tx.segment. */
 const isMem = (o: Operand | undefined): o is MemOperand => o?.kind === 'mem' && o.seg !== CS;
 const based = (seg: number): boolean => seg === FS || seg === GS;
@@ -73,7 +75,7 @@ const m_ = (tx: Tx) => tx.m.i32;
 function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, writes: boolean): NativeEmitter {
   return (tx, ins) => {
     const [d, s] = ins.operands;
-    if (!plain(ins) || ins.operands.length !== 2 || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
+    if (!plainOrLocked(ins, d) || ins.operands.length !== 2 || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
     const size = ins.size, mask = maskOf(size), i = m_(tx);
     // Source first when it is memory (guard before any change); a memory destination is guarded for writing.
     const y0 = source(tx, s, size);
@@ -99,7 +101,7 @@ function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, wr
 function incDec(add: boolean): NativeEmitter {
   return (tx, ins) => {
     const d = ins.operands[0];
-    if (!plain(ins) || !writable(d)) return false;
+    if (!plainOrLocked(ins, d) || !writable(d)) return false;
     const size = ins.size, i = m_(tx);
     const dst = destination(tx, d, size, true);
     tx.emit(tx.set(T0, dst.get()));
@@ -538,6 +540,17 @@ export const NATIVE: Record<string, NativeEmitter> = {
     push32(tx, T0, size);
     return true;
   },
+  // CLD/STD: DF, a plain EFLAGS bit (never in the record).
+  CLD: (tx, ins) => {
+    if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
+    tx.emit(tx.set(LF.efl, m_(tx).and(tx.get(LF.efl), tx.c(~DF))));
+    return true;
+  },
+  STD: (tx, ins) => {
+    if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
+    tx.emit(tx.set(LF.efl, m_(tx).or(tx.get(LF.efl), tx.c(DF))));
+    return true;
+  },
   // CLI: IF = 0, unless CPL > IOPL in protected mode (#GP: the interpreter runs it and raises it).
   CLI: (tx, ins) => {
     if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
@@ -619,7 +632,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
   DEC: incDec(false),
   NEG: (tx, ins) => {
     const d = ins.operands[0];
-    if (!plain(ins) || !writable(d)) return false;
+    if (!plainOrLocked(ins, d) || !writable(d)) return false;
     const size = ins.size, i = m_(tx);
     const dst = destination(tx, d, size, true);
     tx.emit(tx.set(T0, dst.get()));
@@ -631,7 +644,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
   },
   NOT: (tx, ins) => {
     const d = ins.operands[0];
-    if (!plain(ins) || !writable(d)) return false;
+    if (!plainOrLocked(ins, d) || !writable(d)) return false;
     const dst = destination(tx, d, ins.size, true);
     tx.emit(dst.put(m_(tx).xor(dst.get(), tx.c(-1))));
     return true;

@@ -1,4 +1,4 @@
-// BSWAP, CMPXCHG, XADD, CMPXCHG8B, BT/BTS/BTR/BTC, SHLD/SHRD, PUSHF and CLI in compiled code
+// BSWAP, CMPXCHG, XADD, CMPXCHG8B, BT/BTS/BTR/BTC, SHLD/SHRD, PUSHF, CLI, CLD/STD and LOCKed ALU ops in compiled code
 // (semantics-wasm.ts) against the interpreter: register and memory forms, byte/word/dword, LOCK, an FS
 // override through a segment with a non-zero base, the bit-string addressing of BT* with a register
 // offset (negative offsets included), counts of 0, with paging off and on — a #PF on the access (EIP and
@@ -141,6 +141,19 @@ const SHIFTS = [
   0x0f, 0xac, 0xd2, 0x00, // shrd edx, edx, 0
   0x0f, 0x90, 0xc1, 0x0f, 0x98, 0xc5, // seto cl; sets ch
 ];
+const LOCKED = [
+  0xf0, 0x01, 0x0e, // lock add [esi], ecx
+  0xf0, 0x83, 0x4e, 0x04, 0x7f, // lock or dword [esi+4], 0x7f
+  0xf0, 0x11, 0x56, 0x08, // lock adc [esi+8], edx
+  0xf0, 0x80, 0x5e, 0x0c, 0x33, // lock sbb byte [esi+12], 0x33
+  0x66, 0xf0, 0x21, 0x5e, 0x10, // lock and word [esi+16], bx
+  0xf0, 0x29, 0x46, 0x14, ...FLAGS_SUM, // lock sub [esi+20], eax
+  0xf0, 0x30, 0x66, 0x18, // lock xor byte [esi+24], ah
+  0xf0, 0xff, 0x46, 0x1c, ...FLAGS_SUM, // lock inc dword [esi+28]
+  0xf0, 0xfe, 0x4e, 0x20, ...FLAGS_SUM, // lock dec byte [esi+32]
+  0xf0, 0xf7, 0x5e, 0x24, ...FLAGS_SUM, // lock neg dword [esi+36]
+  0x66, 0xf0, 0xf7, 0x56, 0x28, // lock not word [esi+40]
+];
 const PUSHF = [
   0x01, 0xc8, 0x9c, 0x5b, // add eax, ecx; pushfd; pop ebx
   0x31, 0x5e, 0x20, // xor [esi+32], ebx
@@ -172,6 +185,9 @@ const CASES: Case[] = [
   { name: 'pushf/pushfd after add, inc, shl, bt, imul, sub', op: PUSHF },
   { name: 'pushfd with paging on', op: PUSHF, paging: true },
   { name: 'sti; cli (ring 0), pushfd', op: [0xfb, 0xfa, 0x9c, 0x58], helperOps: 1 },
+  { name: 'std; lodsb; cld; lodsb (DF as the string instructions read it)', op: [0xfd, 0xac, ...FLAGS_SUM, 0xfc, 0xac] },
+  { name: 'lock add/or/adc/sbb/and/sub/xor/inc/dec/neg/not on memory', op: LOCKED },
+  { name: 'lock on memory, paging on, and through FS (base ≠ 0)', op: [...LOCKED, 0xf0, 0x64, 0xff, 0x86, ...le(0x40)], esi: SRC, fs: true, paging: true, helperOps: 0 },
 ];
 
 async function whole(c: Case, engine: 'interp' | 'jit') {

@@ -202,6 +202,9 @@ function rm(c: Ctx, size: number, write: boolean, pMem = 0.35): Rm {
   return regRm(wr(c));
 }
 
+/** A LOCK prefix, now and then, on a memory operand an instruction writes (LOCK on anything else is #UD). */
+const lockOn = (c: Ctx, m: Rm, writes: boolean): Rm => (m.isMem && writes && c.r.bool(0.3) ? { ...m, pre: [0xf0, ...m.pre] } : m);
+
 /** A reg-field register: writable (its low byte for size 1) or any. */
 const regField = (c: Ctx, size: number, write: boolean): number => (!write ? c.r.int(8) : size === 1 ? wr8(c) : wr(c));
 
@@ -223,11 +226,11 @@ function alu(c: Ctx): Item {
     }
   }
   switch (r.int(6)) {
-    case 0: return withRm(rm(c, size, writes), size, [op * 8 + w], r.int(8));
+    case 0: return withRm(lockOn(c, rm(c, size, writes), writes), size, [op * 8 + w], r.int(8));
     case 1: return withRm(rm(c, size, false), size, [op * 8 + 2 + w], regField(c, size, writes));
     case 2: return ins(...pre(size), op * 8 + 4 + w, ...le(imm(c, size), size));
-    case 3: return withRm(rm(c, size, writes), size, [size === 1 ? r.pick([0x80, 0x80, 0x80, 0x82]) : 0x81], op, le(imm(c, size), size));
-    case 4: if (size !== 1) return withRm(rm(c, size, writes), size, [0x83], op, [imm(c, 1)]);
+    case 3: return withRm(lockOn(c, rm(c, size, writes), writes), size, [size === 1 ? r.pick([0x80, 0x80, 0x80, 0x82]) : 0x81], op, le(imm(c, size), size));
+    case 4: if (size !== 1) return withRm(lockOn(c, rm(c, size, writes), writes), size, [0x83], op, [imm(c, 1)]);
     // fall through
     default: return withRm(regRm(regField(c, size, writes)), size, [op * 8 + w], r.int(8));
   }
@@ -293,8 +296,8 @@ function unary(c: Ctx): Item {
   switch (r.int(4)) {
     case 0: if (size !== 1) return ins(...pre(size), (r.bool() ? 0x40 : 0x48) + wr(c)); // INC/DEC r
     // fall through
-    case 1: return withRm(rm(c, size, true), size, [0xfe + w], r.int(2)); // INC/DEC r/m
-    default: return withRm(rm(c, size, true), size, [0xf6 + w], r.bool() ? 2 : 3); // NOT/NEG
+    case 1: return withRm(lockOn(c, rm(c, size, true), true), size, [0xfe + w], r.int(2)); // INC/DEC r/m (LOCK now and then)
+    default: return withRm(lockOn(c, rm(c, size, true), true), size, [0xf6 + w], r.bool() ? 2 : 3); // NOT/NEG
   }
 }
 
@@ -372,9 +375,6 @@ function condMove(c: Ctx): Item {
   const size = r.pick([2, 4, 4]);
   return withRm(rm(c, size, false), size, [0x0f, 0x40 + cc], wr(c)); // CMOVcc
 }
-
-/** A LOCK prefix, now and then, on a memory operand an instruction writes (LOCK on anything else is #UD). */
-const lockOn = (c: Ctx, m: Rm, writes: boolean): Rm => (m.isMem && writes && c.r.bool(0.3) ? { ...m, pre: [0xf0, ...m.pre] } : m);
 
 function bits(c: Ctx): Item {
   const r = c.r, size = r.pick([2, 4, 4]);
