@@ -69,7 +69,7 @@ export class InterpreterBridge {
     this.entryInstructions = cpu.instructions;
     this.entryMode = region.mode;
     this.setTscBase();
-    this.jumps.prepare(region);
+    this.jumps.prepare(region, s[EIP]);
     let n: number;
     if (profiling) {
       const t0 = performance.now();
