@@ -82,6 +82,8 @@ class WasmFlags implements FlagAlgebra<Expr> {
 /** The record's flags and conditions as WebAssembly for the translator: inline for a known writer, else through `$cond`. */
 export class FlagsWasm {
   private readonly A: WasmFlags;
+  /** Did eflags() call `$eflags`? Then the module needs it (addEflagsFunction): most regions never do. */
+  callsEflags = false;
   constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number) {
     this.A = new WasmFlags(m, L, i32);
   }
@@ -112,6 +114,7 @@ export class FlagsWasm {
   eflags(k: KnownFlags | null): Expr {
     if (k === null) {
       const L = this.L;
+      this.callsEflags = true;
       return this.m.call('eflags', [L.op, L.dst, L.src, L.res, L.size, L.mask, L.efl].map((l) => this.m.local.get(l, this.i32)), this.i32);
     }
     const A = this.A;

@@ -573,6 +573,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   ], i32);
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
   m.addFunction(name, runType, i32, vars, fnBody);
+  if (tx.flags.callsEflags) addEflagsFunction(bn, m);
   m.addFunctionExport(name, name);
   return {
     helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, entries: blocks.map((b) => b.start | 0),
@@ -589,5 +590,4 @@ export function prepareModule(bn: WasmBackend, m: Module): void {
   m.addFunctionImport('helper', 'env', 'helper', four, bn.i32);
   m.addFunctionImport('chain', 'env', 'chain', four, bn.i32);
   addConditionFunction(bn, m);
-  addEflagsFunction(bn, m);
 }
