@@ -531,8 +531,8 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   };
   // Dispatcher, to each segment's entry in the top-level chain (segment starts only; anything else leaves
   // the region). Tier 2: br_table over pc - base, which TurboFan makes a jump table. Tier 1: a binary search
-  // over the segment starts — Liftoff compiles a br_table to a search over all its entries (one per byte
-  // of the span: ~1,800 on average in a Linux boot, 7 % of the WASM), this searches the ~20 segments.
+  // over the ~20 segment starts, where the br_table has an entry per byte of the span (~1,800 on average in
+  // a Linux boot: 7 % of the WASM, which Liftoff compiles byte for byte; the boot's modules 6 % smaller).
   const labelOf = (i: number): string => top.items[top.entry.get(i)!].label;
   let dispatch: Expr;
   if (input.loops === true) {
