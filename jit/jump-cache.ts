@@ -86,8 +86,13 @@ export class JumpCache {
   readonly enter: EnterFn;
   readonly chain: Function;
   private readonly free: number[] = [];
-  /** The words written since the last clear (a clear zeroes only those: a kernel changes mappings ~10^5 times). */
-  private written: number[] = [];
+  /**
+   * The words written since the last clear, the first `writtenCount` of them (a clear zeroes only those: a
+   * kernel changes mappings ~10^5 times). A typed array, not a fresh JS array per generation: those arrays
+   * were 200 MB of the boot's 1.9 GB of garbage (an allocation profile of the Linux boot).
+   */
+  private readonly written = new Int32Array(JUMP_CACHE_ENTRIES);
+  private writtenCount = 0;
   private nextSlot = 1;
   private generation = 0;
   private epoch: number;
@@ -143,7 +148,8 @@ export class JumpCache {
   private write(eip: number, value: number): void {
     const at = wordOf(eip);
     this.words[at] = eip; this.words[at + 1] = value;
-    if (this.written.length < JUMP_CACHE_ENTRIES) this.written.push(at); // (past that, clear() fills the whole cache)
+    if (this.writtenCount < JUMP_CACHE_ENTRIES) this.written[this.writtenCount] = at; // (past that, clear() fills the whole cache)
+    this.writtenCount++;
   }
 
   /** A region is dropped: remove what names it, free its slot. */
@@ -163,9 +169,10 @@ export class JumpCache {
 
   /** Forget every entry (a new generation: regions write theirs again when next entered). */
   clear(): void {
-    if (this.written.length >= JUMP_CACHE_ENTRIES) this.words.fill(0);
-    else for (const at of this.written) { this.words[at] = 0; this.words[at + 1] = 0; }
-    this.written = [];
+    const w = this.words, n = this.writtenCount;
+    if (n > JUMP_CACHE_ENTRIES) w.fill(0);
+    else for (let i = 0; i < n; i++) { const at = this.written[i]; w[at] = 0; w[at + 1] = 0; }
+    this.writtenCount = 0;
     this.generation++;
   }
 }
