@@ -1,5 +1,6 @@
 // Limits that must hold whatever the guest does (issue 15): bounded code caches, EIP 0xFFFFFFFF, --timeout
-// under heavy instructions, the real-time clock through HLT, and a fault loop bounded by maxInstructions.
+// under heavy instructions, the real-time clock through HLT, the virtual clock sleeping through it (idle
+// 'sleep'), and a fault loop bounded by maxInstructions.
 // The guests are the raw ROMs in test-roms/limits/ (sources in test-roms/src/limits/), run under both
 // engines (the JIT synchronous, threshold 0: every block compiled on first sight). Time bounds are
 // generous — a limit that fails is off by seconds or for ever, not by milliseconds.
@@ -137,6 +138,50 @@ describe('HLT under the real-time clock with a fast PIT', () => {
     expect(runs[0].ticks).toBeGreaterThan(1000); // mostly halted: time skips from edge to edge (83.8 µs)
     expect(runs[0].deliveries).toBe(runs[0].ticks);
     expect(runs[1]).toEqual(runs[0]);
+  });
+});
+
+describe("HLT under the virtual clock with idle 'sleep' (QEMU's -icount sleep=on)", () => {
+  /** pit-fast100.bin with PIT count 0 (65,536: a tick every 54.9 ms), so that each HLT waits longer than a slice. */
+  const slowPit = (): Uint8Array => {
+    const rom = new Uint8Array(readFileSync(join(LIMITS, 'pit-fast100.bin')));
+    const at = Buffer.from(rom).indexOf(Buffer.from('b064e640b000e640', 'hex')); // mov al,100; out 0x40,al; mov al,0; out 0x40,al
+    expect(at).toBeGreaterThan(0);
+    rom[at + 1] = 0;
+    return rom;
+  };
+  const slowGuest = async (engine: (typeof ENGINES)[number], idle: 'skip' | 'sleep'): Promise<VM> => {
+    const vm = createVM({ memory: 128 << 20, idle });
+    if (engine === 'jit') await vm.enableJit({ threshold: 0 });
+    loadRaw(vm, slowPit(), { load: 0x100000, entry: 0x100000, bits: 32 });
+    return vm;
+  };
+  const state = (vm: VM) => ({ ticks: ticks(vm), deliveries: vm.deliveries, instructions: vm.instructions, ns: vm.nowNs() });
+  it.each(ENGINES)('%s: the guest sees what skip gives it, and the skipped time passes on the host clock, across slices', async (engine) => {
+    const skip = await slowGuest(engine, 'skip');
+    expect((await skip.runAsync({ maxInstructions: 80, sliceMs: 5, timeout: 20 })).reason).toBe('max-instructions');
+    const idleMs = (skip.nowNs() - skip.instructions) / 1e6;
+    expect(idleMs).toBeGreaterThan(250); // several ticks of 54.9 ms, each much longer than a 5 ms slice
+    const sleep = await slowGuest(engine, 'sleep');
+    const t0 = performance.now();
+    expect((await sleep.runAsync({ maxInstructions: 80, sliceMs: 5, timeout: 20 })).reason).toBe('max-instructions');
+    const wallMs = performance.now() - t0;
+    expect(state(sleep)).toEqual(state(skip));
+    expect(wallMs).toBeGreaterThanOrEqual(idleMs);
+  });
+  it('vm.idle can change between runs; a bad value is refused', async () => {
+    const vm = await slowGuest('interp', 'sleep');
+    vm.idle = 'skip';
+    const t0 = performance.now();
+    vm.run({ maxInstructions: 80 });
+    expect(state(vm)).toEqual(state(await (async () => { const r = await slowGuest('interp', 'skip'); r.run({ maxInstructions: 80 }); return r; })()));
+    expect(performance.now() - t0).toBeLessThan((vm.nowNs() - vm.instructions) / 1e6); // skipped, not slept
+    expect(() => createVM({ idle: 'nap' as 'skip' })).toThrow(/idle must be 'skip' or 'sleep', got nap/);
+  });
+  it('x86jit run --idle: a bad value is one line and status 2', () => {
+    const r = cli('run', '--idle', 'nap', join(LIMITS, 'pit-fast100.bin'), ...RAW);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^x86jit: --idle: 'nap' is not one of skip, sleep\n/);
   });
 });
 

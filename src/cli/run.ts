@@ -42,6 +42,11 @@ options:
                             instead, keeping translations in X86JIT_JIT_CACHE, default ~/.cache/x86jit)
 ${IMAGE_HELP}${RESTORE_HELP}  --clock virtual|realtime  guest time: from the instruction count (default; deterministic, HLT skips
                             ahead) or the host clock (HLT sleeps)
+  --idle skip|sleep         in the virtual clock, what a guest halted waiting for an interrupt does: skip
+                            to the next device event at once, or first sleep as long on the host clock (as
+                            QEMU's -icount sleep=on; the guest sees the same times, an idle guest such as a
+                            shell at its prompt costs no CPU). Default: sleep when stdin is a terminal,
+                            else skip
   --stdin com1|keyboard     where host input goes (a terminal or a pipe): COM1's receiver (default), or
                             the PS/2 keyboard, typed as a US keyboard types it (set-2 scancodes, Shift and
                             Ctrl held where needed; a key at a time, as the guest reads them)
@@ -70,6 +75,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ...IMAGE_OPTIONS,
     engine: { type: 'string', default: 'interp' },
     clock: { type: 'string' },
+    idle: { type: 'string' },
     stdin: { type: 'string', default: 'com1' },
     ...RESTORE_OPTIONS,
     incoming: { type: 'string' },
@@ -90,6 +96,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { maxInstructions, timeout } = args;
 
   if (values.clock !== undefined && values.clock !== 'virtual' && values.clock !== 'realtime') throw new UsageError(`--clock: '${values.clock}' is not one of virtual, realtime`);
+  if (values.idle !== undefined && values.idle !== 'skip' && values.idle !== 'sleep') throw new UsageError(`--idle: '${values.idle}' is not one of skip, sleep`);
   if (values.stdin !== 'com1' && values.stdin !== 'keyboard') throw new UsageError(`--stdin: '${values.stdin}' is not one of com1, keyboard`);
   const migrateTo = values['migrate-to'] !== undefined ? parseTcpAddress(values['migrate-to'], '--migrate-to') : undefined;
   if (!migrateTo && (values['migrate-after'] !== undefined || values['max-downtime'] !== undefined)) throw new UsageError('--migrate-after and --max-downtime go with --migrate-to');
@@ -111,6 +118,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const startCount = vm.instructions;
 
   const serial = attachConsole(vm, values.stdin);
+  // Someone at a terminal waits for the guest in real time: an idle guest should not spin a core meanwhile.
+  vm.idle = (values.idle ?? (process.stdin.isTTY === true ? 'sleep' : 'skip')) as 'skip' | 'sleep';
   const idle = serial.idle, quit = () => serial.quit;
   const log = logItems.size > 0 ? openLog(vm, logItems, values['log-file'], () => stopForOutput(vm)) : undefined;
   const trace = log?.trace, traceRegisters = log?.traceRegisters;

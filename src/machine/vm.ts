@@ -160,6 +160,13 @@ export interface VMOptions {
    */
   clock?: 'virtual' | 'realtime';
   /**
+   * What the virtual clock does while the guest is halted waiting for an interrupt (VM.idle): 'skip'
+   * (default) moves guest time to the next device event at once; 'sleep' lets that time pass on the host
+   * clock as well, as QEMU's `-icount sleep=on` does — the guest sees the same times either way, but an
+   * idle guest (a shell at its prompt) costs no CPU. The real-time clock always sleeps.
+   */
+  idle?: 'skip' | 'sleep';
+  /**
    * Execution engine: 'interp' (default) or 'jit' (WASM for hot blocks, by `accelerator`). The JIT is set up
    * asynchronously: create the VM with `await VM.create(opts)` or call `await vm.enableJit()`.
    */
@@ -236,6 +243,10 @@ export class VM {
   /** The ACPI PM registers (power button, S5 power-off, PM timer). */
   readonly acpiPm: AcpiPm;
   readonly clock: 'virtual' | 'realtime';
+  /** VMOptions.idle; host policy, not guest state (a snapshot does not keep it), so it may change between runs. */
+  idle: 'skip' | 'sleep';
+  /** With idle 'sleep': the event a halted CPU waits for, the guest time it began waiting at, and when on the host clock it wakes. */
+  private idleWait: { next: number; now: number; wakeMs: number } | null = null;
   /** performance.now() at guest time 0 in the real-time clock. */
   private realtimeStart = performance.now();
 
@@ -253,6 +264,8 @@ export class VM {
     this.out = new OutputBuffer((b) => { stdout(b); if (this.events.has('serial-output')) this.events.emit('serial-output', b); });
     this.debugOut = new OutputBuffer(opts.debugcon ?? (() => {}));
     this.clock = opts.clock ?? 'virtual';
+    if (opts.idle !== undefined && opts.idle !== 'skip' && opts.idle !== 'sleep') throw new RangeError(`idle must be 'skip' or 'sleep', got ${String(opts.idle)}`);
+    this.idle = opts.idle ?? 'skip';
     const { board, pic, pit, rtc, uart, i8042, pci, acpiPm, fpuError } = pcBoard(this.io, {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
@@ -661,8 +674,8 @@ export class VM {
 
   /**
    * HLT: with IF = 0, or no device that could raise an interrupt, the run ends (returns the reason).
-   * Otherwise time moves to the next device event — skipped in the virtual clock, slept through in the
-   * real-time one — and the interrupt is injected.
+   * Otherwise time moves to the next device event — skipped in the virtual clock (after sleeping as long,
+   * with idle 'sleep'), slept through in the real-time one — and the interrupt is injected.
    */
   private waitForInterrupt(deadline: number): string | undefined {
     const cpu = this.cpu, s = cpu.s;
@@ -670,8 +683,21 @@ export class VM {
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
     const next = this.board.nextEventNs();
     if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
-    if (this.clock === 'virtual') this.cpu.idleNs += Math.max(0, next - this.nowNs());
-    else {
+    if (this.clock === 'virtual') {
+      const now = this.nowNs();
+      if (this.idle === 'sleep') {
+        // Sleep first, then skip exactly as 'skip' does: the guest's state changes the same way, only later.
+        // A slice that ends first (runAsync's turn of the event loop, in which input may come) leaves the
+        // CPU halted and guest time where it was; the next slice waits on for the same event until wakeMs.
+        const w = this.idleWait;
+        const wakeMs = w !== null && w.next === next && w.now === now ? w.wakeMs : performance.now() + (next - now) / 1e6;
+        this.idleWait = { next, now, wakeMs };
+        for (let left = Math.min(wakeMs, deadline) - performance.now(); left > 0; left = Math.min(wakeMs, deadline) - performance.now()) sleepMs(left);
+        if (performance.now() < wakeMs) return 'timeout';
+        this.idleWait = null;
+      }
+      this.cpu.idleNs += Math.max(0, next - now);
+    } else {
       // Sleep until the edge. sleepMs may return early (its timeout is coarse, and a sub-millisecond
       // wait may not sleep at all), so wait again until the host clock has reached the edge.
       for (let now = this.nowNs(); now < next; now = this.nowNs()) {
