@@ -5,10 +5,12 @@
 // engines (the JIT synchronous, threshold 0: every block compiled on first sight). Time bounds are
 // generous — a limit that fails is off by seconds or for ever, not by milliseconds.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { requireTool } from './required-tool.ts';
 
 const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
 const CLI = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
@@ -177,6 +179,27 @@ describe("HLT under the virtual clock with idle 'sleep' (QEMU's -icount sleep=on
     expect(state(vm)).toEqual(state(await (async () => { const r = await slowGuest('interp', 'skip'); r.run({ maxInstructions: 80 }); return r; })()));
     expect(performance.now() - t0).toBeLessThan((vm.nowNs() - vm.instructions) / 1e6); // skipped, not slept
     expect(() => createVM({ idle: 'nap' as 'skip' })).toThrow(/idle must be 'skip' or 'sleep', got nap/);
+  });
+  it.runIf(requireTool('script (util-linux)', spawnSync('script', ['--version']).status === 0))('x86jit run on a terminal sleeps by default, and counts each HLT once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'x86jit-idle-'));
+    try {
+      const rom = join(dir, 'slow-pit.bin');
+      writeFileSync(rom, slowPit());
+      const stats = (tty: boolean, ...extra: string[]) => {
+        const args = [CLI, 'run', '--stats', '--max-instructions', '80', ...extra, rom, ...RAW];
+        // script(1) runs the command on a pseudo-terminal of its own: stdin is a terminal there.
+        const r = tty ? spawnSync('script', ['-qec', [process.execPath, ...args].join(' '), '/dev/null'], { encoding: 'utf8', input: '', timeout: 60_000 })
+          : spawnSync(process.execPath, args, { encoding: 'utf8', input: '', timeout: 60_000 });
+        const m = /HLT +(\d+) +\d+ +([\d.]+) ms/.exec(r.stdout + r.stderr);
+        expect(m, r.stdout + r.stderr).not.toBeNull();
+        return { count: Number(m![1]), ms: Number(m![2]) };
+      };
+      const tty = stats(true), pipe = stats(false), told = stats(false, '--idle', 'sleep');
+      expect(tty.count).toBe(pipe.count); // one per HLT, however many slices a wait took
+      expect(told.count).toBe(pipe.count);
+      expect(tty.ms).toBeGreaterThan(320); // the 329.6 ms of PIT time the guest waits, slept
+      expect(told.ms).toBeGreaterThan(320);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
   it('x86jit run --idle: a bad value is one line and status 2', () => {
     const r = cli('run', '--idle', 'nap', join(LIMITS, 'pit-fast100.bin'), ...RAW);

@@ -24,8 +24,9 @@ export class ExitStats {
 
   /** Start timing an exit's handling: pass the result to leave(). */
   enter(): number { return performance.now(); }
-  leave(reason: number, t0: number): void {
-    this.counts[reason]++;
+  /** `counted` false: more time for an exit counted before (a HLT whose wait went on in the next slice). */
+  leave(reason: number, t0: number, counted = true): void {
+    if (counted) this.counts[reason]++;
     this.ms[reason] += performance.now() - t0;
   }
 

@@ -247,6 +247,8 @@ export class VM {
   idle: 'skip' | 'sleep';
   /** With idle 'sleep': the event a halted CPU waits for, the guest time it began waiting at, and when on the host clock it wakes. */
   private idleWait: { next: number; now: number; wakeMs: number } | null = null;
+  /** The last waitForInterrupt went on with such a wait (the exit statistics count one HLT, not one per slice). */
+  private idleResumed = false;
   /** performance.now() at guest time 0 in the real-time clock. */
   private realtimeStart = performance.now();
 
@@ -598,8 +600,9 @@ export class VM {
         if (cpu.halted) {
           this.flushOutput(); // the guest waits: what it wrote so far goes out now (a prompt before HLT)
           const t0 = cpu.exits.enter();
+          this.idleResumed = false;
           const why = this.waitForInterrupt(deadline);
-          cpu.exits.leave(EXIT_HLT, t0);
+          cpu.exits.leave(EXIT_HLT, t0, !this.idleResumed);
           if (why === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
           // Halted for good (nothing can wake it): the run ends, and a later run() goes on after the HLT, as
           // a caller that sets up new work (registers, code) expects.
@@ -690,7 +693,8 @@ export class VM {
         // A slice that ends first (runAsync's turn of the event loop, in which input may come) leaves the
         // CPU halted and guest time where it was; the next slice waits on for the same event until wakeMs.
         const w = this.idleWait;
-        const wakeMs = w !== null && w.next === next && w.now === now ? w.wakeMs : performance.now() + (next - now) / 1e6;
+        this.idleResumed = w !== null && w.next === next && w.now === now;
+        const wakeMs = this.idleResumed ? w!.wakeMs : performance.now() + (next - now) / 1e6;
         this.idleWait = { next, now, wakeMs };
         for (let left = Math.min(wakeMs, deadline) - performance.now(); left > 0; left = Math.min(wakeMs, deadline) - performance.now()) sleepMs(left);
         if (performance.now() < wakeMs) return 'timeout';
