@@ -102,6 +102,18 @@ export class CodeCache {
   onFull: ((budget: number) => void) | null = null;
   onEvict: (() => void) | null = null;
 
+  /** What fetchByte reads: the instruction being decoded, at fetchEip in a CS of this base and limit. */
+  private fetchEip = 0;
+  private fetchCsBase = 0;
+  private fetchCsLimit = 0;
+  private fetchIpMask = 0;
+  /** The decoder's byte source, one for all instructions (a closure per instruction was ~100 bytes of garbage each). */
+  private readonly fetchByte = (i: number): number => {
+    const o = (this.fetchEip + i) & this.fetchIpMask;
+    if ((o >>> 0) > (this.fetchCsLimit >>> 0)) throw fault(GP, 0);
+    return this.cpu.fetch8((this.fetchCsBase + o) | 0);
+  };
+
   constructor(private readonly cpu: Cpu) {
     cpu.mem.onCodeWrite = (phys, size, byHost) => this.invalidate(phys, size, byHost);
   }
@@ -159,11 +171,8 @@ export class CodeCache {
       let ins: Instruction;
       const at = off;
       try {
-        ins = decode((i) => {
-          const o = (at + i) & ipMask;
-          if ((o >>> 0) > (csLimit >>> 0)) throw fault(GP, 0);
-          return cpu.fetch8((csBase + o) | 0);
-        }, bits);
+        this.fetchEip = at; this.fetchCsBase = csBase; this.fetchCsLimit = csLimit; this.fetchIpMask = ipMask;
+        ins = decode(this.fetchByte, bits);
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         // The fetch faults only if execution gets here: the block ends with an instruction that raises it.
