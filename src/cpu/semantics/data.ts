@@ -20,10 +20,12 @@ const movRegReg = (s: Int32Array, a: number, b: number): Exec => () => { s[a] = 
 const movRegImm = (s: Int32Array, a: number, v: number): Exec => () => { s[a] = v; };
 const movRegGet = (s: Int32Array, a: number, get: Getter): Exec => () => { s[a] = get(); };
 const move = (get: Getter, set: Setter): Exec => () => set(get());
-// The commonest memory forms (a third of a kernel's instructions: 32-bit loads and stores at [reg + disp])
-// in one closure each rather than three (MOV's, the reader's or writer's, the effective address's).
+// The commonest memory forms (a third of a kernel's instructions: 32-bit loads and stores at [reg + disp],
+// and LEA of that address) in one closure each rather than two or three (MOV's or LEA's, the reader's or
+// writer's, the effective address's).
 const isBasePlusDisp = (o: Operand, adsize: 16 | 32): o is MemOperand => o.kind === 'mem' && adsize === 32 && o.base >= 0 && o.index < 0;
 const movRegLoad = (cpu: Cpu, a: number, seg: number, b: number, d: number): Exec => { const s = cpu.s; return () => { s[a] = cpu.read32(seg, (s[b] + d) | 0); }; };
+const leaBaseDisp = (s: Int32Array, r: number, b: number, d: number): Exec => () => { s[r] = (s[b] + d) | 0; };
 const movStoreReg = (cpu: Cpu, seg: number, b: number, d: number, r: number): Exec => { const s = cpu.s; return () => cpu.write32(seg, (s[b] + d) | 0, s[r]); };
 
 export const DATA: EmitterTable = {
@@ -68,6 +70,7 @@ export const DATA: EmitterTable = {
   LEA: ({ cpu, ins }) => {
     const s = cpu.s, [d, m] = ins.operands;
     if (d.kind !== 'reg' || m.kind !== 'mem') throw new Error('LEA: register destination and memory source expected');
+    if (ins.opsize === 32 && isBasePlusDisp(m, ins.adsize)) return leaBaseDisp(s, d.reg, m.base, m.disp | 0);
     const ea = effectiveAddress(cpu, m, ins.adsize), r = d.reg;
     if (ins.opsize === 32) return () => { s[r] = ea(); };
     return () => { cpu.r16[r << 1] = ea(); };
