@@ -1,13 +1,15 @@
 // What the interpreter's decoded code costs in JS heap. Boots the Linux kernel under the interpreter, with
 // a code cache too large to be emptied, for INSTRUCTIONS instructions, then prints
-//  - the heap retained per cached instruction: heapUsed after global.gc() with the cache full, minus after
-//    flush(), over the instructions cached;
+//  - the heap retained per cached instruction: the cache is emptied, every block it held is decoded again
+//    into it (flat 32-bit blocks; same bytes, same CS) and kept, and heapUsed after global.gc() is compared
+//    (weighing the cache full against the cache emptied, without re-decoding, was at the mercy of whatever
+//    still referred to the old blocks);
 //  - the bytes allocated per decoded instruction: every cached block is decoded again (same bytes, same
 //    CS), in batches; heapUsed grows by what a batch allocates, garbage included, unless a GC ran during
 //    it (heapUsed fell: the batch is not counted).
 //   node --expose-gc bench/decode-memory.mjs [DIST] [INSTRUCTIONS]
 // DIST is a built dist/ directory (default: this checkout's), to compare builds. It reaches into the
-// cache's private fields (blocks32, instructionCount, decodeBlock): a measurement, not an API.
+// cache's private fields (blocks32, decodeBlock): a measurement, not an API.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
