@@ -94,7 +94,7 @@ function interpreterForms(w: KnownWriter | null): (r: LazyRecord) => number {
   const s = state;
   let taken = false;
   const conditions = CONDITIONS.map((_, cc) => conditionFor(s, cc, w));
-  const branches = CONDITIONS.map((_, cc) => branchIf(s, cc, w, () => { taken = true; }));
+  const branches = CONDITIONS.map((_, cc) => branchIf(s, cc, w, () => { taken = true; }, null, 0));
   return (r) => {
     load(r);
     let v = 0;

@@ -71,7 +71,8 @@ export interface CompiledRegion { readonly valid: boolean }
 export const MAX_BLOCK_INSTRUCTIONS = 128;
 /**
  * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
- * (evict(); measured ~1.1 KB of heap each: ~140 MB live at most): a guest that keeps running fresh code
+ * (evict(); ~0.3-0.5 KB of heap each by bench/decode-memory.mjs, 0.5 when no encoding repeats: ~60 MB
+ * live at most): a guest that keeps running fresh code
  * runs in bounded memory, at a steady speed.
  */
 export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 17;
@@ -101,6 +102,38 @@ export class CodeCache {
   onFlush: (() => void) | null = null;
   onFull: ((budget: number) => void) | null = null;
   onEvict: (() => void) | null = null;
+
+  /** What fetchByte reads: the instruction being decoded, at fetchEip in a CS of this base and limit. */
+  private fetchEip = 0;
+  private fetchCsBase = 0;
+  private fetchCsLimit = 0;
+  private fetchIpMask = 0;
+  /** The bytes fetchByte returned for the instruction being decoded (its encoding, the key of `decodedByBytes`). */
+  private readonly fetched = new Uint8Array(16);
+  /** The decoder's byte source, one for all instructions (a closure per instruction was ~100 bytes of garbage each). */
+  private readonly fetchByte = (i: number): number => {
+    const o = (this.fetchEip + i) & this.fetchIpMask;
+    if ((o >>> 0) > (this.fetchCsLimit >>> 0)) throw fault(GP, 0);
+    return (this.fetched[i] = this.cpu.fetch8((this.fetchCsBase + o) | 0));
+  };
+  /**
+   * One Instruction per encoding (and code size) among the cached blocks: an Instruction depends on its bytes
+   * only (relative targets stay displacements) and is never mutated, and most code repeats a few thousand
+   * encodings (push ebp, mov ebp,esp, ret …: 1,760 distinct of the first 11,332 a kernel boot caches), so
+   * the cached blocks share them rather than each keep its own (~180 bytes with its operands). Emptied with
+   * the cache.
+   */
+  private readonly decodedByBytes = new Map<string, Instruction>();
+
+  private intern(ins: Instruction, code32: number): Instruction {
+    const b = this.fetched, n = ins.length;
+    let key = String.fromCharCode(code32 << 8 | n);
+    for (let i = 0; i < n; i += 2) key += String.fromCharCode(b[i] | (i + 1 < n ? b[i + 1] << 8 : 0));
+    const known = this.decodedByBytes.get(key);
+    if (known !== undefined) return known;
+    this.decodedByBytes.set(key, ins);
+    return ins;
+  }
 
   constructor(private readonly cpu: Cpu) {
     cpu.mem.onCodeWrite = (phys, size, byHost) => this.invalidate(phys, size, byHost);
@@ -159,11 +192,8 @@ export class CodeCache {
       let ins: Instruction;
       const at = off;
       try {
-        ins = decode((i) => {
-          const o = (at + i) & ipMask;
-          if ((o >>> 0) > (csLimit >>> 0)) throw fault(GP, 0);
-          return cpu.fetch8((csBase + o) | 0);
-        }, bits);
+        this.fetchEip = at; this.fetchCsBase = csBase; this.fetchCsLimit = csLimit; this.fetchIpMask = ipMask;
+        ins = this.intern(decode(this.fetchByte, bits), code32);
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         // The fetch faults only if execution gets here: the block ends with an instruction that raises it.
@@ -325,6 +355,7 @@ export class CodeCache {
       }
     }
     this.instructionCount = kept;
+    this.decodedByBytes.clear();
     this.front.fill(undefined);
     this.remark(dropped);
     this.onEvict?.();
@@ -337,6 +368,7 @@ export class CodeCache {
     this.onFlush?.();
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();
+    this.decodedByBytes.clear();
     this.front.fill(undefined);
     for (const p of this.pageBlocks.keys()) {
       this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;

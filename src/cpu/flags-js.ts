@@ -100,7 +100,12 @@ export function conditionFor(s: Int32Array, cc: number, w: Writer = null): () =>
   return factoryFor<(s: Int32Array) => () => boolean>('condition', cc, w, (c) => `(s) => () => ${asBool(c)}`)(s);
 }
 
-/** A Jcc's closure: calls `go` when condition cc holds on the record in `s` (`w` as for conditionFor). */
-export function branchIf(s: Int32Array, cc: number, w: Writer, go: () => void): () => void {
-  return factoryFor<(s: Int32Array, go: () => void) => () => void>('branch', cc, w, (c) => `(s, go) => () => { if (${c.code}) go(); }`)(s, go);
+/**
+ * A Jcc's closure: calls go(a, b) when condition cc holds on the record in `s` (`w` as for conditionFor).
+ * `go` is shared by every Jcc and its arguments are kept in the one closure's context: a closure per
+ * branch target would double what a cached Jcc holds.
+ */
+export function branchIf<A>(s: Int32Array, cc: number, w: Writer, go: (a: A, b: number) => void, a: A, b: number): () => void {
+  return factoryFor<(s: Int32Array, go: (a: A, b: number) => void, a: A, b: number) => () => void>('branch', cc, w,
+    (c) => `(s, go, a, b) => () => { if (${c.code}) go(a, b); }`)(s, go, a, b);
 }

@@ -35,6 +35,14 @@ function binaryGeneric(c: EmitContext, combine: Combine, lazyOp: number, writes:
   };
 }
 
+/** The operations of the generic forms, made once (a closure literal in an emitter is a new object per instruction). */
+const COMBINE: Record<string, Combine> = {
+  add: (x, y) => x + y, sub: (x, y) => x - y, adc: (x, y, st) => x + y + getCF(st), sbb: (x, y, st) => x - y - getCF(st),
+  and: (x, y) => x & y, or: (x, y) => x | y, xor: (x, y) => x ^ y,
+};
+
+// Register numbers and the immediate are read at the emitter's top level, not in the branch that uses them:
+// a `const` in a block that a closure captures costs a V8 context of its own, which the closure keeps alive.
 /** True when the instruction is `op r32, r32` (then `a` and `b` are the register numbers). */
 const regReg32 = (c: EmitContext): boolean =>
   c.ins.size === 4 && c.ins.operands[0].kind === 'reg' && c.ins.operands[1].kind === 'reg';
@@ -45,123 +53,105 @@ const imm = (c: EmitContext, i: number): number => { const o = c.ins.operands[i]
 
 export const ALU: EmitterTable = {
   ADD: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const x = s[a], y = s[b], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { const x = s[a], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
     }
-    return binaryGeneric(c, (x, y) => x + y, OP_ADD, true);
+    return binaryGeneric(c, COMBINE.add, OP_ADD, true);
   },
   SUB: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const x = s[a], y = s[b], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { const x = s[a], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
     }
-    return binaryGeneric(c, (x, y) => x - y, OP_SUB, true);
+    return binaryGeneric(c, COMBINE.sub, OP_SUB, true);
   },
   CMP: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const x = s[a], y = s[b]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { const x = s[a]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
     }
-    return binaryGeneric(c, (x, y) => x - y, OP_SUB, false);
+    return binaryGeneric(c, COMBINE.sub, OP_SUB, false);
   },
   // ADC/SBB: the carry-in joins the sum; the ADD/SUB lazy formulas recover carry and overflow from the
   // operands and the result, so the carry-in needs no record of its own.
   ADC: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const x = s[a], y = s[b], r = (x + y + getCF(s)) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
     }
-    return binaryGeneric(c, (x, y, st) => x + y + getCF(st), OP_ADD, true);
+    return binaryGeneric(c, COMBINE.adc, OP_ADD, true);
   },
   SBB: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const x = s[a], y = s[b], r = (x - y - getCF(s)) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
     }
-    return binaryGeneric(c, (x, y, st) => x - y - getCF(st), OP_SUB, true);
+    return binaryGeneric(c, COMBINE.sbb, OP_SUB, true);
   },
   AND: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const r = s[a] & s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { const r = s[a] & y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
     }
-    return binaryGeneric(c, (x, y) => x & y, OP_LOGIC, true);
+    return binaryGeneric(c, COMBINE.and, OP_LOGIC, true);
   },
   OR: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { const r = s[a] | s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { const r = s[a] | y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
     }
-    return binaryGeneric(c, (x, y) => x | y, OP_LOGIC, true);
+    return binaryGeneric(c, COMBINE.or, OP_LOGIC, true);
   },
   XOR: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       if (a === b) return () => { s[a] = 0; setLazy(s, OP_LOGIC, 0, 0, 0, 4); }; // the zeroing idiom
       return () => { const r = s[a] ^ s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { const r = s[a] ^ y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
     }
-    return binaryGeneric(c, (x, y) => x ^ y, OP_LOGIC, true);
+    return binaryGeneric(c, COMBINE.xor, OP_LOGIC, true);
   },
   TEST: (c) => {
-    const s = c.cpu.s;
+    const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      const a = reg(c, 0), b = reg(c, 1);
       return () => { setLazy(s, OP_LOGIC, 0, 0, s[a] & s[b], 4); };
     }
     if (regImm32(c)) {
-      const a = reg(c, 0), y = imm(c, 1);
       return () => { setLazy(s, OP_LOGIC, 0, 0, s[a] & y, 4); };
     }
-    return binaryGeneric(c, (x, y) => x & y, OP_LOGIC, false);
+    return binaryGeneric(c, COMBINE.and, OP_LOGIC, false);
   },
 
   // INC/DEC leave CF alone (SDM: "The CF flag is not affected").
   INC: (c) => {
-    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0];
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0], a = d.kind === 'reg' ? d.reg : -1;
     if (size === 4 && d.kind === 'reg') {
-      const a = d.reg;
       return () => { const x = s[a], r = (x + 1) | 0; s[a] = r; setLazyKeepCF(s, OP_ADD, x, 1, r, 4); };
     }
     const dst = modifier(cpu, d, size, ins.adsize);
     return () => { const x = dst.get(), r = (x + 1) & mask; dst.set(r); setLazyKeepCF(s, OP_ADD, x, 1, r, size); };
   },
   DEC: (c) => {
-    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0];
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0], a = d.kind === 'reg' ? d.reg : -1;
     if (size === 4 && d.kind === 'reg') {
-      const a = d.reg;
       return () => { const x = s[a], r = (x - 1) | 0; s[a] = r; setLazyKeepCF(s, OP_SUB, x, 1, r, 4); };
     }
     const dst = modifier(cpu, d, size, ins.adsize);
@@ -175,8 +165,8 @@ export const ALU: EmitterTable = {
   },
   // NOT changes no flags.
   NOT: (c) => {
-    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0];
-    if (size === 4 && d.kind === 'reg') { const a = d.reg; return () => { s[a] = ~s[a]; }; }
+    const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0], a = d.kind === 'reg' ? d.reg : -1;
+    if (size === 4 && d.kind === 'reg') { return () => { s[a] = ~s[a]; }; }
     const dst = modifier(cpu, d, size, ins.adsize);
     return () => { dst.set(~dst.get() & mask); };
   },

@@ -374,8 +374,12 @@ CONTROL.JECXZ = CONTROL.JCXZ;
  * the condition is one comparison of the recorded operands).
  */
 function jcc(c: EmitContext): () => void {
-  const { cpu } = c, target = relTarget(c);
-  return branchIf(cpu.s, c.ins.cond, recordWriter(c.prev), () => { jumpNear(cpu, target); cpu.breakBlock |= BREAK_JUMP; });
+  return branchIf(c.cpu.s, c.ins.cond, recordWriter(c.prev), takeBranch, c.cpu, relTarget(c));
+}
+/** A taken Jcc: shared by all of them, so that each keeps one closure (branchIf's) rather than two. */
+function takeBranch(cpu: Cpu, target: number): void {
+  jumpNear(cpu, target);
+  cpu.breakBlock |= BREAK_JUMP;
 }
 
 /** LOOP (kind 0), LOOPE (1), LOOPNE (2): decrement CX/ECX without touching flags, then branch. */

@@ -1,14 +1,20 @@
 // Stack instructions (SDM PUSH, POP, PUSHA, POPA, PUSHF, POPF, ENTER, LEAVE): the stack width comes from
 // SS.B at execution time, the operand width from the instruction.
 import { SS } from '../../decoder/instruction.ts';
-import { BREAK_MODE } from '../cpu.ts';
+import { BREAK_MODE, type Cpu } from '../cpu.ts';
 import { fault, GP } from '../fault.ts';
 import { getEflags, setEflags } from '../flags.ts';
-import { reader, writer } from '../operands.ts';
+import { type Exec, reader, writer } from '../operands.ts';
 import { loadSegment } from '../segments.ts';
 import { EBP, EFLAGS, ESP, RF, SEG_SEL, segSlot, STACK32, VM } from '../state.ts';
 import { mergeFlags } from './control.ts';
 import type { EmitterTable } from './emitter.ts';
+
+// PUSH r32 and POP r, the commonest forms, from factories of their own: a closure made in the emitter
+// would keep the emitter's whole context (and a block's) alive as long as the code cache holds it.
+const pushReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => cpu.push(4, s[r]); };
+const popReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => { const v = cpu.pop(4); s[r] = v; }; };
+const popReg16 = (cpu: Cpu, r: number): Exec => { const r16 = cpu.r16, i = r << 1; return () => { const v = cpu.pop(2); r16[i] = v; }; };
 
 export const STACK: EmitterTable = {
   PUSH: ({ cpu, ins }) => {
@@ -18,7 +24,7 @@ export const STACK: EmitterTable = {
       // PUSH ESP pushes the value before the decrement.
       return size === 4 ? () => cpu.push(4, s[ESP]) : () => cpu.push(2, cpu.r16[ESP << 1]);
     }
-    if (op.kind === 'reg' && size === 4) { const r = op.reg; return () => cpu.push(4, s[r]); }
+    if (op.kind === 'reg' && size === 4) return pushReg32(cpu, op.reg);
     const get = reader(cpu, op, size, ins.adsize);
     return () => cpu.push(size, get());
   },
@@ -34,11 +40,7 @@ export const STACK: EmitterTable = {
         if (seg === SS) cpu.shadow = 1; // like MOV SS: no interrupt before the next instruction (the ESP load)
       };
     }
-    if (op.kind === 'reg') {
-      const r = op.reg;
-      if (size === 4) return () => { const v = cpu.pop(4); s[r] = v; };
-      return () => { const v = cpu.pop(2); cpu.r16[r << 1] = v; };
-    }
+    if (op.kind === 'reg') return size === 4 ? popReg32(cpu, op.reg) : popReg16(cpu, op.reg);
     // POP m: the address is computed after ESP has been incremented; nothing changes if the write faults.
     const set = writer(cpu, op, size, ins.adsize);
     return () => {

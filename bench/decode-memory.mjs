@@ -1,0 +1,50 @@
+// What the interpreter's decoded code costs in JS heap. Boots the Linux kernel under the interpreter, with
+// a code cache too large to be emptied, for INSTRUCTIONS instructions, then prints
+//  - the heap retained per cached instruction: the cache is emptied, every block it held is decoded again
+//    into it (flat 32-bit blocks; same bytes, same CS) and kept, and heapUsed after global.gc() is compared
+//    (weighing the cache full against the cache emptied, without re-decoding, was at the mercy of whatever
+//    still referred to the old blocks);
+//  - the bytes allocated per decoded instruction: every cached block is decoded again (same bytes, same
+//    CS), in batches; heapUsed grows by what a batch allocates, garbage included, unless a GC ran during
+//    it (heapUsed fell: the batch is not counted).
+//   node --expose-gc bench/decode-memory.mjs [DIST] [INSTRUCTIONS]
+// DIST is a built dist/ directory (default: this checkout's), to compare builds. It reaches into the
+// cache's private fields (blocks32, decodeBlock): a measurement, not an API.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const dist = resolve(process.argv[2] ?? join(import.meta.dirname, '..', 'dist'));
+const count = Number(process.argv[3] ?? 30e6);
+const { createVM, loadLinux } = await import(pathToFileURL(join(dist, 'index.js')).href);
+const vm = createVM({ memory: 128 << 20, codeCacheSize: 1 << 22, stdout: () => {} });
+loadLinux(vm, new Uint8Array(readFileSync(join(import.meta.dirname, '..', '.cache', 'linux', 'vmlinuz'))), { name: 'vmlinuz', cmdline: 'console=ttyS0 panic=-1' });
+vm.run({ maxInstructions: count });
+const cache = vm.interpreter.cache, cpu = vm.interpreter.cpu;
+const blocks = [];
+for (const b of cache.blocks32.values()) if (b.code32 === 1 && b.csBase === 0) blocks.push({ start: b.start, phys: b.phys });
+const heap = () => { global.gc(); global.gc(); return process.memoryUsage().heapUsed; };
+cache.flush();
+// Retained: decode every block again into the emptied cache, keeping them, and weigh the heap's growth.
+const empty = heap();
+const kept = [];
+let instructions = 0;
+for (const b of blocks) { const d = cache.decodeBlock(0, b.start, b.phys); kept.push(d); instructions += d.ops.length; }
+const full = heap();
+console.log(`${dist}: ${instructions} instructions in ${blocks.length} blocks (of ${cache.decoded - blocks.length} decoded in ${count} instructions)`);
+console.log(`retained: ${((full - empty) / instructions).toFixed(0)} bytes per cached instruction (${((full - empty) / 1e6).toFixed(1)} MB)`);
+kept.length = 0;
+cache.flush();
+
+// Decode again, in batches of 200 blocks, with the cache emptied after each so that it stays small.
+let bytes = 0, decoded = 0, skipped = 0;
+for (let i = 0; i < blocks.length; i += 200) {
+  const batch = blocks.slice(i, i + 200);
+  const before = process.memoryUsage().heapUsed;
+  let n = 0;
+  for (const b of batch) n += cache.decodeBlock(0, b.start, b.phys).ops.length;
+  const grew = process.memoryUsage().heapUsed - before;
+  if (grew > 0) { bytes += grew; decoded += n; } else skipped++;
+  cache.flush();
+}
+console.log(`allocated: ${(bytes / decoded).toFixed(0)} bytes per decoded instruction (${decoded} instructions in batches without a GC; ${skipped} batches skipped)`);

@@ -1,0 +1,48 @@
+// The code cache shares one Instruction among the cached blocks per encoding (code-cache.ts, decodedByBytes):
+// an instruction is a function of its bytes and the code size only, so identical bytes anywhere share it,
+// and the same bytes in 16- and 32-bit code must not.
+import { describe, expect, it } from 'vitest';
+import { CodeCache } from '../src/cpu/code-cache.ts';
+import { CS } from '../src/decoder/instruction.ts';
+import { CODE32, SEG_BASE, SEG_LIMIT, segSlot } from '../src/cpu/state.ts';
+import { bytesOf, machine } from './semantics-helpers.ts';
+
+function setup() {
+  const { cpu, mem } = machine();
+  const s = cpu.s;
+  s[segSlot(CS, SEG_BASE)] = 0; s[segSlot(CS, SEG_LIMIT)] = -1;
+  const put = (at: number, hex: string) => bytesOf(hex).forEach((b, i) => mem.write8(at + i, b));
+  const blockAt = (eip: number, code32: number) => { s[CODE32] = code32; return cache.blockAt(eip); };
+  const cache = new CodeCache(cpu);
+  return { put, blockAt, cache };
+}
+
+describe('code cache: decoded instructions shared by encoding', () => {
+  it('blocks at different addresses with the same bytes share their Instructions', () => {
+    const { put, blockAt } = setup();
+    put(0x1000, '89 d8 8b 43 08 c3'); // mov eax, ebx; mov eax, [ebx+8]; ret
+    put(0x2000, '40 8b 43 08 c3');    // inc eax; mov eax, [ebx+8]; ret
+    const a = blockAt(0x1000, 1), b = blockAt(0x2000, 1);
+    expect(a.ops.map((o) => o.ins.op)).toEqual(['MOV', 'MOV', 'RET']);
+    expect(b.ops[1].ins).toBe(a.ops[1].ins);
+    expect(b.ops[2].ins).toBe(a.ops[2].ins);
+    expect(b.ops[0].ins).not.toBe(a.ops[0].ins);
+  });
+
+  it('the same bytes in 16- and 32-bit code are different instructions', () => {
+    const { put, blockAt } = setup();
+    put(0x3000, 'b8 78 56 34 12 c3');
+    put(0x4000, 'b8 78 56 34 12 c3');
+    const d = blockAt(0x3000, 1), w = blockAt(0x4000, 0);
+    expect(d.ops.map((o) => [o.ins.op, o.ins.length, o.ins.opsize])).toEqual([['MOV', 5, 32], ['RET', 1, 32]]);
+    expect(w.ops.map((o) => [o.ins.op, o.ins.length, o.ins.opsize])).toEqual([['MOV', 3, 16], ['XOR', 2, 16], ['RET', 1, 16]]);
+  });
+
+  it('instructions differing in their last byte stay apart', () => {
+    const { put, blockAt } = setup();
+    put(0x5000, 'b8 01 00 00 00 b8 01 00 00 01 c3');
+    const ops = blockAt(0x5000, 1).ops;
+    expect(ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: 1 });
+    expect(ops[1].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: 0x01000001 });
+  });
+});
