@@ -45,4 +45,19 @@ describe('code cache: decoded instructions shared by encoding', () => {
     expect(ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: 1 });
     expect(ops[1].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: 0x01000001 });
   });
+
+  it('code rewritten in place without end keeps the table bounded (the cache never fills, so never empties it)', () => {
+    const { put, blockAt, cache } = setup();
+    const table = (cache as unknown as { decodedByBytes: Map<string, unknown> }).decodedByBytes;
+    cache.limit = 1024;
+    let most = 0;
+    for (let i = 0; i < 3 * cache.limit; i++) {
+      // mov eax, i; ret — the page's code changes, the old block is dropped, the new one decoded
+      put(0x6000, `b8 ${[0, 8, 16, 24].map((sh) => ((i >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
+      expect(blockAt(0x6000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: i });
+      most = Math.max(most, table.size);
+    }
+    expect(cache.instructionCount).toBeLessThan(cache.limit);
+    expect(most).toBeLessThanOrEqual(cache.limit);
+  });
 });

@@ -121,7 +121,7 @@ export class CodeCache {
    * only (relative targets stay displacements) and is never mutated, and most code repeats a few thousand
    * encodings (push ebp, mov ebp,esp, ret …: 1,760 distinct of the first 11,332 a kernel boot caches), so
    * the cached blocks share them rather than each keep its own (~180 bytes with its operands). Emptied with
-   * the cache.
+   * the cache, and when it holds `limit` encodings.
    */
   private readonly decodedByBytes = new Map<string, Instruction>();
 
@@ -131,6 +131,9 @@ export class CodeCache {
     for (let i = 0; i < n; i += 2) key += String.fromCharCode(b[i] | (i + 1 < n ? b[i + 1] << 8 : 0));
     const known = this.decodedByBytes.get(key);
     if (known !== undefined) return known;
+    // Bounded: code rewritten in place (a patched immediate, a guest's own JIT) drops its blocks without
+    // ever filling the cache, so the table is not always emptied with it.
+    if (this.decodedByBytes.size >= this.limit) this.decodedByBytes.clear();
     this.decodedByBytes.set(key, ins);
     return ins;
   }
