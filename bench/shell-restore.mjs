@@ -14,7 +14,8 @@ if (!snapshot || !['interp', 'jit'].includes(engine)) {
   console.error('usage: node bench/shell-restore.mjs SNAPSHOT [interp|jit]');
   process.exit(2);
 }
-const cli = join(import.meta.dirname, '..', 'dist', 'x86jit.js');
+// X86JIT_CLI: another build's dist/x86jit.js, to compare builds.
+const cli = process.env.X86JIT_CLI ?? join(import.meta.dirname, '..', 'dist', 'x86jit.js');
 const wall = (args) => { const t = performance.now(); spawnSync(process.execPath, args, { stdio: 'ignore' }); return performance.now() - t; };
 console.log(`floor: node -e 0 ${wall(['-e', '0']).toFixed(0)} ms, x86jit run --help ${wall([cli, 'run', '--help']).toFixed(0)} ms`);
 const t0 = performance.now();
