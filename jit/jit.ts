@@ -39,8 +39,8 @@ export type JitConfig = AcceleratorConfig;
  * With paging, the least a known block must have run (in the interpreter) to go into its page's region
  * besides the block that made it hot. A kernel's pages hold much code that runs once (init, error paths):
  * a Linux boot translated a third fewer instructions with this (WASM 25.6 → 17.6 MB, the same ~1,090
- * regions) and took less CPU in every run (README, "Only code that ran"). A block left out that gets hot
- * later joins at the page's next retranslation (regionFor's `missing`).
+ * regions); its CPU gain was within the machine's noise in a second A/B (README, "Only code that ran").
+ * A block left out that gets hot later joins at the page's next retranslation (regionFor's `missing`).
  */
 const MIN_REGION_BLOCK_HITS = 8;
 export class Jit implements Accelerator {
