@@ -48,8 +48,8 @@ describe('code cache: decoded instructions shared by encoding', () => {
 
   it('code rewritten in place without end keeps the table bounded (the cache never fills, so never empties it)', () => {
     const { put, blockAt, cache } = setup();
-    const inside = cache as unknown as { decodedByBytes: Map<string, unknown>; instructionCount: number };
-    const table = inside.decodedByBytes;
+    const inside = cache as unknown as { decodedByNumber: Map<number, unknown>; instructionCount: number };
+    const table = inside.decodedByNumber;
     cache.limit = 1024;
     let most = 0;
     for (let i = 0; i < 3 * cache.limit; i++) {

@@ -124,18 +124,35 @@ export class CodeCache {
    * the cache, and when it holds `limit` encodings.
    */
   private readonly decodedByBytes = new Map<string, Instruction>();
+  /** The same for encodings of up to 6 bytes (most), keyed by a number that holds them exactly: no string to build. */
+  private readonly decodedByNumber = new Map<number, Instruction>();
 
   private intern(ins: Instruction, code32: number): Instruction {
     const b = this.fetched, n = ins.length;
+    if (n <= 6) {
+      let k = n * 2 + code32;
+      for (let i = 0; i < n; i++) k = k * 256 + b[i];
+      const known = this.decodedByNumber.get(k);
+      if (known !== undefined) return known;
+      this.bound();
+      this.decodedByNumber.set(k, ins);
+      return ins;
+    }
     let key = String.fromCharCode(code32 << 8 | n);
     for (let i = 0; i < n; i += 2) key += String.fromCharCode(b[i] | (i + 1 < n ? b[i + 1] << 8 : 0));
     const known = this.decodedByBytes.get(key);
     if (known !== undefined) return known;
-    // Bounded: code rewritten in place (a patched immediate, a guest's own JIT) drops its blocks without
-    // ever filling the cache, so the table is not always emptied with it.
-    if (this.decodedByBytes.size >= this.limit) this.decodedByBytes.clear();
+    this.bound();
     this.decodedByBytes.set(key, ins);
     return ins;
+  }
+
+  /**
+   * Bounded: code rewritten in place (a patched immediate, a guest's own JIT) drops its blocks without
+   * ever filling the cache, so the tables are not always emptied with it.
+   */
+  private bound(): void {
+    if (this.decodedByBytes.size + this.decodedByNumber.size >= this.limit) { this.decodedByBytes.clear(); this.decodedByNumber.clear(); }
   }
 
   constructor(private readonly cpu: Cpu) {
@@ -359,6 +376,7 @@ export class CodeCache {
     }
     this.instructionCount = kept;
     this.decodedByBytes.clear();
+    this.decodedByNumber.clear();
     this.front.fill(undefined);
     this.remark(dropped);
     this.onEvict?.();
@@ -372,6 +390,7 @@ export class CodeCache {
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();
     this.decodedByBytes.clear();
+    this.decodedByNumber.clear();
     this.front.fill(undefined);
     for (const p of this.pageBlocks.keys()) {
       this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
