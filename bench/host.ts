@@ -388,7 +388,7 @@ async function profile(snapshot: string): Promise<Profile> {
   const runs = 9;
   const bare: number[] = [], steps: number[][] = [], ready: number[] = [], firstSlice: number[] = [];
   const now = () => performance.timeOrigin + performance.now();
-  const spec: VmSpec = { snapshot: [snapshot], memory: GUEST_MEMORY, engine: 'interp', clock: 'virtual', cpu: DEFAULT_CPU, thread: 'own', limits: {} };
+  const spec: VmSpec = { snapshot: [snapshot], memory: GUEST_MEMORY, engine: 'interp', clock: 'virtual', idle: 'sleep', cpu: DEFAULT_CPU, thread: 'own', limits: {} };
   // A host worker with its guest asked for at once (the thread takes the 'init' once it has started).
   const hostWorker = (id: string): Worker => {
     const w = new Worker(new URL('./host-worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: true, stderr: true });

@@ -16,6 +16,7 @@ export const EXIT_STATUS: Record<Exclude<ExitReason, 'debug-exit'>, number> = {
   'unsupported': 12,      // the guest used a feature x86jit does not model (task switch, paging, ...)
   'until': 14,            // stopped at a requested address (API only)
   'breakpoint': 18,       // stopped at a breakpoint (API and the gdb stub only)
+  'idle': 20,             // halted until a timer event, with RunOptions.returnWhenIdle (API only)
   'stopped': EXIT_OUTPUT_CLOSED, // the CLI stopped the run: its stdout or stderr was closed
   'reset': 0,             // the guest reset the machine: the run ends as QEMU's -no-reboot ends it, status 0
   'poweroff': 0,          // the guest powered off (ACPI S5): a clean end, as QEMU exits 0

@@ -61,6 +61,8 @@ create options:
   --mem SIZE               guest RAM (default 128M; a snapshot's own when this machine can read it)
   --engine interp|jit      execution engine (default interp)
   --clock virtual|realtime guest time (default virtual; a snapshot's own, as --mem)
+  --idle sleep|skip        a virtual-clock guest halted until a timer event: sleep (default) lets the time
+                           pass on the host clock and takes no CPU meanwhile; skip moves guest time on at once
   --cmdline TEXT           the Multiboot command line
   --load ADDR --entry ADDR a raw binary, loaded at --load and started at --entry
   --bits 16|32             a raw binary's mode at --entry (default 32)
@@ -154,7 +156,7 @@ const COMMANDS: Record<string, Command> = {
   create: async (argv, host) => {
     const { values: v, positionals } = parse('create', argv, {
       rom: { type: 'string' }, snapshot: { type: 'string', multiple: true }, mem: { type: 'string' }, engine: { type: 'string' },
-      clock: { type: 'string' }, cmdline: { type: 'string' }, load: { type: 'string' }, entry: { type: 'string' }, bits: { type: 'string' },
+      clock: { type: 'string' }, idle: { type: 'string' }, cmdline: { type: 'string' }, load: { type: 'string' }, entry: { type: 'string' }, bits: { type: 'string' },
       bios: { type: 'boolean' }, weight: { type: 'string' }, 'cpu-max': { type: 'string' }, pin: { type: 'boolean' }, 'shared-thread': { type: 'boolean' },
       'max-instructions': { type: 'string' }, 'max-cpu-seconds': { type: 'string' }, start: { type: 'boolean' },
     });
@@ -167,6 +169,7 @@ const COMMANDS: Record<string, Command> = {
     if (v.mem !== undefined) body.memory = parseSize(v.mem, '--mem');
     if (v.engine !== undefined) body.engine = oneOf(v.engine, '--engine', ['interp', 'jit']);
     if (v.clock !== undefined) body.clock = oneOf(v.clock, '--clock', ['virtual', 'realtime']);
+    if (v.idle !== undefined) body.idle = oneOf(v.idle, '--idle', ['sleep', 'skip']);
     // The API takes a snapshot's VM to have the default RAM and clock unless told; say the snapshot's (as `run --restore` takes them).
     if (v.snapshot !== undefined && (body.memory === undefined || body.clock === undefined)) {
       const config = snapshotConfig(body.snapshot as string[]);
@@ -490,13 +493,14 @@ function showText(vm: Info): string {
   const exits = Object.entries(vm.exits as Record<string, number>);
   const jit = vm.jit as { compiled: number; live: number; instructions: number } | null;
   lines.push(['id', vm.id]);
-  lines.push(['state', vm.state === 'running' && vm.waiting ? 'running (halted, waiting for console input)' : vm.state]);
+  lines.push(['state', vm.state === 'running' && vm.waiting ? 'running (halted, waiting for console input)'
+    : vm.state === 'running' && vm.sleeping ? 'running (halted until a timer event)' : vm.state]);
   if (vm.exit) lines.push(['exit', exitText(vm)]);
   lines.push(['source', source.rom !== undefined ? `rom ${source.rom}` : `snapshot ${(source.snapshot ?? []).join(' ')}`]);
   if (vm.cmdline !== undefined) lines.push(['cmdline', String(vm.cmdline)]);
   lines.push(['memory', sizeText(vm.memory)]);
   lines.push(['engine', String(vm.engine)]);
-  lines.push(['clock', String(vm.clock)]);
+  lines.push(['clock', vm.clock === 'virtual' && vm.idle !== undefined ? `virtual, idle ${String(vm.idle)}` : String(vm.clock)]);
   lines.push(['cpu', `weight ${vm.cpu.weight}, max "${vm.cpu.max}"${vm.cpu.pin ? ', pinned' : ''}`]);
   lines.push(['thread', vm.thread === 'shared' ? 'shared with other VMs' : 'its own']);
   lines.push(['limits', [limits.instructions !== undefined ? `${limits.instructions} instructions` : '', limits.cpuSeconds !== undefined ? `${limits.cpuSeconds} CPU seconds` : ''].filter((x) => x).join(', ') || 'none']);

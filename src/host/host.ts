@@ -124,10 +124,12 @@ export class Host {
       id: vm.id,
       state: vm.state,
       waiting: vm.waiting,
+      sleeping: this.scheduler.isSleeping(vm.id),
       source: vm.spec.rom !== undefined ? { rom: vm.spec.rom } : { snapshot: vm.spec.snapshot },
       memory: vm.spec.memory,
       engine: vm.spec.engine,
       clock: vm.spec.clock,
+      idle: vm.spec.idle,
       ...(vm.spec.cmdline !== undefined ? { cmdline: vm.spec.cmdline } : {}),
       cpu: vm.spec.cpu,
       thread: vm.spec.thread,
@@ -296,6 +298,7 @@ export class Host {
     if (!vm.thread) throw new HostError(409, `VM '${id}' is stopped: nothing reads the console`);
     vm.thread.post(vm.gen, { t: 'input', bytes });
     if (vm.waiting) { vm.waiting = false; if (vm.state === 'running') this.scheduler.setRunnable(vm.id, true); }
+    this.scheduler.wake(vm.id);
   }
 
   /**
@@ -516,6 +519,7 @@ export class Host {
           return;
         }
         if (m.waiting) { vm.waiting = true; this.scheduler.setRunnable(vm.id, false); }
+        if (m.idleMs !== undefined) this.scheduler.sleep(vm.id, m.idleMs);
         this.scheduler.sliceDone(vm.id, m.used);
         break;
       }

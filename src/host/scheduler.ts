@@ -9,6 +9,8 @@
 // VMs that share a worker thread form a group: the thread runs one slice at a time, so at most one VM of
 // a group has a slice out, and the others of the group wait for it as for a busy core. A group that is
 // creating a guest (`holding`) gets no slices meanwhile: provisioning goes first, as a VMM's own work does.
+// A VM whose guest halted until a timer event sleeps (`sleep`): it gets no slices until the event is due,
+// or until `wake` (input arrived) — as a vCPU thread blocked in HLT leaves its core to others under KVM.
 // Time is whatever `now` says (performance.now() in the host, a fake clock in tests). A slice is granted
 // as wall time and charged as the CPU time the worker thread used in it (Linux's per-thread schedstat;
 // elsewhere its wall time), so a slice that waited for a core busy with other work costs the VM nothing.
@@ -16,6 +18,8 @@ import { type CpuSpec, parseCpuMax } from './vm-spec.ts';
 
 /** Longest slice a VM is granted (ms): short enough for a pause to take effect promptly and for 256 VMs to take turns. */
 export const SLICE_MS = 10;
+/** A sleeping VM this close to its wake time (ms) is due: a host timer is no finer. */
+const WAKE_SLACK_MS = 1;
 
 interface Entity {
   id: string;
@@ -30,6 +34,8 @@ interface Entity {
   runnable: boolean;
   /** A slice is granted and not yet reported back. */
   running: boolean;
+  /** Asleep until this time (its guest is halted until a timer event); 0: awake. */
+  wakeAt: number;
   /** The thread it shares with other VMs (null: a thread of its own). */
   group: SliceGroup | null;
 }
@@ -58,7 +64,7 @@ export class Scheduler {
   /** A VM: `group`, the thread it shares with others (they run one at a time), or null. */
   add(id: string, cpu: CpuSpec, group: SliceGroup | null = null): void {
     const now = this.hooks.now();
-    this.entities.set(id, { id, weight: 100, quota: Infinity, period: 100, pin: false, vruntime: 0, periodStart: now, usedInPeriod: 0, runnable: false, running: false, group });
+    this.entities.set(id, { id, weight: 100, quota: Infinity, period: 100, pin: false, vruntime: 0, periodStart: now, usedInPeriod: 0, runnable: false, running: false, wakeAt: 0, group });
     this.update(id, cpu);
   }
 
@@ -92,6 +98,29 @@ export class Scheduler {
     // the time it slept nor behind for ever.
     if (runnable) e.vruntime = Math.max(e.vruntime, this.minVruntime(e));
     this.dispatch();
+  }
+
+  /** The VM's guest is halted until a timer event `ms` away: no slices until then (call before sliceDone). */
+  sleep(id: string, ms: number): void {
+    const e = this.entities.get(id);
+    if (e) e.wakeAt = this.hooks.now() + Math.max(0, ms);
+  }
+
+  /** Something the guest waits for came sooner than its timer (input): it may run now. */
+  wake(id: string): void {
+    const e = this.entities.get(id);
+    if (!e || e.wakeAt === 0) return;
+    this.awaken(e);
+    this.dispatch();
+  }
+
+  /** Whether the VM sleeps until a timer event. */
+  isSleeping(id: string): boolean { return (this.entities.get(id)?.wakeAt ?? 0) !== 0; }
+
+  private awaken(e: Entity): void {
+    e.wakeAt = 0;
+    // Placed as setRunnable places a VM that wakes up.
+    if (e.runnable) e.vruntime = Math.max(e.vruntime, this.minVruntime(e));
   }
 
   /** The granted slice ended after `usedMs` of CPU. */
@@ -129,14 +158,19 @@ export class Scheduler {
   /** Grant slices to free cores: pinned VMs on their own, the rest by least virtual runtime. */
   dispatch(): void {
     const now = this.hooks.now();
-    let busyShared = 0, pinnedRunnable = 0, nextRefill = Infinity;
+    let busyShared = 0, pinnedRunnable = 0, nextTimer = Infinity;
     const ready: Entity[] = [], busyGroups = new Set<SliceGroup>();
     for (const e of this.entities.values()) {
       if (e.pin && e.runnable) pinnedRunnable++;
       if (e.running) { if (!e.pin) busyShared++; if (e.group) busyGroups.add(e.group); continue; }
       if (!e.runnable) continue;
+      if (e.wakeAt !== 0) {
+        // Due within a host timer's granularity: the worker sleeps the rest of the wait in the slice.
+        if (e.wakeAt > now + WAKE_SLACK_MS) { nextTimer = Math.min(nextTimer, e.wakeAt); continue; }
+        this.awaken(e);
+      }
       this.rollPeriod(e, now);
-      if (e.usedInPeriod >= e.quota) { nextRefill = Math.min(nextRefill, e.periodStart + e.period); continue; }
+      if (e.usedInPeriod >= e.quota) { nextTimer = Math.min(nextTimer, e.periodStart + e.period); continue; }
       if (e.pin) this.grant(e);
       else ready.push(e);
     }
@@ -150,7 +184,7 @@ export class Scheduler {
         this.grant(e);
       }
     }
-    this.armTimer(nextRefill, now);
+    this.armTimer(nextTimer, now);
   }
 
   private grant(e: Entity): void {
@@ -159,7 +193,7 @@ export class Scheduler {
     this.hooks.grant(e.id, Math.max(1, Math.min(SLICE_MS, left)));
   }
 
-  /** One timer, for the earliest end of a period that keeps a capped VM waiting. */
+  /** One timer, for the earliest end of a period that keeps a capped VM waiting or wake time of a sleeping one. */
   private armTimer(at: number, now: number): void {
     if (at === this.timerAt) return;
     this.cancelTimer?.();

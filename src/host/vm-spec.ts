@@ -25,6 +25,12 @@ export interface VmSpec {
   engine: 'interp' | 'jit';
   /** Guest time (see VMOptions.clock); a snapshot's guest keeps the clock it was saved with unless one is given (unset until its worker reports it). */
   clock?: 'virtual' | 'realtime';
+  /**
+   * A virtual-clock guest halted until a timer event (VMOptions.idle): 'sleep' (default) lets the time pass
+   * on the host clock, and the VM gets no slices until then, so an idle guest costs no CPU; 'skip' moves
+   * guest time on at once (a batch job that waits on timers finishes sooner, using its CPU share meanwhile).
+   */
+  idle: 'skip' | 'sleep';
   cmdline?: string;
   load?: number;
   entry?: number;
@@ -46,7 +52,7 @@ export const DEFAULT_CPU: CpuSpec = { weight: 100, max: 'max 100000', pin: false
 /** A VM id: what a path segment, a file name and a Prometheus label can all carry unchanged. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const MAX_MEMORY = 2 ** 32 - 2 ** 20; // what one WebAssembly.Memory of 32-bit guest RAM can hold, below 4 GiB
-const CREATE_FIELDS = new Set(['rom', 'snapshot', 'memory', 'engine', 'clock', 'cmdline', 'load', 'entry', 'bits', 'bios', 'cpu', 'thread', 'limits', 'start']);
+const CREATE_FIELDS = new Set(['rom', 'snapshot', 'memory', 'engine', 'clock', 'idle', 'cmdline', 'load', 'entry', 'bits', 'bios', 'cpu', 'thread', 'limits', 'start']);
 
 export function checkId(id: string): string {
   if (!ID_PATTERN.test(id)) throw new SpecError(`VM id '${id.slice(0, 80)}' is not 1–64 letters, digits, '_', '.' or '-' (starting with a letter or digit)`);
@@ -147,6 +153,7 @@ export function parseCreate(body: unknown): { spec: VmSpec; start: boolean } {
     memory: body.memory !== undefined ? size(body.memory, 'memory') : body.snapshot !== undefined ? 0 : DEFAULT_MEMORY,
     engine: body.engine === undefined ? 'interp' : oneOf(body.engine, 'engine', ['interp', 'jit'] as const),
     clock: body.clock !== undefined ? oneOf(body.clock, 'clock', ['virtual', 'realtime'] as const) : body.snapshot !== undefined ? undefined : 'virtual',
+    idle: body.idle === undefined ? 'sleep' : oneOf(body.idle, 'idle', ['skip', 'sleep'] as const),
     cpu: parseCpu(body.cpu),
     thread: body.thread === undefined ? 'own' : oneOf(body.thread, 'thread', ['own', 'shared'] as const),
     limits: parseLimits(body.limits),

@@ -55,7 +55,7 @@ const cpuClock = ((): (() => number | null) => {
 async function create(g: Guest): Promise<VM> {
   const { init } = g, { spec } = init;
   const output = (bytes: Uint8Array): void => g.post({ t: 'output', bytes });
-  const opts = { memory: spec.memory || undefined, clock: spec.clock, engine: 'interp' as const, jit: init.jit, stdout: output, debugcon: output };
+  const opts = { memory: spec.memory || undefined, clock: spec.clock, idle: spec.idle, engine: 'interp' as const, jit: init.jit, stdout: output, debugcon: output };
   if (init.how === 'incoming') {
     const channel = messagePortChannel(init.port! as unknown as Parameters<typeof messagePortChannel>[0]);
     try { return await migrateIn(VM, channel, opts); } finally { channel.close(); }
@@ -94,7 +94,10 @@ function slice(g: Guest, ms: number): void {
     // The budget counts instructions retired and, separately, faults and interrupts delivered (as `run
     // --max-instructions`): a guest whose fault handler faults again retires nothing and must still end.
     const limit = g.init.spec.limits.instructions;
-    exit = vm.run({ timeout: ms / 1000, holdOutput: true, maxInstructions: limit === undefined ? undefined : Math.max(0, limit - Math.max(vm.instructions, vm.deliveries)) });
+    // returnWhenIdle: a guest halted until a timer event gives the thread back at once (to the thread's
+    // other guests, and its core to other VMs) rather than sleeping in the slice; the host grants its next
+    // slice when the event is due.
+    exit = vm.run({ timeout: ms / 1000, holdOutput: true, returnWhenIdle: true, maxInstructions: limit === undefined ? undefined : Math.max(0, limit - Math.max(vm.instructions, vm.deliveries)) });
     if (exit.reason === 'max-instructions') exit = { ...exit, message: `the VM's budget of ${limit} instructions is used up (${vm.instructions} retired, ${vm.deliveries} faults and interrupts delivered)` };
   } catch (e) {
     // An internal error ends this VM alone, with its exit record.
@@ -105,6 +108,7 @@ function slice(g: Guest, ms: number): void {
   const c1 = cpuClock(), wall = performance.now() - t0;
   const used = c0 !== null && c1 !== null ? c1 - c0 : wall;
   if (exit.reason === 'timeout') { post({ t: 'slice', used, wall, counters: counters(g) }); return; }
+  if (exit.reason === 'idle') { post({ t: 'slice', used, wall, counters: counters(g), idleMs: exit.idleMs }); return; }
   // HLT with interrupts on and no device that will raise one: the guest waits for serial input.
   if (exit.reason === 'halt' && /interrupts enabled, but no device/.test(exit.message)) { post({ t: 'slice', used, wall, counters: counters(g), waiting: true }); return; }
   g.ended = true;
@@ -138,9 +142,10 @@ async function migrate(g: Guest, req: number, channelPort: MessagePort, maxDownt
   const vm = g.vm!;
   const channel = messagePortChannel(channelPort as unknown as Parameters<typeof messagePortChannel>[0]);
   const runSlice = (): ExitRecord | null => {
-    const e = vm.run({ maxInstructions: 1_000_000, holdOutput: true });
+    // An idle guest's slice ends at once (the pages go out meanwhile) rather than sleeping until its timer.
+    const e = vm.run({ maxInstructions: 1_000_000, holdOutput: true, returnWhenIdle: true });
     vm.flushOutput();
-    return e.reason === 'max-instructions' ? null : e;
+    return e.reason === 'max-instructions' || e.reason === 'idle' ? null : e;
   };
   g.migrating = true;
   const result = await migrateOut(vm, channel, { maxDowntimeMs, runSlice }).finally(() => { g.migrating = false; });

@@ -56,8 +56,12 @@ export type FromWorker = { gen: number } & (
   | { t: 'ready'; counters: VmCounters; memory: number; clock: 'virtual' | 'realtime' }
   /** The guest could not be created: one line (a ROM that does not load, a damaged snapshot). */
   | { t: 'failed'; error: string }
-  /** A slice ended after `used` ms of the thread's CPU time and `wall` ms of wall time. `exit`: the guest ended (the VM stops); `waiting`: halted until input arrives. */
-  | { t: 'slice'; used: number; wall: number; counters: VmCounters; exit?: ExitRecord; waiting?: boolean }
+  /**
+   * A slice ended after `used` ms of the thread's CPU time and `wall` ms of wall time. `exit`: the guest
+   * ended (the VM stops); `waiting`: halted until input arrives; `idleMs`: halted until a timer event that
+   * far away on the host clock (or input, whichever comes first).
+   */
+  | { t: 'slice'; used: number; wall: number; counters: VmCounters; exit?: ExitRecord; waiting?: boolean; idleMs?: number }
   /** Serial (COM1) and 0xE9 bytes, in the order the guest wrote them. */
   | { t: 'output'; bytes: Uint8Array }
   | { t: 'reply'; req: number; ok: true; value: unknown }

@@ -1,6 +1,8 @@
 // vm.runAsync: the synchronous run loop cut into slices of wall time, with a turn of the event loop between
 // them (timers, I/O, a UI stay responsive), an AbortSignal and vm.stop() from outside. Platform-neutral: a
-// MessageChannel where there is one (Node, browsers), else setTimeout(0).
+// MessageChannel where there is one (Node, browsers), else setTimeout(0). A guest halted until a timer
+// event is waited for with a timer, not by blocking the thread: a browser page's main thread cannot block,
+// and would spin.
 import type { ExitRecord, RunOptions, VM } from './vm.ts';
 
 export interface AsyncRunOptions extends RunOptions {
@@ -45,7 +47,13 @@ export async function runAsync(host: AsyncRunHost, opts: AsyncRunOptions): Promi
       const left = Math.min(max - (vm.instructions - start), max - (vm.deliveries - startDeliveries));
       const now = performance.now();
       if (now >= deadline) return host.exitRecord('timeout', `timed out after ${timeout} s`);
-      const r = host.slice({ ...rest, maxInstructions: left, timeout: Math.min(sliceMs, deadline - now) / 1000 });
+      const r = host.slice({ ...rest, returnWhenIdle: true, maxInstructions: left, timeout: Math.min(sliceMs, deadline - now) / 1000 });
+      if (r.reason === 'idle') {
+        if (rest.returnWhenIdle) return r;
+        // Wake at the event, or after a slice's time at most: input and vm.stop() are seen as promptly as between slices.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(r.idleMs!, sliceMs, Math.max(0, deadline - performance.now()))));
+        continue;
+      }
       // A slice's instruction limit is what is left of the run's: reaching it ends the run.
       if (r.reason === 'max-instructions') return vm.instructions - start >= max ? { ...r, message: `instruction limit reached (${vm.instructions - start} instructions)` } : r;
       if (r.reason !== 'timeout') return r;

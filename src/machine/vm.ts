@@ -72,8 +72,10 @@ export interface FlatSelectors { code: number; data: number; gdtBase: number; gd
  * 'reset': the guest reset the machine (8042 command 0xFE, PIIX3 port 0xCF9); the run ends there as QEMU's
  * `-no-reboot` ends it, and nothing is reset: a further run goes on after the instruction that asked.
  * 'poweroff': the guest entered ACPI S5 (the PM device's SLP_EN), the end QEMU exits 0 for.
+ * 'idle': (RunOptions.returnWhenIdle) the guest is halted until a timer event `idleMs` away on the host
+ * clock; run() again then (or sooner: input wakes it) and it goes on exactly as if the run had waited.
  */
-export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped' | 'reset' | 'poweroff';
+export type ExitReason = 'debug-exit' | 'until' | 'breakpoint' | 'max-instructions' | 'timeout' | 'halt' | 'triple-fault' | 'unsupported' | 'stopped' | 'reset' | 'poweroff' | 'idle';
 
 export interface ExitRecord {
   reason: ExitReason;
@@ -84,6 +86,8 @@ export interface ExitRecord {
   status?: number;
   /** One line for humans: what happened and where. */
   message: string;
+  /** idle: milliseconds on the host clock until the event the halted guest waits for. */
+  idleMs?: number;
 }
 
 export interface RunOptions {
@@ -119,6 +123,14 @@ export interface RunOptions {
    * A full buffer, and HLT waiting for an interrupt, still write it out.
    */
   holdOutput?: boolean;
+  /**
+   * A guest halted waiting for a timer event ms or more away on the host clock (the real-time clock, or
+   * the virtual one with idle 'sleep') ends the run with exit 'idle' and `idleMs`, rather than blocking
+   * the thread in the wait: the caller waits as it likes (a timer in an event loop — a browser page's
+   * main thread may not block —, a scheduler that gives the core to another VM meanwhile) and runs again.
+   * Shorter waits are slept through in the run.
+   */
+  returnWhenIdle?: boolean;
 }
 
 /** VM.fromState's options: create()'s, and how RAM comes in. */
@@ -201,6 +213,8 @@ export const DEFAULT_MEMORY = 128 << 20;
 
 /** Most instructions one interpreter call runs before the vCPU loop looks around. */
 const RUN_SLICE = 1 << 20;
+/** returnWhenIdle: a wait shorter than this (ms) is slept through in the run — a host timer is no finer. */
+const IDLE_RETURN_MS = 1;
 /** Virtual nanoseconds per retired instruction in the deterministic clock (a 1 GHz, 1-IPC guest). */
 export const NS_PER_INSTRUCTION = 1;
 /** The RTC's date at virtual time 0 in the deterministic clock. */
@@ -601,9 +615,10 @@ export class VM {
           this.flushOutput(); // the guest waits: what it wrote so far goes out now (a prompt before HLT)
           const t0 = cpu.exits.enter();
           this.idleResumed = false;
-          const why = this.waitForInterrupt(deadline);
+          const why = this.waitForInterrupt(deadline, opts.returnWhenIdle === true);
           cpu.exits.leave(EXIT_HLT, t0, !this.idleResumed);
           if (why === 'timeout') return this.exit('timeout', `timed out after ${opts.timeout} s`);
+          if (typeof why === 'number') return { ...this.exit('idle', `halted until a timer event ${why.toFixed(1)} ms away`), idleMs: why };
           // Halted for good (nothing can wake it): the run ends, and a later run() goes on after the HLT, as
           // a caller that sets up new work (registers, code) expects.
           if (why) { cpu.halted = false; return this.exit('halt', why); }
@@ -680,7 +695,7 @@ export class VM {
    * Otherwise time moves to the next device event — skipped in the virtual clock (after sleeping as long,
    * with idle 'sleep'), slept through in the real-time one — and the interrupt is injected.
    */
-  private waitForInterrupt(deadline: number): string | undefined {
+  private waitForInterrupt(deadline: number, returnWhenIdle: boolean): string | number | undefined {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
@@ -690,18 +705,22 @@ export class VM {
       const now = this.nowNs();
       if (this.idle === 'sleep') {
         // Sleep first, then skip exactly as 'skip' does: the guest's state changes the same way, only later.
-        // A slice that ends first (runAsync's turn of the event loop, in which input may come) leaves the
-        // CPU halted and guest time where it was; the next slice waits on for the same event until wakeMs.
+        // A run that ends first (a slice of runAsync or of the VM host, in which input may come) leaves the
+        // CPU halted and guest time where it was; the next run waits on for the same event until wakeMs.
         const w = this.idleWait;
         this.idleResumed = w !== null && w.next === next && w.now === now;
         const wakeMs = this.idleResumed ? w!.wakeMs : performance.now() + (next - now) / 1e6;
         this.idleWait = { next, now, wakeMs };
+        const leftMs = wakeMs - performance.now();
+        if (returnWhenIdle && leftMs >= IDLE_RETURN_MS) return leftMs;
         for (let left = Math.min(wakeMs, deadline) - performance.now(); left > 0; left = Math.min(wakeMs, deadline) - performance.now()) sleepMs(left);
         if (performance.now() < wakeMs) return 'timeout';
         this.idleWait = null;
       }
       this.cpu.idleNs += Math.max(0, next - now);
     } else {
+      const leftMs = (next - this.nowNs()) / 1e6;
+      if (returnWhenIdle && leftMs >= IDLE_RETURN_MS) return leftMs;
       // Sleep until the edge. sleepMs may return early (its timeout is coarse, and a sub-millisecond
       // wait may not sleep at all), so wait again until the host clock has reached the edge.
       for (let now = this.nowNs(); now < next; now = this.nowNs()) {
