@@ -144,4 +144,40 @@ describe('host scheduler (simulated clock)', () => {
     sched.remove(holder);
     expect([...running.keys()]).toEqual([holder === 'a' ? 'b' : 'a']);
   });
+  it('a VM whose guest sleeps until a timer event gets no slices until then, and leaves its core to others', () => {
+    const { sched, run, running, granted, now } = simulate(1);
+    sched.add('a', DEFAULT_CPU); sched.add('b', DEFAULT_CPU);
+    sched.setRunnable('a', true); sched.setRunnable('b', true);
+    expect(granted).toEqual(['a']);
+    // a's guest halts 0.5 ms into its slice until an event 30 ms away: the worker says so with the slice.
+    running.delete('a');
+    sched.sleep('a', 30);
+    sched.sliceDone('a', 0.5);
+    expect(sched.isSleeping('a')).toBe(true);
+    expect(granted).toEqual(['a', 'b']); // the core goes to b at once
+    run(25);
+    expect(granted).toEqual(['a', 'b', 'b', 'b']); // b's slices end at 10 and 20: a still sleeps
+    run(10);
+    // At 30 b's slice ends and a is due: it comes first (placed level with b, which has run 30 ms).
+    expect(granted).toEqual(['a', 'b', 'b', 'b', 'a']);
+    expect(sched.isSleeping('a')).toBe(false);
+    expect(now()).toBe(35);
+  });
+
+  it("alone, a sleeping VM's wake time arms the timer; input (wake) ends the sleep at once", () => {
+    const { sched, run, running, granted } = simulate(2);
+    sched.add('a', DEFAULT_CPU);
+    sched.setRunnable('a', true);
+    running.delete('a'); sched.sleep('a', 30); sched.sliceDone('a', 0.2);
+    run(28);
+    expect(granted).toEqual(['a']); // nothing else runs, and a is not granted before its time
+    run(3);
+    expect(granted).toEqual(['a', 'a']); // the timer woke it
+    running.delete('a'); sched.sleep('a', 1000); sched.sliceDone('a', 0.2);
+    run(5);
+    expect(granted).toEqual(['a', 'a']);
+    sched.wake('a');
+    expect(granted).toEqual(['a', 'a', 'a']);
+    expect(sched.isSleeping('a')).toBe(false);
+  });
 });

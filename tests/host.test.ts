@@ -2,7 +2,7 @@
 // outputs are judged by the ROMs' expected files (QEMU's output, byte for byte); CPU shares by the host's
 // accounting and, independently, by the work the guests got done (instructions retired).
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -248,6 +248,45 @@ describe('x86jit host: life cycle, snapshots and clones', () => {
     expect((await host.api('POST', '/vms/c/console', 'hello')).status).toBe(204);
     expect((await host.api('POST', '/vms/nope/console', 'x')).status).toBe(404);
     await host.api('DELETE', '/vms/c');
+  });
+});
+
+describe('x86jit host: idle guests', () => {
+  let host: HostProcess, dir: string;
+  beforeAll(async () => {
+    host = await startHost(['--cpus', '2', '--memory', '1G']);
+    // pit-fast100.bin with PIT count 0: a tick every 54.9 ms, the guest halted in between (as tests/limits.test.ts).
+    dir = mkdtempSync(join(tmpdir(), 'x86jit-idle-guest-'));
+    const bin = Buffer.from(readFileSync(rom('limits/pit-fast100.bin')));
+    const at = bin.indexOf(Buffer.from('b064e640b000e640', 'hex'));
+    expect(at).toBeGreaterThan(0);
+    bin[at + 1] = 0;
+    writeFileSync(join(dir, 'slow-pit.bin'), bin);
+  });
+  afterAll(async () => { expect(await host.stop()).toBe(0); });
+
+  it("a guest halted until its timer sleeps (idle 'sleep', the default): no slices meanwhile, guest time no faster than the host's; 'skip' races ahead", async () => {
+    const guest = (idle?: string) => ({ rom: join(dir, 'slow-pit.bin'), load: '0x100000', entry: '0x100000', memory: '8M', thread: 'shared', ...(idle ? { idle } : {}), start: true });
+    // A neighbour on the same shared thread computes meanwhile: the sleeper does not hold the thread.
+    expect((await host.api('PUT', '/vms/neighbour', { ...SPINNER, thread: 'shared', start: true })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/sleeper', guest())).body.idle).toBe('sleep');
+    await waitFor('the sleeper to sleep', async () => (await host.api('GET', '/vms/sleeper')).body.sleeping === true);
+    const a = (await infos(host, ['sleeper', 'neighbour'])), t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 2000));
+    const b = (await infos(host, ['sleeper', 'neighbour'])), wall = (performance.now() - t0) / 1000;
+    // A tick every 54.9 ms of guest time, each a handful of instructions: at most ~20 ticks a second of host
+    // time, whatever the machine's speed, when the guest sleeps; skipping, it would tick as fast as it runs.
+    const perSecond = (b.get('sleeper')!.instructions - a.get('sleeper')!.instructions) / wall;
+    expect(perSecond).toBeGreaterThan(0);
+    expect(perSecond).toBeLessThan(2000);
+    expect((b.get('sleeper')!.cpuSeconds - a.get('sleeper')!.cpuSeconds) / wall).toBeLessThan(0.1);
+    expect(b.get('neighbour')!.instructions).toBeGreaterThan(a.get('neighbour')!.instructions);
+    // idle 'skip': the same guest moves time on at once, using its CPU.
+    await host.api('PUT', '/vms/skipper', guest('skip'));
+    await waitFor('the skipper to tick far ahead', async () => (await host.api('GET', '/vms/skipper')).body.instructions > 100_000);
+    expect((await host.api('GET', '/vms/skipper')).body.sleeping).toBe(false);
+    expect((await host.api('PUT', '/vms/bad', { ...guest(), idle: 'nap' })).body.error).toBe("idle: expected 'skip' or 'sleep', got \"nap\"");
+    for (const id of ['neighbour', 'sleeper', 'skipper']) expect((await host.api('DELETE', `/vms/${id}`)).status).toBe(204);
   });
 });
 

@@ -180,6 +180,41 @@ describe("HLT under the virtual clock with idle 'sleep' (QEMU's -icount sleep=on
     expect(performance.now() - t0).toBeLessThan((vm.nowNs() - vm.instructions) / 1e6); // skipped, not slept
     expect(() => createVM({ idle: 'nap' as 'skip' })).toThrow(/idle must be 'skip' or 'sleep', got nap/);
   });
+  it.each(ENGINES)("%s: run({ returnWhenIdle }) ends with exit 'idle' rather than sleeping; run again at the event, the guest sees what skip gives it", async (engine) => {
+    const skip = await slowGuest(engine, 'skip');
+    skip.run({ maxInstructions: 80 });
+    const vm = await slowGuest(engine, 'sleep');
+    const t0 = performance.now();
+    let idles = 0;
+    for (;;) {
+      const r = vm.run({ maxInstructions: 80 - vm.instructions, returnWhenIdle: true });
+      if (r.reason !== 'idle') { expect(r.reason).toBe('max-instructions'); break; }
+      idles++;
+      // Returned before the event, and says how far away it is (a tick is 54.9 ms).
+      expect(r.idleMs).toBeGreaterThanOrEqual(1);
+      expect(r.idleMs).toBeLessThanOrEqual(55);
+      expect(r.message).toMatch(/^halted until a timer event [\d.]+ ms away$/);
+      await new Promise((resolve) => setTimeout(resolve, r.idleMs));
+    }
+    expect(idles).toBeGreaterThanOrEqual(5); // each tick's wait ended a run
+    expect(state(vm)).toEqual(state(skip));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual((vm.nowNs() - vm.instructions) / 1e6);
+    // runAsync waits with a timer in between, to the same end.
+    const viaAsync = await slowGuest(engine, 'sleep');
+    expect((await viaAsync.runAsync({ maxInstructions: 80, timeout: 20 })).reason).toBe('max-instructions');
+    expect(state(viaAsync)).toEqual(state(skip));
+    // The real-time clock returns too.
+    const rt = createVM({ memory: 128 << 20, clock: 'realtime' });
+    loadRaw(rt, slowPit(), { load: 0x100000, entry: 0x100000, bits: 32 });
+    let rtIdle = 0;
+    while (rt.instructions < 80) {
+      const r = rt.run({ maxInstructions: 80 - rt.instructions, returnWhenIdle: true });
+      if (r.reason !== 'idle') { expect(r.reason).toBe('max-instructions'); break; }
+      rtIdle++;
+      await new Promise((resolve) => setTimeout(resolve, r.idleMs));
+    }
+    expect(rtIdle).toBeGreaterThan(0);
+  });
   it.runIf(requireTool('script (util-linux)', spawnSync('script', ['--version']).status === 0))('x86jit run on a terminal sleeps by default, and counts each HLT once', () => {
     const dir = mkdtempSync(join(tmpdir(), 'x86jit-idle-'));
     try {
