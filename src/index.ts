@@ -36,6 +36,7 @@ export { loadRaw } from './loader/raw.ts';
 export { loadBios } from './loader/bios.ts';
 export { LoadError } from './loader/load-error.ts';
 export { SnapshotError, snapshotId } from './state/snapshot-file.ts';
+export { CHUNK_CACHE_BYTES, chunkCacheStats, clearChunkCache } from './state/chunk-cache.ts';
 export type { SaveOptions } from './machine/snapshot.ts';
 export { messagePortChannel, migrateIn, migrateOut, type MigrateOutOptions, type MigrateOutResult, type MigrationChannel, type MigrationReport } from './machine/migration.ts';
 export { GdbSession, type GdbSessionEnd, type GdbSessionOptions } from './debug/gdb-remote.ts';

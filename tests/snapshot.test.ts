@@ -317,6 +317,34 @@ describe('lazy RAM: a restored VM copies pages in on first touch', () => {
     expect(lazy.memory.pendingPages, 'the pages it never touched are still in the file').toBeGreaterThanOrEqual(64);
   }, 120_000);
 
+  it("the thread's chunk cache: another lazy restore of the same snapshot decompresses nothing; a changed chunk is decompressed anew; a damaged one is still refused", async () => {
+    const { file, ram } = await guestWithData('interp');
+    api.clearChunkCache();
+    const stats = api.chunkCacheStats;
+    stats.hits = stats.misses = 0;
+    const all = (vm: Vm): Buffer => Buffer.from(vm.memory.readBytes(0, vm.memory.ramSize));
+    const first = await VM.fromState(file, { lazyRam: true });
+    expect(all(first).equals(ram)).toBe(true);
+    const chunks = stats.misses;
+    expect(chunks).toBeGreaterThan(4); // more chunks than a VM keeps of its own
+    const second = await VM.fromState(file, { lazyRam: true });
+    expect(all(second).equals(ram)).toBe(true);
+    expect(stats.misses).toBe(chunks);
+    expect(stats.hits).toBeGreaterThanOrEqual(chunks);
+    // One page changed: its chunk's bytes differ, so only that chunk misses (the key is the content, not the file).
+    second.memory.writeBytes((16 << 20) + 4096 * 7, Uint8Array.of(0xee));
+    const changedRam = Buffer.from(second.memory.ram), changed = second.saveState();
+    const third = await VM.fromState(changed, { lazyRam: true });
+    expect(all(third).equals(changedRam)).toBe(true);
+    expect(stats.misses).toBe(chunks + 1);
+    // A chunk whose bytes are damaged fails its CRC-32 first, whatever the cache holds.
+    const damaged = file.slice(), at = ramSectionOf(file);
+    damaged[at.offset + Math.floor(at.length / 2)] ^= 0x5a;
+    const vm = await VM.fromState(damaged, { lazyRam: true });
+    expect(() => all(vm)).toThrow(/RAM chunk \d+ checksum mismatch/);
+    for (const v of [first, second, third, vm]) v.destroy();
+  }, 60_000);
+
   it('a chunk that does not decompress (a crafted file with a valid checksum) is refused by an eager restore, and by the access that needs it in a lazy one', async () => {
     const { file } = await guestWithData('interp');
     const ram = ramSectionOf(file);

@@ -4,6 +4,8 @@
 // zeroes) are pending; the rest of RAM is right from the start. Pages are copied one at a time (a clone
 // holds only the pages it touches); the last few chunks decompressed (64 pages each) are kept, since guests
 // touch memory in runs — or, for a VM that touches chunks all over, a chunk's pages go in all at once.
+// A chunk read a page at a time stays in the thread's chunk cache (chunk-cache.ts) after it leaves those
+// few, for this VM's next visit and for other VMs restored from the same snapshot.
 // memory.ts asks this before every access that could reach a pending page (PhysicalMemory.ensure).
 import { PAGE_SIZE } from '../cpu/state.ts';
 import { countPages } from '../state/page-bitmap.ts';
@@ -79,7 +81,7 @@ export class LazyRam {
     let hit = this.chunks.get(key);
     if (hit !== undefined) { this.chunks.delete(key); this.chunks.set(key, hit); return hit; }
     const img = this.images[file];
-    hit = { pages: img.chunkPages(c), bytes: img.readChunk(c) };
+    hit = { pages: img.chunkPages(c), bytes: img.readChunk(c, true) };
     this.chunks.set(key, hit);
     if (this.chunks.size > CHUNKS_KEPT) this.chunks.delete(this.chunks.keys().next().value!);
     return hit;

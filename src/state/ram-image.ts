@@ -3,7 +3,8 @@
 // asked for — all at once by applyTo(), or one at a time by applyChunk() for a lazy restore that fills a
 // page's chunk when the guest first touches it. The byte layout is the 'RAM ' table in snapshot-file.ts.
 import { MAX_RAM, PAGE_SIZE } from '../cpu/state.ts';
-import { type Compression, compressionOf, decompress } from './compression.ts';
+import { type Compression, compressionOf } from './compression.ts';
+import { chunkKey, decompressShared } from './chunk-cache.ts';
 import { readU64, viewOf } from './le-fields.ts';
 import { bitmapBytes, countPages, countPagesMarkingEvery, forEachPage, hasPage, hasPaddingBits, overlaps } from './page-bitmap.ts';
 import { snapshotCodecs } from './codecs.ts';
@@ -39,6 +40,8 @@ export class RamImage {
   private readonly chunkStart: Float64Array;
   /** The first (lowest) page of each chunk, ascending: chunkOf() searches it. */
   private readonly chunkFirstPage: Uint32Array;
+  /** Per chunk, once read: its chunk-cache key ('' for a chunk stored uncompressed), its CRC checked. */
+  private readonly chunkKeys: (string | undefined)[] = [];
   /**
    * Version 2: where the CRC-32 of each chunk lies in the body (then the file's CRC-32); -1 in version 1,
    * which has none.
@@ -142,17 +145,23 @@ export class RamImage {
   }
 
   /**
-   * The bytes of chunk c's pages, one after the other (a view into the file when stored uncompressed).
-   * Throws SnapshotError when the chunk does not decompress to exactly its pages.
+   * The bytes of chunk c's pages, one after the other (a view into the file when stored uncompressed, or
+   * bytes the thread's chunk cache shares: read them, never write into them); `keep`: a reader that may
+   * come back to it (a lazy restore a page at a time) keeps it in that cache. Throws SnapshotError when the chunk does not decompress to exactly its pages.
    */
-  readChunk(c: number): Uint8Array {
+  readChunk(c: number, keep = false): Uint8Array {
     this.checkChunk(c);
     const stored = this.body.subarray(this.chunkStart[c], this.chunkStart[c + 1]);
-    if (this.checkChunks && snapshotCodecs().crc32(stored) !== viewOf(this.body).getUint32(this.crcAt + 4 * c, true))
-      throw new SnapshotError(`snapshot is damaged: RAM chunk ${c} checksum mismatch`);
     const rawLength = Math.min(this.pagesPerChunk, this.storedCount - c * this.pagesPerChunk) * PAGE_SIZE;
-    if (stored.byteLength === rawLength || this.compression === 'none') return stored;
-    const raw = decompress(stored, this.compression, rawLength);
+    // Checked and keyed on its first read: the file's bytes do not change.
+    let key = this.chunkKeys[c];
+    if (key === undefined) {
+      if (this.checkChunks && snapshotCodecs().crc32(stored) !== viewOf(this.body).getUint32(this.crcAt + 4 * c, true))
+        throw new SnapshotError(`snapshot is damaged: RAM chunk ${c} checksum mismatch`);
+      key = this.chunkKeys[c] = stored.byteLength === rawLength || this.compression === 'none' ? '' : chunkKey(stored, this.compression, rawLength);
+    }
+    if (key === '') return stored;
+    const raw = decompressShared(stored, this.compression as Exclude<Compression, 'none'>, rawLength, key, keep);
     if (typeof raw === 'string') throw new SnapshotError(`snapshot is damaged: RAM chunk ${c} ${raw}`);
     return raw;
   }
