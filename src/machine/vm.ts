@@ -259,7 +259,7 @@ export class VM {
   readonly clock: 'virtual' | 'realtime';
   /** VMOptions.idle; host policy, not guest state (a snapshot does not keep it), so it may change between runs. */
   idle: 'skip' | 'sleep';
-  /** With idle 'sleep': the event a halted CPU waits for, the guest time it began waiting at, and when on the host clock it wakes. */
+  /** With idle 'sleep': the event a halted CPU waits for, the guest time it began waiting at, and when on the host clock it wakes (the real-time clock: the event only). */
   private idleWait: { next: number; now: number; wakeMs: number } | null = null;
   /** The last waitForInterrupt went on with such a wait (the exit statistics count one HLT, not one per slice). */
   private idleResumed = false;
@@ -719,6 +719,9 @@ export class VM {
       }
       this.cpu.idleNs += Math.max(0, next - now);
     } else {
+      // The same event as the last run's wait that ended first: the same HLT goes on (counted once).
+      this.idleResumed = this.idleWait !== null && this.idleWait.next === next;
+      this.idleWait = { next, now: 0, wakeMs: 0 };
       const leftMs = (next - this.nowNs()) / 1e6;
       if (returnWhenIdle && leftMs >= IDLE_RETURN_MS) return leftMs;
       // Sleep until the edge. sleepMs may return early (its timeout is coarse, and a sub-millisecond
@@ -729,6 +732,7 @@ export class VM {
         sleepMs(waitMs);
       }
       if (performance.now() >= deadline) return 'timeout';
+      this.idleWait = null;
     }
     this.board.update();
     if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
