@@ -40,6 +40,41 @@ async function run(jit: boolean) {
   return { reason: exit.reason, eax: r.eax, ebx: r.ebx, instructions: vm.instructions, jit: vm.jitStats() };
 }
 
+/**
+ * A loop of one 20-instruction block (paging off), then debug-exit. Run in slices of 7 instructions, each
+ * slice but the ones in compiled code ends inside the block and the next starts a block there.
+ */
+const LOOP = new Uint8Array([
+  0xb9, ...le32(5_000), //          0: mov ecx, 5000
+  ...new Array(9).fill([0x40, 0x43]).flat(), // 5: a: (inc eax; inc ebx) x 9
+  0x49, //                          23: dec ecx
+  0x75, 0xeb, //                    24: jnz a
+  0x66, 0xba, 0xf4, 0x00, //        26: mov dx, 0xf4
+  0xee, //                          30: out dx, al
+  0xf4, //                          31: hlt
+]);
+
+async function runLoop(slice: number) {
+  const vm = createVM({});
+  await vm.enableJit({ tier2: 'off' });
+  loadRaw(vm, LOOP, { load: LOAD, entry: LOAD, bits: 32 });
+  let exit = vm.run({ maxInstructions: slice, timeout: 60 });
+  while (exit.reason === 'max-instructions') exit = vm.run({ maxInstructions: slice, timeout: 60 });
+  const r = vm.getRegisters();
+  return { reason: exit.reason, eax: r.eax, ebx: r.ebx, instructions: vm.instructions, wasmBytes: vm.jitStats()!.wasmBytes, compiled: vm.jitStats()!.compiled };
+}
+
+describe('a block a run merely resumed in (paging off)', () => {
+  it('is not translated: the region is the one an uncut run gets', async () => {
+    const whole = await runLoop(Number.MAX_SAFE_INTEGER), sliced = await runLoop(7);
+    expect(whole.reason).toBe('debug-exit');
+    expect(whole.eax).toBe(45_000);
+    // The slices left blocks at every instruction of the loop's body before it got hot; with a copy of
+    // the rest of the body for each, the region was ~5 times the WASM.
+    expect(sliced).toEqual(whole);
+  });
+});
+
 describe('a hot block inside a region\'s code, at no entry', () => {
   it('gets an entry by one retranslation and its loop runs compiled', async () => {
     const interp = await run(false), ours = await run(true);

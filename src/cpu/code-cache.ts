@@ -46,6 +46,13 @@ export interface Block {
   execs: Exec[];
   /** Times the block was entered (for profiling and, later, JIT hotness). */
   hits: number;
+  /**
+   * [JIT] Decoded where a run merely resumed inside code (the interpreter's budget ended in the middle of a
+   * block, or compiled code left before an access it leaves to the interpreter), and not reached by any
+   * control transfer or fall-through since: the JIT neither translates it nor gives it an entry
+   * (jit.ts discover). The run loop sets it (interpreter.ts).
+   */
+  resumed: boolean;
   /** False once a code write dropped the block: links to it must not be followed. */
   valid: boolean;
   /** cpu.mappingEpoch when the links were made: links made under other page mappings are ignored. */
@@ -195,7 +202,7 @@ export class CodeCache {
     return {
       start, end: start, phys: -1, physEnd: -1, csBase, csLimit, code32, cacheable: false,
       ops: [{ ins: FETCH_FAULT, eip, next: eip, exec }], execs: [exec],
-      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
+      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
   }
 
@@ -239,7 +246,7 @@ export class CodeCache {
     const physEnd = phys + ((end - start) >>> 0);
     const block: Block = {
       start, end, phys, physEnd, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
-      hits: 0, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
+      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
     if (cacheable) this.track(block);
     this.decoded++;

@@ -10,7 +10,7 @@ import type { CpuHooks } from './hooks.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
-import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
+import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
@@ -45,6 +45,13 @@ export class Interpreter {
   jit: Accelerator | null = null;
   /** [JIT] executions of a block before its region is compiled (0: on first sight). */
   jitThreshold = DEFAULT_JIT_THRESHOLD;
+  /**
+   * [JIT] The last run stopped inside code at EIP resumeEip (its budget ended in the middle of a block, or
+   * compiled code left before an access it leaves to the interpreter): a block decoded there is marked
+   * `resumed` (code-cache.ts) until control reaches it by a transfer or fall-through.
+   */
+  private resumePending = false;
+  private resumeEip = 0;
 
   constructor(private readonly cpu: Cpu) {
     this.cache = new CodeCache(cpu);
@@ -111,6 +118,10 @@ export class Interpreter {
         // the previous block is not linked to the new ones.
         if (cache.full) { cache.evict(); block = null; }
         next = cache.lookup();
+        if (this.resumePending) {
+          this.resumePending = false;
+          if (eip === this.resumeEip) { if (next.hits === 0) next.resumed = true; } else next.resumed = false;
+        } else next.resumed = false;
         if (block !== null && next.cacheable) {
           if (block.linkEpoch !== epoch) { block.linkEpoch = epoch; block.link0 = block.link1 = null; block.linkEip0 = block.linkEip1 = 0; }
           // Keep the two most recent successors (a conditional branch has two).
@@ -143,7 +154,7 @@ export class Interpreter {
       else if (this.jit !== null) {
         const jit = this.jit;
         let r = block.compiled as CompiledUnit | null | undefined;
-        if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold) {
+        if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold && !block.resumed) {
           r = block.compiled = jit.regionFor(block) ?? undefined;
           checkClock = 1024; // translating (synchronously, or installing a finished region) takes a while: read the clock next
           if (r === undefined) block.hits = this.jitThreshold - 16; // retry after a few more executions
@@ -176,6 +187,7 @@ export class Interpreter {
             continue;
           }
           if (why === EXIT_INTERRUPT) finishBlock = true;
+          else if (why === EXIT_MEMORY) { this.resumePending = true; this.resumeEip = s[EIP]; }
           if (n > 0) { block = null; continue; }
           if (budget <= 0) break;
         }
@@ -211,6 +223,8 @@ export class Interpreter {
       cpu.instructions += i;
       budget -= i;
       const why = cpu.breakBlock;
+      // The budget ended the block early: the next run resumes inside it.
+      if (i < ops.length && why === 0) { this.resumePending = true; this.resumeEip = s[EIP]; }
       if (why !== 0 && why !== BREAK_JUMP) {
         block = null; // CS, mode or code may have changed: no link from here
         if (why & BREAK_DEBUG) this.debugTrap();
