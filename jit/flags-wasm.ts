@@ -2,11 +2,11 @@
 // over the record (LAZY_OP, DST, SRC, RES, SIZE, MASK plus the EFLAGS word) held in locals of a region
 // function. When the translator knows which instruction wrote the record (same block, so op and size are
 // compile-time constants) a flag or a condition is a few inline operations — CMP + Jcc is one comparison;
-// otherwise `$cond` evaluates it from the record.
+// otherwise a `$condN` function evaluates it from the record.
 import type { WasmBackend, WasmModule } from './wasm-backend.ts';
 import { ARITH_FLAGS } from '../src/cpu/state.ts';
 import {
-  auxFlag, carryFlag, condition, conditionOf, type FlagAlgebra, type Flags, type KnownWriter, lift, overflowFlag, parityFlag, signFlag, zeroFlag,
+  auxFlag, carryFlag, condition, conditionOf, type FlagAlgebra, flagsOf, type KnownWriter, lift, overflowFlag, parityFlag, signFlag, zeroFlag,
 } from '../src/cpu/flag-semantics.ts';
 
 type Module = WasmModule;
@@ -23,7 +23,7 @@ const topBitOf = (m: Module, size: Expr): Expr => m.i32.sub(m.i32.shl(size, m.i3
 
 /**
  * The JIT's FlagAlgebra: i32 expressions over the record's locals, truths as 0/1. `top`, when given, is a
- * local holding the record's bits - 1 (`$cond` computes it once for its several flags).
+ * local holding the record's bits - 1 (`$condN` and `$eflags` compute it once).
  */
 class WasmFlags implements FlagAlgebra<Expr> {
   constructor(private readonly m: Module, private readonly L: FlagLocals, private readonly i32: number, private readonly top?: number) {}
@@ -79,7 +79,7 @@ class WasmFlags implements FlagAlgebra<Expr> {
   choose(cond: Expr, t: Expr, f: Expr): Expr { return this.m.if(cond, t, f); }
 }
 
-/** The record's flags and conditions as WebAssembly for the translator: inline for a known writer, else through `$cond`. */
+/** The record's flags and conditions as WebAssembly for the translator: inline for a known writer, else through a `$condN` function. */
 export class FlagsWasm {
   private readonly A: WasmFlags;
   /** Did eflags() call `$eflags`? Then the module needs it (addEflagsFunction): most regions never do. */
@@ -98,10 +98,15 @@ export class FlagsWasm {
   /** Condition cc (SDM tttn) from a known record, as 0/1 (fused with the writer where it can be). */
   condition(k: KnownFlags, cc: number): Expr { return lift(this.A, condition(this.A, k, cc)); }
 
-  /** Condition cc from the record whatever wrote it: a call of the module's `$cond`. */
+  /** Rows (cc >> 1) of the condition table dynamicCondition called: the module needs their functions (addConditionFunctions). */
+  readonly conditionRows = new Set<number>();
+
+  /** Condition cc from the record whatever wrote it: a call of the module's `$condN` for its row (odd cc negated here). */
   dynamicCondition(cc: number): Expr {
-    const L = this.L;
-    return this.m.call('cond', [this.m.i32.const(cc), ...[L.op, L.dst, L.src, L.res, L.size, L.mask, L.efl].map((l) => this.m.local.get(l, this.i32))], this.i32);
+    const L = this.L, row = cc >> 1;
+    this.conditionRows.add(row);
+    const call = this.m.call(`cond${row}`, [L.op, L.dst, L.src, L.res, L.size, L.mask, L.efl].map((l) => this.m.local.get(l, this.i32)), this.i32);
+    return cc & 1 ? this.m.i32.xor(call, this.m.i32.const(1)) : call;
   }
 
   /** getCF from the record whatever wrote it. */
@@ -144,28 +149,21 @@ export function addEflagsFunction(bn: WasmBackend, m: Module): void {
 }
 
 /**
- * Add `$cond(cc, op, dst, src, res, size, mask, eflags) -> 0/1` to the module: condition cc on a record
- * passed by value, whatever wrote it (the slow path, for records written outside the current block). The
- * five flags are computed once into locals, then cc selects its row of the condition table.
+ * Add `$condN(op, dst, src, res, size, mask, eflags) -> 0/1` to the module for each row N (cc >> 1) of the
+ * condition table that `flags` called: condition 2N on a record passed by value, whatever wrote it (the
+ * slow path, for records written outside the current block). Each computes only the flags its row reads:
+ * one function for every condition, computing all five flags first, cost ~6 ns a call (a DEC after a
+ * return keeping CF: bench loop in the JIT notes), most of it the flags nobody read.
  */
-export function addConditionFunction(bn: WasmBackend, m: Module): void {
-  const i32 = bn.i32;
-  const CC = 0, TOP = 8, F_CF = 9, F_OF = 10, F_ZF = 11, F_SF = 12, F_PF = 13;
-  const L: FlagLocals = { op: 1, dst: 2, src: 3, res: 4, size: 5, mask: 6, efl: 7 };
+export function addConditionFunctions(bn: WasmBackend, m: Module, flags: FlagsWasm): void {
+  const i32 = bn.i32, TOP = 7;
+  const L: FlagLocals = { op: 0, dst: 1, src: 2, res: 3, size: 4, mask: 5, efl: 6 };
   const A = new WasmFlags(m, L, i32, TOP);
-  const g = (l: number): Expr => m.local.get(l, i32), c = (v: number): Expr => m.i32.const(v);
-  const held: Flags<Expr> = { cf: () => g(F_CF), of: () => g(F_OF), zf: () => g(F_ZF), sf: () => g(F_SF), pf: () => g(F_PF) };
-  // Select by cc >> 1 among the even rows, then invert for odd cc.
-  let row = lift(A, conditionOf(A, 14, held));
-  for (let k = 6; k >= 0; k--) row = m.if(m.i32.eq(m.i32.shr_u(g(CC), c(1)), c(k)), lift(A, conditionOf(A, 2 * k, held)), row);
-  const fn = m.block(null, [
-    m.local.set(TOP, topBitOf(m, g(L.size))),
-    m.local.set(F_CF, lift(A, carryFlag(A, null))),
-    m.local.set(F_OF, lift(A, overflowFlag(A, null))),
-    m.local.set(F_ZF, lift(A, zeroFlag(A, null))),
-    m.local.set(F_SF, lift(A, signFlag(A, null))),
-    m.local.set(F_PF, lift(A, parityFlag(A, null))),
-    m.i32.xor(row, m.i32.and(g(CC), c(1))),
-  ], i32);
-  m.addFunction('cond', bn.createType([i32, i32, i32, i32, i32, i32, i32, i32]), i32, [i32, i32, i32, i32, i32, i32], fn);
+  for (const row of [...flags.conditionRows].sort((a, b) => a - b)) {
+    const fn = m.block(null, [
+      m.local.set(TOP, topBitOf(m, m.local.get(L.size, i32))),
+      lift(A, conditionOf(A, 2 * row, flagsOf(A, null))),
+    ], i32);
+    m.addFunction(`cond${row}`, bn.createType([i32, i32, i32, i32, i32, i32, i32]), i32, [i32], fn);
+  }
 }

@@ -31,7 +31,7 @@ import {
 import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
-import { addConditionFunction, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
+import { addConditionFunctions, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
 import { type SegmentLiveness, segmentLiveness } from './flag-liveness.ts';
 import { directTarget, endsBlock, fallsThrough, metaOf } from '../src/cpu/instruction-meta.ts';
@@ -499,7 +499,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     // A loop within one segment. Every trip after the first starts with the flags its own end left, so
     // the loop is peeled: the first trip (flags unknown) runs once and branches into a WASM loop compiled
     // with that knowledge (a loop that begins with INC/DEC or reads the previous trip's CMP then needs no
-    // $cond call) — when every back edge leaves the same knowledge; otherwise the first trip is the loop.
+    // $condN call) — when every back edge leaves the same knowledge; otherwise the first trip is the loop.
     const states = tx.selfStates, key = (st: { known: unknown; held: unknown }): string => JSON.stringify(st);
     const same = states[0].known !== null && states.every((st) => key(st) === key(states[0]));
     if (!same) return [m.loop(peel, m.block(null, first))];
@@ -574,6 +574,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   const vars = new Array<number>(N_LOCALS - N_PARAMS).fill(i32);
   m.addFunction(name, runType, i32, vars, fnBody);
   if (tx.flags.callsEflags) addEflagsFunction(bn, m);
+  addConditionFunctions(bn, m, tx.flags);
   m.addFunctionExport(name, name);
   return {
     helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, entries: blocks.map((b) => b.start | 0),
@@ -581,7 +582,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   };
 }
 
-/** Module-level pieces every region module needs: memory, helper and chain (jump-cache.ts) imports, `$cond`. */
+/** Module-level pieces every region module needs: memory, helper and chain (jump-cache.ts) imports. */
 export function prepareModule(bn: WasmBackend, m: Module): void {
   m.setFeatures(bn.Features.MVP | bn.Features.BulkMemory | bn.Features.SignExt | bn.Features.TailCall);
   m.setMemory(1, 65536, null);
@@ -589,5 +590,4 @@ export function prepareModule(bn: WasmBackend, m: Module): void {
   const four = bn.createType([bn.i32, bn.i32, bn.i32, bn.i32]);
   m.addFunctionImport('helper', 'env', 'helper', four, bn.i32);
   m.addFunctionImport('chain', 'env', 'chain', four, bn.i32);
-  addConditionFunction(bn, m);
 }

@@ -4,7 +4,7 @@
 // condition) on random records: the readers for any writer, the conditions for a known writer (fused where
 // they can be) and for any writer (`$cond`).
 import { describe, expect, it } from 'vitest';
-import { addConditionFunction, type FlagLocals, FlagsWasm } from '../jit/flags-wasm.ts';
+import { addConditionFunctions, type FlagLocals, FlagsWasm } from '../jit/flags-wasm.ts';
 import type { WasmModule } from '../jit/wasm-backend.ts';
 import { wasmEncoder } from '../jit/wasm-encoder.ts';
 import { type KnownWriter, OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flag-semantics.ts';
@@ -128,7 +128,6 @@ function jitForms(kind: Kind, size: number): { known: Packed[]; any: Packed } {
   const bn = wasmEncoder, m: WasmModule = new bn.Module();
   try {
     m.setFeatures(bn.Features.MVP | bn.Features.SignExt);
-    addConditionFunction(bn, m);
     const i32 = bn.i32, f = new FlagsWasm(m, PARAMS, i32);
     const params = bn.createType([i32, i32, i32, i32, i32, i32, i32]);
     const pack = (truths: number[]): number => truths.reduce((acc, t, k) => m.i32.or(acc, m.i32.shl(t, m.i32.const(k))), m.i32.const(0));
@@ -140,6 +139,7 @@ function jitForms(kind: Kind, size: number): { known: Packed[]; any: Packed } {
     }
     m.addFunction('any', params, i32, [], pack([...CONDITIONS.map((_, cc) => f.dynamicCondition(cc)), f.dynamicCF()]));
     m.addFunctionExport('any', 'any');
+    addConditionFunctions(bn, m, f);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(m.emitBinary() as Uint8Array<ArrayBuffer>)).exports as { [name: string]: Packed };
     return { known: Array.from({ length: 64 }, (_, i) => exports[`known${i}`]), any: exports.any };
   } finally {
