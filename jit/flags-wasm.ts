@@ -109,8 +109,11 @@ export class FlagsWasm {
     return cc & 1 ? this.m.i32.xor(call, this.m.i32.const(1)) : call;
   }
 
-  /** getCF from the record whatever wrote it. */
-  dynamicCF(): Expr { return this.dynamicCondition(0x2); }
+  /**
+   * getCF from the record whatever wrote it, inline: INC/DEC keep CF, ADC/SBB read it, often at a segment's
+   * start (after a return), where a call of `$cond1` cost more than these few operations.
+   */
+  dynamicCF(): Expr { return lift(this.A, carryFlag(this.A, null)); }
 
   /**
    * The whole EFLAGS word as flags.ts's getEflags gives it (every lazy flag computed, bit 1 set): inline
