@@ -154,9 +154,9 @@ export function addEflagsFunction(bn: WasmBackend, m: Module): void {
 /**
  * Add `$condN(op, dst, src, res, size, mask, eflags) -> 0/1` to the module for each row N (cc >> 1) of the
  * condition table that `flags` called: condition 2N on a record passed by value, whatever wrote it (the
- * slow path, for records written outside the current block). Each computes only the flags its row reads:
- * one function for every condition, computing all five flags first, cost ~6 ns a call (a DEC after a
- * return keeping CF: bench loop in the JIT notes), most of it the flags nobody read.
+ * slow path, for records written outside the current block). Each computes only the flags its row reads
+ * (one `$cond` for every row, computing all five flags first, was ~10 % slower on a call/ret loop whose
+ * DEC keeps CF: README, "Where the boot's time goes").
  */
 export function addConditionFunctions(bn: WasmBackend, m: Module, flags: FlagsWasm): void {
   const i32 = bn.i32, TOP = 7;

@@ -2,7 +2,7 @@
 // and the JIT's WebAssembly (jit/flags-wasm.ts, run here as tiny compiled modules) — against a bit-level
 // reference that computes each flag from the full-width arithmetic, for every (operation, size, LAZY_MASK,
 // condition) on random records: the readers for any writer, the conditions for a known writer (fused where
-// they can be) and for any writer (`$cond`).
+// they can be) and for any writer (the `$condN` functions, and dynamicCF inline).
 import { describe, expect, it } from 'vitest';
 import { addConditionFunctions, type FlagLocals, FlagsWasm } from '../jit/flags-wasm.ts';
 import type { WasmModule } from '../jit/wasm-backend.ts';
