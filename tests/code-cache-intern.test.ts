@@ -46,19 +46,36 @@ describe('code cache: decoded instructions shared by encoding', () => {
     expect(ops[1].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: 0x01000001 });
   });
 
-  it('code rewritten in place without end keeps the table bounded (the cache never fills, so never empties it)', () => {
+  it('code rewritten in place without end keeps the table of long encodings bounded (the cache never fills, so never empties it)', () => {
     const { put, blockAt, cache } = setup();
-    const inside = cache as unknown as { decodedByNumber: Map<number, unknown>; instructionCount: number };
-    const table = inside.decodedByNumber;
+    const inside = cache as unknown as { decodedByBytes: Map<string, unknown>; instructionCount: number };
+    const table = inside.decodedByBytes;
     cache.limit = 1024;
     let most = 0;
     for (let i = 0; i < 3 * cache.limit; i++) {
-      // mov eax, i; ret — the page's code changes, the old block is dropped, the new one decoded
-      put(0x6000, `b8 ${[0, 8, 16, 24].map((sh) => ((i >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
+      // mov dword [0x8000], i; ret (10 bytes: a long encoding) — the page's code changes, the old block is
+      // dropped, the new one decoded
+      put(0x6000, `c7 05 00 80 00 00 ${[0, 8, 16, 24].map((sh) => ((i >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
       expect(blockAt(0x6000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: i });
       most = Math.max(most, table.size);
     }
     expect(inside.instructionCount).toBeLessThan(cache.limit);
+    expect(most).toBeGreaterThan(100);
     expect(most).toBeLessThanOrEqual(cache.limit);
+  });
+
+  it('short encodings stay shared across a flush, and every rewrite of one still decodes to its own bytes', () => {
+    const { put, blockAt, cache } = setup();
+    put(0x7000, '8b 43 08 c3');
+    const before = blockAt(0x7000, 1).ops[0].ins;
+    cache.flush();
+    expect(blockAt(0x7000, 1).ops[0].ins).toBe(before);
+    // 102,400 distinct 5-byte encodings through the fixed-size table, 256 of each prefix (differing in the
+    // last byte only): collisions replace, never confuse.
+    for (let i = 0; i < 400 * 256; i++) {
+      const v = ((i >>> 8) | ((i & 0xff) << 24)) >>> 0;
+      put(0x6000, `b8 ${[0, 8, 16, 24].map((sh) => ((v >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
+      expect(blockAt(0x6000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: v });
+    }
   });
 });

@@ -76,6 +76,8 @@ export interface CompiledRegion { readonly valid: boolean }
 
 /** Longest block, in instructions (a block also ends at a page boundary or a control transfer). */
 export const MAX_BLOCK_INSTRUCTIONS = 128;
+/** Slots of the table of short encodings (CodeCache.intern): ~6 MB of Instructions at most. */
+const INTERN_SLOTS = 1 << 15;
 /**
  * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
  * (evict(); ~0.3-0.5 KB of heap each by bench/decode-memory.mjs, 0.5 when no encoding repeats: ~60 MB
@@ -127,39 +129,38 @@ export class CodeCache {
    * One Instruction per encoding (and code size) among the cached blocks: an Instruction depends on its bytes
    * only (relative targets stay displacements) and is never mutated, and most code repeats a few thousand
    * encodings (push ebp, mov ebp,esp, ret …: 1,760 distinct of the first 11,332 a kernel boot caches), so
-   * the cached blocks share them rather than each keep its own (~180 bytes with its operands). Emptied with
-   * the cache, and when it holds `limit` encodings.
+   * the cached blocks share them rather than each keep its own (~180 bytes with its operands).
+   *
+   * Encodings of up to 6 bytes (most) go in a direct-mapped table keyed by a number that holds them exactly
+   * (a collision replaces the entry: a lost share, never a wrong instruction). A Map with those numbers as
+   * keys cost ~260 ns a lookup, 0.4 s of a Linux boot's 1.5 M decoded instructions. Being bounded by its
+   * size, the table outlives evictions and flushes, after which the same code is decoded again.
    */
+  private readonly internKeys = new Float64Array(INTERN_SLOTS);
+  private readonly internValues: (Instruction | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+  /** Longer encodings, by a string of their bytes; emptied with the cache, and when it holds `limit`. */
   private readonly decodedByBytes = new Map<string, Instruction>();
-  /** The same for encodings of up to 6 bytes (most), keyed by a number that holds them exactly: no string to build. */
-  private readonly decodedByNumber = new Map<number, Instruction>();
 
   private intern(ins: Instruction, code32: number): Instruction {
     const b = this.fetched, n = ins.length;
     if (n <= 6) {
-      let k = n * 2 + code32;
-      for (let i = 0; i < n; i++) k = k * 256 + b[i];
-      const known = this.decodedByNumber.get(k);
-      if (known !== undefined) return known;
-      this.bound();
-      this.decodedByNumber.set(k, ins);
+      let k = n * 2 + code32, h = k;
+      for (let i = 0; i < n; i++) { k = k * 256 + b[i]; h = Math.imul(h ^ b[i], 0x01000193); }
+      const slot = (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
+      if (this.internKeys[slot] === k) return this.internValues[slot]!;
+      this.internKeys[slot] = k;
+      this.internValues[slot] = ins;
       return ins;
     }
     let key = String.fromCharCode(code32 << 8 | n);
     for (let i = 0; i < n; i += 2) key += String.fromCharCode(b[i] | (i + 1 < n ? b[i + 1] << 8 : 0));
     const known = this.decodedByBytes.get(key);
     if (known !== undefined) return known;
-    this.bound();
+    // Bounded: code rewritten in place (a patched immediate, a guest's own JIT) drops its blocks without
+    // ever filling the cache, so the map is not always emptied with it.
+    if (this.decodedByBytes.size >= this.limit) this.decodedByBytes.clear();
     this.decodedByBytes.set(key, ins);
     return ins;
-  }
-
-  /**
-   * Bounded: code rewritten in place (a patched immediate, a guest's own JIT) drops its blocks without
-   * ever filling the cache, so the tables are not always emptied with it.
-   */
-  private bound(): void {
-    if (this.decodedByBytes.size + this.decodedByNumber.size >= this.limit) { this.decodedByBytes.clear(); this.decodedByNumber.clear(); }
   }
 
   constructor(private readonly cpu: Cpu) {
@@ -383,7 +384,6 @@ export class CodeCache {
     }
     this.instructionCount = kept;
     this.decodedByBytes.clear();
-    this.decodedByNumber.clear();
     this.front.fill(undefined);
     this.remark(dropped);
     this.onEvict?.();
@@ -397,7 +397,6 @@ export class CodeCache {
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();
     this.decodedByBytes.clear();
-    this.decodedByNumber.clear();
     this.front.fill(undefined);
     for (const p of this.pageBlocks.keys()) {
       this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE;
