@@ -6,7 +6,10 @@
 //    still referred to the old blocks);
 //  - the bytes allocated per decoded instruction: every cached block is decoded again (same bytes, same
 //    CS), in batches; heapUsed grows by what a batch allocates, garbage included, unless a GC ran during
-//    it (heapUsed fell: the batch is not counted).
+//    it (heapUsed fell: the batch is not counted);
+//  - the time per decoded instruction: every cached block decoded again, pass after pass, the cache emptied
+//    before each (as after the evictions of a boot, which decodes the same code again); the median of 7
+//    rounds of at least 200 k instructions, each after a full GC.
 //   node --expose-gc bench/decode-memory.mjs [DIST] [INSTRUCTIONS]
 // DIST is a built dist/ directory (default: this checkout's), to compare builds. It reaches into the
 // cache's private fields (blocks32, decodeBlock): a measurement, not an API.
@@ -25,6 +28,10 @@ const blocks = [];
 for (const b of cache.blocks32.values()) if (b.code32 === 1 && b.csBase === 0) blocks.push({ start: b.start, phys: b.phys });
 const heap = () => { global.gc(); global.gc(); return process.memoryUsage().heapUsed; };
 cache.flush();
+// The tables of short encodings and of instructions by address outlive flushes (CodeCache.intern,
+// decodedAt): emptied too, so that the Instructions the blocks hold are weighed with them.
+for (const t of [cache.internValues, cache.addrIns]) t?.fill(undefined);
+for (const t of [cache.internKeys, cache.addrKeys]) t?.fill(0);
 // Retained: decode every block again into the emptied cache, keeping them, and weigh the heap's growth.
 const empty = heap();
 const kept = [];
@@ -48,3 +55,19 @@ for (let i = 0; i < blocks.length; i += 200) {
   cache.flush();
 }
 console.log(`allocated: ${(bytes / decoded).toFixed(0)} bytes per decoded instruction (${decoded} instructions in batches without a GC; ${skipped} batches skipped)`);
+
+// Time: all the blocks decoded again, passes of them in rounds of at least 200 k instructions, the cache
+// emptied before each pass.
+const rounds = [], passes = Math.ceil(200e3 / instructions);
+for (let r = 0; r < 7; r++) {
+  heap();
+  const t0 = performance.now();
+  let n = 0;
+  for (let p = 0; p < passes; p++) {
+    cache.flush();
+    for (const b of blocks) n += cache.decodeBlock(0, b.start, b.phys).ops.length;
+  }
+  rounds.push(((performance.now() - t0) * 1e6) / n);
+}
+rounds.sort((a, b) => a - b);
+console.log(`time: ${rounds[3].toFixed(0)} ns per decoded instruction (median of 7 rounds; ${rounds.map((t) => t.toFixed(0)).join(' ')})`);

@@ -3,6 +3,7 @@
 // and the same bytes in 16- and 32-bit code must not.
 import { describe, expect, it } from 'vitest';
 import { CodeCache } from '../src/cpu/code-cache.ts';
+import { CpuFault } from '../src/cpu/fault.ts';
 import { CS } from '../src/decoder/instruction.ts';
 import { CODE32, SEG_BASE, SEG_LIMIT, segSlot } from '../src/cpu/state.ts';
 import { bytesOf, machine } from './semantics-helpers.ts';
@@ -14,7 +15,7 @@ function setup() {
   const put = (at: number, hex: string) => bytesOf(hex).forEach((b, i) => mem.write8(at + i, b));
   const blockAt = (eip: number, code32: number) => { s[CODE32] = code32; return cache.blockAt(eip); };
   const cache = new CodeCache(cpu);
-  return { put, blockAt, cache };
+  return { cpu, put, blockAt, cache };
 }
 
 describe('code cache: decoded instructions shared by encoding', () => {
@@ -77,5 +78,50 @@ describe('code cache: decoded instructions shared by encoding', () => {
       put(0x6000, `b8 ${[0, 8, 16, 24].map((sh) => ((v >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
       expect(blockAt(0x6000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: v });
     }
+  });
+});
+
+// A block decoded again (after an eviction, or starting elsewhere in the same code) takes the instruction
+// last decoded at each physical address when its bytes in RAM are unchanged (code-cache.ts decodedAt).
+describe('code cache: instructions by physical address', () => {
+  const LONG = 'c7 05 00 80 00 00 78 56 34 12 c3'; // mov dword [0x8000], 0x12345678; ret (a long encoding)
+
+  it('a block decoded again after a flush takes the same Instruction', () => {
+    const { put, blockAt, cache } = setup();
+    put(0x1000, LONG);
+    const before = blockAt(0x1000, 1).ops[0].ins;
+    cache.flush(); // (empties the table of long encodings: only the table by address can share it)
+    expect(blockAt(0x1000, 1).ops[0].ins).toBe(before);
+  });
+
+  it('bytes changed since, even the last, are decoded again', () => {
+    const { put, blockAt, cache } = setup();
+    put(0x1000, LONG);
+    blockAt(0x1000, 1);
+    put(0x1009, '13'); // the immediate's last byte
+    cache.flush();
+    expect(blockAt(0x1000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: 0x13345678 });
+    put(0x1000, '90 90');
+    cache.flush();
+    expect(blockAt(0x1000, 1).ops.slice(0, 2).map((o) => o.ins.op)).toEqual(['NOP', 'NOP']);
+  });
+
+  it('the same bytes in 16-bit code are not the 32-bit instruction', () => {
+    const { put, blockAt, cache } = setup();
+    put(0x1000, 'b8 78 56 34 12 c3');
+    blockAt(0x1000, 1);
+    cache.flush();
+    expect(blockAt(0x1000, 0).ops.map((o) => [o.ins.op, o.ins.length])).toEqual([['MOV', 3], ['XOR', 2], ['RET', 1]]);
+  });
+
+  it('an instruction that now ends beyond the CS limit faults', () => {
+    const { cpu, put, blockAt, cache } = setup();
+    put(0x1000, LONG);
+    expect(blockAt(0x1000, 1).ops[0].ins.op).toBe('MOV');
+    cache.flush();
+    cpu.s[segSlot(CS, SEG_LIMIT)] = 0x1005; // the MOV's bytes run to 0x1009
+    const b = blockAt(0x1000, 1);
+    expect(b.cacheable).toBe(false);
+    expect(() => b.execs[0]()).toThrow(CpuFault);
   });
 });
