@@ -78,8 +78,10 @@ export interface CompiledRegion { readonly valid: boolean }
 export const MAX_BLOCK_INSTRUCTIONS = 128;
 /** Slots of the table of short encodings (CodeCache.intern): ~6 MB of Instructions at most. */
 const INTERN_SLOTS = 1 << 15;
-/** Slots of the table of instructions by physical address (CodeCache.decodedAt). */
+/** Slots of the table of instructions by physical address (CodeCache.decodedAt), and an address's slot and key (0: empty). */
 const ADDR_SLOTS = 1 << 16;
+const addrSlot = (pa: number): number => (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
+const addrKey = (pa: number, code32: number): number => pa * 2 + code32 + 1;
 /**
  * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
  * (evict(); ~0.3-0.5 KB of heap each by bench/decode-memory.mjs, 0.5 when no encoding repeats: ~60 MB
@@ -178,8 +180,8 @@ export class CodeCache {
   private readonly addrBytes = new Uint8Array(ADDR_SLOTS * 16);
 
   private decodedAt(pa: number, at: number, code32: number, csLimit: number): Instruction | undefined {
-    const key = pa * 2 + code32 + 1, slot = (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
-    if (this.addrKeys[slot] !== key) return undefined;
+    const slot = addrSlot(pa);
+    if (this.addrKeys[slot] !== addrKey(pa, code32)) return undefined;
     const ins = this.addrIns[slot]!, n = ins.length, cpu = this.cpu;
     const last = (at >>> 0) + n - 1; // the offset of its last byte in CS: no wrap, within the limit
     if ((pa & (PAGE_SIZE - 1)) + n > PAGE_SIZE || pa + n > cpu.fastRamEnd || cpu.hooks !== null ||
@@ -192,8 +194,8 @@ export class CodeCache {
   private rememberAt(pa: number, code32: number, ins: Instruction): void {
     const n = ins.length;
     if (n === 0 || n > 16 || (pa & (PAGE_SIZE - 1)) + n > PAGE_SIZE) return;
-    const slot = (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
-    this.addrKeys[slot] = pa * 2 + code32 + 1;
+    const slot = addrSlot(pa);
+    this.addrKeys[slot] = addrKey(pa, code32);
     this.addrIns[slot] = ins;
     this.addrBytes.set(this.fetched.subarray(0, n), slot * 16);
   }
