@@ -8,6 +8,9 @@ import { CS } from '../src/decoder/instruction.ts';
 import { CODE32, SEG_BASE, SEG_LIMIT, segSlot } from '../src/cpu/state.ts';
 import { bytesOf, machine } from './semantics-helpers.ts';
 
+/** A 32-bit value as the hex of its 4 little-endian bytes (an imm32 for bytesOf). */
+const le32 = (v: number): string => [0, 8, 16, 24].map((sh) => ((v >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ');
+
 function setup() {
   const { cpu, mem } = machine();
   const s = cpu.s;
@@ -56,7 +59,7 @@ describe('code cache: decoded instructions shared by encoding', () => {
     for (let i = 0; i < 3 * cache.limit; i++) {
       // mov dword [0x8000], i; ret (10 bytes: a long encoding) — the page's code changes, the old block is
       // dropped, the new one decoded
-      put(0x6000, `c7 05 00 80 00 00 ${[0, 8, 16, 24].map((sh) => ((i >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
+      put(0x6000, `c7 05 00 80 00 00 ${le32(i)} c3`);
       expect(blockAt(0x6000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: i });
       most = Math.max(most, table.size);
     }
@@ -75,7 +78,7 @@ describe('code cache: decoded instructions shared by encoding', () => {
     // last byte only): collisions replace, never confuse.
     for (let i = 0; i < 400 * 256; i++) {
       const v = ((i >>> 8) | ((i & 0xff) << 24)) >>> 0;
-      put(0x6000, `b8 ${[0, 8, 16, 24].map((sh) => ((v >>> sh) & 0xff).toString(16).padStart(2, '0')).join(' ')} c3`);
+      put(0x6000, `b8 ${le32(v)} c3`);
       expect(blockAt(0x6000, 1).ops[0].ins.operands[1]).toEqual({ kind: 'imm', size: 4, value: v });
     }
   });
