@@ -15,10 +15,14 @@ import { plain } from './semantics-wasm.ts';
 /** Mnemonics whose native forms on registers and immediates never leave compiled code. */
 const EXIT_FREE = new Set([
   'ADD', 'ADC', 'SUB', 'SBB', 'CMP', 'AND', 'OR', 'XOR', 'TEST', 'INC', 'DEC', 'NEG', 'NOT', 'MOV', 'MOVZX', 'MOVSX',
-  'XCHG', 'LEA', 'CBW', 'CWD', 'SHL', 'SAL', 'SHR', 'SAR', 'SETCC', 'CMOVCC', 'BSWAP',
+  'XCHG', 'LEA', 'CBW', 'CWD', 'SHL', 'SAL', 'SHR', 'SAR', 'SETCC', 'CMOVCC', 'BSWAP', 'IMUL',
 ]);
-/** Mnemonics whose whole flag output is the record written by Tx.record (and so may be skipped). */
-const RECORD_ONLY = new Set(['ADD', 'ADC', 'SUB', 'SBB', 'CMP', 'AND', 'OR', 'XOR', 'TEST', 'INC', 'DEC', 'NEG']);
+/**
+ * Mnemonics whose emitters write no flag when told the flags are dead (Tx.recordDead): the ALU ops' record
+ * (Tx.record), and the shifts' and IMUL's flags, which they compute at once (CF and OF of a shift, all six
+ * after IMUL: a multiply, a popcount and the merge into EFLAGS that a multiprecision loop pays per IMUL).
+ */
+const FLAGS_SKIPPABLE = new Set(['ADD', 'ADC', 'SUB', 'SBB', 'CMP', 'AND', 'OR', 'XOR', 'TEST', 'INC', 'DEC', 'NEG', 'SHL', 'SAL', 'SHR', 'SAR', 'IMUL']);
 
 /** Does the native translation of `ins` surely run without leaving compiled code? */
 export function exitFree(ins: Instruction): boolean {
@@ -26,12 +30,14 @@ export function exitFree(ins: Instruction): boolean {
   if (!EXIT_FREE.has(op) || !plain(ins)) return false;
   if (op === 'LEA') return true;
   if (!ins.operands.every((o) => o.kind === 'reg' || o.kind === 'imm')) return false;
+  // (IMUL natively: the 32-bit two- and three-operand forms, semantics-wasm.ts.)
+  if (op === 'IMUL') return ins.size === 4 && ins.operands.length >= 2 && ins.opcode !== 0xf7;
   // (The native shifts take every register form: by 1, by an immediate, by CL.)
   return true;
 }
 
 export interface SegmentLiveness {
-  /** The instruction's flag record is never observed: only its result is needed. */
+  /** The flags the instruction writes are never observed: only its result is needed. */
   recordDead: boolean[];
   /** INC/DEC: the CF it carries over is never observed (no need to materialise it). */
   carryDead: boolean[];
@@ -50,7 +56,8 @@ export function segmentLiveness(ins: Instruction[]): SegmentLiveness {
     if (!free[j]) { live = ARITH_FLAGS; continue; }
     const incDec = x.op === 'INC' || x.op === 'DEC';
     if (incDec) carryDead[j] = (live & CF) === 0;
-    if (RECORD_ONLY.has(x.op)) recordDead[j] = (live & eff.writes) === 0 && (!incDec || carryDead[j]);
+    // (A shift by CL writes no flag as metaOf tells it, a count of 0 keeping them all: never dead then.)
+    if (FLAGS_SKIPPABLE.has(x.op)) recordDead[j] = eff.writes !== 0 && (live & eff.writes) === 0 && (!incDec || carryDead[j]);
     live = (live & ~eff.writes) | eff.reads;
   }
   return { recordDead, carryDead, exitFree: free };

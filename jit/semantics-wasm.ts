@@ -134,6 +134,14 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
     const i = m_(tx), k = (v: number): Expr => tx.c(v);
     const dst = destination(tx, d, size, true);
     if (n === 0) return true; // a masked count of 0 changes nothing (the operand is still accessed)
+    if (tx.recordDead && !byCl) {
+      // No flag it writes is observed (flag-liveness.ts): the result alone, the record left as it was.
+      const x = dst.get();
+      tx.emit(dst.put(kind === 'shl' ? (size === 4 ? i.shl(x, k(n)) : i.and(i.shl(x, k(n)), k(mask)))
+        : kind === 'shr' ? i.shr_u(x, k(n))
+        : size === 4 ? i.shr_s(x, k(n)) : i.and(i.shr_s(size === 2 ? i.extend16_s(x) : i.extend8_s(x), k(n)), k(mask))));
+      return true;
+    }
     const body: Expr[] = [];
     if (byCl) tx.emit(tx.set(T1, i.and(tx.reg(ECX, 1), k(31))));
     // The count and the count less one (1..31, 0..30).
@@ -670,10 +678,11 @@ export const NATIVE: Record<string, NativeEmitter> = {
     tx.emit(tx.set(T0, source(tx, a, 4, T0)));
     const lo = i.mul(tx.get(T0), tx.get(T1));
     tx.emit(tx.set(T2, lo));
-    const wide = l.mul(l.extend_s(tx.get(T0)), l.extend_s(tx.get(T1)));
-    const overflow = l.ne(wide, l.extend_s(tx.get(T2)));
     tx.emit(tx.setReg(ops[0].reg, 4, tx.get(T2)));
-    mulFlags(tx, tx.get(T2), overflow);
+    // Flags no later instruction observes (flag-liveness.ts) are not computed.
+    if (tx.recordDead) return true;
+    const wide = l.mul(l.extend_s(tx.get(T0)), l.extend_s(tx.get(T1)));
+    mulFlags(tx, tx.get(T2), l.ne(wide, l.extend_s(tx.get(T2))));
     return true;
   },
   // MUL r/m32: EDX:EAX = EAX * src; flags as muldiv.ts's mulFlags (CF = OF = high half non-zero).

@@ -26,10 +26,10 @@ import type { WasmBackend, WasmModule } from './wasm-backend.ts';
 import type { Instruction } from '../src/decoder/instruction.ts';
 import {
   CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
-  SEG_ATTR, SEG_BASE, SEG_LIMIT, segSlot, TLB_ENTRY_OFFSET, TLB_TAG_OFFSET,
+  SEG_ATTR, SEG_BASE, SEG_LIMIT, segSlot, TLB_ADDEND_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
 import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
-import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_DIRTY, TLB_SIZE, TLB_USER, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_RAM, TLB_SIZE, TLB_USER, TLB_VALID, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunctions, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
@@ -54,7 +54,7 @@ export const LF: FlagLocals = { op: 11, dst: 12, src: 13, res: 14, size: 15, mas
 const REASON = 18, HRES = 19;
 /** Scratch locals for the semantics: addresses and temporaries. */
 export const ADDR = 20, T0 = 21, T1 = 22, T2 = 23, T3 = 24;
-/** Paging: the TLB slot's byte offset (then whether the access missed) and its entry, while an access is translated. */
+/** Paging: the TLB slot's byte offset, and whether a store missed, while an access is translated. */
 const TLB_SLOT = 25, TLB_E = 26;
 /**
  * Where the interpreter would have started its current block (the last taken branch, a block end, or the
@@ -126,7 +126,7 @@ export class Tx {
   /** The label a branch back to the current segment's start takes, and the flag knowledge at each such branch. */
   selfLabel = '';
   selfStates: { known: KnownFlags | null; held: Tx['held'] }[] = [];
-  /** Flag liveness for the current instruction (flag-liveness.ts): its record, or the CF INC/DEC carries, is unobserved. */
+  /** Flag liveness for the current instruction (flag-liveness.ts): the flags it writes, or the CF INC/DEC carries, are unobserved. */
   recordDead = false;
   carryDead = false;
   /** Set by a native translation that ended the block's control flow itself (a jump or exit). */
@@ -256,31 +256,43 @@ export class Tx {
   guard(at: number, size: number, store: boolean): void {
     const m = this.m;
     if (this.paging !== 0) {
-      // Linear → physical through the software TLB (cpu.ts's translate): a hit whose entry grants the
-      // access, within one page; anything else (a miss, a permission or dirty-bit update, a page-crossing
-      // access) leaves before the instruction and the interpreter walks the page tables.
+      // Linear → physical through the software TLB (cpu.ts's translate): a hit whose tag grants the access
+      // to a page of RAM, with the access's last byte in the same page, leaves the physical address in `at`
+      // — one load, mask and compare decide all of it, as QEMU's softmmu does: the tag is the linear page
+      // base | permissions, so the last byte's page base | the bits needed equals the masked tag only then.
+      // Anything else (a miss, a permission or dirty-bit update, a page-crossing access, MMIO) leaves before
+      // the instruction and the interpreter walks the page tables. TLB_RAM makes the RAM bounds test needless.
       const user = this.paging === 2;
-      const need = store ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) | TLB_DIRTY : user ? TLB_USER : 0;
-      const vpn = (): Expr => m.i32.shr_u(this.get(at), this.c(PAGE_SHIFT));
-      this.emit(this.set(TLB_SLOT, m.i32.shl(m.i32.and(vpn(), this.c(TLB_SIZE - 1)), this.c(2))));
-      this.emit(this.set(TLB_E, m.i32.load(TLB_ENTRY_OFFSET, 4, this.get(TLB_SLOT))));
-      let miss = m.i32.ne(m.i32.load(TLB_TAG_OFFSET, 4, this.get(TLB_SLOT)), vpn());
-      miss = m.i32.or(miss, m.i32.gt_u(m.i32.and(this.get(at), this.c(0xfff)), this.c(PAGE_SIZE - size)));
-      if (need !== 0) miss = m.i32.or(miss, m.i32.ne(m.i32.and(this.get(TLB_E), this.c(need)), this.c(need)));
-      // The miss is tested with the RAM checks below, one exit for all (a third less code per access): until
-      // then `at` may hold a wrong address, which only the bounds test reads before the exit.
-      this.emit(this.set(TLB_SLOT, miss));
-      this.emit(this.set(at, m.i32.or(m.i32.and(this.get(TLB_E), this.c(~0xfff)), m.i32.and(this.get(at), this.c(0xfff)))));
+      const need = TLB_VALID | TLB_RAM | (store ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) : user ? TLB_USER : 0);
+      this.emit(this.set(TLB_SLOT, m.i32.and(m.i32.shr_u(this.get(at), this.c(PAGE_SHIFT - 2)), this.c((TLB_SIZE - 1) << 2))));
+      const last = size > 1 ? m.i32.add(this.get(at), this.c(size - 1)) : this.get(at);
+      const miss = m.i32.ne(m.i32.and(m.i32.load(TLB_TAG_OFFSET, 4, this.get(TLB_SLOT)), this.c(~0xfff | need)),
+        m.i32.or(m.i32.and(last, this.c(~0xfff)), this.c(need)));
+      if (!store) {
+        this.emit(m.if(miss, this.exitBefore()));
+        this.emit(this.set(at, m.i32.add(this.get(at), m.i32.load(TLB_ADDEND_OFFSET, 4, this.get(TLB_SLOT)))));
+        return;
+      }
+      // A store also tests the code map at the physical address: the miss is tested with it, one exit for
+      // both (until then `at` may hold a wrong address, which nothing reads before the exit).
+      this.emit(this.set(TLB_E, miss));
+      this.emit(this.set(at, m.i32.add(this.get(at), m.i32.load(TLB_ADDEND_OFFSET, 4, this.get(TLB_SLOT)))));
+      this.emit(m.if(m.if(this.get(TLB_E), this.c(1), this.codeTouched(at, size)), this.exitBefore()));
+      return;
     }
-    let outside = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
-    if (this.paging !== 0) outside = m.i32.or(this.get(TLB_SLOT), outside);
+    const outside = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
     if (!store) { this.emit(m.if(outside, this.exitBefore())); return; }
-    // The code map is exact (and carries the dirty log's arming), so it alone decides here (one load per
-    // chunk touched, after the bounds test): testing the page flags first, as the interpreter does,
-    // measured a few per cent slower.
+    this.emit(m.if(m.if(outside, this.c(1), this.codeTouched(at, size)), this.exitBefore()));
+  }
+  /**
+   * Nonzero when a store of `size` bytes at physical `at` touches a 64-byte chunk with a code-map byte set.
+   * The code map is exact (and carries the dirty log's arming), so it alone decides here (one load per
+   * chunk touched): testing the page flags first, as the interpreter does, measured a few per cent slower.
+   */
+  private codeTouched(at: number, size: number): Expr {
+    const m = this.m;
     const chunk = (a: Expr): Expr => m.i32.load8_u(codeMapOffset(this.ramSize), 1, m.i32.shr_u(a, this.c(CODE_CHUNK_SHIFT)));
-    const code = size === 1 ? chunk(this.get(at)) : m.i32.or(chunk(this.get(at)), chunk(m.i32.add(this.get(at), this.c(size - 1))));
-    this.emit(m.if(m.if(outside, this.c(1), code), this.exitBefore()));
+    return size === 1 ? chunk(this.get(at)) : m.i32.or(chunk(this.get(at)), chunk(m.i32.add(this.get(at), this.c(size - 1))));
   }
   load(size: number, at: number, signed = false): Expr {
     const m = this.m, p = this.get(at);

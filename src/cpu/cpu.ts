@@ -10,7 +10,7 @@ import { type CpuFault, fault, GP, PF_, SS_ } from './fault.ts';
 import type { CpuHooks } from './hooks.ts';
 import {
   CODE_CHUNK_SHIFT, CODE32, CPL, CR0, CR0_PE, CR0_PG, CR0_WP, CR3, CR4, EFLAGS, ESP, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, SEG_ATTR, SEG_BASE, SEG_LIMIT, SEG_SEL, STACK32, STATE_OFFSET,
-  STATE_SLOTS, segSlot, TLB_ENTRY_OFFSET, TLB_TAG_OFFSET, VM,
+  STATE_SLOTS, segSlot, TLB_ADDEND_OFFSET, TLB_TAG_OFFSET, VM,
 } from './state.ts';
 
 /** Segment attribute bits kept in the SEG_ATTR slot: descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, D/B, G). */
@@ -27,8 +27,12 @@ export const PORT_IO_NS = 1000;
 
 /** Software TLB size (entries, direct-mapped by linear page number). */
 export const TLB_SIZE = 4096;
-/** TLB entry bits (below the physical page base). */
-export const TLB_USER = 1, TLB_WRITE_SUP = 2, TLB_WRITE_USER = 4, TLB_DIRTY = 8, TLB_GLOBAL = 16;
+/**
+ * TLB tag bits (below the linear page base): what the entry allows. A tag without TLB_VALID is empty. The write
+ * bits are set only once the page is dirty, so that the first store to a clean page walks (and sets PTE.D).
+ * TLB_RAM: the whole physical page is RAM, so compiled code may reach it with no bounds test (translate.ts).
+ */
+export const TLB_VALID = 1, TLB_USER = 2, TLB_WRITE_SUP = 4, TLB_WRITE_USER = 8, TLB_GLOBAL = 16, TLB_RAM = 32;
 /** Page-table entry bits. */
 const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PDE_PS = 0x80, PTE_G = 0x100;
 const CR4_PSE = 1 << 4, CR4_PGE = 1 << 7;
@@ -184,8 +188,8 @@ export class Cpu {
     mem.onLazyChange = () => this.refreshFastRam();
     this.pageFlags = mem.pageFlags;
     this.codeMap = mem.codeMap;
-    this.tlbTag = new Int32Array(mem.buffer, TLB_TAG_OFFSET, TLB_SIZE).fill(-1);
-    this.tlbEntry = new Int32Array(mem.buffer, TLB_ENTRY_OFFSET, TLB_SIZE).fill(0);
+    this.tlbTag = new Int32Array(mem.buffer, TLB_TAG_OFFSET, TLB_SIZE).fill(0);
+    this.tlbAddend = new Int32Array(mem.buffer, TLB_ADDEND_OFFSET, TLB_SIZE).fill(0);
   }
 
   /**
@@ -299,22 +303,22 @@ export class Cpu {
   /** CR0.PG, cached: every linear access goes through translate() when set. */
   paging = false;
   /**
-   * Direct-mapped TLB: tag = linear page number (or -1), entry = physical page base | TLB_* bits. Views
-   * into the VM's memory (state.ts's TLB_*_OFFSET), which compiled code reads directly.
+   * Direct-mapped TLB, indexed by the linear page number's low bits: tag = linear page base | TLB_* bits
+   * (0: empty), addend = physical page base − linear page base, so that physical = linear + addend (QEMU's
+   * softmmu keeps the same pair). Views into the VM's memory (state.ts's TLB_*_OFFSET), which compiled code
+   * reads directly: one load, mask and compare decide a hit, its permissions and that the access stays in
+   * the page.
    */
   readonly tlbTag: Int32Array;
-  readonly tlbEntry: Int32Array;
+  readonly tlbAddend: Int32Array;
   /** Bumped whenever translations may change (CR3, INVLPG, CR0/CR4): decoded-block links check it. */
   mappingEpoch = 0;
 
   /** Physical address of `lin` for a data access by the current CPL (user when CPL = 3). */
   translate(lin: number, write: boolean, user: boolean): number {
-    const vpn = lin >>> PAGE_SHIFT, slot = vpn & (TLB_SIZE - 1);
-    if (this.tlbTag[slot] === vpn) {
-      const e = this.tlbEntry[slot];
-      const need = write ? (user ? TLB_WRITE_USER | TLB_DIRTY : TLB_WRITE_SUP | TLB_DIRTY) : user ? TLB_USER : 0;
-      if ((e & need) === need) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
-    }
+    const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1), tag = this.tlbTag[slot];
+    const need = write ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) | TLB_VALID : user ? TLB_USER | TLB_VALID : TLB_VALID;
+    if (((tag ^ lin) & ~0xfff) === 0 && (tag & need) === need) return (lin + this.tlbAddend[slot]) >>> 0;
     return this.walk(lin, write, user);
   }
 
@@ -350,10 +354,11 @@ export class Cpu {
     mem.ensure(phys, PAGE_SIZE); // a lazy restore: TLB entries only for pages that are in (fastRamEnd relies on it)
     // A mem-write hook covers this linear page: its physical page's stores take the slow path (hooks.ts).
     if (this.hooks !== null && this.hooks.writes && this.hooks.watchesWrites(lin >>> PAGE_SHIFT)) mem.watchWrites(phys >>> PAGE_SHIFT, phys >>> PAGE_SHIFT);
-    const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
-    this.tlbTag[slot] = lin >>> PAGE_SHIFT;
-    this.tlbEntry[slot] = phys | (userOk ? TLB_USER : 0) | (userOk && rw ? TLB_WRITE_USER : 0) |
-      (rw || !(s[CR0] & CR0_WP) ? TLB_WRITE_SUP : 0) | (dirty ? TLB_DIRTY : 0) | (global && s[CR4] & CR4_PGE ? TLB_GLOBAL : 0);
+    const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1), base = lin & ~0xfff;
+    this.tlbTag[slot] = base | TLB_VALID | (userOk ? TLB_USER : 0) | (dirty && userOk && rw ? TLB_WRITE_USER : 0) |
+      (dirty && (rw || !(s[CR0] & CR0_WP)) ? TLB_WRITE_SUP : 0) | (global && s[CR4] & CR4_PGE ? TLB_GLOBAL : 0) |
+      (phys + PAGE_SIZE <= this.ramSize ? TLB_RAM : 0);
+    this.tlbAddend[slot] = phys - base;
     return (phys | (lin & 0xfff)) >>> 0;
   }
 
@@ -374,14 +379,14 @@ export class Cpu {
 
   /** Drop TLB entries: all of them, or all but global pages (a CR3 write with CR4.PGE). */
   flushTlb(keepGlobal: boolean): void {
-    for (let i = 0; i < TLB_SIZE; i++) if (!keepGlobal || !(this.tlbEntry[i] & TLB_GLOBAL)) this.tlbTag[i] = -1;
+    for (let i = 0; i < TLB_SIZE; i++) if (!keepGlobal || !(this.tlbTag[i] & TLB_GLOBAL)) this.tlbTag[i] = 0;
     this.mappingEpoch++;
   }
 
   /** INVLPG: drop the translation of one page (global or not). */
   invalidatePage(lin: number): void {
-    const vpn = lin >>> PAGE_SHIFT, slot = vpn & (TLB_SIZE - 1);
-    if (this.tlbTag[slot] === vpn) this.tlbTag[slot] = -1;
+    const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
+    if (((this.tlbTag[slot] ^ lin) & ~0xfff) === 0) this.tlbTag[slot] = 0;
     this.mappingEpoch++;
   }
 

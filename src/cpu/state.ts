@@ -76,11 +76,11 @@ export const STATE_OFFSET = 0;
  */
 export const PAGE_FLAGS_OFFSET = 0x1000;
 /**
- * The software TLB (cpu.ts), 4096 direct-mapped entries: tags (linear page number or -1) and entries
- * (physical page base | TLB_* bits) as i32 arrays, here so that compiled code can use it. It sits after
+ * The software TLB (cpu.ts), 4096 direct-mapped entries: tags (linear page base | TLB_* bits, 0: empty) and
+ * addends (physical − linear page base) as i32 arrays, here so that compiled code can use it. It sits after
  * the page-flag table of the largest RAM (MAX_RAM >> 12 bytes from 0x1000).
  */
-export const TLB_TAG_OFFSET = 0xC8000, TLB_ENTRY_OFFSET = 0xCC000;
+export const TLB_TAG_OFFSET = 0xC8000, TLB_ADDEND_OFFSET = 0xCC000;
 /**
  * The jump cache: compiled code's map from a guest EIP to the compiled region that has an entry there
  * (chaining: a region whose code leaves for an EIP it does not hold tail-calls the region found here, without
