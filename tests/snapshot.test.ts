@@ -129,7 +129,7 @@ const STATE_PREDICATES: Record<string, (vm: Vm) => boolean> = {
   'inside REP STOSD (between chunks)': (vm) => { const c = codeAt(vm, 2); return c[0] === 0xf3 && c[1] === 0xab && vm.cpu.s[1] !== 0 && vm.cpu.s[1] !== 150000; },
   'inside REP MOVSD (between chunks)': (vm) => { const c = codeAt(vm, 2); return c[0] === 0xf3 && c[1] === 0xa5 && vm.cpu.s[1] !== 0 && vm.cpu.s[1] !== 150000; },
   'an IRQ pending with IF = 0': (vm) => vm.pic.hasInterrupt() && (eflags(vm) & IF) === 0 && !vm.cpu.halted,
-  'paging on, TLB warm': (vm) => vm.cpu.paging && vm.cpu.tlbTag.some((t) => t !== -1) && (eflags(vm) & IF) !== 0,
+  'paging on, TLB warm': (vm) => vm.cpu.paging && vm.cpu.tlbTag.some((t) => t !== 0) && (eflags(vm) & IF) !== 0,
   'bytes in the UART receive FIFO': (vm) => (vm.uart.save().rxCount as number) > 0 && vm.instructions > 1000,
 };
 
@@ -473,7 +473,9 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
  */
 describe('VM.fromState on resealed, mutated state', () => {
   it(`${envNumber('X86JIT_SNAPSHOT_STATE_FUZZ', 1000)} mutations of the JSON sections: SnapshotError or a VM, nothing else`, async () => {
-    const vm = await fresh(STATES, 'interp', []);
+    // (16 MiB of RAM, not the default 128: every restore below sets up the guest's RAM anew.)
+    const vm = await VM.create({ ...options('interp', []), memory: 16 << 20 });
+    load(vm, STATES);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
     const { encodeSection, sectionsOf } = sectionTools();
@@ -504,7 +506,9 @@ describe('VM.fromState on resealed, mutated state', () => {
 
 describe('devices added to the board later', () => {
   it('a snapshot made before fpu-error existed restores with it at power-on; a missing older device is refused', async () => {
-    const vm = await fresh(STATES, 'interp', []);
+    // (16 MiB of RAM, not the default 128: every restore below sets up the guest's RAM anew.)
+    const vm = await VM.create({ ...options('interp', []), memory: 16 << 20 });
+    load(vm, STATES);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
     const { encodeSection, sectionsOf } = sectionTools();
@@ -523,7 +527,9 @@ describe('devices added to the board later', () => {
   });
 
   it("a device state saved with an older layout is upgraded: the PIC's version 1, before the ELCR", async () => {
-    const vm = await fresh(STATES, 'interp', []);
+    // (16 MiB of RAM, not the default 128: every restore below sets up the guest's RAM anew.)
+    const vm = await VM.create({ ...options('interp', []), memory: 16 << 20 });
+    load(vm, STATES);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
     const { encodeSection, sectionsOf } = sectionTools();
