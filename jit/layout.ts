@@ -4,7 +4,7 @@
 // WebAssembly has no goto: a forward branch is a `br` out of an enclosing block, a backward one a `br` to an
 // enclosing `loop`'s start. The plain layout (no loops) puts the segments in address order, each after the
 // end of a block of its own, so every forward branch is a `br`; backward ones set pc and go round the
-// dispatcher's `br_table` — an indirect jump per loop trip when a loop spans several segments (a rotated
+// dispatcher — a search and a jump per loop trip when a loop spans several segments (a rotated
 // `for` loop: body, then the test that branches back to it).
 //
 // With loops, a backward direct branch from segment j to segment h < j makes [h..j] a loop (innermost and
@@ -33,7 +33,7 @@ export interface Chain {
   loop: LoopItem | null;
 }
 
-/** Where a branch goes: a label to `br` to, SELF (the segment's own start), or DISPATCH (through the `br_table`). */
+/** Where a branch goes: a label to `br` to, SELF (the segment's own start), or DISPATCH (through the dispatcher). */
 export const SELF = '\u0000self', DISPATCH = '\u0000dispatch';
 
 /** Loops: [head, end] segment intervals, properly nested or disjoint. */

@@ -8,7 +8,7 @@
 //     end
 //   end   → epilogue: registers, lazy flags, EIP back to the CPU-state block; return the count
 //
-// (dispatch: br_table over pc - base at tier 2, a binary search over the segment starts at tier 1.)
+// (dispatch: a binary search over the segment starts.)
 //
 // Segments are sorted by address, so a forward branch to a segment of the region is a plain `br` out of
 // the nested blocks (it lands on the target's code); a segment that branches to its own start is a WASM
@@ -542,24 +542,17 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     }
   };
   // Dispatcher, to each segment's entry in the top-level chain (segment starts only; anything else leaves
-  // the region). Tier 2: br_table over pc - base, which TurboFan makes a jump table. Tier 1: a binary search
-  // over the ~20 segment starts, where the br_table has an entry per byte of the span (~1,800 on average in
-  // a Linux boot: 7 % of the WASM, which Liftoff compiles byte for byte; the boot's modules 6 % smaller).
+  // the region): a binary search over the segment starts, at both tiers. A br_table over pc - base has an
+  // entry per byte of the span (~1,800 on average in a Linux boot: 7 % of tier 1's WASM, which Liftoff
+  // compiles byte for byte); at tier 2 TurboFan made it a jump table, but building that graph (a merge of
+  // every local from each of those entries) was a quarter of its compile time in the boot's decompressor.
   const labelOf = (i: number): string => top.items[top.entry.get(i)!].label;
-  let dispatch: Expr;
-  if (input.loops === true) {
-    const base = blocks[0].start >>> 0, span = (blocks[blocks.length - 1].start >>> 0) - base + 1;
-    const names = new Array<string>(span).fill('out');
-    blocks.forEach((b, i) => { names[(b.start >>> 0) - base] = labelOf(i); });
-    dispatch = m.switch(names, 'out', m.i32.sub(get(PC), c(base)));
-  } else {
-    const search = (lo: number, hi: number): Expr => {
-      if (hi - lo <= 3) return m.block(null, blocks.slice(lo, hi).map((b, k) => m.br(labelOf(lo + k), m.i32.eq(get(PC), c(b.start)))));
-      const mid = (lo + hi) >>> 1;
-      return m.if(m.i32.lt_u(get(PC), c(blocks[mid].start)), search(lo, mid), search(mid, hi));
-    };
-    dispatch = m.block(null, [search(0, blocks.length), m.br('out')]);
-  }
+  const search = (lo: number, hi: number): Expr => {
+    if (hi - lo <= 3) return m.block(null, blocks.slice(lo, hi).map((b, k) => m.br(labelOf(lo + k), m.i32.eq(get(PC), c(b.start)))));
+    const mid = (lo + hi) >>> 1;
+    return m.if(m.i32.lt_u(get(PC), c(blocks[mid].start)), search(lo, mid), search(mid, hi));
+  };
+  const dispatch = m.block(null, [search(0, blocks.length), m.br('out')]);
   const loopBody = chainCode(top, [], [set(REASON, c(EXIT_BRANCH)), dispatch]);
   // Chaining: control left for an EIP this region does not hold, with budget to spare: tail-call the
   // jump cache's `chain` (jump-cache.ts), which goes on in the region it names there for this mode (state is
