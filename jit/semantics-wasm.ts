@@ -134,12 +134,15 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
     const i = m_(tx), k = (v: number): Expr => tx.c(v);
     const dst = destination(tx, d, size, true);
     if (n === 0) return true; // a masked count of 0 changes nothing (the operand is still accessed)
+    // x() shifted by cn(), masked to the size (SAR: x sign-extended from it first).
+    const shifted = (x: () => Expr, cn: () => Expr): Expr => {
+      if (kind === 'shl') return size === 4 ? i.shl(x(), cn()) : i.and(i.shl(x(), cn()), k(mask));
+      if (kind === 'shr') return i.shr_u(x(), cn());
+      return size === 4 ? i.shr_s(x(), cn()) : i.and(i.shr_s(size === 2 ? i.extend16_s(x()) : i.extend8_s(x()), cn()), k(mask));
+    };
     if (tx.recordDead && !byCl) {
       // No flag it writes is observed (flag-liveness.ts): the result alone, the record left as it was.
-      const x = dst.get();
-      tx.emit(dst.put(kind === 'shl' ? (size === 4 ? i.shl(x, k(n)) : i.and(i.shl(x, k(n)), k(mask)))
-        : kind === 'shr' ? i.shr_u(x, k(n))
-        : size === 4 ? i.shr_s(x, k(n)) : i.and(i.shr_s(size === 2 ? i.extend16_s(x) : i.extend8_s(x), k(n)), k(mask))));
+      tx.emit(dst.put(shifted(() => dst.get(), () => k(n))));
       return true;
     }
     const body: Expr[] = [];
@@ -148,18 +151,16 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
     const cn = (): Expr => (byCl ? tx.get(T1) : k(n)), cn1 = (): Expr => (byCl ? i.sub(tx.get(T1), k(1)) : k(n - 1));
     body.push(tx.set(T0, dst.get()));
     const x = (): Expr => tx.get(T0);
-    let r: Expr, cf: Expr, of: Expr;
+    let cf: Expr, of: Expr;
+    const r = shifted(x, cn);
     if (kind === 'shl') {
-      r = size === 4 ? i.shl(x(), cn()) : i.and(i.shl(x(), cn()), k(mask));
       cf = i.and(i.shr_u(i.shl(x(), cn1()), k(bits - 1)), k(1));
       of = i.and(i.xor(i.shr_u(x(), k(bits - 1)), i.shr_u(x(), k(bits - 2))), k(1));
     } else if (kind === 'shr') {
-      r = i.shr_u(x(), cn());
       cf = i.and(i.shr_u(x(), cn1()), k(1));
       of = i.shr_u(x(), k(bits - 1));
     } else {
       const v = (): Expr => (size === 4 ? x() : size === 2 ? i.extend16_s(x()) : i.extend8_s(x()));
-      r = size === 4 ? i.shr_s(v(), cn()) : i.and(i.shr_s(v(), cn()), k(mask));
       cf = i.and(i.shr_s(v(), cn1()), k(1));
       of = k(0);
     }

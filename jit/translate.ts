@@ -29,7 +29,7 @@ import {
   SEG_ATTR, SEG_BASE, SEG_LIMIT, segSlot, TLB_ADDEND_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
 import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
-import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_RAM, TLB_SIZE, TLB_USER, TLB_VALID, TLB_WRITE_SUP, TLB_WRITE_USER } from '../src/cpu/cpu.ts';
+import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_RAM, TLB_SIZE, tlbNeed } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunctions, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
 import { NATIVE } from './semantics-wasm.ts';
@@ -262,8 +262,7 @@ export class Tx {
       // base | permissions, so the last byte's page base | the bits needed equals the masked tag only then.
       // Anything else (a miss, a permission or dirty-bit update, a page-crossing access, MMIO) leaves before
       // the instruction and the interpreter walks the page tables. TLB_RAM makes the RAM bounds test needless.
-      const user = this.paging === 2;
-      const need = TLB_VALID | TLB_RAM | (store ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) : user ? TLB_USER : 0);
+      const need = tlbNeed(store, this.paging === 2) | TLB_RAM;
       this.emit(this.set(TLB_SLOT, m.i32.and(m.i32.shr_u(this.get(at), this.c(PAGE_SHIFT - 2)), this.c((TLB_SIZE - 1) << 2))));
       const last = size > 1 ? m.i32.add(this.get(at), this.c(size - 1)) : this.get(at);
       const miss = m.i32.ne(m.i32.and(m.i32.load(TLB_TAG_OFFSET, 4, this.get(TLB_SLOT)), this.c(~0xfff | need)),

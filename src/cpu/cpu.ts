@@ -33,6 +33,9 @@ export const TLB_SIZE = 4096;
  * TLB_RAM: the whole physical page is RAM, so compiled code may reach it with no bounds test (translate.ts).
  */
 export const TLB_VALID = 1, TLB_USER = 2, TLB_WRITE_SUP = 4, TLB_WRITE_USER = 8, TLB_GLOBAL = 16, TLB_RAM = 32;
+/** The tag bits a data access needs: a user access the user bit, a store the write bit of its privilege. */
+export const tlbNeed = (write: boolean, user: boolean): number =>
+  TLB_VALID | (write ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) : user ? TLB_USER : 0);
 /** Page-table entry bits. */
 const PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PDE_PS = 0x80, PTE_G = 0x100;
 const CR4_PSE = 1 << 4, CR4_PGE = 1 << 7;
@@ -317,7 +320,7 @@ export class Cpu {
   /** Physical address of `lin` for a data access by the current CPL (user when CPL = 3). */
   translate(lin: number, write: boolean, user: boolean): number {
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1), tag = this.tlbTag[slot];
-    const need = write ? (user ? TLB_WRITE_USER : TLB_WRITE_SUP) | TLB_VALID : user ? TLB_USER | TLB_VALID : TLB_VALID;
+    const need = tlbNeed(write, user);
     if (((tag ^ lin) & ~0xfff) === 0 && (tag & need) === need) return (lin + this.tlbAddend[slot]) >>> 0;
     return this.walk(lin, write, user);
   }
