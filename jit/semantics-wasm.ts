@@ -134,11 +134,12 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
     const i = m_(tx), k = (v: number): Expr => tx.c(v);
     const dst = destination(tx, d, size, true);
     if (n === 0) return true; // a masked count of 0 changes nothing (the operand is still accessed)
-    // x() shifted by cn(), masked to the size (SAR: x sign-extended from it first).
+    // x() sign-extended from the size (SAR), and x() shifted by cn(), masked to the size.
+    const widened = (x: () => Expr): Expr => (size === 4 ? x() : size === 2 ? i.extend16_s(x()) : i.extend8_s(x()));
     const shifted = (x: () => Expr, cn: () => Expr): Expr => {
       if (kind === 'shl') return size === 4 ? i.shl(x(), cn()) : i.and(i.shl(x(), cn()), k(mask));
       if (kind === 'shr') return i.shr_u(x(), cn());
-      return size === 4 ? i.shr_s(x(), cn()) : i.and(i.shr_s(size === 2 ? i.extend16_s(x()) : i.extend8_s(x()), cn()), k(mask));
+      return size === 4 ? i.shr_s(x(), cn()) : i.and(i.shr_s(widened(x), cn()), k(mask));
     };
     if (tx.recordDead && !byCl) {
       // No flag it writes is observed (flag-liveness.ts): the result alone, the record left as it was.
@@ -160,8 +161,7 @@ function shift(kind: 'shl' | 'shr' | 'sar'): NativeEmitter {
       cf = i.and(i.shr_u(x(), cn1()), k(1));
       of = i.shr_u(x(), k(bits - 1));
     } else {
-      const v = (): Expr => (size === 4 ? x() : size === 2 ? i.extend16_s(x()) : i.extend8_s(x()));
-      cf = i.and(i.shr_s(v(), cn1()), k(1));
+      cf = i.and(i.shr_s(widened(x), cn1()), k(1));
       of = k(0);
     }
     const flags = i.or(cf, i.shl(of, k(11)));

@@ -45,8 +45,8 @@ function load(vm: Vm, rom: string): void {
 const options = (engine: Engine, out: Uint8Array[]) => ({ engine, stdout: (b: Uint8Array) => out.push(b.slice()) });
 const text = (out: Uint8Array[]): string => Buffer.concat(out).toString('latin1');
 
-async function fresh(rom: string, engine: Engine, out: Uint8Array[]): Promise<Vm> {
-  const vm = await VM.create(options(engine, out));
+async function fresh(rom: string, engine: Engine, out: Uint8Array[], memory?: number): Promise<Vm> {
+  const vm = await VM.create({ ...options(engine, out), ...(memory === undefined ? {} : { memory }) });
   load(vm, rom);
   return vm;
 }
@@ -474,8 +474,7 @@ describe('x86jit snapshot / run --restore in fresh processes', () => {
 describe('VM.fromState on resealed, mutated state', () => {
   it(`${envNumber('X86JIT_SNAPSHOT_STATE_FUZZ', 1000)} mutations of the JSON sections: SnapshotError or a VM, nothing else`, async () => {
     // (16 MiB of RAM, not the default 128: every restore below sets up the guest's RAM anew.)
-    const vm = await VM.create({ ...options('interp', []), memory: 16 << 20 });
-    load(vm, STATES);
+    const vm = await fresh(STATES, 'interp', [], 16 << 20);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
     const { encodeSection, sectionsOf } = sectionTools();
@@ -507,8 +506,7 @@ describe('VM.fromState on resealed, mutated state', () => {
 describe('devices added to the board later', () => {
   it('a snapshot made before fpu-error existed restores with it at power-on; a missing older device is refused', async () => {
     // (16 MiB of RAM, not the default 128: every restore below sets up the guest's RAM anew.)
-    const vm = await VM.create({ ...options('interp', []), memory: 16 << 20 });
-    load(vm, STATES);
+    const vm = await fresh(STATES, 'interp', [], 16 << 20);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
     const { encodeSection, sectionsOf } = sectionTools();
@@ -528,8 +526,7 @@ describe('devices added to the board later', () => {
 
   it("a device state saved with an older layout is upgraded: the PIC's version 1, before the ELCR", async () => {
     // (16 MiB of RAM, not the default 128: every restore below sets up the guest's RAM anew.)
-    const vm = await VM.create({ ...options('interp', []), memory: 16 << 20 });
-    load(vm, STATES);
+    const vm = await fresh(STATES, 'interp', [], 16 << 20);
     vm.run({ maxInstructions: 200_000 });
     const file = vm.saveState({ compression: 'none' });
     const { encodeSection, sectionsOf } = sectionTools();
