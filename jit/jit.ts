@@ -20,11 +20,10 @@ import { directTarget, metaOf } from '../src/cpu/instruction-meta.ts';
 import { PAGE_SHIFT, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
 import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
 import { compileRegionModule, jitHost } from './jit-host.ts';
-import { compileRegion } from './compile.ts';
+import { compileRegion, type CompiledRegionData } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
 import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable } from './region.ts';
 import { TranslationClient, translationWorkerReady, type WorkerJob, type WorkerResult } from './translation-worker.ts';
-import type { RegionOutput } from './translate.ts';
 import { wasmEncoder } from './wasm-encoder.ts';
 import { JumpCache } from './jump-cache.ts';
 
@@ -268,7 +267,7 @@ export class Jit implements Accelerator {
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
-  private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: RegionOutput & { binary: Uint8Array }, ms: number, tier: number, counter: number): Region {
+  private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: CompiledRegionData, ms: number, tier: number, counter: number): Region {
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.bridge.helperCount >= MAX_HELPER_OPS) this.flush();
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, chain: this.jumps.chain, helper: this.bridge.helperImport(this.bridge.helperCount) } });
@@ -277,7 +276,7 @@ export class Jit implements Accelerator {
     const profile: RegionProfile = {
       id: this.stats.compiled, entry: entry >>> 0, start: sorted[0].start >>> 0,
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
-      executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, exits: emptyExits(), fallbacks: 0, invalidated: false, tier,
+      executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, buildMs: out.ms, exits: emptyExits(), fallbacks: 0, invalidated: false, tier,
     };
     const region = new Region(inst.exports.run as RegionFn, page, mode, regionKey(page, mode), sorted, out.entries, profile);
     for (const b of sorted) for (const op of b.ops) region.covers.add(op.eip | 0);
@@ -299,7 +298,7 @@ export class Jit implements Accelerator {
     const blocks = r.blocks === undefined ? job.blocks : this.blocksFor(r.blocks, job);
     if (blocks === null) return;
     if (r.cached) this.stats.diskHits++;
-    const data = r as unknown as RegionOutput & { binary: Uint8Array };
+    const data = r as CompiledRegionData;
     this.install(job.page, job.mode, blocks, job.entry, r.module!, data, r.ms!, job.tier, job.counter);
   }
 

@@ -29,7 +29,7 @@ function oneLine(stderr: string, pattern: RegExp): void {
 function region(id: number, start: number, over: Partial<RegionProfile> = {}): RegionProfile {
   return {
     id, entry: start, start, end: start + 0x20, blocks: 2, guestInstructions: 10, executions: 0, instructions: 0, timeMs: 0,
-    wasmBytes: 800, translateMs: 0.5, exits: emptyExits(), fallbacks: 0, invalidated: false, tier: 1, ...over,
+    wasmBytes: 800, translateMs: 0.5, buildMs: 0.3, exits: emptyExits(), fallbacks: 0, invalidated: false, tier: 1, ...over,
   };
 }
 

@@ -3,8 +3,8 @@
 //      with both backends: our bytes must be binaryen's bytes, pass WebAssembly.validate and binaryen's
 //      validator; and each ROM run with the JIT on our encoder must behave exactly as with binaryen
 //      (output, exit, instruction count, JIT totals);
-//   2. LEB128 edge values, and each opcode family built with both backends and run;
-//   3. translation time per guest instruction with each backend (printed, not asserted).
+//   2. LEB128 edge values, and each opcode family built with both backends and run.
+// (Translation time is measured by `npm run bench`'s translate section, not here.)
 // The JIT's backend is swapped by mocking jit/compile.ts's compileRegion, which also records the jobs.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,8 +58,6 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
 
 const DIR = join(import.meta.dirname, '..', 'test-roms');
 const ROMS = readdirSync(DIR).filter((f) => f.endsWith('.elf') || f === 'bios-realmode.bin').sort();
-/** Every job the ROM runs gave the JIT (for the timing at the end). */
-const allJobs: TranslateJob[] = [];
 
 async function runRom(rom: string, backend: 'binaryen' | 'encoder') {
   jit.backend = backend;
@@ -89,7 +87,6 @@ describe('test ROM regions: the encoder against binaryen', () => {
     // Structural: every region (and the same region under the other paging modes, and at tier 2: loops
     // formed, no counter) gives binaryen's bytes.
     for (const job of viaBinaryen.jobs) {
-      allJobs.push(job);
       for (const [paging, loops] of [...new Set([job.paging, 0, 2])].flatMap((p) => [[p, false], [p, true]] as const)) {
         const j = { ...job, paging, ...(loops ? { loops, counter: undefined } : {}) };
         const theirs = compileRegion(bn, j).binary, ours = compileRegion(wasmEncoder, j).binary;
@@ -533,47 +530,5 @@ describe('opcode families (both backends: same bytes; results as JavaScript comp
         translateRegion(b, m, { blocks: [{ start: 0x100000, ops }], ramSize: 16 << 20, paging, helperBase: 0 }, 'run');
       });
     }
-  });
-});
-
-// ---- 3. translation time ----
-
-/** A backend that builds nothing: what the translator itself costs. */
-function nullBackend(): WasmBackend {
-  const f = (): Expr => 1;
-  // Every opcode method the encoder has, as f.
-  const probe = new wasmEncoder.Module();
-  const names = [probe.i32, probe.i64, probe.local, probe.memory].flatMap((o) => Object.keys(o));
-  probe.dispose();
-  const ops = Object.fromEntries(names.map((n) => [n, f]));
-  class NullModule {
-    i32 = ops; i64 = ops; local = ops; memory = ops;
-    block = f; if = f; loop = f; br = f; switch = f; call = f; return_call = f; return_call_indirect = f; drop = f; select = f; return = f; nop = f; unreachable = f;
-    setFeatures(): void {} setMemory(): void {} addMemoryImport(): void {} addTable(): void {} addTableImport(): void {} addFunctionImport(): void {}
-    addFunction(): void {} addFunctionExport(): void {} dispose(): void {}
-    emitBinary(): Uint8Array { return new Uint8Array(0); }
-  }
-  return { none: 0, unreachable: 1, i32: 2, i64: 3, createType: () => 4, Features: wasmEncoder.Features, Module: NullModule as never, Block: { appendChild: f } } as WasmBackend;
-}
-
-describe('translation time', () => {
-  it('µs per guest instruction over the test ROMs’ regions, each backend (printed)', () => {
-    if (allJobs.length === 0) return; // the ROM tests were filtered out
-    const backends: [string, WasmBackend][] = [['binaryen', bn], ['encoder', wasmEncoder], ['translator alone', nullBackend()]];
-    const best = new Map<string, number>();
-    let instructions = 0;
-    // Best of three passes (the first ones also warm up V8's code for both).
-    for (let pass = 0; pass < 3; pass++) {
-      for (const [name, backend] of backends) {
-        instructions = 0;
-        const t0 = performance.now();
-        for (const job of allJobs) instructions += compileRegion(backend, job).instructions;
-        const ms = performance.now() - t0;
-        best.set(name, Math.min(best.get(name) ?? Infinity, ms));
-      }
-    }
-    const line = [...best].map(([name, ms]) => `${name} ${((ms * 1000) / instructions).toFixed(2)} µs`).join(', ');
-    console.log(`translation of ${allJobs.length} regions, ${instructions} guest instructions: ${line} per guest instruction`);
-    expect(instructions).toBeGreaterThan(0);
   });
 });

@@ -121,7 +121,7 @@ export function formatDump(d: RegionDump): string[] {
   const r = d.region;
   return [
     `region ${r.id}: guest ${hex8(r.start)}-${hex8(r.end)} (entry ${hex8(r.entry)}), ${r.blocks} blocks, ${r.guestInstructions} instructions`,
-    `  ${r.executions} executions ran ${r.instructions} instructions in ${ms(r.timeMs)} ms; ${r.wasmBytes} bytes of WASM translated in ${ms(r.translateMs)} ms`,
+    `  ${r.executions} executions ran ${r.instructions} instructions in ${ms(r.timeMs)} ms; ${r.wasmBytes} bytes of WASM translated in ${ms(r.translateMs)} ms (${ms(r.buildMs)} ms of it building the bytes)`,
     `  exits: ${formatExits(r.exits)}; fallbacks ${r.fallbacks}; ${r.invalidated ? 'invalidated' : 'live'}`,
     '',
     'guest code:',

@@ -33,6 +33,8 @@ export interface RegionProfile {
   /** Size of the region's WASM binary, bytes, and the time to translate, emit and instantiate it, ms. */
   wasmBytes: number;
   translateMs: number;
+  /** Of translateMs, the part that translated the guest code and emitted the WASM bytes (jit/compile.ts), before the engine compiled them, ms. */
+  buildMs: number;
   /** Exits by reason. */
   exits: Record<JitExitReason, number>;
   /** Instructions executed through the interpreter from inside the region (helper calls). */
