@@ -57,11 +57,11 @@ describe('bounded decoded-code cache (fresh code for ever)', () => {
 
   it('a NOP sled over 118 MiB runs with the default cache size', async () => {
     const vm = await guest('nop-sled.bin', 'interp');
-    const exit = vm.run({ maxInstructions: 300_000, timeout: 60 });
+    const exit = vm.run({ maxInstructions: 600_000, timeout: 60 });
     expect(exit.reason).toBe('max-instructions');
     // Set-up is 5 instructions plus 1,888 REP STOSB executions (65,536 bytes each), then one NOP per byte.
-    expect(vm.getRegisters().eip).toBe(0x200000 + 300_000 - 5 - 1888);
-    expect(vm.interpreter.cache.flushes).toBe(2); // 131,072 instructions each
+    expect(vm.getRegisters().eip).toBe(0x200000 + 600_000 - 5 - 1888);
+    expect(vm.interpreter.cache.flushes).toBe(2); // 262,144 instructions each
   });
 
   it('the careful path (trace) flushes too', async () => {
@@ -75,7 +75,7 @@ describe('bounded decoded-code cache (fresh code for ever)', () => {
   });
 
   it('x86jit run --stats counts the flushes', () => {
-    const r = cli('run', ...RAW, '--stats', '--max-instructions', '140000', join(LIMITS, 'fresh-code.bin'));
+    const r = cli('run', ...RAW, '--stats', '--max-instructions', '280000', join(LIMITS, 'fresh-code.bin'));
     expect(r.status).toBe(6);
     expect(r.stderr).toMatch(/, 1 code-cache flushes,/);
   });
