@@ -198,7 +198,9 @@ export class CodeCache {
     const slot = addrSlot(pa);
     this.addrKeys[slot] = addrKey(pa, code32);
     this.addrIns[slot] = ins;
-    this.addrBytes.set(this.fetched.subarray(0, n), slot * 16);
+    // (A loop, not set(subarray()): that made a view object per decoded instruction, 40 MB of a boot's garbage.)
+    const bytes = this.addrBytes, fetched = this.fetched, o = slot * 16;
+    for (let i = 0; i < n; i++) bytes[o + i] = fetched[i];
   }
 
   constructor(private readonly cpu: Cpu) {
