@@ -68,6 +68,13 @@ const N_LOCALS = 30, N_PARAMS = 3;
 
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
+/**
+ * A packed exit's REASON: bits 0-12 the EIP's offset from Tx.exitBase (a region's exits lie in its page or
+ * just past it), bits 13-15 the exit reason (EXIT_*: 0-6), bits 16-30 the instructions retired in the
+ * segment. Small values, so the constant is 3-4 bytes of LEB128.
+ */
+const EXIT_OFFSET_BITS = 13;
+
 /** What translation needs of a decoded block and instruction (plain data: it crosses to the worker). */
 export interface RegionOp { ins: Instruction; eip: number; next: number }
 export interface RegionBlock { start: number; ops: RegionOp[] }
@@ -170,9 +177,24 @@ export class Tx {
   }
 
   // ---- exits ----
+  /** The linear base of the region's page: exits to EIPs near it are packed (packedExit). */
+  exitBase = 0;
+  /**
+   * An exit to constant `eip` as one constant in REASON and a branch to $exit, whose decoder at the end of
+   * the function sets PC and COUNT from it (EXIT_OFFSET_BITS) — ~8 bytes of WASM instead of ~25 for three
+   * local.sets, an add and the branch: with an exit per memory access and per segment, they were a large
+   * part of a region. Null when `eip` or `retired` does not fit.
+   */
+  private packedExit(eip: number, retired: number, reason: number): Expr | null {
+    const off = (eip - this.exitBase) >>> 0;
+    if (off >= 1 << EXIT_OFFSET_BITS || retired >= 1 << 15) return null;
+    return this.m.block(null, [this.set(REASON, this.c(off | (reason << EXIT_OFFSET_BITS) | (retired << 16))), this.m.br('exit')]);
+  }
   /** Leave the region with EIP = eip (constant or expression) after `retired` instructions of this block. */
   exitTo(eip: number | Expr, retired: number, reason: number, dynamic = false): Expr {
     const m = this.m;
+    const packed = dynamic ? null : this.packedExit(eip as number, retired, reason);
+    if (packed !== null) return packed;
     const parts: Expr[] = [];
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
     parts.push(this.set(PC, dynamic ? (eip as Expr) : this.c(eip as number)), this.set(REASON, this.c(reason)), m.br('out'));
@@ -192,7 +214,12 @@ export class Tx {
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
     if (newBlock) parts.push(this.set(BS_COUNT, this.get(COUNT)), this.set(BS_EIP, this.c(target)));
     const route = t === undefined ? null : this.route(t);
-    if (route === null) parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
+    if (route === null) {
+      // Leaving the region (BS_COUNT and BS_EIP are dead then).
+      const packed = this.packedExit(target, retired, EXIT_BRANCH);
+      if (packed !== null) return packed;
+      parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
+    }
     else if (route === SELF) {
       // A loop within one segment: no dispatch. Remember what is known about the flags at the back edge.
       parts.push(m.br(this.selfLabel));
@@ -401,6 +428,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets, input.paging);
+  tx.exitBase = blocks[0].start & ~(PAGE_SIZE - 1);
   const c = (v: number): Expr => m.i32.const(v | 0);
   const get = (l: number): Expr => m.local.get(l, i32);
   const set = (l: number, v: Expr): Expr => m.local.set(l, v);
@@ -565,7 +593,13 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     set(BS_EIP, get(PC)),
     set(BS_COUNT, get(COUNT)),
     ...(counter === undefined ? [] : [set(ENTRY_COUNT, get(COUNT))]),
-    m.block('out', [m.loop('dispatch', loopBody)]),
+    m.block('out', [
+      m.block('exit', [m.loop('dispatch', loopBody), m.br('out')]),
+      // A packed exit (EXIT_OFFSET_BITS): PC, the reason and the count from REASON.
+      set(PC, m.i32.add(c(tx.exitBase), m.i32.and(get(REASON), c((1 << EXIT_OFFSET_BITS) - 1)))),
+      set(COUNT, m.i32.add(get(COUNT), m.i32.shr_u(get(REASON), c(16)))),
+      set(REASON, m.i32.and(m.i32.shr_u(get(REASON), c(EXIT_OFFSET_BITS)), c(7))),
+    ]),
     ...storeAll(),
     m.i32.store(slot(EIP), 4, c(0), get(PC)),
     m.i32.store(slot(JIT_EXIT_SLOT), 4, c(0), get(REASON)),
