@@ -77,6 +77,17 @@ function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, wr
     const [d, s] = ins.operands;
     if (!plainOrLocked(ins, d) || ins.operands.length !== 2 || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
     const size = ins.size, mask = maskOf(size), i = m_(tx);
+    if (d.kind === 'reg' && s.kind !== 'mem' && kind !== 'adc' && kind !== 'sbb') {
+      // Register and immediate operands only (no guard, no carry-in): read where they are, in the result and
+      // in the record, instead of copied to T0/T1 first (two local.sets fewer: an ALU op is a common instruction).
+      const x = (): Expr => tx.reg(d.reg, size), y = (): Expr => source(tx, s, size);
+      let r = combine(tx, x(), y());
+      if (size !== 4 && kind !== 'logic') r = i.and(r, tx.c(mask));
+      if (kind === 'logic') tx.record(OP_LOGIC, null, null, r, size, ARITH_FLAGS);
+      else tx.record(kind === 'add' ? OP_ADD : OP_SUB, x(), y(), r, size, ARITH_FLAGS, kind === 'sub');
+      if (writes) tx.emit(tx.setReg(d.reg, size, tx.get(LF.res)));
+      return true;
+    }
     // Source first when it is memory (guard before any change); a memory destination is guarded for writing.
     const y0 = source(tx, s, size);
     tx.emit(tx.set(T1, y0));
