@@ -3,9 +3,11 @@
 // (segmentsOf: each instruction once, one entry each). Shape (a "switch" dispatcher over the segments):
 //
 //   block $out
-//     loop $dispatch
-//       block $bK-1 … block $b0  dispatch(pc) … end  code(s0)  end  code(s1) … code(sK-1)
-//     end
+//     block $exit
+//       loop $dispatch
+//         block $bK-1 … block $b0  dispatch(pc) … end  code(s0)  end  code(s1) … code(sK-1)
+//       end
+//     end   → a packed exit's EIP, reason and count decoded (EXIT_OFFSET_BITS)
 //   end   → epilogue: registers, lazy flags, EIP back to the CPU-state block; return the count
 //
 // (dispatch: a binary search over the segment starts.)
