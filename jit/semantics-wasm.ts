@@ -77,32 +77,24 @@ function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, wr
     const [d, s] = ins.operands;
     if (!plainOrLocked(ins, d) || ins.operands.length !== 2 || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
     const size = ins.size, mask = maskOf(size), i = m_(tx);
-    if (d.kind === 'reg' && s.kind !== 'mem' && kind !== 'adc' && kind !== 'sbb') {
-      // Register and immediate operands only (no guard, no carry-in): read where they are, in the result and
-      // in the record, instead of copied to T0/T1 first (two local.sets fewer: an ALU op is a common instruction).
-      const x = (): Expr => tx.reg(d.reg, size), y = (): Expr => source(tx, s, size);
-      let r = combine(tx, x(), y());
-      if (size !== 4 && kind !== 'logic') r = i.and(r, tx.c(mask));
-      if (kind === 'logic') tx.record(OP_LOGIC, null, null, r, size, ARITH_FLAGS);
-      else tx.record(kind === 'add' ? OP_ADD : OP_SUB, x(), y(), r, size, ARITH_FLAGS, kind === 'sub');
-      if (writes) tx.emit(tx.setReg(d.reg, size, tx.get(LF.res)));
-      return true;
-    }
-    // Source first when it is memory (guard before any change); a memory destination is guarded for writing.
-    const y0 = source(tx, s, size);
-    tx.emit(tx.set(T1, y0));
+    // Register and immediate operands (no guard, no carry-in) are read where they are, in the result and in
+    // the record (an ALU op is a common instruction: two local.sets fewer). Otherwise the source goes to T1
+    // first when it is memory (guarded before any change), a memory destination is guarded for writing, and
+    // the destination's value goes to T0.
+    const inPlace = d.kind === 'reg' && s.kind !== 'mem' && kind !== 'adc' && kind !== 'sbb';
+    if (!inPlace) tx.emit(tx.set(T1, source(tx, s, size)));
     const dst = writes ? destination(tx, d, size, true) : null;
-    let x: Expr;
-    if (dst) x = dst.get();
-    else if (d.kind === 'reg') x = tx.reg(d.reg, size);
-    else { x = source(tx, d, size, T0); }
-    tx.emit(tx.set(T0, x));
+    let x: () => Expr, y: () => Expr;
+    if (inPlace) { x = () => tx.reg(d.reg, size); y = () => source(tx, s, size); } else {
+      tx.emit(tx.set(T0, dst ? dst.get() : d.kind === 'reg' ? tx.reg(d.reg, size) : source(tx, d, size, T0)));
+      x = () => tx.get(T0); y = () => tx.get(T1);
+    }
     const carry = kind === 'adc' || kind === 'sbb' ? tx.carry() : null;
-    let r = combine(tx, tx.get(T0), tx.get(T1));
+    let r = combine(tx, x(), y());
     if (carry !== null) r = kind === 'adc' ? i.add(r, carry) : i.sub(r, carry);
     if (size !== 4 && kind !== 'logic') r = i.and(r, tx.c(mask));
     if (kind === 'logic') tx.record(OP_LOGIC, null, null, r, size, ARITH_FLAGS);
-    else tx.record(kind === 'add' || kind === 'adc' ? OP_ADD : OP_SUB, tx.get(T0), tx.get(T1), r, size, ARITH_FLAGS, kind === 'sub');
+    else tx.record(kind === 'add' || kind === 'adc' ? OP_ADD : OP_SUB, x(), y(), r, size, ARITH_FLAGS, kind === 'sub');
     if (dst) tx.emit(dst.put(tx.get(LF.res)));
     return true;
   };
