@@ -75,7 +75,7 @@ const slot = (n: number): number => STATE_OFFSET + 4 * n;
  * just past it), bits 13-15 the exit reason (EXIT_*: 0-6), bits 16-30 the instructions retired in the
  * segment. Small values, so the constant is 3-4 bytes of LEB128.
  */
-const EXIT_OFFSET_BITS = 13;
+const EXIT_OFFSET_BITS = 13, EXIT_RETIRED_SHIFT = 16;
 
 /** What translation needs of a decoded block and instruction (plain data: it crosses to the worker). */
 export interface RegionOp { ins: Instruction; eip: number; next: number }
@@ -189,8 +189,8 @@ export class Tx {
    */
   private packedExit(eip: number, retired: number, reason: number): Expr | null {
     const off = (eip - this.exitBase) >>> 0;
-    if (off >= 1 << EXIT_OFFSET_BITS || retired >= 1 << 15) return null;
-    return this.m.block(null, [this.set(REASON, this.c(off | (reason << EXIT_OFFSET_BITS) | (retired << 16))), this.m.br('exit')]);
+    if (off >= 1 << EXIT_OFFSET_BITS || retired >= 1 << (31 - EXIT_RETIRED_SHIFT)) return null;
+    return this.m.block(null, [this.set(REASON, this.c(off | (reason << EXIT_OFFSET_BITS) | (retired << EXIT_RETIRED_SHIFT))), this.m.br('exit')]);
   }
   /** Leave the region with EIP = eip (constant or expression) after `retired` instructions of this block. */
   exitTo(eip: number | Expr, retired: number, reason: number, dynamic = false): Expr {
@@ -212,17 +212,13 @@ export class Tx {
   goto(target: number, retired: number, newBlock = true): Expr {
     const m = this.m;
     const t = this.targets.get(target | 0);
+    const route = t === undefined ? null : this.route(t);
+    // Leaving the region: an exit like any other (BS_COUNT and BS_EIP are dead then).
+    if (route === null) return this.exitTo(target, retired, EXIT_BRANCH);
     const parts: Expr[] = [];
     if (retired) parts.push(this.set(COUNT, m.i32.add(this.get(COUNT), this.c(retired))));
     if (newBlock) parts.push(this.set(BS_COUNT, this.get(COUNT)), this.set(BS_EIP, this.c(target)));
-    const route = t === undefined ? null : this.route(t);
-    if (route === null) {
-      // Leaving the region (BS_COUNT and BS_EIP are dead then).
-      const packed = this.packedExit(target, retired, EXIT_BRANCH);
-      if (packed !== null) return packed;
-      parts.push(this.set(PC, this.c(target)), this.set(REASON, this.c(EXIT_BRANCH)), m.br('out'));
-    }
-    else if (route === SELF) {
+    if (route === SELF) {
       // A loop within one segment: no dispatch. Remember what is known about the flags at the back edge.
       parts.push(m.br(this.selfLabel));
       this.selfLoop = true;
@@ -599,8 +595,8 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
       m.block('exit', [m.loop('dispatch', loopBody), m.br('out')]),
       // A packed exit (EXIT_OFFSET_BITS): PC, the reason and the count from REASON.
       set(PC, m.i32.add(c(tx.exitBase), m.i32.and(get(REASON), c((1 << EXIT_OFFSET_BITS) - 1)))),
-      set(COUNT, m.i32.add(get(COUNT), m.i32.shr_u(get(REASON), c(16)))),
-      set(REASON, m.i32.and(m.i32.shr_u(get(REASON), c(EXIT_OFFSET_BITS)), c(7))),
+      set(COUNT, m.i32.add(get(COUNT), m.i32.shr_u(get(REASON), c(EXIT_RETIRED_SHIFT)))),
+      set(REASON, m.i32.and(m.i32.shr_u(get(REASON), c(EXIT_OFFSET_BITS)), c((1 << (EXIT_RETIRED_SHIFT - EXIT_OFFSET_BITS)) - 1))),
     ]),
     ...storeAll(),
     m.i32.store(slot(EIP), 4, c(0), get(PC)),
