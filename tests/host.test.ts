@@ -46,12 +46,18 @@ describe('x86jit host: CPU shares', () => {
       const share = weights[id] / 14;
       expect(cpu(id) / totalCpu / share, `${id}: CPU share`).toBeGreaterThan(0.9);
       expect(cpu(id) / totalCpu / share, `${id}: CPU share`).toBeLessThan(1.1);
-      // The same guest code: the work done follows the CPU given — loosely, as a check that the accounting
-      // does not lie (charging wall time instead of CPU time was off by 40 %): under a loaded machine a
-      // thread's instructions per CPU second vary (caches, SMT siblings, clock), and clean-clone CI runs
-      // have seen one VM at 0.83 and another at 1.16 of its share over 12 s while CPU shares held ±10 %.
-      expect(work(id) / totalWork / share, `${id}: instructions share`).toBeGreaterThan(0.75);
-      expect(work(id) / totalWork / share, `${id}: instructions share`).toBeLessThan(1.25);
+    }
+    // The same guest code: the work done follows the CPU given -- loosely, as a check that the accounting
+    // does not lie (charging wall time instead of CPU time was off by 40 %). Judged per weight (the pair of
+    // VMs summed): a thread's instructions per CPU second vary from thread to thread (each worker's V8 tiers
+    // its own interpreter; caches, SMT siblings and other processes on the core), by 0.89-1.05 of the mean
+    // over 12 s alone on one core and down to 0.74 for one VM in a one-core run of the whole suite, while
+    // a lie in the accounting moves both VMs of a weight alike.
+    for (const weight of [1, 2, 4]) {
+      const pair = ids.filter((id) => weights[id] === weight), share = (2 * weight) / 14;
+      const workShare = pair.reduce((s, id) => s + work(id), 0) / totalWork / share;
+      expect(workShare, `weight ${weight}: instructions share`).toBeGreaterThan(0.75);
+      expect(workShare, `weight ${weight}: instructions share`).toBeLessThan(1.25);
     }
     for (const id of ids) expect((await host.api('DELETE', `/vms/${id}`)).status).toBe(204);
   });
