@@ -13,8 +13,9 @@
 //
 // The cache is filled here and only read by compiled code, so it never names a dropped region: a region's
 // entries are written when the run loop first enters it (per generation) and cleared when it is dropped.
-// Entries of linear EIPs hold only while the page mappings do: a new cpu.mappingEpoch (CR3, INVLPG, CR0/CR4
-// writes — each of which ends compiled code) starts a new generation with an empty cache.
+// Entries of linear EIPs hold only while the page mappings do: writing a region's entries marks its code's
+// pages as relied on (cpu.reliesOnMapping), and a new cpu.mappingEpoch (CR3, CR0/CR4 writes, an INVLPG of a
+// marked page — each of which ends compiled code) starts a new generation with an empty cache.
 import type { Cpu } from '../src/cpu/cpu.ts';
 import { JIT_CHAINS_SLOT, JUMP_CACHE_ENTRIES, JUMP_CACHE_OFFSET, jumpCacheEntry, STATE_OFFSET } from '../src/cpu/state.ts';
 import type { WasmBackend } from './wasm-backend.ts';
@@ -70,6 +71,9 @@ export interface Chainable {
   readonly mode: number;
   /** The EIPs the region can be entered at (its segment starts). */
   readonly entries: readonly number[];
+  /** The linear addresses its code was translated from: [start, end). */
+  readonly start: number;
+  readonly end: number;
   /** Its table slot (0: none) and the generation its entries were written in. */
   slot: number;
   generation: number;
@@ -137,6 +141,8 @@ export class JumpCache {
     const value = (region.slot << 2) | region.mode;
     if (region.generation !== this.generation) {
       region.generation = this.generation;
+      // Its entries name it while the mappings of its code's pages hold (an INVLPG of one starts a new epoch).
+      this.cpu.reliesOnMapping(region.start, region.end);
       for (const eip of region.entries) this.write(eip, value);
       return;
     }

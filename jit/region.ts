@@ -41,6 +41,8 @@ export class Region implements CompiledUnit, Chainable {
   executionsAtShed = 0;
   /** `key`: regionKey(page, mode). */
   constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
+  get start(): number { return this.profile.start; }
+  get end(): number { return this.profile.end; }
   /** Its blocks (own and attached) stop naming it as their compiled code. */
   release(): void {
     for (const b of this.blocks) if (b.compiled === this) b.compiled = undefined;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { JumpCache } from '../jit/jump-cache.ts';
 import { wasmEncoder as bn } from '../jit/wasm-encoder.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
+import { createVM } from '../src/index.ts';
 import { jumpCacheEntry, JUMP_CACHE_ENTRIES, JUMP_CACHE_OFFSET, STATE_OFFSET } from '../src/cpu/state.ts';
 
 /** A region's `run(pc, budget, count)` that returns `marker + count`, so a test sees which region ran. */
@@ -23,10 +24,11 @@ function fakeRun(marker: number): Function {
 function setup() {
   const pages = Math.ceil((Math.max(JUMP_CACHE_OFFSET + JUMP_CACHE_ENTRIES * 8, STATE_OFFSET + 4096)) / 65536);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
-  const cpu = { mappingEpoch: 0, s: new Int32Array(memory.buffer, STATE_OFFSET, 1024) } as unknown as Cpu;
+  const reliedOn: [number, number][] = [];
+  const cpu = { mappingEpoch: 0, s: new Int32Array(memory.buffer, STATE_OFFSET, 1024), reliesOnMapping: (a: number, b: number) => reliedOn.push([a, b]) } as unknown as Cpu;
   const jumps = new JumpCache(cpu, memory, true);
   const chain = jumps.chain as (pc: number, budget: number, count: number, mode: number) => number;
-  return { jumps, chain, cpu };
+  return { jumps, chain, cpu, reliedOn };
 }
 
 /** An EIP other than `eip` whose pair in the cache is the same one. */
@@ -39,7 +41,7 @@ describe('jump cache', () => {
 
   it('the run loop entering a region at an entry another region took writes it back', () => {
     const { jumps, chain } = setup();
-    const a = { mode: 2, entries: [X, Z], slot: 0, generation: -1 }, b = { mode: 2, entries: [Y], slot: 0, generation: -1 };
+    const a = { mode: 2, entries: [X, Z], start: X, end: Z + 1, slot: 0, generation: -1 }, b = { mode: 2, entries: [Y], start: Y, end: Y + 1, slot: 0, generation: -1 };
     jumps.attach(a, fakeRun(1000));
     jumps.attach(b, fakeRun(2000));
     jumps.prepare(a, X);
@@ -56,7 +58,7 @@ describe('jump cache', () => {
 
   it('an EIP that is not one of the region\'s entries is never written', () => {
     const { jumps, chain } = setup();
-    const a = { mode: 2, entries: [X], slot: 0, generation: -1 };
+    const a = { mode: 2, entries: [X], start: X, end: X + 1, slot: 0, generation: -1 };
     jumps.attach(a, fakeRun(1000));
     jumps.prepare(a, X);
     const notEntry = collidingWith(Y);
@@ -67,15 +69,50 @@ describe('jump cache', () => {
 
   it('a mode other than the region\'s does not chain; a new mapping epoch empties the cache', () => {
     const { jumps, chain, cpu } = setup();
-    const a = { mode: 2, entries: [X], slot: 0, generation: -1 };
+    const a = { mode: 2, entries: [X], start: X, end: X + 1, slot: 0, generation: -1 };
     jumps.attach(a, fakeRun(1000));
     jumps.prepare(a, X);
     expect(chain(X, 100, 5, 3)).toBe(5);
     cpu.mappingEpoch++;
-    const b = { mode: 2, entries: [Z], slot: 0, generation: -1 };
+    const b = { mode: 2, entries: [Z], start: Z, end: Z + 1, slot: 0, generation: -1 };
     jumps.attach(b, fakeRun(2000));
     jumps.prepare(b, Z);
     expect(chain(X, 100, 5, 2)).toBe(5);
     expect(chain(Z, 100, 5, 2)).toBe(2005);
+  });
+
+  it('a region\'s entries rely on the mappings of its code\'s pages, declared once per generation', () => {
+    const { jumps, cpu, reliedOn } = setup();
+    const a = { mode: 2, entries: [X, Z], start: X, end: 0xc1001003, slot: 0, generation: -1 };
+    jumps.attach(a, fakeRun(1000));
+    jumps.prepare(a, X);
+    jumps.prepare(a, Z);
+    expect(reliedOn).toEqual([[X, 0xc1001003]]);
+    cpu.mappingEpoch++;
+    jumps.prepare(a, Z);
+    expect(reliedOn).toEqual([[X, 0xc1001003], [X, 0xc1001003]]);
+  });
+});
+
+describe('mapping epoch', () => {
+  // Links between decoded blocks and the jump cache reuse where a linear EIP led, without a page walk: a
+  // change of mappings they rely on must start a new epoch (which empties both), and only such a change
+  // (a Linux boot's 70 k INVLPGs are nearly all of data pages; each used to empty the jump cache).
+  it('an INVLPG starts a new epoch only for a page marked as relied on since the last one', () => {
+    const cpu = createVM({ memory: 4 << 20 }).cpu;
+    cpu.paging = true;
+    const e0 = cpu.mappingEpoch;
+    cpu.reliesOnMapping(0xc0001ffe, 0xc0002003); // a block crossing into the next page relies on both
+    cpu.invalidatePage(0xc0005000);
+    expect(cpu.mappingEpoch).toBe(e0);
+    cpu.invalidatePage(0xc0002abc);
+    expect(cpu.mappingEpoch).toBe(e0 + 1);
+    cpu.invalidatePage(0xc0001000); // the new epoch starts with nothing relied on
+    expect(cpu.mappingEpoch).toBe(e0 + 1);
+    cpu.reliesOnMapping(0xc0001000, 0xc0001010);
+    cpu.flushTlb(true); // a CR3 write: always a new epoch
+    expect(cpu.mappingEpoch).toBe(e0 + 2);
+    cpu.invalidatePage(0xc0001000);
+    expect(cpu.mappingEpoch).toBe(e0 + 2);
   });
 });

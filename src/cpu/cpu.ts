@@ -314,8 +314,35 @@ export class Cpu {
    */
   readonly tlbTag: Int32Array;
   readonly tlbAddend: Int32Array;
-  /** Bumped whenever translations may change (CR3, INVLPG, CR0/CR4): decoded-block links check it. */
+  /**
+   * Bumped whenever translations that something relies on may change (CR3, CR0/CR4, INVLPG of a page
+   * marked by reliesOnMapping): decoded-block links and the JIT's jump cache check it.
+   */
   mappingEpoch = 0;
+  /**
+   * Linear pages whose current mapping a block link or a jump-cache entry relies on (marked since the last
+   * new epoch, and listed for clearing). An INVLPG of any other page changes nothing they hold: a Linux
+   * boot's 70 k INVLPGs are nearly all of data pages, and each used to empty the jump cache.
+   */
+  private readonly reliedOn = new Uint8Array(1 << (32 - PAGE_SHIFT));
+  private reliedOnList: number[] = [];
+
+  /** Code at linear [start, end) was resolved under the current mappings, to be reused without a fetch. */
+  reliesOnMapping(start: number, end: number): void {
+    if (!this.paging) return;
+    const first = (start >>> 0) >>> PAGE_SHIFT, last = ((end - 1) >>> 0) >>> PAGE_SHIFT;
+    if (this.reliedOn[first] === 0) { this.reliedOn[first] = 1; this.reliedOnList.push(first); }
+    if (last !== first && this.reliedOn[last] === 0) { this.reliedOn[last] = 1; this.reliedOnList.push(last); }
+  }
+
+  /** The mappings changed: whatever relied on them is stale. */
+  private newMappingEpoch(): void {
+    this.mappingEpoch++;
+    const list = this.reliedOnList;
+    if (list.length > 4096) this.reliedOn.fill(0);
+    else for (let i = 0; i < list.length; i++) this.reliedOn[list[i]] = 0;
+    this.reliedOnList = [];
+  }
 
   /** Physical address of `lin` for a data access by the current CPL (user when CPL = 3). */
   translate(lin: number, write: boolean, user: boolean): number {
@@ -383,14 +410,14 @@ export class Cpu {
   /** Drop TLB entries: all of them, or all but global pages (a CR3 write with CR4.PGE). */
   flushTlb(keepGlobal: boolean): void {
     for (let i = 0; i < TLB_SIZE; i++) if (!keepGlobal || !(this.tlbTag[i] & TLB_GLOBAL)) this.tlbTag[i] = 0;
-    this.mappingEpoch++;
+    this.newMappingEpoch();
   }
 
   /** INVLPG: drop the translation of one page (global or not). */
   invalidatePage(lin: number): void {
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
     if (((this.tlbTag[slot] ^ lin) & ~0xfff) === 0) this.tlbTag[slot] = 0;
-    this.mappingEpoch++;
+    if (this.reliedOn[(lin >>> 0) >>> PAGE_SHIFT] !== 0) this.newMappingEpoch();
   }
 
   /** After CR0 or CR4 changed: re-read PG and drop every translation. */

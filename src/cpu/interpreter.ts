@@ -127,6 +127,7 @@ export class Interpreter {
           // Keep the two most recent successors (a conditional branch has two).
           block.linkEip1 = block.linkEip0; block.link1 = block.link0;
           block.linkEip0 = eip; block.link0 = next;
+          cpu.reliesOnMapping(next.start, next.end);
         }
       }
       block = next;

@@ -7,7 +7,8 @@
  * (only that the new translation is used: whether stale entries survive without a flush is
  * implementation-defined and not tested); CR4.PGE with a global PTE (enabling works; survival of global
  * entries across CR3 writes is not tested); code rewritten through an alias mapping and executed
- * through the original one. */
+ * through the original one; code called through a linear page whose PTE is retargeted, with INVLPG
+ * (and INVLPGs of an unrelated page, which must change nothing), each frame's code then running. */
 #include "rt.h"
 #include "ring3.h"
 
@@ -39,13 +40,16 @@ enum {
 	SLOT_URO,                       /* user read-only */
 	SLOT_SUPER,                     /* supervisor read/write */
 	SLOT_GLOBAL,                    /* global page */
+	SLOT_CODE,                      /* code page retargeted between frames A and B */
 };
 
 static u32 pd[1024] __attribute__((aligned(4096)));
 static u32 pt0[1024] __attribute__((aligned(4096)));
 static u32 pt2[1024] __attribute__((aligned(4096)));
-static u8 frames[10][4096] __attribute__((aligned(4096)));
+static u8 frames[12][4096] __attribute__((aligned(4096)));
 #define CODE_FRAME 9
+#define CODE_A 10                      /* frames holding the two versions of SLOT_CODE's code */
+#define CODE_B 11
 extern char __user_start[], __user_end[];
 
 /* Fault recorder (vector 14 and 13): resumes at g_resume. */
@@ -329,6 +333,27 @@ void test_main(void)
 	/* replace the instruction itself: mov $imm,%eax -> xor %eax,%eax; dec %eax; nop x3 */
 	alias[0] = 0x31; alias[1] = 0xc0; alias[2] = 0x48; alias[3] = 0x90; alias[4] = 0x90;
 	CHECK(f(), 0xffffffff, "new instruction bytes through the alias");
+
+	/* Code called through a linear page whose PTE is retargeted: once warm (an emulator may remember
+	 * where the call went: block links, a JIT's jump cache), INVLPG must make the new frame's code run;
+	 * INVLPGs of another page in between must not disturb either version. */
+	u8 *ca = frames[CODE_A], *cb = frames[CODE_B];
+	ca[0] = 0xb8; ca[1] = 0xa1; ca[2] = 0xa1; ca[3] = 0; ca[4] = 0; ca[5] = 0xc3;   /* mov $0xa1a1,%eax; ret */
+	cb[0] = 0xb8; cb[1] = 0xb2; cb[2] = 0xb2; cb[3] = 0; cb[4] = 0; cb[5] = 0xc3;   /* mov $0xb2b2,%eax; ret */
+	fn0 g = (fn0)TP(SLOT_CODE);
+	map(SLOT_CODE, (u32)ca, PTE_P | PTE_W);
+	sum = 0;
+	for (int i = 0; i < 1000; i++) { sum += g(); invlpg(TP(SLOT_SWAP)); }
+	CHECK(sum, 1000 * 0xa1a1, "code page: frame A runs (1000 calls, INVLPG of another page between them)");
+	map(SLOT_CODE, (u32)cb, PTE_P | PTE_W);
+	CHECK(g(), 0xb2b2, "code page retargeted + INVLPG: frame B runs");
+	sum = 0;
+	for (u32 i = 0; i < 400; i++) {
+		if (i % 100 == 0) map(SLOT_CODE, (u32)((i / 100) & 1 ? ca : cb), PTE_P | PTE_W);
+		invlpg(TP(SLOT_SWAP));
+		sum += g() ^ ((i / 100) & 1 ? 0xa1a1 : 0xb2b2);
+	}
+	CHECK(sum, 0, "code page retargeted every 100 calls: each frame's code runs after its INVLPG");
 
 	rt_finish("paging");
 }
