@@ -15,7 +15,11 @@
 // entries are written when the run loop first enters it (per generation) and cleared when it is dropped.
 // Entries of linear EIPs hold only while the page mappings do: writing a region's entries marks its code's
 // pages as relied on (cpu.reliesOnMapping), and a new cpu.mappingEpoch (CR3, CR0/CR4 writes, an INVLPG of a
-// marked page — each of which ends compiled code) starts a new generation with an empty cache.
+// marked page — each of which ends compiled code) starts a new generation with an empty cache — except that
+// a CR3 write, which keeps global pages (CR4.PGE), keeps the entries written for regions whose code the TLB
+// mapped with global entries (a kernel's): a global mapping changes only with an INVLPG of its page or a
+// CR4 write, each a full new epoch. (In a Linux boot, 140 k returns to the run loop were to regions whose
+// entries a context switch had emptied.)
 import type { Cpu } from '../src/cpu/cpu.ts';
 import { JIT_CHAINS_SLOT, JUMP_CACHE_ENTRIES, JUMP_CACHE_OFFSET, jumpCacheEntry, STATE_OFFSET } from '../src/cpu/state.ts';
 import type { WasmBackend } from './wasm-backend.ts';
@@ -97,9 +101,14 @@ export class JumpCache {
    */
   private readonly written = new Int32Array(JUMP_CACHE_ENTRIES);
   private writtenCount = 0;
+  /** The same for entries of regions whose code is not in global pages, and those regions. */
+  private readonly writtenLocal = new Int32Array(JUMP_CACHE_ENTRIES);
+  private writtenLocalCount = 0;
+  private localRegions: Chainable[] = [];
   private nextSlot = 1;
   private generation = 0;
   private epoch: number;
+  private globalEpoch: number;
 
   /**
    * @param enabled false: regions get table slots but no cache entries, so nothing chains (profiling, where
@@ -110,6 +119,7 @@ export class JumpCache {
     this.words = new Int32Array(memory.buffer, JUMP_CACHE_OFFSET, JUMP_CACHE_ENTRIES * 2);
     this.words.fill(0);
     this.epoch = cpu.mappingEpoch;
+    this.globalEpoch = cpu.globalMappingEpoch;
     chainModuleCache ??= new WebAssembly.Module(chainModule() as Uint8Array<ArrayBuffer>);
     const inst = new WebAssembly.Instance(chainModuleCache, { env: { memory, table: this.table } });
     this.enter = inst.exports.enter as EnterFn;
@@ -136,49 +146,79 @@ export class JumpCache {
    * with the rewrite).
    */
   prepare(region: Chainable, pc: number): void {
-    if (this.cpu.mappingEpoch !== this.epoch) { this.epoch = this.cpu.mappingEpoch; this.clear(); }
+    const cpu = this.cpu;
+    if (cpu.mappingEpoch !== this.epoch) {
+      const keepGlobal = cpu.globalMappingEpoch === this.globalEpoch;
+      this.epoch = cpu.mappingEpoch;
+      this.globalEpoch = cpu.globalMappingEpoch;
+      if (keepGlobal) this.clearLocal(); else this.clear();
+    }
     if (!this.enabled) return;
     const value = (region.slot << 2) | region.mode;
+    // (Global: the run loop has just looked up the block at `pc`, so the TLB holds its page's entry.)
+    const global = cpu.isGlobalMapping(region.start) && cpu.isGlobalMapping(region.end - 1);
     if (region.generation !== this.generation) {
       region.generation = this.generation;
       // Its entries name it while the mappings of its code's pages hold (an INVLPG of one starts a new epoch).
-      this.cpu.reliesOnMapping(region.start, region.end);
-      for (const eip of region.entries) this.write(eip, value);
+      cpu.reliesOnMapping(region.start, region.end);
+      if (!global) this.localRegions.push(region);
+      for (const eip of region.entries) this.write(eip, value, global);
       return;
     }
     const w = this.words, at = wordOf(pc);
     // (Only a real entry: chaining to any other EIP would find no segment there and leave at once.)
-    if ((w[at] !== pc || w[at + 1] !== value) && region.entries.includes(pc)) this.write(pc, value);
+    if ((w[at] !== pc || w[at + 1] !== value) && region.entries.includes(pc)) this.write(pc, value, global);
   }
 
-  private write(eip: number, value: number): void {
+  private write(eip: number, value: number, global: boolean): void {
     const at = wordOf(eip);
     this.words[at] = eip; this.words[at + 1] = value;
-    if (this.writtenCount < JUMP_CACHE_ENTRIES) this.written[this.writtenCount] = at; // (past that, clear() fills the whole cache)
-    this.writtenCount++;
+    // (Past the list's length, a clear fills the whole cache.)
+    if (global) {
+      if (this.writtenCount < JUMP_CACHE_ENTRIES) this.written[this.writtenCount] = at;
+      this.writtenCount++;
+    } else {
+      if (this.writtenLocalCount < JUMP_CACHE_ENTRIES) this.writtenLocal[this.writtenLocalCount] = at;
+      this.writtenLocalCount++;
+    }
   }
 
   /** A region is dropped: remove what names it, free its slot. */
   detach(region: Chainable): void {
     if (region.slot === 0) return;
-    if (region.generation === this.generation) {
-      const w = this.words, value = (region.slot << 2) | region.mode;
-      for (const eip of region.entries) {
-        const at = wordOf(eip);
-        if (w[at] === eip && w[at + 1] === value) { w[at] = 0; w[at + 1] = 0; }
-      }
+    // (Whatever its generation: after clearLocal, a region may have entries left from before it.)
+    const w = this.words, value = (region.slot << 2) | region.mode;
+    for (const eip of region.entries) {
+      const at = wordOf(eip);
+      if (w[at] === eip && w[at + 1] === value) { w[at] = 0; w[at + 1] = 0; }
     }
     this.table.set(region.slot, null);
     this.free.push(region.slot);
     region.slot = 0;
   }
 
+  /** After a CR3 write that kept global pages: forget the entries of regions not in global pages. */
+  private clearLocal(): void {
+    const w = this.words, n = this.writtenLocalCount;
+    if (n > JUMP_CACHE_ENTRIES) { this.clear(); return; }
+    for (let i = 0; i < n; i++) { const at = this.writtenLocal[i]; w[at] = 0; w[at + 1] = 0; }
+    this.writtenLocalCount = 0;
+    // They write theirs again when next entered.
+    for (const r of this.localRegions) r.generation = -1;
+    this.localRegions = [];
+  }
+
   /** Forget every entry (a new generation: regions write theirs again when next entered). */
   clear(): void {
-    const w = this.words, n = this.writtenCount;
+    const w = this.words, n = this.writtenCount + this.writtenLocalCount;
     if (n > JUMP_CACHE_ENTRIES) w.fill(0);
-    else for (let i = 0; i < n; i++) { const at = this.written[i]; w[at] = 0; w[at + 1] = 0; }
+    else {
+      for (let i = 0; i < this.writtenCount; i++) { const at = this.written[i]; w[at] = 0; w[at + 1] = 0; }
+      for (let i = 0; i < this.writtenLocalCount; i++) { const at = this.writtenLocal[i]; w[at] = 0; w[at + 1] = 0; }
+    }
     this.writtenCount = 0;
+    this.writtenLocalCount = 0;
+    this.localRegions = [];
     this.generation++;
   }
 }

@@ -25,7 +25,11 @@ function setup() {
   const pages = Math.ceil((Math.max(JUMP_CACHE_OFFSET + JUMP_CACHE_ENTRIES * 8, STATE_OFFSET + 4096)) / 65536);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
   const reliedOn: [number, number][] = [];
-  const cpu = { mappingEpoch: 0, s: new Int32Array(memory.buffer, STATE_OFFSET, 1024), reliesOnMapping: (a: number, b: number) => reliedOn.push([a, b]) } as unknown as Cpu;
+  // Kernel addresses (0xc0000000 up) are mapped by global pages.
+  const cpu = {
+    mappingEpoch: 0, globalMappingEpoch: 0, s: new Int32Array(memory.buffer, STATE_OFFSET, 1024),
+    reliesOnMapping: (a: number, b: number) => reliedOn.push([a, b]), isGlobalMapping: (lin: number) => lin >>> 0 >= 0xc0000000,
+  } as unknown as Cpu;
   const jumps = new JumpCache(cpu, memory, true);
   const chain = jumps.chain as (pc: number, budget: number, count: number, mode: number) => number;
   return { jumps, chain, cpu, reliedOn };
@@ -73,7 +77,7 @@ describe('jump cache', () => {
     jumps.attach(a, fakeRun(1000));
     jumps.prepare(a, X);
     expect(chain(X, 100, 5, 3)).toBe(5);
-    cpu.mappingEpoch++;
+    cpu.mappingEpoch++; cpu.globalMappingEpoch++; // a full new epoch
     const b = { mode: 2, entries: [Z], start: Z, end: Z + 1, slot: 0, generation: -1 };
     jumps.attach(b, fakeRun(2000));
     jumps.prepare(b, Z);
@@ -88,9 +92,35 @@ describe('jump cache', () => {
     jumps.prepare(a, X);
     jumps.prepare(a, Z);
     expect(reliedOn).toEqual([[X, 0xc1001003]]);
-    cpu.mappingEpoch++;
+    cpu.mappingEpoch++; cpu.globalMappingEpoch++; // a full new epoch
     jumps.prepare(a, Z);
     expect(reliedOn).toEqual([[X, 0xc1001003], [X, 0xc1001003]]);
+  });
+
+  it('a CR3 write keeps the entries of regions in global pages, and only those', () => {
+    const { jumps, chain, cpu } = setup();
+    const U = 0x08048010;
+    const k = { mode: 2, entries: [X], start: X, end: X + 1, slot: 0, generation: -1 };
+    const u = { mode: 2, entries: [U], start: U, end: U + 1, slot: 0, generation: -1 };
+    jumps.attach(k, fakeRun(1000));
+    jumps.attach(u, fakeRun(2000));
+    jumps.prepare(k, X);
+    jumps.prepare(u, U);
+    expect(chain(X, 100, 5, 2)).toBe(1005);
+    expect(chain(U, 100, 5, 2)).toBe(2005);
+    cpu.mappingEpoch++; // a CR3 write: global pages kept
+    jumps.prepare(k, X);
+    expect(chain(X, 100, 5, 2)).toBe(1005);
+    expect(chain(U, 100, 5, 2)).toBe(5);
+    jumps.prepare(u, U); // the user region writes its entries again
+    expect(chain(U, 100, 5, 2)).toBe(2005);
+    cpu.mappingEpoch++; cpu.globalMappingEpoch++; // CR4, or an INVLPG of a page relied on: everything goes
+    jumps.prepare(u, U);
+    expect(chain(X, 100, 5, 2)).toBe(5);
+    expect(chain(U, 100, 5, 2)).toBe(2005);
+    // A dropped region's entries go, whatever generation it was in.
+    jumps.detach(u);
+    expect(chain(U, 100, 5, 2)).toBe(5);
   });
 });
 
@@ -110,9 +140,17 @@ describe('mapping epoch', () => {
     cpu.invalidatePage(0xc0001000); // the new epoch starts with nothing relied on
     expect(cpu.mappingEpoch).toBe(e0 + 1);
     cpu.reliesOnMapping(0xc0001000, 0xc0001010);
-    cpu.flushTlb(true); // a CR3 write: always a new epoch
+    const g0 = cpu.globalMappingEpoch;
+    cpu.flushTlb(true); // a CR3 write: always a new epoch, not for global pages
     expect(cpu.mappingEpoch).toBe(e0 + 2);
+    expect(cpu.globalMappingEpoch).toBe(g0);
+    cpu.invalidatePage(0xc0001000); // still marked: a full new epoch
+    expect(cpu.mappingEpoch).toBe(e0 + 3);
+    expect(cpu.globalMappingEpoch).toBe(g0 + 1);
     cpu.invalidatePage(0xc0001000);
-    expect(cpu.mappingEpoch).toBe(e0 + 2);
+    expect(cpu.mappingEpoch).toBe(e0 + 3);
+    cpu.flushTlb(false);
+    expect(cpu.globalMappingEpoch).toBe(g0 + 2);
+    expect(cpu.isGlobalMapping(0xc0001000)).toBe(false); // (nothing in the TLB)
   });
 });

@@ -320,6 +320,11 @@ export class Cpu {
    */
   mappingEpoch = 0;
   /**
+   * Bumped with mappingEpoch except for a CR3 write that keeps global pages (CR4.PGE): while it stands,
+   * what relies only on global mappings (the TLB still holding them) holds (the jump cache keeps those entries).
+   */
+  globalMappingEpoch = 0;
+  /**
    * Linear pages whose current mapping a block link or a jump-cache entry relies on (marked since the last
    * new epoch, and listed for clearing). An INVLPG of any other page changes nothing they hold: a Linux
    * boot's 70 k INVLPGs are nearly all of data pages, and each used to empty the jump cache.
@@ -335,9 +340,25 @@ export class Cpu {
     if (last !== first && this.reliedOn[last] === 0) { this.reliedOn[last] = 1; this.reliedOnList.push(last); }
   }
 
-  /** The mappings changed: whatever relied on them is stale. */
-  private newMappingEpoch(): void {
+  /**
+   * Is linear `lin`'s page mapped by a global TLB entry (kept by a CR3 write), or is paging off? (A page
+   * whose entry the direct-mapped TLB has lost answers no: for those who ask, the safe answer.)
+   */
+  isGlobalMapping(lin: number): boolean {
+    if (!this.paging) return true;
+    const tag = this.tlbTag[(lin >>> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    return ((tag ^ lin) & ~0xfff) === 0 && (tag & (TLB_VALID | TLB_GLOBAL)) === (TLB_VALID | TLB_GLOBAL);
+  }
+
+  /**
+   * The mappings changed: whatever relied on them is stale — or, `keepGlobal` (a CR3 write with CR4.PGE),
+   * whatever relied on non-global ones. (The marks stay then: a later INVLPG of any page marked before
+   * starts a full epoch, which may be more than needed, never less.)
+   */
+  private newMappingEpoch(keepGlobal = false): void {
     this.mappingEpoch++;
+    if (keepGlobal) return;
+    this.globalMappingEpoch++;
     const list = this.reliedOnList;
     if (list.length > 4096) this.reliedOn.fill(0);
     else for (let i = 0; i < list.length; i++) this.reliedOn[list[i]] = 0;
@@ -410,7 +431,7 @@ export class Cpu {
   /** Drop TLB entries: all of them, or all but global pages (a CR3 write with CR4.PGE). */
   flushTlb(keepGlobal: boolean): void {
     for (let i = 0; i < TLB_SIZE; i++) if (!keepGlobal || !(this.tlbTag[i] & TLB_GLOBAL)) this.tlbTag[i] = 0;
-    this.newMappingEpoch();
+    this.newMappingEpoch(keepGlobal);
   }
 
   /** INVLPG: drop the translation of one page (global or not). */

@@ -8,7 +8,8 @@
  * implementation-defined and not tested); CR4.PGE with a global PTE (enabling works; survival of global
  * entries across CR3 writes is not tested); code rewritten through an alias mapping and executed
  * through the original one; code called through a linear page whose PTE is retargeted, with INVLPG
- * (and INVLPGs of an unrelated page, which must change nothing), each frame's code then running. */
+ * (and INVLPGs of an unrelated page, which must change nothing) or a CR3 reload, each frame's code then
+ * running. */
 #include "rt.h"
 #include "ring3.h"
 
@@ -354,6 +355,14 @@ void test_main(void)
 		sum += g() ^ ((i / 100) & 1 ? 0xa1a1 : 0xb2b2);
 	}
 	CHECK(sum, 0, "code page retargeted every 100 calls: each frame's code runs after its INVLPG");
+	/* The same with a CR3 reload instead of INVLPG (the page is not global). */
+	map(SLOT_CODE, (u32)ca, PTE_P | PTE_W);
+	sum = 0;
+	for (u32 i = 0; i < 400; i++) {
+		if (i % 100 == 0) { pt2[SLOT_CODE] = (u32)((i / 100) & 1 ? cb : ca) | PTE_P | PTE_W; wr_cr3(rd_cr3()); }
+		sum += g() ^ ((i / 100) & 1 ? 0xb2b2 : 0xa1a1);
+	}
+	CHECK(sum, 0, "code page retargeted every 100 calls: each frame's code runs after a CR3 reload");
 
 	rt_finish("paging");
 }
