@@ -153,14 +153,15 @@ export class JumpCache {
       this.globalEpoch = cpu.globalMappingEpoch;
       if (keepGlobal) this.clearLocal(); else this.clear();
     }
+    // The region about to run relies on its code's mappings (an INVLPG of one of its pages must end it),
+    // as do its entries in the cache.
+    cpu.reliesOnMapping(region.start, region.end);
     if (!this.enabled) return;
     const value = (region.slot << 2) | region.mode;
     // (Global: the run loop has just looked up the block at `pc`, so the TLB holds its page's entry.)
     const global = cpu.isGlobalMapping(region.start) && cpu.isGlobalMapping(region.end - 1);
     if (region.generation !== this.generation) {
       region.generation = this.generation;
-      // Its entries name it while the mappings of its code's pages hold (an INVLPG of one starts a new epoch).
-      cpu.reliesOnMapping(region.start, region.end);
       if (!global) this.localRegions.push(region);
       for (const eip of region.entries) this.write(eip, value, global);
       return;

@@ -434,11 +434,17 @@ export class Cpu {
     this.newMappingEpoch(keepGlobal);
   }
 
-  /** INVLPG: drop the translation of one page (global or not). */
-  invalidatePage(lin: number): void {
+  /**
+   * INVLPG: drop the translation of one page (global or not). True when that started a new epoch (the page
+   * was relied on: code running now, linked to or named by the jump cache); otherwise nothing but data
+   * accesses depended on it, and compiled code may go on.
+   */
+  invalidatePage(lin: number): boolean {
     const slot = (lin >>> PAGE_SHIFT) & (TLB_SIZE - 1);
     if (((this.tlbTag[slot] ^ lin) & ~0xfff) === 0) this.tlbTag[slot] = 0;
-    if (this.reliedOn[(lin >>> 0) >>> PAGE_SHIFT] !== 0) this.newMappingEpoch();
+    if (this.reliedOn[(lin >>> 0) >>> PAGE_SHIFT] === 0) return false;
+    this.newMappingEpoch();
+    return true;
   }
 
   /** After CR0 or CR4 changed: re-read PG and drop every translation. */

@@ -192,8 +192,8 @@ export const SYSTEM: EmitterTable = {
     return () => {
       requireCpl0(cpu);
       cpu.exits.count(EXIT_INVLPG);
-      cpu.invalidatePage(cpu.linear(seg, ea(), 1, false));
-      cpu.breakBlock |= BREAK_MODE;
+      // Compiled code leaves only if something relied on the page's mapping (its own code among them).
+      if (cpu.invalidatePage(cpu.linear(seg, ea(), 1, false))) cpu.breakBlock |= BREAK_MODE;
     };
   },
   WBINVD: ({ cpu }) => () => requireCpl0(cpu),
