@@ -13,7 +13,7 @@
 //
 // The cache is filled here and only read by compiled code, so it never names a dropped region: a region's
 // entries are written when the run loop first enters it (per generation) and cleared when it is dropped.
-// Entries of linear EIPs hold only while the page mappings do: writing a region's entries marks its code's
+// Entries of linear EIPs hold only while the page mappings do: a region the run loop enters marks its code's
 // pages as relied on (cpu.reliesOnMapping), and a new cpu.mappingEpoch (CR3, CR0/CR4 writes, an INVLPG of a
 // marked page — each of which ends compiled code) starts a new generation with an empty cache — except that
 // a CR3 write, which keeps global pages (CR4.PGE), keeps the entries written for regions whose code the TLB
@@ -158,17 +158,21 @@ export class JumpCache {
     cpu.reliesOnMapping(region.start, region.end);
     if (!this.enabled) return;
     const value = (region.slot << 2) | region.mode;
-    // (Global: the run loop has just looked up the block at `pc`, so the TLB holds its page's entry.)
-    const global = cpu.isGlobalMapping(region.start) && cpu.isGlobalMapping(region.end - 1);
     if (region.generation !== this.generation) {
       region.generation = this.generation;
+      const global = this.inGlobalPages(region);
       if (!global) this.localRegions.push(region);
       for (const eip of region.entries) this.write(eip, value, global);
       return;
     }
     const w = this.words, at = wordOf(pc);
     // (Only a real entry: chaining to any other EIP would find no segment there and leave at once.)
-    if ((w[at] !== pc || w[at + 1] !== value) && region.entries.includes(pc)) this.write(pc, value, global);
+    if ((w[at] !== pc || w[at + 1] !== value) && region.entries.includes(pc)) this.write(pc, value, this.inGlobalPages(region));
+  }
+
+  /** Is the region's code in pages the TLB maps with global entries? (The run loop has just looked up its block: the TLB holds that page.) */
+  private inGlobalPages(region: Chainable): boolean {
+    return this.cpu.isGlobalMapping(region.start) && this.cpu.isGlobalMapping(region.end - 1);
   }
 
   private write(eip: number, value: number, global: boolean): void {

@@ -325,8 +325,8 @@ export class Cpu {
    */
   globalMappingEpoch = 0;
   /**
-   * Linear pages whose current mapping a block link or a jump-cache entry relies on (marked since the last
-   * new epoch, and listed for clearing). An INVLPG of any other page changes nothing they hold: a Linux
+   * Linear pages whose current mapping a block link, a jump-cache entry or the compiled code about to run
+   * relies on (marked since the last full new epoch, and listed for clearing). An INVLPG of any other page changes nothing they hold: a Linux
    * boot's 70 k INVLPGs are nearly all of data pages, and each used to empty the jump cache.
    */
   private readonly reliedOn = new Uint8Array(1 << (32 - PAGE_SHIFT));
