@@ -9,6 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BOOT_PARAMS, CMDLINE, isBzImage, LINUX_GDT, loadLinux } from '../src/loader/linux-boot.ts';
 import { LoadError } from '../src/loader/load-error.ts';
 import { FakeTarget } from './loader-images.ts';
+import { VM } from '../src/machine/vm.ts';
+import { IRQ_SCI } from '../src/machine/board.ts';
+import { ELCR_PORT } from '../src/devices/pic8259.ts';
 
 const MiB = 1 << 20;
 
@@ -68,6 +71,14 @@ describe('loadLinux', () => {
     expect(t.regs).toMatchObject({ eip: 0x100000, esi: BOOT_PARAMS, ebx: 0, ebp: 0, edi: 0 });
     const gdt = new DataView(t.memory.readBytes(LINUX_GDT, 32).slice().buffer);
     expect([gdt.getUint32(0x10, true), gdt.getUint32(0x14, true), gdt.getUint32(0x18, true), gdt.getUint32(0x1c, true)]).toEqual([0xffff, 0xcf9b00, 0xffff, 0xcf9300]);
+  });
+
+  it('leaves the SCI\'s line level-triggered in the ELCR, as a firmware does (on a VM\'s own board)', () => {
+    const vm = new VM({ memory: 16 * MiB });
+    expect([vm.io.in(ELCR_PORT, 1), vm.io.in(ELCR_PORT + 1, 1)]).toEqual([0, 0]); // both edge after reset
+    loadLinux(vm, bzImage(), { name: 'bz' });
+    // IRQ 9 (the FADT's SCI_INT) is ELCR2's bit 1; nothing else is level-triggered.
+    expect([vm.io.in(ELCR_PORT, 1), vm.io.in(ELCR_PORT + 1, 1)]).toEqual([0, 1 << (IRQ_SCI - 8)]);
   });
 
   it('keeps the initrd below initrd_addr_max', () => {

@@ -38,6 +38,8 @@ const CHIP_STATE = {
 const PAIR_STATE = { master: { struct: CHIP_STATE }, slave: { struct: CHIP_STATE }, intLevel: 'bool' } as const satisfies StateSchema;
 const PAIR_STATE_V1 = { master: { struct: CHIP_STATE_V1 }, slave: { struct: CHIP_STATE_V1 }, intLevel: 'bool' } as const satisfies StateSchema;
 
+/** The PIIX's ELCR1 port (the master's lines); ELCR2, the slave's, follows it. */
+export const ELCR_PORT = 0x4d0;
 /** ELCR bits that exist: the master's IRQ 0-2 and the slave's IRQ 8 and 13 are always edge-triggered. */
 export const ELCR_MASK_MASTER = 0xf8, ELCR_MASK_SLAVE = 0xde;
 

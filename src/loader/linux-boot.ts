@@ -7,8 +7,10 @@
 //   - the CPU enters code32_start in flat 32-bit protected mode through a GDT holding __BOOT_CS (0x10) and
 //     __BOOT_DS (0x18), paging and interrupts off, ESI = boot_params, EBP = EDI = EBX = 0;
 //   - ACPI tables (acpi-tables.ts) in the BIOS area, describing the board's PM device, as SeaBIOS leaves them.
+//   - the ACPI SCI's interrupt line level-triggered in the ELCR, as a firmware leaves it.
 import { PM1_CNT, PM1_EVT, PM_TMR, SLP_TYP_S5 } from '../devices/acpi-pm.ts';
 import { RTC_CENTURY } from '../devices/cmos-rtc.ts';
+import { ELCR_PORT } from '../devices/pic8259.ts';
 import { ACPI_PM_BASE, IRQ_SCI } from '../machine/board.ts';
 import { ACPI_TABLES_BASE, writeAcpiTables, type AcpiTables } from './acpi-tables.ts';
 import { checkInRam } from './guest-ram.ts';
@@ -164,6 +166,14 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
     pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
     sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: RTC_CENTURY, ramSize: memory.ramSize,
   });
+  // The SCI is a shared, level-triggered interrupt (ACPI 4.7.2.2): a PC firmware marks its line level in the
+  // PIIX's ELCR before it hands over, as it does its PCI interrupts' (SeaBIOS: IRQ 10 and 11; this board
+  // has no PCI device with an interrupt). Left edge-triggered, Linux sets the bit itself in PIC mode and
+  // logs it at warning level ("ACPI: setting ELCR to 0200 (from 0000)").
+  if (target.io !== undefined) {
+    const port = ELCR_PORT + (IRQ_SCI >> 3);
+    target.io.out(port, 1, target.io.in(port, 1) | (1 << (IRQ_SCI & 7)));
+  }
 
   // GDT: null, unused, __BOOT_CS = flat 4 GiB code, __BOOT_DS = flat 4 GiB data.
   const gdt = new Uint8Array(32);

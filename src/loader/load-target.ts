@@ -19,6 +19,8 @@ export interface LoadTarget {
   setRegisters(r: Partial<Record<LoadRegister, number>>): void;
   /** Real mode only: load a segment register with `selector` (base = selector << 4). Needed by loadRaw({ bits: 16 }). */
   setSegmentReal?(seg: SegmentName, selector: number): void;
+  /** The board's I/O ports, for what a firmware programs into the chipset before it hands over (loadLinux: the ELCR). */
+  io?: { in(port: number, size: 1 | 2 | 4): number; out(port: number, size: 1 | 2 | 4, value: number): void };
 }
 
 /** One piece of guest memory a loader filled: fileSize bytes from the image, then zeros up to memSize. */

@@ -8,7 +8,7 @@ import { DebugExit } from '../devices/debug-exit.ts';
 import { FpuErrorLatch } from '../devices/fpu-error.ts';
 import { I8042 } from '../devices/i8042.ts';
 import { PciHost } from '../devices/pci-host.ts';
-import { PicPair } from '../devices/pic8259.ts';
+import { ELCR_PORT, PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
 import type { Device, PortWindow } from './device.ts';
@@ -164,7 +164,7 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
   const acpiPm = new AcpiPm({ nowNs: host.nowNs, onSci: irq(IRQ_SCI), onPowerOff: host.powerOff });
   const fpuError = new FpuErrorLatch(irq(IRQ_FPU));
   const board = new Board(io, [
-    { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }, { base: 0x4d0, count: 2, name: 'elcr', handler: pic.elcrPorts }] },
+    { name: 'pic', device: pic, ports: [{ base: 0x20, count: 2, name: 'pic-master', handler: pic.master }, { base: 0xa0, count: 2, name: 'pic-slave', handler: pic.slave }, { base: ELCR_PORT, count: 2, name: 'elcr', handler: pic.elcrPorts }] },
     { name: 'pit', device: pit, ports: [{ base: 0x40, count: 4, name: 'pit', handler: pit }], irq: IRQ_PIT },
     { name: 'i8042', device: i8042, ports: [{ base: 0x60, count: 1, name: 'i8042-data', handler: i8042.dataPort }, { base: 0x64, count: 1, name: 'i8042-command', handler: i8042.commandPort }], irq: IRQ_KEYBOARD },
     { name: 'port61', device: port61, ports: [{ base: 0x61, count: 1, name: 'port61', handler: port61 }] },
