@@ -48,6 +48,20 @@ describe('tier 2', () => {
     }
   });
 
+  it('a page that reached tier 2 and gains a hot block is translated again straight at tier 2', async () => {
+    // mov ecx, 3000000; mov eax, l2; l1: dec ecx; jnz l1; jmp eax; l2: inc edx; jmp l2 — the first loop's
+    // page is promoted (its counter passes 1 M by the look at 4 M instructions); then l2, which no direct
+    // branch leads to (a translation finds it only once it has run), turns hot in the same page.
+    const vm = createVM({ memory: 16 << 20 });
+    await vm.enableJit({ cacheDir: null, tier2: 'background', tier2Threshold: 1_000_000 });
+    loadRaw(vm, Uint8Array.of(0xb9, 0xc0, 0xc6, 0x2d, 0x00, 0xb8, 0x0f, 0x00, 0x10, 0x00, 0x49, 0x75, 0xfd, 0xff, 0xe0, 0x42, 0xeb, 0xfd), { load: 0x100000, entry: 0x100000 });
+    expect(vm.run({ maxInstructions: 12_000_000 }).reason).toBe('max-instructions');
+    expect(vm.getRegisters().edx).toBeGreaterThan(1_000_000);
+    const tiers = vm.jitProfile()!.regions.map((r) => r.tier);
+    // tier 1, the promotion, then the retranslation with l2 — at tier 2, not a tier-1 module replaced at once
+    expect(tiers).toEqual([1, 2, 2]);
+  });
+
   it('bad settings are RangeErrors', async () => {
     const vm = createVM({ memory: 1 << 20 });
     await expect(vm.enableJit({ tier2: 'later' as never })).rejects.toThrow(/tier 2 must be background, sync or off/);

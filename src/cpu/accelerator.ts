@@ -69,8 +69,8 @@ export interface AcceleratorConfig {
    * with its loops spanning several segments made WASM loops, for the engine's optimising compiler (in
    * Node, tier 1 stays with V8's baseline compiler: jit/v8-tiers.ts) — by our encoder here, or by binaryen
    * on the translation worker with `background` ('background'), or here at once whatever `background`
-   * says ('sync'; then, as with threshold 0, a retranslation of a page that reached tier 2 goes straight
-   * to tier 2: tests pin what runs this way). Installed as soon as it is translated.
+   * says ('sync': tests pin what runs this way). A page that reached tier 2 and is translated again here
+   * (new hot blocks) goes straight to tier 2. Installed as soon as it is translated.
    */
   tier2?: Tier2Mode;
   /** Instructions a tier-1 region retires before tier 2 retranslates it (default: TIER2_PER_BYTE per byte of its tier-1 WASM, at least TIER2_MIN; 0: every region at once, 'sync' only). */
