@@ -9,6 +9,11 @@ import { HC_FEATURES_BITMAP } from './hypercalls.ts';
  * log an error), CX8 (8), CMOV (15); PSE (3) and PGE (13) with paging.
  */
 export const CPUID_1_EDX = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15);
+/**
+ * Leaf 1 EAX: family 6 model 1 stepping 9, a Pentium Pro (a P6 without MMX, as this CPU is), past the
+ * steppings with the errata Linux works around.
+ */
+export const CPUID_1_EAX = 0x0619;
 /** Leaf 1 ECX: bit 31, "running under a hypervisor". */
 export const CPUID_1_ECX = 1 << 31;
 export const HYPERVISOR_SIGNATURE = 'x86jitx86jit';
@@ -22,9 +27,7 @@ export function cpuid(cpu: Cpu): void {
   if (leaf === 0) {
     const v = 'GenuineIntel'; a = 1; b = dword(v, 0); d = dword(v, 4); c = dword(v, 8);
   } else if (leaf === 1) {
-    // Family 6 model 1 stepping 9: a Pentium Pro (a P6 without MMX, as this CPU is), past the steppings
-    // with the errata Linux works around.
-    a = 0x0619;
+    a = CPUID_1_EAX;
     d = CPUID_1_EDX; c = CPUID_1_ECX;
   } else if (leaf === 0x4000_0000) {
     a = 0x4000_0001; b = dword(HYPERVISOR_SIGNATURE, 0); c = dword(HYPERVISOR_SIGNATURE, 4); d = dword(HYPERVISOR_SIGNATURE, 8);

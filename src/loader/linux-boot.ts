@@ -7,12 +7,16 @@
 //   - the CPU enters code32_start in flat 32-bit protected mode through a GDT holding __BOOT_CS (0x10) and
 //     __BOOT_DS (0x18), paging and interrupts off, ESI = boot_params, EBP = EDI = EBX = 0;
 //   - ACPI tables (acpi-tables.ts) in the BIOS area, describing the board's PM device, as SeaBIOS leaves them.
+//   - SMBIOS tables (smbios-tables.ts) at 0xF0000: the firmware, the machine, its processor and RAM.
 //   - the ACPI SCI's interrupt line level-triggered in the ELCR, as a firmware leaves it.
 import { PM1_CNT, PM1_EVT, PM_TMR, SLP_TYP_S5 } from '../devices/acpi-pm.ts';
 import { RTC_CENTURY } from '../devices/cmos-rtc.ts';
 import { ELCR_PORT } from '../devices/pic8259.ts';
 import { ACPI_PM_BASE, IRQ_SCI } from '../machine/board.ts';
 import { ACPI_TABLES_BASE, writeAcpiTables, type AcpiTables } from './acpi-tables.ts';
+import { type SmbiosTables, writeSmbiosTables } from './smbios-tables.ts';
+import { CPUID_1_EAX, CPUID_1_EDX } from '../hv/cpuid.ts';
+import { NS_PER_INSTRUCTION } from '../machine/vm.ts';
 import { checkInRam } from './guest-ram.ts';
 import { LoadError } from './load-error.ts';
 import { hex, sizeText, type LoadedSegment, type LoadTarget } from './load-target.ts';
@@ -69,6 +73,7 @@ export interface LinuxLoad {
   segments: LoadedSegment[];
   initrd?: { address: number; size: number };
   acpi: AcpiTables;
+  smbios: SmbiosTables;
 }
 
 const u16 = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8);
@@ -149,7 +154,7 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
   const e820: [number, number, number][] = [
     [0, LOW_RAM_END, E820_RAM],
     [LOW_RAM_END, 0xa0000 - LOW_RAM_END, E820_RESERVED],
-    // The BIOS area, where the ACPI tables are (SeaBIOS reserves 0xF0000–0xFFFFF; our tables start lower).
+    // The BIOS area, where the ACPI tables (from 0xE0000) and the SMBIOS tables (from 0xF0000) are.
     [ACPI_TABLES_BASE, 0x100000 - ACPI_TABLES_BASE, E820_RESERVED],
     [KERNEL_BASE, memory.ramSize - KERNEL_BASE, E820_RAM],
   ];
@@ -166,6 +171,7 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
     pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
     sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: RTC_CENTURY, ramSize: memory.ramSize,
   });
+  const smbios = writeSmbiosTables(memory, { ramSize: memory.ramSize, cpuidEax: CPUID_1_EAX, cpuidEdx: CPUID_1_EDX, mhz: 1000 / NS_PER_INSTRUCTION });
   // The SCI is a shared, level-triggered interrupt (ACPI 4.7.2.2): a PC firmware marks its line level in the
   // PIIX's ELCR before it hands over, as it does its PCI interrupts' (SeaBIOS: IRQ 10 and 11; this board
   // has no PCI device with an interrupt). Left edge-triggered, Linux sets the bit itself in PIC mode and
@@ -186,5 +192,5 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
 
   const segments: LoadedSegment[] = [{ address: KERNEL_BASE, fileSize: kernel.length, memSize: kernelSpan }];
   if (initrd) segments.push({ address: initrd.address, fileSize: initrd.size, memSize: initrd.size });
-  return { header, entry, bootParams: BOOT_PARAMS, segments, initrd, acpi };
+  return { header, entry, bootParams: BOOT_PARAMS, segments, initrd, acpi, smbios };
 }
