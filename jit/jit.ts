@@ -180,10 +180,16 @@ export class Jit implements Accelerator {
     const linPage = block.start >>> PAGE_SHIFT;
     const found = new Map<number, Block>();
     const queue: Block[] = [block, ...this.cache.blocksInPage(page)];
+    // A translation of a page keeps the blocks of the region it replaces whatever their hits: blocks that run
+    // in compiled code stop counting, so one that went in below MIN_REGION_BLOCK_HITS (the trigger, at a
+    // JIT threshold under it) would drop out of the next translation, make it again when it next turned hot,
+    // and two blocks of a page could evict each other for ever (seen at X86JIT_JIT_THRESHOLD=4: 30,492
+    // regions translated in 3 G instructions of a Linux boot instead of ~840).
+    const kept = new Set(this.regions.get(regionKey(page, mode))?.blocks ?? []);
     while (queue.length > 0 && found.size < MAX_REGION_BLOCKS) {
       const b = queue.pop()!;
       if (!this.eligible(b, mode, linPage) || b.phys >>> PAGE_SHIFT !== page || found.has(b.start)) continue;
-      if (mode !== 1 && b !== block && b.hits < MIN_REGION_BLOCK_HITS) continue;
+      if (mode !== 1 && b !== block && b.hits < MIN_REGION_BLOCK_HITS && !kept.has(b)) continue;
       // A block a run merely resumed in (the budget or a memory exit cut its containing block there) is no
       // entry of the code: translate.ts would give it its own copy of the rest of its segment. The
       // decompressor of a Linux boot had one at nearly every instruction of its main page (1,930

@@ -70,8 +70,12 @@ const KNOWN_WARNINGS = [
   // See KNOWN above (QEMU too).
   /^acpi PNP0A03:00: fail to add MMCONFIG information, can't access extended PCI configuration space under this bridge\.$/,
 ];
-/** The init's `dmesg -r` lines (level ≤ 4) without their level and time: `text`. */
-const kernelWarnings = (out: string): string[] => out.replace(/\r/g, '').split('\n')
+/**
+ * The init's `dmesg -r` lines (level ≤ 4) without their level and time: `text`. The console's own kernel
+ * lines are taken out first, as in transcript(): one may come in the middle of a line the init writes (a
+ * `dmesg` line's time follows its level, `<4>`; a console line's does not).
+ */
+const kernelWarnings = (out: string): string[] => out.replace(/\r/g, '').replace(/(?<!>)\[ *\d+\.\d+\] [^\n]*\n/g, '').split('\n')
   .filter((l) => l.startsWith('x86jit-linux-test: klog ')).map((l) => l.slice('x86jit-linux-test: klog '.length).replace(/^<\d>\[ *\d+\.\d+\] /, ''));
 
 let dir = '';
