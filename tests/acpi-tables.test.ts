@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { ACPI_PM_BASE, IRQ_SCI } from '../src/machine/board.ts';
 import { PhysicalMemory } from '../src/machine/memory.ts';
 import { PM1_CNT, PM1_EVT, PM_TMR, SLP_TYP_S5 } from '../src/devices/acpi-pm.ts';
-import { ACPI_TABLES_BASE, buildAcpiTables, checksum, s5Aml, writeAcpiTables, type AcpiPmResources } from '../src/loader/acpi-tables.ts';
+import { ACPI_TABLES_BASE, buildAcpiTables, s5Aml, writeAcpiTables, type AcpiPmResources } from '../src/loader/acpi-tables.ts';
+import { checksum } from '../src/loader/table-bytes.ts';
 import { requireTool } from './required-tool.ts';
 
 const PM: AcpiPmResources = {

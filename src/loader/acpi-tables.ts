@@ -8,6 +8,7 @@
 // Everything sits in one block in the BIOS area, which the OS scans for the RSDP ("RSD PTR " on a 16-byte
 // boundary in 0xE0000–0xFFFFF, ACPI 1.0b §5.2.4.1); the loader's E820 map reserves the block.
 import type { PhysicalMemory } from '../machine/memory.ts';
+import { ByteRecord, checksum } from './table-bytes.ts';
 
 /** Where the tables go: the start of the BIOS area the OS scans for the RSDP. */
 export const ACPI_TABLES_BASE = 0xe0000;
@@ -109,25 +110,7 @@ export function pciRootAml(ramSize: number): number[] {
   return [0x5b, 0x82, ...pkgLength(body.length), ...body];
 }
 
-/** The 8-bit checksum that makes `bytes` sum to 0 modulo 256. */
-export function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (const b of bytes) sum += b;
-  return (256 - (sum & 0xff)) & 0xff;
-}
-
-class Table {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.view = new DataView(this.bytes.buffer);
-  }
-  ascii(offset: number, text: string): void { for (let i = 0; i < text.length; i++) this.bytes[offset + i] = text.charCodeAt(i); }
-  u8(offset: number, v: number): void { this.bytes[offset] = v; }
-  u16(offset: number, v: number): void { this.view.setUint16(offset, v, true); }
-  u32(offset: number, v: number): void { this.view.setUint32(offset, v >>> 0, true); }
-
+class Table extends ByteRecord {
   /** The common description header (§5.2.5), checksum last. */
   static described(signature: string, revision: number, body: number): Table {
     const t = new Table(HEADER + body);

@@ -8,6 +8,7 @@
 // The OS finds the entry point by scanning 0xF0000–0xFFFFF for "_SM_" on a 16-byte boundary (§5.2.1); the
 // structure table follows it, inside the BIOS area the loader's E820 map reserves.
 import type { PhysicalMemory } from '../machine/memory.ts';
+import { ByteRecord, checksum } from './table-bytes.ts';
 
 /** Where the entry point goes: the start of the area the OS scans for it. */
 export const SMBIOS_BASE = 0xf0000;
@@ -45,18 +46,12 @@ const BIOS_DATE = '04/01/2014';
 const PRODUCT = 'Standard PC (i440FX + PIIX3)';
 
 /** One structure: its formatted area (type, length and handle filled in here) and its strings. */
-class Structure {
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
+class Structure extends ByteRecord {
   private readonly strings: string[] = [];
   constructor(type: number, length: number, handle: number) {
-    this.bytes = new Uint8Array(length);
-    this.view = new DataView(this.bytes.buffer);
-    this.bytes[0] = type; this.bytes[1] = length; this.view.setUint16(2, handle, true);
+    super(length);
+    this.u8(0, type).u8(1, length).u16(2, handle);
   }
-  u8(offset: number, v: number): this { this.bytes[offset] = v; return this; }
-  u16(offset: number, v: number): this { this.view.setUint16(offset, v, true); return this; }
-  u32(offset: number, v: number): this { this.view.setUint32(offset, v >>> 0, true); return this; }
   /** A string field: its 1-based number in the structure's string set (0, "none", for an empty string). */
   str(offset: number, text: string): this {
     if (text !== '') { this.strings.push(text); this.bytes[offset] = this.strings.length; }
@@ -100,25 +95,22 @@ export function buildSmbiosTables(m: SmbiosMachine, base = SMBIOS_BASE): SmbiosT
   ];
   const encoded = structures.map((s) => s.encode());
   const tableLength = encoded.reduce((n, e) => n + e.length, 0);
-  const bytes = new Uint8Array(TABLE_OFFSET + tableLength);
+  const eps = new ByteRecord(TABLE_OFFSET + tableLength), bytes = eps.bytes;
   let at = TABLE_OFFSET;
   for (const e of encoded) { bytes.set(e, at); at += e.length; }
 
-  const v = new DataView(bytes.buffer);
-  const ascii = (offset: number, text: string): void => { for (let i = 0; i < text.length; i++) bytes[offset + i] = text.charCodeAt(i); };
-  ascii(0, '_SM_');
-  bytes[5] = 0x1f;                                                      // entry point length
-  bytes[6] = 2; bytes[7] = 8;                                           // SMBIOS 2.8
-  v.setUint16(8, Math.max(...encoded.map((e) => e.length)), true);      // the largest structure
-  ascii(16, '_DMI_');
-  v.setUint16(22, tableLength, true);
-  v.setUint32(24, base + TABLE_OFFSET, true);
-  v.setUint16(28, structures.length, true);
-  bytes[30] = 0x28;                                                     // BCD revision 2.8
-  // Checksums: bytes 16–30 (the intermediate entry point), then all 31 bytes, each summing to 0.
-  const sum = (from: number, to: number): number => bytes.subarray(from, to).reduce((a, b) => a + b, 0);
-  bytes[21] = -sum(16, 31) & 0xff;
-  bytes[4] = -sum(0, 31) & 0xff;
+  eps.ascii(0, '_SM_')
+    .u8(5, 0x1f)                                                        // entry point length
+    .u8(6, 2).u8(7, 8)                                                  // SMBIOS 2.8
+    .u16(8, Math.max(...encoded.map((e) => e.length)))                  // the largest structure
+    .ascii(16, '_DMI_')
+    .u16(22, tableLength)
+    .u32(24, base + TABLE_OFFSET)
+    .u16(28, structures.length)
+    .u8(30, 0x28);                                                      // BCD revision 2.8
+  // Checksums (their bytes still 0): the intermediate entry point (bytes 16–30), then all 31 bytes.
+  eps.u8(21, checksum(bytes.subarray(16, 31)));
+  eps.u8(4, checksum(bytes.subarray(0, 31)));
   return { address: base, bytes, types: structures.map((s) => s.bytes[0]) };
 }
 
