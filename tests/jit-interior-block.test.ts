@@ -85,3 +85,62 @@ describe('a hot block inside a region\'s code, at no entry', () => {
     expect(jit.compiled).toBeLessThanOrEqual(3);
   });
 });
+
+/**
+ * The LOOP above with the PIT's interrupt (IRQ 0) every ~2,500 instructions, its handler on another page.
+ * The run loop's budget ends at each timer event, mostly inside the loop's block; the interrupt is taken
+ * there and its handler's IRET returns into the middle of the block. That return is a resumption too.
+ */
+const TICKING_TRIPS = 250_000;
+const HANDLER = LOAD + 0x1000, TABLES = LOAD + 0x2000, GDTR = TABLES + 0x100, IDTR = GDTR + 8, GDT = TABLES + 0x200;
+const ticking = (): Uint8Array => {
+  const image = new Uint8Array(0x2300);
+  image.set([
+    0x0f, 0x01, 0x15, ...le32(GDTR), //   lgdt [GDTR]
+    0x0f, 0x01, 0x1d, ...le32(IDTR), //   lidt [IDTR]
+    0xb0, 0xfe, 0xe6, 0x21, //            mov al, 0xfe; out 0x21, al   (the master PIC: only IRQ 0)
+    0xb0, 0x34, 0xe6, 0x43, //            mov al, 0x34; out 0x43, al   (PIT channel 0, rate generator)
+    0xb0, 0x03, 0xe6, 0x40, //            mov al, 3; out 0x40, al      (divisor 3: ~2.5 us)
+    0xb0, 0x00, 0xe6, 0x40, //            mov al, 0; out 0x40, al
+    0xfb, //                              sti
+    0xb9, ...le32(TICKING_TRIPS), //      mov ecx, TICKING_TRIPS
+    ...new Array(9).fill([0x40, 0x43]).flat(), // a: (inc eax; inc ebx) x 9
+    0x49, //                              dec ecx
+    0x75, 0xeb, //                        jnz a
+    0xfa, //                              cli
+    0x66, 0xba, 0xf4, 0x00, 0xee, 0xf4, //  mov dx, 0xf4; out dx, al; hlt
+  ]);
+  // The handler (vector 8: the master PIC's base as a BIOS leaves it): EOI, count the tick in ESI.
+  image.set([0x50, 0xb0, 0x20, 0xe6, 0x20, 0x58, 0x46, 0xcf], HANDLER - LOAD);
+  // IDT: vector 8, a 32-bit interrupt gate to the handler through the flat code segment 0x08.
+  image.set([HANDLER & 0xff, (HANDLER >>> 8) & 0xff, 0x08, 0x00, 0x00, 0x8e, (HANDLER >>> 16) & 0xff, HANDLER >>> 24], TABLES - LOAD + 8 * 8);
+  image.set([23, 0, ...le32(GDT)], GDTR - LOAD);
+  image.set([9 * 8 - 1, 0, ...le32(TABLES)], IDTR - LOAD);
+  image.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x92, 0xcf, 0], GDT - LOAD);
+  return image;
+};
+
+async function runTicking(jit: boolean) {
+  const vm = createVM({});
+  if (jit) await vm.enableJit({ tier2: 'off' });
+  loadRaw(vm, ticking(), { load: LOAD, entry: LOAD, bits: 32 });
+  const exit = vm.run({ timeout: 120 });
+  const r = vm.getRegisters();
+  const loopPage = jit ? vm.jitProfile()!.regions.filter((g) => g.start >>> 12 === LOAD >>> 12) : [];
+  return { reason: exit.reason, eax: r.eax, ebx: r.ebx, ticks: r.esi, instructions: vm.instructions, loopPage };
+}
+
+describe('a block an interrupt handler returned into (paging off)', () => {
+  it('is not translated: the loop\'s page is translated once, with no block per return point', async () => {
+    const interp = await runTicking(false), ours = await runTicking(true);
+    expect(interp.reason).toBe('debug-exit');
+    expect(interp.eax).toBe(9 * TICKING_TRIPS);
+    expect(interp.ticks).toBeGreaterThan(1_000);
+    expect({ ...ours, loopPage: [] }).toEqual({ ...interp, loopPage: [] });
+    // Before, each return into the loop's block started a block there: they turned hot and the page was
+    // translated again, with a block for each (28 blocks and twice the WASM for the same 33 instructions).
+    // Now the one translation holds the blocks the setup (each OUT ends one) and the loop decode.
+    expect(ours.loopPage).toHaveLength(1);
+    expect(ours.loopPage[0].blocks).toBeLessThanOrEqual(9);
+  });
+});

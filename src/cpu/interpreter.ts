@@ -38,6 +38,9 @@ export interface LoopOptions {
   deliveries?: number;
 }
 
+/** [JIT] Interrupt-return points remembered at once (Interpreter.parked). */
+const PARKED_RESUMES = 8;
+
 export class Interpreter {
   readonly cache: CodeCache;
 
@@ -52,6 +55,17 @@ export class Interpreter {
    */
   private resumePending = false;
   private resumeEip = 0;
+  /**
+   * [JIT] Where interrupts were taken while a run was stopped inside code (resumePending): the return from
+   * the handler (IRET to that EIP) is the resumption, however much ran in between — the handler's own runs
+   * may stop inside code too, so a few such points wait at once (the oldest dropped first). Without this, the
+   * timer's interrupts, taken where a budget ended mid-block, gave a Linux boot's multiply loop a block at
+   * nearly every instruction and its region a copy of the rest of its segment for each (101 blocks for 291
+   * instructions, 277 KB of WASM). A point never returned to (the handler switched tasks) can at worst
+   * mark a later block decoded there as resumed: it is then compiled later, never wrongly.
+   */
+  private readonly parked = new Int32Array(PARKED_RESUMES);
+  private parkedCount = 0;
 
   constructor(private readonly cpu: Cpu) {
     this.cache = new CodeCache(cpu);
@@ -83,7 +97,10 @@ export class Interpreter {
       // An interrupt controller asserts INTR and IF = 1: return to the VM, which injects it — unless
       // STI/MOV SS just ran, in which case exactly one more instruction runs first (the shadow).
       if (((cpu.intr & s[EFLAGS]) !== 0 || cpu.shadow !== 0) && !finishBlock) {
-        if (cpu.shadow === 0) return 'interrupt';
+        if (cpu.shadow === 0) {
+          if (this.resumePending) { this.resumePending = false; this.park(this.resumeEip); }
+          return 'interrupt';
+        }
         if ((cpu.intr & s[EFLAGS]) === 0) cpu.shadow = 0; // nothing pending: the shadow has nothing to hold back
         else {
           // STI/MOV SS shadow with an interrupt pending: exactly one more instruction, then the VM injects.
@@ -118,10 +135,10 @@ export class Interpreter {
         // the previous block is not linked to the new ones.
         if (cache.full) { cache.evict(); block = null; }
         next = cache.lookup();
-        if (this.resumePending) {
-          this.resumePending = false;
-          if (eip === this.resumeEip) { if (next.hits === 0) next.resumed = true; } else next.resumed = false;
-        } else next.resumed = false;
+        let resumes = false;
+        if (this.resumePending) { this.resumePending = false; resumes = eip === this.resumeEip; }
+        if (!resumes && this.parkedCount > 0) resumes = this.unpark(eip);
+        if (resumes) { if (next.hits === 0) next.resumed = true; } else next.resumed = false;
         if (block !== null && next.cacheable) {
           if (block.linkEpoch !== epoch) { block.linkEpoch = epoch; block.link0 = block.link1 = null; block.linkEip0 = block.linkEip1 = 0; }
           // Keep the two most recent successors (a conditional branch has two).
@@ -187,8 +204,9 @@ export class Interpreter {
             if (brk & BREAK_STOP) return 'stop';
             continue;
           }
+          // Left in the middle of an interpreter block (an interrupt pending, or an access for the interpreter).
+          if (why === EXIT_INTERRUPT || why === EXIT_MEMORY) { this.resumePending = true; this.resumeEip = s[EIP]; }
           if (why === EXIT_INTERRUPT) finishBlock = true;
-          else if (why === EXIT_MEMORY) { this.resumePending = true; this.resumeEip = s[EIP]; }
           if (n > 0) { block = null; continue; }
           if (budget <= 0) break;
         }
@@ -264,6 +282,23 @@ export class Interpreter {
       if (cpu.breakBlock !== 0 || s[EIP] !== op.next) return cpu.breakBlock & BREAK_STOP ? 'stop' : null;
     }
     return null;
+  }
+
+  /** [JIT] An interrupt is taken where the run stopped inside code at `eip`: its handler returns there. */
+  private park(eip: number): void {
+    if (this.parkedCount === PARKED_RESUMES) this.parked.copyWithin(0, 1, this.parkedCount--);
+    this.parked[this.parkedCount++] = eip;
+  }
+
+  /** [JIT] Is `eip` a point an interrupt was taken at (park)? Then it is consumed. */
+  private unpark(eip: number): boolean {
+    const p = this.parked;
+    for (let i = this.parkedCount - 1; i >= 0; i--) {
+      if (p[i] !== (eip | 0)) continue;
+      p.copyWithin(i, i + 1, this.parkedCount--);
+      return true;
+    }
+    return false;
   }
 
   /** The instruction at `eip` faulted: EIP back at it, and the exception delivered (and counted). */
