@@ -15,9 +15,9 @@ export interface TranslateJob {
   loops?: boolean;
   /** RegionInput.counter (tier 1). */
   counter?: number;
-  /** For the worker's disk cache (region-cache.ts): the guest page's bytes and the next page's first 16, and the linear page. */
-  pageBytes?: Uint8Array;
-  linPage?: number;
+  /** For the worker's disk cache (region-cache.ts), with paging off: the span's bytes and the next span's first 16, and the span's address. */
+  spanBytes?: Uint8Array;
+  spanStart?: number;
 }
 
 export interface CompiledRegionData extends RegionOutput {

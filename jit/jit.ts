@@ -1,9 +1,10 @@
 // The JIT engine, the accelerator (src/cpu/accelerator.ts) the run loop uses for engine 'jit': it forms
-// regions — the hot decoded blocks of one guest-physical page — has them translated into one WASM module
+// regions — the hot decoded blocks of one span of guest-physical code (region.ts: a page, or four with
+// paging off) — has them translated into one WASM module
 // each (translate.ts; here, with our direct encoder wasm-encoder.ts — tier 1 — or, when asked, with
 // binaryen on the translation worker, translation-worker.ts), instantiates them against the VM's
 // WebAssembly.Memory, and runs them for the interpreter's loop (bridge.ts: helper calls run the
-// interpreter's closures for what compiled code leaves to it). Regions are keyed by physical page and the
+// interpreter's closures for what compiled code leaves to it). Regions are keyed by span and the
 // mode they were compiled for (jitMode), checked on every entry (region.ts). A code write that drops one
 // of a region's blocks drops the region; the live count is bounded (a full flush past MAX_LIVE_REGIONS, as
 // QEMU flushes a full code buffer). Tiers: a new region's module is compiled by the engine's baseline
@@ -22,12 +23,12 @@ import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
 import { compileRegionModule, jitHost } from './jit-host.ts';
 import { compileRegion, type CompiledRegionData } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
-import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable } from './region.ts';
+import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable, spanOf, spanShift } from './region.ts';
 import { TranslationClient, translationWorkerReady, type WorkerJob, type WorkerResult } from './translation-worker.ts';
 import { wasmEncoder } from './wasm-encoder.ts';
 import { JumpCache } from './jump-cache.ts';
 
-/** Blocks in one region (a 4 KiB page rarely holds more). */
+/** Blocks in one region (a span rarely holds more). */
 const MAX_REGION_BLOCKS = 1024;
 /** Instructions compiled code retires between two looks at the tier-1 regions' counters. */
 const TIER2_SCAN_EVERY = 1 << 22;
@@ -51,9 +52,9 @@ export class Jit implements Accelerator {
   /** Chaining between regions: their table and the jump cache compiled code reads. */
   private readonly jumps: JumpCache;
   private readonly bridge: InterpreterBridge;
-  /** Code writes that dropped a region of each page. */
-  private readonly pageInvalidations = new Map<number, number>();
-  /** Asks for a region of a page past its third invalidation since its last translation (regionFor). */
+  /** Code writes that dropped a region, by region key. */
+  private readonly invalidationsOf = new Map<number, number>();
+  /** Asks for a region past its key's third invalidation since its last translation (regionFor), by key. */
   private readonly reluctantAsks = new Map<number, number>();
   /** The translation worker's client (background translation), or null: tier 1 translates here. */
   private worker: TranslationClient | null = null;
@@ -63,7 +64,7 @@ export class Jit implements Accelerator {
   private readonly tier2Threshold: number | null;
   /** Instructions compiled code retired since the counters were last looked at. */
   private sinceScan = 0;
-  /** Region keys that reached tier 2: a retranslation of their page (new hot blocks) is promoted at once. */
+  /** Region keys that reached tier 2: a retranslation of their span (new hot blocks) is promoted at once. */
   private readonly hotKeys = new Set<number>();
   private readonly cfg: JitConfig;
 
@@ -77,15 +78,15 @@ export class Jit implements Accelerator {
     this.regions = new RegionTable(this.stats, this.jumps);
     this.bridge = new InterpreterBridge(cpu, cache, this.stats, this.jumps);
     cache.onDrop = (b, byHost) => {
-      // A pending translation of this page may have read the dropped block: mark it stale.
-      this.worker?.blockDropped(b.phys >>> PAGE_SHIFT);
+      // A pending translation of this block's span may have read the dropped block: mark it stale.
+      this.worker?.blockDropped(b.phys);
       const r = b.compiled as Region | null | undefined;
       if (!r || !r.valid) return;
       this.regions.drop(r);
       // Only the guest's own code writes count as self-modification (not a loader or vm.memory.writeBytes).
-      // New code loaded by the host also forgets the page's history of self-modification.
-      if (byHost) this.pageInvalidations.delete(r.page);
-      else this.pageInvalidations.set(r.page, (this.pageInvalidations.get(r.page) ?? 0) + 1);
+      // New code loaded by the host also forgets the region's history of self-modification.
+      if (byHost) this.invalidationsOf.delete(r.key);
+      else this.invalidationsOf.set(r.key, (this.invalidationsOf.get(r.key) ?? 0) + 1);
     };
     cache.onFlush = () => this.flush();
     cache.onFull = (budget) => this.shed(budget);
@@ -120,22 +121,22 @@ export class Jit implements Accelerator {
   }
 
   /**
-   * The region to run for hot block `block` — translating its page's known blocks if needed — or null
-   * when it cannot be compiled (mode) or should wait (the page's region was just translated and most of
+   * The region to run for hot block `block` — translating its span's known blocks if needed — or null
+   * when it cannot be compiled (mode) or should wait (the span's region was just translated and most of
    * its hot code is in it: retranslating for every newly hot block would cost more than it saves).
    */
   regionFor(block: Block): Region | null {
     const mode = jitMode(this.cpu);
     if (mode === 0 || !this.eligible(block, mode, block.start >>> PAGE_SHIFT)) { this.stats.refused++; return null; }
-    const page = block.phys >>> PAGE_SHIFT, key = regionKey(page, mode);
-    // A page whose code keeps changing (self-modifying code) is retranslated ever more reluctantly: its
+    const span = spanOf(block.phys, mode), key = regionKey(span, mode);
+    // A span whose code keeps changing (self-modifying code) is retranslated ever more reluctantly: its
     // blocks must run 256 times more per invalidation beyond the third before the next attempt.
     // (Counted in asks, 16 executions each: the run loop restarts a refused block's hit count every time.)
-    const inv = this.pageInvalidations.get(page) ?? 0;
+    const inv = this.invalidationsOf.get(key) ?? 0;
     if (inv > 3) {
-      const asks = (this.reluctantAsks.get(page) ?? 0) + 1;
-      if (asks < 16 * (inv - 3)) { this.reluctantAsks.set(page, asks); return null; }
-      this.reluctantAsks.delete(page);
+      const asks = (this.reluctantAsks.get(key) ?? 0) + 1;
+      if (asks < 16 * (inv - 3)) { this.reluctantAsks.set(key, asks); return null; }
+      this.reluctantAsks.delete(key);
     }
     const old = this.regions.get(key);
     if (old !== undefined && old.valid) {
@@ -149,46 +150,47 @@ export class Jit implements Accelerator {
         this.regions.attach(old, block);
         return old;
       }
-      // A newly hot block of a translated page waits for company (the run loop asks again every 16
-      // executions): retranslate once the page has gained half as many hot blocks again, or this one has
+      // A newly hot block of a translated span waits for company (the run loop asks again every 16
+      // executions): retranslate once the span has gained half as many hot blocks again, or this one has
       // run ~500 times.
       const asks = (old.missing.get(block) ?? 0) + 1;
       old.missing.set(block, asks);
       if (old.missing.size * 2 < old.blocks.length && asks < 32) return null;
     }
     if (this.worker !== null) {
-      // Background: post the page once; the block keeps interpreting until the region is installed.
+      // Background: post the span once; the block keeps interpreting until the region is installed.
       this.worker.poll();
       if (block.compiled instanceof Region && block.compiled.valid) return block.compiled;
       if (this.worker.pending(key)) return null;
       this.stats.cacheMisses++;
-      this.worker.post(page, mode, this.discover(page, block, mode), block.start, 1, this.tier2 === 'off' ? -1 : this.newCounter(key));
+      this.worker.post(span, mode, this.discover(span, block, mode), block.start, 1, this.tier2 === 'off' ? -1 : this.newCounter(key));
       return null;
     }
     this.stats.cacheMisses++;
-    return this.translate(page, mode, this.discover(page, block, mode), block.start);
+    return this.translate(span, mode, this.discover(span, block, mode), block.start);
   }
 
   /**
-   * The region's blocks: every known block of the page (with paging, those that have run a few times:
+   * The region's blocks: every known block of the span (with paging, those that have run a few times:
    * MIN_REGION_BLOCK_HITS), plus — without paging — what direct branches, calls and the return addresses
-   * after calls reach inside the page (decoded now), so that the first translation of a page already has
+   * after calls reach inside the span (decoded now), so that the first translation of a span already has
    * the entries its code will need (fewer retranslations).
    */
-  private discover(page: number, block: Block, mode: number): Block[] {
-    const inPage = (eip: number): boolean => (eip >>> PAGE_SHIFT) === page;
+  private discover(span: number, block: Block, mode: number): Block[] {
+    const shift = spanShift(mode), inSpan = (eip: number): boolean => (eip >>> shift) === span;
     const linPage = block.start >>> PAGE_SHIFT;
     const found = new Map<number, Block>();
-    const queue: Block[] = [block, ...this.cache.blocksInPage(page)];
-    // A translation of a page keeps the blocks of the region it replaces whatever their hits: blocks that run
+    const queue: Block[] = [block];
+    for (let p = span << (shift - PAGE_SHIFT); p < (span + 1) << (shift - PAGE_SHIFT); p++) queue.push(...this.cache.blocksInPage(p));
+    // A translation of a span keeps the blocks of the region it replaces whatever their hits: blocks that run
     // in compiled code stop counting, so one that went in below MIN_REGION_BLOCK_HITS (the trigger, at a
     // JIT threshold under it) would drop out of the next translation, make it again when it next turned hot,
-    // and two blocks of a page could evict each other for ever (seen at X86JIT_JIT_THRESHOLD=4: 30,492
+    // and two blocks of a span could evict each other for ever (seen at X86JIT_JIT_THRESHOLD=4: 30,492
     // regions translated in 3 G instructions of a Linux boot instead of ~840).
-    const kept = new Set(this.regions.get(regionKey(page, mode))?.blocks ?? []);
+    const kept = new Set(this.regions.get(regionKey(span, mode))?.blocks ?? []);
     while (queue.length > 0 && found.size < MAX_REGION_BLOCKS) {
       const b = queue.pop()!;
-      if (!this.eligible(b, mode, linPage) || b.phys >>> PAGE_SHIFT !== page || found.has(b.start)) continue;
+      if (!this.eligible(b, mode, linPage) || spanOf(b.phys, mode) !== span || found.has(b.start)) continue;
       if (mode !== 1 && b !== block && b.hits < MIN_REGION_BLOCK_HITS && !kept.has(b)) continue;
       // A block a run merely resumed in (the budget or a memory exit cut its containing block there) is no
       // entry of the code: translate.ts would give it its own copy of the rest of its segment. The
@@ -205,7 +207,7 @@ export class Jit implements Accelerator {
         if (target !== null) next.push(target);
         if (branch === 'call' || (branch === 'conditional' && op === b.ops[b.ops.length - 1])) next.push(op.next);
         for (const eip of next) {
-          if (!inPage(eip) || found.has(eip)) continue;
+          if (!inSpan(eip) || found.has(eip)) continue;
           const nb = this.cache.blockAt(eip);
           if (nb.cacheable && nb.valid) queue.push(nb);
         }
@@ -216,22 +218,22 @@ export class Jit implements Accelerator {
 
   /**
    * Translate now, on this thread, with the direct encoder, and install: at tier 1 (counting what the region
-   * retires), or at tier 2 (a page that reached it, or every page at tier-2 threshold 0: syncTier2).
+   * retires), or at tier 2 (a span that reached it, or every span at tier-2 threshold 0: syncTier2).
    */
-  private translate(page: number, mode: number, blocks: Block[], entry: number, tier = this.syncTier2(regionKey(page, mode)) ? 2 : 1): Region {
+  private translate(span: number, mode: number, blocks: Block[], entry: number, tier = this.syncTier2(regionKey(span, mode)) ? 2 : 1): Region {
     const t0 = performance.now();
-    const counter = tier === 1 && this.tier2 !== 'off' ? this.newCounter(regionKey(page, mode)) : -1;
+    const counter = tier === 1 && this.tier2 !== 'off' ? this.newCounter(regionKey(span, mode)) : -1;
     const data = compileRegion(wasmEncoder, {
       id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
     });
     const module = compileRegionModule(data.binary, tier === 2 ? 'optimized' : 'baseline');
-    return this.install(page, mode, blocks, entry, module, data, performance.now() - t0, tier, counter);
+    return this.install(span, mode, blocks, entry, module, data, performance.now() - t0, tier, counter);
   }
 
   /**
    * Does a translation of region key `key` here go straight to tier 2? At tier-2 threshold 0 ('sync'), and
-   * whenever the page reached tier 2 before (new hot blocks made it translate again): a tier-1 module would
-   * be superseded as soon as installed (install() promotes such a page at once), its translation and
+   * whenever the span reached tier 2 before (new hot blocks made it translate again): a tier-1 module would
+   * be superseded as soon as installed (install() promotes such a span at once), its translation and
    * compile wasted (a Linux boot: 5 regions, 3,037 instructions, 151 KB of WASM).
    */
   private syncTier2(key: number): boolean {
@@ -241,7 +243,7 @@ export class Jit implements Accelerator {
 
   /**
    * The instruction counter of a tier-1 region of key `key` (state.ts regionCounter), zeroed. One per key
-   * modulo the cell count, so that the same page translates to the same bytes (the disk cache); pages that
+   * modulo the cell count, so that the same span translates to the same bytes (the disk cache); spans that
    * share a cell promote each other early, which costs a translation, never correctness.
    */
   private newCounter(key: number): number {
@@ -265,7 +267,7 @@ export class Jit implements Accelerator {
   }
 
   /**
-   * Retranslate a region that stayed hot at tier 2, with the page's blocks known now: here with our encoder
+   * Retranslate a region that stayed hot at tier 2, with the span's blocks known now: here with our encoder
    * (with `background`, by binaryen on the translation worker). It is installed at once: V8 compiles it
    * with TurboFan in the background and runs its baseline code until then, which is as fast as tier 1's.
    */
@@ -273,13 +275,13 @@ export class Jit implements Accelerator {
     r.promoted = true;
     this.stats.promotions++;
     this.hotKeys.add(r.key);
-    const blocks = this.discover(r.page, r.blocks[0], r.mode), entry = r.profile.entry | 0;
-    if (this.worker !== null && this.tier2 !== 'sync') { if (!this.worker.pending(r.key)) this.worker.post(r.page, r.mode, blocks, entry, 2, -1); return; }
-    this.translate(r.page, r.mode, blocks, entry, 2);
+    const blocks = this.discover(r.span, r.blocks[0], r.mode), entry = r.profile.entry | 0;
+    if (this.worker !== null && this.tier2 !== 'sync') { if (!this.worker.pending(r.key)) this.worker.post(r.span, r.mode, blocks, entry, 2, -1); return; }
+    this.translate(r.span, r.mode, blocks, entry, 2);
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
-  private install(page: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: CompiledRegionData, ms: number, tier: number, counter: number): Region {
+  private install(span: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: CompiledRegionData, ms: number, tier: number, counter: number): Region {
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.bridge.helperCount >= MAX_HELPER_OPS) this.flush();
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, chain: this.jumps.chain, helper: this.bridge.helperImport(this.bridge.helperCount) } });
@@ -290,7 +292,7 @@ export class Jit implements Accelerator {
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
       executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, buildMs: out.ms, exits: emptyExits(), fallbacks: 0, invalidated: false, tier,
     };
-    const region = new Region(inst.exports.run as RegionFn, page, mode, regionKey(page, mode), sorted, out.entries, profile);
+    const region = new Region(inst.exports.run as RegionFn, span, mode, regionKey(span, mode), sorted, out.entries, profile);
     for (const b of sorted) for (const op of b.ops) region.covers.add(op.eip | 0);
     this.bridge.addHelpers(region, blocks, out);
     this.regions.add(region);
@@ -300,30 +302,30 @@ export class Jit implements Accelerator {
       this.cpu.log('jit', `region ${profile.id} tier ${tier} mode ${mode}: ${hex(profile.start)}-${hex(profile.end)}, ${profile.blocks} blocks, ${profile.guestInstructions} instructions, ${profile.wasmBytes} bytes of WASM, ${ms.toFixed(2)} ms`);
     }
     if (tier === 2) this.stats.tier2++;
-    // A page that reached tier 2 before and was retranslated at tier 1 (new hot blocks) goes back at once.
+    // A span that reached tier 2 before and was retranslated at tier 1 (new hot blocks) goes back at once.
     else if (this.tier2 !== 'off' && this.hotKeys.has(region.key)) this.promote(region);
     return region;
   }
 
-  /** A finished translation from the worker (still good: its blocks valid, its page unwritten since). */
+  /** A finished translation from the worker (still good: its blocks valid, its span unwritten since). */
   private installResult(job: WorkerJob, r: WorkerResult): void {
     const blocks = r.blocks === undefined ? job.blocks : this.blocksFor(r.blocks, job);
     if (blocks === null) return;
     if (r.cached) this.stats.diskHits++;
     const data = r as CompiledRegionData;
-    this.install(job.page, job.mode, blocks, job.entry, r.module!, data, r.ms!, job.tier, job.counter);
+    this.install(job.span, job.mode, blocks, job.entry, r.module!, data, r.ms!, job.tier, job.counter);
   }
 
   /**
    * The decoded blocks a translation from the disk cache was made of: the job's own, and the others
-   * decoded now (the same page bytes give the same blocks; any that do not match reject the result).
+   * decoded now (the same span's bytes give the same blocks; any that do not match reject the result).
    */
   private blocksFor(wire: { start: number; eips: number[] }[], job: WorkerJob): Block[] | null {
     const own = new Map(job.blocks.map((b) => [b.start, b]));
     const out: Block[] = [];
     for (const w of wire) {
       const b = own.get(w.start) ?? this.cache.blockAt(w.start);
-      if (!this.eligible(b, job.mode, job.page) || b.phys >>> PAGE_SHIFT !== job.page || b.ops.length !== w.eips.length || b.ops.some((o, k) => o.eip !== w.eips[k])) return null;
+      if (!this.eligible(b, job.mode, b.start >>> PAGE_SHIFT) || spanOf(b.phys, job.mode) !== job.span || b.ops.length !== w.eips.length || b.ops.some((o, k) => o.eip !== w.eips[k])) return null;
       out.push(b);
     }
     return out;

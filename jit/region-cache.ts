@@ -3,11 +3,12 @@
 // them — and without loading binaryen at all when every region hits.
 //
 // An entry is keyed by what a region's code can depend on besides the blocks chosen: the bytes of the
-// guest page (and the start of the next, where a block's last instruction may end), the linear page,
-// the paging mode, the RAM size, and the translator itself (the worker bundle's text). Which blocks a
-// job holds varies from run to run (it depends on how far the interpreter got), so an entry keeps the
-// blocks it was translated from: a job whose blocks it covers is served from it; otherwise the union of
-// both is translated and stored, so the entry grows to the page's whole hot code.
+// region's span of guest code (region.ts; only regions of paging-off code are cached) and the start of
+// the next (where a block's last instruction may end), the span's address, the paging mode, the RAM size,
+// and the translator itself (the worker bundle's text). Which blocks a job holds varies from run to run
+// (it depends on how far the interpreter got), so an entry keeps the blocks it was translated from: a job
+// whose blocks it covers is served from it; otherwise the union of both is translated and stored, so the
+// entry grows to the span's whole hot code.
 //
 // One file per entry, `<key>.region`:
 //   u32 LE n | n bytes: magic "XJRC", u32 LE FORMAT, JSON header (the blocks and what RegionOutput says)
@@ -21,15 +22,15 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CompiledRegionData, TranslateJob } from './compile.ts';
+import { FLAT_SPAN_SHIFT } from './region.ts';
 import type { RegionBlock } from './translate.ts';
 
 /** Entries before the directory is emptied and starts over (a crude bound on its size). */
 const MAX_ENTRIES = 4096;
 const MAGIC = 'XJRC';
 /** The entry layout's version: bump it on any change to what put() writes (an entry of another version misses). */
-export const FORMAT = 2;
+export const FORMAT = 3;
 const DIGEST = 32;
-const PAGE_SHIFT = 12;
 
 export interface CacheEntry { blocks: RegionBlock[]; data: CompiledRegionData }
 
@@ -50,8 +51,8 @@ export function encodeEntry(key: string, entry: CacheEntry): Buffer {
   return Buffer.concat([body, digest(key, body)]);
 }
 
-/** The entry in file bytes `buf` read for `key` and linear page `linPage`, or null (damaged, another format, or not of that page). */
-export function decodeEntry(key: string, buf: Buffer, linPage: number): CacheEntry | null {
+/** The entry in file bytes `buf` read for `key` and the span at `spanStart`, or null (damaged, another format, or not of that span). */
+export function decodeEntry(key: string, buf: Buffer, spanStart: number): CacheEntry | null {
   if (buf.length < 12 + DIGEST) return null;
   const body = buf.subarray(0, buf.length - DIGEST);
   if (!digest(key, body).equals(buf.subarray(body.length))) return null;
@@ -64,7 +65,7 @@ export function decodeEntry(key: string, buf: Buffer, linPage: number): CacheEnt
     return null;
   }
   const binary = new Uint8Array(body.subarray(4 + n));
-  if (!validHeader(header, linPage) || !isWasm(binary)) return null;
+  if (!validHeader(header, spanStart) || !isWasm(binary)) return null;
   return { blocks: header.blocks, data: { ...header.data, binary, ms: 0 } };
 }
 
@@ -73,20 +74,21 @@ const isNat = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numb
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Is `h` a header as put() writes it for page `linPage`? Straight blocks of the page (each op at the
+ * Is `h` a header as put() writes it for the span at `spanStart`? Straight blocks of the span (each op at the
  * previous one's `next`, `next` = eip + length), distinct starts, and helper tables of one length whose
  * [block, op] pairs exist. (Behind a matching digest this only fails for a writer that kept FORMAT.)
  */
-function validHeader(h: unknown, linPage: number): h is { blocks: RegionBlock[]; data: Omit<CompiledRegionData, 'binary' | 'ms'> } {
+function validHeader(h: unknown, spanStart: number): h is { blocks: RegionBlock[]; data: Omit<CompiledRegionData, 'binary' | 'ms'> } {
   if (!isObj(h) || !Array.isArray(h.blocks) || h.blocks.length === 0 || !isObj(h.data)) return false;
   const starts = new Set<number>();
+  const inSpan = (eip: number): boolean => eip - spanStart >= 0 && eip - spanStart < 1 << FLAT_SPAN_SHIFT;
   for (const b of h.blocks as unknown[]) {
-    if (!isObj(b) || !isNat(b.start) || b.start >>> PAGE_SHIFT !== linPage || starts.has(b.start) || !Array.isArray(b.ops) || b.ops.length === 0) return false;
+    if (!isObj(b) || !isNat(b.start) || !inSpan(b.start) || starts.has(b.start) || !Array.isArray(b.ops) || b.ops.length === 0) return false;
     starts.add(b.start);
     let eip = b.start;
     for (const o of b.ops as unknown[]) {
       if (!isObj(o) || !isObj(o.ins) || typeof o.ins.op !== 'string' || !isNat(o.ins.length) || o.ins.length < 1 || o.ins.length > 15) return false;
-      if (o.eip !== eip || eip >>> PAGE_SHIFT !== linPage || o.next !== eip + o.ins.length) return false;
+      if (o.eip !== eip || !inSpan(eip) || o.next !== eip + o.ins.length) return false;
       eip = o.next;
     }
   }
@@ -115,17 +117,17 @@ export class RegionCache {
     }
   }
 
-  /** The entry's key for a job that carries its page's bytes, or undefined (no bytes: not cached). */
+  /** The entry's key for a job that carries its span's bytes, or undefined (no bytes: not cached). */
   key(job: TranslateJob): string | undefined {
-    if (job.pageBytes === undefined) return undefined;
+    if (job.spanBytes === undefined) return undefined;
     const h = createHash('sha256').update(this.version);
-    h.update(JSON.stringify({ ramSize: job.ramSize, paging: job.paging, linPage: job.linPage, loops: job.loops === true, counter: job.counter ?? -1 }));
-    h.update(job.pageBytes);
+    h.update(JSON.stringify({ ramSize: job.ramSize, paging: job.paging, spanStart: job.spanStart, loops: job.loops === true, counter: job.counter ?? -1 }));
+    h.update(job.spanBytes);
     return h.digest('hex').slice(0, 40);
   }
 
-  /** The entry for `key` (of linear page `linPage`), or null: absent, or unusable — then deleted (put() replaces it). */
-  get(key: string, linPage: number): CacheEntry | null {
+  /** The entry for `key` (of the span at `spanStart`), or null: absent, or unusable — then deleted (put() replaces it). */
+  get(key: string, spanStart: number): CacheEntry | null {
     const file = join(this.dir, `${key}.region`);
     let buf: Buffer;
     try {
@@ -133,7 +135,7 @@ export class RegionCache {
     } catch {
       return null;
     }
-    const entry = decodeEntry(key, buf, linPage);
+    const entry = decodeEntry(key, buf, spanStart);
     if (entry === null) {
       try { rmSync(file, { force: true }); } catch { /* put() replaces it, or the next run finds it unusable again */ }
     }

@@ -1,10 +1,12 @@
-// Regions: the hot decoded blocks of one guest-physical page, translated for one mode (jitMode) into one
-// WASM function, and the table of a JIT's regions — keyed by page and mode, the live count bounded, a
-// region of the same key replaced by a bigger retranslation, dropped when guest code changes.
+// Regions: the hot decoded blocks of one span of guest-physical code (a page; with paging off, four),
+// translated for one mode (jitMode) into one WASM function, and the table of a JIT's regions — keyed by
+// span and mode, the live count bounded, a region of the same key replaced by a bigger retranslation,
+// dropped when guest code changes.
 import type { JitStats, RegionProfile } from '../src/cpu/accelerator-stats.ts';
 import type { CompiledUnit } from '../src/cpu/accelerator.ts';
 import type { Block } from '../src/cpu/code-cache.ts';
 import type { Chainable, JumpCache } from './jump-cache.ts';
+import { PAGE_SHIFT } from '../src/cpu/state.ts';
 
 /** Live regions before everything is flushed (V8 crashes near 60k live modules: stay far below). */
 export const MAX_LIVE_REGIONS = 2048;
@@ -16,8 +18,20 @@ export type RegionFn = (pc: number, budget: number, count: number) => number;
 /** What a dropped region runs if anything still calls it: nothing (0 instructions, the interpreter goes on). */
 const DEAD_REGION: RegionFn = () => 0;
 
-/** How regions are looked up: a page may have one region per mode (1..3). */
-export const regionKey = (page: number, mode: number): number => page * 4 + mode;
+/**
+ * The guest-physical code one region is made of, its span: with paging (modes 2, 3), a 4 KiB page, as the
+ * linear mappings its branches rely on hold page by page; with paging off (mode 1), 16 KiB, so that a hot
+ * loop across a page boundary runs in one region instead of transferring between two at every iteration
+ * (the BCJ filter of a Linux kernel's decompressor: 30 M transfers for 15 MB of kernel). Blocks still end
+ * at page boundaries (code-cache.ts); a span only groups them.
+ */
+export const FLAT_SPAN_SHIFT = 14;
+export const spanShift = (mode: number): number => (mode === 1 ? FLAT_SPAN_SHIFT : PAGE_SHIFT);
+/** The span of physical address `phys` in `mode`. */
+export const spanOf = (phys: number, mode: number): number => phys >>> spanShift(mode);
+
+/** How regions are looked up: a span may have one region per mode (1..3). */
+export const regionKey = (span: number, mode: number): number => span * 4 + mode;
 
 /** RegionInput.paging for a mode. */
 export const pagingOf = (mode: number): number => (mode === 1 ? 0 : mode === 2 ? 1 : 2);
@@ -28,7 +42,7 @@ export class Region implements CompiledUnit, Chainable {
   /** Its slot in the jump cache's table and the generation its entries were written in (jump-cache.ts). */
   slot = 0;
   generation = -1;
-  /** Hot blocks of the page seen since translation that the region does not contain, and how often they asked. */
+  /** Hot blocks of the span seen since translation that the region does not contain, and how often they asked. */
   readonly missing = new Map<Block, number>();
   /** Blocks decoded since translation that start at one of its entries and run it (RegionTable.attach). */
   readonly attached: Block[] = [];
@@ -39,8 +53,8 @@ export class Region implements CompiledUnit, Chainable {
   promoted = false;
   /** profile.executions when a full code cache last ranked the regions (Jit.shed). */
   executionsAtShed = 0;
-  /** `key`: regionKey(page, mode). */
-  constructor(public fn: RegionFn, readonly page: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
+  /** `span`: spanOf its code; `key`: regionKey(span, mode). */
+  constructor(public fn: RegionFn, readonly span: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
   get start(): number { return this.profile.start; }
   get end(): number { return this.profile.end; }
   /** Its blocks (own and attached) stop naming it as their compiled code. */
@@ -97,7 +111,7 @@ export class RegionTable {
     b.compiled = region;
   }
 
-  /** Drop `r` for room, its code unchanged (a bigger retranslation of its page, a full code cache): counted apart. */
+  /** Drop `r` for room, its code unchanged (a bigger retranslation of its span, a full code cache): counted apart. */
   evict(r: Region): void {
     if (!r.valid) return;
     this.drop(r);

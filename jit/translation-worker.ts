@@ -3,10 +3,10 @@
 // posted on its own MessagePort, which the synchronous run loop polls between blocks.
 import type { Block } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
-import { PAGE_SHIFT, PAGE_SIZE, regionCounter } from '../src/cpu/state.ts';
+import { regionCounter } from '../src/cpu/state.ts';
 import { type CompiledRegionData, type TranslateJob, wireBlocks } from './compile.ts';
 import { jitHost } from './jit-host.ts';
-import { pagingOf, regionKey } from './region.ts';
+import { FLAT_SPAN_SHIFT, pagingOf, regionKey, spanOf } from './region.ts';
 
 /** What each JIT's port tells the worker before its first job. */
 export interface WorkerConfig {
@@ -97,8 +97,8 @@ export async function translationWorkerReady(): Promise<boolean> {
   return w.ready;
 }
 
-/** A page posted for translation: what the result is installed as (its tier; a tier-1 region's counter index, else -1). */
-export interface WorkerJob { page: number; mode: number; blocks: Block[]; entry: number; tier: number; counter: number }
+/** A span posted for translation: what the result is installed as (its tier; a tier-1 region's counter index, else -1). */
+export interface WorkerJob { span: number; mode: number; blocks: Block[]; entry: number; tier: number; counter: number }
 
 /** What the worker sends back for a job. */
 export interface WorkerResult extends Partial<CompiledRegionData> {
@@ -113,12 +113,12 @@ export class TranslationClient {
   private readonly jobs = new Map<number, WorkerJob>();
   /** Region keys (page * 4 + mode) with a job at the worker. */
   private readonly pendingKeys = new Set<number>();
-  /** The last job posted before a code write dropped blocks of each page (results of jobs up to it are stale). */
-  private readonly pageInvalidatedAtJob = new Map<number, number>();
+  /** The last job posted before a code write dropped blocks of each region key's span (results of jobs up to it are stale). */
+  private readonly invalidatedAtJob = new Map<number, number>();
   private nextJob = 1;
   private lastPoll = 0;
 
-  /** `install`: a result that is still good (its blocks valid, its page unwritten since the job was posted). */
+  /** `install`: a result that is still good (its blocks valid, its span unwritten since the job was posted). */
   private constructor(private readonly worker: WorkerPort, private readonly cpu: Cpu, private readonly install: (job: WorkerJob, r: WorkerResult) => void) {}
 
   /** Leave the worker (vm.destroy()): close this JIT's port and forget its jobs. */
@@ -133,26 +133,29 @@ export class TranslationClient {
   /** Is a translation of region key `key` at the worker? */
   pending(key: number): boolean { return this.pendingKeys.has(key); }
 
-  /** A block of `page` was dropped: a pending translation of the page may have read it (mark it stale). */
-  blockDropped(page: number): void {
-    if (this.pendingKeys.has(regionKey(page, 1)) || this.pendingKeys.has(regionKey(page, 2)) || this.pendingKeys.has(regionKey(page, 3))) this.pageInvalidatedAtJob.set(page, this.nextJob - 1);
+  /** The block at physical `phys` was dropped: a pending translation of its span may have read it (mark it stale). */
+  blockDropped(phys: number): void {
+    for (let mode = 1; mode <= 3; mode++) {
+      const key = regionKey(spanOf(phys, mode), mode);
+      if (this.pendingKeys.has(key)) this.invalidatedAtJob.set(key, this.nextJob - 1);
+    }
   }
 
-  /** Translate `blocks` of `page` at `tier` (2: with loops; 1: counting into regionCounter(counter)). */
-  post(page: number, mode: number, blocks: Block[], entry: number, tier: number, counter: number): void {
+  /** Translate `blocks` of `span` at `tier` (2: with loops; 1: counting into regionCounter(counter)). */
+  post(span: number, mode: number, blocks: Block[], entry: number, tier: number, counter: number): void {
     const id = this.nextJob++;
-    this.jobs.set(id, { page, mode, blocks, entry, tier, counter });
-    this.pendingKeys.add(regionKey(page, mode));
+    this.jobs.set(id, { span, mode, blocks, entry, tier, counter });
+    this.pendingKeys.add(regionKey(span, mode));
     const job: TranslateJob = {
       id, blocks: wireBlocks(blocks), ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
     };
     if (mode === 1) {
-      // For the worker's disk cache: the code the region is made of (the page, and the start of the next
+      // For the worker's disk cache: the code the region is made of (the span, and the start of the next
       // where a block's last instruction may end). Only with paging off: extra blocks from the cache are
       // decoded here on install, which under paging would walk page tables.
-      const at = page << PAGE_SHIFT;
-      job.pageBytes = this.cpu.mem.readBytes(at, Math.min(PAGE_SIZE + 16, this.cpu.ramSize - at));
-      job.linPage = page;
+      const at = span << FLAT_SPAN_SHIFT;
+      job.spanBytes = this.cpu.mem.readBytes(at, Math.min((1 << FLAT_SPAN_SHIFT) + 16, this.cpu.ramSize - at));
+      job.spanStart = at;
     }
     this.worker.port.postMessage(job);
   }
@@ -169,16 +172,17 @@ export class TranslationClient {
       const job = this.jobs.get(r.id);
       if (job === undefined) continue;
       this.jobs.delete(r.id);
-      this.pendingKeys.delete(regionKey(job.page, job.mode));
+      const key = regionKey(job.span, job.mode);
+      this.pendingKeys.delete(key);
       // Guest code may have changed (or the mode) while the worker translated: then the result is stale.
-      if (!r.ok || !job.blocks.every((b) => b.valid) || this.invalidatedSince(job.page, r.id)) continue;
+      if (!r.ok || !job.blocks.every((b) => b.valid) || this.invalidatedSince(key, r.id)) continue;
       this.install(job, r);
     }
   }
 
-  /** Code writes dropped blocks of `page` after job `id` was posted (its translation is stale). */
-  private invalidatedSince(page: number, id: number): boolean {
-    const at = this.pageInvalidatedAtJob.get(page);
+  /** Code writes dropped blocks of region key `key`'s span after job `id` was posted (its translation is stale). */
+  private invalidatedSince(key: number, id: number): boolean {
+    const at = this.invalidatedAtJob.get(key);
     return at !== undefined && at >= id;
   }
 }

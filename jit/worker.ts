@@ -64,7 +64,7 @@ function cacheIn(dir: string | null | undefined): RegionCache | null {
 /** A job's translation: from the cache when an entry covers its blocks, else translated (with the entry's blocks). */
 async function translate(job: TranslateJob, cache: RegionCache | null, passes: readonly string[], ignoreCache = false): Promise<{ data: CompiledRegionData; blocks: RegionBlock[]; cached: boolean }> {
   const key = cache?.key(job);
-  const entry = key !== undefined && !ignoreCache ? cache!.get(key, job.linPage!) : null;
+  const entry = key !== undefined && !ignoreCache ? cache!.get(key, job.spanStart!) : null;
   if (entry !== null) {
     const have = new Set(entry.blocks.map((b) => b.start));
     if (job.blocks.every((b) => have.has(b.start))) return { data: entry.data, blocks: entry.blocks, cached: true };

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry, FORMAT, RegionCache } from '../jit/region-cache.ts';
+import { FLAT_SPAN_SHIFT } from '../jit/region.ts';
 import { Rng } from './oracle/builder.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -25,7 +26,7 @@ const EXPECTED = readFileSync(join(ROOT, 'test-roms', 'expected', 'wl-sieve.txt'
 /** Positions tried per class through the CLI (a process each) and in process. */
 const CLI_SAMPLES = 2, SAMPLES = 120;
 
-interface Entry { key: string; buf: Buffer; linPage: number; n: number; dataAt: number }
+interface Entry { key: string; buf: Buffer; spanStart: number; n: number; dataAt: number }
 let dir = '';
 let entries: Entry[] = [];
 
@@ -89,20 +90,20 @@ beforeAll(() => {
   entries = readdirSync(dir).filter((f) => f.endsWith('.region')).map((f) => {
     const buf = readFileSync(join(dir, f)), n = buf.readUInt32LE(0);
     const header = buf.toString('utf8', 12, 4 + n);
-    return { key: f.slice(0, -'.region'.length), buf, n, linPage: JSON.parse(header).blocks[0].start >>> 12, dataAt: 12 + Buffer.byteLength(header.slice(0, header.indexOf('"data":'))) };
+    return { key: f.slice(0, -'.region'.length), buf, n, spanStart: (JSON.parse(header).blocks[0].start >>> FLAT_SPAN_SHIFT) << FLAT_SPAN_SHIFT, dataAt: 12 + Buffer.byteLength(header.slice(0, header.indexOf('"data":'))) };
   });
   if (entries.length === 0) throw new Error('no translation cache entry written by three runs of wl-sieve repeat=32');
 });
 afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
 describe('translation cache: damaged entries', () => {
-  it('a real entry decodes, re-encodes to the same bytes, and only under its own key and page', () => {
+  it('a real entry decodes, re-encodes to the same bytes, and only under its own key and span', () => {
     for (const e of entries) {
-      const d = decodeEntry(e.key, e.buf, e.linPage);
+      const d = decodeEntry(e.key, e.buf, e.spanStart);
       expect(d).not.toBeNull();
       expect(encodeEntry(e.key, d!).equals(e.buf)).toBe(true);
-      expect(decodeEntry(e.key.replace(/^./, (c) => (c === '0' ? '1' : '0')), e.buf, e.linPage)).toBeNull(); // copied to another key
-      expect(decodeEntry(e.key, e.buf, e.linPage + 1)).toBeNull();
+      expect(decodeEntry(e.key.replace(/^./, (c) => (c === '0' ? '1' : '0')), e.buf, e.spanStart)).toBeNull(); // copied to another key
+      expect(decodeEntry(e.key, e.buf, e.spanStart + (1 << FLAT_SPAN_SHIFT))).toBeNull();
     }
   });
 
@@ -111,7 +112,7 @@ describe('translation cache: damaged entries', () => {
     const refused: string[] = [];
     for (const e of entries) {
       for (const [name, damage] of CLASSES) {
-        for (let k = 0; k < SAMPLES; k++) if (decodeEntry(e.key, damage(e, pick), e.linPage) !== null) refused.push(`${name} #${k}`);
+        for (let k = 0; k < SAMPLES; k++) if (decodeEntry(e.key, damage(e, pick), e.spanStart) !== null) refused.push(`${name} #${k}`);
       }
     }
     expect(refused, 'damaged entries that decoded').toEqual([]);
@@ -121,10 +122,10 @@ describe('translation cache: damaged entries', () => {
       const cache = RegionCache.open(own, 'test')!;
       const e = entries[0], file = join(own, `${e.key}.region`);
       writeFileSync(file, e.buf);
-      expect(cache.get(e.key, e.linPage)).not.toBeNull();
+      expect(cache.get(e.key, e.spanStart)).not.toBeNull();
       expect(existsSync(file)).toBe(true);
       writeFileSync(file, CLASSES.find(([name]) => name === 'WASM code')![1](e, pick));
-      expect(cache.get(e.key, e.linPage)).toBeNull();
+      expect(cache.get(e.key, e.spanStart)).toBeNull();
       expect(existsSync(file)).toBe(false);
     } finally {
       rmSync(own, { recursive: true, force: true });
@@ -151,7 +152,7 @@ describe('translation cache: damaged entries', () => {
       ['another magic', signed(header, { magic: 'XJRD' })],
       ['a binary that is not WASM', signed(header, { wasm: Buffer.from('not wasm') })],
       ['no blocks', signed(edit((h) => { h.blocks = []; }))],
-      ['a block in another page', signed(edit((h) => { h.blocks[0].start += 0x1000; }))],
+      ['a block in another span', signed(edit((h) => { h.blocks[0].start += 1 << FLAT_SPAN_SHIFT; }))],
       ['a block start twice', signed(edit((h) => { h.blocks.push(h.blocks[0]); }))],
       ['an op not at the previous one\'s end', signed(edit((h) => { h.blocks[0].ops[0].next += 1; }))],
       ['an instruction length of 0', signed(edit((h) => { h.blocks[0].ops[0].ins.length = 0; }))],
@@ -161,7 +162,7 @@ describe('translation cache: damaged entries', () => {
       ['a header that is not JSON', (() => { const b = signed(header); b[12] = 0x7e; return Buffer.concat([b.subarray(0, -32), createHash('sha256').update(e.key).update(b.subarray(0, -32)).digest()]); })()],
     ];
     expect(header.data.helperAt.length).toBeGreaterThan(0);
-    expect(bad.filter(([, b]) => decodeEntry(e.key, b, e.linPage) !== null).map(([what]) => what)).toEqual([]);
+    expect(bad.filter(([, b]) => decodeEntry(e.key, b, e.spanStart) !== null).map(([what]) => what)).toEqual([]);
   });
 
   it(`runs over damaged entries pass and take nothing from them (${CLI_SAMPLES} positions a class, through the CLI)`, async () => {
@@ -185,7 +186,7 @@ describe('translation cache: damaged entries', () => {
           const file = join(cache, `${e.key}.region`);
           const now = existsSync(file) ? readFileSync(file) : null;
           if (now === null || !now.equals(job.files.get(e.key)!)) reached++;
-          if (now !== null && !now.equals(job.files.get(e.key)!) && decodeEntry(e.key, now, e.linPage) === null) problems.push(`${job.what}: left an unusable entry behind`);
+          if (now !== null && !now.equals(job.files.get(e.key)!) && decodeEntry(e.key, now, e.spanStart) === null) problems.push(`${job.what}: left an unusable entry behind`);
         }
       } finally {
         rmSync(cache, { recursive: true, force: true });

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { FLAT_SPAN_SHIFT } from '../jit/region.ts';
 
 const BUNDLE = join(import.meta.dirname, '..', 'dist', 'index.js');
 const { createVM, loadRaw } = (await import(pathToFileURL(BUNDLE).href)) as typeof import('../src/index.ts');
@@ -87,14 +88,15 @@ describe('a hot block inside a region\'s code, at no entry', () => {
 });
 
 /**
- * The LOOP above with the PIT's interrupt (IRQ 0) every ~2,500 instructions, its handler on another page.
+ * The LOOP above with the PIT's interrupt (IRQ 0) every ~2,500 instructions, its handler in another region's
+ * span (16 KiB away: region.ts's FLAT_SPAN_SHIFT).
  * The run loop's budget ends at each timer event, mostly inside the loop's block; the interrupt is taken
  * there and its handler's IRET returns into the middle of the block. That return is a resumption too.
  */
 const TICKING_TRIPS = 250_000;
-const HANDLER = LOAD + 0x1000, TABLES = LOAD + 0x2000, GDTR = TABLES + 0x100, IDTR = GDTR + 8, GDT = TABLES + 0x200;
+const HANDLER = LOAD + 0x4000, TABLES = LOAD + 0x5000, GDTR = TABLES + 0x100, IDTR = GDTR + 8, GDT = TABLES + 0x200;
 const ticking = (): Uint8Array => {
-  const image = new Uint8Array(0x2300);
+  const image = new Uint8Array(0x5300);
   image.set([
     0x0f, 0x01, 0x15, ...le32(GDTR), //   lgdt [GDTR]
     0x0f, 0x01, 0x1d, ...le32(IDTR), //   lidt [IDTR]
@@ -126,21 +128,21 @@ async function runTicking(jit: boolean) {
   loadRaw(vm, ticking(), { load: LOAD, entry: LOAD, bits: 32 });
   const exit = vm.run({ timeout: 120 });
   const r = vm.getRegisters();
-  const loopPage = jit ? vm.jitProfile()!.regions.filter((g) => g.start >>> 12 === LOAD >>> 12) : [];
-  return { reason: exit.reason, eax: r.eax, ebx: r.ebx, ticks: r.esi, instructions: vm.instructions, loopPage };
+  const loopSpan = jit ? vm.jitProfile()!.regions.filter((g) => g.start >>> FLAT_SPAN_SHIFT === LOAD >>> FLAT_SPAN_SHIFT) : [];
+  return { reason: exit.reason, eax: r.eax, ebx: r.ebx, ticks: r.esi, instructions: vm.instructions, loopSpan };
 }
 
 describe('a block an interrupt handler returned into (paging off)', () => {
-  it('is not translated: the loop\'s page is translated once, with no block per return point', async () => {
+  it('is not translated: the loop\'s span is translated once, with no block per return point', async () => {
     const interp = await runTicking(false), ours = await runTicking(true);
     expect(interp.reason).toBe('debug-exit');
     expect(interp.eax).toBe(9 * TICKING_TRIPS);
     expect(interp.ticks).toBeGreaterThan(1_000);
-    expect({ ...ours, loopPage: [] }).toEqual({ ...interp, loopPage: [] });
-    // Before, each return into the loop's block started a block there: they turned hot and the page was
+    expect({ ...ours, loopSpan: [] }).toEqual({ ...interp, loopSpan: [] });
+    // Before, each return into the loop's block started a block there: they turned hot and the span was
     // translated again, with a block for each (28 blocks and twice the WASM for the same 33 instructions).
     // Now the one translation holds the blocks the setup (each OUT ends one) and the loop decode.
-    expect(ours.loopPage).toHaveLength(1);
-    expect(ours.loopPage[0].blocks).toBeLessThanOrEqual(9);
+    expect(ours.loopSpan).toHaveLength(1);
+    expect(ours.loopSpan[0].blocks).toBeLessThanOrEqual(9);
   });
 });

@@ -18,7 +18,7 @@ export const RAM = 1 << 20;
 export const HANDLER = 0x800;
 /** The code area (rewritten for every program); code starts at CODE, 1 KiB into its first page. */
 export const CODE_AREA = 0x10000;
-export const CODE_AREA_SIZE = 0x4000;
+export const CODE_AREA_SIZE = 0x8000;
 export const CODE = 0x10400;
 /** The scratch area EBP points into (EBP = scratch + 128): SCRATCH, or SCRATCH_IN_CODE, in the code's first page. */
 export const SCRATCH = 0x20000;
@@ -687,8 +687,9 @@ export interface Program {
   schedule: { fraction: number; slice: number };
   /**
    * Where the subroutines start: 0 right after main's `jmp $`; else at this offset from CODE_AREA (if main
-   * ends below it), on a page of their own or straddling two (int3 fill between), so calls and returns cross
-   * pages — regions chained to one another.
+   * ends below it), int3 fill between: on a page of their own or straddling two in main's 16 KiB span (one
+   * region: jit/region.ts's FLAT_SPAN_SHIFT), or in the next span or straddling into it, so calls and
+   * returns cross spans — regions chained to one another.
    */
   subsAt: number;
 }
@@ -717,7 +718,7 @@ export function generateProgram(seed: number, index: number): Program {
   };
   const schedule = r.bool(0.8) ? { fraction: 1, slice: Infinity } : r.bool() ? { fraction: r.next() / 2 ** 32, slice: Infinity } : { fraction: 1, slice: r.pick([1, 2, 3, 5, 7, 13, 31]) };
   // (Drawn last: the programs of a seed stay what they were before subroutines could move.)
-  const subsAt = subs.length > 0 && r.bool(0.4) ? r.pick([0x2000, 0x2000 + r.int(0x800), 0x2ff0 - r.int(16)]) : 0;
+  const subsAt = subs.length > 0 && r.bool(0.4) ? r.pick([0x2000, 0x2000 + r.int(0x800), 0x2ff0 - r.int(16), 0x4000 + r.int(0x800), 0x3ff0 - r.int(16)]) : 0;
   return { seed, index, main, subs, regs, scratch: c.scratch, data: { scratch: rnd(SCRATCH_SIZE), stack: rnd(0x80), low: rnd(0x100), top: rnd(16) }, tsc: shared.tsc, schedule, subsAt };
 }
 

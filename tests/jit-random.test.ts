@@ -191,7 +191,7 @@ describe('random programs: JIT (threshold 0) vs interpreter', () => {
     // most of the work ran in compiled code (a JIT that compiles nothing cannot pass)
     jitInstructions += jit.jitStats()?.instructions ?? 0;
     expect(jitInstructions).toBeGreaterThan(instructions * 0.2);
-    // calls and returns across pages went region to region inside compiled code
+    // calls and returns across spans (jit/region.ts) went region to region inside compiled code
     chains += jit.jitStats()?.chains ?? 0;
     if (CASES >= 1000) expect(chains).toBeGreaterThan(CASES / 100);
   }, TIMEOUT_MS);
