@@ -71,8 +71,8 @@ const N_LOCALS = 30, N_PARAMS = 3;
 const slot = (n: number): number => STATE_OFFSET + 4 * n;
 
 /**
- * A packed exit's REASON: bits 0-12 the EIP's offset from Tx.exitBase (a region's exits lie in its page or
- * just past it), bits 13-15 the exit reason (EXIT_*: 0-6), bits 16-30 the instructions retired in the
+ * A packed exit's REASON: bits 0-12 the EIP's offset from Tx.exitBase (a page region's exits lie in its page
+ * or just past it; a 16 KiB span's farther ones are left unpacked), bits 13-15 the exit reason (EXIT_*: 0-6), bits 16-30 the instructions retired in the
  * segment. Small values, so the constant is 3-4 bytes of LEB128.
  */
 const EXIT_OFFSET_BITS = 13, EXIT_RETIRED_SHIFT = 16;
@@ -179,7 +179,7 @@ export class Tx {
   }
 
   // ---- exits ----
-  /** The linear base of the region's page: exits to EIPs near it are packed (packedExit). */
+  /** The linear base of the region's first page: exits to EIPs near it are packed (packedExit). */
   exitBase = 0;
   /**
    * An exit to constant `eip` as one constant in REASON and a branch to $exit, whose decoder at the end of

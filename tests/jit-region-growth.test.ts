@@ -3,7 +3,7 @@
 // MIN_REGION_BLOCK_HITS (8) times in the interpreter, except the block that turned hot; at a JIT threshold
 // below that, the block that turned hot went in with fewer hits, dropped out of the next translation of its
 // page (blocks that run in compiled code stop counting), turned hot again, and so on: paging.elf and
-// minikernel.elf translated 80 and 95 regions at threshold 4 where 11 and 15 do at the default 50.
+// minikernel.elf translated 80 and 95 regions at threshold 4 where 11 and 15 do at 50.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -135,7 +135,7 @@ export async function restoreGuestVM(files: string[], args: ImageArgs, opts: Gue
 
 /**
  * Executions of a block before a restored guest's JIT compiles it (X86JIT_JIT_THRESHOLD overrides), against
- * a fresh guest's 50: a restore starts with an empty code cache, and what it first runs is cold (a booted
+ * a fresh guest's 400: a restore starts with an empty code cache, and what it first runs is cold (a booted
  * kernel's shell answering a command: 130 K instructions decoded for 2.6 M run). At 50, 164 regions were
  * translated in 5.8 s for code that then ran a few thousand times, `42` 21 s after the input against 2 s
  * interpreted; at 10,000 the JIT costs the restore nothing, and code that stays hot is still compiled.

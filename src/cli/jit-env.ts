@@ -1,5 +1,5 @@
 // The JIT's environment variables, read here at the edge (the library takes them as JitOptions):
-//   X86JIT_JIT_THRESHOLD   executions of a block before it is compiled (default 50)
+//   X86JIT_JIT_THRESHOLD   executions of a block before it is compiled (default 400)
 //   X86JIT_JIT_BACKGROUND  1: translate with binaryen on a worker thread instead of our encoder
 //   X86JIT_JIT_CACHE       the worker's disk cache: a directory, or off / 0 (default
 //                          $XDG_CACHE_HOME/x86jit/regions, else ~/.cache/x86jit/regions)

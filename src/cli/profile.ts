@@ -11,7 +11,7 @@ import { emit } from './output.ts';
 export const PROFILE_HELP = `usage: x86jit profile ROM [options]
 
 Runs ROM under the JIT with profiling on (host time measured per region entry; the compile threshold is
-X86JIT_JIT_THRESHOLD, default 50) and prints on stdout, per translated region: guest address range, guest
+X86JIT_JIT_THRESHOLD, default 400) and prints on stdout, per translated region: guest address range, guest
 instructions, executions, share of the run (time% of the run's wall time, or insn% of the guest
 instructions when no time was measured), WASM bytes, translation time, invalidation, fallbacks and exits
 by reason -- the top N by time -- then the JIT's totals. The guest's COM1 and 0xe9 output is dropped

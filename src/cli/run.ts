@@ -33,7 +33,7 @@ ROM kinds:
 
 options:
   --engine interp|jit       execution engine (default interp; jit translates a page's hot code to WASM
-                            with its own encoder once a block has run X86JIT_JIT_THRESHOLD (default 50)
+                            with its own encoder once a block has run X86JIT_JIT_THRESHOLD (default 400)
                             times (tier 1, V8's baseline code), and a region again with its loops as
                             WASM loops, for TurboFan, once it has run X86JIT_JIT_TIER2_THRESHOLD
                             instructions (default 4,096 per byte of its WASM, at least 2^22; tier 2;

@@ -199,7 +199,7 @@ export interface VMOptions {
 
 /** How the JIT runs: the accelerator's settings (profile, background, cacheDir, passes) and the run loop's threshold. */
 export interface JitOptions extends AcceleratorConfig {
-  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default DEFAULT_JIT_THRESHOLD, 50). */
+  /** Executions of a block before it is compiled; 0 compiles every compilable block on first sight (default DEFAULT_JIT_THRESHOLD, 400). */
   threshold?: number;
 }
 
