@@ -114,9 +114,15 @@ export class Jit implements Accelerator {
   /** At once for synchronous translation; when the translation worker has loaded binaryen otherwise. */
   ready(): Promise<boolean> { return this.worker !== null ? translationWorkerReady() : Promise.resolve(true); }
 
-  /** Can block `b` be part of a region of `mode` for linear page `linPage`? (Paging off: linear = physical.) */
+  /**
+   * Can block `b` be part of a region of `mode` for linear page `linPage`? (Paging off: linear = physical.)
+   * Not on a page that instruction-level hooks watch: the run loop steps those (a span's region would
+   * otherwise carry a hooked page's blocks in with its other pages').
+   */
   private eligible(b: Block, mode: number, linPage: number): boolean {
     if (!b.cacheable || !b.valid || b.code32 !== 1 || b.csBase !== 0 || b.csLimit !== -1 || b.ops.length === 0 || b.ops[0].ins.op === 'INVALID') return false;
+    const hooks = this.cpu.hooks;
+    if (hooks !== null && hooks.stepping && hooks.steps(b.start, b.end)) return false;
     return mode === 1 ? b.start === b.phys : (b.start >>> PAGE_SHIFT) === linPage;
   }
 
