@@ -111,7 +111,7 @@ export interface WorkerResult extends Partial<CompiledRegionData> {
 export class TranslationClient {
   /** Jobs posted to the worker and not yet installed, by id. */
   private readonly jobs = new Map<number, WorkerJob>();
-  /** Region keys (page * 4 + mode) with a job at the worker. */
+  /** Region keys (regionKey: span * 4 + mode) with a job at the worker. */
   private readonly pendingKeys = new Set<number>();
   /** The last job posted before a code write dropped blocks of each region key's span (results of jobs up to it are stale). */
   private readonly invalidatedAtJob = new Map<number, number>();
