@@ -9,7 +9,7 @@ import type { Block, CachedInstruction, CodeCache } from '../src/cpu/code-cache.
 import { BREAK_EIP_SET, BREAK_JUMP, type Cpu, WORK_PER_CLOCK_CHECK } from '../src/cpu/cpu.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
 import { endsBlock } from '../src/cpu/instruction-meta.ts';
-import { EFLAGS, EIP, JIT_EXIT_SLOT, JIT_TSC_SLOT } from '../src/cpu/state.ts';
+import { EFLAGS, EIP, JIT_EXIT_SLOT, JIT_PAUSE_SLOT, JIT_TSC_SLOT } from '../src/cpu/state.ts';
 import type { JumpCache } from './jump-cache.ts';
 import type { Region } from './region.ts';
 import { HELPER_EXIT, HELPER_FAULT, HELPER_IRQ, HELPER_JUMP, type RegionOutput } from './translate.ts';
@@ -60,9 +60,10 @@ export class InterpreterBridge {
   }
 
   /**
-   * Run `region` from the current EIP for at most `budget` instructions. Returns the instructions retired;
-   * leaves EIP, registers and flags in the CPU-state block and the exit reason in its JIT_EXIT slot.
-   * A fault raised inside is returned by takeFault().
+   * Run `region` from the current EIP for at most `budget` instructions (ns of virtual time: a PAUSE counts
+   * PAUSE_NS). Returns the instructions retired; leaves EIP, registers and flags in the CPU-state block and the
+   * exit reason in its JIT_EXIT slot. Time its PAUSEs spent beyond their instructions goes to Cpu.spendTime
+   * (which ends the run loop's slice). A fault raised inside is returned by takeFault().
    */
   enter(region: Region, budget: number, profiling: boolean): number {
     const cpu = this.cpu, s = cpu.s;
@@ -76,6 +77,8 @@ export class InterpreterBridge {
       n = this.jumps.enter(region.slot, s[EIP], budget, 0);
       region.profile.timeMs += performance.now() - t0;
     } else n = this.jumps.enter(region.slot, s[EIP], budget, 0);
+    const paused = s[JIT_PAUSE_SLOT];
+    if (paused !== 0) { s[JIT_PAUSE_SLOT] = 0; n -= paused; cpu.spendTime(paused); }
     const p = region.profile, st = this.stats, why = JIT_EXIT_REASONS[s[JIT_EXIT_SLOT]];
     p.executions++; p.instructions += n; p.exits[why]++;
     st.calls++; st.cacheHits++; st.instructions += n; st.exits[why]++;
@@ -110,19 +113,25 @@ export class InterpreterBridge {
     const same = b.cacheable && b.ops[dyn]?.eip === op.eip;
     const ends = this.helperEnds[idx];
     if (same) { op = b.ops[dyn]; last = dyn === b.ops.length - 1 || ends; }
-    cpu.instructions = this.entryInstructions + (same ? bsCount : n - this.helperIndex[idx]);
+    // The count includes the virtual time PAUSEs spent so far in this call (JIT_PAUSE_SLOT): the closure
+    // sees it as the interpreter would, in idleNs.
+    const paused = s[JIT_PAUSE_SLOT];
+    cpu.instructions = this.entryInstructions + (same ? bsCount : n - this.helperIndex[idx]) - paused;
+    cpu.idleNs += paused;
     s[EIP] = op.next;
     cpu.breakBlock = 0;
     try {
       op.exec();
     } catch (e) {
       cpu.instructions = this.entryInstructions;
+      cpu.idleNs -= paused;
       if (!(e instanceof CpuFault)) throw e;
       this.pendingFault = e;
       s[EIP] = op.eip;
       return HELPER_FAULT;
     }
     cpu.instructions = this.entryInstructions;
+    cpu.idleNs -= paused;
     this.setTscBase(); // port I/O adds idle time
     const why = cpu.breakBlock;
     let r = 0;

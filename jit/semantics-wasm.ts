@@ -10,6 +10,8 @@ import { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB } from '../src/cpu/flags.ts';
 import { AF, ARITH_FLAGS, CF, CPL, CR0, CR0_PE, CR4, DF, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, IF, RF, VM, JIT_TSC_SLOT, OF, PAGE_FLAGS_OFFSET, PAGE_SHIFT, PF, RAM_OFFSET, SF, STATE_OFFSET, ZF } from '../src/cpu/state.ts';
 import { REP_CHUNK } from '../src/cpu/semantics/string.ts';
 import { maskOf } from '../src/cpu/operands.ts';
+import { PAUSE_NS } from '../src/cpu/cpu.ts';
+import { isPause } from '../src/cpu/instruction-meta.ts';
 import { EXIT_HELPER_BREAK, EXIT_INTERPRETER as EXIT_FAULT_LEFT } from '../src/cpu/state.ts';
 import { ADDR, BUDGET, LF, T0, T1, T2, T3, type Tx } from './translate.ts';
 
@@ -581,8 +583,13 @@ export const NATIVE: Record<string, NativeEmitter> = {
     tx.emit(tx.setReg(EDX, 4, i.wrap(l.shr_u(tsc(), l.const(BigInt(32))))), tx.setReg(EAX, 4, i.wrap(tsc())));
     return true;
   },
-  // Any prefix but LOCK: PAUSE is F3 90 (the spin-wait hint of every kernel delay loop), and the interpreter ignores the rest too.
-  NOP: (_tx, ins) => (ins.prefixes & PREFIX_LOCK) === 0,
+  // Any prefix but LOCK (the interpreter ignores the others too). PAUSE (F3 90, the spin-wait hint of every
+  // kernel delay loop) spends virtual time (cpu.ts PAUSE_NS).
+  NOP: (tx, ins) => {
+    if ((ins.prefixes & PREFIX_LOCK) !== 0) return false;
+    if (isPause(ins)) tx.pause(PAUSE_NS - 1);
+    return true;
+  },
 
   MOV: (tx, ins) => {
     const [d, s] = ins.operands;

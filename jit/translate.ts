@@ -30,7 +30,7 @@ import {
   CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
   SEG_ATTR, SEG_BASE, SEG_LIMIT, segSlot, TLB_ADDEND_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
-import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT } from '../src/cpu/state.ts';
+import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, JIT_PAUSE_SLOT } from '../src/cpu/state.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_RAM, TLB_SIZE, tlbNeed } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunctions, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
@@ -125,9 +125,10 @@ export class Tx {
   body: Expr[] = [];
   /** What the translator knows about the lazy record here (null: written before this block). */
   known: KnownFlags | null = null;
-  /** The instruction being translated and its index in its block. */
+  /** The instruction being translated and its index in its block; the block's length. */
   op!: RegionOp;
   index = 0;
+  segmentLength = 0;
   /** Instructions this call has retired before the current one (what a helper is told, and RDTSC adds). */
   retiredBefore(): Expr { return this.m.i32.add(this.get(COUNT), this.c(this.index)); }
   /** Set when the current segment branches back to its own start (it is then wrapped in a WASM loop). */
@@ -204,6 +205,24 @@ export class Tx {
   }
   /** Exit before the current instruction (the interpreter runs it): the memory slow path. */
   exitBefore(reason = EXIT_MEMORY): Expr { return this.exitTo(this.op.eip, this.index, reason); }
+
+  /**
+   * The current instruction is a PAUSE spending `extra` ns of virtual time beyond its 1 (cpu.ts PAUSE_NS).
+   * They count as retired here, so that the budget and RDTSC see them, and in JIT_PAUSE_SLOT, from which the
+   * bridge gives them to the clock. The interpreter ends its block and its slice at a PAUSE (Cpu.spendTime):
+   * an interpreter block starts after it (what helpers are told), and compiled code leaves there when the
+   * rest of its segment no longer fits the budget — where the interpreter, planning again, would stop.
+   */
+  pause(extra: number): void {
+    const m = this.m, at = slot(JIT_PAUSE_SLOT);
+    this.emit(
+      this.set(COUNT, m.i32.add(this.get(COUNT), this.c(extra))),
+      m.i32.store(at, 4, this.c(0), m.i32.add(m.i32.load(at, 4, this.c(0)), this.c(extra))),
+      this.set(BS_COUNT, m.i32.add(this.get(COUNT), this.c(this.index + 1))),
+      this.set(BS_EIP, this.c(this.op.next)),
+      m.if(m.i32.gt_s(m.i32.add(this.get(COUNT), this.c(this.segmentLength)), this.get(BUDGET)), this.exitTo(this.op.next, this.index + 1, EXIT_BUDGET)),
+    );
+  }
 
   /**
    * Continue at guest `target` after `retired` instructions of this block: a direct `br` to a later block
@@ -477,6 +496,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     tx.selfLabel = selfLabel;
     tx.selfStates = [];
     const n = b.ops.length;
+    tx.segmentLength = n;
     // The budget before each segment: count + its length ≤ budget, else the run loop takes over here.
     tx.emit(m.if(m.i32.gt_s(m.i32.add(get(COUNT), c(n)), get(BUDGET)), tx.exitTo(b.start, 0, EXIT_BUDGET)));
     for (let j = 0; j < n; j++) {

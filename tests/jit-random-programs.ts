@@ -432,7 +432,7 @@ function misc(c: Ctx): Item {
     case 2: return ins(0x9f); // LAHF
     case 3: return ins(r.pick([0x27, 0x2f, 0x37, 0x3f])); // DAA DAS AAA AAS
     case 4: return ins(r.pick([0xd4, 0xd5]), r.pick([10, 16, 7, 1])); // AAM/AAD
-    case 5: c.shared.tsc = true; return ins(0x0f, 0x31); // RDTSC
+    case 5: c.shared.tsc = true; return r.bool(0.3) ? seq([ins(0xf3, 0x90), ins(0x0f, 0x31)]) : ins(0x0f, 0x31); // RDTSC, after a PAUSE (time spent: cpu.ts PAUSE_NS)
     case 6: return ins(...(r.bool(0.2) ? [OPSIZE] : []), 0x0f, 0xc8 + wr(c)); // BSWAP (16-bit: the low word cleared)
     case 7: { const size = rndSize(c); return withRm(lockOn(c, rm(c, size, true), true), size, [0x0f, size === 1 ? 0xc0 : 0xc1], regField(c, size, true)); } // XADD
     case 8: { // CMPXCHG, often with the accumulator loaded from the destination first (the equal case)

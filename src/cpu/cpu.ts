@@ -24,6 +24,14 @@ export const ATTR_UNUSABLE = 0x10000;
  * sees the device frozen, and delay loops built on port reads cost a thousand times more instructions.
  */
 export const PORT_IO_NS = 1000;
+/**
+ * Virtual time of a PAUSE (F3 90; REP NOP before the Pentium 4, and so here): the spin-wait hint of every
+ * delay and spin loop. A hypervisor's pause-loop exiting gives a spinning vCPU's time away; here 1 µs of
+ * virtual time passes, as for a port access. Linux's udelay spins on the TSC with a PAUSE per trip: at 1 ns
+ * an instruction it retired a thousand instructions for each µs waited (its ISA PnP probe waits 0.36 s,
+ * 355 M instructions of a boot's 6.7 G); now ~70. A delay loop may wait up to 1 µs longer than asked.
+ */
+export const PAUSE_NS = 1000;
 
 /** Software TLB size (entries, direct-mapped by linear page number). */
 export const TLB_SIZE = 4096;
@@ -125,12 +133,12 @@ export class Cpu {
   instructions = 0;
   /**
    * Virtual time (ns) that did not come from instructions retired: HLT skipping ahead to the next device
-   * event, and port I/O's bus cycles. The virtual clock (and the TSC) is instructions × 1 ns + idleNs.
+   * event, port I/O's bus cycles and PAUSE's spin-wait. The virtual clock (and the TSC) is instructions × 1 ns + idleNs.
    */
   idleNs = 0;
   /**
-   * Virtual time an instruction takes beyond its 1 ns: port I/O (PORT_IO_NS). The VM adds it to idleNs in
-   * the virtual clock.
+   * Virtual time an instruction takes beyond its 1 ns: port I/O (PORT_IO_NS), PAUSE (PAUSE_NS). The VM adds
+   * it to idleNs in the virtual clock and ends the slice.
    */
   spendTime: (ns: number) => void = () => {};
 

@@ -168,6 +168,8 @@ export function metaOf(ins: Instruction): InstructionMeta {
 
 export const endsBlock = (ins: Instruction): boolean => metaOf(ins).endsBlock;
 export const fallsThrough = (ins: Instruction): boolean => metaOf(ins).fallsThrough;
+/** PAUSE: F3 90 (a NOP with REP; cpu.ts PAUSE_NS). Not F3 0F 1F, a multi-byte NOP. */
+export const isPause = (ins: Instruction): boolean => ins.op === 'NOP' && ins.opcode === 0x90 && (ins.prefixes & PREFIX_REP) !== 0;
 
 /**
  * The target of a direct relative branch (Jcc, LOOPcc, JCXZ, JMP/CALL rel): the offset after it plus the

@@ -188,12 +188,15 @@ export class Interpreter {
           // One call may run up to a whole budget of compiled code: read the clock at least every 16 calls.
           checkClock += 64;
           const why = s[JIT_EXIT_SLOT];
+          // PAUSEs spent virtual time (Cpu.spendTime, from the bridge): the slice was planned for less, so it
+          // ends here — as the interpreter ends it at each PAUSE — and the VM plans again from the clock.
+          const spent = cpu.breakBlock & BREAK_STOP;
           if (why === EXIT_FAULT) {
             cpu.breakBlock = 0;
             deliverException(cpu, jit.takeFault(), s[EIP]);
             cpu.deliveries++;
             block = null;
-            if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
+            if ((cpu.breakBlock & BREAK_STOP) || spent) return 'stop'; // an intercepted fault ended the run (cpu.intercept), or time was spent
             if (cpu.deliveries >= deliveryLimit) return 'deliveries';
             continue;
           }
@@ -207,6 +210,7 @@ export class Interpreter {
           // Left in the middle of an interpreter block (an interrupt pending, or an access for the interpreter).
           if (why === EXIT_INTERRUPT || why === EXIT_MEMORY) { this.resumePending = true; this.resumeEip = s[EIP]; }
           if (why === EXIT_INTERRUPT) finishBlock = true;
+          if (spent) { block = null; return 'stop'; }
           if (n > 0) { block = null; continue; }
           if (budget <= 0) break;
         }

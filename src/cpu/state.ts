@@ -55,6 +55,12 @@ export const JIT_CHAINS_SLOT = 101;
  * the call has retired since (the interpreter's cpu.tsc()). Accelerator scratch, rewritten on every call.
  */
 export const JIT_TSC_SLOT = 102; // … 103
+/**
+ * Virtual ns beyond their 1 ns that the PAUSEs of the current region call spent (cpu.ts PAUSE_NS): compiled
+ * code adds them to its count as well, so that its budget and RDTSC see the time; the bridge takes them out
+ * of the instructions retired and gives them to the clock (Cpu.spendTime). Accelerator scratch.
+ */
+export const JIT_PAUSE_SLOT = 104;
 export const STATE_SLOTS = 128;
 
 /** EFLAGS bits. */

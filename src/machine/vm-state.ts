@@ -5,7 +5,7 @@
 //
 // Each part has a schema (device-state.ts) and a version; snapshot.ts writes each part as a file section.
 import { CS, DS, ES, FS, GS, SS } from '../decoder/instruction.ts';
-import { CPL, IF, JIT_CHAINS_SLOT, JIT_EXIT_SLOT, JIT_TSC_SLOT, STATE_SLOTS } from '../cpu/state.ts';
+import { CPL, IF, JIT_CHAINS_SLOT, JIT_EXIT_SLOT, JIT_PAUSE_SLOT, JIT_TSC_SLOT, STATE_SLOTS } from '../cpu/state.ts';
 import { checkState, StateError, type StateOf, type StateSchema } from './device-state.ts';
 import type { SavedDevice } from './board.ts';
 import type { VM } from './vm.ts';
@@ -47,7 +47,7 @@ export function captureState(vm: VM): VmState {
   if (extra.length > 0) throw new StateError(`cannot save a VM with RAM mapped outside its main RAM (vm.mapRam at 0x${extra[0].toString(16)})`);
   const cpu = vm.cpu;
   const slots = Array.from(cpu.s);
-  slots[JIT_EXIT_SLOT] = 0; slots[JIT_CHAINS_SLOT] = 0; slots[JIT_TSC_SLOT] = 0; slots[JIT_TSC_SLOT + 1] = 0; // the accelerator's scratch, not guest state
+  slots[JIT_EXIT_SLOT] = 0; slots[JIT_CHAINS_SLOT] = 0; slots[JIT_TSC_SLOT] = 0; slots[JIT_TSC_SLOT + 1] = 0; slots[JIT_PAUSE_SLOT] = 0; // the accelerator's scratch, not guest state
   return {
     config: { memory: vm.memory.ramSize, clock: vm.clock },
     cpu: {

@@ -3,7 +3,8 @@
 // debug-register moves are system instructions (system.ts). SALC (D6) is not here: the decoder treats it
 // as invalid, as GNU objdump does.
 import { DS, type MemOperand, type Operand } from '../../decoder/instruction.ts';
-import type { Cpu } from '../cpu.ts';
+import { type Cpu, PAUSE_NS } from '../cpu.ts';
+import { isPause } from '../instruction-meta.ts';
 import { getCF, getEflags, setFlagBits } from '../flags.ts';
 import { effectiveAddress, type Exec, type Getter, maskOf, modifier, reader, type Setter, signExtend, writer } from '../operands.ts';
 import { AF, CF, DF, EAX, EBX, EDX, EFLAGS, PF, SF, ZF } from '../state.ts';
@@ -111,6 +112,6 @@ export const DATA: EmitterTable = {
   CLD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] &= ~DF; }; },
   STD: ({ cpu }) => { const s = cpu.s; return () => { s[EFLAGS] |= DF; }; },
 
-  // NOP, also the multi-byte NOP Ev (no memory access) and PAUSE (F3 90).
-  NOP: () => () => {},
+  // NOP, also the multi-byte NOP Ev (no memory access); PAUSE (F3 90) spends virtual time (cpu.ts PAUSE_NS).
+  NOP: ({ cpu, ins }) => (isPause(ins) ? () => cpu.spendTime(PAUSE_NS - 1) : () => {}),
 };
