@@ -125,7 +125,7 @@ export class Tx {
   body: Expr[] = [];
   /** What the translator knows about the lazy record here (null: written before this block). */
   known: KnownFlags | null = null;
-  /** The instruction being translated and its index in its block; the block's length. */
+  /** The instruction being translated and its index in its segment; the segment's length. */
   op!: RegionOp;
   index = 0;
   segmentLength = 0;
