@@ -5,7 +5,7 @@
 // each program is written over the previous one through vm.memory.writeBytes, which must invalidate the
 // code compiled from it (a fresh interpreter VM checks that now and then). A failing program is shrunk,
 // and the lockstep (jit/lockstep.ts) names its first divergence.
-//   X86JIT_SEED=<n|0xhex>  another seed (default fixed)   X86JIT_CASES=<n>  programs (default 2500, for .ci/run's time budget with the Linux boots and the qemu-i386 host oracle; 10000 and more find more)
+//   X86JIT_SEED=<n|0xhex>  another seed (default fixed)   X86JIT_CASES=<n>  programs (default 2000, for .ci/run's time budget with the Linux boots and the qemu-i386 host oracle; 10000 and more find more)
 //   X86JIT_FIRST=<i>       start at program i (with X86JIT_CASES=1: rerun one failing program)
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,7 +18,7 @@ const { createVM, formatDivergence, lockstep } = (await import(pathToFileURL(BUN
 type VM = import('../src/index.ts').VM;
 
 const SEED = (parseNum('X86JIT_SEED') ?? 0x5eed_1f00) >>> 0;
-const CASES = parseNum('X86JIT_CASES') ?? 2_500;
+const CASES = parseNum('X86JIT_CASES') ?? 2_000;
 const FIRST = parseNum('X86JIT_FIRST') ?? 0;
 /**
  * Programs per pair of VMs: the JIT translates a page whose code changed more than three times ever more
