@@ -9,7 +9,10 @@
 //    it (heapUsed fell: the batch is not counted);
 //  - the time per decoded instruction: every cached block decoded again, pass after pass, the cache emptied
 //    before each (as after the evictions of a boot, which decodes the same code again); the median of 7
-//    rounds of at least 200 k instructions, each after a full GC.
+//    rounds of at least 200 k instructions, each after a full GC;
+//  - the same for a first decode: the tables of interned encodings and of instructions by address emptied
+//    too before each pass, so that every instruction is decoded from its bytes and its closures built anew
+//    (what code never seen before costs: most of a kernel's start and of every new program).
 //   node --expose-gc bench/decode-memory.mjs [DIST] [INSTRUCTIONS]
 // DIST is a built dist/ directory (default: this checkout's), to compare builds. It reaches into the
 // cache's private fields (blocks32, decodeBlock): a measurement, not an API.
@@ -30,8 +33,12 @@ const heap = () => { global.gc(); global.gc(); return process.memoryUsage().heap
 cache.flush();
 // The tables of short encodings and of instructions by address outlive flushes (CodeCache.intern,
 // decodedAt): emptied too, so that the Instructions the blocks hold are weighed with them.
-for (const t of [cache.internValues, cache.addrIns]) t?.fill(undefined);
-for (const t of [cache.internKeys, cache.addrKeys]) t?.fill(0);
+const emptyTables = () => {
+  for (const t of [cache.internValues, cache.addrIns]) t?.fill(undefined);
+  for (const t of [cache.internKeys, cache.addrKeys]) t?.fill(0);
+  cache.decodedByBytes?.clear();
+};
+emptyTables();
 // Retained: decode every block again into the emptied cache, keeping them, and weigh the heap's growth.
 const empty = heap();
 const kept = [];
@@ -58,16 +65,23 @@ console.log(`allocated: ${(bytes / decoded).toFixed(0)} bytes per decoded instru
 
 // Time: all the blocks decoded again, passes of them in rounds of at least 200 k instructions, the cache
 // emptied before each pass.
-const rounds = [], passes = Math.ceil(200e3 / instructions);
-for (let r = 0; r < 7; r++) {
-  heap();
-  const t0 = performance.now();
-  let n = 0;
-  for (let p = 0; p < passes; p++) {
-    cache.flush();
-    for (const b of blocks) n += cache.decodeBlock(0, b.start, b.phys).ops.length;
+const passes = Math.ceil(200e3 / instructions);
+const timed = (label, first) => {
+  const rounds = [];
+  for (let r = 0; r < 7; r++) {
+    heap();
+    let n = 0, ms = 0;
+    for (let p = 0; p < passes; p++) {
+      cache.flush();
+      if (first) emptyTables();
+      const t0 = performance.now();
+      for (const b of blocks) n += cache.decodeBlock(0, b.start, b.phys).ops.length;
+      ms += performance.now() - t0;
+    }
+    rounds.push((ms * 1e6) / n);
   }
-  rounds.push(((performance.now() - t0) * 1e6) / n);
-}
-rounds.sort((a, b) => a - b);
-console.log(`time: ${rounds[3].toFixed(0)} ns per decoded instruction (median of 7 rounds; ${rounds.map((t) => t.toFixed(0)).join(' ')})`);
+  rounds.sort((a, b) => a - b);
+  console.log(`${label}: ${rounds[3].toFixed(0)} ns per decoded instruction (median of 7 rounds; ${rounds.map((t) => t.toFixed(0)).join(' ')})`);
+};
+timed('time', false);
+timed('first decode', true);
