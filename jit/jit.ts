@@ -331,7 +331,7 @@ export class Jit implements Accelerator {
     const out: Block[] = [];
     for (const w of wire) {
       const b = own.get(w.start) ?? this.cache.blockAt(w.start);
-      if (!this.eligible(b, job.mode, b.start >>> PAGE_SHIFT) || spanOf(b.phys, job.mode) !== job.span || b.ops.length !== w.eips.length || b.ops.some((o, k) => o.eip !== w.eips[k])) return null;
+      if (!this.eligible(b, job.mode, job.entry >>> PAGE_SHIFT) || spanOf(b.phys, job.mode) !== job.span || b.ops.length !== w.eips.length || b.ops.some((o, k) => o.eip !== w.eips[k])) return null;
       out.push(b);
     }
     return out;
