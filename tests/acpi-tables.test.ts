@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACPI_PM_BASE, IRQ_SCI } from '../src/machine/board.ts';
+import { ACPI_PM_BASE, IO_APIC_BASE, IO_APIC_ID, IRQ_OVERRIDES, IRQ_SCI, LOCAL_APIC_BASE } from '../src/machine/board.ts';
 import { PhysicalMemory } from '../src/machine/memory.ts';
 import { PM1_CNT, PM1_EVT, PM_TMR, SLP_TYP_S5 } from '../src/devices/acpi-pm.ts';
 import { ACPI_TABLES_BASE, buildAcpiTables, s5Aml, writeAcpiTables, type AcpiPmResources } from '../src/loader/acpi-tables.ts';
@@ -16,6 +16,7 @@ import { requireTool } from './required-tool.ts';
 const PM: AcpiPmResources = {
   pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
   sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: 0x32, ramSize: 128 << 20,
+  apic: { localApic: LOCAL_APIC_BASE, ioApic: IO_APIC_BASE, ioApicId: IO_APIC_ID, overrides: IRQ_OVERRIDES },
 };
 const hasIasl = requireTool('iasl (Debian package acpica-tools)', spawnSync('iasl', ['-v'], { stdio: 'ignore' }).status === 0);
 
@@ -51,8 +52,9 @@ describe('ACPI tables', () => {
       expect(sum8(b), sig).toBe(0);
     }
     const rsdt = table('RSDT');
-    expect((u32(rsdt, 4) - 36) / 4).toBe(1); // one entry: no MADT (no local APIC), nothing else
+    expect((u32(rsdt, 4) - 36) / 4).toBe(2); // the FADT and the MADT
     expect(u32(rsdt, 36)).toBe(t.tables.FACP.address);
+    expect(u32(rsdt, 40)).toBe(t.tables.APIC.address);
     const fadt = table('FACP');
     expect(u32(fadt, 36)).toBe(t.tables.FACS.address);
     expect(u32(fadt, 40)).toBe(t.tables.DSDT.address);
@@ -74,6 +76,29 @@ describe('ACPI tables', () => {
     expect(u32(f, 80)).toBe(0);          // no GPE0 block
     expect(u32(f, 112) & (1 << 8)).toBe(0); // TMR_VAL_EXT clear: a 24-bit timer
     expect(f[108]).toBe(0x32);           // CENTURY: the CMOS index of the century
+  });
+
+  it('list the interrupt controllers in the MADT as QEMU\'s pc machine has them, and leave it out without an APIC', () => {
+    const m = table('APIC');
+    expect([ascii(m, 0, 4), u32(m, 4), sum8(m)]).toEqual(['APIC', m.length, 0]);
+    expect(u32(m, 36)).toBe(0xfee00000); // local APIC address
+    expect(u32(m, 40)).toBe(1);          // PCAT_COMPAT: 8259s present
+    const entries: number[][] = [];
+    for (let o = 44; o < m.length; o += m[o + 1]) entries.push([...m.subarray(o, o + m[o + 1])]);
+    expect(entries).toEqual([
+      [0, 8, 0, 0, 1, 0, 0, 0],                    // processor 0, APIC ID 0, enabled
+      [1, 12, 1, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0], // I/O APIC 1 at 0xFEC00000, GSI base 0
+      [2, 10, 0, 0, 2, 0, 0, 0, 0, 0],             // IRQ 0 -> GSI 2
+      [2, 10, 0, 5, 5, 0, 0, 0, 0x0d, 0],          // IRQ 5, 9, 10, 11: level, active high
+      [2, 10, 0, 9, 9, 0, 0, 0, 0x0d, 0],
+      [2, 10, 0, 10, 10, 0, 0, 0, 0x0d, 0],
+      [2, 10, 0, 11, 11, 0, 0, 0, 0x0d, 0],
+      [4, 6, 0xff, 0, 0, 1],                       // LINT1 is NMI on every processor
+    ]);
+    expect(table('FACP')[44]).toBe(1); // INT_MODEL: multiple APIC
+    const without = buildAcpiTables({ ...PM, apic: null });
+    expect(without.tables.APIC).toBeUndefined();
+    expect(without.bytes[without.tables.FACP.address - without.address + 44]).toBe(0);
   });
 
   it('encode \\_S5 as AML with PkgLength counting itself', () => {
@@ -123,6 +148,17 @@ describe('ACPI tables', () => {
       expect(field('PM Timer Block Length')).toBe('04');
       expect(dsl).toMatch(/32-bit PM Timer \(V1\) : 0/);
       expect(dsl).toMatch(/Control Method Power Button \(V1\) : 0/); // a fixed-feature power button (PWRBTN_STS)
+    });
+
+    it('the MADT: one enabled processor, the I/O APIC, the overrides and the LINT1 NMI', () => {
+      // (Each field's "[offset decimal length]" prefix dropped.)
+      const dsl = disassemble('APIC').replace(/\[[0-9A-F]+h \d+ +\d+\]/g, '').replace(/\s+/g, ' ');
+      expect(dsl).toMatch(/Local Apic Address : FEE00000/);
+      expect(dsl).toMatch(/Subtable Type : 00 \[Processor Local APIC\].*Processor ID : 00 Local Apic ID : 00 Flags \(decoded below\) : 00000001 Processor Enabled : 1/);
+      expect(dsl).toMatch(/Subtable Type : 01 \[I\/O APIC\].*I\/O Apic ID : 01 Reserved : 00 Address : FEC00000 Interrupt : 00000000/);
+      const overrides = [...dsl.matchAll(/Source : (\S+) Interrupt : (\S+) Flags \(decoded below\) : (\S+)/g)].map((x) => x.slice(1).join(' '));
+      expect(overrides).toEqual(['00 00000002 0000', '05 00000005 000D', '09 00000009 000D', '0A 0000000A 000D', '0B 0000000B 000D']);
+      expect(dsl).toMatch(/Subtable Type : 04 \[Local APIC NMI\] Length : 06 Processor ID : FF Flags \(decoded below\) : 0000 Polarity : 0 Trigger Mode : 0 Interrupt Input LINT : 01/);
     });
 
     it('the RSDT and FACS', () => {

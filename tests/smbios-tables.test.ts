@@ -24,7 +24,7 @@ describe('SMBIOS tables', () => {
     const t = buildSmbiosTables(MACHINE);
     expect(t.address).toBe(0xf0000);
     expect(t.address + t.bytes.length).toBeLessThanOrEqual(0x100000);
-    const acpi = buildAcpiTables({ pm1aEvt: ACPI_PM_BASE, pm1aCnt: ACPI_PM_BASE + 4, pmTmr: ACPI_PM_BASE + 8, sciIrq: IRQ_SCI, s5SleepType: 0, cmosCentury: 0x32, ramSize: 128 << 20 });
+    const acpi = buildAcpiTables({ pm1aEvt: ACPI_PM_BASE, pm1aCnt: ACPI_PM_BASE + 4, pmTmr: ACPI_PM_BASE + 8, sciIrq: IRQ_SCI, s5SleepType: 0, cmosCentury: 0x32, ramSize: 128 << 20, apic: null });
     expect(ACPI_TABLES_BASE + acpi.bytes.length).toBeLessThanOrEqual(SMBIOS_BASE);
     expect(String.fromCharCode(...t.bytes.subarray(0, 4))).toBe('_SM_');
     expect(sum8(t.bytes.subarray(0, 31))).toBe(0);

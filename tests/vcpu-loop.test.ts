@@ -22,7 +22,7 @@ describe('HLT', () => {
     const vm = vmWith([0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0xfb, 0xf4]);
     const exit = vm.run({ maxInstructions: 100 });
     expect(exit.reason).toBe('halt');
-    expect(exit.message).toMatch(/PIC masks or blocks/);
+    expect(exit.message).toMatch(/interrupt controllers mask or block/);
     expect(vm.exitStats().find((e) => e.reason === 'HLT')?.count).toBe(1);
   });
 

@@ -98,6 +98,13 @@ export interface FpuErrorPins {
   assertFerr(): void;
 }
 
+/** The local APIC's IA32_APIC_BASE MSR, as RDMSR/WRMSR and CPUID reach it (the register's bits are the device's). */
+export interface LocalApicPins {
+  readBaseMsr(): number;
+  /** The new value, its reserved bits already checked by WRMSR (#GP). */
+  writeBaseMsr(value: number): void;
+}
+
 export class Cpu {
   /** The CPU-state block as 32-bit slots (state.ts). */
   readonly s: Int32Array;
@@ -182,6 +189,11 @@ export class Cpu {
   hooks: CpuHooks | null = null;
   /** FERR#/IGNNE# (the board's devices/fpu-error.ts): where x87 errors go with CR0.NE clear; null: nowhere. */
   ferr: FpuErrorPins | null = null;
+  /**
+   * The CPU's local APIC as the instruction set reaches it: the IA32_APIC_BASE MSR (0x1B) and, through it,
+   * CPUID's APIC bit (the board's devices/local-apic.ts; its registers are memory-mapped). null: no local APIC.
+   */
+  apic: LocalApicPins | null = null;
   /** Called after MOV DRn wrote DR0–DR3 or DR7: the VM (re)arms the breakpoints DR7 enables (machine/debug-breakpoints.ts). */
   onDebugRegisterWrite: (() => void) | null = null;
   /** Model-specific registers that the guest may write and read back (e.g. SYSENTER MSRs). */

@@ -6,7 +6,8 @@ import { HC_FEATURES_BITMAP } from './hypercalls.ts';
 
 /**
  * Leaf 1 EDX: FPU (0, with the P6 FCMOV/FCOMI), TSC (4), MSR (5), MCE (7) and MCA (14) (banks that never
- * log an error), CX8 (8), CMOV (15); PSE (3) and PGE (13) with paging.
+ * log an error), CX8 (8), CMOV (15); PSE (3) and PGE (13) with paging. APIC (9) is added while the CPU has a
+ * local APIC that IA32_APIC_BASE leaves enabled (SDM Vol. 3A 10.4.3: CPUID reports it absent once disabled).
  */
 export const CPUID_1_EDX = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15);
 /**
@@ -16,6 +17,10 @@ export const CPUID_1_EDX = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 <<
 export const CPUID_1_EAX = 0x0619;
 /** Leaf 1 ECX: bit 31, "running under a hypervisor". */
 export const CPUID_1_ECX = 1 << 31;
+/** Leaf 1 EDX bit 9: an on-chip local APIC, enabled. */
+export const CPUID_1_EDX_APIC = 1 << 9;
+/** IA32_APIC_BASE bit 11: the local APIC is enabled. */
+const APIC_GLOBAL_ENABLE = 1 << 11;
 export const HYPERVISOR_SIGNATURE = 'x86jitx86jit';
 
 const dword = (t: string, i: number): number =>
@@ -29,6 +34,8 @@ export function cpuid(cpu: Cpu): void {
   } else if (leaf === 1) {
     a = CPUID_1_EAX;
     d = CPUID_1_EDX; c = CPUID_1_ECX;
+    // EBX bits 31:24 would hold the initial APIC ID: 0, the only CPU's.
+    if (cpu.apic !== null && (cpu.apic.readBaseMsr() & APIC_GLOBAL_ENABLE) !== 0) d |= CPUID_1_EDX_APIC;
   } else if (leaf === 0x4000_0000) {
     a = 0x4000_0001; b = dword(HYPERVISOR_SIGNATURE, 0); c = dword(HYPERVISOR_SIGNATURE, 4); d = dword(HYPERVISOR_SIGNATURE, 8);
   } else if (leaf === 0x4000_0001) {

@@ -1,9 +1,10 @@
 // The ACPI tables a PC firmware leaves for the OS (ACPI 1.0b, the layout QEMU's pc machine uses: RSDP
 // revision 0, RSDT, a revision-1 FADT), for boots without a BIOS (the Linux boot protocol). They describe
-// the board's ACPI PM device (src/devices/acpi-pm.ts) and the PCI root bridge: no MADT, since the CPU has no
-// local APIC (the OS keeps the 8259 PICs), and a DSDT with \_S5 (the sleep type that powers off) and
-// \_SB.PCI0 (PNP0A03) — an OS in ACPI mode finds PCI root buses only in the namespace, so without it Linux
-// would not scan the bus that configuration mechanism #1 (src/devices/pci-host.ts) answers for.
+// the board's ACPI PM device (src/devices/acpi-pm.ts), its interrupt controllers — a MADT listing the CPU's
+// local APIC and the I/O APIC, with the ISA interrupt overrides QEMU's pc machine has (IRQ 0 on GSI 2, the
+// SCI and PCI lines level-triggered) — and the PCI root bridge: a DSDT with \_S5 (the sleep type that powers
+// off) and \_SB.PCI0 (PNP0A03) — an OS in ACPI mode finds PCI root buses only in the namespace, so without it
+// Linux would not scan the bus that configuration mechanism #1 (src/devices/pci-host.ts) answers for.
 //
 // Everything sits in one block in the BIOS area, which the OS scans for the RSDP ("RSD PTR " on a 16-byte
 // boundary in 0xE0000–0xFFFFF, ACPI 1.0b §5.2.4.1); the loader's E820 map reserves the block.
@@ -29,14 +30,28 @@ export interface AcpiPmResources {
   cmosCentury: number;
   /** Guest RAM size: the PCI root bridge's memory window starts above it. */
   ramSize: number;
+  /** The local APIC's and the I/O APIC's physical addresses and the board's IRQ overrides (the MADT), or null for a board without them (no MADT). */
+  apic: MadtResources | null;
 }
 
 export interface AcpiTables {
   /** Guest-physical address of the block (and of the RSDP, its first 20 bytes). */
   address: number;
   bytes: Uint8Array;
-  /** Each table's address and length, by signature ('RSD PTR ', 'RSDT', 'FACP', 'FACS', 'DSDT'). */
+  /** Each table's address and length, by signature ('RSD PTR ', 'RSDT', 'FACP', 'FACS', 'DSDT', 'APIC'). */
   tables: Record<string, { address: number; length: number }>;
+}
+
+/**
+ * What the MADT describes. `overrides`: the ISA IRQs whose I/O APIC input (GSI) or trigger mode differ from
+ * the ISA default (edge, active high, GSI = IRQ) — MADT Interrupt Source Override flags (ACPI 1.0b
+ * §5.2.8.3.1): polarity in bits 1:0, trigger mode in bits 3:2 (0 conforms to the bus).
+ */
+export interface MadtResources {
+  localApic: number;
+  ioApic: number;
+  ioApicId: number;
+  overrides: readonly { irq: number; gsi: number; flags: number }[];
 }
 
 const OEM_ID = 'X86JIT';
@@ -110,6 +125,25 @@ export function pciRootAml(ramSize: number): number[] {
   return [0x5b, 0x82, ...pkgLength(body.length), ...body];
 }
 
+/**
+ * The MADT (signature "APIC", ACPI 1.0b §5.2.8): the local APIC address with PCAT_COMPAT (the 8259s are
+ * there too, to be masked), one processor (ACPI ID 0, APIC ID 0, enabled), the I/O APIC (GSI base 0),
+ * the board's IRQ overrides, and the local APICs' LINT1 as NMI (ACPI processor ID 0xFF: all of them).
+ */
+function madt(apic: MadtResources): Table {
+  const entries: number[] = [
+    0, 8, 0, 0, ...le(1, 4),                         // Processor Local APIC: ACPI ID 0, APIC ID 0, enabled
+    1, 12, apic.ioApicId, 0, ...le(apic.ioApic, 4), ...le(0, 4), // I/O APIC: its ID, address, GSI base 0
+    ...apic.overrides.flatMap((o) => [2, 10, 0, o.irq, ...le(o.gsi, 4), ...le(o.flags, 2)]),
+    4, 6, 0xff, ...le(0, 2), 1,                       // Local APIC NMI: all processors, conforming, LINT1
+  ];
+  const t = Table.described('APIC', 1, 8 + entries.length);
+  t.u32(36, apic.localApic);
+  t.u32(40, 1); // PCAT_COMPAT
+  t.bytes.set(entries, HEADER + 8);
+  return t.seal();
+}
+
 class Table extends ByteRecord {
   /** The common description header (§5.2.5), checksum last. */
   static described(signature: string, revision: number, body: number): Table {
@@ -127,7 +161,7 @@ class Table extends ByteRecord {
   seal(checksumAt = 9): this { this.bytes[checksumAt] = 0; this.bytes[checksumAt] = checksum(this.bytes); return this; }
 }
 
-/** The RSDP, RSDT, FADT, FACS and DSDT for `pm`, laid out from `base`. */
+/** The RSDP, RSDT, FADT, FACS, DSDT and (with `pm.apic`) MADT for `pm`, laid out from `base`. */
 export function buildAcpiTables(pm: AcpiPmResources, base = ACPI_TABLES_BASE): AcpiTables {
   // Layout: RSDP (20 bytes) at base, FACS at +0x40 (64-byte aligned, §5.2.9), RSDT, FADT and DSDT after it.
   const at = { rsdp: base, facs: base + 0x40, rsdt: base + 0x80, fadt: base + 0xc0, dsdt: base + 0x140 };
@@ -145,7 +179,7 @@ export function buildAcpiTables(pm: AcpiPmResources, base = ACPI_TABLES_BASE): A
   const fadt = Table.described('FACP', 1, 116 - HEADER);
   fadt.u32(36, at.facs);          // FIRMWARE_CTRL
   fadt.u32(40, at.dsdt);          // DSDT
-  fadt.u8(44, 0);                 // INT_MODEL (1.0): dual PIC
+  fadt.u8(44, pm.apic ? 1 : 0);   // INT_MODEL (1.0): multiple APIC, or dual PIC
   fadt.u16(46, pm.sciIrq);        // SCI_INT
   fadt.u32(48, 0);                // SMI_CMD 0: always in ACPI mode (SCI_EN set from reset)
   fadt.u32(56, pm.pm1aEvt);       // PM1a_EVT_BLK
@@ -160,8 +194,12 @@ export function buildAcpiTables(pm: AcpiPmResources, base = ACPI_TABLES_BASE): A
   fadt.u32(112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON); // TMR_VAL_EXT clear: a 24-bit timer
   fadt.seal();
 
-  const rsdt = Table.described('RSDT', 1, 4);
+  // The MADT (if any) after the DSDT, 16-byte aligned.
+  const apicTable = pm.apic ? madt(pm.apic) : null;
+  const madtAt = (at.dsdt + dsdt.bytes.length + 15) & ~15;
+  const rsdt = Table.described('RSDT', 1, apicTable ? 8 : 4);
   rsdt.u32(36, at.fadt);
+  if (apicTable) rsdt.u32(40, madtAt);
   rsdt.seal();
 
   const rsdp = new Table(20);
@@ -171,13 +209,18 @@ export function buildAcpiTables(pm: AcpiPmResources, base = ACPI_TABLES_BASE): A
   rsdp.u32(16, at.rsdt);
   rsdp.seal(8);
 
-  const bytes = new Uint8Array(at.dsdt + dsdt.bytes.length - base);
+  const end = apicTable ? madtAt + apicTable.bytes.length : at.dsdt + dsdt.bytes.length;
+  const bytes = new Uint8Array(end - base);
   const place = (address: number, t: Table): void => bytes.set(t.bytes, address - base);
   place(at.rsdp, rsdp); place(at.facs, facs); place(at.rsdt, rsdt); place(at.fadt, fadt); place(at.dsdt, dsdt);
+  if (apicTable) place(madtAt, apicTable);
   const entry = (address: number, t: Table) => ({ address, length: t.bytes.length });
   return {
     address: base, bytes,
-    tables: { 'RSD PTR ': entry(at.rsdp, rsdp), FACS: entry(at.facs, facs), RSDT: entry(at.rsdt, rsdt), FACP: entry(at.fadt, fadt), DSDT: entry(at.dsdt, dsdt) },
+    tables: {
+      'RSD PTR ': entry(at.rsdp, rsdp), FACS: entry(at.facs, facs), RSDT: entry(at.rsdt, rsdt), FACP: entry(at.fadt, fadt), DSDT: entry(at.dsdt, dsdt),
+      ...(apicTable ? { APIC: entry(madtAt, apicTable) } : {}),
+    },
   };
 }
 

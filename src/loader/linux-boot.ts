@@ -12,10 +12,10 @@
 import { PM1_CNT, PM1_EVT, PM_TMR, SLP_TYP_S5 } from '../devices/acpi-pm.ts';
 import { RTC_CENTURY } from '../devices/cmos-rtc.ts';
 import { ELCR_PORT } from '../devices/pic8259.ts';
-import { ACPI_PM_BASE, IRQ_SCI } from '../machine/board.ts';
+import { ACPI_PM_BASE, IO_APIC_BASE, IO_APIC_ID, IRQ_OVERRIDES, IRQ_SCI, LOCAL_APIC_BASE } from '../machine/board.ts';
 import { ACPI_TABLES_BASE, writeAcpiTables, type AcpiTables } from './acpi-tables.ts';
 import { type SmbiosTables, writeSmbiosTables } from './smbios-tables.ts';
-import { CPUID_1_EAX, CPUID_1_EDX } from '../hv/cpuid.ts';
+import { CPUID_1_EAX, CPUID_1_EDX, CPUID_1_EDX_APIC } from '../hv/cpuid.ts';
 import { NS_PER_INSTRUCTION } from '../machine/vm.ts';
 import { checkInRam } from './guest-ram.ts';
 import { LoadError } from './load-error.ts';
@@ -170,8 +170,9 @@ export function loadLinux(target: LoadTarget, bytes: Uint8Array, opts: LinuxBoot
   const acpi = writeAcpiTables(memory, {
     pm1aEvt: ACPI_PM_BASE + PM1_EVT, pm1aCnt: ACPI_PM_BASE + PM1_CNT, pmTmr: ACPI_PM_BASE + PM_TMR,
     sciIrq: IRQ_SCI, s5SleepType: SLP_TYP_S5, cmosCentury: RTC_CENTURY, ramSize: memory.ramSize,
+    apic: { localApic: LOCAL_APIC_BASE, ioApic: IO_APIC_BASE, ioApicId: IO_APIC_ID, overrides: IRQ_OVERRIDES },
   });
-  const smbios = writeSmbiosTables(memory, { ramSize: memory.ramSize, cpuidEax: CPUID_1_EAX, cpuidEdx: CPUID_1_EDX, mhz: 1000 / NS_PER_INSTRUCTION });
+  const smbios = writeSmbiosTables(memory, { ramSize: memory.ramSize, cpuidEax: CPUID_1_EAX, cpuidEdx: CPUID_1_EDX | CPUID_1_EDX_APIC, mhz: 1000 / NS_PER_INSTRUCTION });
   // The SCI is a shared, level-triggered interrupt (ACPI 4.7.2.2): a PC firmware marks its line level in the
   // PIIX's ELCR before it hands over, as it does its PCI interrupts' (SeaBIOS: IRQ 10 and 11; this board
   // has no PCI device with an interrupt). Left edge-triggered, Linux sets the bit itself in PIC mode and

@@ -7,6 +7,8 @@ import { DebugConsole } from '../devices/debug-console.ts';
 import { DebugExit } from '../devices/debug-exit.ts';
 import { FpuErrorLatch } from '../devices/fpu-error.ts';
 import { I8042 } from '../devices/i8042.ts';
+import { IOAPICID, IoApic, IOREGSEL, IOWIN } from '../devices/io-apic.ts';
+import { APIC_BASE_ENABLE, LocalApic } from '../devices/local-apic.ts';
 import { PciHost } from '../devices/pci-host.ts';
 import { ELCR_PORT, PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
@@ -14,6 +16,7 @@ import { Uart16550 } from '../devices/uart16550.ts';
 import type { Device, PortWindow } from './device.ts';
 import { checkState, type PlainState, StateError } from './device-state.ts';
 import type { IoBus } from './io-bus.ts';
+import type { MmioDevice, PhysicalMemory } from './memory.ts';
 
 /** A device as the board places it. */
 export interface BoardSlot {
@@ -21,6 +24,8 @@ export interface BoardSlot {
   name: string;
   device: Device;
   ports: PortWindow[];
+  /** Its memory-mapped registers, if any: a window of physical addresses above RAM. */
+  mmio?: { base: number; size: number; handler: MmioDevice };
   /** The ISA IRQ line its interrupt output drives, if any (documentation and `snapshot --info`). */
   irq?: number;
   /**
@@ -42,9 +47,17 @@ export class Board {
    * loop planned — then the loop must plan again, else the event would arrive at the slice's end, a point
    * that moves when a run is split.
    */
-  constructor(io: IoBus, slots: BoardSlot[], rescheduled: (device: Device) => void = () => {}) {
+  constructor(io: IoBus, slots: BoardSlot[], rescheduled: (device: Device) => void = () => {}, memory?: PhysicalMemory) {
     this.slots = slots;
     for (const slot of slots) {
+      if (slot.mmio !== undefined) {
+        if (memory === undefined) throw new Error(`board: '${slot.name}' has MMIO registers but the board was given no memory`);
+        const h = slot.mmio.handler, device = slot.device;
+        memory.mapMmio(slot.mmio.base, slot.mmio.size, device.nextEventNs === undefined ? h : {
+          read: (offset, size) => { const v = h.read(offset, size); rescheduled(device); return v; },
+          write: (offset, size, value) => { h.write(offset, size, value); rescheduled(device); },
+        }, slot.name);
+      }
       for (const w of slot.ports) {
         const h = w.handler;
         const handler = slot.device.nextEventNs === undefined ? h : {
@@ -110,7 +123,7 @@ export interface BoardHost {
   nowNs(): number;
   /** The RTC's time source in UTC ms (virtual epoch + virtual time, or the host clock). */
   rtcNowMs(): number;
-  /** The PIC's INT output to the CPU (INTR) may have changed level: this is its level now. */
+  /** The local APIC's INTR output to the CPU may have changed level: this is its level now. */
   intr(level: boolean): void;
   /** A byte the guest sent out of COM1. */
   com1(byte: number): void;
@@ -130,11 +143,22 @@ export interface BoardHost {
 export const IRQ_PIT = 0, IRQ_KEYBOARD = 1, IRQ_COM1 = 4, IRQ_RTC = 8, IRQ_MOUSE = 12, IRQ_FPU = 13;
 /** The ACPI SCI's line and the PM device's ports (PMBASE), as QEMU's pc machine (PIIX4) has them: the FADT names both. */
 export const IRQ_SCI = 9, ACPI_PM_BASE = 0x600;
+/** Where the local APIC's and the I/O APIC's registers are (their power-on addresses; the MADT names both). */
+export const LOCAL_APIC_BASE = 0xfee00000, IO_APIC_BASE = 0xfec00000;
+/**
+ * The I/O APIC's ID, as the firmware programs it and the MADT gives it: a P6's local and I/O APICs share one
+ * APIC bus and its 4-bit IDs, so the I/O APIC takes the one after the CPU's 0 (with 0, Linux logs "apic_id 0
+ * already used, trying 1" and renumbers it; QEMU's xAPIC CPU has no such bus, and keeps 0).
+ */
+export const IO_APIC_ID = 1;
 
 /** The devices of the PC board, wired. */
 export interface PcBoard {
   board: Board;
   pic: PicPair;
+  /** The CPU's local APIC: what the CPU takes interrupts from (the 8259s' through its LINT0). */
+  lapic: LocalApic;
+  ioApic: IoApic;
   pit: Pit8254;
   rtc: CmosRtc;
   uart: Uart16550;
@@ -145,14 +169,63 @@ export interface PcBoard {
 }
 
 /**
- * The PC board x86jit emulates: two 8259 PICs with the PIIX's ELCR, the 8254 PIT with port 0x61, the 8042 keyboard controller
+ * The ISA IRQs wired to the I/O APIC otherwise than the ISA default (its pin = the IRQ, edge, active high),
+ * as on QEMU's pc machine — the MADT's Interrupt Source Overrides (flags: polarity bits 1:0, trigger 3:2):
+ * the PIT's IRQ 0 drives pin 2; the SCI (9) and the PCI interrupt lines the PIIX routes (5, 10, 11) are
+ * level-triggered, active high.
+ */
+export const IRQ_OVERRIDES: readonly { irq: number; gsi: number; flags: number }[] = [
+  { irq: 0, gsi: 2, flags: 0 },
+  { irq: 5, gsi: 5, flags: 0x0d },
+  { irq: IRQ_SCI, gsi: IRQ_SCI, flags: 0x0d },
+  { irq: 10, gsi: 10, flags: 0x0d },
+  { irq: 11, gsi: 11, flags: 0x0d },
+];
+/**
+ * What a snapshot made before the board had APICs restores them to. Its guest saw a CPU whose CPUID showed no
+ * APIC: the local APIC is disabled in IA32_APIC_BASE (CPUID then says none again, and the 8259s' INTR goes
+ * straight to the CPU), the I/O APIC as at power-on (every pin masked).
+ */
+const LOCAL_APIC_BEFORE = (() => {
+  const apic = new LocalApic({ nowNs: () => 0, onChange: () => {}, extInt: { hasInterrupt: () => false, acknowledge: () => 0 }, onEoi: () => {} });
+  apic.writeBaseMsr(apic.readBaseMsr() & ~APIC_BASE_ENABLE);
+  return apic.save();
+})();
+const IO_APIC_BEFORE = ioApicAsFirmwareLeavesIt(new IoApic({ deliver: () => {}, deliverExtInt: () => {} })).save();
+
+/** The I/O APIC as a PC firmware hands it over: its ID programmed (IO_APIC_ID), every pin still masked. */
+function ioApicAsFirmwareLeavesIt(ioApic: IoApic): IoApic {
+  ioApic.write(IOREGSEL, 4, IOAPICID);
+  ioApic.write(IOWIN, 4, IO_APIC_ID << 24);
+  ioApic.write(IOREGSEL, 4, 0);
+  return ioApic;
+}
+
+/** The I/O APIC input each ISA IRQ drives. */
+export const gsiOfIrq = (irq: number): number => IRQ_OVERRIDES.find((o) => o.irq === irq)?.gsi ?? irq;
+
+/**
+ * The PC board x86jit emulates: the CPU's local APIC and an I/O APIC, two 8259 PICs with the PIIX's ELCR, the 8254 PIT with port 0x61, the 8042 keyboard controller
  * with a PS/2 keyboard and mouse, the CMOS RTC, a 16550 UART as COM1, PCI configuration mechanism #1 with
  * the i440FX host bridge and PIIX3 ISA bridge, QEMU's 0xE9 debug console, isa-debug-exit at 0xF4 and the
  * ACPI PM registers at 0x600 (PIIX4's PMBASE on QEMU's pc machine).
+ *
+ * Interrupts, as on QEMU's pc machine: every ISA IRQ line drives both an 8259 input and an I/O APIC pin
+ * (gsiOfIrq); the I/O APIC sends its messages to the local APIC, whose LINT0 takes the 8259s' INTR (ExtINT,
+ * as the firmware leaves it) until the OS masks it; the CPU takes every interrupt from the local APIC. The
+ * 8259s' INTR is not also wired to I/O APIC pin 0 (QEMU's is): Linux uses that path only when the timer
+ * does not reach pin 2, and it does here.
  */
-export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
-  const pic: PicPair = new PicPair({ onChange: () => host.intr(pic.hasInterrupt()) });
-  const irq = (line: number) => (level: boolean) => pic.setIrq(line, level);
+export function pcBoard(io: IoBus, memory: PhysicalMemory, host: BoardHost): PcBoard {
+  const intrChanged = (): void => host.intr(lapic.hasInterrupt());
+  const pic: PicPair = new PicPair({ onChange: intrChanged });
+  const lapic: LocalApic = new LocalApic({ nowNs: host.nowNs, onChange: intrChanged, extInt: pic, onEoi: (vector) => ioApic.eoi(vector) });
+  const ioApic: IoApic = new IoApic({
+    deliver: (vector, level, dest, logical) => { if (lapic.matchesDestination(dest, logical)) lapic.acceptInterrupt(vector, level); },
+    deliverExtInt: () => {}, // no pin carries the 8259s' INTR (see above), so no entry in ExtINT mode ever fires
+  });
+  ioApicAsFirmwareLeavesIt(ioApic);
+  const irq = (line: number) => (level: boolean) => { pic.setIrq(line, level); ioApic.setIrq(gsiOfIrq(line), level); };
   const pit = new Pit8254({ now: host.nowNs, onIrq0: irq(IRQ_PIT) });
   const rtc = new CmosRtc({ nowMs: host.rtcNowMs, nowNs: host.nowNs, onIrq8: irq(IRQ_RTC) });
   const uart = new Uart16550({ onTransmit: host.com1, onIrq: irq(IRQ_COM1) });
@@ -175,6 +248,8 @@ export function pcBoard(io: IoBus, host: BoardHost): PcBoard {
     { name: 'isa-debug-exit', device: debugExit, ports: [{ base: 0xf4, count: 4, name: 'isa-debug-exit', handler: debugExit }] },
     { name: 'fpu-error', device: fpuError, ports: [{ base: 0xf0, count: 1, name: 'fpu-error', handler: fpuError }], irq: IRQ_FPU, addedLater: { ignne: false, irq: false } },
     { name: 'acpi-pm', device: acpiPm, ports: [{ base: ACPI_PM_BASE, count: ACPI_PM_PORTS, name: 'acpi-pm', handler: acpiPm }], irq: IRQ_SCI },
-  ], host.rescheduled);
-  return { board, pic, pit, rtc, uart, i8042, pci, acpiPm, fpuError };
+    { name: 'local-apic', device: lapic, ports: [], mmio: { base: LOCAL_APIC_BASE, size: 0x1000, handler: lapic }, addedLater: LOCAL_APIC_BEFORE },
+    { name: 'io-apic', device: ioApic, ports: [], mmio: { base: IO_APIC_BASE, size: 0x1000, handler: ioApic }, addedLater: IO_APIC_BEFORE },
+  ], host.rescheduled, memory);
+  return { board, pic, lapic, ioApic, pit, rtc, uart, i8042, pci, acpiPm, fpuError };
 }

@@ -18,7 +18,8 @@ export interface MmioDevice {
 }
 
 /** A mapping outside guest RAM: ROM (read-only image), host RAM (a plain byte array, vm.mapRam) or an MMIO device. */
-interface Region { base: number; end: number; rom?: Uint8Array; ram?: Uint8Array; mmio?: MmioDevice }
+/** (`board`: an MMIO device of the board itself, named — part of the machine, saved with it, not the user's to unmap.) */
+interface Region { base: number; end: number; rom?: Uint8Array; ram?: Uint8Array; mmio?: MmioDevice; board?: string }
 
 /**
  * Page flag bit: the RAM page holds decoded or translated code (writes to its code chunks must invalidate
@@ -222,9 +223,12 @@ export class PhysicalMemory {
     this.addRegion({ base, end: base + image.length, rom: image });
   }
 
-  /** Map an MMIO device at [base, base + size) outside RAM. */
-  mapMmio(base: number, size: number, device: MmioDevice): void {
-    this.addRegion({ base, end: base + size, mmio: device });
+  /**
+   * Map an MMIO device at [base, base + size) outside RAM. `board` names a device of the board (the APICs):
+   * it is part of the machine — saved with its state, never unmapped — where other MMIO is a host object.
+   */
+  mapMmio(base: number, size: number, device: MmioDevice, board?: string): void {
+    this.addRegion({ base, end: base + size, mmio: device, board });
   }
 
   /**
@@ -241,6 +245,7 @@ export class PhysicalMemory {
   unmap(base: number): boolean {
     const i = this.regions.findIndex((r) => r.base === base >>> 0);
     if (i < 0) return false;
+    if (this.regions[i].board !== undefined) throw new RangeError(`0x${(base >>> 0).toString(16)} is the board's ${this.regions[i].board}: it cannot be unmapped`);
     this.regions.splice(i, 1);
     return true;
   }
@@ -269,7 +274,7 @@ export class PhysicalMemory {
   roms(): { base: number; image: Uint8Array }[] { return this.regions.flatMap((r) => (r.rom ? [{ base: r.base, image: r.rom }] : [])); }
 
   /** Bases of the MMIO regions the host mapped (their devices are host objects a snapshot cannot hold). */
-  mmioBases(): number[] { return this.regions.flatMap((r) => (r.mmio ? [r.base] : [])); }
+  mmioBases(): number[] { return this.regions.flatMap((r) => (r.mmio && r.board === undefined ? [r.base] : [])); }
 
   /** Is `phys` in a ROM region (reading it has no side effect, unlike MMIO)? */
   isRom(phys: number): boolean { return this.region(phys >>> 0)?.rom !== undefined; }

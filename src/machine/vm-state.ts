@@ -89,7 +89,7 @@ export function applyState(vm: VM, state: VmState): void {
   for (const seg of [ES, CS, SS, DS, FS, GS]) cpu.refreshSegment(seg);
   cpu.pagingChanged();
   vm.interpreter.cache.flush();
-  cpu.intr = vm.pic.hasInterrupt() ? IF : 0;
+  cpu.intr = vm.lapic.hasInterrupt() ? IF : 0;
   cpu.breakBlock = 0;
 }
 

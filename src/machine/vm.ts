@@ -20,6 +20,8 @@ import type { I8042 } from '../devices/i8042.ts';
 import type { PciHost } from '../devices/pci-host.ts';
 import type { AcpiPm } from '../devices/acpi-pm.ts';
 import type { PicPair } from '../devices/pic8259.ts';
+import type { IoApic } from '../devices/io-apic.ts';
+import type { LocalApic } from '../devices/local-apic.ts';
 import type { Pit8254 } from '../devices/pit8254.ts';
 import { type Board, pcBoard } from './board.ts';
 import { EXIT_DEBUG_EXIT, EXIT_HLT, EXIT_IRQ_WINDOW, EXIT_RESET, EXIT_SHUTDOWN, type ExitCounter } from '../hv/exits.ts';
@@ -250,6 +252,9 @@ export class VM {
   /** The devices, their ports and IRQ lines (board.ts); the fields below are its devices by name. */
   readonly board: Board;
   readonly pic: PicPair;
+  /** The CPU's local APIC (the CPU takes every interrupt from it) and the I/O APIC. */
+  readonly lapic: LocalApic;
+  readonly ioApic: IoApic;
   readonly pit: Pit8254;
   readonly rtc: CmosRtc;
   readonly i8042: I8042;
@@ -282,7 +287,7 @@ export class VM {
     this.clock = opts.clock ?? 'virtual';
     if (opts.idle !== undefined && opts.idle !== 'skip' && opts.idle !== 'sleep') throw new RangeError(`idle must be 'skip' or 'sleep', got ${String(opts.idle)}`);
     this.idle = opts.idle ?? 'skip';
-    const { board, pic, pit, rtc, uart, i8042, pci, acpiPm, fpuError } = pcBoard(this.io, {
+    const { board, pic, lapic, ioApic, pit, rtc, uart, i8042, pci, acpiPm, fpuError } = pcBoard(this.io, this.memory, {
       nowNs: () => this.nowNs(),
       rtcNowMs: () => (this.clock === 'virtual' ? VIRTUAL_EPOCH_MS + this.nowNs() / 1e6 : Date.now()),
       intr: (level) => { this.cpu.intr = level ? IF : 0; if (level) this.cpu.breakBlock |= BREAK_IRQ; },
@@ -294,8 +299,9 @@ export class VM {
       // An event now due before the slice ends: end the slice after this instruction and plan the next one.
       rescheduled: (device) => { if (device.nextEventNs!() < this.sliceEndNs) { this.cpu.breakBlock |= BREAK_STOP; this.yieldRequested = true; } },
     });
-    this.board = board; this.pic = pic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci; this.acpiPm = acpiPm;
+    this.board = board; this.pic = pic; this.lapic = lapic; this.ioApic = ioApic; this.pit = pit; this.rtc = rtc; this.uart = uart; this.i8042 = i8042; this.pci = pci; this.acpiPm = acpiPm;
     this.cpu.ferr = fpuError;
+    this.cpu.apic = lapic;
     this.cpu.hypercallHost = {
       console: (bytes) => { for (const b of bytes) this.console(b); },
       exit: (status) => this.debugExit(status),
@@ -663,8 +669,8 @@ export class VM {
   /** IF = 1 and the PIC has a request: acknowledge it (INTA) and deliver its vector to the guest. */
   private injectInterrupt(): void {
     const cpu = this.cpu, s = cpu.s;
-    if (!(s[EFLAGS] & IF) || !this.pic.hasInterrupt()) return;
-    const vector = this.pic.acknowledge();
+    if (!(s[EFLAGS] & IF) || !this.lapic.hasInterrupt()) return;
+    const vector = this.lapic.acknowledge();
     cpu.halted = false;
     if (cpu.hooks !== null && cpu.hooks.has('interrupt') && cpu.hooks.interrupt(vector, false, -1, this.linearEip(), true)) return;
     cpu.deliveries++;
@@ -698,7 +704,7 @@ export class VM {
   private waitForInterrupt(deadline: number, returnWhenIdle: boolean): string | number | undefined {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF)) return 'HLT with interrupts disabled';
-    if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
+    if (this.lapic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
     const next = this.board.nextEventNs();
     if (next === Infinity) return 'HLT with interrupts enabled, but no device can raise an interrupt';
     if (this.clock === 'virtual') {
@@ -735,10 +741,10 @@ export class VM {
       this.idleWait = null;
     }
     this.board.update();
-    if (this.pic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
-    // The timer's edge has come and the PIC still asserts nothing: IRQ0 is masked or blocked by an
-    // in-service interrupt, and nothing changes that while the CPU is halted (QEMU would hang here for ever).
-    return 'HLT with interrupts enabled, but the PIC masks or blocks every interrupt that could wake it';
+    if (this.lapic.hasInterrupt()) { this.injectInterrupt(); return undefined; }
+    // The timer's edge has come and the interrupt controllers still assert nothing: its interrupt is masked
+    // or blocked by one in service, and nothing changes that while the CPU is halted (QEMU would hang here for ever).
+    return 'HLT with interrupts enabled, but the interrupt controllers mask or block every interrupt that could wake it';
   }
 
   private exit(reason: ExitReason, message: string): ExitRecord {

@@ -54,6 +54,12 @@ function setZF(cpu: Cpu, on: boolean): void {
 
 const MSR_TSC = 0x10;
 /**
+ * IA32_APIC_BASE (SDM Vol. 3A 10.4.4), when the CPU has a local APIC: bits 8 (BSP), 11 (enable) and 35:12
+ * (base) exist; a P6's physical addresses are 36 bits, so a 1 in bits 63:36 or in 7:0 and 10:9 is #GP.
+ */
+const MSR_APIC_BASE = 0x1b;
+const APIC_BASE_RESERVED = 0xfffffff000000000n | 0x6ffn;
+/**
  * MSRs a guest may write and read back: IA32_BIOS_SIGN_ID (0x8B: the microcode revision a P6 reports after
  * CPUID; none was loaded, so it reads back what was written, 0 as Linux writes it), SYSENTER_CS/ESP/EIP
  * (stored, not yet used).
@@ -295,6 +301,7 @@ export function loadTr(cpu: Cpu, sel: number): void {
 /** RDMSR's value of `msr` (`index`: the instruction's position in its block, for the TSC); #GP for an MSR not implemented. */
 export function readMsr(cpu: Cpu, msr: number, index = 0): bigint {
   if (msr === MSR_TSC) return BigInt(cpu.tsc(index));
+  if (msr === MSR_APIC_BASE && cpu.apic !== null) return BigInt(cpu.apic.readBaseMsr() >>> 0);
   if (keepsValue(msr)) return cpu.msrs.get(msr) ?? 0n;
   if (msr === MSR_MCG_CAP) return MCG_CTL_P | BigInt(MCE_BANKS);
   if (msr === MSR_MCG_STATUS || isBankMsr(msr)) return 0n;
@@ -304,6 +311,12 @@ export function readMsr(cpu: Cpu, msr: number, index = 0): bigint {
 /** WRMSR: #GP for an MSR not implemented. */
 export function writeMsr(cpu: Cpu, msr: number, v: bigint): void {
   if (msr === MSR_TSC) throw new Unsupported('writing the time-stamp counter (MSR 0x10) is not supported: it is the virtual clock');
+  if (msr === MSR_APIC_BASE && cpu.apic !== null) {
+    // Bits 35:32 of the base are kept out: the APIC stays below 4 GiB on this 32-bit board.
+    if ((v & APIC_BASE_RESERVED) !== 0n || v > 0xffffffffn) throw fault(GP, 0);
+    cpu.apic.writeBaseMsr(Number(v));
+    return;
+  }
   if (keepsValue(msr)) { cpu.msrs.set(msr, v); return; }
   // MCG_STATUS and a bank's STATUS/ADDR/MISC: only 0 may be written (clearing a logged error).
   if (msr === MSR_MCG_STATUS || isBankMsr(msr)) { if (v !== 0n) throw fault(GP, 0); return; }
