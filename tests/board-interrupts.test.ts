@@ -71,6 +71,16 @@ describe('the board\'s interrupt controllers', () => {
     expect(vm.memory.read(LOCAL_APIC_BASE + APIC_ISR + 0x10, 4)).toBe(0);
   });
 
+  it('are reached by the CPU\'s accesses as MMIO exits, counted as KVM counts them', () => {
+    const { vm } = vmWithCom1Interrupt();
+    const mmio = (): number => vm.exitStats().find((e) => e.reason === 'MMIO')?.count ?? 0;
+    expect(mmio()).toBe(0);
+    expect(vm.cpu.readLin32(LOCAL_APIC_BASE + 0x30) >>> 0).toBe(0x00040011); // paging off: linear = physical
+    vm.cpu.writeLin32(LOCAL_APIC_BASE + APIC_SVR, 0x1ff);
+    vm.cpu.readLin32(0x1000); // RAM: no exit
+    expect(mmio()).toBe(2);
+  });
+
   it('are what CPUID and IA32_APIC_BASE show the CPU: present while enabled, and #GP for a reserved bit', () => {
     const { vm } = vmWithCom1Interrupt();
     const cpu = vm.cpu, apicBit = (): number => { cpu.s[EAX] = 1; cpuid(cpu); return (cpu.s[EDX] >>> 9) & 1; };

@@ -2,7 +2,7 @@
 // memory access with the RAM fast path, and the stack. Semantics (src/cpu/semantics) and the
 // interpreter (interpreter.ts) are built on these few primitives.
 import { CS, SS } from '../decoder/instruction.ts';
-import { EXIT_IO, ExitStats } from '../hv/exits.ts';
+import { EXIT_IO, EXIT_MMIO, ExitStats } from '../hv/exits.ts';
 import type { HypercallHost } from '../hv/hypercalls.ts';
 import type { IoBus } from '../machine/io-bus.ts';
 import { type PhysicalMemory } from '../machine/memory.ts';
@@ -538,14 +538,19 @@ export class Cpu {
     else this.slowWrite(lin, p, 4, v);
   }
   /** A data access off the RAM fast path (MMIO, ROM, a lazy restore, memory hooks). */
+  // (An access to a device's registers is an MMIO exit, counted and timed as KVM counts them.)
   private slowRead(lin: number, p: number, size: 1 | 2 | 4): number {
+    const mmio = p >= this.ramSize && this.mem.isMmio(p), t0 = mmio ? this.exits.enter() : 0;
     const v = this.mem.read(p, size);
+    if (mmio) this.exits.leave(EXIT_MMIO, t0);
     if (this.hooks !== null && this.hooks.reads) this.hooks.read(lin, size, v);
     return v;
   }
   private slowWrite(lin: number, p: number, size: 1 | 2 | 4, v: number): void {
     if (this.hooks !== null && this.hooks.writes) this.hooks.write(lin, size, v);
+    const mmio = p >= this.ramSize && this.mem.isMmio(p), t0 = mmio ? this.exits.enter() : 0;
     this.mem.write(p, size, v);
+    if (mmio) this.exits.leave(EXIT_MMIO, t0);
   }
 
   // ---- system accesses (descriptor tables, IDT, TSS): always supervisor, whatever the CPL ----

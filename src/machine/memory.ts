@@ -276,6 +276,9 @@ export class PhysicalMemory {
   /** Bases of the MMIO regions the host mapped (their devices are host objects a snapshot cannot hold). */
   mmioBases(): number[] { return this.regions.flatMap((r) => (r.mmio && r.board === undefined ? [r.base] : [])); }
 
+  /** Is `phys` in an MMIO region (a device's registers)? */
+  isMmio(phys: number): boolean { return this.region(phys >>> 0)?.mmio !== undefined; }
+
   /** Is `phys` in a ROM region (reading it has no side effect, unlike MMIO)? */
   isRom(phys: number): boolean { return this.region(phys >>> 0)?.rom !== undefined; }
 
