@@ -537,8 +537,10 @@ export class Cpu {
       this.view.setInt32(RAM_OFFSET + p, v, true);
     else this.slowWrite(lin, p, 4, v);
   }
-  /** A data access off the RAM fast path (MMIO, ROM, a lazy restore, memory hooks). */
-  // (An access to a device's registers is an MMIO exit, counted and timed as KVM counts them.)
+  /**
+   * A data access off the RAM fast path (MMIO, ROM, a lazy restore, memory hooks). One to a device's
+   * registers is an MMIO exit, counted and timed as KVM counts them.
+   */
   private slowRead(lin: number, p: number, size: 1 | 2 | 4): number {
     const mmio = p >= this.ramSize && this.mem.isMmio(p), t0 = mmio ? this.exits.enter() : 0;
     const v = this.mem.read(p, size);

@@ -29,7 +29,7 @@ export interface HookCallbacks {
   /** A write to ROM at physical `address` (dropped). */
   'mem-prot': (address: number, size: number, value: number) => void;
   /**
-   * A software interrupt (INT n, INT3, INTO), an exception, or an external interrupt the PIC delivers
+   * A software interrupt (INT n, INT3, INTO), an exception, or an external interrupt the interrupt controllers deliver
    * (`external`), before the IDT. True: handled, nothing is delivered (an external one is then dropped).
    */
   interrupt: (vector: number, info: { software: boolean; external: boolean; errorCode: number; eip: number }) => boolean | void;

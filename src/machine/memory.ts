@@ -17,8 +17,10 @@ export interface MmioDevice {
   write(offset: number, size: 1 | 2 | 4, value: number): void;
 }
 
-/** A mapping outside guest RAM: ROM (read-only image), host RAM (a plain byte array, vm.mapRam) or an MMIO device. */
-/** (`board`: an MMIO device of the board itself, named — part of the machine, saved with it, not the user's to unmap.) */
+/**
+ * A mapping outside guest RAM: ROM (read-only image), host RAM (a plain byte array, vm.mapRam) or an MMIO
+ * device (`board`: one of the board's own, named — part of the machine, saved with it, not the user's to unmap).
+ */
 interface Region { base: number; end: number; rom?: Uint8Array; ram?: Uint8Array; mmio?: MmioDevice; board?: string }
 
 /**

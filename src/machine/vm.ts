@@ -666,7 +666,7 @@ export class VM {
     return Math.max(1, Math.ceil((next - this.nowNs()) / NS_PER_INSTRUCTION));
   }
 
-  /** IF = 1 and the PIC has a request: acknowledge it (INTA) and deliver its vector to the guest. */
+  /** IF = 1 and the local APIC has a request (its own, or the 8259s' through LINT0): acknowledge it (INTA) and deliver its vector to the guest. */
   private injectInterrupt(): void {
     const cpu = this.cpu, s = cpu.s;
     if (!(s[EFLAGS] & IF) || !this.lapic.hasInterrupt()) return;
