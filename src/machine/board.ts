@@ -7,8 +7,8 @@ import { DebugConsole } from '../devices/debug-console.ts';
 import { DebugExit } from '../devices/debug-exit.ts';
 import { FpuErrorLatch } from '../devices/fpu-error.ts';
 import { I8042 } from '../devices/i8042.ts';
-import { IOAPICID, IoApic, IOREGSEL, IOWIN } from '../devices/io-apic.ts';
-import { APIC_BASE_ENABLE, LocalApic } from '../devices/local-apic.ts';
+import { IOAPIC_BASE, IOAPIC_SIZE, IOAPICID, IoApic, IOREGSEL, IOWIN } from '../devices/io-apic.ts';
+import { APIC_BASE_ADDRESS, APIC_BASE_ENABLE, LocalApic } from '../devices/local-apic.ts';
 import { PciHost } from '../devices/pci-host.ts';
 import { ELCR_PORT, PicPair } from '../devices/pic8259.ts';
 import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
@@ -144,7 +144,7 @@ export const IRQ_PIT = 0, IRQ_KEYBOARD = 1, IRQ_COM1 = 4, IRQ_RTC = 8, IRQ_MOUSE
 /** The ACPI SCI's line and the PM device's ports (PMBASE), as QEMU's pc machine (PIIX4) has them: the FADT names both. */
 export const IRQ_SCI = 9, ACPI_PM_BASE = 0x600;
 /** Where the local APIC's and the I/O APIC's registers are (their power-on addresses; the MADT names both). */
-export const LOCAL_APIC_BASE = 0xfee00000, IO_APIC_BASE = 0xfec00000;
+export const LOCAL_APIC_BASE = APIC_BASE_ADDRESS, IO_APIC_BASE = IOAPIC_BASE;
 /**
  * The I/O APIC's ID, as the firmware programs it and the MADT gives it: a P6's local and I/O APICs share one
  * APIC bus and its 4-bit IDs, so the I/O APIC takes the one after the CPU's 0 (with 0, Linux logs "apic_id 0
@@ -249,7 +249,7 @@ export function pcBoard(io: IoBus, memory: PhysicalMemory, host: BoardHost): PcB
     { name: 'fpu-error', device: fpuError, ports: [{ base: 0xf0, count: 1, name: 'fpu-error', handler: fpuError }], irq: IRQ_FPU, addedLater: { ignne: false, irq: false } },
     { name: 'acpi-pm', device: acpiPm, ports: [{ base: ACPI_PM_BASE, count: ACPI_PM_PORTS, name: 'acpi-pm', handler: acpiPm }], irq: IRQ_SCI },
     { name: 'local-apic', device: lapic, ports: [], mmio: { base: LOCAL_APIC_BASE, size: 0x1000, handler: lapic }, addedLater: LOCAL_APIC_BEFORE },
-    { name: 'io-apic', device: ioApic, ports: [], mmio: { base: IO_APIC_BASE, size: 0x1000, handler: ioApic }, addedLater: IO_APIC_BEFORE },
+    { name: 'io-apic', device: ioApic, ports: [], mmio: { base: IO_APIC_BASE, size: IOAPIC_SIZE, handler: ioApic }, addedLater: IO_APIC_BEFORE },
   ], host.rescheduled, memory);
   return { board, pic, lapic, ioApic, pit, rtc, uart, i8042, pci, acpiPm, fpuError };
 }
