@@ -289,7 +289,7 @@ function repLoop(tx: Tx, ins: Instruction, kind: StringKind): Expr {
     const zf = (): Expr => i.eqz(g(LF.res)); // (the record's result is masked to the size)
     tx.emit(m.br(done, (ins.prefixes & PREFIX_REP) !== 0 ? i.eqz(zf()) : zf()));
   }
-  tx.emit(m.if(i.eqz(i.and(g(ecx), k(REP_CHUNK - 1))), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)), m.br(loop));
+  tx.emit(tx.exitIf(i.eqz(i.and(g(ecx), k(REP_CHUNK - 1))), tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK), m.br(loop));
   const body = tx.body;
   tx.body = saved;
   // A compare's record is the last element's, or (ECX = 0) the one before: unknown here. Others keep it.
@@ -369,7 +369,7 @@ function repString(tx: Tx, ins: Instruction, kind: 'movs' | 'stos'): boolean {
     // (and lets the run loop read the clock) as often as a loop of plain instructions would.
     tx.set(BUDGET, i.sub(g(BUDGET), g(T0))),
     // Not done after REP_CHUNK elements: retired, and run again from the top by the run loop.
-    m.if(g(ecx), tx.exitTo(tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK)),
+    tx.exitIf(g(ecx), tx.op.eip, tx.index + 1, EXIT_HELPER_BREAK),
   ]);
   const slow = repLoop(tx, ins, kind);
   tx.emit(m.if(g(ecx), m.block(null, [...setup, pages, m.if(g(ADDR), fast, slow)]))); // (the record is untouched)
