@@ -549,7 +549,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
   PUSHF: (tx, ins) => {
     if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
     const i = m_(tx), size = ins.opsize === 16 ? 2 : 4;
-    tx.emit(tx.m.if(i.and(tx.get(LF.efl), tx.c(VM)), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.exitBeforeIf(i.and(tx.get(LF.efl), tx.c(VM)), EXIT_FAULT_LEFT));
     tx.emit(tx.set(T0, i.and(tx.flags.eflags(tx.known), tx.c(~(VM | RF)))));
     push32(tx, T0, size);
     return true;
@@ -569,7 +569,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
   CLI: (tx, ins) => {
     if ((ins.prefixes & ~(PREFIX_OPSIZE | PREFIX_SEG)) !== 0) return false;
     const i = m_(tx);
-    tx.emit(tx.m.if(ioplDenied(tx), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.exitBeforeIf(ioplDenied(tx), EXIT_FAULT_LEFT));
     tx.emit(tx.set(LF.efl, i.and(tx.get(LF.efl), tx.c(~IF))));
     return true;
   },
@@ -578,7 +578,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
   RDTSC: (tx, ins) => {
     if ((ins.prefixes & PREFIX_LOCK) !== 0) return false;
     const i = m_(tx), l = tx.m.i64, at = STATE_OFFSET + 4 * JIT_TSC_SLOT;
-    tx.emit(tx.m.if(i.and(i.load(STATE_OFFSET + 4 * CR4, 4, tx.c(0)), tx.c(4)), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.exitBeforeIf(i.and(i.load(STATE_OFFSET + 4 * CR4, 4, tx.c(0)), tx.c(4)), EXIT_FAULT_LEFT));
     const tsc = (): Expr => l.add(l.load(at, 4, tx.c(0)), l.extend_u(tx.retiredBefore()));
     tx.emit(tx.setReg(EDX, 4, i.wrap(l.shr_u(tsc(), l.const(BigInt(32))))), tx.setReg(EAX, 4, i.wrap(tsc())));
     return true;
@@ -825,19 +825,19 @@ function divide(tx: Tx, ins: Instruction, signed: boolean): boolean {
   if (!plain(ins) || ins.size !== 4 || !readable(src) || src.kind === 'imm') return false;
   const i = m_(tx), l = tx.m.i64, m = tx.m;
   tx.emit(tx.set(T1, source(tx, src, 4)));
-  tx.emit(m.if(i.eqz(tx.get(T1)), tx.exitBefore(EXIT_FAULT_LEFT)));
+  tx.emit(tx.exitBeforeIf(i.eqz(tx.get(T1)), EXIT_FAULT_LEFT));
   const dividend = (): Expr => l.or(l.shl(l.extend_u(tx.reg(EDX, 4)), l.const(BigInt(32))), l.extend_u(tx.reg(EAX, 4)));
   const divisor = (): Expr => (signed ? l.extend_s(tx.get(T1)) : l.extend_u(tx.get(T1)));
   // The quotient must fit 32 bits (signed: -2^31..2^31-1), checked on the 64-bit quotient before any
   // register changes; INT64_MIN / -1 (which would trap in WASM) is tested first.
   if (signed) {
-    tx.emit(m.if(i.and(l.eq(dividend(), l.const(-(BigInt(2) ** BigInt(63)))), i.eq(tx.get(T1), tx.c(-1))), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.exitBeforeIf(i.and(l.eq(dividend(), l.const(-(BigInt(2) ** BigInt(63)))), i.eq(tx.get(T1), tx.c(-1))), EXIT_FAULT_LEFT));
     const q = l.div_s(dividend(), divisor());
-    tx.emit(m.if(i.eqz(l.eq(l.extend_s(i.wrap(q)), q)), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.exitBeforeIf(i.eqz(l.eq(l.extend_s(i.wrap(q)), q)), EXIT_FAULT_LEFT));
     tx.emit(tx.set(T2, i.wrap(l.div_s(dividend(), divisor()))), tx.set(T0, i.wrap(l.rem_s(dividend(), divisor()))));
   } else {
     const q = l.div_u(dividend(), divisor());
-    tx.emit(m.if(i.wrap(l.shr_u(q, l.const(BigInt(32)))), tx.exitBefore(EXIT_FAULT_LEFT)));
+    tx.emit(tx.exitBeforeIf(i.wrap(l.shr_u(q, l.const(BigInt(32)))), EXIT_FAULT_LEFT));
     tx.emit(tx.set(T2, i.wrap(l.div_u(dividend(), divisor()))), tx.set(T0, i.wrap(l.rem_u(dividend(), divisor()))));
   }
   tx.emit(tx.setReg(EAX, 4, tx.get(T2)), tx.setReg(EDX, 4, tx.get(T0)));

@@ -214,9 +214,7 @@ export class Tx {
     if (packed === null) return this.m.if(condition, this.exitTo(eip, retired, reason));
     return this.m.drop(this.m.br('exit', condition, this.c(packed)));
   }
-  /** Exit before the current instruction (the interpreter runs it): the memory slow path. */
-  exitBefore(reason = EXIT_MEMORY): Expr { return this.exitTo(this.op.eip, this.index, reason); }
-  /** exitBefore when `condition` holds. */
+  /** Exit before the current instruction (the interpreter runs it) when `condition` holds: the memory slow path, or a fault left to the interpreter. */
   exitBeforeIf(condition: Expr, reason = EXIT_MEMORY): Expr { return this.exitIf(condition, this.op.eip, this.index, reason); }
 
   /**
