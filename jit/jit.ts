@@ -13,7 +13,7 @@
 import type binaryenT from 'binaryen';
 import type { JitProfile, JitStats, RegionDump, RegionProfile } from '../src/cpu/accelerator-stats.ts';
 import { emptyExits } from '../src/cpu/accelerator-stats.ts';
-import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, jitMode, type Tier2Mode, TIER2_MIN, TIER2_PER_BYTE } from '../src/cpu/accelerator.ts';
+import { type Accelerator, type AcceleratorConfig, type AcceleratorFactory, jitMode, type Tier2Mode, TIER2_MAX_WASM_BYTES, TIER2_MIN, TIER2_PER_BYTE } from '../src/cpu/accelerator.ts';
 import type { Block, CodeCache } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import type { CpuFault } from '../src/cpu/fault.ts';
@@ -268,7 +268,11 @@ export class Jit implements Accelerator {
     for (const r of this.regions.live()) {
       if (r.counter < 0 || r.promoted) continue;
       const threshold = this.tier2Threshold ?? Math.max(TIER2_MIN, TIER2_PER_BYTE * r.profile.wasmBytes);
-      if (counts[r.counter] >= threshold) this.promote(r);
+      if (counts[r.counter] < threshold) continue;
+      if (r.profile.wasmBytes <= TIER2_MAX_WASM_BYTES) { this.promote(r); continue; }
+      // Too big for TurboFan's full register allocator (TIER2_MAX_WASM_BYTES): tier 2 would not pay.
+      r.promoted = true;
+      if (this.cpu.log !== null) this.cpu.log('jit', `region ${r.profile.id} stays at tier 1: ${r.profile.wasmBytes} bytes of WASM (tier 2 stops at ${TIER2_MAX_WASM_BYTES})`);
     }
   }
 

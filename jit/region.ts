@@ -48,8 +48,9 @@ export class Region implements CompiledUnit, Chainable {
   readonly attached: Block[] = [];
   /** EIPs of the instructions the region translated. */
   readonly covers = new Set<number>();
-  /** Tier 1: its instruction counter's index (state.ts regionCounter); -1 at tier 2. Set once a tier-2 translation was asked for. */
+  /** Tier 1: its instruction counter's index (state.ts regionCounter); -1 at tier 2. */
   counter = -1;
+  /** Its counter passed the tier-2 threshold: a tier-2 translation was asked for, or it is too big for one (Jit.scanCounters). */
   promoted = false;
   /** profile.executions when a full code cache last ranked the regions (Jit.shed). */
   executionsAtShed = 0;
