@@ -14,6 +14,7 @@ const { createVM, loadImage, loadRaw } = (await import(pathToFileURL(BUNDLE).hre
 type VM = import('../src/index.ts').VM;
 type JitOptions = import('../src/index.ts').JitOptions;
 
+const { TIER2_MAX_WASM_BYTES } = await import('../src/cpu/accelerator.ts');
 const ROM = join(import.meta.dirname, '..', 'test-roms', 'wl-sieve.elf');
 
 async function sieve(repeat: number, jit: JitOptions | null, out: Uint8Array[] = []): Promise<VM> {
@@ -60,6 +61,27 @@ describe('tier 2', () => {
     const tiers = vm.jitProfile()!.regions.map((r) => r.tier);
     // tier 1, the promotion, then the retranslation with l2 — at tier 2, not a tier-1 module replaced at once
     expect(tiers).toEqual([1, 2, 2]);
+  });
+
+  it.each([
+    [100, 'is promoted'],
+    [4000, 'stays at tier 1: TurboFan would give its huge function the mid-tier register allocator'],
+  ])('a loop of %i memory-reading instructions in one span %s', async (n, _what) => {
+    // mov ecx, 0x7fffffff; mov ebx, 0x200000; l: add eax, [ebx+4] × n; dec ecx; jnz l — one region either way
+    // (4,000 × 3 bytes fit a 16 KB span), its tier-1 module under TIER2_MAX_WASM_BYTES or well over it.
+    const code = [0xb9, 0xff, 0xff, 0xff, 0x7f, 0xbb, 0x00, 0x00, 0x20, 0x00];
+    for (let i = 0; i < n; i++) code.push(0x03, 0x43, 0x04);
+    const rel = 10 - (code.length + 1 + 6);
+    code.push(0x49, 0x0f, 0x85, rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >>> 24) & 0xff);
+    const vm = createVM({ memory: 16 << 20 });
+    await vm.enableJit({ cacheDir: null, threshold: 2, tier2: 'sync', tier2Threshold: 1_000_000 });
+    loadRaw(vm, Uint8Array.from(code), { load: 0x100000, entry: 0x100000 });
+    expect(vm.run({ maxInstructions: 20_000_000 }).reason).toBe('max-instructions');
+    const live = vm.jitProfile()!.regions.filter((r) => !r.invalidated);
+    expect(live).toHaveLength(1);
+    const big = n > 1000;
+    expect(live[0].wasmBytes > TIER2_MAX_WASM_BYTES).toBe(big);
+    expect({ tier: live[0].tier, promotions: vm.jitStats()!.promotions }).toEqual(big ? { tier: 1, promotions: 0 } : { tier: 2, promotions: 1 });
   });
 
   it('bad settings are RangeErrors', async () => {
