@@ -95,16 +95,18 @@ export const TIER2_PER_BYTE = 4096, TIER2_MIN = 1 << 22;
 
 /**
  * The largest tier-1 region module tier 2 retranslates. V8's TurboFan gives a function with more than 8,192
- * virtual registers ("huge" in its pipeline) its mid-tier register allocator: among a Linux boot's region
- * modules, those from 56 KB of WASM up (none up to 48.8 KB) compiled twice as slowly or worse once
- * `--no-turbo-use-mid-tier-regalloc-for-huge-functions` took that allocator away. Its code runs a region
- * barely faster than Liftoff's: the boot's xz decompressor, one region of 2,481 instructions (131 KB at tier
- * 1, 337 KB at tier 2, translated three times as blocks turned hot), ran ~1,200 M guest instructions/s at
- * tier 2 against ~1,070 at tier 1, and the three tier-2 compiles cost 1.4 s of CPU. (With the top-tier
- * allocator forced, the same loop ran at ~2,070, but a 340 KB module took 2 s to compile and the whole boot
- * got slower.) A region this big stays at tier 1 (README, "Tier 2 stops at TurboFan's huge functions").
+ * virtual registers ("huge" in its pipeline) its mid-tier register allocator, whose code runs a region barely
+ * faster than Liftoff's: the Linux boot's xz decompressor, one region of 2,481 instructions (131 KB at tier 1,
+ * 337 KB at tier 2, translated three times as blocks turned hot), ran ~1,200 M guest instructions/s at tier 2
+ * against ~1,070 at tier 1, and the three tier-2 compiles cost 1.4 s of CPU. (With the top-tier allocator
+ * forced, the same loop ran at ~2,070, but a 340 KB module took 2 s to compile and the whole boot got slower.)
+ * Bytes are only a rough stand-in for V8's count: compiled with and without
+ * `--no-turbo-use-mid-tier-regalloc-for-huge-functions`, kernel modules from 56 KB were huge, but the
+ * workload ROMs' tier-2 modules of 64–80 KB mostly were not, and their regions (48–58 KB at tier 1) run 1.5–2×
+ * faster at tier 2. So the limit lies above them and below the decompressor's; a region over it stays at tier 1
+ * (README, "Tier 2 stops at TurboFan's huge functions").
  */
-export const TIER2_MAX_WASM_BYTES = 50_000;
+export const TIER2_MAX_WASM_BYTES = 100_000;
 
 /** Makes the accelerator of one VM: its memory, vCPU and decoded-code cache. */
 export type AcceleratorFactory = (memory: WebAssembly.Memory, cpu: Cpu, cache: CodeCache, config: AcceleratorConfig) => Promise<Accelerator>;
