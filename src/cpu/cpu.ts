@@ -338,8 +338,8 @@ export class Cpu {
    * The slots walk() filled while empty since the last flush (a slot emptied by INVLPG and filled again is
    * listed twice): a flush clears these instead of scanning all TLB_SIZE tags. A Linux boot flushes 16 k times
    * (CR3 writes), with ~860 slots listed on average (the kept global entries stay listed); the scan of all
-   * 4,096 each time took ~0.1 s of it. Past TLB_SIZE
-   * entries the list stops (tlbFilledCount > TLB_SIZE) and the next flush scans them all.
+   * 4,096 each time took ~0.1 s of it. Past TLB_SIZE entries the list stops (tlbFilledCount > TLB_SIZE) and
+   * the next flush scans them all.
    */
   private readonly tlbFilled = new Int32Array(TLB_SIZE);
   private tlbFilledCount = 0;
