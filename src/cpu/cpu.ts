@@ -463,21 +463,14 @@ export class Cpu {
 
   /** Drop TLB entries: all of them, or all but global pages (a CR3 write with CR4.PGE). */
   flushTlb(keepGlobal: boolean): void {
-    const tags = this.tlbTag, filled = this.tlbFilled, n = this.tlbFilledCount;
-    let kept = 0;
-    if (n > TLB_SIZE) {
-      for (let i = 0; i < TLB_SIZE; i++) {
-        if (tags[i] === 0) continue;
-        if (keepGlobal && (tags[i] & TLB_GLOBAL) !== 0) filled[kept++] = i;
-        else tags[i] = 0;
-      }
-    } else {
-      for (let k = 0; k < n; k++) {
-        const slot = filled[k], tag = tags[slot];
-        if (tag === 0) continue;
-        if (keepGlobal && (tag & TLB_GLOBAL) !== 0) filled[kept++] = slot;
-        else tags[slot] = 0;
-      }
+    const tags = this.tlbTag, filled = this.tlbFilled, all = this.tlbFilledCount > TLB_SIZE;
+    const n = all ? TLB_SIZE : this.tlbFilledCount;
+    let kept = 0; // the kept slots are listed again in place (kept ≤ k)
+    for (let k = 0; k < n; k++) {
+      const slot = all ? k : filled[k], tag = tags[slot];
+      if (tag === 0) continue;
+      if (keepGlobal && (tag & TLB_GLOBAL) !== 0) filled[kept++] = slot;
+      else tags[slot] = 0;
     }
     this.tlbFilledCount = kept;
     this.newMappingEpoch(keepGlobal);
