@@ -21,7 +21,9 @@ if ! apt-cache show linux-image-686:i386 >/dev/null 2>&1; then
     exit 1
   fi
   dpkg --print-foreign-architectures | grep -qx i386 || dpkg --add-architecture i386
-  apt-get update -qq
+  # A mirror mid-sync fails one index (seen: bookworm-security) while the others load: go on, and let the
+  # download below say clearly if the packages are still unknown.
+  apt-get update -qq || echo "fetch-debian-kernel: apt-get update reported errors; going on with the lists it has" >&2
 fi
 # linux-image-686 depends on the current ABI's image, e.g. linux-image-6.1.0-57-686.
 KERNEL=$(apt-cache depends linux-image-686:i386 | sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-686\)\(:i386\)\{0,1\}$/\1/p' | head -1)

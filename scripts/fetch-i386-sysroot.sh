@@ -26,7 +26,9 @@ if ! apt-cache show libc6:i386 >/dev/null 2>&1; then
     exit 1
   fi
   dpkg --print-foreign-architectures | grep -qx i386 || dpkg --add-architecture i386
-  apt-get update -qq
+  # A mirror mid-sync fails one index (seen: bookworm-security) while the others load: go on, and let the
+  # download below say clearly if the packages are still unknown.
+  apt-get update -qq || echo "fetch-i386-sysroot: apt-get update reported errors; going on with the lists it has" >&2
 fi
 
 mkdir -p "$CACHE/debs"
