@@ -33,10 +33,17 @@ export interface Block {
   /** Linear address of the first byte, and one past the last. */
   start: number;
   end: number;
-  /** Physical address of the first byte, and one past the last (the key, and what code writes are matched against). */
+  /** Physical address of the first byte, and one past the last in its page (the key, and what code writes are matched against). */
   phys: number;
   physEnd: number;
-  /** False for blocks that are decoded for one execution only (a fetch fault, a page-straddling instruction). */
+  /**
+   * A block whose one instruction straddles two pages under paging: the physical frame of its second
+   * page, and one past its last byte there; -1, -1 for every other block. Its lookup checks that the second
+   * page still maps there (the TB's second page in QEMU), and code writes are matched against both ranges.
+   */
+  phys2: number;
+  phys2End: number;
+  /** False for blocks that are decoded for one execution only (a fetch fault, an instruction straddling into a page that is not RAM). */
   cacheable: boolean;
   csBase: number;
   csLimit: number;
@@ -223,10 +230,11 @@ export class CodeCache {
     // address of their first byte and must also match the linear address and CS they were decoded under.
     const slot = (phys ^ (phys >>> 11)) & (FRONT_SIZE - 1);
     const f = this.front[slot];
-    if (f !== undefined && f.phys === phys && f.start === start && f.valid && f.code32 === code32 && f.csBase === csBase && f.csLimit === csLimit) return f;
+    if (f !== undefined && f.phys === phys && f.start === start && f.valid && f.code32 === code32 && f.csBase === csBase && f.csLimit === csLimit &&
+      (f.phys2 < 0 || this.secondPageHolds(f))) return f;
     const map = code32 ? this.blocks32 : this.blocks16;
     let b = map.get(phys);
-    if (b === undefined || b.start !== start || b.csBase !== csBase || b.csLimit !== csLimit) {
+    if (b === undefined || b.start !== start || b.csBase !== csBase || b.csLimit !== csLimit || (b.phys2 >= 0 && !this.secondPageHolds(b))) {
       const stale = b;
       b = this.decodeBlock(csBase, eip, phys);
       if (!b.cacheable) return b;
@@ -237,13 +245,26 @@ export class CodeCache {
     return b;
   }
 
+  /**
+   * Does the second page of straddling block `b` still map to the frame it was decoded from? (A fetch fault
+   * there answers no: decoding again makes the block that raises it.)
+   */
+  private secondPageHolds(b: Block): boolean {
+    const cpu = this.cpu, second = (b.start | 0xfff) + 1;
+    if (!cpu.paging) return (second >>> 0) === b.phys2;
+    try { return cpu.fetchPhys(second) === b.phys2; } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      return false;
+    }
+  }
+
   /** An uncached one-instruction block whose execution raises the fetch fault (the EIP is right). */
   private faultBlock(e: CpuFault, start: number, eip: number, csBase: number, csLimit: number, code32: number): Block {
     const exec = () => { throw e; };
     return {
       start, end: start, phys: -1, physEnd: -1, csBase, csLimit, code32, cacheable: false,
       ops: [{ ins: FETCH_FAULT, eip, next: eip, exec }], execs: [exec],
-      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
+      phys2: -1, phys2End: -1, hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
   }
 
@@ -255,7 +276,7 @@ export class CodeCache {
     const start = (csBase + eip) | 0;
     const firstPage = (start >>> 0) >>> PAGE_SHIFT;
     const ops: CachedInstruction[] = [];
-    let off = eip, end = start, cacheable = true;
+    let off = eip, end = start, cacheable = true, phys2 = -1;
     for (;;) {
       let ins: Instruction | undefined;
       const at = off;
@@ -276,9 +297,12 @@ export class CodeCache {
       }
       const lin = (csBase + at) | 0;
       if (cpu.paging && (lin & 0xfff) + ins.length > PAGE_SIZE) {
-        // Straddles into a page whose physical frame is unrelated: alone in an uncached block, or not at all.
+        // Straddles into a page whose physical frame is unrelated: alone in a block that remembers that frame
+        // (a hot loop of a Linux boot has one: 585 k decodes of it when such blocks were never cached), or
+        // not at all. Uncached as before where either page is not RAM (whose writes the cache tracks).
         if (ops.length > 0) break;
-        cacheable = false;
+        phys2 = cpu.fetchPhys((lin | 0xfff) + 1); // mapped: the decoder just fetched from it
+        if (phys2 + PAGE_SIZE > cpu.ramSize || pa + PAGE_SIZE - (lin & 0xfff) > cpu.ramSize) { cacheable = false; phys2 = -1; }
       }
       const next = (at + ins.length) & ipMask;
       const emit = emitterFor(ins);
@@ -290,10 +314,13 @@ export class CodeCache {
       off = next;
       if (!cacheable || !emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || (((csBase + off) >>> 0) >>> PAGE_SHIFT) !== firstPage) break;
     }
-    const physEnd = phys + ((end - start) >>> 0);
+    // A straddler's bytes in its first page end with the page; the rest are at phys2.
+    const physEnd = phys2 >= 0 ? (phys | 0xfff) + 1 : phys + ((end - start) >>> 0);
+    const phys2End = phys2 >= 0 ? phys2 + ((end - start) >>> 0) - (physEnd - phys) : -1;
     const block: Block = {
-      start, end, phys, physEnd, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
-      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
+      start, end, phys, physEnd, phys2, phys2End, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
+      // (A straddler is never compiled: jit.ts eligible. Null spares the run loop asking again and again.)
+      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: phys2 >= 0 ? null : undefined,
     };
     if (cacheable) this.track(block);
     this.decoded++;
@@ -314,16 +341,28 @@ export class CodeCache {
   /** Mark the RAM pages and chunks the block's bytes occupy so that writes there invalidate it. */
   private track(b: Block): void {
     this.instructionCount += b.ops.length;
+    this.trackRange(b, b.phys, b.physEnd);
+    if (b.phys2 >= 0) this.trackRange(b, b.phys2, b.phys2End);
+  }
+
+  private trackRange(b: Block, lo: number, hi: number): void {
     const ram = this.cpu.ramSize;
-    if (b.physEnd <= b.phys) return;
-    const first = b.phys >>> PAGE_SHIFT, last = (b.physEnd - 1) >>> PAGE_SHIFT;
-    for (let p = first; p <= last && p * PAGE_SIZE < ram; p++) {
+    if (hi <= lo) return;
+    for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) {
       let set = this.pageBlocks.get(p);
       if (!set) this.pageBlocks.set(p, (set = new Set()));
       set.add(b);
       this.cpu.pageFlags[p] |= PAGE_HAS_CODE;
     }
-    this.markChunks(b.phys, Math.min(b.physEnd, ram));
+    this.markChunks(lo, Math.min(hi, ram));
+  }
+
+  /** Take `b` out of the page lists of the pages its bytes touch. */
+  private untrack(b: Block): void {
+    for (let r = 0; r < 2; r++) {
+      const lo = r === 0 ? b.phys : b.phys2, hi = r === 0 ? b.physEnd : b.phys2End;
+      if (hi > lo) for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
+    }
   }
 
   /** Mark the code-map chunks that bytes [lo, hi) of RAM touch (bit 0 only: the dirty log's bit 1 stays). */
@@ -346,14 +385,19 @@ export class CodeCache {
   private remark(dropped: Iterable<Block>): void {
     const ram = this.cpu.ramSize, pages = new Set<number>();
     for (const b of dropped) {
-      if (b.physEnd <= b.phys) continue;
-      for (let p = b.phys >>> PAGE_SHIFT; p <= (b.physEnd - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) pages.add(p);
+      for (let r = 0; r < 2; r++) {
+        const lo = r === 0 ? b.phys : b.phys2, hi = r === 0 ? b.physEnd : b.phys2End;
+        if (hi > lo) for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) pages.add(p);
+      }
     }
     for (const p of pages) {
       const base = p * PAGE_SIZE, set = this.pageBlocks.get(p);
       this.unmarkPage(p);
       if (set === undefined || set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; continue; }
-      for (const b of set) this.markChunks(Math.max(b.phys, base), Math.min(b.physEnd, base + PAGE_SIZE));
+      for (const b of set) {
+        this.markChunks(Math.max(b.phys, base), Math.min(b.physEnd, base + PAGE_SIZE));
+        if (b.phys2 >= 0) this.markChunks(Math.max(b.phys2, base), Math.min(b.phys2End, base + PAGE_SIZE));
+      }
     }
   }
 
@@ -364,7 +408,7 @@ export class CodeCache {
     for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) {
       const set = this.pageBlocks.get(p);
       if (!set) continue;
-      for (const b of set) if (b.phys < hi && b.physEnd > lo) (hit ??= new Set()).add(b);
+      for (const b of set) if ((b.phys < hi && b.physEnd > lo) || (b.phys2 < hi && b.phys2End > lo)) (hit ??= new Set()).add(b);
     }
     if (hit === null) return; // the written bytes share a chunk with code but are no block's
     for (const b of hit) this.drop(b, true, byHost);
@@ -390,9 +434,7 @@ export class CodeCache {
     if (this.onDrop) this.onDrop(b, byHost);
     const map = b.code32 ? this.blocks32 : this.blocks16;
     if (map.get(b.phys) === b) map.delete(b.phys);
-    if (b.physEnd > b.phys) {
-      for (let p = b.phys >>> PAGE_SHIFT; p <= (b.physEnd - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
-    }
+    this.untrack(b);
     if (byWrite) {
       this.invalidated++;
       this.cpu.breakBlock |= BREAK_CODE_WRITE;
@@ -425,7 +467,7 @@ export class CodeCache {
         b.valid = false;
         m.delete(phys);
         dropped.push(b);
-        if (b.physEnd > b.phys) for (let p = b.phys >>> PAGE_SHIFT; p <= (b.physEnd - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
+        this.untrack(b);
       }
     }
     this.instructionCount = kept;
