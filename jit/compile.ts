@@ -51,5 +51,5 @@ export function compileRegion(bn: WasmBackend, job: TranslateJob, passes: readon
 
 /** The plain-data form of decoded blocks (no closures) for a job. */
 export function wireBlocks(blocks: readonly RegionBlock[]): RegionBlock[] {
-  return blocks.map((b) => ({ start: b.start, ops: b.ops.map((o) => ({ ins: o.ins, eip: o.eip, next: o.next })) }));
+  return blocks.map((b) => ({ start: b.start, ops: b.ops.map((o) => ({ ins: o.ins, eip: o.eip, next: o.next })), phys2: b.phys2 }));
 }

@@ -28,7 +28,9 @@ export function dumpRegion(regions: readonly Region[], addr: number, cpu: Cpu, b
   for (const b of region.blocks) {
     disassembly.push(`block ${hex(b.start)}..${hex(b.end)} (${b.ops.length} instructions)`);
     for (const op of b.ops) {
-      const bytes = Array.from({ length: op.ins.length }, (_, k) => cpu.mem.read8(b.phys + (op.eip - b.start) + k).toString(16).padStart(2, '0')).join(' ');
+      // (A straddler's bytes past its first page are in its second frame.)
+      const byteAt = (o: number): number => (b.phys2 >= 0 && b.phys + o >= b.physEnd ? b.phys2 + (b.phys + o - b.physEnd) : b.phys + o);
+      const bytes = Array.from({ length: op.ins.length }, (_, k) => cpu.mem.read8(byteAt(op.eip - b.start + k)).toString(16).padStart(2, '0')).join(' ');
       disassembly.push(`  ${hex(op.eip)}: ${bytes.padEnd(24)} ${formatIntel(op.ins, op.eip)}`);
     }
   }

@@ -79,7 +79,12 @@ const EXIT_OFFSET_BITS = 13, EXIT_RETIRED_SHIFT = 16;
 
 /** What translation needs of a decoded block and instruction (plain data: it crosses to the worker). */
 export interface RegionOp { ins: Instruction; eip: number; next: number }
-export interface RegionBlock { start: number; ops: RegionOp[] }
+export interface RegionBlock {
+  start: number;
+  ops: RegionOp[];
+  /** A block of one instruction straddling into the next page (paging on): that page's frame (code-cache.ts); else -1 or absent. */
+  phys2?: number;
+}
 
 export interface RegionInput {
   /** The region's blocks (valid, cacheable, flat 32-bit mode), any order. */
@@ -216,6 +221,20 @@ export class Tx {
   }
   /** Exit before the current instruction (the interpreter runs it) when `condition` holds: the memory slow path, or a fault left to the interpreter. */
   exitBeforeIf(condition: Expr, reason = EXIT_MEMORY): Expr { return this.exitIf(condition, this.op.eip, this.index, reason); }
+
+  /**
+   * Before an instruction that straddles into the next page: leave before it unless the TLB still maps that
+   * page, for a read at this privilege, to `frame`, the one its bytes were decoded from (the TLB's addend
+   * is frame - page). Then the interpreter's lookup checks the mapping (code-cache.ts secondPageHolds): a
+   * new frame replaces the block and so drops this region; a TLB entry merely lost is walked again.
+   */
+  secondPageGuard(frame: number): void {
+    const m = this.m, page = ((this.op.eip | 0xfff) + 1) | 0, need = tlbNeed(false, this.paging === 2);
+    const at = ((page >>> PAGE_SHIFT) & (TLB_SIZE - 1)) << 2;
+    const tagWrong = m.i32.ne(m.i32.and(m.i32.load(TLB_TAG_OFFSET + at, 4, this.c(0)), this.c(~0xfff | need)), this.c(page | need));
+    const frameWrong = m.i32.ne(m.i32.load(TLB_ADDEND_OFFSET + at, 4, this.c(0)), this.c((frame - page) | 0));
+    this.emit(this.exitBeforeIf(m.i32.or(tagWrong, frameWrong)));
+  }
 
   /**
    * The current instruction is a PAUSE spending `extra` ns of virtual time beyond its 1 (cpu.ts PAUSE_NS).
@@ -450,6 +469,10 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets, input.paging);
+  // The straddling instructions' second frames, by EIP. Each is a segment of its own (its block's only
+  // instruction, after a block that ends before it), so its guard is at a segment start: every flag is live.
+  const secondFrame = new Map<number, number>();
+  for (const b of input.blocks) if (b.phys2 !== undefined && b.phys2 >= 0) secondFrame.set(b.ops[0].eip | 0, b.phys2);
   tx.exitBase = blocks[0].start & ~(PAGE_SIZE - 1);
   const c = (v: number): Expr => m.i32.const(v | 0);
   const get = (l: number): Expr => m.local.get(l, i32);
@@ -519,6 +542,8 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
         tx.body = saved;
         return code;
       };
+      const frame = secondFrame.get(op.eip | 0);
+      if (frame !== undefined) tx.secondPageGuard(frame);
       const mark = tx.body.length, knownBefore: KnownFlags | null = tx.known, heldBefore: Tx['held'] = tx.held;
       tx.recordDead = live !== null && live.recordDead[j];
       tx.carryDead = live !== null && live.carryDead[j];

@@ -319,8 +319,7 @@ export class CodeCache {
     const phys2End = phys2 >= 0 ? phys2 + ((end - start) >>> 0) - (physEnd - phys) : -1;
     const block: Block = {
       start, end, phys, physEnd, phys2, phys2End, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
-      // (A straddler is never compiled: jit.ts eligible. Null spares the run loop asking again and again.)
-      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: phys2 >= 0 ? null : undefined,
+      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
     if (cacheable) this.track(block);
     this.decoded++;
