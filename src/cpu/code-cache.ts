@@ -91,12 +91,12 @@ const addrSlot = (pa: number): number => (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
 const addrKey = (pa: number, code32: number): number => pa * 2 + code32 + 1;
 /**
  * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
- * (evict(); ~0.3-0.5 KB of heap each by bench/decode-memory.mjs, 0.5 when no encoding repeats: ~130 MB
- * live at most): a guest that keeps running fresh code runs in bounded memory, at a steady speed. Twice
- * 2^17, which a Linux boot under the JIT filled 17 times (186 k blocks decoded, 3 flushes and 128 k now):
- * 9 % less CPU for that boot (README, "Booting Linux"); the interpreter's boot was no faster or slower.
+ * (evict(); ~0.37-0.5 KB of heap each by bench/decode-memory.mjs, 0.5 when no encoding repeats: ~260 MB
+ * live at most): a guest that keeps running fresh code runs in bounded memory, at a steady speed. 2^17
+ * was filled 17 times by a Linux boot under the JIT; 2^18 twice, and 2^19 never (48.5 k blocks decoded
+ * instead of 60.4 k): 10.56-12.04 s instead of 11.07-12.25 s for the boot, 3 pairs (README, "Booting Linux").
  */
-export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 18;
+export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 19;
 const FRONT_SIZE = 4096;
 /** Code-map bytes of a page as 32-bit words (64 chunks of 64 bytes). */
 const CODE_WORDS_PER_PAGE = PAGE_SIZE >>> (CODE_CHUNK_SHIFT + 2);

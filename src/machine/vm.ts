@@ -193,7 +193,7 @@ export interface VMOptions {
    */
   accelerator?: AcceleratorFactory;
   /**
-   * Decoded instructions the code cache may hold before it is emptied (default 262,144, ~130 MB of heap
+   * Decoded instructions the code cache may hold before it is emptied (default 524,288, ~260 MB of heap
    * at most); `vm.interpreter.cache.flushes` counts how often that happened.
    */
   codeCacheSize?: number;
