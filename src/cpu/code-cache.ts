@@ -340,28 +340,21 @@ export class CodeCache {
   /** Mark the RAM pages and chunks the block's bytes occupy so that writes there invalidate it. */
   private track(b: Block): void {
     this.instructionCount += b.ops.length;
-    this.trackRange(b, b.phys, b.physEnd);
-    if (b.phys2 >= 0) this.trackRange(b, b.phys2, b.phys2End);
-  }
-
-  private trackRange(b: Block, lo: number, hi: number): void {
     const ram = this.cpu.ramSize;
-    if (hi <= lo) return;
-    for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) {
-      let set = this.pageBlocks.get(p);
-      if (!set) this.pageBlocks.set(p, (set = new Set()));
-      set.add(b);
-      this.cpu.pageFlags[p] |= PAGE_HAS_CODE;
+    for (const [lo, hi] of byteRanges(b)) {
+      for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) {
+        let set = this.pageBlocks.get(p);
+        if (!set) this.pageBlocks.set(p, (set = new Set()));
+        set.add(b);
+        this.cpu.pageFlags[p] |= PAGE_HAS_CODE;
+      }
+      this.markChunks(lo, Math.min(hi, ram));
     }
-    this.markChunks(lo, Math.min(hi, ram));
   }
 
   /** Take `b` out of the page lists of the pages its bytes touch. */
   private untrack(b: Block): void {
-    for (let r = 0; r < 2; r++) {
-      const lo = r === 0 ? b.phys : b.phys2, hi = r === 0 ? b.physEnd : b.phys2End;
-      if (hi > lo) for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
-    }
+    for (const [lo, hi] of byteRanges(b)) for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) this.pageBlocks.get(p)?.delete(b);
   }
 
   /** Mark the code-map chunks that bytes [lo, hi) of RAM touch (bit 0 only: the dirty log's bit 1 stays). */
@@ -384,19 +377,13 @@ export class CodeCache {
   private remark(dropped: Iterable<Block>): void {
     const ram = this.cpu.ramSize, pages = new Set<number>();
     for (const b of dropped) {
-      for (let r = 0; r < 2; r++) {
-        const lo = r === 0 ? b.phys : b.phys2, hi = r === 0 ? b.physEnd : b.phys2End;
-        if (hi > lo) for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) pages.add(p);
-      }
+      for (const [lo, hi] of byteRanges(b)) for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) pages.add(p);
     }
     for (const p of pages) {
       const base = p * PAGE_SIZE, set = this.pageBlocks.get(p);
       this.unmarkPage(p);
       if (set === undefined || set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; continue; }
-      for (const b of set) {
-        this.markChunks(Math.max(b.phys, base), Math.min(b.physEnd, base + PAGE_SIZE));
-        if (b.phys2 >= 0) this.markChunks(Math.max(b.phys2, base), Math.min(b.phys2End, base + PAGE_SIZE));
-      }
+      for (const b of set) for (const [lo, hi] of byteRanges(b)) this.markChunks(Math.max(lo, base), Math.min(hi, base + PAGE_SIZE));
     }
   }
 
@@ -407,6 +394,7 @@ export class CodeCache {
     for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT; p++) {
       const set = this.pageBlocks.get(p);
       if (!set) continue;
+      // (Both of a straddler's ranges; an absent second range, -1 to -1, overlaps nothing. No allocation here: a hot path.)
       for (const b of set) if ((b.phys < hi && b.physEnd > lo) || (b.phys2 < hi && b.phys2End > lo)) (hit ??= new Set()).add(b);
     }
     if (hit === null) return; // the written bytes share a chunk with code but are no block's
@@ -493,6 +481,18 @@ export class CodeCache {
   }
 
   get size(): number { return this.blocks32.size + this.blocks16.size; }
+}
+
+/**
+ * The RAM byte ranges a block was decoded from, each non-empty: [phys, physEnd) and, for a straddler,
+ * [phys2, phys2End) — what its tracking and remarking go by (invalidate() compares both inline). None for a
+ * fetch-fault block.
+ */
+function byteRanges(b: Block): [number, number][] {
+  const ranges: [number, number][] = [];
+  if (b.physEnd > b.phys) ranges.push([b.phys, b.physEnd]);
+  if (b.phys2End > b.phys2) ranges.push([b.phys2, b.phys2End]);
+  return ranges;
 }
 
 /** Placeholder instruction for a block whose first fetch faults. */
