@@ -35,7 +35,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { x86jit: 'src/cli/main.ts', 'jit-worker': 'jit/worker.ts', 'host-worker': 'src/host/vm-worker.ts', bench: 'bench/bench.ts', 'snapshot-compression': 'bench/snapshot-compression.ts', 'snapshot-bench': 'bench/snapshot.ts', 'host-bench': 'bench/host.ts', 'user-mode-bench': 'bench/user-mode.ts', 'linux-boot-bench': 'bench/linux-boot.ts', 'x87-transcendental-bench': 'bench/x87-transcendentals.ts' },
+  entryPoints: { x86jit: 'src/cli/main.ts', 'jit-worker': 'jit/worker.ts', 'host-worker': 'src/host/vm-worker.ts', bench: 'bench/bench.ts', 'snapshot-compression': 'bench/snapshot-compression.ts', 'snapshot-bench': 'bench/snapshot.ts', 'host-bench': 'bench/host.ts', 'user-mode-bench': 'bench/user-mode.ts', 'linux-boot-bench': 'bench/linux-boot.ts', 'translate-cost-bench': 'bench/translate-cost.ts', 'x87-transcendental-bench': 'bench/x87-transcendentals.ts' },
   platform: 'node',
 });
 

@@ -261,10 +261,12 @@ export class CodeCache {
   /** An uncached one-instruction block whose execution raises the fetch fault (the EIP is right). */
   private faultBlock(e: CpuFault, start: number, eip: number, csBase: number, csLimit: number, code32: number): Block {
     const exec = () => { throw e; };
+    // (Its fields in decodeBlock's order: one hidden class for every block, so that the run loop's reads of
+    // them stay monomorphic.)
     return {
-      start, end: start, phys: -1, physEnd: -1, csBase, csLimit, code32, cacheable: false,
+      start, end: start, phys: -1, physEnd: -1, phys2: -1, phys2End: -1, csBase, csLimit, code32, cacheable: false,
       ops: [{ ins: FETCH_FAULT, eip, next: eip, exec }], execs: [exec],
-      phys2: -1, phys2End: -1, hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
+      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
   }
 
@@ -383,7 +385,12 @@ export class CodeCache {
       const base = p * PAGE_SIZE, set = this.pageBlocks.get(p);
       this.unmarkPage(p);
       if (set === undefined || set.size === 0) { this.pageBlocks.delete(p); this.cpu.pageFlags[p] &= ~PAGE_HAS_CODE; continue; }
-      for (const b of set) for (const [lo, hi] of byteRanges(b)) this.markChunks(Math.max(lo, base), Math.min(hi, base + PAGE_SIZE));
+      // (Every block of the page, at every code write there: no list of ranges allocated per block. Marking
+      // a range clipped to empty does nothing, so a straddler's other range needs no test.)
+      for (const b of set) {
+        this.markChunks(Math.max(b.phys, base), Math.min(b.physEnd, base + PAGE_SIZE));
+        this.markChunks(Math.max(b.phys2, base), Math.min(b.phys2End, base + PAGE_SIZE));
+      }
     }
   }
 
@@ -485,8 +492,9 @@ export class CodeCache {
 
 /**
  * The RAM byte ranges a block was decoded from, each non-empty: [phys, physEnd) and, for a straddler,
- * [phys2, phys2End) — what its tracking and remarking go by (invalidate() compares both inline). None for a
- * fetch-fault block.
+ * [phys2, phys2End) — what tracking a block and remarking its own pages go by (invalidate() compares both
+ * inline, and remark() marks the blocks still in a page from both, clipped: the hot paths allocate nothing).
+ * None for a fetch-fault block.
  */
 function byteRanges(b: Block): [number, number][] {
   const ranges: [number, number][] = [];

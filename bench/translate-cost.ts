@@ -1,0 +1,74 @@
+// What translating a region costs, per guest instruction, on the regions of a real workload: boots the
+// Debian kernel (scripts/fetch-debian-kernel.sh) with the busybox initramfs of the Linux test under the
+// JIT to its power-off, takes every region the JIT installed (their decoded blocks, as translated), and
+// translates them all again, round after round, timing apart:
+//  - our side: the translator and our WASM encoder (jit/compile.ts compileRegion), from blocks to bytes;
+//  - V8's side: compiling those bytes with Liftoff alone, as tier 1 is (jit-host.ts; tier 2's TurboFan
+//    compile runs in the background and is left out).
+// Each figure is the median of ROUNDS rounds, each after a GC when --expose-gc is given. A boot's own
+// `--stats` time mixes these with instantiation and with the machine's noise; this isolates them, so that
+// a change to the translator can be measured in a few seconds:
+//   node --expose-gc dist/translate-cost-bench.js [ROUNDS]
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VM, loadLinux } from '../src/index.ts';
+import { compileRegion, wireBlocks, type TranslateJob } from '../jit/compile.ts';
+import { compileRegionModule } from '../jit/jit-host.ts';
+import { wasmEncoder } from '../jit/wasm-encoder.ts';
+import { pagingOf, type Region } from '../jit/region.ts';
+import { busyboxInitramfs } from '../scripts/make-initramfs.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const kernel = join(root, '.cache', 'linux', 'vmlinuz'), busybox = join(root, '.cache', 'i386', 'busybox', 'busybox');
+if (!existsSync(kernel) || !existsSync(busybox)) {
+  console.error('translate-cost: needs .cache/linux/vmlinuz and .cache/i386/busybox/busybox (scripts/fetch-debian-kernel.sh, scripts/fetch-i386-busybox.sh)');
+  process.exit(2);
+}
+const rounds = Number(process.argv[2] ?? 5);
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+const vm = await VM.create({ memory: 128 << 20, engine: 'jit', stdout: () => {} });
+loadLinux(vm, new Uint8Array(readFileSync(kernel)), { name: 'vmlinuz', cmdline: 'console=ttyS0 panic=-1', initrd: busyboxInitramfs(busybox, join(root, 'tests', 'linux', 'init')) });
+const t0 = performance.now();
+const exit = vm.run({ maxInstructions: 20e9 });
+console.log(`boot: ${exit.reason} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+// The JIT's regions (every one installed: the profile keeps them), as translation jobs. (Private fields: a
+// measurement, not an API.)
+const jit = (vm as unknown as { interpreter: { jit: { regions: { all: Region[] } } } }).interpreter.jit;
+const jobs: { job: TranslateJob }[] = jit.regions.all.map((r) => ({
+  job: { id: 0, blocks: wireBlocks(r.blocks), ramSize: 128 << 20, paging: pagingOf(r.mode), helperBase: 0, loops: r.profile.tier === 2 },
+}));
+// V8 keeps a compiled module by its bytes while it lives, and compiles the same bytes again from that (the
+// boot's live regions, the previous round's modules until collected): each round gives every region's
+// counter another address, so that no round's bytes were seen before.
+if (process.env.KEEP_VM !== "1") vm.destroy();
+let instructions = 0;
+const distinct = new Set<string>();
+for (const { job } of jobs) {
+  const eips = new Set(job.blocks.flatMap((b) => b.ops.map((o) => o.eip)));
+  instructions += eips.size;
+  for (const e of eips) distinct.add(`${job.paging}:${e}`);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const ours: number[] = [], v8: number[] = [];
+let bytes = 0;
+for (let round = 0; round < rounds; round++) {
+  gc();
+  const binaries: Uint8Array[] = [];
+  let t = performance.now();
+  for (const { job } of jobs) binaries.push(compileRegion(wasmEncoder, { ...job, counter: 64 + 4 * round }).binary);
+  ours.push(performance.now() - t);
+  bytes = binaries.reduce((n, b) => n + b.length, 0);
+  gc();
+  t = performance.now();
+  for (const binary of binaries) compileRegionModule(binary, 'baseline');
+  v8.push(performance.now() - t);
+}
+const us = (ms: number): string => ((ms * 1000) / instructions).toFixed(2);
+console.log(`${jobs.length} regions, ${instructions} guest instructions (${distinct.size} distinct), ${(bytes / 1e6).toFixed(2)} MB of WASM (${(bytes / instructions).toFixed(1)} bytes per instruction)`);
+console.log(`translator + encoder: ${median(ours).toFixed(0)} ms (${us(median(ours))} µs per instruction), median of ${rounds}`);
+console.log(`V8 compile:           ${median(v8).toFixed(0)} ms (${us(median(v8))} µs per instruction), median of ${rounds}`);
+process.exit(0);
