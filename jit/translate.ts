@@ -415,25 +415,24 @@ interface Segment { start: number; ops: RegionOp[] }
  * inside another repeats its tail), so every instruction is taken once, and a segment starts at each
  * block start and each in-region branch target.
  */
-function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: Set<RegionOp>; indexInBlock: Map<RegionOp, number>; position: Map<RegionOp, [number, number]> } {
+function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: Set<RegionOp> } {
   const byEip = new Map<number, RegionOp>();
   const lastOfBlock = new Set<RegionOp>();
-  const indexInBlock = new Map<RegionOp, number>();
-  const position = new Map<RegionOp, [number, number]>();
   const entries = new Set<number>();
   // A block that starts inside another block at an instruction no branch leads to was decoded because a
   // run stopped there (a budget or a memory exit): not an entry, or it would cut a loop into pieces.
   const interior = new Set<number>();
   for (const b of blocks) for (let j = 1; j < b.ops.length; j++) interior.add(b.ops[j].eip | 0);
   const blockStarts = new Set(blocks.map((b) => b.start | 0));
-  blocks.forEach((b, bi) => {
+  for (const b of blocks) {
     if (!interior.has(b.start | 0)) entries.add(b.start | 0);
-    b.ops.forEach((op, j) => {
-      let o = byEip.get(op.eip | 0);
-      if (o === undefined) { byEip.set(op.eip | 0, (o = op)); indexInBlock.set(op, j); position.set(op, [bi, j]); }
-      if (j === b.ops.length - 1) lastOfBlock.add(o);
-    });
-  });
+    const ops = b.ops;
+    for (let j = 0; j < ops.length; j++) {
+      let o = byEip.get(ops[j].eip | 0);
+      if (o === undefined) byEip.set(ops[j].eip | 0, (o = ops[j]));
+      if (j === ops.length - 1) lastOfBlock.add(o);
+    }
+  }
   for (const op of byEip.values()) {
     const target = directTarget(op);
     if (target !== null && byEip.has(target)) entries.add(target);
@@ -459,13 +458,22 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
     });
   }
   segments.sort((x, y) => (x.start >>> 0) - (y.start >>> 0));
-  return { segments, lastOfBlock, indexInBlock, position };
+  return { segments, lastOfBlock };
+}
+
+/** Where `op` is in `blocks`: [block index, index in the block]. (Only helper calls need it: found when asked.) */
+function positionOf(blocks: RegionBlock[], op: RegionOp): [number, number] {
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const j = blocks[bi].ops.indexOf(op);
+    if (j >= 0) return [bi, j];
+  }
+  throw new Error('jit: a segment instruction is in none of the region blocks');
 }
 
 /** Translate a region into `m` as the exported function `name`. */
 export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, name: string): RegionOutput {
   const i32 = bn.i32;
-  const { segments: blocks, lastOfBlock, indexInBlock, position } = segmentsOf(input.blocks);
+  const { segments: blocks, lastOfBlock } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets, input.paging);
@@ -492,9 +500,10 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   /** The instruction through the interpreter's closure: state written back, helper called, state reloaded. */
   const viaHelper = (op: RegionOp, index: number, last: boolean): void => {
     const idx = input.helperBase + helperAt.length;
-    helperAt.push(position.get(op)!);
+    const at = positionOf(input.blocks, op);
+    helperAt.push(at);
     helperLast.push(endsBlock(op.ins) || lastOfBlock.has(op));
-    helperIndex.push(indexInBlock.get(op) ?? 0);
+    helperIndex.push(at[1]);
     fallback++;
     // The helper is told how many instructions retired before this one (the closure's RDTSC and time need it).
     tx.emit(...storeAll(), set(HRES, m.call('helper', [c(idx), m.i32.add(get(COUNT), c(index)), get(BS_COUNT), get(BS_EIP)], i32)), ...loadAll());

@@ -101,8 +101,15 @@ const stringCompare = (ins: Instruction): InstructionMeta => ((ins.prefixes & (P
 
 // MOV or POP to SS (the next instruction runs in its interrupt shadow) and MOV with a control register
 // end the block; the MOV test is on either operand, as the interpreter has always cut blocks.
-const mov = (ins: Instruction): InstructionMeta =>
-  (ins.operands.some((o) => o.kind === 'creg' || (o.kind === 'sreg' && o.reg === SS)) ? ENDS : NONE);
+// (A loop, not operands.some: metaOf runs for every instruction decoded and translated, MOV the commonest.)
+function mov(ins: Instruction): InstructionMeta {
+  const ops = ins.operands;
+  for (let k = 0; k < ops.length; k++) {
+    const o = ops[k];
+    if (o.kind === 'creg' || (o.kind === 'sreg' && o.reg === SS)) return ENDS;
+  }
+  return NONE;
+}
 const pop = (ins: Instruction): InstructionMeta => (ins.operands[0]?.kind === 'sreg' && ins.operands[0].reg === SS ? ENDS : NONE);
 
 type Entry = InstructionMeta | ((ins: Instruction) => InstructionMeta);
