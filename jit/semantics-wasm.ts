@@ -59,6 +59,20 @@ function source(tx: Tx, o: Operand, size: number, into = T1): Expr {
   return tx.get(into);
 }
 
+/**
+ * source() for a value used once, in the next expression emitted: a memory operand is guarded and its load
+ * returned as that expression rather than staged in a temporary (one local.set and local.get fewer: MOV and
+ * MOVZX/MOVSX from memory are the commonest loads). `signed`: a narrow memory operand sign-extended.
+ */
+function sourceOnce(tx: Tx, o: Operand, size: number, signed = false): Expr {
+  if (o.kind !== 'mem') return source(tx, o, size);
+  const mo = o as MemOperand;
+  tx.emit(tx.set(ADDR, tx.ea(mo)));
+  if (based(mo.seg)) tx.segment(mo.seg, ADDR, size, false);
+  tx.guard(ADDR, size, false);
+  return tx.load(size, ADDR, signed);
+}
+
 /** A destination: `get` its current value (memory: guarded for writing, loaded once) and `put` a result. */
 function destination(tx: Tx, o: Operand, size: number, needValue: boolean): { get: () => Expr; put: (v: Expr) => Expr } {
   if (o.kind === 'reg') return { get: () => tx.reg(o.reg, size), put: (v) => tx.setReg(o.reg, size, v) };
@@ -95,9 +109,9 @@ function alu(kind: 'add' | 'adc' | 'sub' | 'sbb' | 'logic', combine: Combine, wr
     let r = combine(tx, x(), y());
     if (carry !== null) r = kind === 'adc' ? i.add(r, carry) : i.sub(r, carry);
     if (size !== 4 && kind !== 'logic') r = i.and(r, tx.c(mask));
-    if (kind === 'logic') tx.record(OP_LOGIC, null, null, r, size, ARITH_FLAGS);
-    else tx.record(kind === 'add' || kind === 'adc' ? OP_ADD : OP_SUB, x(), y(), r, size, ARITH_FLAGS, kind === 'sub');
-    if (dst) tx.emit(dst.put(tx.get(LF.res)));
+    const v = kind === 'logic' ? tx.recordResult(OP_LOGIC, null, null, r, size, ARITH_FLAGS)
+      : tx.recordResult(kind === 'add' || kind === 'adc' ? OP_ADD : OP_SUB, x(), y(), r, size, ARITH_FLAGS, kind === 'sub');
+    if (dst) tx.emit(dst.put(v));
     return true;
   };
 }
@@ -114,8 +128,7 @@ function incDec(add: boolean): NativeEmitter {
     if (!tx.carryDead && (tx.known === null || tx.known.mask & CF)) tx.emit(tx.set(LF.efl, i.or(i.and(tx.get(LF.efl), tx.c(~CF)), tx.carry())));
     let r = add ? i.add(tx.get(T0), tx.c(1)) : i.sub(tx.get(T0), tx.c(1));
     if (size !== 4) r = i.and(r, tx.c(maskOf(size)));
-    tx.record(add ? OP_ADD : OP_SUB, tx.get(T0), tx.c(1), r, size, ARITH_FLAGS & ~CF);
-    tx.emit(dst.put(tx.get(LF.res)));
+    tx.emit(dst.put(tx.recordResult(add ? OP_ADD : OP_SUB, tx.get(T0), tx.c(1), r, size, ARITH_FLAGS & ~CF)));
     return true;
   };
 }
@@ -595,11 +608,12 @@ export const NATIVE: Record<string, NativeEmitter> = {
     const [d, s] = ins.operands;
     if (!plain(ins) || !writable(d) || !readable(s) || (isMem(d) && isMem(s))) return false;
     const size = ins.size;
-    if (d.kind === 'reg') { tx.emit(tx.setReg(d.reg, size, source(tx, s, size))); return true; }
+    if (d.kind === 'reg') { tx.emit(tx.setReg(d.reg, size, sourceOnce(tx, s, size))); return true; }
+    // A register or an immediate into memory: the destination's address and guard change no register, so
+    // the value is read where it is, at the store.
     const v = source(tx, s, size);
-    tx.emit(tx.set(T1, v));
     const dst = destination(tx, d, size, false);
-    tx.emit(dst.put(tx.get(T1)));
+    tx.emit(dst.put(v));
     return true;
   },
   MOVZX: (tx, ins) => extend(tx, ins, false),
@@ -657,8 +671,7 @@ export const NATIVE: Record<string, NativeEmitter> = {
     tx.emit(tx.set(T0, dst.get()));
     let r = i.sub(tx.c(0), tx.get(T0));
     if (size !== 4) r = i.and(r, tx.c(maskOf(size)));
-    tx.record(OP_SUB, tx.c(0), tx.get(T0), r, size, ARITH_FLAGS, true);
-    tx.emit(dst.put(tx.get(LF.res)));
+    tx.emit(dst.put(tx.recordResult(OP_SUB, tx.c(0), tx.get(T0), r, size, ARITH_FLAGS, true)));
     return true;
   },
   NOT: (tx, ins) => {
@@ -849,8 +862,8 @@ function extend(tx: Tx, ins: Instruction, signed: boolean): boolean {
   const [d, s] = ins.operands;
   if (!plain(ins) || d.kind !== 'reg' || !(s.kind === 'reg' || isMem(s))) return false;
   const from = s.size === 1 ? 1 : 2, i = m_(tx);
-  let v = source(tx, s, from);
-  if (signed) { const sh = 32 - 8 * from; v = i.shr_s(i.shl(v, tx.c(sh)), tx.c(sh)); }
+  let v = sourceOnce(tx, s, from, signed);
+  if (signed && s.kind === 'reg') { const sh = 32 - 8 * from; v = i.shr_s(i.shl(v, tx.c(sh)), tx.c(sh)); }
   tx.emit(tx.setReg(d.reg, ins.size, v));
   return true;
 }

@@ -394,6 +394,18 @@ export class Tx {
     this.held = { op, size, mask };
   }
   /**
+   * record(), for an emitter that then uses the result once: the expression to use. A record nothing
+   * observes (flag-liveness.ts) writes nothing at all — the result goes straight to its destination, and the
+   * record locals keep the previous record whole (its flags are dead too: this instruction overwrites them).
+   * For an ALU op on registers that is two local.sets fewer (LF.res, then the register from it); for CMP or
+   * TEST, no code.
+   */
+  recordResult(op: number, dst: Expr | null, src: Expr | null, res: Expr, size: number, mask: number, plainSub = false): Expr {
+    if (this.recordDead) return res;
+    this.record(op, dst, src, res, size, mask, plainSub);
+    return this.get(LF.res);
+  }
+  /**
    * The op/size/mask constants the record locals are known to hold (written by record() earlier in this
    * segment; null after anything that writes them otherwise). Emitters that write LF.op/size/mask or the
    * operands directly must set it to null (or to what they wrote).
