@@ -291,6 +291,15 @@ class Arena {
     this.listLength[id] = n + 1;
     return n;
   }
+  /** Remove item `index` of list `id` (the rest close up) and return it. */
+  removeAt(id: number, index: number): number {
+    const start = this.listStart[id], n = this.listLength[id];
+    if (index < 0 || index >= n) throw new Error(`wasm-encoder: no item ${index} in a list of ${n}`);
+    const item = this.pool[start + index];
+    this.pool.copyWithin(start + index, start + index + 1, start + n);
+    this.listLength[id] = n - 1;
+    return item;
+  }
   private reservePool(n: number): void {
     if (this.poolLength + n > this.pool.length) this.pool = grown(this.pool, this.poolLength + n);
   }
@@ -814,8 +823,14 @@ function appendChild(block: Expr, child: Expr): number {
   return A.push(A.b[block], child);
 }
 
+/** Block.removeChildAt (binaryen's too): the child at `index` leaves the block; returned. */
+function removeChildAt(block: Expr, index: number): Expr {
+  if (A.kind[block] !== K_BLOCK) throw new Error('wasm-encoder: removeChildAt on a non-block');
+  return A.removeAt(A.b[block], index);
+}
+
 /** The encoder as a backend: what compile.ts and the translator take in place of binaryen's default export. */
-export const wasmEncoder: WasmBackend & { Block: { appendChild(block: Expr, child: Expr): number } } = {
+export const wasmEncoder: WasmBackend & { Block: { appendChild(block: Expr, child: Expr): number; removeChildAt(block: Expr, index: number): Expr } } = {
   none: NONE,
   unreachable: UNREACHABLE,
   i32: I32,
@@ -823,5 +838,5 @@ export const wasmEncoder: WasmBackend & { Block: { appendChild(block: Expr, chil
   createType,
   Features: { MVP: 0, BulkMemory: 16, SignExt: 32, TailCall: 128 }, // binaryen's values (recorded, not encoded: the binary format has no feature list)
   Module: EncoderModule,
-  Block: { appendChild },
+  Block: { appendChild, removeChildAt },
 };

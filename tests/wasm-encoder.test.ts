@@ -492,6 +492,22 @@ describe('opcode families (both backends: same bytes; results as JavaScript comp
     expect(x.run(depth)).toBe(0); // default: straight out
   });
 
+  it('Block.removeChildAt: the child leaves, the rest close up; an emptied unnamed block writes nothing', () => {
+    let removed: number[] = [];
+    const { exports: x } = instantiate(both((b, m) => {
+      const i32 = b.i32, c = (v: number): Expr => m.i32.const(v);
+      const blockApi = (b as unknown as { Block: { removeChildAt(block: Expr, index: number): Expr } }).Block;
+      const add = (v: number): Expr => m.local.set(1, m.i32.add(m.local.get(1, i32), c(v)));
+      const three = m.block(null, [add(1), add(10), add(100)]);
+      const two = m.block(null, [add(1000), add(10000)]);
+      removed = [blockApi.removeChildAt(three, 1), blockApi.removeChildAt(two, 1), blockApi.removeChildAt(two, 0)].map((e) => (e > 0 ? 1 : 0));
+      m.addFunction('run', i32, i32, [i32], m.block(null, [three, two, m.local.get(1, i32)], i32));
+      m.addFunctionExport('run', 'run');
+    }));
+    expect(removed).toEqual([1, 1, 1]);
+    expect(x.run(0)).toBe(101);
+  });
+
   it('module level: own memory and its export, shared signatures, tuple types, several imports', () => {
     const bytes = both((b, m) => {
       const i32 = b.i32, i64 = b.i64;
@@ -529,6 +545,18 @@ describe('opcode families (both backends: same bytes; results as JavaScript comp
         prepareModule(b, m);
         translateRegion(b, m, { blocks: [{ start: 0x100000, ops }], ramSize: 16 << 20, paging, helperBase: 0 }, 'run');
       });
+    }
+    // Without the OUT (and what follows it), no instruction needs the helper: the module does not import it,
+    // and the blocks that recorded interpreter block starts are emptied — the same bytes from both backends.
+    const native = [...ops.slice(0, ops.findIndex((o) => o.ins.op === 'OUT')), ops.find((o) => o.ins.op === 'RET')!];
+    for (const paging of [0, 1, 2]) {
+      let helperCalls = -1;
+      const bytes = both((b, m) => {
+        prepareModule(b, m);
+        helperCalls = translateRegion(b, m, { blocks: [{ start: 0x100000, ops: native }], ramSize: 16 << 20, paging, helperBase: 0 }, 'run').helperAt.length;
+      });
+      expect(helperCalls).toBe(0);
+      expect(WebAssembly.Module.imports(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)).map((i) => i.name)).toEqual(['memory', 'chain']);
     }
   });
 });
