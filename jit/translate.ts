@@ -653,13 +653,16 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   // entry per byte of the span (~1,800 on average in a Linux boot: 7 % of tier 1's WASM, which Liftoff
   // compiles byte for byte); at tier 2 TurboFan made it a jump table, but building that graph (a merge of
   // every local from each of those entries) was a quarter of its compile time in the boot's decompressor.
+  // It compares pc - exitBase (in T0, free between instructions) with the starts' offsets: constants of 1-2
+  // bytes instead of a kernel address's 5. (A pc below the base wraps above every offset: no match.)
   const labelOf = (i: number): string => top.items[top.entry.get(i)!].label;
+  const offsetOf = (b: Segment): Expr => c(b.start - tx.exitBase);
   const search = (lo: number, hi: number): Expr => {
-    if (hi - lo <= 3) return m.block(null, blocks.slice(lo, hi).map((b, k) => m.br(labelOf(lo + k), m.i32.eq(get(PC), c(b.start)))));
+    if (hi - lo <= 3) return m.block(null, blocks.slice(lo, hi).map((b, k) => m.br(labelOf(lo + k), m.i32.eq(get(T0), offsetOf(b)))));
     const mid = (lo + hi) >>> 1;
-    return m.if(m.i32.lt_u(get(PC), c(blocks[mid].start)), search(lo, mid), search(mid, hi));
+    return m.if(m.i32.lt_u(get(T0), offsetOf(blocks[mid])), search(lo, mid), search(mid, hi));
   };
-  const dispatch = m.block(null, [search(0, blocks.length), m.br('out')]);
+  const dispatch = m.block(null, [set(T0, m.i32.sub(get(PC), c(tx.exitBase))), search(0, blocks.length), m.br('out')]);
   const loopBody = chainCode(top, [], [set(REASON, c(EXIT_BRANCH)), dispatch]);
   // Chaining: control left for an EIP this region does not hold, with budget to spare: tail-call the
   // jump cache's `chain` (jump-cache.ts), which goes on in the region it names there for this mode (state is
