@@ -43,7 +43,7 @@ const jobs: { job: TranslateJob }[] = jit.regions.all.map((r) => ({
 // V8 keeps a compiled module by its bytes while it lives, and compiles the same bytes again from that (the
 // boot's live regions, the previous round's modules until collected): each round gives every region's
 // counter another address, so that no round's bytes were seen before.
-if (process.env.KEEP_VM !== "1") vm.destroy();
+vm.destroy();
 let instructions = 0;
 const distinct = new Set<string>();
 for (const { job } of jobs) {

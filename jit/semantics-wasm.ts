@@ -49,13 +49,8 @@ const writable = (o: Operand | undefined): boolean => o !== undefined && (o.kind
  * into `into` first). Call before anything is modified.
  */
 function source(tx: Tx, o: Operand, size: number, into = T1): Expr {
-  if (o.kind === 'reg') return tx.reg(o.reg, size);
-  if (o.kind === 'imm') return tx.c(size === 4 ? o.value : o.value & maskOf(size));
-  const mo = o as MemOperand;
-  tx.emit(tx.set(ADDR, tx.ea(mo)));
-  if (based(mo.seg)) tx.segment(mo.seg, ADDR, size, false);
-  tx.guard(ADDR, size, false);
-  tx.emit(tx.set(into, tx.load(size, ADDR)));
+  if (o.kind !== 'mem') return sourceOnce(tx, o, size);
+  tx.emit(tx.set(into, sourceOnce(tx, o, size)));
   return tx.get(into);
 }
 
@@ -65,7 +60,8 @@ function source(tx: Tx, o: Operand, size: number, into = T1): Expr {
  * MOVZX/MOVSX from memory are the commonest loads). `signed`: a narrow memory operand sign-extended.
  */
 function sourceOnce(tx: Tx, o: Operand, size: number, signed = false): Expr {
-  if (o.kind !== 'mem') return source(tx, o, size);
+  if (o.kind === 'reg') return tx.reg(o.reg, size);
+  if (o.kind === 'imm') return tx.c(size === 4 ? o.value : o.value & maskOf(size));
   const mo = o as MemOperand;
   tx.emit(tx.set(ADDR, tx.ea(mo)));
   if (based(mo.seg)) tx.segment(mo.seg, ADDR, size, false);
