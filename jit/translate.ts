@@ -243,8 +243,7 @@ export class Tx {
   secondPageGuard(frame: number): void {
     const m = this.m, page = ((this.op.eip | 0xfff) + 1) | 0, need = tlbNeed(false, this.paging === 2);
     const at = ((page >>> PAGE_SHIFT) & (TLB_SIZE - 1)) << 2;
-    // (Nonzero when wrong, as in guard(): the tag's page and permission bits against page | need.)
-    const tagWrong = m.i32.and(m.i32.xor(m.i32.load(TLB_TAG_OFFSET + at, 4, this.c(0)), this.c(page | need)), this.c(~0xfff | need));
+    const tagWrong = this.tlbTagWrong(m.i32.load(TLB_TAG_OFFSET + at, 4, this.c(0)), this.c(page | need), need);
     const frameWrong = m.i32.xor(m.i32.load(TLB_ADDEND_OFFSET + at, 4, this.c(0)), this.c((frame - page) | 0));
     this.emit(this.exitBeforeIf(m.i32.or(tagWrong, frameWrong)));
   }
@@ -348,12 +347,10 @@ export class Tx {
       // base | permissions, so the last byte's page base | the bits needed equals the masked tag only then.
       // Anything else (a miss, a permission or dirty-bit update, a page-crossing access, MMIO) leaves before
       // the instruction and the interpreter walks the page tables. TLB_RAM makes the RAM bounds test needless.
-      // Written as ((tag ^ (last | need)) & (~0xfff | need)) != 0 — the same test: (last | need) masked is
-      // last's page base | need — with one constant and two operations fewer per access.
       const need = tlbNeed(store, this.paging === 2) | TLB_RAM;
       this.emit(this.set(TLB_SLOT, m.i32.and(m.i32.shr_u(this.get(at), this.c(PAGE_SHIFT - 2)), this.c((TLB_SIZE - 1) << 2))));
       const last = size > 1 ? m.i32.add(this.get(at), this.c(size - 1)) : this.get(at);
-      const miss = m.i32.and(m.i32.xor(m.i32.load(TLB_TAG_OFFSET, 4, this.get(TLB_SLOT)), m.i32.or(last, this.c(need))), this.c(~0xfff | need));
+      const miss = this.tlbTagWrong(m.i32.load(TLB_TAG_OFFSET, 4, this.get(TLB_SLOT)), m.i32.or(last, this.c(need)), need);
       this.emit(this.exitBeforeIf(miss));
       this.emit(this.set(at, m.i32.add(this.get(at), m.i32.load(TLB_ADDEND_OFFSET, 4, this.get(TLB_SLOT)))));
       // A store also tests the code map at the physical address.
@@ -363,6 +360,15 @@ export class Tx {
     const outside = m.i32.gt_u(this.get(at), this.c(this.ramSize - size));
     this.emit(this.exitBeforeIf(outside));
     if (store) this.emit(this.exitBeforeIf(this.codeTouched(at, size)));
+  }
+  /**
+   * Nonzero unless TLB `tag` is the page of `address` with the permission bits `need`, given
+   * `addressOrNeed` = address | need. The mask keeps the page base and the needed bits, so it is
+   * ((tag & ~0xfff) != page) or (a needed bit missing) in one xor and one and — QEMU's softmmu test
+   * with one constant and two operations fewer than masking both sides. guard() and secondPageGuard() use it.
+   */
+  private tlbTagWrong(tag: Expr, addressOrNeed: Expr, need: number): Expr {
+    return this.m.i32.and(this.m.i32.xor(tag, addressOrNeed), this.c(~0xfff | need));
   }
   /**
    * Nonzero when a store of `size` bytes at physical `at` touches a 64-byte chunk with a code-map byte set.
