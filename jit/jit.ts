@@ -18,12 +18,12 @@ import type { Block, CodeCache } from '../src/cpu/code-cache.ts';
 import type { Cpu } from '../src/cpu/cpu.ts';
 import type { CpuFault } from '../src/cpu/fault.ts';
 import { directTarget, metaOf } from '../src/cpu/instruction-meta.ts';
-import { PAGE_SHIFT, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter } from '../src/cpu/state.ts';
+import { PAGE_SHIFT, REGION_COUNTERS, REGION_COUNTERS_OFFSET, regionCounter, SEGMENT_PROFILE_COUNTERS, SEGMENT_PROFILE_OFFSET, SEGMENT_PROFILE_SLOTS } from '../src/cpu/state.ts';
 import { InterpreterBridge, MAX_HELPER_OPS } from './bridge.ts';
 import { compileRegionModule, jitHost } from './jit-host.ts';
 import { compileRegion, type CompiledRegionData } from './compile.ts';
 import { copyTotals, dumpRegion, jitProfile } from './profile.ts';
-import { MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable, spanOf, spanShift } from './region.ts';
+import { hotPartKey, MAX_LIVE_REGIONS, pagingOf, Region, type RegionFn, regionKey, RegionTable, spanOf, spanShift } from './region.ts';
 import { TranslationClient, translationWorkerReady, type WorkerJob, type WorkerResult } from './translation-worker.ts';
 import { wasmEncoder } from './wasm-encoder.ts';
 import { JumpCache } from './jump-cache.ts';
@@ -32,6 +32,21 @@ import { JumpCache } from './jump-cache.ts';
 const MAX_REGION_BLOCKS = 1024;
 /** Instructions compiled code retires between two looks at the tier-1 regions' counters. */
 const TIER2_SCAN_EVERY = 1 << 22;
+/** Instructions a profiled region runs counting its segments before splitHot (Jit.profileSegments). */
+const SEGMENT_PROFILE_LENGTH = 1 << 24;
+/** The share of a profiled region's instructions its hot part is to run (Jit.splitHot). */
+const HOT_PART_SHARE = 0.99;
+
+/** Byte offset of the segment counters of profile slot `slot`. */
+const segmentCounters = (slot: number): number => SEGMENT_PROFILE_OFFSET + 4 * SEGMENT_PROFILE_COUNTERS * slot;
+
+/** How Jit.translate is to translate a span besides its tier. */
+interface TranslateOptions {
+  /** Count entries into each segment in this slot of counters (state.ts SEGMENT_PROFILE_OFFSET): a profiled region. */
+  profileSlot?: number;
+  /** One part of a span split by splitHot (no tier-1 counter; the hot part under hotPartKey). */
+  part?: 'hot' | 'cold';
+}
 
 export type JitConfig = AcceleratorConfig;
 
@@ -46,7 +61,7 @@ const MIN_REGION_BLOCK_HITS = 8;
 export class Jit implements Accelerator {
   private readonly stats: JitStats = {
     compiled: 0, live: 0, refused: 0, translatedInstructions: 0, guestBytes: 0, wasmBytes: 0, translateMs: 0, calls: 0,
-    instructions: 0, cacheHits: 0, cacheMisses: 0, diskHits: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, chains: 0, tier2: 0, promotions: 0, exits: emptyExits(),
+    instructions: 0, cacheHits: 0, cacheMisses: 0, diskHits: 0, invalidations: 0, flushes: 0, evictions: 0, fallbacks: 0, chains: 0, tier2: 0, promotions: 0, splits: 0, exits: emptyExits(),
   };
   private readonly regions: RegionTable;
   /** Chaining between regions: their table and the jump cache compiled code reads. */
@@ -66,6 +81,8 @@ export class Jit implements Accelerator {
   private sinceScan = 0;
   /** Region keys that reached tier 2: a retranslation of their span (new hot blocks) is promoted at once. */
   private readonly hotKeys = new Set<number>();
+  /** The profiled regions counting segments, by slot of SEGMENT_PROFILE_OFFSET's counters (profileSegments). */
+  private readonly profileSlots: (Region | null)[] = new Array(SEGMENT_PROFILE_SLOTS).fill(null);
   private readonly cfg: JitConfig;
 
   private constructor(private bn: typeof binaryenT | null, private readonly memory: WebAssembly.Memory, private readonly cpu: Cpu, private readonly cache: CodeCache, cfg: JitConfig) {
@@ -85,8 +102,8 @@ export class Jit implements Accelerator {
       this.regions.drop(r);
       // Only the guest's own code writes count as self-modification (not a loader or vm.memory.writeBytes).
       // New code loaded by the host also forgets the region's history of self-modification.
-      if (byHost) this.invalidationsOf.delete(r.key);
-      else this.invalidationsOf.set(r.key, (this.invalidationsOf.get(r.key) ?? 0) + 1);
+      if (byHost) this.invalidationsOf.delete(r.spanKey);
+      else this.invalidationsOf.set(r.spanKey, (this.invalidationsOf.get(r.spanKey) ?? 0) + 1);
     };
     cache.onFlush = () => this.flush();
     cache.onFull = (budget) => this.shed(budget);
@@ -144,24 +161,33 @@ export class Jit implements Accelerator {
       if (asks < 16 * (inv - 3)) { this.reluctantAsks.set(key, asks); return null; }
       this.reluctantAsks.delete(key);
     }
-    const old = this.regions.get(key);
-    if (old !== undefined && old.valid) {
-      if (old.blocks.includes(block)) return old;
+    const parts = this.regions.parts(key), old = parts[0] as Region | undefined;
+    for (const part of parts) {
+      if (part.blocks.includes(block)) return part;
       // A block whose instructions the region already has was decoded where a run left the region's
       // blocks mid-way (after a memory exit, or a loop whose head lies inside a block the code before it
       // falls into). Starting at one of the region's entries (a branch target), the region runs it as it is.
       // Otherwise it is a newly hot block like any other below: a retranslation gives it its own entry
       // (translate.ts segmentsOf), or the run would stay in the interpreter for good.
-      if (block.ops.every((op) => old.covers.has(op.eip | 0)) && old.entries.includes(block.start | 0)) {
-        this.regions.attach(old, block);
-        return old;
+      if (block.ops.every((op) => part.covers.has(op.eip | 0)) && part.entries.includes(block.start | 0)) {
+        this.regions.attach(part, block);
+        return part;
       }
+    }
+    if (old !== undefined) {
       // A newly hot block of a translated span waits for company (the run loop asks again every 16
       // executions): retranslate once the span has gained half as many hot blocks again, or this one has
       // run ~500 times.
       const asks = (old.missing.get(block) ?? 0) + 1;
       old.missing.set(block, asks);
       if (old.missing.size * 2 < old.blocks.length && asks < 32) return null;
+    }
+    // A split span keeps its hot part: the block joins the cold one (here, a rare event).
+    const hotPart = this.regions.get(hotPartKey(key));
+    if (hotPart !== undefined && hotPart.valid) {
+      this.stats.cacheMisses++;
+      const inHot = new Set(hotPart.blocks);
+      return this.translate(span, mode, this.discover(span, block, mode).filter((b) => !inHot.has(b)), block.start, 1, { part: 'cold' });
     }
     if (this.worker !== null) {
       // Background: post the span once; the block keeps interpreting until the region is installed.
@@ -193,7 +219,7 @@ export class Jit implements Accelerator {
     // JIT threshold under it) would drop out of the next translation, make it again when it next turned hot,
     // and two blocks of a span could evict each other for ever (seen at X86JIT_JIT_THRESHOLD=4: 30,492
     // regions translated in 3 G instructions of a Linux boot instead of ~840).
-    const kept = new Set(this.regions.get(regionKey(span, mode))?.blocks ?? []);
+    const kept = new Set(this.regions.parts(regionKey(span, mode)).flatMap((r) => r.blocks));
     while (queue.length > 0 && found.size < MAX_REGION_BLOCKS) {
       const b = queue.pop()!;
       if (!this.eligible(b, mode, linPage) || spanOf(b.phys, mode) !== span || found.has(b.start)) continue;
@@ -226,14 +252,35 @@ export class Jit implements Accelerator {
    * Translate now, on this thread, with the direct encoder, and install: at tier 1 (counting what the region
    * retires), or at tier 2 (a span that reached it, or every span at tier-2 threshold 0: syncTier2).
    */
-  private translate(span: number, mode: number, blocks: Block[], entry: number, tier = this.syncTier2(regionKey(span, mode)) ? 2 : 1): Region {
+  private translate(span: number, mode: number, blocks: Block[], entry: number, tier = this.syncTier2(regionKey(span, mode)) ? 2 : 1, opts: TranslateOptions = {}): Region {
     const t0 = performance.now();
-    const counter = tier === 1 && this.tier2 !== 'off' ? this.newCounter(regionKey(span, mode)) : -1;
-    const data = compileRegion(wasmEncoder, {
+    const counter = tier === 1 && this.tier2 !== 'off' && opts.part === undefined ? this.newCounter(regionKey(span, mode)) : -1;
+    const data = this.build(mode, blocks, tier, counter, opts);
+    if (tier === 2 && opts.part === undefined && data.binary.length > TIER2_MAX_WASM_BYTES) {
+      // Too big for TurboFan's full register allocator: its hot part alone may not be (profileSlot). Without
+      // a free slot, the module as it is (TurboFan's mid-tier allocator: a little faster than tier 1).
+      const slot = this.profileSlot();
+      if (slot >= 0) {
+        this.hotKeys.delete(regionKey(span, mode));
+        if (this.cpu.log !== null) this.cpu.log('jit', `span ${((span << spanShift(mode)) >>> 0).toString(16).padStart(8, '0')} mode ${mode}: ${data.binary.length} bytes of WASM at tier 2 (it stops at ${TIER2_MAX_WASM_BYTES}): profiling its segments at tier 1`);
+        return this.translate(span, mode, blocks, entry, 1, { profileSlot: slot });
+      }
+    }
+    return this.installBuilt(span, mode, blocks, entry, data, t0, tier, counter, opts);
+  }
+
+  /** The WASM module of a region of `blocks` (translate, splitHot): `counter` its tier-1 counter's index or -1. */
+  private build(mode: number, blocks: Block[], tier: number, counter: number, opts: TranslateOptions): CompiledRegionData {
+    return compileRegion(wasmEncoder, {
       id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
+      ...(opts.profileSlot === undefined ? {} : { segmentCounters: segmentCounters(opts.profileSlot), segmentCounterCount: SEGMENT_PROFILE_COUNTERS }),
     });
+  }
+
+  /** Compile a built module (V8: baseline at tier 1, optimising at tier 2) and install it; `t0` when its translation began. */
+  private installBuilt(span: number, mode: number, blocks: Block[], entry: number, data: CompiledRegionData, t0: number, tier: number, counter: number, opts: TranslateOptions): Region {
     const module = compileRegionModule(data.binary, tier === 2 ? 'optimized' : 'baseline');
-    return this.install(span, mode, blocks, entry, module, data, performance.now() - t0, tier, counter);
+    return this.install(span, mode, blocks, entry, module, data, performance.now() - t0, tier, counter, opts);
   }
 
   /**
@@ -265,15 +312,75 @@ export class Jit implements Accelerator {
    */
   private scanCounters(): void {
     const counts = new Uint32Array(this.memory.buffer, REGION_COUNTERS_OFFSET, REGION_COUNTERS);
-    for (const r of this.regions.live()) {
-      if (r.counter < 0 || r.promoted) continue;
+    for (const r of [...this.regions.live()]) {
+      if (r.counter < 0 || r.promoted || !r.valid) continue;
+      if (r.segmentProfile !== null) {
+        if (counts[r.counter] >= SEGMENT_PROFILE_LENGTH) this.splitHot(r);
+        continue;
+      }
       const threshold = this.tier2Threshold ?? Math.max(TIER2_MIN, TIER2_PER_BYTE * r.profile.wasmBytes);
-      if (counts[r.counter] < threshold) continue;
-      if (r.profile.wasmBytes <= TIER2_MAX_WASM_BYTES) { this.promote(r); continue; }
-      // Too big for TurboFan's full register allocator (TIER2_MAX_WASM_BYTES): tier 2 would not pay.
-      r.promoted = true;
-      if (this.cpu.log !== null) this.cpu.log('jit', `region ${r.profile.id} stays at tier 1: ${r.profile.wasmBytes} bytes of WASM (tier 2 stops at ${TIER2_MAX_WASM_BYTES})`);
+      if (counts[r.counter] >= threshold) this.promote(r);
     }
+  }
+
+  /**
+   * A free slot of segment counters, zeroed, for a span whose tier-2 translation came out too big for
+   * TurboFan (TIER2_MAX_WASM_BYTES), or -1: its region is then translated at tier 1 again counting entries
+   * into each segment, for SEGMENT_PROFILE_LENGTH instructions, so that splitHot can give its hot part to
+   * tier 2 alone. (The Linux boot's xz decompressor: ~1,860 instructions, 212 KB of WASM at tier 2, of which
+   * ~60 blocks run 99 % of its ~2 G instructions.)
+   */
+  private profileSlot(): number {
+    const slot = this.profileSlots.findIndex((p) => p === null || !p.valid || p.segmentProfile === null);
+    if (slot >= 0) new Int32Array(this.memory.buffer, segmentCounters(slot), SEGMENT_PROFILE_COUNTERS).fill(0);
+    return slot;
+  }
+
+  /**
+   * A profiled region has run SEGMENT_PROFILE_LENGTH instructions: its hottest segments, those that ran
+   * HOT_PART_SHARE of its instructions, are its hot part. The blocks starting in them are translated at
+   * tier 2 under the span's hot-part key, the others at tier 1 under its own key; each leaves for the other
+   * through the jump cache. (Both once only: neither counts towards tier 2 again.)
+   */
+  private splitHot(r: Region): void {
+    const profile = r.segmentProfile!;
+    r.promoted = true;
+    r.segmentProfile = null;
+    this.profileSlots[profile.slot] = null;
+    const counts = new Uint32Array(this.memory.buffer, segmentCounters(profile.slot), SEGMENT_PROFILE_COUNTERS);
+    const countAt = new Map<number, number>();
+    const ranked: { entries: number; instructions: number }[] = [];
+    let total = 0;
+    profile.segmentEips.forEach((eips, i) => {
+      const n = i < SEGMENT_PROFILE_COUNTERS ? counts[i] : 0;
+      for (const eip of eips) countAt.set(eip, n);
+      ranked.push({ entries: n, instructions: n * eips.length });
+      total += n * eips.length;
+    });
+    // The least entries a hot segment has: the most-entered segments, down to where HOT_PART_SHARE of
+    // the instructions are covered.
+    ranked.sort((a, b) => b.entries - a.entries);
+    let covered = 0, least = Infinity;
+    for (const seg of ranked) {
+      if (covered >= HOT_PART_SHARE * total) break;
+      covered += seg.instructions;
+      least = seg.entries;
+    }
+    const blocks = this.discover(r.span, r.blocks[0], r.mode);
+    const hot = blocks.filter((b) => (countAt.get(b.start | 0) ?? 0) >= least && least > 0);
+    const cold = blocks.filter((b) => !hot.includes(b));
+    // Every block cold, or every one hot, or a hot part as big for TurboFan as the whole: the profiled region
+    // stays as it is, at tier 1.
+    if (hot.length === 0 || cold.length === 0) return;
+    const t0 = performance.now(), hotData = this.build(r.mode, hot, 2, -1, { part: 'hot' });
+    if (hotData.binary.length > TIER2_MAX_WASM_BYTES) {
+      if (this.cpu.log !== null) this.cpu.log('jit', `region ${r.profile.id} stays at tier 1: its hot part of ${hot.length} blocks is ${hotData.binary.length} bytes of WASM at tier 2`);
+      return;
+    }
+    this.translate(r.span, r.mode, cold, cold[0].start, 1, { part: 'cold' });
+    const part = this.installBuilt(r.span, r.mode, hot, hot[0].start, hotData, t0, 2, -1, { part: 'hot' });
+    this.stats.splits++;
+    if (this.cpu.log !== null) this.cpu.log('jit', `region ${r.profile.id} split: hot part ${part.profile.id} of ${hot.length} blocks (${part.profile.wasmBytes} bytes of WASM), ${cold.length} blocks left at tier 1`);
   }
 
   /**
@@ -291,7 +398,8 @@ export class Jit implements Accelerator {
   }
 
   /** Instantiate a translated region against the VM's memory and make its blocks run it. */
-  private install(span: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: CompiledRegionData, ms: number, tier: number, counter: number): Region {
+  private install(span: number, mode: number, blocks: Block[], entry: number, module: WebAssembly.Module, out: CompiledRegionData, ms: number, tier: number, counter: number, opts: TranslateOptions = {}): Region {
+    const part = opts.part;
     const t0 = performance.now();
     if (this.stats.live >= MAX_LIVE_REGIONS || this.bridge.helperCount >= MAX_HELPER_OPS) this.flush();
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory, chain: this.jumps.chain, helper: this.bridge.helperImport(this.bridge.helperCount) } });
@@ -302,7 +410,14 @@ export class Jit implements Accelerator {
       end: Math.max(...sorted.map((b) => b.end >>> 0)), blocks: sorted.length, guestInstructions: out.instructions,
       executions: 0, instructions: 0, timeMs: 0, wasmBytes: out.binary.length, translateMs: ms, buildMs: out.ms, exits: emptyExits(), fallbacks: 0, invalidated: false, tier,
     };
-    const region = new Region(inst.exports.run as RegionFn, span, mode, regionKey(span, mode), sorted, out.entries, profile);
+    const key = part === 'hot' ? hotPartKey(regionKey(span, mode)) : regionKey(span, mode);
+    const region = new Region(inst.exports.run as RegionFn, span, mode, key, sorted, out.entries, profile);
+    if (opts.profileSlot !== undefined) {
+      region.segmentProfile = { slot: opts.profileSlot, segmentEips: out.segmentEips! };
+      this.profileSlots[opts.profileSlot] = region;
+    }
+    // A part of a split span never counts towards tier 2 again (splitHot).
+    if (part !== undefined) { region.part = part; region.promoted = true; profile.part = part; }
     for (const b of sorted) for (const op of b.ops) region.covers.add(op.eip | 0);
     this.bridge.addHelpers(region, blocks, out);
     this.regions.add(region);
@@ -313,7 +428,7 @@ export class Jit implements Accelerator {
     }
     if (tier === 2) this.stats.tier2++;
     // A span that reached tier 2 before and was retranslated at tier 1 (new hot blocks) goes back at once.
-    else if (this.tier2 !== 'off' && this.hotKeys.has(region.key)) this.promote(region);
+    else if (this.tier2 !== 'off' && part === undefined && this.hotKeys.has(region.key)) this.promote(region);
     return region;
   }
 

@@ -32,6 +32,11 @@ export const spanOf = (phys: number, mode: number): number => phys >>> spanShift
 
 /** How regions are looked up: a span may have one region per mode (1..3). */
 export const regionKey = (span: number, mode: number): number => span * 4 + mode;
+/**
+ * The key of a span's hot part: a region too big for tier 2 is split into its hot segments' blocks (tier 2,
+ * under this key) and the rest (tier 1, under regionKey), both live (jit.ts splitHot).
+ */
+export const hotPartKey = (key: number): number => -key - 1;
 
 /** RegionInput.paging for a mode. */
 export const pagingOf = (mode: number): number => (mode === 1 ? 0 : mode === 2 ? 1 : 2);
@@ -54,8 +59,14 @@ export class Region implements CompiledUnit, Chainable {
   promoted = false;
   /** profile.executions when a full code cache last ranked the regions (Jit.shed). */
   executionsAtShed = 0;
-  /** `span`: spanOf its code; `key`: regionKey(span, mode). */
+  /** Its span's whole code, or one part of a span split in two (hotPartKey). */
+  part: 'whole' | 'hot' | 'cold' = 'whole';
+  /** A profiled tier-1 region: its slot of segment counters (state.ts SEGMENT_PROFILE_OFFSET) and its segments' EIPs. */
+  segmentProfile: { slot: number; segmentEips: number[][] } | null = null;
+  /** `span`: spanOf its code; `key`: regionKey(span, mode), or hotPartKey of that for a span's hot part. */
   constructor(public fn: RegionFn, readonly span: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
+  /** regionKey(span, mode), whichever part of its span it is. */
+  get spanKey(): number { return regionKey(this.span, this.mode); }
   get start(): number { return this.profile.start; }
   get end(): number { return this.profile.end; }
   /** Its blocks (own and attached) stop naming it as their compiled code. */
@@ -83,6 +94,11 @@ export class RegionTable {
   constructor(private readonly stats: JitStats, private readonly jumps: JumpCache) {}
 
   get(key: number): Region | undefined { return this.byKey.get(key); }
+  /** The live regions of span key `key`: its region, and its hot part if it was split. */
+  parts(key: number): Region[] {
+    const whole = this.byKey.get(key), hot = this.byKey.get(hotPartKey(key));
+    return [whole, hot].filter((r): r is Region => r !== undefined && r.valid);
+  }
 
   /** The live regions. */
   live(): IterableIterator<Region> { return this.byKey.values(); }
@@ -98,6 +114,9 @@ export class RegionTable {
     st.wasmBytes += p.wasmBytes; st.translateMs += p.translateMs;
     const old = this.byKey.get(region.key);
     if (old !== undefined && old.valid) this.evict(old);
+    // A span's code translated whole again: its hot part goes too.
+    const hot = region.part === 'whole' ? this.byKey.get(hotPartKey(region.key)) : undefined;
+    if (hot !== undefined && hot.valid) this.evict(hot);
     this.byKey.set(region.key, region);
     for (const b of region.blocks) b.compiled = region;
   }

@@ -98,6 +98,12 @@ export interface RegionInput {
   loops?: boolean;
   /** Byte offset of the i32 each call adds the instructions it retired to (state.ts regionCounter; tier 1), or none. */
   counter?: number;
+  /**
+   * Byte offset of an i32 per segment (up to `segmentCounterCount`) that each entry into the segment adds
+   * one to (state.ts SEGMENT_PROFILE_OFFSET: a profiled tier-1 region), or none.
+   */
+  segmentCounters?: number;
+  segmentCounterCount?: number;
 }
 
 export interface RegionOutput {
@@ -114,6 +120,8 @@ export interface RegionOutput {
   segments: number;
   /** The EIPs the region can be entered at (its segments' starts): what the jump cache may name it for. */
   entries: number[];
+  /** With segmentCounters: each segment's instruction EIPs, in counter order. */
+  segmentEips?: number[][];
   instructions: number;
 }
 
@@ -565,6 +573,10 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     tx.selfStates = [];
     const n = b.ops.length;
     tx.segmentLength = n;
+    if (input.segmentCounters !== undefined && bi < (input.segmentCounterCount ?? 0)) {
+      const at = input.segmentCounters + 4 * bi;
+      tx.emit(m.i32.store(0, 4, c(at), m.i32.add(m.i32.load(0, 4, c(at)), c(1))));
+    }
     // The budget before each segment: count + its length ≤ budget, else the run loop takes over here.
     tx.emit(tx.exitIf(m.i32.gt_s(m.i32.add(get(COUNT), c(n)), get(BUDGET)), b.start, 0, EXIT_BUDGET));
     for (let j = 0; j < n; j++) {
@@ -713,6 +725,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   return {
     helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, entries: blocks.map((b) => b.start | 0),
     instructions: new Set(blocks.flatMap((b) => b.ops.map((o) => o.eip))).size,
+    ...(input.segmentCounters === undefined ? {} : { segmentEips: blocks.map((b) => b.ops.map((o) => o.eip | 0)) }),
   };
 }
 

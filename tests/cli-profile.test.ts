@@ -35,7 +35,7 @@ function region(id: number, start: number, over: Partial<RegionProfile> = {}): R
 
 const TOTALS: JitStats = {
   compiled: 3, live: 2, refused: 4, translatedInstructions: 30, guestBytes: 96, wasmBytes: 2400, translateMs: 1.5,
-  calls: 1500, instructions: 900_000, cacheHits: 1497, cacheMisses: 3, diskHits: 0, invalidations: 1, flushes: 0, evictions: 0, fallbacks: 12, chains: 7, tier2: 0, promotions: 0,
+  calls: 1500, instructions: 900_000, cacheHits: 1497, cacheMisses: 3, diskHits: 0, invalidations: 1, flushes: 0, evictions: 0, fallbacks: 12, chains: 7, tier2: 0, promotions: 0, splits: 0,
   exits: { ...emptyExits(), branch: 1400, budget: 99, memory: 1 },
 };
 
@@ -114,7 +114,7 @@ describe('profile report formatting (hand-made JitProfile)', () => {
     const lines = formatTotals(TOTALS, 1_000_000);
     const get = (k: string) => lines.find((l) => l.trimStart().startsWith(`${k}  `))?.slice(lines[0].indexOf('3 translated')) ?? '';
     expect(get('regions')).toBe('3 translated, 2 live');
-    expect(get('tier 2')).toBe('0 regions retranslated (0 promoted)');
+    expect(get('tier 2')).toBe('0 regions retranslated (0 promoted, 0 split)');
     expect(get('code size')).toBe('2400 bytes of WASM');
     expect(get('guest bytes')).toBe('96');
     expect(get('expansion ratio')).toBe('25.0 WASM bytes per guest byte');

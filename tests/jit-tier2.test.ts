@@ -17,6 +17,8 @@ type JitOptions = import('../src/index.ts').JitOptions;
 const { TIER2_MAX_WASM_BYTES } = await import('../src/cpu/accelerator.ts');
 const ROM = join(import.meta.dirname, '..', 'test-roms', 'wl-sieve.elf');
 
+const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
 async function sieve(repeat: number, jit: JitOptions | null, out: Uint8Array[] = []): Promise<VM> {
   const vm = createVM({ memory: 16 << 20, stdout: (b) => out.push(b) });
   if (jit !== null) await vm.enableJit({ cacheDir: null, ...jit });
@@ -65,10 +67,11 @@ describe('tier 2', () => {
 
   it.each([
     [100, 'is promoted'],
-    [4000, 'stays at tier 1: TurboFan would give its huge function the mid-tier register allocator'],
+    [4000, 'stays at tier 1: TurboFan would give its huge function the mid-tier register allocator, and it has no hot part'],
   ])('a loop of %i memory-reading instructions in one span %s', async (n, _what) => {
     // mov ecx, 0x7fffffff; mov ebx, 0x200000; l: add eax, [ebx+4] × n; dec ecx; jnz l — one region either way
-    // (4,000 × 3 bytes fit a 16 KB span), its tier-1 module under TIER2_MAX_WASM_BYTES or well over it.
+    // (4,000 × 3 bytes fit a 16 KB span), its tier-2 module under TIER2_MAX_WASM_BYTES or well over it. The
+    // big one is profiled at tier 1 (every instruction runs as often: all hot) and stays so.
     const code = [0xb9, 0xff, 0xff, 0xff, 0x7f, 0xbb, 0x00, 0x00, 0x20, 0x00];
     for (let i = 0; i < n; i++) code.push(0x03, 0x43, 0x04);
     const rel = 10 - (code.length + 1 + 6);
@@ -76,13 +79,51 @@ describe('tier 2', () => {
     const vm = createVM({ memory: 16 << 20 });
     await vm.enableJit({ cacheDir: null, threshold: 2, tier2: 'sync', tier2Threshold: 1_000_000 });
     loadRaw(vm, Uint8Array.from(code), { load: 0x100000, entry: 0x100000 });
-    expect(vm.run({ maxInstructions: 20_000_000 }).reason).toBe('max-instructions');
+    expect(vm.run({ maxInstructions: 40_000_000 }).reason).toBe('max-instructions');
     const live = vm.jitProfile()!.regions.filter((r) => !r.invalidated);
     expect(live).toHaveLength(1);
     const big = n > 1000;
-    expect(live[0].wasmBytes > TIER2_MAX_WASM_BYTES).toBe(big);
-    expect({ tier: live[0].tier, promotions: vm.jitStats()!.promotions }).toEqual(big ? { tier: 1, promotions: 0 } : { tier: 2, promotions: 1 });
+    const st = vm.jitStats()!;
+    expect({ tier: live[0].tier, promotions: st.promotions, tier2: st.tier2, splits: st.splits }).toEqual(big ? { tier: 1, promotions: 1, tier2: 0, splits: 0 } : { tier: 2, promotions: 1, tier2: 1, splits: 0 });
+    if (!big) expect(live[0].wasmBytes).toBeLessThanOrEqual(TIER2_MAX_WASM_BYTES);
   });
+
+  it('a span too big for tier 2 with a small hot loop: the loop alone goes to tier 2, the rest stays at tier 1', async () => {
+    // mov ecx, 1000000; mov ebx, 0x200000; outer: add eax, [ebx+4] × 2500 (run once per outer trip: cold);
+    // mov edx, 100000; inner: add esi, [ebx+8]; xor esi, edx; mov [ebx+12], esi; dec edx; jnz inner (hot: 99.5 %
+    // of the instructions); dec ecx; jnz outer; hlt. One 16 KB span whose tier-2 module is too big: profiled at
+    // tier 1, then split. The parts hand over to each other (chaining or the run loop) on every outer trip.
+    const code = [0xb9, ...le(1_000_000), 0xbb, ...le(0x200000)];
+    const outer = code.length;
+    for (let i = 0; i < 2500; i++) code.push(0x03, 0x43, 0x04);
+    code.push(0xba, ...le(100_000));
+    const inner = code.length;
+    code.push(0x03, 0x73, 0x08, 0x31, 0xd6, 0x89, 0x73, 0x0c, 0x4a, 0x75, (inner - (code.length + 11)) & 0xff);
+    code.push(0x49, 0x0f, 0x85, ...le(outer - (code.length + 7)), 0xf4);
+    const run = async (jit: JitOptions | null) => {
+      const vm = createVM({ memory: 16 << 20 });
+      if (jit !== null) await vm.enableJit(jit);
+      loadRaw(vm, Uint8Array.from(code), { load: 0x100000, entry: 0x100000 });
+      vm.memory.writeBytes(0x200004, Uint8Array.of(3, 0, 0, 0, 0x55, 0x33, 0x11, 0));
+      expect(vm.run({ maxInstructions: 60_000_000 }).reason).toBe('max-instructions');
+      const r = vm.getRegisters();
+      return { vm, state: { eax: r.eax, ecx: r.ecx, edx: r.edx, esi: r.esi, eip: r.eip, stored: vm.memory.read(0x20000c, 4) } };
+    };
+    const jit = await run({ cacheDir: null, threshold: 2, tier2: 'sync', tier2Threshold: 1_000_000 });
+    const st = jit.vm.jitStats()!;
+    expect({ splits: st.splits, tier2: st.tier2 }).toEqual({ splits: 1, tier2: 1 });
+    const live = jit.vm.jitProfile()!.regions.filter((r) => !r.invalidated);
+    const hot = live.find((r) => r.part === 'hot')!, cold = live.find((r) => r.part === 'cold')!;
+    // The hot part: the inner loop's block(s) only, at tier 2 and under the limit; the cold part: the rest.
+    expect(hot).toMatchObject({ tier: 2, start: 0x100000 + inner });
+    expect(hot.guestInstructions).toBeLessThan(10);
+    expect(hot.wasmBytes).toBeLessThanOrEqual(TIER2_MAX_WASM_BYTES);
+    expect(cold.tier).toBe(1);
+    expect(cold.guestInstructions).toBeGreaterThan(2500);
+    // Most instructions ran in the hot part after the split.
+    expect(hot.instructions).toBeGreaterThan(20_000_000);
+    expect(jit.state).toEqual((await run(null)).state);
+  }, 60_000);
 
   it('bad settings are RangeErrors', async () => {
     const vm = createVM({ memory: 1 << 20 });

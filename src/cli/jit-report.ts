@@ -69,7 +69,7 @@ export function formatRegions(regions: RegionProfile[], run: { instructions: num
 export function formatTotals(t: JitStats, guestInstructions: number): string[] {
   const rows: [string, string][] = [
     ['regions', `${t.compiled} translated, ${t.live} live`],
-    ['tier 2', `${t.tier2} regions retranslated (${t.promotions} promoted)`],
+    ['tier 2', `${t.tier2} regions retranslated (${t.promotions} promoted, ${t.splits} split)`],
     ['refused blocks', String(t.refused)],
     ['translated insns', String(t.translatedInstructions)],
     ['code size', `${t.wasmBytes} bytes of WASM`],

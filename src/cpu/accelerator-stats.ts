@@ -43,6 +43,8 @@ export interface RegionProfile {
   invalidated: boolean;
   /** 1: the fast translation a block gets when it turns hot; 2: the retranslation of a region that stayed hot. */
   tier: number;
+  /** One part of a span split because its tier-2 module was too big: its hot part (tier 2) or the rest (tier 1). */
+  part?: 'hot' | 'cold';
 }
 
 export interface JitStats {
@@ -77,6 +79,8 @@ export interface JitStats {
   /** Regions retranslated at tier 2 (installed), and tier-2 translations asked for. */
   tier2: number;
   promotions: number;
+  /** Spans whose tier-2 module came out too big, split into a hot part at tier 2 and the rest at tier 1. */
+  splits: number;
   /** Exits by reason, over all regions. */
   exits: Record<JitExitReason, number>;
 }

@@ -103,6 +103,13 @@ export const jumpCacheEntry = (eip: number): number => JUMP_CACHE_OFFSET + ((((e
  */
 export const REGION_COUNTERS_OFFSET = 0xD8000, REGION_COUNTERS = 8192;
 export const regionCounter = (index: number): number => REGION_COUNTERS_OFFSET + 4 * (index & (REGION_COUNTERS - 1));
+/**
+ * Per-segment entry counters of JIT tier 1's profiled regions (a region too big for tier 2 runs a while
+ * counting its segments, then its hot segments go to tier 2 alone: jit.ts splitHot): SEGMENT_PROFILE_SLOTS
+ * regions at once, SEGMENT_PROFILE_COUNTERS i32 each (segments past it are not counted), between the TLB
+ * and the region counters.
+ */
+export const SEGMENT_PROFILE_OFFSET = 0xD0000, SEGMENT_PROFILE_SLOTS = 8, SEGMENT_PROFILE_COUNTERS = 1024;
 
 export const RAM_OFFSET = 0x100000;
 export const PAGE_SHIFT = 12, PAGE_SIZE = 1 << PAGE_SHIFT;
