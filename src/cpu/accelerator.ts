@@ -94,17 +94,16 @@ export interface AcceleratorConfig {
 export const TIER2_PER_BYTE = 4096, TIER2_MIN = 1 << 22;
 
 /**
- * The largest tier-1 region module tier 2 retranslates. V8's TurboFan gives a function with more than 8,192
- * virtual registers ("huge" in its pipeline) its mid-tier register allocator, whose code runs a region barely
- * faster than Liftoff's: the Linux boot's xz decompressor, one region of 2,481 instructions (131 KB at tier 1,
- * 337 KB at tier 2, translated three times as blocks turned hot), ran ~1,200 M guest instructions/s at tier 2
- * against ~1,070 at tier 1, and the three tier-2 compiles cost 1.4 s of CPU. (With the top-tier allocator
- * forced, the same loop ran at ~2,070, but a 340 KB module took 2 s to compile and the whole boot got slower.)
- * Bytes are only a rough stand-in for V8's count: compiled with and without
- * `--no-turbo-use-mid-tier-regalloc-for-huge-functions`, kernel modules from 56 KB were huge, but the
- * workload ROMs' tier-2 modules of 64–80 KB mostly were not, and their regions (48–58 KB at tier 1) run 1.5–2×
- * faster at tier 2. So the limit lies above them and below the decompressor's; a region over it stays at tier 1
- * (README, "Tier 2 stops at TurboFan's huge functions").
+ * The largest tier-2 module installed whole. V8's TurboFan gives a function with more than 8,192 virtual
+ * registers ("huge" in its pipeline) its mid-tier register allocator, whose code runs a region barely faster
+ * than Liftoff's: the Linux boot's xz decompressor, one region of ~1,860 instructions (79 KB at tier 1, 212 KB
+ * at tier 2), ran ~1,200 M guest instructions/s at tier 2 against ~1,070 at tier 1; with the top-tier allocator
+ * forced, ~2,070, but a 340 KB module took 2 s to compile. Bytes are only a rough stand-in for V8's count: the
+ * workload ROMs' tier-2 modules of 64–80 KB mostly were not huge and run 1.5–2× faster than at tier 1. A
+ * tier-2 translation over the limit is not compiled: the span is profiled at tier 1 and its hot part alone
+ * goes to tier 2, the rest staying at tier 1 (jit.ts splitHot; README, "The hot part of a span too big for
+ * tier 2"). (The limit was first put on the tier-1 module; smaller tier-1 code later slipped the
+ * decompressor under it, and its 212 KB tier-2 module was compiled again.)
  */
 export const TIER2_MAX_WASM_BYTES = 100_000;
 
