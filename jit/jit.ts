@@ -32,7 +32,7 @@ import { JumpCache } from './jump-cache.ts';
 const MAX_REGION_BLOCKS = 1024;
 /** Instructions compiled code retires between two looks at the tier-1 regions' counters. */
 const TIER2_SCAN_EVERY = 1 << 22;
-/** Instructions a profiled region runs counting its segments before splitHot (Jit.profileSegments). */
+/** Instructions a profiled region runs counting its segments before splitHot (Jit.profileSlot). */
 const SEGMENT_PROFILE_LENGTH = 1 << 24;
 /** The share of a profiled region's instructions its hot part is to run (Jit.splitHot). */
 const HOT_PART_SHARE = 0.99;
@@ -81,7 +81,7 @@ export class Jit implements Accelerator {
   private sinceScan = 0;
   /** Region keys that reached tier 2: a retranslation of their span (new hot blocks) is promoted at once. */
   private readonly hotKeys = new Set<number>();
-  /** The profiled regions counting segments, by slot of SEGMENT_PROFILE_OFFSET's counters (profileSegments). */
+  /** The profiled regions counting segments, by slot of SEGMENT_PROFILE_OFFSET's counters (profileSlot). */
   private readonly profileSlots: (Region | null)[] = new Array(SEGMENT_PROFILE_SLOTS).fill(null);
   private readonly cfg: JitConfig;
 
@@ -367,8 +367,8 @@ export class Jit implements Accelerator {
       least = seg.entries;
     }
     const blocks = this.discover(r.span, r.blocks[0], r.mode);
-    const hot = blocks.filter((b) => (countAt.get(b.start | 0) ?? 0) >= least && least > 0);
-    const cold = blocks.filter((b) => !hot.includes(b));
+    const isHot = (b: Block): boolean => least > 0 && (countAt.get(b.start | 0) ?? 0) >= least;
+    const hot = blocks.filter(isHot), cold = blocks.filter((b) => !isHot(b));
     // Every block cold, or every one hot, or a hot part as big for TurboFan as the whole: the profiled region
     // stays as it is, at tier 1.
     if (hot.length === 0 || cold.length === 0) return;
