@@ -15,9 +15,8 @@ export interface TranslateJob {
   loops?: boolean;
   /** RegionInput.counter (tier 1). */
   counter?: number;
-  /** RegionInput.segmentCounters and segmentCounterCount (a profiled tier-1 region). */
+  /** RegionInput.segmentCounters (a profiled tier-1 region). */
   segmentCounters?: number;
-  segmentCounterCount?: number;
   /** For the worker's disk cache (region-cache.ts), with paging off: the span's bytes and the next span's first 16, and the span's address. */
   spanBytes?: Uint8Array;
   spanStart?: number;
@@ -41,7 +40,7 @@ export function compileRegion(bn: WasmBackend, job: TranslateJob, passes: readon
   const m = new bn.Module();
   try {
     prepareModule(bn, m);
-    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase, loops: job.loops, counter: job.counter, segmentCounters: job.segmentCounters, segmentCounterCount: job.segmentCounterCount }, 'run');
+    const out = translateRegion(bn, m, { blocks: job.blocks, ramSize: job.ramSize, paging: job.paging, helperBase: job.helperBase, loops: job.loops, counter: job.counter, segmentCounters: job.segmentCounters }, 'run');
     // Passes are binaryen's own (the encoder has none and ignores them).
     if (passes.length > 0 && m.runPasses !== undefined) m.runPasses([...passes]);
     const binary = m.emitBinary();

@@ -273,7 +273,7 @@ export class Jit implements Accelerator {
   private build(mode: number, blocks: Block[], tier: number, counter: number, opts: TranslateOptions): CompiledRegionData {
     return compileRegion(wasmEncoder, {
       id: 0, blocks, ramSize: this.cpu.ramSize, paging: pagingOf(mode), helperBase: 0, loops: tier === 2, counter: counter < 0 ? undefined : regionCounter(counter),
-      ...(opts.profileSlot === undefined ? {} : { segmentCounters: segmentCounters(opts.profileSlot), segmentCounterCount: SEGMENT_PROFILE_COUNTERS }),
+      ...(opts.profileSlot === undefined ? {} : { segmentCounters: segmentCounters(opts.profileSlot) }),
     });
   }
 

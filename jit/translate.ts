@@ -30,7 +30,7 @@ import {
   CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
   SEG_ATTR, SEG_BASE, SEG_LIMIT, segSlot, TLB_ADDEND_OFFSET, TLB_TAG_OFFSET,
 } from '../src/cpu/state.ts';
-import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, JIT_PAUSE_SLOT } from '../src/cpu/state.ts';
+import { EXIT_BRANCH, EXIT_BUDGET, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, JIT_PAUSE_SLOT, SEGMENT_PROFILE_COUNTERS } from '../src/cpu/state.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_RW, ATTR_UNUSABLE, TLB_RAM, TLB_SIZE, tlbNeed } from '../src/cpu/cpu.ts';
 import { OP_LOGIC } from '../src/cpu/flags.ts';
 import { addConditionFunctions, addEflagsFunction, FlagsWasm, type FlagLocals, type KnownFlags } from './flags-wasm.ts';
@@ -99,11 +99,10 @@ export interface RegionInput {
   /** Byte offset of the i32 each call adds the instructions it retired to (state.ts regionCounter; tier 1), or none. */
   counter?: number;
   /**
-   * Byte offset of an i32 per segment (up to `segmentCounterCount`) that each entry into the segment adds
-   * one to (state.ts SEGMENT_PROFILE_OFFSET: a profiled tier-1 region), or none.
+   * Byte offset of an i32 per segment (the first SEGMENT_PROFILE_COUNTERS segments) that each entry into the
+   * segment adds one to (a slot of state.ts SEGMENT_PROFILE_OFFSET: a profiled tier-1 region), or none.
    */
   segmentCounters?: number;
-  segmentCounterCount?: number;
 }
 
 export interface RegionOutput {
@@ -573,7 +572,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
     tx.selfStates = [];
     const n = b.ops.length;
     tx.segmentLength = n;
-    if (input.segmentCounters !== undefined && bi < (input.segmentCounterCount ?? 0)) {
+    if (input.segmentCounters !== undefined && bi < SEGMENT_PROFILE_COUNTERS) {
       const at = input.segmentCounters + 4 * bi;
       tx.emit(m.i32.store(0, 4, c(at), m.i32.add(m.i32.load(0, 4, c(at)), c(1))));
     }
