@@ -100,14 +100,23 @@ describe('tier 2', () => {
     const inner = code.length;
     code.push(0x03, 0x73, 0x08, 0x31, 0xd6, 0x89, 0x73, 0x0c, 0x4a, 0x75, (inner - (code.length + 11)) & 0xff);
     code.push(0x49, 0x0f, 0x85, ...le(outer - (code.length + 7)), 0xf4);
+    const state = (vm: VM) => {
+      const r = vm.getRegisters();
+      return { eax: r.eax, ecx: r.ecx, edx: r.edx, esi: r.esi, eip: r.eip, stored: vm.memory.read(0x20000c, 4) };
+    };
     const run = async (jit: JitOptions | null) => {
       const vm = createVM({ memory: 16 << 20 });
       if (jit !== null) await vm.enableJit(jit);
       loadRaw(vm, Uint8Array.from(code), { load: 0x100000, entry: 0x100000 });
       vm.memory.writeBytes(0x200004, Uint8Array.of(3, 0, 0, 0, 0x55, 0x33, 0x11, 0));
       expect(vm.run({ maxInstructions: 60_000_000 }).reason).toBe('max-instructions');
-      const r = vm.getRegisters();
-      return { vm, state: { eax: r.eax, ecx: r.ecx, edx: r.edx, esi: r.esi, eip: r.eip, stored: vm.memory.read(0x20000c, 4) } };
+      return { vm, state: state(vm) };
+    };
+    /** Then the inner loop's XOR becomes an ADD (a code write into the hot part) and the run goes on. */
+    const rewrite = (vm: VM) => {
+      vm.memory.writeBytes(0x100000 + inner + 3, Uint8Array.of(0x01));
+      expect(vm.run({ maxInstructions: 30_000_000 }).reason).toBe('max-instructions');
+      return state(vm);
     };
     const jit = await run({ cacheDir: null, threshold: 2, tier2: 'sync', tier2Threshold: 1_000_000 });
     const st = jit.vm.jitStats()!;
@@ -122,7 +131,11 @@ describe('tier 2', () => {
     expect(cold.guestInstructions).toBeGreaterThan(2500);
     // Most instructions ran in the hot part after the split.
     expect(hot.instructions).toBeGreaterThan(20_000_000);
-    expect(jit.state).toEqual((await run(null)).state);
+    const interp = await run(null);
+    expect(jit.state).toEqual(interp.state);
+    // The write drops the hot part; the span is translated again, and the run stays the interpreter's.
+    expect(rewrite(jit.vm)).toEqual(rewrite(interp.vm));
+    expect(jit.vm.jitProfile()!.regions.find((r) => r.id === hot.id)!.invalidated).toBe(true);
   }, 60_000);
 
   it('bad settings are RangeErrors', async () => {
