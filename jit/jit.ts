@@ -161,19 +161,11 @@ export class Jit implements Accelerator {
       if (asks < 16 * (inv - 3)) { this.reluctantAsks.set(key, asks); return null; }
       this.reluctantAsks.delete(key);
     }
-    const parts = this.regions.parts(key), old = parts[0] as Region | undefined;
-    for (const part of parts) {
-      if (part.blocks.includes(block)) return part;
-      // A block whose instructions the region already has was decoded where a run left the region's
-      // blocks mid-way (after a memory exit, or a loop whose head lies inside a block the code before it
-      // falls into). Starting at one of the region's entries (a branch target), the region runs it as it is.
-      // Otherwise it is a newly hot block like any other below: a retranslation gives it its own entry
-      // (translate.ts segmentsOf), or the run would stay in the interpreter for good.
-      if (block.ops.every((op) => part.covers.has(op.eip | 0)) && part.entries.includes(block.start | 0)) {
-        this.regions.attach(part, block);
-        return part;
-      }
-    }
+    // (The span's live parts looked up one by one: regionFor runs at every ask of a waiting block.)
+    const whole = this.regions.valid(key), hotPart = this.regions.valid(hotPartKey(key));
+    const ready = (whole !== undefined ? this.partRunning(whole, block) : undefined) ?? (hotPart !== undefined ? this.partRunning(hotPart, block) : undefined);
+    if (ready !== undefined) return ready;
+    const old = whole ?? hotPart;
     if (old !== undefined) {
       // A newly hot block of a translated span waits for company (the run loop asks again every 16
       // executions): retranslate once the span has gained half as many hot blocks again, or this one has
@@ -183,8 +175,7 @@ export class Jit implements Accelerator {
       if (old.missing.size * 2 < old.blocks.length && asks < 32) return null;
     }
     // A split span keeps its hot part: the block joins the cold one (here, a rare event).
-    const hotPart = this.regions.get(hotPartKey(key));
-    if (hotPart !== undefined && hotPart.valid) {
+    if (hotPart !== undefined) {
       this.stats.cacheMisses++;
       const inHot = new Set(hotPart.blocks);
       return this.translate(span, mode, this.discover(span, block, mode).filter((b) => !inHot.has(b)), block.start, 1, { part: 'cold' });
@@ -200,6 +191,23 @@ export class Jit implements Accelerator {
     }
     this.stats.cacheMisses++;
     return this.translate(span, mode, this.discover(span, block, mode), block.start);
+  }
+
+  /**
+   * Live region `part` of a span, if it can run hot block `block`: the block is one of its own, or one whose
+   * instructions it already has, decoded where a run left its blocks mid-way (after a memory exit, or a
+   * loop whose head lies inside a block the code before it falls into) and starting at one of its entries
+   * (a branch target) — the region runs it as it is. Otherwise it is a newly hot block like any other: a
+   * retranslation gives it its own entry (translate.ts segmentsOf), or the run would stay in the
+   * interpreter for good.
+   */
+  private partRunning(part: Region, block: Block): Region | undefined {
+    if (part.blocks.includes(block)) return part;
+    if (block.ops.every((op) => part.covers.has(op.eip | 0)) && part.entries.includes(block.start | 0)) {
+      this.regions.attach(part, block);
+      return part;
+    }
+    return undefined;
   }
 
   /**

@@ -94,10 +94,15 @@ export class RegionTable {
   constructor(private readonly stats: JitStats, private readonly jumps: JumpCache) {}
 
   get(key: number): Region | undefined { return this.byKey.get(key); }
+  /** The region of key `key` if it is still valid. */
+  valid(key: number): Region | undefined {
+    const r = this.byKey.get(key);
+    return r !== undefined && r.valid ? r : undefined;
+  }
   /** The live regions of span key `key`: its region, and its hot part if it was split. */
   parts(key: number): Region[] {
-    const whole = this.byKey.get(key), hot = this.byKey.get(hotPartKey(key));
-    return [whole, hot].filter((r): r is Region => r !== undefined && r.valid);
+    const whole = this.valid(key), hot = this.valid(hotPartKey(key));
+    return [whole, hot].filter((r): r is Region => r !== undefined);
   }
 
   /** The live regions. */

@@ -24,7 +24,7 @@
 // through the `helper` import with the state written back (a fallback, exact by construction). Every exit
 // leaves state exactly as the interpreter would: EIP on the next instruction to run, the lazy record as the
 // last flag-writer left it, and the count of retired instructions.
-import type { WasmBackend, WasmModule } from './wasm-backend.ts';
+import type { BlockApi, WasmBackend, WasmModule } from './wasm-backend.ts';
 import type { Instruction } from '../src/decoder/instruction.ts';
 import {
   CODE_CHUNK_SHIFT, codeMapOffset, EFLAGS, EIP, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, PAGE_SHIFT, PAGE_SIZE, RAM_OFFSET, STATE_OFFSET,
@@ -651,7 +651,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   // The nested blocks are built empty and filled with appendChild: creating a named block over its
   // children makes binaryen scan the whole subtree for branches to it (its code ends in a branch), which is
   // quadratic in the segment count here. Their type is none, as given.
-  const blockApi = (bn as unknown as { Block: { appendChild(block: Expr, child: Expr): void; removeChildAt(block: Expr, index: number): Expr } }).Block;
+  const blockApi = (bn as unknown as BlockApi).Block;
   const namedBlock = (name: string, children: Expr[]): Expr => {
     const b = m.block(name, [], bn.none);
     for (const e of children) blockApi.appendChild(b, e);

@@ -116,6 +116,14 @@ export interface WasmModule {
   dispose(): void;
 }
 
+/**
+ * Block.appendChild and Block.removeChildAt, namespace-level helpers of binaryen.js's that our encoder has
+ * too (translate.ts builds its nested blocks with them): not in binaryen's typings, so declared here once.
+ */
+export interface BlockApi {
+  Block: { appendChild(block: Expr, child: Expr): number; removeChildAt(block: Expr, index: number): Expr };
+}
+
 /** The namespace-level part: types, features and the Module constructor (binaryen's default export, or wasmEncoder). */
 export interface WasmBackend {
   readonly none: WasmType;

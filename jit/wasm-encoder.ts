@@ -26,7 +26,7 @@
 //
 // Handles are global to the arena, which is reset when the last live module is disposed: like binaryen,
 // every module must be disposed (compile.ts does it in `finally`).
-import type { Expr, I32Ops, I64Ops, WasmBackend, WasmModule, WasmType } from './wasm-backend.ts';
+import type { BlockApi, Expr, I32Ops, I64Ops, WasmBackend, WasmModule, WasmType } from './wasm-backend.ts';
 
 // ---- types (binaryen's numbering) ----
 export const NONE = 0, UNREACHABLE = 1, I32 = 2, I64 = 3;
@@ -830,7 +830,7 @@ function removeChildAt(block: Expr, index: number): Expr {
 }
 
 /** The encoder as a backend: what compile.ts and the translator take in place of binaryen's default export. */
-export const wasmEncoder: WasmBackend & { Block: { appendChild(block: Expr, child: Expr): number; removeChildAt(block: Expr, index: number): Expr } } = {
+export const wasmEncoder: WasmBackend & BlockApi = {
   none: NONE,
   unreachable: UNREACHABLE,
   i32: I32,
