@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CodeCache } from '../src/cpu/code-cache.ts';
 import { CpuFault } from '../src/cpu/fault.ts';
 import { CS } from '../src/decoder/instruction.ts';
-import { CODE32, SEG_BASE, SEG_LIMIT, segSlot } from '../src/cpu/state.ts';
+import { CODE32, EAX, EBX, SEG_BASE, SEG_LIMIT, segSlot } from '../src/cpu/state.ts';
 import { bytesOf, machine } from './semantics-helpers.ts';
 
 /** A 32-bit value as the hex of its 4 little-endian bytes (an imm32 for bytesOf). */
@@ -31,6 +31,21 @@ describe('code cache: decoded instructions shared by encoding', () => {
     expect(b.ops[1].ins).toBe(a.ops[1].ins);
     expect(b.ops[2].ins).toBe(a.ops[2].ins);
     expect(b.ops[0].ins).not.toBe(a.ops[0].ins);
+  });
+
+  it('blocks with the same bytes share the closure of a place-free instruction (semantics/emitter.ts), not of a branch', () => {
+    const { cpu, put, blockAt } = setup();
+    put(0x1000, '01 43 08 74 02 c3');    // add [ebx+8], eax; jz +2; ret
+    put(0x2000, '40 01 43 08 74 02 c3'); // inc eax; add [ebx+8], eax; jz +2; ret
+    const a = blockAt(0x1000, 1), b = blockAt(0x2000, 1);
+    expect(b.ops[1].ins).toBe(a.ops[0].ins);
+    expect(b.ops[1].exec).toBe(a.ops[0].exec); // ADD: one closure for both copies
+    expect(b.ops[2].ins).toBe(a.ops[1].ins);
+    expect(b.ops[2].exec).not.toBe(a.ops[1].exec); // JZ: its target depends on where it is
+    // The shared closure runs as each copy: one addition per execution, wherever it came from.
+    cpu.s[EAX] = 5; cpu.s[EBX] = 0x3000; cpu.mem.write(0x3008, 4, 1);
+    a.ops[0].exec(); b.ops[1].exec();
+    expect(cpu.mem.read(0x3008, 4)).toBe(11);
   });
 
   it('the same bytes in 16- and 32-bit code are different instructions', () => {

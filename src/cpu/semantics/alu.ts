@@ -6,7 +6,7 @@ import type { Instruction } from '../../decoder/instruction.ts';
 import { getCF, OP_ADD, OP_LOGIC, OP_SUB, setLazy, setLazyKeepCF, type Writer } from '../flags.ts';
 import { maskOf, modifier, reader, type Exec } from '../operands.ts';
 import { ARITH_FLAGS, CF } from '../state.ts';
-import type { EmitContext, EmitterTable } from './emitter.ts';
+import type { InstructionContext, PlaceFreeTable } from './emitter.ts';
 
 /** A two-operand operation on values of one size: returns the (unmasked) result. */
 type Combine = (x: number, y: number, s: Int32Array) => number;
@@ -15,7 +15,7 @@ type Combine = (x: number, y: number, s: Int32Array) => number;
  * Generic two-operand form: dst = dst OP src (or only flags when `writes` is false, CMP/TEST).
  * The destination is written before the flags are recorded so that a faulting write leaves EFLAGS alone.
  */
-function binaryGeneric(c: EmitContext, combine: Combine, lazyOp: number, writes: boolean): Exec {
+function binaryGeneric(c: InstructionContext, combine: Combine, lazyOp: number, writes: boolean): Exec {
   const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size);
   const [d, sOp] = ins.operands;
   const src = reader(cpu, sOp, size, ins.adsize);
@@ -44,14 +44,14 @@ const COMBINE: Record<string, Combine> = {
 // Register numbers and the immediate are read at the emitter's top level, not in the branch that uses them:
 // a `const` in a block that a closure captures costs a V8 context of its own, which the closure keeps alive.
 /** True when the instruction is `op r32, r32` (then `a` and `b` are the register numbers). */
-const regReg32 = (c: EmitContext): boolean =>
+const regReg32 = (c: InstructionContext): boolean =>
   c.ins.size === 4 && c.ins.operands[0].kind === 'reg' && c.ins.operands[1].kind === 'reg';
-const regImm32 = (c: EmitContext): boolean =>
+const regImm32 = (c: InstructionContext): boolean =>
   c.ins.size === 4 && c.ins.operands[0].kind === 'reg' && c.ins.operands[1].kind === 'imm';
-const reg = (c: EmitContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'reg' ? o.reg : -1; };
-const imm = (c: EmitContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'imm' ? o.value | 0 : 0; };
+const reg = (c: InstructionContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'reg' ? o.reg : -1; };
+const imm = (c: InstructionContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'imm' ? o.value | 0 : 0; };
 
-export const ALU: EmitterTable = {
+export const ALU: PlaceFreeTable = {
   ADD: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {

@@ -8,7 +8,7 @@ import { isPause } from '../instruction-meta.ts';
 import { getCF, getEflags, setFlagBits } from '../flags.ts';
 import { effectiveAddress, type Exec, type Getter, maskOf, modifier, reader, type Setter, signExtend, writer } from '../operands.ts';
 import { AF, CF, DF, EAX, EBX, EDX, EFLAGS, PF, SF, ZF } from '../state.ts';
-import type { EmitterTable } from './emitter.ts';
+import type { PlaceFreeTable } from './emitter.ts';
 
 /** The flags LAHF/SAHF move: SF ZF AF PF CF (bits 7 6 4 2 0). */
 const AH_FLAGS = SF | ZF | AF | PF | CF;
@@ -29,7 +29,7 @@ const movRegLoad = (cpu: Cpu, a: number, seg: number, b: number, d: number): Exe
 const leaBaseDisp = (s: Int32Array, r: number, b: number, d: number): Exec => () => { s[r] = (s[b] + d) | 0; };
 const movStoreReg = (cpu: Cpu, seg: number, b: number, d: number, r: number): Exec => { const s = cpu.s; return () => cpu.write32(seg, (s[b] + d) | 0, s[r]); };
 
-export const DATA: EmitterTable = {
+export const DATA: PlaceFreeTable = {
   MOV: ({ cpu, ins }) => {
     const size = ins.size, [d, src] = ins.operands;
     if (size === 4 && d.kind === 'reg') {

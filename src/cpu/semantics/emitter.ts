@@ -24,3 +24,13 @@ export interface EmitContext {
 
 export type Emitter = (c: EmitContext) => Exec;
 export type EmitterTable = Record<string, Emitter>;
+
+/**
+ * What an emitter may read when its closure does not depend on where the instruction is (its eip, next,
+ * index or prev): the vCPU and the instruction. A table of such emitters (PlaceFreeTable) is checked for it
+ * by the compiler, and the decoded-code cache builds one closure per instruction and reuses it wherever the
+ * same bytes are decoded again (code-cache.ts execOf): most of a Linux boot's 530 k decoded instructions.
+ */
+export type InstructionContext = Pick<EmitContext, 'cpu' | 'ins'>;
+export type PlaceFreeEmitter = (c: InstructionContext) => Exec;
+export type PlaceFreeTable = Record<string, PlaceFreeEmitter>;

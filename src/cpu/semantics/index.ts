@@ -15,6 +15,11 @@ import { SYSTEM } from './system.ts';
 import { fpuEmitter } from './fpu.ts';
 
 const EMITTERS: Record<string, Emitter> = { ...ALU, ...BCD, ...BITS, ...DATA, ...MULDIV, ...SHIFT, ...STRING, ...STACK, ...CONTROL, ...SYSTEM };
+/** The emitters of the place-free tables (emitter.ts PlaceFreeTable), by identity. */
+const PLACE_FREE = new Set<Emitter>([ALU, DATA, MULDIV, SHIFT, STACK].flatMap((t) => Object.values(t)));
+
+/** Is the closure `e` builds the same wherever its instruction is (emitter.ts PlaceFreeTable)? */
+export const placeFree = (e: Emitter): boolean => PLACE_FREE.has(e);
 
 /** The emitter for a decoded instruction, or undefined when it is invalid (#UD). */
 export function emitterFor(ins: Instruction): Emitter | undefined {

@@ -7,7 +7,7 @@ import { DE, fault } from '../fault.ts';
 import { setEflags } from '../flags.ts';
 import { reader, signExtend, type Getter } from '../operands.ts';
 import { ARITH_FLAGS, CF, EAX, EDX, EFLAGS, OF, PF, SF } from '../state.ts';
-import type { EmitContext, EmitterTable } from './emitter.ts';
+import type { InstructionContext, PlaceFreeTable } from './emitter.ts';
 
 /** High 32 bits (as int32) of the unsigned 64-bit product of two uint32 values. */
 export function mulHighU32(a: number, b: number): number {
@@ -57,12 +57,12 @@ function mulFlags(s: Int32Array, low: number, size: number, overflow: boolean): 
 }
 
 /** The explicit r/m source of the one-operand forms (the decoder omits the implicit accumulator). */
-function source(c: EmitContext): Getter {
+function source(c: InstructionContext): Getter {
   const ops = c.ins.operands;
   return reader(c.cpu, ops[ops.length - 1], c.ins.size, c.ins.adsize);
 }
 
-export const MULDIV: EmitterTable = {
+export const MULDIV: PlaceFreeTable = {
   MUL: (c) => {
     const { cpu, ins } = c, s = cpu.s, r16 = cpu.r16, src = source(c);
     switch (ins.size) {

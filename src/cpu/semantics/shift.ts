@@ -8,7 +8,7 @@
 import { getCF, getOF, setResultFlags } from '../flags.ts';
 import { maskOf, modifier, reader, signExtend, type Exec } from '../operands.ts';
 import { AF, CF, ECX, EFLAGS, LAZY_MASK, OF } from '../state.ts';
-import type { EmitContext, Emitter, EmitterTable } from './emitter.ts';
+import type { InstructionContext, PlaceFreeEmitter, PlaceFreeTable } from './emitter.ts';
 
 /**
  * One shift/rotate on x (size bytes, zero-extended) by a masked count 1..31; y is the SHLD/SHRD fill
@@ -125,14 +125,14 @@ const SHRD: ShiftOp = (s, x, n, size, y) => {
  * The count operand: absent (D0-D3 by-one forms may omit it) means 1, an immediate is masked at decode
  * time, CL is read at run time. Returns a constant (>= 0) or -1 for "CL".
  */
-function constantCount(c: EmitContext, index: number): number {
+function constantCount(c: InstructionContext, index: number): number {
   const op = c.ins.operands[index];
   if (op === undefined) return 1;
   if (op.kind === 'imm') return op.value & 31;
   return -1;
 }
 
-function shiftEmitter(fn: ShiftOp, fast32?: (s: Int32Array, r: number, n: number) => Exec, byImmediate: ShiftOp = fn): Emitter {
+function shiftEmitter(fn: ShiftOp, fast32?: (s: Int32Array, r: number, n: number) => Exec, byImmediate: ShiftOp = fn): PlaceFreeEmitter {
   return (c) => {
     const { cpu, ins } = c, size = ins.size, s = cpu.s, d = ins.operands[0];
     const k = constantCount(c, 1);
@@ -147,7 +147,7 @@ function shiftEmitter(fn: ShiftOp, fast32?: (s: Int32Array, r: number, n: number
   };
 }
 
-function doubleShiftEmitter(fn: ShiftOp): Emitter {
+function doubleShiftEmitter(fn: ShiftOp): PlaceFreeEmitter {
   return (c) => {
     const { cpu, ins } = c, size = ins.size, s = cpu.s;
     const k = constantCount(c, 2);
@@ -166,7 +166,7 @@ const shl32 = (s: Int32Array, r: number, n: number): Exec => () => { s[r] = SHL(
 const shr32 = (s: Int32Array, r: number, n: number): Exec => () => { s[r] = SHR(s, s[r], n, 4, 0); };
 const sar32 = (s: Int32Array, r: number, n: number): Exec => () => { s[r] = SAR(s, s[r], n, 4, 0); };
 
-export const SHIFT: EmitterTable = {
+export const SHIFT: PlaceFreeTable = {
   SHL: shiftEmitter(SHL, shl32),
   SAL: shiftEmitter(SHL, shl32),
   SHR: shiftEmitter(SHR, shr32),

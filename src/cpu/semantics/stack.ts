@@ -8,7 +8,7 @@ import { type Exec, reader, writer } from '../operands.ts';
 import { loadSegment } from '../segments.ts';
 import { EBP, EFLAGS, ESP, RF, SEG_SEL, segSlot, STACK32, VM } from '../state.ts';
 import { mergeFlags } from './control.ts';
-import type { EmitterTable } from './emitter.ts';
+import type { PlaceFreeTable } from './emitter.ts';
 
 // PUSH r32 and POP r, the commonest forms, from factories of their own: a closure made in the emitter
 // would keep the emitter's whole context (and a block's) alive as long as the code cache holds it.
@@ -16,7 +16,7 @@ const pushReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () =>
 const popReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => { const v = cpu.pop(4); s[r] = v; }; };
 const popReg16 = (cpu: Cpu, r: number): Exec => { const r16 = cpu.r16, i = r << 1; return () => { const v = cpu.pop(2); r16[i] = v; }; };
 
-export const STACK: EmitterTable = {
+export const STACK: PlaceFreeTable = {
   PUSH: ({ cpu, ins }) => {
     const size = ins.opsize / 8, op = ins.operands[0], s = cpu.s;
     if (op.kind === 'sreg') { const slot = segSlot(op.reg, SEG_SEL); return () => cpu.push(size, s[slot] & 0xffff); }
