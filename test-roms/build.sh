@@ -83,7 +83,7 @@ build_limit() {
 		--oformat=binary -o limits/$name.bin $OUT/limit-$name.o
 }
 mkdir -p limits
-for name in fresh-code nop-sled eip-ffffffff vmcall-loop rep-outsb rep-stosd ud-loop; do build_limit $name; done
+for name in fresh-code fresh-distinct nop-sled eip-ffffffff vmcall-loop rep-outsb rep-stosd ud-loop; do build_limit $name; done
 build_limit pit-fast2 -DPIT_COUNT=2
 build_limit pit-fast100 -DPIT_COUNT=100
 

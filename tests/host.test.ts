@@ -79,13 +79,14 @@ describe('x86jit host: CPU shares', () => {
 
 describe('x86jit host: isolation', () => {
   let host: HostProcess;
-  // A small worker heap, so that a guest which fills its code cache (fresh code without end) brings its worker down.
+  // A small worker heap, so that a guest which fills its code cache (fresh code without end, every instruction a
+  // different one: limits/fresh-distinct.bin) brings its worker down.
   beforeAll(async () => { host = await startHost(['--cpus', '2', '--memory', '2G', '--worker-heap', '48']); });
   afterAll(async () => { expect(await host.stop()).toBe(0); });
 
   it('a VM that crashes its worker ends alone; 7 others run to their expected output', async () => {
     const roms = ['alu', 'shifts', 'muldiv', 'string', 'stack', 'bcd', 'bits'];
-    expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-code.bin'), load: '0x100000', entry: '0x100000', memory: '16M', start: true })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-distinct.bin'), load: '0x100000', entry: '0x100000', memory: '16M', start: true })).status).toBe(201);
     for (const name of roms) expect((await host.api('PUT', `/vms/${name}`, { rom: rom(`${name}.elf`), memory: '16M', start: true })).status).toBe(201);
     const crashed = await waitStopped(host, 'crasher');
     expect(crashed.exit.reason).toBe('worker-died');
@@ -155,7 +156,7 @@ describe('x86jit host: VMs that share worker threads', () => {
     // (created) before any starts: a guest still being created when the crasher takes its thread down fails
     // to be created (500), which is not what this test is about.
     const placed = { ...shared, start: false };
-    expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-code.bin'), load: '0x100000', entry: '0x100000', ...placed })).status).toBe(201);
+    expect((await host.api('PUT', '/vms/crasher', { rom: rom('limits/fresh-distinct.bin'), load: '0x100000', entry: '0x100000', ...placed })).status).toBe(201);
     expect((await host.api('PUT', '/vms/mateB', { rom: rom('alu.elf'), ...placed })).status).toBe(201);
     expect((await host.api('PUT', '/vms/mateA', { ...SPINNER, ...placed })).status).toBe(201);
     expect((await host.api('PUT', '/vms/mateB2', { rom: rom('string.elf'), ...placed })).status).toBe(201);
