@@ -12,7 +12,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VM, loadLinux } from '../src/index.ts';
+// x86jit/node, not the core: it installs Node's JIT host (jit-host.ts), whose per-module choice of V8's
+// compiler (v8-tiers.ts: Liftoff alone at tier 1) the boot and the V8 figure must have. Without it V8 compiles
+// lazily — a region's function only when first called — and `new WebAssembly.Module` merely validates.
+import { VM, loadLinux } from '../src/node.ts';
 import { compileRegion, wireBlocks, type TranslateJob } from '../jit/compile.ts';
 import { compileRegionModule } from '../jit/jit-host.ts';
 import { wasmEncoder } from '../jit/wasm-encoder.ts';
