@@ -453,7 +453,7 @@ interface Segment { start: number; ops: RegionOp[] }
  * inside another repeats its tail), so every instruction is taken once, and a segment starts at each
  * block start and each in-region branch target.
  */
-function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: Set<RegionOp> } {
+function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: Set<RegionOp>; instructions: number } {
   const byEip = new Map<number, RegionOp>();
   const lastOfBlock = new Set<RegionOp>();
   const entries = new Set<number>();
@@ -496,7 +496,8 @@ function segmentsOf(blocks: RegionBlock[]): { segments: Segment[]; lastOfBlock: 
     });
   }
   segments.sort((x, y) => (x.start >>> 0) - (y.start >>> 0));
-  return { segments, lastOfBlock };
+  // (byEip holds each instruction once: the region's count of distinct instructions.)
+  return { segments, lastOfBlock, instructions: byEip.size };
 }
 
 /** Where `op` is in `blocks`: [block index, index in the block]. (Only helper calls need it: found when asked.) */
@@ -511,7 +512,7 @@ function positionOf(blocks: RegionBlock[], op: RegionOp): [number, number] {
 /** Translate a region into `m` as the exported function `name`. */
 export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, name: string): RegionOutput {
   const i32 = bn.i32;
-  const { segments: blocks, lastOfBlock } = segmentsOf(input.blocks);
+  const { segments: blocks, lastOfBlock, instructions } = segmentsOf(input.blocks);
   const targets = new Map<number, number>();
   blocks.forEach((b, i) => targets.set(b.start | 0, i));
   const tx = new Tx(bn, m, input.ramSize, targets, input.paging);
@@ -723,7 +724,7 @@ export function translateRegion(bn: WasmBackend, m: Module, input: RegionInput, 
   m.addFunctionExport(name, name);
   return {
     helperAt, helperLast, helperIndex, native, fallback, segments: blocks.length, entries: blocks.map((b) => b.start | 0),
-    instructions: new Set(blocks.flatMap((b) => b.ops.map((o) => o.eip))).size,
+    instructions,
     ...(input.segmentCounters === undefined ? {} : { segmentEips: blocks.map((b) => b.ops.map((o) => o.eip | 0)) }),
   };
 }
