@@ -163,7 +163,7 @@ export class Jit implements Accelerator {
     }
     // (The span's live parts looked up one by one: regionFor runs at every ask of a waiting block.)
     const whole = this.regions.valid(key), hotPart = this.regions.valid(hotPartKey(key));
-    const ready = (whole !== undefined ? this.partRunning(whole, block) : undefined) ?? (hotPart !== undefined ? this.partRunning(hotPart, block) : undefined);
+    const ready = this.partRunning(whole, block) ?? this.partRunning(hotPart, block);
     if (ready !== undefined) return ready;
     const old = whole ?? hotPart;
     if (old !== undefined) {
@@ -194,14 +194,15 @@ export class Jit implements Accelerator {
   }
 
   /**
-   * Live region `part` of a span, if it can run hot block `block`: the block is one of its own, or one whose
+   * Live region `part` of a span (undefined: the span has no such part), if it can run hot block `block`: the block is one of its own, or one whose
    * instructions it already has, decoded where a run left its blocks mid-way (after a memory exit, or a
    * loop whose head lies inside a block the code before it falls into) and starting at one of its entries
    * (a branch target) — the region runs it as it is. Otherwise it is a newly hot block like any other: a
    * retranslation gives it its own entry (translate.ts segmentsOf), or the run would stay in the
    * interpreter for good.
    */
-  private partRunning(part: Region, block: Block): Region | undefined {
+  private partRunning(part: Region | undefined, block: Block): Region | undefined {
+    if (part === undefined) return undefined;
     if (part.blocks.includes(block)) return part;
     if (block.ops.every((op) => part.covers.has(op.eip | 0)) && part.entries.includes(block.start | 0)) {
       this.regions.attach(part, block);
