@@ -4,7 +4,8 @@
 // translates them all again, round after round, timing apart:
 //  - our side: the translator and our WASM encoder (jit/compile.ts compileRegion), from blocks to bytes;
 //  - V8's side: compiling those bytes with Liftoff alone, as tier 1 is (jit-host.ts; tier 2's TurboFan
-//    compile runs in the background and is left out).
+//    compile runs in the background and is left out), module by module, and by module size with the time
+//    each instantiation takes.
 // Each figure is the median of ROUNDS rounds, each after a GC when --expose-gc is given. A boot's own
 // `--stats` time mixes these with instantiation and with the machine's noise; this isolates them, so that
 // a change to the translator can be measured in a few seconds:
@@ -56,22 +57,43 @@ for (const { job } of jobs) {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+/** Modules by WASM size (below `below` bytes), summed over the rounds. */
+const SIZE_CLASSES = [5e3, 2e4, 5e4, Infinity].map((below) => ({ below, modules: 0, bytes: 0, compileMs: 0, instantiateMs: 0 }));
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
 const ours: number[] = [], v8: number[] = [];
 let bytes = 0;
 for (let round = 0; round < rounds; round++) {
   gc();
   const binaries: Uint8Array[] = [];
-  let t = performance.now();
+  const t = performance.now();
   for (const { job } of jobs) binaries.push(compileRegion(wasmEncoder, { ...job, counter: 64 + 4 * round }).binary);
   ours.push(performance.now() - t);
   bytes = binaries.reduce((n, b) => n + b.length, 0);
   gc();
-  t = performance.now();
-  for (const binary of binaries) compileRegionModule(binary, 'baseline');
-  v8.push(performance.now() - t);
+  // Each module timed alone (the round's V8 figure is their sum), by size, then instantiated as the JIT
+  // does (its memory and chain imports, and the helper where it imports one): what a module costs whatever
+  // its size shows in the size classes.
+  let compileMs = 0;
+  for (const binary of binaries) {
+    const c = SIZE_CLASSES.find((k) => binary.length < k.below)!;
+    const t0 = performance.now();
+    const module = compileRegionModule(binary, 'baseline');
+    const t1 = performance.now();
+    new WebAssembly.Instance(module, { env: { memory, chain: () => 0, helper: () => 0 } });
+    compileMs += t1 - t0;
+    c.modules++; c.bytes += binary.length; c.compileMs += t1 - t0; c.instantiateMs += performance.now() - t1;
+  }
+  v8.push(compileMs);
 }
 const us = (ms: number): string => ((ms * 1000) / instructions).toFixed(2);
 console.log(`${jobs.length} regions, ${instructions} guest instructions (${distinct.size} distinct), ${(bytes / 1e6).toFixed(2)} MB of WASM (${(bytes / instructions).toFixed(1)} bytes per instruction)`);
 console.log(`translator + encoder: ${median(ours).toFixed(0)} ms (${us(median(ours))} µs per instruction), median of ${rounds}`);
 console.log(`V8 compile:           ${median(v8).toFixed(0)} ms (${us(median(v8))} µs per instruction), median of ${rounds}`);
+let below = 0;
+for (const c of SIZE_CLASSES) {
+  const range = c.below === Infinity ? `${below / 1e3} KB and more` : `${below / 1e3}-${c.below / 1e3} KB`;
+  below = c.below;
+  if (c.modules === 0) continue;
+  console.log(`  modules of ${range}: ${c.modules / rounds} a round, compiled at ${(c.bytes / 1e3 / c.compileMs).toFixed(1)} MB/s (${(c.compileMs / c.modules).toFixed(2)} ms each), instantiated in ${(c.instantiateMs / c.modules).toFixed(2)} ms each`);
+}
 process.exit(0);
