@@ -194,12 +194,12 @@ export class Jit implements Accelerator {
   }
 
   /**
-   * Live region `part` of a span (undefined: the span has no such part), if it can run hot block `block`: the block is one of its own, or one whose
-   * instructions it already has, decoded where a run left its blocks mid-way (after a memory exit, or a
-   * loop whose head lies inside a block the code before it falls into) and starting at one of its entries
-   * (a branch target) — the region runs it as it is. Otherwise it is a newly hot block like any other: a
-   * retranslation gives it its own entry (translate.ts segmentsOf), or the run would stay in the
-   * interpreter for good.
+   * Live region `part` of a span (undefined: the span has no such part), if it can run hot block `block`:
+   * the block is one of its own, or one whose instructions it already has, decoded where a run left its
+   * blocks mid-way (after a memory exit, or a loop whose head lies inside a block the code before it falls
+   * into) and starting at one of its entries (a branch target) — the region runs it as it is. Otherwise it
+   * is a newly hot block like any other: a retranslation gives it its own entry (translate.ts segmentsOf),
+   * or the run would stay in the interpreter for good.
    */
   private partRunning(part: Region | undefined, block: Block): Region | undefined {
     if (part === undefined) return undefined;
