@@ -1,4 +1,5 @@
-// Decoded-code cache: guest code is decoded once into blocks of executable closures, keyed by the
+// Decoded-code cache: guest code is decoded once into blocks of executable closures (and compact records of
+// the commonest instructions, which the run loop prefers for cold code: semantics/records.ts), keyed by the
 // linear address and code size it was decoded under, and reused on every later execution. A block never
 // extends past the end of its first page (plus the last instruction's tail), so blocks are filed by page.
 // The cache marks where its blocks' bytes lie: PAGE_HAS_CODE in the page-flag table and, finer, the
@@ -18,6 +19,7 @@ import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
 import { endsBlock } from './instruction-meta.ts';
 import { emitterFor, placeFree } from './semantics/index.ts';
+import { encodeRecord, R_CLOSURE, RECORD_NEXT, RECORD_SHIFT, RECORD_WORDS } from './semantics/records.ts';
 import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
@@ -51,6 +53,11 @@ export interface Block {
   ops: CachedInstruction[];
   /** ops[i].exec, in a plain array for the run loop. */
   execs: Exec[];
+  /**
+   * Where the block's records start in its cache's arena (CodeCache.arena): a header record whose first word
+   * is the instruction count, then a record per instruction (semantics/records.ts), what the run loop executes.
+   */
+  code: number;
   /** Times the block was entered (for profiling and, later, JIT hotness). */
   hits: number;
   /**
@@ -98,6 +105,8 @@ const addrKey = (pa: number, code32: number): number => pa * 2 + code32 + 1;
  */
 export const DEFAULT_CODE_CACHE_INSTRUCTIONS = 1 << 19;
 const FRONT_SIZE = 4096;
+/** Words of a new cache's record arena (1 MB; it grows by doubling). */
+const ARENA_START = 1 << 18;
 /** Code-map bytes of a page as 32-bit words (64 chunks of 64 bytes). */
 const CODE_WORDS_PER_PAGE = PAGE_SIZE >>> (CODE_CHUNK_SHIFT + 2);
 
@@ -194,6 +203,45 @@ export class CodeCache {
    */
   private readonly execOf = new WeakMap<Instruction, Exec>();
 
+  /**
+   * What the run loop executes: each cached block's instruction count, then its records (semantics/
+   * records.ts), in a run of the arena — a bump allocator, grown when full, emptied with the cache and
+   * compacted to the kept blocks' records when it is evicted. Dropped blocks' records stay until then: `full`
+   * counts them (code rewritten again and again drops its blocks without filling the cache). An instruction
+   * without a compact form has its closure in `closures`, at its record's index: the run loop reads no
+   * per-block array.
+   */
+  arena = new Int32Array(ARENA_START);
+  private arenaTop = 0;
+  /**
+   * The closure of each record without a compact form, at the record's index (its word / RECORD_WORDS): as
+   * long as the arena has records, without holes (stores into a growing holey array were most of the
+   * records' cost at decode).
+   */
+  closures: (Exec | undefined)[] = new Array(ARENA_START >> RECORD_SHIFT).fill(undefined);
+
+  /** Write the count and records of `ops` into the arena (a header record, then one each); returns where they start. */
+  private records(ops: CachedInstruction[]): number {
+    const n = (1 + ops.length) * RECORD_WORDS;
+    if (this.arenaTop + n > this.arena.length) {
+      const grown = new Int32Array(Math.max(this.arena.length * 2, this.arenaTop + n));
+      grown.set(this.arena.subarray(0, this.arenaTop));
+      this.arena = grown;
+      const closures = new Array<Exec | undefined>(grown.length >> RECORD_SHIFT).fill(undefined);
+      for (let k = 0, end = this.arenaTop >> RECORD_SHIFT; k < end; k++) closures[k] = this.closures[k];
+      this.closures = closures;
+    }
+    const a = this.arena, at = this.arenaTop, closures = this.closures;
+    a[at] = ops.length;
+    for (let i = 0, j = at + RECORD_WORDS; i < ops.length; i++, j += RECORD_WORDS) {
+      const op = ops[i];
+      if (encodeRecord(op.ins, op.next, i > 0 ? ops[i - 1].ins : undefined, a, j) === R_CLOSURE) { a[j] = R_CLOSURE; closures[j >> RECORD_SHIFT] = op.exec; }
+      a[j + RECORD_NEXT] = op.next;
+    }
+    this.arenaTop = at + n;
+    return at;
+  }
+
   private decodedAt(pa: number, at: number, code32: number, csLimit: number): Instruction | undefined {
     const slot = addrSlot(pa);
     if (this.addrKeys[slot] !== addrKey(pa, code32)) return undefined;
@@ -267,12 +315,12 @@ export class CodeCache {
 
   /** An uncached one-instruction block whose execution raises the fetch fault (the EIP is right). */
   private faultBlock(e: CpuFault, start: number, eip: number, csBase: number, csLimit: number, code32: number): Block {
-    const exec = () => { throw e; };
+    const exec = () => { throw e; }, ops = [{ ins: FETCH_FAULT, eip, next: eip, exec }];
     // (Its fields in decodeBlock's order: one hidden class for every block, so that the run loop's reads of
     // them stay monomorphic.)
     return {
       start, end: start, phys: -1, physEnd: -1, phys2: -1, phys2End: -1, csBase, csLimit, code32, cacheable: false,
-      ops: [{ ins: FETCH_FAULT, eip, next: eip, exec }], execs: [exec],
+      ops, execs: [exec], code: this.records(ops),
       hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
   }
@@ -334,7 +382,7 @@ export class CodeCache {
     const phys2End = phys2 >= 0 ? phys2 + ((end - start) >>> 0) - (physEnd - phys) : -1;
     const block: Block = {
       start, end, phys, physEnd, phys2, phys2End, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
-      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
+      code: this.records(ops), hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
     };
     if (cacheable) this.track(block);
     this.decoded++;
@@ -350,7 +398,7 @@ export class CodeCache {
   }
 
   /** True once the cached blocks hold more than `limit` instructions: the run loop then calls evict() between blocks. */
-  get full(): boolean { return this.instructionCount > this.limit; }
+  get full(): boolean { return this.instructionCount > this.limit || this.arenaTop > 4 * RECORD_WORDS * this.limit; }
 
   /** Mark the RAM pages and chunks the block's bytes occupy so that writes there invalidate it. */
   private track(b: Block): void {
@@ -478,16 +526,39 @@ export class CodeCache {
       }
     }
     this.instructionCount = kept;
+    this.compactArena();
     this.decodedByBytes.clear();
     this.front.fill(undefined);
     this.remark(dropped);
     this.onEvict?.();
   }
 
+  /** Move the records of the blocks still cached, and their closures, to the front of the arena (after evict()). */
+  private compactArena(): void {
+    const from = this.arena, to = new Int32Array(from.length), closures = this.closures;
+    const kept = new Array<Exec | undefined>(to.length >> RECORD_SHIFT).fill(undefined);
+    let top = 0;
+    for (const m of [this.blocks32, this.blocks16]) {
+      for (const b of m.values()) {
+        const n = (1 + b.ops.length) * RECORD_WORDS, shift = (b.code - top) >> RECORD_SHIFT;
+        to.set(from.subarray(b.code, b.code + n), top);
+        for (let k = top >> RECORD_SHIFT, end = (top + n) >> RECORD_SHIFT; k < end; k++) if (closures[k + shift] !== undefined) kept[k] = closures[k + shift];
+        b.code = top;
+        top += n;
+      }
+    }
+    this.arena = to;
+    this.arenaTop = top;
+    this.closures = kept;
+  }
+
   /** Forget everything: at reset, and when the cache is full (counted in `flushes`). */
   flush(): void {
     if (this.full) this.flushes++;
     this.instructionCount = 0;
+    this.arenaTop = 0;
+    // (A new table, not this one emptied: a hook may flush in the middle of a block, which runs on from the old.)
+    this.closures = new Array<Exec | undefined>(this.arena.length >> RECORD_SHIFT).fill(undefined);
     this.onFlush?.();
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();

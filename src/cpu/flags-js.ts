@@ -101,6 +101,14 @@ export function conditionFor(s: Int32Array, cc: number, w: Writer = null): () =>
 }
 
 /**
+ * A test of condition cc on the record in `s` as a plain function of `s` (`w` as for conditionFor), one per
+ * condition and writer: what the run loop's Jcc records call (semantics/records.ts).
+ */
+export function conditionTest(cc: number, w: Writer = null): (s: Int32Array) => boolean {
+  return factoryFor<(s: Int32Array) => boolean>('test', cc, w, (c) => `(s) => ${asBool(c)}`);
+}
+
+/**
  * A Jcc's closure: calls go(a, b) when condition cc holds on the record in `s` (`w` as for conditionFor).
  * `go` is shared by every Jcc and its arguments are kept in the one closure's context: a closure per
  * branch target would double what a cached Jcc holds.

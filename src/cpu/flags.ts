@@ -7,7 +7,7 @@ import { flagReader } from './flags-js.ts';
 import { AF, ARITH_FLAGS, CF, EFLAGS, LAZY_DST, LAZY_MASK, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, OF, PF, SF, ZF } from './state.ts';
 
 export { OP_ADD, OP_LOGIC, OP_RESULT, OP_SUB, type Writer } from './flag-semantics.ts';
-export { branchIf, conditionFor } from './flags-js.ts';
+export { branchIf, conditionFor, conditionTest } from './flags-js.ts';
 
 /** Record an arithmetic result whose six flags all follow from (op, dst, src, res, size). */
 export function setLazy(s: Int32Array, op: number, dst: number, src: number, res: number, size: number): void {

@@ -11,6 +11,7 @@ import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
+import { HANDLERS, R_CLOSURE, RECORD_NEXT, RECORD_SHIFT, RECORD_WORDS } from './semantics/records.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
@@ -38,6 +39,11 @@ export interface LoopOptions {
   deliveries?: number;
 }
 
+/**
+ * Executions after which a block runs by its closures rather than its records (see run()). Under the JIT a
+ * block this hot is compiled (the threshold is 400), so records serve the code the interpreter runs there.
+ */
+const RECORDS_HITS = 1024;
 /** [JIT] Interrupt-return points remembered at once (Interpreter.parked). */
 const PARKED_RESUMES = 8;
 
@@ -215,23 +221,45 @@ export class Interpreter {
           if (budget <= 0) break;
         }
       }
-      const ops = block.ops, execs = block.execs;
-      const last = (ops.length < budget ? ops.length : budget) - 1;
+      // Cold code runs from the block's count and records (code-cache.ts's arena: the commonest instructions
+      // from their records, the others by their closures), which keep a block's instructions in a few cache
+      // lines; a block run more often than RECORDS_HITS (hot, in the caches) by its closures, which are faster
+      // there. (Arena and closures are read after the lookup: decoding may have grown them.)
+      const code = cache.arena, closures = cache.closures;
+      let j = block.code;
+      const count = code[j], last = (count < budget ? count : budget) - 1;
+      j += RECORD_WORDS;
+      const hot = block.hits > RECORDS_HITS, execs = block.execs, ops = block.ops;
       if (!block.cacheable) block = null;
       let i = 0;
       cpu.breakBlock = 0;
       try {
         // EIP is written once per block: before its last instruction (which may be a control transfer),
         // or below when a break ends the block early. Closures never read EIP.
-        while (i < last) {
-          execs[i]();
-          if (cpu.breakBlock !== 0) break;
-          i++;
+        if (hot) {
+          while (i < last) {
+            execs[i]();
+            if (cpu.breakBlock !== 0) break;
+            i++;
+          }
+          if (i === last) {
+            s[EIP] = ops[last].next;
+            execs[last]();
+          } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = ops[i].next;
+        } else {
+          while (i < last) {
+            const k = code[j];
+            if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
+            if (cpu.breakBlock !== 0) break;
+            i++;
+            j += RECORD_WORDS;
+          }
+          if (i === last) {
+            s[EIP] = code[j + RECORD_NEXT];
+            const k = code[j];
+            if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
+          } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = code[j + RECORD_NEXT];
         }
-        if (i === last) {
-          s[EIP] = ops[last].next;
-          execs[last]();
-        } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = ops[i].next;
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         cpu.instructions += i;
@@ -247,7 +275,7 @@ export class Interpreter {
       budget -= i;
       const why = cpu.breakBlock;
       // The budget ended the block early: the next run resumes inside it.
-      if (i < ops.length && why === 0) { this.resumePending = true; this.resumeEip = s[EIP]; }
+      if (i < count && why === 0) { this.resumePending = true; this.resumeEip = s[EIP]; }
       if (why !== 0 && why !== BREAK_JUMP) {
         block = null; // CS, mode or code may have changed: no link from here
         if (why & BREAK_DEBUG) this.debugTrap();

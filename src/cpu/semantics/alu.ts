@@ -51,34 +51,46 @@ const regImm32 = (c: InstructionContext): boolean =>
 const reg = (c: InstructionContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'reg' ? o.reg : -1; };
 const imm = (c: InstructionContext, i: number): number => { const o = c.ins.operands[i]; return o.kind === 'imm' ? o.value | 0 : 0; };
 
+// The 32-bit register forms' semantics, shared by their closures below and the run loop's compact records
+// (records.ts): dst is a register number, y the source's value.
+export const add32 = (s: Int32Array, a: number, y: number): void => { const x = s[a], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
+export const sub32 = (s: Int32Array, a: number, y: number): void => { const x = s[a], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
+export const cmp32 = (s: Int32Array, a: number, y: number): void => { const x = s[a]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
+export const and32 = (s: Int32Array, a: number, y: number): void => { const r = s[a] & y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+export const or32 = (s: Int32Array, a: number, y: number): void => { const r = s[a] | y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+export const xor32 = (s: Int32Array, a: number, y: number): void => { const r = s[a] ^ y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+export const test32 = (s: Int32Array, a: number, y: number): void => { setLazy(s, OP_LOGIC, 0, 0, s[a] & y, 4); };
+export const inc32 = (s: Int32Array, a: number): void => { const x = s[a], r = (x + 1) | 0; s[a] = r; setLazyKeepCF(s, OP_ADD, x, 1, r, 4); };
+export const dec32 = (s: Int32Array, a: number): void => { const x = s[a], r = (x - 1) | 0; s[a] = r; setLazyKeepCF(s, OP_SUB, x, 1, r, 4); };
+
 export const ALU: PlaceFreeTable = {
   ADD: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      return () => { const x = s[a], y = s[b], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
+      return () => add32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { const x = s[a], r = (x + y) | 0; s[a] = r; setLazy(s, OP_ADD, x, y, r, 4); };
+      return () => add32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.add, OP_ADD, true);
   },
   SUB: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      return () => { const x = s[a], y = s[b], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
+      return () => sub32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { const x = s[a], r = (x - y) | 0; s[a] = r; setLazy(s, OP_SUB, x, y, r, 4); };
+      return () => sub32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.sub, OP_SUB, true);
   },
   CMP: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      return () => { const x = s[a], y = s[b]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
+      return () => cmp32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { const x = s[a]; setLazy(s, OP_SUB, x, y, (x - y) | 0, 4); };
+      return () => cmp32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.sub, OP_SUB, false);
   },
@@ -101,20 +113,20 @@ export const ALU: PlaceFreeTable = {
   AND: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      return () => { const r = s[a] & s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+      return () => and32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { const r = s[a] & y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+      return () => and32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.and, OP_LOGIC, true);
   },
   OR: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      return () => { const r = s[a] | s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+      return () => or32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { const r = s[a] | y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+      return () => or32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.or, OP_LOGIC, true);
   },
@@ -122,20 +134,20 @@ export const ALU: PlaceFreeTable = {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
       if (a === b) return () => { s[a] = 0; setLazy(s, OP_LOGIC, 0, 0, 0, 4); }; // the zeroing idiom
-      return () => { const r = s[a] ^ s[b]; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+      return () => xor32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { const r = s[a] ^ y; s[a] = r; setLazy(s, OP_LOGIC, 0, 0, r, 4); };
+      return () => xor32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.xor, OP_LOGIC, true);
   },
   TEST: (c) => {
     const s = c.cpu.s, a = reg(c, 0), b = reg(c, 1), y = imm(c, 1);
     if (regReg32(c)) {
-      return () => { setLazy(s, OP_LOGIC, 0, 0, s[a] & s[b], 4); };
+      return () => test32(s, a, s[b]);
     }
     if (regImm32(c)) {
-      return () => { setLazy(s, OP_LOGIC, 0, 0, s[a] & y, 4); };
+      return () => test32(s, a, y);
     }
     return binaryGeneric(c, COMBINE.and, OP_LOGIC, false);
   },
@@ -144,7 +156,7 @@ export const ALU: PlaceFreeTable = {
   INC: (c) => {
     const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0], a = d.kind === 'reg' ? d.reg : -1;
     if (size === 4 && d.kind === 'reg') {
-      return () => { const x = s[a], r = (x + 1) | 0; s[a] = r; setLazyKeepCF(s, OP_ADD, x, 1, r, 4); };
+      return () => inc32(s, a);
     }
     const dst = modifier(cpu, d, size, ins.adsize);
     return () => { const x = dst.get(), r = (x + 1) & mask; dst.set(r); setLazyKeepCF(s, OP_ADD, x, 1, r, size); };
@@ -152,7 +164,7 @@ export const ALU: PlaceFreeTable = {
   DEC: (c) => {
     const { cpu, ins } = c, size = ins.size, s = cpu.s, mask = maskOf(size), d = ins.operands[0], a = d.kind === 'reg' ? d.reg : -1;
     if (size === 4 && d.kind === 'reg') {
-      return () => { const x = s[a], r = (x - 1) | 0; s[a] = r; setLazyKeepCF(s, OP_SUB, x, 1, r, 4); };
+      return () => dec32(s, a);
     }
     const dst = modifier(cpu, d, size, ins.adsize);
     return () => { const x = dst.get(), r = (x - 1) & mask; dst.set(r); setLazyKeepCF(s, OP_SUB, x, 1, r, size); };

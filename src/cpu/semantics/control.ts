@@ -1,7 +1,7 @@
 // Control transfer (SDM Vol. 1 ch. 6, Vol. 2 JMP/CALL/RET/IRET/INT/LOOP/Jcc): near branches with the
 // CS-limit check, far transfers through code segments and call gates with the protection rules,
 // software interrupts and IRET.
-import { CS, DS, ES, FS, GS, SS } from '../../decoder/instruction.ts';
+import { CS, DS, ES, FS, GS, type Instruction, SS } from '../../decoder/instruction.ts';
 import { ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW, ATTR_S, BREAK_JUMP, type Cpu } from '../cpu.ts';
 import { BP, BR, fault, GP, NP, OF_, SS_, TS } from '../fault.ts';
 import { branchIf, getEflags, getOF, getZF, setEflags } from '../flags.ts';
@@ -22,17 +22,19 @@ import type { EmitContext, EmitterTable } from './emitter.ts';
 const csLimit = (cpu: Cpu): number => cpu.s[segSlot(CS, SEG_LIMIT)] >>> 0;
 
 /** Near transfer to `target` (an offset in CS): #GP(0) beyond the CS limit, before anything changes. */
-function jumpNear(cpu: Cpu, target: number): void {
+export function jumpNear(cpu: Cpu, target: number): void {
   if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
   cpu.s[EIP] = target;
 }
 
 /** Relative target resolved at decode time (the offset of the next instruction plus the displacement, masked to the operand size). */
-function relTarget(c: EmitContext): number {
-  const op = c.ins.operands[0];
-  if (op?.kind !== 'rel') throw new Error(`${c.ins.op}: expected a relative operand`);
-  const t = (c.next + op.disp) | 0;
-  return c.ins.opsize === 16 ? t & 0xffff : t;
+const relTarget = (c: EmitContext): number => nearTarget(c.ins, c.next);
+/** The target of a relative branch `ins` whose next instruction is at `next` (records.ts too). */
+export function nearTarget(ins: Instruction, next: number): number {
+  const op = ins.operands[0];
+  if (op?.kind !== 'rel') throw new Error(`${ins.op}: expected a relative operand`);
+  const t = (next + op.disp) | 0;
+  return ins.opsize === 16 ? t & 0xffff : t;
 }
 
 /** Is this JMP/CALL a far form (ptr16:16/32 or m16:16/32)? */
@@ -377,7 +379,7 @@ function jcc(c: EmitContext): () => void {
   return branchIf(c.cpu.s, c.ins.cond, recordWriter(c.prev), takeBranch, c.cpu, relTarget(c));
 }
 /** A taken Jcc: shared by all of them, so that each keeps one closure (branchIf's) rather than two. */
-function takeBranch(cpu: Cpu, target: number): void {
+export function takeBranch(cpu: Cpu, target: number): void {
   jumpNear(cpu, target);
   cpu.breakBlock |= BREAK_JUMP;
 }

@@ -25,9 +25,13 @@ const move = (get: Getter, set: Setter): Exec => () => set(get());
 // and LEA of that address) in one closure each rather than two or three (MOV's or LEA's, the reader's or
 // writer's, the effective address's).
 const isBasePlusDisp = (o: Operand, adsize: 16 | 32): o is MemOperand => o.kind === 'mem' && adsize === 32 && o.base >= 0 && o.index < 0;
-const movRegLoad = (cpu: Cpu, a: number, seg: number, b: number, d: number): Exec => { const s = cpu.s; return () => { s[a] = cpu.read32(seg, (s[b] + d) | 0); }; };
-const leaBaseDisp = (s: Int32Array, r: number, b: number, d: number): Exec => () => { s[r] = (s[b] + d) | 0; };
-const movStoreReg = (cpu: Cpu, seg: number, b: number, d: number, r: number): Exec => { const s = cpu.s; return () => cpu.write32(seg, (s[b] + d) | 0, s[r]); };
+// (Their semantics, shared with the run loop's compact records: records.ts.)
+export const movLoad32 = (cpu: Cpu, s: Int32Array, a: number, seg: number, b: number, d: number): void => { s[a] = cpu.read32(seg, (s[b] + d) | 0); };
+export const movStore32 = (cpu: Cpu, s: Int32Array, seg: number, b: number, d: number, r: number): void => cpu.write32(seg, (s[b] + d) | 0, s[r]);
+export const leaBaseDisp32 = (s: Int32Array, r: number, b: number, d: number): void => { s[r] = (s[b] + d) | 0; };
+const movRegLoad = (cpu: Cpu, a: number, seg: number, b: number, d: number): Exec => { const s = cpu.s; return () => movLoad32(cpu, s, a, seg, b, d); };
+const leaBaseDisp = (s: Int32Array, r: number, b: number, d: number): Exec => () => leaBaseDisp32(s, r, b, d);
+const movStoreReg = (cpu: Cpu, seg: number, b: number, d: number, r: number): Exec => { const s = cpu.s; return () => movStore32(cpu, s, seg, b, d, r); };
 
 export const DATA: PlaceFreeTable = {
   MOV: ({ cpu, ins }) => {

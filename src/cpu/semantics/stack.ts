@@ -12,8 +12,11 @@ import type { PlaceFreeTable } from './emitter.ts';
 
 // PUSH r32 and POP r, the commonest forms, from factories of their own: a closure made in the emitter
 // would keep the emitter's whole context (and a block's) alive as long as the code cache holds it.
-const pushReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => cpu.push(4, s[r]); };
-const popReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => { const v = cpu.pop(4); s[r] = v; }; };
+// (Their semantics, shared with the run loop's compact records: records.ts.)
+export const pushReg32Exec = (cpu: Cpu, s: Int32Array, r: number): void => cpu.push(4, s[r]);
+export const popReg32Exec = (cpu: Cpu, s: Int32Array, r: number): void => { const v = cpu.pop(4); s[r] = v; };
+const pushReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => pushReg32Exec(cpu, s, r); };
+const popReg32 = (cpu: Cpu, r: number): Exec => { const s = cpu.s; return () => popReg32Exec(cpu, s, r); };
 const popReg16 = (cpu: Cpu, r: number): Exec => { const r16 = cpu.r16, i = r << 1; return () => { const v = cpu.pop(2); r16[i] = v; }; };
 
 export const STACK: PlaceFreeTable = {
