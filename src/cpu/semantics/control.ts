@@ -21,6 +21,21 @@ import type { EmitContext, EmitterTable } from './emitter.ts';
 
 const csLimit = (cpu: Cpu): number => cpu.s[segSlot(CS, SEG_LIMIT)] >>> 0;
 
+/** CALL rel: push the return offset (`size` bytes), then to `target` (#GP(0) beyond the CS limit, before the push). */
+export function callNear(cpu: Cpu, size: number, target: number, next: number): void {
+  if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+  cpu.push(size, next);
+  cpu.s[EIP] = target;
+}
+
+/** Near RET: pop the return offset (`size` bytes) and `imm` more bytes of arguments. */
+export function returnNear(cpu: Cpu, size: number, imm: number): void {
+  const target = size === 4 ? cpu.peek(4, 0) : cpu.peek(2, 0);
+  if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
+  cpu.addSP(size + imm);
+  cpu.s[EIP] = target;
+}
+
 /** Near transfer to `target` (an offset in CS): #GP(0) beyond the CS limit, before anything changes. */
 export function jumpNear(cpu: Cpu, target: number): void {
   if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
@@ -303,11 +318,7 @@ export const CONTROL: EmitterTable = {
     }
     if (ins.operands[0].kind === 'rel') {
       const target = relTarget(c);
-      return () => {
-        if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
-        cpu.push(size, next);
-        cpu.s[EIP] = target;
-      };
+      return () => callNear(cpu, size, target, next);
     }
     const get = reader(cpu, ins.operands[0], size, ins.adsize);
     return () => {
@@ -321,12 +332,7 @@ export const CONTROL: EmitterTable = {
     const { cpu, ins } = c, size = ins.opsize / 8;
     const imm = ins.operands[0]?.kind === 'imm' ? ins.operands[0].value & 0xffff : 0;
     if (ins.opcode === 0xca || ins.opcode === 0xcb) return () => farReturn(cpu, size, imm);
-    return () => {
-      const target = size === 4 ? cpu.peek(4, 0) : cpu.peek(2, 0);
-      if ((target >>> 0) > csLimit(cpu)) throw fault(GP, 0);
-      cpu.addSP(size + imm);
-      cpu.s[EIP] = target;
-    };
+    return () => returnNear(cpu, size, imm);
   },
   LOOP: (c) => loop(c, 0),
   LOOPE: (c) => loop(c, 1),

@@ -1,10 +1,11 @@
 // Compact forms: the commonest instructions as four int32 words in the code cache's record arena
-// (code-cache.ts), run by one switch in the interpreter's loop instead of a closure each. Cold code is where
-// the interpreter spends a boot (~370 k distinct instructions run a few dozen times each), and there its
-// time goes in cache misses: a block's closures, their contexts and the operand closures they call are
-// objects scattered over the heap, where a block's records are 16 bytes each, next to one another.
-// A record is [kind, registers, displacement or immediate, next EIP]; kind 0 (R_CLOSURE) runs the
-// instruction's closure. The semantics are the chapter files' own functions, called by both forms.
+// (code-cache.ts), run through a table of small handlers (HANDLERS) by the interpreter's loop instead of a
+// closure each. Cold code is where the interpreter spends a boot (~370 k distinct instructions run a few
+// dozen times each), and there its time goes in cache misses: a block's closures, their contexts and the
+// operand closures they call are objects scattered over the heap, where a block's records are 16 bytes
+// each, next to one another. A record is [kind, registers, displacement or immediate, next EIP]; kind 0
+// (R_CLOSURE) runs the instruction's closure. The semantics are the chapter files' own functions, called
+// by both forms.
 import { type Instruction, type MemOperand, type Operand } from '../../decoder/instruction.ts';
 import type { Cpu } from '../cpu.ts';
 import { conditionTest } from '../flags.ts';
@@ -12,7 +13,7 @@ import { CF, ESP } from '../state.ts';
 import {
   add32, and32, cmp32, dec32, inc32, or32, recordWriter, sub32, test32, xor32,
 } from './alu.ts';
-import { jumpNear, nearTarget, takeBranch } from './control.ts';
+import { callNear, jumpNear, nearTarget, returnNear, takeBranch } from './control.ts';
 import { leaBaseDisp32, movLoad32, movStore32 } from './data.ts';
 import { popReg32Exec, pushReg32Exec } from './stack.ts';
 
@@ -24,7 +25,7 @@ export const RECORD_NEXT = 3;
 
 export const R_CLOSURE = 0;
 const R_MOV_LOAD = 1, R_MOV_STORE = 2, R_MOV_RR = 3, R_MOV_RI = 4, R_LEA = 5, R_PUSH = 6, R_POP = 7;
-const R_INC = 8, R_DEC = 9, R_JMP = 10, R_JCC = 11;
+const R_INC = 8, R_DEC = 9, R_JMP = 10, R_JCC = 11, R_CALL = 12, R_RET = 13;
 // Two-operand ALU forms: register-register, then register-immediate, in this order of operations.
 const R_ALU_RR = 16, R_ALU_RI = 24;
 const ALU_OPS = 7;
@@ -80,6 +81,12 @@ export function encodeRecord(ins: Instruction, next: number, prev: Instruction |
     case 'JMP':
       if (x?.kind === 'rel') { kind = R_JMP; w2 = nearTarget(ins, next); }
       break;
+    case 'CALL':
+      if (x?.kind === 'rel') { kind = R_CALL; w1 = ins.opsize >> 3; w2 = nearTarget(ins, next); }
+      break;
+    case 'RET':
+      if (ins.opcode === 0xc3 || ins.opcode === 0xc2) { kind = R_RET; w1 = ins.opsize >> 3; w2 = x?.kind === 'imm' ? x.value & 0xffff : 0; }
+      break;
     case 'JCC':
       kind = R_JCC; w1 = testOf(ins.cond, prev); w2 = nearTarget(ins, next);
       break;
@@ -127,6 +134,8 @@ export const HANDLERS: readonly RecordHandler[] = (() => {
   h[R_DEC] = (_cpu, s, a, j) => dec32(s, reg0(a, j));
   h[R_JMP] = (cpu, _s, a, j) => jumpNear(cpu, a[j + 2]);
   h[R_JCC] = (cpu, s, a, j) => { if (TESTS[a[j + 1]](s)) takeBranch(cpu, a[j + 2]); };
+  h[R_CALL] = (cpu, _s, a, j) => callNear(cpu, a[j + 1], a[j + 2], a[j + RECORD_NEXT]);
+  h[R_RET] = (cpu, _s, a, j) => returnNear(cpu, a[j + 1], a[j + 2]);
   // (Each its own function literal, so that V8 inlines its one operation into it.)
   h[R_ALU_RR + A_ADD] = (_cpu, s, a, j) => add32(s, reg0(a, j), s[reg1(a, j)]);
   h[R_ALU_RI + A_ADD] = (_cpu, s, a, j) => add32(s, reg0(a, j), a[j + 2]);
