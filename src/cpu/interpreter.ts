@@ -40,10 +40,12 @@ export interface LoopOptions {
 }
 
 /**
- * Executions after which a block runs by its closures rather than its records (see run()). Under the JIT a
- * block this hot is compiled (the threshold is 400), so records serve the code the interpreter runs there.
+ * [JIT] Executions after which a block runs by its closures rather than its records (see run()): the JIT's
+ * default threshold, after which a block is compiled. Records serve engine 'jit' only, where the interpreter
+ * runs cold code: with engine 'interp', hot loops ran 10–18 % slower when their blocks had begun by their
+ * records (bench/cold-code-rom.mjs 200 20000), for a reason not found (records never used: no change).
  */
-const RECORDS_HITS = 1024;
+const RECORDS_HITS = DEFAULT_JIT_THRESHOLD;
 /** [JIT] Interrupt-return points remembered at once (Interpreter.parked). */
 const PARKED_RESUMES = 8;
 
@@ -221,15 +223,12 @@ export class Interpreter {
           if (budget <= 0) break;
         }
       }
-      // Cold code runs from the block's count and records (code-cache.ts's arena: the commonest instructions
-      // from their records, the others by their closures), which keep a block's instructions in a few cache
-      // lines; a block run more often than RECORDS_HITS (hot, in the caches) by its closures, which are faster
-      // there. (Arena and closures are read after the lookup: decoding may have grown them.)
-      const code = cache.arena, closures = cache.closures;
-      let j = block.code;
-      const count = code[j], last = (count < budget ? count : budget) - 1;
-      j += RECORD_WORDS;
-      const hot = block.hits > RECORDS_HITS, execs = block.execs, ops = block.ops;
+      // [JIT] Cold code runs from the block's count and records (code-cache.ts's arena: the commonest
+      // instructions from their records, the others by their closures), which keep a block's instructions in
+      // a few cache lines; a block run more often than RECORDS_HITS, and every block under engine 'interp',
+      // by its closures, reading only what they did before there were records.
+      const running = block, hot = this.jit === null || block.hits > RECORDS_HITS, count = hot ? block.ops.length : cache.arena[block.code];
+      const last = (count < budget ? count : budget) - 1;
       if (!block.cacheable) block = null;
       let i = 0;
       cpu.breakBlock = 0;
@@ -237,6 +236,7 @@ export class Interpreter {
         // EIP is written once per block: before its last instruction (which may be a control transfer),
         // or below when a break ends the block early. Closures never read EIP.
         if (hot) {
+          const ops = running.ops, execs = running.execs;
           while (i < last) {
             execs[i]();
             if (cpu.breakBlock !== 0) break;
@@ -246,25 +246,13 @@ export class Interpreter {
             s[EIP] = ops[last].next;
             execs[last]();
           } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = ops[i].next;
-        } else {
-          while (i < last) {
-            const k = code[j];
-            if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
-            if (cpu.breakBlock !== 0) break;
-            i++;
-            j += RECORD_WORDS;
-          }
-          if (i === last) {
-            s[EIP] = code[j + RECORD_NEXT];
-            const k = code[j];
-            if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
-          } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = code[j + RECORD_NEXT];
-        }
+        } else i = this.runRecords(running.code + RECORD_WORDS, last);
       } catch (e) {
+        if (!hot) i = this.recordAt;
         if (!(e instanceof CpuFault)) throw e;
         cpu.instructions += i;
         budget -= i;
-        this.faultAt(e, ops[i].eip);
+        this.faultAt(e, running.ops[i].eip);
         block = null;
         if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';
@@ -283,6 +271,37 @@ export class Interpreter {
       }
     }
     return 'budget';
+  }
+
+  /** The instruction runRecords was running when it threw. */
+  private recordAt = 0;
+
+  /**
+   * A cold block's instructions 0..last from its records at cache.arena[j], as run()'s loop runs a hot one's
+   * closures (EIP written before the last, or after a break): returns the index of the last one run. (A
+   * method of its own: inside run() the records' loop made the closures' loop slower, 6–12 % on hot code.)
+   */
+  private runRecords(j: number, last: number): number {
+    const cpu = this.cpu, s = cpu.s, code = this.cache.arena, closures = this.cache.closures;
+    let i = 0;
+    try {
+      while (i < last) {
+        const k = code[j];
+        if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
+        if (cpu.breakBlock !== 0) break;
+        i++;
+        j += RECORD_WORDS;
+      }
+      if (i === last) {
+        s[EIP] = code[j + RECORD_NEXT];
+        const k = code[j];
+        if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
+      } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = code[j + RECORD_NEXT];
+    } catch (e) {
+      this.recordAt = i;
+      throw e;
+    }
+    return i;
   }
 
   /**
