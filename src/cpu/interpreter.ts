@@ -43,7 +43,7 @@ export interface LoopOptions {
  * [JIT] Executions after which a block runs by its closures rather than its records (see run()): the JIT's
  * default threshold, after which a block is compiled. Records serve engine 'jit' only, where the interpreter
  * runs cold code: with engine 'interp', hot loops ran 10–18 % slower when their blocks had begun by their
- * records (bench/cold-code-rom.mjs 200 20000), for a reason not found (records never used: no change).
+ * records (bench/cold-code-rom.mjs 200 20000), for a reason not found (records unused: within the noise).
  */
 const RECORDS_HITS = DEFAULT_JIT_THRESHOLD;
 /** [JIT] Interrupt-return points remembered at once (Interpreter.parked). */
@@ -279,7 +279,8 @@ export class Interpreter {
   /**
    * A cold block's instructions 0..last from its records at cache.arena[j], as run()'s loop runs a hot one's
    * closures (EIP written before the last, or after a break): returns the index of the last one run. (A
-   * method of its own: inside run() the records' loop made the closures' loop slower, 6–12 % on hot code.)
+   * method of its own, so that run()'s loop over the closures keeps its shape: with both loops in run(),
+   * hot code ran ~6 % slower in `bench/cold-code-rom.mjs 200 20000` under engine 'interp', records unused.)
    */
   private runRecords(j: number, last: number): number {
     const cpu = this.cpu, s = cpu.s, code = this.cache.arena, closures = this.cache.closures;

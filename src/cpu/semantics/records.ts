@@ -41,7 +41,7 @@ const isBasePlusDisp = (o: Operand | undefined, adsize: 16 | 32): o is MemOperan
  * the record it tests (the instruction before it in its block, when known: the fused forms, flags-js.ts).
  */
 const TESTS: ((s: Int32Array) => boolean)[] = [];
-/** TESTS's index by condition and writer (testKey), -1 until made. */
+/** TESTS's index by condition and writer (the key testOf computes), -1 until made. */
 const testByKey = new Int16Array(16 * 32).fill(-1);
 function testOf(cc: number, prev: Instruction | undefined): number {
   const w = recordWriter(prev);
