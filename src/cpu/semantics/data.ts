@@ -24,7 +24,8 @@ const move = (get: Getter, set: Setter): Exec => () => set(get());
 // The commonest memory forms (a third of a kernel's instructions: 32-bit loads and stores at [reg + disp],
 // and LEA of that address) in one closure each rather than two or three (MOV's or LEA's, the reader's or
 // writer's, the effective address's).
-const isBasePlusDisp = (o: Operand, adsize: 16 | 32): o is MemOperand => o.kind === 'mem' && adsize === 32 && o.base >= 0 && o.index < 0;
+export const isBasePlusDisp = (o: Operand | undefined, adsize: 16 | 32): o is MemOperand =>
+  o !== undefined && o.kind === 'mem' && adsize === 32 && o.base >= 0 && o.index < 0;
 // (Their semantics, shared with the run loop's compact records: records.ts.)
 export const movLoad32 = (cpu: Cpu, s: Int32Array, a: number, seg: number, b: number, d: number): void => { s[a] = cpu.read32(seg, (s[b] + d) | 0); };
 export const movStore32 = (cpu: Cpu, s: Int32Array, seg: number, b: number, d: number, r: number): void => cpu.write32(seg, (s[b] + d) | 0, s[r]);

@@ -6,7 +6,7 @@
 // each, next to one another. A record is [kind, registers, displacement or immediate, next EIP]; kind 0
 // (R_CLOSURE) runs the instruction's closure. The semantics are the chapter files' own functions, called
 // by both forms.
-import { type Instruction, type MemOperand, type Operand } from '../../decoder/instruction.ts';
+import { type Instruction, type Operand } from '../../decoder/instruction.ts';
 import type { Cpu } from '../cpu.ts';
 import { conditionTest } from '../flags.ts';
 import { CF, ESP } from '../state.ts';
@@ -14,7 +14,7 @@ import {
   add32, and32, cmp32, dec32, inc32, or32, recordWriter, sub32, test32, xor32,
 } from './alu.ts';
 import { callNear, jumpNear, nearTarget, returnNear, takeBranch } from './control.ts';
-import { leaBaseDisp32, movLoad32, movStore32 } from './data.ts';
+import { isBasePlusDisp, leaBaseDisp32, movLoad32, movStore32 } from './data.ts';
 import { popReg32Exec, pushReg32Exec } from './stack.ts';
 
 /** Words per record, and the word of each record that holds the next instruction's EIP. */
@@ -32,9 +32,6 @@ const ALU_OPS = 7;
 const A_ADD = 0, A_SUB = 1, A_CMP = 2, A_AND = 3, A_OR = 4, A_XOR = 5, A_TEST = 6;
 
 const isReg = (o: Operand | undefined): o is Operand & { kind: 'reg' } => o !== undefined && o.kind === 'reg';
-/** A 32-bit [base + disp] operand (no index), the form the fused MOV and LEA closures take. */
-const isBasePlusDisp = (o: Operand | undefined, adsize: 16 | 32): o is MemOperand =>
-  o !== undefined && o.kind === 'mem' && adsize === 32 && o.base >= 0 && o.index < 0;
 
 /**
  * The condition tests of Jcc records, by index (a record holds the index): one per condition and writer of
