@@ -137,7 +137,7 @@ export class Jit implements Accelerator {
    * otherwise carry a hooked page's blocks in with its other pages').
    */
   private eligible(b: Block, mode: number, linPage: number): boolean {
-    if (!b.cacheable || !b.valid || b.code32 !== 1 || b.csBase !== 0 || b.csLimit !== -1 || b.ops.length === 0 || b.ops[0].ins.op === 'INVALID') return false;
+    if (!b.cacheable || !b.valid || b.code32 !== 1 || b.csBase !== 0 || b.csLimit !== -1 || b.count === 0 || b.startsInvalid) return false;
     const hooks = this.cpu.hooks;
     if (hooks !== null && hooks.stepping && hooks.steps(b.start, b.end)) return false;
     return mode === 1 ? b.start === b.phys : (b.start >>> PAGE_SHIFT) === linPage;

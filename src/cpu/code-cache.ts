@@ -18,8 +18,9 @@ import { BREAK_CODE_WRITE, type Cpu } from './cpu.ts';
 import { CpuFault, fault, GP, UD } from './fault.ts';
 import type { Exec } from './operands.ts';
 import { endsBlock } from './instruction-meta.ts';
+import type { Emitter } from './semantics/emitter.ts';
 import { emitterFor, placeFree } from './semantics/index.ts';
-import { encodeRecord, R_CLOSURE, RECORD_NEXT, RECORD_SHIFT, RECORD_WORDS } from './semantics/records.ts';
+import { placeRecord, R_CLOSURE, RECORD_NEXT, RECORD_SHIFT, RECORD_WORDS, recordTemplate, writerKeyOf } from './semantics/records.ts';
 import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
@@ -31,58 +32,80 @@ export interface CachedInstruction {
   exec: Exec;
 }
 
-export interface Block {
-  /** Linear address of the first byte, and one past the last. */
-  start: number;
-  end: number;
-  /** Physical address of the first byte, and one past the last in its page (the key, and what code writes are matched against). */
-  phys: number;
-  physEnd: number;
-  /**
-   * A block whose one instruction straddles two pages under paging: the physical frame of its second
-   * page, and one past its last byte there; -1, -1 for every other block. Its lookup checks that the second
-   * page still maps there (the TB's second page in QEMU), and code writes are matched against both ranges.
-   */
-  phys2: number;
-  phys2End: number;
-  /** False for blocks that are decoded for one execution only (a fetch fault, an instruction straddling into a page that is not RAM). */
-  cacheable: boolean;
-  csBase: number;
-  csLimit: number;
-  code32: number;
-  ops: CachedInstruction[];
-  /** ops[i].exec, in a plain array for the run loop. */
-  execs: Exec[];
-  /**
-   * Where the block's records start in its cache's arena (CodeCache.arena): a header record whose first word
-   * is the instruction count, then a record per instruction (semantics/records.ts), what the run loop executes.
-   */
-  code: number;
+/**
+ * A decoded block. Its instructions (`ops`, `execs`) are made when first asked for: under the JIT, cold code
+ * runs from its records alone (most blocks never run often enough to need more), so decodeLazy writes only
+ * those, and opsOf decodes the block again when the hot loop, the JIT or a debugger wants its instructions.
+ */
+export class Block {
   /** Times the block was entered (for profiling and, later, JIT hotness). */
-  hits: number;
+  hits = 0;
   /**
    * [JIT] Decoded where a run merely resumed inside code (the interpreter's budget ended in the middle of a
    * block, or compiled code left before an access it leaves to the interpreter), and not reached by any
    * control transfer or fall-through since: the JIT neither translates it nor gives it an entry
    * (jit.ts discover). The run loop sets it (interpreter.ts).
    */
-  resumed: boolean;
+  resumed = false;
   /** False once a code write dropped the block: links to it must not be followed. */
-  valid: boolean;
+  valid = true;
   /** cpu.mappingEpoch when the links were made: links made under other page mappings are ignored. */
-  linkEpoch: number;
+  linkEpoch = -1;
   /**
    * Direct links to the last two successor blocks, by the EIP they start at (QEMU's goto_tb chaining):
    * the run loop follows them without a cache lookup when the block ended without a CS change.
    */
-  linkEip0: number; link0: Block | null;
-  linkEip1: number; link1: Block | null;
+  linkEip0 = -1; link0: Block | null = null;
+  linkEip1 = -1; link1: Block | null = null;
   /**
    * [JIT] engine 'jit' only (jit/jit.ts): the block's WASM function once compiled, null when it cannot
    * be, undefined until it is hot. Present (undefined) from creation so that setting it does not change
    * the object's shape: the run loop's property accesses stay monomorphic.
    */
-  compiled: CompiledRegion | null | undefined;
+  compiled: CompiledRegion | null | undefined = undefined;
+  private execList: Exec[] | null = null;
+
+  constructor(
+    private readonly source: CodeCache,
+    /** Linear address of the first byte, and one past the last. */
+    readonly start: number,
+    readonly end: number,
+    /** Physical address of the first byte, and one past the last in its page (the key, and what code writes are matched against). */
+    readonly phys: number,
+    readonly physEnd: number,
+    /**
+     * A block whose one instruction straddles two pages under paging: the physical frame of its second
+     * page, and one past its last byte there; -1, -1 for every other block. Its lookup checks that the second
+     * page still maps there (the TB's second page in QEMU), and code writes are matched against both ranges.
+     */
+    readonly phys2: number,
+    readonly phys2End: number,
+    readonly csBase: number,
+    readonly csLimit: number,
+    readonly code32: number,
+    /** False for blocks that are decoded for one execution only (a fetch fault, an instruction straddling into a page that is not RAM). */
+    readonly cacheable: boolean,
+    /** Its instructions. */
+    readonly count: number,
+    /**
+     * Where the block's records start in its cache's arena (CodeCache.arena): a header record whose first word
+     * is the instruction count, then a record per instruction (semantics/records.ts), what the run loop executes.
+     * (CodeCache.compactArena moves them.)
+     */
+    public code: number,
+    /** The instructions, when decoded with the block (else null until asked for). */
+    private opsList: CachedInstruction[] | null,
+  ) {}
+
+  /** The decoded instructions (decoding them again from RAM the first time, for a block decoded lazily). */
+  get ops(): CachedInstruction[] { return this.opsList ?? (this.opsList = this.source.opsOf(this)); }
+  /** ops[i].exec, in a plain array for the run loop. */
+  get execs(): Exec[] { return this.execList ?? (this.execList = this.ops.map((o) => o.exec)); }
+  /**
+   * Does it begin with an instruction without semantics (#UD, or a fetch fault)? Without decoding it: a block
+   * decoded lazily never does (decodeLazy leaves those to decodeBlock).
+   */
+  get startsInvalid(): boolean { return this.opsList !== null && this.opsList.length > 0 && this.opsList[0].ins.op === 'INVALID'; }
 }
 
 /** [JIT] What a block's `compiled` field holds: the translated region (jit/jit.ts's Region) covering it. */
@@ -93,7 +116,7 @@ export const MAX_BLOCK_INSTRUCTIONS = 128;
 /** Slots of the table of short encodings (CodeCache.intern): ~6 MB of Instructions at most. */
 const INTERN_SLOTS = 1 << 15;
 /** Slots of the table of instructions by physical address (CodeCache.decodedAt), and an address's slot and key (0: empty). */
-const ADDR_SLOTS = 1 << 16;
+const ADDR_SLOTS = 1 << 18;
 const addrSlot = (pa: number): number => (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
 const addrKey = (pa: number, code32: number): number => pa * 2 + code32 + 1;
 /**
@@ -109,6 +132,13 @@ const FRONT_SIZE = 4096;
 const ARENA_START = 1 << 18;
 /** Code-map bytes of a page as 32-bit words (64 chunks of 64 bytes). */
 const CODE_WORDS_PER_PAGE = PAGE_SIZE >>> (CODE_CHUNK_SHIFT + 2);
+/**
+ * The fourth word of an instruction's template (CodeCache.addrTemplates): its length in bits 0-7, these flags
+ * in bits 8-15, and its writer key (records.ts writerKeyOf) from bit 16.
+ */
+const T_ENDS_BLOCK = 1 << 8, T_NO_EMITTER = 1 << 9;
+/** Scratch for a template made on the spot (CodeCache.records). */
+const scratchTemplate = new Int32Array(4);
 
 export class CodeCache {
   private readonly blocks32 = new Map<number, Block>();
@@ -196,6 +226,18 @@ export class CodeCache {
   private readonly addrIns: (Instruction | undefined)[] = new Array(ADDR_SLOTS).fill(undefined);
   private readonly addrBytes = new Uint8Array(ADDR_SLOTS * 16);
   /**
+   * [JIT] And its template, 4 words a slot: the position-free part of its record (records.ts recordTemplate:
+   * kind, two words) and its length, flags and writer key (T_ENDS_BLOCK …), what decodeLazy builds a block
+   * from without reading the Instruction: the objects of a boot's 400 k decoded instructions are scattered
+   * over the heap, and reading them, their operands and their closures' map cost a cache miss each.
+   */
+  private readonly addrTemplates = new Int32Array(ADDR_SLOTS * 4);
+  /**
+   * [JIT] Blocks of 32-bit code in plain RAM are decoded lazily (decodeLazy): set while the interpreter runs
+   * cold code from records (under the JIT). Without it every block gets its instructions at once.
+   */
+  lazyOps = false;
+  /**
    * The closure of each decoded instruction whose emitter is place-free (semantics/emitter.ts), by the
    * instruction (interned: the same bytes give the same object, intern and decodedAt). ~80 % of a Linux
    * boot's decodes are of an instruction decoded before; a closure each was garbage that outlived its
@@ -223,23 +265,26 @@ export class CodeCache {
   /** Write the count and records of `ops` into the arena (a header record, then one each); returns where they start. */
   private records(ops: CachedInstruction[]): number {
     const n = (1 + ops.length) * RECORD_WORDS;
-    if (this.arenaTop + n > this.arena.length) {
-      const grown = new Int32Array(Math.max(this.arena.length * 2, this.arenaTop + n));
-      grown.set(this.arena.subarray(0, this.arenaTop));
-      this.arena = grown;
-      const closures = new Array<Exec | undefined>(grown.length >> RECORD_SHIFT).fill(undefined);
-      for (let k = 0, end = this.arenaTop >> RECORD_SHIFT; k < end; k++) closures[k] = this.closures[k];
-      this.closures = closures;
-    }
-    const a = this.arena, at = this.arenaTop, closures = this.closures;
+    if (this.arenaTop + n > this.arena.length) this.growArena(n);
+    const a = this.arena, at = this.arenaTop, closures = this.closures, t = scratchTemplate;
     a[at] = ops.length;
     for (let i = 0, j = at + RECORD_WORDS; i < ops.length; i++, j += RECORD_WORDS) {
       const op = ops[i];
-      if (encodeRecord(op.ins, op.next, i > 0 ? ops[i - 1].ins : undefined, a, j) === R_CLOSURE) { a[j] = R_CLOSURE; closures[j >> RECORD_SHIFT] = op.exec; }
-      a[j + RECORD_NEXT] = op.next;
+      if (recordTemplate(op.ins, t, 0) === R_CLOSURE) { a[j] = R_CLOSURE; a[j + RECORD_NEXT] = op.next; closures[j >> RECORD_SHIFT] = op.exec; }
+      else placeRecord(t, 0, op.next, i > 0 ? writerKeyOf(ops[i - 1].ins) : 0, a, j);
     }
     this.arenaTop = at + n;
     return at;
+  }
+
+  /** Room for `n` more words in the arena (and their closures' slots): the arena doubles. */
+  private growArena(n: number): void {
+    const grown = new Int32Array(Math.max(this.arena.length * 2, this.arenaTop + n));
+    grown.set(this.arena.subarray(0, this.arenaTop));
+    this.arena = grown;
+    const closures = new Array<Exec | undefined>(grown.length >> RECORD_SHIFT).fill(undefined);
+    for (let k = 0, end = this.arenaTop >> RECORD_SHIFT; k < end; k++) closures[k] = this.closures[k];
+    this.closures = closures;
   }
 
   private decodedAt(pa: number, at: number, code32: number, csLimit: number): Instruction | undefined {
@@ -254,15 +299,35 @@ export class CodeCache {
     return ins;
   }
 
-  private rememberAt(pa: number, code32: number, ins: Instruction): void {
+  /** Remember `ins`, just decoded at `pa` (its bytes in `fetched`), with its template; false if it cannot be (it straddles a page). */
+  private rememberAt(pa: number, code32: number, ins: Instruction): boolean {
     const n = ins.length;
-    if (n === 0 || n > 16 || (pa & (PAGE_SIZE - 1)) + n > PAGE_SIZE) return;
+    if (n === 0 || n > 16 || (pa & (PAGE_SIZE - 1)) + n > PAGE_SIZE) return false;
     const slot = addrSlot(pa);
     this.addrKeys[slot] = addrKey(pa, code32);
     this.addrIns[slot] = ins;
     // (A loop, not set(subarray()): that made a view object per decoded instruction, 40 MB of a boot's garbage.)
     const bytes = this.addrBytes, fetched = this.fetched, o = slot * 16;
     for (let i = 0; i < n; i++) bytes[o + i] = fetched[i];
+    const t = this.addrTemplates, w = slot * 4;
+    if (recordTemplate(ins, t, w) === R_CLOSURE) t[w] = R_CLOSURE;
+    t[w + 3] = n | (endsBlock(ins) ? T_ENDS_BLOCK : 0) | (emitterFor(ins) === undefined ? T_NO_EMITTER : 0) | (writerKeyOf(ins) << 16);
+    return true;
+  }
+
+  /**
+   * The closure of `ins` (emitter `emit`), at `at` in CS and followed by `next`, the `index`th of its block after
+   * `prev`. (The same instruction decoded again — another block over the same bytes, a block decoded anew after
+   * a code write or at another start — reuses its closure when its emitter is place-free: 80 % of a Linux
+   * boot's decodes.)
+   */
+  private execFor(emit: Emitter | undefined, ins: Instruction, at: number, next: number, index: number, prev: Instruction | undefined): Exec {
+    const cpu = this.cpu;
+    if (emit === undefined) return ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
+    if (!placeFree(emit)) return emit({ cpu, ins, eip: at, next, index, prev });
+    let e = this.execOf.get(ins);
+    if (e === undefined) this.execOf.set(ins, (e = emit({ cpu, ins, eip: at, next, index })));
+    return e;
   }
 
   constructor(private readonly cpu: Cpu) {
@@ -315,14 +380,8 @@ export class CodeCache {
 
   /** An uncached one-instruction block whose execution raises the fetch fault (the EIP is right). */
   private faultBlock(e: CpuFault, start: number, eip: number, csBase: number, csLimit: number, code32: number): Block {
-    const exec = () => { throw e; }, ops = [{ ins: FETCH_FAULT, eip, next: eip, exec }];
-    // (Its fields in decodeBlock's order: one hidden class for every block, so that the run loop's reads of
-    // them stay monomorphic.)
-    return {
-      start, end: start, phys: -1, physEnd: -1, phys2: -1, phys2End: -1, csBase, csLimit, code32, cacheable: false,
-      ops, execs: [exec], code: this.records(ops),
-      hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
-    };
+    const ops = [{ ins: FETCH_FAULT, eip, next: eip, exec: () => { throw e; } }];
+    return new Block(this, start, start, -1, -1, -1, -1, csBase, csLimit, code32, false, 1, this.records(ops), ops);
   }
 
   private decodeBlock(csBase: number, eip: number, phys: number): Block {
@@ -330,6 +389,10 @@ export class CodeCache {
     const code32 = s[CODE32], bits = code32 ? 32 : 16;
     const ipMask = code32 ? -1 : 0xffff;
     const csLimit = s[segSlot(CS, SEG_LIMIT)];
+    if (this.lazyOps && code32 && cpu.hooks === null && cpu.log === null) {
+      const lazy = this.decodeLazy(csBase, eip, phys, csLimit);
+      if (lazy !== null) return lazy;
+    }
     const start = (csBase + eip) | 0;
     const firstPage = (start >>> 0) >>> PAGE_SHIFT;
     const ops: CachedInstruction[] = [];
@@ -363,16 +426,7 @@ export class CodeCache {
       }
       const next = (at + ins.length) & ipMask;
       const emit = emitterFor(ins);
-      let exec: Exec;
-      if (emit === undefined) exec = ins.overlong ? () => { throw fault(GP, 0); } : () => { throw fault(UD); };
-      else if (placeFree(emit)) {
-        // (The same instruction decoded again — another block over the same bytes, a block decoded anew
-        // after a code write or at another start — reuses its closure: 80 % of a Linux boot's decodes.)
-        let e = this.execOf.get(ins);
-        if (e === undefined) this.execOf.set(ins, (e = emit({ cpu, ins, eip: at, next, index: ops.length })));
-        exec = e;
-      } else exec = emit({ cpu, ins, eip: at, next, index: ops.length, prev: ops.length > 0 ? ops[ops.length - 1].ins : undefined });
-      ops.push({ ins, eip: at, next, exec });
+      ops.push({ ins, eip: at, next, exec: this.execFor(emit, ins, at, next, ops.length, ops.length > 0 ? ops[ops.length - 1].ins : undefined) });
       end = (lin + ins.length) | 0;
       off = next;
       if (!cacheable || !emit || endsBlock(ins) || ops.length >= MAX_BLOCK_INSTRUCTIONS || (((csBase + off) >>> 0) >>> PAGE_SHIFT) !== firstPage) break;
@@ -380,10 +434,7 @@ export class CodeCache {
     // A straddler's bytes in its first page end with the page; the rest are at phys2.
     const physEnd = phys2 >= 0 ? (phys | 0xfff) + 1 : phys + ((end - start) >>> 0);
     const phys2End = phys2 >= 0 ? phys2 + ((end - start) >>> 0) - (physEnd - phys) : -1;
-    const block: Block = {
-      start, end, phys, physEnd, phys2, phys2End, csBase, csLimit, code32, cacheable, ops, execs: ops.map((o) => o.exec),
-      code: this.records(ops), hits: 0, resumed: false, valid: true, linkEpoch: -1, linkEip0: -1, link0: null, linkEip1: -1, link1: null, compiled: undefined,
-    };
+    const block = new Block(this, start, end, phys, physEnd, phys2, phys2End, csBase, csLimit, code32, cacheable, ops.length, this.records(ops), ops);
     if (cacheable) this.track(block);
     this.decoded++;
     if (cpu.log !== null) {
@@ -397,12 +448,100 @@ export class CodeCache {
     return block;
   }
 
+  /**
+   * [JIT] The block at CS:EIP decoded into its records only (Block.ops is made when asked for: opsOf), from the
+   * templates of instructions decoded before at their physical addresses — typed arrays only, where the
+   * eager decode reads each Instruction and makes or finds each closure. Only closures of instructions
+   * without a record are made. Null where the block is not simple enough, for decodeBlock's loop to decode:
+   * its first fetch faults, an instruction straddles a page or has no semantics, or the code is not in plain RAM.
+   * It ends where decodeBlock's would.
+   */
+  private decodeLazy(csBase: number, eip: number, phys: number, csLimit: number): Block | null {
+    const cpu = this.cpu, start = (csBase + eip) | 0, firstPage = (start >>> 0) >>> PAGE_SHIFT;
+    const room = (1 + MAX_BLOCK_INSTRUCTIONS) * RECORD_WORDS;
+    if (this.arenaTop + room > this.arena.length) this.growArena(room);
+    const a = this.arena, top = this.arenaTop, closures = this.closures, t = this.addrTemplates;
+    const keys = this.addrKeys, bytes = this.addrBytes, ram = cpu.mem.ram, ramEnd = cpu.fastRamEnd;
+    let j = top + RECORD_WORDS, count = 0, at = eip, pa = phys, prevWriter = 0, prevSlot = -1;
+    for (;;) {
+      const slot = addrSlot(pa), w = slot * 4;
+      let known = keys[slot] === addrKey(pa, 1);
+      if (known) {
+        for (let i = 0, n = t[w + 3] & 0xff, o = slot * 16; i < n; i++) if (ram[pa + i] !== bytes[o + i]) { known = false; break; }
+      }
+      if (!known) {
+        let ins: Instruction;
+        try {
+          this.fetchEip = at; this.fetchCsBase = csBase; this.fetchCsLimit = csLimit; this.fetchIpMask = -1;
+          ins = this.intern(decode(this.fetchByte, 32), 1);
+        } catch (e) {
+          if (!(e instanceof CpuFault)) throw e;
+          if (count === 0) return null;
+          break; // (as decodeBlock: the block ends before an instruction whose fetch faults)
+        }
+        if (!this.rememberAt(pa, 1, ins)) {
+          if (count > 0 && cpu.paging) break; // (a straddler under paging starts a block of its own)
+          return null;
+        }
+      }
+      const info = t[w + 3], n = info & 0xff, last = (at >>> 0) + n - 1;
+      if (last > 0xffffffff || last > (csLimit >>> 0)) { if (count === 0) return null; break; } // (its fetch faults: #GP)
+      if ((info & T_NO_EMITTER) !== 0 || pa + n > ramEnd) return null;
+      const next = (at + n) | 0;
+      if (t[w] === R_CLOSURE) {
+        const ins = this.addrIns[slot]!;
+        a[j] = R_CLOSURE; a[j + RECORD_NEXT] = next;
+        closures[j >> RECORD_SHIFT] = this.execFor(emitterFor(ins), ins, at, next, count, count > 0 ? this.addrIns[prevSlot] : undefined);
+      } else placeRecord(t, w, next, prevWriter, a, j);
+      prevWriter = info >>> 16; prevSlot = slot;
+      count++; j += RECORD_WORDS;
+      at = next; pa += n;
+      if ((info & T_ENDS_BLOCK) !== 0 || count >= MAX_BLOCK_INSTRUCTIONS || (((csBase + next) >>> 0) >>> PAGE_SHIFT) !== firstPage) break;
+    }
+    a[top] = count;
+    this.arenaTop = j;
+    const block = new Block(this, start, (start + (pa - phys)) | 0, phys, pa, -1, -1, csBase, csLimit, 1, true, count, top, null);
+    this.track(block);
+    this.decoded++;
+    cpu.work += count * 32;
+    return block;
+  }
+
+  /** The physical address decodePhysical's byte source reads at. */
+  private fetchPa = 0;
+  private readonly fetchPhysByte = (i: number): number => (this.fetched[i] = this.cpu.mem.ram[this.fetchPa + i]);
+
+  /**
+   * The instructions of lazily decoded block `b` (Block.ops): decoded again from its bytes in RAM, which are
+   * the ones it was decoded from while it is valid (a code write drops it), into what decodeBlock would have made.
+   */
+  opsOf(b: Block): CachedInstruction[] {
+    const ops: CachedInstruction[] = [];
+    for (let k = 0, at = (b.start - b.csBase) | 0, pa = b.phys; k < b.count; k++) {
+      let ins = this.decodedAt(pa, at, 1, b.csLimit);
+      if (ins === undefined) {
+        this.fetchPa = pa;
+        ins = this.intern(decode(this.fetchPhysByte, 32), 1);
+        this.rememberAt(pa, 1, ins);
+      }
+      const next = (at + ins.length) | 0;
+      ops.push({ ins, eip: at, next, exec: this.execFor(emitterFor(ins), ins, at, next, k, k > 0 ? ops[k - 1].ins : undefined) });
+      at = next; pa += ins.length;
+    }
+    return ops;
+  }
+
+  /** The EIP of the `i`th instruction of `b` (its records say, without its instructions). */
+  eipAt(b: Block, i: number): number {
+    return i === 0 ? (b.start - b.csBase) & (b.code32 ? -1 : 0xffff) : this.arena[b.code + i * RECORD_WORDS + RECORD_NEXT];
+  }
+
   /** True once the cached blocks hold more than `limit` instructions: the run loop then calls evict() between blocks. */
   get full(): boolean { return this.instructionCount > this.limit || this.arenaTop > 4 * RECORD_WORDS * this.limit; }
 
   /** Mark the RAM pages and chunks the block's bytes occupy so that writes there invalidate it. */
   private track(b: Block): void {
-    this.instructionCount += b.ops.length;
+    this.instructionCount += b.count;
     const ram = this.cpu.ramSize;
     for (const [lo, hi] of byteRanges(b)) {
       for (let p = lo >>> PAGE_SHIFT; p <= (hi - 1) >>> PAGE_SHIFT && p * PAGE_SIZE < ram; p++) {
@@ -484,7 +623,7 @@ export class CodeCache {
   }
 
   private drop(b: Block, byWrite: boolean, byHost = false): void {
-    if (b.valid) this.instructionCount -= b.ops.length;
+    if (b.valid) this.instructionCount -= b.count;
     b.valid = false;
     if (this.onDrop) this.onDrop(b, byHost);
     const map = b.code32 ? this.blocks32 : this.blocks16;
@@ -508,7 +647,7 @@ export class CodeCache {
   evict(): void {
     this.onFull?.(this.limit >>> 1);
     let kept = 0;
-    for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) if (b.compiled?.valid) kept += b.ops.length;
+    for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) if (b.compiled?.valid) kept += b.count;
     if (kept === 0 || 2 * kept > this.limit) { this.flush(); return; }
     this.flushes++;
     const dropped: Block[] = [];
@@ -540,7 +679,7 @@ export class CodeCache {
     let top = 0;
     for (const m of [this.blocks32, this.blocks16]) {
       for (const b of m.values()) {
-        const n = (1 + b.ops.length) * RECORD_WORDS, shift = (b.code - top) >> RECORD_SHIFT;
+        const n = (1 + b.count) * RECORD_WORDS, shift = (b.code - top) >> RECORD_SHIFT;
         to.set(from.subarray(b.code, b.code + n), top);
         for (let k = top >> RECORD_SHIFT, end = (top + n) >> RECORD_SHIFT; k < end; k++) if (closures[k + shift] !== undefined) kept[k] = closures[k + shift];
         b.code = top;

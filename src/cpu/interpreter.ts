@@ -52,8 +52,16 @@ const PARKED_RESUMES = 8;
 export class Interpreter {
   readonly cache: CodeCache;
 
-  /** [JIT] the accelerator VM.enableJit attaches (engine 'jit'); null for the pure interpreter. */
-  jit: Accelerator | null = null;
+  private accelerator: Accelerator | null = null;
+  /**
+   * [JIT] the accelerator VM.enableJit attaches (engine 'jit'); null for the pure interpreter. With it, cold
+   * code runs from records, so blocks are decoded lazily (CodeCache.lazyOps).
+   */
+  get jit(): Accelerator | null { return this.accelerator; }
+  set jit(jit: Accelerator | null) {
+    this.accelerator = jit;
+    this.cache.lazyOps = jit !== null;
+  }
   /** [JIT] executions of a block before its region is compiled (0: on first sight). */
   jitThreshold = DEFAULT_JIT_THRESHOLD;
   /**
@@ -177,8 +185,8 @@ export class Interpreter {
       // retired and leaves EIP, registers and flags in the state block; 0 with no fault means it stopped
       // before its first instruction (budget, or a memory access it leaves to the interpreter).
       if (finishBlock) finishBlock = false;
-      else if (this.jit !== null) {
-        const jit = this.jit;
+      else if (this.accelerator !== null) {
+        const jit = this.accelerator;
         let r = block.compiled as CompiledUnit | null | undefined;
         if ((r === undefined || (r !== null && !r.valid)) && block.hits > this.jitThreshold && !block.resumed) {
           r = block.compiled = jit.regionFor(block) ?? undefined;
@@ -227,7 +235,7 @@ export class Interpreter {
       // instructions from their records, the others by their closures), which keep a block's instructions in
       // a few cache lines; a block run more often than RECORDS_HITS, and every block under engine 'interp',
       // by its closures, reading only what they did before there were records.
-      const running = block, hot = this.jit === null || block.hits > RECORDS_HITS, count = hot ? block.ops.length : cache.arena[block.code];
+      const running = block, hot = this.accelerator === null || block.hits > RECORDS_HITS, count = block.count;
       const last = (count < budget ? count : budget) - 1;
       if (!block.cacheable) block = null;
       let i = 0;
@@ -252,7 +260,7 @@ export class Interpreter {
         if (!(e instanceof CpuFault)) throw e;
         cpu.instructions += i;
         budget -= i;
-        this.faultAt(e, running.ops[i].eip);
+        this.faultAt(e, cache.eipAt(running, i));
         block = null;
         if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
         if (cpu.deliveries >= deliveryLimit) return 'deliveries';

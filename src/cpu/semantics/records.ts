@@ -8,12 +8,12 @@
 // by both forms.
 import { type Instruction, type Operand } from '../../decoder/instruction.ts';
 import type { Cpu } from '../cpu.ts';
-import { conditionTest } from '../flags.ts';
+import { conditionTest, type Writer } from '../flags.ts';
 import { CF, ESP } from '../state.ts';
 import {
   add32, and32, cmp32, dec32, inc32, or32, recordWriter, sub32, test32, xor32,
 } from './alu.ts';
-import { callNear, jumpNear, nearTarget, returnNear, takeBranch } from './control.ts';
+import { callNear, jumpNear, returnNear, takeBranch } from './control.ts';
 import { isBasePlusDisp, leaBaseDisp32, movLoad32, movStore32 } from './data.ts';
 import { popReg32Exec, pushReg32Exec } from './stack.ts';
 
@@ -38,23 +38,37 @@ const isReg = (o: Operand | undefined): o is Operand & { kind: 'reg' } => o !== 
  * the record it tests (the instruction before it in its block, when known: the fused forms, flags-js.ts).
  */
 const TESTS: ((s: Int32Array) => boolean)[] = [];
-/** TESTS's index by condition and writer (the key testOf computes), -1 until made. */
-const testByKey = new Int16Array(16 * 32).fill(-1);
-function testOf(cc: number, prev: Instruction | undefined): number {
-  const w = recordWriter(prev);
-  // (Writers differ in op (1-3), the mask's CF and plainSub; all are 32-bit.)
-  const key = cc + 16 * (w === null ? 0 : 1 + w.op * 4 + (w.mask & CF ? 0 : 2) + (w.plainSub ? 1 : 0));
+/** TESTS's index by condition and writer key (cc + 16 * key), -1 until made. */
+const testByKey = new Int16Array(16 * 16).fill(-1);
+/** The writer of each writer key (writerKeyOf), as conditionTest takes it. */
+const WRITERS: Writer[] = [null];
+
+/**
+ * A small number naming what `ins` is to a Jcc after it (alu.ts recordWriter), 0 for no fusable writer:
+ * writers differ in op (1-3), the mask's CF and plainSub, and all are 32-bit.
+ */
+export function writerKeyOf(ins: Instruction | undefined): number {
+  const w = recordWriter(ins);
+  if (w === null) return 0;
+  const key = 1 + w.op * 4 + (w.mask & CF ? 0 : 2) + (w.plainSub ? 1 : 0);
+  WRITERS[key] ??= w;
+  return key;
+}
+
+function testOf(cc: number, writerKey: number): number {
+  const key = cc + 16 * writerKey;
   let i = testByKey[key];
-  if (i < 0) { testByKey[key] = i = TESTS.length; TESTS.push(conditionTest(cc, w)); }
+  if (i < 0) { testByKey[key] = i = TESTS.length; TESTS.push(conditionTest(cc, WRITERS[writerKey])); }
   return i;
 }
 
 /**
- * Write the record of `ins` (next instruction at `next`, after `prev` in its block) at words a[j], a[j + 1],
- * a[j + 2] and return its kind, or R_CLOSURE (nothing written) when it has no compact form. (The caller
- * writes the next EIP.)
+ * The part of the record of `ins` that its bytes alone decide, at t[o], t[o + 1], t[o + 2]: its kind
+ * (returned; R_CLOSURE, nothing written, when it has no compact form) and two words, which for a relative
+ * transfer hold its displacement (and a Jcc's condition) until placeRecord places it in a block. (Relative
+ * transfers with a 16-bit operand size, whose targets wrap, keep their closures.)
  */
-export function encodeRecord(ins: Instruction, next: number, prev: Instruction | undefined, a: Int32Array, j: number): number {
+export function recordTemplate(ins: Instruction, t: Int32Array, o: number): number {
   const x = ins.operands[0] as Operand | undefined, y = ins.operands[1] as Operand | undefined;
   let kind = R_CLOSURE, w1 = 0, w2 = 0, alu = -1;
   switch (ins.op) {
@@ -76,16 +90,16 @@ export function encodeRecord(ins: Instruction, next: number, prev: Instruction |
       if (ins.opsize === 32 && isReg(x)) { kind = R_POP; w1 = x.reg; }
       break;
     case 'JMP':
-      if (x?.kind === 'rel') { kind = R_JMP; w2 = nearTarget(ins, next); }
+      if (x?.kind === 'rel' && ins.opsize === 32) { kind = R_JMP; w2 = x.disp | 0; }
       break;
     case 'CALL':
-      if (x?.kind === 'rel') { kind = R_CALL; w1 = ins.opsize >> 3; w2 = nearTarget(ins, next); }
+      if (x?.kind === 'rel' && ins.opsize === 32) { kind = R_CALL; w1 = 4; w2 = x.disp | 0; }
       break;
     case 'RET':
       if (ins.opcode === 0xc3 || ins.opcode === 0xc2) { kind = R_RET; w1 = ins.opsize >> 3; w2 = x?.kind === 'imm' ? x.value & 0xffff : 0; }
       break;
     case 'JCC':
-      kind = R_JCC; w1 = testOf(ins.cond, prev); w2 = nearTarget(ins, next);
+      if (x?.kind === 'rel' && ins.opsize === 32) { kind = R_JCC; w1 = ins.cond; w2 = x.disp | 0; }
       break;
     case 'INC': case 'DEC':
       if (ins.size === 4 && isReg(x)) { kind = ins.op === 'INC' ? R_INC : R_DEC; w1 = x.reg; }
@@ -102,8 +116,22 @@ export function encodeRecord(ins: Instruction, next: number, prev: Instruction |
     if (isReg(y)) { kind = R_ALU_RR + alu; w1 = x.reg | (y.reg << 8); }
     else if (y?.kind === 'imm') { kind = R_ALU_RI + alu; w1 = x.reg; w2 = y.value | 0; }
   }
-  if (kind !== R_CLOSURE) { a[j] = kind; a[j + 1] = w1; a[j + 2] = w2; }
+  if (kind !== R_CLOSURE) { t[o] = kind; t[o + 1] = w1; t[o + 2] = w2; }
   return kind;
+}
+
+/**
+ * Write the record of template t[o..o+2] (a kind other than R_CLOSURE) at a[j..j+3], for an instruction
+ * followed by `next` and preceded in its block by an instruction of writer key `prevWriter` (0: none).
+ */
+export function placeRecord(t: Int32Array, o: number, next: number, prevWriter: number, a: Int32Array, j: number): void {
+  const kind = t[o];
+  a[j] = kind;
+  if (kind === R_JMP || kind === R_CALL || kind === R_JCC) {
+    a[j + 1] = kind === R_JCC ? testOf(t[o + 1], prevWriter) : t[o + 1];
+    a[j + 2] = (next + t[o + 2]) | 0;
+  } else { a[j + 1] = t[o + 1]; a[j + 2] = t[o + 2]; }
+  a[j + RECORD_NEXT] = next;
 }
 
 /** A record's semantics: the instruction of the record at a[j]. */
