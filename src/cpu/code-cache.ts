@@ -116,7 +116,7 @@ export const MAX_BLOCK_INSTRUCTIONS = 128;
 /** Slots of the table of short encodings (CodeCache.intern): ~6 MB of Instructions at most. */
 const INTERN_SLOTS = 1 << 15;
 /** Slots of the table of instructions by physical address (CodeCache.decodedAt), and an address's slot and key (0: empty). */
-const ADDR_SLOTS = 1 << 18;
+const ADDR_SLOTS = 1 << 16;
 const addrSlot = (pa: number): number => (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
 const addrKey = (pa: number, code32: number): number => pa * 2 + code32 + 1;
 /**
