@@ -13,20 +13,26 @@
 //  - the same for a first decode: the tables of interned encodings and of instructions by address emptied
 //    too before each pass, so that every instruction is decoded from its bytes and its closures built anew
 //    (what code never seen before costs: most of a kernel's start and of every new program).
-//   node --expose-gc bench/decode-memory.mjs [DIST] [INSTRUCTIONS]
-// DIST is a built dist/ directory (default: this checkout's), to compare builds. It reaches into the
-// cache's private fields (blocks32, decodeBlock): a measurement, not an API.
+//   node --expose-gc bench/decode-memory.mjs [--lazy] [DIST] [INSTRUCTIONS]
+// DIST is a built dist/ directory (default: this checkout's), to compare builds. --lazy measures the
+// decode the JIT's VMs use (CodeCache.lazyOps: blocks decoded into their records only, their instructions
+// made when asked for; the boot itself runs under the interpreter either way). It reaches into the cache's
+// private fields (blocks32, decodeBlock): a measurement, not an API.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const dist = resolve(process.argv[2] ?? join(import.meta.dirname, '..', 'dist'));
-const count = Number(process.argv[3] ?? 30e6);
+const args = process.argv.slice(2).filter((a) => a !== '--lazy'), lazy = args.length < process.argv.length - 2;
+const dist = resolve(args[0] ?? join(import.meta.dirname, '..', 'dist'));
+const count = Number(args[1] ?? 30e6);
 const { createVM, loadLinux } = await import(pathToFileURL(join(dist, 'index.js')).href);
 const vm = createVM({ memory: 128 << 20, codeCacheSize: 1 << 22, stdout: () => {} });
 loadLinux(vm, new Uint8Array(readFileSync(join(import.meta.dirname, '..', '.cache', 'linux', 'vmlinuz'))), { name: 'vmlinuz', cmdline: 'console=ttyS0 panic=-1' });
 vm.run({ maxInstructions: count });
 const cache = vm.interpreter.cache, cpu = vm.interpreter.cpu;
+if (lazy) cache.lazyOps = true;
+/** Instructions in decoded block `d` (without making a lazy block's instructions; builds before Block.count had none). */
+const countOf = (d) => d.count ?? d.ops.length;
 const blocks = [];
 for (const b of cache.blocks32.values()) if (b.code32 === 1 && b.csBase === 0) blocks.push({ start: b.start, phys: b.phys });
 const heap = () => { global.gc(); global.gc(); return process.memoryUsage().heapUsed; };
@@ -43,7 +49,7 @@ emptyTables();
 const empty = heap();
 const kept = [];
 let instructions = 0;
-for (const b of blocks) { const d = cache.decodeBlock(0, b.start, b.phys); kept.push(d); instructions += d.ops.length; }
+for (const b of blocks) { const d = cache.decodeBlock(0, b.start, b.phys); kept.push(d); instructions += countOf(d); }
 const full = heap();
 console.log(`${dist}: ${instructions} instructions in ${blocks.length} blocks (of ${cache.decoded - blocks.length} decoded in ${count} instructions)`);
 console.log(`retained: ${((full - empty) / instructions).toFixed(0)} bytes per cached instruction (${((full - empty) / 1e6).toFixed(1)} MB)`);
@@ -56,7 +62,7 @@ for (let i = 0; i < blocks.length; i += 200) {
   const batch = blocks.slice(i, i + 200);
   const before = process.memoryUsage().heapUsed;
   let n = 0;
-  for (const b of batch) n += cache.decodeBlock(0, b.start, b.phys).ops.length;
+  for (const b of batch) n += countOf(cache.decodeBlock(0, b.start, b.phys));
   const grew = process.memoryUsage().heapUsed - before;
   if (grew > 0) { bytes += grew; decoded += n; } else skipped++;
   cache.flush();
@@ -75,7 +81,7 @@ const timed = (label, first) => {
       cache.flush();
       if (first) emptyTables();
       const t0 = performance.now();
-      for (const b of blocks) n += cache.decodeBlock(0, b.start, b.phys).ops.length;
+      for (const b of blocks) n += countOf(cache.decodeBlock(0, b.start, b.phys));
       ms += performance.now() - t0;
     }
     rounds.push((ms * 1e6) / n);

@@ -85,6 +85,16 @@ describe('code cache: lazily decoded blocks', () => {
     }
   });
 
+  it('follow an offset that wraps at 4 GiB (a CS base above 0) as the eager decode does', () => {
+    const code = program(7, 256), base = 0x7c0;
+    const blockAt = (m: ReturnType<typeof setup>, eip: number) => m.cache.blockAt(eip);
+    const eager = setup(false, code, base), lazy = setup(true, code, base);
+    for (const m of [eager, lazy]) m.cpu.s[segSlot(CS, SEG_BASE)] = 0x800;
+    for (let eip = -0x40; eip < 0x40; eip++) {
+      expect(describeBlock(lazy.cache, blockAt(lazy, eip)), `eip ${(eip >>> 0).toString(16)}`).toEqual(describeBlock(eager.cache, blockAt(eager, eip)));
+    }
+  });
+
   it('make their instructions only when asked for, and run the same as eager ones', () => {
     const code = bytesOf('b8 05 00 00 00 83 c0 03 89 c3 0f af d8 c3'); // mov eax,5; add eax,3; mov ebx,eax; imul ebx,eax; ret
     const lazy = setup(true, code, 0x1000), eager = setup(false, code, 0x1000);

@@ -1,6 +1,8 @@
 // Decoded-code cache: guest code is decoded once into blocks of executable closures (and compact records of
 // the commonest instructions, which the run loop prefers for cold code: semantics/records.ts), keyed by the
-// linear address and code size it was decoded under, and reused on every later execution. A block never
+// linear address and code size it was decoded under, and reused on every later execution. Under the JIT,
+// where the interpreter runs only cold code, a block is decoded into its records alone and gets its
+// instructions and closures when first asked for (decodeLazy, Block.ops). A block never
 // extends past the end of its first page (plus the last instruction's tail), so blocks are filed by page.
 // The cache marks where its blocks' bytes lie: PAGE_HAS_CODE in the page-flag table and, finer, the
 // 64-byte chunks of the code map (state.ts's codeMapOffset), exact at all times. A write into a marked
@@ -485,7 +487,8 @@ export class CodeCache {
         }
       }
       const info = t[w + 3], n = info & 0xff, last = (at >>> 0) + n - 1;
-      if (last > 0xffffffff || last > (csLimit >>> 0)) { if (count === 0) return null; break; } // (its fetch faults: #GP)
+      if (last > 0xffffffff) return null; // (its offset wraps: decodeBlock's fetch follows it)
+      if (last > (csLimit >>> 0)) { if (count === 0) return null; break; } // (its fetch faults: #GP)
       if ((info & T_NO_EMITTER) !== 0 || pa + n > ramEnd) return null;
       const next = (at + n) | 0;
       if (t[w] === R_CLOSURE) {
