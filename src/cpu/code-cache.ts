@@ -22,7 +22,7 @@ import type { Exec } from './operands.ts';
 import { endsBlock } from './instruction-meta.ts';
 import type { Emitter } from './semantics/emitter.ts';
 import { emitterFor, placeFree } from './semantics/index.ts';
-import { placeRecord, R_CLOSURE, RECORD_NEXT, RECORD_SHIFT, RECORD_WORDS, recordTemplate, writerKeyOf } from './semantics/records.ts';
+import { placeRecord, R_CLOSURE, RECORD_NEXT, RECORD_WORDS, recordTemplate, writerKeyOf } from './semantics/records.ts';
 import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
@@ -252,17 +252,17 @@ export class CodeCache {
    * records.ts), in a run of the arena — a bump allocator, grown when full, emptied with the cache and
    * compacted to the kept blocks' records when it is evicted. Dropped blocks' records stay until then: `full`
    * counts them (code rewritten again and again drops its blocks without filling the cache). An instruction
-   * without a compact form has its closure in `closures`, at its record's index: the run loop reads no
-   * per-block array.
+   * without a compact form has its closure in `closures`, at the index its record holds (R_CLOSURE's second
+   * word): the run loop reads no per-block array.
    */
   arena = new Int32Array(ARENA_START);
   private arenaTop = 0;
   /**
-   * The closure of each record without a compact form, at the record's index (its word / RECORD_WORDS): as
-   * long as the arena has records, without holes (stores into a growing holey array were most of the
-   * records' cost at decode).
+   * The closures of the records without a compact form, in the order they were written (a record holds its
+   * closure's index): a packed array that grows by push. (A slot per record, as long as the arena, cost
+   * ~27 ms at each of the arena's doublings: V8 makes arrays that long in its slow dictionary form first.)
    */
-  closures: (Exec | undefined)[] = new Array(ARENA_START >> RECORD_SHIFT).fill(undefined);
+  closures: Exec[] = [];
 
   /** Write the count and records of `ops` into the arena (a header record, then one each); returns where they start. */
   private records(ops: CachedInstruction[]): number {
@@ -272,21 +272,18 @@ export class CodeCache {
     a[at] = ops.length;
     for (let i = 0, j = at + RECORD_WORDS; i < ops.length; i++, j += RECORD_WORDS) {
       const op = ops[i];
-      if (recordTemplate(op.ins, t, 0) === R_CLOSURE) { a[j] = R_CLOSURE; a[j + RECORD_NEXT] = op.next; closures[j >> RECORD_SHIFT] = op.exec; }
+      if (recordTemplate(op.ins, t, 0) === R_CLOSURE) { a[j] = R_CLOSURE; a[j + 1] = closures.push(op.exec) - 1; a[j + RECORD_NEXT] = op.next; }
       else placeRecord(t, 0, op.next, i > 0 ? writerKeyOf(ops[i - 1].ins) : 0, a, j);
     }
     this.arenaTop = at + n;
     return at;
   }
 
-  /** Room for `n` more words in the arena (and their closures' slots): the arena doubles. */
+  /** Room for `n` more words in the arena: it doubles. */
   private growArena(n: number): void {
     const grown = new Int32Array(Math.max(this.arena.length * 2, this.arenaTop + n));
     grown.set(this.arena.subarray(0, this.arenaTop));
     this.arena = grown;
-    const closures = new Array<Exec | undefined>(grown.length >> RECORD_SHIFT).fill(undefined);
-    for (let k = 0, end = this.arenaTop >> RECORD_SHIFT; k < end; k++) closures[k] = this.closures[k];
-    this.closures = closures;
   }
 
   private decodedAt(pa: number, at: number, code32: number, csLimit: number): Instruction | undefined {
@@ -494,7 +491,7 @@ export class CodeCache {
       if (t[w] === R_CLOSURE) {
         const ins = this.addrIns[slot]!;
         a[j] = R_CLOSURE; a[j + RECORD_NEXT] = next;
-        closures[j >> RECORD_SHIFT] = this.execFor(emitterFor(ins), ins, at, next, count, count > 0 ? this.addrIns[prevSlot] : undefined);
+        a[j + 1] = closures.push(this.execFor(emitterFor(ins), ins, at, next, count, count > 0 ? this.addrIns[prevSlot] : undefined)) - 1;
       } else placeRecord(t, w, next, prevWriter, a, j);
       prevWriter = info >>> 16; prevSlot = slot;
       count++; j += RECORD_WORDS;
@@ -677,14 +674,13 @@ export class CodeCache {
 
   /** Move the records of the blocks still cached, and their closures, to the front of the arena (after evict()). */
   private compactArena(): void {
-    const from = this.arena, to = new Int32Array(from.length), closures = this.closures;
-    const kept = new Array<Exec | undefined>(to.length >> RECORD_SHIFT).fill(undefined);
+    const from = this.arena, to = new Int32Array(from.length), closures = this.closures, kept: Exec[] = [];
     let top = 0;
     for (const m of [this.blocks32, this.blocks16]) {
       for (const b of m.values()) {
-        const n = (1 + b.count) * RECORD_WORDS, shift = (b.code - top) >> RECORD_SHIFT;
+        const n = (1 + b.count) * RECORD_WORDS;
         to.set(from.subarray(b.code, b.code + n), top);
-        for (let k = top >> RECORD_SHIFT, end = (top + n) >> RECORD_SHIFT; k < end; k++) if (closures[k + shift] !== undefined) kept[k] = closures[k + shift];
+        for (let j = top + RECORD_WORDS; j < top + n; j += RECORD_WORDS) if (to[j] === R_CLOSURE) to[j + 1] = kept.push(closures[to[j + 1]]) - 1;
         b.code = top;
         top += n;
       }
@@ -700,7 +696,7 @@ export class CodeCache {
     this.instructionCount = 0;
     this.arenaTop = 0;
     // (A new table, not this one emptied: a hook may flush in the middle of a block, which runs on from the old.)
-    this.closures = new Array<Exec | undefined>(this.arena.length >> RECORD_SHIFT).fill(undefined);
+    this.closures = [];
     this.onFlush?.();
     for (const m of [this.blocks32, this.blocks16]) for (const b of m.values()) b.valid = false;
     this.blocks32.clear(); this.blocks16.clear();

@@ -11,7 +11,7 @@ import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
 import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
-import { HANDLERS, R_CLOSURE, RECORD_NEXT, RECORD_SHIFT, RECORD_WORDS } from './semantics/records.ts';
+import { HANDLERS, R_CLOSURE, RECORD_NEXT, RECORD_WORDS } from './semantics/records.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
 /** Why the loop returned (the VM turns this into an exit record). 'deliveries': LoopOptions.deliveries ran out. */
@@ -296,7 +296,7 @@ export class Interpreter {
     try {
       while (i < last) {
         const k = code[j];
-        if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
+        if (k === R_CLOSURE) closures[code[j + 1]](); else HANDLERS[k](cpu, s, code, j);
         if (cpu.breakBlock !== 0) break;
         i++;
         j += RECORD_WORDS;
@@ -304,7 +304,7 @@ export class Interpreter {
       if (i === last) {
         s[EIP] = code[j + RECORD_NEXT];
         const k = code[j];
-        if (k === R_CLOSURE) closures[j >> RECORD_SHIFT]!(); else HANDLERS[k](cpu, s, code, j);
+        if (k === R_CLOSURE) closures[code[j + 1]](); else HANDLERS[k](cpu, s, code, j);
       } else if (!(cpu.breakBlock & (BREAK_JUMP | BREAK_EIP_SET))) s[EIP] = code[j + RECORD_NEXT];
     } catch (e) {
       this.recordAt = i;

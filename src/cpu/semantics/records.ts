@@ -19,8 +19,6 @@ import { popReg32Exec, pushReg32Exec } from './stack.ts';
 
 /** Words per record, and the word of each record that holds the next instruction's EIP. */
 export const RECORD_WORDS = 4;
-/** log2(RECORD_WORDS): a record's index from its first word (CodeCache.closures). */
-export const RECORD_SHIFT = 2;
 export const RECORD_NEXT = 3;
 
 export const R_CLOSURE = 0;
