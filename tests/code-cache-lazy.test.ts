@@ -85,6 +85,21 @@ describe('code cache: lazily decoded blocks', () => {
     }
   });
 
+  it('are right in a cache that decoded eagerly before it turned lazy (the JIT enabled later)', () => {
+    const code = program(11, 800), base = 0x5000;
+    const eager = setup(false, code, base), late = setup(false, code, base);
+    for (let at = base; at < base + 700; at += 2) late.cache.blockAt(at);
+    late.cache.flush();
+    late.cache.lazyOps = true; // (the by-address table holds these instructions, without their templates)
+    let lazily = 0;
+    for (let at = base; at < base + 700; at += 2) {
+      const l = late.cache.blockAt(at);
+      if ((l as unknown as { opsList: unknown }).opsList === null) lazily++;
+      expect(describeBlock(late.cache, l), `at ${at.toString(16)}`).toEqual(describeBlock(eager.cache, eager.cache.blockAt(at)));
+    }
+    expect(lazily).toBeGreaterThan(0);
+  });
+
   it('follow an offset that wraps at 4 GiB (a CS base above 0) as the eager decode does', () => {
     const code = program(7, 256), base = 0x7c0;
     const blockAt = (m: ReturnType<typeof setup>, eip: number) => m.cache.blockAt(eip);

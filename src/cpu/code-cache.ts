@@ -308,7 +308,9 @@ export class CodeCache {
     // (A loop, not set(subarray()): that made a view object per decoded instruction, 40 MB of a boot's garbage.)
     const bytes = this.addrBytes, fetched = this.fetched, o = slot * 16;
     for (let i = 0; i < n; i++) bytes[o + i] = fetched[i];
+    // (Its template only for the lazy decode, which alone reads it: else a length of 0 marks it absent.)
     const t = this.addrTemplates, w = slot * 4;
+    if (!this.lazyOps) { t[w + 3] = 0; return true; }
     if (recordTemplate(ins, t, w) === R_CLOSURE) t[w] = R_CLOSURE;
     t[w + 3] = n | (endsBlock(ins) ? T_ENDS_BLOCK : 0) | (emitterFor(ins) === undefined ? T_NO_EMITTER : 0) | (writerKeyOf(ins) << 16);
     return true;
@@ -464,7 +466,7 @@ export class CodeCache {
     let j = top + RECORD_WORDS, count = 0, at = eip, pa = phys, prevWriter = 0, prevSlot = -1;
     for (;;) {
       const slot = addrSlot(pa), w = slot * 4;
-      let known = keys[slot] === addrKey(pa, 1);
+      let known = keys[slot] === addrKey(pa, 1) && (t[w + 3] & 0xff) !== 0;
       if (known) {
         for (let i = 0, n = t[w + 3] & 0xff, o = slot * 16; i < n; i++) if (ram[pa + i] !== bytes[o + i]) { known = false; break; }
       }
