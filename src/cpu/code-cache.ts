@@ -22,7 +22,7 @@ import type { Exec } from './operands.ts';
 import { endsBlock } from './instruction-meta.ts';
 import type { Emitter } from './semantics/emitter.ts';
 import { emitterFor, placeFree } from './semantics/index.ts';
-import { placeRecord, R_CLOSURE, RECORD_NEXT, RECORD_WORDS, recordTemplate, writerKeyOf } from './semantics/records.ts';
+import { placeRecord, R_CLOSURE, R_JCC, RECORD_NEXT, RECORD_WORDS, recordTemplate, writerKeyOf } from './semantics/records.ts';
 import { CODE_CHUNK_SHIFT, CODE32, PAGE_SHIFT, PAGE_SIZE, SEG_BASE, SEG_LIMIT, SEG_SEL, segSlot } from './state.ts';
 
 /** One decoded instruction ready to run. */
@@ -272,8 +272,9 @@ export class CodeCache {
     a[at] = ops.length;
     for (let i = 0, j = at + RECORD_WORDS; i < ops.length; i++, j += RECORD_WORDS) {
       const op = ops[i];
-      if (recordTemplate(op.ins, t, 0) === R_CLOSURE) { a[j] = R_CLOSURE; a[j + 1] = closures.push(op.exec) - 1; a[j + RECORD_NEXT] = op.next; }
-      else placeRecord(t, 0, op.next, i > 0 ? writerKeyOf(ops[i - 1].ins) : 0, a, j);
+      const kind = recordTemplate(op.ins, t, 0);
+      if (kind === R_CLOSURE) { a[j] = R_CLOSURE; a[j + 1] = closures.push(op.exec) - 1; a[j + RECORD_NEXT] = op.next; }
+      else placeRecord(t, 0, op.next, kind === R_JCC && i > 0 ? writerKeyOf(ops[i - 1].ins) : 0, a, j);
     }
     this.arenaTop = at + n;
     return at;

@@ -23,7 +23,9 @@ export const RECORD_NEXT = 3;
 
 export const R_CLOSURE = 0;
 const R_MOV_LOAD = 1, R_MOV_STORE = 2, R_MOV_RR = 3, R_MOV_RI = 4, R_LEA = 5, R_PUSH = 6, R_POP = 7;
-const R_INC = 8, R_DEC = 9, R_JMP = 10, R_JCC = 11, R_CALL = 12, R_RET = 13;
+const R_INC = 8, R_DEC = 9, R_JMP = 10, R_CALL = 12, R_RET = 13;
+/** The kind of a Jcc's record: the one kind whose record depends on the instruction before it (placeRecord's writer key). */
+export const R_JCC = 11;
 // Two-operand ALU forms: register-register, then register-immediate, in this order of operations.
 const R_ALU_RR = 16, R_ALU_RI = 24;
 const ALU_OPS = 7;
