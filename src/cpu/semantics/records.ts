@@ -38,8 +38,8 @@ const isReg = (o: Operand | undefined): o is Operand & { kind: 'reg' } => o !== 
  * the record it tests (the instruction before it in its block, when known: the fused forms, flags-js.ts).
  */
 const TESTS: ((s: Int32Array) => boolean)[] = [];
-/** TESTS's index by condition and writer key (cc + 16 * key), -1 until made. */
-const testByKey = new Int16Array(16 * 16).fill(-1);
+/** TESTS's index by condition and writer key (cc + 16 * key; writerKeyOf's keys are below 17), -1 until made. */
+const testByKey = new Int16Array(16 * 17).fill(-1);
 /** The writer of each writer key (writerKeyOf), as conditionTest takes it. */
 const WRITERS: Writer[] = [null];
 
