@@ -110,7 +110,7 @@ describe('code cache: lazily decoded blocks', () => {
     }
   });
 
-  it('make their instructions only when asked for, and run the same as eager ones', () => {
+  it('make their instructions and closures only when asked for, and run the same as eager ones', () => {
     const code = bytesOf('b8 05 00 00 00 83 c0 03 89 c3 0f af d8 c3'); // mov eax,5; add eax,3; mov ebx,eax; imul ebx,eax; ret
     const lazy = setup(true, code, 0x1000), eager = setup(false, code, 0x1000);
     const b = lazy.cache.blockAt(0x1000);
@@ -118,6 +118,12 @@ describe('code cache: lazily decoded blocks', () => {
     expect(b.startsInvalid).toBe(false);
     // (No instructions yet: the records and the one closure, of IMUL, are all the run loop needs.)
     expect((b as unknown as { opsList: unknown }).opsList).toBeNull();
+    // Its instructions, once asked for, have no closures yet either (the JIT reads only ins, eip and next);
+    // a closure is made at its first use, once.
+    const made = (): unknown[] => b.ops.map((o) => (o as unknown as { made: unknown }).made);
+    expect(made()).toEqual([null, null, null, null, null]);
+    expect(b.ops[3].exec).toBe(b.ops[3].exec);
+    expect(made().map((e) => e !== null)).toEqual([false, false, false, true, false]);
     for (const m of [lazy, eager]) {
       const blk = m.cache.blockAt(0x1000);
       for (const exec of blk.execs.slice(0, 4)) exec();
