@@ -454,6 +454,29 @@ describe('debug registers (DR0–DR3 honoured)', () => {
   });
 });
 
+describe('single-step (EFLAGS.TF)', () => {
+  // mov esp, 0x90000 / mov ecx, 3 / l: inc ebx / dec ecx / jnz l / pushfd / or dword [esp], 0x100 / popfd /
+  //   mov eax, 1 / mov eax, 2 / hlt
+  // handler (#DB, at +0x40): log [esp] at 0x300010 + 4n, n = [0x300000]++; clear TF in the saved EFLAGS; iretd
+  const TF_CODE = 'bc00000900b903000000434975fc9c810c24000100009db801000000b802000000f4' + '00'.repeat(30) +
+    '50a1000030008b54240489148510003000ff05000030008164240cfffeffff58cf';
+  const HANDLER = 0x100040, AFTER_MOV = 0x10001c;
+
+  // Under the JIT at threshold 0 the loop and what follows are one compiled region, which POPFD leaves with TF set.
+  it.each(ENGINES)('%s: TF set by POPFD traps after the instruction that follows it (SDM 17.3.1.4)', async (engine) => {
+    const vm = await guest(hex(TF_CODE), engine);
+    [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((v, i) => vm.memory.write(0x1000 + i * 4, 4, v));
+    vm.memory.write(0x2008, 4, (0x08 << 16) | (HANDLER & 0xffff));
+    vm.memory.write(0x200c, 4, (HANDLER & 0xffff0000) | 0x8e00);
+    vm.writeRegister('gdtr.base', 0x1000); vm.writeRegister('gdtr.limit', 0x17);
+    vm.writeRegister('idtr.base', 0x2000); vm.writeRegister('idtr.limit', 0x7ff);
+    expect(vm.run({ maxInstructions: 10_000 }).reason).toBe('halt');
+    expect(vm.memory.read(0x300000, 4)).toBe(1);
+    expect(vm.memory.read(0x300010, 4)).toBe(AFTER_MOV);
+    expect([vm.readRegister('eax'), vm.readRegister('ebx')]).toEqual([2, 3]);
+  });
+});
+
 describe('debug registers against QEMU', () => {
   // The same breakpoints in a Multiboot ROM with its own GDT/IDT, printing each #DB's return EIP and DR6.B0-B3:
   // what QEMU printed (stored; run live too when qemu-system-i386 is installed), under both engines.

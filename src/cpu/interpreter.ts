@@ -10,7 +10,7 @@ import type { CpuHooks } from './hooks.ts';
 import { CpuFault, DB } from './fault.ts';
 import { getEflags } from './flags.ts';
 import { deliverException } from './interrupts.ts';
-import { DR_SLOT, EFLAGS, EIP, RF, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
+import { DR_SLOT, EFLAGS, EIP, RF, EXIT_BRANCH, EXIT_FAULT, EXIT_HELPER_BREAK, EXIT_INTERRUPT, EXIT_MEMORY, JIT_EXIT_SLOT, REG_NAMES32, SEG_BASE, SEG_SEL, segSlot, TF } from './state.ts';
 import { HANDLERS, R_CLOSURE, RECORD_NEXT, RECORD_WORDS } from './semantics/records.ts';
 import { type Accelerator, type CompiledUnit, DEFAULT_JIT_THRESHOLD, jitMode } from './accelerator.ts';
 
@@ -227,7 +227,12 @@ export class Interpreter {
           if (why === EXIT_INTERRUPT || why === EXIT_MEMORY) { this.resumePending = true; this.resumeEip = s[EIP]; }
           if (why === EXIT_INTERRUPT) finishBlock = true;
           if (spent) { block = null; return 'stop'; }
-          if (n > 0) { block = null; continue; }
+          // A branch out of compiled code (in the same CS: whatever changes CS or the mode ends compiled code with
+          // a helper break): the entry block keeps the next one in its links, keyed by the exit's EIP as any
+          // block's successors are, so that its region's usual exits need no lookup (a Linux boot: 525 k of
+          // 747 k calls). (TF is set only by instructions that end compiled code with a helper break; the test
+          // keeps the single-step path below from ever missing a block boundary if one did not.)
+          if (n > 0) { if (why !== EXIT_BRANCH || (s[EFLAGS] & TF) !== 0) block = null; continue; }
           if (budget <= 0) break;
         }
       }
