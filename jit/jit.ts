@@ -204,7 +204,7 @@ export class Jit implements Accelerator {
   private partRunning(part: Region | undefined, block: Block): Region | undefined {
     if (part === undefined) return undefined;
     if (part.blocks.includes(block)) return part;
-    if (block.ops.every((op) => part.covers.has(op.eip | 0)) && part.entries.includes(block.start | 0)) {
+    if (part.entries.includes(block.start | 0) && block.ops.every((op) => part.covers.has(op.eip | 0))) {
       this.regions.attach(part, block);
       return part;
     }
@@ -427,7 +427,6 @@ export class Jit implements Accelerator {
     }
     // A part of a split span never counts towards tier 2 again (splitHot).
     if (part !== undefined) { region.part = part; region.promoted = true; profile.part = part; }
-    for (const b of sorted) for (const op of b.ops) region.covers.add(op.eip | 0);
     this.bridge.addHelpers(region, blocks, out);
     this.regions.add(region);
     region.counter = counter;

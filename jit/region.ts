@@ -51,8 +51,15 @@ export class Region implements CompiledUnit, Chainable {
   readonly missing = new Map<Block, number>();
   /** Blocks decoded since translation that start at one of its entries and run it (RegionTable.attach). */
   readonly attached: Block[] = [];
-  /** EIPs of the instructions the region translated. */
-  readonly covers = new Set<number>();
+  /** EIPs of the instructions the region translated (made when first asked for: most regions never are). */
+  private coversSet: Set<number> | null = null;
+  get covers(): Set<number> {
+    if (this.coversSet === null) {
+      this.coversSet = new Set();
+      for (const b of this.blocks) for (const op of b.ops) this.coversSet.add(op.eip | 0);
+    }
+    return this.coversSet;
+  }
   /** Tier 1: its instruction counter's index (state.ts regionCounter); -1 at tier 2. */
   counter = -1;
   /** Its counter passed the tier-2 threshold: a tier-2 translation was asked for, or it is too big for one (Jit.scanCounters). */
@@ -81,7 +88,7 @@ export class Region implements CompiledUnit, Chainable {
     this.profile.invalidated = true;
     this.fn = DEAD_REGION;
     this.missing.clear();
-    this.covers.clear();
+    this.coversSet = null;
   }
 }
 
