@@ -258,9 +258,10 @@ export class Tx {
   /**
    * The current instruction is a PAUSE spending `extra` ns of virtual time beyond its 1 (cpu.ts PAUSE_NS).
    * They count as retired here, so that the budget and RDTSC see them, and in JIT_PAUSE_SLOT, from which the
-   * bridge gives them to the clock. The interpreter ends its block and its slice at a PAUSE (Cpu.spendTime):
-   * an interpreter block starts after it (what helpers are told), and compiled code leaves there when the
-   * rest of its segment no longer fits the budget — where the interpreter, planning again, would stop.
+   * bridge gives them to the clock. The interpreter ends its block at a PAUSE and takes its time from the
+   * slice's budget (Cpu.spendTime, Cpu.spentNs): an interpreter block starts after it (what helpers are told),
+   * and compiled code leaves there when the rest of its segment no longer fits the budget — where the
+   * interpreter would stop.
    */
   pause(extra: number): void {
     const m = this.m, at = slot(JIT_PAUSE_SLOT);

@@ -75,6 +75,8 @@ export const BREAK_EIP_SET = 16;
 export const BREAK_IRQ = 32;
 /** A data breakpoint (DR0–DR3) matched during the instruction: #DB is a trap, delivered once it has completed. */
 export const BREAK_DEBUG = 64;
+/** The instruction spent virtual time beyond its own (Cpu.spendTime: port I/O, PAUSE): see Cpu.spentNs. */
+export const BREAK_TIME = 128;
 
 /** What cpu.log reports (see Cpu.log). */
 export type LogItem = 'in_asm' | 'int' | 'sys' | 'jit';
@@ -145,9 +147,14 @@ export class Cpu {
   idleNs = 0;
   /**
    * Virtual time an instruction takes beyond its 1 ns: port I/O (PORT_IO_NS), PAUSE (PAUSE_NS). The VM adds
-   * it to idleNs in the virtual clock and ends the slice.
+   * it to idleNs in the virtual clock and to spentNs, and ends the block (BREAK_TIME).
    */
   spendTime: (ns: number) => void = () => {};
+  /**
+   * Of that time, what the run loop has not yet taken from the budget of the slice it runs (in ns, which are
+   * instructions at NS_PER_INSTRUCTION = 1): the slice still ends at the virtual time it was planned to.
+   */
+  spentNs = 0;
 
   /** The time-stamp counter at instruction `index` of the block: the virtual clock in ns (a 1 GHz TSC). */
   tsc(index: number): number { return Math.floor(this.instructions + index + this.idleNs); }

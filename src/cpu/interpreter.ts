@@ -102,7 +102,11 @@ export class Interpreter {
     let stepped = false;
     // Keep the budget a small integer so the loop's arithmetic and indexing stay in integer registers.
     budget = Math.min(budget, 0x3fff_ffff) | 0;
+    cpu.spentNs = 0; // (the VM planned this slice from the clock, which has all of it)
     while (budget > 0) {
+      // Virtual time the last block spent beyond its instructions (port I/O, PAUSE: Cpu.spendTime) comes off
+      // the budget, so that the slice ends when the VM planned it to, at the next device event.
+      if (cpu.spentNs !== 0) { budget -= cpu.spentNs; cpu.spentNs = 0; if (budget <= 0) break; }
       // The clock is read every 1024 blocks, or sooner after heavy work (long REP runs, big hypercalls, calls
       // into compiled code), so that a deadline holds whatever the guest runs.
       if (++checkClock >= 1024 || cpu.work >= WORK_PER_CLOCK_CHECK) {
@@ -120,7 +124,7 @@ export class Interpreter {
         if ((cpu.intr & s[EFLAGS]) === 0) cpu.shadow = 0; // nothing pending: the shadow has nothing to hold back
         else {
           // STI/MOV SS shadow with an interrupt pending: exactly one more instruction, then the VM injects.
-          const r = this.runCareful(1, opts);
+          const r = this.runCareful(1, opts, false);
           budget -= 1;
           block = null;
           if (r !== 'budget') return r;
@@ -131,7 +135,7 @@ export class Interpreter {
       // TF can only become set by an instruction that ends its block with a BREAK (POPF, IRET, interrupts).
       if (block === null && s[EFLAGS] & TF) {
         // Single-stepping: one instruction at a time through the careful path, then #DB.
-        const r = this.runCareful(1, opts);
+        const r = this.runCareful(1, opts, false);
         budget -= 1;
         block = null;
         if (r !== 'budget') return r;
@@ -203,16 +207,14 @@ export class Interpreter {
           budget -= n;
           // One call may run up to a whole budget of compiled code: read the clock at least every 16 calls.
           checkClock += 64;
+          // (Time its PAUSEs and port accesses spent, Cpu.spentNs, comes off the budget at the loop's top.)
           const why = s[JIT_EXIT_SLOT];
-          // PAUSEs spent virtual time (Cpu.spendTime, from the bridge): the slice was planned for less, so it
-          // ends here — as the interpreter ends it at each PAUSE — and the VM plans again from the clock.
-          const spent = cpu.breakBlock & BREAK_STOP;
           if (why === EXIT_FAULT) {
             cpu.breakBlock = 0;
             deliverException(cpu, jit.takeFault(), s[EIP]);
             cpu.deliveries++;
             block = null;
-            if ((cpu.breakBlock & BREAK_STOP) || spent) return 'stop'; // an intercepted fault ended the run (cpu.intercept), or time was spent
+            if (cpu.breakBlock & BREAK_STOP) return 'stop'; // an intercepted fault ended the run (cpu.intercept)
             if (cpu.deliveries >= deliveryLimit) return 'deliveries';
             continue;
           }
@@ -226,7 +228,6 @@ export class Interpreter {
           // Left in the middle of an interpreter block (an interrupt pending, or an access for the interpreter).
           if (why === EXIT_INTERRUPT || why === EXIT_MEMORY) { this.resumePending = true; this.resumeEip = s[EIP]; }
           if (why === EXIT_INTERRUPT) finishBlock = true;
-          if (spent) { block = null; return 'stop'; }
           // A branch out of compiled code (in the same CS: whatever changes CS or the mode ends compiled code with
           // a helper break): the entry block keeps the next one in its links, keyed by the exit's EIP as any
           // block's successors are, so that its region's usual exits need no lookup (a Linux boot: 525 k of
@@ -393,15 +394,21 @@ export class Interpreter {
     cpu.deliveries++;
   }
 
-  /** One instruction at a time, with `until`, breakpoints, `trace` and single-step (TF) handling. */
-  private runCareful(budget: number, opts: LoopOptions): LoopStop {
+  /**
+   * One instruction at a time, with `until`, breakpoints, `trace` and single-step (TF) handling. `outer`: the
+   * slice's own loop, which takes the time instructions spend (Cpu.spentNs) from its budget, as run() does;
+   * else run() runs it for one instruction and takes that time itself.
+   */
+  private runCareful(budget: number, opts: LoopOptions, outer = true): LoopStop {
     const cpu = this.cpu, s = cpu.s, cache = this.cache;
     const until = opts.until, breakpoints = opts.breakpoints;
     let resume = opts.resume === true;
     const deadline = opts.deadline ?? Infinity;
     const deliveryLimit = cpu.deliveries + (opts.deliveries ?? Infinity);
     let checkClock = 0;
+    if (outer) cpu.spentNs = 0;
     while (budget > 0) {
+      if (outer && cpu.spentNs !== 0) { budget -= cpu.spentNs; cpu.spentNs = 0; if (budget <= 0) break; }
       if (until !== undefined && (s[EIP] >>> 0) === (until >>> 0)) return 'until';
       if (breakpoints !== undefined) {
         if (!resume && breakpoints.has((s[segSlot(CS, SEG_BASE)] + s[EIP]) >>> 0)) return 'breakpoint';
