@@ -422,6 +422,16 @@ describe('registers', () => {
   });
 });
 
+/** `vm` with a GDT at 0x1000 (flat code 0x08, data 0x10) and an IDT at 0x2000 whose #DB gate (an interrupt gate) enters `handler`. */
+function debugHandler(vm: VM, handler: number): VM {
+  [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((v, i) => vm.memory.write(0x1000 + i * 4, 4, v));
+  vm.memory.write(0x2008, 4, (0x08 << 16) | (handler & 0xffff));
+  vm.memory.write(0x200c, 4, (handler & 0xffff0000) | 0x8e00);
+  vm.writeRegister('gdtr.base', 0x1000); vm.writeRegister('gdtr.limit', 0x17);
+  vm.writeRegister('idtr.base', 0x2000); vm.writeRegister('idtr.limit', 0x7ff);
+  return vm;
+}
+
 describe('debug registers (DR0–DR3 honoured)', () => {
   // mov esp, 0x90000 / DR0 = target (execute) / DR1 = 0x200000 (write, 4 bytes) / DR7 = 0x00d00005 / mov ecx, 3
   // target: inc ebx / mov [0x200000], ebx / after_store: dec ecx / jnz target / hlt
@@ -432,13 +442,7 @@ describe('debug registers (DR0–DR3 honoured)', () => {
   const TARGET = 0x100022, AFTER_STORE = 0x100029, HANDLER = 0x10002d;
 
   it.each(ENGINES)('%s: an instruction breakpoint faults before the instruction (RF resumes it), a data breakpoint traps after the store', async (engine) => {
-    const vm = await guest(hex(DR), engine);
-    // GDT at 0x1000 (flat code 0x08, data 0x10), IDT at 0x2000 with an interrupt gate for #DB.
-    [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((v, i) => vm.memory.write(0x1000 + i * 4, 4, v));
-    vm.memory.write(0x2008, 4, (0x08 << 16) | (HANDLER & 0xffff));
-    vm.memory.write(0x200c, 4, (HANDLER & 0xffff0000) | 0x8e00);
-    vm.writeRegister('gdtr.base', 0x1000); vm.writeRegister('gdtr.limit', 0x17);
-    vm.writeRegister('idtr.base', 0x2000); vm.writeRegister('idtr.limit', 0x7ff);
+    const vm = debugHandler(await guest(hex(DR), engine), HANDLER);
     const exit = vm.run({ maxInstructions: 10_000 });
     expect(exit.reason).toBe('halt');
     const events = vm.memory.read(0x300000, 4);
@@ -464,12 +468,7 @@ describe('single-step (EFLAGS.TF)', () => {
 
   // Under the JIT at threshold 0 the loop and what follows are one compiled region, which POPFD leaves with TF set.
   it.each(ENGINES)('%s: TF set by POPFD traps after the instruction that follows it (SDM 17.3.1.4)', async (engine) => {
-    const vm = await guest(hex(TF_CODE), engine);
-    [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((v, i) => vm.memory.write(0x1000 + i * 4, 4, v));
-    vm.memory.write(0x2008, 4, (0x08 << 16) | (HANDLER & 0xffff));
-    vm.memory.write(0x200c, 4, (HANDLER & 0xffff0000) | 0x8e00);
-    vm.writeRegister('gdtr.base', 0x1000); vm.writeRegister('gdtr.limit', 0x17);
-    vm.writeRegister('idtr.base', 0x2000); vm.writeRegister('idtr.limit', 0x7ff);
+    const vm = debugHandler(await guest(hex(TF_CODE), engine), HANDLER);
     expect(vm.run({ maxInstructions: 10_000 }).reason).toBe('halt');
     expect(vm.memory.read(0x300000, 4)).toBe(1);
     expect(vm.memory.read(0x300010, 4)).toBe(AFTER_MOV);
