@@ -38,6 +38,14 @@ export const regionKey = (span: number, mode: number): number => span * 4 + mode
  */
 export const hotPartKey = (key: number): number => -key - 1;
 
+/** Extensions a span's tier-1 region may have before its next retranslation takes them all in (jit.ts extend). */
+export const MAX_EXTENSIONS = 8;
+/**
+ * The key of a span's extension `n` (0 ≤ n < MAX_EXTENSIONS): a module of the blocks that turned hot after
+ * the span's region was translated, live beside it (jit.ts extend). Above every regionKey (< 2^22 + 4).
+ */
+export const extensionKey = (key: number, n: number): number => key + (n + 1) * 2 ** 23;
+
 /** RegionInput.paging for a mode. */
 export const pagingOf = (mode: number): number => (mode === 1 ? 0 : mode === 2 ? 1 : 2);
 
@@ -66,11 +74,11 @@ export class Region implements CompiledUnit, Chainable {
   promoted = false;
   /** profile.executions when a full code cache last ranked the regions (Jit.shed). */
   executionsAtShed = 0;
-  /** Its span's whole code, or one part of a span split in two (hotPartKey). */
-  part: 'whole' | 'hot' | 'cold' = 'whole';
+  /** Its span's whole code, one part of a span split in two (hotPartKey), or an extension (extensionKey). */
+  part: 'whole' | 'hot' | 'cold' | 'extension' = 'whole';
   /** A profiled tier-1 region: its slot of segment counters (state.ts SEGMENT_PROFILE_OFFSET) and its segments' EIPs. */
   segmentProfile: { slot: number; segmentEips: number[][] } | null = null;
-  /** `span`: spanOf its code; `key`: regionKey(span, mode), or hotPartKey of that for a span's hot part. */
+  /** `span`: spanOf its code; `key`: regionKey(span, mode), or hotPartKey or extensionKey of that. */
   constructor(public fn: RegionFn, readonly span: number, readonly mode: number, readonly key: number, readonly blocks: Block[], readonly entries: readonly number[], readonly profile: RegionProfile) {}
   /** regionKey(span, mode), whichever part of its span it is. */
   get spanKey(): number { return regionKey(this.span, this.mode); }
@@ -106,10 +114,26 @@ export class RegionTable {
     const r = this.byKey.get(key);
     return r !== undefined && r.valid ? r : undefined;
   }
-  /** The live regions of span key `key`: its region, and its hot part if it was split. */
+  /** The live regions of span key `key`: its region, its hot part if it was split, its extensions. */
   parts(key: number): Region[] {
     const whole = this.valid(key), hot = this.valid(hotPartKey(key));
-    return [whole, hot].filter((r): r is Region => r !== undefined);
+    return [whole, hot, ...this.extensions(key)].filter((r): r is Region => r !== undefined);
+  }
+
+  /** The live extensions of span key `key`. */
+  extensions(key: number): Region[] {
+    const out: Region[] = [];
+    for (let n = 0; n < MAX_EXTENSIONS; n++) {
+      const e = this.valid(extensionKey(key, n));
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
+
+  /** A free extension number of span key `key`, or -1 when it has MAX_EXTENSIONS. */
+  freeExtension(key: number): number {
+    for (let n = 0; n < MAX_EXTENSIONS; n++) if (this.valid(extensionKey(key, n)) === undefined) return n;
+    return -1;
   }
 
   /** The live regions. */
@@ -126,9 +150,11 @@ export class RegionTable {
     st.wasmBytes += p.wasmBytes; st.translateMs += p.translateMs;
     const old = this.byKey.get(region.key);
     if (old !== undefined && old.valid) this.evict(old);
-    // A span's code translated whole again: its hot part goes too.
+    // A span's code translated whole again: its hot part goes too; any translation of a span but an
+    // extension has its extensions' blocks (jit.ts discover), so they go.
     const hot = region.part === 'whole' ? this.byKey.get(hotPartKey(region.key)) : undefined;
     if (hot !== undefined && hot.valid) this.evict(hot);
+    if (region.part !== 'extension') for (const e of this.extensions(region.spanKey)) this.evict(e);
     this.byKey.set(region.key, region);
     for (const b of region.blocks) b.compiled = region;
   }

@@ -43,8 +43,11 @@ export interface RegionProfile {
   invalidated: boolean;
   /** 1: the fast translation a block gets when it turns hot; 2: the retranslation of a region that stayed hot. */
   tier: number;
-  /** One part of a span split because its tier-2 module was too big: its hot part (tier 2) or the rest (tier 1). */
-  part?: 'hot' | 'cold';
+  /**
+   * One part of a span split because its tier-2 module was too big: its hot part (tier 2) or the rest (tier 1);
+   * or an extension: the span's blocks that turned hot after its tier-1 region was translated.
+   */
+  part?: 'hot' | 'cold' | 'extension';
 }
 
 export interface JitStats {
