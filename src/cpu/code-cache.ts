@@ -132,7 +132,12 @@ const INTERN_SLOTS = 1 << 15;
 /** Slots of the table of instructions by physical address (CodeCache.decodedAt), and an address's slot and key (0: empty). */
 const ADDR_SLOTS = 1 << 16;
 const addrSlot = (pa: number): number => (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
-const addrKey = (pa: number, code32: number): number => pa * 2 + code32 + 1;
+/**
+ * A slot of that table (CodeCache.addr), 16 words, so that looking an address up and remembering what was
+ * decoded there touch one cache line, not one per array (a boot's fresh decodes are memory-bound): its
+ * physical address, its code size + 1 (0: empty), its template (A_TEMPLATE: 4 words), its bytes (16).
+ */
+const ADDR_WORDS = 16, A_PA = 0, A_MODE = 1, A_TEMPLATE = 2, A_BYTES = 6;
 /**
  * Decoded instructions the cache holds before it is emptied but for the blocks of live JIT regions
  * (evict(); ~0.37-0.5 KB of heap each by bench/decode-memory.mjs, 0.5 when no encoding repeats: ~260 MB
@@ -147,7 +152,7 @@ const ARENA_START = 1 << 18;
 /** Code-map bytes of a page as 32-bit words (64 chunks of 64 bytes). */
 const CODE_WORDS_PER_PAGE = PAGE_SIZE >>> (CODE_CHUNK_SHIFT + 2);
 /**
- * The fourth word of an instruction's template (CodeCache.addrTemplates): its length in bits 0-7, these flags
+ * The fourth word of an instruction's template (CodeCache.addr's A_TEMPLATE): its length in bits 0-7, these flags
  * in bits 8-15, and its writer key (records.ts writerKeyOf) from bit 16.
  */
 const T_ENDS_BLOCK = 1 << 8, T_NO_EMITTER = 1 << 9;
@@ -203,6 +208,14 @@ export class CodeCache {
    */
   private readonly internKeys = new Float64Array(INTERN_SLOTS);
   private readonly internValues: (Instruction | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+  /**
+   * [JIT] And each one's template once made (as the address table's; a fourth word of 0: not yet), so that the same
+   * encoding decoded at another address takes it instead of making it again from the Instruction and its
+   * operands (80 % of a Linux boot's fresh decodes: ~0.7 µs each, cache misses mostly).
+   */
+  private readonly internTemplates = new Int32Array(INTERN_SLOTS * 4);
+  /** The table slot of the instruction intern() last returned, or -1 (a longer encoding). */
+  private internSlot = -1;
   /** Longer encodings, by a string of their bytes; emptied with the cache, and when it holds `limit`. */
   private readonly decodedByBytes = new Map<string, Instruction>();
 
@@ -212,11 +225,14 @@ export class CodeCache {
       let k = n * 2 + code32, h = k;
       for (let i = 0; i < n; i++) { k = k * 256 + b[i]; h = Math.imul(h ^ b[i], 0x01000193); }
       const slot = (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
+      this.internSlot = slot;
       if (this.internKeys[slot] === k) return this.internValues[slot]!;
       this.internKeys[slot] = k;
       this.internValues[slot] = ins;
+      this.internTemplates[slot * 4 + 3] = 0;
       return ins;
     }
+    this.internSlot = -1;
     let key = String.fromCharCode(code32 << 8 | n);
     for (let i = 0; i < n; i += 2) key += String.fromCharCode(b[i] | (i + 1 < n ? b[i + 1] << 8 : 0));
     const known = this.decodedByBytes.get(key);
@@ -236,16 +252,16 @@ export class CodeCache {
    * same bytes from RAM without a fault or a side effect: within one page, inside the CS limit, in plain
    * RAM with no memory hooks. A Linux boot decodes 186 k blocks, ~120 k distinct.
    */
-  private readonly addrKeys = new Float64Array(ADDR_SLOTS);
+  private readonly addr = new Int32Array(ADDR_SLOTS * ADDR_WORDS);
+  /** Its bytes (A_BYTES), by byte. */
+  private readonly addrBytes = new Uint8Array(this.addr.buffer);
   private readonly addrIns: (Instruction | undefined)[] = new Array(ADDR_SLOTS).fill(undefined);
-  private readonly addrBytes = new Uint8Array(ADDR_SLOTS * 16);
-  /**
-   * [JIT] And its template, 4 words a slot: the position-free part of its record (records.ts recordTemplate:
-   * kind, two words) and its length, flags and writer key (T_ENDS_BLOCK …), what decodeLazy builds a block
-   * from without reading the Instruction: the objects of a boot's 400 k decoded instructions are scattered
-   * over the heap, and reading them, their operands and their closures' map cost a cache miss each.
+  /*
+   * [JIT] A slot's template (A_TEMPLATE) is the position-free part of its instruction's record (records.ts
+   * recordTemplate: kind, two words) and its length, flags and writer key (T_ENDS_BLOCK …), what decodeLazy
+   * builds a block from without reading the Instruction: the objects of a boot's 400 k decoded instructions
+   * are scattered over the heap, and reading them, their operands and their closures' map cost a cache miss each.
    */
-  private readonly addrTemplates = new Int32Array(ADDR_SLOTS * 4);
   /**
    * [JIT] Blocks of 32-bit code in plain RAM are decoded lazily (decodeLazy): set while the interpreter runs
    * cold code from records (under the JIT). Without it every block gets its instructions at once.
@@ -300,14 +316,14 @@ export class CodeCache {
   }
 
   private decodedAt(pa: number, at: number, code32: number, csLimit: number): Instruction | undefined {
-    const slot = addrSlot(pa);
-    if (this.addrKeys[slot] !== addrKey(pa, code32)) return undefined;
+    const slot = addrSlot(pa), o = slot * ADDR_WORDS;
+    if (this.addr[o + A_PA] !== (pa | 0) || this.addr[o + A_MODE] !== code32 + 1) return undefined;
     const ins = this.addrIns[slot]!, n = ins.length, cpu = this.cpu;
     const last = (at >>> 0) + n - 1; // the offset of its last byte in CS: no wrap, within the limit
     if ((pa & (PAGE_SIZE - 1)) + n > PAGE_SIZE || pa + n > cpu.fastRamEnd || cpu.hooks !== null ||
       last > (code32 ? 0xffffffff : 0xffff) || last > (csLimit >>> 0)) return undefined;
-    const ram = cpu.mem.ram, bytes = this.addrBytes, o = slot * 16;
-    for (let i = 0; i < n; i++) if (ram[pa + i] !== bytes[o + i]) return undefined;
+    const ram = cpu.mem.ram, bytes = this.addrBytes, b = 4 * (o + A_BYTES);
+    for (let i = 0; i < n; i++) if (ram[pa + i] !== bytes[b + i]) return undefined;
     return ins;
   }
 
@@ -315,17 +331,24 @@ export class CodeCache {
   private rememberAt(pa: number, code32: number, ins: Instruction): boolean {
     const n = ins.length;
     if (n === 0 || n > 16 || (pa & (PAGE_SIZE - 1)) + n > PAGE_SIZE) return false;
-    const slot = addrSlot(pa);
-    this.addrKeys[slot] = addrKey(pa, code32);
+    const slot = addrSlot(pa), o = slot * ADDR_WORDS, t = this.addr, w = o + A_TEMPLATE;
+    t[o + A_PA] = pa;
+    t[o + A_MODE] = code32 + 1;
     this.addrIns[slot] = ins;
     // (A loop, not set(subarray()): that made a view object per decoded instruction, 40 MB of a boot's garbage.)
-    const bytes = this.addrBytes, fetched = this.fetched, o = slot * 16;
-    for (let i = 0; i < n; i++) bytes[o + i] = fetched[i];
+    const bytes = this.addrBytes, fetched = this.fetched, b = 4 * (o + A_BYTES);
+    for (let i = 0; i < n; i++) bytes[b + i] = fetched[i];
     // (Its template only for the lazy decode, which alone reads it: else a length of 0 marks it absent.)
-    const t = this.addrTemplates, w = slot * 4;
     if (!this.lazyOps) { t[w + 3] = 0; return true; }
+    // `ins` came from intern() just now: its encoding's template if made before.
+    const it = this.internTemplates, iw = this.internSlot * 4;
+    if (iw >= 0 && it[iw + 3] !== 0) {
+      t[w] = it[iw]; t[w + 1] = it[iw + 1]; t[w + 2] = it[iw + 2]; t[w + 3] = it[iw + 3];
+      return true;
+    }
     if (recordTemplate(ins, t, w) === R_CLOSURE) t[w] = R_CLOSURE;
     t[w + 3] = n | (endsBlock(ins) ? T_ENDS_BLOCK : 0) | (emitterFor(ins) === undefined ? T_NO_EMITTER : 0) | (writerKeyOf(ins) << 16);
+    if (iw >= 0) { it[iw] = t[w]; it[iw + 1] = t[w + 1]; it[iw + 2] = t[w + 2]; it[iw + 3] = t[w + 3]; }
     return true;
   }
 
@@ -474,14 +497,14 @@ export class CodeCache {
     const cpu = this.cpu, start = (csBase + eip) | 0, firstPage = (start >>> 0) >>> PAGE_SHIFT;
     const room = (1 + MAX_BLOCK_INSTRUCTIONS) * RECORD_WORDS;
     if (this.arenaTop + room > this.arena.length) this.growArena(room);
-    const a = this.arena, top = this.arenaTop, closures = this.closures, t = this.addrTemplates;
-    const keys = this.addrKeys, bytes = this.addrBytes, ram = cpu.mem.ram, ramEnd = cpu.fastRamEnd;
+    const a = this.arena, top = this.arenaTop, closures = this.closures, t = this.addr;
+    const bytes = this.addrBytes, ram = cpu.mem.ram, ramEnd = cpu.fastRamEnd;
     let j = top + RECORD_WORDS, count = 0, at = eip, pa = phys, prevWriter = 0, prevSlot = -1;
     for (;;) {
-      const slot = addrSlot(pa), w = slot * 4;
-      let known = keys[slot] === addrKey(pa, 1) && (t[w + 3] & 0xff) !== 0;
+      const slot = addrSlot(pa), o = slot * ADDR_WORDS, w = o + A_TEMPLATE;
+      let known = t[o + A_PA] === (pa | 0) && t[o + A_MODE] === 2 && (t[w + 3] & 0xff) !== 0;
       if (known) {
-        for (let i = 0, n = t[w + 3] & 0xff, o = slot * 16; i < n; i++) if (ram[pa + i] !== bytes[o + i]) { known = false; break; }
+        for (let i = 0, n = t[w + 3] & 0xff, b = 4 * (o + A_BYTES); i < n; i++) if (ram[pa + i] !== bytes[b + i]) { known = false; break; }
       }
       if (!known) {
         let ins: Instruction;
