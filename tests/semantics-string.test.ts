@@ -19,6 +19,11 @@ function referenceMovs(ram: Uint8Array, src: number, dst: number, count: number,
   for (let i = 0; i < count; i++) ram.set(ram.slice(src + i * size, src + (i + 1) * size), dst + i * size);
 }
 
+/** The same with DF = 1: from the element at src (the highest) down. */
+function referenceMovsBack(ram: Uint8Array, src: number, dst: number, count: number, size: number): void {
+  for (let i = 0; i < count; i++) ram.set(ram.slice(src - i * size, src - i * size + size), dst - i * size);
+}
+
 describe('REP MOVS / STOS', () => {
   it('copies with the fast path and leaves ESI/EDI/ECX past the data', () => {
     const { cpu, mem } = machine();
@@ -40,6 +45,25 @@ describe('REP MOVS / STOS', () => {
       referenceMovs(ref, 0x10000, 0x10000 + delta, 100, size);
       expect(mem.ram.subarray(0xff00, 0x10300)).toEqual(ref.subarray(0xff00, 0x10300));
       expect(reg(cpu, ECX)).toBe(0);
+    });
+  }
+
+  for (const [name, delta, size, hex] of [['dword, dst = src - 2', -2, 4, 'f3 a5'], ['byte, dst = src - 1', -1, 1, 'f3 a4'], ['dword, dst = src + 4', 4, 4, 'f3 a5'], ['word, dst = src + 1', 1, 2, '66 f3 a5'], ['byte, dst = src + 300', 300, 1, 'f3 a4']] as const) {
+    it(`overlapping copy with DF = 1 (${name}) matches element-by-element backward copying, as one copy where they agree`, () => {
+      const { cpu, mem } = machine();
+      const ref = new Uint8Array(mem.ram.length);
+      fillPattern(mem.ram, 0xff00, 1024, 7);
+      ref.set(mem.ram.subarray(0, 0x20000));
+      const last = 0x10000 + 99 * size; // ESI: the highest element
+      setState(cpu, [0, 100, 0, 0, 0, 0, last, last + delta], DF);
+      const work = cpu.work;
+      execute(cpu, hex);
+      referenceMovsBack(ref, last, last + delta, 100, size);
+      expect(mem.ram.subarray(0xff00, 0x10400)).toEqual(ref.subarray(0xff00, 0x10400));
+      expect([reg(cpu, ESI), reg(cpu, EDI), reg(cpu, ECX)]).toEqual([last - 100 * size, last + delta - 100 * size, 0]);
+      // A destination below the source and overlapping it goes element by element (a unit of work each);
+      // otherwise one copy (a unit per 16 bytes).
+      expect(cpu.work - work).toBe(delta < 0 ? 99 : (100 * size) >>> 4);
     });
   }
 
