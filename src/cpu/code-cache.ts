@@ -135,7 +135,11 @@ const addrSlot = (pa: number): number => (pa ^ (pa >>> 14)) & (ADDR_SLOTS - 1);
 /**
  * A slot of that table (CodeCache.addr), 16 words, so that looking an address up and remembering what was
  * decoded there touch one cache line, not one per array (a boot's fresh decodes are memory-bound): its
- * physical address, its code size + 1 (0: empty), its template (A_TEMPLATE: 4 words), its bytes (16).
+ * physical address, its code size + 1 (0: empty), its template (4 words), its bytes (16).
+ * [JIT] The template is the position-free part of the instruction's record (records.ts recordTemplate: kind,
+ * two words) and its length, flags and writer key (T_ENDS_BLOCK …): what decodeLazy builds a block from
+ * without reading the Instruction. The objects of a boot's 400 k decoded instructions are scattered over the
+ * heap, and reading them, their operands and their closures' map cost a cache miss each.
  */
 const ADDR_WORDS = 16, A_PA = 0, A_MODE = 1, A_TEMPLATE = 2, A_BYTES = 6;
 /**
@@ -253,15 +257,10 @@ export class CodeCache {
    * RAM with no memory hooks. A Linux boot decodes 186 k blocks, ~120 k distinct.
    */
   private readonly addr = new Int32Array(ADDR_SLOTS * ADDR_WORDS);
-  /** Its bytes (A_BYTES), by byte. */
+  /** The slots' bytes (A_BYTES), by byte. */
   private readonly addrBytes = new Uint8Array(this.addr.buffer);
+  /** Each slot's Instruction. */
   private readonly addrIns: (Instruction | undefined)[] = new Array(ADDR_SLOTS).fill(undefined);
-  /*
-   * [JIT] A slot's template (A_TEMPLATE) is the position-free part of its instruction's record (records.ts
-   * recordTemplate: kind, two words) and its length, flags and writer key (T_ENDS_BLOCK …), what decodeLazy
-   * builds a block from without reading the Instruction: the objects of a boot's 400 k decoded instructions
-   * are scattered over the heap, and reading them, their operands and their closures' map cost a cache miss each.
-   */
   /**
    * [JIT] Blocks of 32-bit code in plain RAM are decoded lazily (decodeLazy): set while the interpreter runs
    * cold code from records (under the JIT). Without it every block gets its instructions at once.
